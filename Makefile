@@ -1,0 +1,122 @@
+# sluice — one entry point. `make run` and `make test` are the two commands a newcomer needs.
+# Every target that builds or runs depends on `deps`, which installs missing Debian packages.
+
+SHELL      := /bin/bash
+CC         := clang
+BPF_CC     := clang
+BUILD      := build
+ARCH_INC   := /usr/include/$(shell gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+
+WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS     ?= -O2 -g
+CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibpf -I$(BUILD) -fno-strict-aliasing
+LDLIBS     := -lxdp -lbpf -lelf -lz -lpthread
+SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+# Debian packages the build, the tests and the demo need (checked by `make deps`).
+DEB_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev \
+	libcmocka-dev libclang-rt-14-dev pkg-config gcc make iproute2 iputils-ping \
+	iputils-arping netcat-openbsd socat iperf3 python3 python3-scapy tcpdump ethtool \
+	curl util-linux kmod procps valgrind
+
+LIB_SRCS  := $(sort $(wildcard user/*/*.c))
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_SOBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
+TOOL_SRCS := $(sort $(wildcard tools/*.c))
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+SIM_SRCS  := $(sort $(wildcard tests/sim/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(SIM_SRCS:tests/sim/%.c=$(BUILD)/tests/%)
+SAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%) $(SIM_SRCS:tests/sim/%.c=$(BUILD)/san/tests/%)
+SKEL      := $(BUILD)/gate.skel.h
+BPF_OBJ   := $(BUILD)/gate.bpf.o
+
+DEMO_DURATION ?=
+
+.PHONY: all run test test-unit test-san test-fuzz test-net bench fuzz install clean deps format
+
+all: deps $(BUILD)/sluice $(BUILD)/libsluice.a
+
+deps:
+	@bash tools/deps.sh $(DEB_PKGS)
+
+$(BUILD)/%.o: %.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/san/%.o: %.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BPF_OBJ): bpf/gate.bpf.c bpf/gate_shared.h
+	@mkdir -p $(BUILD)
+	$(BPF_CC) -target bpf -g -O2 -Wall -Werror -I$(ARCH_INC) -Ibpf -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	bpftool gen skeleton $< name sl_gate > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsluice-san.a: $(LIB_SOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/sluice: $(TOOL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libsluice.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libsluice.a -lcmocka $(LDLIBS)
+
+$(BUILD)/tests/%: tests/sim/%.c $(BUILD)/libsluice.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libsluice.a -lcmocka $(LDLIBS)
+
+$(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/libsluice-san.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(BUILD)/libsluice-san.a -lcmocka $(LDLIBS)
+
+$(BUILD)/san/tests/%: tests/sim/%.c $(BUILD)/libsluice-san.a tests/unit/testutil.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(BUILD)/libsluice-san.a -lcmocka $(LDLIBS)
+
+# libFuzzer target over the whole ingress path.
+$(BUILD)/fuzz_ingress: tests/fuzz/fuzz_ingress.c $(LIB_SRCS) | $(SKEL)
+	$(CC) $(CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+run: all
+	@bash tools/demo.sh $(DEMO_DURATION)
+
+test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/fuzz_ingress
+	@bash tests/run.sh
+
+test-unit: all $(UNIT_BINS) $(SAN_BINS)
+	@bash tests/run.sh unit
+
+test-net: all
+	@bash tests/run.sh net
+
+FUZZ_SECONDS ?= 300
+fuzz: deps $(BUILD)/fuzz_ingress
+	@mkdir -p $(BUILD)/corpus
+	$(BUILD)/fuzz_ingress -max_total_time=$(FUZZ_SECONDS) $(BUILD)/corpus tests/fuzz/corpus
+
+bench: all
+	@bash bench/run.sh
+
+PREFIX ?= /usr/local
+install: all
+	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
+	install -D -m 0644 docs/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
+	install -D -m 0644 $(BUILD)/libsluice.a $(DESTDIR)$(PREFIX)/lib/libsluice.a
+	install -d $(DESTDIR)$(PREFIX)/include/sluice
+	install -m 0644 include/sluice/*.h $(DESTDIR)$(PREFIX)/include/sluice/
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by the XDP gate (bpf/gate.bpf.c) and user space (user/dev/gate.c).
+ *
+ * Addresses are stored as 16 bytes in network order; an IPv4 address is stored
+ * IPv4-mapped (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) so IPv6 needs no new map layout.
+ * Ports are stored in network byte order, as they appear on the wire.
+ */
+#ifndef SLUICE_GATE_SHARED_H
+#define SLUICE_GATE_SHARED_H
+
+#ifdef __BPF__
+#include <linux/types.h>
+#else
+#include <linux/types.h>
+#endif
+
+#define SL_GATE_MAX_QUEUES 64	/* XSKMAP slots: one per RX queue */
+#define SL_GATE_MAX_OWNED 256	/* owned addresses */
+#define SL_GATE_MAX_RULES 4096	/* rule ids are 1 .. SL_GATE_MAX_RULES-1, shared by all kinds */
+
+/* Any IPv4 packet, and ARP whose target protocol address is addr, belongs to sluice. */
+struct sl_gate_owned_key {
+	__u8 addr[16];
+};
+
+/* proto + destination port, optionally + destination address (all-zero addr = any). */
+struct sl_gate_port_key {
+	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
+	__u8 pad;
+	__u16 port; /* network order; 0 for ICMP (ICMP has no port) */
+	__u8 addr[16];
+};
+
+/* Exact 5-tuple as seen on an arriving frame: saddr/sport are the remote end. */
+struct sl_gate_tuple_key {
+	__u8 proto;
+	__u8 pad[3];
+	__u16 sport; /* network order */
+	__u16 dport; /* network order */
+	__u8 saddr[16];
+	__u8 daddr[16];
+};
+
+/* Value of every rule map. */
+struct sl_gate_rule {
+	__u32 id;    /* index into sl_rule_stats */
+	__s32 queue; /* only frames arriving on this RX queue match; -1 = any queue */
+};
+
+/* Per-verdict counters (per-CPU array, index = enum value). */
+enum sl_gate_counter {
+	SL_GATE_RX = 0,		  /* frames seen by the gate */
+	SL_GATE_REDIRECTED,	  /* handed to an AF_XDP socket */
+	SL_GATE_PASSED,		  /* no rule matched: kernel */
+	SL_GATE_NO_SOCKET,	  /* a rule matched but no socket on that queue: kernel */
+	SL_GATE_REDIRECT_FAILED,  /* bpf_redirect_map refused: kernel */
+	SL_GATE_PARSE_ERROR,	  /* truncated/malformed headers: kernel decides */
+	SL_GATE_FRAGMENT,	  /* IPv4 fragments seen (matched by address rules only) */
+	SL_GATE_NON_IP,		  /* neither ARP nor IPv4/IPv6: kernel */
+	SL_GATE_N_COUNTERS
+};
+
+struct sl_gate_rule_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+
+#define SL_GATE_COUNTER_NAMES                                                                      \
+	{                                                                                          \
+		"rx", "redirected", "passed", "no_socket", "redirect_failed", "parse_error",       \
+			"fragment", "non_ip"                                                       \
+	}
+
+#endif

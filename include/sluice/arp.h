@@ -1,0 +1,25 @@
+/* ARP (API.md: ARP; RFC 826). */
+#ifndef SLUICE_ARP_H
+#define SLUICE_ARP_H
+
+#include <stdint.h>
+#include "sluice/ip.h"
+
+struct sl_stack;
+
+/* IPv4 addresses the stack answers ARP for. */
+int sl_arp_get_ips(struct sl_stack *st, sl_ip *out, int max);
+/* Replace the list (each added address is announced with a gratuitous ARP). */
+int sl_arp_set_ips(struct sl_stack *st, const sl_ip *ips, int n);
+/* Add one address as a host address (/32) and announce it. */
+int sl_arp_add_ip(struct sl_stack *st, const sl_ip *ip);
+int sl_arp_remove_ip(struct sl_stack *st, const sl_ip *ip);
+
+/* Resolution result: err 0 and mac, or -ETIMEDOUT after the retries. */
+typedef void (*sl_arp_cb)(void *arg, int err, const sl_ip *ip, const uint8_t mac[6]);
+/* Resolve ip. Returns 0 and fills mac when cached (cb not called); 1 when a request is in
+ * flight and cb will be called from sl_stack_poll; -EBUSY if another query waits on the same
+ * address; -ENOSPC when the cache is full. */
+int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,118 @@
+/*
+ * The device seam. A stack runs over one struct sl_dev: an AF_XDP socket on a
+ * (interface, queue), one end of an in-memory pipe (tests, no root), or a pcap
+ * tap wrapping either. Frames are fixed-size buffers owned by the device's frame
+ * pool; each frame has exactly one owner at a time and the pool counts them.
+ */
+#ifndef SLUICE_DEV_H
+#define SLUICE_DEV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SL_RX_BATCH 64 /* descriptors taken per poll */
+
+/* A frame handed between the device and the stack. */
+struct sl_frame {
+	uint8_t *data; /* first byte of the packet */
+	uint32_t len;  /* bytes of packet */
+	uint32_t cap;  /* bytes available from data to the end of the buffer */
+	uint64_t addr; /* device handle (UMEM address incl. offset) */
+};
+
+/* Who holds a frame. */
+enum sl_frame_owner {
+	SL_OWN_FREE = 0, /* device free list */
+	SL_OWN_KERNEL,	 /* fill ring, or inside the kernel waiting to be received */
+	SL_OWN_STACK,	 /* received or allocated, held by the stack */
+	SL_OWN_TX,	 /* queued for transmission until its completion */
+	SL_OWN_N
+};
+
+struct sl_dev_counts {
+	uint64_t total;
+	uint64_t owner[SL_OWN_N];
+	uint64_t owner_errors; /* a frame came back from a place it was not in */
+};
+
+struct sl_stats;
+struct sl_dev;
+
+struct sl_dev_ops {
+	/* Take up to max received frames (ownership: stack). */
+	int (*rx)(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now_ns);
+	/* A free frame for building output (ownership: stack); -ENOBUFS when none. */
+	int (*alloc)(struct sl_dev *d, struct sl_frame *f);
+	/* Return a frame the stack holds. */
+	void (*release)(struct sl_dev *d, const struct sl_frame *f);
+	/* Queue a frame the stack holds for transmission (ownership: device, even on error:
+	 * a frame that cannot be queued is released and -ENOBUFS returned). */
+	int (*tx)(struct sl_dev *d, const struct sl_frame *f);
+	/* Submit queued output (one submit, at most one kick), recycle completions, refill. */
+	void (*flush)(struct sl_dev *d, uint64_t now_ns);
+	/* Earliest time the device has something to deliver (pipe delay), or UINT64_MAX. */
+	uint64_t (*next_event)(struct sl_dev *d);
+	/* Kernel-side counters into st (AF_XDP: XDP_STATISTICS). */
+	void (*stats)(struct sl_dev *d, struct sl_stats *st);
+	void (*counts)(struct sl_dev *d, struct sl_dev_counts *c);
+	/* File descriptor to sleep on with poll(), or -1. */
+	int (*fd)(struct sl_dev *d);
+	/* Free the device; final (may be NULL) receives the frame counts seen once the kernel
+	 * has let go of every frame. */
+	void (*close)(struct sl_dev *d, struct sl_dev_counts *final);
+};
+
+struct sl_dev {
+	const struct sl_dev_ops *ops;
+	uint8_t mac[6];
+	uint32_t mtu;	     /* IP MTU (frame payload after the Ethernet header) */
+	char name[32];
+	char mode[16];	     /* "native", "generic", "pipe" */
+	bool zero_copy;
+};
+
+/* --- AF_XDP ------------------------------------------------------------ */
+struct sl_xsk_config {
+	const char *ifname;
+	uint32_t queue;
+	uint32_t frames;     /* UMEM frames (power of two), default 4096 */
+	uint32_t ring_size;  /* each ring (power of two), default 2048 */
+	bool force_copy;     /* XDP_COPY */
+	bool generic;	     /* the gate runs in generic (SKB) mode */
+};
+/* Open an AF_XDP socket; the caller puts sl_xsk_fd() into the gate's XSKMAP. */
+int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out);
+
+/* --- in-memory pipe with a seeded fault injector ------------------------ */
+struct sl_fault {
+	uint32_t drop_ppm;	/* probability per frame, parts per million */
+	uint32_t dup_ppm;
+	uint32_t reorder_ppm;	/* hold a frame back behind the next one */
+	uint32_t corrupt_ppm;	/* flip one random bit */
+	uint64_t delay_ns;	/* fixed one-way delay */
+	uint64_t jitter_ns;	/* extra uniform delay in [0, jitter) */
+	uint64_t seed;
+};
+struct sl_pipe_stats {
+	uint64_t sent, delivered, dropped, duplicated, reordered, corrupted, overflow;
+};
+/* Two joined ends; frames sent on one arrive at the other. fault may be NULL. */
+int sl_dev_pipe_pair(const struct sl_fault *a_to_b, const struct sl_fault *b_to_a,
+		     struct sl_dev **a, struct sl_dev **b);
+void sl_dev_pipe_stats(struct sl_dev *end, struct sl_pipe_stats *out); /* of frames it sent */
+void sl_dev_pipe_set_fault(struct sl_dev *end, const struct sl_fault *f); /* for its output */
+
+/* --- pcap tap ------------------------------------------------------------ */
+/* Wrap inner: every frame received or sent is also written to path (pcap, LINKTYPE_ETHERNET).
+ * The tap owns inner and closes it. */
+int sl_dev_pcap_open(struct sl_dev *inner, const char *path, struct sl_dev **out);
+
+/* Frame accounting, for tests and shutdown checks. */
+void sl_dev_counts(struct sl_dev *d, struct sl_dev_counts *c);
+void sl_dev_close(struct sl_dev *d);
+/* Close and report where every frame ended up: after a clean stop all are SL_OWN_FREE. */
+void sl_dev_close_counted(struct sl_dev *d, struct sl_dev_counts *final);
+int sl_dev_fd(struct sl_dev *d);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * The gate: the XDP program that steers selected frames into sluice's AF_XDP
+ * sockets and passes everything else to the kernel.
+ *
+ * State lives in the kernel (the attached program and its maps), pinned under
+ * <bpffs>/sluice/<netns-inode>/<ifname>/ so separate processes (the CLI, a
+ * running stack) can share it. <bpffs> is $SLUICE_BPFFS or /sys/fs/bpf.
+ */
+#ifndef SLUICE_GATE_H
+#define SLUICE_GATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+enum sl_gate_mode { SL_GATE_MODE_AUTO = 0, SL_GATE_MODE_NATIVE, SL_GATE_MODE_GENERIC };
+
+enum sl_rule_kind { SL_RULE_OWNED = 1, SL_RULE_PORT, SL_RULE_TUPLE };
+
+/* A steering rule in user-space form. Addresses are 16 bytes, IPv4-mapped for IPv4. */
+struct sl_rule {
+	uint32_t id; /* assigned by sl_gate_rule_add */
+	enum sl_rule_kind kind;
+	uint8_t proto;	      /* 0 for owned; IPPROTO_* otherwise */
+	bool has_addr;	      /* port rule restricted to a destination address */
+	uint8_t addr[16];     /* owned address, or port rule's destination, or tuple daddr */
+	uint16_t port;	      /* host order; port rules and tuple dport */
+	uint8_t raddr[16];    /* tuple only: remote (source) address */
+	uint16_t rport;	      /* tuple only: remote (source) port, host order */
+	int32_t queue;	      /* -1 any */
+	uint64_t packets;     /* filled by sl_gate_rule_list */
+	uint64_t bytes;
+};
+
+struct sl_gate; /* an open handle on an attached gate */
+
+/* Load and attach the gate to ifname (no-op returning 0 when already attached by sluice).
+ * mode AUTO tries native XDP and falls back to generic with a message on stderr.
+ * *mode_out (may be NULL) receives the mode in use. */
+int sl_gate_attach(const char *ifname, enum sl_gate_mode mode, enum sl_gate_mode *mode_out);
+/* Detach the program and remove every pin of this interface. -ENOENT if not attached. */
+int sl_gate_detach(const char *ifname);
+/* Open the pinned maps of an attached gate. -ENOENT: gate not attached (or pins not visible). */
+int sl_gate_open(const char *ifname, struct sl_gate **out);
+void sl_gate_close(struct sl_gate *g);
+/* true when sluice's program is attached to ifname. */
+bool sl_gate_attached(const char *ifname);
+
+/* Rules. add assigns r->id; -EEXIST for a duplicate, -ENOSPC when full. */
+int sl_gate_rule_add(struct sl_gate *g, struct sl_rule *r);
+int sl_gate_rule_del(struct sl_gate *g, uint32_t id); /* -ENOENT if no such rule */
+/* Fill up to max rules (with counters); returns the number of rules or -errno. */
+int sl_gate_rule_list(struct sl_gate *g, struct sl_rule *rules, int max);
+
+/* Put an AF_XDP socket fd into the XSKMAP slot for queue (fd < 0 removes it). */
+int sl_gate_set_socket(struct sl_gate *g, uint32_t queue, int xsk_fd);
+
+/* Verdict counters summed over CPUs; n = SL_GATE_N_COUNTERS entries. */
+int sl_gate_counters(struct sl_gate *g, uint64_t *vals, size_t n);
+const char *sl_gate_counter_name(unsigned i);
+unsigned sl_gate_n_counters(void);
+
+/* The directory holding this interface's pins (for messages and for the stats files). */
+int sl_gate_pin_dir(const char *ifname, char *buf, size_t len);
+
+#endif

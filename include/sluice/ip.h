@@ -1,0 +1,81 @@
+/*
+ * Addresses and the IP layer (API.md: IP). An address is 16 bytes; IPv4 is stored
+ * IPv4-mapped (::ffff:a.b.c.d, RFC 4291 §2.5.5.2) so IPv6 fits without new types.
+ */
+#ifndef SLUICE_IP_H
+#define SLUICE_IP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+	uint8_t b[16];
+} sl_ip;
+
+static inline sl_ip sl_ip_v4(uint32_t host_order)
+{
+	sl_ip a = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (uint8_t)(host_order >> 24),
+		    (uint8_t)(host_order >> 16), (uint8_t)(host_order >> 8), (uint8_t)host_order}};
+	return a;
+}
+
+static inline bool sl_ip_is_v4(const sl_ip *a)
+{
+	static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	for (int i = 0; i < 12; i++)
+		if (a->b[i] != pfx[i])
+			return false;
+	return true;
+}
+
+static inline uint32_t sl_ip_to_v4(const sl_ip *a)
+{
+	return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
+	       a->b[15];
+}
+
+static inline bool sl_ip_is_zero(const sl_ip *a)
+{
+	for (int i = 0; i < 16; i++)
+		if (a->b[i])
+			return false;
+	return true;
+}
+
+/* Parse "a.b.c.d" (or IPv6 text) into *out; -EINVAL if malformed. */
+int sl_ip_parse(const char *s, sl_ip *out);
+/* Text form; IPv4-mapped addresses print as dotted quads. buf ≥ 46 bytes. */
+const char *sl_ip_str(const sl_ip *a, char *buf, size_t len);
+
+struct sl_stack;
+
+/* Options for sl_ip_write (API.md: src?, ttl?, fragment?). */
+struct sl_ip_opts {
+	const sl_ip *src;  /* NULL: source selection */
+	uint8_t ttl;	   /* 0: the stack's default */
+	bool dont_fragment; /* set DF; an oversize packet then fails with -EMSGSIZE */
+};
+
+/* Fill callback: write hdr_size bytes of L4 header at buf; return bytes written or -errno. */
+typedef int (*sl_ip_fill_fn)(void *arg, uint8_t *buf, size_t hdr_size);
+
+/* Send one IP packet: L4 header written by fill, followed by payload. -ENETUNREACH without a
+ * route, -EMSGSIZE when larger than the MTU (fragmentation is a later addition). */
+int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const struct sl_ip_opts *o,
+		size_t hdr_size, sl_ip_fill_fn fill, void *arg, const void *payload, size_t len);
+
+/* Source address the stack would use for dst; -ENETUNREACH without a route. */
+int sl_ip_src(struct sl_stack *st, const sl_ip *dst, sl_ip *src);
+/* Payload bytes that fit in one packet to dst (MTU minus IP header). */
+int sl_ip_mtu(struct sl_stack *st, const sl_ip *dst);
+/* Partial checksum of the pseudo-header (RFC 768) for an L4 checksum. */
+uint64_t sl_ip_pseudoheader(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint16_t len);
+/* The stack's addresses; returns how many (≤ max). */
+int sl_ip_get_ips(struct sl_stack *st, sl_ip *out, int max);
+/* Add / remove an address (prefix_len: on-link subnet). Adding an IPv4 address sends a
+ * gratuitous ARP. -EEXIST, -ENOSPC, -ENOENT. */
+int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len);
+int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a);
+
+#endif

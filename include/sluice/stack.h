@@ -1,0 +1,82 @@
+/*
+ * A sluice stack: one per device queue, driven by one thread. All state hangs
+ * off struct sl_stack; two stacks in one process share nothing.
+ *
+ * Time is passed in (nanoseconds on any monotonic clock); protocol code never
+ * reads a clock, so a test can drive a stack with invented time.
+ */
+#ifndef SLUICE_STACK_H
+#define SLUICE_STACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "sluice/dev.h"
+#include "sluice/ip.h"
+#include "sluice/stats.h"
+
+#define SL_MAX_ADDRS 8
+
+struct sl_stack;
+
+struct sl_addr_cfg {
+	sl_ip addr;
+	uint8_t prefix_len;
+};
+
+struct sl_stack_config {
+	struct sl_addr_cfg addrs[SL_MAX_ADDRS];
+	unsigned n_addrs;
+	sl_ip gateway; /* default route next hop; all-zero = none */
+	uint32_t mtu;  /* IP MTU; 0 = the device's */
+	uint64_t seed; /* per-stack random generator */
+	uint8_t ttl;   /* default 64 */
+
+	/* ARP (RFC 826) */
+	uint32_t arp_cache_size;       /* entries, default 256 */
+	uint32_t arp_pending_per_entry; /* packets waiting for one resolution, default 4 (max 8) */
+	uint32_t arp_pending_total;    /* packets waiting over all entries, default 64 */
+	uint64_t arp_reachable_ns;     /* default 60 s */
+	uint64_t arp_retry_ns;	       /* default 1 s */
+	uint32_t arp_retries;	       /* requests before giving up, default 3 */
+
+	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
+	uint32_t icmp_rate; /* per second, default 100 */
+	uint32_t icmp_burst; /* default 50 */
+};
+
+void sl_stack_config_init(struct sl_stack_config *cfg);
+
+/* Open a stack on dev (which it does not own). Sends a gratuitous ARP per IPv4 address. */
+int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_t now_ns,
+		  struct sl_stack **out);
+/* Free the stack; every frame it held goes back to the device. */
+void sl_stack_close(struct sl_stack *st);
+
+/* Process one batch (≤ SL_RX_BATCH frames), run due timers, flush output once.
+ * Returns the next time something is due (UINT64_MAX: nothing). */
+uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns);
+
+/* Counters; the pointer stays valid while the stack lives. Device counters are refreshed by
+ * sl_stack_poll. */
+const struct sl_stats *sl_stack_stats(const struct sl_stack *st);
+/* Publish counters to a file `sluice stats` can read (struct sl_stats_file); the counters then
+ * live in that mapping. */
+int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *ifname,
+			   unsigned queue);
+
+struct sl_dev *sl_stack_dev(struct sl_stack *st);
+
+/* The run loop: poll until sl_stack_stop() or the duration passes. */
+struct sl_run_opts {
+	bool busy_poll;	      /* never sleep */
+	uint64_t max_sleep_ns; /* cap on one sleep (default 100 ms) */
+	uint64_t duration_ns;  /* 0 = until stopped */
+};
+int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts);
+/* Async-signal-safe: ask sl_stack_run to return after the current batch. */
+void sl_stack_stop(struct sl_stack *st);
+
+/* Monotonic clock in ns, for applications driving sl_stack_poll themselves. */
+uint64_t sl_now_ns(void);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * Named counters. Every frame the stack drops increments exactly one counter
+ * whose name says why; the rest count work done. The list is an X-macro so
+ * names, enum values and documentation stay in one place.
+ *
+ * A running stack can publish its counters in a small self-describing file
+ * (see struct sl_stats_file) that `sluice stats` reads without talking to it.
+ */
+#ifndef SLUICE_STATS_H
+#define SLUICE_STATS_H
+
+#include <stdint.h>
+
+/* X(name, is_drop, description) */
+#define SL_STATS(X)                                                                                \
+	X(rx_frames, 0, "frames received from the device")                                         \
+	X(tx_frames, 0, "frames handed to the device for transmission")                            \
+	X(tx_ring_full, 1, "output dropped: device TX queue full")                                 \
+	X(tx_no_frame, 1, "output dropped: no free frame to build it in")                          \
+	X(eth_short, 1, "frame shorter than an Ethernet header")                                   \
+	X(eth_not_for_us, 1, "destination MAC neither ours, broadcast nor multicast")              \
+	X(eth_bad_src, 1, "source MAC is multicast/broadcast")                                     \
+	X(eth_vlan, 1, "VLAN-tagged frame (attach to the VLAN device instead)")                    \
+	X(eth_unknown_type, 1, "ethertype not ARP/IPv4/IPv6")                                      \
+	X(arp_rx, 0, "ARP packets accepted")                                                       \
+	X(arp_short, 1, "ARP packet shorter than its header says")                                 \
+	X(arp_unsupported, 1, "ARP for hardware/protocol other than Ethernet/IPv4")                \
+	X(arp_bad_op, 1, "ARP opcode neither request nor reply")                                   \
+	X(arp_bad_sender, 1, "ARP sender address is ours, zero, broadcast or multicast")           \
+	X(arp_not_for_us, 1, "ARP request for an address we do not own")                           \
+	X(arp_replies_sent, 0, "ARP replies sent")                                                 \
+	X(arp_requests_sent, 0, "ARP requests sent (including retries and gratuitous)")            \
+	X(arp_cache_full, 1, "ARP cache full: resolution refused")                                 \
+	X(arp_pending_full, 1, "packet dropped: queue waiting for ARP resolution full")            \
+	X(arp_unresolved, 1, "packet dropped: ARP resolution timed out")                           \
+	X(ipv4_rx, 0, "IPv4 packets accepted")                                                     \
+	X(ipv4_short, 1, "IPv4 packet shorter than its header")                                    \
+	X(ipv4_bad_version, 1, "IPv4 version field is not 4")                                      \
+	X(ipv4_bad_ihl, 1, "IPv4 header length < 20 bytes or beyond the packet")                   \
+	X(ipv4_bad_len, 1, "IPv4 total length beyond the frame or below the header")               \
+	X(ipv4_bad_csum, 1, "IPv4 header checksum wrong")                                          \
+	X(ipv4_bad_src, 1, "IPv4 source is broadcast, multicast, zero or ours")                    \
+	X(ipv4_not_for_us, 1, "IPv4 destination is not an address we own")                         \
+	X(ipv4_fragment, 1, "IPv4 fragment (reassembly not enabled)")                              \
+	X(ipv4_no_route, 1, "output dropped: no route to destination")                             \
+	X(ipv4_too_big, 1, "output dropped: larger than the MTU")                                  \
+	X(ipv4_unknown_proto, 1, "IPv4 protocol nobody handles (answered protocol-unreachable)")   \
+	X(icmp_rx, 0, "ICMP messages accepted")                                                    \
+	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
+	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \
+	X(icmp_echo_replies, 0, "ICMP echo replies sent")                                          \
+	X(icmp_errors_rx, 0, "ICMP error messages received")                                       \
+	X(icmp_errors_unclaimed, 1, "ICMP error received that no transport claimed")               \
+	X(icmp_errors_sent, 0, "ICMP error messages sent")                                         \
+	X(icmp_rate_limited, 1, "ICMP error not sent: rate limit")                                 \
+	X(icmp_unhandled_type, 1, "ICMP type we do not act on")                                    \
+	X(icmp_bcast_request, 1, "ICMP echo to a broadcast/multicast address ignored")            \
+	X(dev_rx_dropped, 1, "kernel: frames dropped for lack of space (XDP_STATISTICS)")         \
+	X(dev_rx_invalid, 1, "kernel: invalid RX descriptors (XDP_STATISTICS)")                   \
+	X(dev_tx_invalid, 1, "kernel: invalid TX descriptors (XDP_STATISTICS)")                   \
+	X(dev_rx_ring_full, 1, "kernel: RX ring full (XDP_STATISTICS)")                           \
+	X(dev_fill_empty, 0, "kernel: fill ring was empty (XDP_STATISTICS)")                      \
+	X(dev_frame_owner_error, 1, "device returned a frame we did not give it (bug catcher)")
+
+enum sl_stat {
+#define SL_STAT_ENUM(name, drop, desc) SL_STAT_##name,
+	SL_STATS(SL_STAT_ENUM)
+#undef SL_STAT_ENUM
+	SL_STAT_N
+};
+
+struct sl_stats {
+	uint64_t c[SL_STAT_N];
+};
+
+const char *sl_stat_name(unsigned i);
+const char *sl_stat_desc(unsigned i);
+int sl_stat_is_drop(unsigned i);
+
+/*
+ * The published stats file: a header, then n names of SL_STATS_NAME_LEN bytes,
+ * then n little-endian uint64 values, updated in place by the stack after each poll.
+ * Path: /run/sluice/<netns-inode>/<ifname>/q<queue>.stats (sl_stats_path).
+ */
+#define SL_STATS_MAGIC 0x31535453434c53ULL /* "SLCSTS1" */
+#define SL_STATS_NAME_LEN 32
+struct sl_stats_file {
+	uint64_t magic;
+	uint32_t n;
+	uint32_t pid;
+	uint32_t queue;
+	uint32_t zero_copy; /* 1 when the socket is in zero-copy mode */
+	char ifname[16];
+	char mode[16]; /* "native" or "generic" */
+	char addr[48]; /* the stack's address as text */
+	uint64_t frames_total;
+	uint64_t frames_free; /* frames currently in sluice's own free list */
+	/* char names[n][SL_STATS_NAME_LEN]; uint64_t values[n]; */
+};
+
+int sl_stats_path(const char *ifname, unsigned queue, char *buf, unsigned long len);
+
+#endif

@@ -1,0 +1,351 @@
+/*
+ * AF_XDP device (kernel Documentation/networking/af_xdp.rst).
+ *
+ * One socket on one (interface, queue) with its own UMEM. The rings are used in
+ * batches: one RX peek per poll (≤ SL_RX_BATCH), one TX submit and at most one
+ * kick per flush, completions recycled and the fill ring topped up in the same
+ * flush. XDP_USE_NEED_WAKEUP keeps the kick off the fast path when the driver
+ * does not need it. The bind does not force a copy mode: the kernel picks
+ * zero-copy where the driver supports it, and we read back what it chose.
+ */
+#include "sluice/dev.h"
+#include "sluice/stats.h"
+#include "dev/frames.h"
+#include <errno.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <xdp/xsk.h>
+
+#define XSK_TX_BATCH 256
+
+struct xsk_dev {
+	struct sl_dev dev;
+	struct sl_frame_pool pool;
+	uint8_t *umem_area;
+	size_t umem_len;
+	struct xsk_umem *umem;
+	struct xsk_socket *xsk;
+	struct xsk_ring_prod fq, tx;
+	struct xsk_ring_cons cq, rx;
+	uint32_t ring_size;
+	uint64_t txq[XSK_TX_BATCH]; /* descriptors (addr<<16 | len packed below) */
+	uint32_t txlen[XSK_TX_BATCH];
+	unsigned ntx;
+	uint64_t tx_dropped;
+	uint64_t kicks;
+};
+
+static struct xsk_dev *xd_of(struct sl_dev *d)
+{
+	return (struct xsk_dev *)d;
+}
+
+/* Give free frames to the kernel through the fill ring (one reserve/submit). */
+static void refill(struct xsk_dev *x)
+{
+	unsigned want = xsk_prod_nb_free(&x->fq, x->pool.nfree);
+	if (want > x->pool.nfree)
+		want = x->pool.nfree;
+	if (!want)
+		return;
+	uint32_t idx;
+	unsigned got = xsk_ring_prod__reserve(&x->fq, want, &idx);
+	for (unsigned k = 0; k < got; k++) {
+		int64_t i = sl_pool_take(&x->pool, SL_OWN_KERNEL);
+		*xsk_ring_prod__fill_addr(&x->fq, idx + k) = (uint64_t)i * x->pool.frame_size;
+	}
+	xsk_ring_prod__submit(&x->fq, got);
+}
+
+static void reap_completions(struct xsk_dev *x)
+{
+	uint32_t idx;
+	unsigned n = xsk_ring_cons__peek(&x->cq, x->ring_size, &idx);
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t addr = *xsk_ring_cons__comp_addr(&x->cq, idx + k);
+		sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX, SL_OWN_FREE);
+	}
+	if (n)
+		xsk_ring_cons__release(&x->cq, n);
+}
+
+static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
+{
+	struct xsk_dev *x = xd_of(d);
+	uint32_t idx;
+	unsigned n = xsk_ring_cons__peek(&x->rx, (unsigned)max, &idx);
+	int got = 0;
+	for (unsigned k = 0; k < n; k++) {
+		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&x->rx, idx + k);
+		uint32_t i = sl_pool_index(&x->pool, desc->addr);
+		if (sl_pool_move(&x->pool, i, SL_OWN_KERNEL, SL_OWN_STACK) < 0)
+			continue; /* counted as an owner error; never touch a frame we do not own */
+		struct sl_frame *fr = &f[got++];
+		fr->addr = desc->addr;
+		fr->data = x->umem_area + desc->addr;
+		fr->len = desc->len;
+		fr->cap = x->pool.frame_size - (uint32_t)(desc->addr & (x->pool.frame_size - 1));
+	}
+	if (n)
+		xsk_ring_cons__release(&x->rx, n);
+	return got;
+}
+
+static int xsk_alloc(struct sl_dev *d, struct sl_frame *f)
+{
+	struct xsk_dev *x = xd_of(d);
+	int64_t i = sl_pool_take(&x->pool, SL_OWN_STACK);
+	if (i < 0)
+		return -ENOBUFS;
+	f->addr = (uint64_t)i * x->pool.frame_size;
+	f->data = x->umem_area + f->addr;
+	f->len = 0;
+	f->cap = x->pool.frame_size;
+	return 0;
+}
+
+static void xsk_release(struct sl_dev *d, const struct sl_frame *f)
+{
+	struct xsk_dev *x = xd_of(d);
+	sl_pool_move(&x->pool, sl_pool_index(&x->pool, f->addr), SL_OWN_STACK, SL_OWN_FREE);
+}
+
+static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
+{
+	struct xsk_dev *x = xd_of(d);
+	uint32_t i = sl_pool_index(&x->pool, f->addr);
+	if (x->ntx == XSK_TX_BATCH) {
+		sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_FREE);
+		x->tx_dropped++;
+		return -ENOBUFS;
+	}
+	if (sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_TX) < 0)
+		return -EINVAL;
+	x->txq[x->ntx] = f->addr;
+	x->txlen[x->ntx++] = f->len;
+	return 0;
+}
+
+static void xsk_flush(struct sl_dev *d, uint64_t now)
+{
+	struct xsk_dev *x = xd_of(d);
+	reap_completions(x);
+	if (x->ntx) {
+		uint32_t idx;
+		unsigned got = xsk_ring_prod__reserve(&x->tx, x->ntx, &idx);
+		for (unsigned k = 0; k < got; k++) {
+			struct xdp_desc *desc = xsk_ring_prod__tx_desc(&x->tx, idx + k);
+			desc->addr = x->txq[k];
+			desc->len = x->txlen[k];
+			desc->options = 0;
+		}
+		xsk_ring_prod__submit(&x->tx, got);
+		for (unsigned k = got; k < x->ntx; k++) {
+			/* TX ring full: the frame goes back to the free list and is counted. */
+			sl_pool_move(&x->pool, sl_pool_index(&x->pool, x->txq[k]), SL_OWN_TX,
+				     SL_OWN_FREE);
+			x->tx_dropped++;
+		}
+		x->ntx = 0;
+	}
+	/* Copy-mode TX only moves on sendto(); with need_wakeup the flag tells us when. */
+	if (xsk_ring_prod__needs_wakeup(&x->tx) && x->pool.count[SL_OWN_TX]) {
+		x->kicks++;
+		/* Failures (EAGAIN, EBUSY, ENOBUFS) are transient: the descriptors stay in the
+		 * ring and leave with the next kick. */
+		(void)sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+	}
+	refill(x);
+	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup. */
+	if (xsk_ring_prod__needs_wakeup(&x->fq))
+		(void)recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
+
+static uint64_t xsk_next_event(struct sl_dev *d)
+{
+	return UINT64_MAX;
+}
+
+static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
+{
+	struct xsk_dev *x = xd_of(d);
+	struct xdp_statistics s;
+	socklen_t len = sizeof(s);
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &s, &len) == 0) {
+		st->c[SL_STAT_dev_rx_dropped] = s.rx_dropped;
+		st->c[SL_STAT_dev_rx_invalid] = s.rx_invalid_descs;
+		st->c[SL_STAT_dev_tx_invalid] = s.tx_invalid_descs;
+		st->c[SL_STAT_dev_rx_ring_full] = s.rx_ring_full;
+		st->c[SL_STAT_dev_fill_empty] = s.rx_fill_ring_empty_descs;
+	}
+	st->c[SL_STAT_tx_ring_full] = x->tx_dropped;
+	st->c[SL_STAT_dev_frame_owner_error] = x->pool.errors;
+}
+
+static void xsk_counts(struct sl_dev *d, struct sl_dev_counts *c)
+{
+	sl_pool_counts(&xd_of(d)->pool, c);
+}
+
+static int xsk_fd(struct sl_dev *d)
+{
+	return xsk_socket__fd(xd_of(d)->xsk);
+}
+
+static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
+{
+	struct xsk_dev *x = xd_of(d);
+	/* Let in-flight transmissions complete so their frames are accounted for. */
+	for (int tries = 0; tries < 100 && x->pool.count[SL_OWN_TX]; tries++) {
+		xsk_flush(d, 0);
+		reap_completions(x);
+		if (x->pool.count[SL_OWN_TX])
+			usleep(1000);
+	}
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	/* With the socket gone the kernel holds nothing: fill-ring frames are ours again. */
+	for (uint32_t i = 0; i < x->pool.n; i++)
+		if (x->pool.owner[i] == SL_OWN_KERNEL)
+			sl_pool_move(&x->pool, i, SL_OWN_KERNEL, SL_OWN_FREE);
+	if (final)
+		sl_pool_counts(&x->pool, final);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->umem_area)
+		munmap(x->umem_area, x->umem_len);
+	sl_pool_free(&x->pool);
+	free(x);
+}
+
+static const struct sl_dev_ops xsk_ops = {
+	.rx = xsk_rx,
+	.alloc = xsk_alloc,
+	.release = xsk_release,
+	.tx = xsk_tx,
+	.flush = xsk_flush,
+	.next_event = xsk_next_event,
+	.stats = xsk_stats,
+	.counts = xsk_counts,
+	.fd = xsk_fd,
+	.close = xsk_close,
+};
+
+static int read_mac_mtu(const char *ifname, uint8_t mac[6], uint32_t *mtu)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	int err = 0;
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	if (!err && ioctl(fd, SIOCGIFMTU, &ifr) < 0)
+		err = -errno;
+	else if (!err)
+		*mtu = (uint32_t)ifr.ifr_mtu;
+	close(fd);
+	return err;
+}
+
+int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
+{
+	uint32_t frames = cfg->frames ? cfg->frames : 4096;
+	uint32_t ring = cfg->ring_size ? cfg->ring_size : 2048;
+	const uint32_t frame_size = XSK_UMEM__DEFAULT_FRAME_SIZE;
+	int err;
+
+	if (!if_nametoindex(cfg->ifname))
+		return -ENODEV;
+	if ((frames & (frames - 1)) || (ring & (ring - 1)) || ring > frames)
+		return -EINVAL;
+
+	struct xsk_dev *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->dev.ops = &xsk_ops;
+	x->ring_size = ring;
+	snprintf(x->dev.name, sizeof(x->dev.name), "%s:%u", cfg->ifname, cfg->queue);
+	err = read_mac_mtu(cfg->ifname, x->dev.mac, &x->dev.mtu);
+	if (err)
+		goto fail;
+	if (x->dev.mtu + 14 > frame_size - XDP_PACKET_HEADROOM) {
+		err = -EMSGSIZE; /* jumbo frames need multi-buffer AF_XDP, not supported yet */
+		goto fail;
+	}
+
+	x->umem_len = (size_t)frames * frame_size;
+	x->umem_area = mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	if (x->umem_area == MAP_FAILED) {
+		x->umem_area = NULL;
+		err = -errno;
+		goto fail;
+	}
+	err = sl_pool_init(&x->pool, x->umem_area, frames, frame_size);
+	if (err)
+		goto fail;
+
+	struct xsk_umem_config ucfg = {
+		.fill_size = ring,
+		.comp_size = ring,
+		.frame_size = frame_size,
+		.frame_headroom = 0,
+		.flags = 0,
+	};
+	err = xsk_umem__create(&x->umem, x->umem_area, x->umem_len, &x->fq, &x->cq, &ucfg);
+	if (err)
+		goto fail;
+
+	struct xsk_socket_config scfg = {
+		.rx_size = ring,
+		.tx_size = ring,
+		/* The gate owns the XDP program and the XSKMAP; libxdp must not load its own. */
+		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+		.xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
+		.bind_flags = XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0),
+	};
+	err = xsk_socket__create(&x->xsk, cfg->ifname, cfg->queue, x->umem, &x->rx, &x->tx, &scfg);
+	if (err)
+		goto fail;
+
+	struct xdp_options opts;
+	socklen_t optlen = sizeof(opts);
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
+		x->dev.zero_copy = opts.flags & XDP_OPTIONS_ZEROCOPY;
+	snprintf(x->dev.mode, sizeof(x->dev.mode), "%s", cfg->generic ? "generic" : "native");
+
+	/* Half the frames start in the fill ring; the rest stay free for output. */
+	uint32_t idx;
+	uint32_t n = xsk_ring_prod__reserve(&x->fq, ring, &idx);
+	for (uint32_t k = 0; k < n; k++) {
+		int64_t i = sl_pool_take(&x->pool, SL_OWN_KERNEL);
+		*xsk_ring_prod__fill_addr(&x->fq, idx + k) = (uint64_t)i * frame_size;
+	}
+	xsk_ring_prod__submit(&x->fq, n);
+	*out = &x->dev;
+	return 0;
+
+fail:
+	if (x->xsk)
+		xsk_socket__delete(x->xsk);
+	if (x->umem)
+		xsk_umem__delete(x->umem);
+	if (x->umem_area)
+		munmap(x->umem_area, x->umem_len);
+	sl_pool_free(&x->pool);
+	free(x);
+	return err < 0 ? err : -err;
+}

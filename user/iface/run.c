@@ -1,0 +1,44 @@
+/*
+ * The run loop: poll the stack; when nothing is due, sleep in poll(2) on the
+ * device's file descriptor until the next deadline (or spin with busy_poll).
+ * One clock read per iteration, not per packet.
+ */
+#include "iface/stack.h"
+#include <errno.h>
+#include <poll.h>
+
+void sl_stack_stop(struct sl_stack *st)
+{
+	st->stop = 1;
+}
+
+int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts)
+{
+	struct sl_run_opts o = {.max_sleep_ns = 100000000ULL};
+	if (opts)
+		o = *opts;
+	if (!o.max_sleep_ns)
+		o.max_sleep_ns = 100000000ULL;
+	uint64_t start = sl_now_ns();
+	uint64_t end = o.duration_ns ? start + o.duration_ns : UINT64_MAX;
+	int fd = sl_dev_fd(st->dev);
+	st->stop = 0;
+	while (!st->stop) {
+		uint64_t now = sl_now_ns();
+		if (now >= end)
+			break;
+		uint64_t next = sl_stack_poll(st, now);
+		if (o.busy_poll || next <= now)
+			continue;
+		uint64_t wait = next - now;
+		if (wait > o.max_sleep_ns)
+			wait = o.max_sleep_ns;
+		if (end - now < wait)
+			wait = end - now;
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int ms = (int)((wait + 999999) / 1000000);
+		if (poll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}

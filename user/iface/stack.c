@@ -1,0 +1,315 @@
+/*
+ * The stack object and its poll loop: one RX burst, dispatch by EtherType, due
+ * timers, one flush. Also addresses, on-link routing with a default gateway,
+ * and source selection (RFC 1122 §3.3.1).
+ */
+#include "iface/stack.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+void sl_stack_config_init(struct sl_stack_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ttl = 64;
+	cfg->seed = 0x5eed;
+	cfg->arp_cache_size = 256;
+	cfg->arp_pending_per_entry = 4;
+	cfg->arp_pending_total = 64;
+	cfg->arp_reachable_ns = 60ULL * 1000000000ULL;
+	cfg->arp_retry_ns = 1000000000ULL;
+	cfg->arp_retries = 3;
+	cfg->icmp_rate = 100;
+	cfg->icmp_burst = 50;
+}
+
+/* --- frames ---------------------------------------------------------------------------- */
+
+int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->alloc(st->dev, f) < 0) {
+		STAT_INC(st, tx_no_frame);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+void sl_iface_release(struct sl_stack *st, const struct sl_frame *f)
+{
+	st->dev->ops->release(st->dev, f);
+}
+
+void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->tx(st->dev, f) == 0)
+		STAT_INC(st, tx_frames);
+	else
+		STAT_INC(st, tx_ring_full);
+}
+
+/* --- addresses and routes -------------------------------------------------------------- */
+
+bool sl_iface_owns4(const struct sl_stack *st, uint32_t a)
+{
+	for (unsigned i = 0; i < st->n_v4; i++)
+		if (st->v4[i].addr == a)
+			return true;
+	return false;
+}
+
+bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
+{
+	if (a == 0xffffffffu)
+		return true;
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *s = &st->v4[i];
+		/* Directed broadcast of an on-link subnet (not for /31, /32: RFC 3021). */
+		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) && (a | s->mask) == a)
+			return true;
+	}
+	return false;
+}
+
+int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src)
+{
+	/* Longest on-link prefix first; otherwise the default gateway. */
+	int best = -1;
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *s = &st->v4[i];
+		if ((dst & s->mask) == (s->addr & s->mask) &&
+		    (best < 0 || s->plen > st->v4[best].plen))
+			best = (int)i;
+	}
+	if (best >= 0 && st->v4[best].plen > 0) {
+		*nexthop = dst;
+		*src = st->v4[best].addr;
+		return 0;
+	}
+	if (st->gw4 && st->n_v4) {
+		*nexthop = st->gw4;
+		*src = st->v4[0].addr;
+		for (unsigned i = 0; i < st->n_v4; i++)
+			if ((st->gw4 & st->v4[i].mask) == (st->v4[i].addr & st->v4[i].mask))
+				*src = st->v4[i].addr;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
+static uint32_t mask_of(uint8_t plen)
+{
+	return plen ? ~0u << (32 - plen) : 0;
+}
+
+int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
+{
+	if (!sl_ip_is_v4(a))
+		return -EAFNOSUPPORT;
+	uint32_t v = sl_ip_to_v4(a);
+	if (prefix_len > 32 || sl_ipv4_is_bad_src(v))
+		return -EINVAL;
+	if (sl_iface_owns4(st, v))
+		return -EEXIST;
+	if (st->n_v4 == SL_MAX_ADDRS)
+		return -ENOSPC;
+	st->v4[st->n_v4++] = (struct sl_addr4){v, mask_of(prefix_len), prefix_len};
+	sl_arp_announce(st, v);
+	return 0;
+}
+
+int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a)
+{
+	if (!sl_ip_is_v4(a))
+		return -EAFNOSUPPORT;
+	uint32_t v = sl_ip_to_v4(a);
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		if (st->v4[i].addr == v) {
+			st->v4[i] = st->v4[--st->n_v4];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* --- lifecycle ------------------------------------------------------------------------- */
+
+int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_t now_ns,
+		  struct sl_stack **out)
+{
+	int err;
+	if (cfg->arp_pending_per_entry > SL_ARP_PENDING_MAX || !cfg->arp_cache_size ||
+	    cfg->n_addrs > SL_MAX_ADDRS)
+		return -EINVAL;
+	struct sl_stack *st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	st->dev = dev;
+	st->cfg = *cfg;
+	if (!st->cfg.ttl)
+		st->cfg.ttl = 64;
+	memcpy(st->mac, dev->mac, 6);
+	st->mtu = cfg->mtu && cfg->mtu < dev->mtu ? cfg->mtu : dev->mtu;
+	st->stats = &st->own_stats;
+	st->now = now_ns;
+	st->icmp_last = now_ns;
+	st->icmp_tokens_ns = (uint64_t)st->cfg.icmp_burst * (st->cfg.icmp_rate ? 1000000000ULL / st->cfg.icmp_rate : 0);
+	sl_rng_seed(&st->rng, cfg->seed);
+	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
+
+	err = sl_timers_init(&st->timers, cfg->arp_cache_size + 1024);
+	if (err)
+		goto fail;
+	err = sl_arp_init(st);
+	if (err)
+		goto fail;
+	if (!sl_ip_is_zero(&cfg->gateway)) {
+		if (!sl_ip_is_v4(&cfg->gateway)) {
+			err = -EAFNOSUPPORT;
+			goto fail;
+		}
+		st->gw4 = sl_ip_to_v4(&cfg->gateway);
+	}
+	for (unsigned i = 0; i < cfg->n_addrs; i++) {
+		err = sl_ip_add_addr(st, &cfg->addrs[i].addr, cfg->addrs[i].prefix_len);
+		if (err)
+			goto fail;
+	}
+	dev->ops->flush(dev, now_ns); /* the announcements leave now */
+	*out = st;
+	return 0;
+fail:
+	sl_stack_close(st);
+	return err;
+}
+
+void sl_stack_close(struct sl_stack *st)
+{
+	if (!st)
+		return;
+	sl_arp_fini(st);
+	st->dev->ops->flush(st->dev, st->now);
+	sl_timers_free(&st->timers);
+	if (st->stats_map)
+		munmap(st->stats_map, st->stats_map_len);
+	free(st);
+}
+
+struct sl_dev *sl_stack_dev(struct sl_stack *st)
+{
+	return st->dev;
+}
+
+const struct sl_stats *sl_stack_stats(const struct sl_stack *st)
+{
+	return st->stats;
+}
+
+/* --- the poll loop --------------------------------------------------------------------- */
+
+static enum sl_rx_result eth_input(struct sl_stack *st, struct sl_frame *f)
+{
+	int bad = sl_eth_check(f->data, f->len);
+	if (bad) {
+		st->stats->c[bad]++;
+		return SL_RX_RELEASE;
+	}
+	const uint8_t *dst = sl_eth_dst(f->data);
+	bool l2_bcast = sl_mac_is_multicast(dst);
+	if (!l2_bcast && memcmp(dst, st->mac, 6) != 0) {
+		STAT_INC(st, eth_not_for_us);
+		return SL_RX_RELEASE;
+	}
+	switch (sl_eth_type(f->data)) {
+	case SL_ETH_P_ARP:
+		return sl_arp_input(st, f);
+	case SL_ETH_P_IPV4:
+		return sl_ipv4_input(st, f, l2_bcast);
+	case SL_ETH_P_VLAN:
+	case SL_ETH_P_QINQ:
+		STAT_INC(st, eth_vlan);
+		return SL_RX_RELEASE;
+	default:
+		STAT_INC(st, eth_unknown_type);
+		return SL_RX_RELEASE;
+	}
+}
+
+uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
+{
+	struct sl_frame f[SL_RX_BATCH];
+	struct sl_dev *dev = st->dev;
+	st->now = now_ns;
+	int n = dev->ops->rx(dev, f, SL_RX_BATCH, now_ns);
+	STAT_ADD(st, rx_frames, n > 0 ? n : 0);
+	for (int i = 0; i < n; i++)
+		if (eth_input(st, &f[i]) == SL_RX_RELEASE)
+			dev->ops->release(dev, &f[i]);
+	uint64_t next = sl_timers_run(&st->timers, st, now_ns);
+	dev->ops->flush(dev, now_ns);
+	dev->ops->stats(dev, st->stats);
+	if (st->stats_hdr) {
+		struct sl_dev_counts c;
+		sl_dev_counts(dev, &c);
+		st->stats_hdr->frames_free = c.owner[SL_OWN_FREE] + c.owner[SL_OWN_KERNEL];
+	}
+	/* A full batch means more may be waiting: come back at once. */
+	if (n == SL_RX_BATCH)
+		return now_ns;
+	uint64_t dn = dev->ops->next_event(dev);
+	return dn < next ? dn : next;
+}
+
+/* --- published counters ---------------------------------------------------------------- */
+
+int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *ifname,
+			   unsigned queue)
+{
+	size_t names = (size_t)SL_STAT_N * SL_STATS_NAME_LEN;
+	size_t len = sizeof(struct sl_stats_file) + names + sizeof(struct sl_stats);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)len) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return -errno;
+	struct sl_stats_file *h = m;
+	h->n = SL_STAT_N;
+	h->pid = (uint32_t)getpid();
+	h->queue = queue;
+	h->zero_copy = st->dev->zero_copy;
+	snprintf(h->ifname, sizeof(h->ifname), "%s", ifname);
+	snprintf(h->mode, sizeof(h->mode), "%s", st->dev->mode);
+	if (st->n_v4) {
+		sl_ip a = sl_ip_v4(st->v4[0].addr);
+		sl_ip_str(&a, h->addr, sizeof(h->addr));
+	}
+	struct sl_dev_counts c;
+	sl_dev_counts(st->dev, &c);
+	h->frames_total = c.total;
+	char *nm = (char *)(h + 1);
+	for (unsigned i = 0; i < SL_STAT_N; i++)
+		snprintf(nm + (size_t)i * SL_STATS_NAME_LEN, SL_STATS_NAME_LEN, "%s",
+			 sl_stat_name(i));
+	struct sl_stats *vals = (struct sl_stats *)(nm + names);
+	*vals = *st->stats;
+	st->stats = vals;
+	if (st->stats_map)
+		munmap(st->stats_map, st->stats_map_len);
+	st->stats_map = m;
+	st->stats_map_len = len;
+	st->stats_hdr = h;
+	__atomic_store_n(&h->magic, SL_STATS_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}

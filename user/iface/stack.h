@@ -1,0 +1,91 @@
+/*
+ * The stack's private state. Protocol modules include this; applications see
+ * only include/sluice/. One struct sl_stack per device queue, no globals.
+ */
+#ifndef SL_IFACE_STACK_H
+#define SL_IFACE_STACK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "sluice/stack.h"
+#include "sluice/icmp.h"
+#include "proto/arp.h"
+#include "util/rng.h"
+#include "util/timer.h"
+
+#define STAT_INC(st, name) ((st)->stats->c[SL_STAT_##name]++)
+#define STAT_ADD(st, name, n) ((st)->stats->c[SL_STAT_##name] += (n))
+
+/* Room reserved in front of an L4 header in frames we build: Ethernet + IPv4 without options. */
+#define SL_L3_OFF 14
+#define SL_L4_OFF (14 + 20)
+
+struct sl_addr4 {
+	uint32_t addr;
+	uint32_t mask;
+	uint8_t plen;
+};
+
+struct sl_stack {
+	struct sl_dev *dev;
+	struct sl_stack_config cfg;
+	uint8_t mac[6];
+	uint32_t mtu;
+	struct sl_addr4 v4[SL_MAX_ADDRS];
+	unsigned n_v4;
+	uint32_t gw4; /* 0: none */
+
+	struct sl_stats own_stats;
+	struct sl_stats *stats; /* &own_stats, or the published mapping */
+	void *stats_map;
+	size_t stats_map_len;
+	struct sl_stats_file *stats_hdr;
+
+	struct sl_timers timers;
+	struct sl_rng rng;
+	uint64_t now;
+
+	struct sl_arp arp;
+
+	uint64_t icmp_tokens_ns; /* token bucket, kept in "ns of credit" */
+	uint64_t icmp_last;
+	uint16_t ip_id;
+	sl_icmp_echo_cb echo_cb;
+	void *echo_arg;
+
+	volatile sig_atomic_t stop;
+};
+
+/* Ownership result of an input handler: the handler either keeps the frame (queued for output,
+ * waiting for ARP …) or hands it back for release. */
+enum sl_rx_result { SL_RX_RELEASE = 0, SL_RX_KEPT = 1 };
+
+/* iface: output */
+int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f);
+void sl_iface_release(struct sl_stack *st, const struct sl_frame *f);
+/* Queue a complete Ethernet frame for transmission (takes the frame). */
+void sl_iface_tx(struct sl_stack *st, struct sl_frame *f);
+
+/* addresses */
+bool sl_iface_owns4(const struct sl_stack *st, uint32_t a);
+bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
+/* Route to dst: next hop and source address. -ENETUNREACH without one. */
+int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src);
+
+/* proto entry points used by the poll loop */
+enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f);
+enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2_bcast);
+enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_frame *f, unsigned ip_off,
+				bool bcast);
+
+/* Send an IPv4 packet whose L4 bytes (l4len of them) already sit at f->data + SL_L4_OFF. Takes
+ * the frame in every case. src 0 = source selection. */
+int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
+		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df);
+
+/* ICMP error about the datagram at f->data + ip_off (RFC 1122 §3.2.2 rules applied here). */
+void sl_icmp_send_error(struct sl_stack *st, const struct sl_frame *f, unsigned ip_off,
+			uint8_t type, uint8_t code, uint32_t rest);
+
+#endif

@@ -1,0 +1,353 @@
+/*
+ * ARP (RFC 826) with the host rules of RFC 1122 §2.3.2: a bounded cache that
+ * expires and refreshes entries, retried requests, a bounded queue of packets
+ * waiting for a resolution, and replies only for addresses the stack owns.
+ * Announcements on address add follow RFC 5227 §2.3 (gratuitous ARP request).
+ */
+#include "iface/stack.h"
+#include "wire/arp.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t) - offsetof(struct sl_arp_entry, timer)))
+
+static uint32_t hash_ip(uint32_t ip, uint32_t nbuckets)
+{
+	return (ip * 2654435761u) >> 7 & (nbuckets - 1);
+}
+
+static struct sl_arp_entry *lookup(struct sl_arp *a, uint32_t ip)
+{
+	for (int32_t i = a->bucket[hash_ip(ip, a->nbuckets)]; i >= 0; i = a->e[i].next)
+		if (a->e[i].ip == ip)
+			return &a->e[i];
+	return NULL;
+}
+
+static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now);
+
+static struct sl_arp_entry *insert(struct sl_stack *st, uint32_t ip)
+{
+	struct sl_arp *a = &st->arp;
+	if (a->free_head < 0) {
+		STAT_INC(st, arp_cache_full);
+		return NULL;
+	}
+	int32_t i = a->free_head;
+	struct sl_arp_entry *e = &a->e[i];
+	a->free_head = e->next;
+	memset(e, 0, sizeof(*e));
+	sl_timer_init(&e->timer, entry_timer);
+	e->ip = ip;
+	uint32_t h = hash_ip(ip, a->nbuckets);
+	e->next = a->bucket[h];
+	a->bucket[h] = i;
+	a->used++;
+	return e;
+}
+
+static void drop_pending(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	for (unsigned k = 0; k < e->npending; k++) {
+		sl_iface_release(st, &e->pending[k]);
+		STAT_INC(st, arp_unresolved);
+	}
+	st->arp.pending_total -= e->npending;
+	e->npending = 0;
+}
+
+static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	struct sl_arp *a = &st->arp;
+	int32_t idx = (int32_t)(e - a->e);
+	int32_t *pp = &a->bucket[hash_ip(e->ip, a->nbuckets)];
+	while (*pp != idx)
+		pp = &a->e[*pp].next;
+	*pp = e->next;
+	sl_timer_cancel(&st->timers, &e->timer);
+	drop_pending(st, e);
+	e->state = SL_ARP_FREE;
+	e->next = a->free_head;
+	a->free_head = idx;
+	a->used--;
+}
+
+static void send_arp(struct sl_stack *st, uint16_t op, const uint8_t *eth_dst, const uint8_t *tha,
+		     uint32_t spa, uint32_t tpa)
+{
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return;
+	sl_eth_emit(f.data, eth_dst, st->mac, SL_ETH_P_ARP);
+	sl_arp_emit(f.data + SL_ETH_HLEN, op, st->mac, spa, tha, tpa);
+	f.len = SL_ETH_HLEN + SL_ARP_LEN;
+	if (op == SL_ARP_REQUEST)
+		STAT_INC(st, arp_requests_sent);
+	else
+		STAT_INC(st, arp_replies_sent);
+	sl_iface_tx(st, &f);
+}
+
+static void send_request(struct sl_stack *st, struct sl_arp_entry *e, bool unicast)
+{
+	static const uint8_t zero[6];
+	uint32_t nexthop, src;
+	if (sl_iface_route4(st, e->ip, &nexthop, &src) < 0)
+		src = st->n_v4 ? st->v4[0].addr : 0;
+	send_arp(st, SL_ARP_REQUEST, unicast ? e->mac : sl_mac_broadcast, zero, src, e->ip);
+}
+
+static void notify(struct sl_arp_entry *e, int err)
+{
+	if (e->cb) {
+		sl_arp_cb cb = e->cb;
+		e->cb = NULL;
+		sl_ip ip = sl_ip_v4(e->ip);
+		cb(e->cb_arg, err, &ip, err ? NULL : e->mac);
+	}
+}
+
+/* The entry learned a MAC: mark it reachable, flush what waited for it. */
+static void resolved(struct sl_stack *st, struct sl_arp_entry *e, const uint8_t *mac)
+{
+	memcpy(e->mac, mac, 6);
+	e->state = SL_ARP_REACHABLE;
+	e->retries = 0;
+	e->expires = st->now + st->cfg.arp_reachable_ns;
+	sl_timer_arm(&st->timers, &e->timer, e->expires);
+	for (unsigned k = 0; k < e->npending; k++) {
+		memcpy(e->pending[k].data, mac, 6);
+		sl_iface_tx(st, &e->pending[k]);
+	}
+	st->arp.pending_total -= e->npending;
+	e->npending = 0;
+	notify(e, 0);
+}
+
+static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
+{
+	struct sl_stack *st = ctx;
+	struct sl_arp_entry *e = ENTRY_OF(t);
+	switch (e->state) {
+	case SL_ARP_INCOMPLETE:
+	case SL_ARP_REFRESHING:
+		if (e->retries >= st->cfg.arp_retries) {
+			notify(e, -ETIMEDOUT);
+			remove_entry(st, e);
+			return;
+		}
+		e->retries++;
+		/* A refresh asks the known MAC first (RFC 1122 §2.3.2.1 unicast poll). */
+		send_request(st, e, e->state == SL_ARP_REFRESHING && e->retries == 1);
+		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
+		return;
+	case SL_ARP_REACHABLE:
+		/* Expired: refresh entries in use, forget the rest. */
+		if (e->last_used + st->cfg.arp_reachable_ns > now) {
+			e->state = SL_ARP_REFRESHING;
+			e->retries = 1;
+			send_request(st, e, true);
+			sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
+		} else {
+			remove_entry(st, e);
+		}
+		return;
+	}
+}
+
+/* Start resolving ip; returns the INCOMPLETE entry or NULL (cache full). */
+static struct sl_arp_entry *start_resolution(struct sl_stack *st, uint32_t ip)
+{
+	struct sl_arp_entry *e = insert(st, ip);
+	if (!e)
+		return NULL;
+	e->state = SL_ARP_INCOMPLETE;
+	e->retries = 1;
+	send_request(st, e, false);
+	sl_timer_arm(&st->timers, &e->timer, st->now + st->cfg.arp_retry_ns);
+	return e;
+}
+
+void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip)
+{
+	struct sl_arp_entry *e = lookup(&st->arp, ip);
+	if (e && (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING)) {
+		e->last_used = st->now;
+		memcpy(f->data, e->mac, 6);
+		sl_iface_tx(st, f);
+		return;
+	}
+	if (!e)
+		e = start_resolution(st, ip);
+	if (!e) {
+		sl_iface_release(st, f); /* counted as arp_cache_full */
+		return;
+	}
+	if (e->npending >= st->cfg.arp_pending_per_entry ||
+	    st->arp.pending_total >= st->cfg.arp_pending_total) {
+		STAT_INC(st, arp_pending_full);
+		sl_iface_release(st, f);
+		return;
+	}
+	e->pending[e->npending++] = *f;
+	st->arp.pending_total++;
+	e->last_used = st->now;
+}
+
+void sl_arp_announce(struct sl_stack *st, uint32_t ip)
+{
+	static const uint8_t zero[6];
+	send_arp(st, SL_ARP_REQUEST, sl_mac_broadcast, zero, ip, ip);
+}
+
+enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
+{
+	uint8_t *p = f->data + SL_ETH_HLEN;
+	size_t len = f->len - SL_ETH_HLEN;
+	int bad = sl_arp_check(p, len);
+	if (bad) {
+		st->stats->c[bad]++;
+		return SL_RX_RELEASE;
+	}
+	uint32_t spa = sl_arp_spa(p), tpa = sl_arp_tpa(p);
+	const uint8_t *sha = sl_arp_sha(p);
+	/* Never learn a broadcast/multicast/zero MAC, or a sender claiming one of our
+	 * addresses (a conflict: RFC 5227 — we keep our address and do not poison our cache). */
+	if (sl_mac_is_multicast(sha) || sl_mac_is_zero(sha) || sl_iface_owns4(st, spa) ||
+	    sl_ipv4_is_multicast(spa) || spa == 0xffffffffu) {
+		STAT_INC(st, arp_bad_sender);
+		return SL_RX_RELEASE;
+	}
+	bool for_us = sl_iface_owns4(st, tpa);
+	STAT_INC(st, arp_rx);
+
+	/* RFC 826 "Packet Reception": merge the sender into an existing entry first … */
+	struct sl_arp_entry *e = spa ? lookup(&st->arp, spa) : NULL;
+	if (e)
+		resolved(st, e, sha);
+	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn). */
+	else if (for_us && spa && (e = insert(st, spa)))
+		resolved(st, e, sha);
+
+	if (sl_arp_op(p) != SL_ARP_REQUEST)
+		return SL_RX_RELEASE;
+	if (!for_us) {
+		STAT_INC(st, arp_not_for_us);
+		return SL_RX_RELEASE;
+	}
+	/* Reply in place: the request frame becomes the reply (RFC 826: swap, fill in our MAC). */
+	uint8_t sender_mac[6];
+	memcpy(sender_mac, sha, 6);
+	sl_eth_emit(f->data, sender_mac, st->mac, SL_ETH_P_ARP);
+	sl_arp_emit(p, SL_ARP_REPLY, st->mac, tpa, sender_mac, spa);
+	f->len = SL_ETH_HLEN + SL_ARP_LEN;
+	STAT_INC(st, arp_replies_sent);
+	sl_iface_tx(st, f);
+	return SL_RX_KEPT;
+}
+
+int sl_arp_init(struct sl_stack *st)
+{
+	struct sl_arp *a = &st->arp;
+	a->cap = st->cfg.arp_cache_size;
+	a->nbuckets = 16;
+	while (a->nbuckets < a->cap)
+		a->nbuckets <<= 1;
+	a->e = calloc(a->cap, sizeof(*a->e));
+	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
+	if (!a->e || !a->bucket) {
+		free(a->e);
+		free(a->bucket);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < a->nbuckets; i++)
+		a->bucket[i] = -1;
+	for (uint32_t i = 0; i < a->cap; i++)
+		a->e[i].next = i + 1 < a->cap ? (int32_t)i + 1 : -1;
+	a->free_head = 0;
+	return 0;
+}
+
+void sl_arp_fini(struct sl_stack *st)
+{
+	struct sl_arp *a = &st->arp;
+	if (!a->e)
+		return;
+	for (uint32_t i = 0; i < a->cap; i++) {
+		struct sl_arp_entry *e = &a->e[i];
+		if (e->state != SL_ARP_FREE) {
+			for (unsigned k = 0; k < e->npending; k++)
+				sl_iface_release(st, &e->pending[k]);
+			e->npending = 0;
+			sl_timer_cancel(&st->timers, &e->timer);
+		}
+	}
+	free(a->e);
+	free(a->bucket);
+	a->e = NULL;
+}
+
+/* --- public API (include/sluice/arp.h) -------------------------------------------------- */
+
+int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb cb, void *arg)
+{
+	if (!sl_ip_is_v4(ip))
+		return -EAFNOSUPPORT;
+	uint32_t a = sl_ip_to_v4(ip);
+	struct sl_arp_entry *e = lookup(&st->arp, a);
+	if (e && (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING)) {
+		memcpy(mac, e->mac, 6);
+		e->last_used = st->now;
+		return 0;
+	}
+	if (e && e->cb)
+		return -EBUSY;
+	if (!e)
+		e = start_resolution(st, a);
+	if (!e)
+		return -ENOSPC;
+	e->cb = cb;
+	e->cb_arg = arg;
+	return 1;
+}
+
+int sl_arp_get_ips(struct sl_stack *st, sl_ip *out, int max)
+{
+	int n = 0;
+	for (unsigned i = 0; i < st->n_v4 && n < max; i++)
+		out[n++] = sl_ip_v4(st->v4[i].addr);
+	return n;
+}
+
+int sl_arp_add_ip(struct sl_stack *st, const sl_ip *ip)
+{
+	return sl_ip_add_addr(st, ip, 32);
+}
+
+int sl_arp_remove_ip(struct sl_stack *st, const sl_ip *ip)
+{
+	return sl_ip_del_addr(st, ip);
+}
+
+int sl_arp_set_ips(struct sl_stack *st, const sl_ip *ips, int n)
+{
+	if (n < 0 || n > SL_MAX_ADDRS)
+		return -EINVAL;
+	for (int i = 0; i < n; i++)
+		if (!sl_ip_is_v4(&ips[i]))
+			return -EAFNOSUPPORT;
+	while (st->n_v4) {
+		sl_ip cur = sl_ip_v4(st->v4[0].addr);
+		sl_ip_del_addr(st, &cur);
+	}
+	for (int i = 0; i < n; i++) {
+		int err = sl_ip_add_addr(st, &ips[i], 32);
+		if (err && err != -EEXIST)
+			return err;
+	}
+	return 0;
+}

@@ -1,0 +1,47 @@
+/* ARP state (RFC 826): a bounded cache with expiry/refresh and per-entry pending queues. */
+#ifndef SL_PROTO_ARP_H
+#define SL_PROTO_ARP_H
+
+#include <stdint.h>
+#include "sluice/arp.h"
+#include "sluice/dev.h"
+#include "util/timer.h"
+
+#define SL_ARP_PENDING_MAX 8
+
+enum sl_arp_state { SL_ARP_FREE = 0, SL_ARP_INCOMPLETE, SL_ARP_REACHABLE, SL_ARP_REFRESHING };
+
+struct sl_arp_entry {
+	uint32_t ip;
+	uint8_t mac[6];
+	uint8_t state;
+	uint8_t retries;
+	uint8_t npending;
+	int32_t next; /* hash chain / free list */
+	uint64_t expires;
+	uint64_t last_used;
+	struct sl_timer timer;
+	struct sl_frame pending[SL_ARP_PENDING_MAX];
+	sl_arp_cb cb;
+	void *cb_arg;
+};
+
+struct sl_arp {
+	struct sl_arp_entry *e;
+	uint32_t cap;
+	int32_t *bucket;
+	uint32_t nbuckets; /* power of two */
+	int32_t free_head;
+	uint32_t used;
+	uint32_t pending_total;
+};
+
+struct sl_stack;
+int sl_arp_init(struct sl_stack *st);
+void sl_arp_fini(struct sl_stack *st);
+/* Send f (complete but for the Ethernet destination) to next hop ip. Takes the frame. */
+void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip);
+/* Gratuitous ARP announcing ip (RFC 5227 §2.3). */
+void sl_arp_announce(struct sl_stack *st, uint32_t ip);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * ICMPv4 (RFC 792) with the host requirements of RFC 1122 §3.2.2: echo replies
+ * built in place in the request's frame, error messages about datagrams we
+ * cannot deliver (never about ICMP errors, broadcasts, multicasts or non-first
+ * fragments, §3.2.2), rate-limited by a token bucket (RFC 1812 §4.3.2.8).
+ */
+#include "iface/stack.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include <errno.h>
+#include <string.h>
+
+#define ICMP_ERR_MAX_IP 576 /* RFC 1812 §4.3.2.3: the error datagram stays within 576 bytes */
+
+static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_frame *f, unsigned ip_off)
+{
+	uint8_t *ip = f->data + ip_off;
+	unsigned hlen = sl_ipv4_hlen(ip);
+	uint32_t src = sl_ipv4_src(ip), dst = sl_ipv4_dst(ip);
+	uint16_t tot = sl_ipv4_tot_len(ip);
+	uint8_t peer_mac[6];
+	memcpy(peer_mac, sl_eth_src(f->data), 6);
+
+	/* Options are not echoed: the reply's header is 20 bytes, moved up against the ICMP
+	 * message so nothing is copied but the headers (RFC 1122 §3.2.2.6 allows this for
+	 * options we do not implement). */
+	unsigned shift = hlen - SL_IPV4_HLEN;
+	uint8_t *icmp = ip + hlen;
+	f->data += shift;
+	f->addr += shift;
+	f->len -= shift;
+	f->cap -= shift;
+	ip = f->data + ip_off;
+	struct sl_ipv4_hdr h = {
+		.tos = 0,
+		.tot_len = (uint16_t)(tot - shift),
+		.id = st->ip_id++,
+		.frag = 0,
+		.ttl = st->cfg.ttl,
+		.proto = SL_IPPROTO_ICMP,
+		.src = dst,
+		.dst = src,
+	};
+	sl_ipv4_emit(ip, &h);
+	sl_eth_emit(f->data, peer_mac, st->mac, SL_ETH_P_IPV4);
+	/* Type 8 → 0: RFC 1624 incremental update of the ICMP checksum. */
+	icmp[0] = SL_ICMP_ECHO_REPLY;
+	sl_put16(icmp + 2, sl_csum_update16(sl_get16(icmp + 2), SL_ICMP_ECHO_REQUEST << 8,
+					    SL_ICMP_ECHO_REPLY << 8));
+	STAT_INC(st, icmp_echo_replies);
+	sl_iface_tx(st, f);
+	return SL_RX_KEPT;
+}
+
+enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_frame *f, unsigned ip_off,
+				bool bcast)
+{
+	uint8_t *ip = f->data + ip_off;
+	unsigned hlen = sl_ipv4_hlen(ip);
+	uint8_t *m = ip + hlen;
+	size_t len = sl_ipv4_tot_len(ip) - hlen;
+	int bad = sl_icmp_check(m, len);
+	if (bad) {
+		st->stats->c[bad]++;
+		return SL_RX_RELEASE;
+	}
+	STAT_INC(st, icmp_rx);
+	uint8_t type = sl_icmp_type(m);
+	if (type == SL_ICMP_ECHO_REQUEST) {
+		/* RFC 1122 §3.2.2.6 lets a host ignore echo to broadcast/multicast; we do
+		 * (smurf amplification). */
+		if (bcast) {
+			STAT_INC(st, icmp_bcast_request);
+			return SL_RX_RELEASE;
+		}
+		return echo_reply(st, f, ip_off);
+	}
+	if (type == SL_ICMP_ECHO_REPLY) {
+		if (st->echo_cb) {
+			sl_ip src = sl_ip_v4(sl_ipv4_src(ip));
+			st->echo_cb(st->echo_arg, &src, sl_icmp_echo_id(m), sl_icmp_echo_seq(m),
+				    m + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
+		}
+		return SL_RX_RELEASE;
+	}
+	if (sl_icmp_is_error(type)) {
+		STAT_INC(st, icmp_errors_rx);
+		/* RFC 1122 §3.2.2: deliver to the transport named in the quoted header. No
+		 * transport takes errors yet, so every one is counted as unclaimed. */
+		STAT_INC(st, icmp_errors_unclaimed);
+		return SL_RX_RELEASE;
+	}
+	STAT_INC(st, icmp_unhandled_type);
+	return SL_RX_RELEASE;
+}
+
+/* Token bucket: icmp_rate per second, up to icmp_burst in a row. Credit is kept in ns. */
+static bool rate_ok(struct sl_stack *st)
+{
+	if (!st->cfg.icmp_rate)
+		return false;
+	uint64_t cost = 1000000000ULL / st->cfg.icmp_rate;
+	uint64_t cap = cost * st->cfg.icmp_burst;
+	st->icmp_tokens_ns += st->now - st->icmp_last;
+	st->icmp_last = st->now;
+	if (st->icmp_tokens_ns > cap)
+		st->icmp_tokens_ns = cap;
+	if (st->icmp_tokens_ns < cost)
+		return false;
+	st->icmp_tokens_ns -= cost;
+	return true;
+}
+
+void sl_icmp_send_error(struct sl_stack *st, const struct sl_frame *f, unsigned ip_off,
+			uint8_t type, uint8_t code, uint32_t rest)
+{
+	const uint8_t *ip = f->data + ip_off;
+	unsigned hlen = sl_ipv4_hlen(ip);
+	uint32_t src = sl_ipv4_src(ip), dst = sl_ipv4_dst(ip);
+	/* RFC 1122 §3.2.2: no error about an ICMP error, a non-first fragment, or a datagram
+	 * sent to or from a broadcast/multicast address or the link-layer broadcast. */
+	if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP && sl_ipv4_tot_len(ip) > hlen &&
+	    sl_icmp_is_error(ip[hlen]))
+		return;
+	if (sl_ipv4_frag_off(ip) != 0 || sl_ipv4_is_bad_src(src) || sl_iface_is_bcast4(st, src) ||
+	    sl_ipv4_is_multicast(dst) || sl_iface_is_bcast4(st, dst) ||
+	    sl_mac_is_multicast(sl_eth_dst(f->data)))
+		return;
+	if (!rate_ok(st)) {
+		STAT_INC(st, icmp_rate_limited);
+		return;
+	}
+	struct sl_frame out;
+	if (sl_iface_alloc(st, &out) < 0)
+		return;
+	size_t quote = sl_ipv4_tot_len(ip);
+	if (quote > ICMP_ERR_MAX_IP - SL_IPV4_HLEN - SL_ICMP_HLEN)
+		quote = ICMP_ERR_MAX_IP - SL_IPV4_HLEN - SL_ICMP_HLEN;
+	uint8_t *m = out.data + SL_L4_OFF;
+	memcpy(m + SL_ICMP_HLEN, ip, quote);
+	sl_icmp_emit(m, type, code, rest, quote);
+	STAT_INC(st, icmp_errors_sent);
+	/* Reply from the address the offending datagram was sent to (RFC 1122 §3.2.2). */
+	sl_ipv4_output(st, &out, SL_ICMP_HLEN + quote, sl_iface_owns4(st, dst) ? dst : 0, src,
+		       SL_IPPROTO_ICMP, 0, false);
+}
+
+int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts *o,
+		  const uint8_t *msg, size_t len)
+{
+	if (len < SL_ICMP_HLEN)
+		return -EINVAL;
+	if (!sl_ip_is_v4(dst))
+		return -EAFNOSUPPORT;
+	uint32_t src = 0, nh, rsrc;
+	if (o && o->src) {
+		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+			return -EADDRNOTAVAIL;
+		src = sl_ip_to_v4(o->src);
+	}
+	if (SL_IPV4_HLEN + len > st->mtu)
+		return -EMSGSIZE;
+	if (sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &rsrc) < 0)
+		return -ENETUNREACH;
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return -ENOBUFS;
+	uint8_t *m = f.data + SL_L4_OFF;
+	memcpy(m, msg, len);
+	sl_put16(m + 2, 0);
+	sl_put16(m + 2, sl_csum(m, len));
+	return sl_ipv4_output(st, &f, len, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, o ? o->ttl : 0,
+			      o ? o->dont_fragment : false);
+}
+
+void sl_icmp_on_echo_reply(struct sl_stack *st, sl_icmp_echo_cb cb, void *arg)
+{
+	st->echo_cb = cb;
+	st->echo_arg = arg;
+}

@@ -1,0 +1,151 @@
+/*
+ * IPv4 (RFC 791) for a host: input validation per RFC 1122 §3.2.1, demultiplexing
+ * by protocol, output with source selection and a correct header checksum.
+ * Fragments are counted and dropped until reassembly lands (docs/architecture.md).
+ */
+#include "iface/stack.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include <errno.h>
+#include <string.h>
+
+enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2_bcast)
+{
+	uint8_t *p = f->data + SL_ETH_HLEN;
+	int bad = sl_ipv4_check(p, f->len - SL_ETH_HLEN);
+	if (bad) {
+		st->stats->c[bad]++;
+		return SL_RX_RELEASE;
+	}
+	uint32_t src = sl_ipv4_src(p), dst = sl_ipv4_dst(p);
+	/* RFC 1122 §3.2.1.3: a host silently discards datagrams from a broadcast, multicast or
+	 * class E source; one from our own address arriving on the wire is a loop or a spoof. */
+	if (sl_ipv4_is_bad_src(src) || sl_iface_is_bcast4(st, src) || sl_iface_owns4(st, src)) {
+		STAT_INC(st, ipv4_bad_src);
+		return SL_RX_RELEASE;
+	}
+	bool bcast = l2_bcast || sl_iface_is_bcast4(st, dst) || sl_ipv4_is_multicast(dst);
+	if (!sl_iface_owns4(st, dst) && !sl_iface_is_bcast4(st, dst)) {
+		STAT_INC(st, ipv4_not_for_us);
+		return SL_RX_RELEASE;
+	}
+	/* RFC 1122 §3.2.1.7: a host does not discard a datagram for its TTL on receipt. */
+	if (sl_ipv4_is_fragment(p)) {
+		STAT_INC(st, ipv4_fragment);
+		return SL_RX_RELEASE;
+	}
+	/* Drop Ethernet padding so upper layers see exactly the datagram. */
+	f->len = SL_ETH_HLEN + sl_ipv4_tot_len(p);
+	STAT_INC(st, ipv4_rx);
+	switch (sl_ipv4_proto(p)) {
+	case SL_IPPROTO_ICMP:
+		return sl_icmp_input(st, f, SL_ETH_HLEN, bcast);
+	default:
+		STAT_INC(st, ipv4_unknown_proto);
+		/* RFC 1122 §3.2.2.1: protocol unreachable (never for broadcasts: §3.2.2). */
+		if (!bcast)
+			sl_icmp_send_error(st, f, SL_ETH_HLEN, SL_ICMP_DEST_UNREACH,
+					   SL_ICMP_PROTO_UNREACH, 0);
+		return SL_RX_RELEASE;
+	}
+}
+
+int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
+		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df)
+{
+	uint32_t nexthop, rsrc;
+	int err = sl_iface_route4(st, dst, &nexthop, &rsrc);
+	if (err) {
+		STAT_INC(st, ipv4_no_route);
+		sl_iface_release(st, f);
+		return err;
+	}
+	if (SL_IPV4_HLEN + l4len > st->mtu) {
+		STAT_INC(st, ipv4_too_big);
+		sl_iface_release(st, f);
+		return -EMSGSIZE;
+	}
+	struct sl_ipv4_hdr h = {
+		.tot_len = (uint16_t)(SL_IPV4_HLEN + l4len),
+		.id = st->ip_id++,
+		.frag = df ? SL_IPV4_DF : 0,
+		.ttl = ttl ? ttl : st->cfg.ttl, /* RFC 1122 §3.2.1.7: never send TTL 0 */
+		.proto = proto,
+		.src = src ? src : rsrc,
+		.dst = dst,
+	};
+	sl_ipv4_emit(f->data + SL_L3_OFF, &h);
+	sl_eth_emit(f->data, sl_mac_broadcast, st->mac, SL_ETH_P_IPV4);
+	f->len = (uint32_t)(SL_L4_OFF + l4len);
+	if (sl_iface_is_bcast4(st, dst) || dst == 0xffffffffu) {
+		sl_iface_tx(st, f);
+		return 0;
+	}
+	sl_arp_output(st, f, nexthop);
+	return 0;
+}
+
+/* --- public API (include/sluice/ip.h) -------------------------------------------------- */
+
+int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const struct sl_ip_opts *o,
+		size_t hdr_size, sl_ip_fill_fn fill, void *arg, const void *payload, size_t len)
+{
+	if (!sl_ip_is_v4(dst))
+		return -EAFNOSUPPORT;
+	uint32_t src = 0;
+	if (o && o->src) {
+		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+			return -EADDRNOTAVAIL;
+		src = sl_ip_to_v4(o->src);
+	}
+	if (SL_IPV4_HLEN + hdr_size + len > st->mtu)
+		return -EMSGSIZE; /* fragmentation on send: a later issue */
+	uint32_t nh, rsrc;
+	if (sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &rsrc) < 0)
+		return -ENETUNREACH;
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return -ENOBUFS;
+	int w = 0;
+	if (hdr_size) {
+		w = fill ? fill(arg, f.data + SL_L4_OFF, hdr_size) : -EINVAL;
+		if (w < 0 || (size_t)w > hdr_size) {
+			sl_iface_release(st, &f);
+			return w < 0 ? w : -EINVAL;
+		}
+	}
+	if (len)
+		memcpy(f.data + SL_L4_OFF + w, payload, len);
+	return sl_ipv4_output(st, &f, (size_t)w + len, src, sl_ip_to_v4(dst), proto,
+			      o ? o->ttl : 0, o ? o->dont_fragment : false);
+}
+
+int sl_ip_src(struct sl_stack *st, const sl_ip *dst, sl_ip *src)
+{
+	uint32_t nh, s;
+	if (!sl_ip_is_v4(dst))
+		return -EAFNOSUPPORT;
+	int err = sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &s);
+	if (err)
+		return err;
+	*src = sl_ip_v4(s);
+	return 0;
+}
+
+int sl_ip_mtu(struct sl_stack *st, const sl_ip *dst)
+{
+	(void)dst;
+	return (int)st->mtu - SL_IPV4_HLEN;
+}
+
+uint64_t sl_ip_pseudoheader(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint16_t len)
+{
+	return sl_csum_pseudo4(sl_ip_to_v4(src), sl_ip_to_v4(dst), proto, len);
+}
+
+int sl_ip_get_ips(struct sl_stack *st, sl_ip *out, int max)
+{
+	return sl_arp_get_ips(st, out, max);
+}

@@ -1,0 +1,22 @@
+/*
+ * The Internet checksum: RFC 1071 (computation), RFC 1624 (incremental update).
+ */
+#ifndef SL_WIRE_CHECKSUM_H
+#define SL_WIRE_CHECKSUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* One's-complement sum of len bytes added to a 64-bit accumulator (not folded). */
+uint64_t sl_csum_add(uint64_t acc, const void *data, size_t len);
+/* Fold an accumulator to 16 bits (not complemented). */
+uint16_t sl_csum_fold(uint64_t acc);
+/* Checksum field value for data: ~fold(sum). Verifying data that holds its checksum gives 0. */
+uint16_t sl_csum(const void *data, size_t len);
+/* IPv4 pseudo-header sum (RFC 768, RFC 9293 §3.1) for L4 checksums; addresses host order. */
+uint64_t sl_csum_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+/* RFC 1624 eqn. 3: new checksum after a 16-bit field changes from old to new. */
+uint16_t sl_csum_update16(uint16_t csum, uint16_t old, uint16_t new_);
+uint16_t sl_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);
+
+#endif
