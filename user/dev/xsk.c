@@ -317,7 +317,15 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		.xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
 		.bind_flags = XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0),
 	};
-	err = xsk_socket__create(&x->xsk, cfg->ifname, cfg->queue, x->umem, &x->rx, &x->tx, &scfg);
+	/* The kernel releases a closed socket's hold on the queue from a workqueue, so a bind
+	 * right after a previous socket on the same queue closed can see EBUSY for a moment. */
+	for (int tries = 0;; tries++) {
+		err = xsk_socket__create(&x->xsk, cfg->ifname, cfg->queue, x->umem, &x->rx, &x->tx,
+					 &scfg);
+		if (err != -EBUSY || tries == 40)
+			break;
+		usleep(50000);
+	}
 	if (err)
 		goto fail;
 

@@ -1,0 +1,106 @@
+# Shared by the root veth tests. Every host lives in a network namespace created here with a
+# unique name and removed by the EXIT trap; nothing touches the root namespace's links or routes.
+#
+#   peer namespace  $NS_PEER: $IF_PEER 10.$NET.0.1/24         (plain kernel host)
+#   stack namespace $NS_SL:   $IF_SL   10.$NET.0.2/24 (kernel) + sluice owns 10.$NET.0.3
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SLUICE=$ROOT/build/sluice
+PY=/usr/bin/python3 # Debian's python3 sees python3-scapy; a pyenv python3 on PATH does not
+ID=$$
+NET=$((100 + ID % 100)) # 10.NET.0.0/24, inside the namespaces only
+NS_PEER=slt-$ID-peer
+NS_SL=slt-$ID-host
+IF_PEER=slp$ID
+IF_SL=sls$ID
+PEER_IP=10.$NET.0.1
+KERNEL_IP=10.$NET.0.2
+STACK_IP=10.$NET.0.3
+TMP=$(mktemp -d /tmp/sluice-test.XXXXXX)
+SLUICE_PID=
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+ok() { echo "ok: $*"; }
+
+in_peer() { ip netns exec "$NS_PEER" "$@"; }
+# nsenter --net keeps the host's /sys/fs/bpf visible (ip netns exec would hide it).
+in_sl() { nsenter --net=/run/netns/"$NS_SL" "$@"; }
+
+cleanup() {
+	if [[ -n $SLUICE_PID ]] && kill -0 "$SLUICE_PID" 2>/dev/null; then
+		kill -KILL "$SLUICE_PID" 2>/dev/null
+		wait "$SLUICE_PID" 2>/dev/null
+	fi
+	in_sl "$SLUICE" detach "$IF_SL" >/dev/null 2>&1
+	ip netns del "$NS_PEER" 2>/dev/null
+	ip netns del "$NS_SL" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+need() {
+	for t in "$@"; do
+		command -v "$t" >/dev/null || fail "missing tool $t (make deps installs it)"
+	done
+}
+
+setup_net() {
+	[[ $(id -u) -eq 0 ]] || fail "needs root"
+	[[ -x $SLUICE ]] || fail "build/sluice missing (make all)"
+	need ip nsenter ping arping nc ethtool
+	ip netns add "$NS_PEER" || fail "cannot create namespace"
+	ip netns add "$NS_SL" || fail "cannot create namespace"
+	ip link add "$IF_PEER" netns "$NS_PEER" type veth peer name "$IF_SL" netns "$NS_SL" ||
+		fail "cannot create veth pair"
+	in_peer ip link set lo up
+	in_sl ip link set lo up
+	in_peer ip addr add "$PEER_IP/24" dev "$IF_PEER"
+	in_sl ip addr add "$KERNEL_IP/24" dev "$IF_SL"
+	in_peer ip link set "$IF_PEER" up
+	in_sl ip link set "$IF_SL" up
+	# The kernel peer must finish its L4 checksums: veth otherwise leaves them partial.
+	in_peer ethtool -K "$IF_PEER" tx off >/dev/null 2>&1
+	in_sl ethtool -K "$IF_SL" tx off >/dev/null 2>&1
+	# Receiving AF_XDP on a veth needs the peer side to have XDP-capable NAPI on; a pass
+	# program is not required on 6.x, but the peer must be up (it is).
+	for _ in $(seq 50); do
+		in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
+		sleep 0.1
+	done
+}
+
+# start_sluice [extra args]: runs `sluice run` in the background and waits until it serves.
+start_sluice() {
+	# nsenter execs sluice, so $! is sluice itself and signals reach it directly.
+	nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr "$STACK_IP/24" "$@" \
+		>"$TMP/run.out" 2>"$TMP/run.err" &
+	SLUICE_PID=$!
+	for _ in $(seq 100); do
+		grep -q 'serving' "$TMP/run.err" 2>/dev/null && return 0
+		kill -0 "$SLUICE_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TMP/run.err" >&2
+	fail "sluice run did not start"
+}
+
+# stop_sluice: SIGTERM and wait; returns sluice's exit status.
+stop_sluice() {
+	kill -TERM "$SLUICE_PID"
+	local rc=0
+	wait "$SLUICE_PID" || rc=$?
+	SLUICE_PID=
+	return $rc
+}
+
+# stat_of NAME: a stack counter from `sluice stats --json`.
+stat_of() {
+	in_sl "$SLUICE" stats "$IF_SL" --json | $PY -c "
+import json,sys
+d=json.load(sys.stdin)
+s=d['stacks'][0]['counters'] if d['stacks'] else {}
+print(s.get('$1', 0))"
+}

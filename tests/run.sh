@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line: "N passed, N failed".
+#   tests/run.sh          all: unit + sim (plain and ASan/UBSan), fuzz (short), net (root)
+#   tests/run.sh unit     unit + sim only
+#   tests/run.sh net      root veth tests only
+# A suite that cannot run here (no root, missing kernel feature) FAILS and says why.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+B=build
+passed=0 failed=0
+failures=()
+
+run_one() { # name, command...
+	local name=$1
+	shift
+	local log=$B/test-logs/$name.log
+	mkdir -p "$(dirname "$log")"
+	local t0=$SECONDS
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		printf 'PASS  %-40s %3ss\n' "$name" $((SECONDS - t0))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		printf 'FAIL  %-40s %3ss  (log: %s)\n' "$name" $((SECONDS - t0)) "$log"
+		tail -n 30 "$log" | sed 's/^/      | /'
+	fi
+}
+
+if [[ $what == all || $what == unit ]]; then
+	for t in $B/tests/test_*; do
+		run_one "unit/$(basename "$t")" "$t"
+	done
+	for t in $B/san/tests/test_*; do
+		run_one "asan/$(basename "$t")" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$t"
+	done
+fi
+
+if [[ $what == all ]]; then
+	corpus=$(mktemp -d)
+	run_one "fuzz/ingress-30s" $B/fuzz_ingress -max_total_time=30 -print_final_stats=1 "$corpus" tests/fuzz/corpus
+	rm -rf "$corpus"
+fi
+
+if [[ $what == all || $what == net ]]; then
+	if [[ $(id -u) -ne 0 ]]; then
+		failed=$((failed + 1))
+		failures+=("net (needs root)")
+		echo "FAIL  net: these tests need root (network namespaces, XDP, AF_XDP); run as root or through sudo"
+	else
+		for t in tests/net/test_*.sh; do
+			run_one "net/$(basename "$t" .sh)" timeout 300 bash "$t"
+		done
+	fi
+fi
+
+echo
+[[ ${#failures[@]} -gt 0 ]] && printf 'failed: %s\n' "${failures[*]}"
+echo "$passed passed, $failed failed"
+[[ $failed -eq 0 ]]
