@@ -30,7 +30,7 @@ SAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%) $(SIM_SRCS:tests/s
 SKEL      := $(BUILD)/gate.skel.h
 BPF_OBJ   := $(BUILD)/gate.bpf.o
 
-DEMO_DURATION ?=
+DURATION ?=
 
 .PHONY: all run test test-unit test-san test-fuzz test-net bench fuzz install clean deps format
 
@@ -86,7 +86,7 @@ $(BUILD)/fuzz_ingress: tests/fuzz/fuzz_ingress.c $(LIB_SRCS) | $(SKEL)
 	$(CC) $(CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
 
 run: all
-	@bash tools/demo.sh $(DEMO_DURATION)
+	@bash tools/demo.sh $(DURATION)
 
 test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/fuzz_ingress
 	@bash tests/run.sh

@@ -59,6 +59,9 @@ setup_net() {
 	in_sl ip link set lo up
 	in_peer ip addr add "$PEER_IP/24" dev "$IF_PEER"
 	in_sl ip addr add "$KERNEL_IP/24" dev "$IF_SL"
+	# No IPv6 on the test link: its autoconfiguration chatter is noise here.
+	in_peer sysctl -qw net.ipv6.conf."$IF_PEER".disable_ipv6=1
+	in_sl sysctl -qw net.ipv6.conf."$IF_SL".disable_ipv6=1
 	in_peer ip link set "$IF_PEER" up
 	in_sl ip link set "$IF_SL" up
 	# The kernel peer must finish its L4 checksums: veth otherwise leaves them partial.

@@ -70,7 +70,7 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
 	for (unsigned i = 0; i < st->n_v4; i++) {
 		const struct sl_addr4 *s = &st->v4[i];
 		/* Directed broadcast of an on-link subnet (not for /31, /32: RFC 3021). */
-		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) && (a | s->mask) == a)
+		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) && (a | s->mask) == 0xffffffffu)
 			return true;
 	}
 	return false;
