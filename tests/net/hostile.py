@@ -106,8 +106,8 @@ failed = 0
 for name, frame, counter, reply_ok in cases:
     before = counters()
     # The kernel shares the MAC, so only frames from the stack's address count as replies.
-    sniff = AsyncSniffer(iface=iface, lfilter=lambda p: (IP in p and p[IP].src == stack_ip) or
-                         (ARP in p and p[ARP].psrc == stack_ip))
+    sniff = AsyncSniffer(iface=iface, lfilter=lambda p: p[Ether].src == stack_mac and (
+        (IP in p and p[IP].src == stack_ip) or (ARP in p and p[ARP].psrc == stack_ip)))
     sniff.start()
     time.sleep(0.1)
     sendp(frame, iface=iface, count=3, inter=0.01)

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The gate: an XDP program that steers the frames sluice owns into its AF_XDP sockets
+ * and passes every other frame to the kernel unchanged. Policy (docs/gate.md):
+ *
+ *   1. ARP whose target protocol address is an owned address          → stack
+ *   2. IPv4/IPv6 whose destination is an owned address (any fragment) → stack
+ *   3. IPv4 first fragments and unfragmented packets: exact 5-tuple rule, then
+ *      proto+port rule for the destination address, then proto+port for any address
+ *   4. everything else                                                → kernel
+ *
+ * A frame the stack cannot receive (no socket bound on that queue, redirect refused) goes
+ * to the kernel: a stopped stack must never black-hole traffic. Every frame increments
+ * SL_GATE_RX and exactly one verdict counter (redirected, passed, no_socket,
+ * redirect_failed, parse_error, non_ip); SL_GATE_FRAGMENT counts IPv4 fragments on top.
+ *
+ * Formats: Ethernet and 802.1Q/802.1ad tags (IEEE 802.1Q), ARP (RFC 826), IPv4 (RFC 791
+ * §3.1, fragments §3.2), IPv6 (RFC 8200 §3), IPv4-mapped addresses (RFC 4291 §2.5.5.2).
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "gate_shared.h"
+
+#define VLAN_MAX_DEPTH 2
+#define ARP_MAX_HLEN 16
+#define IPV4_MF 0x2000
+#define IPV4_OFFSET_MASK 0x1fff
+
+/* An 802.1Q / 802.1ad tag as it follows the outer ethertype (not in the uapi headers). */
+struct vlan_tag {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* ARP fixed header (RFC 826): hrd, pro, hln, pln, op; variable-size addresses follow. */
+struct arp_fixed {
+	__be16 hrd;
+	__be16 pro;
+	__u8 hln;
+	__u8 pln;
+	__be16 op;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, SL_GATE_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} sl_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_GATE_MAX_OWNED);
+	__type(key, struct sl_gate_owned_key);
+	__type(value, struct sl_gate_rule);
+} sl_owned SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_GATE_MAX_RULES);
+	__type(key, struct sl_gate_port_key);
+	__type(value, struct sl_gate_rule);
+} sl_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_GATE_MAX_RULES);
+	__type(key, struct sl_gate_tuple_key);
+	__type(value, struct sl_gate_rule);
+} sl_tuples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_GATE_N_COUNTERS);
+	__type(key, __u32);
+	__type(value, __u64);
+} sl_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SL_GATE_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct sl_gate_rule_stats);
+} sl_rule_stats SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&sl_counters, &idx);
+
+	/* Per-CPU slot: no other CPU writes it, so a plain increment is exact. */
+	if (c)
+		*c += 1;
+}
+
+static __always_inline int verdict(__u32 counter, int action)
+{
+	count(counter);
+	return action;
+}
+
+/* ::ffff:a.b.c.d, the form every map stores IPv4 addresses in. */
+static __always_inline void map_v4(__u8 out[16], __be32 a)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, &a, 4);
+}
+
+/* A rule restricted to a queue only matches frames that arrived on that queue. */
+static __always_inline const struct sl_gate_rule *usable(const struct sl_gate_rule *r,
+							 const struct xdp_md *ctx)
+{
+	if (!r)
+		return 0;
+	if (r->queue >= 0 && (__u32)r->queue != ctx->rx_queue_index)
+		return 0;
+	return r;
+}
+
+static __always_inline const struct sl_gate_rule *owned(const __u8 addr[16],
+							const struct xdp_md *ctx)
+{
+	struct sl_gate_owned_key k;
+
+	__builtin_memcpy(k.addr, addr, 16);
+	return usable(bpf_map_lookup_elem(&sl_owned, &k), ctx);
+}
+
+/* Hand a matched frame to the socket bound on its queue, or to the kernel if there is none. */
+static __always_inline int steer(struct xdp_md *ctx, const struct sl_gate_rule *r)
+{
+	struct sl_gate_rule_stats *rs;
+	__u32 id = r->id, q = ctx->rx_queue_index;
+	long ret;
+
+	rs = bpf_map_lookup_elem(&sl_rule_stats, &id);
+	if (rs) {
+		rs->packets += 1;
+		rs->bytes += ctx->data_end - ctx->data;
+	}
+	/* An empty slot means no stack is listening on this queue: let the kernel have it. */
+	if (!bpf_map_lookup_elem(&sl_xsks, &q))
+		return verdict(SL_GATE_NO_SOCKET, XDP_PASS);
+	ret = bpf_redirect_map(&sl_xsks, q, XDP_PASS);
+	if (ret == XDP_REDIRECT)
+		return verdict(SL_GATE_REDIRECTED, XDP_REDIRECT);
+	return verdict(SL_GATE_REDIRECT_FAILED, XDP_PASS);
+}
+
+static __always_inline int gate_arp(struct xdp_md *ctx, void *l3, void *data_end)
+{
+	struct arp_fixed *arp = l3;
+	const struct sl_gate_rule *r;
+	__u8 addr[16] = {};
+	__u8 *tpa;
+	__u32 hln;
+
+	if ((void *)(arp + 1) > data_end)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	/* Only IPv4-over-anything ARP can name an address we own. The hardware type is not
+	 * checked on purpose: odd ARP aimed at an owned address is the stack's to count. */
+	if (arp->pro != bpf_htons(ETH_P_IP) || arp->pln != 4 || arp->hln > ARP_MAX_HLEN)
+		return verdict(SL_GATE_PASSED, XDP_PASS);
+	hln = arp->hln & 0x1f; /* ≤ 16 after the check; the mask tells the verifier */
+	/* RFC 826: sha[hln] spa[pln] tha[hln] tpa[pln] follow the fixed header. */
+	tpa = (__u8 *)(arp + 1) + 2 * hln + 4;
+	if ((void *)(tpa + 4) > data_end)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	addr[12] = tpa[0];
+	addr[13] = tpa[1];
+	addr[14] = tpa[2];
+	addr[15] = tpa[3];
+	r = owned(addr, ctx);
+	if (r)
+		return steer(ctx, r);
+	return verdict(SL_GATE_PASSED, XDP_PASS);
+}
+
+static __always_inline const struct sl_gate_rule *
+port_rule(__u8 proto, __be16 dport, const __u8 daddr[16], const struct xdp_md *ctx)
+{
+	struct sl_gate_port_key k = {};
+
+	k.proto = proto;
+	k.port = dport;
+	__builtin_memcpy(k.addr, daddr, 16);
+	return usable(bpf_map_lookup_elem(&sl_ports, &k), ctx);
+}
+
+static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_end)
+{
+	struct iphdr *ip = l3;
+	struct sl_gate_tuple_key tk = {};
+	const struct sl_gate_rule *r;
+	__u8 zero[16] = {};
+	__be16 sport = 0, dport = 0;
+	__u16 frag;
+	__u32 hlen;
+	void *l4;
+
+	if ((void *)(ip + 1) > data_end)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	frag = bpf_ntohs(ip->frag_off);
+	if (frag & (IPV4_MF | IPV4_OFFSET_MASK))
+		count(SL_GATE_FRAGMENT);
+
+	map_v4(tk.daddr, ip->daddr);
+	/* Every packet (and every fragment) to an owned address belongs to the stack, which
+	 * does its own reassembly and validation: a malformed header (bad version, IHL or
+	 * length) to an owned address is the stack's to count and drop, not the kernel's. */
+	r = owned(tk.daddr, ctx);
+	if (r)
+		return steer(ctx, r);
+
+	if (ip->version != 4 || ip->ihl < 5)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	hlen = (ip->ihl & 0xf) * 4; /* options are skipped, not parsed */
+	l4 = l3 + hlen;
+	if (l4 > data_end)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+
+	/* RFC 791 §3.2: a non-first fragment carries no transport header, so no port or
+	 * tuple rule can claim it; the kernel reassembles it (docs/gate.md). */
+	if (frag & IPV4_OFFSET_MASK)
+		return verdict(SL_GATE_PASSED, XDP_PASS);
+
+	if (ip->protocol == IPPROTO_TCP || ip->protocol == IPPROTO_UDP) {
+		__be16 *ports = l4;
+
+		if ((void *)(ports + 2) > data_end)
+			return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+		sport = ports[0];
+		dport = ports[1];
+	}
+	/* ICMP and every other protocol match with ports 0. */
+
+	tk.proto = ip->protocol;
+	tk.sport = sport;
+	tk.dport = dport;
+	map_v4(tk.saddr, ip->saddr);
+	r = usable(bpf_map_lookup_elem(&sl_tuples, &tk), ctx);
+	if (!r)
+		r = port_rule(tk.proto, dport, tk.daddr, ctx);
+	if (!r)
+		r = port_rule(tk.proto, dport, zero, ctx);
+	if (r)
+		return steer(ctx, r);
+	return verdict(SL_GATE_PASSED, XDP_PASS);
+}
+
+static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_end)
+{
+	struct ipv6hdr *ip6 = l3;
+	const struct sl_gate_rule *r;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	if (ip6->version != 6)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	/* Owned-address check only: no port rules for IPv6 yet, so extension headers need no
+	 * walking. */
+	r = owned(ip6->daddr.in6_u.u6_addr8, ctx);
+	if (r)
+		return steer(ctx, r);
+	return verdict(SL_GATE_PASSED, XDP_PASS);
+}
+
+SEC("xdp")
+int sl_gate(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	void *l3;
+	__be16 proto;
+	int i;
+
+	count(SL_GATE_RX);
+	if ((void *)(eth + 1) > data_end)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	proto = eth->h_proto;
+	l3 = eth + 1;
+
+	/* Skip up to two tags (802.1ad outer + 802.1Q inner). The stack itself drops tagged
+	 * frames (eth_vlan): to run sluice on a VLAN, attach to the VLAN device. */
+#pragma unroll
+	for (i = 0; i < VLAN_MAX_DEPTH; i++) {
+		struct vlan_tag *tag = l3;
+
+		if (proto != bpf_htons(ETH_P_8021Q) && proto != bpf_htons(ETH_P_8021AD))
+			break;
+		if ((void *)(tag + 1) > data_end)
+			return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+		proto = tag->encap_proto;
+		l3 = tag + 1;
+	}
+
+	if (proto == bpf_htons(ETH_P_ARP))
+		return gate_arp(ctx, l3, data_end);
+	if (proto == bpf_htons(ETH_P_IP))
+		return gate_ipv4(ctx, l3, data_end);
+	if (proto == bpf_htons(ETH_P_IPV6))
+		return gate_ipv6(ctx, l3, data_end);
+	return verdict(SL_GATE_NON_IP, XDP_PASS);
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The CLI's contract: clear one-line errors with exit 1 (runtime) or 2 (usage), --help for
+# every command, flows added/listed/deleted with --json, and duplicates refused.
+source "$(dirname "$0")/lib.sh"
+setup_net
+
+expect() { # expect STATUS PATTERN -- command...
+	local want=$1 pat=$2
+	shift 3
+	local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	[[ $rc -eq $want ]] || fail "'$*' exited $rc, want $want: $out"
+	[[ -z $pat ]] || grep -qE -- "$pat" <<<"$out" || fail "'$*' said '$out', want /$pat/"
+}
+S() { in_sl "$SLUICE" "$@"; }
+
+for c in attach detach flow stats run; do
+	expect 0 "usage: sluice $c" -- S $c --help
+	expect 0 "usage: sluice $c" -- S help $c
+done
+expect 0 "attach" -- S --help
+expect 2 "unknown command" -- S frobnicate
+expect 1 "no such device: nosuchdev0" -- S attach nosuchdev0
+expect 1 "gate not attached to $IF_SL" -- S flow list "$IF_SL"
+expect 1 "gate not attached to $IF_SL" -- S stats "$IF_SL"
+expect 2 "" -- S run "$IF_SL" --addr 10.1.2.300/24
+expect 2 "" -- S run "$IF_SL" --addr 10.1.2.3
+expect 2 "" -- S run "$IF_SL"
+expect 2 "" -- S flow add "$IF_SL" proto udp port 70000
+expect 2 "" -- S flow add "$IF_SL" proto tcp port 0
+expect 2 "" -- S flow add "$IF_SL" addr 1.2.3
+ok "usage and runtime errors"
+
+expect 0 "" -- S attach "$IF_SL"
+expect 0 "" -- S attach "$IF_SL"
+expect 0 "added flow 1" -- S flow add "$IF_SL" addr "$STACK_IP"
+expect 0 "added flow 2" -- S flow add "$IF_SL" proto udp port 7
+expect 0 "added flow 3" -- S flow add "$IF_SL" proto tcp port 80 addr "$KERNEL_IP"
+expect 1 "flow already exists" -- S flow add "$IF_SL" proto udp port 7
+S flow list "$IF_SL" --json | $PY -c "
+import json,sys
+d=json.load(sys.stdin)
+f={x['id']:x for x in d['flows']}
+assert d['device']=='$IF_SL', d
+assert set(f)=={1,2,3}, f
+assert f[1]['kind']=='owned' and f[1]['addr']=='$STACK_IP', f[1]
+assert f[2]['kind']=='port' and f[2]['proto']=='udp' and f[2]['port']==7, f[2]
+assert f[3]['addr']=='$KERNEL_IP' and f[3]['port']==80, f[3]
+" || fail "flow list --json"
+expect 0 "" -- S flow del "$IF_SL" 2
+expect 1 "" -- S flow del "$IF_SL" 2
+S flow list "$IF_SL" --json | $PY -c "
+import json,sys
+assert sorted(x['id'] for x in json.load(sys.stdin)['flows'])==[1,3]" || fail "flow del"
+S stats "$IF_SL" --json | $PY -c "
+import json,sys
+d=json.load(sys.stdin)
+g=d['gate']
+assert sum(g[k] for k in ('redirected','passed','no_socket','redirect_failed','parse_error','non_ip'))==g['rx'], g
+" || fail "stats --json: rx is not the sum of the verdicts"
+ok "flows: add, duplicate refused, list --json, del; stats --json consistent"
+
+expect 0 "" -- S detach "$IF_SL"
+expect 1 "" -- S detach "$IF_SL"
+ok "detach, then detach again fails"

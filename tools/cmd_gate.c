@@ -1,0 +1,835 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The gate commands: attach, detach, flow (add/del/list) and stats. Each parses its
+ * arguments completely (usage errors, exit 2) before it looks at the system: device
+ * first, then privileges, then the gate (runtime errors, exit 1).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+
+#include "sluice/gate.h"
+#include "sluice/stats.h"
+#include "gate_shared.h"
+#include "cli.h"
+
+#define ADDR_STR_LEN 48
+
+/* ---------------------------------------------------------------- usage texts */
+
+void cmd_attach_usage(FILE *f)
+{
+	fputs("usage: sluice attach DEV [--mode native|generic]\n"
+	      "\n"
+	      "Load the gate (sluice's XDP program) and attach it to the network device DEV,\n"
+	      "pinning its maps under <bpffs>/sluice/<netns-inode>/DEV/. Attaching to a device\n"
+	      "where the gate is already attached does nothing. With no rule installed the gate\n"
+	      "passes every frame to the kernel.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --mode native   driver-mode XDP; fail if the driver does not support it\n"
+	      "  --mode generic  generic (SKB-mode) XDP, slower but available everywhere\n"
+	      "  (default: try native, fall back to generic with a message)\n",
+	      f);
+}
+
+void cmd_detach_usage(FILE *f)
+{
+	fputs("usage: sluice detach DEV\n"
+	      "\n"
+	      "Detach the gate from DEV and remove its pinned maps; every frame goes to the\n"
+	      "kernel again. An XDP program that is not sluice's is left alone.\n",
+	      f);
+}
+
+void cmd_flow_usage(FILE *f)
+{
+	fputs("usage: sluice flow add DEV [addr ADDR] [proto tcp|udp|icmp] [port N] [queue Q]\n"
+	      "       sluice flow del DEV ID\n"
+	      "       sluice flow list DEV [--json]\n"
+	      "\n"
+	      "Flows are the gate's steering rules: frames they match go to the sluice stack\n"
+	      "bound to the queue they arrive on (or to the kernel when none is bound).\n"
+	      "\n"
+	      "  add   addr ADDR alone: sluice owns ADDR (IPv4 or IPv6): every packet to ADDR,\n"
+	      "        fragments included, and every ARP request for it go to sluice.\n"
+	      "        proto P: IPv4 packets of protocol P (tcp, udp, icmp) go to sluice;\n"
+	      "        port N (1-65535) is required for tcp and udp and not allowed for icmp;\n"
+	      "        with addr ADDR (IPv4) only packets to ADDR match, otherwise any address.\n"
+	      "        queue Q: match only frames received on RX queue Q (default: any queue).\n"
+	      "        Prints the id of the new flow.\n"
+	      "  del   remove flow ID.\n"
+	      "  list  show the flows with the packets and bytes each has matched.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --json  (list) print one JSON object\n",
+	      f);
+}
+
+void cmd_stats_usage(FILE *f)
+{
+	fputs("usage: sluice stats DEV [--json]\n"
+	      "\n"
+	      "Show the gate's counters on DEV and the counters of every running sluice stack\n"
+	      "on DEV (published in /run/sluice/<netns-inode>/DEV/q<queue>.stats). Counters\n"
+	      "that are zero are hidden, except the headline ones.\n"
+	      "\n"
+	      "Options:\n"
+	      "  --json  print one JSON object with every counter\n",
+	      f);
+}
+
+/* ---------------------------------------------------------------- common */
+
+static int need_dev_and_root(const char *dev)
+{
+	if (cli_check_dev(dev) || cli_need_root())
+		return CLI_EXIT_FAIL;
+	return CLI_EXIT_OK;
+}
+
+static int open_gate(const char *dev, struct sl_gate **g)
+{
+	int err = sl_gate_open(dev, g);
+
+	if (!err)
+		return CLI_EXIT_OK;
+	if (err == -ENODEV)
+		cli_err("no such device: %s", dev);
+	else if (err == -ENOENT && !sl_gate_attached(dev))
+		cli_err("gate not attached to %s (run: sluice attach %s)", dev, dev);
+	else if (err != -ENOENT) /* for -ENOENT the library said why the pins are missing */
+		cli_err("cannot open the gate on %s: %s", dev, strerror(-err));
+	return CLI_EXIT_FAIL;
+}
+
+static const char *mode_name(enum sl_gate_mode m)
+{
+	return m == SL_GATE_MODE_NATIVE ? "native" : m == SL_GATE_MODE_GENERIC ? "generic" : "auto";
+}
+
+static const char *proto_name(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	}
+	return NULL;
+}
+
+static const char *kind_name(enum sl_rule_kind k)
+{
+	return k == SL_RULE_OWNED ? "owned" : k == SL_RULE_PORT ? "port" : "tuple";
+}
+
+/* ---------------------------------------------------------------- attach / detach */
+
+int cmd_attach(int argc, char **argv)
+{
+	const char *mode_s = NULL;
+	const struct cli_opt opts[] = {{"--mode", &mode_s, NULL}, {NULL, NULL, NULL}};
+	enum sl_gate_mode mode = SL_GATE_MODE_AUTO, used = SL_GATE_MODE_AUTO;
+	char *pos[1];
+	int npos, r;
+	bool was;
+
+	r = cli_getopts("attach", argc, argv, opts, pos, 1, &npos);
+	if (r == CLI_HELP) {
+		cmd_attach_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (r < 0)
+		return CLI_EXIT_USAGE;
+	if (npos < 1)
+		return cli_usage_err("attach", "missing device");
+	if (mode_s && !strcmp(mode_s, "native"))
+		mode = SL_GATE_MODE_NATIVE;
+	else if (mode_s && !strcmp(mode_s, "generic"))
+		mode = SL_GATE_MODE_GENERIC;
+	else if (mode_s)
+		return cli_usage_err("attach", "mode must be native or generic, not '%s'", mode_s);
+	r = need_dev_and_root(pos[0]);
+	if (r)
+		return r;
+
+	was = sl_gate_attached(pos[0]);
+	r = sl_gate_attach(pos[0], mode, &used);
+	if (r == -EOPNOTSUPP && mode == SL_GATE_MODE_NATIVE) {
+		cli_err("the driver of %s has no native XDP (try: --mode generic)", pos[0]);
+		return CLI_EXIT_FAIL;
+	}
+	switch (r) {
+	case 0:
+		if (was)
+			printf("gate already attached to %s (%s)\n", pos[0], mode_name(used));
+		else
+			printf("attached gate to %s (%s)\n", pos[0], mode_name(used));
+		return CLI_EXIT_OK;
+	case -EEXIST:
+		cli_err("gate already attached to %s in %s mode (to change it: sluice detach %s)",
+			pos[0], mode_name(used), pos[0]);
+		break;
+	case -EBUSY:
+		cli_err("another XDP program is attached to %s (see: ip -d link show %s)", pos[0],
+			pos[0]);
+		break;
+	case -ENODEV:
+		cli_err("no such device: %s", pos[0]);
+		break;
+	case -EPERM:
+		cli_err("cannot attach the gate to %s: %s (root with CAP_NET_ADMIN and CAP_BPF "
+			"needed)",
+			pos[0], strerror(-r));
+		break;
+	default:
+		cli_err("cannot attach the gate to %s: %s", pos[0], strerror(-r));
+	}
+	return CLI_EXIT_FAIL;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	char *pos[1];
+	int npos, r;
+
+	r = cli_getopts("detach", argc, argv, NULL, pos, 1, &npos);
+	if (r == CLI_HELP) {
+		cmd_detach_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (r < 0)
+		return CLI_EXIT_USAGE;
+	if (npos < 1)
+		return cli_usage_err("detach", "missing device");
+	r = need_dev_and_root(pos[0]);
+	if (r)
+		return r;
+	r = sl_gate_detach(pos[0]);
+	switch (r) {
+	case 0:
+		printf("detached gate from %s\n", pos[0]);
+		return CLI_EXIT_OK;
+	case -ENOENT:
+		cli_err("gate not attached to %s", pos[0]);
+		break;
+	case -EBUSY:
+		cli_err("the XDP program on %s is not sluice's; leaving it alone", pos[0]);
+		break;
+	case -ENODEV:
+		cli_err("no such device: %s", pos[0]);
+		break;
+	default:
+		cli_err("cannot detach the gate from %s: %s", pos[0], strerror(-r));
+	}
+	return CLI_EXIT_FAIL;
+}
+
+/* ---------------------------------------------------------------- flow */
+
+/* flow add DEV [addr ADDR] [proto P] [port N] [queue Q]: keywords in any order, once each. */
+static int flow_add(int argc, char **argv)
+{
+	const char *addr_s = NULL, *proto_s = NULL, *port_s = NULL, *queue_s = NULL;
+	struct sl_rule r = {.queue = -1};
+	struct sl_gate *g;
+	char *pos[9];
+	uint32_t v;
+	int npos, i, err;
+
+	err = cli_getopts("flow", argc, argv, NULL, pos, 9, &npos);
+	if (err == CLI_HELP) {
+		cmd_flow_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (err < 0)
+		return CLI_EXIT_USAGE;
+	if (npos < 1)
+		return cli_usage_err("flow", "flow add: missing device");
+	for (i = 1; i < npos; i += 2) {
+		const char **slot = !strcmp(pos[i], "addr")    ? &addr_s
+				    : !strcmp(pos[i], "proto") ? &proto_s
+				    : !strcmp(pos[i], "port")  ? &port_s
+				    : !strcmp(pos[i], "queue") ? &queue_s
+							       : NULL;
+
+		if (!slot)
+			return cli_usage_err("flow", "flow add: unknown keyword '%s'", pos[i]);
+		if (*slot)
+			return cli_usage_err("flow", "flow add: %s given twice", pos[i]);
+		if (i + 1 >= npos)
+			return cli_usage_err("flow", "flow add: %s needs a value", pos[i]);
+		*slot = pos[i + 1];
+	}
+
+	if (addr_s) {
+		if (cli_parse_addr(addr_s, r.addr))
+			return cli_usage_err("flow", "malformed address '%s'", addr_s);
+		if (!memcmp(r.addr + 12, "\0\0\0\0", 4) && cli_addr_is_v4(r.addr))
+			return cli_usage_err("flow", "address 0.0.0.0 cannot be owned or matched");
+	}
+	if (proto_s) {
+		if (!strcmp(proto_s, "tcp"))
+			r.proto = IPPROTO_TCP;
+		else if (!strcmp(proto_s, "udp"))
+			r.proto = IPPROTO_UDP;
+		else if (!strcmp(proto_s, "icmp"))
+			r.proto = IPPROTO_ICMP;
+		else
+			return cli_usage_err("flow", "proto must be tcp, udp or icmp, not '%s'",
+					     proto_s);
+	}
+	if (port_s) {
+		if (!proto_s)
+			return cli_usage_err("flow", "port needs proto tcp or udp");
+		if (r.proto == IPPROTO_ICMP)
+			return cli_usage_err("flow", "icmp has no ports: drop 'port %s'", port_s);
+		if (cli_parse_u32(port_s, 65535, &v) || v == 0)
+			return cli_usage_err("flow", "port must be 1..65535, not '%s'", port_s);
+		r.port = (uint16_t)v;
+	} else if (r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP) {
+		return cli_usage_err("flow", "proto %s needs a port", proto_s);
+	}
+	if (queue_s) {
+		if (cli_parse_u32(queue_s, SL_GATE_MAX_QUEUES - 1, &v))
+			return cli_usage_err("flow", "queue must be 0..%d, not '%s'",
+					     SL_GATE_MAX_QUEUES - 1, queue_s);
+		r.queue = (int32_t)v;
+	}
+	if (proto_s) {
+		r.kind = SL_RULE_PORT;
+		r.has_addr = addr_s != NULL;
+		if (r.has_addr && !cli_addr_is_v4(r.addr))
+			return cli_usage_err("flow", "port flows match IPv4 only; an IPv6 address "
+						     "can only be owned (addr ADDR alone)");
+	} else if (addr_s) {
+		r.kind = SL_RULE_OWNED;
+	} else {
+		return cli_usage_err("flow", "flow add needs addr ADDR, proto P, or both");
+	}
+
+	err = need_dev_and_root(pos[0]);
+	if (err)
+		return err;
+	err = open_gate(pos[0], &g);
+	if (err)
+		return err;
+	err = sl_gate_rule_add(g, &r);
+	sl_gate_close(g);
+	switch (err) {
+	case 0:
+		printf("added flow %" PRIu32 "\n", r.id);
+		return CLI_EXIT_OK;
+	case -EEXIST:
+		cli_err("flow already exists");
+		break;
+	case -ENOSPC:
+		cli_err("no room for another flow on %s", pos[0]);
+		break;
+	default:
+		cli_err("cannot add flow on %s: %s", pos[0], strerror(-err));
+	}
+	return CLI_EXIT_FAIL;
+}
+
+static int flow_del(int argc, char **argv)
+{
+	struct sl_gate *g;
+	char *pos[2];
+	uint32_t id;
+	int npos, err;
+
+	err = cli_getopts("flow", argc, argv, NULL, pos, 2, &npos);
+	if (err == CLI_HELP) {
+		cmd_flow_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (err < 0)
+		return CLI_EXIT_USAGE;
+	if (npos < 2)
+		return cli_usage_err("flow", "flow del: missing %s", npos ? "flow id" : "device");
+	if (cli_parse_u32(pos[1], SL_GATE_MAX_RULES - 1, &id) || id == 0)
+		return cli_usage_err("flow", "flow id must be 1..%d, not '%s'",
+				     SL_GATE_MAX_RULES - 1, pos[1]);
+	err = need_dev_and_root(pos[0]);
+	if (err)
+		return err;
+	err = open_gate(pos[0], &g);
+	if (err)
+		return err;
+	err = sl_gate_rule_del(g, id);
+	sl_gate_close(g);
+	if (!err) {
+		printf("deleted flow %" PRIu32 "\n", id);
+		return CLI_EXIT_OK;
+	}
+	if (err == -ENOENT)
+		cli_err("no flow %" PRIu32 " on %s", id, pos[0]);
+	else
+		cli_err("cannot delete flow %" PRIu32 " on %s: %s", id, pos[0], strerror(-err));
+	return CLI_EXIT_FAIL;
+}
+
+static void json_opt_str(FILE *f, const char *key, const char *s)
+{
+	fprintf(f, ",\"%s\":", key);
+	if (s)
+		cli_json_str(f, s);
+	else
+		fputs("null", f);
+}
+
+static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int n)
+{
+	char a[ADDR_STR_LEN];
+	int i;
+
+	fputs("{\"device\":", f);
+	cli_json_str(f, dev);
+	fputs(",\"flows\":[", f);
+	for (i = 0; i < n; i++) {
+		const struct sl_rule *r = &rules[i];
+		bool has_port = r->kind != SL_RULE_OWNED && r->proto != IPPROTO_ICMP;
+
+		fprintf(f, "%s{\"id\":%" PRIu32, i ? "," : "", r->id);
+		json_opt_str(f, "kind", kind_name(r->kind));
+		json_opt_str(f, "proto", r->kind == SL_RULE_OWNED ? NULL : proto_name(r->proto));
+		cli_addr_str(r->addr, a, sizeof(a));
+		json_opt_str(f, "addr", r->kind == SL_RULE_PORT && !r->has_addr ? NULL : a);
+		if (has_port)
+			fprintf(f, ",\"port\":%u", r->port);
+		else
+			fputs(",\"port\":null", f);
+		if (r->kind == SL_RULE_TUPLE) {
+			cli_addr_str(r->raddr, a, sizeof(a));
+			json_opt_str(f, "raddr", a);
+			if (has_port)
+				fprintf(f, ",\"rport\":%u", r->rport);
+			else
+				fputs(",\"rport\":null", f);
+		}
+		if (r->queue >= 0)
+			fprintf(f, ",\"queue\":%" PRId32, r->queue);
+		else
+			fputs(",\"queue\":null", f);
+		fprintf(f, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", r->packets, r->bytes);
+	}
+	fputs("]}\n", f);
+}
+
+/* One table row's text cells. */
+struct flow_row {
+	char addr[ADDR_STR_LEN], port[8], queue[8], remote[ADDR_STR_LEN + 8];
+};
+
+static void flow_row(const struct sl_rule *r, struct flow_row *w)
+{
+	if (r->kind == SL_RULE_PORT && !r->has_addr)
+		snprintf(w->addr, sizeof(w->addr), "*");
+	else
+		cli_addr_str(r->addr, w->addr, sizeof(w->addr));
+	if (r->kind == SL_RULE_OWNED || r->proto == IPPROTO_ICMP)
+		snprintf(w->port, sizeof(w->port), "-");
+	else
+		snprintf(w->port, sizeof(w->port), "%u", r->port);
+	if (r->queue >= 0)
+		snprintf(w->queue, sizeof(w->queue), "%" PRId32, r->queue);
+	else
+		snprintf(w->queue, sizeof(w->queue), "any");
+	if (r->kind != SL_RULE_TUPLE) {
+		snprintf(w->remote, sizeof(w->remote), "-");
+		return;
+	}
+	cli_addr_str(r->raddr, w->remote, sizeof(w->remote));
+	if (r->proto != IPPROTO_ICMP)
+		snprintf(w->remote + strlen(w->remote), sizeof(w->remote) - strlen(w->remote),
+			 ":%u", r->rport);
+}
+
+static void flow_table(FILE *f, const struct sl_rule *rules, int n)
+{
+	struct flow_row w;
+	int i, aw = 4, tuples = 0;
+
+	/* Size the address column to its longest entry; REMOTE only when a tuple exists. */
+	for (i = 0; i < n; i++) {
+		flow_row(&rules[i], &w);
+		if ((int)strlen(w.addr) > aw)
+			aw = (int)strlen(w.addr);
+		tuples += rules[i].kind == SL_RULE_TUPLE;
+	}
+	fprintf(f, "%-5s %-6s %-5s %-*s %-5s %-5s %12s %14s%s\n", "ID", "KIND", "PROTO", aw, "ADDR",
+		"PORT", "QUEUE", "PACKETS", "BYTES", tuples ? "  REMOTE" : "");
+	for (i = 0; i < n; i++) {
+		const struct sl_rule *r = &rules[i];
+		const char *pn = r->kind == SL_RULE_OWNED ? "-" : proto_name(r->proto);
+
+		flow_row(r, &w);
+		fprintf(f,
+			"%-5" PRIu32 " %-6s %-5s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s\n",
+			r->id, kind_name(r->kind), pn ? pn : "?", aw, w.addr, w.port, w.queue,
+			r->packets, r->bytes, tuples ? "  " : "", tuples ? w.remote : "");
+	}
+}
+
+static int flow_list(int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	struct sl_rule *rules;
+	struct sl_gate *g;
+	char *pos[1];
+	int npos, n, err;
+
+	err = cli_getopts("flow", argc, argv, opts, pos, 1, &npos);
+	if (err == CLI_HELP) {
+		cmd_flow_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (err < 0)
+		return CLI_EXIT_USAGE;
+	if (npos < 1)
+		return cli_usage_err("flow", "flow list: missing device");
+	err = need_dev_and_root(pos[0]);
+	if (err)
+		return err;
+	err = open_gate(pos[0], &g);
+	if (err)
+		return err;
+	rules = calloc(SL_GATE_MAX_RULES, sizeof(*rules));
+	if (!rules) {
+		sl_gate_close(g);
+		cli_err("out of memory");
+		return CLI_EXIT_FAIL;
+	}
+	n = sl_gate_rule_list(g, rules, SL_GATE_MAX_RULES);
+	sl_gate_close(g);
+	if (n < 0) {
+		free(rules);
+		cli_err("cannot list flows on %s: %s", pos[0], strerror(-n));
+		return CLI_EXIT_FAIL;
+	}
+	if (json)
+		flow_json(stdout, pos[0], rules, n);
+	else
+		flow_table(stdout, rules, n);
+	free(rules);
+	return CLI_EXIT_OK;
+}
+
+int cmd_flow(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_err("flow", "flow needs a subcommand: add, del or list");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		cmd_flow_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "add"))
+		return flow_add(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "del"))
+		return flow_del(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return flow_list(argc - 1, argv + 1);
+	return cli_usage_err("flow", "unknown flow subcommand '%s'", argv[1]);
+}
+
+/* ---------------------------------------------------------------- stats */
+
+/* A stack's published counters (include/sluice/stats.h), loaded from its file. */
+struct stack_stats {
+	struct sl_stats_file h;
+	char (*names)[SL_STATS_NAME_LEN];
+	uint64_t *vals;
+};
+
+#define STATS_MAX_COUNTERS 4096 /* sanity bound on a header read from a file */
+
+static void terminate(char *s, size_t len)
+{
+	s[len - 1] = '\0';
+}
+
+static int read_exact(int fd, void *buf, size_t len, off_t off)
+{
+	ssize_t n = pread(fd, buf, len, off);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EBADMSG;
+}
+
+static int load_stack(const char *path, struct stack_stats *s)
+{
+	size_t names_len, vals_len;
+	uint32_t i;
+	int fd, err;
+
+	memset(s, 0, sizeof(*s));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = read_exact(fd, &s->h, sizeof(s->h), 0);
+	if (err)
+		goto out;
+	if (s->h.magic != SL_STATS_MAGIC || s->h.n > STATS_MAX_COUNTERS) {
+		err = -EBADMSG;
+		goto out;
+	}
+	names_len = (size_t)s->h.n * SL_STATS_NAME_LEN;
+	vals_len = (size_t)s->h.n * sizeof(uint64_t);
+	s->names = calloc(s->h.n ? s->h.n : 1, SL_STATS_NAME_LEN);
+	s->vals = calloc(s->h.n ? s->h.n : 1, sizeof(uint64_t));
+	if (!s->names || !s->vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = read_exact(fd, s->names, names_len, sizeof(s->h));
+	if (!err)
+		err = read_exact(fd, s->vals, vals_len, (off_t)(sizeof(s->h) + names_len));
+	if (err)
+		goto out;
+	/* Text fields come from another process: never trust their terminators. */
+	terminate(s->h.ifname, sizeof(s->h.ifname));
+	terminate(s->h.mode, sizeof(s->h.mode));
+	terminate(s->h.addr, sizeof(s->h.addr));
+	for (i = 0; i < s->h.n; i++)
+		terminate(s->names[i], SL_STATS_NAME_LEN);
+out:
+	close(fd);
+	if (err) {
+		free(s->names);
+		free(s->vals);
+		s->names = NULL;
+		s->vals = NULL;
+	}
+	return err;
+}
+
+static bool pid_alive(uint32_t pid)
+{
+	/* pid 0 would address our own process group. */
+	if (pid == 0 || pid > INT32_MAX)
+		return false;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+static int stats_file_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] == 'q' && n > 7 && !strcmp(d->d_name + n - 6, ".stats");
+}
+
+static int by_queue(const void *a, const void *b)
+{
+	const struct stack_stats *x = a, *y = b;
+
+	return (x->h.queue > y->h.queue) - (x->h.queue < y->h.queue);
+}
+
+/* Load dir/name into s; true when it is a valid file of a stack that is still running. */
+static bool load_running(const char *dir, const char *name, struct stack_stats *s)
+{
+	char path[4096];
+	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+	if (n < 0 || (size_t)n >= sizeof(path) || load_stack(path, s))
+		return false;
+	/* A file left behind by a stack that died is not a running stack. */
+	if (pid_alive(s->h.pid))
+		return true;
+	free(s->names);
+	free(s->vals);
+	return false;
+}
+
+/* Load every stats file of dev whose stack is still running; returns the count or -errno. */
+static int load_stacks(const char *dev, struct stack_stats **out)
+{
+	char path[4096], dir[4096];
+	struct dirent **ents = NULL;
+	struct stack_stats *s;
+	int i, n, k = 0, err;
+
+	*out = NULL;
+	err = sl_stats_path(dev, 0, path, sizeof(path));
+	if (err)
+		return err;
+	snprintf(dir, sizeof(dir), "%s", dirname(path));
+	n = scandir(dir, &ents, stats_file_filter, alphasort);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -errno;
+	s = calloc(n ? n : 1, sizeof(*s));
+	for (i = 0; i < n; i++) {
+		if (s && load_running(dir, ents[i]->d_name, &s[k]))
+			k++;
+		free(ents[i]);
+	}
+	free(ents);
+	if (!s)
+		return -ENOMEM;
+	qsort(s, k, sizeof(*s), by_queue);
+	*out = s;
+	return k;
+}
+
+static void free_stacks(struct stack_stats *s, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		free(s[i].names);
+		free(s[i].vals);
+	}
+	free(s);
+}
+
+static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
+		       const struct stack_stats *s, int ns)
+{
+	unsigned i;
+	int k;
+
+	fputs("{\"device\":", f);
+	cli_json_str(f, dev);
+	fputs(",\"gate\":{", f);
+	for (i = 0; i < ng; i++) {
+		fputs(i ? "," : "", f);
+		cli_json_str(f, sl_gate_counter_name(i));
+		fprintf(f, ":%" PRIu64, gate[i]);
+	}
+	fputs("},\"stacks\":[", f);
+	for (k = 0; k < ns; k++) {
+		fprintf(f, "%s{\"queue\":%" PRIu32 ",\"pid\":%" PRIu32 ",\"mode\":", k ? "," : "",
+			s[k].h.queue, s[k].h.pid);
+		cli_json_str(f, s[k].h.mode);
+		fprintf(f, ",\"zero_copy\":%s,\"addr\":", s[k].h.zero_copy ? "true" : "false");
+		cli_json_str(f, s[k].h.addr);
+		fprintf(f,
+			",\"frames_total\":%" PRIu64 ",\"frames_free\":%" PRIu64 ",\"counters\":{",
+			s[k].h.frames_total, s[k].h.frames_free);
+		for (i = 0; i < s[k].h.n; i++) {
+			fputs(i ? "," : "", f);
+			cli_json_str(f, s[k].names[i]);
+			fprintf(f, ":%" PRIu64, s[k].vals[i]);
+		}
+		fputs("}}", f);
+	}
+	fputs("]}\n", f);
+}
+
+static bool is_headline(const char *name, const char *const *headline)
+{
+	for (; *headline; headline++)
+		if (!strcmp(name, *headline))
+			return true;
+	return false;
+}
+
+static void print_counters(FILE *f, const char *const *names, const uint64_t *vals, unsigned n,
+			   const char *const *headline)
+{
+	unsigned i, hidden = 0;
+
+	for (i = 0; i < n; i++) {
+		if (vals[i] == 0 && !is_headline(names[i], headline)) {
+			hidden++;
+			continue;
+		}
+		fprintf(f, "  %-24s %16" PRIu64 "\n", names[i], vals[i]);
+	}
+	if (hidden)
+		fprintf(f, "  (%u zero counters hidden)\n", hidden);
+}
+
+static void stats_text(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
+		       const struct stack_stats *s, int ns)
+{
+	static const char *const gate_head[] = {"rx", "redirected", "passed", NULL};
+	static const char *const stack_head[] = {"rx_frames", "tx_frames", NULL};
+	const char *gnames[SL_GATE_N_COUNTERS];
+	const char **snames;
+	unsigned i;
+	int k;
+
+	for (i = 0; i < ng; i++)
+		gnames[i] = sl_gate_counter_name(i);
+	fprintf(f, "gate on %s:\n", dev);
+	print_counters(f, gnames, gate, ng, gate_head);
+	if (ns == 0)
+		fprintf(f, "no sluice stack running on %s\n", dev);
+	for (k = 0; k < ns; k++) {
+		fprintf(f,
+			"stack on queue %" PRIu32 ": pid %" PRIu32 ", %s, %s, %s, %" PRIu64
+			" frames (%" PRIu64 " free)\n",
+			s[k].h.queue, s[k].h.pid, s[k].h.mode[0] ? s[k].h.mode : "?",
+			s[k].h.zero_copy ? "zero-copy" : "copy mode",
+			s[k].h.addr[0] ? s[k].h.addr : "no address", s[k].h.frames_total,
+			s[k].h.frames_free);
+		snames = calloc(s[k].h.n ? s[k].h.n : 1, sizeof(*snames));
+		if (!snames)
+			continue;
+		for (i = 0; i < s[k].h.n; i++)
+			snames[i] = s[k].names[i];
+		print_counters(f, snames, s[k].vals, s[k].h.n, stack_head);
+		free(snames);
+	}
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
+	uint64_t gate[SL_GATE_N_COUNTERS];
+	struct stack_stats *stacks;
+	struct sl_gate *g;
+	char *pos[1];
+	int npos, ns, err;
+
+	err = cli_getopts("stats", argc, argv, opts, pos, 1, &npos);
+	if (err == CLI_HELP) {
+		cmd_stats_usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (err < 0)
+		return CLI_EXIT_USAGE;
+	if (npos < 1)
+		return cli_usage_err("stats", "missing device");
+	err = need_dev_and_root(pos[0]);
+	if (err)
+		return err;
+	err = open_gate(pos[0], &g);
+	if (err)
+		return err;
+	err = sl_gate_counters(g, gate, SL_GATE_N_COUNTERS);
+	sl_gate_close(g);
+	if (err) {
+		cli_err("cannot read the gate's counters on %s: %s", pos[0], strerror(-err));
+		return CLI_EXIT_FAIL;
+	}
+	ns = load_stacks(pos[0], &stacks);
+	if (ns < 0) {
+		cli_err("cannot read stack counters of %s: %s", pos[0], strerror(-ns));
+		return CLI_EXIT_FAIL;
+	}
+	if (json)
+		stats_json(stdout, pos[0], gate, SL_GATE_N_COUNTERS, stacks, ns);
+	else
+		stats_text(stdout, pos[0], gate, SL_GATE_N_COUNTERS, stacks, ns);
+	free_stacks(stacks, ns);
+	return CLI_EXIT_OK;
+}
