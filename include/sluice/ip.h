@@ -60,8 +60,9 @@ struct sl_ip_opts {
 /* Fill callback: write hdr_size bytes of L4 header at buf; return bytes written or -errno. */
 typedef int (*sl_ip_fill_fn)(void *arg, uint8_t *buf, size_t hdr_size);
 
-/* Send one IP packet: L4 header written by fill, followed by payload. -ENETUNREACH without a
- * route, -EMSGSIZE when larger than the MTU (fragmentation is a later addition). */
+/* Send one IP datagram: an L4 header of up to hdr_size (≤ 128) bytes written by fill, then
+ * payload. Larger than the MTU: fragmented, or -EMSGSIZE with dont_fragment. -ENETUNREACH
+ * without a route. */
 int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const struct sl_ip_opts *o,
 		size_t hdr_size, sl_ip_fill_fn fill, void *arg, const void *payload, size_t len);
 

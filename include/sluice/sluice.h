@@ -8,5 +8,6 @@
 #include "sluice/stack.h"
 #include "sluice/arp.h"
 #include "sluice/icmp.h"
+#include "sluice/udp.h"
 #include "sluice/gate.h"
 #endif

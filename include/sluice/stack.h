@@ -33,11 +33,22 @@ struct sl_stack_config {
 
 	/* ARP (RFC 826) */
 	uint32_t arp_cache_size;       /* entries, default 256 */
-	uint32_t arp_pending_per_entry; /* packets waiting for one resolution, default 4 (max 8) */
-	uint32_t arp_pending_total;    /* packets waiting over all entries, default 64 */
+	uint32_t arp_pending_per_entry; /* packets waiting for one resolution, default 48 (max 48:
+					 * a 64 KiB datagram in 1500-byte fragments) */
+	uint32_t arp_pending_total;    /* packets waiting over all entries, default 256 */
 	uint64_t arp_reachable_ns;     /* default 60 s */
 	uint64_t arp_retry_ns;	       /* default 1 s */
 	uint32_t arp_retries;	       /* requests before giving up, default 3 */
+
+	/* IPv4 reassembly (RFC 791 §3.2, RFC 815) */
+	uint32_t reasm_max_datagrams;  /* in progress at once, default 64 */
+	uint32_t reasm_mem;	       /* bytes buffered over all datagrams, default 4 MiB */
+	uint32_t reasm_mem_per_src;    /* bytes buffered for one source, default 1 MiB */
+	uint64_t reasm_timeout_ns;     /* default 30 s (RFC 791 suggests 15 s upward) */
+
+	/* UDP */
+	uint32_t udp_max_sockets;      /* default 1024 */
+	uint32_t udp_rcvbuf;	       /* bytes queued per callback-less socket, default 256 KiB */
 
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
 	uint32_t icmp_rate; /* per second, default 100 */

@@ -41,15 +41,31 @@
 	X(ipv4_bad_csum, 1, "IPv4 header checksum wrong")                                          \
 	X(ipv4_bad_src, 1, "IPv4 source is broadcast, multicast, zero or ours")                    \
 	X(ipv4_not_for_us, 1, "IPv4 destination is not an address we own")                         \
-	X(ipv4_fragment, 1, "IPv4 fragment (reassembly not enabled)")                              \
+	X(ipv4_frags_rx, 0, "IPv4 fragments received")                                            \
+	X(ipv4_reasm_ok, 0, "IPv4 datagrams reassembled")                                         \
+	X(ipv4_reasm_timeout, 1, "fragments dropped: datagram not completed in time")             \
+	X(ipv4_reasm_overlap, 1, "fragment dropped: overlaps data with different bytes")          \
+	X(ipv4_reasm_too_big, 1, "fragment dropped: datagram beyond 65535 bytes")                 \
+	X(ipv4_reasm_bad_frag, 1, "fragment dropped: length not a multiple of 8, or empty")       \
+	X(ipv4_reasm_no_mem, 1, "fragment dropped: reassembly memory budget exhausted")           \
+	X(ipv4_reasm_dup, 1, "fragment dropped: duplicate of data already held")                  \
+	X(ipv4_frags_sent, 0, "IPv4 fragments sent")                                              \
 	X(ipv4_no_route, 1, "output dropped: no route to destination")                             \
-	X(ipv4_too_big, 1, "output dropped: larger than the MTU")                                  \
+	X(ipv4_too_big, 1, "output dropped: larger than the MTU with DF set")                      \
 	X(ipv4_unknown_proto, 1, "IPv4 protocol nobody handles (answered protocol-unreachable)")   \
+	X(udp_rx, 0, "UDP datagrams delivered")                                                    \
+	X(udp_tx, 0, "UDP datagrams sent")                                                         \
+	X(udp_short, 1, "UDP datagram shorter than its header")                                    \
+	X(udp_bad_len, 1, "UDP length field disagrees with the IP length")                         \
+	X(udp_bad_csum, 1, "UDP checksum wrong")                                                   \
+	X(udp_no_port, 1, "UDP to a port nobody listens on (answered port-unreachable)")          \
+	X(udp_rcvbuf_full, 1, "UDP datagram dropped: socket receive queue full")                   \
 	X(icmp_rx, 0, "ICMP messages accepted")                                                    \
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \
 	X(icmp_echo_replies, 0, "ICMP echo replies sent")                                          \
 	X(icmp_errors_rx, 0, "ICMP error messages received")                                       \
+	X(icmp_errors_delivered, 0, "ICMP errors delivered to the socket they concern")            \
 	X(icmp_errors_unclaimed, 1, "ICMP error received that no transport claimed")               \
 	X(icmp_errors_sent, 0, "ICMP error messages sent")                                         \
 	X(icmp_rate_limited, 1, "ICMP error not sent: rate limit")                                 \

@@ -99,7 +99,7 @@ cases = [
     ("arp-broadcast-sender-mac", bcast / ARP(op=1, hwsrc="ff:ff:ff:ff:ff:ff", psrc=peer_ip,
                                              pdst=stack_ip), "arp_bad_sender", None),
     ("ip-fragment", eth / IP(src=peer_ip, dst=stack_ip, flags="MF", id=9) / ICMP() / (b"f" * 32),
-     "ipv4_fragment", None),
+     "ipv4_frags_rx", None),
 ]
 
 failed = 0

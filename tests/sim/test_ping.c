@@ -89,7 +89,7 @@ static void net_down(struct net *n)
 
 static void send_ping(struct net *n, uint16_t seq, size_t payload)
 {
-	uint8_t msg[1500];
+	uint8_t msg[8 + 8192];
 	memset(msg, 0, 8);
 	msg[0] = 8; /* echo request */
 	msg[4] = 0x12, msg[5] = 0x34;
@@ -141,11 +141,23 @@ static void test_ping_max_payload(void **state)
 	assert_int_equal(log.replies, 1);
 	assert_int_equal(log.last_len, 1472);
 	assert_true(log.payload_ok);
-	/* One byte more exceeds the MTU: refused, not fragmented (yet). */
+	/* Larger than the MTU: fragmented on the way out, reassembled by B, answered with a
+	 * fragmented reply that A reassembles. */
+	send_ping(&n, 8, 4000);
+	run_for(&n, 10 * MS);
+	assert_int_equal(log.replies, 2);
+	assert_int_equal(log.last_len, 4000);
+	assert_true(log.payload_ok);
+	assert_int_equal(sl_stack_stats(n.b)->c[SL_STAT_ipv4_reasm_ok], 1);
+	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_ipv4_reasm_ok], 1);
+	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_ipv4_frags_sent], 3);
+	/* With DF the same message is refused. */
 	uint8_t big[1481] = {8};
 	sl_ip dst;
 	sl_ip_parse("10.9.0.2", &dst);
-	assert_int_equal(sl_icmp_write(n.a, &dst, NULL, big, sizeof(big)), -EMSGSIZE);
+	struct sl_ip_opts df = {.dont_fragment = true};
+	assert_int_equal(sl_icmp_write(n.a, &dst, &df, big, sizeof(big)), -EMSGSIZE);
+	assert_int_equal(sl_icmp_write(n.a, &dst, &df, big, 1480), 0);
 	net_down(&n);
 }
 
@@ -178,12 +190,12 @@ static void test_pending_packets_bounded(void **state)
 	uint8_t msg[16] = {8};
 	sl_ip dst;
 	sl_ip_parse("10.9.0.99", &dst); /* nobody answers */
-	for (int i = 0; i < 10; i++)
+	for (int i = 0; i < 60; i++)
 		assert_int_equal(sl_icmp_write(n.a, &dst, NULL, msg, sizeof(msg)), 0);
-	/* 4 wait for the resolution (arp_pending_per_entry), the other 6 are refused. */
-	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_pending_full], 6);
+	/* 48 wait for the resolution (arp_pending_per_entry), the other 12 are refused. */
+	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_pending_full], 12);
 	run_for(&n, 5000 * MS);
-	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_unresolved], 4);
+	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_unresolved], 48);
 	net_down(&n);
 }
 

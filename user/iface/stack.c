@@ -20,8 +20,14 @@ void sl_stack_config_init(struct sl_stack_config *cfg)
 	cfg->ttl = 64;
 	cfg->seed = 0x5eed;
 	cfg->arp_cache_size = 256;
-	cfg->arp_pending_per_entry = 4;
-	cfg->arp_pending_total = 64;
+	cfg->arp_pending_per_entry = 48;
+	cfg->arp_pending_total = 256;
+	cfg->reasm_max_datagrams = 64;
+	cfg->reasm_mem = 4u << 20;
+	cfg->reasm_mem_per_src = 1u << 20;
+	cfg->reasm_timeout_ns = 30ULL * 1000000000ULL;
+	cfg->udp_max_sockets = 1024;
+	cfg->udp_rcvbuf = 256u << 10;
 	cfg->arp_reachable_ns = 60ULL * 1000000000ULL;
 	cfg->arp_retry_ns = 1000000000ULL;
 	cfg->arp_retries = 3;
@@ -166,6 +172,10 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	if (err)
 		goto fail;
 	err = sl_arp_init(st);
+	if (!err)
+		err = sl_reasm_init(st);
+	if (!err)
+		err = sl_udp_init(st);
 	if (err)
 		goto fail;
 	if (!sl_ip_is_zero(&cfg->gateway)) {
@@ -192,6 +202,8 @@ void sl_stack_close(struct sl_stack *st)
 {
 	if (!st)
 		return;
+	sl_udp_fini(st);
+	sl_reasm_fini(st);
 	sl_arp_fini(st);
 	st->dev->ops->flush(st->dev, st->now);
 	sl_timers_free(&st->timers);

@@ -11,6 +11,8 @@
 #include "sluice/stack.h"
 #include "sluice/icmp.h"
 #include "proto/arp.h"
+#include "proto/reasm.h"
+#include "proto/udp.h"
 #include "util/rng.h"
 #include "util/timer.h"
 
@@ -47,6 +49,8 @@ struct sl_stack {
 	uint64_t now;
 
 	struct sl_arp arp;
+	struct sl_reasm reasm;
+	struct sl_udp udp;
 
 	uint64_t icmp_tokens_ns; /* token bucket, kept in "ns of credit" */
 	uint64_t icmp_last;
@@ -73,19 +77,44 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
 /* Route to dst: next hop and source address. -ENETUNREACH without one. */
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src);
 
+/* A received, validated IPv4 datagram as the transport layers see it. */
+struct sl_ip4_pkt {
+	const uint8_t *ip;  /* IPv4 header; the transport bytes follow it contiguously */
+	const uint8_t *l4;  /* transport header */
+	size_t l4len;	    /* transport bytes (header + payload) */
+	uint32_t src, dst;  /* host order */
+	uint8_t proto;
+	bool bcast;	    /* to a broadcast/multicast address, IP or link layer */
+	struct sl_frame *frame; /* the frame holding it; NULL for a reassembled datagram */
+};
+
 /* proto entry points used by the poll loop */
 enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f);
 enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2_bcast);
-enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_frame *f, unsigned ip_off,
-				bool bcast);
+/* Hand a complete datagram to its transport (input, and reassembly when a datagram completes). */
+enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip4_pkt *pkt);
+enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
+enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
+/* An ICMP error about a datagram we sent, delivered to the transport it concerns: quoted
+ * points at the quoted IPv4 header, qlen bytes of it. Returns true when someone took it. */
+bool sl_udp_icmp_error(struct sl_stack *st, int err, const uint8_t *quoted, size_t qlen);
 
 /* Send an IPv4 packet whose L4 bytes (l4len of them) already sit at f->data + SL_L4_OFF. Takes
- * the frame in every case. src 0 = source selection. */
+ * the frame in every case. src 0 = source selection. Fragments when larger than the MTU
+ * (unless df: -EMSGSIZE). */
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df);
+/* Send an IPv4 datagram whose transport bytes are the concatenation of n pieces (header,
+ * payload …), fragmenting as needed (RFC 791 §3.2). */
+struct sl_piece {
+	const void *p;
+	size_t len;
+};
+int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
+		 bool df, const struct sl_piece *pieces, int n);
 
-/* ICMP error about the datagram at f->data + ip_off (RFC 1122 §3.2.2 rules applied here). */
-void sl_icmp_send_error(struct sl_stack *st, const struct sl_frame *f, unsigned ip_off,
-			uint8_t type, uint8_t code, uint32_t rest);
+/* ICMP error about a received datagram (RFC 1122 §3.2.2 rules applied here). */
+void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8_t type,
+			uint8_t code, uint32_t rest);
 
 #endif

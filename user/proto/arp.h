@@ -7,7 +7,7 @@
 #include "sluice/dev.h"
 #include "util/timer.h"
 
-#define SL_ARP_PENDING_MAX 8
+#define SL_ARP_PENDING_MAX 48
 
 enum sl_arp_state { SL_ARP_FREE = 0, SL_ARP_INCOMPLETE, SL_ARP_REACHABLE, SL_ARP_REFRESHING };
 

@@ -14,11 +14,26 @@
 
 #define ICMP_ERR_MAX_IP 576 /* RFC 1812 §4.3.2.3: the error datagram stays within 576 bytes */
 
-static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_frame *f, unsigned ip_off)
+static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 {
+	if (!pkt->frame) {
+		/* A reassembled request: the reply is built anew (and fragmented) from it. */
+		uint8_t h[SL_ICMP_HLEN];
+		memcpy(h, pkt->l4, SL_ICMP_HLEN);
+		h[0] = SL_ICMP_ECHO_REPLY;
+		sl_put16(h + 2, sl_csum_update16(sl_get16(h + 2), SL_ICMP_ECHO_REQUEST << 8,
+						 SL_ICMP_ECHO_REPLY << 8));
+		struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN},
+					     {pkt->l4 + SL_ICMP_HLEN, pkt->l4len - SL_ICMP_HLEN}};
+		if (sl_ipv4_send(st, pkt->dst, pkt->src, SL_IPPROTO_ICMP, 0, false, pieces, 2) == 0)
+			STAT_INC(st, icmp_echo_replies);
+		return SL_RX_RELEASE;
+	}
+	struct sl_frame *f = pkt->frame;
+	const unsigned ip_off = SL_ETH_HLEN;
 	uint8_t *ip = f->data + ip_off;
 	unsigned hlen = sl_ipv4_hlen(ip);
-	uint32_t src = sl_ipv4_src(ip), dst = sl_ipv4_dst(ip);
+	uint32_t src = pkt->src, dst = pkt->dst;
 	uint16_t tot = sl_ipv4_tot_len(ip);
 	uint8_t peer_mac[6];
 	memcpy(peer_mac, sl_eth_src(f->data), 6);
@@ -54,13 +69,32 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_frame *f, uns
 	return SL_RX_KEPT;
 }
 
-enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_frame *f, unsigned ip_off,
-				bool bcast)
+/* The errno an ICMP error means to the transport (RFC 1122 §4.1.3.3, §4.2.3.9). */
+static int icmp_errno(uint8_t type, uint8_t code)
 {
-	uint8_t *ip = f->data + ip_off;
-	unsigned hlen = sl_ipv4_hlen(ip);
-	uint8_t *m = ip + hlen;
-	size_t len = sl_ipv4_tot_len(ip) - hlen;
+	if (type == SL_ICMP_DEST_UNREACH) {
+		switch (code) {
+		case 0: /* net unreachable */
+		case 6: /* destination network unknown */
+			return -ENETUNREACH;
+		case SL_ICMP_PROTO_UNREACH:
+		case SL_ICMP_PORT_UNREACH:
+			return -ECONNREFUSED;
+		case SL_ICMP_FRAG_NEEDED:
+			return -EMSGSIZE;
+		default:
+			return -EHOSTUNREACH;
+		}
+	}
+	if (type == SL_ICMP_PARAM_PROBLEM)
+		return -EPROTO;
+	return -EHOSTUNREACH; /* time exceeded */
+}
+
+enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+{
+	const uint8_t *m = pkt->l4;
+	size_t len = pkt->l4len;
 	int bad = sl_icmp_check(m, len);
 	if (bad) {
 		st->stats->c[bad]++;
@@ -71,25 +105,29 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_frame *f, unsigne
 	if (type == SL_ICMP_ECHO_REQUEST) {
 		/* RFC 1122 §3.2.2.6 lets a host ignore echo to broadcast/multicast; we do
 		 * (smurf amplification). */
-		if (bcast) {
+		if (pkt->bcast) {
 			STAT_INC(st, icmp_bcast_request);
 			return SL_RX_RELEASE;
 		}
-		return echo_reply(st, f, ip_off);
+		return echo_reply(st, pkt);
 	}
 	if (type == SL_ICMP_ECHO_REPLY) {
 		if (st->echo_cb) {
-			sl_ip src = sl_ip_v4(sl_ipv4_src(ip));
+			sl_ip src = sl_ip_v4(pkt->src);
 			st->echo_cb(st->echo_arg, &src, sl_icmp_echo_id(m), sl_icmp_echo_seq(m),
 				    m + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
 		}
 		return SL_RX_RELEASE;
 	}
-	if (sl_icmp_is_error(type)) {
+	/* Source quench is deprecated (RFC 6633) and a host ignores redirects it cannot act
+	 * on; the other errors go to the transport named in the quoted header (§3.2.2). */
+	if (sl_icmp_is_error(type) && type != SL_ICMP_SOURCE_QUENCH && type != SL_ICMP_REDIRECT) {
 		STAT_INC(st, icmp_errors_rx);
-		/* RFC 1122 §3.2.2: deliver to the transport named in the quoted header. No
-		 * transport takes errors yet, so every one is counted as unclaimed. */
-		STAT_INC(st, icmp_errors_unclaimed);
+		int err = icmp_errno(type, sl_icmp_code(m));
+		if (sl_udp_icmp_error(st, err, m + SL_ICMP_HLEN, len - SL_ICMP_HLEN))
+			STAT_INC(st, icmp_errors_delivered);
+		else
+			STAT_INC(st, icmp_errors_unclaimed);
 		return SL_RX_RELEASE;
 	}
 	STAT_INC(st, icmp_unhandled_type);
@@ -113,20 +151,16 @@ static bool rate_ok(struct sl_stack *st)
 	return true;
 }
 
-void sl_icmp_send_error(struct sl_stack *st, const struct sl_frame *f, unsigned ip_off,
-			uint8_t type, uint8_t code, uint32_t rest)
+void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8_t type,
+			uint8_t code, uint32_t rest)
 {
-	const uint8_t *ip = f->data + ip_off;
-	unsigned hlen = sl_ipv4_hlen(ip);
-	uint32_t src = sl_ipv4_src(ip), dst = sl_ipv4_dst(ip);
+	const uint8_t *ip = pkt->ip;
 	/* RFC 1122 §3.2.2: no error about an ICMP error, a non-first fragment, or a datagram
 	 * sent to or from a broadcast/multicast address or the link-layer broadcast. */
-	if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP && sl_ipv4_tot_len(ip) > hlen &&
-	    sl_icmp_is_error(ip[hlen]))
+	if (pkt->proto == SL_IPPROTO_ICMP && pkt->l4len > 0 && sl_icmp_is_error(pkt->l4[0]))
 		return;
-	if (sl_ipv4_frag_off(ip) != 0 || sl_ipv4_is_bad_src(src) || sl_iface_is_bcast4(st, src) ||
-	    sl_ipv4_is_multicast(dst) || sl_iface_is_bcast4(st, dst) ||
-	    sl_mac_is_multicast(sl_eth_dst(f->data)))
+	if (sl_ipv4_frag_off(ip) != 0 || pkt->bcast || sl_ipv4_is_bad_src(pkt->src) ||
+	    sl_iface_is_bcast4(st, pkt->src))
 		return;
 	if (!rate_ok(st)) {
 		STAT_INC(st, icmp_rate_limited);
@@ -135,7 +169,7 @@ void sl_icmp_send_error(struct sl_stack *st, const struct sl_frame *f, unsigned 
 	struct sl_frame out;
 	if (sl_iface_alloc(st, &out) < 0)
 		return;
-	size_t quote = sl_ipv4_tot_len(ip);
+	size_t quote = (size_t)(pkt->l4 - ip) + pkt->l4len;
 	if (quote > ICMP_ERR_MAX_IP - SL_IPV4_HLEN - SL_ICMP_HLEN)
 		quote = ICMP_ERR_MAX_IP - SL_IPV4_HLEN - SL_ICMP_HLEN;
 	uint8_t *m = out.data + SL_L4_OFF;
@@ -143,8 +177,8 @@ void sl_icmp_send_error(struct sl_stack *st, const struct sl_frame *f, unsigned 
 	sl_icmp_emit(m, type, code, rest, quote);
 	STAT_INC(st, icmp_errors_sent);
 	/* Reply from the address the offending datagram was sent to (RFC 1122 §3.2.2). */
-	sl_ipv4_output(st, &out, SL_ICMP_HLEN + quote, sl_iface_owns4(st, dst) ? dst : 0, src,
-		       SL_IPPROTO_ICMP, 0, false);
+	sl_ipv4_output(st, &out, SL_ICMP_HLEN + quote, sl_iface_owns4(st, pkt->dst) ? pkt->dst : 0,
+		       pkt->src, SL_IPPROTO_ICMP, 0, false);
 }
 
 int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts *o,
@@ -160,19 +194,17 @@ int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts
 			return -EADDRNOTAVAIL;
 		src = sl_ip_to_v4(o->src);
 	}
-	if (SL_IPV4_HLEN + len > st->mtu)
-		return -EMSGSIZE;
 	if (sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &rsrc) < 0)
 		return -ENETUNREACH;
-	struct sl_frame f;
-	if (sl_iface_alloc(st, &f) < 0)
-		return -ENOBUFS;
-	uint8_t *m = f.data + SL_L4_OFF;
-	memcpy(m, msg, len);
-	sl_put16(m + 2, 0);
-	sl_put16(m + 2, sl_csum(m, len));
-	return sl_ipv4_output(st, &f, len, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, o ? o->ttl : 0,
-			      o ? o->dont_fragment : false);
+	uint8_t h[SL_ICMP_HLEN];
+	memcpy(h, msg, SL_ICMP_HLEN);
+	sl_put16(h + 2, 0);
+	uint64_t acc = sl_csum_add(sl_csum_add(0, h, SL_ICMP_HLEN), msg + SL_ICMP_HLEN,
+				   len - SL_ICMP_HLEN);
+	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
+	struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN}, {msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN}};
+	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, o ? o->ttl : 0,
+			    o ? o->dont_fragment : false, pieces, 2);
 }
 
 void sl_icmp_on_echo_reply(struct sl_stack *st, sl_icmp_echo_cb cb, void *arg)

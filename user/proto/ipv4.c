@@ -1,7 +1,7 @@
 /*
  * IPv4 (RFC 791) for a host: input validation per RFC 1122 §3.2.1, demultiplexing
- * by protocol, output with source selection and a correct header checksum.
- * Fragments are counted and dropped until reassembly lands (docs/architecture.md).
+ * by protocol, reassembly of fragments (proto/reasm.c), output with source selection,
+ * fragmentation (RFC 791 §3.2) and a correct header checksum.
  */
 #include "iface/stack.h"
 #include "wire/checksum.h"
@@ -32,40 +32,72 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 		return SL_RX_RELEASE;
 	}
 	/* RFC 1122 §3.2.1.7: a host does not discard a datagram for its TTL on receipt. */
+	STAT_INC(st, ipv4_rx);
 	if (sl_ipv4_is_fragment(p)) {
-		STAT_INC(st, ipv4_fragment);
+		sl_reasm_input(st, f, bcast);
 		return SL_RX_RELEASE;
 	}
 	/* Drop Ethernet padding so upper layers see exactly the datagram. */
 	f->len = SL_ETH_HLEN + sl_ipv4_tot_len(p);
-	STAT_INC(st, ipv4_rx);
-	switch (sl_ipv4_proto(p)) {
+	unsigned hlen = sl_ipv4_hlen(p);
+	struct sl_ip4_pkt pkt = {
+		.ip = p,
+		.l4 = p + hlen,
+		.l4len = sl_ipv4_tot_len(p) - hlen,
+		.src = src,
+		.dst = dst,
+		.proto = sl_ipv4_proto(p),
+		.bcast = bcast,
+		.frame = f,
+	};
+	return sl_ipv4_deliver(st, &pkt);
+}
+
+enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+{
+	switch (pkt->proto) {
 	case SL_IPPROTO_ICMP:
-		return sl_icmp_input(st, f, SL_ETH_HLEN, bcast);
+		return sl_icmp_input(st, pkt);
+	case SL_IPPROTO_UDP:
+		return sl_udp_input(st, pkt);
 	default:
 		STAT_INC(st, ipv4_unknown_proto);
 		/* RFC 1122 §3.2.2.1: protocol unreachable (never for broadcasts: §3.2.2). */
-		if (!bcast)
-			sl_icmp_send_error(st, f, SL_ETH_HLEN, SL_ICMP_DEST_UNREACH,
-					   SL_ICMP_PROTO_UNREACH, 0);
+		if (!pkt->bcast)
+			sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PROTO_UNREACH, 0);
 		return SL_RX_RELEASE;
 	}
+}
+
+/* Headers of one outgoing packet; the caller has placed its payload at SL_L4_OFF. */
+static void finish(struct sl_stack *st, struct sl_frame *f, const struct sl_ipv4_hdr *h,
+		   uint32_t nexthop)
+{
+	sl_ipv4_emit(f->data + SL_L3_OFF, h);
+	sl_eth_emit(f->data, sl_mac_broadcast, st->mac, SL_ETH_P_IPV4);
+	f->len = SL_ETH_HLEN + h->tot_len;
+	if (sl_iface_is_bcast4(st, h->dst))
+		sl_iface_tx(st, f);
+	else
+		sl_arp_output(st, f, nexthop);
 }
 
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df)
 {
+	if (SL_IPV4_HLEN + l4len > st->mtu) {
+		/* Too big for one packet: the fragmenting path copies it out of this frame. */
+		struct sl_piece piece = {f->data + SL_L4_OFF, l4len};
+		int err = sl_ipv4_send(st, src, dst, proto, ttl, df, &piece, 1);
+		sl_iface_release(st, f);
+		return err;
+	}
 	uint32_t nexthop, rsrc;
 	int err = sl_iface_route4(st, dst, &nexthop, &rsrc);
 	if (err) {
 		STAT_INC(st, ipv4_no_route);
 		sl_iface_release(st, f);
 		return err;
-	}
-	if (SL_IPV4_HLEN + l4len > st->mtu) {
-		STAT_INC(st, ipv4_too_big);
-		sl_iface_release(st, f);
-		return -EMSGSIZE;
 	}
 	struct sl_ipv4_hdr h = {
 		.tot_len = (uint16_t)(SL_IPV4_HLEN + l4len),
@@ -76,14 +108,68 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 		.src = src ? src : rsrc,
 		.dst = dst,
 	};
-	sl_ipv4_emit(f->data + SL_L3_OFF, &h);
-	sl_eth_emit(f->data, sl_mac_broadcast, st->mac, SL_ETH_P_IPV4);
-	f->len = (uint32_t)(SL_L4_OFF + l4len);
-	if (sl_iface_is_bcast4(st, dst) || dst == 0xffffffffu) {
-		sl_iface_tx(st, f);
-		return 0;
+	finish(st, f, &h, nexthop);
+	return 0;
+}
+
+/* Copy len bytes starting at byte off of the concatenated pieces into out. */
+static void gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, size_t len)
+{
+	for (int i = 0; i < n && len; i++) {
+		if (off >= pc[i].len) {
+			off -= pc[i].len;
+			continue;
+		}
+		size_t k = pc[i].len - off < len ? pc[i].len - off : len;
+		memcpy(out, (const uint8_t *)pc[i].p + off, k);
+		out += k;
+		len -= k;
+		off = 0;
 	}
-	sl_arp_output(st, f, nexthop);
+}
+
+int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
+		 bool df, const struct sl_piece *pieces, int n)
+{
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += pieces[i].len;
+	if (SL_IPV4_HLEN + total > 65535)
+		return -EMSGSIZE;
+	uint32_t nexthop, rsrc;
+	int err = sl_iface_route4(st, dst, &nexthop, &rsrc);
+	if (err) {
+		STAT_INC(st, ipv4_no_route);
+		return err;
+	}
+	if (SL_IPV4_HLEN + total > st->mtu && df) {
+		STAT_INC(st, ipv4_too_big);
+		return -EMSGSIZE;
+	}
+	struct sl_ipv4_hdr h = {
+		.id = st->ip_id++,
+		.ttl = ttl ? ttl : st->cfg.ttl,
+		.proto = proto,
+		.src = src ? src : rsrc,
+		.dst = dst,
+	};
+	/* RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes. */
+	size_t per = SL_IPV4_HLEN + total <= st->mtu ? total : (st->mtu - SL_IPV4_HLEN) & ~7u;
+	size_t off = 0;
+	do {
+		size_t len = total - off < per ? total - off : per;
+		struct sl_frame f;
+		if (sl_iface_alloc(st, &f) < 0)
+			return -ENOBUFS;
+		gather(pieces, n, off, f.data + SL_L4_OFF, len);
+		bool more = off + len < total;
+		h.tot_len = (uint16_t)(SL_IPV4_HLEN + len);
+		h.frag = (uint16_t)((df ? SL_IPV4_DF : 0) | (more ? SL_IPV4_MF : 0) | (off / 8));
+		if (per < total)
+			STAT_INC(st, ipv4_frags_sent);
+		finish(st, &f, &h, nexthop);
+		off += len;
+	} while (off < total);
 	return 0;
 }
 
@@ -100,26 +186,18 @@ int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const stru
 			return -EADDRNOTAVAIL;
 		src = sl_ip_to_v4(o->src);
 	}
-	if (SL_IPV4_HLEN + hdr_size + len > st->mtu)
-		return -EMSGSIZE; /* fragmentation on send: a later issue */
-	uint32_t nh, rsrc;
-	if (sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &rsrc) < 0)
-		return -ENETUNREACH;
-	struct sl_frame f;
-	if (sl_iface_alloc(st, &f) < 0)
-		return -ENOBUFS;
+	uint8_t hdr[128];
+	if (hdr_size > sizeof(hdr))
+		return -EINVAL;
 	int w = 0;
 	if (hdr_size) {
-		w = fill ? fill(arg, f.data + SL_L4_OFF, hdr_size) : -EINVAL;
-		if (w < 0 || (size_t)w > hdr_size) {
-			sl_iface_release(st, &f);
+		w = fill ? fill(arg, hdr, hdr_size) : -EINVAL;
+		if (w < 0 || (size_t)w > hdr_size)
 			return w < 0 ? w : -EINVAL;
-		}
 	}
-	if (len)
-		memcpy(f.data + SL_L4_OFF + w, payload, len);
-	return sl_ipv4_output(st, &f, (size_t)w + len, src, sl_ip_to_v4(dst), proto,
-			      o ? o->ttl : 0, o ? o->dont_fragment : false);
+	struct sl_piece pieces[2] = {{hdr, (size_t)w}, {payload, len}};
+	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), proto, o ? o->ttl : 0,
+			    o ? o->dont_fragment : false, pieces, 2);
 }
 
 int sl_ip_src(struct sl_stack *st, const sl_ip *dst, sl_ip *src)

@@ -1,0 +1,53 @@
+/*
+ * UDP (API.md: UDP; RFC 768, host rules from RFC 1122 §4.1).
+ *
+ * A listener receives datagrams for a local port, either through a callback (called
+ * from sl_stack_poll, data valid only during the call) or, with no callback, through a
+ * bounded queue read with sl_udp_recv. ICMP errors about datagrams the port sent are
+ * reported to its error callback as a negative errno (-ECONNREFUSED for port
+ * unreachable, -EHOSTUNREACH, -ENETUNREACH, -EMSGSIZE for fragmentation needed).
+ */
+#ifndef SLUICE_UDP_H
+#define SLUICE_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/ip.h"
+
+struct sl_stack;
+
+/* Where a datagram came from and went to. */
+struct sl_udp_meta {
+	sl_ip src, dst;
+	uint16_t src_port, dst_port;
+};
+
+typedef void (*sl_udp_recv_cb)(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
+			       const uint8_t *data, size_t len);
+typedef void (*sl_udp_err_cb)(void *arg, struct sl_stack *st, int err,
+			      const struct sl_udp_meta *m);
+
+/* Listen on port (1..65535; anything else: -EINVAL; taken: -EADDRINUSE). cb NULL queues
+ * datagrams for sl_udp_recv, up to the stack's udp_rcvbuf bytes (excess counted and
+ * dropped). */
+int sl_udp_listen(struct sl_stack *st, int port, sl_udp_recv_cb cb, void *arg);
+int sl_udp_unlisten(struct sl_stack *st, int port); /* -ENOENT if not listening */
+int sl_udp_on_error(struct sl_stack *st, int port, sl_udp_err_cb cb, void *arg);
+
+/* Take the oldest queued datagram of a callback-less listener: bytes copied (truncated to
+ * cap), -EAGAIN when empty. m may be NULL. */
+int sl_udp_recv(struct sl_stack *st, int port, void *buf, size_t cap, struct sl_udp_meta *m);
+
+struct sl_udp_write_opts {
+	const sl_ip *src; /* NULL: source selection */
+	int src_port;	  /* 0: the stack picks an ephemeral port (49152..65535) */
+	uint8_t ttl;	  /* 0: default */
+	bool dont_fragment;
+};
+
+/* Send one datagram. Larger than the path MTU: fragmented, unless dont_fragment
+ * (-EMSGSIZE). Up to 65507 bytes. -ENETUNREACH without a route. o may be NULL. */
+int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
+		 int dst_port, const void *data, size_t len);
+
+#endif

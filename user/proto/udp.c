@@ -1,0 +1,262 @@
+/*
+ * UDP (RFC 768) with the host rules of RFC 1122 §4.1.3: checksum verified when present
+ * and always sent, port unreachable for ports nobody listens on (§4.1.3.1, through
+ * ICMP's rate limit), ICMP errors passed to the socket they concern (§4.1.3.3).
+ */
+#include "iface/stack.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/icmp.h"
+#include "wire/ipv4.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UDP_HLEN 8
+
+struct sl_udp_dgram {
+	struct sl_udp_dgram *next;
+	struct sl_udp_meta m;
+	size_t len;
+	uint8_t data[];
+};
+
+int sl_udp_init(struct sl_stack *st)
+{
+	struct sl_udp *u = &st->udp;
+	u->cap = st->cfg.udp_max_sockets;
+	u->by_port = calloc(65536, sizeof(*u->by_port));
+	u->socks = calloc(u->cap, sizeof(*u->socks));
+	if (!u->by_port || !u->socks)
+		return -ENOMEM;
+	u->next_ephemeral = (uint16_t)(49152 + sl_rng_below(&st->rng, 16384));
+	return 0;
+}
+
+static void flush_queue(struct sl_udp_sock *s)
+{
+	while (s->head) {
+		struct sl_udp_dgram *d = s->head;
+		s->head = d->next;
+		free(d);
+	}
+	s->tail = NULL;
+	s->queued = 0;
+}
+
+void sl_udp_fini(struct sl_stack *st)
+{
+	struct sl_udp *u = &st->udp;
+	for (uint32_t i = 0; u->socks && i < u->nsocks; i++)
+		flush_queue(&u->socks[i]);
+	free(u->by_port);
+	free(u->socks);
+	u->by_port = NULL;
+	u->socks = NULL;
+}
+
+static struct sl_udp_sock *find(struct sl_stack *st, int port)
+{
+	if (port < 1 || port > 65535)
+		return NULL;
+	uint16_t i = st->udp.by_port[port];
+	return i ? &st->udp.socks[i - 1] : NULL;
+}
+
+int sl_udp_listen(struct sl_stack *st, int port, sl_udp_recv_cb cb, void *arg)
+{
+	struct sl_udp *u = &st->udp;
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	if (u->by_port[port])
+		return -EADDRINUSE;
+	if (u->nsocks == u->cap)
+		return -ENOSPC;
+	struct sl_udp_sock *s = &u->socks[u->nsocks++];
+	memset(s, 0, sizeof(*s));
+	s->port = (uint16_t)port;
+	s->cb = cb;
+	s->arg = arg;
+	u->by_port[port] = (uint16_t)u->nsocks;
+	return 0;
+}
+
+int sl_udp_unlisten(struct sl_stack *st, int port)
+{
+	struct sl_udp *u = &st->udp;
+	struct sl_udp_sock *s = find(st, port);
+	if (!s)
+		return port < 1 || port > 65535 ? -EINVAL : -ENOENT;
+	flush_queue(s);
+	/* Keep the table dense: move the last socket into the hole. */
+	uint32_t idx = (uint32_t)(s - u->socks);
+	u->by_port[port] = 0;
+	if (idx != u->nsocks - 1) {
+		*s = u->socks[u->nsocks - 1];
+		u->by_port[s->port] = (uint16_t)(idx + 1);
+	}
+	u->nsocks--;
+	return 0;
+}
+
+int sl_udp_on_error(struct sl_stack *st, int port, sl_udp_err_cb cb, void *arg)
+{
+	struct sl_udp_sock *s = find(st, port);
+	if (!s)
+		return port < 1 || port > 65535 ? -EINVAL : -ENOENT;
+	s->err_cb = cb;
+	s->err_arg = arg;
+	return 0;
+}
+
+int sl_udp_recv(struct sl_stack *st, int port, void *buf, size_t cap, struct sl_udp_meta *m)
+{
+	struct sl_udp_sock *s = find(st, port);
+	if (!s)
+		return port < 1 || port > 65535 ? -EINVAL : -ENOENT;
+	struct sl_udp_dgram *d = s->head;
+	if (!d)
+		return -EAGAIN;
+	s->head = d->next;
+	if (!s->head)
+		s->tail = NULL;
+	s->queued -= d->len;
+	size_t n = d->len < cap ? d->len : cap;
+	memcpy(buf, d->data, n);
+	if (m)
+		*m = d->m;
+	free(d);
+	return (int)n;
+}
+
+enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+{
+	const uint8_t *h = pkt->l4;
+	if (pkt->l4len < UDP_HLEN) {
+		STAT_INC(st, udp_short);
+		return SL_RX_RELEASE;
+	}
+	uint16_t ulen = sl_get16(h + 4);
+	/* RFC 768: the length covers header and data; it may not exceed what IP carried. */
+	if (ulen < UDP_HLEN || ulen > pkt->l4len) {
+		STAT_INC(st, udp_bad_len);
+		return SL_RX_RELEASE;
+	}
+	/* RFC 1122 §4.1.3.4: verify the checksum when the sender computed one (non-zero). */
+	if (sl_get16(h + 6) != 0) {
+		uint64_t acc = sl_csum_pseudo4(pkt->src, pkt->dst, SL_IPPROTO_UDP, ulen);
+		if (sl_csum_fold(sl_csum_add(acc, h, ulen)) != 0xffff) {
+			STAT_INC(st, udp_bad_csum);
+			return SL_RX_RELEASE;
+		}
+	}
+	uint16_t dport = sl_get16(h + 2);
+	struct sl_udp_sock *s = find(st, dport);
+	if (!s) {
+		STAT_INC(st, udp_no_port);
+		if (!pkt->bcast)
+			sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PORT_UNREACH, 0);
+		return SL_RX_RELEASE;
+	}
+	struct sl_udp_meta m = {
+		.src = sl_ip_v4(pkt->src),
+		.dst = sl_ip_v4(pkt->dst),
+		.src_port = sl_get16(h),
+		.dst_port = dport,
+	};
+	const uint8_t *data = h + UDP_HLEN;
+	size_t len = ulen - UDP_HLEN;
+	if (s->cb) {
+		STAT_INC(st, udp_rx);
+		s->cb(s->arg, st, &m, data, len);
+		return SL_RX_RELEASE;
+	}
+	if (s->queued + len > st->cfg.udp_rcvbuf) {
+		STAT_INC(st, udp_rcvbuf_full);
+		return SL_RX_RELEASE;
+	}
+	struct sl_udp_dgram *d = malloc(sizeof(*d) + len);
+	if (!d) {
+		STAT_INC(st, udp_rcvbuf_full);
+		return SL_RX_RELEASE;
+	}
+	d->next = NULL;
+	d->m = m;
+	d->len = len;
+	memcpy(d->data, data, len);
+	if (s->tail)
+		s->tail->next = d;
+	else
+		s->head = d;
+	s->tail = d;
+	s->queued += len;
+	STAT_INC(st, udp_rx);
+	return SL_RX_RELEASE;
+}
+
+bool sl_udp_icmp_error(struct sl_stack *st, int err, const uint8_t *q, size_t qlen)
+{
+	/* The quote holds the IPv4 header we sent and at least 8 bytes after it (RFC 792). */
+	if (qlen < SL_IPV4_HLEN || (q[0] >> 4) != 4)
+		return false;
+	unsigned hlen = sl_ipv4_hlen(q);
+	if (hlen < SL_IPV4_HLEN || qlen < hlen + UDP_HLEN || sl_ipv4_proto(q) != SL_IPPROTO_UDP)
+		return false;
+	if (!sl_iface_owns4(st, sl_ipv4_src(q)))
+		return false;
+	const uint8_t *u = q + hlen;
+	struct sl_udp_sock *s = find(st, sl_get16(u));
+	if (!s || !s->err_cb)
+		return false;
+	struct sl_udp_meta m = {
+		.src = sl_ip_v4(sl_ipv4_src(q)),
+		.dst = sl_ip_v4(sl_ipv4_dst(q)),
+		.src_port = sl_get16(u),
+		.dst_port = sl_get16(u + 2),
+	};
+	s->err_cb(s->err_arg, st, err, &m);
+	return true;
+}
+
+int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
+		 int dst_port, const void *data, size_t len)
+{
+	if (dst_port < 1 || dst_port > 65535 || (o && (o->src_port < 0 || o->src_port > 65535)))
+		return -EINVAL;
+	if (!sl_ip_is_v4(dst))
+		return -EAFNOSUPPORT;
+	if (len > 65535 - SL_IPV4_HLEN - UDP_HLEN)
+		return -EMSGSIZE;
+	uint32_t d = sl_ip_to_v4(dst), src, nh;
+	int err = sl_iface_route4(st, d, &nh, &src);
+	if (err)
+		return err;
+	if (o && o->src) {
+		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+			return -EADDRNOTAVAIL;
+		src = sl_ip_to_v4(o->src);
+	}
+	uint16_t sport;
+	if (o && o->src_port) {
+		sport = (uint16_t)o->src_port;
+	} else {
+		sport = st->udp.next_ephemeral;
+		st->udp.next_ephemeral = sport == 65535 ? 49152 : sport + 1;
+	}
+	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
+	uint8_t h[UDP_HLEN];
+	sl_put16(h, sport);
+	sl_put16(h + 2, (uint16_t)dst_port);
+	sl_put16(h + 4, ulen);
+	sl_put16(h + 6, 0);
+	uint64_t acc = sl_csum_pseudo4(src, d, SL_IPPROTO_UDP, ulen);
+	acc = sl_csum_add(sl_csum_add(acc, h, UDP_HLEN), data, len);
+	uint16_t c = (uint16_t)~sl_csum_fold(acc);
+	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+	struct sl_piece pieces[2] = {{h, UDP_HLEN}, {data, len}};
+	err = sl_ipv4_send(st, src, d, SL_IPPROTO_UDP, o ? o->ttl : 0, o ? o->dont_fragment : false,
+			   pieces, 2);
+	if (err == 0)
+		STAT_INC(st, udp_tx);
+	return err;
+}

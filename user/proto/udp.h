@@ -1,0 +1,32 @@
+/* UDP socket table (RFC 768). */
+#ifndef SL_PROTO_UDP_H
+#define SL_PROTO_UDP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "sluice/udp.h"
+
+struct sl_udp_dgram; /* a queued datagram (callback-less sockets) */
+
+struct sl_udp_sock {
+	uint16_t port;
+	sl_udp_recv_cb cb;
+	void *arg;
+	sl_udp_err_cb err_cb;
+	void *err_arg;
+	struct sl_udp_dgram *head, *tail;
+	size_t queued; /* bytes in the queue */
+};
+
+struct sl_udp {
+	uint16_t *by_port; /* 65536 entries: index+1 into socks, 0 = none */
+	struct sl_udp_sock *socks;
+	uint32_t nsocks, cap;
+	uint16_t next_ephemeral;
+};
+
+struct sl_stack;
+int sl_udp_init(struct sl_stack *st);
+void sl_udp_fini(struct sl_stack *st);
+
+#endif
