@@ -18,6 +18,13 @@
 
 struct sl_stack;
 
+/* A neighbour (ARP) table shared by the stacks serving the queues of one interface: ARP
+ * replies arrive on one queue only, so what one stack learns, the others can use. Safe to
+ * use from the stacks' threads; create it before and free it after the stacks. */
+struct sl_neigh_share;
+int sl_neigh_share_new(unsigned cap, struct sl_neigh_share **out);
+void sl_neigh_share_free(struct sl_neigh_share *s);
+
 struct sl_addr_cfg {
 	sl_ip addr;
 	uint8_t prefix_len;
@@ -30,6 +37,7 @@ struct sl_stack_config {
 	uint32_t mtu;  /* IP MTU; 0 = the device's */
 	uint64_t seed; /* per-stack random generator */
 	uint8_t ttl;   /* default 64 */
+	struct sl_neigh_share *neigh_share; /* NULL: this stack's ARP cache is its own */
 
 	/* ARP (RFC 826) */
 	uint32_t arp_cache_size;       /* entries, default 256 */

@@ -29,10 +29,11 @@ static inline uint32_t sl_pool_index(const struct sl_frame_pool *p, uint64_t add
 	return (uint32_t)(addr / p->frame_size);
 }
 
-/* Take a frame from the free list for new_owner; returns its index or -ENOBUFS. */
+/* Take a frame from the free list for new_owner (not SL_OWN_FREE); returns its index or
+ * -ENOBUFS. */
 static inline int64_t sl_pool_take(struct sl_frame_pool *p, enum sl_frame_owner new_owner)
 {
-	if (!p->nfree)
+	if (!p->nfree || new_owner == SL_OWN_FREE)
 		return -105; /* -ENOBUFS */
 	uint32_t i = p->free[--p->nfree];
 	p->owner[i] = (uint8_t)new_owner;
@@ -46,7 +47,8 @@ static inline int64_t sl_pool_take(struct sl_frame_pool *p, enum sl_frame_owner 
 static inline int sl_pool_move(struct sl_frame_pool *p, uint32_t i, enum sl_frame_owner from,
 			       enum sl_frame_owner to)
 {
-	if (i >= p->n || p->owner[i] != from) {
+	/* A free frame sits on the free stack: it leaves only through sl_pool_take. */
+	if (i >= p->n || p->owner[i] != from || from == SL_OWN_FREE) {
 		p->errors++;
 		return -1;
 	}

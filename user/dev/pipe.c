@@ -83,9 +83,10 @@ static bool link_put(struct pipe_link *l, const uint8_t *data, uint32_t len, uin
 	}
 	struct link_entry e = {.len = len, .buf = l->freebuf[--l->nfree], .seq = l->seq++};
 	memcpy(l->slab + (size_t)e.buf * PIPE_FRAME_SIZE, data, len);
-	e.at = now + l->fault.delay_ns;
+	uint64_t d = l->fault.delay_ns;
 	if (l->fault.jitter_ns)
-		e.at += sl_rng_below(&l->rng, l->fault.jitter_ns);
+		d += sl_rng_below(&l->rng, l->fault.jitter_ns);
+	e.at = now > UINT64_MAX - d ? UINT64_MAX : now + d; /* saturate: flush at close uses MAX */
 	*out = e;
 	return true;
 }
@@ -130,7 +131,8 @@ static void link_send(struct pipe_link *l, const uint8_t *data, uint32_t len, ui
 static void link_release_held(struct pipe_link *l, uint64_t now)
 {
 	if (l->has_held && now >= l->held_since + PIPE_REORDER_HOLD_NS) {
-		l->held.at = now;
+		if (l->held.at < now)
+			l->held.at = now; /* never earlier than its own delay allows */
 		l->held.seq = l->seq++;
 		link_insert(l, l->held);
 		l->has_held = false;

@@ -262,6 +262,8 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 	for (int i = 0; i < n; i++)
 		if (eth_input(st, &f[i]) == SL_RX_RELEASE)
 			dev->ops->release(dev, &f[i]);
+	if (st->cfg.neigh_share)
+		sl_arp_poll_share(st);
 	uint64_t next = sl_timers_run(&st->timers, st, now_ns);
 	dev->ops->flush(dev, now_ns);
 	dev->ops->stats(dev, st->stats);

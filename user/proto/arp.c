@@ -5,6 +5,7 @@
  * Announcements on address add follow RFC 5227 §2.3 (gratuitous ARP request).
  */
 #include "iface/stack.h"
+#include "proto/neigh_share.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
@@ -160,11 +161,35 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 }
 
 /* Start resolving ip; returns the INCOMPLETE entry or NULL (cache full). */
+static bool from_share(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	uint8_t mac[6];
+	uint64_t nb = st->now > st->cfg.arp_reachable_ns ? st->now - st->cfg.arp_reachable_ns : 0;
+	if (!st->cfg.neigh_share || !sl_neigh_share_lookup(st->cfg.neigh_share, e->ip, mac, nb))
+		return false;
+	resolved(st, e, mac);
+	return true;
+}
+
+void sl_arp_poll_share(struct sl_stack *st)
+{
+	struct sl_arp *a = &st->arp;
+	uint64_t gen = sl_neigh_share_gen(st->cfg.neigh_share);
+	if (gen == a->share_gen)
+		return;
+	a->share_gen = gen;
+	for (uint32_t i = 0; i < a->cap; i++)
+		if (a->e[i].state == SL_ARP_INCOMPLETE)
+			from_share(st, &a->e[i]);
+}
+
 static struct sl_arp_entry *start_resolution(struct sl_stack *st, uint32_t ip)
 {
 	struct sl_arp_entry *e = insert(st, ip);
 	if (!e)
 		return NULL;
+	if (from_share(st, e))
+		return e;
 	e->state = SL_ARP_INCOMPLETE;
 	e->retries = 1;
 	send_request(st, e, false);
@@ -175,16 +200,16 @@ static struct sl_arp_entry *start_resolution(struct sl_stack *st, uint32_t ip)
 void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip)
 {
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
-	if (e && (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING)) {
+	if (!e)
+		e = start_resolution(st, ip); /* may resolve at once from the neighbour share */
+	if (!e) {
+		sl_iface_release(st, f); /* counted as arp_cache_full */
+		return;
+	}
+	if (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING) {
 		e->last_used = st->now;
 		memcpy(f->data, e->mac, 6);
 		sl_iface_tx(st, f);
-		return;
-	}
-	if (!e)
-		e = start_resolution(st, ip);
-	if (!e) {
-		sl_iface_release(st, f); /* counted as arp_cache_full */
 		return;
 	}
 	if (e->npending >= st->cfg.arp_pending_per_entry ||
@@ -232,6 +257,8 @@ enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
 	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn). */
 	else if (for_us && spa && (e = insert(st, spa)))
 		resolved(st, e, sha);
+	if (e && st->cfg.neigh_share)
+		sl_neigh_share_publish(st->cfg.neigh_share, spa, sha, st->now);
 
 	if (sl_arp_op(p) != SL_ARP_REQUEST)
 		return SL_RX_RELEASE;

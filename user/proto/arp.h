@@ -34,6 +34,7 @@ struct sl_arp {
 	int32_t free_head;
 	uint32_t used;
 	uint32_t pending_total;
+	uint64_t share_gen; /* neighbour-share generation last looked at */
 };
 
 struct sl_stack;
@@ -41,6 +42,8 @@ int sl_arp_init(struct sl_stack *st);
 void sl_arp_fini(struct sl_stack *st);
 /* Send f (complete but for the Ethernet destination) to next hop ip. Takes the frame. */
 void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip);
+/* Resolve outstanding entries from the neighbour share when it changed (once per poll). */
+void sl_arp_poll_share(struct sl_stack *st);
 /* Gratuitous ARP announcing ip (RFC 5227 §2.3). */
 void sl_arp_announce(struct sl_stack *st, uint32_t ip);
 

@@ -5,6 +5,7 @@
 int sl_timers_init(struct sl_timers *ts, unsigned max)
 {
 	ts->n = 0;
+	ts->running = false;
 	ts->cap = 64 < max ? 64 : max;
 	ts->max = max;
 	ts->heap = calloc(ts->cap, sizeof(*ts->heap));
@@ -65,6 +66,8 @@ static void sift_down(struct sl_timers *ts, unsigned i)
 
 int sl_timer_arm(struct sl_timers *ts, struct sl_timer *t, uint64_t deadline)
 {
+	if (ts->running && deadline <= ts->run_now)
+		deadline = ts->run_now + 1; /* no livelock on a timer that re-arms itself as due */
 	if (t->idx >= 0) {
 		uint64_t old = t->deadline;
 		t->deadline = deadline;
@@ -109,10 +112,13 @@ void sl_timer_cancel(struct sl_timers *ts, struct sl_timer *t)
 
 uint64_t sl_timers_run(struct sl_timers *ts, void *ctx, uint64_t now)
 {
+	ts->running = true;
+	ts->run_now = now;
 	while (ts->n && ts->heap[0]->deadline <= now) {
 		struct sl_timer *t = ts->heap[0];
 		sl_timer_cancel(ts, t);
 		t->fn(t, ctx, now);
 	}
+	ts->running = false;
 	return sl_timers_next(ts);
 }

@@ -20,12 +20,15 @@ struct sl_timer {
 struct sl_timers {
 	struct sl_timer **heap;
 	unsigned n, cap, max;
+	bool running;	  /* inside sl_timers_run */
+	uint64_t run_now; /* its now */
 };
 
 int sl_timers_init(struct sl_timers *ts, unsigned max);
 void sl_timers_free(struct sl_timers *ts);
 void sl_timer_init(struct sl_timer *t, sl_timer_fn fn);
-/* (Re)arm t for deadline. -ENOSPC when the heap is at its bound. */
+/* (Re)arm t for deadline. -ENOSPC when the heap is at its bound. A timer armed from a callback
+ * for a deadline already due runs on the next sl_timers_run, never in the same one. */
 int sl_timer_arm(struct sl_timers *ts, struct sl_timer *t, uint64_t deadline);
 void sl_timer_cancel(struct sl_timers *ts, struct sl_timer *t);
 static inline bool sl_timer_armed(const struct sl_timer *t)

@@ -1,0 +1,98 @@
+/*
+ * Neighbour sharing between the stacks of one interface (one stack per RX queue).
+ *
+ * ARP replies arrive on whichever queue the NIC hashes them to, so the stack that asked
+ * may never see the answer. Each stack keeps its own cache (no locks on the packet path);
+ * what one stack learns from the wire it also publishes here, and a stack consults this
+ * table before sending a request and whenever the generation counter moves while it has
+ * resolutions outstanding. The lock is taken only on ARP traffic and cache misses.
+ */
+#include "sluice/stack.h"
+#include "proto/neigh_share.h"
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct share_entry {
+	uint32_t ip;
+	uint8_t mac[6];
+	uint64_t at;
+};
+
+struct sl_neigh_share {
+	pthread_mutex_t mu;
+	uint64_t gen;
+	unsigned cap, n;
+	struct share_entry e[];
+};
+
+int sl_neigh_share_new(unsigned cap, struct sl_neigh_share **out)
+{
+	if (!cap)
+		return -EINVAL;
+	struct sl_neigh_share *s = calloc(1, sizeof(*s) + cap * sizeof(s->e[0]));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	s->cap = cap;
+	*out = s;
+	return 0;
+}
+
+void sl_neigh_share_free(struct sl_neigh_share *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+uint64_t sl_neigh_share_gen(struct sl_neigh_share *s)
+{
+	return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
+}
+
+void sl_neigh_share_publish(struct sl_neigh_share *s, uint32_t ip, const uint8_t mac[6],
+			    uint64_t now)
+{
+	pthread_mutex_lock(&s->mu);
+	unsigned slot = s->n, oldest = 0;
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->e[i].ip == ip) {
+			slot = i;
+			break;
+		}
+		if (s->e[i].at < s->e[oldest].at)
+			oldest = i;
+	}
+	if (slot == s->n) {
+		if (s->n < s->cap)
+			s->n++;
+		else
+			slot = oldest; /* bounded: the least recently learned entry goes */
+	}
+	bool changed = s->e[slot].ip != ip || memcmp(s->e[slot].mac, mac, 6) != 0;
+	s->e[slot].ip = ip;
+	memcpy(s->e[slot].mac, mac, 6);
+	s->e[slot].at = now;
+	if (changed)
+		__atomic_add_fetch(&s->gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->mu);
+}
+
+bool sl_neigh_share_lookup(struct sl_neigh_share *s, uint32_t ip, uint8_t mac[6],
+			   uint64_t not_before)
+{
+	bool found = false;
+	pthread_mutex_lock(&s->mu);
+	for (unsigned i = 0; i < s->n; i++) {
+		if (s->e[i].ip == ip && s->e[i].at >= not_before) {
+			memcpy(mac, s->e[i].mac, 6);
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	return found;
+}

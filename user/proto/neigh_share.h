@@ -1,0 +1,16 @@
+/* Internal side of the neighbour table shared by the stacks of one interface. */
+#ifndef SL_PROTO_NEIGH_SHARE_H
+#define SL_PROTO_NEIGH_SHARE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct sl_neigh_share;
+uint64_t sl_neigh_share_gen(struct sl_neigh_share *s);
+void sl_neigh_share_publish(struct sl_neigh_share *s, uint32_t ip, const uint8_t mac[6],
+			    uint64_t now);
+/* Entries learned before not_before are stale and not returned. */
+bool sl_neigh_share_lookup(struct sl_neigh_share *s, uint32_t ip, uint8_t mac[6],
+			   uint64_t not_before);
+
+#endif
