@@ -34,7 +34,11 @@ DURATION ?=
 
 .PHONY: all run test test-unit test-san test-fuzz test-net bench fuzz install clean deps format
 
-all: deps $(BUILD)/sluice $(BUILD)/libsluice.a
+all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(BUILD)/examples/udp_echo
+
+$(BUILD)/examples/%: docs/examples/%.c $(BUILD)/libsluice.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libsluice.a $(LDLIBS)
 
 deps:
 	@bash tools/deps.sh $(DEB_PKGS)
