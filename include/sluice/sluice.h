@@ -9,5 +9,6 @@
 #include "sluice/arp.h"
 #include "sluice/icmp.h"
 #include "sluice/udp.h"
+#include "sluice/tcp.h"
 #include "sluice/gate.h"
 #endif

@@ -58,6 +58,21 @@ struct sl_stack_config {
 	uint32_t udp_max_sockets;      /* default 1024 */
 	uint32_t udp_rcvbuf;	       /* bytes queued per callback-less socket, default 256 KiB */
 
+	/* TCP (RFC 9293) */
+	uint32_t tcp_max_conns;	   /* connections in the table (all states), default 8192 */
+	uint32_t tcp_sndbuf;	   /* bytes per connection (power of two), default 256 KiB */
+	uint32_t tcp_rcvbuf;	   /* bytes per connection (power of two), default 256 KiB */
+	uint32_t tcp_backlog;	   /* half-open connections per listener, default 256 */
+	uint64_t tcp_msl_ns;	   /* TIME-WAIT lasts 2·MSL; default MSL 30 s */
+	uint64_t tcp_rto_min_ns;   /* RFC 6298 (2.4) minimum, default 200 ms */
+	uint64_t tcp_rto_max_ns;   /* default 60 s */
+	uint64_t tcp_rto_initial_ns; /* before any RTT sample, default 1 s (RFC 6298 (2.1)) */
+	uint32_t tcp_max_retries;  /* retransmissions of one segment before ETIMEDOUT, default 15 */
+	uint32_t tcp_syn_retries;  /* SYN retransmissions before ETIMEDOUT, default 6 */
+	uint64_t tcp_delack_ns;	   /* delayed-ACK bound, default 40 ms */
+	uint32_t tcp_initial_window; /* segments (RFC 6928), default 10 */
+	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), default 100 */
+
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
 	uint32_t icmp_rate; /* per second, default 100 */
 	uint32_t icmp_burst; /* default 50 */

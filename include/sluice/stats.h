@@ -60,6 +60,34 @@
 	X(udp_bad_csum, 1, "UDP checksum wrong")                                                   \
 	X(udp_no_port, 1, "UDP to a port nobody listens on (answered port-unreachable)")          \
 	X(udp_rcvbuf_full, 1, "UDP datagram dropped: socket receive queue full")                   \
+	X(tcp_rx, 0, "TCP segments accepted")                                                      \
+	X(tcp_tx, 0, "TCP segments sent")                                                          \
+	X(tcp_short, 1, "TCP segment shorter than its header")                                     \
+	X(tcp_bad_off, 1, "TCP data offset below 20 or beyond the segment")                        \
+	X(tcp_bad_csum, 1, "TCP checksum wrong")                                                   \
+	X(tcp_bad_opts, 1, "TCP options malformed (length past the header, bad length)")          \
+	X(tcp_bad_flags, 1, "TCP segment with no flags, or SYN with FIN/RST")                     \
+	X(tcp_no_conn, 1, "TCP segment for no connection (answered with RST unless RST)")         \
+	X(tcp_backlog_full, 1, "SYN refused: listener's SYN backlog full")                         \
+	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                     \
+	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")        \
+	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                 \
+	X(tcp_rst_out_of_window, 1, "RST outside the window ignored (RFC 5961 §3)")               \
+	X(tcp_challenge_acks, 0, "challenge ACKs sent (RFC 5961)")                                 \
+	X(tcp_challenge_limited, 1, "challenge ACK not sent: rate limit")                          \
+	X(tcp_ooo_dropped, 1, "out-of-order data dropped: out-of-order ranges full")               \
+	X(tcp_rcv_after_shutdown, 1, "data arriving after shutdown(read) discarded")               \
+	X(tcp_retransmits, 0, "TCP segments retransmitted")                                        \
+	X(tcp_fast_retransmits, 0, "fast retransmits (three duplicate ACKs)")                      \
+	X(tcp_rto_expired, 0, "retransmission timeouts")                                           \
+	X(tcp_timeouts, 0, "connections aborted: retransmission or keepalive limit")               \
+	X(tcp_resets_rx, 0, "connections reset by the peer")                                       \
+	X(tcp_resets_tx, 0, "RST segments sent")                                                   \
+	X(tcp_keepalive_probes, 0, "keepalive probes sent")                                        \
+	X(tcp_persist_probes, 0, "zero-window probes sent")                                        \
+	X(tcp_accepted, 0, "passive opens completed")                                              \
+	X(tcp_connected, 0, "active opens completed")                                              \
+	X(tcp_tx_deferred, 0, "TCP output deferred to the next poll: device batch full")           \
 	X(icmp_rx, 0, "ICMP messages accepted")                                                    \
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \

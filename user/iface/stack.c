@@ -28,6 +28,19 @@ void sl_stack_config_init(struct sl_stack_config *cfg)
 	cfg->reasm_timeout_ns = 30ULL * 1000000000ULL;
 	cfg->udp_max_sockets = 1024;
 	cfg->udp_rcvbuf = 256u << 10;
+	cfg->tcp_max_conns = 8192;
+	cfg->tcp_sndbuf = 256u << 10;
+	cfg->tcp_rcvbuf = 256u << 10;
+	cfg->tcp_backlog = 256;
+	cfg->tcp_msl_ns = 30ULL * 1000000000ULL;
+	cfg->tcp_rto_min_ns = 200ULL * 1000000ULL;
+	cfg->tcp_rto_max_ns = 60ULL * 1000000000ULL;
+	cfg->tcp_rto_initial_ns = 1000000000ULL;
+	cfg->tcp_max_retries = 15;
+	cfg->tcp_syn_retries = 6;
+	cfg->tcp_delack_ns = 40ULL * 1000000ULL;
+	cfg->tcp_initial_window = 10;
+	cfg->tcp_challenge_rate = 100;
 	cfg->arp_reachable_ns = 60ULL * 1000000000ULL;
 	cfg->arp_retry_ns = 1000000000ULL;
 	cfg->arp_retries = 3;
@@ -168,7 +181,8 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	sl_rng_seed(&st->rng, cfg->seed);
 	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
 
-	err = sl_timers_init(&st->timers, cfg->arp_cache_size + 1024);
+	err = sl_timers_init(&st->timers, cfg->arp_cache_size + cfg->reasm_max_datagrams +
+						  6 * cfg->tcp_max_conns + 64);
 	if (err)
 		goto fail;
 	err = sl_arp_init(st);
@@ -176,6 +190,8 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 		err = sl_reasm_init(st);
 	if (!err)
 		err = sl_udp_init(st);
+	if (!err)
+		err = sl_tcp_init(st);
 	if (err)
 		goto fail;
 	if (!sl_ip_is_zero(&cfg->gateway)) {
@@ -202,6 +218,7 @@ void sl_stack_close(struct sl_stack *st)
 {
 	if (!st)
 		return;
+	sl_tcp_fini(st);
 	sl_udp_fini(st);
 	sl_reasm_fini(st);
 	sl_arp_fini(st);
@@ -257,6 +274,7 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 	struct sl_frame f[SL_RX_BATCH];
 	struct sl_dev *dev = st->dev;
 	st->now = now_ns;
+	st->tcp.tx_this_poll = 0;
 	int n = dev->ops->rx(dev, f, SL_RX_BATCH, now_ns);
 	STAT_ADD(st, rx_frames, n > 0 ? n : 0);
 	for (int i = 0; i < n; i++)
@@ -265,6 +283,7 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 	if (st->cfg.neigh_share)
 		sl_arp_poll_share(st);
 	uint64_t next = sl_timers_run(&st->timers, st, now_ns);
+	sl_tcp_flush(st);
 	dev->ops->flush(dev, now_ns);
 	dev->ops->stats(dev, st->stats);
 	if (st->stats_hdr) {
@@ -272,8 +291,9 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 		sl_dev_counts(dev, &c);
 		st->stats_hdr->frames_free = c.owner[SL_OWN_FREE] + c.owner[SL_OWN_KERNEL];
 	}
-	/* A full batch means more may be waiting: come back at once. */
-	if (n == SL_RX_BATCH)
+	/* A full batch means more may be waiting, and deferred TCP output wants the next batch:
+	 * come back at once. */
+	if (n == SL_RX_BATCH || st->tcp.pending)
 		return now_ns;
 	uint64_t dn = dev->ops->next_event(dev);
 	return dn < next ? dn : next;

@@ -13,6 +13,7 @@
 #include "proto/arp.h"
 #include "proto/reasm.h"
 #include "proto/udp.h"
+#include "proto/tcp.h"
 #include "util/rng.h"
 #include "util/timer.h"
 
@@ -51,6 +52,7 @@ struct sl_stack {
 	struct sl_arp arp;
 	struct sl_reasm reasm;
 	struct sl_udp udp;
+	struct sl_tcp tcp;
 
 	uint64_t icmp_tokens_ns; /* token bucket, kept in "ns of credit" */
 	uint64_t icmp_last;
@@ -95,6 +97,8 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip4_pkt *pkt);
 enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
 enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
+enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
+bool sl_tcp_icmp_error(struct sl_stack *st, int err, const uint8_t *quoted, size_t qlen);
 /* An ICMP error about a datagram we sent, delivered to the transport it concerns: quoted
  * points at the quoted IPv4 header, qlen bytes of it. Returns true when someone took it. */
 bool sl_udp_icmp_error(struct sl_stack *st, int err, const uint8_t *quoted, size_t qlen);

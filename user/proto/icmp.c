@@ -124,7 +124,8 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	if (sl_icmp_is_error(type) && type != SL_ICMP_SOURCE_QUENCH && type != SL_ICMP_REDIRECT) {
 		STAT_INC(st, icmp_errors_rx);
 		int err = icmp_errno(type, sl_icmp_code(m));
-		if (sl_udp_icmp_error(st, err, m + SL_ICMP_HLEN, len - SL_ICMP_HLEN))
+		if (sl_udp_icmp_error(st, err, m + SL_ICMP_HLEN, len - SL_ICMP_HLEN) ||
+		    sl_tcp_icmp_error(st, err, m + SL_ICMP_HLEN, len - SL_ICMP_HLEN))
 			STAT_INC(st, icmp_errors_delivered);
 		else
 			STAT_INC(st, icmp_errors_unclaimed);

@@ -60,6 +60,8 @@ enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		return sl_icmp_input(st, pkt);
 	case SL_IPPROTO_UDP:
 		return sl_udp_input(st, pkt);
+	case SL_IPPROTO_TCP:
+		return sl_tcp_input(st, pkt);
 	default:
 		STAT_INC(st, ipv4_unknown_proto);
 		/* RFC 1122 §3.2.2.1: protocol unreachable (never for broadcasts: §3.2.2). */

@@ -1,0 +1,109 @@
+/*
+ * TCP (API.md: TCP and Keepalive; RFC 9293).
+ *
+ * A flow is a connection. Its callbacks run inside sl_stack_poll:
+ *   on_connected(arg, flow, err)  an active open finished: 0, -ECONNREFUSED, -ETIMEDOUT
+ *   on_readable(arg, flow)        data or end of file can be read
+ *   on_writable(arg, flow)        send-buffer space came back after a short or refused
+ *                                 write (or sl_tcp_sndbuf_free() returning 0)
+ *   on_closed(arg, flow, reason)  the connection is over: 0 (orderly), -ECONNRESET,
+ *                                 -ETIMEDOUT (retransmissions or keepalive gave up)
+ * After on_closed the flow still exists (reads drain what is left) until the application
+ * calls sl_tcp_close or sl_tcp_abort. After sl_tcp_close/abort the application must not
+ * touch the flow again; the stack frees it when the protocol is done with it.
+ */
+#ifndef SLUICE_TCP_H
+#define SLUICE_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "sluice/ip.h"
+
+struct sl_stack;
+struct sl_tcp_flow;
+
+/* Mirage's Keepalive: probes at after + k·interval (k = 1..probes) after the last segment
+ * received; the connection is reset at after + (probes + 1)·interval without an answer. */
+struct sl_keepalive {
+	uint64_t after_ns;
+	uint64_t interval_ns;
+	uint32_t probes;
+};
+
+struct sl_tcp_callbacks {
+	void (*on_connected)(void *arg, struct sl_tcp_flow *f, int err);
+	void (*on_readable)(void *arg, struct sl_tcp_flow *f);
+	void (*on_writable)(void *arg, struct sl_tcp_flow *f);
+	void (*on_closed)(void *arg, struct sl_tcp_flow *f, int reason);
+};
+
+typedef void (*sl_tcp_accept_cb)(void *arg, struct sl_tcp_flow *f);
+
+/* Passive open on port (1..65535, else -EINVAL; taken: -EADDRINUSE). ka may be NULL.
+ * on_accept runs once per established connection; it should set the flow's callbacks. */
+int sl_tcp_listen(struct sl_stack *st, int port, const struct sl_keepalive *ka,
+		  sl_tcp_accept_cb on_accept, void *arg);
+int sl_tcp_unlisten(struct sl_stack *st, int port);
+
+struct sl_tcp_connect_opts {
+	const sl_ip *src;	       /* NULL: source selection */
+	const struct sl_keepalive *ka; /* NULL: none */
+	uint64_t timeout_ns;	       /* 0: the SYN retransmission limit decides (~ 60 s) */
+};
+/* Active open. The flow exists at once; on_connected reports the outcome. */
+int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
+		   const struct sl_tcp_connect_opts *o, const struct sl_tcp_callbacks *cb,
+		   void *arg, struct sl_tcp_flow **out);
+
+void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg);
+
+/* Bytes read (≤ cap), 0 at end of file, -EAGAIN when nothing yet, or the error that ended
+ * the connection (-ECONNRESET, -ETIMEDOUT) once everything received has been read. */
+ssize_t sl_tcp_read(struct sl_tcp_flow *f, void *buf, size_t cap);
+
+/* Zero-copy read: up to two views into the flow's receive buffer (it is a ring) holding
+ * everything readable now; returns the byte count (0 and EOF/-errors as sl_tcp_read).
+ * The views stay valid until sl_tcp_consume, which releases n bytes. */
+struct sl_iov {
+	const uint8_t *p;
+	size_t len;
+};
+ssize_t sl_tcp_peek(struct sl_tcp_flow *f, struct sl_iov v[2]);
+void sl_tcp_consume(struct sl_tcp_flow *f, size_t n);
+
+/* Queue data: bytes accepted (maybe fewer than len; 0 < … ≤ len), -EAGAIN when the send
+ * buffer is full (on_writable will be called), -EPIPE after shutdown/close/reset. The plain
+ * forms apply Nagle (RFC 896); the _nodelay forms push what they queue at once. */
+ssize_t sl_tcp_write(struct sl_tcp_flow *f, const void *data, size_t len);
+ssize_t sl_tcp_writev(struct sl_tcp_flow *f, const struct sl_iov *v, int n);
+ssize_t sl_tcp_write_nodelay(struct sl_tcp_flow *f, const void *data, size_t len);
+ssize_t sl_tcp_writev_nodelay(struct sl_tcp_flow *f, const struct sl_iov *v, int n);
+
+#define SL_SHUT_RD 1
+#define SL_SHUT_WR 2
+#define SL_SHUT_RDWR 3
+int sl_tcp_shutdown(struct sl_tcp_flow *f, int how);
+/* Send what is queued, then FIN; the flow is freed when the protocol is done with it. */
+void sl_tcp_close(struct sl_tcp_flow *f);
+/* Reset the connection (RST) and free the flow. */
+void sl_tcp_abort(struct sl_tcp_flow *f);
+
+void sl_tcp_endpoints(const struct sl_tcp_flow *f, sl_ip *local, uint16_t *lport, sl_ip *remote,
+		      uint16_t *rport);
+
+struct sl_tcp_info {
+	const char *state; /* RFC 9293 name: "ESTABLISHED", ... */
+	uint32_t mss;	   /* send MSS */
+	uint64_t srtt_us, rttvar_us, rto_us;
+	uint32_t cwnd, ssthresh, snd_wnd, rcv_wnd;
+	uint64_t retransmits, bytes_sent, bytes_received, segs_in, segs_out;
+	uint8_t snd_wscale, rcv_wscale;
+};
+void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *out);
+/* Bytes that can be written now without -EAGAIN. Finding none arms on_writable, as a short
+ * write does. */
+size_t sl_tcp_sndbuf_free(struct sl_tcp_flow *f);
+
+#endif

@@ -1,0 +1,576 @@
+/*
+ * TCP connection table, listeners, initial sequence numbers (RFC 6528), the application
+ * API (include/sluice/tcp.h) and the end-of-poll output pass.
+ */
+#include "iface/stack.h"
+#include "util/siphash.h"
+#include "wire/ipv4.h"
+#include "wire/tcp.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const state_names[] = {
+	"CLOSED",      "LISTEN",     "SYN-SENT",   "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+	"FIN-WAIT-2",  "CLOSE-WAIT", "CLOSING",	   "LAST-ACK",	   "TIME-WAIT",
+};
+
+const char *sl_tcp_state_name(enum sl_tcp_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+/* --- rings ------------------------------------------------------------------------------ */
+
+static int ring_init(struct sl_ring *r, uint32_t cap)
+{
+	r->buf = malloc(cap);
+	r->cap = cap;
+	r->head = r->len = 0;
+	return r->buf ? 0 : -ENOMEM;
+}
+
+uint32_t sl_ring_free(const struct sl_ring *r)
+{
+	return r->cap - r->len;
+}
+
+/* --- table ------------------------------------------------------------------------------ */
+
+static void free_dead(struct sl_tcp *tt);
+
+static uint32_t bucket_of(const struct sl_tcp *t, uint32_t laddr, uint16_t lport,
+			  uint32_t raddr, uint16_t rport)
+{
+	uint32_t h = raddr * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u ^
+		     laddr * 3266489917u;
+	h ^= h >> 15;
+	return h & (t->nbuckets - 1);
+}
+
+int sl_tcp_init(struct sl_stack *st)
+{
+	struct sl_tcp *t = &st->tcp;
+	if ((st->cfg.tcp_sndbuf & (st->cfg.tcp_sndbuf - 1)) ||
+	    (st->cfg.tcp_rcvbuf & (st->cfg.tcp_rcvbuf - 1)) || st->cfg.tcp_rcvbuf < 4096 ||
+	    st->cfg.tcp_sndbuf < 4096)
+		return -EINVAL;
+	t->nbuckets = 64;
+	while (t->nbuckets < st->cfg.tcp_max_conns)
+		t->nbuckets <<= 1;
+	t->table = calloc(t->nbuckets, sizeof(*t->table));
+	t->listeners = calloc(64, sizeof(*t->listeners));
+	if (!t->table || !t->listeners)
+		return -ENOMEM;
+	t->nlisteners = 64;
+	/* RFC 6528: a per-stack secret for F(). Derived from the stack's seed so simulations are
+	 * reproducible; sluice run seeds from getrandom(). */
+	for (int i = 0; i < 16; i += 8) {
+		uint64_t r = sl_rng_next(&st->rng);
+		memcpy(t->isn_key + i, &r, 8);
+	}
+	t->next_port = (uint16_t)(49152 + sl_rng_below(&st->rng, 16384));
+	t->chal_last = st->now;
+	t->chal_tokens_ns = 1000000000ULL;
+	return 0;
+}
+
+void sl_tcp_fini(struct sl_stack *st)
+{
+	struct sl_tcp *t = &st->tcp;
+	for (uint32_t b = 0; t->table && b < t->nbuckets; b++) {
+		while (t->table[b])
+			sl_tcb_free(t->table[b]);
+	}
+	free_dead(t);
+	free(t->table);
+	free(t->listeners);
+	t->table = NULL;
+	t->listeners = NULL;
+}
+
+struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			     uint16_t rport)
+{
+	struct sl_tcp *t = &st->tcp;
+	for (struct sl_tcb *c = t->table[bucket_of(t, laddr, lport, raddr, rport)]; c;
+	     c = c->hnext)
+		if (c->rport == rport && c->lport == lport && c->raddr == raddr && c->laddr == laddr)
+			return c;
+	return NULL;
+}
+
+struct sl_listener *sl_tcp_find_listener(struct sl_stack *st, uint16_t port)
+{
+	for (uint32_t i = 0; i < st->tcp.nlisteners; i++)
+		if (st->tcp.listeners[i].used && st->tcp.listeners[i].port == port)
+			return &st->tcp.listeners[i];
+	return NULL;
+}
+
+struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			  uint16_t rport)
+{
+	struct sl_tcp *tt = &st->tcp;
+	if (tt->nconns >= st->cfg.tcp_max_conns) {
+		STAT_INC(st, tcp_conn_limit);
+		return NULL;
+	}
+	struct sl_tcb *t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	if (ring_init(&t->sndbuf, st->cfg.tcp_sndbuf) || ring_init(&t->rcvbuf, st->cfg.tcp_rcvbuf)) {
+		free(t->sndbuf.buf);
+		free(t->rcvbuf.buf);
+		free(t);
+		return NULL;
+	}
+	t->st = st;
+	t->laddr = laddr;
+	t->raddr = raddr;
+	t->lport = lport;
+	t->rport = rport;
+	t->mss = 536; /* RFC 9293 §3.7.1: the default when the peer sends no MSS option */
+	t->rto_ns = st->cfg.tcp_rto_initial_ns;
+	t->cc = &sl_tcp_newreno;
+	/* RFC 7323 §2.2: the smallest shift that lets the window cover the receive buffer. */
+	while (t->rcv_wscale < 14 && (st->cfg.tcp_rcvbuf >> t->rcv_wscale) > 65535)
+		t->rcv_wscale++;
+	t->last_rx = st->now;
+	sl_tcp_timers_init(t);
+	uint32_t b = bucket_of(tt, laddr, lport, raddr, rport);
+	t->hnext = tt->table[b];
+	tt->table[b] = t;
+	tt->nconns++;
+	return t;
+}
+
+static void tcb_destroy(struct sl_tcb *t)
+{
+	free(t->sndbuf.buf);
+	free(t->rcvbuf.buf);
+	free(t);
+}
+
+void sl_tcb_free(struct sl_tcb *t)
+{
+	struct sl_stack *st = t->st;
+	struct sl_tcp *tt = &st->tcp;
+	if (t->dead)
+		return;
+	sl_tcp_timers_stop(t);
+	struct sl_tcb **pp = &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
+	while (*pp && *pp != t)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = t->hnext;
+	if (t->on_pending) {
+		struct sl_tcb **q = &tt->pending;
+		while (*q && *q != t)
+			q = &(*q)->pnext;
+		if (*q)
+			*q = t->pnext;
+		t->on_pending = false;
+	}
+	if (t->listener && t->state == SL_TCP_SYN_RECEIVED)
+		t->listener->syn_rcvd--;
+	t->listener = NULL;
+	tt->nconns--;
+	t->dead = true;
+	memset(&t->cb, 0, sizeof(t->cb));
+	t->hnext = tt->dead;
+	tt->dead = t;
+}
+
+static void free_dead(struct sl_tcp *tt)
+{
+	while (tt->dead) {
+		struct sl_tcb *t = tt->dead;
+		tt->dead = t->hnext;
+		tcb_destroy(t);
+	}
+}
+
+uint32_t sl_tcp_isn(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+		    uint16_t rport)
+{
+	/* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
+	 * 4-microsecond timer. */
+	uint8_t tuple[12];
+	memcpy(tuple, &laddr, 4);
+	memcpy(tuple + 4, &raddr, 4);
+	memcpy(tuple + 8, &lport, 2);
+	memcpy(tuple + 10, &rport, 2);
+	return (uint32_t)(st->now / 4000) + (uint32_t)sl_siphash(st->tcp.isn_key, tuple, 12);
+}
+
+void sl_tcp_set_state(struct sl_tcb *t, enum sl_tcp_state s)
+{
+	if (t->listener && t->state == SL_TCP_SYN_RECEIVED && s != SL_TCP_SYN_RECEIVED) {
+		t->listener->syn_rcvd--;
+		t->listener = NULL;
+	}
+	t->state = s;
+}
+
+void sl_tcp_want_output(struct sl_tcb *t)
+{
+	if (t->on_pending || t->dead)
+		return;
+	t->on_pending = true;
+	t->pnext = t->st->tcp.pending;
+	t->st->tcp.pending = t;
+}
+
+void sl_tcp_done(struct sl_tcb *t, int err)
+{
+	if (t->state != SL_TCP_CLOSED)
+		sl_tcp_set_state(t, SL_TCP_CLOSED);
+	if (!t->error)
+		t->error = err;
+	sl_tcp_timers_stop(t);
+	if (t->app_closed) {
+		sl_tcb_free(t);
+		return;
+	}
+	if (t->active && !t->connected_notified) {
+		t->connected_notified = true;
+		t->closed_notified = true;
+		if (t->cb.on_connected)
+			t->cb.on_connected(t->arg, (struct sl_tcp_flow *)t, err ? err : -ECONNRESET);
+		return;
+	}
+	if (!t->closed_notified) {
+		t->closed_notified = true;
+		if (t->cb.on_closed)
+			t->cb.on_closed(t->arg, (struct sl_tcp_flow *)t, t->error);
+	}
+}
+
+void sl_tcp_flush(struct sl_stack *st)
+{
+	/* Output of every connection touched this poll: one ACK for many segments, data up to
+	 * the device's batch. What does not fit stays pending for the next poll. */
+	struct sl_tcb *list = st->tcp.pending;
+	st->tcp.pending = NULL;
+	while (list) {
+		struct sl_tcb *t = list;
+		list = t->pnext;
+		t->on_pending = false;
+		sl_tcp_output(t);
+	}
+	free_dead(&st->tcp);
+}
+
+/* --- API -------------------------------------------------------------------------------- */
+
+int sl_tcp_listen(struct sl_stack *st, int port, const struct sl_keepalive *ka,
+		  sl_tcp_accept_cb on_accept, void *arg)
+{
+	if (port < 1 || port > 65535 || !on_accept)
+		return -EINVAL;
+	if (sl_tcp_find_listener(st, (uint16_t)port))
+		return -EADDRINUSE;
+	for (uint32_t i = 0; i < st->tcp.nlisteners; i++) {
+		struct sl_listener *l = &st->tcp.listeners[i];
+		if (l->used)
+			continue;
+		memset(l, 0, sizeof(*l));
+		l->used = true;
+		l->port = (uint16_t)port;
+		l->on_accept = on_accept;
+		l->arg = arg;
+		if (ka) {
+			l->ka = *ka;
+			l->ka_on = true;
+		}
+		return 0;
+	}
+	return -ENOSPC;
+}
+
+int sl_tcp_unlisten(struct sl_stack *st, int port)
+{
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	struct sl_listener *l = sl_tcp_find_listener(st, (uint16_t)port);
+	if (!l)
+		return -ENOENT;
+	/* Half-open connections of this listener lose it; they complete without accept. */
+	for (uint32_t b = 0; b < st->tcp.nbuckets; b++)
+		for (struct sl_tcb *c = st->tcp.table[b]; c; c = c->hnext)
+			if (c->listener == l)
+				c->listener = NULL;
+	l->used = false;
+	return 0;
+}
+
+int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
+		   const struct sl_tcp_connect_opts *o, const struct sl_tcp_callbacks *cb,
+		   void *arg, struct sl_tcp_flow **out)
+{
+	if (port < 1 || port > 65535)
+		return -EINVAL;
+	if (!sl_ip_is_v4(dst))
+		return -EAFNOSUPPORT;
+	uint32_t raddr = sl_ip_to_v4(dst), nh, laddr;
+	int err = sl_iface_route4(st, raddr, &nh, &laddr);
+	if (err)
+		return err;
+	if (o && o->src) {
+		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+			return -EADDRNOTAVAIL;
+		laddr = sl_ip_to_v4(o->src);
+	}
+	/* Ephemeral port (RFC 6056 §3.3.2 style: a rolling start, skip the ones in use). */
+	uint16_t lport = 0;
+	for (unsigned tries = 0; tries < 16384; tries++) {
+		uint16_t p = st->tcp.next_port;
+		st->tcp.next_port = p == 65535 ? 49152 : p + 1;
+		if (!sl_tcp_lookup(st, laddr, p, raddr, (uint16_t)port) &&
+		    !sl_tcp_find_listener(st, p)) {
+			lport = p;
+			break;
+		}
+	}
+	if (!lport)
+		return -EADDRNOTAVAIL;
+	struct sl_tcb *t = sl_tcb_new(st, laddr, lport, raddr, (uint16_t)port);
+	if (!t)
+		return st->tcp.nconns >= st->cfg.tcp_max_conns ? -ENOSPC : -ENOMEM;
+	t->active = true;
+	if (cb)
+		t->cb = *cb;
+	t->arg = arg;
+	if (o && o->ka) {
+		t->ka = *o->ka;
+		t->ka_on = true;
+	}
+	t->iss = sl_tcp_isn(st, laddr, lport, raddr, (uint16_t)port);
+	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
+	sl_tcp_set_state(t, SL_TCP_SYN_SENT);
+	if (o && o->timeout_ns)
+		sl_timer_arm(&st->timers, &t->conn_timer, st->now + o->timeout_ns);
+	sl_tcp_send_syn(t);
+	*out = (struct sl_tcp_flow *)t;
+	return 0;
+}
+
+void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	if (cb)
+		t->cb = *cb;
+	else
+		memset(&t->cb, 0, sizeof(t->cb));
+	t->arg = arg;
+}
+
+static ssize_t read_status(struct sl_tcb *t)
+{
+	if (t->error)
+		return t->error;
+	if (t->fin_rcvd || t->rd_shut || t->state == SL_TCP_CLOSED)
+		return 0;
+	return -EAGAIN;
+}
+
+ssize_t sl_tcp_peek(struct sl_tcp_flow *f, struct sl_iov v[2])
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	struct sl_ring *r = &t->rcvbuf;
+	if (!r->len) {
+		v[0].len = v[1].len = 0;
+		return read_status(t);
+	}
+	uint32_t first = r->cap - r->head < r->len ? r->cap - r->head : r->len;
+	v[0].p = r->buf + r->head;
+	v[0].len = first;
+	v[1].p = r->buf;
+	v[1].len = r->len - first;
+	return r->len;
+}
+
+void sl_tcp_consume(struct sl_tcp_flow *f, size_t n)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	struct sl_ring *r = &t->rcvbuf;
+	if (n > r->len)
+		n = r->len;
+	uint32_t before = sl_tcp_rcv_window(t);
+	r->head = (r->head + (uint32_t)n) & (r->cap - 1);
+	r->len -= (uint32_t)n;
+	/* Tell the peer about the room once it is worth a segment (RFC 9293 §3.8.6.2.2). */
+	uint32_t room = sl_ring_free(r) - (t->rcv_adv - t->rcv_nxt);
+	if (t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd &&
+	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2) && before < r->cap / 2) {
+		t->ack_now = true;
+		sl_tcp_want_output(t);
+	}
+}
+
+ssize_t sl_tcp_read(struct sl_tcp_flow *f, void *buf, size_t cap)
+{
+	struct sl_iov v[2];
+	ssize_t n = sl_tcp_peek(f, v);
+	if (n <= 0)
+		return n;
+	size_t a = v[0].len < cap ? v[0].len : cap;
+	memcpy(buf, v[0].p, a);
+	size_t b = v[1].len < cap - a ? v[1].len : cap - a;
+	memcpy((uint8_t *)buf + a, v[1].p, b);
+	sl_tcp_consume(f, a + b);
+	return (ssize_t)(a + b);
+}
+
+static ssize_t do_writev(struct sl_tcb *t, const struct sl_iov *v, int n, bool nodelay)
+{
+	if (t->error || t->fin_queued || t->app_closed ||
+	    (t->state != SL_TCP_ESTABLISHED && t->state != SL_TCP_CLOSE_WAIT &&
+	     t->state != SL_TCP_SYN_SENT && t->state != SL_TCP_SYN_RECEIVED))
+		return -EPIPE;
+	struct sl_ring *r = &t->sndbuf;
+	size_t total = 0, want = 0;
+	for (int i = 0; i < n; i++)
+		want += v[i].len;
+	for (int i = 0; i < n; i++) {
+		size_t len = v[i].len, room = sl_ring_free(r);
+		if (len > room)
+			len = room;
+		uint32_t tail = (r->head + r->len) & (r->cap - 1);
+		size_t first = r->cap - tail < len ? r->cap - tail : len;
+		memcpy(r->buf + tail, v[i].p, first);
+		memcpy(r->buf, v[i].p + first, len - first);
+		r->len += (uint32_t)len;
+		total += len;
+		if (len < v[i].len)
+			break;
+	}
+	if (total < want)
+		t->want_writable = true; /* short or refused: on_writable when room comes back */
+	if (!total)
+		return -EAGAIN;
+	if (nodelay)
+		t->nodelay_push = true;
+	sl_tcp_want_output(t);
+	return (ssize_t)total;
+}
+
+ssize_t sl_tcp_writev(struct sl_tcp_flow *f, const struct sl_iov *v, int n)
+{
+	return do_writev((struct sl_tcb *)f, v, n, false);
+}
+
+ssize_t sl_tcp_writev_nodelay(struct sl_tcp_flow *f, const struct sl_iov *v, int n)
+{
+	return do_writev((struct sl_tcb *)f, v, n, true);
+}
+
+ssize_t sl_tcp_write(struct sl_tcp_flow *f, const void *data, size_t len)
+{
+	struct sl_iov v = {data, len};
+	return do_writev((struct sl_tcb *)f, &v, 1, false);
+}
+
+ssize_t sl_tcp_write_nodelay(struct sl_tcp_flow *f, const void *data, size_t len)
+{
+	struct sl_iov v = {data, len};
+	return do_writev((struct sl_tcb *)f, &v, 1, true);
+}
+
+size_t sl_tcp_sndbuf_free(struct sl_tcp_flow *f)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	uint32_t room = sl_ring_free(&t->sndbuf);
+	if (!room)
+		t->want_writable = true; /* asked and found none: on_writable when it returns */
+	return room;
+}
+
+int sl_tcp_shutdown(struct sl_tcp_flow *f, int how)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	if (how < SL_SHUT_RD || how > SL_SHUT_RDWR)
+		return -EINVAL;
+	if (how & SL_SHUT_RD) {
+		t->rd_shut = true;
+		t->rcvbuf.head = 0;
+		t->rcvbuf.len = 0; /* unread data is discarded */
+	}
+	if ((how & SL_SHUT_WR) && !t->fin_queued) {
+		if (t->state == SL_TCP_SYN_SENT || t->state == SL_TCP_CLOSED) {
+			sl_tcp_done(t, t->error);
+			return 0;
+		}
+		t->fin_queued = true;
+		sl_tcp_want_output(t);
+	}
+	return 0;
+}
+
+void sl_tcp_close(struct sl_tcp_flow *f)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	t->app_closed = true;
+	memset(&t->cb, 0, sizeof(t->cb));
+	/* RFC 9293 §3.10.4 CLOSE; RFC 1122 §4.2.2.13: unread data at close means the
+	 * application did not want it — tell the peer with a reset. */
+	if (t->state == SL_TCP_CLOSED || t->state == SL_TCP_SYN_SENT) {
+		sl_tcb_free(t);
+		return;
+	}
+	if (t->rcvbuf.len && !t->rd_shut) {
+		sl_tcp_abort(f);
+		return;
+	}
+	t->rd_shut = true;
+	if (!t->fin_queued) {
+		t->fin_queued = true;
+		sl_tcp_want_output(t);
+	}
+}
+
+void sl_tcp_abort(struct sl_tcp_flow *f)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	if (t->state != SL_TCP_CLOSED && t->state != SL_TCP_SYN_SENT &&
+	    t->state != SL_TCP_TIME_WAIT)
+		sl_tcp_send_rst(t);
+	sl_tcb_free(t);
+}
+
+void sl_tcp_endpoints(const struct sl_tcp_flow *f, sl_ip *local, uint16_t *lport, sl_ip *remote,
+		      uint16_t *rport)
+{
+	const struct sl_tcb *t = (const struct sl_tcb *)f;
+	if (local)
+		*local = sl_ip_v4(t->laddr);
+	if (lport)
+		*lport = t->lport;
+	if (remote)
+		*remote = sl_ip_v4(t->raddr);
+	if (rport)
+		*rport = t->rport;
+}
+
+void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *o)
+{
+	const struct sl_tcb *t = (const struct sl_tcb *)f;
+	memset(o, 0, sizeof(*o));
+	o->state = sl_tcp_state_name(t->state);
+	o->mss = t->mss;
+	o->srtt_us = t->srtt_ns / 1000;
+	o->rttvar_us = t->rttvar_ns / 1000;
+	o->rto_us = t->rto_ns / 1000;
+	o->cwnd = t->cwnd;
+	o->ssthresh = t->ssthresh;
+	o->snd_wnd = t->snd_wnd;
+	o->rcv_wnd = t->rcv_adv - t->rcv_nxt;
+	o->retransmits = t->retransmits;
+	o->bytes_sent = t->bytes_sent;
+	o->bytes_received = t->bytes_received;
+	o->segs_in = t->segs_in;
+	o->segs_out = t->segs_out;
+	o->snd_wscale = t->snd_wscale;
+	o->rcv_wscale = t->rcv_wscale;
+}

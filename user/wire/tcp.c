@@ -1,0 +1,115 @@
+#include "wire/tcp.h"
+#include "wire/checksum.h"
+#include "sluice/stats.h"
+
+#define OPT_EOL 0
+#define OPT_NOP 1
+#define OPT_MSS 2
+#define OPT_WS 3
+#define OPT_SACK_OK 4
+#define OPT_SACK 5
+#define OPT_TS 8
+
+int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o)
+{
+	o->mss = 0;
+	o->wscale = -1;
+	o->sack_ok = false;
+	o->has_ts = false;
+	size_t i = 0;
+	while (i < len) {
+		uint8_t kind = opt[i];
+		if (kind == OPT_EOL)
+			break;
+		if (kind == OPT_NOP) {
+			i++;
+			continue;
+		}
+		/* RFC 9293 §3.2: every other option has a length byte covering kind and length. */
+		if (i + 1 >= len || opt[i + 1] < 2 || i + opt[i + 1] > len)
+			return SL_STAT_tcp_bad_opts;
+		uint8_t olen = opt[i + 1];
+		const uint8_t *v = opt + i + 2;
+		switch (kind) {
+		case OPT_MSS:
+			if (olen != 4)
+				return SL_STAT_tcp_bad_opts;
+			o->mss = sl_get16(v);
+			break;
+		case OPT_WS:
+			if (olen != 3)
+				return SL_STAT_tcp_bad_opts;
+			/* RFC 7323 §2.3: a shift above 14 is used as 14. */
+			o->wscale = (int8_t)(v[0] > 14 ? 14 : v[0]);
+			break;
+		case OPT_SACK_OK:
+			if (olen != 2)
+				return SL_STAT_tcp_bad_opts;
+			o->sack_ok = true;
+			break;
+		case OPT_TS:
+			if (olen != 10)
+				return SL_STAT_tcp_bad_opts;
+			o->has_ts = true;
+			o->ts_val = sl_get32(v);
+			o->ts_ecr = sl_get32(v + 4);
+			break;
+		default: /* SACK blocks and unknown options: skipped by their length */
+			break;
+		}
+		i += olen;
+	}
+	return 0;
+}
+
+int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
+		 struct sl_tcp_opts *o)
+{
+	if (len < SL_TCP_HLEN)
+		return SL_STAT_tcp_short;
+	unsigned hlen = sl_tcp_hlen(p);
+	if (hlen < SL_TCP_HLEN || hlen > len)
+		return SL_STAT_tcp_bad_off;
+	uint64_t acc = sl_csum_pseudo4(src, dst, 6, (uint16_t)len);
+	if (sl_csum_fold(sl_csum_add(acc, p, len)) != 0xffff)
+		return SL_STAT_tcp_bad_csum;
+	return sl_tcp_parse_opts(p + SL_TCP_HLEN, hlen - SL_TCP_HLEN, o);
+}
+
+unsigned sl_tcp_emit(uint8_t *p, const struct sl_tcp_hdr *h)
+{
+	unsigned hlen = SL_TCP_HLEN;
+	uint8_t *o = p + SL_TCP_HLEN;
+	if (h->mss) {
+		o[0] = OPT_MSS;
+		o[1] = 4;
+		sl_put16(o + 2, h->mss);
+		o += 4;
+		hlen += 4;
+	}
+	if (h->wscale >= 0) {
+		o[0] = OPT_NOP;
+		o[1] = OPT_WS;
+		o[2] = 3;
+		o[3] = (uint8_t)h->wscale;
+		o += 4;
+		hlen += 4;
+	}
+	sl_put16(p, h->sport);
+	sl_put16(p + 2, h->dport);
+	sl_put32(p + 4, h->seq);
+	sl_put32(p + 8, h->ack);
+	p[12] = (uint8_t)((hlen / 4) << 4);
+	p[13] = h->flags;
+	sl_put16(p + 14, h->win);
+	sl_put16(p + 16, 0);
+	sl_put16(p + 18, 0);
+	return hlen;
+}
+
+void sl_tcp_set_csum(uint8_t *p, size_t len, uint32_t src, uint32_t dst)
+{
+	sl_put16(p + 16, 0);
+	uint64_t acc = sl_csum_pseudo4(src, dst, 6, (uint16_t)len);
+	sl_put16(p + 16, (uint16_t)~sl_csum_fold(sl_csum_add(acc, p, len)));
+}

@@ -1,0 +1,107 @@
+/*
+ * TCP header and options (RFC 9293 §3.1, options §3.2; window scale RFC 7323 §2;
+ * SACK-permitted RFC 2018; timestamps RFC 7323 §3 — recognised and skipped).
+ * Sequence arithmetic modulo 2^32 (RFC 9293 §3.4): always through seq_*().
+ */
+#ifndef SL_WIRE_TCP_H
+#define SL_WIRE_TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "wire/bytes.h"
+
+#define SL_TCP_HLEN 20
+#define SL_TCP_FIN 0x01
+#define SL_TCP_SYN 0x02
+#define SL_TCP_RST 0x04
+#define SL_TCP_PSH 0x08
+#define SL_TCP_ACK 0x10
+#define SL_TCP_URG 0x20
+
+static inline bool seq_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+static inline bool seq_leq(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) <= 0;
+}
+static inline bool seq_gt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+static inline bool seq_geq(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) >= 0;
+}
+/* a ≤ x < b */
+static inline bool seq_in(uint32_t x, uint32_t a, uint32_t b)
+{
+	return seq_leq(a, x) && seq_lt(x, b);
+}
+static inline uint32_t seq_max(uint32_t a, uint32_t b)
+{
+	return seq_gt(a, b) ? a : b;
+}
+
+static inline uint16_t sl_tcp_sport(const uint8_t *p)
+{
+	return sl_get16(p);
+}
+static inline uint16_t sl_tcp_dport(const uint8_t *p)
+{
+	return sl_get16(p + 2);
+}
+static inline uint32_t sl_tcp_seq(const uint8_t *p)
+{
+	return sl_get32(p + 4);
+}
+static inline uint32_t sl_tcp_ack(const uint8_t *p)
+{
+	return sl_get32(p + 8);
+}
+static inline unsigned sl_tcp_hlen(const uint8_t *p)
+{
+	return (p[12] >> 4) * 4u;
+}
+static inline uint8_t sl_tcp_flags(const uint8_t *p)
+{
+	return p[13];
+}
+static inline uint16_t sl_tcp_win(const uint8_t *p)
+{
+	return sl_get16(p + 14);
+}
+
+/* Options we act on; the rest are recognised and skipped. */
+struct sl_tcp_opts {
+	uint16_t mss;	     /* 0: absent */
+	int8_t wscale;	     /* -1: absent */
+	bool sack_ok;
+	bool has_ts;
+	uint32_t ts_val, ts_ecr;
+};
+
+/* 0 when p[0..len) is a TCP segment with a sane data offset and well-formed options, and
+ * the checksum (with the IPv4 pseudo-header of src/dst) is right; else the SL_STAT_
+ * reason. Fills o. */
+int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
+		 struct sl_tcp_opts *o);
+/* Parse options only (bytes between the fixed header and the data offset). */
+int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o);
+
+struct sl_tcp_hdr {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	uint16_t mss;	/* SYN only: 0 = none */
+	int8_t wscale;	/* SYN only: -1 = none */
+};
+/* Write the header (and options) at p; returns its length. The checksum is left 0. */
+unsigned sl_tcp_emit(uint8_t *p, const struct sl_tcp_hdr *h);
+/* Set the checksum over the header + payload at p (len bytes) for src/dst. */
+void sl_tcp_set_csum(uint8_t *p, size_t len, uint32_t src, uint32_t dst);
+
+#endif
