@@ -59,9 +59,9 @@ static void echo_accept(void *arg, struct sl_tcp_flow *f)
 	sl_tcp_set_callbacks(f, &echo_cbs, NULL);
 }
 
-int svc_tcp_echo(struct sl_stack *st, int port)
+int svc_tcp_echo(struct sl_stack *st, int port, const struct sl_keepalive *ka)
 {
-	return sl_tcp_listen(st, port, NULL, echo_accept, NULL);
+	return sl_tcp_listen(st, port, ka, echo_accept, NULL);
 }
 
 static void discard_readable(void *arg, struct sl_tcp_flow *f)
@@ -84,9 +84,9 @@ static void discard_accept(void *arg, struct sl_tcp_flow *f)
 	sl_tcp_set_callbacks(f, &discard_cbs, NULL);
 }
 
-int svc_discard(struct sl_stack *st, int port)
+int svc_discard(struct sl_stack *st, int port, const struct sl_keepalive *ka)
 {
-	return sl_tcp_listen(st, port, NULL, discard_accept, NULL);
+	return sl_tcp_listen(st, port, ka, discard_accept, NULL);
 }
 
 /* --- HTTP/1.1 (RFC 9112): GET / and GET /bytes/N, keep-alive ------------------------------ */
@@ -268,9 +268,9 @@ static void http_accept(void *arg, struct sl_tcp_flow *f)
 	sl_tcp_set_callbacks(f, &http_cbs, c);
 }
 
-int svc_http(struct sl_stack *st, int port)
+int svc_http(struct sl_stack *st, int port, const struct sl_keepalive *ka)
 {
-	return sl_tcp_listen(st, port, NULL, http_accept, NULL);
+	return sl_tcp_listen(st, port, ka, http_accept, NULL);
 }
 
 /* --- the bulk-send client --------------------------------------------------------------- */
@@ -355,10 +355,11 @@ static const struct sl_tcp_callbacks send_cbs = {
 };
 
 int svc_send_start(struct svc_send *s, struct sl_stack *st, const sl_ip *dst, int port,
-		   uint64_t bytes)
+		   uint64_t bytes, const struct sl_keepalive *ka)
 {
+	struct sl_tcp_connect_opts o = {.ka = ka};
 	s->st = st;
 	s->total = bytes;
 	s->t_start = sl_now_ns();
-	return sl_tcp_connect(st, dst, port, NULL, &send_cbs, s, &s->f);
+	return sl_tcp_connect(st, dst, port, &o, &send_cbs, s, &s->f);
 }

@@ -10,9 +10,10 @@
 #include <stdint.h>
 #include "sluice/sluice.h"
 
-int svc_tcp_echo(struct sl_stack *st, int port);
-int svc_discard(struct sl_stack *st, int port);
-int svc_http(struct sl_stack *st, int port);
+/* ka may be NULL (no keepalive on accepted connections). */
+int svc_tcp_echo(struct sl_stack *st, int port, const struct sl_keepalive *ka);
+int svc_discard(struct sl_stack *st, int port, const struct sl_keepalive *ka);
+int svc_http(struct sl_stack *st, int port, const struct sl_keepalive *ka);
 
 /* --send: connect to dst:port, send bytes, half-close, wait for the peer to close. */
 struct svc_send {
@@ -26,7 +27,7 @@ struct svc_send {
 	void *user;
 };
 int svc_send_start(struct svc_send *s, struct sl_stack *st, const sl_ip *dst, int port,
-		   uint64_t bytes);
+		   uint64_t bytes, const struct sl_keepalive *ka);
 
 static inline uint8_t svc_pattern(uint64_t i)
 {
