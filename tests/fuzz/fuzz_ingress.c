@@ -9,6 +9,7 @@
 #include "wire/ipv4.h"
 #include "wire/arp.h"
 #include "wire/icmp.h"
+#include "wire/tcp.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,35 @@ struct fixture {
 	struct sl_stack *st;
 	uint64_t now;
 };
+
+static void fz_udp(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
+		   const uint8_t *data, size_t len)
+{
+	struct sl_udp_write_opts o = {.src = &m->dst, .src_port = m->dst_port};
+	sl_udp_write(st, &o, &m->src, m->src_port, data, len);
+}
+
+static void fz_readable(void *arg, struct sl_tcp_flow *f)
+{
+	uint8_t buf[2048];
+	ssize_t n;
+	while ((n = sl_tcp_read(f, buf, sizeof(buf))) > 0)
+		sl_tcp_write(f, buf, (size_t)n);
+	if (n == 0)
+		sl_tcp_close(f);
+}
+
+static void fz_closed(void *arg, struct sl_tcp_flow *f, int reason)
+{
+	sl_tcp_close(f);
+}
+
+static const struct sl_tcp_callbacks fz_cbs = {.on_readable = fz_readable, .on_closed = fz_closed};
+
+static void fz_accept(void *arg, struct sl_tcp_flow *f)
+{
+	sl_tcp_set_callbacks(f, &fz_cbs, NULL);
+}
 
 static struct fixture *setup(void)
 {
@@ -34,6 +64,10 @@ static struct fixture *setup(void)
 	if (sl_dev_pipe_pair(NULL, NULL, &fx.peer, &fx.dev) ||
 	    sl_stack_open(fx.dev, &cfg, 1, &fx.st))
 		abort();
+	/* Transports to reach: UDP echo on 7, TCP echo on 7 and 80. */
+	if (sl_udp_listen(fx.st, 7, fz_udp, NULL) || sl_tcp_listen(fx.st, 7, NULL, fz_accept, NULL) ||
+	    sl_tcp_listen(fx.st, 80, NULL, fz_accept, NULL))
+		abort();
 	fx.now = 1;
 	return &fx;
 }
@@ -49,8 +83,13 @@ static void check_output(const uint8_t *p, size_t len)
 		const uint8_t *ip = p + SL_ETH_HLEN;
 		if (sl_ipv4_check(ip, len - SL_ETH_HLEN))
 			abort();
-		if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP &&
-		    sl_icmp_check(ip + sl_ipv4_hlen(ip), sl_ipv4_tot_len(ip) - sl_ipv4_hlen(ip)))
+		const uint8_t *l4 = ip + sl_ipv4_hlen(ip);
+		size_t l4len = sl_ipv4_tot_len(ip) - sl_ipv4_hlen(ip);
+		struct sl_tcp_opts o;
+		if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP && sl_icmp_check(l4, l4len))
+			abort();
+		if (sl_ipv4_proto(ip) == SL_IPPROTO_TCP && !sl_ipv4_is_fragment(ip) &&
+		    sl_tcp_check(l4, l4len, sl_ipv4_src(ip), sl_ipv4_dst(ip), &o))
 			abort();
 	} else {
 		abort();
@@ -88,7 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* No frame may stay with the stack beyond the ARP pending bound. */
 	struct sl_dev_counts c;
 	sl_dev_counts(fx->dev, &c);
-	if (c.owner_errors || c.owner[SL_OWN_STACK] > 64)
+	if (c.owner_errors || c.owner[SL_OWN_STACK] > 256)
 		abort();
 	return 0;
 }
