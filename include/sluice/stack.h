@@ -52,6 +52,8 @@ struct sl_stack_config {
 	uint32_t reasm_max_datagrams;  /* in progress at once, default 64 */
 	uint32_t reasm_mem;	       /* bytes buffered over all datagrams, default 4 MiB */
 	uint32_t reasm_mem_per_src;    /* bytes buffered for one source, default 1 MiB */
+	uint32_t reasm_max_per_src;    /* datagrams in progress from one source, default 16, so
+					* one source cannot take every slot */
 	uint64_t reasm_timeout_ns;     /* default 30 s (RFC 791 suggests 15 s upward) */
 
 	/* UDP */

@@ -86,7 +86,18 @@ static void check_output(const uint8_t *p, size_t len)
 		const uint8_t *l4 = ip + sl_ipv4_hlen(ip);
 		size_t l4len = sl_ipv4_tot_len(ip) - sl_ipv4_hlen(ip);
 		struct sl_tcp_opts o;
-		if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP && sl_icmp_check(l4, l4len))
+		if (sl_ipv4_is_fragment(ip)) {
+			/* A fragment of an answer too big for one frame (to a reassembled request):
+			 * its L4 checksum covers the whole datagram, so only the fragment rules of
+			 * RFC 791 §3.2 are checked: all but the last carry a non-zero multiple of
+			 * 8 bytes, and none reaches beyond 65535. */
+			if ((sl_ipv4_frag(ip) & SL_IPV4_MF) && (l4len == 0 || l4len % 8))
+				abort();
+			if (sl_ipv4_hlen(ip) + sl_ipv4_frag_off(ip) + l4len > 65535)
+				abort();
+		}
+		if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP && !sl_ipv4_is_fragment(ip) &&
+		    sl_icmp_check(l4, l4len))
 			abort();
 		if (sl_ipv4_proto(ip) == SL_IPPROTO_TCP && !sl_ipv4_is_fragment(ip) &&
 		    sl_tcp_check(l4, l4len, sl_ipv4_src(ip), sl_ipv4_dst(ip), &o))

@@ -25,6 +25,7 @@ void sl_stack_config_init(struct sl_stack_config *cfg)
 	cfg->reasm_max_datagrams = 64;
 	cfg->reasm_mem = 4u << 20;
 	cfg->reasm_mem_per_src = 1u << 20;
+	cfg->reasm_max_per_src = 16;
 	cfg->reasm_timeout_ns = 30ULL * 1000000000ULL;
 	cfg->udp_max_sockets = 1024;
 	cfg->udp_rcvbuf = 256u << 10;

@@ -21,11 +21,12 @@
 #define ENTRY_OF(t) ((struct sl_reasm_entry *)((char *)(t) - offsetof(struct sl_reasm_entry, timer)))
 #define BLOCKS ((SL_REASM_MAX_PAYLOAD + 7) / 8)
 #define ALLOC_STEP 4096u
+#define BITMAP_BYTES (BLOCKS / 8 + 1)
 
 static void drop_entry(struct sl_stack *st, struct sl_reasm_entry *e)
 {
 	sl_timer_cancel(&st->timers, &e->timer);
-	st->reasm.mem -= e->alloc;
+	st->reasm.mem -= e->charged;
 	free(e->buf);
 	free(e->have);
 	e->buf = NULL;
@@ -76,7 +77,7 @@ static uint64_t mem_of_src(const struct sl_reasm *r, uint32_t src)
 	uint64_t m = 0;
 	for (uint32_t i = 0; i < r->n; i++)
 		if (r->e[i].used && r->e[i].src == src)
-			m += r->e[i].alloc;
+			m += r->e[i].charged;
 	return m;
 }
 
@@ -87,6 +88,7 @@ static struct sl_reasm_entry *find_or_create(struct sl_stack *st, const uint8_t 
 	uint16_t id = sl_ipv4_id(ip);
 	uint8_t proto = sl_ipv4_proto(ip);
 	struct sl_reasm_entry *free_e = NULL;
+	uint32_t from_src = 0;
 	for (uint32_t i = 0; i < r->n; i++) {
 		struct sl_reasm_entry *e = &r->e[i];
 		if (!e->used) {
@@ -96,9 +98,10 @@ static struct sl_reasm_entry *find_or_create(struct sl_stack *st, const uint8_t 
 		}
 		if (e->src == src && e->dst == dst && e->id == id && e->proto == proto)
 			return e;
+		from_src += e->src == src;
 	}
-	if (!free_e)
-		return NULL;
+	if (!free_e || from_src >= st->cfg.reasm_max_per_src)
+		return NULL; /* no slot, or this source already holds its share of them */
 	memset(free_e, 0, sizeof(*free_e));
 	free_e->used = true;
 	free_e->src = src;
@@ -106,11 +109,15 @@ static struct sl_reasm_entry *find_or_create(struct sl_stack *st, const uint8_t 
 	free_e->id = id;
 	free_e->proto = proto;
 	sl_timer_init(&free_e->timer, reasm_timeout);
-	sl_timer_arm(&st->timers, &free_e->timer, st->now + st->cfg.reasm_timeout_ns);
+	if (sl_timer_arm(&st->timers, &free_e->timer, st->now + st->cfg.reasm_timeout_ns) < 0) {
+		free_e->used = false; /* an entry that could never time out is not taken */
+		return NULL;
+	}
 	return free_e;
 }
 
-/* Make room for payload bytes [0, end) within the memory budgets. */
+/* Make room for payload bytes [0, end) within the memory budgets. (The block bitmap, 1 KiB
+ * per datagram in progress, is bounded by reasm_max_datagrams rather than charged.) */
 static bool grow(struct sl_stack *st, struct sl_reasm_entry *e, uint32_t end)
 {
 	uint32_t need = 20 + end;
@@ -125,9 +132,10 @@ static bool grow(struct sl_stack *st, struct sl_reasm_entry *e, uint32_t end)
 	if (!b)
 		return false;
 	e->buf = b;
-	if (!e->have && !(e->have = calloc(BLOCKS / 8 + 1, 1)))
+	if (!e->have && !(e->have = calloc(BITMAP_BYTES, 1)))
 		return false;
 	st->reasm.mem += extra;
+	e->charged += extra;
 	e->alloc = need;
 	return true;
 }

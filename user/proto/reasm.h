@@ -19,6 +19,7 @@ struct sl_reasm_entry {
 	uint32_t received; /* payload bytes held */
 	uint32_t max_end;  /* highest payload offset + 1 seen */
 	uint32_t alloc;	   /* bytes allocated for buf */
+	uint32_t charged;  /* bytes charged to the budgets: buf and the block bitmap */
 	uint8_t hdr[20];   /* first fragment's header (options dropped) */
 	uint8_t *buf;	   /* 20 bytes for the header, then the payload */
 	uint8_t *have;	   /* bitmap of 8-byte blocks held */

@@ -120,7 +120,7 @@ int sl_udp_recv(struct sl_stack *st, int port, void *buf, size_t cap, struct sl_
 	s->head = d->next;
 	if (!s->head)
 		s->tail = NULL;
-	s->queued -= d->len;
+	s->queued -= sizeof(*d) + d->len;
 	size_t n = d->len < cap ? d->len : cap;
 	memcpy(buf, d->data, n);
 	if (m)
@@ -171,7 +171,8 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		s->cb(s->arg, st, &m, data, len);
 		return SL_RX_RELEASE;
 	}
-	if (s->queued + len > st->cfg.udp_rcvbuf) {
+	/* Each queued datagram is charged its bookkeeping too, so empty ones are bounded. */
+	if (s->queued + sizeof(struct sl_udp_dgram) + len > st->cfg.udp_rcvbuf) {
 		STAT_INC(st, udp_rcvbuf_full);
 		return SL_RX_RELEASE;
 	}
@@ -189,7 +190,7 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	else
 		s->head = d;
 	s->tail = d;
-	s->queued += len;
+	s->queued += sizeof(*d) + len;
 	STAT_INC(st, udp_rx);
 	return SL_RX_RELEASE;
 }

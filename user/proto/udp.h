@@ -15,7 +15,7 @@ struct sl_udp_sock {
 	sl_udp_err_cb err_cb;
 	void *err_arg;
 	struct sl_udp_dgram *head, *tail;
-	size_t queued; /* bytes in the queue */
+	size_t queued; /* bytes charged to the queue: payload plus per-datagram bookkeeping */
 };
 
 struct sl_udp {

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Hostile IPv4 fragments from scapy on the kernel peer (overlapping, teardrop, tiny,
+# duplicated, never completing, beyond 64 KiB, bad lengths, more datagrams than reassembly
+# slots), each checked against the exact stack counter (tests/net/frag_hostile.py). Takes
+# about 40 s: the never-completing datagrams must outlive the stack's 30 s reassembly
+# timeout. Afterwards the kernel's fragmented pings (4000 and 20000 bytes) are still
+# reassembled and answered, and a clean stop returns every frame.
+source "$(dirname "$0")/lib.sh"
+setup_net
+$PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
+start_sluice
+in_peer ping -c 2 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering before the test"
+out=$(in_peer ping -c 3 -i 0.1 -W 2 -s 4000 "$STACK_IP") || { echo "$out"; fail "ping -s 4000 before the test"; }
+MAC=$(in_sl ip -o link show "$IF_SL" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+nsenter --net=/run/netns/"$NS_PEER" timeout 120 $PY "$ROOT/tests/net/frag_hostile.py" \
+	"$IF_PEER" "$STACK_IP" "$MAC" "$PEER_IP" \
+	nsenter --net=/run/netns/"$NS_SL" "$SLUICE" stats "$IF_SL" --json || fail "hostile fragments"
+
+reasm0=$(stat_of ipv4_reasm_ok)
+for size in 4000 20000; do
+	out=$(in_peer ping -c 5 -i 0.1 -W 2 -s $size "$STACK_IP") || { echo "$out"; fail "ping -s $size after the hostile fragments"; }
+	echo "$out" | grep -q ' 0% packet loss' || fail "ping -s $size: $out"
+done
+[[ $(($(stat_of ipv4_reasm_ok) - reasm0)) -eq 10 ]] || fail "expected 10 more reassembled datagrams"
+ok "ping -s 4000 and -s 20000 still reassembled and answered"
+
+stop_sluice || { cat "$TMP/run.err"; fail "sluice run exited non-zero on SIGTERM"; }
+grep -q 'frames 4096/4096 returned' "$TMP/run.err" || { cat "$TMP/run.err"; fail "frames not all returned"; }
+ok "clean stop: $(tail -1 "$TMP/run.err")"
