@@ -433,6 +433,7 @@ out:
 		if (w->dev && g)
 			sl_gate_set_socket(g, w->queue, -1);
 		if (w->st) {
+			sl_stack_sync_stats(w->st);
 			w->final = *sl_stack_stats(w->st);
 			sl_stack_close(w->st);
 			for (unsigned k = 0; k < SL_STAT_N; k++)

@@ -92,9 +92,10 @@ void sl_stack_close(struct sl_stack *st);
  * Returns the next time something is due (UINT64_MAX: nothing). */
 uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns);
 
-/* Counters; the pointer stays valid while the stack lives. Device counters are refreshed by
- * sl_stack_poll. */
+/* Counters; the pointer stays valid while the stack lives. The device's kernel-side counters
+ * (dev_*) are refreshed by sl_stack_poll every 50 ms, or now by sl_stack_sync_stats. */
 const struct sl_stats *sl_stack_stats(const struct sl_stack *st);
+void sl_stack_sync_stats(struct sl_stack *st);
 /* Publish counters to a file `sluice stats` can read (struct sl_stats_file); the counters then
  * live in that mapping. */
 int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *ifname,

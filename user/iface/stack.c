@@ -240,6 +240,11 @@ const struct sl_stats *sl_stack_stats(const struct sl_stack *st)
 	return st->stats;
 }
 
+void sl_stack_sync_stats(struct sl_stack *st)
+{
+	st->dev->ops->stats(st->dev, st->stats);
+}
+
 /* --- the poll loop --------------------------------------------------------------------- */
 
 static enum sl_rx_result eth_input(struct sl_stack *st, struct sl_frame *f)
@@ -286,11 +291,15 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 	uint64_t next = sl_timers_run(&st->timers, st, now_ns);
 	sl_tcp_flush(st);
 	dev->ops->flush(dev, now_ns);
-	dev->ops->stats(dev, st->stats);
-	if (st->stats_hdr) {
-		struct sl_dev_counts c;
-		sl_dev_counts(dev, &c);
-		st->stats_hdr->frames_free = c.owner[SL_OWN_FREE] + c.owner[SL_OWN_KERNEL];
+	/* Kernel-side counters cost a system call: refresh them every 50 ms, not every poll. */
+	if (now_ns - st->dev_stats_at >= 50000000ULL || now_ns < st->dev_stats_at) {
+		st->dev_stats_at = now_ns;
+		dev->ops->stats(dev, st->stats);
+		if (st->stats_hdr) {
+			struct sl_dev_counts c;
+			sl_dev_counts(dev, &c);
+			st->stats_hdr->frames_free = c.owner[SL_OWN_FREE] + c.owner[SL_OWN_KERNEL];
+		}
 	}
 	/* A full batch means more may be waiting, and deferred TCP output wants the next batch:
 	 * come back at once. */

@@ -44,6 +44,7 @@ struct sl_stack {
 	void *stats_map;
 	size_t stats_map_len;
 	struct sl_stats_file *stats_hdr;
+	uint64_t dev_stats_at; /* when the device's kernel counters were last read */
 
 	struct sl_timers timers;
 	struct sl_rng rng;
