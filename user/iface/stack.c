@@ -290,6 +290,8 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 		sl_arp_poll_share(st);
 	uint64_t next = sl_timers_run(&st->timers, st, now_ns);
 	sl_tcp_flush(st);
+	if (sl_timers_next(&st->timers) < next)
+		next = sl_timers_next(&st->timers);
 	dev->ops->flush(dev, now_ns);
 	/* Kernel-side counters cost a system call: refresh them every 50 ms, not every poll. */
 	if (now_ns - st->dev_stats_at >= 50000000ULL || now_ns < st->dev_stats_at) {

@@ -82,6 +82,8 @@ void sl_tcp_fini(struct sl_stack *st)
 		while (t->table[b])
 			sl_tcb_free(t->table[b]);
 	}
+	while (t->orphans)
+		sl_tcb_free(t->orphans);
 	free_dead(t);
 	free(t->table);
 	free(t->listeners);
@@ -159,7 +161,10 @@ void sl_tcb_free(struct sl_tcb *t)
 	if (t->dead)
 		return;
 	sl_tcp_timers_stop(t);
-	struct sl_tcb **pp = &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
+	/* Out of the table, or out of the list of CLOSED connections the application held. */
+	struct sl_tcb **pp = t->unhashed ? &tt->orphans
+					 : &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr,
+							       t->rport)];
 	while (*pp && *pp != t)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -175,7 +180,8 @@ void sl_tcb_free(struct sl_tcb *t)
 	if (t->listener && t->state == SL_TCP_SYN_RECEIVED)
 		t->listener->syn_rcvd--;
 	t->listener = NULL;
-	tt->nconns--;
+	if (!t->unhashed)
+		tt->nconns--;
 	t->dead = true;
 	memset(&t->cb, 0, sizeof(t->cb));
 	t->hnext = tt->dead;
@@ -232,6 +238,20 @@ void sl_tcp_done(struct sl_tcb *t, int err)
 	if (t->app_closed) {
 		sl_tcb_free(t);
 		return;
+	}
+	if (!t->unhashed) {
+		/* Out of the table: later segments for this pair meet a listener or a reset, not
+		 * a dead connection; it waits for the application's close on the orphan list. */
+		struct sl_tcp *tt = &t->st->tcp;
+		struct sl_tcb **pp = &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
+		while (*pp && *pp != t)
+			pp = &(*pp)->hnext;
+		if (*pp)
+			*pp = t->hnext;
+		t->unhashed = true;
+		tt->nconns--;
+		t->hnext = tt->orphans;
+		tt->orphans = t;
 	}
 	if (t->active && !t->connected_notified) {
 		t->connected_notified = true;
@@ -401,9 +421,11 @@ void sl_tcp_consume(struct sl_tcp_flow *f, size_t n)
 	r->head = (r->head + (uint32_t)n) & (r->cap - 1);
 	r->len -= (uint32_t)n;
 	/* Tell the peer about the room once it is worth a segment (RFC 9293 §3.8.6.2.2). */
-	uint32_t room = sl_ring_free(r) - (t->rcv_adv - t->rcv_nxt);
-	if (t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd &&
-	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2) && before < r->cap / 2) {
+	uint32_t maxw = t->wscale_ok ? r->cap : (r->cap < 65535 ? r->cap : 65535);
+	uint32_t fr = sl_ring_free(r) < maxw ? sl_ring_free(r) : maxw;
+	uint32_t room = fr - (t->rcv_adv - t->rcv_nxt);
+	if (t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd && fr > (t->rcv_adv - t->rcv_nxt) &&
+	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2) && before < maxw / 2) {
 		t->ack_now = true;
 		sl_tcp_want_output(t);
 	}

@@ -113,6 +113,7 @@ struct sl_tcb {
 	bool connected_notified;
 	bool active; /* we sent the first SYN */
 	bool dead;   /* unlinked; freed at the end of the poll (callbacks may still hold it) */
+	bool unhashed; /* CLOSED, out of the table, waiting for the application's close */
 
 	/* Timers */
 	struct sl_timer rto_timer, persist_timer, delack_timer, ka_timer, tw_timer,
@@ -150,6 +151,7 @@ struct sl_tcp {
 	uint8_t isn_key[16];
 	struct sl_tcb *pending; /* connections with output to send this poll */
 	struct sl_tcb *dead;	/* released connections, freed at the end of the poll */
+	struct sl_tcb *orphans; /* CLOSED ones out of the table that the application holds */
 	uint16_t next_port;
 	uint64_t chal_tokens_ns, chal_last;
 	unsigned tx_this_poll;

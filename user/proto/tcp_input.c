@@ -51,8 +51,10 @@ static void ring_put(struct sl_ring *r, uint32_t off, const uint8_t *p, uint32_t
 static void listen_input(struct sl_stack *st, struct sl_listener *l, const struct sl_ip4_pkt *pkt,
 			 const struct seg *s, uint32_t min_iss)
 {
-	if (s->flags & SL_TCP_RST)
+	if (s->flags & SL_TCP_RST) {
+		STAT_INC(st, tcp_no_conn);
 		return;
+	}
 	if (s->flags & SL_TCP_ACK) {
 		STAT_INC(st, tcp_no_conn);
 		sl_tcp_send_rst_for(st, pkt, s->th, s->len);
@@ -100,6 +102,8 @@ static void established(struct sl_tcb *t)
 	sl_tcp_set_state(t, SL_TCP_ESTABLISHED);
 	t->backoff = 0;
 	t->rto_ns = t->rtt_valid ? t->rto_ns : t->st->cfg.tcp_rto_initial_ns;
+	if (!t->rtt_valid && t->retransmits && t->rto_ns < 3000000000ULL)
+		t->rto_ns = 3000000000ULL;
 	sl_timer_cancel(&t->st->timers, &t->rto_timer);
 	sl_timer_cancel(&t->st->timers, &t->conn_timer);
 	sl_tcp_ka_reset(t);
@@ -293,7 +297,7 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 			sl_tcp_arm_rto(t);
 		sl_tcp_want_output(t);
 	} else if (s->ack == t->snd_una && s->dlen == 0 && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
-		   t->snd_max != t->snd_una &&
+		   t->snd_max != t->snd_una && s->win != 0 &&
 		   (uint32_t)s->win << t->snd_wscale == t->snd_wnd) {
 		/* A duplicate ACK (RFC 5681 §2). */
 		t->dupacks++;
@@ -367,7 +371,10 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		struct sl_listener *l = sl_tcp_find_listener(st, dport);
 		if (l) {
 			uint32_t min_iss = t->snd_max + 65536;
-			sl_tcb_free(t);
+			if (t->app_closed)
+				sl_tcb_free(t);
+			else
+				sl_tcp_done(t, 0);
 			listen_input(st, l, pkt, &s, min_iss);
 			return SL_RX_RELEASE;
 		}
@@ -383,6 +390,8 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		return SL_RX_RELEASE;
 	}
 	t->segs_in++;
+	if (t->state >= SL_TCP_ESTABLISHED)
+		sl_tcp_ka_reset(t);
 	if (t->state == SL_TCP_SYN_SENT) {
 		syn_sent_input(t, pkt, &s);
 		return SL_RX_RELEASE;
@@ -398,12 +407,20 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 				  seq_in(s.seq + s.len - 1, t->rcv_nxt, t->rcv_nxt + rwnd));
 	/* A retransmitted SYN in SYN-RECEIVED: answer with the SYN-ACK again. */
 	if (t->state == SL_TCP_SYN_RECEIVED && (s.flags & SL_TCP_SYN) && s.seq == t->irs &&
+	    (s.flags & SL_TCP_ACK) && s.ack == t->snd_nxt && !t->listener) {
+		s.flags &= (uint8_t)~SL_TCP_SYN;
+		s.seq++;
+		s.len--;
+		ok = true;
+	} else if (t->state == SL_TCP_SYN_RECEIVED && (s.flags & SL_TCP_SYN) && s.seq == t->irs &&
 	    !(s.flags & SL_TCP_RST)) {
 		t->ack_now = true;
 		sl_tcp_want_output(t);
 		return SL_RX_RELEASE;
 	}
 	if (!ok) {
+		if (t->state == SL_TCP_TIME_WAIT && (s.flags & SL_TCP_FIN) && !(s.flags & SL_TCP_RST))
+			sl_tcp_enter_time_wait(t);
 		if (!(s.flags & SL_TCP_RST)) {
 			STAT_INC(st, tcp_out_of_window);
 			t->ack_now = true; /* the reply that keepalive probes count on */
@@ -424,6 +441,10 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		STAT_INC(st, tcp_resets_rx);
 		if (t->state == SL_TCP_SYN_RECEIVED && t->listener) {
 			sl_tcb_free(t); /* back to LISTEN: the listener never saw it */
+			return SL_RX_RELEASE;
+		}
+		if (t->state == SL_TCP_SYN_RECEIVED && t->active) {
+			sl_tcp_done(t, -ECONNREFUSED);
 			return SL_RX_RELEASE;
 		}
 		bool orderly = t->state == SL_TCP_CLOSING || t->state == SL_TCP_LAST_ACK ||

@@ -105,7 +105,7 @@ void sl_tcp_send_syn(struct sl_tcb *t)
 
 void sl_tcp_send_ack(struct sl_tcb *t)
 {
-	send_segment(t, t->snd_nxt, 0, SL_TCP_ACK);
+	send_segment(t, t->snd_max, 0, SL_TCP_ACK);
 }
 
 void sl_tcp_send_ka_probe(struct sl_tcb *t)
@@ -129,7 +129,7 @@ void sl_tcp_send_probe(struct sl_tcb *t)
 void sl_tcp_send_rst(struct sl_tcb *t)
 {
 	STAT_INC(t->st, tcp_resets_tx);
-	send_segment(t, t->snd_nxt, 0, SL_TCP_RST | SL_TCP_ACK);
+	send_segment(t, t->snd_max, 0, SL_TCP_RST | SL_TCP_ACK);
 }
 
 void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, const uint8_t *th,
@@ -268,6 +268,9 @@ void sl_tcp_output(struct sl_tcb *t)
 		t->nodelay_push = false;
 	if (!sent && t->ack_now)
 		sl_tcp_send_ack(t);
+	if (t->snd_nxt != t->snd_una && !sl_timer_armed(&t->rto_timer) &&
+	    !sl_timer_armed(&t->persist_timer))
+		sl_tcp_arm_rto(t);
 	/* Data waiting, nothing in flight, no window: probe (RFC 9293 §3.8.6.1). */
 	if (t->snd_wnd == 0 && seq_gt(data_end(t), t->snd_nxt) && t->snd_nxt == t->snd_una &&
 	    !sl_timer_armed(&t->rto_timer))

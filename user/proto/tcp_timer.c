@@ -150,7 +150,9 @@ void sl_tcp_ka_reset(struct sl_tcb *t)
 	 * probe count (shared/API.md, Keepalive). */
 	t->last_rx = t->st->now;
 	t->ka_sent = 0;
-	if (t->ka_on && t->state == SL_TCP_ESTABLISHED)
+	/* The timer is not moved on every segment: when it fires it measures the idle time
+	 * from last_rx and sleeps again if nothing is due. */
+	if (t->ka_on && t->state == SL_TCP_ESTABLISHED && !sl_timer_armed(&t->ka_timer))
 		sl_timer_arm(&t->st->timers, &t->ka_timer, t->st->now + t->ka.after_ns +
 								   t->ka.interval_ns);
 }
