@@ -134,6 +134,12 @@ static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 	return 0;
 }
 
+/* Descriptors in the TX ring the kernel has not taken yet. */
+static bool tx_waiting(struct xsk_dev *x)
+{
+	return xsk_prod_nb_free(&x->tx, x->ring_size) < x->ring_size;
+}
+
 static void xsk_flush(struct sl_dev *d, uint64_t now)
 {
 	struct xsk_dev *x = xd_of(d);
@@ -156,12 +162,18 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 		}
 		x->ntx = 0;
 	}
-	/* Copy-mode TX only moves on sendto(); with need_wakeup the flag tells us when. */
-	if (xsk_ring_prod__needs_wakeup(&x->tx) && x->pool.count[SL_OWN_TX]) {
+	/* TX moves on sendto() when the ring asks for a wakeup. A zero-copy driver drains the
+	 * ring from one kick; copy mode sends at most 32 frames per call (the kernel's
+	 * TX_BATCH_SIZE), so keep kicking while descriptors wait, a bounded number of times.
+	 * Failures (EAGAIN, EBUSY, ENOBUFS) are transient: what is left goes next poll. */
+	for (unsigned k = 0; k < x->ring_size / 32 + 1 && xsk_ring_prod__needs_wakeup(&x->tx) &&
+			    tx_waiting(x);
+	     k++) {
 		x->kicks++;
-		/* Failures (EAGAIN, EBUSY, ENOBUFS) are transient: the descriptors stay in the
-		 * ring and leave with the next kick. */
-		(void)sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
+		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0)
+			break;
+		if (x->dev.zero_copy)
+			break;
 	}
 	refill(x);
 	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup. */
@@ -171,7 +183,8 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 
 static uint64_t xsk_next_event(struct sl_dev *d)
 {
-	return UINT64_MAX;
+	/* Frames still waiting in the TX ring: come back at once rather than sleep on them. */
+	return tx_waiting(xd_of(d)) ? 0 : UINT64_MAX;
 }
 
 static void xsk_stats(struct sl_dev *d, struct sl_stats *st)

@@ -1,0 +1,505 @@
+#!/usr/bin/env python3
+"""Report writer of `make bench` (called by bench/run.sh; standard library only).
+
+Reads build/bench/{raw.jsonl, server-*.json, mode-*.txt, pipe-*.json, pipe-*.annotate.txt},
+writes build/bench/results.json and replaces the generated section of docs/benchmarks.md
+(between the bench:results markers; appended when the markers are missing).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import statistics
+
+BEGIN = "<!-- bench:results:begin -->"
+END = "<!-- bench:results:end -->"
+
+TARGETS = [
+    ("kernel", "kernel UDP socket, no XDP program on the link"),
+    ("kernel_gate", "kernel UDP socket, sluice gate attached (baseline)"),
+    ("reflector", "raw AF_XDP reflector, no stack (ceiling)"),
+    ("sluice", "sluice `run --udp-echo`"),
+]
+
+
+def load_json(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def read(path, default=""):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
+def machine():
+    model, flags = "unknown", ""
+    for line in read("/proc/cpuinfo").splitlines():
+        if line.startswith("model name") and model == "unknown":
+            model = line.split(":", 1)[1].strip()
+        if line.startswith("flags") and not flags:
+            flags = line.split(":", 1)[1]
+    mem = 0
+    for line in read("/proc/meminfo").splitlines():
+        if line.startswith("MemTotal:"):
+            mem = int(line.split()[1]) // 1024
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "memory_mib": mem,
+        "virtual_machine": " hypervisor" in flags,
+        "link": "veth pair between two network namespaces",
+    }
+
+
+def xdp_mode(out):
+    """native/generic and copy/zero-copy, from what the reflector and sluice printed."""
+    mode = {"xdp": None, "xsk": None, "source": None}
+    for name in ("sluice", "reflector"):
+        m = re.search(r"\((\w+) XDP, ([\w-]+) mode\)", read(os.path.join(out, f"mode-{name}.txt")))
+        if m:
+            mode = {"xdp": m.group(1), "xsk": m.group(2), "source": name}
+            break
+    gate = read(os.path.join(out, "mode-kernel_gate.txt"))
+    if gate:
+        mode["gate_attach"] = "generic" if gate == "xdpgeneric" else "native" if gate == "xdp" else gate
+    return mode
+
+
+def summarize(runs):
+    piped = [r for r in runs if r["mode"] == "pipelined"]
+    closed = [r for r in runs if r["mode"] == "closed"]
+    t = {}
+    if piped:
+        pps = [r["pps"] for r in piped]
+        med = statistics.median(pps)
+        mid = min(piped, key=lambda r: abs(r["pps"] - med))
+        t["pps_runs"] = pps
+        t["pps_median"] = med
+        t["pipelined_runs"] = piped
+        for k in ("sent", "received", "lost", "mismatch", "unexpected", "wrong_flow", "send_errors"):
+            t[k] = sum(r[k] for r in piped)
+        t["cpu_median_run"] = mid.get("cpu", [])
+        # The last replies after sending stopped: how long the server held on to them.
+        t["tail_ms_max"] = max(r.get("tail_ms", 0) for r in piped)
+        # CPU time per echoed packet on each CPU (busy share x interval / packets), median run.
+        t["cpu_ns_per_packet"] = {
+            c["cpu"]: c["busy"] * mid["seconds"] * 1e9 / mid["measured"]
+            for c in mid.get("cpu", []) if mid.get("measured")}
+    if closed:
+        c = closed[-1]
+        t["closed"] = c
+        for k in ("p50_us", "p90_us", "p99_us", "p999_us", "mean_us", "min_us", "max_us", "samples"):
+            t[k] = c[k]
+        for k in ("lost", "mismatch", "unexpected", "wrong_flow"):
+            t["closed_" + k] = c[k]
+    # Replies that arrived after their datagram was counted lost: late, not lost.
+    t["late"] = sum(r["unexpected"] for r in runs)
+    t["lost_for_good"] = max(0, sum(r["lost"] for r in runs) - t["late"])
+    return t
+
+
+def annotate_totals(path):
+    """Inclusive instruction counts per file:function from callgrind_annotate --inclusive."""
+    funcs, total = {}, None
+    for line in read(path).splitlines():
+        m = re.match(r"\s*([\d,]+)\s+\([\s\d.]+%\)\s+(.*?)(?:\s+\[.*\])?$", line)
+        if not m:
+            continue
+        n = int(m.group(1).replace(",", ""))
+        name = m.group(2)
+        if name == "PROGRAM TOTALS":
+            total = n
+            continue
+        fn = name.rsplit(":", 1)[-1]
+        funcs[fn] = max(funcs.get(fn, 0), n)
+    return total, funcs
+
+
+def pipe_results(out):
+    res = {"method": "valgrind --tool=callgrind --toggle-collect=sl_stack_poll; "
+                     "(Ir(n2) - Ir(n1)) / (n2 - n1)"}
+    for batch in ("b64", "b1"):
+        j1 = load_json(os.path.join(out, f"pipe-{batch}-n1.json"))
+        j2 = load_json(os.path.join(out, f"pipe-{batch}-n2.json"))
+        t1, f1 = annotate_totals(os.path.join(out, f"pipe-{batch}-n1.annotate.txt"))
+        t2, f2 = annotate_totals(os.path.join(out, f"pipe-{batch}-n2.annotate.txt"))
+        if not (j1 and j2 and t1 is not None and t2 is not None):
+            continue
+        dn = j2["echoed"] - j1["echoed"]
+        per = lambda fn: (f2.get(fn, 0) - f1.get(fn, 0)) / dn
+        total = (t2 - t1) / dn
+        # Parts that do not nest in each other (all inside sl_stack_poll).
+        dev_rx = per("pipe_rx")
+        dev_flush = per("pipe_flush")
+        app = per("on_udp")  # the echo callback: sl_udp_write and everything below it
+        ingress = per("sl_ipv4_input") - app
+        parts = {
+            "device rx (pipe_rx: copy in from the link)": dev_rx,
+            "ingress: IPv4 + UDP input, checks, checksum, demux (excl. callback)": ingress,
+            "echo callback: sl_udp_write (UDP/IPv4 output, route, ARP, checksum, copy)": app,
+            "device flush (pipe_flush: copy out to the link)": dev_flush,
+            "rest of the poll (Ethernet dispatch, release, timers, counters)":
+                total - dev_rx - ingress - app - dev_flush,
+        }
+        res[batch] = {
+            "batch": j2["batch"],
+            "packets": [j1["echoed"], j2["echoed"]],
+            "instructions": [t1, t2],
+            "instructions_per_packet": total,
+            "parts_per_packet": parts,
+            "top_inclusive_per_packet": {
+                fn: per(fn) for fn in sorted(f2, key=lambda k: -(f2[k] - f1.get(k, 0)))[:25]
+                if per(fn) >= 1
+            },
+            "verified": j1["bad_replies"] == 0 and j2["bad_replies"] == 0 and
+                        j1["echoed"] == j1["sent"] and j2["echoed"] == j2["sent"],
+        }
+    for name, key in (("pipe-native.json", "native_b64"), ("pipe-native-b1.json", "native_b1")):
+        j = load_json(os.path.join(out, name))
+        if j:
+            res[key] = j
+    return res
+
+
+def fmt_pps(x):
+    return f"{x / 1e6:.3f} M" if x >= 1e6 else f"{x / 1e3:.1f} k"
+
+
+def ratio(a, b):
+    return a / b if a and b else None
+
+
+def markdown(r):
+    m, mode = r["machine"], r["xdp_mode"]
+    cfg = r["config"]
+    L = [BEGIN, ""]
+    L.append(f"Generated by `make bench` on {r['date']} in {r['elapsed_s']:.0f} s.")
+    L.append("")
+    L.append(f"- **Machine:** {m['cpu_model']}, {m['cores']} cores"
+             f"{' (virtual machine)' if m['virtual_machine'] else ''}, {m['memory_mib']} MiB, "
+             f"Linux {m['kernel']}.")
+    xm = f"{mode['xdp']} XDP, {mode['xsk']} mode" if mode.get("xdp") else "not measured"
+    L.append(f"- **Link and mode:** {m['link']}; AF_XDP targets: {xm}"
+             f" (gate attached in {mode.get('gate_attach', '?')} mode).")
+    L.append(f"- **Load:** {cfg['payload']}-byte UDP payloads; pipelined: {cfg['flows']} flows, "
+             f"window {cfg['window']}, sendmmsg batches of {cfg['batch']}, {cfg['seconds']} s "
+             f"after {cfg['warmup']} s warm-up, median of {cfg['repeat']} runs; closed loop: one "
+             f"datagram in flight, {cfg['closed_seconds']} s. Generator on CPU {cfg['gen_cpu']}, "
+             f"server on CPU {cfg['srv_cpu']}.")
+    L.append("")
+    L.append(f"- **Server receive work:** {r.get('napi', '?')}.")
+    L.append(f"- **Load average** at start / end: {r['loadavg'][0].split(' ')[0] if r['loadavg'][0] else '?'}"
+             f" / {r['loadavg'][1].split(' ')[0] if r['loadavg'][1] else '?'}.")
+    inter = r["interference"]
+    if inter["by_command"]:
+        who = ", ".join(f"`{p['comm']}` {p['cpu_s']:.1f} s" for p in inter["by_command"][:6])
+        L.append(f"- **Warning: the machine was not idle.** Other processes used "
+                 f"{inter['total_cpu_s']:.1f} s of CPU during the {r['elapsed_s']:.0f} s run ({who}). "
+                 f"Expect depressed, noisy numbers; re-run `make bench` on an idle machine.")
+    else:
+        L.append(f"- **Other load:** none seen (other processes used {inter['total_cpu_s']:.1f} s "
+                 f"of CPU during the run).")
+    L.append("")
+    L.append("| target | echoed pps (median) | runs | p50 µs | p99 µs | p99.9 µs | lost / late / bad "
+             "| tail ms | srv CPU busy | srv CPU ns / echo |")
+    L.append("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, desc in TARGETS:
+        t = r["targets"].get(key)
+        if not t or "pps_median" not in t:
+            why = (r["servers"].get(key) or {}).get("unavailable", "not run")
+            L.append(f"| {desc} | — | {why} | | | | | | | |")
+            continue
+        cpu = {c["cpu"]: c["busy"] for c in t.get("cpu_median_run", [])}
+        busy = f"{cpu.get(cfg['srv_cpu'], 0) * 100:.0f}%"
+        # A datagram given up on whose reply came later counts as late, not lost.
+        late = t["unexpected"] + t.get("closed_unexpected", 0)
+        lost = max(0, t["lost"] + t.get("closed_lost", 0) - late)
+        runs = ", ".join(fmt_pps(p) for p in t["pps_runs"])
+        L.append(f"| {desc} | **{fmt_pps(t['pps_median'])}** | {runs} | {t.get('p50_us', 0):.1f} | "
+                 f"{t.get('p99_us', 0):.1f} | {t.get('p999_us', 0):.1f} | "
+                 f"{lost} / {late} / "
+                 f"{t['mismatch'] + t['wrong_flow'] + t.get('closed_mismatch', 0)} | "
+                 f"{t.get('tail_ms_max', 0):.1f} | {busy} | "
+                 f"{t.get('cpu_ns_per_packet', {}).get(cfg['srv_cpu'], 0):.0f} |")
+    drops = []
+    for key, _ in TARGETS:
+        d = (r["targets"].get(key) or {}).get("veth_drops")
+        if d and any(d.values()):
+            drops.append(f"{key} " + ", ".join(f"{k} {v}" for k, v in d.items() if v))
+    L.append("")
+    if drops:
+        L.append("Datagrams the veth pair itself dropped during the pipelined runs (its ring towards "
+                 "a NAPI that is behind): " + "; ".join(drops) + ".")
+        L.append("")
+    L.append("Columns: *runs* are the pipelined runs (the median is the figure); p50/p99/p99.9 are "
+             "closed-loop round-trip times; *lost / late / bad*: datagrams never answered / "
+             "answered only after the 50 ms timeout (whole windows of 256 at once mean the path "
+             "stalled for that long) / replies that were not byte-for-byte the datagram sent; "
+             "*tail ms*: how long "
+             "after the generator stopped sending the last reply arrived (worst run); *srv CPU "
+             "busy*: the server CPU's busy share in the median run (the generator spins, so its CPU "
+             "is always 100%); *srv CPU ns / echo*: server-CPU time per echoed datagram, everything "
+             "that ran there included.")
+    L.append("")
+    perf = r.get("perf_sluice")
+    if perf:
+        L.append(f"Where the server CPU went while sluice echoed {fmt_pps(perf['pps'])} datagrams/s "
+                 f"(perf cpu-clock samples of CPU {cfg['srv_cpu']}, 3 s):")
+        L.append("")
+        L.append("| who | share |")
+        L.append("|---|---:|")
+        for k, v in perf["groups"].items():
+            L.append(f"| {k} | {v:.1f}% |")
+        L.append("")
+        L.append("Hottest symbols: " + ", ".join(
+            f"`{s['sym']}` {s['pct']:.1f}%" for s in perf["top_symbols"][:12]) + ".")
+        L.append("")
+    rt = r["ratios"]
+    if rt:
+        L.append("Ratios (pps; latency is p50, lower is better). The same-path baseline is the kernel "
+                 "*with the gate attached*: an XDP program on the veth changes the kernel's receive "
+                 "path (NAPI, no GSO from the peer), so it is the fair comparison for anything "
+                 "behind the gate.")
+        L.append("")
+        L.append("| ratio | pps | p50 latency |")
+        L.append("|---|---:|---:|")
+        for name, v in rt.items():
+            pv = f"{v['pps']:.2f}" if v.get("pps") else "—"
+            lv = f"{v['p50']:.2f}" if v.get("p50") else "—"
+            L.append(f"| {name} | {pv} | {lv} |")
+        L.append("")
+    p = r["pipe"]
+    if "b64" in p:
+        b64, b1 = p["b64"], p.get("b1")
+        line = (f"**Stack alone** (pipe device, callgrind, inside `sl_stack_poll`): "
+                f"**{b64['instructions_per_packet']:.0f} instructions per echoed packet** with "
+                f"{b64['batch']} frames per poll")
+        if b1:
+            line += f", {b1['instructions_per_packet']:.0f} with one frame per poll"
+        nat = p.get("native_b64")
+        if nat:
+            line += (f"; natively {nat['poll_ns_per_packet']:.0f} ns per packet inside "
+                     f"`sl_stack_poll` ({1e3 / nat['poll_ns_per_packet']:.1f} M packets/s of one core)")
+        L.append(line + ". Every reply verified: " + ("yes" if b64["verified"] else "**NO**") + ".")
+        L.append("")
+        L.append("| part of one echo (batch %d) | instructions |" % b64["batch"])
+        L.append("|---|---:|")
+        for k, v in b64["parts_per_packet"].items():
+            L.append(f"| {k} | {v:.0f} |")
+        L.append("")
+    L.append(END)
+    return "\n".join(L) + "\n"
+
+
+def read_procs():
+    procs = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        st = read(f"/proc/{pid}/stat")
+        if not st or ")" not in st:
+            continue
+        f = st[st.rindex(")") + 2:].split()
+        procs[int(pid)] = {"comm": st[st.index("(") + 1:st.rindex(")")], "ppid": int(f[1]),
+                           "ticks": int(f[11]) + int(f[12]), "start": int(f[19])}
+    return procs
+
+
+def sampler(path, root, stop_file):
+    """Until stop_file exists (or root exits): every 0.25 s note the CPU time of every process
+    that is neither the bench (a descendant of root) nor a kernel thread, so that short-lived
+    work of others (a test suite) is caught too."""
+    import time
+    seen, first = {}, True
+    while os.path.exists(f"/proc/{root}") and not os.path.exists(stop_file):
+        procs = read_procs()
+        for pid, p in procs.items():
+            key = f"{pid}:{p['start']}"
+            if key not in seen:
+                q, ours = p, False
+                for _ in range(64):  # walk up to init
+                    if q is None or q["ppid"] in (0, 1):
+                        break
+                    if q["ppid"] == root or pid == root:
+                        ours = True
+                        break
+                    q = procs.get(q["ppid"])
+                if ours or pid == 2 or p["ppid"] == 2:
+                    seen[key] = None
+                    continue
+                # Present when sampling began: count only what it uses from now on.
+                seen[key] = {"pid": pid, "comm": p["comm"],
+                             "base": p["ticks"] if first else 0, "ticks": p["ticks"]}
+            elif seen[key] is not None:
+                seen[key]["ticks"] = p["ticks"]
+                seen[key]["comm"] = p["comm"]
+        first = False
+        time.sleep(0.25)
+    hz = os.sysconf("SC_CLK_TCK")
+    used = [{"pid": v["pid"], "comm": v["comm"], "cpu_s": round((v["ticks"] - v["base"]) / hz, 2)}
+            for v in seen.values() if v and v["ticks"] > v["base"]]
+    with open(path, "w") as fh:
+        json.dump(sorted(used, key=lambda x: -x["cpu_s"]), fh)
+
+
+def interference(out, elapsed):
+    """Other processes' CPU time during the bench, summed by command name, largest first."""
+    used = load_json(os.path.join(out, "others-cpu.json"), [])
+    by = {}
+    for u in used:
+        b = by.setdefault(u["comm"], {"comm": u["comm"], "cpu_s": 0.0, "processes": 0})
+        b["cpu_s"] = round(b["cpu_s"] + u["cpu_s"], 2)
+        b["processes"] += 1
+    total = sum(b["cpu_s"] for b in by.values())
+    res = sorted((b for b in by.values() if b["cpu_s"] >= 0.5), key=lambda b: -b["cpu_s"])
+    return {"total_cpu_s": round(total, 1), "by_command": res} if total >= max(1.0, 0.01 * elapsed) \
+        else {"total_cpu_s": round(total, 1), "by_command": []}
+
+
+def veth_drops(out, target):
+    """Datagrams dropped by the veth pair itself during a target's pipelined runs."""
+    a = load_json(os.path.join(out, f"veth-{target}-before.json"))
+    b = load_json(os.path.join(out, f"veth-{target}-after.json"))
+    if not a or not b:
+        return None
+    d = {}
+    for end in ("gen", "srv"):
+        for dirn in ("rx", "tx"):
+            d[f"{end}_{dirn}_dropped"] = (b[end][0]["stats64"][dirn]["dropped"] -
+                                          a[end][0]["stats64"][dirn]["dropped"])
+    return d
+
+
+def perf_sluice(out, runs):
+    """Group the perf profile of the server CPU: sluice's own code, the kernel on its behalf, the
+    veth NAPI thread, and the rest."""
+    rows = []
+    for line in read(os.path.join(out, "perf-sluice-dso.txt")).splitlines():
+        m = re.match(r"^\s*([\d.]+)%\s+(\S+)\s+(.+?)\s*$", line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), m.group(3)))
+    if not rows:
+        return None
+    g = {"sluice's own code (the stack, user space)": 0.0,
+         "libc and other libraries in the sluice process": 0.0,
+         "kernel, in the sluice process (TX kicks, poll, copy-mode transmit, softirqs it runs)": 0.0,
+         "veth NAPI thread (XDP gate, AF_XDP receive copy, kernel receive)": 0.0,
+         "anything else": 0.0}
+    keys = list(g)
+    for pct, comm, dso in rows:
+        if comm.startswith("napi/"):
+            g[keys[3]] += pct
+        elif comm == "sluice" and dso == "sluice":
+            g[keys[0]] += pct
+        elif comm == "sluice" and "kernel" in dso:
+            g[keys[2]] += pct
+        elif comm == "sluice":
+            g[keys[1]] += pct
+        else:
+            g[keys[4]] += pct
+    syms = []
+    for line in read(os.path.join(out, "perf-sluice-sym.txt")).splitlines():
+        m = re.match(r"^\s*([\d.]+)%\s+\[(.)\]\s+(.+?)\s*$", line)
+        if m:
+            syms.append({"pct": float(m.group(1)), "space": "kernel" if m.group(2) == "k" else "user",
+                         "sym": m.group(3)})
+    pps = next((r["pps"] for r in runs if r["label"] == "perf"), 0)
+    return {"pps": pps, "groups": g, "top_symbols": syms}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sampler", help="write other processes' CPU use to this file")
+    ap.add_argument("--root", type=int, help="sampler: the bench's PID")
+    ap.add_argument("--stop-file", help="sampler: stop when this file exists")
+    ap.add_argument("--out")
+    ap.add_argument("--doc")
+    ap.add_argument("--elapsed", type=float, default=0)
+    ap.add_argument("--config", default="")
+    a = ap.parse_args()
+    if a.sampler:
+        sampler(a.sampler, a.root, a.stop_file)
+        return
+    if not a.out or not a.doc:
+        ap.error("--out and --doc are required")
+
+    cfg = {}
+    for kv in a.config.split():
+        k, v = kv.split("=", 1)
+        for conv in (int, float, str):
+            try:
+                cfg[k] = conv(v)
+                break
+            except ValueError:
+                pass
+    runs, allruns = {}, []
+    for line in read(os.path.join(a.out, "raw.jsonl")).splitlines():
+        j = json.loads(line)
+        allruns.append(j)
+        if j["label"].startswith("probe") or j["label"] == "perf":
+            continue
+        runs.setdefault(j["label"], []).append(j)
+    targets = {k: summarize(v) for k, v in runs.items()}
+    for k, t in targets.items():
+        t["veth_drops"] = veth_drops(a.out, k)
+    servers = {k: load_json(os.path.join(a.out, f"server-{k}.json"), {}) for k, _ in TARGETS}
+
+    ratios = {}
+    def add(name, x, y):
+        tx, ty = targets.get(x, {}), targets.get(y, {})
+        v = {"pps": ratio(tx.get("pps_median"), ty.get("pps_median")),
+             "p50": ratio(tx.get("p50_us"), ty.get("p50_us"))}
+        if v["pps"] or v["p50"]:
+            ratios[name] = v
+    add("sluice / kernel with gate (baseline)", "sluice", "kernel_gate")
+    add("sluice / kernel without XDP", "sluice", "kernel")
+    add("sluice / reflector (ceiling)", "sluice", "reflector")
+    add("reflector / kernel with gate", "reflector", "kernel_gate")
+    add("kernel with gate / kernel without XDP", "kernel_gate", "kernel")
+
+    r = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "elapsed_s": a.elapsed,
+        "machine": machine(),
+        "xdp_mode": xdp_mode(a.out),
+        "napi": read(os.path.join(a.out, "napi.txt"), "unknown"),
+        "config": cfg,
+        "targets": targets,
+        "servers": servers,
+        "ratios": ratios,
+        "pipe": pipe_results(a.out),
+        "loadavg": [read(os.path.join(a.out, "loadavg-start.txt")),
+                    read(os.path.join(a.out, "loadavg-end.txt"))],
+        "interference": interference(a.out, a.elapsed),
+    }
+    perf = perf_sluice(a.out, allruns)
+    if perf:
+        r["perf_sluice"] = perf
+    with open(os.path.join(a.out, "results.json"), "w") as f:
+        json.dump(r, f, indent=1)
+        f.write("\n")
+
+    md = markdown(r)
+    doc = read(a.doc, "# Benchmarks\n")
+    if BEGIN in doc and END in doc:
+        pre, rest = doc.split(BEGIN, 1)
+        post = rest.split(END, 1)[1]
+        doc = pre + md.rstrip("\n") + post
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + md
+    with open(a.doc, "w") as f:
+        f.write(doc if doc.endswith("\n") else doc + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+#!/usr/bin/env bash
+# `make bench`: UDP echo over a veth pair between two network namespaces this script creates,
+# against four servers on the same link, then the stack's instruction count over the pipe device.
+#
+#   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
+#     │ veth (tx checksum offload off on both ends, no IPv6)
+#   srv namespace  $NS_SRV: $IF_SRV 10.$NET.0.2/24   kernel: kecho (CPU 1)
+#                                   10.$NET.0.3      reflector / sluice (CPU 1), via the gate
+#
+# Targets, in order: kernel (no XDP program on the link), kernel+gate (the sluice gate attached
+# with an owned-address rule for .3; the kernel's traffic passes through it), reflector (raw
+# AF_XDP, no stack), sluice (`sluice run --udp-echo`). Each gets BENCH_REPEAT pipelined runs of
+# BENCH_SECONDS (median reported) and one closed-loop run of BENCH_CLOSED_SECONDS. The generator
+# has static neighbour entries for .2 and .3 (no ARP in the measured path); so does the kernel
+# for .1. Writes build/bench/results.json and the results section of docs/benchmarks.md.
+#
+# Knobs (environment): BENCH_SECONDS=5 BENCH_CLOSED_SECONDS=2 BENCH_REPEAT=3 BENCH_WARMUP=0.3
+# BENCH_FLOWS=16 BENCH_WINDOW=256 BENCH_TIMEOUT_MS=50 BENCH_BATCH=32 BENCH_PAYLOAD=64
+# BENCH_PIPE_PACKETS=100000 BENCH_TARGETS="kernel kernel_gate reflector sluice"
+# BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
+# extra 3 s sluice run). docs/benchmarks.md explains the method.
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+START=$(date +%s.%N)
+OUT=build/bench
+SLUICE=$ROOT/build/sluice
+PY=/usr/bin/python3
+SECS=${BENCH_SECONDS:-5}
+CSECS=${BENCH_CLOSED_SECONDS:-2}
+REPEAT=${BENCH_REPEAT:-3}
+WARMUP=${BENCH_WARMUP:-0.3}
+FLOWS=${BENCH_FLOWS:-16}
+WINDOW=${BENCH_WINDOW:-256}
+TIMEOUT_MS=${BENCH_TIMEOUT_MS:-50}
+BATCH=${BENCH_BATCH:-32}
+PAYLOAD=${BENCH_PAYLOAD:-64}
+PIPE_PACKETS=${BENCH_PIPE_PACKETS:-100000}
+TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
+PORT=7777
+GEN_CPU=0
+SRV_CPU=1
+
+ID=$$
+NET=$((20 + ID % 200)) # 10.NET.0.0/24 exists only inside the two namespaces
+NS_GEN=slb-$ID-gen
+NS_SRV=slb-$ID-srv
+IF_GEN=sbg$ID
+IF_SRV=sbs$ID
+GEN_IP=10.$NET.0.1
+KERNEL_IP=10.$NET.0.2
+STACK_IP=10.$NET.0.3
+SRV_PID=
+TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+
+say() { echo "bench: $*" >&2; }
+die() {
+	echo "bench: FAILED: $*" >&2
+	exit 1
+}
+# nsenter --net keeps /sys/fs/bpf visible (ip netns exec would remount /sys and hide the pins).
+in_gen() { nsenter --net=/run/netns/"$NS_GEN" "$@"; }
+in_srv() { nsenter --net=/run/netns/"$NS_SRV" "$@"; }
+
+cleanup() {
+	if [[ -n $SRV_PID ]] && kill -0 "$SRV_PID" 2>/dev/null; then
+		kill -KILL "$SRV_PID" 2>/dev/null
+		wait "$SRV_PID" 2>/dev/null
+	fi
+	[[ -e /run/netns/$NS_SRV ]] && in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
+	ip netns del "$NS_GEN" 2>/dev/null
+	ip netns del "$NS_SRV" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- build ---------------------------------------------------------------------------------
+# The Makefile's flags; bench binaries link the library `make all` just built. valgrind 3.19
+# cannot read clang 14's DWARF 5, so callgrind gets a copy of pipe_echo without debug sections
+# (the symbol table, static functions included, is all --toggle-collect and the per-function
+# breakdown need).
+CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE"
+CFLAGS+=" -Iinclude -Iuser -Ibpf -Ibuild -fno-strict-aliasing"
+LIBS="-lxdp -lbpf -lelf -lz -lpthread"
+mkdir -p "$OUT"
+stale() { # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an input
+	local o=$1
+	shift
+	[[ -e $o ]] || return 0
+	for i in "$@"; do [[ $i -nt $o ]] && return 0; done
+	return 1
+}
+for b in udpgen kecho reflector pipe_echo; do
+	if stale "$OUT/$b" "bench/$b.c" build/libsluice.a include/sluice/*.h; then
+		say "cc bench/$b.c"
+		clang $CFLAGS -o "$OUT/$b" "bench/$b.c" build/libsluice.a $LIBS || die "cannot build $b"
+	fi
+done
+objcopy --strip-debug "$OUT/pipe_echo" "$OUT/pipe_echo_cg" || die "objcopy failed"
+
+[[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, XDP); run as root or through sudo"
+for t in ip nsenter ethtool taskset chrt valgrind callgrind_annotate objcopy $PY; do
+	command -v "$t" >/dev/null || die "missing $t (make deps installs it)"
+done
+[[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
+# Other work on the machine during the run makes every number worse: note who else used CPU.
+rm -f "$OUT"/perf-*.txt "$OUT"/others-cpu.json "$OUT"/veth-*.json "$OUT"/napi.txt \
+	"$OUT"/raw.jsonl "$OUT"/server-*.json "$OUT"/mode-*.txt "$OUT"/pipe-*.json
+cat /proc/loadavg >"$OUT/loadavg-start.txt"
+$PY bench/report.py --sampler "$OUT/others-cpu.json" --root $$ --stop-file "$TMP/stop-sampler" &
+SAMPLER=$!
+
+# --- the stack alone: instructions per echoed packet over the pipe device -------------------
+# Deterministic (invented time, seeded), so two runs suffice; their difference cancels setup,
+# the ARP exchange and the first poll.
+say "pipe: native run, then callgrind (sl_stack_poll only) at two packet counts"
+"$OUT/pipe_echo" --packets 1000000 >"$OUT/pipe-native.json" || die "pipe_echo failed"
+"$OUT/pipe_echo" --packets 200000 --batch 1 >"$OUT/pipe-native-b1.json" ||
+	die "pipe_echo --batch 1 failed"
+cg() { # cg NAME PACKETS BATCH
+	valgrind --tool=callgrind --toggle-collect=sl_stack_poll --callgrind-out-file="$TMP/cg.$1" \
+		"$OUT/pipe_echo_cg" --packets "$2" --batch "$3" >"$OUT/pipe-$1.json" 2>"$TMP/cg.$1.err" ||
+		{ cat "$TMP/cg.$1.err" >&2; die "callgrind run $1 failed"; }
+	callgrind_annotate --inclusive=yes --threshold=100 "$TMP/cg.$1" \
+		>"$OUT/pipe-$1.annotate.txt" 2>/dev/null
+}
+P1=$((PIPE_PACKETS / 10))
+P2=$((P1 + PIPE_PACKETS))
+cg b64-n1 $P1 64
+cg b64-n2 $P2 64
+cg b1-n1 $((P1 / 5)) 1
+cg b1-n2 $(((P1 + PIPE_PACKETS) / 5)) 1
+
+# --- the veth link -------------------------------------------------------------------------
+say "namespaces $NS_GEN ($GEN_IP) <-veth-> $NS_SRV (kernel $KERNEL_IP, XDP $STACK_IP)"
+ip netns add "$NS_GEN" || die "cannot create namespace"
+ip netns add "$NS_SRV" || die "cannot create namespace"
+ip link add "$IF_GEN" netns "$NS_GEN" type veth peer name "$IF_SRV" netns "$NS_SRV" ||
+	die "cannot create veth pair"
+for ns in "$NS_GEN" "$NS_SRV"; do nsenter --net=/run/netns/"$ns" ip link set lo up; done
+in_gen ip addr add "$GEN_IP/24" dev "$IF_GEN"
+in_srv ip addr add "$KERNEL_IP/24" dev "$IF_SRV"
+in_gen sysctl -qw net.ipv6.conf."$IF_GEN".disable_ipv6=1
+in_srv sysctl -qw net.ipv6.conf."$IF_SRV".disable_ipv6=1
+in_gen ip link set "$IF_GEN" up
+in_srv ip link set "$IF_SRV" up
+# veth leaves kernel L4 checksums partial unless tx checksum offload is off.
+in_gen ethtool -K "$IF_GEN" tx off >/dev/null 2>&1 || die "ethtool -K $IF_GEN tx off failed"
+in_srv ethtool -K "$IF_SRV" tx off >/dev/null 2>&1 || die "ethtool -K $IF_SRV tx off failed"
+mac_of() { # mac_of NS DEV
+	nsenter --net=/run/netns/"$1" ip -o link show dev "$2" |
+		sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+}
+GEN_MAC=$(mac_of "$NS_GEN" "$IF_GEN")
+SRV_MAC=$(mac_of "$NS_SRV" "$IF_SRV")
+[[ -n $GEN_MAC && -n $SRV_MAC ]] || die "cannot read the veth MAC addresses"
+# Static neighbours: no ARP inside any measurement, the same for every target.
+in_gen ip neigh replace "$KERNEL_IP" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+in_gen ip neigh replace "$STACK_IP" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+in_srv ip neigh replace "$GEN_IP" lladdr "$GEN_MAC" nud permanent dev "$IF_SRV"
+# Where the server side's receive work runs. veth has no interrupt: without NAPI a frame is
+# received in the sender's context, and with XDP attached veth's NAPI runs as a softirq on the
+# CPU that transmitted — the generator's. Either way the gate, the AF_XDP copy and the kernel's
+# receive path would be charged to the generator's CPU. BENCH_NAPI=server (default) makes the
+# server veth's NAPI a kernel thread pinned to the server CPU, as a NIC's interrupt affinity
+# would, and SCHED_FIFO so that it preempts the server process the way a softirq does (as a
+# plain thread sharing the CPU with a busy server, the numbers swung by 2x from run to run).
+# It exists while an XDP program is attached (kernel_gate, reflector, sluice). Without XDP
+# (target kernel) veth uses no NAPI and the kernel receives on the sender's CPU regardless.
+# BENCH_NAPI=sender leaves the kernel's default (softirq on the transmitting CPU).
+NAPI=${BENCH_NAPI:-server}
+pin_napi() { # threaded NAPI for the server veth, its threads on the server CPU (NAPI=server)
+	[[ $NAPI == server ]] || return 0
+	# veth has NAPI only while an XDP program is attached; only then can it be threaded.
+	ip netns exec "$NS_SRV" sh -c "echo 1 > /sys/class/net/$IF_SRV/threaded" ||
+		die "cannot make $IF_SRV's NAPI threaded"
+	local prefix="napi/$IF_SRV-" f c n=0
+	prefix=${prefix:0:15} # comm is at most 15 characters
+	for f in /proc/[0-9]*/comm; do
+		read -r c <"$f" 2>/dev/null || continue
+		[[ $c == "$prefix"* ]] || continue
+		f=${f%/comm}
+		taskset -pc $SRV_CPU "${f#/proc/}" >/dev/null || die "cannot pin $c"
+		chrt -f -p 1 "${f#/proc/}" || die "cannot make $c SCHED_FIFO"
+		n=$((n + 1))
+	done
+	[[ $n -gt 0 ]] || die "no NAPI thread for $IF_SRV (is an XDP program attached?)"
+	echo "veth NAPI of $IF_SRV threaded, pinned to CPU $SRV_CPU, SCHED_FIFO 1 (preempts" \
+		"the server like a softirq would); without XDP (kernel target) veth has no NAPI" \
+		"and receives on the sending CPU" >"$OUT/napi.txt"
+}
+echo "kernel default: veth receive runs on the transmitting CPU" >"$OUT/napi.txt"
+
+for _ in $(seq 50); do
+	in_gen ip link show "$IF_GEN" | grep -q 'state UP' && break
+	sleep 0.1
+done
+
+# --- measurements --------------------------------------------------------------------------
+RUN=0
+gen() { # gen LABEL DST ARGS...: one udpgen run on the generator CPU, JSON appended to raw.jsonl
+	local label=$1 dst=$2
+	shift 2
+	RUN=$((RUN + 1))
+	taskset -c $GEN_CPU nsenter --net=/run/netns/"$NS_GEN" "$OUT/udpgen" --dst "$dst" \
+		--port $PORT --payload "$PAYLOAD" --sport-base $((20000 + (RUN % 100) * 300)) \
+		--label "$label" "$@" >"$TMP/gen.json" 2>"$TMP/gen.err" ||
+		{ cat "$TMP/gen.err" >&2; die "udpgen failed"; }
+	cat "$TMP/gen.json" >>"$OUT/raw.jsonl"
+}
+field() { $PY -c "import json,sys; print(json.load(sys.stdin)['$1'])" <"$TMP/gen.json"; }
+
+# start_server NAME READY-PATTERN CMD...: CMD runs in the server namespace on the server CPU.
+start_server() {
+	local name=$1 pat=$2
+	shift 2
+	taskset -c $SRV_CPU nsenter --net=/run/netns/"$NS_SRV" "$@" \
+		>"$TMP/$name.out" 2>"$TMP/$name.err" &
+	SRV_PID=$!
+	for _ in $(seq 100); do
+		grep -q "$pat" "$TMP/$name.err" 2>/dev/null && return 0
+		kill -0 "$SRV_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	cat "$TMP/$name.err" >&2
+	die "$name did not start"
+}
+stop_server() { # stop_server NAME: SIGTERM, wait, keep its JSON summary
+	local name=$1 rc=0
+	kill -TERM "$SRV_PID"
+	wait "$SRV_PID" || rc=$?
+	SRV_PID=
+	[[ $rc -eq 0 ]] || { cat "$TMP/$name.err" >&2; die "$name exited with status $rc"; }
+	grep '^{' "$TMP/$name.out" | tail -1 >"$OUT/server-$name.json"
+	grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/$name.err" | head -1 >"$TMP/mode"
+	[[ -s $TMP/mode ]] && cp "$TMP/mode" "$OUT/mode-$name.txt"
+	return 0
+}
+
+veth_snap() { # veth_snap FILE: both veth ends' counters (drops show where datagrams were lost)
+	printf '{"gen":%s,"srv":%s}\n' "$(in_gen ip -s -j link show dev "$IF_GEN")" \
+		"$(in_srv ip -s -j link show dev "$IF_SRV")" >"$1"
+}
+
+measure() { # measure TARGET DST
+	local t=$1 dst=$2 ok=0
+	# Readiness: a few closed-loop datagrams must come back (sluice resolves .1 by ARP here).
+	for _ in 1 2 3 4 5; do
+		gen "probe-$t" "$dst" --closed --warmup 0 --duration 1 --packets 20 --timeout-ms 200
+		[[ $(field received) -ge 10 ]] && { ok=1; break; }
+		sleep 0.2
+	done
+	[[ $ok -eq 1 ]] || die "$t at $dst does not echo"
+	veth_snap "$OUT/veth-$t-before.json"
+	for r in $(seq "$REPEAT"); do
+		gen "$t" "$dst" --flows "$FLOWS" --window "$WINDOW" --batch "$BATCH" --spin \
+			--timeout-ms "$TIMEOUT_MS" --duration "$SECS" --warmup "$WARMUP"
+		say "$t pipelined run $r: $(field pps) pps ($(field lost) lost, $(field mismatch) mismatched)"
+	done
+	veth_snap "$OUT/veth-$t-after.json"
+	gen "$t" "$dst" --closed --spin --duration "$CSECS" --warmup "$WARMUP"
+	say "$t closed loop: p50 $(field p50_us) us, p99 $(field p99_us) us"
+}
+
+has_udp_echo() { "$SLUICE" run --help 2>&1 | grep -q -- '--udp-echo'; }
+
+for t in $TARGETS; do
+	case $t in
+	kernel)
+		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1 # no XDP program at all
+		start_server kernel serving "$OUT/kecho" --addr "$KERNEL_IP" --port $PORT
+		measure kernel "$KERNEL_IP"
+		stop_server kernel
+		;;
+	kernel_gate)
+		in_srv "$SLUICE" attach "$IF_SRV" >"$TMP/attach.out" 2>&1 ||
+			{ cat "$TMP/attach.out"; die "attach failed"; }
+		id=$(in_srv "$SLUICE" flow add "$IF_SRV" addr "$STACK_IP" | sed -n 's/^added flow \([0-9]*\).*/\1/p')
+		[[ -n $id ]] || die "cannot add the owned-address rule"
+		in_srv ip -d link show "$IF_SRV" | grep -o 'xdp[a-z]*' | head -1 >"$OUT/mode-kernel_gate.txt"
+		pin_napi
+		start_server kernel_gate serving "$OUT/kecho" --addr "$KERNEL_IP" --port $PORT
+		measure kernel_gate "$KERNEL_IP"
+		stop_server kernel_gate
+		in_srv "$SLUICE" flow del "$IF_SRV" "$id" >/dev/null || die "cannot delete flow $id"
+		;;
+	reflector)
+		start_server reflector serving "$OUT/reflector" "$IF_SRV" --addr "$STACK_IP"
+		pin_napi
+		measure reflector "$STACK_IP"
+		stop_server reflector
+		;;
+	sluice)
+		if ! has_udp_echo; then
+			say "sluice: build/sluice run has no --udp-echo yet; sluice not measured"
+			echo '{"unavailable":"build/sluice run has no --udp-echo option"}' >"$OUT/server-sluice.json"
+			continue
+		fi
+		start_server sluice serving "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/24" \
+			--udp-echo $PORT --json
+		pin_napi
+		measure sluice "$STACK_IP"
+		stop_server sluice
+		;;
+	*) die "unknown target $t" ;;
+	esac
+done
+
+# Where the server CPU goes while sluice echoes: a perf cpu-clock profile of the server CPU
+# (hardware counters are not exposed in this VM; the software clock works). BENCH_PERF=0 skips.
+if [[ ${BENCH_PERF:-1} == 1 && " $TARGETS " == *" sluice "* ]] && has_udp_echo; then
+	if command -v perf >/dev/null &&
+		perf record -q -e cpu-clock -o "$TMP/perf.test" -- true >/dev/null 2>&1; then
+		start_server sluice-perf serving "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/24" \
+			--udp-echo $PORT --json
+		pin_napi
+		gen "probe-perf" "$STACK_IP" --closed --warmup 0 --duration 1 --packets 20 --timeout-ms 200
+		perf record -q -e cpu-clock -C $SRV_CPU -o "$TMP/perf.data" -- sleep 3 >/dev/null 2>&1 &
+		perfpid=$!
+		gen "perf" "$STACK_IP" --flows "$FLOWS" --window "$WINDOW" --batch "$BATCH" --spin \
+			--timeout-ms "$TIMEOUT_MS" --duration 3 --warmup 0
+		wait $perfpid
+		say "perf: sluice echoing $(field pps) pps while the server CPU was sampled"
+		perf report -i "$TMP/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null |
+			grep -E '^ +[0-9.]+%' >"$OUT/perf-sluice-dso.txt"
+		perf report -i "$TMP/perf.data" --no-children --sort sym --stdio 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -30 >"$OUT/perf-sluice-sym.txt"
+		stop_server sluice-perf
+	else
+		say "perf record does not work here; no profile"
+	fi
+fi
+
+in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
+cat /proc/loadavg >"$OUT/loadavg-end.txt"
+touch "$TMP/stop-sampler"
+wait $SAMPLER
+
+END=$(date +%s.%N)
+CONFIG="napi=$NAPI seconds=$SECS closed_seconds=$CSECS repeat=$REPEAT warmup=$WARMUP"
+CONFIG+=" flows=$FLOWS window=$WINDOW timeout_ms=$TIMEOUT_MS batch=$BATCH payload=$PAYLOAD"
+CONFIG+=" pipe_packets=$PIPE_PACKETS gen_cpu=$GEN_CPU srv_cpu=$SRV_CPU"
+$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
+	--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||
+	die "report failed"
+say "wrote $OUT/results.json and docs/benchmarks.md"
