@@ -19,6 +19,12 @@ for c in attach detach flow stats run; do
 	expect 0 "usage: sluice $c" -- S help $c
 done
 expect 0 "attach" -- S --help
+# The man page documents every option --help lists.
+for c in attach detach flow stats run; do
+	for o in $(S $c --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+		grep -qF -- "${o//-/\\-}" "$ROOT/docs/sluice.8" || fail "docs/sluice.8 lacks $o of '$c'"
+	done
+done
 expect 2 "unknown command" -- S frobnicate
 expect 1 "no such device: nosuchdev0" -- S attach nosuchdev0
 expect 1 "gate not attached to $IF_SL" -- S flow list "$IF_SL"
@@ -59,6 +65,18 @@ g=d['gate']
 assert sum(g[k] for k in ('redirected','passed','no_socket','redirect_failed','parse_error','non_ip'))==g['rx'], g
 " || fail "stats --json: rx is not the sum of the verdicts"
 ok "flows: add, duplicate refused, list --json, del; stats --json consistent"
+
+# --pcap writes a capture a real tool reads: tcpdump sees our ARP announcement and the
+# peer's ping with its reply.
+start_sluice --pcap "$TMP/run.pcap" --json
+in_peer ping -c 2 -i 0.1 -W 2 "$STACK_IP" >/dev/null || fail "ping while capturing"
+stop_sluice || fail "run with --pcap did not stop cleanly"
+$PY -c "import json,sys; d=json.load(open('$TMP/run.out')); assert d['frames_returned']==d['frames_total'], d" ||
+	fail "--json summary: $(cat "$TMP/run.out")"
+tcpdump -nr "$TMP/run.pcap" 2>/dev/null >"$TMP/pcap.txt" || fail "tcpdump cannot read the capture"
+grep -q "ICMP echo reply" "$TMP/pcap.txt" || fail "no echo reply in the capture: $(cat "$TMP/pcap.txt")"
+grep -q "ARP, Request who-has $STACK_IP" "$TMP/pcap.txt" || fail "no announcement in the capture"
+ok "--pcap capture read by tcpdump; --json summary"
 
 expect 0 "" -- S detach "$IF_SL"
 expect 1 "" -- S detach "$IF_SL"
