@@ -27,6 +27,7 @@ UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 SIM_SRCS  := $(sort $(wildcard tests/sim/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(SIM_SRCS:tests/sim/%.c=$(BUILD)/tests/%)
 SAN_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/san/tests/%) $(SIM_SRCS:tests/sim/%.c=$(BUILD)/san/tests/%)
+TEST_HDRS := $(wildcard tests/unit/*.h)
 SKEL      := $(BUILD)/gate.skel.h
 BPF_OBJ   := $(BUILD)/gate.bpf.o
 
@@ -69,19 +70,19 @@ $(BUILD)/libsluice-san.a: $(LIB_SOBJS)
 $(BUILD)/sluice: $(TOOL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libsluice.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a tests/unit/testutil.h
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libsluice.a -lcmocka $(LDLIBS)
 
-$(BUILD)/tests/%: tests/sim/%.c $(BUILD)/libsluice.a tests/unit/testutil.h
+$(BUILD)/tests/%: tests/sim/%.c $(BUILD)/libsluice.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libsluice.a -lcmocka $(LDLIBS)
 
-$(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/libsluice-san.a tests/unit/testutil.h
+$(BUILD)/san/tests/%: tests/unit/%.c $(BUILD)/libsluice-san.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(BUILD)/libsluice-san.a -lcmocka $(LDLIBS)
 
-$(BUILD)/san/tests/%: tests/sim/%.c $(BUILD)/libsluice-san.a tests/unit/testutil.h
+$(BUILD)/san/tests/%: tests/sim/%.c $(BUILD)/libsluice-san.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(BUILD)/libsluice-san.a -lcmocka $(LDLIBS)
 

@@ -89,6 +89,35 @@ void cmd_stats_usage(FILE *f)
 
 /* ---------------------------------------------------------------- common */
 
+/* A runtime error: cli_err(...), then the exit status CLI_EXIT_FAIL. */
+#define FAIL(...) (cli_err(__VA_ARGS__), CLI_EXIT_FAIL)
+
+/* From parse_args: the command goes on. */
+#define GO_ON (-1)
+
+/*
+ * cli_getopts for command cmd, then what every command does first: -h/--help prints its
+ * usage (exit 0), and without a positional argument (the device) it fails with the usage
+ * error `missing`. Returns GO_ON, or the exit status the command returns.
+ */
+static int parse_args(const char *cmd, void (*usage)(FILE *f), int argc, char **argv,
+		      const struct cli_opt *opts, char **pos, int maxpos, int *npos,
+		      const char *missing)
+{
+	int r = cli_getopts(cmd, argc, argv, opts, pos, maxpos, npos);
+
+	if (r == CLI_HELP) {
+		usage(stdout);
+		return CLI_EXIT_OK;
+	}
+	if (r < 0)
+		return CLI_EXIT_USAGE;
+	if (*npos < 1)
+		return cli_usage_err(cmd, "%s", missing);
+	return GO_ON;
+}
+
+/* The device must exist, then we must be privileged. */
 static int need_dev_and_root(const char *dev)
 {
 	if (cli_check_dev(dev) || cli_need_root())
@@ -96,10 +125,14 @@ static int need_dev_and_root(const char *dev)
 	return CLI_EXIT_OK;
 }
 
+/* need_dev_and_root, then the gate attached to dev. */
 static int open_gate(const char *dev, struct sl_gate **g)
 {
-	int err = sl_gate_open(dev, g);
+	int err = need_dev_and_root(dev);
 
+	if (err)
+		return err;
+	err = sl_gate_open(dev, g);
 	if (!err)
 		return CLI_EXIT_OK;
 	if (err == -ENODEV)
@@ -147,15 +180,10 @@ int cmd_attach(int argc, char **argv)
 	int npos, r;
 	bool was;
 
-	r = cli_getopts("attach", argc, argv, opts, pos, 1, &npos);
-	if (r == CLI_HELP) {
-		cmd_attach_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (r < 0)
-		return CLI_EXIT_USAGE;
-	if (npos < 1)
-		return cli_usage_err("attach", "missing device");
+	r = parse_args("attach", cmd_attach_usage, argc, argv, opts, pos, 1, &npos,
+		       "missing device");
+	if (r != GO_ON)
+		return r;
 	if (mode_s && !strcmp(mode_s, "native"))
 		mode = SL_GATE_MODE_NATIVE;
 	else if (mode_s && !strcmp(mode_s, "generic"))
@@ -168,10 +196,8 @@ int cmd_attach(int argc, char **argv)
 
 	was = sl_gate_attached(pos[0]);
 	r = sl_gate_attach(pos[0], mode, &used);
-	if (r == -EOPNOTSUPP && mode == SL_GATE_MODE_NATIVE) {
-		cli_err("the driver of %s has no native XDP (try: --mode generic)", pos[0]);
-		return CLI_EXIT_FAIL;
-	}
+	if (r == -EOPNOTSUPP && mode == SL_GATE_MODE_NATIVE)
+		return FAIL("the driver of %s has no native XDP (try: --mode generic)", pos[0]);
 	switch (r) {
 	case 0:
 		if (was)
@@ -206,15 +232,10 @@ int cmd_detach(int argc, char **argv)
 	char *pos[1];
 	int npos, r;
 
-	r = cli_getopts("detach", argc, argv, NULL, pos, 1, &npos);
-	if (r == CLI_HELP) {
-		cmd_detach_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (r < 0)
-		return CLI_EXIT_USAGE;
-	if (npos < 1)
-		return cli_usage_err("detach", "missing device");
+	r = parse_args("detach", cmd_detach_usage, argc, argv, NULL, pos, 1, &npos,
+		       "missing device");
+	if (r != GO_ON)
+		return r;
 	r = need_dev_and_root(pos[0]);
 	if (r)
 		return r;
@@ -250,15 +271,10 @@ static int flow_add(int argc, char **argv)
 	uint32_t v;
 	int npos, i, err;
 
-	err = cli_getopts("flow", argc, argv, NULL, pos, 9, &npos);
-	if (err == CLI_HELP) {
-		cmd_flow_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (err < 0)
-		return CLI_EXIT_USAGE;
-	if (npos < 1)
-		return cli_usage_err("flow", "flow add: missing device");
+	err = parse_args("flow", cmd_flow_usage, argc, argv, NULL, pos, 9, &npos,
+			 "flow add: missing device");
+	if (err != GO_ON)
+		return err;
 	for (i = 1; i < npos; i += 2) {
 		const char **slot = !strcmp(pos[i], "addr")    ? &addr_s
 				    : !strcmp(pos[i], "proto") ? &proto_s
@@ -321,9 +337,6 @@ static int flow_add(int argc, char **argv)
 		return cli_usage_err("flow", "flow add needs addr ADDR, proto P, or both");
 	}
 
-	err = need_dev_and_root(pos[0]);
-	if (err)
-		return err;
 	err = open_gate(pos[0], &g);
 	if (err)
 		return err;
@@ -352,21 +365,15 @@ static int flow_del(int argc, char **argv)
 	uint32_t id;
 	int npos, err;
 
-	err = cli_getopts("flow", argc, argv, NULL, pos, 2, &npos);
-	if (err == CLI_HELP) {
-		cmd_flow_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (err < 0)
-		return CLI_EXIT_USAGE;
+	err = parse_args("flow", cmd_flow_usage, argc, argv, NULL, pos, 2, &npos,
+			 "flow del: missing device");
+	if (err != GO_ON)
+		return err;
 	if (npos < 2)
-		return cli_usage_err("flow", "flow del: missing %s", npos ? "flow id" : "device");
+		return cli_usage_err("flow", "flow del: missing flow id");
 	if (cli_parse_u32(pos[1], SL_GATE_MAX_RULES - 1, &id) || id == 0)
 		return cli_usage_err("flow", "flow id must be 1..%d, not '%s'",
 				     SL_GATE_MAX_RULES - 1, pos[1]);
-	err = need_dev_and_root(pos[0]);
-	if (err)
-		return err;
 	err = open_gate(pos[0], &g);
 	if (err)
 		return err;
@@ -377,10 +384,8 @@ static int flow_del(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (err == -ENOENT)
-		cli_err("no flow %" PRIu32 " on %s", id, pos[0]);
-	else
-		cli_err("cannot delete flow %" PRIu32 " on %s: %s", id, pos[0], strerror(-err));
-	return CLI_EXIT_FAIL;
+		return FAIL("no flow %" PRIu32 " on %s", id, pos[0]);
+	return FAIL("cannot delete flow %" PRIu32 " on %s: %s", id, pos[0], strerror(-err));
 }
 
 static void json_opt_str(FILE *f, const char *key, const char *s)
@@ -390,6 +395,15 @@ static void json_opt_str(FILE *f, const char *key, const char *s)
 		cli_json_str(f, s);
 	else
 		fputs("null", f);
+}
+
+/* ,"key":v, or ,"key":null when there is no v. */
+static void json_opt_num(FILE *f, const char *key, bool has, int64_t v)
+{
+	if (has)
+		fprintf(f, ",\"%s\":%" PRId64, key, v);
+	else
+		fprintf(f, ",\"%s\":null", key);
 }
 
 static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int n)
@@ -409,22 +423,13 @@ static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int
 		json_opt_str(f, "proto", r->kind == SL_RULE_OWNED ? NULL : proto_name(r->proto));
 		cli_addr_str(r->addr, a, sizeof(a));
 		json_opt_str(f, "addr", r->kind == SL_RULE_PORT && !r->has_addr ? NULL : a);
-		if (has_port)
-			fprintf(f, ",\"port\":%u", r->port);
-		else
-			fputs(",\"port\":null", f);
+		json_opt_num(f, "port", has_port, r->port);
 		if (r->kind == SL_RULE_TUPLE) {
 			cli_addr_str(r->raddr, a, sizeof(a));
 			json_opt_str(f, "raddr", a);
-			if (has_port)
-				fprintf(f, ",\"rport\":%u", r->rport);
-			else
-				fputs(",\"rport\":null", f);
+			json_opt_num(f, "rport", has_port, r->rport);
 		}
-		if (r->queue >= 0)
-			fprintf(f, ",\"queue\":%" PRId32, r->queue);
-		else
-			fputs(",\"queue\":null", f);
+		json_opt_num(f, "queue", r->queue >= 0, r->queue);
 		fprintf(f, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", r->packets, r->bytes);
 	}
 	fputs("]}\n", f);
@@ -494,17 +499,9 @@ static int flow_list(int argc, char **argv)
 	char *pos[1];
 	int npos, n, err;
 
-	err = cli_getopts("flow", argc, argv, opts, pos, 1, &npos);
-	if (err == CLI_HELP) {
-		cmd_flow_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (err < 0)
-		return CLI_EXIT_USAGE;
-	if (npos < 1)
-		return cli_usage_err("flow", "flow list: missing device");
-	err = need_dev_and_root(pos[0]);
-	if (err)
+	err = parse_args("flow", cmd_flow_usage, argc, argv, opts, pos, 1, &npos,
+			 "flow list: missing device");
+	if (err != GO_ON)
 		return err;
 	err = open_gate(pos[0], &g);
 	if (err)
@@ -512,15 +509,13 @@ static int flow_list(int argc, char **argv)
 	rules = calloc(SL_GATE_MAX_RULES, sizeof(*rules));
 	if (!rules) {
 		sl_gate_close(g);
-		cli_err("out of memory");
-		return CLI_EXIT_FAIL;
+		return FAIL("out of memory");
 	}
 	n = sl_gate_rule_list(g, rules, SL_GATE_MAX_RULES);
 	sl_gate_close(g);
 	if (n < 0) {
 		free(rules);
-		cli_err("cannot list flows on %s: %s", pos[0], strerror(-n));
-		return CLI_EXIT_FAIL;
+		return FAIL("cannot list flows on %s: %s", pos[0], strerror(-n));
 	}
 	if (json)
 		flow_json(stdout, pos[0], rules, n);
@@ -561,6 +556,14 @@ struct stack_stats {
 static void terminate(char *s, size_t len)
 {
 	s[len - 1] = '\0';
+}
+
+static void stack_free(struct stack_stats *s)
+{
+	free(s->names);
+	free(s->vals);
+	s->names = NULL;
+	s->vals = NULL;
 }
 
 static int read_exact(int fd, void *buf, size_t len, off_t off)
@@ -610,12 +613,8 @@ static int load_stack(const char *path, struct stack_stats *s)
 		terminate(s->names[i], SL_STATS_NAME_LEN);
 out:
 	close(fd);
-	if (err) {
-		free(s->names);
-		free(s->vals);
-		s->names = NULL;
-		s->vals = NULL;
-	}
+	if (err)
+		stack_free(s);
 	return err;
 }
 
@@ -652,8 +651,7 @@ static bool load_running(const char *dir, const char *name, struct stack_stats *
 	/* A file left behind by a stack that died is not a running stack. */
 	if (pid_alive(s->h.pid))
 		return true;
-	free(s->names);
-	free(s->vals);
+	stack_free(s);
 	return false;
 }
 
@@ -691,11 +689,17 @@ static void free_stacks(struct stack_stats *s, int n)
 {
 	int i;
 
-	for (i = 0; i < n; i++) {
-		free(s[i].names);
-		free(s[i].vals);
-	}
+	for (i = 0; i < n; i++)
+		stack_free(&s[i]);
 	free(s);
+}
+
+/* Member i of a JSON object of counters: "name":v. */
+static void json_counter(FILE *f, unsigned i, const char *name, uint64_t v)
+{
+	fputs(i ? "," : "", f);
+	cli_json_str(f, name);
+	fprintf(f, ":%" PRIu64, v);
 }
 
 static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
@@ -707,11 +711,8 @@ static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned 
 	fputs("{\"device\":", f);
 	cli_json_str(f, dev);
 	fputs(",\"gate\":{", f);
-	for (i = 0; i < ng; i++) {
-		fputs(i ? "," : "", f);
-		cli_json_str(f, sl_gate_counter_name(i));
-		fprintf(f, ":%" PRIu64, gate[i]);
-	}
+	for (i = 0; i < ng; i++)
+		json_counter(f, i, sl_gate_counter_name(i), gate[i]);
 	fputs("},\"stacks\":[", f);
 	for (k = 0; k < ns; k++) {
 		fprintf(f, "%s{\"queue\":%" PRIu32 ",\"pid\":%" PRIu32 ",\"mode\":", k ? "," : "",
@@ -722,11 +723,8 @@ static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned 
 		fprintf(f,
 			",\"frames_total\":%" PRIu64 ",\"frames_free\":%" PRIu64 ",\"counters\":{",
 			s[k].h.frames_total, s[k].h.frames_free);
-		for (i = 0; i < s[k].h.n; i++) {
-			fputs(i ? "," : "", f);
-			cli_json_str(f, s[k].names[i]);
-			fprintf(f, ":%" PRIu64, s[k].vals[i]);
-		}
+		for (i = 0; i < s[k].h.n; i++)
+			json_counter(f, i, s[k].names[i], s[k].vals[i]);
 		fputs("}}", f);
 	}
 	fputs("]}\n", f);
@@ -800,32 +798,20 @@ int cmd_stats(int argc, char **argv)
 	char *pos[1];
 	int npos, ns, err;
 
-	err = cli_getopts("stats", argc, argv, opts, pos, 1, &npos);
-	if (err == CLI_HELP) {
-		cmd_stats_usage(stdout);
-		return CLI_EXIT_OK;
-	}
-	if (err < 0)
-		return CLI_EXIT_USAGE;
-	if (npos < 1)
-		return cli_usage_err("stats", "missing device");
-	err = need_dev_and_root(pos[0]);
-	if (err)
+	err =
+	    parse_args("stats", cmd_stats_usage, argc, argv, opts, pos, 1, &npos, "missing device");
+	if (err != GO_ON)
 		return err;
 	err = open_gate(pos[0], &g);
 	if (err)
 		return err;
 	err = sl_gate_counters(g, gate, SL_GATE_N_COUNTERS);
 	sl_gate_close(g);
-	if (err) {
-		cli_err("cannot read the gate's counters on %s: %s", pos[0], strerror(-err));
-		return CLI_EXIT_FAIL;
-	}
+	if (err)
+		return FAIL("cannot read the gate's counters on %s: %s", pos[0], strerror(-err));
 	ns = load_stacks(pos[0], &stacks);
-	if (ns < 0) {
-		cli_err("cannot read stack counters of %s: %s", pos[0], strerror(-ns));
-		return CLI_EXIT_FAIL;
-	}
+	if (ns < 0)
+		return FAIL("cannot read stack counters of %s: %s", pos[0], strerror(-ns));
 	if (json)
 		stats_json(stdout, pos[0], gate, SL_GATE_N_COUNTERS, stacks, ns);
 	else

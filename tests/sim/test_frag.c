@@ -8,8 +8,8 @@
  * used where the stack's answer matters (time exceeded, "still answers ping").
  */
 #include <errno.h>
-#include "unit/testutil.h"
-#include "sluice/sluice.h"
+#include "unit/pipenet.h"
+#include "unit/wireutil.h"
 
 #define MS 1000000ULL
 #define SEC (1000 * MS)
@@ -52,38 +52,6 @@ static uint64_t stat(struct fx *x, enum sl_stat s)
 }
 
 /* --- bytes ---------------------------------------------------------------------------------- */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8, p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16), put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-/* Ones' complement sum, folded (RFC 1071). */
-static uint16_t csum16(const uint8_t *p, size_t n, uint32_t acc)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		acc += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		acc += (uint32_t)p[n - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
 
 static uint8_t pat(uint32_t seed, size_t i)
 {
@@ -225,16 +193,9 @@ static struct fx *fx_up(cfg_fn tweak)
 
 static void fx_down(struct fx *x)
 {
-	struct sl_dev_counts cp, cd;
 	sl_stack_close(x->st);
 	peer_drain(x);
-	sl_dev_close_counted(x->dev, &cd);
-	sl_dev_close_counted(x->peer, &cp);
-	/* Every frame is back in the free list, and none came back from the wrong place. */
-	assert_int_equal(cd.owner[SL_OWN_FREE], cd.total);
-	assert_int_equal(cd.owner_errors, 0);
-	assert_int_equal(cp.owner[SL_OWN_FREE], cp.total);
-	assert_int_equal(cp.owner_errors, 0);
+	pn_close_counted(x->dev, x->peer);
 	free(x);
 }
 

@@ -4,8 +4,7 @@
  * deterministic; a failing seed is printed (replay with SLUICE_SEED=N).
  */
 #include <errno.h>
-#include "unit/testutil.h"
-#include "sluice/sluice.h"
+#include "unit/pipenet.h"
 
 #define MS 1000000ULL
 
@@ -36,57 +35,6 @@ static void on_echo(void *arg, const sl_ip *src, uint16_t id, uint16_t seq, cons
 			l->payload_ok = 0;
 }
 
-struct net {
-	struct sl_dev *da, *db;
-	struct sl_stack *a, *b;
-	uint64_t now;
-};
-
-static void net_up(struct net *n, const struct sl_fault *ab, const struct sl_fault *ba)
-{
-	struct sl_stack_config ca, cb;
-	memset(n, 0, sizeof(*n));
-	assert_int_equal(sl_dev_pipe_pair(ab, ba, &n->da, &n->db), 0);
-	sl_stack_config_init(&ca);
-	sl_stack_config_init(&cb);
-	assert_int_equal(sl_ip_parse("10.9.0.1", &ca.addrs[0].addr), 0);
-	ca.addrs[0].prefix_len = 24;
-	ca.n_addrs = 1;
-	ca.seed = 1;
-	assert_int_equal(sl_ip_parse("10.9.0.2", &cb.addrs[0].addr), 0);
-	cb.addrs[0].prefix_len = 24;
-	cb.n_addrs = 1;
-	cb.seed = 2;
-	n->now = 1000 * MS;
-	assert_int_equal(sl_stack_open(n->da, &ca, n->now, &n->a), 0);
-	assert_int_equal(sl_stack_open(n->db, &cb, n->now, &n->b), 0);
-}
-
-/* Advance simulated time in 1 ms steps, polling both stacks. */
-static void run_for(struct net *n, uint64_t ns)
-{
-	uint64_t end = n->now + ns;
-	while (n->now < end) {
-		sl_stack_poll(n->a, n->now);
-		sl_stack_poll(n->b, n->now);
-		n->now += MS;
-	}
-}
-
-static void net_down(struct net *n)
-{
-	struct sl_dev_counts ca, cb;
-	sl_stack_close(n->a);
-	sl_stack_close(n->b);
-	sl_dev_close_counted(n->da, &ca);
-	sl_dev_close_counted(n->db, &cb);
-	/* Every frame is back in the free list, and none came back from the wrong place. */
-	assert_int_equal(ca.owner[SL_OWN_FREE], ca.total);
-	assert_int_equal(cb.owner[SL_OWN_FREE], cb.total);
-	assert_int_equal(ca.owner_errors, 0);
-	assert_int_equal(cb.owner_errors, 0);
-}
-
 static void send_ping(struct net *n, uint16_t seq, size_t payload)
 {
 	uint8_t msg[8 + 8192];
@@ -105,7 +53,7 @@ static void test_arp_then_ping(void **state)
 {
 	struct net n;
 	struct echo_log log = {0};
-	net_up(&n, NULL, NULL);
+	pn_up(&n, NULL, NULL, 1);
 	sl_icmp_on_echo_reply(n.a, on_echo, &log);
 
 	sl_ip bip;
@@ -113,13 +61,13 @@ static void test_arp_then_ping(void **state)
 	sl_ip_parse("10.9.0.2", &bip);
 	/* Nothing cached yet: a request goes out and the answer arrives by poll. */
 	assert_int_equal(sl_arp_query(n.a, &bip, mac, NULL, NULL), 1);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(sl_arp_query(n.a, &bip, mac, NULL, NULL), 0);
 	assert_memory_equal(mac, n.db->mac, 6);
 
 	for (uint16_t s = 1; s <= 100; s++) {
 		send_ping(&n, s, 56);
-		run_for(&n, 2 * MS);
+		pn_run_for(&n, 2 * MS);
 	}
 	assert_int_equal(log.replies, 100);
 	assert_int_equal(log.dups, 0);
@@ -127,24 +75,24 @@ static void test_arp_then_ping(void **state)
 	assert_int_equal(sl_stack_stats(n.b)->c[SL_STAT_icmp_echo_replies], 100);
 	/* B learned A from A's request (RFC 826: the target adds the sender), so it never asked. */
 	assert_int_equal(sl_stack_stats(n.b)->c[SL_STAT_arp_requests_sent], 1 /* gratuitous */);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void test_ping_max_payload(void **state)
 {
 	struct net n;
 	struct echo_log log = {0};
-	net_up(&n, NULL, NULL);
+	pn_up(&n, NULL, NULL, 1);
 	sl_icmp_on_echo_reply(n.a, on_echo, &log);
 	send_ping(&n, 7, 1472); /* 1500-byte IP datagram */
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(log.replies, 1);
 	assert_int_equal(log.last_len, 1472);
 	assert_true(log.payload_ok);
 	/* Larger than the MTU: fragmented on the way out, reassembled by B, answered with a
 	 * fragmented reply that A reassembles. */
 	send_ping(&n, 8, 4000);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(log.replies, 2);
 	assert_int_equal(log.last_len, 4000);
 	assert_true(log.payload_ok);
@@ -158,7 +106,7 @@ static void test_ping_max_payload(void **state)
 	struct sl_ip_opts df = {.dont_fragment = true};
 	assert_int_equal(sl_icmp_write(n.a, &dst, &df, big, sizeof(big)), -EMSGSIZE);
 	assert_int_equal(sl_icmp_write(n.a, &dst, &df, big, 1480), 0);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void on_arp(void *arg, int err, const sl_ip *ip, const uint8_t *mac)
@@ -169,24 +117,24 @@ static void on_arp(void *arg, int err, const sl_ip *ip, const uint8_t *mac)
 static void test_arp_timeout(void **state)
 {
 	struct net n;
-	net_up(&n, NULL, NULL);
+	pn_up(&n, NULL, NULL, 1);
 	sl_ip nobody;
 	uint8_t mac[6];
 	sl_ip_parse("10.9.0.77", &nobody);
 	int result = 1;
 	assert_int_equal(sl_arp_query(n.a, &nobody, mac, on_arp, &result), 1);
-	run_for(&n, 5000 * MS);
+	pn_run_for(&n, 5000 * MS);
 	assert_int_equal(result, -ETIMEDOUT);
 	/* 3 tries: the first request and two retries, then the entry is gone. */
 	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_requests_sent], 1 + 3);
-	net_down(&n);
+	pn_down(&n);
 }
 
 
 static void test_pending_packets_bounded(void **state)
 {
 	struct net n;
-	net_up(&n, NULL, NULL);
+	pn_up(&n, NULL, NULL, 1);
 	uint8_t msg[16] = {8};
 	sl_ip dst;
 	sl_ip_parse("10.9.0.99", &dst); /* nobody answers */
@@ -194,9 +142,9 @@ static void test_pending_packets_bounded(void **state)
 		assert_int_equal(sl_icmp_write(n.a, &dst, NULL, msg, sizeof(msg)), 0);
 	/* 48 wait for the resolution (arp_pending_per_entry), the other 12 are refused. */
 	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_pending_full], 12);
-	run_for(&n, 5000 * MS);
+	pn_run_for(&n, 5000 * MS);
 	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_arp_unresolved], 48);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void lossy(uint64_t seed, uint32_t drop_ppm, uint32_t dup_ppm)
@@ -207,14 +155,14 @@ static void lossy(uint64_t seed, uint32_t drop_ppm, uint32_t dup_ppm)
 	g.seed = seed ^ 0xabcdef;
 	struct net n;
 	struct echo_log log = {0};
-	net_up(&n, &f, &g);
+	pn_up(&n, &f, &g, 1);
 	sl_icmp_on_echo_reply(n.a, on_echo, &log);
 	const unsigned count = 400;
 	for (uint16_t s = 1; s <= count; s++) {
 		send_ping(&n, s, 32);
-		run_for(&n, 3 * MS);
+		pn_run_for(&n, 3 * MS);
 	}
-	run_for(&n, 4000 * MS); /* let ARP retries and the tail finish */
+	pn_run_for(&n, 4000 * MS); /* let ARP retries and the tail finish */
 	unsigned distinct = 0;
 	for (unsigned s = 1; s <= count; s++)
 		distinct += log.seen[s];
@@ -233,7 +181,7 @@ static void lossy(uint64_t seed, uint32_t drop_ppm, uint32_t dup_ppm)
 	if (dup_ppm)
 		assert_true(log.dups > 0);
 	assert_true(pa.dropped + pb.dropped > 0);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void test_ping_with_loss_and_duplication(void **state)

@@ -9,214 +9,28 @@
  * test; the others follow it).
  */
 #include <errno.h>
-#include "unit/testutil.h"
-#include "sluice/sluice.h"
+#include "unit/pipenet.h"
+#include "unit/tcpapp.h"
 
 #define MS 1000000ULL
 #define SEC 1000000000ULL
 #define MIB (1u << 20)
 
-static uint8_t pat(uint64_t i)
-{
-	return (uint8_t)(i % 251);
-}
-
-struct end {
-	struct sl_tcp_flow *f;
-	uint64_t to_send, sent;
-	uint64_t received;
-	uint64_t expect; /* bytes it should receive */
-	bool bad_byte;
-	uint64_t first_bad;
-	bool eof;
-	bool shut;
-	bool closed;
-	int closed_reason;
-	bool connected;
-	int connect_err;
-	bool close_when_done; /* sl_tcp_close after on_closed */
-};
-
-static void pump(struct end *e)
-{
-	uint8_t buf[16384];
-	while (e->sent < e->to_send) {
-		size_t n = e->to_send - e->sent < sizeof buf ? e->to_send - e->sent : sizeof buf;
-		for (size_t i = 0; i < n; i++)
-			buf[i] = pat(e->sent + i);
-		ssize_t w = sl_tcp_write(e->f, buf, n);
-		if (w <= 0)
-			return;
-		e->sent += (uint64_t)w;
-	}
-	if (!e->shut) {
-		e->shut = true;
-		sl_tcp_shutdown(e->f, SL_SHUT_WR);
-	}
-}
-
-static void on_readable(void *arg, struct sl_tcp_flow *f)
-{
-	struct end *e = arg;
-	struct sl_iov v[2];
-	ssize_t n;
-	while ((n = sl_tcp_peek(f, v)) > 0) {
-		for (int k = 0; k < 2; k++)
-			for (size_t i = 0; i < v[k].len; i++) {
-				if (v[k].p[i] != pat(e->received) && !e->bad_byte) {
-					e->bad_byte = true;
-					e->first_bad = e->received;
-				}
-				e->received++;
-			}
-		sl_tcp_consume(f, (size_t)n);
-	}
-	if (n == 0)
-		e->eof = true;
-}
-
-static void on_writable(void *arg, struct sl_tcp_flow *f)
-{
-	pump(arg);
-}
-
-static void on_closed(void *arg, struct sl_tcp_flow *f, int reason)
-{
-	struct end *e = arg;
-	e->closed = true;
-	e->closed_reason = reason;
-	if (e->close_when_done) {
-		sl_tcp_close(f);
-		e->f = NULL;
-	}
-}
-
-static void on_connected(void *arg, struct sl_tcp_flow *f, int err)
-{
-	struct end *e = arg;
-	e->connect_err = err;
-	e->connected = err == 0;
-	if (!err)
-		pump(e);
-	else if (e->close_when_done) {
-		e->closed = true;
-		e->closed_reason = err;
-		sl_tcp_close(f);
-		e->f = NULL;
-	}
-}
-
-static const struct sl_tcp_callbacks cbs = {
-    .on_connected = on_connected,
-    .on_readable = on_readable,
-    .on_writable = on_writable,
-    .on_closed = on_closed,
-};
-
-/* Server ends, handed out in accept order. */
-#define MAX_ENDS 128
-struct server {
-	struct end ends[MAX_ENDS];
-	unsigned n;
-	uint64_t send, expect;
-	bool close_when_done;
-};
-
-static void on_accept(void *arg, struct sl_tcp_flow *f)
-{
-	struct server *s = arg;
-	if (s->n >= MAX_ENDS) {
-		sl_tcp_abort(f);
-		return;
-	}
-	struct end *e = &s->ends[s->n++];
-	memset(e, 0, sizeof *e);
-	e->f = f;
-	e->to_send = s->send;
-	e->expect = s->expect;
-	e->connected = true;
-	e->close_when_done = s->close_when_done;
-	sl_tcp_set_callbacks(f, &cbs, e);
-	pump(e);
-}
-
-struct net {
-	struct sl_dev *da, *db;
-	struct sl_stack *a, *b;
-	uint64_t now;
-	uint64_t polls;
-};
-
+/* Both stacks with a short MSL, so TIME-WAIT ends within the test. */
 static void net_up(struct net *n, const struct sl_fault *ab, const struct sl_fault *ba,
 		   uint64_t seed, uint64_t msl_ns)
 {
 	struct sl_stack_config ca, cb;
-	memset(n, 0, sizeof *n);
-	assert_int_equal(sl_dev_pipe_pair(ab, ba, &n->da, &n->db), 0);
-	sl_stack_config_init(&ca);
-	sl_stack_config_init(&cb);
-	sl_ip_parse("10.9.0.1", &ca.addrs[0].addr);
-	ca.addrs[0].prefix_len = 24;
-	ca.n_addrs = 1;
-	ca.seed = seed;
-	sl_ip_parse("10.9.0.2", &cb.addrs[0].addr);
-	cb.addrs[0].prefix_len = 24;
-	cb.n_addrs = 1;
-	cb.seed = seed + 1;
-	if (msl_ns) {
-		ca.tcp_msl_ns = msl_ns;
-		cb.tcp_msl_ns = msl_ns;
-	}
-	n->now = 1000 * MS;
-	assert_int_equal(sl_stack_open(n->da, &ca, n->now, &n->a), 0);
-	assert_int_equal(sl_stack_open(n->db, &cb, n->now, &n->b), 0);
+	pn_config(&ca, PN_IP_A, seed);
+	pn_config(&cb, PN_IP_B, seed + 1);
+	ca.tcp_msl_ns = msl_ns;
+	cb.tcp_msl_ns = msl_ns;
+	pn_open(n, ab, ba, &ca, &cb);
 }
 
-/* Poll both stacks until cond or the simulated deadline; time jumps to the next event. */
-static bool run_until(struct net *n, bool (*cond)(void *), void *arg, uint64_t max_ns)
-{
-	uint64_t end = n->now + max_ns;
-	unsigned same = 0;
-	while (n->now < end) {
-		sl_stack_poll(n->a, n->now);
-		sl_stack_poll(n->b, n->now);
-		/* Twice: a poll's deadline misses timers its own output flush armed
-		 * (tests/unit/test_tcp_states.c: test_established_poll_deadline_includes_rto). */
-		uint64_t na = sl_stack_poll(n->a, n->now);
-		uint64_t nb = sl_stack_poll(n->b, n->now);
-		n->polls++;
-		if (cond && cond(arg))
-			return true;
-		/* What B just sent is not in A's answer: ask the devices too. */
-		uint64_t da = n->da->ops->next_event(n->da), db = n->db->ops->next_event(n->db);
-		uint64_t next = na < nb ? na : nb;
-		next = da < next ? da : next;
-		next = db < next ? db : next;
-		if (next <= n->now) {
-			if (++same < 1000)
-				continue; /* more work at this instant */
-			next = n->now + 1000;
-		}
-		same = 0;
-		if (next > n->now + 100 * MS)
-			next = n->now + 100 * MS;
-		n->now = next;
-	}
-	return cond ? cond(arg) : true;
-}
-
-static void net_down(struct net *n)
-{
-	struct sl_dev_counts ca, cb;
-	sl_stack_close(n->a);
-	sl_stack_close(n->b);
-	sl_dev_close_counted(n->da, &ca);
-	sl_dev_close_counted(n->db, &cb);
-	/* Every frame is back in its pool, none came back from the wrong place. */
-	assert_int_equal(ca.owner[SL_OWN_FREE], ca.total);
-	assert_int_equal(cb.owner[SL_OWN_FREE], cb.total);
-	assert_int_equal(ca.owner_errors + cb.owner_errors, 0);
-}
+/* Time jumps to the next event of either stack or device, by at most 100 ms. */
+static const struct pn_run run = {
+    .poll_twice = true, .ask_devices = true, .same_max = 1000, .max_step_ns = 100 * MS};
 
 static void print_flow(const char *who, struct sl_tcp_flow *f)
 {
@@ -261,21 +75,6 @@ static void print_stats(const char *what, uint64_t seed, struct net *n)
 
 /* --- bulk transfers ------------------------------------------------------------------------ */
 
-struct xfer {
-	struct end *c;
-	struct server *s;
-};
-
-static bool xfer_done(void *arg)
-{
-	struct xfer *x = arg;
-	if (x->s->n != 1)
-		return false;
-	struct end *c = x->c, *s = &x->s->ends[0];
-	return c->eof && s->eof && c->received == c->expect && s->received == s->expect &&
-	       c->sent == c->to_send && s->sent == s->to_send;
-}
-
 /* One connection: up bytes client → server, down bytes server → client, both half-close.
  * Both sides must receive every byte intact, see EOF, and then close in order (on_closed 0).
  * Returns false (after printing the seed) when the deadline passes. */
@@ -290,19 +89,19 @@ static bool transfer(uint64_t seed, const struct sl_fault *ab, const struct sl_f
 	memset(&srv, 0, sizeof srv);
 	srv.send = down;
 	srv.expect = up;
-	assert_int_equal(sl_tcp_listen(n.b, 5000, NULL, on_accept, &srv), 0);
+	assert_int_equal(sl_tcp_listen(n.b, 5000, NULL, server_accept, &srv), 0);
 	sl_ip dst;
 	sl_ip_parse("10.9.0.2", &dst);
 	client.to_send = up;
 	client.expect = down;
-	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &cbs, &client, &client.f), 0);
+	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &end_cbs, &client, &client.f), 0);
 	struct xfer x = {&client, &srv};
-	bool ok = run_until(&n, xfer_done, &x, max_ns);
+	bool ok = pn_run_until(&n, &run, xfer_done, &x, max_ns);
 	struct end *s = srv.n ? &srv.ends[0] : NULL;
 	if (ok) {
 		/* Both sides shut down writing: an orderly close follows on both (TIME-WAIT is
 		 * 2 · 200 ms here). */
-		ok = run_until(&n, NULL, NULL, 5 * SEC) && client.closed && s->closed &&
+		ok = pn_run_until(&n, &run, NULL, NULL, 5 * SEC) && client.closed && s->closed &&
 		     client.closed_reason == 0 && s->closed_reason == 0;
 		if (!ok)
 			print_message(
@@ -330,8 +129,8 @@ static bool transfer(uint64_t seed, const struct sl_fault *ab, const struct sl_f
 		sl_tcp_close(client.f);
 	if (s->f)
 		sl_tcp_close(s->f);
-	run_until(&n, NULL, NULL, 100 * MS);
-	net_down(&n);
+	pn_run_until(&n, &run, NULL, NULL, 100 * MS);
+	pn_down(&n);
 	return ok;
 }
 
@@ -479,7 +278,7 @@ static void churn(uint64_t seed, uint32_t loss)
 	srv.send = 500;
 	srv.expect = 1000;
 	srv.close_when_done = true;
-	assert_int_equal(sl_tcp_listen(n.b, 7000, NULL, on_accept, &srv), 0);
+	assert_int_equal(sl_tcp_listen(n.b, 7000, NULL, server_accept, &srv), 0);
 	sl_ip dst;
 	sl_ip_parse("10.9.0.2", &dst);
 	/* One new connection every 20 ms: they overlap. */
@@ -488,10 +287,10 @@ static void churn(uint64_t seed, uint32_t loss)
 		e->to_send = 1000;
 		e->expect = 500;
 		e->close_when_done = true;
-		assert_int_equal(sl_tcp_connect(n.a, &dst, 7000, NULL, &cbs, e, &e->f), 0);
-		run_until(&n, NULL, NULL, 20 * MS);
+		assert_int_equal(sl_tcp_connect(n.a, &dst, 7000, NULL, &end_cbs, e, &e->f), 0);
+		pn_run_until(&n, &run, NULL, NULL, 20 * MS);
 	}
-	bool ok = run_until(&n, churn_done, &ch, 600 * SEC);
+	bool ok = pn_run_until(&n, &run, churn_done, &ch, 600 * SEC);
 	unsigned bad = 0;
 	for (unsigned i = 0; i < NCONN; i++) {
 		struct end *e = &ch.cl[i];
@@ -526,8 +325,8 @@ static void churn(uint64_t seed, uint32_t loss)
 	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_tcp_connected], NCONN);
 	/* Everything was closed by the application on on_closed: the tables are empty, so a
 	 * last run leaves nothing behind. */
-	run_until(&n, NULL, NULL, 5 * SEC);
-	net_down(&n);
+	pn_run_until(&n, &run, NULL, NULL, 5 * SEC);
+	pn_down(&n);
 }
 
 static void test_setup_teardown_under_loss(void **state)

@@ -8,8 +8,8 @@
  * A failing seed is printed; replay with SLUICE_SEED=N.
  */
 #include <errno.h>
-#include "unit/testutil.h"
-#include "sluice/sluice.h"
+#include "unit/pipenet.h"
+#include "unit/wireutil.h"
 
 #define MS 1000000ULL
 #define SEC (1000 * MS)
@@ -18,14 +18,8 @@
 #define IP_A 0x0a090001u /* 10.9.0.1, stack A */
 #define IP_B 0x0a090002u /* 10.9.0.2, stack B */
 
-struct net {
-	struct sl_dev *da, *db;
-	struct sl_stack *a, *b;
-	uint64_t now;
-	struct sl_stats base_a, base_b; /* counters once the gratuitous ARPs are through */
-};
-
-static void run_for(struct net *n, uint64_t ns);
+/* The counters once the gratuitous ARPs are through (net_up_cfg). */
+static struct sl_stats base_a, base_b;
 
 typedef void (*cfg_fn)(struct sl_stack_config *c);
 
@@ -33,59 +27,22 @@ static void net_up_cfg(struct net *n, const struct sl_fault *ab, const struct sl
 		       cfg_fn tweak_a, cfg_fn tweak_b)
 {
 	struct sl_stack_config ca, cb;
-	memset(n, 0, sizeof(*n));
-	assert_int_equal(sl_dev_pipe_pair(ab, ba, &n->da, &n->db), 0);
-	sl_stack_config_init(&ca);
-	sl_stack_config_init(&cb);
-	ca.addrs[0].addr = sl_ip_v4(IP_A);
-	ca.addrs[0].prefix_len = 24;
-	ca.n_addrs = 1;
-	ca.seed = 1;
-	cb.addrs[0].addr = sl_ip_v4(IP_B);
-	cb.addrs[0].prefix_len = 24;
-	cb.n_addrs = 1;
-	cb.seed = 2;
+	pn_config(&ca, IP_A, 1);
+	pn_config(&cb, IP_B, 2);
 	if (tweak_a)
 		tweak_a(&ca);
 	if (tweak_b)
 		tweak_b(&cb);
-	n->now = 1000 * MS;
-	assert_int_equal(sl_stack_open(n->da, &ca, n->now, &n->a), 0);
-	assert_int_equal(sl_stack_open(n->db, &cb, n->now, &n->b), 0);
+	pn_open(n, ab, ba, &ca, &cb);
 	/* Each stack announces itself; the other counts the announcement as arp_not_for_us. */
-	run_for(n, 2 * MS);
-	n->base_a = *sl_stack_stats(n->a);
-	n->base_b = *sl_stack_stats(n->b);
+	pn_run_for(n, 2 * MS);
+	base_a = *sl_stack_stats(n->a);
+	base_b = *sl_stack_stats(n->b);
 }
 
 static void net_up(struct net *n)
 {
 	net_up_cfg(n, NULL, NULL, NULL, NULL);
-}
-
-/* Advance simulated time in 1 ms steps, polling both stacks. */
-static void run_for(struct net *n, uint64_t ns)
-{
-	uint64_t end = n->now + ns;
-	while (n->now < end) {
-		sl_stack_poll(n->a, n->now);
-		sl_stack_poll(n->b, n->now);
-		n->now += MS;
-	}
-}
-
-static void net_down(struct net *n)
-{
-	struct sl_dev_counts ca, cb;
-	sl_stack_close(n->a);
-	sl_stack_close(n->b);
-	sl_dev_close_counted(n->da, &ca);
-	sl_dev_close_counted(n->db, &cb);
-	/* Every frame is back in the free list, and none came back from the wrong place. */
-	assert_int_equal(ca.owner[SL_OWN_FREE], ca.total);
-	assert_int_equal(cb.owner[SL_OWN_FREE], cb.total);
-	assert_int_equal(ca.owner_errors, 0);
-	assert_int_equal(cb.owner_errors, 0);
 }
 
 static uint64_t stat(struct sl_stack *st, enum sl_stat s)
@@ -96,7 +53,7 @@ static uint64_t stat(struct sl_stack *st, enum sl_stat s)
 /* Sum of every drop counter since net_up (bugs hide in drops nobody expected). */
 static uint64_t drops(struct net *n, struct sl_stack *st)
 {
-	const struct sl_stats *base = st == n->a ? &n->base_a : &n->base_b;
+	const struct sl_stats *base = st == n->a ? &base_a : &base_b;
 	uint64_t d = 0;
 	for (unsigned i = 0; i < SL_STAT_N; i++) {
 		uint64_t v = sl_stack_stats(st)->c[i] - base->c[i];
@@ -226,7 +183,7 @@ static void test_echo_exact_payload(void **state)
 
 	const char *hello = "hello, sluice";
 	assert_int_equal(write_from(n.a, 40000, IP_B, 7, hello, strlen(hello), false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(r.count, 1);
 	assert_int_equal(r.len, strlen(hello));
 	assert_memory_equal(r.data, hello, strlen(hello));
@@ -243,7 +200,7 @@ static void test_echo_exact_payload(void **state)
 		fill(buf, 100 + i, sizes[i]);
 		unsigned before = r.count;
 		assert_int_equal(write_from(n.a, 40000, IP_B, 7, buf, sizes[i], false), 0);
-		run_for(&n, 5 * MS);
+		pn_run_for(&n, 5 * MS);
 		assert_int_equal(r.count, before + 1);
 		assert_int_equal(r.len, sizes[i]);
 		if (sizes[i])
@@ -259,7 +216,7 @@ static void test_echo_exact_payload(void **state)
 	assert_int_equal(stat(n.b, SL_STAT_ipv4_frags_sent), 0);
 	assert_int_equal(drops(&n, n.a), 0);
 	assert_int_equal(drops(&n, n.b), 0);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* Ephemeral source ports: the reply comes back to the port the stack picked (49152..65535). */
@@ -272,16 +229,16 @@ static void test_ephemeral_source_port(void **state)
 	assert_int_equal(sl_udp_listen(n.b, 9000, on_rec, &r), 0);
 	sl_ip dst = sl_ip_v4(IP_B);
 	assert_int_equal(sl_udp_write(n.a, NULL, &dst, 9000, "x", 1), 0);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(r.count, 1);
 	assert_true(r.m.src_port >= 49152);
 	uint16_t first = r.m.src_port;
 	assert_int_equal(sl_udp_write(n.a, NULL, &dst, 9000, "y", 1), 0);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(r.count, 2);
 	assert_true(r.m.src_port >= 49152);
 	assert_int_not_equal(r.m.src_port, first);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* 8000-byte datagrams: 8008 transport bytes in 6 fragments (5 × 1480 + 608) each way. */
@@ -298,7 +255,7 @@ static void test_fragmented_echo_8000(void **state)
 	for (uint32_t k = 0; k < 3; k++) {
 		fill(buf, 7000 + k, sizeof(buf));
 		assert_int_equal(write_from(n.a, 40000, IP_B, 7, buf, sizeof(buf), false), 0);
-		run_for(&n, 10 * MS);
+		pn_run_for(&n, 10 * MS);
 		assert_int_equal(r.count, k + 1);
 		assert_int_equal(r.len, sizeof(buf));
 		assert_memory_equal(r.data, buf, sizeof(buf));
@@ -319,7 +276,7 @@ static void test_fragmented_echo_8000(void **state)
 	assert_int_equal(sl_udp_listen(n.a, 5000, NULL, NULL), 0);
 	fill(buf, 8123, sizeof(buf));
 	assert_int_equal(write_from(n.b, 6000, IP_A, 5000, buf, sizeof(buf), false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	static uint8_t got[9000];
 	struct sl_udp_meta m;
 	assert_int_equal(sl_udp_recv(n.a, 5000, got, sizeof(got), &m), sizeof(buf));
@@ -327,7 +284,7 @@ static void test_fragmented_echo_8000(void **state)
 	assert_int_equal(m.src_port, 6000);
 	assert_int_equal(ip4_of(&m.src), IP_B);
 	assert_int_equal(sl_udp_recv(n.a, 5000, got, sizeof(got), NULL), -EAGAIN);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* The largest datagram UDP over IPv4 can carry: 65507 bytes, 45 fragments. One more: refused. */
@@ -341,7 +298,7 @@ static void test_largest_datagram(void **state)
 	assert_int_equal(sl_udp_listen(n.b, 9, on_rec, &r), 0);
 	fill(buf, 65507, MAX_DGRAM);
 	assert_int_equal(write_from(n.a, 1234, IP_B, 9, buf, MAX_DGRAM, false), 0);
-	run_for(&n, 20 * MS);
+	pn_run_for(&n, 20 * MS);
 	assert_int_equal(r.count, 1);
 	assert_int_equal(r.len, MAX_DGRAM);
 	assert_memory_equal(r.data, buf, MAX_DGRAM);
@@ -351,7 +308,7 @@ static void test_largest_datagram(void **state)
 	assert_int_equal(write_from(n.a, 1234, IP_B, 9, buf, MAX_DGRAM + 1, false), -EMSGSIZE);
 	assert_int_equal(stat(n.a, SL_STAT_udp_tx), tx);
 	assert_int_equal(drops(&n, n.b), 0);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void test_closed_port_error_callback(void **state)
@@ -363,7 +320,7 @@ static void test_closed_port_error_callback(void **state)
 	assert_int_equal(sl_udp_listen(n.a, 40001, NULL, NULL), 0);
 	assert_int_equal(sl_udp_on_error(n.a, 40001, on_err, &e), 0);
 	assert_int_equal(write_from(n.a, 40001, IP_B, 9, "anyone?", 7, false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(stat(n.b, SL_STAT_udp_no_port), 1);
 	assert_int_equal(stat(n.b, SL_STAT_icmp_errors_sent), 1);
 	assert_int_equal(e.calls, 1);
@@ -383,7 +340,7 @@ static void test_closed_port_error_callback(void **state)
 	static uint8_t big[8000];
 	fill(big, 1, sizeof(big));
 	assert_int_equal(write_from(n.a, 40001, IP_B, 10, big, sizeof(big), false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(stat(n.b, SL_STAT_ipv4_reasm_ok), 1);
 	assert_int_equal(stat(n.b, SL_STAT_udp_no_port), 2);
 	assert_int_equal(e.calls, 2);
@@ -392,7 +349,7 @@ static void test_closed_port_error_callback(void **state)
 
 	/* From a port with no error callback: counted as unclaimed, nobody called. */
 	assert_int_equal(write_from(n.a, 40002, IP_B, 9, "x", 1, false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(stat(n.b, SL_STAT_udp_no_port), 3);
 	assert_int_equal(e.calls, 2);
 	assert_int_equal(stat(n.a, SL_STAT_icmp_errors_unclaimed), 1);
@@ -402,12 +359,12 @@ static void test_closed_port_error_callback(void **state)
 	assert_non_null(r);
 	assert_int_equal(sl_udp_listen(n.b, 9, on_rec, r), 0);
 	assert_int_equal(write_from(n.a, 40001, IP_B, 9, "anyone?", 7, false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(r->count, 1);
 	assert_int_equal(e.calls, 2);
 	assert_int_equal(stat(n.b, SL_STAT_udp_no_port), 3);
 	free(r);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void small_rcvbuf(struct sl_stack_config *c)
@@ -427,7 +384,7 @@ static void test_rcvbuf_bounded_and_ordered(void **state)
 		fill(buf, s, sizeof(buf));
 		assert_int_equal(
 		    write_from(n.b, 6000 + (int)s, IP_A, 5000, buf, sizeof(buf), false), 0);
-		run_for(&n, 2 * MS);
+		pn_run_for(&n, 2 * MS);
 	}
 	assert_int_equal(stat(n.a, SL_STAT_udp_rx), 2);
 	assert_int_equal(stat(n.a, SL_STAT_udp_rcvbuf_full), 8);
@@ -448,7 +405,7 @@ static void test_rcvbuf_bounded_and_ordered(void **state)
 	assert_int_equal(write_from(n.b, 6000, IP_A, 5000, buf, sizeof(buf), false), 0);
 	fill(buf, 78, sizeof(buf));
 	assert_int_equal(write_from(n.b, 6000, IP_A, 5000, buf, sizeof(buf), false), 0);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(stat(n.a, SL_STAT_udp_rx), 4);
 	assert_int_equal(sl_udp_recv(n.a, 5000, got, 10, NULL), 10);
 	assert_int_equal(got[3], 77);
@@ -458,16 +415,16 @@ static void test_rcvbuf_bounded_and_ordered(void **state)
 
 	/* Unlisten with datagrams queued frees them (ASan's leak check sees it otherwise). */
 	assert_int_equal(write_from(n.b, 6000, IP_A, 5000, buf, sizeof(buf), false), 0);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(sl_udp_unlisten(n.a, 5000), 0);
 	assert_int_equal(sl_udp_recv(n.a, 5000, got, sizeof(got), NULL), -ENOENT);
 	/* And a queue left at close is freed by sl_stack_close. */
 	assert_int_equal(sl_udp_listen(n.a, 5001, NULL, NULL), 0);
 	assert_int_equal(write_from(n.b, 6000, IP_A, 5001, buf, sizeof(buf), false), 0);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(stat(n.a, SL_STAT_udp_rx), 6);
 	assert_int_equal(stat(n.a, SL_STAT_udp_rcvbuf_full), 8);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* "Bounded memory": empty datagrams cost memory too (a queue entry each), so a flood of them
@@ -479,15 +436,15 @@ static void test_rcvbuf_bounds_empty_datagrams(void **state)
 	assert_int_equal(sl_udp_listen(n.a, 5000, NULL, NULL), 0);
 	/* One first, so ARP is resolved and nothing waits in its (bounded) pending queue. */
 	assert_int_equal(write_from(n.b, 6000, IP_A, 5000, "", 0, false), 0);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(stat(n.a, SL_STAT_udp_rx), 1);
 	const unsigned count = 2000;
 	for (unsigned i = 1; i < count; i++) {
 		assert_int_equal(write_from(n.b, 6000, IP_A, 5000, "", 0, false), 0);
 		if (i % 50 == 49)
-			run_for(&n, 1 * MS);
+			pn_run_for(&n, 1 * MS);
 	}
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	/* Every datagram arrived and was either queued or counted as refused. */
 	assert_int_equal(stat(n.a, SL_STAT_udp_rx) + stat(n.a, SL_STAT_udp_rcvbuf_full), count);
 	unsigned queued = 0;
@@ -495,7 +452,7 @@ static void test_rcvbuf_bounds_empty_datagrams(void **state)
 	while (sl_udp_recv(n.a, 5000, got, sizeof(got), NULL) == 0 && queued <= count)
 		queued++;
 	uint64_t refused = stat(n.a, SL_STAT_udp_rcvbuf_full);
-	net_down(&n);
+	pn_down(&n);
 	/* 2000 entries in a queue bounded at 1000 bytes would mean the bound does not hold. */
 	if (queued == count)
 		print_message("all %u empty datagrams were queued under udp_rcvbuf = 1000\n",
@@ -543,7 +500,7 @@ static void test_listen_api_errors(void **state)
 		assert_int_equal(write_from(n.a, 100 + p, IP_B, p, "p", 1, false), 0);
 	assert_int_equal(write_from(n.a, 165, IP_B, 65535, "q", 1, false), 0);
 	assert_int_equal(write_from(n.a, 101, IP_B, 1, "z", 1, false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(r[1].count, 1);
 	assert_int_equal(r[1].m.dst_port, 2);
 	assert_int_equal(r[2].count, 1);
@@ -563,31 +520,10 @@ static void test_listen_api_errors(void **state)
 	sl_ip offlink = sl_ip_v4(0x08080808);
 	assert_int_equal(sl_udp_write(n.a, NULL, &offlink, 9, "x", 1), -ENETUNREACH);
 	free(r);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* --- frames crafted on the peer end, for checksum and length cases ------------------------- */
-
-static uint16_t csum16(const uint8_t *p, size_t n, uint32_t acc)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		acc += (uint32_t)p[i] << 8 | p[i + 1];
-	if (n & 1)
-		acc += (uint32_t)p[n - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = v >> 8, p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, v >> 16), put16(p + 2, (uint16_t)v);
-}
 
 enum csum_mode { CSUM_GOOD, CSUM_BAD, CSUM_ZERO };
 
@@ -638,7 +574,7 @@ static void inject(struct net *n, const uint8_t *fr, size_t len)
 	f.len = (uint32_t)len;
 	assert_int_equal(n->db->ops->tx(n->db, &f), 0);
 	n->db->ops->flush(n->db, n->now);
-	run_for(n, 2 * MS);
+	pn_run_for(n, 2 * MS);
 }
 
 static void test_checksums_and_lengths(void **state)
@@ -728,9 +664,9 @@ static void test_checksums_and_lengths(void **state)
 	inject(&n, fr, len);
 	assert_int_equal(stat(n.a, SL_STAT_udp_no_port), 2);
 	assert_int_equal(stat(n.a, SL_STAT_icmp_errors_sent), 1);
-	run_for(&n, 5 * MS);
+	pn_run_for(&n, 5 * MS);
 	assert_int_equal(stat(n.b, SL_STAT_icmp_errors_rx), 1);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* An ICMP error from B's end quoting a datagram A sent from src -> dst:sport->dport. */
@@ -814,7 +750,7 @@ static void test_icmp_errors_mapped_to_errno(void **state)
 	inject(&n, fr, len);
 	assert_int_equal(e.calls, calls);
 	assert_int_equal(stat(n.a, SL_STAT_icmp_errors_unclaimed), unclaimed + 3);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void test_dont_fragment(void **state)
@@ -831,13 +767,13 @@ static void test_dont_fragment(void **state)
 	assert_int_equal(stat(n.a, SL_STAT_ipv4_too_big), 2);
 	assert_int_equal(stat(n.a, SL_STAT_udp_tx), 0);
 	assert_int_equal(write_from(n.a, 1000, IP_B, 9, buf, 1472, true), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(r.count, 1);
 	assert_int_equal(r.len, 1472);
 	assert_memory_equal(r.data, buf, 1472);
 	assert_int_equal(stat(n.a, SL_STAT_ipv4_frags_sent), 0);
 	assert_int_equal(stat(n.b, SL_STAT_ipv4_frags_rx), 0);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* With a smaller configured MTU, datagrams are cut to it. */
@@ -859,12 +795,12 @@ static void test_configured_mtu(void **state)
 	assert_int_equal(write_from(n.a, 1000, IP_B, 9, buf, 548, true), 0);
 	/* 3008 transport bytes in (576 - 20) & ~7 = 552-byte pieces: 6 fragments. */
 	assert_int_equal(write_from(n.a, 1000, IP_B, 9, buf, sizeof(buf), false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(r.count, 2);
 	assert_int_equal(r.len, sizeof(buf));
 	assert_memory_equal(r.data, buf, sizeof(buf));
 	assert_int_equal(stat(n.a, SL_STAT_ipv4_frags_sent), 6);
-	net_down(&n);
+	pn_down(&n);
 }
 
 /* Many datagrams both ways under loss, duplication, reordering, corruption and jitter. */
@@ -891,7 +827,7 @@ static void lossy(uint64_t seed)
 	 * bounded pending queue for a retry, a loss the links did not cause. */
 	fill(buf, 4000, 64);
 	assert_int_equal(write_from(n.a, 40000, IP_B, 7, buf, 64, false), 0);
-	run_for(&n, 10 * MS);
+	pn_run_for(&n, 10 * MS);
 	assert_int_equal(r->count, 1);
 	sl_dev_pipe_set_fault(n.da, &f);
 	sl_dev_pipe_set_fault(n.db, &g);
@@ -901,9 +837,9 @@ static void lossy(uint64_t seed)
 		size_t len = s % 20 == 0 ? 8000 : 8 + (s * 37) % 1465;
 		fill(buf, s, len);
 		assert_int_equal(write_from(n.a, 40000, IP_B, 7, buf, len, false), 0);
-		run_for(&n, 3 * MS);
+		pn_run_for(&n, 3 * MS);
 	}
-	run_for(&n, 5000 * MS); /* ARP retries and the tail; less than reasm_timeout */
+	pn_run_for(&n, 5000 * MS); /* ARP retries and the tail; less than reasm_timeout */
 	unsigned distinct = 0;
 	for (uint32_t s = 0; s < count; s++)
 		distinct += r->seen[s];
@@ -939,7 +875,7 @@ static void lossy(uint64_t seed)
 	assert_int_equal(stat(n.a, SL_STAT_rx_frames), pb.delivered);
 	assert_int_equal(stat(n.a, SL_STAT_dev_rx_dropped) + stat(n.b, SL_STAT_dev_rx_dropped), 0);
 	free(r);
-	net_down(&n);
+	pn_down(&n);
 }
 
 static void test_many_datagrams_lossy(void **state)

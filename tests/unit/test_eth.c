@@ -6,7 +6,7 @@
  * The expression is given above each vector. Checks run on an exact-size heap copy so the
  * sanitizer build catches any read past the length the check was given.
  */
-#include "unit/testutil.h"
+#include "unit/wireutil.h"
 #include "wire/eth.h"
 #include "sluice/stats.h"
 
@@ -40,12 +40,7 @@ static const uint8_t mac2[6] = {0x02, 0, 0, 0, 0, 0x02};
 /* sl_eth_check on an exact-size heap copy of the first len bytes of b. */
 static int check_exact(const uint8_t *b, size_t len)
 {
-	uint8_t *p = malloc(len ? len : 1);
-	assert_non_null(p);
-	memcpy(p, b, len);
-	int r = sl_eth_check(p, len);
-	free(p);
-	return r;
+	return tu_check_exact(sl_eth_check, b, len);
 }
 
 /* --- construct ---------------------------------------------------------------------- */

@@ -6,142 +6,15 @@
  * One sluice stack sits on one end of an in-memory pipe; the test plays the peer on the
  * other end, crafting Ethernet/IPv4/TCP frames with the wire emit helpers and parsing what
  * the stack sends (every frame it sends must carry correct IPv4 and TCP checksums). Time
- * is simulated: the peer sees each segment stamped with the poll that produced it.
+ * is simulated: the peer sees each segment stamped with the poll that produced it
+ * (tests/unit/fakepeer.h).
  */
-#include <errno.h>
-#include "unit/testutil.h"
-#include "sluice/sluice.h"
-#include "wire/arp.h"
-#include "wire/checksum.h"
-#include "wire/eth.h"
-#include "wire/ipv4.h"
-#include "wire/tcp.h"
-
-#define US 1000ULL
-#define MS 1000000ULL
-#define SEC 1000000000ULL
-#define ST_IP 0x0a000001u    /* 10.0.0.1: the stack */
-#define PEER_IP 0x0a000002u  /* 10.0.0.2: the test */
-#define PEER_ISS 0xffffff00u /* close to the wrap: data crosses it */
-
-#define F_SYN SL_TCP_SYN
-#define F_ACK SL_TCP_ACK
-#define F_FIN SL_TCP_FIN
-#define F_RST SL_TCP_RST
-#define F_PSH SL_TCP_PSH
+#include "unit/fakepeer.h"
 
 static uint8_t pat(uint64_t i)
 {
 	return (uint8_t)(i % 251);
 }
-
-/* --- the peer ----------------------------------------------------------------------------- */
-
-/* A segment the stack sent, as the peer saw it. */
-struct seg {
-	uint64_t t;
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint8_t flags;
-	uint16_t win;
-	struct sl_tcp_opts o;
-	uint32_t dlen;
-	uint8_t data[1500];
-};
-
-#define QMAX 4096
-
-/* The peer's view of one connection. */
-struct pc {
-	uint16_t pport, sport; /* peer's port, stack's port */
-	uint32_t iss, snd_nxt; /* peer's sequence space */
-	uint32_t irs, rcv_nxt; /* stack's sequence space, as far as the peer has it */
-	uint16_t win;	       /* window field the peer sends */
-	struct sl_tcp_flow *f; /* the stack's flow */
-	uint8_t *rx;	       /* bytes received in order (absorb) */
-	size_t rxlen, rxcap;
-};
-
-struct tp {
-	bool up;
-	struct sl_dev *sd, *pd;
-	struct sl_stack *st;
-	uint64_t now;
-	struct seg *q;
-	unsigned qh, qt;
-	unsigned arp_requests;
-	unsigned other_frames;
-	uint16_t ip_id;
-	bool peer_sent;
-	/* Auto-responder: called for every TCP segment collected. */
-	void (*responder)(struct seg *s);
-	struct pc *rc;
-};
-static struct tp T;
-
-/* What the application saw. */
-#define MAXF 1100
-struct app {
-	struct sl_tcp_flow *acc[MAXF];
-	unsigned nacc;
-	unsigned n_connected;
-	int connected_err;
-	struct {
-		struct sl_tcp_flow *f;
-		int reason;
-		uint64_t t;
-	} closed[MAXF];
-	unsigned nclosed;
-	unsigned n_readable, n_writable;
-};
-static struct app A;
-
-static void app_connected(void *arg, struct sl_tcp_flow *f, int err)
-{
-	A.n_connected++;
-	A.connected_err = err;
-}
-static void app_readable(void *arg, struct sl_tcp_flow *f)
-{
-	A.n_readable++;
-}
-static void app_writable(void *arg, struct sl_tcp_flow *f)
-{
-	A.n_writable++;
-}
-static void app_closed(void *arg, struct sl_tcp_flow *f, int reason)
-{
-	if (A.nclosed < MAXF) {
-		A.closed[A.nclosed].f = f;
-		A.closed[A.nclosed].reason = reason;
-		A.closed[A.nclosed].t = T.now;
-	}
-	A.nclosed++;
-}
-static const struct sl_tcp_callbacks app_cbs = {
-    .on_connected = app_connected,
-    .on_readable = app_readable,
-    .on_writable = app_writable,
-    .on_closed = app_closed,
-};
-static void app_accept(void *arg, struct sl_tcp_flow *f)
-{
-	if (A.nacc < MAXF)
-		A.acc[A.nacc] = f;
-	A.nacc++;
-	sl_tcp_set_callbacks(f, &app_cbs, &A);
-}
-
-/* The reason the flow was closed with, or 1 when it was not. */
-static int closed_reason(struct sl_tcp_flow *f)
-{
-	for (unsigned i = 0; i < A.nclosed && i < MAXF; i++)
-		if (A.closed[i].f == f)
-			return A.closed[i].reason;
-	return 1;
-}
-
-#define STAT(name) (sl_stack_stats(T.st)->c[SL_STAT_##name])
 
 /* Sum of every drop counter (shared/DESIGN.md: every drop is counted). */
 static uint64_t drops(void)
@@ -153,303 +26,11 @@ static uint64_t drops(void)
 	return n;
 }
 
-static struct sl_stack_config test_cfg(void)
-{
-	struct sl_stack_config c;
-	sl_stack_config_init(&c);
-	c.addrs[0].addr = sl_ip_v4(ST_IP);
-	c.addrs[0].prefix_len = 24;
-	c.n_addrs = 1;
-	c.seed = tu_seed(7);
-	/* Timing tests run for simulated minutes: keep the peer's ARP entry (the peer answers
-	 * requests anyway). */
-	c.arp_reachable_ns = 100000ULL * SEC;
-	return c;
-}
-
-static void collect(void);
-
-static void tp_run_to(uint64_t end)
-{
-	unsigned same = 0;
-	for (;;) {
-		T.peer_sent = false;
-		sl_stack_poll(T.st, T.now);
-		collect();
-		/* Poll again at the same instant: the first poll's deadline misses timers armed
-		 * by its own output flush (see test_established_poll_deadline_includes_rto). */
-		uint64_t next = sl_stack_poll(T.st, T.now);
-		collect();
-		if (T.peer_sent || next <= T.now) {
-			if (++same < 10000)
-				continue; /* more work at this instant */
-			next = T.now + 1 * US;
-		}
-		same = 0;
-		if (T.now >= end)
-			break;
-		T.now = next < end ? next : end;
-	}
-}
-
-static void tp_run(uint64_t ns)
-{
-	tp_run_to(T.now + ns);
-}
-
-static void tp_poll(void)
-{
-	tp_run_to(T.now);
-}
-
-static void peer_arp(uint16_t op, const uint8_t *eth_dst, const uint8_t *tha, uint32_t tpa)
-{
-	struct sl_frame f;
-	assert_int_equal(T.pd->ops->alloc(T.pd, &f), 0);
-	sl_eth_emit(f.data, eth_dst, T.pd->mac, SL_ETH_P_ARP);
-	sl_arp_emit(f.data + SL_ETH_HLEN, op, T.pd->mac, PEER_IP, tha, tpa);
-	f.len = SL_ETH_HLEN + SL_ARP_LEN;
-	assert_int_equal(T.pd->ops->tx(T.pd, &f), 0);
-	T.pd->ops->flush(T.pd, T.now);
-	T.peer_sent = true;
-}
-
-static void collect(void)
-{
-	struct sl_frame fr[64];
-	int n;
-	while ((n = T.pd->ops->rx(T.pd, fr, 64, T.now)) > 0) {
-		for (int i = 0; i < n; i++) {
-			const uint8_t *p = fr[i].data;
-			size_t len = fr[i].len;
-			assert_int_equal(sl_eth_check(p, len), 0);
-			uint16_t type = sl_eth_type(p);
-			if (type == SL_ETH_P_ARP) {
-				const uint8_t *a = p + SL_ETH_HLEN;
-				assert_int_equal(sl_arp_check(a, len - SL_ETH_HLEN), 0);
-				if (sl_arp_op(a) == SL_ARP_REQUEST && sl_arp_tpa(a) == PEER_IP) {
-					T.arp_requests++;
-					uint8_t sha[6];
-					memcpy(sha, sl_arp_sha(a), 6);
-					T.pd->ops->release(T.pd, &fr[i]);
-					peer_arp(SL_ARP_REPLY, sha, sha, ST_IP);
-					continue;
-				}
-			} else if (type == SL_ETH_P_IPV4) {
-				const uint8_t *ip = p + SL_ETH_HLEN;
-				assert_int_equal(sl_ipv4_check(ip, len - SL_ETH_HLEN), 0);
-				assert_memory_equal(sl_eth_dst(p), T.pd->mac, 6);
-				assert_int_equal(sl_ipv4_src(ip), ST_IP);
-				assert_int_equal(sl_ipv4_dst(ip), PEER_IP);
-				if (sl_ipv4_proto(ip) == SL_IPPROTO_TCP) {
-					const uint8_t *th = ip + sl_ipv4_hlen(ip);
-					size_t tl = sl_ipv4_tot_len(ip) - sl_ipv4_hlen(ip);
-					assert_true(T.qt < QMAX);
-					struct seg *s = &T.q[T.qt++];
-					/* Every segment the stack sends has a right checksum. */
-					assert_int_equal(
-					    sl_tcp_check(th, tl, ST_IP, PEER_IP, &s->o), 0);
-					s->t = T.now;
-					s->sport = sl_tcp_sport(th);
-					s->dport = sl_tcp_dport(th);
-					s->seq = sl_tcp_seq(th);
-					s->ack = sl_tcp_ack(th);
-					s->flags = sl_tcp_flags(th);
-					s->win = sl_tcp_win(th);
-					s->dlen = (uint32_t)(tl - sl_tcp_hlen(th));
-					assert_true(s->dlen <= sizeof s->data);
-					memcpy(s->data, th + sl_tcp_hlen(th), s->dlen);
-					T.pd->ops->release(T.pd, &fr[i]);
-					if (T.responder)
-						T.responder(s);
-					continue;
-				}
-			}
-			T.other_frames++;
-			T.pd->ops->release(T.pd, &fr[i]);
-		}
-	}
-}
-
-static void tp_up(const struct sl_stack_config *cfg)
-{
-	memset(&T, 0, sizeof T);
-	memset(&A, 0, sizeof A);
-	T.q = calloc(QMAX, sizeof *T.q);
-	assert_non_null(T.q);
-	struct sl_stack_config c = cfg ? *cfg : test_cfg();
-	assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &T.sd, &T.pd), 0);
-	T.now = 1000 * MS;
-	assert_int_equal(sl_stack_open(T.sd, &c, T.now, &T.st), 0);
-	T.up = true;
-	/* The stack learns the peer's MAC from the peer's request for the stack's address. */
-	static const uint8_t zero[6];
-	peer_arp(SL_ARP_REQUEST, sl_mac_broadcast, zero, ST_IP);
-	tp_poll();
-	T.qh = T.qt = 0;
-}
-
-static void tp_free(void)
-{
-	if (!T.up)
-		return;
-	sl_stack_close(T.st);
-	sl_dev_close(T.sd);
-	sl_dev_close(T.pd);
-	free(T.q);
-	T.up = false;
-}
-
-/* Shut down and check that every frame went back to its pool. */
-static void tp_down(void)
-{
-	struct sl_dev_counts cs, cp;
-	sl_stack_close(T.st);
-	sl_dev_close_counted(T.sd, &cs);
-	sl_dev_close_counted(T.pd, &cp);
-	free(T.q);
-	T.up = false;
-	assert_int_equal(cs.owner[SL_OWN_FREE], cs.total);
-	assert_int_equal(cp.owner[SL_OWN_FREE], cp.total);
-	assert_int_equal(cs.owner_errors + cp.owner_errors, 0);
-}
-
-static int teardown(void **state)
-{
-	tp_free();
-	return 0;
-}
-
-/* A segment from the peer. */
-struct pseg {
-	uint16_t sport, dport;
-	uint32_t seq, ack;
-	uint8_t flags;
-	uint16_t win;
-	uint16_t mss; /* 0: no option */
-	bool has_ws;
-	uint8_t ws;
-	const void *data;
-	uint32_t dlen;
-};
-
-static void peer_tx(const struct pseg *s)
-{
-	struct sl_frame f;
-	assert_int_equal(T.pd->ops->alloc(T.pd, &f), 0);
-	uint8_t *th = f.data + SL_ETH_HLEN + SL_IPV4_HLEN;
-	struct sl_tcp_hdr h = {.sport = s->sport,
-			       .dport = s->dport,
-			       .seq = s->seq,
-			       .ack = s->ack,
-			       .flags = s->flags,
-			       .win = s->win,
-			       .mss = s->mss,
-			       .wscale = s->has_ws ? (int8_t)s->ws : -1};
-	unsigned hlen = sl_tcp_emit(th, &h);
-	if (s->dlen)
-		memcpy(th + hlen, s->data, s->dlen);
-	sl_tcp_set_csum(th, hlen + s->dlen, PEER_IP, ST_IP);
-	struct sl_ipv4_hdr ih = {.tot_len = (uint16_t)(SL_IPV4_HLEN + hlen + s->dlen),
-				 .id = ++T.ip_id,
-				 .frag = SL_IPV4_DF,
-				 .ttl = 64,
-				 .proto = SL_IPPROTO_TCP,
-				 .src = PEER_IP,
-				 .dst = ST_IP};
-	sl_ipv4_emit(f.data + SL_ETH_HLEN, &ih);
-	sl_eth_emit(f.data, T.sd->mac, T.pd->mac, SL_ETH_P_IPV4);
-	f.len = SL_ETH_HLEN + SL_IPV4_HLEN + hlen + s->dlen;
-	assert_int_equal(T.pd->ops->tx(T.pd, &f), 0);
-	T.pd->ops->flush(T.pd, T.now);
-	T.peer_sent = true;
-}
-
-static struct seg *tp_pop(void)
-{
-	return T.qh < T.qt ? &T.q[T.qh++] : NULL;
-}
-
-static void tp_clear(void)
-{
-	T.qh = T.qt = 0;
-}
-
-static void print_seg(const char *what, const struct seg *s)
-{
-	print_message("%s: t=%.3f ms %u->%u seq=%u ack=%u flags=%02x win=%u len=%u\n", what,
-		      (double)s->t / 1e6, s->sport, s->dport, s->seq, s->ack, s->flags, s->win,
-		      s->dlen);
-}
-
-/* The next segment, which must have exactly these flags (PSH ignored). */
-static struct seg *expect(uint8_t flags)
-{
-	struct seg *s = tp_pop();
-	if (!s) {
-		print_message("expected a segment with flags %02x, got none\n", flags);
-		fail();
-	}
-	if ((s->flags & ~F_PSH) != flags) {
-		print_seg("unexpected", s);
-		print_message("expected flags %02x\n", flags);
-		fail();
-	}
-	return s;
-}
-
-static void expect_none(void)
-{
-	struct seg *s = tp_pop();
-	if (s) {
-		print_seg("expected nothing, got", s);
-		fail();
-	}
-}
-
-static const char *state_of(struct sl_tcp_flow *f)
-{
-	struct sl_tcp_info i;
-	sl_tcp_info(f, &i);
-	return i.state;
-}
-#define assert_state(f, s) assert_string_equal(state_of(f), s)
-
 static struct sl_tcp_info info_of(struct sl_tcp_flow *f)
 {
 	struct sl_tcp_info i;
 	sl_tcp_info(f, &i);
 	return i;
-}
-
-/* --- the peer's side of a connection ------------------------------------------------------- */
-
-/* Send a segment on c with an explicit sequence number (c's ports, ack, window). */
-static void pc_tx_seq(struct pc *c, uint8_t flags, uint32_t seq, const void *d, uint32_t n)
-{
-	struct pseg s = {.sport = c->pport,
-			 .dport = c->sport,
-			 .seq = seq,
-			 .ack = (flags & F_ACK) ? c->rcv_nxt : 0,
-			 .flags = flags,
-			 .win = c->win,
-			 .data = d,
-			 .dlen = n};
-	peer_tx(&s);
-}
-
-/* Send the next segment of c's stream (no poll). */
-static void pc_tx(struct pc *c, uint8_t flags, const void *d, uint32_t n)
-{
-	pc_tx_seq(c, flags, c->snd_nxt, d, n);
-	c->snd_nxt += n + !!(flags & F_SYN) + !!(flags & F_FIN);
-}
-
-/* Send the next segment of c's stream and let the stack process it. */
-static void pc_send(struct pc *c, uint8_t flags, const void *d, uint32_t n)
-{
-	pc_tx(c, flags, d, n);
-	tp_poll();
 }
 
 /* Pattern bytes of the peer's stream at stream offset off. */
@@ -462,64 +43,10 @@ static const uint8_t *pbytes(uint64_t off, uint32_t n)
 	return b;
 }
 
-static void pc_init(struct pc *c, uint16_t sport, uint16_t pport)
-{
-	memset(c, 0, sizeof *c);
-	c->sport = sport;
-	c->pport = pport;
-	c->iss = PEER_ISS;
-	c->snd_nxt = c->iss;
-	c->win = 65535;
-}
-
 static void pc_free(struct pc *c)
 {
 	free(c->rx);
 	c->rx = NULL;
-}
-
-/* Send the peer's SYN to the stack's port. */
-static void pc_syn(struct pc *c, uint16_t mss, int ws)
-{
-	struct pseg s = {.sport = c->pport,
-			 .dport = c->sport,
-			 .seq = c->iss,
-			 .flags = F_SYN,
-			 .win = c->win,
-			 .mss = mss,
-			 .has_ws = ws >= 0,
-			 .ws = (uint8_t)(ws >= 0 ? ws : 0)};
-	peer_tx(&s);
-	c->snd_nxt = c->iss + 1;
-	tp_poll();
-}
-
-static void listen_on(uint16_t port)
-{
-	int r = sl_tcp_listen(T.st, port, NULL, app_accept, &A);
-	assert_true(r == 0 || r == -EADDRINUSE);
-}
-
-/* SYN from the peer, the stack's SYN-ACK (checked), the peer's ACK: returns the accepted
- * flow in c->f. */
-static void open_passive_opts(struct pc *c, uint16_t sport, uint16_t pport, uint16_t mss, int ws)
-{
-	listen_on(sport);
-	uint16_t win = c->win ? c->win : 65535;
-	pc_init(c, sport, pport);
-	c->win = win;
-	pc_syn(c, mss, ws);
-	struct seg *sa = expect(F_SYN | F_ACK);
-	assert_int_equal(sa->ack, c->iss + 1);
-	assert_int_equal(sa->sport, sport);
-	assert_int_equal(sa->dport, pport);
-	c->irs = sa->seq;
-	c->rcv_nxt = sa->seq + 1;
-	unsigned before = A.nacc;
-	pc_send(c, F_ACK, NULL, 0);
-	assert_int_equal(A.nacc, before + 1);
-	c->f = A.acc[before];
-	assert_state(c->f, "ESTABLISHED");
 }
 
 static void open_passive(struct pc *c, uint16_t pport)
@@ -543,22 +70,6 @@ static struct seg *active_syn(struct pc *c, uint16_t pport)
 	c->rcv_nxt = syn->seq + 1;
 	assert_state(f, "SYN-SENT");
 	return syn;
-}
-
-static void synack(struct pc *c, uint16_t mss, int ws)
-{
-	struct pseg s = {.sport = c->pport,
-			 .dport = c->sport,
-			 .seq = c->iss,
-			 .ack = c->rcv_nxt,
-			 .flags = F_SYN | F_ACK,
-			 .win = c->win,
-			 .mss = mss,
-			 .has_ws = ws >= 0,
-			 .ws = (uint8_t)(ws >= 0 ? ws : 0)};
-	peer_tx(&s);
-	c->snd_nxt = c->iss + 1;
-	tp_poll();
 }
 
 static void open_active(struct pc *c, uint16_t pport, uint16_t mss, int ws)
@@ -635,6 +146,24 @@ static void check_rx_pattern(const struct pc *c, size_t n)
 			print_message("peer byte %zu wrong\n", i);
 			fail();
 		}
+}
+
+/* RFC 6528: 64 ISNs of different 4-tuples are unrelated: all different, rarely close, not
+ * sequential. */
+static void assert_isns_unrelated(const uint32_t isn[64])
+{
+	unsigned close_pairs = 0, same_step = 0;
+	for (int i = 0; i < 64; i++)
+		for (int j = i + 1; j < 64; j++) {
+			assert_int_not_equal(isn[i], isn[j]);
+			uint32_t d = isn[j] - isn[i];
+			if (d < (1u << 20) || -d < (1u << 20))
+				close_pairs++;
+		}
+	for (int i = 2; i < 64; i++)
+		same_step += isn[i] - isn[i - 1] == isn[1] - isn[0];
+	assert_true(close_pairs <= 4); /* random 32-bit values: expected 2016 · 2^-11 ≈ 1 */
+	assert_true(same_step <= 2);   /* not sequential */
 }
 
 /* ======================================================================================== */
@@ -793,18 +322,7 @@ static void test_listen_isn_per_tuple(void **state)
 		pc_syn(&c, 1460, -1);
 		isn[i] = expect(F_SYN | F_ACK)->seq;
 	}
-	unsigned close_pairs = 0, same_step = 0;
-	for (int i = 0; i < 64; i++)
-		for (int j = i + 1; j < 64; j++) {
-			assert_int_not_equal(isn[i], isn[j]);
-			uint32_t d = isn[j] - isn[i];
-			if (d < (1u << 20) || -d < (1u << 20))
-				close_pairs++;
-		}
-	for (int i = 2; i < 64; i++)
-		same_step += isn[i] - isn[i - 1] == isn[1] - isn[0];
-	assert_true(close_pairs <= 4); /* random 32-bit values: expected 2016 · 2^-11 ≈ 1 */
-	assert_true(same_step <= 2);   /* not sequential */
+	assert_isns_unrelated(isn);
 	tp_down();
 }
 
@@ -992,15 +510,7 @@ static void test_syn_sent_syn(void **state)
 	tp_up(NULL);
 	struct pc c;
 	active_syn(&c, 9000);
-	struct pseg p = {.sport = 9000,
-			 .dport = c.sport,
-			 .seq = PEER_ISS,
-			 .flags = F_SYN,
-			 .win = 65535,
-			 .mss = 1460};
-	peer_tx(&p);
-	c.snd_nxt = PEER_ISS + 1;
-	tp_poll();
+	pc_syn(&c, 1460, -1); /* simultaneous open: the peer's SYN crosses the stack's */
 	struct seg *sa = expect(F_SYN | F_ACK);
 	assert_int_equal(sa->seq, c.irs); /* the same ISN */
 	assert_int_equal(sa->ack, PEER_ISS + 1);
@@ -1116,18 +626,7 @@ static void test_syn_sent_isn_per_tuple(void **state)
 	tp_poll();
 	for (int i = 0; i < 64; i++)
 		isn[i] = expect(F_SYN)->seq;
-	unsigned close_pairs = 0, same_step = 0;
-	for (int i = 0; i < 64; i++)
-		for (int j = i + 1; j < 64; j++) {
-			assert_int_not_equal(isn[i], isn[j]);
-			uint32_t d = isn[j] - isn[i];
-			if (d < (1u << 20) || -d < (1u << 20))
-				close_pairs++;
-		}
-	for (int i = 2; i < 64; i++)
-		same_step += isn[i] - isn[i - 1] == isn[1] - isn[0];
-	assert_true(close_pairs <= 4);
-	assert_true(same_step <= 2);
+	assert_isns_unrelated(isn);
 	tp_down();
 }
 
@@ -1295,15 +794,7 @@ static void test_syn_received_rst_active(void **state)
 	tp_up(NULL);
 	struct pc c;
 	active_syn(&c, 9000);
-	struct pseg p = {.sport = 9000,
-			 .dport = c.sport,
-			 .seq = PEER_ISS,
-			 .flags = F_SYN,
-			 .win = 65535,
-			 .mss = 1460};
-	peer_tx(&p);
-	c.snd_nxt = PEER_ISS + 1;
-	tp_poll();
+	pc_syn(&c, 1460, -1); /* simultaneous open: the peer's SYN crosses the stack's */
 	expect(F_SYN | F_ACK);
 	assert_state(c.f, "SYN-RECEIVED");
 	pc_send(&c, F_RST, NULL, 0);
@@ -1321,20 +812,10 @@ static void test_syn_received_synack_simultaneous(void **state)
 	tp_up(NULL);
 	struct pc c;
 	active_syn(&c, 9000);
-	struct pseg p = {.sport = 9000,
-			 .dport = c.sport,
-			 .seq = PEER_ISS,
-			 .flags = F_SYN,
-			 .win = 65535,
-			 .mss = 1460};
-	peer_tx(&p);
-	tp_poll();
+	pc_syn(&c, 1460, -1);
 	expect(F_SYN | F_ACK);
 	/* The peer's SYN-ACK: <SEQ=PEER_ISS><ACK=ISS+1><CTL=SYN,ACK>. */
-	p.flags = F_SYN | F_ACK;
-	p.ack = c.irs + 1;
-	peer_tx(&p);
-	tp_poll();
+	synack(&c, 1460, -1);
 	struct seg *s;
 	while ((s = tp_pop()) != NULL) {
 		if (s->flags & F_SYN)
@@ -2668,7 +2149,7 @@ static void test_closed_syn_for_reset_flow(void **state)
 
 int main(void)
 {
-#define T_(name) cmocka_unit_test_teardown(name, teardown)
+#define T_(name) cmocka_unit_test_teardown(name, tp_teardown)
 	const struct CMUnitTest tests[] = {
 	    T_(test_listen_syn),
 	    T_(test_listen_ack),

@@ -11,7 +11,7 @@
  * starts at byte 20 and the pseudo-header comes from the IP addresses. Checks run on an
  * exact-size heap copy so the sanitizer build catches any read past the given length.
  */
-#include "unit/testutil.h"
+#include "unit/wireutil.h"
 #include "wire/tcp.h"
 #include "wire/ipv4.h"
 #include "wire/checksum.h"
@@ -139,9 +139,7 @@ static void load(struct gold *g, const char *hex)
 static int check_exact(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
 		       struct sl_tcp_opts *o)
 {
-	uint8_t *c = malloc(len ? len : 1);
-	assert_non_null(c);
-	memcpy(c, p, len);
+	uint8_t *c = tu_dup(p, len);
 	int r = sl_tcp_check(c, len, src, dst, o);
 	free(c);
 	return r;
@@ -394,10 +392,7 @@ static void test_tcp_malformed_truncated_header(void **state)
 /* parse_opts alone, on exact-size buffers. */
 static int opts_exact(const uint8_t *p, size_t len, struct sl_tcp_opts *o)
 {
-	uint8_t *c = malloc(len ? len : 1);
-	assert_non_null(c);
-	if (len)
-		memcpy(c, p, len);
+	uint8_t *c = tu_dup(p, len);
 	int r = sl_tcp_parse_opts(c, len, o);
 	free(c);
 	return r;
