@@ -68,7 +68,8 @@
 	X(tcp_bad_opts, 1, "TCP options malformed (length past the header, bad length)")          \
 	X(tcp_bad_flags, 1, "TCP segment with no flags, or SYN with FIN/RST")                     \
 	X(tcp_no_conn, 1, "TCP segment for no connection (answered with RST unless RST)")         \
-	X(tcp_backlog_full, 1, "SYN refused: listener's SYN backlog full")                         \
+	X(tcp_backlog_full, 0, "SYN backlog full: the oldest half-open connection was dropped")   \
+	X(tcp_tw_recycled, 0, "connection table full: the oldest TIME-WAIT connection recycled")  \
 	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                     \
 	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")        \
 	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                 \

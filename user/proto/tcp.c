@@ -35,6 +35,51 @@ uint32_t sl_ring_free(const struct sl_ring *r)
 	return r->cap - r->len;
 }
 
+/* --- FIFOs of connections --------------------------------------------------------------- */
+
+static void tcbq_push(struct sl_tcbq *q, struct sl_tcb *t)
+{
+	t->q = q;
+	t->qnext = NULL;
+	t->qprev = q->tail;
+	if (q->tail)
+		q->tail->qnext = t;
+	else
+		q->head = t;
+	q->tail = t;
+	q->n++;
+}
+
+static void tcbq_remove(struct sl_tcb *t)
+{
+	struct sl_tcbq *q = t->q;
+	if (!q)
+		return;
+	if (t->qprev)
+		t->qprev->qnext = t->qnext;
+	else
+		q->head = t->qnext;
+	if (t->qnext)
+		t->qnext->qprev = t->qprev;
+	else
+		q->tail = t->qprev;
+	q->n--;
+	t->q = NULL;
+	t->qprev = t->qnext = NULL;
+}
+
+/* A TIME-WAIT connection the application has let go of needs no buffers: give them back, so
+ * thousands of them cost a few hundred bytes each. */
+static void tw_shrink(struct sl_tcb *t)
+{
+	if (t->state != SL_TCP_TIME_WAIT || !t->app_closed || !t->sndbuf.buf)
+		return;
+	free(t->sndbuf.buf);
+	free(t->rcvbuf.buf);
+	memset(&t->sndbuf, 0, sizeof(t->sndbuf));
+	memset(&t->rcvbuf, 0, sizeof(t->rcvbuf));
+}
+
 /* --- table ------------------------------------------------------------------------------ */
 
 static void free_dead(struct sl_tcp *tt);
@@ -114,6 +159,15 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, u
 			  uint16_t rport)
 {
 	struct sl_tcp *tt = &st->tcp;
+	if (tt->nconns >= st->cfg.tcp_max_conns && tt->twq.head) {
+		/* Table full: the oldest TIME-WAIT connection makes room (as Linux does past
+		 * tcp_max_tw_buckets); its 2·MSL protection is cut short, nothing else. */
+		STAT_INC(st, tcp_tw_recycled);
+		struct sl_tcb *old = tt->twq.head;
+		sl_tcp_done(old, 0);
+		if (!old->dead && old->app_closed)
+			sl_tcb_free(old);
+	}
 	if (tt->nconns >= st->cfg.tcp_max_conns) {
 		STAT_INC(st, tcp_conn_limit);
 		return NULL;
@@ -177,8 +231,7 @@ void sl_tcb_free(struct sl_tcb *t)
 			*q = t->pnext;
 		t->on_pending = false;
 	}
-	if (t->listener && t->state == SL_TCP_SYN_RECEIVED)
-		t->listener->syn_rcvd--;
+	tcbq_remove(t);
 	t->listener = NULL;
 	if (!t->unhashed)
 		tt->nconns--;
@@ -212,11 +265,18 @@ uint32_t sl_tcp_isn(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_
 
 void sl_tcp_set_state(struct sl_tcb *t, enum sl_tcp_state s)
 {
-	if (t->listener && t->state == SL_TCP_SYN_RECEIVED && s != SL_TCP_SYN_RECEIVED) {
-		t->listener->syn_rcvd--;
-		t->listener = NULL;
-	}
+	if (s == t->state)
+		return;
+	tcbq_remove(t);
+	if (t->state == SL_TCP_SYN_RECEIVED)
+		t->listener = NULL; /* out of the backlog */
 	t->state = s;
+	if (s == SL_TCP_SYN_RECEIVED && t->listener)
+		tcbq_push(&t->listener->synq, t);
+	else if (s == SL_TCP_TIME_WAIT) {
+		tcbq_push(&t->st->tcp.twq, t);
+		tw_shrink(t);
+	}
 }
 
 void sl_tcp_want_output(struct sl_tcb *t)
@@ -316,11 +376,9 @@ int sl_tcp_unlisten(struct sl_stack *st, int port)
 	struct sl_listener *l = sl_tcp_find_listener(st, (uint16_t)port);
 	if (!l)
 		return -ENOENT;
-	/* Half-open connections of this listener lose it; they complete without accept. */
-	for (uint32_t b = 0; b < st->tcp.nbuckets; b++)
-		for (struct sl_tcb *c = st->tcp.table[b]; c; c = c->hnext)
-			if (c->listener == l)
-				c->listener = NULL;
+	/* Its half-open connections have nobody to accept them: reset them. */
+	while (l->synq.head)
+		sl_tcp_abort((struct sl_tcp_flow *)l->synq.head);
 	l->used = false;
 	return 0;
 }
@@ -468,8 +526,9 @@ static ssize_t do_writev(struct sl_tcb *t, const struct sl_iov *v, int n, bool n
 		if (len < v[i].len)
 			break;
 	}
-	if (total < want)
-		t->want_writable = true; /* short or refused: on_writable when room comes back */
+	if (total < want || !sl_ring_free(r))
+		t->want_writable = true; /* short, refused or now full: on_writable when room
+					  * comes back */
 	if (!total)
 		return -EAGAIN;
 	if (nodelay)
@@ -550,6 +609,7 @@ void sl_tcp_close(struct sl_tcp_flow *f)
 		t->fin_queued = true;
 		sl_tcp_want_output(t);
 	}
+	tw_shrink(t);
 }
 
 void sl_tcp_abort(struct sl_tcp_flow *f)

@@ -56,6 +56,14 @@ extern const struct sl_tcp_cc_ops sl_tcp_newreno;
 struct sl_listener;
 struct sl_stack;
 
+/* An intrusive FIFO of connections: a listener's half-open ones (oldest first, recycled when
+ * the backlog is full, RFC 4987 §3.4) or the stack's TIME-WAIT ones (oldest recycled when
+ * the table is full). A connection is in at most one, given by its state. */
+struct sl_tcbq {
+	struct sl_tcb *head, *tail;
+	uint32_t n;
+};
+
 struct sl_tcb {
 	struct sl_stack *st;
 	enum sl_tcp_state state;
@@ -65,6 +73,8 @@ struct sl_tcb {
 	struct sl_tcb *pnext; /* pending-output list */
 	bool on_pending;
 	struct sl_listener *listener; /* SYN-RECEIVED from a listener: counts in its backlog */
+	struct sl_tcbq *q;	      /* the FIFO it is in, if any */
+	struct sl_tcb *qprev, *qnext;
 
 	/* Send sequence space (RFC 9293 §3.3.1) */
 	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wl1, snd_wl2;
@@ -119,6 +129,7 @@ struct sl_tcb {
 	struct sl_timer rto_timer, persist_timer, delack_timer, ka_timer, tw_timer,
 		conn_timer;
 	unsigned persist_backoff;
+	unsigned persist_unanswered; /* probes sent since the last segment received */
 	struct sl_keepalive ka;
 	bool ka_on;
 	uint32_t ka_sent;
@@ -139,7 +150,7 @@ struct sl_listener {
 	void *arg;
 	struct sl_keepalive ka;
 	bool ka_on;
-	uint32_t syn_rcvd; /* half-open connections in the backlog */
+	struct sl_tcbq synq; /* half-open connections in the backlog, oldest first */
 };
 
 struct sl_tcp {
@@ -152,6 +163,7 @@ struct sl_tcp {
 	struct sl_tcb *pending; /* connections with output to send this poll */
 	struct sl_tcb *dead;	/* released connections, freed at the end of the poll */
 	struct sl_tcb *orphans; /* CLOSED ones out of the table that the application holds */
+	struct sl_tcbq twq;	/* TIME-WAIT connections, oldest first */
 	uint16_t next_port;
 	uint64_t chal_tokens_ns, chal_last;
 	unsigned tx_this_poll;

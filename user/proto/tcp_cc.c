@@ -21,6 +21,7 @@ static void nr_init(struct sl_tcb *t)
 		iw = cap;
 	t->cwnd = iw;
 	t->ssthresh = 0x7fffffff; /* RFC 5681 §3.1: arbitrarily high */
+	t->recover = t->iss;	  /* RFC 6582 §3.2: recover starts at the ISN */
 	t->bytes_acked = 0;
 }
 

@@ -64,10 +64,11 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 		STAT_INC(st, tcp_bad_flags);
 		return;
 	}
-	if (l->syn_rcvd >= st->cfg.tcp_backlog) {
-		/* Dropped without a reset: the peer retries its SYN when there is room. */
+	if (l->synq.n >= st->cfg.tcp_backlog) {
+		/* RFC 4987 §3.4: the oldest half-open connection makes room, so a flood of SYNs
+		 * from addresses that never answer cannot lock real clients out. */
 		STAT_INC(st, tcp_backlog_full);
-		return;
+		sl_tcb_free(l->synq.head);
 	}
 	struct sl_tcb *t = sl_tcb_new(st, pkt->dst, sl_tcp_dport(s->th), pkt->src,
 				      sl_tcp_sport(s->th));
@@ -76,7 +77,6 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	t->state = SL_TCP_LISTEN; /* for apply_syn_options */
 	apply_syn_options(t, s);
 	t->listener = l;
-	l->syn_rcvd++;
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;
 	t->rcv_adv = t->rcv_nxt;
@@ -93,7 +93,8 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 		t->ka_on = true;
 	}
 	t->cc->init(t);
-	t->state = SL_TCP_SYN_RECEIVED;
+	t->state = SL_TCP_CLOSED;
+	sl_tcp_set_state(t, SL_TCP_SYN_RECEIVED); /* joins the listener's backlog */
 	sl_tcp_send_syn(t);
 }
 
@@ -390,6 +391,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		return SL_RX_RELEASE;
 	}
 	t->segs_in++;
+	t->persist_unanswered = 0;
 	if (t->state >= SL_TCP_ESTABLISHED)
 		sl_tcp_ka_reset(t);
 	if (t->state == SL_TCP_SYN_SENT) {
@@ -407,7 +409,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 				  seq_in(s.seq + s.len - 1, t->rcv_nxt, t->rcv_nxt + rwnd));
 	/* A retransmitted SYN in SYN-RECEIVED: answer with the SYN-ACK again. */
 	if (t->state == SL_TCP_SYN_RECEIVED && (s.flags & SL_TCP_SYN) && s.seq == t->irs &&
-	    (s.flags & SL_TCP_ACK) && s.ack == t->snd_nxt && !t->listener) {
+	    (s.flags & SL_TCP_ACK) && s.ack == t->snd_nxt && t->active) {
 		s.flags &= (uint8_t)~SL_TCP_SYN;
 		s.seq++;
 		s.len--;
@@ -488,7 +490,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		t->max_snd_wnd = t->snd_wnd;
 		t->snd_wl1 = s.seq;
 		t->snd_wl2 = s.ack;
-		bool passive = t->listener != NULL;
+		bool passive = !t->active;
 		struct sl_listener *l = t->listener;
 		established(t);
 		if (passive) {
@@ -498,7 +500,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		} else {
 			STAT_INC(st, tcp_connected);
 		}
-		if (passive && l->used)
+		if (passive && l && l->used)
 			l->on_accept(l->arg, (struct sl_tcp_flow *)t);
 		else if (!passive && !t->connected_notified) {
 			t->connected_notified = true;

@@ -125,6 +125,15 @@ static void persist_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 		return;
 	/* RFC 9293 §3.8.6.1: probe a zero window with one byte of new data, for as long as the
 	 * peer keeps answering (the ACKs prove it is alive); back off up to the max RTO. */
+	/* A peer that answers probes is alive, however long its window stays shut; one that
+	 * answers nothing is given up on like an unanswered retransmission. */
+	if (t->persist_unanswered >= t->st->cfg.tcp_max_retries) {
+		STAT_INC(t->st, tcp_timeouts);
+		sl_tcp_send_rst(t);
+		sl_tcp_done(t, -ETIMEDOUT);
+		return;
+	}
+	t->persist_unanswered++;
 	STAT_INC(t->st, tcp_persist_probes);
 	t->persist_backoff++;
 	sl_tcp_send_probe(t);
@@ -144,6 +153,14 @@ static void delack_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 	sl_tcp_want_output(t);
 }
 
+/* Keepalive watches every synchronized state in which we wait on the peer (RFC 1122
+ * §4.2.3.6 does not limit it to ESTABLISHED; a half-closed connection can lose its peer too). */
+static bool ka_state(const struct sl_tcb *t)
+{
+	return t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_CLOSE_WAIT ||
+	       t->state == SL_TCP_FIN_WAIT_1 || t->state == SL_TCP_FIN_WAIT_2;
+}
+
 void sl_tcp_ka_reset(struct sl_tcb *t)
 {
 	/* The clock is the time since the last segment received; any segment resets it and the
@@ -152,7 +169,7 @@ void sl_tcp_ka_reset(struct sl_tcb *t)
 	t->ka_sent = 0;
 	/* The timer is not moved on every segment: when it fires it measures the idle time
 	 * from last_rx and sleeps again if nothing is due. */
-	if (t->ka_on && t->state == SL_TCP_ESTABLISHED && !sl_timer_armed(&t->ka_timer))
+	if (t->ka_on && ka_state(t) && !sl_timer_armed(&t->ka_timer))
 		sl_timer_arm(&t->st->timers, &t->ka_timer, t->st->now + t->ka.after_ns +
 								   t->ka.interval_ns);
 }
@@ -161,7 +178,7 @@ static void ka_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 {
 	struct sl_tcb *t = TCB_OF(tm, ka_timer);
 	struct sl_stack *st = t->st;
-	if (!t->ka_on || t->state != SL_TCP_ESTABLISHED)
+	if (!t->ka_on || !ka_state(t))
 		return;
 	uint64_t idle = now - t->last_rx;
 	uint64_t iv = t->ka.interval_ns ? t->ka.interval_ns : 1;

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Random loss for the TCP loss test (tests/net/test_tcp_loss.sh): drops DROP_PERMILLE of
+ * the IPv4 TCP segments that pass, chosen by bpf_get_prandom_u32(). Everything else (ARP,
+ * ICMP) passes untouched. One object, two programs:
+ *   SEC("xdp") on the kernel peer's veth: drops segments arriving from sluice;
+ *   SEC("tc")  as a clsact egress filter on the same veth: drops segments towards sluice.
+ * Each loaded copy has its own `counts` map: [0] TCP segments seen, [1] dropped.
+ *
+ *   clang -O2 -g -target bpf -I/usr/include/$(gcc -dumpmachine) -c drop.bpf.c -o drop.bpf.o
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#ifndef DROP_PERMILLE
+#define DROP_PERMILLE 20 /* 2 % */
+#endif
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u64);
+} counts SEC(".maps");
+
+static __always_inline void count(__u32 k)
+{
+	__u64 *v = bpf_map_lookup_elem(&counts, &k);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+/* 1: drop this frame, 0: let it pass. */
+static __always_inline int should_drop(void *data, void *end)
+{
+	struct ethhdr *eth = data;
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return 0;
+	struct iphdr *ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
+		return 0;
+	count(0);
+	if (bpf_get_prandom_u32() % 1000 >= DROP_PERMILLE)
+		return 0;
+	count(1);
+	return 1;
+}
+
+SEC("xdp")
+int xdp_drop(struct xdp_md *ctx)
+{
+	return should_drop((void *)(long)ctx->data, (void *)(long)ctx->data_end) ? XDP_DROP
+										   : XDP_PASS;
+}
+
+SEC("tc")
+int tc_drop(struct __sk_buff *skb)
+{
+	/* Make sure Ethernet + IPv4 headers sit in the linear part. */
+	bpf_skb_pull_data(skb, sizeof(struct ethhdr) + sizeof(struct iphdr));
+	return should_drop((void *)(long)skb->data, (void *)(long)skb->data_end) ? TC_ACT_SHOT
+										  : TC_ACT_OK;
+}
+
+char LICENSE[] SEC("license") = "GPL";
