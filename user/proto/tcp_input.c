@@ -299,8 +299,11 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 		sl_tcp_want_output(t);
 	} else if (s->ack == t->snd_una && s->dlen == 0 && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
 		   t->snd_max != t->snd_una && s->win != 0 &&
-		   (uint32_t)s->win << t->snd_wscale == t->snd_wnd) {
-		/* A duplicate ACK (RFC 5681 §2). */
+		   (uint32_t)s->win << t->snd_wscale <= t->snd_wnd) {
+		/* A duplicate ACK (RFC 5681 §2), except that a window that shrank still counts: a
+		 * receiver holding our out-of-order segments advertises less room with each one
+		 * (Linux does), and without SACK those ACKs are all the loss signal there is. A
+		 * window that grew is a window update, not a duplicate. */
 		t->dupacks++;
 		if (t->dupacks == 3 && !t->in_recovery &&
 		    seq_gt(s->ack, t->recover)) { /* RFC 6582 §3.2 step 2 */
@@ -312,6 +315,8 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 		} else if (t->in_recovery) {
 			t->cc->on_dupack(t);
 			sl_tcp_want_output(t);
+		} else if (t->dupacks < 3) {
+			sl_tcp_want_output(t); /* limited transmit */
 		}
 	}
 	/* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"). */

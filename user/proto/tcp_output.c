@@ -208,7 +208,12 @@ void sl_tcp_output(struct sl_tcb *t)
 		uint32_t end = data_end(t);
 		uint32_t unsent = seq_gt(end, t->snd_nxt) ? end - t->snd_nxt : 0;
 		uint32_t in_flight = t->snd_nxt - t->snd_una;
-		uint32_t wnd = t->snd_wnd < t->cwnd ? t->snd_wnd : t->cwnd;
+		/* RFC 3042 limited transmit: the first two duplicate ACKs each let one new
+		 * segment out, so a small window still produces the third duplicate. */
+		uint32_t cw = t->cwnd;
+		if (!t->in_recovery && t->dupacks && t->dupacks < 3)
+			cw += t->dupacks * t->mss;
+		uint32_t wnd = t->snd_wnd < cw ? t->snd_wnd : cw;
 		uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
 		uint32_t len = unsent;
 		if (len > t->mss)
