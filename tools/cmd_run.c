@@ -23,7 +23,7 @@ void cmd_run_usage(FILE *f)
 		"usage: sluice run DEV --addr ADDR/LEN [--gw ADDR] [--queue Q | --queues N]\n"
 		"                  [--mode native|generic] [--udp-echo PORT] [--tcp-echo PORT]\n"
 		"                  [--discard PORT] [--http PORT] [--send ADDR:PORT:BYTES]\n"
-		"                  [--duration SEC] [--pcap FILE] [--json]\n"
+		"                  [--busy-poll] [--duration SEC] [--pcap FILE] [--json]\n"
 		"\n"
 		"Run a sluice stack on queue Q (default 0) of DEV, owning ADDR: it answers ARP and\n"
 		"ICMP echo for ADDR while the kernel keeps every other flow. Attaches the gate if it\n"
@@ -49,6 +49,9 @@ void cmd_run_usage(FILE *f)
 		"                    fractional)\n"
 		"  --mode M          XDP mode when attaching: native (default, falls back to generic)\n"
 		"                    or generic\n"
+		"  --busy-poll       never sleep: poll the rings continuously (lowest latency, one\n"
+		"                    CPU per queue at 100%%); default: sleep in poll(2) until traffic\n"
+		"                    or the next timer\n"
 		"  --duration SEC    stop after SEC seconds\n"
 		"  --pcap FILE       write every frame received or sent to FILE (pcap; with\n"
 		"                    --queues, FILE.qN per queue)\n"
@@ -69,6 +72,7 @@ struct worker {
 	struct sl_dev_counts fc;
 	struct sl_stats final;
 	uint64_t duration_ns;
+	bool busy_poll;
 };
 
 static struct worker *workers;
@@ -91,7 +95,7 @@ static void send_done(struct svc_send *s)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct sl_run_opts ro = {.duration_ns = w->duration_ns};
+	struct sl_run_opts ro = {.duration_ns = w->duration_ns, .busy_poll = w->busy_poll};
 	w->err = sl_stack_run(w->st, &ro);
 	return NULL;
 }
@@ -169,7 +173,7 @@ int cmd_run(int argc, char **argv)
 	const char *addr_s = NULL, *gw_s = NULL, *queue_s = NULL, *queues_s = NULL, *mode_s = NULL,
 		   *dur_s = NULL, *pcap_s = NULL, *echo_s = NULL, *tcpecho_s = NULL, *discard_s = NULL,
 		   *http_s = NULL, *send_s = NULL, *ka_s = NULL;
-	bool json = false;
+	bool json = false, busy = false;
 	const struct cli_opt opts[] = {
 		{"--addr", &addr_s, NULL},	{"--gw", &gw_s, NULL},
 		{"--queue", &queue_s, NULL},	{"--queues", &queues_s, NULL},
@@ -177,7 +181,7 @@ int cmd_run(int argc, char **argv)
 		{"--pcap", &pcap_s, NULL},	{"--udp-echo", &echo_s, NULL},
 		{"--tcp-echo", &tcpecho_s, NULL}, {"--discard", &discard_s, NULL},
 		{"--http", &http_s, NULL},	{"--send", &send_s, NULL},
-		{"--keepalive", &ka_s, NULL},
+		{"--keepalive", &ka_s, NULL},	{"--busy-poll", NULL, &busy},
 		{"--json", NULL, &json},	{NULL, NULL, NULL},
 	};
 	char *pos[1];
@@ -294,6 +298,7 @@ int cmd_run(int argc, char **argv)
 		struct worker *w = &ws[i];
 		w->queue = queues_s ? i : queue;
 		w->duration_ns = (uint64_t)duration * 1000000000ULL;
+		w->busy_poll = busy;
 		struct sl_xsk_config xc = {.ifname = dev, .queue = w->queue,
 					   .generic = used == SL_GATE_MODE_GENERIC};
 		err = sl_dev_xsk_open(&xc, &w->dev);
