@@ -56,7 +56,8 @@ peer ethtool -K "$IF_PEER" tx off >/dev/null 2>&1 # finish L4 checksums before v
 host ethtool -K "$IF_SL" tx off >/dev/null 2>&1
 
 say "demo network: $NS_PEER ($PEER_IP) <-veth-> $NS_SL (kernel $KERNEL_IP, sluice $STACK_IP)"
-nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr $STACK_IP/24 &
+nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr $STACK_IP/24 \
+	--udp-echo 7 --tcp-echo 7 --http 80 &
 PID=$!
 for _ in $(seq 50); do
 	host "$SLUICE" stats "$IF_SL" --json 2>/dev/null | grep -q '"pid"' && break
@@ -69,15 +70,20 @@ say "ping the kernel's own address ($KERNEL_IP) on the same interface"
 peer ping -c 3 -i 0.2 $KERNEL_IP
 say "arping the stack: the answer carries the interface's MAC"
 peer arping -c 2 -w 3 -I "$IF_PEER" $STACK_IP
+say "HTTP from the stack: curl http://$STACK_IP/"
+peer curl -s --max-time 5 http://$STACK_IP/
+say "TCP and UDP echo on port 7"
+echo "hello over TCP" | peer timeout 5 nc -q 1 $STACK_IP 7
+echo "hello over UDP" | peer timeout 5 socat -T 1 - UDP:$STACK_IP:7
 say "sluice flow list $IF_SL"
 host "$SLUICE" flow list "$IF_SL"
 say "sluice stats $IF_SL"
 host "$SLUICE" stats "$IF_SL"
 
 if [[ -n $DURATION ]]; then
-	say "serving for $DURATION s (try: sudo ip netns exec $NS_PEER ping $STACK_IP)"
+	say "serving for $DURATION s (try: ip netns exec $NS_PEER curl http://$STACK_IP/)"
 	sleep "$DURATION"
 else
-	say "serving until Ctrl-C (try: sudo ip netns exec $NS_PEER ping $STACK_IP)"
+	say "serving until Ctrl-C (try: ip netns exec $NS_PEER curl http://$STACK_IP/bytes/1000)"
 	wait "$PID"
 fi
