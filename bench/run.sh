@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: UDP echo over a veth pair between two network namespaces this script creates,
-# against four servers on the same link, then the stack's instruction count over the pipe device.
+# against four servers on the same link, then the stack's instruction count over the pipe device;
+# then TCP bulk transfer and HTTP on the same link (bench/tcp.sh, sourced from here).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
 #     │ veth (tx checksum offload off on both ends, no IPv6)
@@ -18,7 +19,9 @@
 # BENCH_FLOWS=16 BENCH_WINDOW=256 BENCH_TIMEOUT_MS=50 BENCH_BATCH=32 BENCH_PAYLOAD=64
 # BENCH_PIPE_PACKETS=100000 BENCH_TARGETS="kernel kernel_gate reflector sluice"
 # BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
-# extra 3 s sluice run). docs/benchmarks.md explains the method.
+# extra 3 s sluice run). BENCH_PARTS="udp tcp" (either alone: the other part's last results
+# in build/bench/ are reported again). bench/tcp.sh lists the TCP knobs. docs/benchmarks.md
+# explains the method.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -37,6 +40,7 @@ BATCH=${BENCH_BATCH:-32}
 PAYLOAD=${BENCH_PAYLOAD:-64}
 PIPE_PACKETS=${BENCH_PIPE_PACKETS:-100000}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
+PARTS=" ${BENCH_PARTS:-udp tcp} "
 PORT=7777
 GEN_CPU=0
 SRV_CPU=1
@@ -52,6 +56,7 @@ KERNEL_IP=10.$NET.0.2
 STACK_IP=10.$NET.0.3
 SRV_PID=
 TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+. "$ROOT/bench/tcp.sh"
 
 say() { echo "bench: $*" >&2; }
 die() {
@@ -67,6 +72,7 @@ cleanup() {
 		kill -KILL "$SRV_PID" 2>/dev/null
 		wait "$SRV_PID" 2>/dev/null
 	fi
+	tcp_cleanup
 	[[ -e /run/netns/$NS_SRV ]] && in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 	ip netns del "$NS_GEN" 2>/dev/null
 	ip netns del "$NS_SRV" 2>/dev/null
@@ -91,7 +97,7 @@ stale() { # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an 
 	for i in "$@"; do [[ $i -nt $o ]] && return 0; done
 	return 1
 }
-for b in udpgen kecho reflector pipe_echo; do
+for b in udpgen kecho reflector pipe_echo tcpbulk khttp; do
 	if stale "$OUT/$b" "bench/$b.c" build/libsluice.a include/sluice/*.h; then
 		say "cc bench/$b.c"
 		clang $CFLAGS -o "$OUT/$b" "bench/$b.c" build/libsluice.a $LIBS || die "cannot build $b"
@@ -104,9 +110,11 @@ for t in ip nsenter ethtool taskset chrt valgrind callgrind_annotate objcopy $PY
 	command -v "$t" >/dev/null || die "missing $t (make deps installs it)"
 done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
+[[ $PARTS == *" udp "* || $PARTS == *" tcp "* ]] || die "BENCH_PARTS names neither udp nor tcp"
 # Other work on the machine during the run makes every number worse: note who else used CPU.
-rm -f "$OUT"/perf-*.txt "$OUT"/others-cpu.json "$OUT"/veth-*.json "$OUT"/napi.txt \
-	"$OUT"/raw.jsonl "$OUT"/server-*.json "$OUT"/mode-*.txt "$OUT"/pipe-*.json
+rm -f "$OUT"/others-cpu.json
+[[ $PARTS == *" udp "* ]] && rm -f "$OUT"/napi.txt "$OUT"/perf-*.txt "$OUT"/veth-*.json "$OUT"/raw.jsonl \
+	"$OUT"/server-*.json "$OUT"/mode-*.txt "$OUT"/pipe-*.json
 cat /proc/loadavg >"$OUT/loadavg-start.txt"
 $PY bench/report.py --sampler "$OUT/others-cpu.json" --root $$ --stop-file "$TMP/stop-sampler" &
 SAMPLER=$!
@@ -114,6 +122,7 @@ SAMPLER=$!
 # --- the stack alone: instructions per echoed packet over the pipe device -------------------
 # Deterministic (invented time, seeded), so two runs suffice; their difference cancels setup,
 # the ARP exchange and the first poll.
+udp_pipe() {
 say "pipe: native run, then callgrind (sl_stack_poll only) at two packet counts"
 "$OUT/pipe_echo" --packets 1000000 >"$OUT/pipe-native.json" || die "pipe_echo failed"
 "$OUT/pipe_echo" --packets 200000 --batch 1 >"$OUT/pipe-native-b1.json" ||
@@ -131,6 +140,8 @@ cg b64-n1 $P1 64
 cg b64-n2 $P2 64
 cg b1-n1 $((P1 / 5)) 1
 cg b1-n2 $(((P1 + PIPE_PACKETS) / 5)) 1
+}
+[[ $PARTS == *" udp "* ]] && udp_pipe
 
 # --- the veth link -------------------------------------------------------------------------
 say "namespaces $NS_GEN ($GEN_IP) <-veth-> $NS_SRV (kernel $KERNEL_IP, XDP $STACK_IP)"
@@ -188,9 +199,11 @@ pin_napi() { # threaded NAPI for the server veth, its threads on the server CPU 
 	[[ $n -gt 0 ]] || die "no NAPI thread for $IF_SRV (is an XDP program attached?)"
 	echo "veth NAPI of $IF_SRV threaded, pinned to CPU $SRV_CPU, SCHED_FIFO 1 (preempts" \
 		"the server like a softirq would); without XDP (kernel target) veth has no NAPI" \
-		"and receives on the sending CPU" >"$OUT/napi.txt"
+		"and receives on the sending CPU" >"$NAPI_FILE"
 }
-echo "kernel default: veth receive runs on the transmitting CPU" >"$OUT/napi.txt"
+NAPI_FILE=$OUT/napi.txt # where pin_napi says what it did (bench/tcp.sh points it elsewhere)
+[[ $PARTS == *" udp "* ]] &&
+	echo "kernel default: veth receive runs on the transmitting CPU" >"$NAPI_FILE"
 
 for _ in $(seq 50); do
 	in_gen ip link show "$IF_GEN" | grep -q 'state UP' && break
@@ -265,6 +278,8 @@ measure() { # measure TARGET DST
 
 has_udp_echo() { "$SLUICE" run --help 2>&1 | grep -q -- '--udp-echo'; }
 
+udp_part() {
+date -Iseconds >"$OUT/udp-date.txt"
 for t in $TARGETS; do
 	case $t in
 	kernel)
@@ -331,6 +346,10 @@ if [[ ${BENCH_PERF:-1} == 1 && " $TARGETS " == *" sluice "* ]] && has_udp_echo; 
 		say "perf record does not work here; no profile"
 	fi
 fi
+in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
+}
+[[ $PARTS == *" udp "* ]] && udp_part
+[[ $PARTS == *" tcp "* ]] && tcp_part
 
 in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 cat /proc/loadavg >"$OUT/loadavg-end.txt"
@@ -341,6 +360,9 @@ END=$(date +%s.%N)
 CONFIG="napi=$NAPI seconds=$SECS closed_seconds=$CSECS repeat=$REPEAT warmup=$WARMUP"
 CONFIG+=" flows=$FLOWS window=$WINDOW timeout_ms=$TIMEOUT_MS batch=$BATCH payload=$PAYLOAD"
 CONFIG+=" pipe_packets=$PIPE_PACKETS gen_cpu=$GEN_CPU srv_cpu=$SRV_CPU"
+CONFIG+=" parts=$(echo $PARTS | tr " " ,) tcp_repeat=$TCP_REPEAT bulk_bytes=$BULK_BYTES"
+CONFIG+=" bulk_seconds=$BULK_SECONDS http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS"
+CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH"
 $PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
 	--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||
 	die "report failed"

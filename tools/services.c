@@ -3,9 +3,34 @@
 #include "services.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* --- the byte pattern -------------------------------------------------------------------- */
+
+/* One period of the pattern plus a chunk: any slice of up to PAT_CHUNK bytes of the stream
+ * is one contiguous run of this table, written straight into the send buffer (computing
+ * i mod 251 per byte cost a quarter of a CPU at 4 Gbit/s). */
+#define PAT_CHUNK 16384
+static uint8_t pat_table[251 + PAT_CHUNK];
+static pthread_once_t pat_once = PTHREAD_ONCE_INIT;
+
+static void pat_init(void)
+{
+	for (size_t i = 0; i < sizeof(pat_table); i++)
+		pat_table[i] = svc_pattern(i);
+}
+
+/* The pattern's bytes [off, off + *n) with *n capped at PAT_CHUNK. */
+static const uint8_t *pattern_at(uint64_t off, size_t *n)
+{
+	pthread_once(&pat_once, pat_init);
+	if (*n > PAT_CHUNK)
+		*n = PAT_CHUNK;
+	return pat_table + off % 251;
+}
 
 /* --- echo (RFC 862) and discard (RFC 863) ---------------------------------------------- */
 
@@ -183,7 +208,6 @@ static bool handle_request(struct http_conn *c, struct sl_tcp_flow *f)
 
 static void http_pump(struct http_conn *c, struct sl_tcp_flow *f)
 {
-	uint8_t buf[16384];
 	for (;;) {
 		if (c->closing) { /* respond() had to abort the connection */
 			free(c);
@@ -194,12 +218,9 @@ static void http_pump(struct http_conn *c, struct sl_tcp_flow *f)
 			size_t room = sl_tcp_sndbuf_free(f);
 			if (!room)
 				return; /* on_writable brings us back */
-			size_t n = c->body_left < sizeof(buf) ? (size_t)c->body_left : sizeof(buf);
-			if (n > room)
-				n = room;
-			for (size_t i = 0; i < n; i++)
-				buf[i] = svc_pattern(c->body_off + i);
-			ssize_t w = sl_tcp_write(f, buf, n);
+			size_t n = c->body_left < room ? (size_t)c->body_left : room;
+			const uint8_t *p = pattern_at(c->body_off, &n);
+			ssize_t w = sl_tcp_write(f, p, n);
 			if (w <= 0)
 				return;
 			c->body_off += (uint64_t)w;
@@ -291,17 +312,13 @@ static void send_finish(struct svc_send *s, int err)
 
 static void send_pump(struct svc_send *s)
 {
-	uint8_t buf[16384];
 	while (s->sent < s->total) {
-		size_t n = s->total - s->sent < sizeof(buf) ? (size_t)(s->total - s->sent) : sizeof(buf);
 		size_t room = sl_tcp_sndbuf_free(s->f);
-		if (n > room)
-			n = room;
+		size_t n = s->total - s->sent < room ? (size_t)(s->total - s->sent) : room;
 		if (!n)
 			return;
-		for (size_t i = 0; i < n; i++)
-			buf[i] = svc_pattern(s->sent + i);
-		ssize_t w = sl_tcp_write(s->f, buf, n);
+		const uint8_t *p = pattern_at(s->sent, &n);
+		ssize_t w = sl_tcp_write(s->f, p, n);
 		if (w < 0) {
 			if (w != -EAGAIN)
 				send_finish(s, (int)w);
