@@ -17,6 +17,7 @@ Hand-made connections use a spoofed address in the peer's subnet (".7", ".8" …
 this script answers: the peer kernel does not own it, so it never resets our connections.
 Exits non-zero when a case fails; each case prints one line.
 """
+import errno
 import json
 import random
 import socket
@@ -513,11 +514,16 @@ def group_flood(src, name, n=10000):
     before = counters()
     t0 = time.monotonic()
     for f in frames:
-        try:
-            tx.send(f)
-        except BlockingIOError:
-            time.sleep(0.001)
-            tx.send(f)
+        # The sender's own queue can fill (EAGAIN, ENOBUFS): wait a little and resend, a
+        # bounded number of times, so every SYN of the flood is actually sent.
+        for attempt in range(1000):
+            try:
+                tx.send(f)
+                break
+            except (BlockingIOError, OSError) as e:
+                if e.errno not in (errno.EAGAIN, errno.ENOBUFS) or attempt == 999:
+                    raise
+                time.sleep(0.001)
     dt = time.monotonic() - t0
     time.sleep(0.8 if src != peer_ip else 1.5)  # silent: before the first SYN-ACK timeout
     after = counters()

@@ -260,7 +260,6 @@ static bool take_data(struct sl_tcb *t, struct seg *s)
 static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed)
 {
 	struct sl_stack *st = t->st;
-	uint32_t end_before = t->snd_una + t->sndbuf.len;
 	if (seq_gt(s->ack, t->snd_una)) {
 		uint32_t acked = s->ack - t->snd_una;
 		if (t->rtt_timing && seq_gt(s->ack, t->rtt_seq)) {
@@ -334,7 +333,6 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 			t->persist_backoff = 0;
 		}
 	}
-	(void)end_before;
 }
 
 static bool fin_acked(const struct sl_tcb *t)
@@ -470,7 +468,6 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		STAT_INC(st, tcp_bad_flags);
 		return SL_RX_RELEASE;
 	}
-	sl_tcp_ka_reset(t);
 	/* RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.NXT]. */
 	uint32_t lo = t->snd_una - (t->max_snd_wnd ? t->max_snd_wnd : 1);
 	if (seq_gt(s.ack, t->snd_max) || seq_lt(s.ack, lo)) {
@@ -481,7 +478,6 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		}
 		return SL_RX_RELEASE;
 	}
-	bool accepted_now = false;
 	if (t->state == SL_TCP_SYN_RECEIVED) {
 		if (!seq_gt(s.ack, t->snd_una)) {
 			sl_tcp_send_rst_for(st, pkt, s.th, s.len);
@@ -498,13 +494,11 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		bool passive = !t->active;
 		struct sl_listener *l = t->listener;
 		established(t);
-		if (passive) {
+		if (passive)
 			STAT_INC(st, tcp_accepted);
-			accepted_now = true;
-			(void)l;
-		} else {
+		else
 			STAT_INC(st, tcp_connected);
-		}
+		/* (sl_tcp_unlisten resets a listener's half-open connections, so l is live.) */
 		if (passive && l && l->used)
 			l->on_accept(l->arg, (struct sl_tcp_flow *)t);
 		else if (!passive && !t->connected_notified) {
@@ -515,7 +509,6 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		if (t->dead)
 			return SL_RX_RELEASE;
 	}
-	(void)accepted_now;
 	bool space_freed = false;
 	process_ack(t, &s, &space_freed);
 	switch (t->state) {

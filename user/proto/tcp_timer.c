@@ -123,10 +123,9 @@ static void persist_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 	struct sl_tcb *t = TCB_OF(tm, persist_timer);
 	if (t->snd_wnd != 0 || t->sndbuf.len == 0 || t->state == SL_TCP_CLOSED)
 		return;
-	/* RFC 9293 §3.8.6.1: probe a zero window with one byte of new data, for as long as the
-	 * peer keeps answering (the ACKs prove it is alive); back off up to the max RTO. */
-	/* A peer that answers probes is alive, however long its window stays shut; one that
-	 * answers nothing is given up on like an unanswered retransmission. */
+	/* RFC 9293 §3.8.6.1: probe a zero window with one byte of new data, backing off up to
+	 * the max RTO. A peer that answers probes is alive, however long its window stays shut;
+	 * one that answers nothing is given up on like an unanswered retransmission. */
 	if (t->persist_unanswered >= t->st->cfg.tcp_max_retries) {
 		STAT_INC(t->st, tcp_timeouts);
 		sl_tcp_send_rst(t);
