@@ -17,7 +17,10 @@
 #
 # Knobs: BENCH_TCP_REPEAT=3 BENCH_BULK_BYTES=1073741824 BENCH_BULK_SECONDS=4
 # BENCH_HTTP_SECONDS=3 BENCH_HTTP_CONNS=16 BENCH_HTTP_CONNS_HIGH=64 (0: no extra run at
-# high concurrency) BENCH_PERF=1|0.
+# high concurrency) BENCH_PERF=1|0 BENCH_SLUICE_ARGS="" (extra options for the serving
+# `sluice run`). Caution: the serving sluice and khttp share the server CPU for the whole part,
+# so --busy-poll there makes every kernel figure a measurement beside a spinning neighbour
+# (tried: khttp fell from ~134 k to ~94 k req/s) — not a comparison to publish.
 
 TCP_REPEAT=${BENCH_TCP_REPEAT:-3}
 BULK_BYTES=${BENCH_BULK_BYTES:-1073741824}
@@ -286,7 +289,8 @@ tcp_part() {
 	echo "kernel default: veth receive runs on the transmitting CPU" >"$NAPI_FILE"
 	pin_napi
 	bg_start sluice serving "$NS_SRV" $SRV_CPU "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/24" \
-		--discard $DISCARD_PORT --http $HTTP_PORT --json || die "sluice run did not start"
+		--discard $DISCARD_PORT --http $HTTP_PORT --json ${BENCH_SLUICE_ARGS:-} ||
+		die "sluice run did not start"
 	SL_PID=$BG
 	grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/sluice.err" | head -1 >"$TD/mode-sluice.txt"
 	bg_start khttp serving "$NS_SRV" $SRV_CPU "$OUT/khttp" --addr "$KERNEL_IP" --port $HTTP_PORT ||
