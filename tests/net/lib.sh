@@ -53,8 +53,11 @@ setup_net() {
 	need ip nsenter ping arping nc ethtool
 	ip netns add "$NS_PEER" || fail "cannot create namespace"
 	ip netns add "$NS_SL" || fail "cannot create namespace"
-	ip link add "$IF_PEER" netns "$NS_PEER" type veth peer name "$IF_SL" netns "$NS_SL" ||
-		fail "cannot create veth pair"
+	# setup_net [QUEUES]: a veth pair with QUEUES TX and RX queues on both ends (default 1).
+	local q=()
+	[[ -n ${1:-} ]] && q=(numtxqueues "$1" numrxqueues "$1")
+	ip link add "$IF_PEER" netns "$NS_PEER" "${q[@]}" type veth \
+		peer name "$IF_SL" netns "$NS_SL" "${q[@]}" || fail "cannot create veth pair"
 	in_peer ip link set lo up
 	in_sl ip link set lo up
 	in_peer ip addr add "$PEER_IP/24" dev "$IF_PEER"
@@ -67,8 +70,6 @@ setup_net() {
 	# The kernel peer must finish its L4 checksums: veth otherwise leaves them partial.
 	in_peer ethtool -K "$IF_PEER" tx off >/dev/null 2>&1
 	in_sl ethtool -K "$IF_SL" tx off >/dev/null 2>&1
-	# Receiving AF_XDP on a veth needs the peer side to have XDP-capable NAPI on; a pass
-	# program is not required on 6.x, but the peer must be up (it is).
 	for _ in $(seq 50); do
 		in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
 		sleep 0.1

@@ -8,37 +8,11 @@
 source "$(dirname "$0")/lib.sh"
 NQ=4
 
-# setup_net with multi-queue veths (same names, addresses and cleanup as lib.sh).
-setup_net_mq() {
-	[[ $(id -u) -eq 0 ]] || fail "needs root"
-	[[ -x $SLUICE ]] || fail "build/sluice missing (make all)"
-	need ip nsenter ping ethtool
-	ip netns add "$NS_PEER" || fail "cannot create namespace"
-	ip netns add "$NS_SL" || fail "cannot create namespace"
-	ip link add "$IF_PEER" netns "$NS_PEER" numtxqueues $NQ numrxqueues $NQ type veth \
-		peer name "$IF_SL" netns "$NS_SL" numtxqueues $NQ numrxqueues $NQ ||
-		fail "cannot create a veth pair with $NQ queues"
-	in_peer ip link set lo up
-	in_sl ip link set lo up
-	in_peer ip addr add "$PEER_IP/24" dev "$IF_PEER"
-	in_sl ip addr add "$KERNEL_IP/24" dev "$IF_SL"
-	in_peer sysctl -qw net.ipv6.conf."$IF_PEER".disable_ipv6=1
-	in_sl sysctl -qw net.ipv6.conf."$IF_SL".disable_ipv6=1
-	in_peer ip link set "$IF_PEER" up
-	in_sl ip link set "$IF_SL" up
-	in_peer ethtool -K "$IF_PEER" tx off >/dev/null 2>&1
-	in_sl ethtool -K "$IF_SL" tx off >/dev/null 2>&1
-	for _ in $(seq 50); do
-		in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
-		sleep 0.1
-	done
-	in_peer ip -d link show "$IF_PEER" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
-		fail "peer veth does not have $NQ queues: $(in_peer ip -d link show "$IF_PEER")"
-	in_sl ip -d link show "$IF_SL" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
-		fail "stack veth does not have $NQ queues: $(in_sl ip -d link show "$IF_SL")"
-}
-
-setup_net_mq
+setup_net $NQ
+in_peer ip -d link show "$IF_PEER" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
+	fail "peer veth does not have $NQ queues: $(in_peer ip -d link show "$IF_PEER")"
+in_sl ip -d link show "$IF_SL" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
+	fail "stack veth does not have $NQ queues: $(in_sl ip -d link show "$IF_SL")"
 start_sluice --udp-echo 7 --queues $NQ
 grep -q "queues 0..$((NQ - 1))" "$TMP/run.err" || fail "sluice run does not say it serves $NQ queues: $(cat "$TMP/run.err")"
 
