@@ -23,7 +23,8 @@ void cmd_run_usage(FILE *f)
 		"usage: sluice run DEV --addr ADDR/LEN [--gw ADDR] [--queue Q | --queues N]\n"
 		"                  [--mode native|generic] [--udp-echo PORT] [--tcp-echo PORT]\n"
 		"                  [--discard PORT] [--http PORT] [--send ADDR:PORT:BYTES]\n"
-		"                  [--busy-poll] [--duration SEC] [--pcap FILE] [--json]\n"
+		"                  [--busy-poll] [--spin-us N] [--duration SEC] [--pcap FILE]\n"
+		"                  [--json]\n"
 		"\n"
 		"Run a sluice stack on queue Q (default 0) of DEV, owning ADDR: it answers ARP and\n"
 		"ICMP echo for ADDR while the kernel keeps every other flow. Attaches the gate if it\n"
@@ -52,6 +53,8 @@ void cmd_run_usage(FILE *f)
 		"  --busy-poll       never sleep: poll the rings continuously (lowest latency, one\n"
 		"                    CPU per queue at 100%%); default: sleep in poll(2) until traffic\n"
 		"                    or the next timer\n"
+		"  --spin-us N       after a batch that received frames, keep polling N microseconds\n"
+		"                    before sleeping (default 50; 0 sleeps at once)\n"
 		"  --duration SEC    stop after SEC seconds\n"
 		"  --pcap FILE       write every frame received or sent to FILE (pcap; with\n"
 		"                    --queues, FILE.qN per queue)\n"
@@ -72,6 +75,7 @@ struct worker {
 	struct sl_dev_counts fc;
 	struct sl_stats final;
 	uint64_t duration_ns;
+	uint64_t spin_ns;
 	bool busy_poll;
 };
 
@@ -95,7 +99,8 @@ static void send_done(struct svc_send *s)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct sl_run_opts ro = {.duration_ns = w->duration_ns, .busy_poll = w->busy_poll};
+	struct sl_run_opts ro = {
+		.duration_ns = w->duration_ns, .busy_poll = w->busy_poll, .spin_ns = w->spin_ns};
 	w->err = sl_stack_run(w->st, &ro);
 	return NULL;
 }
@@ -172,7 +177,7 @@ int cmd_run(int argc, char **argv)
 {
 	const char *addr_s = NULL, *gw_s = NULL, *queue_s = NULL, *queues_s = NULL, *mode_s = NULL,
 		   *dur_s = NULL, *pcap_s = NULL, *echo_s = NULL, *tcpecho_s = NULL, *discard_s = NULL,
-		   *http_s = NULL, *send_s = NULL, *ka_s = NULL;
+		   *http_s = NULL, *send_s = NULL, *ka_s = NULL, *spin_s = NULL;
 	bool json = false, busy = false;
 	const struct cli_opt opts[] = {
 		{"--addr", &addr_s, NULL},	{"--gw", &gw_s, NULL},
@@ -182,6 +187,7 @@ int cmd_run(int argc, char **argv)
 		{"--tcp-echo", &tcpecho_s, NULL}, {"--discard", &discard_s, NULL},
 		{"--http", &http_s, NULL},	{"--send", &send_s, NULL},
 		{"--keepalive", &ka_s, NULL},	{"--busy-poll", NULL, &busy},
+		{"--spin-us", &spin_s, NULL},
 		{"--json", NULL, &json},	{NULL, NULL, NULL},
 	};
 	char *pos[1];
@@ -241,6 +247,9 @@ int cmd_run(int argc, char **argv)
 		if (*e || e == b)
 			return cli_usage_err("run", "--send wants IPV4:PORT:BYTES: %s", send_s);
 	}
+	uint32_t spin_us = 50;
+	if (spin_s && cli_parse_u32(spin_s, 1000000, &spin_us) < 0)
+		return cli_usage_err("run", "--spin-us wants 0..1000000: %s", spin_s);
 	struct sl_keepalive ka = {0};
 	if (ka_s) {
 		double a, i;
@@ -299,6 +308,7 @@ int cmd_run(int argc, char **argv)
 		w->queue = queues_s ? i : queue;
 		w->duration_ns = (uint64_t)duration * 1000000000ULL;
 		w->busy_poll = busy;
+		w->spin_ns = (uint64_t)spin_us * 1000;
 		struct sl_xsk_config xc = {.ifname = dev, .queue = w->queue,
 					   .generic = used == SL_GATE_MODE_GENERIC};
 		err = sl_dev_xsk_open(&xc, &w->dev);

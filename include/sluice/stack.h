@@ -108,6 +108,8 @@ struct sl_run_opts {
 	bool busy_poll;	      /* never sleep */
 	uint64_t max_sleep_ns; /* cap on one sleep (default 100 ms) */
 	uint64_t duration_ns;  /* 0 = until stopped */
+	uint64_t spin_ns;      /* keep polling this long after a batch that received frames
+				* before sleeping (0: sleep at once) */
 };
 int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts);
 /* Async-signal-safe: ask sl_stack_run to return after the current batch. */
