@@ -15,9 +15,9 @@
 #include <linux/types.h>
 #endif
 
-#define SL_GATE_MAX_QUEUES 64	/* XSKMAP slots: one per RX queue */
-#define SL_GATE_MAX_OWNED 256	/* owned addresses */
-#define SL_GATE_MAX_RULES 4096	/* rule ids are 1 .. SL_GATE_MAX_RULES-1, shared by all kinds */
+#define SL_GATE_MAX_QUEUES 64  /* XSKMAP slots: one per RX queue */
+#define SL_GATE_MAX_OWNED 256  /* owned addresses */
+#define SL_GATE_MAX_RULES 4096 /* rule ids are 1 .. SL_GATE_MAX_RULES-1, shared by all kinds */
 
 /* Any IPv4 packet, and ARP whose target protocol address is addr, belongs to sluice. */
 struct sl_gate_owned_key {
@@ -50,14 +50,14 @@ struct sl_gate_rule {
 
 /* Per-verdict counters (per-CPU array, index = enum value). */
 enum sl_gate_counter {
-	SL_GATE_RX = 0,		  /* frames seen by the gate */
-	SL_GATE_REDIRECTED,	  /* handed to an AF_XDP socket */
-	SL_GATE_PASSED,		  /* no rule matched: kernel */
-	SL_GATE_NO_SOCKET,	  /* a rule matched but no socket on that queue: kernel */
-	SL_GATE_REDIRECT_FAILED,  /* bpf_redirect_map refused: kernel */
-	SL_GATE_PARSE_ERROR,	  /* truncated/malformed headers: kernel decides */
-	SL_GATE_FRAGMENT,	  /* IPv4 fragments seen (matched by address rules only) */
-	SL_GATE_NON_IP,		  /* neither ARP nor IPv4/IPv6: kernel */
+	SL_GATE_RX = 0,		 /* frames seen by the gate */
+	SL_GATE_REDIRECTED,	 /* handed to an AF_XDP socket */
+	SL_GATE_PASSED,		 /* no rule matched: kernel */
+	SL_GATE_NO_SOCKET,	 /* a rule matched but no socket on that queue: kernel */
+	SL_GATE_REDIRECT_FAILED, /* bpf_redirect_map refused: kernel */
+	SL_GATE_PARSE_ERROR,	 /* truncated/malformed headers: kernel decides */
+	SL_GATE_FRAGMENT,	 /* IPv4 fragments seen (matched by address rules only) */
+	SL_GATE_NON_IP,		 /* neither ARP nor IPv4/IPv6: kernel */
 	SL_GATE_N_COUNTERS
 };
 
@@ -69,7 +69,7 @@ struct sl_gate_rule_stats {
 #define SL_GATE_COUNTER_NAMES                                                                      \
 	{                                                                                          \
 		"rx", "redirected", "passed", "no_socket", "redirect_failed", "parse_error",       \
-			"fragment", "non_ip"                                                       \
+		    "fragment", "non_ip"                                                           \
 	}
 
 #endif

@@ -21,7 +21,7 @@ struct svc_send {
 	struct sl_tcp_flow *f;
 	uint64_t total, sent;
 	uint64_t t_start, t_connected, t_done;
-	int err;	/* 0 while running or when it succeeded */
+	int err; /* 0 while running or when it succeeded */
 	bool done;
 	void (*on_done)(struct svc_send *s); /* called once, from the stack's thread */
 	void *user;

@@ -66,9 +66,9 @@ struct sl_dev_ops {
 struct sl_dev {
 	const struct sl_dev_ops *ops;
 	uint8_t mac[6];
-	uint32_t mtu;	     /* IP MTU (frame payload after the Ethernet header) */
+	uint32_t mtu; /* IP MTU (frame payload after the Ethernet header) */
 	char name[32];
-	char mode[16];	     /* "native", "generic", "pipe" */
+	char mode[16]; /* "native", "generic", "pipe" */
 	bool zero_copy;
 };
 
@@ -76,22 +76,22 @@ struct sl_dev {
 struct sl_xsk_config {
 	const char *ifname;
 	uint32_t queue;
-	uint32_t frames;     /* UMEM frames (power of two), default 4096 */
-	uint32_t ring_size;  /* each ring (power of two), default 2048 */
-	bool force_copy;     /* XDP_COPY */
-	bool generic;	     /* the gate runs in generic (SKB) mode */
+	uint32_t frames;    /* UMEM frames (power of two), default 4096 */
+	uint32_t ring_size; /* each ring (power of two), default 2048 */
+	bool force_copy;    /* XDP_COPY */
+	bool generic;	    /* the gate runs in generic (SKB) mode */
 };
 /* Open an AF_XDP socket; the caller puts sl_xsk_fd() into the gate's XSKMAP. */
 int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out);
 
 /* --- in-memory pipe with a seeded fault injector ------------------------ */
 struct sl_fault {
-	uint32_t drop_ppm;	/* probability per frame, parts per million */
+	uint32_t drop_ppm; /* probability per frame, parts per million */
 	uint32_t dup_ppm;
-	uint32_t reorder_ppm;	/* hold a frame back behind the next one */
-	uint32_t corrupt_ppm;	/* flip one random bit */
-	uint64_t delay_ns;	/* fixed one-way delay */
-	uint64_t jitter_ns;	/* extra uniform delay in [0, jitter) */
+	uint32_t reorder_ppm; /* hold a frame back behind the next one */
+	uint32_t corrupt_ppm; /* flip one random bit */
+	uint64_t delay_ns;    /* fixed one-way delay */
+	uint64_t jitter_ns;   /* extra uniform delay in [0, jitter) */
 	uint64_t seed;
 };
 struct sl_pipe_stats {
@@ -100,7 +100,7 @@ struct sl_pipe_stats {
 /* Two joined ends; frames sent on one arrive at the other. fault may be NULL. */
 int sl_dev_pipe_pair(const struct sl_fault *a_to_b, const struct sl_fault *b_to_a,
 		     struct sl_dev **a, struct sl_dev **b);
-void sl_dev_pipe_stats(struct sl_dev *end, struct sl_pipe_stats *out); /* of frames it sent */
+void sl_dev_pipe_stats(struct sl_dev *end, struct sl_pipe_stats *out);	  /* of frames it sent */
 void sl_dev_pipe_set_fault(struct sl_dev *end, const struct sl_fault *f); /* for its output */
 
 /* --- pcap tap ------------------------------------------------------------ */

@@ -21,14 +21,14 @@ enum sl_rule_kind { SL_RULE_OWNED = 1, SL_RULE_PORT, SL_RULE_TUPLE };
 struct sl_rule {
 	uint32_t id; /* assigned by sl_gate_rule_add */
 	enum sl_rule_kind kind;
-	uint8_t proto;	      /* 0 for owned; IPPROTO_* otherwise */
-	bool has_addr;	      /* port rule restricted to a destination address */
-	uint8_t addr[16];     /* owned address, or port rule's destination, or tuple daddr */
-	uint16_t port;	      /* host order; port rules and tuple dport */
-	uint8_t raddr[16];    /* tuple only: remote (source) address */
-	uint16_t rport;	      /* tuple only: remote (source) port, host order */
-	int32_t queue;	      /* -1 any */
-	uint64_t packets;     /* filled by sl_gate_rule_list */
+	uint8_t proto;	   /* 0 for owned; IPPROTO_* otherwise */
+	bool has_addr;	   /* port rule restricted to a destination address */
+	uint8_t addr[16];  /* owned address, or port rule's destination, or tuple daddr */
+	uint16_t port;	   /* host order; port rules and tuple dport */
+	uint8_t raddr[16]; /* tuple only: remote (source) address */
+	uint16_t rport;	   /* tuple only: remote (source) port, host order */
+	int32_t queue;	   /* -1 any */
+	uint64_t packets;  /* filled by sl_gate_rule_list */
 	uint64_t bytes;
 };
 

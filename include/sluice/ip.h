@@ -52,8 +52,8 @@ struct sl_stack;
 
 /* Options for sl_ip_write (API.md: src?, ttl?, fragment?). */
 struct sl_ip_opts {
-	const sl_ip *src;  /* NULL: source selection */
-	uint8_t ttl;	   /* 0: the stack's default */
+	const sl_ip *src;   /* NULL: source selection */
+	uint8_t ttl;	    /* 0: the stack's default */
 	bool dont_fragment; /* set DF; an oversize packet then fails with -EMSGSIZE */
 };
 

@@ -33,50 +33,50 @@ struct sl_addr_cfg {
 struct sl_stack_config {
 	struct sl_addr_cfg addrs[SL_MAX_ADDRS];
 	unsigned n_addrs;
-	sl_ip gateway; /* default route next hop; all-zero = none */
-	uint32_t mtu;  /* IP MTU; 0 = the device's */
-	uint64_t seed; /* per-stack random generator */
-	uint8_t ttl;   /* default 64 */
+	sl_ip gateway;			    /* default route next hop; all-zero = none */
+	uint32_t mtu;			    /* IP MTU; 0 = the device's */
+	uint64_t seed;			    /* per-stack random generator */
+	uint8_t ttl;			    /* default 64 */
 	struct sl_neigh_share *neigh_share; /* NULL: this stack's ARP cache is its own */
 
 	/* ARP (RFC 826) */
-	uint32_t arp_cache_size;       /* entries, default 256 */
+	uint32_t arp_cache_size;	/* entries, default 256 */
 	uint32_t arp_pending_per_entry; /* packets waiting for one resolution, default 48 (max 48:
 					 * a 64 KiB datagram in 1500-byte fragments) */
-	uint32_t arp_pending_total;    /* packets waiting over all entries, default 256 */
-	uint64_t arp_reachable_ns;     /* default 60 s */
-	uint64_t arp_retry_ns;	       /* default 1 s */
-	uint32_t arp_retries;	       /* requests before giving up, default 3 */
+	uint32_t arp_pending_total;	/* packets waiting over all entries, default 256 */
+	uint64_t arp_reachable_ns;	/* default 60 s */
+	uint64_t arp_retry_ns;		/* default 1 s */
+	uint32_t arp_retries;		/* requests before giving up, default 3 */
 
 	/* IPv4 reassembly (RFC 791 §3.2, RFC 815) */
-	uint32_t reasm_max_datagrams;  /* in progress at once, default 64 */
-	uint32_t reasm_mem;	       /* bytes buffered over all datagrams, default 4 MiB */
-	uint32_t reasm_mem_per_src;    /* bytes buffered for one source, default 1 MiB */
-	uint32_t reasm_max_per_src;    /* datagrams in progress from one source, default 16, so
-					* one source cannot take every slot */
-	uint64_t reasm_timeout_ns;     /* default 30 s (RFC 791 suggests 15 s upward) */
+	uint32_t reasm_max_datagrams; /* in progress at once, default 64 */
+	uint32_t reasm_mem;	      /* bytes buffered over all datagrams, default 4 MiB */
+	uint32_t reasm_mem_per_src;   /* bytes buffered for one source, default 1 MiB */
+	uint32_t reasm_max_per_src;   /* datagrams in progress from one source, default 16, so
+				       * one source cannot take every slot */
+	uint64_t reasm_timeout_ns;    /* default 30 s (RFC 791 suggests 15 s upward) */
 
 	/* UDP */
-	uint32_t udp_max_sockets;      /* default 1024 */
-	uint32_t udp_rcvbuf;	       /* bytes queued per callback-less socket, default 256 KiB */
+	uint32_t udp_max_sockets; /* default 1024 */
+	uint32_t udp_rcvbuf;	  /* bytes queued per callback-less socket, default 256 KiB */
 
 	/* TCP (RFC 9293) */
-	uint32_t tcp_max_conns;	   /* connections in the table (all states), default 8192 */
-	uint32_t tcp_sndbuf;	   /* bytes per connection (power of two), default 256 KiB */
-	uint32_t tcp_rcvbuf;	   /* bytes per connection (power of two), default 256 KiB */
-	uint32_t tcp_backlog;	   /* half-open connections per listener, default 256 */
-	uint64_t tcp_msl_ns;	   /* TIME-WAIT lasts 2·MSL; default MSL 30 s */
-	uint64_t tcp_rto_min_ns;   /* RFC 6298 (2.4) minimum, default 200 ms */
-	uint64_t tcp_rto_max_ns;   /* default 60 s */
+	uint32_t tcp_max_conns;	     /* connections in the table (all states), default 8192 */
+	uint32_t tcp_sndbuf;	     /* bytes per connection (power of two), default 256 KiB */
+	uint32_t tcp_rcvbuf;	     /* bytes per connection (power of two), default 256 KiB */
+	uint32_t tcp_backlog;	     /* half-open connections per listener, default 256 */
+	uint64_t tcp_msl_ns;	     /* TIME-WAIT lasts 2·MSL; default MSL 30 s */
+	uint64_t tcp_rto_min_ns;     /* RFC 6298 (2.4) minimum, default 200 ms */
+	uint64_t tcp_rto_max_ns;     /* default 60 s */
 	uint64_t tcp_rto_initial_ns; /* before any RTT sample, default 1 s (RFC 6298 (2.1)) */
-	uint32_t tcp_max_retries;  /* retransmissions of one segment before ETIMEDOUT, default 15 */
-	uint32_t tcp_syn_retries;  /* SYN retransmissions before ETIMEDOUT, default 6 */
-	uint64_t tcp_delack_ns;	   /* delayed-ACK bound, default 40 ms */
+	uint32_t tcp_max_retries; /* retransmissions of one segment before ETIMEDOUT, default 15 */
+	uint32_t tcp_syn_retries; /* SYN retransmissions before ETIMEDOUT, default 6 */
+	uint64_t tcp_delack_ns;	  /* delayed-ACK bound, default 40 ms */
 	uint32_t tcp_initial_window; /* segments (RFC 6928), default 10 */
 	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), default 100 */
 
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
-	uint32_t icmp_rate; /* per second, default 100 */
+	uint32_t icmp_rate;  /* per second, default 100 */
 	uint32_t icmp_burst; /* default 50 */
 };
 
@@ -105,7 +105,7 @@ struct sl_dev *sl_stack_dev(struct sl_stack *st);
 
 /* The run loop: poll until sl_stack_stop() or the duration passes. */
 struct sl_run_opts {
-	bool busy_poll;	      /* never sleep */
+	bool busy_poll;	       /* never sleep */
 	uint64_t max_sleep_ns; /* cap on one sleep (default 100 ms) */
 	uint64_t duration_ns;  /* 0 = until stopped */
 	uint64_t spin_ns;      /* keep polling this long after a batch that received frames

@@ -41,15 +41,15 @@
 	X(ipv4_bad_csum, 1, "IPv4 header checksum wrong")                                          \
 	X(ipv4_bad_src, 1, "IPv4 source is broadcast, multicast, zero or ours")                    \
 	X(ipv4_not_for_us, 1, "IPv4 destination is not an address we own")                         \
-	X(ipv4_frags_rx, 0, "IPv4 fragments received")                                            \
-	X(ipv4_reasm_ok, 0, "IPv4 datagrams reassembled")                                         \
-	X(ipv4_reasm_timeout, 1, "fragments dropped: datagram not completed in time")             \
-	X(ipv4_reasm_overlap, 1, "fragment dropped: overlaps data with different bytes")          \
-	X(ipv4_reasm_too_big, 1, "fragment dropped: datagram beyond 65535 bytes")                 \
-	X(ipv4_reasm_bad_frag, 1, "fragment dropped: length not a multiple of 8, or empty")       \
-	X(ipv4_reasm_no_mem, 1, "fragment dropped: reassembly memory budget exhausted")           \
-	X(ipv4_reasm_dup, 1, "fragment dropped: duplicate of data already held")                  \
-	X(ipv4_frags_sent, 0, "IPv4 fragments sent")                                              \
+	X(ipv4_frags_rx, 0, "IPv4 fragments received")                                             \
+	X(ipv4_reasm_ok, 0, "IPv4 datagrams reassembled")                                          \
+	X(ipv4_reasm_timeout, 1, "fragments dropped: datagram not completed in time")              \
+	X(ipv4_reasm_overlap, 1, "fragment dropped: overlaps data with different bytes")           \
+	X(ipv4_reasm_too_big, 1, "fragment dropped: datagram beyond 65535 bytes")                  \
+	X(ipv4_reasm_bad_frag, 1, "fragment dropped: length not a multiple of 8, or empty")        \
+	X(ipv4_reasm_no_mem, 1, "fragment dropped: reassembly memory budget exhausted")            \
+	X(ipv4_reasm_dup, 1, "fragment dropped: duplicate of data already held")                   \
+	X(ipv4_frags_sent, 0, "IPv4 fragments sent")                                               \
 	X(ipv4_no_route, 1, "output dropped: no route to destination")                             \
 	X(ipv4_too_big, 1, "output dropped: larger than the MTU with DF set")                      \
 	X(ipv4_unknown_proto, 1, "IPv4 protocol nobody handles (answered protocol-unreachable)")   \
@@ -58,22 +58,22 @@
 	X(udp_short, 1, "UDP datagram shorter than its header")                                    \
 	X(udp_bad_len, 1, "UDP length field disagrees with the IP length")                         \
 	X(udp_bad_csum, 1, "UDP checksum wrong")                                                   \
-	X(udp_no_port, 1, "UDP to a port nobody listens on (answered port-unreachable)")          \
+	X(udp_no_port, 1, "UDP to a port nobody listens on (answered port-unreachable)")           \
 	X(udp_rcvbuf_full, 1, "UDP datagram dropped: socket receive queue full")                   \
 	X(tcp_rx, 0, "TCP segments accepted")                                                      \
 	X(tcp_tx, 0, "TCP segments sent")                                                          \
 	X(tcp_short, 1, "TCP segment shorter than its header")                                     \
 	X(tcp_bad_off, 1, "TCP data offset below 20 or beyond the segment")                        \
 	X(tcp_bad_csum, 1, "TCP checksum wrong")                                                   \
-	X(tcp_bad_opts, 1, "TCP options malformed (length past the header, bad length)")          \
-	X(tcp_bad_flags, 1, "TCP segment with no flags, or SYN with FIN/RST")                     \
-	X(tcp_no_conn, 1, "TCP segment for no connection (answered with RST unless RST)")         \
-	X(tcp_backlog_full, 0, "SYN backlog full: the oldest half-open connection was dropped")   \
-	X(tcp_tw_recycled, 0, "connection table full: the oldest TIME-WAIT connection recycled")  \
-	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                     \
-	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")        \
-	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                 \
-	X(tcp_rst_out_of_window, 1, "RST outside the window ignored (RFC 5961 §3)")               \
+	X(tcp_bad_opts, 1, "TCP options malformed (length past the header, bad length)")           \
+	X(tcp_bad_flags, 1, "TCP segment with no flags, or SYN with FIN/RST")                      \
+	X(tcp_no_conn, 1, "TCP segment for no connection (answered with RST unless RST)")          \
+	X(tcp_backlog_full, 0, "SYN backlog full: the oldest half-open connection was dropped")    \
+	X(tcp_tw_recycled, 0, "connection table full: the oldest TIME-WAIT connection recycled")   \
+	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                      \
+	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")         \
+	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                  \
+	X(tcp_rst_out_of_window, 1, "RST outside the window ignored (RFC 5961 §3)")                \
 	X(tcp_challenge_acks, 0, "challenge ACKs sent (RFC 5961)")                                 \
 	X(tcp_challenge_limited, 1, "challenge ACK not sent: rate limit")                          \
 	X(tcp_ooo_dropped, 1, "out-of-order data dropped: out-of-order ranges full")               \
@@ -99,19 +99,19 @@
 	X(icmp_errors_sent, 0, "ICMP error messages sent")                                         \
 	X(icmp_rate_limited, 1, "ICMP error not sent: rate limit")                                 \
 	X(icmp_unhandled_type, 1, "ICMP type we do not act on")                                    \
-	X(icmp_bcast_request, 1, "ICMP echo to a broadcast/multicast address ignored")            \
-	X(dev_rx_dropped, 1, "kernel: frames dropped for lack of space (XDP_STATISTICS)")         \
-	X(dev_rx_invalid, 1, "kernel: invalid RX descriptors (XDP_STATISTICS)")                   \
-	X(dev_tx_invalid, 1, "kernel: invalid TX descriptors (XDP_STATISTICS)")                   \
-	X(dev_rx_ring_full, 1, "kernel: RX ring full (XDP_STATISTICS)")                           \
-	X(dev_fill_empty, 0, "kernel: fill ring was empty (XDP_STATISTICS)")                      \
+	X(icmp_bcast_request, 1, "ICMP echo to a broadcast/multicast address ignored")             \
+	X(dev_rx_dropped, 1, "kernel: frames dropped for lack of space (XDP_STATISTICS)")          \
+	X(dev_rx_invalid, 1, "kernel: invalid RX descriptors (XDP_STATISTICS)")                    \
+	X(dev_tx_invalid, 1, "kernel: invalid TX descriptors (XDP_STATISTICS)")                    \
+	X(dev_rx_ring_full, 1, "kernel: RX ring full (XDP_STATISTICS)")                            \
+	X(dev_fill_empty, 0, "kernel: fill ring was empty (XDP_STATISTICS)")                       \
 	X(dev_frame_owner_error, 1, "device returned a frame we did not give it (bug catcher)")
 
 enum sl_stat {
 #define SL_STAT_ENUM(name, drop, desc) SL_STAT_##name,
 	SL_STATS(SL_STAT_ENUM)
 #undef SL_STAT_ENUM
-	SL_STAT_N
+	    SL_STAT_N
 };
 
 struct sl_stats {
@@ -140,7 +140,7 @@ struct sl_stats_file {
 	char addr[48]; /* the stack's address as text */
 	uint64_t frames_total;
 	uint64_t frames_free; /* frames currently in sluice's own free list */
-	/* char names[n][SL_STATS_NAME_LEN]; uint64_t values[n]; */
+			      /* char names[n][SL_STATS_NAME_LEN]; uint64_t values[n]; */
 };
 
 int sl_stats_path(const char *ifname, unsigned queue, char *buf, unsigned long len);

@@ -24,8 +24,7 @@ struct sl_udp_meta {
 
 typedef void (*sl_udp_recv_cb)(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 			       const uint8_t *data, size_t len);
-typedef void (*sl_udp_err_cb)(void *arg, struct sl_stack *st, int err,
-			      const struct sl_udp_meta *m);
+typedef void (*sl_udp_err_cb)(void *arg, struct sl_stack *st, int err, const struct sl_udp_meta *m);
 
 /* Listen on port (1..65535; anything else: -EINVAL; taken: -EADDRINUSE). cb NULL queues
  * datagrams for sl_udp_recv, up to the stack's udp_rcvbuf bytes (excess counted and

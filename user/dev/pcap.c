@@ -101,16 +101,16 @@ static void tap_close(struct sl_dev *d, struct sl_dev_counts *final)
 }
 
 static const struct sl_dev_ops tap_ops = {
-	.rx = tap_rx,
-	.alloc = tap_alloc,
-	.release = tap_release,
-	.tx = tap_tx,
-	.flush = tap_flush,
-	.next_event = tap_next_event,
-	.stats = tap_stats,
-	.counts = tap_counts,
-	.fd = tap_fd,
-	.close = tap_close,
+    .rx = tap_rx,
+    .alloc = tap_alloc,
+    .release = tap_release,
+    .tx = tap_tx,
+    .flush = tap_flush,
+    .next_event = tap_next_event,
+    .stats = tap_stats,
+    .counts = tap_counts,
+    .fd = tap_fd,
+    .close = tap_close,
 };
 
 int sl_dev_pcap_open(struct sl_dev *inner, const char *path, struct sl_dev **out)

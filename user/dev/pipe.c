@@ -65,7 +65,8 @@ static bool chance(struct pipe_link *l, uint32_t ppm)
 static void link_insert(struct pipe_link *l, struct link_entry e)
 {
 	unsigned i = l->n;
-	while (i > 0 && (l->q[i - 1].at > e.at || (l->q[i - 1].at == e.at && l->q[i - 1].seq > e.seq))) {
+	while (i > 0 &&
+	       (l->q[i - 1].at > e.at || (l->q[i - 1].at == e.at && l->q[i - 1].seq > e.seq))) {
 		l->q[i] = l->q[i - 1];
 		i--;
 	}
@@ -107,7 +108,8 @@ static void link_send(struct pipe_link *l, const uint8_t *data, uint32_t len, ui
 			return;
 		if (chance(l, l->fault.corrupt_ppm) && len) {
 			uint32_t bit = (uint32_t)sl_rng_below(&l->rng, (uint64_t)len * 8);
-			l->slab[(size_t)e.buf * PIPE_FRAME_SIZE + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+			l->slab[(size_t)e.buf * PIPE_FRAME_SIZE + bit / 8] ^=
+			    (uint8_t)(1u << (bit % 8));
 			l->st.corrupted++;
 		}
 		if (!l->has_held && chance(l, l->fault.reorder_ppm)) {
@@ -262,15 +264,15 @@ static void pipe_close(struct sl_dev *d, struct sl_dev_counts *final)
 }
 
 static const struct sl_dev_ops pipe_ops = {
-	.rx = pipe_rx,
-	.alloc = pipe_alloc,
-	.release = pipe_release,
-	.tx = pipe_tx,
-	.flush = pipe_flush,
-	.next_event = pipe_next_event,
-	.stats = pipe_stats,
-	.counts = pipe_counts,
-	.close = pipe_close,
+    .rx = pipe_rx,
+    .alloc = pipe_alloc,
+    .release = pipe_release,
+    .tx = pipe_tx,
+    .flush = pipe_flush,
+    .next_event = pipe_next_event,
+    .stats = pipe_stats,
+    .counts = pipe_counts,
+    .close = pipe_close,
 };
 
 static struct pipe_link *link_new(const struct sl_fault *f)

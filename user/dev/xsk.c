@@ -166,8 +166,8 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 	 * ring from one kick; copy mode sends at most 32 frames per call (the kernel's
 	 * TX_BATCH_SIZE), so keep kicking while descriptors wait, a bounded number of times.
 	 * Failures (EAGAIN, EBUSY, ENOBUFS) are transient: what is left goes next poll. */
-	for (unsigned k = 0; k < x->ring_size / 32 + 1 && xsk_ring_prod__needs_wakeup(&x->tx) &&
-			    tx_waiting(x);
+	for (unsigned k = 0;
+	     k < x->ring_size / 32 + 1 && xsk_ring_prod__needs_wakeup(&x->tx) && tx_waiting(x);
 	     k++) {
 		x->kicks++;
 		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0)
@@ -240,16 +240,16 @@ static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 }
 
 static const struct sl_dev_ops xsk_ops = {
-	.rx = xsk_rx,
-	.alloc = xsk_alloc,
-	.release = xsk_release,
-	.tx = xsk_tx,
-	.flush = xsk_flush,
-	.next_event = xsk_next_event,
-	.stats = xsk_stats,
-	.counts = xsk_counts,
-	.fd = xsk_fd,
-	.close = xsk_close,
+    .rx = xsk_rx,
+    .alloc = xsk_alloc,
+    .release = xsk_release,
+    .tx = xsk_tx,
+    .flush = xsk_flush,
+    .next_event = xsk_next_event,
+    .stats = xsk_stats,
+    .counts = xsk_counts,
+    .fd = xsk_fd,
+    .close = xsk_close,
 };
 
 static int read_mac_mtu(const char *ifname, uint8_t mac[6], uint32_t *mtu)
@@ -300,8 +300,8 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	}
 
 	x->umem_len = (size_t)frames * frame_size;
-	x->umem_area = mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	x->umem_area =
+	    mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->umem_area == MAP_FAILED) {
 		x->umem_area = NULL;
 		err = -errno;
@@ -312,23 +312,23 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		goto fail;
 
 	struct xsk_umem_config ucfg = {
-		.fill_size = ring,
-		.comp_size = ring,
-		.frame_size = frame_size,
-		.frame_headroom = 0,
-		.flags = 0,
+	    .fill_size = ring,
+	    .comp_size = ring,
+	    .frame_size = frame_size,
+	    .frame_headroom = 0,
+	    .flags = 0,
 	};
 	err = xsk_umem__create(&x->umem, x->umem_area, x->umem_len, &x->fq, &x->cq, &ucfg);
 	if (err)
 		goto fail;
 
 	struct xsk_socket_config scfg = {
-		.rx_size = ring,
-		.tx_size = ring,
-		/* The gate owns the XDP program and the XSKMAP; libxdp must not load its own. */
-		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-		.xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
-		.bind_flags = XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0),
+	    .rx_size = ring,
+	    .tx_size = ring,
+	    /* The gate owns the XDP program and the XSKMAP; libxdp must not load its own. */
+	    .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
+	    .xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
+	    .bind_flags = XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0),
 	};
 	/* The kernel releases a closed socket's hold on the queue from a workqueue, so a bind
 	 * right after a previous socket on the same queue closed can see EBUSY for a moment. */

@@ -90,7 +90,8 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
 	for (unsigned i = 0; i < st->n_v4; i++) {
 		const struct sl_addr4 *s = &st->v4[i];
 		/* Directed broadcast of an on-link subnet (not for /31, /32: RFC 3021). */
-		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) && (a | s->mask) == 0xffffffffu)
+		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) &&
+		    (a | s->mask) == 0xffffffffu)
 			return true;
 	}
 	return false;
@@ -178,12 +179,13 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	st->stats = &st->own_stats;
 	st->now = now_ns;
 	st->icmp_last = now_ns;
-	st->icmp_tokens_ns = (uint64_t)st->cfg.icmp_burst * (st->cfg.icmp_rate ? 1000000000ULL / st->cfg.icmp_rate : 0);
+	st->icmp_tokens_ns = (uint64_t)st->cfg.icmp_burst *
+			     (st->cfg.icmp_rate ? 1000000000ULL / st->cfg.icmp_rate : 0);
 	sl_rng_seed(&st->rng, cfg->seed);
 	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
 
 	err = sl_timers_init(&st->timers, cfg->arp_cache_size + cfg->reasm_max_datagrams +
-						  6 * cfg->tcp_max_conns + 64);
+					      6 * cfg->tcp_max_conns + 64);
 	if (err)
 		goto fail;
 	err = sl_arp_init(st);

@@ -82,12 +82,12 @@ int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, 
 
 /* A received, validated IPv4 datagram as the transport layers see it. */
 struct sl_ip4_pkt {
-	const uint8_t *ip;  /* IPv4 header; the transport bytes follow it contiguously */
-	const uint8_t *l4;  /* transport header */
-	size_t l4len;	    /* transport bytes (header + payload) */
-	uint32_t src, dst;  /* host order */
+	const uint8_t *ip; /* IPv4 header; the transport bytes follow it contiguously */
+	const uint8_t *l4; /* transport header */
+	size_t l4len;	   /* transport bytes (header + payload) */
+	uint32_t src, dst; /* host order */
 	uint8_t proto;
-	bool bcast;	    /* to a broadcast/multicast address, IP or link layer */
+	bool bcast;		/* to a broadcast/multicast address, IP or link layer */
 	struct sl_frame *frame; /* the frame holding it; NULL for a reassembled datagram */
 };
 

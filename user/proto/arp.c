@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t) - offsetof(struct sl_arp_entry, timer)))
+#define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t)-offsetof(struct sl_arp_entry, timer)))
 
 static uint32_t hash_ip(uint32_t ip, uint32_t nbuckets)
 {
@@ -254,7 +254,8 @@ enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
 	struct sl_arp_entry *e = spa ? lookup(&st->arp, spa) : NULL;
 	if (e)
 		resolved(st, e, sha);
-	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn). */
+	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn).
+	 */
 	else if (for_us && spa && (e = insert(st, spa)))
 		resolved(st, e, sha);
 	if (e && st->cfg.neigh_share)

@@ -49,14 +49,14 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	f->cap -= shift;
 	ip = f->data + ip_off;
 	struct sl_ipv4_hdr h = {
-		.tos = 0,
-		.tot_len = (uint16_t)(tot - shift),
-		.id = st->ip_id++,
-		.frag = 0,
-		.ttl = st->cfg.ttl,
-		.proto = SL_IPPROTO_ICMP,
-		.src = dst,
-		.dst = src,
+	    .tos = 0,
+	    .tot_len = (uint16_t)(tot - shift),
+	    .id = st->ip_id++,
+	    .frag = 0,
+	    .ttl = st->cfg.ttl,
+	    .proto = SL_IPPROTO_ICMP,
+	    .src = dst,
+	    .dst = src,
 	};
 	sl_ipv4_emit(ip, &h);
 	sl_eth_emit(f->data, peer_mac, st->mac, SL_ETH_P_IPV4);
@@ -200,8 +200,8 @@ int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts
 	uint8_t h[SL_ICMP_HLEN];
 	memcpy(h, msg, SL_ICMP_HLEN);
 	sl_put16(h + 2, 0);
-	uint64_t acc = sl_csum_add(sl_csum_add(0, h, SL_ICMP_HLEN), msg + SL_ICMP_HLEN,
-				   len - SL_ICMP_HLEN);
+	uint64_t acc =
+	    sl_csum_add(sl_csum_add(0, h, SL_ICMP_HLEN), msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
 	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
 	struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN}, {msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN}};
 	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, o ? o->ttl : 0,

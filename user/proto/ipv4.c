@@ -41,14 +41,14 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 	f->len = SL_ETH_HLEN + sl_ipv4_tot_len(p);
 	unsigned hlen = sl_ipv4_hlen(p);
 	struct sl_ip4_pkt pkt = {
-		.ip = p,
-		.l4 = p + hlen,
-		.l4len = sl_ipv4_tot_len(p) - hlen,
-		.src = src,
-		.dst = dst,
-		.proto = sl_ipv4_proto(p),
-		.bcast = bcast,
-		.frame = f,
+	    .ip = p,
+	    .l4 = p + hlen,
+	    .l4len = sl_ipv4_tot_len(p) - hlen,
+	    .src = src,
+	    .dst = dst,
+	    .proto = sl_ipv4_proto(p),
+	    .bcast = bcast,
+	    .frame = f,
 	};
 	return sl_ipv4_deliver(st, &pkt);
 }
@@ -102,13 +102,13 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 		return err;
 	}
 	struct sl_ipv4_hdr h = {
-		.tot_len = (uint16_t)(SL_IPV4_HLEN + l4len),
-		.id = st->ip_id++,
-		.frag = df ? SL_IPV4_DF : 0,
-		.ttl = ttl ? ttl : st->cfg.ttl, /* RFC 1122 §3.2.1.7: never send TTL 0 */
-		.proto = proto,
-		.src = src ? src : rsrc,
-		.dst = dst,
+	    .tot_len = (uint16_t)(SL_IPV4_HLEN + l4len),
+	    .id = st->ip_id++,
+	    .frag = df ? SL_IPV4_DF : 0,
+	    .ttl = ttl ? ttl : st->cfg.ttl, /* RFC 1122 §3.2.1.7: never send TTL 0 */
+	    .proto = proto,
+	    .src = src ? src : rsrc,
+	    .dst = dst,
 	};
 	finish(st, f, &h, nexthop);
 	return 0;
@@ -149,11 +149,11 @@ int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
 		return -EMSGSIZE;
 	}
 	struct sl_ipv4_hdr h = {
-		.id = st->ip_id++,
-		.ttl = ttl ? ttl : st->cfg.ttl,
-		.proto = proto,
-		.src = src ? src : rsrc,
-		.dst = dst,
+	    .id = st->ip_id++,
+	    .ttl = ttl ? ttl : st->cfg.ttl,
+	    .proto = proto,
+	    .src = src ? src : rsrc,
+	    .dst = dst,
 	};
 	/* RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes. */
 	size_t per = SL_IPV4_HLEN + total <= st->mtu ? total : (st->mtu - SL_IPV4_HLEN) & ~7u;

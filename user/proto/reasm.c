@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ENTRY_OF(t) ((struct sl_reasm_entry *)((char *)(t) - offsetof(struct sl_reasm_entry, timer)))
+#define ENTRY_OF(t) ((struct sl_reasm_entry *)((char *)(t)-offsetof(struct sl_reasm_entry, timer)))
 #define BLOCKS ((SL_REASM_MAX_PAYLOAD + 7) / 8)
 #define ALLOC_STEP 4096u
 #define BITMAP_BYTES (BLOCKS / 8 + 1)
@@ -43,13 +43,13 @@ static void reasm_timeout(struct sl_timer *t, void *ctx, uint64_t now)
 	if (e->have_first && e->received >= 8) {
 		memcpy(e->buf, e->hdr, 20);
 		struct sl_ip4_pkt pkt = {
-			.ip = e->buf,
-			.l4 = e->buf + 20,
-			.l4len = 8,
-			.src = e->src,
-			.dst = e->dst,
-			.proto = e->proto,
-			.bcast = e->bcast,
+		    .ip = e->buf,
+		    .l4 = e->buf + 20,
+		    .l4len = 8,
+		    .src = e->src,
+		    .dst = e->dst,
+		    .proto = e->proto,
+		    .bcast = e->bcast,
 		};
 		sl_icmp_send_error(st, &pkt, SL_ICMP_TIME_EXCEEDED, 1, 0);
 	}
@@ -225,14 +225,14 @@ void sl_reasm_input(struct sl_stack *st, struct sl_frame *f, bool bcast)
 	sl_put16(e->buf + 2, (uint16_t)(20 + e->total));
 	sl_put16(e->buf + 6, 0);
 	struct sl_ip4_pkt pkt = {
-		.ip = e->buf,
-		.l4 = e->buf + 20,
-		.l4len = e->total,
-		.src = e->src,
-		.dst = e->dst,
-		.proto = e->proto,
-		.bcast = e->bcast,
-		.frame = NULL,
+	    .ip = e->buf,
+	    .l4 = e->buf + 20,
+	    .l4len = e->total,
+	    .src = e->src,
+	    .dst = e->dst,
+	    .proto = e->proto,
+	    .bcast = e->bcast,
+	    .frame = NULL,
 	};
 	STAT_INC(st, ipv4_reasm_ok);
 	sl_ipv4_deliver(st, &pkt);

@@ -15,7 +15,8 @@ struct sl_reasm_entry {
 	uint32_t src, dst;
 	uint16_t id;
 	uint8_t proto;
-	uint32_t total;	   /* payload length, known once the last fragment (MF=0) arrived; 0 = unknown */
+	uint32_t
+	    total; /* payload length, known once the last fragment (MF=0) arrived; 0 = unknown */
 	uint32_t received; /* payload bytes held */
 	uint32_t max_end;  /* highest payload offset + 1 seen */
 	uint32_t alloc;	   /* bytes allocated for buf */

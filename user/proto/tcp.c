@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const char *const state_names[] = {
-	"CLOSED",      "LISTEN",     "SYN-SENT",   "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
-	"FIN-WAIT-2",  "CLOSE-WAIT", "CLOSING",	   "LAST-ACK",	   "TIME-WAIT",
+    "CLOSED",	  "LISTEN",	"SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+    "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK",	    "TIME-WAIT",
 };
 
 const char *sl_tcp_state_name(enum sl_tcp_state s)
@@ -84,8 +84,8 @@ static void tw_shrink(struct sl_tcb *t)
 
 static void free_dead(struct sl_tcp *tt);
 
-static uint32_t bucket_of(const struct sl_tcp *t, uint32_t laddr, uint16_t lport,
-			  uint32_t raddr, uint16_t rport)
+static uint32_t bucket_of(const struct sl_tcp *t, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			  uint16_t rport)
 {
 	uint32_t h = raddr * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u ^
 		     laddr * 3266489917u;
@@ -140,9 +140,9 @@ struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, uint32_t laddr, uint16_t lport
 			     uint16_t rport)
 {
 	struct sl_tcp *t = &st->tcp;
-	for (struct sl_tcb *c = t->table[bucket_of(t, laddr, lport, raddr, rport)]; c;
-	     c = c->hnext)
-		if (c->rport == rport && c->lport == lport && c->raddr == raddr && c->laddr == laddr)
+	for (struct sl_tcb *c = t->table[bucket_of(t, laddr, lport, raddr, rport)]; c; c = c->hnext)
+		if (c->rport == rport && c->lport == lport && c->raddr == raddr &&
+		    c->laddr == laddr)
 			return c;
 	return NULL;
 }
@@ -175,7 +175,8 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, u
 	struct sl_tcb *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (ring_init(&t->sndbuf, st->cfg.tcp_sndbuf) || ring_init(&t->rcvbuf, st->cfg.tcp_rcvbuf)) {
+	if (ring_init(&t->sndbuf, st->cfg.tcp_sndbuf) ||
+	    ring_init(&t->rcvbuf, st->cfg.tcp_rcvbuf)) {
 		free(t->sndbuf.buf);
 		free(t->rcvbuf.buf);
 		free(t);
@@ -216,9 +217,9 @@ void sl_tcb_free(struct sl_tcb *t)
 		return;
 	sl_tcp_timers_stop(t);
 	/* Out of the table, or out of the list of CLOSED connections the application held. */
-	struct sl_tcb **pp = t->unhashed ? &tt->orphans
-					 : &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr,
-							       t->rport)];
+	struct sl_tcb **pp =
+	    t->unhashed ? &tt->orphans
+			: &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
 	while (*pp && *pp != t)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -303,7 +304,8 @@ void sl_tcp_done(struct sl_tcb *t, int err)
 		/* Out of the table: later segments for this pair meet a listener or a reset, not
 		 * a dead connection; it waits for the application's close on the orphan list. */
 		struct sl_tcp *tt = &t->st->tcp;
-		struct sl_tcb **pp = &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
+		struct sl_tcb **pp =
+		    &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
 		while (*pp && *pp != t)
 			pp = &(*pp)->hnext;
 		if (*pp)
@@ -317,7 +319,8 @@ void sl_tcp_done(struct sl_tcb *t, int err)
 		t->connected_notified = true;
 		t->closed_notified = true;
 		if (t->cb.on_connected)
-			t->cb.on_connected(t->arg, (struct sl_tcp_flow *)t, err ? err : -ECONNRESET);
+			t->cb.on_connected(t->arg, (struct sl_tcp_flow *)t,
+					   err ? err : -ECONNRESET);
 		return;
 	}
 	if (!t->closed_notified) {

@@ -109,11 +109,11 @@ struct sl_tcb {
 	uint32_t bytes_acked; /* congestion avoidance accumulator (RFC 5681 §3.1, ABC) */
 
 	/* Flags */
-	bool fin_queued;   /* FIN follows the send buffer (shutdown write / close) */
-	bool fin_sent;	   /* FIN occupies snd_max - 1 */
+	bool fin_queued; /* FIN follows the send buffer (shutdown write / close) */
+	bool fin_sent;	 /* FIN occupies snd_max - 1 */
 	bool fin_rcvd;
 	bool rd_shut;
-	bool app_closed; /* the application let go: free at CLOSED */
+	bool app_closed;   /* the application let go: free at CLOSED */
 	bool nodelay_push; /* a _nodelay write wants its bytes out now */
 	bool ack_now;
 	bool want_writable;
@@ -121,13 +121,12 @@ struct sl_tcb {
 	int error; /* why it ended: 0, -ECONNRESET, -ETIMEDOUT, -ECONNREFUSED */
 	bool closed_notified;
 	bool connected_notified;
-	bool active; /* we sent the first SYN */
-	bool dead;   /* unlinked; freed at the end of the poll (callbacks may still hold it) */
+	bool active;   /* we sent the first SYN */
+	bool dead;     /* unlinked; freed at the end of the poll (callbacks may still hold it) */
 	bool unhashed; /* CLOSED, out of the table, waiting for the application's close */
 
 	/* Timers */
-	struct sl_timer rto_timer, persist_timer, delack_timer, ka_timer, tw_timer,
-		conn_timer;
+	struct sl_timer rto_timer, persist_timer, delack_timer, ka_timer, tw_timer, conn_timer;
 	unsigned persist_backoff;
 	unsigned persist_unanswered; /* probes sent since the last segment received */
 	struct sl_keepalive ka;

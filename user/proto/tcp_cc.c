@@ -86,11 +86,11 @@ static void nr_on_rto(struct sl_tcb *t)
 }
 
 const struct sl_tcp_cc_ops sl_tcp_newreno = {
-	.name = "newreno",
-	.init = nr_init,
-	.on_ack = nr_on_ack,
-	.on_fast_retransmit = nr_on_fast_retransmit,
-	.on_recovery_ack = nr_on_recovery_ack,
-	.on_dupack = nr_on_dupack,
-	.on_rto = nr_on_rto,
+    .name = "newreno",
+    .init = nr_init,
+    .on_ack = nr_on_ack,
+    .on_fast_retransmit = nr_on_fast_retransmit,
+    .on_recovery_ack = nr_on_recovery_ack,
+    .on_dupack = nr_on_dupack,
+    .on_rto = nr_on_rto,
 };

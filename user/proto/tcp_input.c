@@ -70,8 +70,8 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 		STAT_INC(st, tcp_backlog_full);
 		sl_tcb_free(l->synq.head);
 	}
-	struct sl_tcb *t = sl_tcb_new(st, pkt->dst, sl_tcp_dport(s->th), pkt->src,
-				      sl_tcp_sport(s->th));
+	struct sl_tcb *t =
+	    sl_tcb_new(st, pkt->dst, sl_tcp_dport(s->th), pkt->src, sl_tcp_sport(s->th));
 	if (!t)
 		return;
 	t->state = SL_TCP_LISTEN; /* for apply_syn_options */
@@ -296,9 +296,9 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 		else
 			sl_tcp_arm_rto(t);
 		sl_tcp_want_output(t);
-	} else if (s->ack == t->snd_una && s->dlen == 0 && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
-		   t->snd_max != t->snd_una && s->win != 0 &&
-		   (uint32_t)s->win << t->snd_wscale <= t->snd_wnd) {
+	} else if (s->ack == t->snd_una && s->dlen == 0 &&
+		   !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) && t->snd_max != t->snd_una &&
+		   s->win != 0 && (uint32_t)s->win << t->snd_wscale <= t->snd_wnd) {
 		/* A duplicate ACK (RFC 5681 §2), except that a window that shrank still counts: a
 		 * receiver holding our out-of-order segments advertises less room with each one
 		 * (Linux does), and without SACK those ACKs are all the loss signal there is. A
@@ -418,13 +418,14 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		s.len--;
 		ok = true;
 	} else if (t->state == SL_TCP_SYN_RECEIVED && (s.flags & SL_TCP_SYN) && s.seq == t->irs &&
-	    !(s.flags & SL_TCP_RST)) {
+		   !(s.flags & SL_TCP_RST)) {
 		t->ack_now = true;
 		sl_tcp_want_output(t);
 		return SL_RX_RELEASE;
 	}
 	if (!ok) {
-		if (t->state == SL_TCP_TIME_WAIT && (s.flags & SL_TCP_FIN) && !(s.flags & SL_TCP_RST))
+		if (t->state == SL_TCP_TIME_WAIT && (s.flags & SL_TCP_FIN) &&
+		    !(s.flags & SL_TCP_RST))
 			sl_tcp_enter_time_wait(t);
 		if (!(s.flags & SL_TCP_RST)) {
 			STAT_INC(st, tcp_out_of_window);
@@ -516,7 +517,8 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		if (fin_acked(t)) {
 			sl_tcp_set_state(t, SL_TCP_FIN_WAIT_2);
 			if (t->app_closed) /* bound an orphan's wait for the peer's FIN */
-				sl_timer_arm(&st->timers, &t->tw_timer, st->now + 2 * st->cfg.tcp_msl_ns);
+				sl_timer_arm(&st->timers, &t->tw_timer,
+					     st->now + 2 * st->cfg.tcp_msl_ns);
 		}
 		break;
 	case SL_TCP_CLOSING:
@@ -603,8 +605,8 @@ bool sl_tcp_icmp_error(struct sl_stack *st, int err, const uint8_t *q, size_t ql
 	if (hlen < SL_IPV4_HLEN || qlen < hlen + 8 || sl_ipv4_proto(q) != SL_IPPROTO_TCP)
 		return false;
 	const uint8_t *th = q + hlen;
-	struct sl_tcb *t = sl_tcp_lookup(st, sl_ipv4_src(q), sl_tcp_sport(th), sl_ipv4_dst(q),
-					 sl_tcp_dport(th));
+	struct sl_tcb *t =
+	    sl_tcp_lookup(st, sl_ipv4_src(q), sl_tcp_sport(th), sl_ipv4_dst(q), sl_tcp_dport(th));
 	if (!t)
 		return false;
 	/* RFC 5461 / RFC 1122 §4.2.3.9: in SYN-SENT a port or protocol unreachable ends the

@@ -50,13 +50,13 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	uint8_t *th = f.data + SL_L4_OFF;
 	bool syn = flags & SL_TCP_SYN;
 	struct sl_tcp_hdr h = {
-		.sport = t->lport,
-		.dport = t->rport,
-		.seq = seq,
-		.ack = (flags & SL_TCP_ACK) ? t->rcv_nxt : 0,
-		.flags = flags,
-		.mss = 0,
-		.wscale = -1,
+	    .sport = t->lport,
+	    .dport = t->rport,
+	    .seq = seq,
+	    .ack = (flags & SL_TCP_ACK) ? t->rcv_nxt : 0,
+	    .flags = flags,
+	    .mss = 0,
+	    .wscale = -1,
 	};
 	if (syn) {
 		/* RFC 9293 §3.7.1 / RFC 6691: MSS = MTU − IP and TCP headers without options. */

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <stddef.h>
 
-#define TCB_OF(t, field) ((struct sl_tcb *)((char *)(t) - offsetof(struct sl_tcb, field)))
+#define TCB_OF(t, field) ((struct sl_tcb *)((char *)(t)-offsetof(struct sl_tcb, field)))
 
 static void rto_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 static void persist_fire(struct sl_timer *tm, void *ctx, uint64_t now);
@@ -142,7 +142,8 @@ static void persist_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 void sl_tcp_arm_delack(struct sl_tcb *t)
 {
 	if (!sl_timer_armed(&t->delack_timer))
-		sl_timer_arm(&t->st->timers, &t->delack_timer, t->st->now + t->st->cfg.tcp_delack_ns);
+		sl_timer_arm(&t->st->timers, &t->delack_timer,
+			     t->st->now + t->st->cfg.tcp_delack_ns);
 }
 
 static void delack_fire(struct sl_timer *tm, void *ctx, uint64_t now)
@@ -169,8 +170,8 @@ void sl_tcp_ka_reset(struct sl_tcb *t)
 	/* The timer is not moved on every segment: when it fires it measures the idle time
 	 * from last_rx and sleeps again if nothing is due. */
 	if (t->ka_on && ka_state(t) && !sl_timer_armed(&t->ka_timer))
-		sl_timer_arm(&t->st->timers, &t->ka_timer, t->st->now + t->ka.after_ns +
-								   t->ka.interval_ns);
+		sl_timer_arm(&t->st->timers, &t->ka_timer,
+			     t->st->now + t->ka.after_ns + t->ka.interval_ns);
 }
 
 static void ka_fire(struct sl_timer *tm, void *ctx, uint64_t now)

@@ -159,10 +159,10 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		return SL_RX_RELEASE;
 	}
 	struct sl_udp_meta m = {
-		.src = sl_ip_v4(pkt->src),
-		.dst = sl_ip_v4(pkt->dst),
-		.src_port = sl_get16(h),
-		.dst_port = dport,
+	    .src = sl_ip_v4(pkt->src),
+	    .dst = sl_ip_v4(pkt->dst),
+	    .src_port = sl_get16(h),
+	    .dst_port = dport,
 	};
 	const uint8_t *data = h + UDP_HLEN;
 	size_t len = ulen - UDP_HLEN;
@@ -210,10 +210,10 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const uint8_t *q, size_t ql
 	if (!s || !s->err_cb)
 		return false;
 	struct sl_udp_meta m = {
-		.src = sl_ip_v4(sl_ipv4_src(q)),
-		.dst = sl_ip_v4(sl_ipv4_dst(q)),
-		.src_port = sl_get16(u),
-		.dst_port = sl_get16(u + 2),
+	    .src = sl_ip_v4(sl_ipv4_src(q)),
+	    .dst = sl_ip_v4(sl_ipv4_dst(q)),
+	    .src_port = sl_get16(u),
+	    .dst_port = sl_get16(u + 2),
 	};
 	s->err_cb(s->err_arg, st, err, &m);
 	return true;

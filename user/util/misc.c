@@ -12,17 +12,17 @@
 
 static const char *const stat_names[] = {
 #define X(name, drop, desc) #name,
-	SL_STATS(X)
+    SL_STATS(X)
 #undef X
 };
 static const char *const stat_descs[] = {
 #define X(name, drop, desc) desc,
-	SL_STATS(X)
+    SL_STATS(X)
 #undef X
 };
 static const unsigned char stat_drop[] = {
 #define X(name, drop, desc) drop,
-	SL_STATS(X)
+    SL_STATS(X)
 #undef X
 };
 
@@ -46,8 +46,8 @@ int sl_stats_path(const char *ifname, unsigned queue, char *buf, unsigned long l
 	struct stat sb;
 	if (stat("/proc/self/ns/net", &sb) < 0)
 		return -errno;
-	int n = snprintf(buf, len, "/run/sluice/%lu/%s/q%u.stats", (unsigned long)sb.st_ino,
-			 ifname, queue);
+	int n = snprintf(buf, len, "/run/sluice/%lu/%s/q%u.stats", (unsigned long)sb.st_ino, ifname,
+			 queue);
 	return n < 0 || (unsigned long)n >= len ? -ENAMETOOLONG : 0;
 }
 

@@ -62,8 +62,7 @@ int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o)
 	return 0;
 }
 
-int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
-		 struct sl_tcp_opts *o)
+int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct sl_tcp_opts *o)
 {
 	if (len < SL_TCP_HLEN)
 		return SL_STAT_tcp_short;

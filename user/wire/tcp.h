@@ -76,8 +76,8 @@ static inline uint16_t sl_tcp_win(const uint8_t *p)
 
 /* Options we act on; the rest are recognised and skipped. */
 struct sl_tcp_opts {
-	uint16_t mss;	     /* 0: absent */
-	int8_t wscale;	     /* -1: absent */
+	uint16_t mss;  /* 0: absent */
+	int8_t wscale; /* -1: absent */
 	bool sack_ok;
 	bool has_ts;
 	uint32_t ts_val, ts_ecr;
@@ -86,8 +86,7 @@ struct sl_tcp_opts {
 /* 0 when p[0..len) is a TCP segment with a sane data offset and well-formed options, and
  * the checksum (with the IPv4 pseudo-header of src/dst) is right; else the SL_STAT_
  * reason. Fills o. */
-int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst,
-		 struct sl_tcp_opts *o);
+int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct sl_tcp_opts *o);
 /* Parse options only (bytes between the fixed header and the data offset). */
 int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o);
 
@@ -96,8 +95,8 @@ struct sl_tcp_hdr {
 	uint32_t seq, ack;
 	uint8_t flags;
 	uint16_t win;
-	uint16_t mss;	/* SYN only: 0 = none */
-	int8_t wscale;	/* SYN only: -1 = none */
+	uint16_t mss;  /* SYN only: 0 = none */
+	int8_t wscale; /* SYN only: -1 = none */
 };
 /* Write the header (and options) at p; returns its length. The checksum is left 0. */
 unsigned sl_tcp_emit(uint8_t *p, const struct sl_tcp_hdr *h);
