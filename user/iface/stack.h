@@ -117,6 +117,10 @@ struct sl_piece {
 };
 int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
 		 bool df, const struct sl_piece *pieces, int n);
+/* The same, for a caller that already routed (src and nexthop from sl_iface_route4): one
+ * route lookup per packet, not two. */
+int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t nexthop,
+		     uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
 
 /* ICMP error about a received datagram (RFC 1122 §3.2.2 rules applied here). */
 void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8_t type,

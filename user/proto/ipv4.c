@@ -133,17 +133,23 @@ static void gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, s
 int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
 		 bool df, const struct sl_piece *pieces, int n)
 {
-	size_t total = 0;
-	for (int i = 0; i < n; i++)
-		total += pieces[i].len;
-	if (SL_IPV4_HLEN + total > 65535)
-		return -EMSGSIZE;
 	uint32_t nexthop, rsrc;
 	int err = sl_iface_route4(st, dst, &nexthop, &rsrc);
 	if (err) {
 		STAT_INC(st, ipv4_no_route);
 		return err;
 	}
+	return sl_ipv4_send_via(st, src ? src : rsrc, dst, nexthop, proto, ttl, df, pieces, n);
+}
+
+int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t nexthop,
+		     uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n)
+{
+	size_t total = 0;
+	for (int i = 0; i < n; i++)
+		total += pieces[i].len;
+	if (SL_IPV4_HLEN + total > 65535)
+		return -EMSGSIZE;
 	if (SL_IPV4_HLEN + total > st->mtu && df) {
 		STAT_INC(st, ipv4_too_big);
 		return -EMSGSIZE;
@@ -152,7 +158,7 @@ int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
 	    .id = st->ip_id++,
 	    .ttl = ttl ? ttl : st->cfg.ttl,
 	    .proto = proto,
-	    .src = src ? src : rsrc,
+	    .src = src,
 	    .dst = dst,
 	};
 	/* RFC 791 §3.2: every fragment but the last carries a multiple of 8 bytes. */

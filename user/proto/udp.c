@@ -255,8 +255,8 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	uint16_t c = (uint16_t)~sl_csum_fold(acc);
 	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	struct sl_piece pieces[2] = {{h, UDP_HLEN}, {data, len}};
-	err = sl_ipv4_send(st, src, d, SL_IPPROTO_UDP, o ? o->ttl : 0, o ? o->dont_fragment : false,
-			   pieces, 2);
+	err = sl_ipv4_send_via(st, src, d, nh, SL_IPPROTO_UDP, o ? o->ttl : 0,
+			       o ? o->dont_fragment : false, pieces, 2);
 	if (err == 0)
 		STAT_INC(st, udp_tx);
 	return err;
