@@ -321,6 +321,11 @@ struct pseg {
 	uint16_t mss; /* 0: no option */
 	bool has_ws;
 	uint8_t ws;
+	bool sack_ok; /* SYN: SACK-permitted */
+	bool ts;      /* timestamps option ts_val / ts_ecr */
+	uint32_t ts_val, ts_ecr;
+	uint8_t nsack; /* SACK blocks */
+	struct sl_tcp_sack sack[SL_TCP_SACK_MAX];
 	const void *data;
 	uint32_t dlen;
 };
@@ -337,7 +342,13 @@ static inline void peer_tx(const struct pseg *s)
 			       .flags = s->flags,
 			       .win = s->win,
 			       .mss = s->mss,
-			       .wscale = s->has_ws ? (int8_t)s->ws : -1};
+			       .wscale = s->has_ws ? (int8_t)s->ws : -1,
+			       .sack_ok = s->sack_ok,
+			       .ts = s->ts,
+			       .ts_val = s->ts_val,
+			       .ts_ecr = s->ts_ecr,
+			       .nsack = s->nsack};
+	memcpy(h.sack, s->sack, sizeof h.sack);
 	unsigned hlen = sl_tcp_emit(th, &h);
 	if (s->dlen)
 		memcpy(th + hlen, s->data, s->dlen);

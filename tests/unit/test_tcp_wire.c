@@ -111,6 +111,34 @@ static const char g_sackok3[] = "4500002c00010000400666c90a0000020a0000019c40005
 static const char g_badcsum[] = "4500002f00010000400666c60a0000020a0000019c4000500000000100000001"
 				"50102000123400007061796c6f6164";
 
+/* What sluice sends when SACK and timestamps are on, laid out as Linux does: */
+/* IP(src='10.0.0.1',dst='10.0.0.2')/TCP(sport=80,dport=40000,flags='S',seq=1000,window=65535,
+ *   options=[('MSS',1460),('SAckOK',b''),('Timestamp',(0x11223344,0)),('NOP',None),
+ *   ('WScale',7)]) */
+static const char g_syn_ts_sack[] =
+    "4500003c00010000400666b90a0000010a00000200509c40000003e800000000a002ffff4f1f0000020405b4"
+    "0402080a112233440000000001030307";
+/* IP(src='10.0.0.1',dst='10.0.0.2')/TCP(sport=80,dport=40000,flags='SA',seq=2000,ack=1001,
+ *   window=65535,options=[('MSS',1460),('NOP',None),('NOP',None),('SAckOK',b''),('NOP',None),
+ *   ('WScale',7)]) */
+static const char g_synack_sack[] =
+    "4500003400010000400666c10a0000010a00000200509c40000007d0000003e98012ffffb2b50000020405b4"
+    "0101040201030307";
+/* IP(src='10.0.0.1',dst='10.0.0.2')/TCP(sport=80,dport=40000,flags='A',seq=5000,
+ *   ack=0xfffffff0,window=512,options=[('NOP',None),('NOP',None),
+ *   ('Timestamp',(0xaabbccdd,0x01020304)),('NOP',None),('NOP',None),
+ *   ('SAck',(0xfffffff8,0x00000010,0x100,0x200,0x300,0x400))]) */
+static const char g_ack_ts_sack3[] =
+    "4500005000010000400666a50a0000010a00000200509c4000001388fffffff0f0100200b4d100000101080a"
+    "aabbccdd010203040101051afffffff8000000100000010000000200000003000000040"
+    "0";
+/* IP(src='10.0.0.1',dst='10.0.0.2')/TCP(sport=80,dport=40000,flags='A',seq=5000,ack=7000,
+ *   window=512,options=[('NOP',None),('NOP',None),('SAck',(8000,9000,10000,11000,12000,13000,
+ *   14000,15000))]) */
+static const char g_ack_sack4[] =
+    "4500004c00010000400666a90a0000010a00000200509c400000138800001b58e0100200d0b800000101052200"
+    "001f40000023280000271000002af800002ee0000032c8000036b000003a98";
+
 #define IP_10_0_0_1 0x0a000001u
 #define IP_10_0_0_2 0x0a000002u
 
@@ -226,11 +254,33 @@ static void test_tcp_parse_sack_blocks_and_eol(void **state)
 	assert_int_equal(sl_tcp_hlen(g.th), 44);
 	assert_int_equal(sl_tcp_win(g.th), 0);
 	assert_int_equal(sl_tcp_flags(g.th), SL_TCP_ACK);
-	/* SACK blocks are recognised and skipped: nothing we act on. */
+	/* Two SACK blocks, in the order they were listed (RFC 2018 §3). */
 	assert_int_equal(o.mss, 0);
 	assert_int_equal(o.wscale, -1);
 	assert_false(o.sack_ok);
 	assert_false(o.has_ts);
+	assert_int_equal(o.nsack, 2);
+	assert_int_equal(o.sack[0].l, 100);
+	assert_int_equal(o.sack[0].r, 200);
+	assert_int_equal(o.sack[1].l, 300);
+	assert_int_equal(o.sack[1].r, 400);
+}
+
+static void test_tcp_parse_sack_malformed_ignored(void **state)
+{
+	/* A SACK option whose length is not 2 + 8·n (n = 1..4) carries no usable blocks; the
+	 * segment stays good (RFC 2018 §3 defines only those lengths). */
+	static const uint8_t bad[][12] = {
+	    {5, 2, 1, 1},		    /* no block */
+	    {5, 6, 0, 0, 0, 1, 1, 1},	    /* half a block */
+	    {5, 11, 0, 0, 0, 1, 0, 0, 0, 2, 0, 1}, /* one block and a stray byte */
+	};
+	static const unsigned len[] = {4, 8, 12};
+	for (unsigned i = 0; i < 3; i++) {
+		struct sl_tcp_opts o;
+		assert_int_equal(sl_tcp_parse_opts(bad[i], len[i], &o), 0);
+		assert_int_equal(o.nsack, 0);
+	}
 }
 
 static void test_tcp_parse_unknown_option_skipped(void **state)
@@ -497,6 +547,82 @@ static void test_tcp_emit_data_golden(void **state)
 	emit_and_compare(g_finack, &f);
 }
 
+static void test_tcp_emit_syn_ts_sack_golden(void **state)
+{
+	struct sl_tcp_hdr h = {.sport = 80,
+			       .dport = 40000,
+			       .seq = 1000,
+			       .flags = SL_TCP_SYN,
+			       .win = 65535,
+			       .mss = 1460,
+			       .wscale = 7,
+			       .sack_ok = true,
+			       .ts = true,
+			       .ts_val = 0x11223344u};
+	assert_int_equal(sl_tcp_opts_len(&h), 20);
+	emit_and_compare(g_syn_ts_sack, &h);
+}
+
+static void test_tcp_emit_synack_sack_golden(void **state)
+{
+	struct sl_tcp_hdr h = {.sport = 80,
+			       .dport = 40000,
+			       .seq = 2000,
+			       .ack = 1001,
+			       .flags = SL_TCP_SYN | SL_TCP_ACK,
+			       .win = 65535,
+			       .mss = 1460,
+			       .wscale = 7,
+			       .sack_ok = true};
+	assert_int_equal(sl_tcp_opts_len(&h), 12);
+	emit_and_compare(g_synack_sack, &h);
+}
+
+static void test_tcp_emit_ack_ts_sack_golden(void **state)
+{
+	/* Four blocks asked for, three fit beside the timestamps (RFC 2018 §3). */
+	struct sl_tcp_hdr h = {.sport = 80,
+			       .dport = 40000,
+			       .seq = 5000,
+			       .ack = 0xfffffff0u,
+			       .flags = SL_TCP_ACK,
+			       .win = 512,
+			       .wscale = -1,
+			       .ts = true,
+			       .ts_val = 0xaabbccddu,
+			       .ts_ecr = 0x01020304u,
+			       .nsack = 4,
+			       .sack = {{0xfffffff8u, 0x10}, {0x100, 0x200}, {0x300, 0x400}, {1, 2}}};
+	assert_int_equal(sl_tcp_opts_len(&h), 40);
+	emit_and_compare(g_ack_ts_sack3, &h);
+	struct gold g;
+	struct sl_tcp_opts o;
+	load(&g, g_ack_ts_sack3);
+	assert_int_equal(check_exact(g.th, g.tlen, g.src, g.dst, &o), 0);
+	assert_true(o.has_ts);
+	assert_int_equal(o.ts_val, 0xaabbccddu);
+	assert_int_equal(o.ts_ecr, 0x01020304u);
+	assert_int_equal(o.nsack, 3);
+	assert_int_equal(o.sack[0].l, 0xfffffff8u);
+	assert_int_equal(o.sack[0].r, 0x10);
+	assert_int_equal(o.sack[2].r, 0x400);
+}
+
+static void test_tcp_emit_ack_sack4_golden(void **state)
+{
+	struct sl_tcp_hdr h = {.sport = 80,
+			       .dport = 40000,
+			       .seq = 5000,
+			       .ack = 7000,
+			       .flags = SL_TCP_ACK,
+			       .win = 512,
+			       .wscale = -1,
+			       .nsack = 4,
+			       .sack = {{8000, 9000}, {10000, 11000}, {12000, 13000}, {14000, 15000}}};
+	assert_int_equal(sl_tcp_opts_len(&h), 36);
+	emit_and_compare(g_ack_sack4, &h);
+}
+
 /* Emit random headers with a payload, then check parses every field back. */
 static void test_tcp_emit_round_trip(void **state)
 {
@@ -512,11 +638,21 @@ static void test_tcp_emit_round_trip(void **state)
 		    .win = (uint16_t)sl_rng_next(&r),
 		    .mss = (i & 1) ? (uint16_t)sl_rng_next(&r) : 0,
 		    .wscale = (i & 2) ? (int8_t)sl_rng_below(&r, 15) : -1,
+		    .sack_ok = (i & 4) != 0,
+		    .ts = (i & 8) != 0,
+		    .ts_val = (uint32_t)sl_rng_next(&r),
+		    .ts_ecr = (uint32_t)sl_rng_next(&r),
+		    .nsack = (uint8_t)sl_rng_below(&r, 5),
 		};
+		for (unsigned b = 0; b < SL_TCP_SACK_MAX; b++) {
+			h.sack[b].l = (uint32_t)sl_rng_next(&r);
+			h.sack[b].r = (uint32_t)sl_rng_next(&r);
+		}
 		uint8_t buf[128];
 		unsigned plen = (unsigned)sl_rng_below(&r, 64);
 		unsigned hlen = sl_tcp_emit(buf, &h);
-		assert_int_equal(hlen, 20 + (h.mss ? 4 : 0) + (h.wscale >= 0 ? 4 : 0));
+		assert_int_equal(hlen, 20 + sl_tcp_opts_len(&h));
+		assert_true(hlen <= 60 && hlen % 4 == 0);
 		for (unsigned k = 0; k < plen; k++)
 			buf[hlen + k] = (uint8_t)sl_rng_next(&r);
 		uint32_t src = (uint32_t)sl_rng_next(&r), dst = (uint32_t)sl_rng_next(&r);
@@ -532,8 +668,20 @@ static void test_tcp_emit_round_trip(void **state)
 		assert_int_equal(sl_tcp_hlen(buf), hlen);
 		assert_int_equal(o.mss, h.mss);
 		assert_int_equal(o.wscale, h.wscale);
-		assert_false(o.sack_ok);
-		assert_false(o.has_ts);
+		assert_int_equal(o.sack_ok, h.sack_ok);
+		assert_int_equal(o.has_ts, h.ts);
+		if (h.ts) {
+			assert_int_equal(o.ts_val, h.ts_val);
+			assert_int_equal(o.ts_ecr, h.ts_ecr);
+		}
+		/* As many blocks as fit, in order. */
+		assert_true(o.nsack <= h.nsack);
+		if (h.nsack && !h.mss && h.wscale < 0 && !h.sack_ok)
+			assert_int_equal(o.nsack, h.nsack < (h.ts ? 3 : 4) ? h.nsack : (h.ts ? 3 : 4));
+		for (unsigned b = 0; b < o.nsack; b++) {
+			assert_int_equal(o.sack[b].l, h.sack[b].l);
+			assert_int_equal(o.sack[b].r, h.sack[b].r);
+		}
 		/* The checksum in the header verifies as the Internet checksum of the whole. */
 		uint64_t acc = sl_csum_pseudo4(src, dst, 6, (uint16_t)(hlen + plen));
 		assert_int_equal(sl_csum_fold(sl_csum_add(acc, buf, hlen + plen)), 0xffff);
@@ -618,6 +766,7 @@ int main(void)
 	    cmocka_unit_test(test_tcp_parse_synack_golden),
 	    cmocka_unit_test(test_tcp_parse_data_odd_length),
 	    cmocka_unit_test(test_tcp_parse_sack_blocks_and_eol),
+	    cmocka_unit_test(test_tcp_parse_sack_malformed_ignored),
 	    cmocka_unit_test(test_tcp_parse_unknown_option_skipped),
 	    cmocka_unit_test(test_tcp_parse_wscale_clamped_to_14),
 	    cmocka_unit_test(test_tcp_parse_fin_at_wrap),
@@ -637,6 +786,10 @@ int main(void)
 	    cmocka_unit_test(test_tcp_emit_ack_golden),
 	    cmocka_unit_test(test_tcp_emit_rst_golden),
 	    cmocka_unit_test(test_tcp_emit_data_golden),
+	    cmocka_unit_test(test_tcp_emit_syn_ts_sack_golden),
+	    cmocka_unit_test(test_tcp_emit_synack_sack_golden),
+	    cmocka_unit_test(test_tcp_emit_ack_ts_sack_golden),
+	    cmocka_unit_test(test_tcp_emit_ack_sack4_golden),
 	    cmocka_unit_test(test_tcp_emit_round_trip),
 	    cmocka_unit_test(test_tcp_seq_compare_across_wrap),
 	    cmocka_unit_test(test_tcp_seq_in_across_wrap),

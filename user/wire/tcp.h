@@ -1,6 +1,7 @@
 /*
  * TCP header and options (RFC 9293 §3.1, options §3.2; window scale RFC 7323 §2;
- * SACK-permitted RFC 2018; timestamps RFC 7323 §3 — recognised and skipped).
+ * SACK-permitted and SACK blocks RFC 2018 §2–3; timestamps RFC 7323 §3). Options are laid
+ * out on 4-byte boundaries the way Linux sends them, so a capture reads familiarly.
  * Sequence arithmetic modulo 2^32 (RFC 9293 §3.4): always through seq_*().
  */
 #ifndef SL_WIRE_TCP_H
@@ -74,6 +75,13 @@ static inline uint16_t sl_tcp_win(const uint8_t *p)
 	return sl_get16(p + 14);
 }
 
+/* A SACK block: the sequence numbers of the first byte and of the byte just past the end of
+ * a run of data the receiver holds (RFC 2018 §3). */
+struct sl_tcp_sack {
+	uint32_t l, r;
+};
+#define SL_TCP_SACK_MAX 4 /* blocks that fit in the 40 bytes of option space */
+
 /* Options we act on; the rest are recognised and skipped. */
 struct sl_tcp_opts {
 	uint16_t mss;  /* 0: absent */
@@ -81,6 +89,8 @@ struct sl_tcp_opts {
 	bool sack_ok;
 	bool has_ts;
 	uint32_t ts_val, ts_ecr;
+	uint8_t nsack; /* SACK blocks, in the order the segment lists them */
+	struct sl_tcp_sack sack[SL_TCP_SACK_MAX];
 };
 
 /* 0 when p[0..len) is a TCP segment with a sane data offset and well-formed options, and
@@ -97,7 +107,14 @@ struct sl_tcp_hdr {
 	uint16_t win;
 	uint16_t mss;  /* SYN only: 0 = none */
 	int8_t wscale; /* SYN only: -1 = none */
+	bool sack_ok;  /* SYN only: SACK-permitted */
+	bool ts;       /* timestamps option with ts_val, ts_ecr */
+	uint32_t ts_val, ts_ecr;
+	uint8_t nsack; /* SACK blocks to send (as many as fit are sent: 3 with timestamps) */
+	struct sl_tcp_sack sack[SL_TCP_SACK_MAX];
 };
+/* Option bytes sl_tcp_emit writes for h (its header is SL_TCP_HLEN + this). */
+unsigned sl_tcp_opts_len(const struct sl_tcp_hdr *h);
 /* Write the header (and options) at p; returns its length. The checksum is left 0. */
 unsigned sl_tcp_emit(uint8_t *p, const struct sl_tcp_hdr *h);
 /* Set the checksum over the header + payload at p (len bytes) for src/dst. */
