@@ -73,7 +73,17 @@ struct sl_stack_config {
 	uint32_t tcp_syn_retries; /* SYN retransmissions before ETIMEDOUT, default 6 */
 	uint64_t tcp_delack_ns;	  /* delayed-ACK bound, default 40 ms */
 	uint32_t tcp_initial_window; /* segments (RFC 6928), default 10 */
-	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), default 100 */
+	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), default 100; the
+				      * budget of each second is drawn at random from
+				      * [rate/2, 3·rate/2) so it cannot be counted from outside */
+	uint64_t tcp_oow_ack_ns;     /* a connection answers out-of-window segments without data
+				      * (and challenge ACKs) at most once per this interval,
+				      * default 500 ms; segments with data are always answered */
+	const char *tcp_cc;	     /* congestion control: "cubic" (default) or "newreno" */
+	bool tcp_sack;		     /* offer and use SACK (RFC 2018, 2883), default on */
+	bool tcp_timestamps;	     /* offer and use timestamps (RFC 7323), default on */
+	uint8_t tcp_syncookies;	     /* RFC 4987 SYN cookies: 0 never, 1 when a listener's
+				      * backlog is full (default), 2 always */
 
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
 	uint32_t icmp_rate;  /* per second, default 100 */

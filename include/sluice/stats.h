@@ -89,6 +89,24 @@
 	X(tcp_accepted, 0, "passive opens completed")                                              \
 	X(tcp_connected, 0, "active opens completed")                                              \
 	X(tcp_tx_deferred, 0, "TCP output deferred to the next poll: device batch full")           \
+	X(tcp_sack_rx, 0, "ACKs received carrying SACK blocks (RFC 2018)")                         \
+	X(tcp_sack_tx, 0, "ACKs sent carrying SACK blocks")                                        \
+	X(tcp_dsack_rx, 0, "D-SACK blocks received: the peer got a segment twice (RFC 2883)")      \
+	X(tcp_dsack_tx, 0, "D-SACK blocks sent for duplicate segments received")                   \
+	X(tcp_sack_bad, 1, "SACK block ignored: outside SND.UNA..SND.MAX or inverted")             \
+	X(tcp_rack_lost, 0, "segments marked lost by RACK (RFC 8985 §6.2)")                        \
+	X(tcp_recoveries, 0, "fast recoveries entered (RFC 6675 / RFC 6582)")                      \
+	X(tcp_tlp_probes, 0, "tail loss probes sent (RFC 8985 §7)")                                \
+	X(tcp_tlp_recoveries, 0, "losses repaired by a tail loss probe (RFC 8985 §7.4)")           \
+	X(tcp_spurious_rtx, 0, "retransmissions found spurious (D-SACK, RFC 3522 timestamps)")     \
+	X(tcp_undo, 0, "congestion responses undone after spurious retransmission")                \
+	X(tcp_paws_rejected, 1, "segment dropped by PAWS: timestamp older than TS.Recent (RFC 7323 §5)") \
+	X(tcp_syncookies_sent, 0, "SYN-ACKs sent with a SYN cookie (RFC 4987 §3.6)")              \
+	X(tcp_syncookies_ok, 0, "connections established from a valid SYN cookie")                 \
+	X(tcp_syncookies_bad, 1, "ACK for a listener with no half-open connection and a bad cookie") \
+	X(tcp_sendmap_full, 0, "TCP output waited: the segment map of a connection was full")       \
+	X(tcp_oow_ack_limited, 1, "ACK to an out-of-window segment not sent: per-connection limit") \
+	X(tcp_icmp_bad_seq, 1, "ICMP error ignored: quoted sequence outside SND.UNA..SND.NXT")    \
 	X(icmp_rx, 0, "ICMP messages accepted")                                                    \
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \

@@ -51,6 +51,8 @@ struct sl_tcp_connect_opts {
 	const sl_ip *src;	       /* NULL: source selection */
 	const struct sl_keepalive *ka; /* NULL: none */
 	uint64_t timeout_ns;	       /* 0: the SYN retransmission limit decides (~ 60 s) */
+	const char *cc;		       /* congestion control ("cubic", "newreno"); NULL: the
+					* stack's (sl_stack_config.tcp_cc) */
 };
 /* Active open. The flow exists at once; on_connected reports the outcome. */
 int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
@@ -96,12 +98,34 @@ void sl_tcp_endpoints(const struct sl_tcp_flow *f, sl_ip *local, uint16_t *lport
 struct sl_tcp_info {
 	const char *state; /* RFC 9293 name: "ESTABLISHED", ... */
 	uint32_t mss;	   /* send MSS */
-	uint64_t srtt_us, rttvar_us, rto_us;
+	uint64_t srtt_us, rttvar_us, rto_us, min_rtt_us;
 	uint32_t cwnd, ssthresh, snd_wnd, rcv_wnd;
 	uint64_t retransmits, bytes_sent, bytes_received, segs_in, segs_out;
 	uint8_t snd_wscale, rcv_wscale;
+	/* What the handshake negotiated. */
+	bool wscale_ok, sack_ok, ts_ok;
+	const char *cc; /* "cubic", "newreno" */
+	/* Loss recovery (RFC 6675, RFC 8985). */
+	uint32_t pipe;	 /* bytes estimated in flight */
+	uint32_t sacked; /* bytes above SND.UNA the peer has SACKed */
+	uint32_t lost;	 /* bytes marked lost, not yet retransmitted */
+	uint64_t recoveries, rto_count, tlp_probes, spurious_undone, dsacks_rx, dsacks_tx;
 };
 void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *out);
+
+/* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
+ * The window and threshold carry over; the algorithm's own state starts afresh. */
+int sl_tcp_set_cc(struct sl_tcp_flow *f, const char *name);
+
+/* A snapshot of one connection, for listings (`sluice stats`). */
+struct sl_tcp_conn {
+	sl_ip local, remote;
+	uint16_t lport, rport;
+	struct sl_tcp_info info; /* its strings are static: valid while the program runs */
+};
+/* Fill up to max entries with the stack's connections (every state but LISTEN); returns how
+ * many there are in all. */
+size_t sl_tcp_conns(struct sl_stack *st, struct sl_tcp_conn *out, size_t max);
 /* Bytes that can be written now without -EAGAIN. Finding none arms on_writable, as a short
  * write does. */
 size_t sl_tcp_sndbuf_free(struct sl_tcp_flow *f);

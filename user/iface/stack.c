@@ -42,6 +42,11 @@ void sl_stack_config_init(struct sl_stack_config *cfg)
 	cfg->tcp_delack_ns = 40ULL * 1000000ULL;
 	cfg->tcp_initial_window = 10;
 	cfg->tcp_challenge_rate = 100;
+	cfg->tcp_oow_ack_ns = 500ULL * 1000000ULL;
+	cfg->tcp_cc = "cubic";
+	cfg->tcp_sack = true;
+	cfg->tcp_timestamps = true;
+	cfg->tcp_syncookies = 1;
 	cfg->arp_reachable_ns = 60ULL * 1000000000ULL;
 	cfg->arp_retry_ns = 1000000000ULL;
 	cfg->arp_retries = 3;
