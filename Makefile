@@ -10,7 +10,7 @@ ARCH_INC   := /usr/include/$(shell gcc -dumpmachine 2>/dev/null || echo x86_64-l
 WARN       := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibpf -I$(BUILD) -fno-strict-aliasing
-LDLIBS     := -lxdp -lbpf -lelf -lz -lpthread
+LDLIBS     := -lxdp -lbpf -lelf -lz -lpthread -lm
 SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 # Debian packages the build, the tests and the demo need (checked by `make deps`).

@@ -6,6 +6,7 @@
 #include "iface/stack.h"
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 
 void sl_stack_stop(struct sl_stack *st)
 {
@@ -42,9 +43,12 @@ int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts)
 			wait = o.max_sleep_ns;
 		if (end - now < wait)
 			wait = end - now;
+		/* ppoll: the deadline to the microsecond (a tail loss probe on a LAN is due
+		 * within a fraction of a millisecond; poll(2) would round it up to 1 ms). */
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		int ms = (int)((wait + 999999) / 1000000);
-		if (poll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, ms) < 0 && errno != EINTR)
+		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ULL),
+				      .tv_nsec = (long)(wait % 1000000000ULL)};
+		if (ppoll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, &ts, NULL) < 0 && errno != EINTR)
 			return -errno;
 	}
 	return 0;

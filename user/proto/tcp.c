@@ -1,6 +1,7 @@
 /*
- * TCP connection table, listeners, initial sequence numbers (RFC 6528), the application
- * API (include/sluice/tcp.h) and the end-of-poll output pass.
+ * TCP connection table, listeners, initial sequence numbers (RFC 6528), ephemeral ports
+ * (RFC 6056 §3.3.4, algorithm 4), timestamp offsets (RFC 7323 §5.4, per connection), the
+ * application API (include/sluice/tcp.h) and the end-of-poll output pass.
  */
 #include "iface/stack.h"
 #include "util/siphash.h"
@@ -70,14 +71,35 @@ static void tcbq_remove(struct sl_tcb *t)
 
 /* A TIME-WAIT connection the application has let go of needs no buffers: give them back, so
  * thousands of them cost a few hundred bytes each. */
-static void tw_shrink(struct sl_tcb *t)
+static void free_buffers(struct sl_tcb *t)
 {
-	if (t->state != SL_TCP_TIME_WAIT || !t->app_closed || !t->sndbuf.buf)
-		return;
 	free(t->sndbuf.buf);
 	free(t->rcvbuf.buf);
 	memset(&t->sndbuf, 0, sizeof(t->sndbuf));
 	memset(&t->rcvbuf, 0, sizeof(t->rcvbuf));
+	sl_sendmap_free(&t->sm);
+}
+
+static void tw_shrink(struct sl_tcb *t)
+{
+	if (t->state != SL_TCP_TIME_WAIT || !t->app_closed || !t->sndbuf.buf)
+		return;
+	free_buffers(t);
+}
+
+int sl_tcb_alloc_buffers(struct sl_tcb *t)
+{
+	const struct sl_stack_config *c = &t->st->cfg;
+	if (t->sndbuf.buf)
+		return 0;
+	/* Segments in flight are bounded by the send buffer: one record per 128 bytes of it
+	 * is room for any sensible segment size. */
+	if (ring_init(&t->sndbuf, c->tcp_sndbuf) || ring_init(&t->rcvbuf, c->tcp_rcvbuf) ||
+	    sl_sendmap_init(&t->sm, c->tcp_sndbuf / 128 + 64)) {
+		free_buffers(t);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* --- table ------------------------------------------------------------------------------ */
@@ -110,13 +132,17 @@ int sl_tcp_init(struct sl_stack *st)
 	t->nlisteners = 64;
 	/* RFC 6528: a per-stack secret for F(). Derived from the stack's seed so simulations are
 	 * reproducible; sluice run seeds from getrandom(). */
-	for (int i = 0; i < 16; i += 8) {
-		uint64_t r = sl_rng_next(&st->rng);
-		memcpy(t->isn_key + i, &r, 8);
-	}
-	t->next_port = (uint16_t)(49152 + sl_rng_below(&st->rng, 16384));
-	t->chal_last = st->now;
-	t->chal_tokens_ns = 1000000000ULL;
+	uint8_t *keys[] = {t->isn_key, t->port_key, t->ts_key, t->cookie_key};
+	for (unsigned k = 0; k < 4; k++)
+		for (int i = 0; i < 16; i += 8) {
+			uint64_t r = sl_rng_next(&st->rng);
+			memcpy(keys[k] + i, &r, 8);
+		}
+	for (unsigned i = 0; i < 256; i++)
+		t->port_table[i] = (uint16_t)sl_rng_next(&st->rng);
+	t->cc = sl_tcp_cc_find(st->cfg.tcp_cc ? st->cfg.tcp_cc : "cubic");
+	if (!t->cc)
+		return -EINVAL;
 	return 0;
 }
 
@@ -175,21 +201,17 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, u
 	struct sl_tcb *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	if (ring_init(&t->sndbuf, st->cfg.tcp_sndbuf) ||
-	    ring_init(&t->rcvbuf, st->cfg.tcp_rcvbuf)) {
-		free(t->sndbuf.buf);
-		free(t->rcvbuf.buf);
-		free(t);
-		return NULL;
-	}
+	t->sm.free = t->sm.thead = t->sm.ttail = SL_SEG_NIL;
 	t->st = st;
 	t->laddr = laddr;
 	t->raddr = raddr;
 	t->lport = lport;
 	t->rport = rport;
 	t->mss = 536; /* RFC 9293 §3.7.1: the default when the peer sends no MSS option */
+	t->peer_mss = 536;
 	t->rto_ns = st->cfg.tcp_rto_initial_ns;
-	t->cc = &sl_tcp_newreno;
+	t->cc = tt->cc;
+	t->ts_offset = sl_tcp_ts_offset(st, laddr, lport, raddr, rport);
 	/* RFC 7323 §2.2: the smallest shift that lets the window cover the receive buffer. */
 	while (t->rcv_wscale < 14 && (st->cfg.tcp_rcvbuf >> t->rcv_wscale) > 65535)
 		t->rcv_wscale++;
@@ -204,8 +226,7 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, u
 
 static void tcb_destroy(struct sl_tcb *t)
 {
-	free(t->sndbuf.buf);
-	free(t->rcvbuf.buf);
+	free_buffers(t);
 	free(t);
 }
 
@@ -262,6 +283,49 @@ uint32_t sl_tcp_isn(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_
 	memcpy(tuple + 8, &lport, 2);
 	memcpy(tuple + 10, &rport, 2);
 	return (uint32_t)(st->now / 4000) + (uint32_t)sl_siphash(st->tcp.isn_key, tuple, 12);
+}
+
+uint32_t sl_tcp_ts_offset(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+			  uint16_t rport)
+{
+	/* RFC 7323 §5.4 / RFC 6528 spirit: a keyed hash of the connection, so timestamps tell
+	 * nothing about the host's clock or its other connections — and a SYN cookie's
+	 * connection finds the same offset again. */
+	uint8_t tuple[12];
+	memcpy(tuple, &laddr, 4);
+	memcpy(tuple + 4, &raddr, 4);
+	memcpy(tuple + 8, &lport, 2);
+	memcpy(tuple + 10, &rport, 2);
+	return (uint32_t)sl_siphash(st->tcp.ts_key, tuple, 12);
+}
+
+uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns)
+{
+	return (uint32_t)(ns / 1000000ULL) + t->ts_offset;
+}
+
+/* RFC 6056 §3.3.4 (algorithm 4, double-hash): port = min + (F(addrs, rport) + table[G(...)])
+ * mod range, table[G] counting up. Each destination walks its own sequence from its own
+ * secret offset, so a port handed out for one destination tells nothing of another's. */
+static uint16_t ephemeral_port(struct sl_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport)
+{
+	enum { MIN = 49152, NUM = 16384 };
+	uint8_t in[11];
+	memcpy(in, &laddr, 4);
+	memcpy(in + 4, &raddr, 4);
+	memcpy(in + 8, &rport, 2);
+	in[10] = 'F';
+	uint32_t offset = (uint32_t)sl_siphash(st->tcp.port_key, in, 11);
+	in[10] = 'G';
+	uint32_t index = (uint32_t)sl_siphash(st->tcp.port_key, in, 11) & 255;
+	for (unsigned count = NUM; count > 0; count--) {
+		uint16_t port = (uint16_t)(MIN + (offset + st->tcp.port_table[index]) % NUM);
+		st->tcp.port_table[index]++;
+		if (!sl_tcp_lookup(st, laddr, port, raddr, rport) &&
+		    !sl_tcp_find_listener(st, port))
+			return port;
+	}
+	return 0;
 }
 
 void sl_tcp_set_state(struct sl_tcb *t, enum sl_tcp_state s)
@@ -403,22 +467,21 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 			return -EADDRNOTAVAIL;
 		laddr = sl_ip_to_v4(o->src);
 	}
-	/* Ephemeral port (RFC 6056 §3.3.2 style: a rolling start, skip the ones in use). */
-	uint16_t lport = 0;
-	for (unsigned tries = 0; tries < 16384; tries++) {
-		uint16_t p = st->tcp.next_port;
-		st->tcp.next_port = p == 65535 ? 49152 : p + 1;
-		if (!sl_tcp_lookup(st, laddr, p, raddr, (uint16_t)port) &&
-		    !sl_tcp_find_listener(st, p)) {
-			lport = p;
-			break;
-		}
-	}
+	const struct sl_tcp_cc_ops *cc = st->tcp.cc;
+	if (o && o->cc && !(cc = sl_tcp_cc_find(o->cc)))
+		return -EINVAL;
+	uint16_t lport = ephemeral_port(st, laddr, raddr, (uint16_t)port);
 	if (!lport)
 		return -EADDRNOTAVAIL;
 	struct sl_tcb *t = sl_tcb_new(st, laddr, lport, raddr, (uint16_t)port);
 	if (!t)
 		return st->tcp.nconns >= st->cfg.tcp_max_conns ? -ENOSPC : -ENOMEM;
+	/* An active open may be written to at once: it gets its buffers now. */
+	if (sl_tcb_alloc_buffers(t)) {
+		sl_tcb_free(t);
+		return -ENOMEM;
+	}
+	t->cc = cc;
 	t->active = true;
 	if (cb)
 		t->cb = *cb;
@@ -460,7 +523,7 @@ ssize_t sl_tcp_peek(struct sl_tcp_flow *f, struct sl_iov v[2])
 {
 	struct sl_tcb *t = (struct sl_tcb *)f;
 	struct sl_ring *r = &t->rcvbuf;
-	if (!r->len) {
+	if (!r->len || !r->buf) {
 		v[0].len = v[1].len = 0;
 		return read_status(t);
 	}
@@ -478,7 +541,9 @@ void sl_tcp_consume(struct sl_tcp_flow *f, size_t n)
 	struct sl_ring *r = &t->rcvbuf;
 	if (n > r->len)
 		n = r->len;
-	uint32_t before = sl_tcp_rcv_window(t);
+	if (!n)
+		return;
+	uint32_t before = sl_tcp_rcv_window_peek(t);
 	r->head = (r->head + (uint32_t)n) & (r->cap - 1);
 	r->len -= (uint32_t)n;
 	/* Tell the peer about the room once it is worth a segment (RFC 9293 §3.8.6.2.2). */
@@ -513,6 +578,8 @@ static ssize_t do_writev(struct sl_tcb *t, const struct sl_iov *v, int n, bool n
 	     t->state != SL_TCP_SYN_SENT && t->state != SL_TCP_SYN_RECEIVED))
 		return -EPIPE;
 	struct sl_ring *r = &t->sndbuf;
+	if (!r->buf)
+		return -EPIPE;
 	size_t total = 0, want = 0;
 	for (int i = 0; i < n; i++)
 		want += v[i].len;
@@ -565,7 +632,7 @@ ssize_t sl_tcp_write_nodelay(struct sl_tcp_flow *f, const void *data, size_t len
 size_t sl_tcp_sndbuf_free(struct sl_tcp_flow *f)
 {
 	struct sl_tcb *t = (struct sl_tcb *)f;
-	uint32_t room = sl_ring_free(&t->sndbuf);
+	uint32_t room = t->sndbuf.buf ? sl_ring_free(&t->sndbuf) : 0;
 	if (!room)
 		t->want_writable = true; /* asked and found none: on_writable when it returns */
 	return room;
@@ -647,10 +714,11 @@ void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *o)
 	o->srtt_us = t->srtt_ns / 1000;
 	o->rttvar_us = t->rttvar_ns / 1000;
 	o->rto_us = t->rto_ns / 1000;
+	o->min_rtt_us = t->min_rtt_ns / 1000;
 	o->cwnd = t->cwnd;
 	o->ssthresh = t->ssthresh;
 	o->snd_wnd = t->snd_wnd;
-	o->rcv_wnd = t->rcv_adv - t->rcv_nxt;
+	o->rcv_wnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	o->retransmits = t->retransmits;
 	o->bytes_sent = t->bytes_sent;
 	o->bytes_received = t->bytes_received;
@@ -658,4 +726,51 @@ void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *o)
 	o->segs_out = t->segs_out;
 	o->snd_wscale = t->snd_wscale;
 	o->rcv_wscale = t->rcv_wscale;
+	o->wscale_ok = t->wscale_ok;
+	o->sack_ok = t->sack_ok;
+	o->ts_ok = t->ts_ok;
+	o->cc = t->cc->name;
+	o->pipe = sl_tcp_pipe(t);
+	o->sacked = t->sm.sacked;
+	o->lost = t->sm.lost;
+	o->recoveries = t->recoveries;
+	o->rto_count = t->rto_count;
+	o->tlp_probes = t->tlp_probes;
+	o->spurious_undone = t->spurious_undone;
+	o->dsacks_rx = t->dsacks_rx;
+	o->dsacks_tx = t->dsacks_tx;
+}
+
+int sl_tcp_set_cc(struct sl_tcp_flow *f, const char *name)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	const struct sl_tcp_cc_ops *cc = sl_tcp_cc_find(name);
+	if (!cc)
+		return -EINVAL;
+	if (cc == t->cc)
+		return 0;
+	t->cc = cc;
+	/* cwnd and ssthresh carry over; the new algorithm starts its own state from them. */
+	t->cc->init(t);
+	t->undo_on = false;
+	return 0;
+}
+
+size_t sl_tcp_conns(struct sl_stack *st, struct sl_tcp_conn *out, size_t max)
+{
+	struct sl_tcp *tt = &st->tcp;
+	size_t n = 0;
+	for (uint32_t b = 0; b < tt->nbuckets; b++) {
+		for (struct sl_tcb *t = tt->table[b]; t; t = t->hnext, n++) {
+			if (n >= max)
+				continue;
+			struct sl_tcp_conn *c = &out[n];
+			c->local = sl_ip_v4(t->laddr);
+			c->remote = sl_ip_v4(t->raddr);
+			c->lport = t->lport;
+			c->rport = t->rport;
+			sl_tcp_info((const struct sl_tcp_flow *)t, &c->info);
+		}
+	}
+	return n;
 }

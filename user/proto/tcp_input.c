@@ -1,15 +1,24 @@
 /*
- * TCP segment arrival (RFC 9293 §3.10.7): LISTEN, SYN-SENT and the synchronized states,
- * with the RFC 5961 mitigations (§3.2 RST, §4.2 SYN, §5.2 ACK acceptance, challenge ACKs
- * rate-limited), fast retransmit / NewReno recovery (RFC 5681 §3.2, RFC 6582), delayed
- * ACKs (RFC 9293 §3.8.6.3: at most 40 ms, at least every second full segment, at once for
- * out-of-order data) and an out-of-order queue kept in place in the receive ring.
+ * TCP segment arrival (RFC 9293 §3.10.7): LISTEN (with SYN cookies, RFC 4987 §3.6),
+ * SYN-SENT and the synchronized states, in the RFC's order of checks:
+ *   - timestamps (RFC 7323 §3.2: once negotiated, a segment without them is dropped) and
+ *     PAWS (§5.3 R1) before the sequence check; TS.Recent updated per §4.3 after it;
+ *   - acceptability, with the zero-window allowance of §3.10.7.4 (an ACK at RCV.NXT is
+ *     processed even when its data cannot be taken); unacceptable segments are answered,
+ *     those without data at most once per tcp_oow_ack_ns (RFC 5961 §7 advice);
+ *   - RST (RFC 5961 §3.2 exact match or a challenge ACK; RFC 1337: ignored in TIME-WAIT),
+ *     SYN (RFC 5961 §4.2), ACK (RFC 5961 §5.2 window), then loss recovery (tcp_recovery.c);
+ *   - data and FIN (tcp_rcvq.c), delayed ACKs (RFC 9293 §3.8.6.3: at most 40 ms, at least
+ *     every second full segment, at once for out-of-order data or a filled hole).
+ * ICMP errors are acted on only when they quote a sequence number in flight (RFC 5927 §4.1).
  */
 #include "iface/stack.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 #include <errno.h>
 #include <string.h>
+
+#define PAWS_IDLE_NS (24ULL * 24 * 3600 * 1000000000ULL) /* RFC 7323 §5.5: 24 days */
 
 struct seg {
 	const uint8_t *th;
@@ -20,16 +29,24 @@ struct seg {
 	struct sl_tcp_opts o;
 };
 
-static void apply_syn_options(struct sl_tcb *t, const struct seg *s)
+static void update_mss(struct sl_tcb *t)
 {
 	uint32_t our = t->st->mtu - 40;
+	uint32_t base = t->peer_mss < our ? t->peer_mss : our;
+	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do. */
+	if (t->ts_ok)
+		base -= 12;
+	t->mss = (uint16_t)(base < 64 ? 64 : base);
+}
+
+/* The options of the peer's SYN (in LISTEN) or SYN-ACK (in SYN-SENT). */
+static void apply_syn_options(struct sl_tcb *t, const struct seg *s)
+{
+	const struct sl_stack_config *c = &t->st->cfg;
 	/* RFC 9293 §3.7.1: send no segment larger than the peer's MSS (536 without one). */
-	t->mss = (uint16_t)(s->o.mss ? (s->o.mss < our ? s->o.mss : our) : (536 < our ? 536 : our));
-	if (t->mss < 64)
-		t->mss = 64;
+	t->peer_mss = s->o.mss ? s->o.mss : 536;
 	/* RFC 7323 §2.2: scaling is on only when both SYNs carry the option. */
-	if (s->o.wscale >= 0 && (t->state == SL_TCP_SYN_SENT || t->state == SL_TCP_LISTEN ||
-				 t->state == SL_TCP_CLOSED)) {
+	if (s->o.wscale >= 0) {
 		t->wscale_ok = true;
 		t->snd_wscale = (uint8_t)s->o.wscale;
 	} else {
@@ -37,14 +54,30 @@ static void apply_syn_options(struct sl_tcb *t, const struct seg *s)
 		t->snd_wscale = 0;
 		t->rcv_wscale = 0;
 	}
+	/* RFC 2018 §2 and RFC 7323 §3.2: likewise for SACK and timestamps (a SYN-ACK carries
+	 * them only if our SYN offered them, which it does when configured). */
+	t->sack_ok = c->tcp_sack && s->o.sack_ok;
+	t->ts_ok = c->tcp_timestamps && s->o.has_ts;
+	if (t->ts_ok) {
+		t->ts_recent = s->o.ts_val;
+		t->ts_recent_ns = t->st->now;
+	}
+	update_mss(t);
 }
 
-static void ring_put(struct sl_ring *r, uint32_t off, const uint8_t *p, uint32_t n)
+/* cwnd and the algorithm's state, once the MSS is known. */
+static void cc_start(struct sl_tcb *t)
 {
-	uint32_t pos = (r->head + off) & (r->cap - 1);
-	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
-	memcpy(r->buf + pos, p, first);
-	memcpy(r->buf, p + first, n - first);
+	t->cwnd = sl_tcp_initial_window(t);
+	t->ssthresh = 0x7fffffff; /* RFC 5681 §3.1: arbitrarily high */
+	t->recover = t->iss;	  /* RFC 6582 §3.2: recover starts at the ISN */
+	t->cc->init(t);
+}
+
+static bool syncookie_wanted(const struct sl_stack *st, const struct sl_listener *l)
+{
+	return st->cfg.tcp_syncookies == 2 ||
+	       (st->cfg.tcp_syncookies == 1 && l->synq.n >= st->cfg.tcp_backlog);
 }
 
 /* Passive open: a SYN for a listener (RFC 9293 §3.10.7.2). */
@@ -64,6 +97,13 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 		STAT_INC(st, tcp_bad_flags);
 		return;
 	}
+	if (!min_iss && syncookie_wanted(st, l)) {
+		struct seg_view v = {s->th, s->seq, s->ack, s->win, s->flags, &s->o};
+		if (l->synq.n >= st->cfg.tcp_backlog)
+			STAT_INC(st, tcp_backlog_full);
+		sl_tcp_cookie_synack(st, pkt->dst, pkt->src, &v);
+		return;
+	}
 	if (l->synq.n >= st->cfg.tcp_backlog) {
 		/* RFC 4987 §3.4: the oldest half-open connection makes room, so a flood of SYNs
 		 * from addresses that never answer cannot lock real clients out. */
@@ -74,7 +114,6 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	    sl_tcb_new(st, pkt->dst, sl_tcp_dport(s->th), pkt->src, sl_tcp_sport(s->th));
 	if (!t)
 		return;
-	t->state = SL_TCP_LISTEN; /* for apply_syn_options */
 	apply_syn_options(t, s);
 	t->listener = l;
 	t->irs = s->seq;
@@ -92,22 +131,39 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 		t->ka = l->ka;
 		t->ka_on = true;
 	}
-	t->cc->init(t);
 	t->state = SL_TCP_CLOSED;
 	sl_tcp_set_state(t, SL_TCP_SYN_RECEIVED); /* joins the listener's backlog */
 	sl_tcp_send_syn(t);
 }
 
-static void established(struct sl_tcb *t)
+/* Entering ESTABLISHED. A passive open gets its buffers here; false when there are none. */
+static bool established(struct sl_tcb *t)
 {
+	if (sl_tcb_alloc_buffers(t)) {
+		STAT_INC(t->st, tcp_conn_limit);
+		sl_tcp_send_rst(t);
+		sl_tcp_done(t, -ENOMEM);
+		return false;
+	}
 	sl_tcp_set_state(t, SL_TCP_ESTABLISHED);
 	t->backoff = 0;
 	t->rto_ns = t->rtt_valid ? t->rto_ns : t->st->cfg.tcp_rto_initial_ns;
+	/* RFC 6298 (5.7): a SYN that was retransmitted leaves RTO at 3 s until a sample. */
 	if (!t->rtt_valid && t->retransmits && t->rto_ns < 3000000000ULL)
 		t->rto_ns = 3000000000ULL;
-	sl_timer_cancel(&t->st->timers, &t->rto_timer);
+	sl_timer_cancel(&t->st->timers, &t->rtx_timer);
+	t->rto_at = 0;
 	sl_timer_cancel(&t->st->timers, &t->conn_timer);
+	cc_start(t);
 	sl_tcp_ka_reset(t);
+	return true;
+}
+
+static void syn_rtt(struct sl_tcb *t)
+{
+	if (t->syn_timing && !t->backoff)
+		sl_tcp_rtt_sample(t, t->st->now - t->syn_sent_ns);
+	t->syn_timing = false;
 }
 
 /* SYN-SENT (RFC 9293 §3.10.7.3). */
@@ -136,17 +192,15 @@ static void syn_sent_input(struct sl_tcb *t, const struct sl_ip4_pkt *pkt, const
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;
 	t->rcv_adv = t->rcv_nxt;
-	t->cc->init(t);
 	if (ack_ok) {
-		if (t->rtt_timing && !t->backoff)
-			sl_tcp_rtt_sample(t, st->now - t->rtt_start);
-		t->rtt_timing = false;
+		syn_rtt(t);
 		t->snd_una = s->ack;
 		t->snd_wnd = s->win;
 		t->max_snd_wnd = s->win;
 		t->snd_wl1 = s->seq;
 		t->snd_wl2 = s->ack;
-		established(t);
+		if (!established(t))
+			return;
 		STAT_INC(st, tcp_connected);
 		t->ack_now = true;
 		sl_tcp_want_output(t);
@@ -162,161 +216,37 @@ static void syn_sent_input(struct sl_tcb *t, const struct sl_ip4_pkt *pkt, const
 	sl_tcp_send_syn(t);
 }
 
-static void ooo_add(struct sl_tcb *t, uint32_t seq, uint32_t len)
+/* RFC 5681 §2: a duplicate ACK — except that a window that shrank still counts: a receiver
+ * holding our out-of-order segments advertises less room with each one (Linux does), and
+ * without SACK those ACKs are all the loss signal there is. A window that grew is a window
+ * update, not a duplicate. */
+static bool is_dupack(const struct sl_tcb *t, const struct seg *s)
 {
-	uint32_t end = seq + len;
-	/* Merge with every range it touches. */
-	for (unsigned i = 0; i < t->nooo;) {
-		uint32_t a = t->ooo[i].seq, b = a + t->ooo[i].len;
-		if (seq_leq(seq, b) && seq_leq(a, end)) {
-			if (seq_lt(a, seq))
-				seq = a;
-			if (seq_gt(b, end))
-				end = b;
-			t->ooo[i] = t->ooo[--t->nooo];
-			continue;
-		}
-		i++;
-	}
-	if (t->nooo == SL_TCP_OOO_MAX) {
-		STAT_INC(t->st, tcp_ooo_dropped);
-		return;
-	}
-	t->ooo[t->nooo].seq = seq;
-	t->ooo[t->nooo].len = end - seq;
-	t->nooo++;
-}
-
-/* Pull out-of-order ranges that now touch rcv_nxt into the in-order part. */
-static bool ooo_merge(struct sl_tcb *t)
-{
-	bool any = false, again = true;
-	while (again) {
-		again = false;
-		for (unsigned i = 0; i < t->nooo; i++) {
-			uint32_t a = t->ooo[i].seq, b = a + t->ooo[i].len;
-			if (seq_gt(a, t->rcv_nxt))
-				continue;
-			if (seq_gt(b, t->rcv_nxt)) {
-				t->rcvbuf.len += b - t->rcv_nxt;
-				t->rcv_nxt = b;
-			}
-			t->ooo[i] = t->ooo[--t->nooo];
-			any = again = true;
-			break;
-		}
-	}
-	return any;
-}
-
-/* Segment text (RFC 9293 §3.10.7.4, seventh). Returns true when new in-order data arrived. */
-static bool take_data(struct sl_tcb *t, struct seg *s)
-{
-	struct sl_stack *st = t->st;
-	uint32_t seq = s->seq;
-	const uint8_t *d = s->data;
-	uint32_t n = s->dlen;
-	if (seq_lt(seq, t->rcv_nxt)) { /* already have the front */
-		uint32_t skip = t->rcv_nxt - seq;
-		if (skip >= n)
-			return false;
-		d += skip;
-		n -= skip;
-		seq = t->rcv_nxt;
-	}
-	if (t->rd_shut) {
-		/* Nobody will read it: count it, acknowledge it so the sender is not stuck. */
-		STAT_INC(st, tcp_rcv_after_shutdown);
-		if (seq == t->rcv_nxt)
-			t->rcv_nxt += n;
-		return false;
-	}
-	/* Keep within the ring: room after the unread bytes. */
-	uint32_t off = seq - t->rcv_nxt;
-	uint32_t room = sl_ring_free(&t->rcvbuf);
-	if (off >= room) {
-		STAT_INC(st, tcp_out_of_window);
-		return false;
-	}
-	if (n > room - off) {
-		n = room - off;
-		s->flags &= (uint8_t)~SL_TCP_FIN; /* the FIN lies beyond what we keep */
-	}
-	ring_put(&t->rcvbuf, t->rcvbuf.len + off, d, n);
-	t->bytes_received += n;
-	if (off == 0) {
-		t->rcv_nxt += n;
-		t->rcvbuf.len += n;
-		bool filled = ooo_merge(t);
-		if (filled)
-			t->ack_now = true; /* RFC 5681 §4.2: ACK at once when a hole fills */
-		return true;
-	}
-	ooo_add(t, seq, n);
-	t->ack_now = true; /* RFC 5681 §4.2: out-of-order data is acknowledged at once */
-	return false;
+	return s->ack == t->snd_una && s->dlen == 0 && !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) &&
+	       t->snd_nxt != t->snd_una && s->win != 0 &&
+	       (uint32_t)s->win << t->snd_wscale <= t->snd_wnd;
 }
 
 static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed)
 {
 	struct sl_stack *st = t->st;
-	if (seq_gt(s->ack, t->snd_una)) {
-		uint32_t acked = s->ack - t->snd_una;
-		if (t->rtt_timing && seq_gt(s->ack, t->rtt_seq)) {
-			sl_tcp_rtt_sample(t, st->now - t->rtt_start);
-			t->rtt_timing = false;
-		}
+	struct sl_ack_info ai;
+	bool dup = is_dupack(t, s);
+	uint32_t lost_before = t->sm.lost;
+	bool adv = sl_tcp_ack_recovery(t, s->ack, &s->o, dup, &ai);
+	if (adv) {
+		if (ai.rtt_ns)
+			sl_tcp_rtt_sample(t, ai.rtt_ns);
 		t->backoff = 0;
 		t->persist_backoff = 0;
-		uint32_t data = acked < t->sndbuf.len ? acked : t->sndbuf.len;
+		uint32_t data = ai.acked < t->sndbuf.len ? ai.acked : t->sndbuf.len;
 		t->sndbuf.head = (t->sndbuf.head + data) & (t->sndbuf.cap - 1);
 		t->sndbuf.len -= data;
 		if (data)
 			*space_freed = true;
-		t->snd_una = s->ack;
-		if (seq_lt(t->snd_nxt, t->snd_una))
-			t->snd_nxt = t->snd_una;
-		if (t->in_recovery) {
-			bool full = seq_geq(s->ack, t->recover);
-			t->cc->on_recovery_ack(t, acked, full);
-			if (full) {
-				t->in_recovery = false;
-				t->dupacks = 0;
-			} else {
-				sl_tcp_retransmit_first(t); /* RFC 6582 §3.2 step 5: next hole */
-				sl_tcp_arm_rto(t);
-			}
-		} else {
-			t->dupacks = 0;
-			t->cc->on_ack(t, acked);
-		}
-		/* RFC 6298 (5.2)/(5.3) */
-		if (t->snd_una == t->snd_max)
-			sl_timer_cancel(&st->timers, &t->rto_timer);
-		else
-			sl_tcp_arm_rto(t);
 		sl_tcp_want_output(t);
-	} else if (s->ack == t->snd_una && s->dlen == 0 &&
-		   !(s->flags & (SL_TCP_SYN | SL_TCP_FIN)) && t->snd_max != t->snd_una &&
-		   s->win != 0 && (uint32_t)s->win << t->snd_wscale <= t->snd_wnd) {
-		/* A duplicate ACK (RFC 5681 §2), except that a window that shrank still counts: a
-		 * receiver holding our out-of-order segments advertises less room with each one
-		 * (Linux does), and without SACK those ACKs are all the loss signal there is. A
-		 * window that grew is a window update, not a duplicate. */
-		t->dupacks++;
-		if (t->dupacks == 3 && !t->in_recovery &&
-		    seq_gt(s->ack, t->recover)) { /* RFC 6582 §3.2 step 2 */
-			STAT_INC(st, tcp_fast_retransmits);
-			t->cc->on_fast_retransmit(t);
-			t->in_recovery = true;
-			sl_tcp_retransmit_first(t);
-			sl_tcp_arm_rto(t);
-		} else if (t->in_recovery) {
-			t->cc->on_dupack(t);
-			sl_tcp_want_output(t);
-		} else if (t->dupacks < 3) {
-			sl_tcp_want_output(t); /* limited transmit */
-		}
+	} else if (ai.delivered || t->sm.lost != lost_before || ai.dupack) {
+		sl_tcp_want_output(t); /* room in the pipe, or something to retransmit */
 	}
 	/* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"). */
 	if (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, s->ack))) {
@@ -333,11 +263,75 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 			t->persist_backoff = 0;
 		}
 	}
+	/* The window opened under a probe the peer did not take: the byte goes again as the
+	 * start of ordinary data (SND.MAX falls back to SND.NXT). */
+	if (t->persisting && t->snd_wnd) {
+		t->persisting = false;
+		if (seq_gt(t->snd_max, t->snd_nxt))
+			t->snd_max = t->snd_nxt;
+	}
+	if (t->snd_nxt == t->snd_una)
+		sl_tcp_rearm_rtx(t, false); /* nothing outstanding: RFC 6298 (5.2) */
+	else if (adv || ai.sack_new || t->rack.reo_at || !sl_timer_armed(&t->rtx_timer))
+		sl_tcp_rearm_rtx(t, ai.restart_rto);
 }
 
 static bool fin_acked(const struct sl_tcb *t)
 {
-	return t->fin_sent && t->snd_una == t->snd_max && t->sndbuf.len == 0;
+	return t->fin_sent && t->snd_una == t->snd_nxt && t->sndbuf.len == 0;
+}
+
+/* RFC 7323 §5.3 R1: a timestamp older than TS.Recent (while that is less than 24 days old). */
+static bool paws_reject(struct sl_tcb *t, const struct seg *s)
+{
+	if (!seq_lt(s->o.ts_val, t->ts_recent))
+		return false;
+	if (t->st->now - t->ts_recent_ns > PAWS_IDLE_NS) {
+		/* §5.5: TS.Recent is too old to judge by; take the new one. */
+		t->ts_recent = s->o.ts_val;
+		t->ts_recent_ns = t->st->now;
+		return false;
+	}
+	return true;
+}
+
+/* Answer a segment we cannot use: always when it carries data (the sender's retransmission,
+ * RFC 2883 needs the ACK), else within the per-connection limit. */
+static void answer_unacceptable(struct sl_tcb *t, const struct seg *s)
+{
+	if (s->dlen || sl_tcp_oow_ok(t)) {
+		t->ack_now = true;
+		sl_tcp_want_output(t);
+	}
+}
+
+/* Eighth: the FIN, once everything before it has arrived. */
+static void fin_step(struct sl_tcb *t, bool *readable)
+{
+	if (t->fin_rcvd || !t->fin_pending || t->rcv_nxt != t->fin_seq)
+		return;
+	t->fin_pending = false;
+	t->rcv_nxt++;
+	t->fin_rcvd = true;
+	t->ack_now = true;
+	*readable = true;
+	sl_tcp_want_output(t);
+	switch (t->state) {
+	case SL_TCP_ESTABLISHED:
+		sl_tcp_set_state(t, SL_TCP_CLOSE_WAIT);
+		break;
+	case SL_TCP_FIN_WAIT_1:
+		if (fin_acked(t))
+			sl_tcp_enter_time_wait(t);
+		else
+			sl_tcp_set_state(t, SL_TCP_CLOSING);
+		break;
+	case SL_TCP_FIN_WAIT_2:
+		sl_tcp_enter_time_wait(t);
+		break;
+	default:
+		break;
+	}
 }
 
 enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
@@ -385,13 +379,22 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	}
 	if (!t) {
 		struct sl_listener *l = sl_tcp_find_listener(st, dport);
-		if (l) {
+		if (l && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
+		    !(s.flags & (SL_TCP_SYN | SL_TCP_RST))) {
+			/* An ACK for a listener without a half-open connection: the answer to a
+			 * cookie, or nothing we know (then it is reset). */
+			struct seg_view v = {s.th, s.seq, s.ack, s.win, s.flags, &s.o};
+			t = sl_tcp_cookie_check(st, l, pkt->dst, pkt->src, &v);
+		}
+		if (!t && l) {
 			listen_input(st, l, pkt, &s, 0);
 			return SL_RX_RELEASE;
 		}
-		STAT_INC(st, tcp_no_conn);
-		sl_tcp_send_rst_for(st, pkt, s.th, s.len);
-		return SL_RX_RELEASE;
+		if (!t) {
+			STAT_INC(st, tcp_no_conn);
+			sl_tcp_send_rst_for(st, pkt, s.th, s.len);
+			return SL_RX_RELEASE;
+		}
 	}
 	t->segs_in++;
 	t->persist_unanswered = 0;
@@ -402,14 +405,42 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		return SL_RX_RELEASE;
 	}
 
+	/* RFC 7323 §3.2 and §5.3, before the sequence check. */
+	if (t->ts_ok && !(s.flags & SL_TCP_RST)) {
+		if (!s.o.has_ts) {
+			STAT_INC(st, tcp_ts_missing);
+			return SL_RX_RELEASE;
+		}
+		if (paws_reject(t, &s)) {
+			STAT_INC(st, tcp_paws_rejected);
+			answer_unacceptable(t, &s);
+			return SL_RX_RELEASE;
+		}
+	}
+
 	/* First: is the segment acceptable (RFC 9293 §3.10.7.4 table)? */
 	uint32_t rwnd = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
 	bool ok;
-	if (s.len == 0)
+	if (s.len == 0) {
 		ok = rwnd == 0 ? s.seq == t->rcv_nxt : seq_in(s.seq, t->rcv_nxt, t->rcv_nxt + rwnd);
-	else
-		ok = rwnd > 0 && (seq_in(s.seq, t->rcv_nxt, t->rcv_nxt + rwnd) ||
-				  seq_in(s.seq + s.len - 1, t->rcv_nxt, t->rcv_nxt + rwnd));
+	} else if (rwnd == 0) {
+		/* §3.10.7.4: with a zero window no segment is acceptable, "but special allowance
+		 * should be made to accept valid ACKs, URGs, and RSTs": one at RCV.NXT is
+		 * processed without its text. */
+		ok = s.seq == t->rcv_nxt && !(s.flags & SL_TCP_SYN);
+		if (ok) {
+			if (s.dlen)
+				STAT_INC(st, tcp_out_of_window);
+			s.dlen = 0;
+			s.flags &= (uint8_t)~SL_TCP_FIN;
+			s.len = 0;
+			t->ack_now = true; /* tell the sender the window is still closed */
+			sl_tcp_want_output(t);
+		}
+	} else {
+		ok = seq_in(s.seq, t->rcv_nxt, t->rcv_nxt + rwnd) ||
+		     seq_in(s.seq + s.len - 1, t->rcv_nxt, t->rcv_nxt + rwnd);
+	}
 	/* A retransmitted SYN in SYN-RECEIVED: answer with the SYN-ACK again. */
 	if (t->state == SL_TCP_SYN_RECEIVED && (s.flags & SL_TCP_SYN) && s.seq == t->irs &&
 	    (s.flags & SL_TCP_ACK) && s.ack == t->snd_nxt && t->active) {
@@ -429,18 +460,32 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 			sl_tcp_enter_time_wait(t);
 		if (!(s.flags & SL_TCP_RST)) {
 			STAT_INC(st, tcp_out_of_window);
-			t->ack_now = true; /* the reply that keepalive probes count on */
-			sl_tcp_want_output(t);
+			/* Data we hold already: a duplicate to report (RFC 2883). */
+			if (s.dlen && seq_leq(s.seq + s.dlen, t->rcv_nxt))
+				sl_tcp_rcv_duplicate(t, s.seq, s.dlen);
+			answer_unacceptable(t, &s);
 		} else {
 			STAT_INC(st, tcp_rst_out_of_window);
 		}
 		return SL_RX_RELEASE;
 	}
+	/* RFC 7323 §4.3 (3): TS.Recent follows the segment that covers Last.ACK.sent. */
+	if (t->ts_ok && s.o.has_ts && seq_geq(s.o.ts_val, t->ts_recent) &&
+	    seq_leq(s.seq, t->last_ack_sent)) {
+		t->ts_recent = s.o.ts_val;
+		t->ts_recent_ns = st->now;
+	}
 
 	/* Second: RST (RFC 5961 §3.2: reset only on an exact match, challenge otherwise). */
 	if (s.flags & SL_TCP_RST) {
+		if (t->state == SL_TCP_TIME_WAIT) {
+			/* RFC 1337: a reset must not cut TIME-WAIT short (TIME-WAIT assassination).
+			 */
+			STAT_INC(st, tcp_rst_out_of_window);
+			return SL_RX_RELEASE;
+		}
 		if (s.seq != t->rcv_nxt) {
-			if (sl_tcp_challenge_ok(st))
+			if (sl_tcp_challenge_ok(t))
 				sl_tcp_send_ack(t);
 			return SL_RX_RELEASE;
 		}
@@ -453,14 +498,13 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 			sl_tcp_done(t, -ECONNREFUSED);
 			return SL_RX_RELEASE;
 		}
-		bool orderly = t->state == SL_TCP_CLOSING || t->state == SL_TCP_LAST_ACK ||
-			       t->state == SL_TCP_TIME_WAIT;
+		bool orderly = t->state == SL_TCP_CLOSING || t->state == SL_TCP_LAST_ACK;
 		sl_tcp_done(t, orderly ? 0 : -ECONNRESET);
 		return SL_RX_RELEASE;
 	}
 	/* Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. */
 	if (s.flags & SL_TCP_SYN) {
-		if (sl_tcp_challenge_ok(st))
+		if (sl_tcp_challenge_ok(t))
 			sl_tcp_send_ack(t);
 		return SL_RX_RELEASE;
 	}
@@ -469,11 +513,11 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		STAT_INC(st, tcp_bad_flags);
 		return SL_RX_RELEASE;
 	}
-	/* RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.NXT]. */
+	/* RFC 5961 §5.2: acceptable ACKs lie in [SND.UNA − MAX.SND.WND, SND.MAX]. */
 	uint32_t lo = t->snd_una - (t->max_snd_wnd ? t->max_snd_wnd : 1);
 	if (seq_gt(s.ack, t->snd_max) || seq_lt(s.ack, lo)) {
 		STAT_INC(st, tcp_bad_ack);
-		if (seq_gt(s.ack, t->snd_max) || sl_tcp_challenge_ok(st)) {
+		if (sl_tcp_challenge_ok(t)) {
 			t->ack_now = true;
 			sl_tcp_want_output(t);
 		}
@@ -484,9 +528,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 			sl_tcp_send_rst_for(st, pkt, s.th, s.len);
 			return SL_RX_RELEASE;
 		}
-		if (t->rtt_timing && !t->backoff)
-			sl_tcp_rtt_sample(t, st->now - t->rtt_start);
-		t->rtt_timing = false;
+		syn_rtt(t);
 		t->snd_una = s.ack;
 		t->snd_wnd = (uint32_t)s.win << t->snd_wscale;
 		t->max_snd_wnd = t->snd_wnd;
@@ -494,7 +536,8 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		t->snd_wl2 = s.ack;
 		bool passive = !t->active;
 		struct sl_listener *l = t->listener;
-		established(t);
+		if (!established(t))
+			return SL_RX_RELEASE;
 		if (passive)
 			STAT_INC(st, tcp_accepted);
 		else
@@ -545,45 +588,35 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 
 	/* Seventh: segment text. */
 	bool readable = false;
-	if (s.dlen && (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_FIN_WAIT_1 ||
-		       t->state == SL_TCP_FIN_WAIT_2)) {
-		readable = take_data(t, &s);
+	bool takes = t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_FIN_WAIT_1 ||
+		     t->state == SL_TCP_FIN_WAIT_2;
+	bool fin = (s.flags & SL_TCP_FIN) && takes;
+	if (s.dlen && takes) {
+		readable = sl_tcp_rcv_data(t, s.seq, s.data, s.dlen, fin);
 		if (readable) {
 			/* Delayed ACK: at least every second full segment, else within 40 ms. */
-			if (++t->delack_segs >= 2 || s.dlen < t->mss)
-				t->ack_now = t->ack_now || t->delack_segs >= 2;
+			if (++t->delack_segs >= 2)
+				t->ack_now = true;
 			if (!t->ack_now)
 				sl_tcp_arm_delack(t);
 		}
 		if (t->ack_now)
 			sl_tcp_want_output(t);
-	}
-
-	/* Eighth: FIN, once everything before it has arrived. */
-	if ((s.flags & SL_TCP_FIN) && !t->fin_rcvd && s.seq + s.dlen == t->rcv_nxt &&
-	    t->nooo == 0) {
-		t->rcv_nxt++;
-		t->fin_rcvd = true;
-		t->ack_now = true;
-		readable = true;
-		sl_tcp_want_output(t);
-		switch (t->state) {
-		case SL_TCP_ESTABLISHED:
-			sl_tcp_set_state(t, SL_TCP_CLOSE_WAIT);
-			break;
-		case SL_TCP_FIN_WAIT_1:
-			if (fin_acked(t))
-				sl_tcp_enter_time_wait(t);
-			else
-				sl_tcp_set_state(t, SL_TCP_CLOSING);
-			break;
-		case SL_TCP_FIN_WAIT_2:
-			sl_tcp_enter_time_wait(t);
-			break;
-		default:
-			break;
+	} else if (fin && !t->fin_rcvd) {
+		/* A FIN alone: in order, or beyond a hole (it waits for the hole). */
+		if (seq_geq(s.seq, t->rcv_nxt)) {
+			t->fin_pending = true;
+			t->fin_seq = s.seq;
 		}
+		if (s.seq != t->rcv_nxt) {
+			t->ack_now = true;
+			sl_tcp_want_output(t);
+		}
+	} else if ((s.flags & SL_TCP_FIN) && t->fin_rcvd) {
+		t->ack_now = true; /* a retransmitted FIN */
+		sl_tcp_want_output(t);
 	}
+	fin_step(t, &readable);
 	if (readable && t->cb.on_readable) {
 		t->cb.on_readable(t->arg, (struct sl_tcp_flow *)t);
 		if (t->dead)
@@ -609,6 +642,14 @@ bool sl_tcp_icmp_error(struct sl_stack *st, int err, const uint8_t *q, size_t ql
 	    sl_tcp_lookup(st, sl_ipv4_src(q), sl_tcp_sport(th), sl_ipv4_dst(q), sl_tcp_dport(th));
 	if (!t)
 		return false;
+	/* RFC 5927 §4.1: only an error quoting a sequence number we have in flight
+	 * (SND.UNA ≤ SEG.SEQ < SND.NXT) can be about this connection; anything else may be
+	 * forged blind. */
+	uint32_t seq = sl_tcp_seq(th);
+	if (!seq_in(seq, t->snd_una, t->snd_max)) {
+		STAT_INC(st, tcp_icmp_bad_seq);
+		return true;
+	}
 	/* RFC 5461 / RFC 1122 §4.2.3.9: in SYN-SENT a port or protocol unreachable ends the
 	 * attempt; elsewhere ICMP errors are soft (the retransmission timer decides). */
 	if (t->state == SL_TCP_SYN_SENT && err == -ECONNREFUSED)

@@ -1,8 +1,11 @@
 /*
  * TCP output (RFC 9293 §3.8, §3.10): segments built straight into device frames, data
- * copied once from the send ring. Sender silly-window avoidance and Nagle (RFC 9293
- * §3.8.6.2.1, RFC 896), the window as min(cwnd, peer window) (RFC 5681), go-back-N after
- * a timeout, one fast-retransmitted segment on three duplicate ACKs (RFC 5681 §3.2).
+ * copied once from the send ring. What goes next follows RFC 6675 §4 NextSeg: segments
+ * marked lost first, then new data, within cwnd − pipe (during fast recovery cwnd is PRR's,
+ * RFC 6937) and the peer's window. New data obeys sender silly-window avoidance and Nagle
+ * (RFC 9293 §3.8.6.2.1, RFC 896). Every segment carries the timestamps option once both
+ * SYNs had it (RFC 7323 §3.2) and, while we hold out-of-order data or a duplicate, SACK
+ * blocks (RFC 2018 §4, RFC 2883) — as many as fit beside the payload.
  * Output is capped per poll so the device batch never overflows; the rest waits a poll.
  */
 #include "iface/stack.h"
@@ -12,27 +15,9 @@
 
 #define TX_BUDGET 192 /* segments per poll, below the device's TX batch of 256 */
 
-uint32_t sl_tcp_rcv_window(struct sl_tcb *t)
-{
-	uint32_t cap = t->rcvbuf.cap;
-	uint32_t free_ = sl_ring_free(&t->rcvbuf);
-	uint32_t max = t->wscale_ok ? 65535u << t->rcv_wscale : 65535u;
-	if (free_ > max)
-		free_ = max;
-	uint32_t cur = seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-	/* RFC 9293 §3.8.6.2.2: move the right edge only by a useful amount, never back. */
-	uint32_t step = t->mss < cap / 2 ? t->mss : cap / 2;
-	if (free_ > cur && (free_ - cur >= step || cur == 0)) {
-		uint32_t w = t->wscale_ok ? (free_ >> t->rcv_wscale) << t->rcv_wscale : free_;
-		if (w > cur)
-			t->rcv_adv = t->rcv_nxt + w;
-	}
-	return seq_gt(t->rcv_adv, t->rcv_nxt) ? t->rcv_adv - t->rcv_nxt : 0;
-}
-
 static uint16_t win_field(struct sl_tcb *t, bool syn)
 {
-	uint32_t w = sl_tcp_rcv_window(t);
+	uint32_t w = sl_tcp_rcv_window_advertise(t);
 	/* RFC 7323 §2.2: the window in a SYN is never scaled. */
 	if (syn)
 		return (uint16_t)(w > 65535 ? 65535 : w);
@@ -58,12 +43,37 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	    .mss = 0,
 	    .wscale = -1,
 	};
+	bool offer = t->state == SL_TCP_SYN_SENT;
 	if (syn) {
 		/* RFC 9293 §3.7.1 / RFC 6691: MSS = MTU − IP and TCP headers without options. */
 		h.mss = (uint16_t)(st->mtu - 40);
-		/* RFC 7323 §2.2: offer in our SYN; in a SYN-ACK only if the peer offered. */
-		if (t->state == SL_TCP_SYN_SENT || t->wscale_ok)
+		/* RFC 7323 §2.2, RFC 2018 §2: offer in our SYN; in a SYN-ACK only what the peer
+		 * offered. */
+		if (offer || t->wscale_ok)
 			h.wscale = (int8_t)t->rcv_wscale;
+		h.sack_ok = offer ? st->cfg.tcp_sack : t->sack_ok;
+	}
+	if (!(flags & SL_TCP_RST) && (syn && offer ? st->cfg.tcp_timestamps : t->ts_ok)) {
+		h.ts = true;
+		h.ts_val = sl_tcp_ts_now(t, st->now);
+		h.ts_ecr = (flags & SL_TCP_ACK) ? t->ts_recent : 0;
+	}
+	if (!syn && (flags & SL_TCP_ACK) && t->sack_ok && (t->nooo || t->dsack_pending)) {
+		/* As many blocks as fit in the MTU beside this payload. */
+		int room = (int)st->mtu - 40 - (h.ts ? 12 : 0) - (int)len - 4;
+		unsigned max = room >= 8 ? (unsigned)room / 8 : 0;
+		if (max > (h.ts ? 3u : 4u))
+			max = h.ts ? 3u : 4u;
+		bool dsack = t->dsack_pending;
+		h.nsack = (uint8_t)sl_tcp_sack_blocks(t, h.sack, max);
+		if (h.nsack) {
+			STAT_INC(st, tcp_sack_tx);
+			if (dsack) {
+				STAT_INC(st, tcp_dsack_tx);
+				t->dsacks_tx++;
+				t->dsack_pending = false;
+			}
+		}
 	}
 	h.win = win_field(t, syn);
 	unsigned hlen = sl_tcp_emit(th, &h);
@@ -82,10 +92,23 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 		/* Any ACK we send covers what the delayed ACK was waiting to acknowledge. */
 		t->ack_now = false;
 		t->delack_segs = 0;
+		t->last_ack_sent = t->rcv_nxt;
 		sl_timer_cancel(&st->timers, &t->delack_timer);
 	}
 	sl_ipv4_output(st, &f, hlen + len, t->laddr, t->raddr, SL_IPPROTO_TCP, 0, false);
 	return true;
+}
+
+void sl_tcp_send_raw(struct sl_stack *st, uint32_t src, uint32_t dst, const struct sl_tcp_hdr *h)
+{
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return;
+	uint8_t *th = f.data + SL_L4_OFF;
+	unsigned hlen = sl_tcp_emit(th, h);
+	sl_tcp_set_csum(th, hlen, src, dst);
+	STAT_INC(st, tcp_tx);
+	sl_ipv4_output(st, &f, hlen, src, dst, SL_IPPROTO_TCP, 0, false);
 }
 
 void sl_tcp_send_syn(struct sl_tcb *t)
@@ -94,18 +117,21 @@ void sl_tcp_send_syn(struct sl_tcb *t)
 	t->snd_nxt = t->iss + 1;
 	if (seq_lt(t->snd_max, t->snd_nxt))
 		t->snd_max = t->snd_nxt;
-	if (!t->rtt_timing && !t->backoff) {
-		t->rtt_timing = true;
-		t->rtt_seq = t->iss;
-		t->rtt_start = t->st->now;
+	if (!t->syn_timing && !t->backoff) {
+		t->syn_timing = true;
+		t->syn_sent_ns = t->st->now;
 	}
 	send_segment(t, t->iss, 0, flags);
-	sl_tcp_arm_rto(t);
+	t->rto_at = t->st->now + t->rto_ns;
+	t->rtx_kind = SL_RTX_RTO;
+	sl_timer_arm(&t->st->timers, &t->rtx_timer, t->rto_at);
 }
 
 void sl_tcp_send_ack(struct sl_tcb *t)
 {
-	send_segment(t, t->snd_max, 0, SL_TCP_ACK);
+	/* SND.NXT: while a zero window is probed it is SND.UNA, inside the peer's window
+	 * (the probe byte beyond it would make the ACK unacceptable there). */
+	send_segment(t, t->snd_nxt, 0, SL_TCP_ACK);
 }
 
 void sl_tcp_send_ka_probe(struct sl_tcb *t)
@@ -116,20 +142,21 @@ void sl_tcp_send_ka_probe(struct sl_tcb *t)
 
 void sl_tcp_send_probe(struct sl_tcb *t)
 {
-	/* One byte beyond a zero window (RFC 9293 §3.8.6.1); the peer ACKs it or not. */
-	if (!t->sndbuf.len)
+	/* One byte beyond a zero window (RFC 9293 §3.8.6.1); the peer ACKs it or not. SND.NXT
+	 * stays at SND.UNA (nothing is in flight); SND.MAX covers the byte so that an ACK for
+	 * it is acceptable. */
+	if (!t->sndbuf.len || t->snd_nxt != t->snd_una)
 		return;
 	send_segment(t, t->snd_una, 1, SL_TCP_ACK);
-	if (seq_lt(t->snd_nxt, t->snd_una + 1))
-		t->snd_nxt = t->snd_una + 1;
-	if (seq_lt(t->snd_max, t->snd_nxt))
-		t->snd_max = t->snd_nxt;
+	t->persisting = true;
+	if (seq_lt(t->snd_max, t->snd_una + 1))
+		t->snd_max = t->snd_una + 1;
 }
 
 void sl_tcp_send_rst(struct sl_tcb *t)
 {
 	STAT_INC(t->st, tcp_resets_tx);
-	send_segment(t, t->snd_max, 0, SL_TCP_RST | SL_TCP_ACK);
+	send_segment(t, t->snd_nxt, 0, SL_TCP_RST | SL_TCP_ACK);
 }
 
 void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, const uint8_t *th,
@@ -138,10 +165,6 @@ void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, cons
 	uint8_t in = sl_tcp_flags(th);
 	if (in & SL_TCP_RST)
 		return; /* RFC 9293 §3.10.7.1: never answer a reset */
-	struct sl_frame f;
-	if (sl_iface_alloc(st, &f) < 0)
-		return;
-	uint8_t *o = f.data + SL_L4_OFF;
 	struct sl_tcp_hdr h = {.sport = sl_tcp_dport(th), .dport = sl_tcp_sport(th), .wscale = -1};
 	if (in & SL_TCP_ACK) {
 		h.seq = sl_tcp_ack(th);
@@ -151,11 +174,8 @@ void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, cons
 		h.ack = sl_tcp_seq(th) + seglen;
 		h.flags = SL_TCP_RST | SL_TCP_ACK;
 	}
-	unsigned hlen = sl_tcp_emit(o, &h);
-	sl_tcp_set_csum(o, hlen, pkt->dst, pkt->src);
 	STAT_INC(st, tcp_resets_tx);
-	STAT_INC(st, tcp_tx);
-	sl_ipv4_output(st, &f, hlen, pkt->dst, pkt->src, SL_IPPROTO_TCP, 0, false);
+	sl_tcp_send_raw(st, pkt->dst, pkt->src, &h);
 }
 
 /* Sequence number just past the queued data: where the FIN goes. */
@@ -166,25 +186,103 @@ static uint32_t data_end(const struct sl_tcb *t)
 
 static bool can_send_fin(const struct sl_tcb *t)
 {
-	return t->fin_queued && (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_CLOSE_WAIT ||
-				 t->state == SL_TCP_FIN_WAIT_1 || t->state == SL_TCP_CLOSING ||
-				 t->state == SL_TCP_LAST_ACK);
+	return t->fin_queued && !t->fin_sent &&
+	       (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_CLOSE_WAIT);
 }
 
-/* Send the segment at snd_una again (fast retransmit, persist), leaving snd_nxt alone. */
-void sl_tcp_retransmit_first(struct sl_tcb *t)
+/* Send record i of the send map again. */
+static bool retransmit(struct sl_tcb *t, uint32_t i)
 {
-	uint32_t avail = t->sndbuf.len;
-	uint32_t len = avail < t->mss ? avail : t->mss;
+	struct sl_tcp_txseg *s = sl_sendmap_at(&t->sm, i);
+	uint32_t seqlen = s->end - s->start;
+	bool fin = s->flags & SL_SEG_FIN;
+	uint32_t len = seqlen - (fin ? 1 : 0);
+	uint8_t flags = SL_TCP_ACK | (fin ? SL_TCP_FIN : 0) | (len ? SL_TCP_PSH : 0);
+	if (!send_segment(t, s->start, len, flags))
+		return false;
+	sl_sendmap_sent(&t->sm, i, t->st->now);
+	sl_tcp_retransmitted(t, seqlen);
+	return true;
+}
+
+/* One new segment of at most max bytes; false when none may go now. */
+static bool send_new(struct sl_tcb *t, uint32_t max)
+{
+	struct sl_stack *st = t->st;
+	uint32_t end = data_end(t);
+	uint32_t unsent = seq_gt(end, t->snd_nxt) ? end - t->snd_nxt : 0;
+	uint32_t in_flight = t->snd_nxt - t->snd_una;
+	uint32_t wnd_end = t->snd_una + t->snd_wnd;
+	uint32_t wnd_left = seq_gt(wnd_end, t->snd_nxt) ? wnd_end - t->snd_nxt : 0;
+	uint32_t len = unsent;
+	if (len > t->mss)
+		len = t->mss;
+	if (len > wnd_left)
+		len = wnd_left;
+	if (len > max)
+		len = max;
+	bool fin = can_send_fin(t) && len == unsent;
+	if (!len && !fin)
+		return false;
+	if (len && !fin && len < t->mss) {
+		/* RFC 9293 §3.8.6.2.1 (sender SWS) with Nagle: a short segment goes only when it
+		 * empties the queue and nothing is in flight (or nodelay), or it fills half the
+		 * largest window the peer offered. */
+		bool all = len == unsent;
+		bool idle = in_flight == 0 || t->nodelay_push;
+		if (!(all && idle) && len < t->max_snd_wnd / 2)
+			return false;
+	}
+	if (t->sm.n == t->sm.cap && t->sm.cap >= t->sm.max) {
+		STAT_INC(st, tcp_sendmap_full);
+		return false;
+	}
 	uint8_t flags = SL_TCP_ACK;
-	if (can_send_fin(t) && t->fin_sent && len == avail)
+	if (len && len == unsent)
+		flags |= SL_TCP_PSH;
+	if (fin)
 		flags |= SL_TCP_FIN;
-	if (!len && !(flags & SL_TCP_FIN))
+	if (!send_segment(t, t->snd_nxt, len, flags))
+		return false;
+	if (!sl_sendmap_push(&t->sm, t->snd_nxt, t->snd_nxt + len + (fin ? 1 : 0),
+			     fin ? SL_SEG_FIN : 0, st->now))
+		STAT_INC(st, tcp_sendmap_full); /* (growth failed: the segment is untracked) */
+	t->bytes_sent += len;
+	sl_tcp_prr_sent(t, len + (fin ? 1 : 0));
+	t->snd_nxt += len + (fin ? 1 : 0);
+	if (seq_gt(t->snd_nxt, t->snd_max))
+		t->snd_max = t->snd_nxt;
+	if (fin) {
+		t->fin_sent = true;
+		if (t->state == SL_TCP_ESTABLISHED)
+			sl_tcp_set_state(t, SL_TCP_FIN_WAIT_1);
+		else if (t->state == SL_TCP_CLOSE_WAIT)
+			sl_tcp_set_state(t, SL_TCP_LAST_ACK);
+	}
+	return true;
+}
+
+void sl_tcp_send_tlp(struct sl_tcb *t)
+{
+	struct sl_tcp_sendmap *m = &t->sm;
+	/* RFC 8985 §7.3 sends new data when it may go and the last segment otherwise; we
+	 * always send the last segment again (docs/architecture.md, departures). A receiver must
+	 * answer a duplicate at once (RFC 5681 §4.2, with a D-SACK per RFC 2883), but may hold
+	 * its ACK for new data up to its delayed-ACK timer — Linux does, 40 ms, whenever unread
+	 * data sits in its receive queue, and it sends one ACK for a whole burst: when that ACK
+	 * is lost, a new-data probe draws nothing and the flow stalls until the RTO. */
+	uint32_t i = m->n;
+	while (i > 0 && (sl_sendmap_at(m, i - 1)->flags & SL_SEG_SACKED))
+		i--;
+	if (!i || !retransmit(t, i - 1))
 		return;
-	t->retransmits++;
-	STAT_INC(t->st, tcp_retransmits);
-	t->rtt_timing = false; /* Karn: no sample from a retransmitted range */
-	send_segment(t, t->snd_una, len, flags);
+	t->tlp.out = true;
+	t->tlp.end_seq = t->snd_nxt;
+	t->tlp.is_retrans = true;
+	t->tlp.dsacked = false;
+	t->tlp.rtt_seen = false;
+	t->tlp_probes++;
+	STAT_INC(t->st, tcp_tlp_probes);
 }
 
 void sl_tcp_output(struct sl_tcb *t)
@@ -198,86 +296,53 @@ void sl_tcp_output(struct sl_tcb *t)
 			sl_tcp_send_syn(t); /* a duplicate SYN: answer with the SYN-ACK again */
 		return;
 	}
+	if (!t->sndbuf.buf) { /* TIME-WAIT after close: no buffers, only ACKs */
+		if (t->ack_now)
+			sl_tcp_send_ack(t);
+		return;
+	}
 	bool sent = false;
+	t->cwnd_limited = false;
 	for (;;) {
 		if (st->tcp.tx_this_poll >= TX_BUDGET) {
 			STAT_INC(st, tcp_tx_deferred);
 			sl_tcp_want_output(t);
 			break;
 		}
-		uint32_t end = data_end(t);
-		uint32_t unsent = seq_gt(end, t->snd_nxt) ? end - t->snd_nxt : 0;
-		uint32_t in_flight = t->snd_nxt - t->snd_una;
-		/* RFC 3042 limited transmit: the first two duplicate ACKs each let one new
-		 * segment out, so a small window still produces the third duplicate. */
-		uint32_t cw = t->cwnd;
-		if (!t->in_recovery && t->dupacks && t->dupacks < 3)
-			cw += t->dupacks * t->mss;
-		uint32_t wnd = t->snd_wnd < cw ? t->snd_wnd : cw;
-		uint32_t usable = wnd > in_flight ? wnd - in_flight : 0;
-		uint32_t len = unsent;
-		if (len > t->mss)
-			len = t->mss;
-		if (len > usable)
-			len = usable;
-		bool fin = can_send_fin(t) && len == unsent &&
-			   (!t->fin_sent || seq_lt(t->snd_nxt, t->snd_max)) &&
-			   t->snd_nxt + len == end && seq_leq(t->snd_nxt, end);
-		if (!len && !fin)
-			break;
-		if (len && !fin && len < t->mss) {
-			/* RFC 9293 §3.8.6.2.1 (sender SWS) with Nagle: a short segment goes only
-			 * when it empties the queue and nothing is in flight (or nodelay), or it
-			 * fills half the largest window the peer offered. */
-			bool all = len == unsent;
-			bool idle = in_flight == 0 || t->nodelay_push;
-			if (!(all && idle) && len < t->max_snd_wnd / 2)
-				break;
-		}
-		uint8_t flags = SL_TCP_ACK;
-		if (len && len == unsent)
-			flags |= SL_TCP_PSH;
-		if (fin)
-			flags |= SL_TCP_FIN;
-		bool retrans = seq_lt(t->snd_nxt, t->snd_max);
-		if (!send_segment(t, t->snd_nxt, len, flags))
-			break;
-		sent = true;
-		if (retrans) {
-			t->retransmits++;
-			STAT_INC(st, tcp_retransmits);
-		} else {
-			t->bytes_sent += len;
-			if (!t->rtt_timing && len) {
-				t->rtt_timing = true;
-				t->rtt_seq = t->snd_nxt;
-				t->rtt_start = st->now;
+		uint32_t pipe = sl_tcp_pipe(t);
+		uint32_t room = t->cwnd > pipe ? t->cwnd - pipe : 0;
+		/* NextSeg rule 1: the lowest segment marked lost. */
+		if (t->sm.lost) {
+			uint32_t i = sl_sendmap_first_lost(&t->sm);
+			if (i < t->sm.n) {
+				if (!room && !(t->in_recovery && t->prr_first)) {
+					t->cwnd_limited = true;
+					break;
+				}
+				if (!retransmit(t, i))
+					break;
+				sent = true;
+				continue;
 			}
 		}
-		t->snd_nxt += len + (fin ? 1 : 0);
-		if (fin) {
-			t->fin_sent = true;
-			if (t->state == SL_TCP_ESTABLISHED)
-				sl_tcp_set_state(t, SL_TCP_FIN_WAIT_1);
-			else if (t->state == SL_TCP_CLOSE_WAIT)
-				sl_tcp_set_state(t, SL_TCP_LAST_ACK);
-		}
-		if (seq_gt(t->snd_nxt, t->snd_max))
-			t->snd_max = t->snd_nxt;
-		if (!sl_timer_armed(&t->rto_timer))
-			sl_tcp_arm_rto(t);
-		if (fin)
+		/* Rule 2: new data. */
+		uint32_t end = data_end(t);
+		bool more = seq_gt(end, t->snd_nxt) || can_send_fin(t);
+		if (!send_new(t, room)) {
+			if (more && room < t->mss)
+				t->cwnd_limited = true;
 			break;
+		}
+		sent = true;
 	}
 	if (!seq_gt(data_end(t), t->snd_nxt))
 		t->nodelay_push = false;
 	if (!sent && t->ack_now)
 		sl_tcp_send_ack(t);
-	if (t->snd_nxt != t->snd_una && !sl_timer_armed(&t->rto_timer) &&
-	    !sl_timer_armed(&t->persist_timer))
-		sl_tcp_arm_rto(t);
+	if (sent)
+		sl_tcp_rearm_rtx(t, !t->rto_at); /* RFC 6298 (5.1); a probe timer after new data */
 	/* Data waiting, nothing in flight, no window: probe (RFC 9293 §3.8.6.1). */
 	if (t->snd_wnd == 0 && seq_gt(data_end(t), t->snd_nxt) && t->snd_nxt == t->snd_una &&
-	    !sl_timer_armed(&t->rto_timer))
+	    !sl_timer_armed(&t->rtx_timer))
 		sl_tcp_arm_persist(t);
 }

@@ -1,5 +1,7 @@
 /*
- * TCP timers: retransmission (RFC 6298), persist (RFC 9293 §3.8.6.1), delayed ACK
+ * TCP timers: retransmission (RFC 6298) — one timer that also serves RACK's reordering
+ * timeout and the tail loss probe (RFC 8985 §6.3, §7), whichever is due first — persist
+ * (RFC 9293 §3.8.6.1), delayed ACK
  * (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2), keepalive (RFC 1122 §4.2.3.6 with the
  * mirage-tcpip semantics of shared/API.md), TIME-WAIT (2·MSL, RFC 9293 §3.6.1) and the
  * connect timeout.
@@ -11,7 +13,7 @@
 
 #define TCB_OF(t, field) ((struct sl_tcb *)((char *)(t)-offsetof(struct sl_tcb, field)))
 
-static void rto_fire(struct sl_timer *tm, void *ctx, uint64_t now);
+static void rtx_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 static void persist_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 static void delack_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 static void ka_fire(struct sl_timer *tm, void *ctx, uint64_t now);
@@ -20,7 +22,7 @@ static void conn_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 
 void sl_tcp_timers_init(struct sl_tcb *t)
 {
-	sl_timer_init(&t->rto_timer, rto_fire);
+	sl_timer_init(&t->rtx_timer, rtx_fire);
 	sl_timer_init(&t->persist_timer, persist_fire);
 	sl_timer_init(&t->delack_timer, delack_fire);
 	sl_timer_init(&t->ka_timer, ka_fire);
@@ -31,7 +33,8 @@ void sl_tcp_timers_init(struct sl_tcb *t)
 void sl_tcp_timers_stop(struct sl_tcb *t)
 {
 	struct sl_timers *ts = &t->st->timers;
-	sl_timer_cancel(ts, &t->rto_timer);
+	sl_timer_cancel(ts, &t->rtx_timer);
+	t->rto_at = 0;
 	sl_timer_cancel(ts, &t->persist_timer);
 	sl_timer_cancel(ts, &t->delack_timer);
 	sl_timer_cancel(ts, &t->ka_timer);
@@ -39,13 +42,9 @@ void sl_tcp_timers_stop(struct sl_tcb *t)
 	sl_timer_cancel(ts, &t->conn_timer);
 }
 
-void sl_tcp_arm_rto(struct sl_tcb *t)
-{
-	sl_timer_arm(&t->st->timers, &t->rto_timer, t->st->now + t->rto_ns);
-}
-
 void sl_tcp_rtt_sample(struct sl_tcb *t, uint64_t r)
 {
+	t->tlp.rtt_seen = true;
 	const struct sl_stack_config *c = &t->st->cfg;
 	/* RFC 6298 §2: alpha 1/8, beta 1/4, K 4; clock granularity G taken as 1 µs. */
 	if (!t->rtt_valid) {
@@ -66,13 +65,14 @@ void sl_tcp_rtt_sample(struct sl_tcb *t, uint64_t r)
 	t->rto_ns = rto;
 }
 
-static void rto_fire(struct sl_timer *tm, void *ctx, uint64_t now)
+static void rto_fire(struct sl_tcb *t)
 {
-	struct sl_tcb *t = TCB_OF(tm, rto_timer);
 	struct sl_stack *st = t->st;
 	const struct sl_stack_config *c = &st->cfg;
-	if (t->snd_una == t->snd_max)
+	if (t->snd_una == t->snd_max) {
+		t->rto_at = 0;
 		return; /* nothing outstanding */
+	}
 	bool syn = t->state == SL_TCP_SYN_SENT || t->state == SL_TCP_SYN_RECEIVED;
 	unsigned limit = syn ? c->tcp_syn_retries : c->tcp_max_retries;
 	if (t->backoff >= limit) {
@@ -92,20 +92,40 @@ static void rto_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 	t->rto_ns *= 2;
 	if (t->rto_ns > c->tcp_rto_max_ns)
 		t->rto_ns = c->tcp_rto_max_ns;
-	t->rtt_timing = false;
 	if (syn) {
 		t->retransmits++;
 		STAT_INC(st, tcp_retransmits);
+		t->syn_timing = false;
 		sl_tcp_send_syn(t);
 		return;
 	}
-	t->cc->on_rto(t);
-	/* Go back N: resend from the oldest unacknowledged byte. */
-	t->snd_nxt = t->snd_una;
-	t->dupacks = 0;
-	t->in_recovery = false;
-	sl_tcp_arm_rto(t);
+	sl_tcp_rto_recovery(t);
+	t->rto_at = st->now + t->rto_ns;
 	sl_tcp_output(t);
+	sl_tcp_rearm_rtx(t, false);
+}
+
+static void rtx_fire(struct sl_timer *tm, void *ctx, uint64_t now)
+{
+	struct sl_tcb *t = TCB_OF(tm, rtx_timer);
+	switch (t->rtx_kind) {
+	case SL_RTX_REO:
+		/* RFC 8985 §6.3: the reordering window of a segment passed: look again. */
+		sl_tcp_rack_detect(t);
+		sl_tcp_loss_timer_check(t);
+		sl_tcp_want_output(t);
+		sl_tcp_rearm_rtx(t, false);
+		return;
+	case SL_RTX_TLP:
+		/* RFC 8985 §7.3: no ACK within the probe timeout: send a probe, then the RTO. */
+		sl_tcp_send_tlp(t);
+		t->rto_at = now + t->rto_ns;
+		sl_tcp_rearm_rtx(t, false);
+		return;
+	case SL_RTX_RTO:
+		rto_fire(t);
+		return;
+	}
 }
 
 void sl_tcp_arm_persist(struct sl_tcb *t)
@@ -203,7 +223,8 @@ void sl_tcp_enter_time_wait(struct sl_tcb *t)
 {
 	sl_tcp_set_state(t, SL_TCP_TIME_WAIT);
 	struct sl_timers *ts = &t->st->timers;
-	sl_timer_cancel(ts, &t->rto_timer);
+	sl_timer_cancel(ts, &t->rtx_timer);
+	t->rto_at = 0;
 	sl_timer_cancel(ts, &t->persist_timer);
 	sl_timer_cancel(ts, &t->ka_timer);
 	sl_timer_arm(ts, &t->tw_timer, t->st->now + 2 * t->st->cfg.tcp_msl_ns);
@@ -226,22 +247,43 @@ static void conn_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 	sl_tcp_done(t, -ETIMEDOUT);
 }
 
-bool sl_tcp_challenge_ok(struct sl_stack *st)
+bool sl_tcp_oow_ok(struct sl_tcb *t)
 {
-	/* RFC 5961 §7: a per-stack budget of challenge ACKs (token bucket in ns of credit). */
-	struct sl_tcp *tt = &st->tcp;
-	if (!st->cfg.tcp_challenge_rate)
+	/* One ACK per interval per connection for out-of-window segments without data (RFC
+	 * 5961 §7's advice to limit the ACKs an attacker can draw; Linux's
+	 * tcp_invalid_ratelimit). */
+	uint64_t iv = t->st->cfg.tcp_oow_ack_ns;
+	if (iv && t->last_oow_ack && t->st->now - t->last_oow_ack < iv) {
+		STAT_INC(t->st, tcp_oow_ack_limited);
 		return false;
-	uint64_t cost = 1000000000ULL / st->cfg.tcp_challenge_rate;
-	tt->chal_tokens_ns += st->now - tt->chal_last;
-	tt->chal_last = st->now;
-	if (tt->chal_tokens_ns > 1000000000ULL)
-		tt->chal_tokens_ns = 1000000000ULL;
-	if (tt->chal_tokens_ns < cost) {
+	}
+	t->last_oow_ack = t->st->now ? t->st->now : 1;
+	return true;
+}
+
+bool sl_tcp_challenge_ok(struct sl_tcb *t)
+{
+	/* RFC 5961 §7: a per-stack budget of challenge ACKs per second. Its size is drawn at
+	 * random each second from [rate/2, 3·rate/2): a fixed, shared count lets an off-path
+	 * attacker learn from how many challenge ACKs it draws whether others were sent
+	 * (CVE-2016-5696). */
+	struct sl_stack *st = t->st;
+	struct sl_tcp *tt = &st->tcp;
+	uint32_t rate = st->cfg.tcp_challenge_rate;
+	if (!rate)
+		return false;
+	uint64_t sec = st->now / 1000000000ULL + 1;
+	if (sec != tt->chal_second) {
+		tt->chal_second = sec;
+		tt->chal_left = rate / 2 + (uint32_t)sl_rng_below(&st->rng, rate);
+	}
+	if (!tt->chal_left) {
 		STAT_INC(st, tcp_challenge_limited);
 		return false;
 	}
-	tt->chal_tokens_ns -= cost;
+	if (!sl_tcp_oow_ok(t))
+		return false;
+	tt->chal_left--;
 	STAT_INC(st, tcp_challenge_acks);
 	return true;
 }
