@@ -127,6 +127,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "General:\n"
 	    "  --impair-all         impair every frame, ARP included (default: IPv4/IPv6 only)\n"
+	    "  --no-xdp             do not attach the pass-through XDP program that keeps veth\n"
+	    "                       ports delivering frames in order (see docs/relay.md)\n"
 	    "  --max-frames N       frames the relay may hold in all, both directions (default\n"
 	    "                       65536); a frame that finds the pool empty is dropped and\n"
 	    "                       counted (dropped_pool)\n"
@@ -463,7 +465,13 @@ static int port_xdp_pass(struct port *pt)
 	a.insn_cnt = 2;
 	a.license = (uintptr_t) "GPL";
 	memcpy(a.prog_name, "relay_pass", sizeof("relay_pass"));
+	/* Multi-buffer aware, so veth accepts it above a page-sized MTU (jumbo frames). */
+	a.prog_flags = BPF_F_XDP_HAS_FRAGS;
 	int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	if (pfd < 0 && errno == EINVAL) {
+		a.prog_flags = 0; /* kernels before 5.18 */
+		pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+	}
 	if (pfd < 0)
 		return -errno;
 	memset(&a, 0, sizeof(a));
