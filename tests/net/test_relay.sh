@@ -9,6 +9,7 @@
 #   - --dup makes ping report DUP!;
 #   - --rate with --limit / --limit-bytes tail-drops a burst and bounds the queue;
 #   - --max-frames bounds what the relay holds (dropped_pool);
+#   - 802.1Q / 802.1ad tags cross intact (the kernel strips them before AF_PACKET sees them);
 #   - 8 MiB of TCP through delay + jitter + loss + reorder + duplication, SHA-256 equal;
 #   - super-frames (UDP GSO, --no-xdp) are dropped as dropped_oversize with a warning, and
 #     unfinished checksums (tx on) are counted as csum_partial;
@@ -18,7 +19,7 @@
 # The random decisions use RELAY_TEST_SEED (random by default, printed) so a failure replays.
 # Takes about 30 s.
 source "$(dirname "$0")/relay_lib.sh"
-need ping arping socat sha256sum timeout ss head
+need ping arping socat sha256sum timeout ss head tcpdump
 [[ -x $RELAY_PY ]] || fail "$RELAY_PY missing (make deps installs python3)"
 SEED=${RELAY_TEST_SEED:-$((RANDOM * 32768 + RANDOM))}
 echo "seed $SEED (RELAY_TEST_SEED=$SEED replays it)"
@@ -192,7 +193,7 @@ ok "--loss 10: $lost of 2000 lost (= dropped_loss); --ge 5,20: $lost2 lost in bu
 
 # --- duplication --------------------------------------------------------------------------------
 relay_start --dup-ab 50 --seed "$SEED"
-in_a ping -c 10 -i 0.02 -w 5 "$B_IP" >"$RELAY_TMP/ping"
+in_a ping -c 20 -i 0.02 -w 5 "$B_IP" >"$RELAY_TMP/ping" # P(no duplicate) = 2^-20
 stop_check
 grep -q 'DUP!' "$RELAY_TMP/ping" || fail "--dup 50: ping saw no DUP!"
 [[ $(st ab duplicated) -gt 0 ]] || fail "--dup 50: duplicated counter is 0"
@@ -217,6 +218,36 @@ stop_check
 [[ $(st ab dropped_pool) -gt 0 && $(st ab max_held_frames) -le 64 ]] ||
 	fail "--max-frames 64: $(head -1 "$RELAY_OUT")"
 ok "--max-frames 64: held at most $(st ab max_held_frames), refused $(st ab dropped_pool)"
+
+# --- VLAN tags: classified through, put back on the wire ----------------------------------------
+# The receiving kernel moves an 802.1Q tag out of the frame bytes into metadata before AF_PACKET
+# sees it; the relay must put it back. A sends a tagged and a double-tagged (802.1ad + 802.1Q)
+# IPv4 datagram and a tagged ARP frame by hand: B's tcpdump must see all three tags, the ARP
+# frame first (unimpaired) and the IP ones after it (delayed as IP).
+relay_start --delay-ab 20 --seed "$SEED"
+in_b timeout 5 tcpdump -c 3 -eni "$IF_B" vlan >"$RELAY_TMP/td" 2>"$RELAY_TMP/td.err" &
+tpid=$!
+for _ in $(seq 50); do
+	grep -q 'listening' "$RELAY_TMP/td.err" && break
+	sleep 0.05
+done
+in_a "$RELAY_PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+eth = bytes.fromhex("020000000001" "020000000002")
+ip = bytes.fromhex("4500001c00000000401100000a0000010a000002" "0009000900080000")
+s.send(eth + bytes.fromhex("8100000a" "0800") + ip)
+s.send(eth + bytes.fromhex("88a80014" "8100000a" "0800") + ip)
+s.send(eth + bytes.fromhex("8100000a" "0806") + bytes(28))' "$IF_A" || fail "raw VLAN sender failed"
+wait $tpid
+stop_check
+grep -q 'vlan 10, p 0, ethertype IPv4' "$RELAY_TMP/td" &&
+	grep -q '802.1Q-QinQ (0x88a8).*vlan 20, p 0, ethertype 802.1Q (0x8100), vlan 10, p 0, ethertype IPv4' "$RELAY_TMP/td" &&
+	head -1 "$RELAY_TMP/td" | grep -q 'vlan 10, p 0, ethertype ARP' ||
+	fail "VLAN frames did not cross intact: $(cat "$RELAY_TMP/td")"
+[[ $(st ab passed) -ge 1 && $(($(st ab forwarded) - $(st ab passed))) -eq 2 ]] || fail "VLAN frames misclassified: $(head -1 "$RELAY_OUT")"
+ok "802.1Q and 802.1ad+802.1Q tags cross intact; tagged IP is impaired, tagged ARP passes"
 
 # --- TCP through everything ---------------------------------------------------------------------
 head -c $((8 << 20)) /dev/urandom >"$RELAY_TMP/data"

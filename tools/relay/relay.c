@@ -83,6 +83,7 @@ struct dir_opts {
 	uint64_t u[N_DOPTS]; /* K_RATE, K_COUNT, K_BYTES */
 	double ge[4];	     /* P, R, BAD, GOOD percents */
 	bool given[N_DOPTS];
+	bool explicit[N_DOPTS]; /* given as --NAME-ab / --NAME-ba, not through --NAME */
 };
 
 struct opts {
@@ -221,9 +222,11 @@ static void parse_ge(const char *opt, const char *s, double ge[4])
 	memcpy(ge, def, sizeof(def));
 }
 
-static void apply_dopt(struct dir_opts *d, size_t i, const char *optname, const char *arg)
+static void apply_dopt(struct dir_opts *d, size_t i, const char *optname, const char *arg,
+		       bool explicit)
 {
 	d->given[i] = true;
+	d->explicit[i] = explicit;
 	switch (dopts[i].kind) {
 	case K_MS:
 		d->v[i] = parse_num(optname, arg, 0, 1e6, "a delay in milliseconds (0-1000000)");
@@ -348,9 +351,9 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 			size_t i = (size_t)k / 3;
 			int v = k % 3;
 			if (v == 0 || v == 1)
-				apply_dopt(&o->dir[0], i, names[k], optarg);
+				apply_dopt(&o->dir[0], i, names[k], optarg, v != 0);
 			if (v == 0 || v == 2)
-				apply_dopt(&o->dir[1], i, names[k], optarg);
+				apply_dopt(&o->dir[1], i, names[k], optarg, v != 0);
 		}
 		}
 	}
@@ -362,8 +365,10 @@ static void parse_opts(int argc, char **argv, struct opts *o)
 		die("%s: IF_A and IF_B must be different interfaces", o->ifname[0]);
 }
 
-/* Converts one direction's options; `dir` names it in errors. */
-static void to_cfg(const struct dir_opts *d, const char *dir, struct imp_cfg *c)
+/* Converts one direction's options; `dir` names it in errors. A queue option given for both
+ * directions (--limit) applies where there is a rate; given for this one (--limit-ab), it
+ * needs a rate here. any_rate: some direction has a rate. */
+static void to_cfg(const struct dir_opts *d, const char *dir, bool any_rate, struct imp_cfg *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->delay_ns = (uint64_t)llround(d->v[dopt_index("delay")] * 1e6);
@@ -384,8 +389,10 @@ static void to_cfg(const struct dir_opts *d, const char *dir, struct imp_cfg *c)
 	c->limit_pkts = d->given[li] ? (uint32_t)d->u[li] : 1000;
 	c->limit_bytes = d->u[lb];
 	c->overhead = (uint32_t)d->u[dopt_index("overhead")];
-	if (!c->rate_bps && (d->given[li] || d->given[lb] || d->given[dopt_index("overhead")]))
-		die("direction %s: --limit, --limit-bytes and --overhead need --rate", dir);
+	size_t oh = dopt_index("overhead");
+	for (size_t q = 0; q < N_DOPTS && !c->rate_bps; q++)
+		if ((q == li || q == lb || q == oh) && d->given[q] && (d->explicit[q] || !any_rate))
+			die("direction %s: --%s needs --rate", dir, dopts[q].name);
 	if (c->rate_bps && c->limit_pkts == 0)
 		die("direction %s: --limit must be at least 1", dir);
 	if (c->reorder == 0 && d->given[dopt_index("reorder-delay")] && c->reorder_delay_ns)
@@ -609,7 +616,7 @@ static bool is_ip(const uint8_t *f, uint32_t len)
  * slot's header (hardware-accelerated tags are not in the frame bytes AF_PACKET sees). */
 static void copy_frame(uint8_t *dst, const uint8_t *src, uint32_t len, const struct tpacket2_hdr *h)
 {
-	if (!(h->tp_status & TP_STATUS_VLAN_VALID)) {
+	if (!(h->tp_status & TP_STATUS_VLAN_VALID) || len < 12) {
 		memcpy(dst, src, len);
 		return;
 	}
@@ -646,7 +653,7 @@ static void rx_frame(struct relay *R, struct dir *d, const struct tpacket2_hdr *
 	/* What the kernel lets us send on the other side: its MTU plus one tag if tagged
 	 * (packet_snd's rule); GSO/GRO super-frames end here, counted. */
 	bool tagged = vlan || (len >= 14 && (be16(f + 12) == 0x8100 || be16(f + 12) == 0x88a8));
-	if (h->tp_snaplen < len || len < 14 || flen > d->out->mtu + 14 + (tagged ? 4 : 0)) {
+	if (h->tp_snaplen < len || flen > d->out->mtu + 14 + (tagged ? 4 : 0)) {
 		d->m.st.dropped_oversize++;
 		warn_once(&d->warned_oversize,
 			  "%s: dropped a %u-byte frame, more than %s's MTU %u allows: turn off "
@@ -854,8 +861,10 @@ int main(int argc, char **argv)
 	static struct relay R;
 	parse_opts(argc, argv, &R.o);
 	struct imp_cfg cfg[2];
-	to_cfg(&R.o.dir[0], "ab", &cfg[0]);
-	to_cfg(&R.o.dir[1], "ba", &cfg[1]);
+	size_t ri = dopt_index("rate");
+	bool any_rate = R.o.dir[0].u[ri] || R.o.dir[1].u[ri];
+	to_cfg(&R.o.dir[0], "ab", any_rate, &cfg[0]);
+	to_cfg(&R.o.dir[1], "ba", any_rate, &cfg[1]);
 
 	for (int k = 0; k < 2; k++)
 		port_probe(&R.port[k], R.o.ifname[k]);
