@@ -681,6 +681,8 @@ static void rx_frame(struct relay *R, struct dir *d, const struct tpacket2_hdr *
 			d->m.st.forwarded++;
 			d->m.st.passed++;
 		} else {
+			warn_once(&d->warned_tx, "%s: send: %s; counted as dropped_tx",
+				  d->out->name, strerror(errno));
 			d->m.st.dropped_tx++;
 		}
 		return;
