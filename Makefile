@@ -23,6 +23,7 @@ LIB_SRCS  := $(sort $(wildcard user/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 LIB_SOBJS := $(LIB_SRCS:%.c=$(BUILD)/san/%.o)
 TOOL_SRCS := $(sort $(wildcard tools/*.c))
+RELAY_SRCS := $(sort $(wildcard tools/relay/*.c))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 SIM_SRCS  := $(sort $(wildcard tests/sim/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%) $(SIM_SRCS:tests/sim/%.c=$(BUILD)/tests/%)
@@ -35,7 +36,7 @@ DURATION ?=
 
 .PHONY: all run test test-unit test-san test-fuzz test-net bench fuzz install clean deps format
 
-all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(BUILD)/examples/udp_echo
+all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(BUILD)/examples/udp_echo $(BUILD)/sluice-relay
 
 $(BUILD)/examples/%: docs/examples/%.c $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
@@ -69,6 +70,11 @@ $(BUILD)/libsluice-san.a: $(LIB_SOBJS)
 
 $(BUILD)/sluice: $(TOOL_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libsluice.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The impairment relay of the tests and benchmarks (docs/relay.md): a program of its own, not
+# linked with the stack.
+$(BUILD)/sluice-relay: $(RELAY_SRCS:%.c=$(BUILD)/%.o)
+	$(CC) $(CFLAGS) -o $@ $^ -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
