@@ -182,9 +182,6 @@ static struct result transfer(uint64_t seed, uint32_t drop_ppm, const struct sid
  */
 static void recovery_bounds(const struct result *r, uint64_t seed, const char *what)
 {
-#ifdef MEASURE_ONLY
-	return;
-#endif
 	if (r->rto > r->dropped / 10 + 4)
 		print_message(
 		    "%s seed %llu: %llu RTOs for %llu frames dropped (bound %llu); replay "

@@ -112,11 +112,11 @@ struct path {
 	path_lose_fn lose;
 	void *arg;
 	/* In flight towards the peer. */
-	struct {
+	struct path_slot {
 		struct seg s;
 		uint64_t at;
 		bool lost;
-	} q[PATH_Q];
+	} * q;
 	unsigned qh, qt;
 	uint64_t last_at;
 	/* Everything the stack sent, in order. */
@@ -130,21 +130,46 @@ struct path {
 	uint64_t first_dup_ack_at;
 };
 
-static inline void path_init(struct path *p, struct pc *c, uint64_t delay, uint64_t gap)
-{
-	memset(p, 0, sizeof *p);
-	p->c = c;
-	p->delay = delay;
-	p->gap = gap;
-	p->log = calloc(PATH_LOG, sizeof *p->log);
-	assert_non_null(p->log);
-	p->last_ack = c->rcv_nxt;
-}
+/* Paths not yet freed, so that a failed test's teardown can free them. */
+static struct path *live_paths[4];
 
 static inline void path_free(struct path *p)
 {
 	free(p->log);
-	p->log = NULL;
+	free(p->q);
+	for (unsigned i = 0; i < 4; i++)
+		if (live_paths[i] == p)
+			live_paths[i] = NULL;
+	free(p);
+}
+
+static inline struct path *path_new(struct pc *c, uint64_t delay, uint64_t gap)
+{
+	struct path *p = calloc(1, sizeof *p);
+	assert_non_null(p);
+	p->c = c;
+	p->delay = delay;
+	p->gap = gap;
+	p->log = calloc(PATH_LOG, sizeof *p->log);
+	p->q = calloc(PATH_Q, sizeof *p->q);
+	assert_non_null(p->log);
+	assert_non_null(p->q);
+	p->last_ack = c->rcv_nxt;
+	for (unsigned i = 0; i < 4; i++)
+		if (!live_paths[i]) {
+			live_paths[i] = p;
+			break;
+		}
+	return p;
+}
+
+/* cmocka teardown for tests that use paths: frees them, then what tp_teardown frees. */
+static inline int path_teardown(void **state)
+{
+	for (unsigned i = 0; i < 4; i++)
+		if (live_paths[i])
+			path_free(live_paths[i]);
+	return tp_teardown(state);
 }
 
 /* Transmissions logged so far of the segment starting at seq (with data). */

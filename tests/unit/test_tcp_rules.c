@@ -151,39 +151,38 @@ static void test_established_no_fast_retransmit_after_rto_dupacks(void **state)
 	struct pc c;
 	open_passive_with(&c, 40000, false, false); /* no SACK-permitted: NewReno rules */
 	uint32_t s0 = c.rcv_nxt;
-	struct path p;
-	path_init(&p, &c, 5 * MS, 1 * MS);
+	struct path *p = path_new(&c, 5 * MS, 1 * MS);
 	struct lose_first l = {s0, s0 + 4 * 1460, 0};
-	p.lose = lose_first_tx;
-	p.arg = &l;
-	p.mute = true;
+	p->lose = lose_first_tx;
+	p->arg = &l;
+	p->mute = true;
 	app_write(c.f, 0, 40 * 1460, false);
 	/* The flight of ten goes out, 0–3 are lost, the peer's ACKs for 4–9 are lost. */
-	path_run(&p, 100 * MS, 1 * MS);
-	assert_int_equal(path_tx_count(&p, s0 + 9 * 1460), 1);
-	assert_int_equal(path_tx_count(&p, s0 + 10 * 1460), 0);
+	path_run(p, 100 * MS, 1 * MS);
+	assert_int_equal(path_tx_count(p, s0 + 9 * 1460), 1);
+	assert_int_equal(path_tx_count(p, s0 + 10 * 1460), 0);
 	assert_int_equal(STAT(tcp_rto_expired), 0);
-	p.mute = false;
-	path_run(&p, 150 * MS, 1 * MS); /* the RTO (200 ms) fires; go-back-N */
+	p->mute = false;
+	path_run(p, 150 * MS, 1 * MS); /* the RTO (200 ms) fires; go-back-N */
 	assert_int_equal(STAT(tcp_rto_expired), 1);
-	path_run(&p, 200 * MS, 1 * MS);
+	path_run(p, 200 * MS, 1 * MS);
 	uint32_t recover = s0 + 10 * 1460;
-	if (p.max_same_ack < 3)
+	if (p->max_same_ack < 3)
 		print_message("scenario: only %u duplicate ACKs of recover after the RTO\n",
-			      p.max_same_ack);
-	assert_true(p.max_same_ack >= 3);
-	if (STAT(tcp_fast_retransmits) || path_tx_count(&p, recover) != 1)
+			      p->max_same_ack);
+	assert_true(p->max_same_ack >= 3);
+	if (STAT(tcp_fast_retransmits) || path_tx_count(p, recover) != 1)
 		print_message("duplicate ACKs caused by go-back-N retransmissions started a fast "
 			      "retransmit: fast %llu, segment at recover sent %u times\n",
 			      (unsigned long long)STAT(tcp_fast_retransmits),
-			      path_tx_count(&p, recover));
+			      path_tx_count(p, recover));
 	assert_int_equal(STAT(tcp_fast_retransmits), 0);
-	assert_int_equal(path_tx_count(&p, recover), 1);
+	assert_int_equal(path_tx_count(p, recover), 1);
 	assert_int_equal(STAT(tcp_rto_expired), 1);
 	/* And the transfer goes on to the end. */
-	path_run(&p, 5 * SEC, 1 * MS);
+	path_run(p, 5 * SEC, 1 * MS);
 	assert_int_equal(c.rcv_nxt, s0 + 40 * 1460);
-	path_free(&p);
+	path_free(p);
 	tp_down();
 }
 
@@ -201,11 +200,10 @@ static void test_established_partial_ack_resets_timer_only_first(void **state)
 	struct pc c;
 	open_passive_with(&c, 40000, false, false);
 	uint32_t s0 = c.rcv_nxt;
-	struct path p;
-	path_init(&p, &c, 60 * MS, 1 * MS);
+	struct path *p = path_new(&c, 60 * MS, 1 * MS);
 	struct lose_first l = {s0, s0 + 20 * 1460, 2};
-	p.lose = lose_first_tx;
-	p.arg = &l;
+	p->lose = lose_first_tx;
+	p->arg = &l;
 	app_write(c.f, 0, 60 * 1460, false);
 	/* Run until the first partial ACK: an ACK above s0 but below the recovery point. */
 	uint64_t t_first = 0;
@@ -214,7 +212,7 @@ static void test_established_partial_ack_resets_timer_only_first(void **state)
 	uint64_t end = T.now + 3 * SEC;
 	while (T.now < end) {
 		uint32_t before = c.rcv_nxt;
-		path_run(&p, 1 * MS, 1 * MS);
+		path_run(p, 1 * MS, 1 * MS);
 		if (!t_first && before == s0 && seq_gt(c.rcv_nxt, s0)) {
 			/* The peer sent its first partial ACK in that step; let the stack take it.
 			 */
@@ -232,7 +230,7 @@ static void test_established_partial_ack_resets_timer_only_first(void **state)
 	/* Watch for the timeout, in 1 ms steps, while further partial ACKs arrive. */
 	uint64_t t_rto = 0;
 	while (T.now < t_first + 2 * SEC) {
-		path_run(&p, 1 * MS, 1 * MS);
+		path_run(p, 1 * MS, 1 * MS);
 		if (STAT(tcp_rto_expired) > rto_before) {
 			t_rto = T.now;
 			break;
@@ -248,9 +246,9 @@ static void test_established_partial_ack_resets_timer_only_first(void **state)
 			      (double)(t_rto - t_first) / 1e6, (double)rto_first / 1e6);
 	assert_true(t_rto <= t_first + rto_first + 2 * MS);
 	assert_true(t_rto + 2 * MS >= t_first + rto_first);
-	path_run(&p, 20 * SEC, 1 * MS);
+	path_run(p, 20 * SEC, 1 * MS);
 	assert_int_equal(c.rcv_nxt, s0 + 60 * 1460);
-	path_free(&p);
+	path_free(p);
 	tp_down();
 }
 
@@ -766,7 +764,7 @@ static void test_syn_sent_ephemeral_ports_unique_across_destinations(void **stat
 
 int main(void)
 {
-#define T_(name) cmocka_unit_test_teardown(name, tp_teardown)
+#define T_(name) cmocka_unit_test_teardown(name, path_teardown)
 	const struct CMUnitTest tests[] = {
 	    T_(test_established_persist_pure_ack_seq_is_probe_seq),
 	    T_(test_established_zero_rcv_window_ack_still_processed),

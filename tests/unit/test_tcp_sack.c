@@ -447,16 +447,15 @@ static void test_established_sack_retransmits_only_holes(void **state)
 	struct pc c;
 	open_passive_with(&c, 40000, true, false);
 	uint32_t s0 = c.rcv_nxt;
-	struct path p;
-	path_init(&p, &c, 10 * MS, 0);
+	struct path *p = path_new(&c, 10 * MS, 0);
 	struct lose_set l = {s0, 2, {2, 5}};
-	p.lose = lose_set_first;
-	p.arg = &l;
+	p->lose = lose_set_first;
+	p->arg = &l;
 	app_write(c.f, 0, 30 * 1460, false);
-	path_run(&p, 3 * SEC, 1 * MS);
+	path_run(p, 3 * SEC, 1 * MS);
 	assert_int_equal(c.rcv_nxt, s0 + 30 * 1460);
 	for (unsigned k = 0; k < 30; k++) {
-		unsigned n = path_tx_count(&p, s0 + k * 1460);
+		unsigned n = path_tx_count(p, s0 + k * 1460);
 		unsigned want = (k == 2 || k == 5) ? 2 : 1;
 		if (n != want)
 			print_message("segment %u sent %u times (want %u)\n", k, n, want);
@@ -464,7 +463,7 @@ static void test_established_sack_retransmits_only_holes(void **state)
 	}
 	assert_int_equal(STAT(tcp_rto_expired), 0);
 	assert_true(STAT(tcp_sack_rx) >= 1);
-	path_free(&p);
+	path_free(p);
 	tp_down();
 }
 
@@ -715,39 +714,38 @@ static void test_established_prr_paces_recovery(void **state)
 	open_passive_ext(&c, 80, 40000, 1460, 7, true, false);
 	tp_clear();
 	uint32_t s0 = c.rcv_nxt;
-	struct path p;
-	path_init(&p, &c, 20 * MS, 1 * MS);
+	struct path *p = path_new(&c, 20 * MS, 1 * MS);
 	struct lose_set l = {s0, 1, {150}};
-	p.lose = lose_set_first;
-	p.arg = &l;
+	p->lose = lose_set_first;
+	p->arg = &l;
 	app_write(c.f, 0, 600 * 1460, false);
 	/* Until recovery starts. */
 	uint64_t end = T.now + 10 * SEC;
 	while (T.now < end && STAT(tcp_recoveries) == 0)
-		path_run(&p, 1 * MS, 1 * MS);
+		path_run(p, 1 * MS, 1 * MS);
 	assert_int_equal(STAT(tcp_recoveries), 1);
 	uint64_t tr = T.now;
-	unsigned acks0 = p.acks;
+	unsigned acks0 = p->acks;
 	uint32_t rp = s0; /* recovery point: the highest byte sent when recovery began */
-	for (unsigned i = 0; i < p.nlog; i++)
-		if (seq_gt(p.log[i].seq + p.log[i].dlen, rp))
-			rp = p.log[i].seq + p.log[i].dlen;
+	for (unsigned i = 0; i < p->nlog; i++)
+		if (seq_gt(p->log[i].seq + p->log[i].dlen, rp))
+			rp = p->log[i].seq + p->log[i].dlen;
 	struct sl_tcp_info i0 = info_of(c.f);
 	/* Until the cumulative ACK passes the recovery point, noting (ACKs, segments sent) as
 	 * the recovery goes on. */
 	static unsigned prog_acks[20000], prog_sent[20000];
 	unsigned np = 0;
 	while (T.now < end && seq_lt(c.rcv_nxt, rp) && np < 20000) {
-		path_run(&p, 1 * MS, 1 * MS);
-		prog_acks[np] = p.acks - acks0;
-		prog_sent[np] = path_data_after(&p, tr);
+		path_run(p, 1 * MS, 1 * MS);
+		prog_acks[np] = p->acks - acks0;
+		prog_sent[np] = path_data_after(p, tr);
 		np++;
 	}
 	assert_true(seq_geq(c.rcv_nxt, rp));
 	tp_poll();
 	struct sl_tcp_info i1 = info_of(c.f);
-	unsigned delivered = p.acks - acks0;
-	unsigned sent = path_data_after(&p, tr);
+	unsigned delivered = p->acks - acks0;
+	unsigned sent = path_data_after(p, tr);
 	unsigned half_acks = 0, half_sent = 0;
 	for (unsigned k = 0; k < np; k++)
 		if (2 * prog_acks[k] >= delivered) {
@@ -764,9 +762,9 @@ static void test_established_prr_paces_recovery(void **state)
 	assert_true(half_acks > 0);
 	assert_true(10 * half_sent >= 3 * half_acks); /* not held back to the end */
 	assert_true(i1.cwnd + 1460 >= i1.ssthresh && i1.cwnd <= i1.ssthresh + 1460);
-	path_run(&p, 10 * SEC, 1 * MS);
+	path_run(p, 10 * SEC, 1 * MS);
 	assert_int_equal(c.rcv_nxt, s0 + 600 * 1460);
-	path_free(&p);
+	path_free(p);
 	tp_down();
 }
 
@@ -782,32 +780,31 @@ static void test_established_ts_on_every_segment_monotonic(void **state)
 	tp_up(NULL);
 	struct pc c;
 	open_passive_with(&c, 40000, true, true);
-	struct path p;
-	path_init(&p, &c, 5 * MS, 0);
+	struct path *p = path_new(&c, 5 * MS, 0);
 	app_write(c.f, 0, 40000, false);
 	pc_send(&c, F_ACK | F_PSH, pbytes(0, 3000), 1000);
-	path_run(&p, 2 * SEC, 1 * MS);
+	path_run(p, 2 * SEC, 1 * MS);
 	sl_tcp_shutdown(c.f, SL_SHUT_WR);
-	path_run(&p, 1 * SEC, 1 * MS);
-	assert_true(p.nlog >= 20);
-	for (unsigned i = 0; i < p.nlog; i++) {
-		const struct seg *s = &p.log[i];
+	path_run(p, 1 * SEC, 1 * MS);
+	assert_true(p->nlog >= 20);
+	for (unsigned i = 0; i < p->nlog; i++) {
+		const struct seg *s = &p->log[i];
 		if (s->flags & F_RST)
 			continue;
 		if (!s->o.has_ts)
 			print_seg("without TSopt", s);
 		assert_true(s->o.has_ts);
 		if (i)
-			assert_true(seq_geq(s->o.ts_val, p.log[i - 1].o.ts_val));
+			assert_true(seq_geq(s->o.ts_val, p->log[i - 1].o.ts_val));
 	}
 	/* About one tick per millisecond. */
-	const struct seg *a = &p.log[0], *z = &p.log[p.nlog - 1];
+	const struct seg *a = &p->log[0], *z = &p->log[p->nlog - 1];
 	uint64_t ms = (z->t - a->t) / MS;
 	uint32_t ticks = z->o.ts_val - a->o.ts_val;
 	print_message("%u ticks in %llu ms\n", ticks, (unsigned long long)ms);
 	assert_true(ms >= 100);
 	assert_true(ticks + 2 >= ms && ticks <= ms + 2);
-	path_free(&p);
+	path_free(p);
 	tp_down();
 }
 
@@ -1246,7 +1243,7 @@ static void test_listen_syncookies_off(void **state)
 
 int main(void)
 {
-#define T_(name) cmocka_unit_test_teardown(name, tp_teardown)
+#define T_(name) cmocka_unit_test_teardown(name, path_teardown)
 	const struct CMUnitTest tests[] = {
 	    T_(test_syn_sent_offers_sack_and_timestamps),
 	    T_(test_syn_sent_synack_without_options),
