@@ -22,6 +22,7 @@
 #include "wire/arp.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
+#include "wire/icmp.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 
@@ -63,6 +64,16 @@ struct pc {
 	struct sl_tcp_flow *f; /* the stack's flow */
 	uint8_t *rx;	       /* bytes received in order (absorb) */
 	size_t rxlen, rxcap;
+	/* Options (all off after pc_init, which keeps the old behaviour of every helper). */
+	bool sack_ok;	 /* the peer's SYN / SYN-ACK offers SACK-permitted (RFC 2018 §2) */
+	bool ts;	 /* the peer's SYN / SYN-ACK and every segment carry TSopt (RFC 7323 §3) */
+	uint32_t ts_off; /* the peer's TSval = T.now / 1 ms + ts_off */
+	uint8_t nsack;	 /* SACK blocks put on every segment pc_tx_seq sends */
+	struct sl_tcp_sack sack[SL_TCP_SACK_MAX];
+	/* Out-of-order ranges the peer holds above rcv_nxt (pc_rx_data), and the order in
+	 * which their blocks were last reported (RFC 2018 §4). */
+	struct sl_tcp_sack ooo[64];
+	unsigned nooo;
 };
 
 struct tp {
@@ -79,6 +90,14 @@ struct tp {
 	/* Auto-responder: called for every TCP segment collected. */
 	void (*responder)(struct seg *s);
 	struct pc *rc;
+	/* The last TSval the stack sent on each connection (by the stack's and the peer's
+	 * port): what a peer with timestamps echoes in TSecr. */
+	struct {
+		uint16_t sport, dport;
+		uint32_t ts_val;
+	} tsv[64];
+	unsigned ntsv;
+	unsigned icmp_frames; /* ICMP messages the stack sent */
 };
 static struct tp T;
 
@@ -209,6 +228,31 @@ static inline void peer_arp(uint16_t op, const uint8_t *eth_dst, const uint8_t *
 	T.peer_sent = true;
 }
 
+/* Remember the stack's latest TSval on s's connection. */
+static inline void note_ts(const struct seg *s)
+{
+	for (unsigned i = 0; i < T.ntsv; i++)
+		if (T.tsv[i].sport == s->sport && T.tsv[i].dport == s->dport) {
+			T.tsv[i].ts_val = s->o.ts_val;
+			return;
+		}
+	if (T.ntsv < sizeof T.tsv / sizeof T.tsv[0]) {
+		T.tsv[T.ntsv].sport = s->sport;
+		T.tsv[T.ntsv].dport = s->dport;
+		T.tsv[T.ntsv].ts_val = s->o.ts_val;
+		T.ntsv++;
+	}
+}
+
+/* The last TSval the stack sent from port sport to the peer's port dport (0: none yet). */
+static inline uint32_t stack_ts_val(uint16_t sport, uint16_t dport)
+{
+	for (unsigned i = 0; i < T.ntsv; i++)
+		if (T.tsv[i].sport == sport && T.tsv[i].dport == dport)
+			return T.tsv[i].ts_val;
+	return 0;
+}
+
 static inline void collect(void)
 {
 	struct sl_frame fr[64];
@@ -236,6 +280,8 @@ static inline void collect(void)
 				assert_memory_equal(sl_eth_dst(p), T.pd->mac, 6);
 				assert_int_equal(sl_ipv4_src(ip), ST_IP);
 				assert_int_equal(sl_ipv4_dst(ip), PEER_IP);
+				if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP)
+					T.icmp_frames++;
 				if (sl_ipv4_proto(ip) == SL_IPPROTO_TCP) {
 					const uint8_t *th = ip + sl_ipv4_hlen(ip);
 					size_t tl = sl_ipv4_tot_len(ip) - sl_ipv4_hlen(ip);
@@ -254,6 +300,8 @@ static inline void collect(void)
 					s->dlen = (uint32_t)(tl - sl_tcp_hlen(th));
 					assert_true(s->dlen <= sizeof s->data);
 					memcpy(s->data, th + sl_tcp_hlen(th), s->dlen);
+					if (s->o.has_ts)
+						note_ts(s);
 					T.pd->ops->release(T.pd, &fr[i]);
 					if (T.responder)
 						T.responder(s);
@@ -420,8 +468,16 @@ static inline const char *state_of(struct sl_tcp_flow *f)
 
 /* --- the peer's side of a connection ------------------------------------------------------- */
 
-/* Send a segment on c with an explicit sequence number (c's ports, ack, window). */
-static inline void pc_tx_seq(struct pc *c, uint8_t flags, uint32_t seq, const void *d, uint32_t n)
+/* The peer's timestamp clock on c: 1 ms ticks. */
+static inline uint32_t pc_ts_val(const struct pc *c)
+{
+	return (uint32_t)(T.now / MS) + c->ts_off;
+}
+
+/* The segment pc_tx_seq would send (c's ports, ack, window, and its TSopt / SACK blocks
+ * when c has them on), for a test to adjust before peer_tx. */
+static inline struct pseg pc_seg(const struct pc *c, uint8_t flags, uint32_t seq, const void *d,
+				 uint32_t n)
 {
 	struct pseg s = {.sport = c->pport,
 			 .dport = c->sport,
@@ -431,6 +487,22 @@ static inline void pc_tx_seq(struct pc *c, uint8_t flags, uint32_t seq, const vo
 			 .win = c->win,
 			 .data = d,
 			 .dlen = n};
+	if (c->ts && !(flags & F_RST)) {
+		s.ts = true;
+		s.ts_val = pc_ts_val(c);
+		s.ts_ecr = stack_ts_val(c->sport, c->pport);
+	}
+	if (c->nsack && (flags & F_ACK)) {
+		s.nsack = c->nsack;
+		memcpy(s.sack, c->sack, sizeof s.sack);
+	}
+	return s;
+}
+
+/* Send a segment on c with an explicit sequence number (c's ports, ack, window). */
+static inline void pc_tx_seq(struct pc *c, uint8_t flags, uint32_t seq, const void *d, uint32_t n)
+{
+	struct pseg s = pc_seg(c, flags, seq, d, n);
 	peer_tx(&s);
 }
 
@@ -470,7 +542,11 @@ static inline void pc_tx_syn(struct pc *c, uint8_t flags, uint16_t mss, int ws)
 			 .win = c->win,
 			 .mss = mss,
 			 .has_ws = ws >= 0,
-			 .ws = (uint8_t)(ws >= 0 ? ws : 0)};
+			 .ws = (uint8_t)(ws >= 0 ? ws : 0),
+			 .sack_ok = c->sack_ok,
+			 .ts = c->ts,
+			 .ts_val = c->ts ? pc_ts_val(c) : 0,
+			 .ts_ecr = c->ts && (flags & F_ACK) ? stack_ts_val(c->sport, c->pport) : 0};
 	peer_tx(&s);
 	c->snd_nxt = c->iss + 1;
 	tp_poll();
@@ -494,15 +570,18 @@ static inline void listen_on(uint16_t port)
 	assert_true(r == 0 || r == -EADDRINUSE);
 }
 
-/* SYN from the peer, the stack's SYN-ACK (checked), the peer's ACK: returns the accepted
- * flow in c->f. */
-static inline void open_passive_opts(struct pc *c, uint16_t sport, uint16_t pport, uint16_t mss,
-				     int ws)
+/* SYN from the peer (offering SACK-permitted / timestamps when sack / ts), the stack's
+ * SYN-ACK (checked), the peer's ACK: returns the accepted flow in c->f. */
+static inline void open_passive_ext(struct pc *c, uint16_t sport, uint16_t pport, uint16_t mss,
+				    int ws, bool sack, bool ts)
 {
 	listen_on(sport);
 	uint16_t win = c->win ? c->win : 65535;
 	pc_init(c, sport, pport);
 	c->win = win;
+	c->sack_ok = sack;
+	c->ts = ts;
+	c->ts_off = 0x10000;
 	pc_syn(c, mss, ws);
 	struct seg *sa = expect(F_SYN | F_ACK);
 	assert_int_equal(sa->ack, c->iss + 1);
@@ -515,6 +594,103 @@ static inline void open_passive_opts(struct pc *c, uint16_t sport, uint16_t ppor
 	assert_int_equal(A.nacc, before + 1);
 	c->f = A.acc[before];
 	assert_state(c->f, "ESTABLISHED");
+}
+
+/* SYN from the peer, the stack's SYN-ACK (checked), the peer's ACK: returns the accepted
+ * flow in c->f. */
+static inline void open_passive_opts(struct pc *c, uint16_t sport, uint16_t pport, uint16_t mss,
+				     int ws)
+{
+	open_passive_ext(c, sport, pport, mss, ws, false, false);
+}
+
+/* --- the peer as a receiver with SACK (RFC 2018) --------------------------------------------- */
+
+/* The peer takes n bytes at seq into its sequence space (in order or out of order): rcv_nxt
+ * advances over everything contiguous; the rest is held as out-of-order ranges, and c->sack
+ * is refilled the way RFC 2018 §4 asks (first the block holding this segment, then the
+ * blocks reported most recently). Returns whether anything in it was new. */
+static inline bool pc_rx_data(struct pc *c, uint32_t seq, uint32_t n)
+{
+	uint32_t l = seq, r = seq + n;
+	if (!n)
+		return false;
+	if (seq_leq(r, c->rcv_nxt))
+		return false; /* all old */
+	if (seq_lt(l, c->rcv_nxt))
+		l = c->rcv_nxt;
+	bool fresh = true;
+	for (unsigned i = 0; i < c->nooo; i++)
+		if (seq_leq(c->ooo[i].l, l) && seq_geq(c->ooo[i].r, r))
+			fresh = false;
+	/* Merge [l, r) with every range it touches; the merged range goes first (most recent). */
+	struct sl_tcp_sack m = {l, r};
+	struct sl_tcp_sack keep[64];
+	unsigned nk = 0;
+	for (unsigned i = 0; i < c->nooo; i++) {
+		struct sl_tcp_sack o = c->ooo[i];
+		if (seq_leq(o.l, m.r) && seq_geq(o.r, m.l)) {
+			if (seq_lt(o.l, m.l))
+				m.l = o.l;
+			if (seq_gt(o.r, m.r))
+				m.r = o.r;
+		} else if (nk < 63) {
+			keep[nk++] = o;
+		}
+	}
+	c->ooo[0] = m;
+	memcpy(c->ooo + 1, keep, nk * sizeof keep[0]);
+	c->nooo = nk + 1;
+	/* In order now? */
+	if (seq_leq(c->ooo[0].l, c->rcv_nxt)) {
+		c->rcv_nxt = c->ooo[0].r;
+		memmove(c->ooo, c->ooo + 1, (c->nooo - 1) * sizeof c->ooo[0]);
+		c->nooo--;
+	}
+	c->nsack = 0;
+	if (c->sack_ok)
+		for (unsigned i = 0; i < c->nooo && c->nsack < 3; i++)
+			c->sack[c->nsack++] = c->ooo[i];
+	return fresh;
+}
+
+/* --- ICMP errors from the peer (RFC 792) -------------------------------------------------- */
+
+/* An ICMP error (type, code) from the peer quoting the IPv4 header and the first 20 bytes of
+ * a TCP segment the stack sent (its port sport → the peer's port dport, sequence seq). */
+static inline void peer_icmp_quote(uint8_t type, uint8_t code, uint16_t sport, uint16_t dport,
+				   uint32_t seq)
+{
+	struct sl_frame f;
+	assert_int_equal(T.pd->ops->alloc(T.pd, &f), 0);
+	uint8_t *ip = f.data + SL_ETH_HLEN;
+	uint8_t *icmp = ip + SL_IPV4_HLEN;
+	uint8_t *q = icmp + SL_ICMP_HLEN;
+	struct sl_ipv4_hdr qh = {.tot_len = SL_IPV4_HLEN + SL_TCP_HLEN,
+				 .id = 1,
+				 .frag = SL_IPV4_DF,
+				 .ttl = 64,
+				 .proto = SL_IPPROTO_TCP,
+				 .src = ST_IP,
+				 .dst = PEER_IP};
+	sl_ipv4_emit(q, &qh);
+	struct sl_tcp_hdr th = {
+	    .sport = sport, .dport = dport, .seq = seq, .flags = F_ACK, .win = 1000, .wscale = -1};
+	unsigned thl = sl_tcp_emit(q + SL_IPV4_HLEN, &th);
+	size_t body = SL_IPV4_HLEN + thl;
+	sl_icmp_emit(icmp, type, code, 0, body);
+	struct sl_ipv4_hdr ih = {.tot_len = (uint16_t)(SL_IPV4_HLEN + SL_ICMP_HLEN + body),
+				 .id = ++T.ip_id,
+				 .ttl = 64,
+				 .proto = SL_IPPROTO_ICMP,
+				 .src = PEER_IP,
+				 .dst = ST_IP};
+	sl_ipv4_emit(ip, &ih);
+	sl_eth_emit(f.data, T.sd->mac, T.pd->mac, SL_ETH_P_IPV4);
+	f.len = (uint32_t)(SL_ETH_HLEN + ih.tot_len);
+	assert_int_equal(T.pd->ops->tx(T.pd, &f), 0);
+	T.pd->ops->flush(T.pd, T.now);
+	T.peer_sent = true;
 }
 
 #endif
