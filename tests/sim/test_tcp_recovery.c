@@ -81,7 +81,9 @@ static struct result transfer(uint64_t seed, uint32_t drop_ppm, const struct sid
 	struct sl_stack_config ca, cb;
 	pn_config(&ca, PN_IP_A, seed);
 	pn_config(&cb, PN_IP_B, seed + 1);
-	ca.tcp_msl_ns = cb.tcp_msl_ns = 200 * MS;
+	/* TIME-WAIT (2·MSL) must outlast the peer's retransmissions of its FIN, which back off
+	 * to seconds at 10 % loss: with less, a FIN whose ACK is lost meets a closed port. */
+	ca.tcp_msl_ns = cb.tcp_msl_ns = 2 * SEC;
 	ca.tcp_cc = sa->cc;
 	cb.tcp_cc = sb->cc;
 	ca.tcp_sack = sa->sack;
@@ -104,7 +106,7 @@ static struct result transfer(uint64_t seed, uint32_t drop_ppm, const struct sid
 	bool ok = pn_run_until(&n, &run, xfer_done, &x, max_ns);
 	struct end *s = srv.n ? &srv.ends[0] : NULL;
 	if (ok) {
-		ok = pn_run_until(&n, &run, NULL, NULL, 5 * SEC) && client.closed && s->closed &&
+		ok = pn_run_until(&n, &run, NULL, NULL, 30 * SEC) && client.closed && s->closed &&
 		     client.closed_reason == 0 && s->closed_reason == 0;
 		if (!ok)
 			print_message(

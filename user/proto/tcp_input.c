@@ -99,8 +99,6 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	}
 	if (!min_iss && syncookie_wanted(st, l)) {
 		struct seg_view v = {s->th, s->seq, s->ack, s->win, s->flags, &s->o};
-		if (l->synq.n >= st->cfg.tcp_backlog)
-			STAT_INC(st, tcp_backlog_full);
 		sl_tcp_cookie_synack(st, pkt->dst, pkt->src, &v);
 		return;
 	}
@@ -295,11 +293,13 @@ static bool paws_reject(struct sl_tcb *t, const struct seg *s)
 	return true;
 }
 
-/* Answer a segment we cannot use: always when it carries data (the sender's retransmission,
- * RFC 2883 needs the ACK), else within the per-connection limit. */
+/* Answer a segment we cannot use: always when it occupies sequence space — data or a FIN,
+ * the sender's retransmission (RFC 2883 needs the ACK; RFC 9293 §3.10.7.4 acknowledges a
+ * FIN retransmitted into TIME-WAIT) — else within the per-connection limit. */
 static void answer_unacceptable(struct sl_tcb *t, const struct seg *s)
 {
-	if (s->dlen || sl_tcp_oow_ok(t)) {
+	bool seqspace = (s->dlen || (s->flags & SL_TCP_FIN)) && !(s->flags & SL_TCP_SYN);
+	if (seqspace || sl_tcp_oow_ok(t)) {
 		t->ack_now = true;
 		sl_tcp_want_output(t);
 	}

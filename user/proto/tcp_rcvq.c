@@ -159,8 +159,10 @@ bool sl_tcp_rcv_data(struct sl_tcb *t, uint32_t seq, const uint8_t *d, uint32_t 
 	if (off == 0) {
 		t->rcv_nxt += n;
 		t->rcvbuf.len += n;
-		if (ooo_merge(t))
-			t->ack_now = true; /* RFC 5681 §4.2: ACK at once when a hole fills */
+		/* RFC 5681 §4.2: ACK at once when a segment fills all or part of a hole. */
+		if (t->nooo)
+			t->ack_now = true;
+		ooo_merge(t);
 		return true;
 	}
 	ooo_add(t, seq, seq + n);

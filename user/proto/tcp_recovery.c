@@ -400,9 +400,11 @@ static void recovery_step(struct sl_tcb *t, bool advanced, struct sl_ack_info *a
 	if (t->sack_ok) {
 		enter = m->lost > 0;
 	} else {
-		/* RFC 6582 §3.2 step 2: only if the ACK covers more than recover (the highest
-		 * sequence number sent when the last recovery or timeout began). */
-		enter = t->dupacks >= DUPTHRESH && seq_geq(t->snd_una, t->recover) && m->n;
+		/* RFC 6582 §3.2 step 2: only if the ACK covers more than recover, the highest
+		 * sequence number sent when the last recovery or timeout began (recover holds the
+		 * one after it): the duplicates that go-back-N draws after a timeout ACK exactly
+		 * recover and must not start a second reduction. */
+		enter = t->dupacks >= DUPTHRESH && seq_gt(t->snd_una, t->recover) && m->n;
 		if (enter)
 			sl_sendmap_mark_lost(m, 0);
 	}
@@ -602,7 +604,12 @@ void sl_tcp_rearm_rtx(struct sl_tcb *t, bool restart)
 		 * the ACK that ends a recovery is often the receiver's only one for the whole
 		 * flight (Linux compresses SACKs), and when it is lost nothing else would come
 		 * before the RTO (docs/architecture.md, departures). */
+		/* 2·SRTT, or SRTT + 4·RTTVAR when the RTT varies more than that: the probe is a
+		 * retransmission here (sl_tcp_send_tlp), so one sent before the ACK could come
+		 * back is a spurious one. */
 		uint64_t pto = t->rtt_valid ? 2 * t->srtt_ns : 1000000000ULL;
+		if (t->rtt_valid && t->srtt_ns + 4 * t->rttvar_ns > pto)
+			pto = t->srtt_ns + 4 * t->rttvar_ns;
 		if (t->snd_nxt - t->snd_una <= t->mss)
 			pto += WCDELACKT_NS;
 		if (pto < PTO_MIN_NS)
