@@ -544,11 +544,14 @@ int cmd_flow(int argc, char **argv)
 
 /* ---------------------------------------------------------------- stats */
 
-/* A stack's published counters (include/sluice/stats.h), loaded from its file. */
+/* A stack's published counters (include/sluice/stats.h), loaded from its file, and its
+ * connection table when it publishes one. */
 struct stack_stats {
 	struct sl_stats_file h;
 	char (*names)[SL_STATS_NAME_LEN];
 	uint64_t *vals;
+	struct sl_conns_file ch;
+	struct sl_conn_record *conns; /* ch.n of them, NULL when none published */
 };
 
 #define STATS_MAX_COUNTERS 4096 /* sanity bound on a header read from a file */
@@ -562,8 +565,10 @@ static void stack_free(struct stack_stats *s)
 {
 	free(s->names);
 	free(s->vals);
+	free(s->conns);
 	s->names = NULL;
 	s->vals = NULL;
+	s->conns = NULL;
 }
 
 static int read_exact(int fd, void *buf, size_t len, off_t off)
@@ -655,6 +660,58 @@ static bool load_running(const char *dir, const char *name, struct stack_stats *
 	return false;
 }
 
+#define CONNS_MAX 65536 /* sanity bound on a connection table read from a file */
+
+/* The connection table a stack publishes (struct sl_conns_file): copied until a copy is
+ * taken between two updates (seq even and unchanged). 0, or -errno; none is not an error. */
+static int load_conns(const char *dev, struct stack_stats *s)
+{
+	char path[4096];
+	int fd, err = sl_conns_path(dev, s->h.queue, path, sizeof(path));
+	if (err)
+		return err;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	for (int tries = 0; tries < 20; tries++) {
+		struct sl_conns_file h2;
+		err = read_exact(fd, &s->ch, sizeof(s->ch), 0);
+		if (err)
+			break;
+		if (s->ch.magic != SL_CONNS_MAGIC || s->ch.record_size != sizeof(*s->conns) ||
+		    s->ch.cap > CONNS_MAX || s->ch.n > s->ch.cap) {
+			err = -EBADMSG;
+			break;
+		}
+		if (s->ch.seq & 1)
+			continue;
+		free(s->conns);
+		s->conns = calloc(s->ch.n ? s->ch.n : 1, sizeof(*s->conns));
+		if (!s->conns) {
+			err = -ENOMEM;
+			break;
+		}
+		err = read_exact(fd, s->conns, s->ch.n * sizeof(*s->conns), sizeof(s->ch));
+		if (!err)
+			err = read_exact(fd, &h2, sizeof(h2), 0);
+		if (err)
+			break;
+		if (h2.seq == s->ch.seq) {
+			for (uint32_t i = 0; i < s->ch.n; i++) {
+				terminate(s->conns[i].state, sizeof(s->conns[i].state));
+				terminate(s->conns[i].cc, sizeof(s->conns[i].cc));
+			}
+			close(fd);
+			return 0;
+		}
+		err = -EAGAIN;
+	}
+	close(fd);
+	free(s->conns);
+	s->conns = NULL;
+	return err;
+}
+
 /* Load every stats file of dev whose stack is still running; returns the count or -errno. */
 static int load_stacks(const char *dev, struct stack_stats **out)
 {
@@ -681,6 +738,12 @@ static int load_stacks(const char *dev, struct stack_stats **out)
 	if (!s)
 		return -ENOMEM;
 	qsort(s, k, sizeof(*s), by_queue);
+	for (i = 0; i < k; i++)
+		if (load_conns(dev, &s[i]) < 0)
+			fprintf(stderr,
+				"sluice: warning: cannot read the connection table of queue "
+				"%" PRIu32 "\n",
+				s[i].h.queue);
 	*out = s;
 	return k;
 }
@@ -700,6 +763,67 @@ static void json_counter(FILE *f, unsigned i, const char *name, uint64_t v)
 	fputs(i ? "," : "", f);
 	cli_json_str(f, name);
 	fprintf(f, ":%" PRIu64, v);
+}
+
+static void endpoint_str(const uint8_t ip[16], uint16_t port, char *buf, size_t len)
+{
+	char a[64];
+	cli_addr_str(ip, a, sizeof(a));
+	snprintf(buf, len, cli_addr_is_v4(ip) ? "%s:%u" : "[%s]:%u", a, port);
+}
+
+static void conn_json(FILE *f, unsigned i, const struct sl_conn_record *c)
+{
+	char l[80], r[80];
+	endpoint_str(c->local, c->lport, l, sizeof(l));
+	endpoint_str(c->remote, c->rport, r, sizeof(r));
+	fputs(i ? ",{\"local\":" : "{\"local\":", f);
+	cli_json_str(f, l);
+	fputs(",\"remote\":", f);
+	cli_json_str(f, r);
+	fputs(",\"state\":", f);
+	cli_json_str(f, c->state);
+	fputs(",\"cc\":", f);
+	cli_json_str(f, c->cc);
+	fprintf(f,
+		",\"sack\":%s,\"timestamps\":%s,\"wscale\":%s,\"snd_wscale\":%u,"
+		"\"rcv_wscale\":%u,\"mss\":%" PRIu32 ",\"cwnd\":%" PRIu32 ",\"ssthresh\":%" PRIu32
+		",\"snd_wnd\":%" PRIu32 ",\"rcv_wnd\":%" PRIu32 ",\"pipe\":%" PRIu32
+		",\"sacked\":%" PRIu32 ",\"lost\":%" PRIu32 ",\"srtt_us\":%" PRIu64
+		",\"rttvar_us\":%" PRIu64 ",\"rto_us\":%" PRIu64 ",\"min_rtt_us\":%" PRIu64
+		",\"retransmits\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
+		",\"bytes_received\":%" PRIu64 ",\"segs_in\":%" PRIu64 ",\"segs_out\":%" PRIu64
+		",\"recoveries\":%" PRIu64 ",\"rto_count\":%" PRIu64 ",\"tlp_probes\":%" PRIu64
+		",\"spurious_undone\":%" PRIu64 ",\"dsacks_rx\":%" PRIu64 ",\"dsacks_tx\":%" PRIu64
+		"}",
+		c->sack_ok ? "true" : "false", c->ts_ok ? "true" : "false",
+		c->wscale_ok ? "true" : "false", c->snd_wscale, c->rcv_wscale, c->mss, c->cwnd,
+		c->ssthresh, c->snd_wnd, c->rcv_wnd, c->pipe, c->sacked, c->lost, c->srtt_us,
+		c->rttvar_us, c->rto_us, c->min_rtt_us, c->retransmits, c->bytes_sent,
+		c->bytes_received, c->segs_in, c->segs_out, c->recoveries, c->rto_count,
+		c->tlp_probes, c->spurious_undone, c->dsacks_rx, c->dsacks_tx);
+}
+
+static void conns_text(FILE *f, const struct stack_stats *s)
+{
+	if (!s->conns)
+		return;
+	fprintf(f, "  connections: %" PRIu32 "%s\n", s->ch.total,
+		s->ch.total > s->ch.n ? " (first ones listed)" : "");
+	for (uint32_t i = 0; i < s->ch.n; i++) {
+		const struct sl_conn_record *c = &s->conns[i];
+		char l[80], r[80];
+		endpoint_str(c->local, c->lport, l, sizeof(l));
+		endpoint_str(c->remote, c->rport, r, sizeof(r));
+		fprintf(f,
+			"    %s %s %s %s%s%s%s mss %" PRIu32 " cwnd %" PRIu32 " srtt %" PRIu64
+			" us rto %" PRIu64 " us retrans %" PRIu64 " recoveries %" PRIu64
+			" rtos %" PRIu64 " tlp %" PRIu64 " sent %" PRIu64 " recv %" PRIu64 "\n",
+			l, r, c->state, c->cc, c->sack_ok ? " sack" : "", c->ts_ok ? " ts" : "",
+			c->wscale_ok ? " wscale" : "", c->mss, c->cwnd, c->srtt_us, c->rto_us,
+			c->retransmits, c->recoveries, c->rto_count, c->tlp_probes, c->bytes_sent,
+			c->bytes_received);
+	}
 }
 
 static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
@@ -725,7 +849,15 @@ static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned 
 			s[k].h.frames_total, s[k].h.frames_free);
 		for (i = 0; i < s[k].h.n; i++)
 			json_counter(f, i, s[k].names[i], s[k].vals[i]);
-		fputs("}}", f);
+		fputs("}", f);
+		if (s[k].conns) {
+			fprintf(f, ",\"connections_total\":%" PRIu32 ",\"connections\":[",
+				s[k].ch.total);
+			for (i = 0; i < s[k].ch.n; i++)
+				conn_json(f, i, &s[k].conns[i]);
+			fputs("]", f);
+		}
+		fputs("}", f);
 	}
 	fputs("]}\n", f);
 }
@@ -785,6 +917,7 @@ static void stats_text(FILE *f, const char *dev, const uint64_t *gate, unsigned 
 			snames[i] = s[k].names[i];
 		print_counters(f, snames, s[k].vals, s[k].h.n, stack_head);
 		free(snames);
+		conns_text(f, &s[k]);
 	}
 }
 

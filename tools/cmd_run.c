@@ -25,7 +25,8 @@ void cmd_run_usage(FILE *f)
 	    "                  [--mode native|generic] [--udp-echo PORT] [--tcp-echo PORT]\n"
 	    "                  [--discard PORT] [--http PORT] [--send ADDR:PORT:BYTES]\n"
 	    "                  [--busy-poll] [--spin-us N] [--duration SEC] [--pcap FILE]\n"
-	    "                  [--json]\n"
+	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack]\n"
+	    "                  [--no-timestamps] [--syncookies 0|1|2] [--json]\n"
 	    "\n"
 	    "Run a sluice stack on queue Q (default 0) of DEV, owning ADDR: it answers ARP and\n"
 	    "ICMP echo for ADDR while the kernel keeps every other flow. Attaches the gate if it\n"
@@ -60,10 +61,19 @@ void cmd_run_usage(FILE *f)
 	    "  --duration SEC    stop after SEC seconds\n"
 	    "  --pcap FILE       write every frame received or sent to FILE (pcap; with\n"
 	    "                    --queues, FILE.qN per queue)\n"
+	    "  --cc ALG          TCP congestion control: cubic (default, RFC 9438 with\n"
+	    "                    HyStart++) or newreno (RFC 5681/6582)\n"
+	    "  --tcp-buf BYTES   send and receive buffer per TCP connection, a power of two\n"
+	    "                    from 4096 (default 262144); a suffix k or m multiplies\n"
+	    "  --no-sack         neither offer nor accept SACK (RFC 2018)\n"
+	    "  --no-timestamps   neither offer nor accept TCP timestamps (RFC 7323)\n"
+	    "  --syncookies N    SYN cookies (RFC 4987): 0 never, 1 when a listener's backlog\n"
+	    "                    is full (default), 2 always\n"
 	    "  --json            print the summary as JSON\n");
 }
 
 #define MAX_QUEUES 64
+#define CONNS_PUBLISHED 1024 /* connections `sluice stats` can list, per queue */
 
 /* One stack, its socket and its thread, per queue. */
 struct worker {
@@ -74,6 +84,7 @@ struct worker {
 	bool started;
 	int err;
 	char stats_path[256];
+	char conns_path[256];
 	struct sl_dev_counts fc;
 	struct sl_stats final;
 	uint64_t duration_ns;
@@ -180,26 +191,21 @@ int cmd_run(int argc, char **argv)
 {
 	const char *addr_s = NULL, *gw_s = NULL, *queue_s = NULL, *queues_s = NULL, *mode_s = NULL,
 		   *dur_s = NULL, *pcap_s = NULL, *echo_s = NULL, *tcpecho_s = NULL,
-		   *discard_s = NULL, *http_s = NULL, *send_s = NULL, *ka_s = NULL, *spin_s = NULL;
-	bool json = false, busy = false;
+		   *discard_s = NULL, *http_s = NULL, *send_s = NULL, *ka_s = NULL, *spin_s = NULL,
+		   *cc_s = NULL, *buf_s = NULL, *cookies_s = NULL;
+	bool json = false, busy = false, no_sack = false, no_ts = false;
 	const struct cli_opt opts[] = {
-	    {"--addr", &addr_s, NULL},
-	    {"--gw", &gw_s, NULL},
-	    {"--queue", &queue_s, NULL},
-	    {"--queues", &queues_s, NULL},
-	    {"--mode", &mode_s, NULL},
-	    {"--duration", &dur_s, NULL},
-	    {"--pcap", &pcap_s, NULL},
-	    {"--udp-echo", &echo_s, NULL},
-	    {"--tcp-echo", &tcpecho_s, NULL},
-	    {"--discard", &discard_s, NULL},
-	    {"--http", &http_s, NULL},
-	    {"--send", &send_s, NULL},
-	    {"--keepalive", &ka_s, NULL},
-	    {"--busy-poll", NULL, &busy},
-	    {"--spin-us", &spin_s, NULL},
-	    {"--json", NULL, &json},
-	    {NULL, NULL, NULL},
+	    {"--addr", &addr_s, NULL},	       {"--gw", &gw_s, NULL},
+	    {"--queue", &queue_s, NULL},       {"--queues", &queues_s, NULL},
+	    {"--mode", &mode_s, NULL},	       {"--duration", &dur_s, NULL},
+	    {"--pcap", &pcap_s, NULL},	       {"--udp-echo", &echo_s, NULL},
+	    {"--tcp-echo", &tcpecho_s, NULL},  {"--discard", &discard_s, NULL},
+	    {"--http", &http_s, NULL},	       {"--send", &send_s, NULL},
+	    {"--keepalive", &ka_s, NULL},      {"--busy-poll", NULL, &busy},
+	    {"--spin-us", &spin_s, NULL},      {"--cc", &cc_s, NULL},
+	    {"--tcp-buf", &buf_s, NULL},       {"--no-sack", NULL, &no_sack},
+	    {"--no-timestamps", NULL, &no_ts}, {"--syncookies", &cookies_s, NULL},
+	    {"--json", NULL, &json},	       {NULL, NULL, NULL},
 	};
 	char *pos[1];
 	int npos = 0;
@@ -273,6 +279,31 @@ int cmd_run(int argc, char **argv)
 		ka.after_ns = (uint64_t)(a * 1e9);
 		ka.interval_ns = (uint64_t)(i * 1e9);
 		ka.probes = n;
+	}
+	if (cc_s) {
+		if (strcmp(cc_s, "cubic") && strcmp(cc_s, "newreno"))
+			return cli_usage_err("run", "--cc must be cubic or newreno: %s", cc_s);
+		cfg.tcp_cc = cc_s;
+	}
+	if (buf_s) {
+		char *e;
+		unsigned long long b = strtoull(buf_s, &e, 10);
+		if (*e == 'k' || *e == 'K')
+			b <<= 10, e++;
+		else if (*e == 'm' || *e == 'M')
+			b <<= 20, e++;
+		if (*e || e == buf_s || b < 4096 || b > (1ULL << 30) || (b & (b - 1)))
+			return cli_usage_err(
+			    "run", "--tcp-buf wants a power of two from 4096 to 1g: %s", buf_s);
+		cfg.tcp_sndbuf = cfg.tcp_rcvbuf = (uint32_t)b;
+	}
+	cfg.tcp_sack = !no_sack;
+	cfg.tcp_timestamps = !no_ts;
+	if (cookies_s) {
+		uint32_t c;
+		if (cli_parse_u32(cookies_s, 2, &c) < 0)
+			return cli_usage_err("run", "--syncookies wants 0, 1 or 2: %s", cookies_s);
+		cfg.tcp_syncookies = (uint8_t)c;
 	}
 	enum sl_gate_mode mode = SL_GATE_MODE_AUTO;
 	if (mode_s && !strcmp(mode_s, "native"))
@@ -377,6 +408,13 @@ int cmd_run(int argc, char **argv)
 				w->stats_path);
 			w->stats_path[0] = 0;
 		}
+		if (w->stats_path[0] &&
+		    (sl_conns_path(dev, w->queue, w->conns_path, sizeof(w->conns_path)) < 0 ||
+		     sl_stack_publish_conns(w->st, w->conns_path, CONNS_PUBLISHED) < 0)) {
+			fprintf(stderr, "sluice: warning: cannot publish connections at %s\n",
+				w->conns_path);
+			w->conns_path[0] = 0;
+		}
 	}
 	memcpy(rule.addr, cfg.addrs[0].addr.b, 16);
 	err = sl_gate_rule_add(g, &rule);
@@ -471,6 +509,8 @@ out:
 		}
 		if (w->stats_path[0])
 			unlink(w->stats_path);
+		if (w->conns_path[0])
+			unlink(w->conns_path);
 		if (w->dev) {
 			sl_dev_close_counted(w->dev, &w->fc);
 			fc.total += w->fc.total;

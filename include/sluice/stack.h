@@ -111,6 +111,10 @@ void sl_stack_sync_stats(struct sl_stack *st);
 int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *ifname,
 			   unsigned queue);
 
+/* Publish a table of up to max TCP connections (struct sl_conns_file) that the stack
+ * rewrites every 50 ms inside sl_stack_poll, for `sluice stats`. */
+int sl_stack_publish_conns(struct sl_stack *st, const char *path, unsigned max);
+
 struct sl_dev *sl_stack_dev(struct sl_stack *st);
 
 /* The run loop: poll until sl_stack_stop() or the duration passes. */

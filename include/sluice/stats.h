@@ -165,4 +165,37 @@ struct sl_stats_file {
 
 int sl_stats_path(const char *ifname, unsigned queue, char *buf, unsigned long len);
 
+/*
+ * The published connection table (sl_stack_publish_conns): a header, then cap records of
+ * which the first n are valid, rewritten by the stack every 50 ms (not per packet). The
+ * writer makes seq odd while it writes and even when done: a reader copies the file and
+ * retries while seq was odd or changed. Path: .../q<queue>.conns beside the stats file.
+ */
+#define SL_CONNS_MAGIC 0x31534e4e4f434c53ULL /* "SLCONNS1" */
+struct sl_conn_record {
+	uint8_t local[16], remote[16]; /* sl_ip */
+	uint16_t lport, rport;
+	char state[16];
+	char cc[12];
+	uint8_t wscale_ok, sack_ok, ts_ok, snd_wscale, rcv_wscale, pad[3];
+	uint32_t mss, cwnd, ssthresh, snd_wnd, rcv_wnd, pipe, sacked, lost;
+	uint64_t srtt_us, rttvar_us, rto_us, min_rtt_us;
+	uint64_t retransmits, bytes_sent, bytes_received, segs_in, segs_out;
+	uint64_t recoveries, rto_count, tlp_probes, spurious_undone, dsacks_rx, dsacks_tx;
+};
+struct sl_conns_file {
+	uint64_t magic;
+	uint64_t seq;
+	uint64_t updated_ns; /* the stack's clock at the last update */
+	uint32_t pid;
+	uint32_t cap;	/* records in the file */
+	uint32_t n;	/* valid records */
+	uint32_t total; /* connections the stack has (n < total when cap is too small) */
+	uint32_t record_size;
+	uint32_t pad;
+	/* struct sl_conn_record records[cap]; */
+};
+/* The path of a stack's connection table (q<queue>.conns). */
+int sl_conns_path(const char *ifname, unsigned queue, char *buf, unsigned long len);
+
 #endif

@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+static void write_conns(struct sl_stack *st);
+
 void sl_stack_config_init(struct sl_stack_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -234,6 +236,9 @@ void sl_stack_close(struct sl_stack *st)
 	sl_timers_free(&st->timers);
 	if (st->stats_map)
 		munmap(st->stats_map, st->stats_map_len);
+	if (st->conns_hdr)
+		munmap(st->conns_hdr, st->conns_map_len);
+	free(st->conns_tmp);
 	free(st);
 }
 
@@ -309,6 +314,8 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 			sl_dev_counts(dev, &c);
 			st->stats_hdr->frames_free = c.owner[SL_OWN_FREE] + c.owner[SL_OWN_KERNEL];
 		}
+		if (st->conns_hdr)
+			write_conns(st);
 	}
 	/* A full batch means more may be waiting, and deferred TCP output wants the next batch:
 	 * come back at once. */
@@ -319,6 +326,107 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 }
 
 /* --- published counters ---------------------------------------------------------------- */
+
+static void copy_str(char *dst, size_t n, const char *src)
+{
+	snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* Rewrite the published connection table (every 50 ms, from sl_stack_poll). */
+static void write_conns(struct sl_stack *st)
+{
+	struct sl_conns_file *h = st->conns_hdr;
+	size_t total = sl_tcp_conns(st, st->conns_tmp, h->cap);
+	size_t n = total < h->cap ? total : h->cap;
+	struct sl_conn_record *r = (struct sl_conn_record *)(h + 1);
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE); /* odd: writing */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	for (size_t i = 0; i < n; i++) {
+		const struct sl_tcp_conn *c = &st->conns_tmp[i];
+		const struct sl_tcp_info *in = &c->info;
+		struct sl_conn_record *x = &r[i];
+		memset(x, 0, sizeof(*x));
+		memcpy(x->local, c->local.b, 16);
+		memcpy(x->remote, c->remote.b, 16);
+		x->lport = c->lport;
+		x->rport = c->rport;
+		copy_str(x->state, sizeof(x->state), in->state);
+		copy_str(x->cc, sizeof(x->cc), in->cc);
+		x->wscale_ok = in->wscale_ok;
+		x->sack_ok = in->sack_ok;
+		x->ts_ok = in->ts_ok;
+		x->snd_wscale = in->snd_wscale;
+		x->rcv_wscale = in->rcv_wscale;
+		x->mss = in->mss;
+		x->cwnd = in->cwnd;
+		x->ssthresh = in->ssthresh;
+		x->snd_wnd = in->snd_wnd;
+		x->rcv_wnd = in->rcv_wnd;
+		x->pipe = in->pipe;
+		x->sacked = in->sacked;
+		x->lost = in->lost;
+		x->srtt_us = in->srtt_us;
+		x->rttvar_us = in->rttvar_us;
+		x->rto_us = in->rto_us;
+		x->min_rtt_us = in->min_rtt_us;
+		x->retransmits = in->retransmits;
+		x->bytes_sent = in->bytes_sent;
+		x->bytes_received = in->bytes_received;
+		x->segs_in = in->segs_in;
+		x->segs_out = in->segs_out;
+		x->recoveries = in->recoveries;
+		x->rto_count = in->rto_count;
+		x->tlp_probes = in->tlp_probes;
+		x->spurious_undone = in->spurious_undone;
+		x->dsacks_rx = in->dsacks_rx;
+		x->dsacks_tx = in->dsacks_tx;
+	}
+	h->n = (uint32_t)n;
+	h->total = (uint32_t)total;
+	h->updated_ns = st->now;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE); /* even: done */
+}
+
+int sl_stack_publish_conns(struct sl_stack *st, const char *path, unsigned max)
+{
+	if (!max || max > 65536)
+		return -EINVAL;
+	size_t len = sizeof(struct sl_conns_file) + (size_t)max * sizeof(struct sl_conn_record);
+	struct sl_tcp_conn *tmp = calloc(max, sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(tmp);
+		return -errno;
+	}
+	if (ftruncate(fd, (off_t)len) < 0) {
+		int err = -errno;
+		close(fd);
+		free(tmp);
+		return err;
+	}
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED) {
+		free(tmp);
+		return -errno;
+	}
+	struct sl_conns_file *h = m;
+	h->pid = (uint32_t)getpid();
+	h->cap = max;
+	h->record_size = sizeof(struct sl_conn_record);
+	if (st->conns_hdr)
+		munmap(st->conns_hdr, st->conns_map_len);
+	free(st->conns_tmp);
+	st->conns_hdr = h;
+	st->conns_map_len = len;
+	st->conns_tmp = tmp;
+	write_conns(st);
+	__atomic_store_n(&h->magic, SL_CONNS_MAGIC, __ATOMIC_RELEASE);
+	return 0;
+}
 
 int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *ifname,
 			   unsigned queue)

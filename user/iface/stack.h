@@ -44,6 +44,9 @@ struct sl_stack {
 	void *stats_map;
 	size_t stats_map_len;
 	struct sl_stats_file *stats_hdr;
+	struct sl_conns_file *conns_hdr; /* published connection table, or NULL */
+	size_t conns_map_len;
+	struct sl_tcp_conn *conns_tmp;
 	uint64_t dev_stats_at; /* when the device's kernel counters were last read */
 
 	struct sl_timers timers;

@@ -51,6 +51,20 @@ int sl_stats_path(const char *ifname, unsigned queue, char *buf, unsigned long l
 	return n < 0 || (unsigned long)n >= len ? -ENAMETOOLONG : 0;
 }
 
+int sl_conns_path(const char *ifname, unsigned queue, char *buf, unsigned long len)
+{
+	int err = sl_stats_path(ifname, queue, buf, len);
+	if (err)
+		return err;
+	size_t n = strlen(buf);
+	if (n < 6 || strcmp(buf + n - 6, ".stats"))
+		return -EINVAL;
+	if (n + 1 > len)
+		return -ENAMETOOLONG;
+	memcpy(buf + n - 6, ".conns", 7);
+	return 0;
+}
+
 const char *sl_strerror(int err)
 {
 	if (err < 0)
