@@ -88,7 +88,7 @@ trap 'exit 130' INT TERM
 # breakdown need).
 CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE"
 CFLAGS+=" -Iinclude -Iuser -Ibpf -Ibuild -fno-strict-aliasing"
-LIBS="-lxdp -lbpf -lelf -lz -lpthread"
+LIBS="-lxdp -lbpf -lelf -lz -lpthread -lm"
 mkdir -p "$OUT"
 stale() { # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an input
 	local o=$1

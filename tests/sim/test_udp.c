@@ -367,6 +367,52 @@ static void test_closed_port_error_callback(void **state)
 	pn_down(&n);
 }
 
+/* RFC 1812 §4.3.2.8 rate limit, randomised (CVE-2020-25705): the number of port unreachables
+ * a burst of datagrams to closed ports draws at one instant is about icmp_burst, bounded by
+ * the bucket, and not the same for every seed. */
+static unsigned burst_errors(uint64_t seed)
+{
+	struct net n;
+	struct sl_stack_config ca, cb;
+	pn_config(&ca, IP_A, seed);
+	pn_config(&cb, IP_B, seed + 1);
+	cb.icmp_burst = 20;
+	cb.icmp_rate = 10;
+	pn_open(&n, NULL, NULL, &ca, &cb);
+	pn_run_for(&n, 2 * MS);
+	/* Neighbours first (one datagram and its error), then 200 datagrams in 10 ms: the
+	 * bucket refills one token per 100 ms, so this is the burst. */
+	assert_int_equal(write_from(n.a, 39999, IP_B, 9, "x", 1, false), 0);
+	pn_run_for(&n, 10 * MS);
+	uint64_t s0 = stat(n.b, SL_STAT_icmp_errors_sent),
+		 l0 = stat(n.b, SL_STAT_icmp_rate_limited);
+	assert_int_equal(s0, 1);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(write_from(n.a, 40000 + i, IP_B, 9, "x", 1, false), 0);
+		if (i % 32 == 31)
+			pn_run_for(&n, 1 * MS);
+	}
+	pn_run_for(&n, 3 * MS);
+	unsigned sent = (unsigned)(stat(n.b, SL_STAT_icmp_errors_sent) - s0);
+	assert_int_equal(sent + stat(n.b, SL_STAT_icmp_rate_limited) - l0, 200);
+	pn_down(&n);
+	return sent;
+}
+
+static void test_icmp_error_rate_randomised(void **state)
+{
+	unsigned first = burst_errors(100), differ = 0;
+	for (uint64_t s = 101; s < 110; s++) {
+		unsigned k = burst_errors(s);
+		/* An error needs a token and takes at most two: from the 18–20 left, at least 9;
+		 * and no more than the 200 datagrams. */
+		assert_true(k >= 9 && k <= 200);
+		differ += k != first;
+	}
+	assert_true(first >= 9);
+	assert_true(differ > 0);
+}
+
 static void small_rcvbuf(struct sl_stack_config *c)
 {
 	c->udp_rcvbuf = 1000;
@@ -893,6 +939,7 @@ int main(void)
 	    cmocka_unit_test(test_fragmented_echo_8000),
 	    cmocka_unit_test(test_largest_datagram),
 	    cmocka_unit_test(test_closed_port_error_callback),
+	    cmocka_unit_test(test_icmp_error_rate_randomised),
 	    cmocka_unit_test(test_rcvbuf_bounded_and_ordered),
 	    cmocka_unit_test(test_rcvbuf_bounds_empty_datagrams),
 	    cmocka_unit_test(test_listen_api_errors),

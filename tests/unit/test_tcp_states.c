@@ -1080,6 +1080,26 @@ static void test_established_delayed_ack_survives_read(void **state)
 	tp_down();
 }
 
+/* RFC 5681 §4.2: each out-of-order segment draws its own immediate duplicate ACK, also when
+ * several arrive in one receive batch (a sender without SACK counts them to three). */
+static void test_established_out_of_order_batch_one_dupack_each(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive(&c, 40000);
+	uint32_t b = c.snd_nxt;
+	for (uint32_t k = 1; k <= 3; k++)
+		pc_tx_seq(&c, F_ACK, b + k * 1000, pbytes(k * 1000, 1000), 1000);
+	tp_poll(); /* all three in one poll */
+	for (int k = 0; k < 3; k++) {
+		struct seg *a = expect(F_ACK);
+		assert_int_equal(a->ack, b);
+		assert_int_equal(a->dlen, 0);
+	}
+	expect_none();
+	tp_down();
+}
+
 /* RFC 9293 §3.8.6.3 / RFC 5681 §4.2: at least every second full-sized segment is ACKed. */
 static void test_established_data_ack_every_second_segment(void **state)
 {
@@ -2233,6 +2253,7 @@ int main(void)
 	    T_(test_established_data_delayed_ack),
 	    T_(test_established_delayed_ack_survives_read),
 	    T_(test_established_data_ack_every_second_segment),
+	    T_(test_established_out_of_order_batch_one_dupack_each),
 	    T_(test_established_out_of_order),
 	    T_(test_established_duplicate_and_overlap),
 	    T_(test_established_fin),

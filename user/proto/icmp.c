@@ -135,7 +135,10 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	return SL_RX_RELEASE;
 }
 
-/* Token bucket: icmp_rate per second, up to icmp_burst in a row. Credit is kept in ns. */
+/* Token bucket: icmp_rate per second, up to icmp_burst in a row. Credit is kept in ns. An
+ * error needs one token and takes 0, 1 or 2 of them at random (one on average): with exact
+ * costs, the number of errors a prober draws tells it how many others the stack sent — the
+ * side channel of CVE-2020-25705, which Linux closed the same way. */
 static bool rate_ok(struct sl_stack *st)
 {
 	if (!st->cfg.icmp_rate)
@@ -148,7 +151,8 @@ static bool rate_ok(struct sl_stack *st)
 		st->icmp_tokens_ns = cap;
 	if (st->icmp_tokens_ns < cost)
 		return false;
-	st->icmp_tokens_ns -= cost;
+	uint64_t take = cost * sl_rng_below(&st->rng, 3);
+	st->icmp_tokens_ns = take < st->icmp_tokens_ns ? st->icmp_tokens_ns - take : 0;
 	return true;
 }
 

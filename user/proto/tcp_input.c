@@ -599,6 +599,11 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 				t->ack_now = true;
 			if (!t->ack_now)
 				sl_tcp_arm_delack(t);
+		} else if (t->ack_now) {
+			/* RFC 5681 §4.2: an out-of-order or duplicate segment is answered at once,
+			 * one ACK each (a sender without SACK counts them; with SACK each carries
+			 * the block that segment changed), not one for the whole batch. */
+			sl_tcp_send_ack(t);
 		}
 		if (t->ack_now)
 			sl_tcp_want_output(t);
