@@ -72,7 +72,8 @@ struct sl_stack_config {
 	uint32_t tcp_max_retries; /* retransmissions of one segment before ETIMEDOUT, default 15 */
 	uint32_t tcp_syn_retries; /* SYN retransmissions before ETIMEDOUT, default 6 */
 	uint64_t tcp_delack_ns;	  /* delayed-ACK bound, default 40 ms */
-	uint32_t tcp_initial_window; /* segments (RFC 6928), default 10 */
+	uint32_t tcp_initial_window; /* segments (RFC 6928), default 10; from 10 up, capped at
+				      * RFC 6928's max(2·MSS, 14600) bytes */
 	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), default 100; the
 				      * budget of each second is drawn at random from
 				      * [rate/2, 3·rate/2) so it cannot be counted from outside */
