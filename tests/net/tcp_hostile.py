@@ -536,14 +536,14 @@ def group_flood(src, name, n=10000):
     refused = d.get("tcp_backlog_full", 0) + d.get("tcp_conn_limit", 0)
     devdrop = d.get("dev_rx_dropped", 0) + d.get("dev_rx_ring_full", 0)
     txdrop = d.get("tx_no_frame", 0) + d.get("tx_ring_full", 0)  # SYN-ACKs lost at output
-    detail = ("%d SYNs in %.2f s: %d SYN-ACKs, tcp_backlog_full +%d, tcp_conn_limit +%d, "
-              "device drops +%d, output drops +%d, tcp_resets_rx +%d" %
-              (n, dt, synacks, d.get("tcp_backlog_full", 0), d.get("tcp_conn_limit", 0),
-               devdrop, txdrop, d.get("tcp_resets_rx", 0)))
+    detail = ("%d SYNs in %.2f s: %d SYN-ACKs (%d with a SYN cookie), tcp_backlog_full +%d, "
+              "tcp_conn_limit +%d, device drops +%d, output drops +%d, tcp_resets_rx +%d" %
+              (n, dt, synacks, d.get("tcp_syncookies_sent", 0), d.get("tcp_backlog_full", 0),
+               d.get("tcp_conn_limit", 0), devdrop, txdrop, d.get("tcp_resets_rx", 0)))
     msg = None
     if synacks + txdrop + refused + devdrop < n:
         msg = "%d SYNs vanished without a counter" % (n - synacks - txdrop - refused - devdrop)
-    elif synacks < n - devdrop and refused == 0:
+    elif synacks + txdrop < n - devdrop and refused == 0:
         msg = "SYNs neither answered nor counted as refused"
     if src != peer_ip and not msg:
         # Half-open connections alive at their first SYN-ACK timeout (1 s) resend it.
