@@ -575,8 +575,9 @@ static struct seg *first_data_after(uint64_t t)
 /* RFC 8985 §7.2–7.3: data in flight and no ACK: a probe after PTO = 2·SRTT. sluice probes
  * with the last segment sent even when new data could go (a departure from §7.3, in
  * docs/architecture.md: a receiver must answer a duplicate at once, RFC 5681 §4.2, but may
- * delay its ACK for new data). At most one probe is outstanding: if nothing comes back, the
- * RTO fires next (§7.3, §7.4). */
+ * delay its ACK for new data). A probe that draws no ACK at all is followed by one more
+ * after twice the timeout (also a departure: one lost probe or its lost answer would
+ * otherwise cost a whole RTO); if nothing comes back still, the RTO fires next. */
 static void test_established_tlp_sends_last_segment_then_rto(void **state)
 {
 	struct sl_stack_config cfg = tlp_cfg();
@@ -607,13 +608,17 @@ static void test_established_tlp_sends_last_segment_then_rto(void **state)
 	assert_true(p->t - t0 + 2 * MS >= pto && p->t - t0 <= pto + 2 * MS);
 	assert_int_equal(p->seq + p->dlen, high); /* the last segment again */
 	assert_true(p->dlen > 0);
-	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	/* No ACK: the second probe, the same segment, twice the timeout later. */
+	struct seg *p2 = first_data_after(p->t + 1);
+	assert_non_null(p2);
+	assert_int_equal(p2->seq, p->seq);
+	assert_true(p2->t - p->t + 2 * MS >= 2 * pto && p2->t - p->t <= 2 * pto + 2 * MS);
 	/* Nothing else until the RTO, which retransmits the first segment. */
-	struct seg *q = first_data_after(p->t + 1);
+	struct seg *q = first_data_after(p2->t + 1);
 	assert_non_null(q);
 	assert_int_equal(q->seq, s);
 	assert_true(q->t - t0 + 1 * MS >= 1 * SEC);
-	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	assert_int_equal(STAT(tcp_tlp_probes), 2);
 	assert_true(STAT(tcp_rto_expired) >= 1);
 	tp_down();
 }
@@ -637,7 +642,10 @@ static void test_established_tlp_retransmits_last_segment(void **state)
 	assert_true(p->t - t0 + 2 * MS >= pto && p->t - t0 <= pto + 2 * MS);
 	assert_int_equal(p->seq, s + 2 * 1460);
 	assert_int_equal(p->dlen, 1460);
-	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	assert_int_equal(STAT(tcp_tlp_probes), 2); /* the second, unanswered as well */
+	struct seg *p2 = first_data_after(p->t + 1);
+	assert_non_null(p2);
+	assert_int_equal(p2->seq, p->seq);
 	tp_down();
 }
 
@@ -665,7 +673,7 @@ static void test_established_tlp_window_closed_retransmits_last(void **state)
 	struct seg *p = first_data_after(t0 + 1);
 	assert_non_null(p);
 	assert_int_equal(p->seq, s + 2 * 1460);
-	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	assert_int_equal(STAT(tcp_tlp_probes), 2); /* the second, unanswered as well */
 	tp_down();
 }
 
@@ -691,7 +699,10 @@ static void test_established_tlp_single_segment_adds_delack(void **state)
 		      (double)want / 1e6);
 	assert_true(p->t - t0 + 2 * MS >= want && p->t - t0 <= want + 2 * MS);
 	assert_int_equal(p->seq, s);
-	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	assert_int_equal(STAT(tcp_tlp_probes), 2); /* the second, 2·(PTO + WCDelAckT) later */
+	struct seg *p2 = first_data_after(p->t + 1);
+	assert_non_null(p2);
+	assert_true(p2->t - p->t + 2 * MS >= 2 * want && p2->t - p->t <= 2 * want + 2 * MS);
 	tp_down();
 }
 

@@ -233,6 +233,7 @@ struct sl_tcb {
 		bool is_retrans;
 		bool dsacked;
 		bool rtt_seen; /* an RTT sample since the last probe (RFC 8985 §7.3) */
+		uint8_t unanswered; /* probes sent since the last ACK */
 	} tlp;
 	/* Undo of a spurious congestion response (RFC 2883 §5, RFC 3522, RFC 4015) */
 	bool undo_on;

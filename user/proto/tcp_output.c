@@ -266,16 +266,24 @@ void sl_tcp_send_tlp(struct sl_tcb *t)
 {
 	struct sl_tcp_sendmap *m = &t->sm;
 	/* RFC 8985 §7.3 sends new data when it may go and the last segment otherwise; we
-	 * always send the last segment again (docs/architecture.md, departures). A receiver must
+	 * always send a segment again (docs/architecture.md, departures). A receiver must
 	 * answer a duplicate at once (RFC 5681 §4.2, with a D-SACK per RFC 2883), but may hold
 	 * its ACK for new data up to its delayed-ACK timer — Linux does, 40 ms, whenever unread
 	 * data sits in its receive queue, and it sends one ACK for a whole burst: when that ACK
-	 * is lost, a new-data probe draws nothing and the flow stalls until the RTO. */
+	 * is lost, a new-data probe draws nothing and the flow stalls until the RTO. The last
+	 * segment, or in fast recovery the first one marked lost when PRR left no room to send
+	 * it: then the probe repairs as well as asks. */
 	uint32_t i = m->n;
 	while (i > 0 && (sl_sendmap_at(m, i - 1)->flags & SL_SEG_SACKED))
 		i--;
+	if (t->in_recovery && m->lost) {
+		uint32_t k = sl_sendmap_first_lost(m);
+		if (k < m->n)
+			i = k + 1;
+	}
 	if (!i || !retransmit(t, i - 1))
 		return;
+	t->tlp.unanswered++;
 	t->tlp.out = true;
 	t->tlp.end_seq = t->snd_nxt;
 	t->tlp.is_retrans = true;

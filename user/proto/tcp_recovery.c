@@ -32,6 +32,7 @@
 #define MIN_RTT_WINDOW_NS (300ULL * 1000000000ULL)
 #define REO_WND_PERSIST 16 /* RFC 8985 §6.2 step 4 */
 #define NS_PER_MS 1000000ULL
+#define TLP_MAX_UNANSWERED 2 /* probes without an ACK before the RTO decides */
 
 uint32_t sl_tcp_pipe(const struct sl_tcb *t)
 {
@@ -453,6 +454,7 @@ bool sl_tcp_ack_recovery(struct sl_tcb *t, uint32_t ack, const struct sl_tcp_opt
 	struct sl_tcp_sendmap *m = &t->sm;
 	uint64_t now = st->now;
 	memset(ai, 0, sizeof(*ai));
+	t->tlp.unanswered = 0;
 	ai->has_ecr = t->ts_ok && o->has_ts && o->ts_ecr != 0;
 	ai->ts_ecr = o->ts_ecr;
 	ai->dupack = dupack;
@@ -598,12 +600,13 @@ void sl_tcp_rearm_rtx(struct sl_tcb *t, bool restart)
 	if (t->rack.reo_at && t->rack.reo_at < at) {
 		at = t->rack.reo_at;
 		kind = SL_RTX_REO;
-	} else if (t->sack_ok && !t->in_loss && !t->tlp.out && (!t->in_recovery || !t->sm.lost) &&
-		   t->state >= SL_TCP_ESTABLISHED && !t->backoff && t->tlp.rtt_seen) {
-		/* RFC 8985 §7.2, and also in fast recovery once nothing waits to be retransmitted:
-		 * the ACK that ends a recovery is often the receiver's only one for the whole
-		 * flight (Linux compresses SACKs), and when it is lost nothing else would come
-		 * before the RTO (docs/architecture.md, departures). */
+	} else if (t->sack_ok && !t->in_loss && t->state >= SL_TCP_ESTABLISHED && !t->backoff &&
+		   ((!t->tlp.out && t->tlp.rtt_seen) ||
+		    (t->tlp.out && t->tlp.unanswered < TLP_MAX_UNANSWERED))) {
+		/* RFC 8985 §7.2, and further (docs/architecture.md, departures): also in fast
+		 * recovery, where a receiver that compresses its SACKs (Linux) may have sent one
+		 * ACK for the whole flight, and when that is lost nothing else comes; and a
+		 * second probe, after twice the timeout, when the first drew no ACK at all. */
 		/* 2·SRTT, or SRTT + 4·RTTVAR when the RTT varies more than that: the probe is a
 		 * retransmission here (sl_tcp_send_tlp), so one sent before the ACK could come
 		 * back is a spurious one. */
@@ -614,6 +617,8 @@ void sl_tcp_rearm_rtx(struct sl_tcb *t, bool restart)
 			pto += WCDELACKT_NS;
 		if (pto < PTO_MIN_NS)
 			pto = PTO_MIN_NS;
+		if (t->tlp.out)
+			pto <<= t->tlp.unanswered; /* the second probe backs off */
 		if (now + pto < at) {
 			at = now + pto;
 			kind = SL_RTX_TLP;
