@@ -118,6 +118,8 @@ struct sl_tcp_cubic {
 	/* saved at a congestion event, for undo (§4.9) */
 	double s_w_max, s_w_last_max, s_k, s_origin, s_w_est, s_cwnd_prior;
 	uint64_t s_epoch_ns;
+	bool s_hs_done, s_after_rto;
+	bool after_rto; /* the next epoch is the first after a timeout (§4.8) */
 	/* HyStart++ (RFC 9406 §4) */
 	uint32_t hs_window_end;
 	uint64_t hs_last_min, hs_cur_min, hs_css_base; /* ns; UINT64_MAX: none yet */
@@ -232,7 +234,7 @@ struct sl_tcb {
 		uint32_t end_seq;
 		bool is_retrans;
 		bool dsacked;
-		bool rtt_seen; /* an RTT sample since the last probe (RFC 8985 §7.3) */
+		bool rtt_seen;	    /* an RTT sample since the last probe (RFC 8985 §7.3) */
 		uint8_t unanswered; /* probes sent since the last ACK */
 	} tlp;
 	/* Undo of a spurious congestion response (RFC 2883 §5, RFC 3522, RFC 4015) */

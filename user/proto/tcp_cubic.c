@@ -68,7 +68,9 @@ static void hystart_ack(struct sl_tcb *t, uint32_t acked, uint64_t rtt_ns)
 	struct sl_tcp_cubic *c = &t->cubic;
 	uint32_t n = acked < HS_L * (uint32_t)t->mss ? acked : HS_L * (uint32_t)t->mss;
 	if (c->hs_done) {
-		cwnd_add(t, n);
+		/* RFC 9406 §4.2: HyStart++ is for the initial slow start only; later ones (after a
+		 * timeout) are RFC 5681's, with RFC 3465's L = 2·SMSS. */
+		cwnd_add(t, acked < 2u * t->mss ? acked : 2u * t->mss);
 		return;
 	}
 	/* A round ends when the ACK covers the window that was outstanding when it began. */
@@ -126,6 +128,12 @@ static void epoch_start(struct sl_tcb *t)
 	double cw = segs(t, t->cwnd);
 	c->epoch_ns = t->st->now ? t->st->now : 1;
 	c->acc = 0;
+	if (c->after_rto) {
+		/* §4.8: the first congestion avoidance after a timeout starts from here: K = 0,
+		 * W_max = the window now. */
+		c->after_rto = false;
+		c->w_max = cw;
+	}
 	if (c->w_max > cw) {
 		c->k = cbrt((c->w_max - cw) / C_CUBIC);
 		c->origin = c->w_max;
@@ -178,6 +186,8 @@ static void cubic_on_ack(struct sl_tcb *t, uint32_t acked, uint64_t rtt_ns)
 
 static void save(struct sl_tcp_cubic *c)
 {
+	c->s_hs_done = c->hs_done;
+	c->s_after_rto = c->after_rto;
 	c->s_w_max = c->w_max;
 	c->s_w_last_max = c->w_last_max;
 	c->s_k = c->k;
@@ -209,10 +219,12 @@ static uint32_t cubic_ssthresh(struct sl_tcb *t)
 
 static void cubic_on_rto(struct sl_tcb *t)
 {
-	/* §4.8: after the loss window, slow start again up to ssthresh, then a new epoch. */
+	/* §4.8: after the loss window, slow start again up to ssthresh (RFC 5681's, not
+	 * HyStart++), then a new epoch with K = 0 and W_max = cwnd at its start. */
 	t->cubic.epoch_ns = 0;
 	hs_start(t);
 	t->cubic.hs_done = true;
+	t->cubic.after_rto = true;
 }
 
 static void cubic_undo(struct sl_tcb *t)
@@ -226,6 +238,8 @@ static void cubic_undo(struct sl_tcb *t)
 	c->w_est = c->s_w_est;
 	c->cwnd_prior = c->s_cwnd_prior;
 	c->epoch_ns = c->s_epoch_ns;
+	c->hs_done = c->s_hs_done; /* a spurious loss in slow start did not end it */
+	c->after_rto = c->s_after_rto;
 }
 
 const struct sl_tcp_cc_ops sl_tcp_cubic = {

@@ -68,6 +68,7 @@ static void apply_syn_options(struct sl_tcb *t, const struct seg *s)
 /* cwnd and the algorithm's state, once the MSS is known. */
 static void cc_start(struct sl_tcb *t)
 {
+	t->rack.fack = t->snd_una; /* nothing delivered yet: RACK's highest is where we start */
 	t->cwnd = sl_tcp_initial_window(t);
 	t->ssthresh = 0x7fffffff; /* RFC 5681 §3.1: arbitrarily high */
 	t->recover = t->iss;	  /* RFC 6582 §3.2: recover starts at the ISN */

@@ -549,10 +549,8 @@ bool sl_tcp_ack_recovery(struct sl_tcb *t, uint32_t ack, const struct sl_tcp_opt
 	if (t->undo_on && t->undo_rtx && !t->undo_retrans)
 		do_undo(t);
 	/* Window growth: outside fast recovery, only while cwnd limited the sender (RFC 7661
-	 * spirit; RFC 9438 §4.6 asks for it when ssthresh comes from cwnd). */
-	if (advanced && !t->in_recovery &&
-	    (t->cwnd_limited ||
-	     (t->cwnd < t->ssthresh && 2 * (t->snd_nxt - t->snd_una) >= t->cwnd)))
+	 * spirit; RFC 9438 §4.6 requires it when ssthresh comes from cwnd). */
+	if (advanced && !t->in_recovery && t->cwnd_limited)
 		t->cc->on_ack(t, ai->acked, rtt_newest);
 	return advanced;
 }
@@ -561,9 +559,11 @@ void sl_tcp_rto_recovery(struct sl_tcb *t)
 {
 	struct sl_tcp_sendmap *m = &t->sm;
 	t->rto_count++;
-	/* RFC 5681 §3.1: ssthresh is not lowered again by further timeouts of the same data. */
+	/* RFC 5681 §3.1: ssthresh is not lowered again by further timeouts of the same data; a
+	 * timeout in the middle of fast recovery belongs to the episode that lowered it already
+	 * (and undoing the episode must go back to before it, not to its middle). */
 	if (t->backoff <= 1) {
-		if (!t->in_loss)
+		if (!t->in_loss && !t->in_recovery)
 			episode_start(t);
 		t->cc->on_rto(t);
 	}
