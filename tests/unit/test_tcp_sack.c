@@ -728,6 +728,290 @@ static void test_established_tlp_never_after_rto(void **state)
 	tp_down();
 }
 
+/* --- the tail loss probe in fast recovery, and the second probe (docs/architecture.md,
+ * "Departures from the RFCs, measured") ------------------------------------------------- */
+
+/* A SACK connection over a path of 20 ms one way with a 1 ms bottleneck (the peer's ACKs
+ * come back spaced the way a real receiver's would), with one segment through it first so
+ * that SRTT knows the path (a probe timed by the handshake's instant RTT alone would fire
+ * before any ACK could return). Returns the path; the next segment the stack sends starts
+ * at c->rcv_nxt. */
+static struct path *tlp_path(struct pc *c)
+{
+	c->win = 65535;
+	open_passive_ext(c, 80, 40000, 1460, 7, true, false);
+	tp_clear();
+	struct path *p = path_new(c, 20 * MS, 1 * MS);
+	app_write(c->f, 0, 1460, false);
+	path_run(p, 100 * MS, 1 * MS);
+	assert_int_equal(c->rcv_nxt, p->log[0].seq + 1460);
+	return p;
+}
+
+/* Sequence number of segment k of a flight of 1460-byte segments from s0. */
+static uint32_t seg_at(uint32_t s0, unsigned k)
+{
+	return s0 + k * 1460;
+}
+
+/* The end of the highest segment the stack has sent on the path. */
+static uint32_t path_high(const struct path *p)
+{
+	uint32_t hi = p->log[0].seq;
+	for (unsigned i = 0; i < p->nlog; i++)
+		if (seq_gt(p->log[i].seq + p->log[i].dlen, hi))
+			hi = p->log[i].seq + p->log[i].dlen;
+	return hi;
+}
+
+/* The first segment with data the stack sent after time t (NULL: none). */
+static const struct seg *path_first_after(const struct path *p, uint64_t t)
+{
+	for (unsigned i = 0; i < p->nlog; i++)
+		if (p->log[i].t > t && p->log[i].dlen > 0)
+			return &p->log[i];
+	return NULL;
+}
+
+/* Transmissions lost: of segment seq[j], every one while nth < upto[j]. */
+struct lose_tx {
+	unsigned n;
+	uint32_t seq[4];
+	unsigned upto[4];
+};
+
+static bool lose_tx_first_n(struct path *p, const struct seg *s, unsigned nth)
+{
+	const struct lose_tx *l = p->arg;
+	for (unsigned j = 0; j < l->n; j++)
+		if (s->seq == l->seq[j] && nth < l->upto[j])
+			return true;
+	return false;
+}
+
+/* RFC 8985 §7.2 arms the loss probe only outside fast recovery; sluice arms it in recovery
+ * too, and there, when a segment is marked lost but PRR (RFC 6937 §3) left no room to send
+ * it, the probe is that segment — the first one lost — rather than the last segment sent
+ * (docs/architecture.md, departures: "A probe may also go during fast recovery").
+ *
+ * The setup, from the RFCs: NewReno halves the window (RFC 5681 §3.1, ssthresh =
+ * FlightSize / 2), so while pipe > ssthresh PRR allows sndcnt = ceil(prr_delivered ·
+ * ssthresh / RecoverFS) − prr_out, about one segment per two delivered (RFC 6937 §3). Of a
+ * flight of 60 segments the first transmissions of 12, 24 and 25 are lost. Three SACKed
+ * segments above 12 start recovery (RFC 8985 §6.2 step 4: reo_wnd = 0) and 12 goes at once.
+ * When 26 is SACKed, RACK marks 24 and 25 lost together (in recovery reo_wnd = 0, both were
+ * sent before 26), and that ACK allows at most one segment: at least 25 is left marked lost
+ * and not sent. The peer falls silent right after that ACK (its ACKs are lost; it still
+ * takes the data), so the ACK clock stops with a known hole.
+ *
+ * Then the probe: one probe timeout after that last ACK, a retransmission of the first
+ * segment still marked lost (not the last segment), counted in tcp_tlp_probes; and with the
+ * peer answering again the transfer completes without any RTO.
+ *
+ * It fails without the behaviour: without a probe in recovery nothing at all is sent until
+ * the RTO, 200 ms after the last cumulative ACK (185 ms after the last ACK here, where the
+ * probe timeout is 48 ms), and that resends segment 12, the first unacknowledged one; with a
+ * probe in recovery that always resends the last segment, the probe is segment 38, not the
+ * lost 25. (Both seen by disabling each in tcp_recovery.c / tcp_output.c.) */
+static void test_established_tlp_in_recovery_repairs_lost_segment(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	cfg.tcp_cc = "newreno";
+	cfg.tcp_sndbuf = 1u << 20;
+	tp_up(&cfg);
+	struct pc c;
+	struct path *p = tlp_path(&c);
+	uint32_t s0 = c.rcv_nxt;
+	struct lose_set l = {s0, 3, {12, 24, 25}};
+	p->lose = lose_set_first;
+	p->arg = &l;
+	app_write(c.f, 1460, 60 * 1460, false);
+	/* In steps shorter than the 1 ms bottleneck: at most one ACK per step. Until an ACK in
+	 * recovery leaves a segment marked lost and not sent. */
+	uint64_t end = T.now + 2 * SEC;
+	struct sl_tcp_info i = info_of(c.f);
+	while (!(STAT(tcp_recoveries) == 1 && path_tx_count(p, seg_at(s0, 12)) == 2 && i.lost)) {
+		if (T.now >= end || c.rcv_nxt == seg_at(s0, 60)) {
+			print_message("setup: no ACK in recovery left a lost segment unsent\n");
+			fail();
+		}
+		path_run(p, 100 * US, 100 * US);
+		i = info_of(c.f);
+	}
+	/* The first segment marked lost and not yet sent again: 24, or 25 if that ACK's room
+	 * took 24. */
+	unsigned k = path_tx_count(p, seg_at(s0, 24)) == 1 ? 24 : 25;
+	assert_int_equal(path_tx_count(p, seg_at(s0, 25)), 1);
+	assert_int_equal(i.lost, (26 - k) * 1460);
+	assert_true(i.cwnd <= i.pipe); /* PRR: no room */
+	uint32_t high = path_high(p);
+	assert_true(seq_lt(seg_at(s0, k + 1), high)); /* the first lost is not the last segment */
+	assert_int_equal(STAT(tcp_tlp_probes), 0);
+	assert_int_equal(STAT(tcp_rto_expired), 0);
+	/* The peer falls silent. */
+	p->mute = true;
+	uint64_t t_last = T.now;
+	uint64_t pto = pto_of(c.f);
+	uint64_t rto = info_of(c.f).rto_us * US;
+	while (!path_data_after(p, t_last) && T.now < t_last + 2 * SEC)
+		path_run(p, 100 * US, 100 * US);
+	const struct seg *pr = path_first_after(p, t_last);
+	assert_non_null(pr);
+	print_message("probe %.1f ms after the last ACK (PTO %.1f ms, RTO %.1f ms): segment %d "
+		      "(first lost %u, last %u)\n",
+		      (double)(pr->t - t_last) / 1e6, (double)pto / 1e6, (double)rto / 1e6,
+		      (int)(pr->seq - s0) / 1460, k, (high - s0) / 1460 - 1);
+	assert_true(pr->t - t_last + 2 * MS >= pto && pr->t - t_last <= pto + 2 * MS);
+	assert_int_equal(pr->seq, seg_at(s0, k));
+	assert_int_equal(pr->dlen, 1460);
+	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	assert_int_equal(STAT(tcp_rto_expired), 0);
+	assert_int_equal(STAT(tcp_recoveries), 1); /* still the same recovery */
+	/* The peer answers again (the probe is still on its way): the transfer completes. */
+	p->mute = false;
+	path_run(p, 3 * SEC, 1 * MS);
+	assert_int_equal(c.rcv_nxt, seg_at(s0, 60));
+	assert_int_equal(STAT(tcp_rto_expired), 0);
+	assert_int_equal(STAT(tcp_recoveries), 1);
+	path_free(p);
+	tp_down();
+}
+
+/* docs/architecture.md, departures ("A probe may also go during fast recovery"; RFC 8985
+ * §7.2 arms it only outside): in fast recovery with nothing left marked lost, the probe is
+ * the last segment sent (RFC 8985 §7.3, as outside recovery). Of 60 segments the first
+ * transmission of 12 is lost; recovery starts when three segments above it are SACKed, 12
+ * is retransmitted at once, and right after that ACK the peer falls silent: its ACKs are
+ * lost, so the stack learns nothing more, neither of the retransmission nor of the segments
+ * still in flight, and stays in recovery with the hole open. One probe timeout after that
+ * ACK: the last segment again; with the peer answering again, no RTO.
+ *
+ * It fails without the behaviour: with the probe armed only outside recovery nothing is
+ * sent after the last ACK until the RTO, 200 ms after the last cumulative ACK (196 ms after
+ * the last ACK here, where the probe timeout is 48 ms), and that resends segment 12, not the
+ * last one (seen by disabling the probe in recovery in tcp_recovery.c). */
+static void test_established_tlp_in_recovery_last_segment(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	cfg.tcp_cc = "newreno";
+	cfg.tcp_sndbuf = 1u << 20;
+	tp_up(&cfg);
+	struct pc c;
+	struct path *p = tlp_path(&c);
+	uint32_t s0 = c.rcv_nxt;
+	struct lose_set l = {s0, 1, {12}};
+	p->lose = lose_set_first;
+	p->arg = &l;
+	app_write(c.f, 1460, 60 * 1460, false);
+	uint64_t end = T.now + 2 * SEC;
+	while (!(STAT(tcp_recoveries) == 1 && path_tx_count(p, seg_at(s0, 12)) == 2)) {
+		if (T.now >= end || c.rcv_nxt == seg_at(s0, 60)) {
+			print_message("setup: no fast retransmission of segment 12\n");
+			fail();
+		}
+		path_run(p, 100 * US, 100 * US);
+	}
+	struct sl_tcp_info i = info_of(c.f);
+	/* Nothing left marked lost; the hole is open (in recovery) and the retransmission has
+	 * not arrived yet. */
+	assert_int_equal(i.lost, 0);
+	assert_true(i.sacked > 0);
+	assert_int_equal(c.rcv_nxt, seg_at(s0, 12));
+	uint32_t high = path_high(p);
+	assert_true(seq_gt(high, seg_at(s0, 13)));
+	assert_int_equal(STAT(tcp_tlp_probes), 0);
+	p->mute = true;
+	uint64_t t_last = T.now;
+	uint64_t pto = pto_of(c.f);
+	while (!path_data_after(p, t_last) && T.now < t_last + 2 * SEC)
+		path_run(p, 100 * US, 100 * US);
+	const struct seg *pr = path_first_after(p, t_last);
+	assert_non_null(pr);
+	print_message("probe %.1f ms after the last ACK (PTO %.1f ms): segment %d (last %u)\n",
+		      (double)(pr->t - t_last) / 1e6, (double)pto / 1e6, (int)(pr->seq - s0) / 1460,
+		      (high - s0) / 1460 - 1);
+	assert_true(pr->t - t_last + 2 * MS >= pto && pr->t - t_last <= pto + 2 * MS);
+	assert_int_equal(pr->seq + pr->dlen, high); /* the last segment */
+	assert_int_equal(pr->dlen, 1460);
+	assert_int_equal(STAT(tcp_tlp_probes), 1);
+	assert_int_equal(STAT(tcp_rto_expired), 0);
+	p->mute = false;
+	path_run(p, 3 * SEC, 1 * MS);
+	assert_int_equal(c.rcv_nxt, seg_at(s0, 60));
+	assert_int_equal(STAT(tcp_rto_expired), 0);
+	assert_int_equal(STAT(tcp_recoveries), 1);
+	path_free(p);
+	tp_down();
+}
+
+/* docs/architecture.md, departures ("A second probe, twice the probe timeout after the
+ * first, when the first drew no ACK at all; only then the RTO"; RFC 8985 §7 sends one probe,
+ * then the RTO). A flight of 20 segments whose last two are lost (a tail loss: nothing after
+ * them can be SACKed; two, so that the probe timeout is not lengthened by WCDelAckT, RFC 8985
+ * §7.2, past the RTO), and so is the first probe, a retransmission of the last segment: no
+ * ACK comes back at all. The second probe, twice the probe timeout after the first, reaches
+ * the peer; its SACK shows the other hole, which RACK repairs (RFC 8985 §6.2), and no RTO
+ * fires. With the default RTO minimum (200 ms), twice the probe timeout (2 × 43 ms here) is
+ * shorter than the RTO, so the second probe is due before the RTO would be.
+ *
+ * It fails without the behaviour: with one probe only, the RTO (restarted by the probe,
+ * RFC 8985 §7.3) fires 200 ms after the first probe and resends 18, the first unacknowledged
+ * segment; 19 goes again only 20 ms later, when 18's ACK returns — 220 ms after the first
+ * probe, not 86 — and tcp_rto_expired is 1. A second probe that did not back off would come
+ * one probe timeout after the first, not two. (Both seen by changing TLP_MAX_UNANSWERED to 1
+ * and dropping the back-off in tcp_recovery.c.) */
+static void test_established_tlp_second_probe_answered(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	struct path *p = tlp_path(&c);
+	uint32_t s0 = c.rcv_nxt;
+	/* 18 once; 19 twice: the original and the first probe. */
+	struct lose_tx l = {2, {seg_at(s0, 18), seg_at(s0, 19)}, {1, 2}};
+	p->lose = lose_tx_first_n;
+	p->arg = &l;
+	app_write(c.f, 1460, 20 * 1460, false);
+	/* Until the last ACK, the one for segment 17. */
+	uint64_t end = T.now + 2 * SEC;
+	while (p->last_ack != seg_at(s0, 18)) {
+		assert_true(T.now < end);
+		path_run(p, 100 * US, 100 * US);
+	}
+	uint64_t t_last = T.now;
+	uint64_t pto = pto_of(c.f);
+	uint64_t rto = info_of(c.f).rto_us * US;
+	assert_true(2 * pto + 2 * MS < rto);
+	assert_int_equal(STAT(tcp_tlp_probes), 0);
+	path_run(p, 3 * SEC, 1 * MS);
+	assert_int_equal(c.rcv_nxt, seg_at(s0, 20));
+	const struct seg *tx[3];
+	unsigned n = 0;
+	for (unsigned j = 0; j < p->nlog; j++)
+		if (p->log[j].dlen && p->log[j].seq == seg_at(s0, 19) && n < 3)
+			tx[n++] = &p->log[j];
+	assert_int_equal(path_tx_count(p, seg_at(s0, 19)), 3);
+	print_message("PTO %.1f ms, RTO %.1f ms: first probe %.1f ms after the last ACK, second "
+		      "%.1f ms after the first\n",
+		      (double)pto / 1e6, (double)rto / 1e6, (double)(tx[1]->t - t_last) / 1e6,
+		      (double)(tx[2]->t - tx[1]->t) / 1e6);
+	assert_true(tx[1]->t - t_last + 2 * MS >= pto && tx[1]->t - t_last <= pto + 2 * MS);
+	assert_true(tx[2]->t - tx[1]->t + 2 * MS >= 2 * pto &&
+		    tx[2]->t - tx[1]->t <= 2 * pto + 2 * MS);
+	/* The two probes, and 18 once the second probe's SACK showed it lost. */
+	assert_int_equal(path_tx_count(p, seg_at(s0, 18)), 2);
+	const struct seg *r18 = NULL;
+	for (unsigned j = 0; j < p->nlog; j++)
+		if (p->log[j].dlen && p->log[j].seq == seg_at(s0, 18) && p->log[j].t > t_last)
+			r18 = &p->log[j];
+	assert_non_null(r18);
+	assert_true(r18->t > tx[2]->t);
+	assert_int_equal(path_data_after(p, t_last), 3);
+	assert_int_equal(STAT(tcp_tlp_probes), 2);
+	assert_int_equal(STAT(tcp_rto_expired), 0);
+	path_free(p);
+	tp_down();
+}
+
 /* RFC 6937 §3: during recovery, while pipe > ssthresh, PRR sends
  * sndcnt = ceil(prr_delivered · ssthresh / RecoverFS) − prr_out: with NewReno's ssthresh of
  * FlightSize / 2, about one segment per two delivered, spread over the recovery (not in a
@@ -1294,6 +1578,9 @@ int main(void)
 	    T_(test_established_tlp_window_closed_retransmits_last),
 	    T_(test_established_tlp_single_segment_adds_delack),
 	    T_(test_established_tlp_never_after_rto),
+	    T_(test_established_tlp_in_recovery_repairs_lost_segment),
+	    T_(test_established_tlp_in_recovery_last_segment),
+	    T_(test_established_tlp_second_probe_answered),
 	    T_(test_established_prr_paces_recovery),
 	    T_(test_established_ts_on_every_segment_monotonic),
 	    T_(test_listen_ts_random_offset_per_connection),
