@@ -4,7 +4,10 @@
  * the IPv4 TCP segments that pass, chosen by bpf_get_prandom_u32(). Everything else (ARP,
  * ICMP) passes untouched. One object, two programs:
  *   SEC("xdp") on the kernel peer's veth: drops segments arriving from sluice;
- *   SEC("tc")  as a clsact egress filter on the same veth: drops segments towards sluice.
+ *   SEC("tc")  as a clsact egress filter on the same veth: drops packets towards sluice.
+ *              The kernel's TCP hands the device GSO packets, segmented only after this hook,
+ *              so one drop here takes out a burst of up to ~45 segments (per-segment loss in
+ *              that direction needs the relay, docs/relay.md).
  * Each loaded copy has its own `counts` map: [0] TCP segments seen, [1] dropped.
  *
  *   clang -O2 -g -target bpf -I/usr/include/$(gcc -dumpmachine) -c drop.bpf.c -o drop.bpf.o

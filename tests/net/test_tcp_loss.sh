@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # TCP under random loss against the kernel peer. tests/net/drop.bpf.c drops 2 % of the TCP
 # segments on the peer's veth in both directions: as XDP (segments from sluice) and as a tc
-# clsact egress filter (segments towards sluice). Transfers must stay exact:
+# clsact egress filter (packets towards sluice: GSO packets, so a drop is a burst of segments).
+# Transfers must stay exact:
 #   - curl 100 MiB from /bytes/N (sluice sends, loses data and ACKs), SHA-256 equal;
 #   - --send 64 MiB to a kernel `nc -l`, SHA-256 equal;
 #   - 16 MiB through the echo service with nc (both directions lossy: the stack receives
