@@ -104,6 +104,7 @@ class Conn:
     def __init__(self, key):
         self.key = key  # (stack port, kernel port)
         self.pkts = []  # (index, side, tcp layer, options dict, payload length)
+        self.time = {}  # index -> capture time
         self.syn = {}  # side -> options of its SYN (the first one seen)
         self.isn = {}  # side -> ISN
         self.first = None  # the side that sent the first SYN
@@ -139,6 +140,7 @@ def load(path, stack_ip):
                 c.isn[side] = t.seq
                 c.syn[side] = o
             c.pkts.append((n, side, t, o, plen))
+            c.time[n] = float(p.time)
             n += 1
     return order, n
 
@@ -342,11 +344,15 @@ def check_receiver(c, rep, name, st):
             above = [(x, y) for x, y in held.iv if x > ack]
             if above:
                 st["stack_sack_omitted"] += 1
+                st["omitted_max_len"] = max(st.get("omitted_max_len", 0), plen)
+                st["omitted_min_len"] = min(st.get("omitted_min_len", 1 << 30), plen)
                 rep.fail("%s: a stack segment (seq %d, %d bytes) ACKs %d without a SACK option "
                          "although the stack had SACKed %s above it" %
                          (name, srel(rel(c, "stack", t.seq)), plen, ack, above[:3]))
             continue
         st["stack_sack_acks"] += 1
+        if plen:
+            st["sack_data_max_len"] = max(st.get("sack_data_max_len", 0), plen)
         lim = 3 if "Timestamp" in o else 4
         if len(blocks) > lim:
             rep.fail("%s: %d SACK blocks in one ACK (at most %d fit)" % (name, len(blocks), lim))
@@ -407,6 +413,7 @@ def check_sender(c, rep, name, st):
     kpos = 0  # kernel segments folded into `latest`
     sent = Ranges()
     sent_max = 0
+    last_t = prev_t = 0.0
     for idx, side, t, o, plen in c.pkts:
         while kpos < len(kseq) and kseq[kpos][0] < idx:
             _, _, ack, blocks = kseq[kpos]
@@ -415,7 +422,10 @@ def check_sender(c, rep, name, st):
                 if b > latest_ack:
                     latest.add(max(a, latest_ack), b)
             kpos += 1
-        if side != "stack" or "S" in str(t.flags) or "R" in str(t.flags):
+        if side != "stack":
+            continue
+        prev_t, last_t = last_t, c.time[idx]
+        if "S" in str(t.flags) or "R" in str(t.flags):
             continue
         n = plen + (1 if "F" in str(t.flags) else 0)
         if n == 0:
@@ -450,12 +460,15 @@ def check_sender(c, rep, name, st):
         bad = sure.overlap(a, b)
         if bad:
             st["stack_rtx_of_acked"] += 1
-            prev = [s for s in kseq[:upto + 1] if any(x < b and a < y for x, y in s[3])]
-            why = ("SACKed" if prev and not (a < kseq[upto][2]) else "cumulatively ACKed"
-                   if a < kseq[upto][2] else "SACKed")
+            # Which part of the knowledge it contradicts: the cumulative ACK or a SACK block.
+            why = "cumulatively ACKed" if a < kseq[upto][2] else "SACKed"
+            # The quiet time before it tells a retransmission timeout (after which RFC 2018
+            # §8 lets a sender forget SACK information) from fast recovery.
+            quiet = c.time[idx] - prev_t
             rep.fail("%s: the stack sent [%d,%d) (TSecr %d) although the kernel had %s %s "
-                     "before (its segment #%d, known to the stack by that TSecr)" %
-                     (name, a, b, ts[1], why, bad, kseq[upto][0]))
+                     "before (its segment #%d, known to the stack by that TSecr; %.0f ms after "
+                     "the stack's previous segment)" %
+                     (name, a, b, ts[1], why, bad, kseq[upto][0], quiet * 1000))
 
 
 KEYS = ["kernel_data_segments", "kernel_dup_deliveries", "kernel_dups_unreported",

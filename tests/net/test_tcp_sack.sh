@@ -237,6 +237,10 @@ linux_sends() {
 	omitted=$(field "$name" stack_sack_omitted)
 	late=$(field "$name" stack_dsack_late)
 	[[ $sacks -gt 0 ]] || bad "$name: under loss sluice sent no ACK with SACK blocks"
+	if [[ $omitted -gt 0 ]]; then
+		bad "$name: $omitted segments from sluice (payload $(field "$name" omitted_min_len)-$(field "$name" omitted_max_len) bytes) carried no SACK option while sluice held out-of-order data it had SACKed (RFC 2018 §4); the largest data segment that did carry SACK blocks had $(field "$name" sack_data_max_len) bytes"
+	fi
+	[[ $late -eq 0 ]] || bad "$name: $late D-SACKs reported a duplicate that an earlier segment of sluice's should have reported (RFC 2883 §4 (1))"
 	[[ $firsts -gt 0 ]] || bad "$name: the capture never showed which segment an ACK answered (first-block rule unchecked)"
 	stx=$(($(stats_get "$s1" tcp_sack_tx) - $(stats_get "$s0" tcp_sack_tx)))
 	[[ $stx -gt 0 ]] || bad "$name: tcp_sack_tx did not grow although the capture shows $sacks SACK ACKs"
