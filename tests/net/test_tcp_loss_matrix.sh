@@ -17,6 +17,9 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
 setup_net
+# Linux's congestion control is the host's default (a namespace may only pick from the
+# host's tcp_allowed_congestion_control): printed, so runs on different hosts compare.
+echo "Linux peer: congestion control $(in_peer sysctl -n net.ipv4.tcp_congestion_control)"
 need clang gcc tc bpftool curl timeout ss sha256sum
 RATES=(1 10 20 50) # per mille
 declare -A OBJ
@@ -54,8 +57,17 @@ for name, seen, drop in (("from sluice", int(sys.argv[2]), int(sys.argv[3])),
 	[[ -z $why ]] || bad "$1: the drop rate is off: $why"
 }
 
-# pass WHAT N T0 S0 S1: one line for a transfer that arrived intact.
-pass() { ok "$1: $(($2 >> 20)) MiB exact in $(elapsed_since "$3") s; $DROPS; sluice: $(counters_delta "$4" "$5" "${RECOVERY[@]}")"; }
+# pass WHAT N T0 S0 S1: one line for a transfer that arrived intact (and a row for the table).
+TABLE=()
+pass() {
+	local el
+	el=$(elapsed_since "$3")
+	ok "$1: $(($2 >> 20)) MiB exact in $el s; $DROPS; sluice: $(counters_delta "$4" "$5" "${RECOVERY[@]}")"
+	TABLE+=("$(printf '%-22s %4d MiB %7s s  rtx %5d  rto %3d  tlp %3d' "$1" $(($2 >> 20)) "$el" \
+		$(($(stats_get "$5" tcp_retransmits) - $(stats_get "$4" tcp_retransmits))) \
+		$(($(stats_get "$5" tcp_rto_expired) - $(stats_get "$4" tcp_rto_expired))) \
+		$(($(stats_get "$5" tcp_tlp_probes) - $(stats_get "$4" tcp_tlp_probes))))")
+}
 
 # cc_check CC: a connection to the running stack reports congestion control CC.
 cc_check() {
@@ -174,6 +186,7 @@ clean_stop
 drop_attach "${OBJ[20]}"
 send_case newreno 20
 
-echo "matrix done in $(elapsed_since "$T0") s"
+echo "matrix done in $(elapsed_since "$T0") s (times are printed, not judged):"
+printf '  %s\n' "${TABLE[@]}"
 [[ $failed -eq 0 ]] || fail "some transfers under loss failed (see above)"
 ok "exact transfers at 0.1, 1, 2 and 5 % loss, both directions, Linux as client and server"

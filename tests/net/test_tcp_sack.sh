@@ -30,6 +30,12 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
 setup_net
+# The peer's TCP: SACK, D-SACK, timestamps and window scaling on (the kernel defaults, set
+# here in case the host changed them; these sysctls are per namespace).
+for k in tcp_sack=1 tcp_dsack=1 tcp_timestamps=1 tcp_window_scaling=1; do
+	in_peer sysctl -qw net.ipv4.$k || fail "cannot set net.ipv4.$k in the peer namespace"
+done
+echo "Linux peer: congestion control $(in_peer sysctl -n net.ipv4.tcp_congestion_control)"
 need tcpdump clang gcc tc bpftool timeout ss sha256sum
 $PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
 SACK_PY=$ROOT/tests/net/tcp_sack.py
