@@ -4,10 +4,14 @@
  * the IPv4 TCP segments that pass, chosen by bpf_get_prandom_u32(). Everything else (ARP,
  * ICMP) passes untouched. One object, two programs:
  *   SEC("xdp") on the kernel peer's veth: drops segments arriving from sluice;
- *   SEC("tc")  as a clsact egress filter on the same veth: drops packets towards sluice.
- *              The kernel's TCP hands the device GSO packets, segmented only after this hook,
- *              so one drop here takes out a burst of up to ~45 segments (per-segment loss in
- *              that direction needs the relay, docs/relay.md).
+ *   SEC("tc")  as a clsact egress filter on the same veth: drops segments towards sluice.
+ *              It answers TC_ACT_STOLEN, not TC_ACT_SHOT: SHOT makes dev_queue_xmit return
+ *              NET_XMIT_DROP, which the kernel's TCP sees as local congestion (it keeps the
+ *              segment queued, sends it again and enters CWR), so nothing would be lost on
+ *              the wire. STOLEN reports success and the segment is gone, as on a lossy
+ *              link. The filter sees one skb per GSO burst (the taps see the segments, cut
+ *              after it): tests that want per-segment loss set `ip link set dev VETH
+ *              gso_max_segs 1` (kernel TCP uses GSO even with `ethtool -K gso off`).
  * Each loaded copy has its own `counts` map: [0] TCP segments seen, [1] dropped.
  *
  *   clang -O2 -g -target bpf -I/usr/include/$(gcc -dumpmachine) -c drop.bpf.c -o drop.bpf.o
@@ -66,7 +70,7 @@ int tc_drop(struct __sk_buff *skb)
 {
 	/* Make sure Ethernet + IPv4 headers sit in the linear part. */
 	bpf_skb_pull_data(skb, sizeof(struct ethhdr) + sizeof(struct iphdr));
-	return should_drop((void *)(long)skb->data, (void *)(long)skb->data_end) ? TC_ACT_SHOT
+	return should_drop((void *)(long)skb->data, (void *)(long)skb->data_end) ? TC_ACT_STOLEN
 										  : TC_ACT_OK;
 }
 

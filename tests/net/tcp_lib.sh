@@ -34,6 +34,14 @@ wait_peer_listen() {
 	fail "no kernel listener on port $1 in the peer namespace"
 }
 
+# counters_delta S0 S1 NAMES...: "name +d ..." between two stats_json snapshots.
+counters_delta() {
+	local s0=$1 s1=$2 out= k
+	shift 2
+	for k in "$@"; do out+=" $k +$(($(stats_get "$s1" "$k") - $(stats_get "$s0" "$k")))"; done
+	echo "${out# }"
+}
+
 # clean_stop: SIGTERM the running stack, require exit 0 and every frame back.
 clean_stop() {
 	stop_sluice || { cat "$TMP/run.err" >&2; fail "sluice run exited non-zero on SIGTERM"; }
@@ -53,3 +61,37 @@ tcp_cleanup() {
 	cleanup
 }
 trap tcp_cleanup EXIT
+
+# --- random loss on the peer's veth (tests/net/drop.bpf.c) ---------------------------------
+# drop_build PERMILLE: compile drop.bpf.c for that rate into $TMP; prints the object's path.
+drop_build() {
+	local obj=$TMP/drop-$1.bpf.o
+	clang -O2 -g -target bpf -I/usr/include/"$(gcc -dumpmachine)" -DDROP_PERMILLE="$1" \
+		-c "$ROOT/tests/net/drop.bpf.c" -o "$obj" || fail "cannot compile tests/net/drop.bpf.c"
+	echo "$obj"
+}
+# drop_attach OBJ: XDP on the peer's veth (frames from the stack) and a clsact egress filter
+# (frames to the stack), replacing whatever drop programs were there; sets XDP_ID, TC_ID.
+# The kernel is limited to one segment per GSO skb so the filter drops segments (drop.bpf.c).
+drop_attach() {
+	in_peer ip link set dev "$IF_PEER" gso_max_segs 1 || fail "cannot limit GSO on $IF_PEER"
+	in_peer ip -force link set dev "$IF_PEER" xdp obj "$1" sec xdp ||
+		fail "cannot attach the XDP drop program to $IF_PEER"
+	in_peer tc qdisc replace dev "$IF_PEER" clsact || fail "cannot add a clsact qdisc to $IF_PEER"
+	in_peer tc filter replace dev "$IF_PEER" egress pref 1 handle 1 bpf da obj "$1" sec tc ||
+		fail "cannot attach the tc drop program to $IF_PEER egress"
+	XDP_ID=$(in_peer ip -j -d link show "$IF_PEER" | $PY -c 'import json,sys; print(json.load(sys.stdin)[0]["xdp"]["prog"]["id"])') ||
+		fail "no XDP program id on $IF_PEER"
+	TC_ID=$(in_peer tc -j filter show dev "$IF_PEER" egress | $PY -c '
+import json,sys
+print([f["options"]["prog"]["id"] for f in json.load(sys.stdin) if "options" in f][0])') ||
+		fail "no tc program id on $IF_PEER egress"
+}
+# drop_detach: no more loss.
+drop_detach() {
+	in_peer ip link set dev "$IF_PEER" xdp off
+	in_peer tc qdisc del dev "$IF_PEER" clsact 2>/dev/null
+	XDP_ID= TC_ID=
+}
+# drop_counts: "XDP_SEEN XDP_DROPPED TC_SEEN TC_DROPPED" of the attached drop programs.
+drop_counts() { echo "$(in_peer $PY "$TCP_UTIL" drop-counts "$XDP_ID") $(in_peer $PY "$TCP_UTIL" drop-counts "$TC_ID")"; }

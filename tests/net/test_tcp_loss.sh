@@ -70,6 +70,8 @@ OBJ=$ROOT/build/drop.bpf.o
 # Compiled beside the final name and renamed: a concurrent run never loads half a file.
 clang -O2 -g -target bpf -I/usr/include/"$(gcc -dumpmachine)" -c "$ROOT/tests/net/drop.bpf.c" \
 	-o "$OBJ.$$" && mv -f "$OBJ.$$" "$OBJ" || fail "cannot compile tests/net/drop.bpf.c"
+# One segment per skb from the kernel: the tc filter then drops segments, not GSO bursts.
+in_peer ip link set dev "$IF_PEER" gso_max_segs 1 || fail "cannot limit GSO on $IF_PEER"
 in_peer ip link set dev "$IF_PEER" xdp obj "$OBJ" sec xdp || fail "cannot attach the XDP drop program to $IF_PEER"
 in_peer tc qdisc add dev "$IF_PEER" clsact || fail "cannot add a clsact qdisc to $IF_PEER"
 in_peer tc filter add dev "$IF_PEER" egress bpf da obj "$OBJ" sec tc ||
