@@ -87,11 +87,17 @@ cookie_conn_check() {
 	for _ in $(seq 50); do grep -q connected "$hold" && break; sleep 0.05; done
 	lp=$(in_peer ss -Htn state established "( dst $STACK_IP and dport = :$PORT )" | awk '{print $3}' | sed 's/.*://' | head -1)
 	ws=$(in_peer ss -Htni state established "( dst $STACK_IP and dport = :$PORT )" | grep -o 'wscale:[0-9]*,[0-9]*' | head -1)
-	sl=$(in_sl "$SLUICE" stats "$IF_SL" --json | $PY -c "
+	# The stack rewrites its connection table every 50 ms: a new connection may need a moment.
+	sl=
+	for _ in $(seq 40); do
+		sl=$(in_sl "$SLUICE" stats "$IF_SL" --json | $PY -c "
 import json,sys
 for c in json.load(sys.stdin)['stacks'][0].get('connections', []):
     if c['remote'] == '$PEER_IP:$lp':
         print('sack=%s timestamps=%s wscale=%s:%d,%d' % (c['sack'], c['timestamps'], c['wscale'], c['rcv_wscale'], c['snd_wscale']))")
+		[[ -n $sl ]] && break
+		sleep 0.05
+	done
 	wait $pid || bad "a connection established during the flood failed: $(cat "$hold")"
 	kill -0 "$FLOOD_PID" 2>/dev/null && HOLD_DURING=1
 	sleep 0.2

@@ -189,6 +189,7 @@ struct sl_tcb {
 	bool fin_pending; /* a FIN arrived beyond a hole: it counts once rcv_nxt reaches it */
 	uint32_t fin_seq;
 	bool dsack_pending; /* report this duplicate first in the next ACK (RFC 2883) */
+	bool sack_owed;	    /* the last segment had no room for all the blocks we hold */
 	struct sl_tcp_sack dsack;
 
 	/* RTT and RTO (RFC 6298) */

@@ -66,6 +66,12 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 			max = h.ts ? 3u : 4u;
 		bool dsack = t->dsack_pending;
 		h.nsack = (uint8_t)sl_tcp_sack_blocks(t, h.sack, max);
+		/* A full-sized retransmission has no room: a pure ACK after it says the rest. */
+		unsigned avail = t->nooo + (dsack ? 1u : 0u);
+		if (h.nsack < avail && h.nsack < (h.ts ? 3u : 4u))
+			t->sack_owed = true;
+		else
+			t->sack_owed = false;
 		if (h.nsack) {
 			STAT_INC(st, tcp_sack_tx);
 			if (dsack) {
@@ -190,10 +196,26 @@ static bool can_send_fin(const struct sl_tcb *t)
 	       (t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_CLOSE_WAIT);
 }
 
+/* Payload bytes a data segment may carry now: the MSS less the SACK blocks we owe the peer
+ * (RFC 2018 §4: every ACK while out-of-order data is held carries them; Linux shortens its
+ * segments the same way). */
+static uint32_t data_room(const struct sl_tcb *t)
+{
+	if (!t->sack_ok || !(t->nooo || t->dsack_pending))
+		return t->mss;
+	unsigned n = t->nooo + (t->dsack_pending ? 1u : 0u), max = t->ts_ok ? 3u : 4u;
+	uint32_t opt = 4 + 8 * (n < max ? n : max);
+	return t->mss > opt + 64 ? t->mss - opt : 64;
+}
+
 /* Send record i of the send map again. */
 static bool retransmit(struct sl_tcb *t, uint32_t i)
 {
 	struct sl_tcp_txseg *s = sl_sendmap_at(&t->sm, i);
+	/* Room for the SACK blocks we owe: a full-sized record goes in two pieces. */
+	uint32_t room = data_room(t), data = s->end - s->start - ((s->flags & SL_SEG_FIN) ? 1 : 0);
+	if (data > room && sl_sendmap_split(&t->sm, i, s->start + room))
+		s = sl_sendmap_at(&t->sm, i);
 	uint32_t seqlen = s->end - s->start;
 	bool fin = s->flags & SL_SEG_FIN;
 	uint32_t len = seqlen - (fin ? 1 : 0);
@@ -209,14 +231,15 @@ static bool retransmit(struct sl_tcb *t, uint32_t i)
 static bool send_new(struct sl_tcb *t, uint32_t max)
 {
 	struct sl_stack *st = t->st;
+	uint32_t mss = data_room(t);
 	uint32_t end = data_end(t);
 	uint32_t unsent = seq_gt(end, t->snd_nxt) ? end - t->snd_nxt : 0;
 	uint32_t in_flight = t->snd_nxt - t->snd_una;
 	uint32_t wnd_end = t->snd_una + t->snd_wnd;
 	uint32_t wnd_left = seq_gt(wnd_end, t->snd_nxt) ? wnd_end - t->snd_nxt : 0;
 	uint32_t len = unsent;
-	if (len > t->mss)
-		len = t->mss;
+	if (len > mss)
+		len = mss;
 	if (len > wnd_left)
 		len = wnd_left;
 	if (len > max)
@@ -224,7 +247,7 @@ static bool send_new(struct sl_tcb *t, uint32_t max)
 	bool fin = can_send_fin(t) && len == unsent;
 	if (!len && !fin)
 		return false;
-	if (len && !fin && len < t->mss) {
+	if (len && !fin && len < mss) {
 		/* RFC 9293 §3.8.6.2.1 (sender SWS) with Nagle: a short segment goes only when it
 		 * empties the queue and nothing is in flight (or nodelay), or it fills half the
 		 * largest window the peer offered. */
@@ -345,7 +368,7 @@ void sl_tcp_output(struct sl_tcb *t)
 	}
 	if (!seq_gt(data_end(t), t->snd_nxt))
 		t->nodelay_push = false;
-	if (!sent && t->ack_now)
+	if ((!sent && t->ack_now) || t->sack_owed)
 		sl_tcp_send_ack(t);
 	if (sent)
 		sl_tcp_rearm_rtx(t, !t->rto_at); /* RFC 6298 (5.1); a probe timer after new data */
