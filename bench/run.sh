@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: UDP echo over a veth pair between two network namespaces this script creates,
 # against four servers on the same link, then the stack's instruction count over the pipe device;
-# then TCP bulk transfer and HTTP on the same link (bench/tcp.sh, sourced from here).
+# then TCP bulk transfer and HTTP on the same link (bench/tcp.sh, sourced from here); then 100 MiB
+# transfers under random loss, sluice against the kernel (bench/loss.sh, namespaces of its own).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
 #     │ veth (tx checksum offload off on both ends, no IPv6)
@@ -19,9 +20,9 @@
 # BENCH_FLOWS=16 BENCH_WINDOW=256 BENCH_TIMEOUT_MS=50 BENCH_BATCH=32 BENCH_PAYLOAD=64
 # BENCH_PIPE_PACKETS=100000 BENCH_TARGETS="kernel kernel_gate reflector sluice"
 # BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
-# extra 3 s sluice run). BENCH_PARTS="udp tcp" (either alone: the other part's last results
-# in build/bench/ are reported again). bench/tcp.sh lists the TCP knobs. docs/benchmarks.md
-# explains the method.
+# extra 3 s sluice run). BENCH_PARTS="udp tcp loss" (any subset: udp or tcp alone reports the
+# other's last results in build/bench/ again; loss writes its own section). bench/tcp.sh and
+# bench/loss.sh list their knobs. docs/benchmarks.md explains the method.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -40,7 +41,7 @@ BATCH=${BENCH_BATCH:-32}
 PAYLOAD=${BENCH_PAYLOAD:-64}
 PIPE_PACKETS=${BENCH_PIPE_PACKETS:-100000}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
-PARTS=" ${BENCH_PARTS:-udp tcp} "
+PARTS=" ${BENCH_PARTS:-udp tcp loss} "
 PORT=7777
 GEN_CPU=0
 SRV_CPU=1
@@ -57,6 +58,7 @@ STACK_IP=10.$NET.0.3
 SRV_PID=
 TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 . "$ROOT/bench/tcp.sh"
+. "$ROOT/bench/loss.sh"
 
 say() { echo "bench: $*" >&2; }
 die() {
@@ -73,6 +75,7 @@ cleanup() {
 		wait "$SRV_PID" 2>/dev/null
 	fi
 	tcp_cleanup
+	loss_cleanup
 	[[ -e /run/netns/$NS_SRV ]] && in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 	ip netns del "$NS_GEN" 2>/dev/null
 	ip netns del "$NS_SRV" 2>/dev/null
@@ -110,7 +113,8 @@ for t in ip nsenter ethtool taskset chrt valgrind callgrind_annotate objcopy $PY
 	command -v "$t" >/dev/null || die "missing $t (make deps installs it)"
 done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
-[[ $PARTS == *" udp "* || $PARTS == *" tcp "* ]] || die "BENCH_PARTS names neither udp nor tcp"
+[[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* ]] ||
+	die "BENCH_PARTS names none of udp, tcp, loss"
 # Other work on the machine during the run makes every number worse: note who else used CPU.
 rm -f "$OUT"/others-cpu.json
 [[ $PARTS == *" udp "* ]] && rm -f "$OUT"/napi.txt "$OUT"/perf-*.txt "$OUT"/veth-*.json "$OUT"/raw.jsonl \
@@ -350,6 +354,7 @@ in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 }
 [[ $PARTS == *" udp "* ]] && udp_part
 [[ $PARTS == *" tcp "* ]] && tcp_part
+[[ $PARTS == *" loss "* ]] && loss_part
 
 in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 cat /proc/loadavg >"$OUT/loadavg-end.txt"
@@ -363,7 +368,14 @@ CONFIG+=" pipe_packets=$PIPE_PACKETS gen_cpu=$GEN_CPU srv_cpu=$SRV_CPU"
 CONFIG+=" parts=$(echo $PARTS | tr " " ,) tcp_repeat=$TCP_REPEAT bulk_bytes=$BULK_BYTES"
 CONFIG+=" bulk_seconds=$BULK_SECONDS http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS"
 CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH"
-$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
-	--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||
-	die "report failed"
+if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* ]]; then
+	$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
+		--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||
+		die "report failed"
+fi
+if [[ $PARTS == *" loss "* ]]; then
+	$PY bench/loss_report.py --out "$OUT" --doc docs/benchmarks.md --png docs/bench-loss.png ||
+		die "loss report failed"
+fi
 say "wrote $OUT/results.json and docs/benchmarks.md"
+[[ ${LOSS_FAILED:-0} -eq 0 ]] || die "$LOSS_FAILED loss runs failed (see $OUT/loss/raw.jsonl and the report)"

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Random loss for the TCP loss test (tests/net/test_tcp_loss.sh): drops DROP_PERMILLE of
- * the IPv4 TCP segments that pass, chosen by bpf_get_prandom_u32(). Everything else (ARP,
- * ICMP) passes untouched. One object, two programs:
+ * Random loss for the TCP loss test (tests/net/test_tcp_loss.sh) and the loss benchmark
+ * (bench/loss.sh): drops DROP_PERMILLE (or the rate set at run time, below) of the IPv4 TCP
+ * segments that pass, chosen by bpf_get_prandom_u32(). Everything else (ARP, ICMP) passes
+ * untouched. One object, two programs:
  *   SEC("xdp") on the kernel peer's veth: drops segments arriving from sluice;
  *   SEC("tc")  as a clsact egress filter on the same veth: drops segments towards sluice.
  *              It answers TC_ACT_STOLEN, not TC_ACT_SHOT: SHOT makes dev_queue_xmit return
@@ -12,7 +13,11 @@
  *              link. The filter sees one skb per GSO burst (the taps see the segments, cut
  *              after it): tests that want per-segment loss set `ip link set dev VETH
  *              gso_max_segs 1` (kernel TCP uses GSO even with `ethtool -K gso off`).
- * Each loaded copy has its own `counts` map: [0] TCP segments seen, [1] dropped.
+ * Each loaded copy has its own `counts` map: [0] TCP segments seen, [1] dropped, and its own
+ * `config` map: while [0] is 0 the rate is DROP_PERMILLE; once user space sets [0] to 1, it
+ * is [1] parts per million (bench/loss.sh sets it between runs with bpftool, so one attached
+ * program serves every loss rate: `bpftool map update id M key 1 0 0 0 value <u32 LE>`).
+ * [2] is kept for bench/loss.sh, which sets it: the tc drop is always silent (STOLEN).
  *
  *   clang -O2 -g -target bpf -I/usr/include/$(gcc -dumpmachine) -c drop.bpf.c -o drop.bpf.o
  */
@@ -35,6 +40,25 @@ struct {
 	__type(value, __u64);
 } counts SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__type(value, __u32);
+} config SEC(".maps");
+
+/* The drop probability in parts per million: config[1] once config[0] is set. */
+static __always_inline __u32 drop_ppm(void)
+{
+	__u32 k = 0;
+	__u32 *set = bpf_map_lookup_elem(&config, &k);
+	if (!set || !*set)
+		return DROP_PERMILLE * 1000;
+	k = 1;
+	__u32 *ppm = bpf_map_lookup_elem(&config, &k);
+	return ppm ? *ppm : 0;
+}
+
 static __always_inline void count(__u32 k)
 {
 	__u64 *v = bpf_map_lookup_elem(&counts, &k);
@@ -52,7 +76,7 @@ static __always_inline int should_drop(void *data, void *end)
 	if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_TCP)
 		return 0;
 	count(0);
-	if (bpf_get_prandom_u32() % 1000 >= DROP_PERMILLE)
+	if (bpf_get_prandom_u32() % 1000000 >= drop_ppm())
 		return 0;
 	count(1);
 	return 1;
