@@ -524,7 +524,9 @@ out:
 	if (g)
 		sl_gate_close(g);
 	sl_neigh_share_free(share);
-	if (all_open && status == CLI_EXIT_OK) {
+	/* The summary also when the run failed (a --send that did not finish, say): its counters
+	 * say why. */
+	if (all_open) {
 		print_summary(json ? stdout : stderr, json, dev, addr_txt, &total, &fc, nq);
 		if (fc.owner[SL_OWN_FREE] != fc.total || fc.owner_errors) {
 			cli_err("frame accounting failed: %llu of %llu frames returned, %llu owner "
