@@ -75,8 +75,13 @@ uint64_t sl_ip_pseudoheader(const sl_ip *src, const sl_ip *dst, uint8_t proto, u
 /* The stack's addresses; returns how many (≤ max). */
 int sl_ip_get_ips(struct sl_stack *st, sl_ip *out, int max);
 /* Add / remove an address (prefix_len: on-link subnet). Adding an IPv4 address sends a
- * gratuitous ARP. -EEXIST, -ENOSPC, -ENOENT. */
+ * gratuitous ARP; an IPv6 address starts Duplicate Address Detection and is usable once it
+ * passed (sl_ip_addr_state). -EEXIST, -ENOSPC, -ENOENT, -EINVAL (multicast, loopback, …). */
 int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len);
 int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a);
+/* An address's state: 0 usable, -EINPROGRESS while IPv6 Duplicate Address Detection runs
+ * (RFC 4862 §5.4: about a second after it was added), -EADDRINUSE when another node holds
+ * it (the stack does not use it), -ENOENT when it is not ours. */
+int sl_ip_addr_state(struct sl_stack *st, const sl_ip *a);
 
 #endif

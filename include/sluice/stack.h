@@ -33,7 +33,9 @@ struct sl_addr_cfg {
 struct sl_stack_config {
 	struct sl_addr_cfg addrs[SL_MAX_ADDRS];
 	unsigned n_addrs;
-	sl_ip gateway;			    /* default route next hop; all-zero = none */
+	sl_ip gateway;			    /* default route next hop (either family); all-zero = none */
+	sl_ip gateway6;			    /* IPv6 default router (may be link-local) when gateway
+					     * is the IPv4 one; all-zero = none */
 	uint32_t mtu;			    /* IP MTU; 0 = the device's */
 	uint64_t seed;			    /* per-stack random generator */
 	uint8_t ttl;			    /* default 64 */

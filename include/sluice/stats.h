@@ -120,6 +120,56 @@
 	X(icmp_rate_limited, 1, "ICMP error not sent: rate limit")                                 \
 	X(icmp_unhandled_type, 1, "ICMP type we do not act on")                                    \
 	X(icmp_bcast_request, 1, "ICMP echo to a broadcast/multicast address ignored")             \
+	X(ipv6_rx, 0, "IPv6 packets accepted")                                               \
+	X(ipv6_short, 1, "IPv6 packet shorter than its fixed header")                        \
+	X(ipv6_bad_version, 1, "IPv6 EtherType with an IP version other than 6")             \
+	X(ipv6_bad_len, 1, "IPv6 payload length beyond the frame (or a jumbogram)")          \
+	X(ipv6_bad_src, 1, "IPv6 source multicast, ours, or unspecified outside DAD")        \
+	X(ipv6_not_for_us, 1, "IPv6 destination not ours nor a group we are in")             \
+	X(ipv6_tentative, 1, "IPv6 packet for an address still in DAD (only ND is accepted)") \
+	X(ipv6_bad_hdr, 1, "malformed extension header (length past the packet, bad option)") \
+	X(ipv6_unknown_opt, 1, "unknown option whose type says discard (RFC 8200 §4.2)")     \
+	X(ipv6_hbh_not_first, 1, "hop-by-hop options header not first (RFC 8200 §4.1)")      \
+	X(ipv6_rh0, 1, "routing header type 0 seen (RFC 5095)")                              \
+	X(ipv6_routing, 1, "routing header with segments left: a host does not forward")     \
+	X(ipv6_chain_too_long, 1, "extension-header chain longer than the stack walks")      \
+	X(ipv6_unknown_proto, 1, "Next Header nobody handles (answered Parameter Problem)")  \
+	X(ipv6_atomic_frags, 0, "atomic fragments processed as whole packets (RFC 6946)")    \
+	X(ipv6_frags_rx, 0, "IPv6 fragments received")                                       \
+	X(ipv6_reasm_ok, 0, "IPv6 datagrams reassembled")                                    \
+	X(ipv6_reasm_timeout, 1, "IPv6 reassembly timed out")                                \
+	X(ipv6_reasm_overlap, 1, "IPv6 overlapping fragments: datagram dropped (RFC 5722)")  \
+	X(ipv6_reasm_too_big, 1, "IPv6 fragment beyond 65535 bytes of payload")              \
+	X(ipv6_reasm_bad_frag, 1, "IPv6 fragment of bad length (not a multiple of 8)")       \
+	X(ipv6_reasm_no_mem, 1, "IPv6 fragment dropped: reassembly budget exhausted")        \
+	X(ipv6_reasm_dup, 1, "IPv6 duplicate fragment")                                      \
+	X(ipv6_frag_no_upper, 1, "first fragment without the whole header chain (RFC 7112)") \
+	X(ipv6_frags_sent, 0, "IPv6 fragments sent")                                         \
+	X(ipv6_no_route, 1, "IPv6 output dropped: no route to destination")                  \
+	X(ipv6_too_big, 1, "IPv6 output dropped: larger than the path MTU, fragmentation refused") \
+	X(icmp6_rx, 0, "ICMPv6 messages received")                                           \
+	X(icmp6_short, 1, "ICMPv6 message shorter than its header")                          \
+	X(icmp6_bad_csum, 1, "ICMPv6 checksum wrong")                                        \
+	X(icmp6_echo_replies, 0, "ICMPv6 echo replies sent")                                 \
+	X(icmp6_mcast_request, 0, "ICMPv6 echo requests to a multicast group (answered)")    \
+	X(icmp6_errors_rx, 0, "ICMPv6 errors received")                                      \
+	X(icmp6_errors_delivered, 0, "ICMPv6 errors passed to UDP/TCP")                      \
+	X(icmp6_errors_unclaimed, 1, "ICMPv6 errors about nothing we have")                  \
+	X(icmp6_errors_sent, 0, "ICMPv6 errors sent")                                        \
+	X(icmp6_rate_limited, 1, "ICMPv6 errors not sent: rate limit")                       \
+	X(icmp6_ptb_rx, 0, "Packet Too Big received: path MTU lowered")                      \
+	X(icmp6_ptb_ignored, 1, "Packet Too Big below 1280 or malformed, ignored (RFC 8201)") \
+	X(icmp6_unhandled_type, 1, "ICMPv6 type we do not act on (MLD, ...)")                \
+	X(nd_rx, 0, "Neighbor Discovery messages received")                                  \
+	X(nd_bad, 1, "ND message failing RFC 4861 §7.1 validation (hop limit, code, options)") \
+	X(nd_ns_rx, 0, "Neighbor Solicitations for our addresses")                           \
+	X(nd_na_rx, 0, "Neighbor Advertisements received")                                   \
+	X(nd_ns_sent, 0, "Neighbor Solicitations sent")                                      \
+	X(nd_na_sent, 0, "Neighbor Advertisements sent")                                     \
+	X(nd_not_for_us, 1, "NS for a target we do not own")                                 \
+	X(nd_ra_ignored, 1, "router advertisements ignored (addresses are configured)")      \
+	X(nd_redirect_ignored, 1, "redirects ignored")                                       \
+	X(nd_dad_conflict, 1, "another node claims one of our IPv6 addresses")               \
 	X(dev_rx_dropped, 1, "kernel: frames dropped for lack of space (XDP_STATISTICS)")          \
 	X(dev_rx_invalid, 1, "kernel: invalid RX descriptors (XDP_STATISTICS)")                    \
 	X(dev_tx_invalid, 1, "kernel: invalid TX descriptors (XDP_STATISTICS)")                    \

@@ -76,7 +76,8 @@ static int teardown(void **state)
  * the initial window, ssthresh arbitrarily high, nothing in flight, the algorithm started. */
 static struct sl_tcb *conn(struct fx *f, const struct sl_tcp_cc_ops *cc, uint16_t mss, uint64_t rtt)
 {
-	struct sl_tcb *t = sl_tcb_new(f->st, PN_IP_A, f->next_port++, PN_IP_B, 80);
+	sl_ip la = sl_ip_v4(PN_IP_A), ra = sl_ip_v4(PN_IP_B);
+	struct sl_tcb *t = sl_tcb_new(f->st, &la, f->next_port++, &ra, 80);
 	assert_non_null(t);
 	t->state = SL_TCP_ESTABLISHED;
 	t->mss = mss;
@@ -962,7 +963,8 @@ static void test_hystart_css_rounds_then_congestion_avoidance(void **state)
 	struct path p = {.rtt = {50 * MS, 57 * MS, 57 * MS}, .seg = {63, UINT32_MAX}};
 	assert_true(hs_drive(f, &p, 5000, &r) > 0);
 	hs_expect(&r, true, false, true);
-	struct sl_tcb *t = sl_tcp_lookup(f->st, PN_IP_A, f->next_port - 1, PN_IP_B, 80);
+	sl_ip la = sl_ip_v4(PN_IP_A), ra = sl_ip_v4(PN_IP_B);
+	struct sl_tcb *t = sl_tcp_lookup(f->st, &la, f->next_port - 1, &ra, 80);
 	assert_non_null(t);
 	assert_true(fabs((double)r.impl_ssthresh / MSS - r.cwnd_at_ca) <= 1);
 

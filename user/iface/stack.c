@@ -6,6 +6,7 @@
 #include "iface/stack.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -130,6 +131,76 @@ int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, 
 	return -ENETUNREACH;
 }
 
+bool sl_iface_owns(const struct sl_stack *st, const sl_ip *a)
+{
+	if (sl_ip_is_v4(a))
+		return sl_iface_owns4(st, sl_ip_to_v4(a));
+	for (unsigned i = 0; i < st->n_v6; i++)
+		if (!memcmp(st->v6[i].addr.b, a->b, 16))
+			return !st->v6[i].tentative && !st->v6[i].dad_failed;
+	return false;
+}
+
+int sl_iface_route(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src)
+{
+	if (!sl_ip_is_v4(dst))
+		return sl_iface_route6(st, dst, nexthop, src);
+	uint32_t nh, s;
+	int err = sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &s);
+	if (err)
+		return err;
+	*nexthop = sl_ip_v4(nh);
+	*src = sl_ip_v4(s);
+	return 0;
+}
+
+/* An IPv6 address: unicast, not one of the reserved forms a host may not take. */
+static int add_addr6(struct sl_stack *st, const sl_ip *a, uint8_t plen)
+{
+	if (plen > 128 || sl_ip_is_zero(a) || sl_ip6_is_multicast(a) || sl_ip6_is_loopback(a))
+		return -EINVAL;
+	if (sl_iface_find6(st, a))
+		return -EEXIST;
+	if (st->n_v6 == SL_MAX_ADDRS)
+		return -ENOSPC;
+	struct sl_addr6 *n = &st->v6[st->n_v6++];
+	memset(n, 0, sizeof(*n));
+	n->addr = *a;
+	n->plen = plen;
+	sl_nd_start_dad(st, n);
+	return 0;
+}
+
+static int del_addr6(struct sl_stack *st, const sl_ip *a)
+{
+	struct sl_addr6 *x = sl_iface_find6(st, a);
+	if (!x)
+		return -ENOENT;
+	sl_timer_cancel(&st->timers, &x->dad_timer);
+	struct sl_addr6 *last = &st->v6[st->n_v6 - 1];
+	if (x != last) {
+		/* The timer is linked by address: move the last entry without it, re-arm. */
+		bool armed = last->tentative;
+		sl_timer_cancel(&st->timers, &last->dad_timer);
+		*x = *last;
+		sl_timer_init(&x->dad_timer, last->dad_timer.fn);
+		if (armed)
+			sl_timer_arm(&st->timers, &x->dad_timer, st->now + 1000000000ULL);
+	}
+	st->n_v6--;
+	return 0;
+}
+
+int sl_ip_addr_state(struct sl_stack *st, const sl_ip *a)
+{
+	if (sl_ip_is_v4(a))
+		return sl_iface_owns4(st, sl_ip_to_v4(a)) ? 0 : -ENOENT;
+	struct sl_addr6 *x = sl_iface_find6(st, a);
+	if (!x)
+		return -ENOENT;
+	return x->dad_failed ? -EADDRINUSE : x->tentative ? -EINPROGRESS : 0;
+}
+
 static uint32_t mask_of(uint8_t plen)
 {
 	return plen ? ~0u << (32 - plen) : 0;
@@ -138,7 +209,7 @@ static uint32_t mask_of(uint8_t plen)
 int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
 {
 	if (!sl_ip_is_v4(a))
-		return -EAFNOSUPPORT;
+		return add_addr6(st, a, prefix_len);
 	uint32_t v = sl_ip_to_v4(a);
 	if (prefix_len > 32 || sl_ipv4_is_bad_src(v))
 		return -EINVAL;
@@ -154,7 +225,7 @@ int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
 int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a)
 {
 	if (!sl_ip_is_v4(a))
-		return -EAFNOSUPPORT;
+		return del_addr6(st, a);
 	uint32_t v = sl_ip_to_v4(a);
 	for (unsigned i = 0; i < st->n_v4; i++) {
 		if (st->v4[i].addr == v) {
@@ -190,6 +261,8 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 			     (st->cfg.icmp_rate ? 1000000000ULL / st->cfg.icmp_rate : 0);
 	sl_rng_seed(&st->rng, cfg->seed);
 	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
+	/* Never below the IPv6 minimum link MTU on an IPv6 interface (RFC 8200 §5): the check
+	 * is at address add. */
 
 	err = sl_timers_init(&st->timers, cfg->arp_cache_size + cfg->reasm_max_datagrams +
 					      6 * cfg->tcp_max_conns + 64);
@@ -205,11 +278,17 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	if (err)
 		goto fail;
 	if (!sl_ip_is_zero(&cfg->gateway)) {
-		if (!sl_ip_is_v4(&cfg->gateway)) {
-			err = -EAFNOSUPPORT;
+		if (sl_ip_is_v4(&cfg->gateway))
+			st->gw4 = sl_ip_to_v4(&cfg->gateway);
+		else
+			st->gw6 = cfg->gateway;
+	}
+	if (!sl_ip_is_zero(&cfg->gateway6)) {
+		if (sl_ip_is_v4(&cfg->gateway6) || sl_ip6_is_multicast(&cfg->gateway6)) {
+			err = -EINVAL;
 			goto fail;
 		}
-		st->gw4 = sl_ip_to_v4(&cfg->gateway);
+		st->gw6 = cfg->gateway6;
 	}
 	for (unsigned i = 0; i < cfg->n_addrs; i++) {
 		err = sl_ip_add_addr(st, &cfg->addrs[i].addr, cfg->addrs[i].prefix_len);
@@ -277,6 +356,8 @@ static enum sl_rx_result eth_input(struct sl_stack *st, struct sl_frame *f)
 		return sl_arp_input(st, f);
 	case SL_ETH_P_IPV4:
 		return sl_ipv4_input(st, f, l2_bcast);
+	case SL_ETH_P_IPV6:
+		return sl_ipv6_input(st, f, l2_bcast);
 	case SL_ETH_P_VLAN:
 	case SL_ETH_P_QINQ:
 		STAT_INC(st, eth_vlan);

@@ -12,6 +12,7 @@
 #include "sluice/icmp.h"
 #include "proto/arp.h"
 #include "proto/reasm.h"
+#include "proto/ipv6.h"
 #include "proto/udp.h"
 #include "proto/tcp.h"
 #include "util/rng.h"
@@ -20,14 +21,36 @@
 #define STAT_INC(st, name) ((st)->stats->c[SL_STAT_##name]++)
 #define STAT_ADD(st, name, n) ((st)->stats->c[SL_STAT_##name] += (n))
 
-/* Room reserved in front of an L4 header in frames we build: Ethernet + IPv4 without options. */
+/* Room reserved in front of an L4 header in frames we build: Ethernet + the fixed IPv4 header
+ * (20 bytes) or IPv6 header (40 bytes). */
 #define SL_L3_OFF 14
 #define SL_L4_OFF (14 + 20)
+#define SL_L4_OFF6 (14 + 40)
+static inline unsigned sl_l4_off(bool v6)
+{
+	return v6 ? SL_L4_OFF6 : SL_L4_OFF;
+}
+/* Fixed IP header length of a family. */
+static inline unsigned sl_ip_hlen(bool v6)
+{
+	return v6 ? 40u : 20u;
+}
 
 struct sl_addr4 {
 	uint32_t addr;
 	uint32_t mask;
 	uint8_t plen;
+};
+
+/* An IPv6 address of the stack. Usable once Duplicate Address Detection (RFC 4862 §5.4)
+ * passed; tentative until then (received traffic for it is not accepted, except ND). */
+struct sl_addr6 {
+	sl_ip addr;
+	uint8_t plen;
+	bool tentative;
+	uint8_t dad_sent; /* DAD probes sent */
+	bool dad_failed;
+	struct sl_timer dad_timer;
 };
 
 struct sl_stack {
@@ -38,6 +61,11 @@ struct sl_stack {
 	struct sl_addr4 v4[SL_MAX_ADDRS];
 	unsigned n_v4;
 	uint32_t gw4; /* 0: none */
+	struct sl_addr6 v6[SL_MAX_ADDRS];
+	unsigned n_v6;
+	sl_ip gw6; /* all-zero: none; may be link-local */
+	struct sl_pmtu pmtu; /* IPv6 path MTUs learned from Packet Too Big (RFC 8201) */
+	uint32_t ip6_id;     /* fragment identification, RFC 7739: from the random generator */
 
 	struct sl_stats own_stats;
 	struct sl_stats *stats; /* &own_stats, or the published mapping */
@@ -79,18 +107,30 @@ void sl_iface_tx(struct sl_stack *st, struct sl_frame *f);
 
 /* addresses */
 bool sl_iface_owns4(const struct sl_stack *st, uint32_t a);
+/* Either family; an IPv6 address only once DAD passed (tentative ones are not owned). */
+bool sl_iface_owns(const struct sl_stack *st, const sl_ip *a);
+/* An IPv6 address of ours, tentative or not (ND answers DAD probes for neither). */
+struct sl_addr6 *sl_iface_find6(struct sl_stack *st, const sl_ip *a);
+/* Route to dst (either family): next hop and source address (RFC 6724 for IPv6). */
+int sl_iface_route(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src);
+int sl_iface_route6(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src);
 bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
 /* Route to dst: next hop and source address. -ENETUNREACH without one. */
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src);
 
-/* A received, validated IPv4 datagram as the transport layers see it. */
-struct sl_ip4_pkt {
-	const uint8_t *ip; /* IPv4 header; the transport bytes follow it contiguously */
+/* A received, validated IP datagram (either family) as the transport layers see it. */
+struct sl_ip_pkt {
+	const uint8_t *ip; /* IP header; the transport bytes follow it (IPv6: after the
+			    * extension headers) in the same buffer */
 	const uint8_t *l4; /* transport header */
 	size_t l4len;	   /* transport bytes (header + payload) */
-	uint32_t src, dst; /* host order */
-	uint8_t proto;
+	sl_ip src, dst;	   /* both families (IPv4-mapped for IPv4) */
+	uint32_t src4, dst4; /* IPv4 only: host order */
+	uint8_t proto;	     /* transport protocol (IPv6: the last Next Header) */
+	bool v6;
 	bool bcast;		/* to a broadcast/multicast address, IP or link layer */
+	uint8_t hlim;		/* IPv6 hop limit as received (ND needs 255) */
+	size_t iplen;		/* bytes from ip to the end of the datagram (ICMP quotes) */
 	struct sl_frame *frame; /* the frame holding it; NULL for a reassembled datagram */
 };
 
@@ -98,14 +138,22 @@ struct sl_ip4_pkt {
 enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f);
 enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2_bcast);
 /* Hand a complete datagram to its transport (input, and reassembly when a datagram completes). */
-enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip4_pkt *pkt);
-enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
-enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
-enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt);
-bool sl_tcp_icmp_error(struct sl_stack *st, int err, const uint8_t *quoted, size_t qlen);
-/* An ICMP error about a datagram we sent, delivered to the transport it concerns: quoted
- * points at the quoted IPv4 header, qlen bytes of it. Returns true when someone took it. */
-bool sl_udp_icmp_error(struct sl_stack *st, int err, const uint8_t *quoted, size_t qlen);
+enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip_pkt *pkt);
+enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip_pkt *pkt);
+enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt);
+enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt);
+/* The datagram an ICMP or ICMPv6 error quotes (one we sent), parsed by the ICMP layer of its
+ * family: addresses as we sent them, the transport protocol and its quoted bytes. */
+struct sl_ip_quote {
+	sl_ip src, dst;
+	uint8_t proto;
+	const uint8_t *l4;
+	size_t l4len;
+};
+/* An ICMP error about a datagram we sent, delivered to the transport it concerns. Returns
+ * true when someone took it. */
+bool sl_tcp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q);
+bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q);
 
 /* Send an IPv4 packet whose L4 bytes (l4len of them) already sit at f->data + SL_L4_OFF. Takes
  * the frame in every case. src 0 = source selection. Fragments when larger than the MTU
@@ -125,8 +173,53 @@ int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
 int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t nexthop,
 		     uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
 
+/* The ICMP error rate limit (one token bucket for ICMPv4 and ICMPv6): true when one may go. */
+bool sl_icmp_rate_ok(struct sl_stack *st);
+/* ICMPv6 message (header first) to dst: checksum with the pseudo-header computed here. */
+int sl_icmp6_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts *o,
+		   const uint8_t *msg, size_t len);
 /* ICMP error about a received datagram (RFC 1122 §3.2.2 rules applied here). */
-void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8_t type,
+void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_t type,
 			uint8_t code, uint32_t rest);
+
+/* --- either family ------------------------------------------------------------------------ */
+
+/* Send a packet whose L4 bytes (l4len) sit at f->data + sl_l4_off(v6 of dst). Takes the frame.
+ * src NULL or all-zero: source selection. */
+int sl_ip_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
+		 const sl_ip *dst, uint8_t proto, uint8_t ttl, bool df);
+/* Send a datagram made of n pieces, already routed (src and nexthop from sl_iface_route). */
+int sl_ip_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, const sl_ip *nexthop,
+		   uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
+/* The same, routing first. src NULL: source selection. */
+int sl_ip_send(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, uint8_t proto,
+	       uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
+/* Pseudo-header sum for a transport checksum, either family (RFC 768 / RFC 8200 §8.1). */
+uint64_t sl_ip_pseudo_sum(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint32_t len);
+/* Largest transport payload (header included) of one unfragmented packet to dst: the path
+ * MTU less the IP header. */
+uint32_t sl_ip_path_mtu(struct sl_stack *st, const sl_ip *dst);
+
+/* --- IPv6 (proto/ipv6.c, proto/icmp6.c, proto/nd.c) ----------------------------------------- */
+
+enum sl_rx_result sl_ipv6_input(struct sl_stack *st, struct sl_frame *f, bool l2_mcast);
+enum sl_rx_result sl_ipv6_deliver(struct sl_stack *st, struct sl_ip_pkt *pkt);
+int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
+		   const sl_ip *dst, uint8_t proto, uint8_t hlim);
+int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
+		     const sl_ip *nexthop, uint8_t proto, uint8_t hlim, bool df,
+		     const struct sl_piece *pieces, int n);
+enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt);
+/* ICMPv6 error about a received datagram (RFC 4443 §2.4 rules applied here). param is the
+ * 32-bit field after the header: the pointer of a Parameter Problem, the MTU of a PTB. */
+void sl_icmp6_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_t type,
+			 uint8_t code, uint32_t param);
+/* Neighbor Discovery (RFC 4861) messages; the frame is the caller's. */
+void sl_nd_input(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_t type);
+/* Send a Neighbor Solicitation for target (unicast to mac when given, else to the
+ * solicited-node group). DAD probes (RFC 4862 §5.4.2) come from the unspecified address. */
+void sl_nd_send_ns(struct sl_stack *st, const sl_ip *target, const uint8_t *mac, bool dad);
+/* Start DAD for a new address (RFC 4862 §5.4); it is tentative until DAD passed. */
+void sl_nd_start_dad(struct sl_stack *st, struct sl_addr6 *a);
 
 #endif

@@ -16,22 +16,29 @@
 
 #define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t)-offsetof(struct sl_arp_entry, timer)))
 
-static uint32_t hash_ip(uint32_t ip, uint32_t nbuckets)
+static uint32_t hash_ip(const sl_ip *ip, uint32_t nbuckets)
 {
-	return (ip * 2654435761u) >> 7 & (nbuckets - 1);
+	uint32_t w[4];
+	memcpy(w, ip->b, 16);
+	return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 2654435761u) >> 7 & (nbuckets - 1);
 }
 
-static struct sl_arp_entry *lookup(struct sl_arp *a, uint32_t ip)
+static struct sl_arp_entry *lookup(struct sl_arp *a, const sl_ip *ip)
 {
 	for (int32_t i = a->bucket[hash_ip(ip, a->nbuckets)]; i >= 0; i = a->e[i].next)
-		if (a->e[i].ip == ip)
+		if (!memcmp(a->e[i].ip.b, ip->b, 16))
 			return &a->e[i];
 	return NULL;
 }
 
+struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip)
+{
+	return lookup(&st->arp, ip);
+}
+
 static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now);
 
-static struct sl_arp_entry *insert(struct sl_stack *st, uint32_t ip)
+static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip)
 {
 	struct sl_arp *a = &st->arp;
 	if (a->free_head < 0) {
@@ -43,7 +50,7 @@ static struct sl_arp_entry *insert(struct sl_stack *st, uint32_t ip)
 	a->free_head = e->next;
 	memset(e, 0, sizeof(*e));
 	sl_timer_init(&e->timer, entry_timer);
-	e->ip = ip;
+	e->ip = *ip;
 	uint32_t h = hash_ip(ip, a->nbuckets);
 	e->next = a->bucket[h];
 	a->bucket[h] = i;
@@ -65,7 +72,7 @@ static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	struct sl_arp *a = &st->arp;
 	int32_t idx = (int32_t)(e - a->e);
-	int32_t *pp = &a->bucket[hash_ip(e->ip, a->nbuckets)];
+	int32_t *pp = &a->bucket[hash_ip(&e->ip, a->nbuckets)];
 	while (*pp != idx)
 		pp = &a->e[*pp].next;
 	*pp = e->next;
@@ -93,13 +100,19 @@ static void send_arp(struct sl_stack *st, uint16_t op, const uint8_t *eth_dst, c
 	sl_iface_tx(st, &f);
 }
 
+/* Ask for e's link-layer address: ARP for IPv4, a Neighbor Solicitation for IPv6. */
 static void send_request(struct sl_stack *st, struct sl_arp_entry *e, bool unicast)
 {
 	static const uint8_t zero[6];
-	uint32_t nexthop, src;
-	if (sl_iface_route4(st, e->ip, &nexthop, &src) < 0)
+	if (!sl_ip_is_v4(&e->ip)) {
+		STAT_INC(st, nd_ns_sent);
+		sl_nd_send_ns(st, &e->ip, unicast ? e->mac : NULL, false);
+		return;
+	}
+	uint32_t nexthop, src, ip = sl_ip_to_v4(&e->ip);
+	if (sl_iface_route4(st, ip, &nexthop, &src) < 0)
 		src = st->n_v4 ? st->v4[0].addr : 0;
-	send_arp(st, SL_ARP_REQUEST, unicast ? e->mac : sl_mac_broadcast, zero, src, e->ip);
+	send_arp(st, SL_ARP_REQUEST, unicast ? e->mac : sl_mac_broadcast, zero, src, ip);
 }
 
 static void notify(struct sl_arp_entry *e, int err)
@@ -107,7 +120,7 @@ static void notify(struct sl_arp_entry *e, int err)
 	if (e->cb) {
 		sl_arp_cb cb = e->cb;
 		e->cb = NULL;
-		sl_ip ip = sl_ip_v4(e->ip);
+		sl_ip ip = e->ip;
 		cb(e->cb_arg, err, &ip, err ? NULL : e->mac);
 	}
 }
@@ -165,7 +178,7 @@ static bool from_share(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	uint8_t mac[6];
 	uint64_t nb = st->now > st->cfg.arp_reachable_ns ? st->now - st->cfg.arp_reachable_ns : 0;
-	if (!st->cfg.neigh_share || !sl_neigh_share_lookup(st->cfg.neigh_share, e->ip, mac, nb))
+	if (!st->cfg.neigh_share || !sl_neigh_share_lookup(st->cfg.neigh_share, &e->ip, mac, nb))
 		return false;
 	resolved(st, e, mac);
 	return true;
@@ -183,7 +196,7 @@ void sl_arp_poll_share(struct sl_stack *st)
 			from_share(st, &a->e[i]);
 }
 
-static struct sl_arp_entry *start_resolution(struct sl_stack *st, uint32_t ip)
+static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *ip)
 {
 	struct sl_arp_entry *e = insert(st, ip);
 	if (!e)
@@ -197,7 +210,7 @@ static struct sl_arp_entry *start_resolution(struct sl_stack *st, uint32_t ip)
 	return e;
 }
 
-void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip)
+void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 {
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
 	if (!e)
@@ -221,6 +234,18 @@ void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip)
 	e->pending[e->npending++] = *f;
 	st->arp.pending_total++;
 	e->last_used = st->now;
+}
+
+void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create)
+{
+	struct sl_arp_entry *e = lookup(&st->arp, ip);
+	if (!e && create)
+		e = insert(st, ip);
+	if (!e)
+		return;
+	resolved(st, e, mac);
+	if (st->cfg.neigh_share)
+		sl_neigh_share_publish(st->cfg.neigh_share, ip, mac, st->now);
 }
 
 void sl_arp_announce(struct sl_stack *st, uint32_t ip)
@@ -251,15 +276,16 @@ enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
 	STAT_INC(st, arp_rx);
 
 	/* RFC 826 "Packet Reception": merge the sender into an existing entry first … */
-	struct sl_arp_entry *e = spa ? lookup(&st->arp, spa) : NULL;
+	sl_ip sip = sl_ip_v4(spa);
+	struct sl_arp_entry *e = spa ? lookup(&st->arp, &sip) : NULL;
 	if (e)
 		resolved(st, e, sha);
 	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn).
 	 */
-	else if (for_us && spa && (e = insert(st, spa)))
+	else if (for_us && spa && (e = insert(st, &sip)))
 		resolved(st, e, sha);
 	if (e && st->cfg.neigh_share)
-		sl_neigh_share_publish(st->cfg.neigh_share, spa, sha, st->now);
+		sl_neigh_share_publish(st->cfg.neigh_share, &sip, sha, st->now);
 
 	if (sl_arp_op(p) != SL_ARP_REQUEST)
 		return SL_RX_RELEASE;
@@ -323,10 +349,7 @@ void sl_arp_fini(struct sl_stack *st)
 
 int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb cb, void *arg)
 {
-	if (!sl_ip_is_v4(ip))
-		return -EAFNOSUPPORT;
-	uint32_t a = sl_ip_to_v4(ip);
-	struct sl_arp_entry *e = lookup(&st->arp, a);
+	struct sl_arp_entry *e = lookup(&st->arp, ip);
 	if (e && (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING)) {
 		memcpy(mac, e->mac, 6);
 		e->last_used = st->now;
@@ -335,7 +358,7 @@ int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb
 	if (e && e->cb)
 		return -EBUSY;
 	if (!e)
-		e = start_resolution(st, a);
+		e = start_resolution(st, ip);
 	if (!e)
 		return -ENOSPC;
 	e->cb = cb;

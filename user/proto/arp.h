@@ -11,8 +11,10 @@
 
 enum sl_arp_state { SL_ARP_FREE = 0, SL_ARP_INCOMPLETE, SL_ARP_REACHABLE, SL_ARP_REFRESHING };
 
+/* One neighbour cache for both families (ARP and Neighbor Discovery are its two resolvers),
+ * keyed by the 16-byte address. */
 struct sl_arp_entry {
-	uint32_t ip;
+	sl_ip ip;
 	uint8_t mac[6];
 	uint8_t state;
 	uint8_t retries;
@@ -40,8 +42,12 @@ struct sl_arp {
 struct sl_stack;
 int sl_arp_init(struct sl_stack *st);
 void sl_arp_fini(struct sl_stack *st);
-/* Send f (complete but for the Ethernet destination) to next hop ip. Takes the frame. */
-void sl_arp_output(struct sl_stack *st, struct sl_frame *f, uint32_t ip);
+/* Send f (complete but for the Ethernet destination) to next hop ip (either family): at once
+ * when its link-layer address is known, else after resolution. Takes the frame. */
+void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip);
+/* Learn ip's link-layer address: updates an entry, or creates one when create. */
+void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create);
+struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip);
 /* Resolve outstanding entries from the neighbour share when it changed (once per poll). */
 void sl_arp_poll_share(struct sl_stack *st);
 /* Gratuitous ARP announcing ip (RFC 5227 §2.3). */

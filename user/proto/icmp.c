@@ -14,7 +14,7 @@
 
 #define ICMP_ERR_MAX_IP 576 /* RFC 1812 §4.3.2.3: the error datagram stays within 576 bytes */
 
-static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	if (!pkt->frame) {
 		/* A reassembled request: the reply is built anew (and fragmented) from it. */
@@ -25,7 +25,7 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 						 SL_ICMP_ECHO_REPLY << 8));
 		struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN},
 					     {pkt->l4 + SL_ICMP_HLEN, pkt->l4len - SL_ICMP_HLEN}};
-		if (sl_ipv4_send(st, pkt->dst, pkt->src, SL_IPPROTO_ICMP, 0, false, pieces, 2) == 0)
+		if (sl_ipv4_send(st, pkt->dst4, pkt->src4, SL_IPPROTO_ICMP, 0, false, pieces, 2) == 0)
 			STAT_INC(st, icmp_echo_replies);
 		return SL_RX_RELEASE;
 	}
@@ -33,7 +33,7 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	const unsigned ip_off = SL_ETH_HLEN;
 	uint8_t *ip = f->data + ip_off;
 	unsigned hlen = sl_ipv4_hlen(ip);
-	uint32_t src = pkt->src, dst = pkt->dst;
+	uint32_t src = pkt->src4, dst = pkt->dst4;
 	uint16_t tot = sl_ipv4_tot_len(ip);
 	uint8_t peer_mac[6];
 	memcpy(peer_mac, sl_eth_src(f->data), 6);
@@ -91,7 +91,7 @@ static int icmp_errno(uint8_t type, uint8_t code)
 	return -EHOSTUNREACH; /* time exceeded */
 }
 
-enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	const uint8_t *m = pkt->l4;
 	size_t len = pkt->l4len;
@@ -113,8 +113,7 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	}
 	if (type == SL_ICMP_ECHO_REPLY) {
 		if (st->echo_cb) {
-			sl_ip src = sl_ip_v4(pkt->src);
-			st->echo_cb(st->echo_arg, &src, sl_icmp_echo_id(m), sl_icmp_echo_seq(m),
+			st->echo_cb(st->echo_arg, &pkt->src, sl_icmp_echo_id(m), sl_icmp_echo_seq(m),
 				    m + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
 		}
 		return SL_RX_RELEASE;
@@ -124,8 +123,21 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	if (sl_icmp_is_error(type) && type != SL_ICMP_SOURCE_QUENCH && type != SL_ICMP_REDIRECT) {
 		STAT_INC(st, icmp_errors_rx);
 		int err = icmp_errno(type, sl_icmp_code(m));
-		if (sl_udp_icmp_error(st, err, m + SL_ICMP_HLEN, len - SL_ICMP_HLEN) ||
-		    sl_tcp_icmp_error(st, err, m + SL_ICMP_HLEN, len - SL_ICMP_HLEN))
+		/* The quote holds the IPv4 header we sent and at least 8 bytes after it. */
+		const uint8_t *q = m + SL_ICMP_HLEN;
+		size_t qlen = len - SL_ICMP_HLEN;
+		unsigned qh = qlen >= SL_IPV4_HLEN ? sl_ipv4_hlen(q) : 0;
+		struct sl_ip_quote quote = {0};
+		bool ok = qlen >= SL_IPV4_HLEN && (q[0] >> 4) == 4 && qh >= SL_IPV4_HLEN &&
+			  qlen >= qh + 8;
+		if (ok) {
+			quote.src = sl_ip_v4(sl_ipv4_src(q));
+			quote.dst = sl_ip_v4(sl_ipv4_dst(q));
+			quote.proto = sl_ipv4_proto(q);
+			quote.l4 = q + qh;
+			quote.l4len = qlen - qh;
+		}
+		if (ok && (sl_udp_icmp_error(st, err, &quote) || sl_tcp_icmp_error(st, err, &quote)))
 			STAT_INC(st, icmp_errors_delivered);
 		else
 			STAT_INC(st, icmp_errors_unclaimed);
@@ -139,7 +151,7 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
  * error needs one token and takes 0, 1 or 2 of them at random (one on average): with exact
  * costs, the number of errors a prober draws tells it how many others the stack sent — the
  * side channel of CVE-2020-25705, which Linux closed the same way. */
-static bool rate_ok(struct sl_stack *st)
+bool sl_icmp_rate_ok(struct sl_stack *st)
 {
 	if (!st->cfg.icmp_rate)
 		return false;
@@ -156,7 +168,7 @@ static bool rate_ok(struct sl_stack *st)
 	return true;
 }
 
-void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8_t type,
+void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_t type,
 			uint8_t code, uint32_t rest)
 {
 	const uint8_t *ip = pkt->ip;
@@ -164,10 +176,10 @@ void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8
 	 * sent to or from a broadcast/multicast address or the link-layer broadcast. */
 	if (pkt->proto == SL_IPPROTO_ICMP && pkt->l4len > 0 && sl_icmp_is_error(pkt->l4[0]))
 		return;
-	if (sl_ipv4_frag_off(ip) != 0 || pkt->bcast || sl_ipv4_is_bad_src(pkt->src) ||
-	    sl_iface_is_bcast4(st, pkt->src))
+	if (sl_ipv4_frag_off(ip) != 0 || pkt->bcast || sl_ipv4_is_bad_src(pkt->src4) ||
+	    sl_iface_is_bcast4(st, pkt->src4))
 		return;
-	if (!rate_ok(st)) {
+	if (!sl_icmp_rate_ok(st)) {
 		STAT_INC(st, icmp_rate_limited);
 		return;
 	}
@@ -182,8 +194,8 @@ void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip4_pkt *pkt, uint8
 	sl_icmp_emit(m, type, code, rest, quote);
 	STAT_INC(st, icmp_errors_sent);
 	/* Reply from the address the offending datagram was sent to (RFC 1122 §3.2.2). */
-	sl_ipv4_output(st, &out, SL_ICMP_HLEN + quote, sl_iface_owns4(st, pkt->dst) ? pkt->dst : 0,
-		       pkt->src, SL_IPPROTO_ICMP, 0, false);
+	sl_ipv4_output(st, &out, SL_ICMP_HLEN + quote, sl_iface_owns4(st, pkt->dst4) ? pkt->dst4 : 0,
+		       pkt->src4, SL_IPPROTO_ICMP, 0, false);
 }
 
 int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts *o,
@@ -192,7 +204,7 @@ int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts
 	if (len < SL_ICMP_HLEN)
 		return -EINVAL;
 	if (!sl_ip_is_v4(dst))
-		return -EAFNOSUPPORT;
+		return sl_icmp6_write(st, dst, o, msg, len);
 	uint32_t src = 0, nh, rsrc;
 	if (o && o->src) {
 		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))

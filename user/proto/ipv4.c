@@ -40,20 +40,23 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 	/* Drop Ethernet padding so upper layers see exactly the datagram. */
 	f->len = SL_ETH_HLEN + sl_ipv4_tot_len(p);
 	unsigned hlen = sl_ipv4_hlen(p);
-	struct sl_ip4_pkt pkt = {
+	struct sl_ip_pkt pkt = {
 	    .ip = p,
 	    .l4 = p + hlen,
 	    .l4len = sl_ipv4_tot_len(p) - hlen,
-	    .src = src,
-	    .dst = dst,
+	    .src = sl_ip_v4(src),
+	    .dst = sl_ip_v4(dst),
+	    .src4 = src,
+	    .dst4 = dst,
 	    .proto = sl_ipv4_proto(p),
 	    .bcast = bcast,
+	    .iplen = sl_ipv4_tot_len(p),
 	    .frame = f,
 	};
 	return sl_ipv4_deliver(st, &pkt);
 }
 
-enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+enum sl_rx_result sl_ipv4_deliver(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	switch (pkt->proto) {
 	case SL_IPPROTO_ICMP:
@@ -78,10 +81,12 @@ static void finish(struct sl_stack *st, struct sl_frame *f, const struct sl_ipv4
 	sl_ipv4_emit(f->data + SL_L3_OFF, h);
 	sl_eth_emit(f->data, sl_mac_broadcast, st->mac, SL_ETH_P_IPV4);
 	f->len = SL_ETH_HLEN + h->tot_len;
-	if (sl_iface_is_bcast4(st, h->dst))
+	if (sl_iface_is_bcast4(st, h->dst)) {
 		sl_iface_tx(st, f);
-	else
-		sl_arp_output(st, f, nexthop);
+	} else {
+		sl_ip nh = sl_ip_v4(nexthop);
+		sl_neigh_output(st, f, &nh);
+	}
 }
 
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
@@ -181,18 +186,66 @@ int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t n
 	return 0;
 }
 
+/* --- either family --------------------------------------------------------------------- */
+
+int sl_ip_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
+		 const sl_ip *dst, uint8_t proto, uint8_t ttl, bool df)
+{
+	if (sl_ip_is_v4(dst))
+		return sl_ipv4_output(st, f, l4len, src ? sl_ip_to_v4(src) : 0, sl_ip_to_v4(dst),
+				      proto, ttl, df);
+	return sl_ipv6_output(st, f, l4len, src, dst, proto, ttl);
+}
+
+int sl_ip_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, const sl_ip *nexthop,
+		   uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n)
+{
+	if (sl_ip_is_v4(dst))
+		return sl_ipv4_send_via(st, sl_ip_to_v4(src), sl_ip_to_v4(dst),
+					sl_ip_to_v4(nexthop), proto, ttl, df, pieces, n);
+	return sl_ipv6_send_via(st, src, dst, nexthop, proto, ttl, df, pieces, n);
+}
+
+int sl_ip_send(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, uint8_t proto,
+	       uint8_t ttl, bool df, const struct sl_piece *pieces, int n)
+{
+	sl_ip nh, rsrc;
+	int err = sl_iface_route(st, dst, &nh, &rsrc);
+	if (err) {
+		if (sl_ip_is_v4(dst))
+			STAT_INC(st, ipv4_no_route);
+		else
+			STAT_INC(st, ipv6_no_route);
+		return err;
+	}
+	return sl_ip_send_via(st, src && !sl_ip_is_zero(src) ? src : &rsrc, dst, &nh, proto, ttl,
+			      df, pieces, n);
+}
+
+uint64_t sl_ip_pseudo_sum(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint32_t len)
+{
+	if (sl_ip_is_v4(dst))
+		return sl_csum_pseudo4(sl_ip_to_v4(src), sl_ip_to_v4(dst), proto, (uint16_t)len);
+	return sl_csum_pseudo6(src->b, dst->b, proto, len);
+}
+
+uint32_t sl_ip_path_mtu(struct sl_stack *st, const sl_ip *dst)
+{
+	if (sl_ip_is_v4(dst))
+		return st->mtu - SL_IPV4_HLEN;
+	return sl_pmtu_get(st, dst) - 40;
+}
+
 /* --- public API (include/sluice/ip.h) -------------------------------------------------- */
 
 int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const struct sl_ip_opts *o,
 		size_t hdr_size, sl_ip_fill_fn fill, void *arg, const void *payload, size_t len)
 {
-	if (!sl_ip_is_v4(dst))
-		return -EAFNOSUPPORT;
-	uint32_t src = 0;
+	const sl_ip *src = NULL;
 	if (o && o->src) {
-		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+		if (sl_ip_is_v4(o->src) != sl_ip_is_v4(dst) || !sl_iface_owns(st, o->src))
 			return -EADDRNOTAVAIL;
-		src = sl_ip_to_v4(o->src);
+		src = o->src;
 	}
 	uint8_t hdr[128];
 	if (hdr_size > sizeof(hdr))
@@ -204,34 +257,30 @@ int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const stru
 			return w < 0 ? w : -EINVAL;
 	}
 	struct sl_piece pieces[2] = {{hdr, (size_t)w}, {payload, len}};
-	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), proto, o ? o->ttl : 0,
-			    o ? o->dont_fragment : false, pieces, 2);
+	return sl_ip_send(st, src, dst, proto, o ? o->ttl : 0, o ? o->dont_fragment : false,
+			  pieces, 2);
 }
 
 int sl_ip_src(struct sl_stack *st, const sl_ip *dst, sl_ip *src)
 {
-	uint32_t nh, s;
-	if (!sl_ip_is_v4(dst))
-		return -EAFNOSUPPORT;
-	int err = sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &s);
-	if (err)
-		return err;
-	*src = sl_ip_v4(s);
-	return 0;
+	sl_ip nh;
+	return sl_iface_route(st, dst, &nh, src);
 }
 
 int sl_ip_mtu(struct sl_stack *st, const sl_ip *dst)
 {
-	(void)dst;
-	return (int)st->mtu - SL_IPV4_HLEN;
+	return (int)sl_ip_path_mtu(st, dst);
 }
 
 uint64_t sl_ip_pseudoheader(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint16_t len)
 {
-	return sl_csum_pseudo4(sl_ip_to_v4(src), sl_ip_to_v4(dst), proto, len);
+	return sl_ip_pseudo_sum(src, dst, proto, len);
 }
 
 int sl_ip_get_ips(struct sl_stack *st, sl_ip *out, int max)
 {
-	return sl_arp_get_ips(st, out, max);
+	int n = sl_arp_get_ips(st, out, max);
+	for (unsigned i = 0; i < st->n_v6 && n < max; i++)
+		out[n++] = st->v6[i].addr;
+	return n;
 }

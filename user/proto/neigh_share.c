@@ -15,7 +15,7 @@
 #include <string.h>
 
 struct share_entry {
-	uint32_t ip;
+	sl_ip ip;
 	uint8_t mac[6];
 	uint64_t at;
 };
@@ -53,13 +53,13 @@ uint64_t sl_neigh_share_gen(struct sl_neigh_share *s)
 	return __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
 }
 
-void sl_neigh_share_publish(struct sl_neigh_share *s, uint32_t ip, const uint8_t mac[6],
+void sl_neigh_share_publish(struct sl_neigh_share *s, const sl_ip *ip, const uint8_t mac[6],
 			    uint64_t now)
 {
 	pthread_mutex_lock(&s->mu);
 	unsigned slot = s->n, oldest = 0;
 	for (unsigned i = 0; i < s->n; i++) {
-		if (s->e[i].ip == ip) {
+		if (!memcmp(s->e[i].ip.b, ip->b, 16)) {
 			slot = i;
 			break;
 		}
@@ -72,8 +72,8 @@ void sl_neigh_share_publish(struct sl_neigh_share *s, uint32_t ip, const uint8_t
 		else
 			slot = oldest; /* bounded: the least recently learned entry goes */
 	}
-	bool changed = s->e[slot].ip != ip || memcmp(s->e[slot].mac, mac, 6) != 0;
-	s->e[slot].ip = ip;
+	bool changed = memcmp(s->e[slot].ip.b, ip->b, 16) != 0 || memcmp(s->e[slot].mac, mac, 6) != 0;
+	s->e[slot].ip = *ip;
 	memcpy(s->e[slot].mac, mac, 6);
 	s->e[slot].at = now;
 	if (changed)
@@ -81,13 +81,13 @@ void sl_neigh_share_publish(struct sl_neigh_share *s, uint32_t ip, const uint8_t
 	pthread_mutex_unlock(&s->mu);
 }
 
-bool sl_neigh_share_lookup(struct sl_neigh_share *s, uint32_t ip, uint8_t mac[6],
+bool sl_neigh_share_lookup(struct sl_neigh_share *s, const sl_ip *ip, uint8_t mac[6],
 			   uint64_t not_before)
 {
 	bool found = false;
 	pthread_mutex_lock(&s->mu);
 	for (unsigned i = 0; i < s->n; i++) {
-		if (s->e[i].ip == ip && s->e[i].at >= not_before) {
+		if (!memcmp(s->e[i].ip.b, ip->b, 16) && s->e[i].at >= not_before) {
 			memcpy(mac, s->e[i].mac, 6);
 			found = true;
 			break;

@@ -4,13 +4,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "sluice/ip.h"
 
 struct sl_neigh_share;
 uint64_t sl_neigh_share_gen(struct sl_neigh_share *s);
-void sl_neigh_share_publish(struct sl_neigh_share *s, uint32_t ip, const uint8_t mac[6],
+void sl_neigh_share_publish(struct sl_neigh_share *s, const sl_ip *ip, const uint8_t mac[6],
 			    uint64_t now);
 /* Entries learned before not_before are stale and not returned. */
-bool sl_neigh_share_lookup(struct sl_neigh_share *s, uint32_t ip, uint8_t mac[6],
+bool sl_neigh_share_lookup(struct sl_neigh_share *s, const sl_ip *ip, uint8_t mac[6],
 			   uint64_t not_before);
 
 #endif

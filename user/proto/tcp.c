@@ -102,15 +102,27 @@ int sl_tcb_alloc_buffers(struct sl_tcb *t)
 	return 0;
 }
 
+uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6)
+{
+	return st->mtu - 20 - sl_ip_hlen(v6);
+}
+
 /* --- table ------------------------------------------------------------------------------ */
 
 static void free_dead(struct sl_tcp *tt);
 
-static uint32_t bucket_of(const struct sl_tcp *t, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			  uint16_t rport)
+static uint32_t fold_ip(const sl_ip *a)
 {
-	uint32_t h = raddr * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u ^
-		     laddr * 3266489917u;
+	uint32_t w[4];
+	memcpy(w, a->b, 16);
+	return w[0] ^ w[1] ^ w[2] ^ w[3];
+}
+
+static uint32_t bucket_of(const struct sl_tcp *t, const sl_ip *laddr, uint16_t lport,
+			  const sl_ip *raddr, uint16_t rport)
+{
+	uint32_t h = fold_ip(raddr) * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u ^
+		     fold_ip(laddr) * 3266489917u;
 	h ^= h >> 15;
 	return h & (t->nbuckets - 1);
 }
@@ -162,13 +174,13 @@ void sl_tcp_fini(struct sl_stack *st)
 	t->listeners = NULL;
 }
 
-struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			     uint16_t rport)
+struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			     const sl_ip *raddr, uint16_t rport)
 {
 	struct sl_tcp *t = &st->tcp;
 	for (struct sl_tcb *c = t->table[bucket_of(t, laddr, lport, raddr, rport)]; c; c = c->hnext)
-		if (c->rport == rport && c->lport == lport && c->raddr == raddr &&
-		    c->laddr == laddr)
+		if (c->rport == rport && c->lport == lport && !memcmp(c->raddr.b, raddr->b, 16) &&
+		    !memcmp(c->laddr.b, laddr->b, 16))
 			return c;
 	return NULL;
 }
@@ -181,8 +193,8 @@ struct sl_listener *sl_tcp_find_listener(struct sl_stack *st, uint16_t port)
 	return NULL;
 }
 
-struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			  uint16_t rport)
+struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			  const sl_ip *raddr, uint16_t rport)
 {
 	struct sl_tcp *tt = &st->tcp;
 	if (tt->nconns >= st->cfg.tcp_max_conns && tt->twq.head) {
@@ -203,8 +215,10 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, u
 		return NULL;
 	t->sm.free = t->sm.thead = t->sm.ttail = SL_SEG_NIL;
 	t->st = st;
-	t->laddr = laddr;
-	t->raddr = raddr;
+	t->laddr = *laddr;
+	t->raddr = *raddr;
+	t->v6 = !sl_ip_is_v4(raddr);
+	t->iphlen = (uint8_t)sl_ip_hlen(t->v6);
 	t->lport = lport;
 	t->rport = rport;
 	t->mss = 536; /* RFC 9293 §3.7.1: the default when the peer sends no MSS option */
@@ -240,7 +254,7 @@ void sl_tcb_free(struct sl_tcb *t)
 	/* Out of the table, or out of the list of CLOSED connections the application held. */
 	struct sl_tcb **pp =
 	    t->unhashed ? &tt->orphans
-			: &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
+			: &tt->table[bucket_of(tt, &t->laddr, t->lport, &t->raddr, t->rport)];
 	while (*pp && *pp != t)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -272,31 +286,35 @@ static void free_dead(struct sl_tcp *tt)
 	}
 }
 
-uint32_t sl_tcp_isn(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+/* The connection's 4-tuple as bytes, for keyed hashes. */
+static void tuple_bytes(uint8_t out[36], const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,
+			uint16_t rport)
+{
+	memcpy(out, laddr->b, 16);
+	memcpy(out + 16, raddr->b, 16);
+	memcpy(out + 32, &lport, 2);
+	memcpy(out + 34, &rport, 2);
+}
+
+uint32_t sl_tcp_isn(struct sl_stack *st, const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,
 		    uint16_t rport)
 {
 	/* RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a
 	 * 4-microsecond timer. */
-	uint8_t tuple[12];
-	memcpy(tuple, &laddr, 4);
-	memcpy(tuple + 4, &raddr, 4);
-	memcpy(tuple + 8, &lport, 2);
-	memcpy(tuple + 10, &rport, 2);
-	return (uint32_t)(st->now / 4000) + (uint32_t)sl_siphash(st->tcp.isn_key, tuple, 12);
+	uint8_t tuple[36];
+	tuple_bytes(tuple, laddr, lport, raddr, rport);
+	return (uint32_t)(st->now / 4000) + (uint32_t)sl_siphash(st->tcp.isn_key, tuple, 36);
 }
 
-uint32_t sl_tcp_ts_offset(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			  uint16_t rport)
+uint32_t sl_tcp_ts_offset(struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			  const sl_ip *raddr, uint16_t rport)
 {
 	/* RFC 7323 §5.4 / RFC 6528 spirit: a keyed hash of the connection, so timestamps tell
 	 * nothing about the host's clock or its other connections — and a SYN cookie's
 	 * connection finds the same offset again. */
-	uint8_t tuple[12];
-	memcpy(tuple, &laddr, 4);
-	memcpy(tuple + 4, &raddr, 4);
-	memcpy(tuple + 8, &lport, 2);
-	memcpy(tuple + 10, &rport, 2);
-	return (uint32_t)sl_siphash(st->tcp.ts_key, tuple, 12);
+	uint8_t tuple[36];
+	tuple_bytes(tuple, laddr, lport, raddr, rport);
+	return (uint32_t)sl_siphash(st->tcp.ts_key, tuple, 36);
 }
 
 uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns)
@@ -307,17 +325,18 @@ uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns)
 /* RFC 6056 §3.3.4 (algorithm 4, double-hash): port = min + (F(addrs, rport) + table[G(...)])
  * mod range, table[G] counting up. Each destination walks its own sequence from its own
  * secret offset, so a port handed out for one destination tells nothing of another's. */
-static uint16_t ephemeral_port(struct sl_stack *st, uint32_t laddr, uint32_t raddr, uint16_t rport)
+static uint16_t ephemeral_port(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
+			       uint16_t rport)
 {
 	enum { MIN = 49152, NUM = 16384 };
-	uint8_t in[11];
-	memcpy(in, &laddr, 4);
-	memcpy(in + 4, &raddr, 4);
-	memcpy(in + 8, &rport, 2);
-	in[10] = 'F';
-	uint32_t offset = (uint32_t)sl_siphash(st->tcp.port_key, in, 11);
-	in[10] = 'G';
-	uint32_t index = (uint32_t)sl_siphash(st->tcp.port_key, in, 11) & 255;
+	uint8_t in[35];
+	memcpy(in, laddr->b, 16);
+	memcpy(in + 16, raddr->b, 16);
+	memcpy(in + 32, &rport, 2);
+	in[34] = 'F';
+	uint32_t offset = (uint32_t)sl_siphash(st->tcp.port_key, in, 35);
+	in[34] = 'G';
+	uint32_t index = (uint32_t)sl_siphash(st->tcp.port_key, in, 35) & 255;
 	for (unsigned count = NUM; count > 0; count--) {
 		uint16_t port = (uint16_t)(MIN + (offset + st->tcp.port_table[index]) % NUM);
 		st->tcp.port_table[index]++;
@@ -369,7 +388,7 @@ void sl_tcp_done(struct sl_tcb *t, int err)
 		 * a dead connection; it waits for the application's close on the orphan list. */
 		struct sl_tcp *tt = &t->st->tcp;
 		struct sl_tcb **pp =
-		    &tt->table[bucket_of(tt, t->laddr, t->lport, t->raddr, t->rport)];
+		    &tt->table[bucket_of(tt, &t->laddr, t->lport, &t->raddr, t->rport)];
 		while (*pp && *pp != t)
 			pp = &(*pp)->hnext;
 		if (*pp)
@@ -456,24 +475,23 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 {
 	if (port < 1 || port > 65535)
 		return -EINVAL;
-	if (!sl_ip_is_v4(dst))
-		return -EAFNOSUPPORT;
-	uint32_t raddr = sl_ip_to_v4(dst), nh, laddr;
-	int err = sl_iface_route4(st, raddr, &nh, &laddr);
+	sl_ip nh, laddr;
+	const sl_ip *raddr = dst;
+	int err = sl_iface_route(st, raddr, &nh, &laddr);
 	if (err)
 		return err;
 	if (o && o->src) {
-		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+		if (sl_ip_is_v4(o->src) != sl_ip_is_v4(dst) || !sl_iface_owns(st, o->src))
 			return -EADDRNOTAVAIL;
-		laddr = sl_ip_to_v4(o->src);
+		laddr = *o->src;
 	}
 	const struct sl_tcp_cc_ops *cc = st->tcp.cc;
 	if (o && o->cc && !(cc = sl_tcp_cc_find(o->cc)))
 		return -EINVAL;
-	uint16_t lport = ephemeral_port(st, laddr, raddr, (uint16_t)port);
+	uint16_t lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
 	if (!lport)
 		return -EADDRNOTAVAIL;
-	struct sl_tcb *t = sl_tcb_new(st, laddr, lport, raddr, (uint16_t)port);
+	struct sl_tcb *t = sl_tcb_new(st, &laddr, lport, raddr, (uint16_t)port);
 	if (!t)
 		return st->tcp.nconns >= st->cfg.tcp_max_conns ? -ENOSPC : -ENOMEM;
 	/* An active open may be written to at once: it gets its buffers now. */
@@ -490,7 +508,7 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 		t->ka = *o->ka;
 		t->ka_on = true;
 	}
-	t->iss = sl_tcp_isn(st, laddr, lport, raddr, (uint16_t)port);
+	t->iss = sl_tcp_isn(st, &laddr, lport, raddr, (uint16_t)port);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	sl_tcp_set_state(t, SL_TCP_SYN_SENT);
 	if (o && o->timeout_ns)
@@ -696,11 +714,11 @@ void sl_tcp_endpoints(const struct sl_tcp_flow *f, sl_ip *local, uint16_t *lport
 {
 	const struct sl_tcb *t = (const struct sl_tcb *)f;
 	if (local)
-		*local = sl_ip_v4(t->laddr);
+		*local = t->laddr;
 	if (lport)
 		*lport = t->lport;
 	if (remote)
-		*remote = sl_ip_v4(t->raddr);
+		*remote = t->raddr;
 	if (rport)
 		*rport = t->rport;
 }
@@ -765,8 +783,8 @@ size_t sl_tcp_conns(struct sl_stack *st, struct sl_tcp_conn *out, size_t max)
 			if (n >= max)
 				continue;
 			struct sl_tcp_conn *c = &out[n];
-			c->local = sl_ip_v4(t->laddr);
-			c->remote = sl_ip_v4(t->raddr);
+			c->local = t->laddr;
+			c->remote = t->raddr;
 			c->lport = t->lport;
 			c->rport = t->rport;
 			sl_tcp_info((const struct sl_tcp_flow *)t, &c->info);

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "sluice/ip.h"
 #include "sluice/tcp.h"
 #include "util/timer.h"
 #include "wire/tcp.h"
@@ -149,7 +150,9 @@ enum sl_rtx_kind { SL_RTX_RTO, SL_RTX_TLP, SL_RTX_REO };
 struct sl_tcb {
 	struct sl_stack *st;
 	enum sl_tcp_state state;
-	uint32_t laddr, raddr; /* host order */
+	sl_ip laddr, raddr; /* IPv4-mapped for IPv4 */
+	bool v6;
+	uint8_t iphlen; /* 20 or 40: the IP header in front of each segment */
 	uint16_t lport, rport;
 	struct sl_tcb *hnext; /* connection table chain */
 	struct sl_tcb *pnext; /* pending-output list */
@@ -315,27 +318,31 @@ struct sl_tcp {
 	unsigned tx_this_poll;
 };
 
+/* RFC 9293 §3.7.1 / RFC 6691 (RFC 8200 §8.3 for IPv6): the MSS we offer and the largest segment
+ * we send: the MTU less the IP and TCP headers without options. */
+uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6);
+
 /* tcp.c */
 int sl_tcp_init(struct sl_stack *st);
 void sl_tcp_fini(struct sl_stack *st);
-struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			     uint16_t rport);
+struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			     const sl_ip *raddr, uint16_t rport);
 struct sl_listener *sl_tcp_find_listener(struct sl_stack *st, uint16_t port);
 /* A connection in the table, without buffers (sl_tcb_alloc_buffers gives them). */
-struct sl_tcb *sl_tcb_new(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			  uint16_t rport);
+struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			  const sl_ip *raddr, uint16_t rport);
 /* Send and receive rings and the send map: a connection gets them when it can carry data
  * (connect, or ESTABLISHED for a passive open), so a half-open one costs no buffers. */
 int sl_tcb_alloc_buffers(struct sl_tcb *t);
 /* Unlink t and free it at the end of the poll: code that ran an application callback may
  * still look at it (t->dead). */
 void sl_tcb_free(struct sl_tcb *t);
-uint32_t sl_tcp_isn(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+uint32_t sl_tcp_isn(struct sl_stack *st, const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,
 		    uint16_t rport);
 /* Our timestamp clock for t (RFC 7323 §5.4: 1 ms ticks) at time ns. */
 uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns);
-uint32_t sl_tcp_ts_offset(struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
-			  uint16_t rport);
+uint32_t sl_tcp_ts_offset(struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			  const sl_ip *raddr, uint16_t rport);
 void sl_tcp_set_state(struct sl_tcb *t, enum sl_tcp_state s);
 /* The connection is over: record why, stop timers, tell the application once; frees it when
  * the application already let go. */
@@ -373,13 +380,14 @@ void sl_tcp_send_probe(struct sl_tcb *t);
 /* A tail loss probe (RFC 8985 §7.3): new data if it may go, else the last segment again. */
 void sl_tcp_send_tlp(struct sl_tcb *t);
 /* RST in reply to a segment (RFC 9293 §3.10.7.1 rules). */
-struct sl_ip4_pkt;
-void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, const uint8_t *th,
+struct sl_ip_pkt;
+void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip_pkt *pkt, const uint8_t *th,
 			 uint32_t seglen);
 void sl_tcp_send_rst(struct sl_tcb *t);
 /* A SYN-ACK without a connection (SYN cookie): everything comes from the arguments. */
 struct sl_tcp_hdr;
-void sl_tcp_send_raw(struct sl_stack *st, uint32_t src, uint32_t dst, const struct sl_tcp_hdr *h);
+void sl_tcp_send_raw(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
+		     const struct sl_tcp_hdr *h);
 
 /* tcp_sendmap.c */
 int sl_sendmap_init(struct sl_tcp_sendmap *m, uint32_t max);
@@ -461,11 +469,11 @@ struct seg_view {
 	const struct sl_tcp_opts *o;
 };
 /* Answer a SYN for listener port with a cookie SYN-ACK (no state kept). */
-void sl_tcp_cookie_synack(struct sl_stack *st, uint32_t laddr, uint32_t raddr,
+void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
 			  const struct seg_view *s);
 /* An ACK for a listener with no connection: a connection if it carries a valid cookie (it is
  * ESTABLISHED with buffers, not yet announced to the listener), else NULL. */
-struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, uint32_t laddr,
-				   uint32_t raddr, const struct seg_view *s);
+struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip *laddr,
+				   const sl_ip *raddr, const struct seg_view *s);
 
 #endif

@@ -31,7 +31,7 @@ struct seg {
 
 static void update_mss(struct sl_tcb *t)
 {
-	uint32_t our = t->st->mtu - 40;
+	uint32_t our = sl_tcp_base_mss(t->st, t->v6);
 	uint32_t base = t->peer_mss < our ? t->peer_mss : our;
 	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do. */
 	if (t->ts_ok)
@@ -82,7 +82,7 @@ static bool syncookie_wanted(const struct sl_stack *st, const struct sl_listener
 }
 
 /* Passive open: a SYN for a listener (RFC 9293 §3.10.7.2). */
-static void listen_input(struct sl_stack *st, struct sl_listener *l, const struct sl_ip4_pkt *pkt,
+static void listen_input(struct sl_stack *st, struct sl_listener *l, const struct sl_ip_pkt *pkt,
 			 const struct seg *s, uint32_t min_iss)
 {
 	if (s->flags & SL_TCP_RST) {
@@ -100,7 +100,7 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	}
 	if (!min_iss && syncookie_wanted(st, l)) {
 		struct seg_view v = {s->th, s->seq, s->ack, s->win, s->flags, &s->o};
-		sl_tcp_cookie_synack(st, pkt->dst, pkt->src, &v);
+		sl_tcp_cookie_synack(st, &pkt->dst, &pkt->src, &v);
 		return;
 	}
 	if (l->synq.n >= st->cfg.tcp_backlog) {
@@ -110,7 +110,7 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 		sl_tcb_free(l->synq.head);
 	}
 	struct sl_tcb *t =
-	    sl_tcb_new(st, pkt->dst, sl_tcp_dport(s->th), pkt->src, sl_tcp_sport(s->th));
+	    sl_tcb_new(st, &pkt->dst, sl_tcp_dport(s->th), &pkt->src, sl_tcp_sport(s->th));
 	if (!t)
 		return;
 	apply_syn_options(t, s);
@@ -121,7 +121,7 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	t->snd_wnd = s->win; /* never scaled in a SYN */
 	t->max_snd_wnd = s->win;
 	t->snd_wl1 = s->seq;
-	t->iss = sl_tcp_isn(st, t->laddr, t->lport, t->raddr, t->rport);
+	t->iss = sl_tcp_isn(st, &t->laddr, t->lport, &t->raddr, t->rport);
 	if (min_iss && seq_lt(t->iss, min_iss))
 		t->iss = min_iss;
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
@@ -166,7 +166,7 @@ static void syn_rtt(struct sl_tcb *t)
 }
 
 /* SYN-SENT (RFC 9293 §3.10.7.3). */
-static void syn_sent_input(struct sl_tcb *t, const struct sl_ip4_pkt *pkt, const struct seg *s)
+static void syn_sent_input(struct sl_tcb *t, const struct sl_ip_pkt *pkt, const struct seg *s)
 {
 	struct sl_stack *st = t->st;
 	bool ack_ok = false;
@@ -335,10 +335,11 @@ static void fin_step(struct sl_tcb *t, bool *readable)
 	}
 }
 
-enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	struct seg s;
-	int bad = sl_tcp_check(pkt->l4, pkt->l4len, pkt->src, pkt->dst, &s.o);
+	int bad = sl_tcp_check_ps(pkt->l4, pkt->l4len,
+				  sl_ip_pseudo_sum(&pkt->src, &pkt->dst, 6, (uint32_t)pkt->l4len), &s.o);
 	if (bad) {
 		st->stats->c[bad]++;
 		return SL_RX_RELEASE;
@@ -361,7 +362,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	}
 	STAT_INC(st, tcp_rx);
 	uint16_t sport = sl_tcp_sport(s.th), dport = sl_tcp_dport(s.th);
-	struct sl_tcb *t = sl_tcp_lookup(st, pkt->dst, dport, pkt->src, sport);
+	struct sl_tcb *t = sl_tcp_lookup(st, &pkt->dst, dport, &pkt->src, sport);
 
 	if (t && t->state == SL_TCP_TIME_WAIT && (s.flags & SL_TCP_SYN) &&
 	    !(s.flags & (SL_TCP_ACK | SL_TCP_RST)) && seq_gt(s.seq, t->rcv_nxt)) {
@@ -385,7 +386,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 			/* An ACK for a listener without a half-open connection: the answer to a
 			 * cookie, or nothing we know (then it is reset). */
 			struct seg_view v = {s.th, s.seq, s.ack, s.win, s.flags, &s.o};
-			t = sl_tcp_cookie_check(st, l, pkt->dst, pkt->src, &v);
+			t = sl_tcp_cookie_check(st, l, &pkt->dst, &pkt->src, &v);
 		}
 		if (!t && l) {
 			listen_input(st, l, pkt, &s, 0);
@@ -639,16 +640,12 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	return SL_RX_RELEASE;
 }
 
-bool sl_tcp_icmp_error(struct sl_stack *st, int err, const uint8_t *q, size_t qlen)
+bool sl_tcp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q)
 {
-	if (qlen < SL_IPV4_HLEN || (q[0] >> 4) != 4)
+	if (q->proto != SL_IPPROTO_TCP || q->l4len < 8)
 		return false;
-	unsigned hlen = sl_ipv4_hlen(q);
-	if (hlen < SL_IPV4_HLEN || qlen < hlen + 8 || sl_ipv4_proto(q) != SL_IPPROTO_TCP)
-		return false;
-	const uint8_t *th = q + hlen;
-	struct sl_tcb *t =
-	    sl_tcp_lookup(st, sl_ipv4_src(q), sl_tcp_sport(th), sl_ipv4_dst(q), sl_tcp_dport(th));
+	const uint8_t *th = q->l4;
+	struct sl_tcb *t = sl_tcp_lookup(st, &q->src, sl_tcp_sport(th), &q->dst, sl_tcp_dport(th));
 	if (!t)
 		return false;
 	/* RFC 5927 §4.1: only an error quoting a sequence number we have in flight

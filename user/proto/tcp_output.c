@@ -32,7 +32,7 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	struct sl_frame f;
 	if (sl_iface_alloc(st, &f) < 0)
 		return false;
-	uint8_t *th = f.data + SL_L4_OFF;
+	uint8_t *th = f.data + sl_l4_off(t->v6);
 	bool syn = flags & SL_TCP_SYN;
 	struct sl_tcp_hdr h = {
 	    .sport = t->lport,
@@ -46,7 +46,7 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	bool offer = t->state == SL_TCP_SYN_SENT;
 	if (syn) {
 		/* RFC 9293 §3.7.1 / RFC 6691: MSS = MTU − IP and TCP headers without options. */
-		h.mss = (uint16_t)(st->mtu - 40);
+		h.mss = (uint16_t)sl_tcp_base_mss(st, t->v6);
 		/* RFC 7323 §2.2, RFC 2018 §2: offer in our SYN; in a SYN-ACK only what the peer
 		 * offered. */
 		if (offer || t->wscale_ok)
@@ -60,7 +60,7 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	}
 	if (!syn && (flags & SL_TCP_ACK) && t->sack_ok && (t->nooo || t->dsack_pending)) {
 		/* As many blocks as fit in the MTU beside this payload. */
-		int room = (int)st->mtu - 40 - (h.ts ? 12 : 0) - (int)len - 4;
+		int room = (int)sl_tcp_base_mss(st, t->v6) - (h.ts ? 12 : 0) - (int)len - 4;
 		unsigned max = room >= 8 ? (unsigned)room / 8 : 0;
 		if (max > (h.ts ? 3u : 4u))
 			max = h.ts ? 3u : 4u;
@@ -90,7 +90,7 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 		memcpy(th + hlen, r->buf + off, first);
 		memcpy(th + hlen + first, r->buf, len - first);
 	}
-	sl_tcp_set_csum(th, hlen + len, t->laddr, t->raddr);
+	sl_tcp_set_csum_ps(th, hlen + len, sl_ip_pseudo_sum(&t->laddr, &t->raddr, 6, hlen + len));
 	STAT_INC(st, tcp_tx);
 	t->segs_out++;
 	st->tcp.tx_this_poll++;
@@ -101,20 +101,21 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 		t->last_ack_sent = t->rcv_nxt;
 		sl_timer_cancel(&st->timers, &t->delack_timer);
 	}
-	sl_ipv4_output(st, &f, hlen + len, t->laddr, t->raddr, SL_IPPROTO_TCP, 0, false);
+	sl_ip_output(st, &f, hlen + len, &t->laddr, &t->raddr, SL_IPPROTO_TCP, 0, false);
 	return true;
 }
 
-void sl_tcp_send_raw(struct sl_stack *st, uint32_t src, uint32_t dst, const struct sl_tcp_hdr *h)
+void sl_tcp_send_raw(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
+		     const struct sl_tcp_hdr *h)
 {
 	struct sl_frame f;
 	if (sl_iface_alloc(st, &f) < 0)
 		return;
-	uint8_t *th = f.data + SL_L4_OFF;
+	uint8_t *th = f.data + sl_l4_off(!sl_ip_is_v4(dst));
 	unsigned hlen = sl_tcp_emit(th, h);
-	sl_tcp_set_csum(th, hlen, src, dst);
+	sl_tcp_set_csum_ps(th, hlen, sl_ip_pseudo_sum(src, dst, 6, hlen));
 	STAT_INC(st, tcp_tx);
-	sl_ipv4_output(st, &f, hlen, src, dst, SL_IPPROTO_TCP, 0, false);
+	sl_ip_output(st, &f, hlen, src, dst, SL_IPPROTO_TCP, 0, false);
 }
 
 void sl_tcp_send_syn(struct sl_tcb *t)
@@ -165,7 +166,7 @@ void sl_tcp_send_rst(struct sl_tcb *t)
 	send_segment(t, t->snd_nxt, 0, SL_TCP_RST | SL_TCP_ACK);
 }
 
-void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, const uint8_t *th,
+void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip_pkt *pkt, const uint8_t *th,
 			 uint32_t seglen)
 {
 	uint8_t in = sl_tcp_flags(th);
@@ -181,7 +182,7 @@ void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip4_pkt *pkt, cons
 		h.flags = SL_TCP_RST | SL_TCP_ACK;
 	}
 	STAT_INC(st, tcp_resets_tx);
-	sl_tcp_send_raw(st, pkt->dst, pkt->src, &h);
+	sl_tcp_send_raw(st, &pkt->dst, &pkt->src, &h);
 }
 
 /* Sequence number just past the queued data: where the FIN goes. */

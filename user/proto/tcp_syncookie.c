@@ -24,19 +24,19 @@
 /* The peer's MSS rounds down to one of these (index in 3 bits). */
 static const uint16_t mss_table[8] = {536, 1220, 1300, 1380, 1420, 1440, 1460, 8960};
 
-static uint32_t hash_tuple(const struct sl_stack *st, uint32_t laddr, uint16_t lport,
-			   uint32_t raddr, uint16_t rport, uint32_t peer_isn, uint32_t counter,
+static uint32_t hash_tuple(const struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			   const sl_ip *raddr, uint16_t rport, uint32_t peer_isn, uint32_t counter,
 			   uint8_t which)
 {
-	uint8_t in[21];
-	memcpy(in, &laddr, 4);
-	memcpy(in + 4, &raddr, 4);
-	memcpy(in + 8, &lport, 2);
-	memcpy(in + 10, &rport, 2);
-	memcpy(in + 12, &peer_isn, 4);
-	memcpy(in + 16, &counter, 4);
-	in[20] = which;
-	return (uint32_t)sl_siphash(st->tcp.cookie_key, in, which == 'F' ? 12 : 21);
+	uint8_t in[45];
+	memcpy(in, laddr->b, 16);
+	memcpy(in + 16, raddr->b, 16);
+	memcpy(in + 32, &lport, 2);
+	memcpy(in + 34, &rport, 2);
+	memcpy(in + 36, &peer_isn, 4);
+	memcpy(in + 40, &counter, 4);
+	in[44] = which;
+	return (uint32_t)sl_siphash(st->tcp.cookie_key, in, which == 'F' ? 36 : 45);
 }
 
 static uint32_t counter_now(const struct sl_stack *st)
@@ -44,8 +44,8 @@ static uint32_t counter_now(const struct sl_stack *st)
 	return (uint32_t)(st->now / COUNTER_SHIFT_NS);
 }
 
-static uint32_t cookie_make(const struct sl_stack *st, uint32_t laddr, uint16_t lport,
-			    uint32_t raddr, uint16_t rport, uint32_t peer_isn, unsigned mss_idx)
+static uint32_t cookie_make(const struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			    const sl_ip *raddr, uint16_t rport, uint32_t peer_isn, unsigned mss_idx)
 {
 	uint32_t c = counter_now(st);
 	uint32_t low =
@@ -54,7 +54,8 @@ static uint32_t cookie_make(const struct sl_stack *st, uint32_t laddr, uint16_t 
 }
 
 /* The MSS index of a valid cookie, or -1. */
-static int cookie_check(const struct sl_stack *st, uint32_t laddr, uint16_t lport, uint32_t raddr,
+static int cookie_check(const struct sl_stack *st, const sl_ip *laddr, uint16_t lport,
+			const sl_ip *raddr,
 			uint16_t rport, uint32_t peer_isn, uint32_t cookie)
 {
 	uint32_t v = cookie - hash_tuple(st, laddr, lport, raddr, rport, 0, 0, 'F');
@@ -77,7 +78,7 @@ static uint8_t our_wscale(const struct sl_stack *st)
 	return ws;
 }
 
-void sl_tcp_cookie_synack(struct sl_stack *st, uint32_t laddr, uint32_t raddr,
+void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
 			  const struct seg_view *s)
 {
 	uint16_t lport = sl_tcp_dport(s->th), rport = sl_tcp_sport(s->th);
@@ -95,7 +96,7 @@ void sl_tcp_cookie_synack(struct sl_stack *st, uint32_t laddr, uint32_t raddr,
 	    .ack = s->seq + 1,
 	    .flags = SL_TCP_SYN | SL_TCP_ACK,
 	    .win = (uint16_t)win,
-	    .mss = (uint16_t)(st->mtu - 40),
+	    .mss = (uint16_t)sl_tcp_base_mss(st, !sl_ip_is_v4(raddr)),
 	    .wscale = -1,
 	};
 	if (s->o->has_ts && st->cfg.tcp_timestamps) {
@@ -120,8 +121,8 @@ void sl_tcp_cookie_synack(struct sl_stack *st, uint32_t laddr, uint32_t raddr,
 	sl_tcp_send_raw(st, laddr, raddr, &h);
 }
 
-struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, uint32_t laddr,
-				   uint32_t raddr, const struct seg_view *s)
+struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip *laddr,
+				   const sl_ip *raddr, const struct seg_view *s)
 {
 	uint16_t lport = sl_tcp_dport(s->th), rport = sl_tcp_sport(s->th);
 	if (!(s->flags & SL_TCP_ACK) || (s->flags & (SL_TCP_SYN | SL_TCP_RST)))
@@ -161,7 +162,8 @@ struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, u
 		}
 		t->sack_ok = (opts & 0x10) && st->cfg.tcp_sack;
 	}
-	uint32_t base = t->peer_mss < st->mtu - 40 ? t->peer_mss : st->mtu - 40;
+	uint32_t ours = sl_tcp_base_mss(st, t->v6);
+	uint32_t base = t->peer_mss < ours ? t->peer_mss : ours;
 	t->mss = (uint16_t)(base - (t->ts_ok ? 12 : 0));
 	if (l->ka_on) {
 		t->ka = l->ka;

@@ -129,7 +129,7 @@ int sl_udp_recv(struct sl_stack *st, int port, void *buf, size_t cap, struct sl_
 	return (int)n;
 }
 
-enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
+enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	const uint8_t *h = pkt->l4;
 	if (pkt->l4len < UDP_HLEN) {
@@ -142,9 +142,14 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 		STAT_INC(st, udp_bad_len);
 		return SL_RX_RELEASE;
 	}
-	/* RFC 1122 §4.1.3.4: verify the checksum when the sender computed one (non-zero). */
+	/* RFC 1122 §4.1.3.4: verify the checksum when the sender computed one (non-zero). Over
+	 * IPv6 the checksum is mandatory: a zero one is discarded (RFC 8200 §8.1). */
+	if (sl_get16(h + 6) == 0 && pkt->v6) {
+		STAT_INC(st, udp_bad_csum);
+		return SL_RX_RELEASE;
+	}
 	if (sl_get16(h + 6) != 0) {
-		uint64_t acc = sl_csum_pseudo4(pkt->src, pkt->dst, SL_IPPROTO_UDP, ulen);
+		uint64_t acc = sl_ip_pseudo_sum(&pkt->src, &pkt->dst, SL_IPPROTO_UDP, ulen);
 		if (sl_csum_fold(sl_csum_add(acc, h, ulen)) != 0xffff) {
 			STAT_INC(st, udp_bad_csum);
 			return SL_RX_RELEASE;
@@ -154,13 +159,15 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	struct sl_udp_sock *s = find(st, dport);
 	if (!s) {
 		STAT_INC(st, udp_no_port);
-		if (!pkt->bcast)
+		if (pkt->v6)
+			sl_icmp6_send_error(st, pkt, 1, 4, 0); /* RFC 4443 §3.1: port unreachable */
+		else if (!pkt->bcast)
 			sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PORT_UNREACH, 0);
 		return SL_RX_RELEASE;
 	}
 	struct sl_udp_meta m = {
-	    .src = sl_ip_v4(pkt->src),
-	    .dst = sl_ip_v4(pkt->dst),
+	    .src = pkt->src,
+	    .dst = pkt->dst,
 	    .src_port = sl_get16(h),
 	    .dst_port = dport,
 	};
@@ -195,23 +202,18 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip4_pkt *pkt)
 	return SL_RX_RELEASE;
 }
 
-bool sl_udp_icmp_error(struct sl_stack *st, int err, const uint8_t *q, size_t qlen)
+bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q)
 {
-	/* The quote holds the IPv4 header we sent and at least 8 bytes after it (RFC 792). */
-	if (qlen < SL_IPV4_HLEN || (q[0] >> 4) != 4)
+	/* The quote holds at least the 8-byte header of the datagram we sent (RFC 792, 4443). */
+	if (q->proto != SL_IPPROTO_UDP || q->l4len < UDP_HLEN || !sl_iface_owns(st, &q->src))
 		return false;
-	unsigned hlen = sl_ipv4_hlen(q);
-	if (hlen < SL_IPV4_HLEN || qlen < hlen + UDP_HLEN || sl_ipv4_proto(q) != SL_IPPROTO_UDP)
-		return false;
-	if (!sl_iface_owns4(st, sl_ipv4_src(q)))
-		return false;
-	const uint8_t *u = q + hlen;
+	const uint8_t *u = q->l4;
 	struct sl_udp_sock *s = find(st, sl_get16(u));
 	if (!s || !s->err_cb)
 		return false;
 	struct sl_udp_meta m = {
-	    .src = sl_ip_v4(sl_ipv4_src(q)),
-	    .dst = sl_ip_v4(sl_ipv4_dst(q)),
+	    .src = q->src,
+	    .dst = q->dst,
 	    .src_port = sl_get16(u),
 	    .dst_port = sl_get16(u + 2),
 	};
@@ -224,18 +226,18 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 {
 	if (dst_port < 1 || dst_port > 65535 || (o && (o->src_port < 0 || o->src_port > 65535)))
 		return -EINVAL;
-	if (!sl_ip_is_v4(dst))
-		return -EAFNOSUPPORT;
-	if (len > 65535 - SL_IPV4_HLEN - UDP_HLEN)
+	bool v4 = sl_ip_is_v4(dst);
+	/* IPv4's total length is 16 bits; IPv6's payload length excludes its own header. */
+	if (len > (v4 ? 65535 - SL_IPV4_HLEN - UDP_HLEN : 65535 - UDP_HLEN))
 		return -EMSGSIZE;
-	uint32_t d = sl_ip_to_v4(dst), src, nh;
-	int err = sl_iface_route4(st, d, &nh, &src);
+	sl_ip src, nh;
+	int err = sl_iface_route(st, dst, &nh, &src);
 	if (err)
 		return err;
 	if (o && o->src) {
-		if (!sl_ip_is_v4(o->src) || !sl_iface_owns4(st, sl_ip_to_v4(o->src)))
+		if (sl_ip_is_v4(o->src) != v4 || !sl_iface_owns(st, o->src))
 			return -EADDRNOTAVAIL;
-		src = sl_ip_to_v4(o->src);
+		src = *o->src;
 	}
 	uint16_t sport;
 	if (o && o->src_port) {
@@ -250,13 +252,13 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	sl_put16(h + 2, (uint16_t)dst_port);
 	sl_put16(h + 4, ulen);
 	sl_put16(h + 6, 0);
-	uint64_t acc = sl_csum_pseudo4(src, d, SL_IPPROTO_UDP, ulen);
+	uint64_t acc = sl_ip_pseudo_sum(&src, dst, SL_IPPROTO_UDP, ulen);
 	acc = sl_csum_add(sl_csum_add(acc, h, UDP_HLEN), data, len);
 	uint16_t c = (uint16_t)~sl_csum_fold(acc);
 	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 	struct sl_piece pieces[2] = {{h, UDP_HLEN}, {data, len}};
-	err = sl_ipv4_send_via(st, src, d, nh, SL_IPPROTO_UDP, o ? o->ttl : 0,
-			       o ? o->dont_fragment : false, pieces, 2);
+	err = sl_ip_send_via(st, &src, dst, &nh, SL_IPPROTO_UDP, o ? o->ttl : 0,
+			     o ? o->dont_fragment : false, pieces, 2);
 	if (err == 0)
 		STAT_INC(st, udp_tx);
 	return err;

@@ -54,6 +54,13 @@ uint64_t sl_csum_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len
 	return (uint64_t)src + dst + proto + len;
 }
 
+uint64_t sl_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t len)
+{
+	uint64_t acc = sl_csum_add(0, src, 16);
+	acc = sl_csum_add(acc, dst, 16);
+	return acc + proto + (len >> 16) + (len & 0xffff);
+}
+
 uint16_t sl_csum_update16(uint16_t csum, uint16_t old, uint16_t new_)
 {
 	/* RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m') */

@@ -15,6 +15,9 @@ uint16_t sl_csum_fold(uint64_t acc);
 uint16_t sl_csum(const void *data, size_t len);
 /* IPv4 pseudo-header sum (RFC 768, RFC 9293 §3.1) for L4 checksums; addresses host order. */
 uint64_t sl_csum_pseudo4(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len);
+/* IPv6 pseudo-header sum (RFC 8200 §8.1): 16-byte addresses in network order, the
+ * upper-layer length as 32 bits. */
+uint64_t sl_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t len);
 /* RFC 1624 eqn. 3: new checksum after a 16-bit field changes from old to new. */
 uint16_t sl_csum_update16(uint16_t csum, uint16_t old, uint16_t new_);
 uint16_t sl_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);

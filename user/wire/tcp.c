@@ -76,12 +76,16 @@ int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o)
 
 int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct sl_tcp_opts *o)
 {
+	return sl_tcp_check_ps(p, len, sl_csum_pseudo4(src, dst, 6, (uint16_t)len), o);
+}
+
+int sl_tcp_check_ps(const uint8_t *p, size_t len, uint64_t acc, struct sl_tcp_opts *o)
+{
 	if (len < SL_TCP_HLEN)
 		return SL_STAT_tcp_short;
 	unsigned hlen = sl_tcp_hlen(p);
 	if (hlen < SL_TCP_HLEN || hlen > len)
 		return SL_STAT_tcp_bad_off;
-	uint64_t acc = sl_csum_pseudo4(src, dst, 6, (uint16_t)len);
 	if (sl_csum_fold(sl_csum_add(acc, p, len)) != 0xffff)
 		return SL_STAT_tcp_bad_csum;
 	return sl_tcp_parse_opts(p + SL_TCP_HLEN, hlen - SL_TCP_HLEN, o);
@@ -174,7 +178,11 @@ unsigned sl_tcp_emit(uint8_t *p, const struct sl_tcp_hdr *h)
 
 void sl_tcp_set_csum(uint8_t *p, size_t len, uint32_t src, uint32_t dst)
 {
+	sl_tcp_set_csum_ps(p, len, sl_csum_pseudo4(src, dst, 6, (uint16_t)len));
+}
+
+void sl_tcp_set_csum_ps(uint8_t *p, size_t len, uint64_t acc)
+{
 	sl_put16(p + 16, 0);
-	uint64_t acc = sl_csum_pseudo4(src, dst, 6, (uint16_t)len);
 	sl_put16(p + 16, (uint16_t)~sl_csum_fold(sl_csum_add(acc, p, len)));
 }

@@ -97,6 +97,8 @@ struct sl_tcp_opts {
  * the checksum (with the IPv4 pseudo-header of src/dst) is right; else the SL_STAT_
  * reason. Fills o. */
 int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct sl_tcp_opts *o);
+/* The same with the pseudo-header sum given (either family: sl_ip_pseudo_sum). */
+int sl_tcp_check_ps(const uint8_t *p, size_t len, uint64_t pseudo, struct sl_tcp_opts *o);
 /* Parse options only (bytes between the fixed header and the data offset). */
 int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o);
 
@@ -119,5 +121,6 @@ unsigned sl_tcp_opts_len(const struct sl_tcp_hdr *h);
 unsigned sl_tcp_emit(uint8_t *p, const struct sl_tcp_hdr *h);
 /* Set the checksum over the header + payload at p (len bytes) for src/dst. */
 void sl_tcp_set_csum(uint8_t *p, size_t len, uint32_t src, uint32_t dst);
+void sl_tcp_set_csum_ps(uint8_t *p, size_t len, uint64_t pseudo);
 
 #endif
