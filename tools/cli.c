@@ -51,6 +51,12 @@ static bool is_option(const char *a)
 int cli_getopts(const char *cmd, int argc, char **argv, const struct cli_opt *opts, char **pos,
 		int maxpos, int *npos)
 {
+	return cli_getopts_multi(cmd, argc, argv, opts, NULL, pos, maxpos, npos);
+}
+
+int cli_getopts_multi(const char *cmd, int argc, char **argv, const struct cli_opt *opts,
+		      const struct cli_multi *multi, char **pos, int maxpos, int *npos)
+{
 	bool only_pos = false;
 	int i;
 
@@ -82,6 +88,24 @@ int cli_getopts(const char *cmd, int argc, char **argv, const struct cli_opt *op
 		}
 		eq = strchr(a, '=');
 		n = eq ? (size_t)(eq - a) : strlen(a);
+		const struct cli_multi *m;
+		for (m = multi; m && m->name; m++)
+			if (strlen(m->name) == n && !strncmp(m->name, a, n))
+				break;
+		if (m && m->name) {
+			const char *v = eq ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
+			if (!v) {
+				cli_usage_err(cmd, "option %s needs a value", m->name);
+				return -EINVAL;
+			}
+			if (*m->count == m->max) {
+				cli_usage_err(cmd, "option %s given more than %d times", m->name,
+					      m->max);
+				return -EINVAL;
+			}
+			m->values[(*m->count)++] = v;
+			continue;
+		}
 		for (o = opts; o && o->name; o++)
 			if (strlen(o->name) == n && !strncmp(o->name, a, n))
 				break;

@@ -50,11 +50,21 @@ struct cli_opt {
 	const char **value;
 	bool *flag;
 };
+/* A repeatable option: each value goes to values[(*count)++], at most max of them. */
+struct cli_multi {
+	const char *name;
+	const char **values;
+	int max;
+	int *count;
+};
 #define CLI_HELP 1
 /* Returns 0, CLI_HELP, or -EINVAL after printing a usage error. pos receives at most
  * maxpos positional arguments (more is a usage error), *npos their count. */
 int cli_getopts(const char *cmd, int argc, char **argv, const struct cli_opt *opts, char **pos,
 		int maxpos, int *npos);
+/* The same with repeatable options (multi ends with a NULL name; may be NULL). */
+int cli_getopts_multi(const char *cmd, int argc, char **argv, const struct cli_opt *opts,
+		      const struct cli_multi *multi, char **pos, int maxpos, int *npos);
 
 /* Dotted-quad IPv4 (stored IPv4-mapped, ::ffff:a.b.c.d) or IPv6 text. -EINVAL otherwise. */
 int cli_parse_addr(const char *s, uint8_t out[16]);

@@ -536,6 +536,8 @@ int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *if
 	if (st->n_v4) {
 		sl_ip a = sl_ip_v4(st->v4[0].addr);
 		sl_ip_str(&a, h->addr, sizeof(h->addr));
+	} else if (st->n_v6) {
+		sl_ip_str(&st->v6[0].addr, h->addr, sizeof(h->addr));
 	}
 	struct sl_dev_counts c;
 	sl_dev_counts(st->dev, &c);
