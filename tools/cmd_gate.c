@@ -512,7 +512,7 @@ static void flow_table(FILE *f, const struct sl_rule *rules, int n)
 			aw = (int)strlen(w.addr);
 		tuples += rules[i].kind == SL_RULE_TUPLE;
 	}
-	fprintf(f, "%-5s %-6s %-5s %-*s %-5s %-5s %12s %14s%s\n", "ID", "KIND", "PROTO", aw, "ADDR",
+	fprintf(f, "%-5s %-6s %-6s %-*s %-5s %-5s %12s %14s%s\n", "ID", "KIND", "PROTO", aw, "ADDR",
 		"PORT", "QUEUE", "PACKETS", "BYTES", tuples ? "  REMOTE" : "");
 	for (i = 0; i < n; i++) {
 		const struct sl_rule *r = &rules[i];
@@ -520,7 +520,7 @@ static void flow_table(FILE *f, const struct sl_rule *rules, int n)
 
 		flow_row(r, &w);
 		fprintf(f,
-			"%-5" PRIu32 " %-6s %-5s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s\n",
+			"%-5" PRIu32 " %-6s %-6s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s\n",
 			r->id, kind_name(r->kind), pn ? pn : "?", aw, w.addr, w.port, w.queue,
 			r->packets, r->bytes, tuples ? "  " : "", tuples ? w.remote : "");
 	}
