@@ -5,22 +5,28 @@
  *
  *   1. ARP whose target protocol address is an owned address          → stack
  *   2. IPv4/IPv6 whose destination is an owned address (any fragment) → stack
- *   3. IPv4 first fragments and unfragmented packets: exact 5-tuple rule, then
+ *   3. IPv6 Neighbor Solicitations and Advertisements whose target is owned → stack
+ *   4. IPv4 and IPv6 first fragments and unfragmented packets: exact 5-tuple rule, then
  *      proto+port rule for the destination address, then proto+port for any address
- *   4. everything else                                                → kernel
+ *   5. everything else                                                → kernel
  *
  * A frame the stack cannot receive (no socket bound on that queue, redirect refused) goes
  * to the kernel: a stopped stack must never black-hole traffic. Every frame increments
  * SL_GATE_RX and exactly one verdict counter (redirected, passed, no_socket,
- * redirect_failed, parse_error, non_ip); SL_GATE_FRAGMENT counts IPv4 fragments on top.
+ * redirect_failed, parse_error, non_ip); SL_GATE_FRAGMENT counts fragments on top, and
+ * SL_GATE_EXT_CHAIN_TOO_LONG the IPv6 packets passed because their header chain is longer
+ * than the walk's bound.
  *
  * Formats: Ethernet and 802.1Q/802.1ad tags (IEEE 802.1Q), ARP (RFC 826), IPv4 (RFC 791
- * §3.1, fragments §3.2), IPv6 (RFC 8200 §3), IPv4-mapped addresses (RFC 4291 §2.5.5.2).
+ * §3.1, fragments §3.2), IPv6 (RFC 8200 §3, extension headers §4, fragments §4.5),
+ * AH (RFC 4302 §2.2: length in 4-byte units minus 2), Neighbor Discovery (RFC 4861 §4.3,
+ * §4.4), IPv4-mapped addresses (RFC 4291 §2.5.5.2).
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/in6.h>
 #include <linux/ipv6.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -31,6 +37,10 @@
 #define ARP_MAX_HLEN 16
 #define IPV4_MF 0x2000
 #define IPV4_OFFSET_MASK 0x1fff
+#define IPV6_OFFSET_MASK 0xfff8 /* fragment header: offset in 8-byte units, then res and M */
+#define ICMPV6_NS 135		/* Neighbor Solicitation (RFC 4861 §4.3) */
+#define ICMPV6_NA 136		/* Neighbor Advertisement (RFC 4861 §4.4) */
+#define ICMPV6_ND_TARGET 8	/* type, code, checksum, reserved/flags, then the target */
 
 /* An 802.1Q / 802.1ad tag as it follows the outer ethertype (not in the uapi headers). */
 struct vlan_tag {
@@ -111,6 +121,18 @@ static __always_inline void map_v4(__u8 out[16], __be32 a)
 	out[10] = 0xff;
 	out[11] = 0xff;
 	__builtin_memcpy(out + 12, &a, 4);
+}
+
+/* ::ffff:0:0/96. An IPv6 packet must not carry one (RFC 4291 §2.5.5.2); were it looked up,
+ * it would find the IPv4 rules stored in that form. */
+static __always_inline int is_v4mapped(const __u8 a[16])
+{
+	__u32 w0, w1, w2;
+
+	__builtin_memcpy(&w0, a, 4);
+	__builtin_memcpy(&w1, a + 4, 4);
+	__builtin_memcpy(&w2, a + 8, 4);
+	return w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff);
 }
 
 /* A rule restricted to a queue only matches frames that arrived on that queue. */
@@ -257,18 +279,146 @@ static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_en
 	return verdict(SL_GATE_PASSED, XDP_PASS);
 }
 
+/* What the walk of the IPv6 header chain found. */
+enum v6_chain {
+	V6_TRANSPORT, /* proto is the transport protocol, l4 its header */
+	V6_NONFIRST,  /* a fragment header with offset ≠ 0: no transport header here */
+	V6_TOO_LONG,  /* still an extension header after SL_GATE_V6_EXT_MAX of them */
+	V6_TRUNCATED, /* an extension header runs past the end of the frame */
+};
+
+struct v6_walk {
+	void *l4;
+	__u8 proto;
+	__u8 fragment; /* a fragment header was seen */
+};
+
+/* RFC 8200 §4: the extension headers the gate steps over. ESP (50) ends the walk: what
+ * follows it is encrypted. Every other value, No Next Header (59) included, is taken as the
+ * transport protocol (headers such as Mobility, 135, are not skipped: no rule can match
+ * them, so those packets go to the kernel). */
+static __always_inline int v6_ext(__u8 nh)
+{
+	return nh == IPPROTO_HOPOPTS || nh == IPPROTO_ROUTING || nh == IPPROTO_FRAGMENT ||
+	       nh == IPPROTO_DSTOPTS || nh == IPPROTO_AH;
+}
+
+/* Walk at most SL_GATE_V6_EXT_MAX extension headers from p (the first has type nh). */
+static __always_inline int v6_walk(void *p, void *data_end, __u8 nh, struct v6_walk *w)
+{
+	int i;
+
+	w->fragment = 0;
+#pragma unroll
+	for (i = 0; i < SL_GATE_V6_EXT_MAX; i++) {
+		__u8 *h = p;
+		__u32 len;
+
+		if (!v6_ext(nh))
+			break;
+		/* Every extension header is at least 8 bytes; the first two are next header and
+		 * (except for the fragment header) the length. */
+		if ((void *)(h + 8) > data_end)
+			return V6_TRUNCATED;
+		if (nh == IPPROTO_FRAGMENT) {
+			w->fragment = 1;
+			/* §4.5: only the first fragment (offset 0) holds the transport header. */
+			if ((((__u16)h[2] << 8) | h[3]) & IPV6_OFFSET_MASK)
+				return V6_NONFIRST;
+			len = 8;
+		} else if (nh == IPPROTO_AH) {
+			len = ((__u32)h[1] + 2) * 4; /* RFC 4302 §2.2 */
+		} else {
+			len = ((__u32)h[1] + 1) * 8; /* §4.3, §4.4, §4.6: 8-byte units, minus 1 */
+		}
+		nh = h[0];
+		p += len;
+	}
+	if (v6_ext(nh))
+		return V6_TOO_LONG;
+	w->proto = nh;
+	w->l4 = p;
+	return V6_TRANSPORT;
+}
+
 static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_end)
 {
 	struct ipv6hdr *ip6 = l3;
+	struct sl_gate_tuple_key tk = {};
 	const struct sl_gate_rule *r;
+	struct v6_walk w = {};
+	__u8 zero[16] = {};
+	__be16 sport = 0, dport = 0;
+	int chain;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
 	if (ip6->version != 6)
 		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
-	/* Owned-address check only: no port rules for IPv6 yet, so extension headers need no
-	 * walking. */
-	r = owned(ip6->daddr.in6_u.u6_addr8, ctx);
+	__builtin_memcpy(tk.daddr, ip6->daddr.in6_u.u6_addr8, 16);
+	/* An IPv4-mapped destination would match the IPv4 rules: not ours to take. */
+	if (is_v4mapped(tk.daddr))
+		return verdict(SL_GATE_PASSED, XDP_PASS);
+
+	chain = v6_walk(ip6 + 1, data_end, ip6->nexthdr, &w);
+	if (w.fragment)
+		count(SL_GATE_FRAGMENT);
+	/* As for IPv4: every packet to an owned address, every fragment and every odd header
+	 * chain included, is the stack's to reassemble, validate and count. */
+	r = owned(tk.daddr, ctx);
+	if (r)
+		return steer(ctx, r);
+	if (chain == V6_TRUNCATED)
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	if (chain == V6_TOO_LONG) {
+		count(SL_GATE_EXT_CHAIN_TOO_LONG);
+		return verdict(SL_GATE_PASSED, XDP_PASS);
+	}
+	/* No ports in a non-first fragment: no port or tuple rule can claim it (docs/gate.md). */
+	if (chain != V6_TRANSPORT)
+		return verdict(SL_GATE_PASSED, XDP_PASS);
+
+	if (w.proto == IPPROTO_TCP || w.proto == IPPROTO_UDP) {
+		__be16 *ports = w.l4;
+
+		if ((void *)(ports + 2) > data_end)
+			return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+		sport = ports[0];
+		dport = ports[1];
+	} else if (w.proto == IPPROTO_ICMPV6) {
+		__u8 *icmp = w.l4;
+
+		if ((void *)(icmp + 1) > data_end)
+			return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+		/* Neighbour discovery for an owned address goes to the stack whatever the
+		 * destination: an NS is sent to the target's solicited-node group
+		 * (ff02::1:ffXX:XXXX) or unicast, or from :: as another host's DAD probe; an
+		 * NA answering our DAD probe goes to ff02::1. The hop limit, code and
+		 * checksum are the stack's to check (RFC 4861 §7.1). */
+		if (icmp[0] == ICMPV6_NS || icmp[0] == ICMPV6_NA) {
+			__u8 *target = icmp + ICMPV6_ND_TARGET;
+
+			if ((void *)(target + 16) > data_end)
+				return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+			if (!is_v4mapped(target)) {
+				r = owned(target, ctx);
+				if (r)
+					return steer(ctx, r);
+			}
+		}
+	}
+	/* ICMPv6 and every other protocol match with ports 0. */
+
+	tk.proto = w.proto;
+	tk.sport = sport;
+	tk.dport = dport;
+	__builtin_memcpy(tk.saddr, ip6->saddr.in6_u.u6_addr8, 16);
+	r = usable(bpf_map_lookup_elem(&sl_tuples, &tk), ctx);
+	if (!r)
+		r = port_rule(tk.proto, dport, tk.daddr, ctx);
+	/* The all-zero "any address" key is shared by both families. */
+	if (!r)
+		r = port_rule(tk.proto, dport, zero, ctx);
 	if (r)
 		return steer(ctx, r);
 	return verdict(SL_GATE_PASSED, XDP_PASS);

@@ -18,17 +18,20 @@
 #define SL_GATE_MAX_QUEUES 64  /* XSKMAP slots: one per RX queue */
 #define SL_GATE_MAX_OWNED 256  /* owned addresses */
 #define SL_GATE_MAX_RULES 4096 /* rule ids are 1 .. SL_GATE_MAX_RULES-1, shared by all kinds */
+#define SL_GATE_V6_EXT_MAX 6   /* IPv6 extension headers the gate walks past (docs/gate.md) */
 
-/* Any IPv4 packet, and ARP whose target protocol address is addr, belongs to sluice. */
+/* Any packet to addr belongs to sluice; so do ARP (IPv4) and Neighbor Solicitations and
+ * Advertisements (IPv6) whose target address is addr. */
 struct sl_gate_owned_key {
 	__u8 addr[16];
 };
 
-/* proto + destination port, optionally + destination address (all-zero addr = any). */
+/* proto + destination port, optionally + destination address (all-zero addr = any address
+ * of either family: such a rule matches IPv4 and IPv6 packets alike). */
 struct sl_gate_port_key {
-	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP */
+	__u8 proto; /* IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP, IPPROTO_ICMPV6 */
 	__u8 pad;
-	__u16 port; /* network order; 0 for ICMP (ICMP has no port) */
+	__u16 port; /* network order; 0 for ICMP and ICMPv6 (they have no port) */
 	__u8 addr[16];
 };
 
@@ -56,8 +59,9 @@ enum sl_gate_counter {
 	SL_GATE_NO_SOCKET,	 /* a rule matched but no socket on that queue: kernel */
 	SL_GATE_REDIRECT_FAILED, /* bpf_redirect_map refused: kernel */
 	SL_GATE_PARSE_ERROR,	 /* truncated/malformed headers: kernel decides */
-	SL_GATE_FRAGMENT,	 /* IPv4 fragments seen (matched by address rules only) */
+	SL_GATE_FRAGMENT,	 /* IPv4 and IPv6 fragments seen (in addition to their verdict) */
 	SL_GATE_NON_IP,		 /* neither ARP nor IPv4/IPv6: kernel */
+	SL_GATE_EXT_CHAIN_TOO_LONG, /* IPv6 header chain beyond SL_GATE_V6_EXT_MAX: passed */
 	SL_GATE_N_COUNTERS
 };
 
@@ -69,7 +73,7 @@ struct sl_gate_rule_stats {
 #define SL_GATE_COUNTER_NAMES                                                                      \
 	{                                                                                          \
 		"rx", "redirected", "passed", "no_socket", "redirect_failed", "parse_error",       \
-		    "fragment", "non_ip"                                                           \
+		    "fragment", "non_ip", "ext_chain_too_long"                                     \
 	}
 
 #endif

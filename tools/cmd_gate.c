@@ -52,18 +52,21 @@ void cmd_detach_usage(FILE *f)
 
 void cmd_flow_usage(FILE *f)
 {
-	fputs("usage: sluice flow add DEV [addr ADDR] [proto tcp|udp|icmp] [port N] [queue Q]\n"
+	fputs("usage: sluice flow add DEV [addr ADDR] [proto tcp|udp|icmp|icmp6] [port N]"
+	      " [queue Q]\n"
 	      "       sluice flow del DEV ID\n"
 	      "       sluice flow list DEV [--json]\n"
 	      "\n"
 	      "Flows are the gate's steering rules: frames they match go to the sluice stack\n"
 	      "bound to the queue they arrive on (or to the kernel when none is bound).\n"
 	      "\n"
-	      "  add   addr ADDR alone: sluice owns ADDR (IPv4 or IPv6): every packet to ADDR,\n"
-	      "        fragments included, and every ARP request for it go to sluice.\n"
-	      "        proto P: IPv4 packets of protocol P (tcp, udp, icmp) go to sluice;\n"
-	      "        port N (1-65535) is required for tcp and udp and not allowed for icmp;\n"
-	      "        with addr ADDR (IPv4) only packets to ADDR match, otherwise any address.\n"
+	      "  add   addr ADDR alone: sluice owns ADDR (IPv4 a.b.c.d or IPv6, e.g. fd00::9):\n"
+	      "        every packet to ADDR, fragments included, and every ARP request (IPv4) or\n"
+	      "        neighbor solicitation and advertisement (IPv6) for it go to sluice.\n"
+	      "        proto P: packets of protocol P (tcp, udp; icmp for IPv4, icmp6 or icmpv6\n"
+	      "        for IPv6) go to sluice; port N (1-65535) is required for tcp and udp and\n"
+	      "        not allowed for icmp and icmp6; with addr ADDR only packets to ADDR match,\n"
+	      "        otherwise any address of either family.\n"
 	      "        queue Q: match only frames received on RX queue Q (default: any queue).\n"
 	      "        Prints the id of the new flow.\n"
 	      "  del   remove flow ID.\n"
@@ -162,6 +165,21 @@ static const char *proto_name(uint8_t p)
 		return "icmpv6";
 	}
 	return NULL;
+}
+
+/* ICMP and ICMPv6 rules match with port 0 and show no port. */
+static bool proto_portless(uint8_t p)
+{
+	return p == IPPROTO_ICMP || p == IPPROTO_ICMPV6;
+}
+
+/* a.b.c.d:port, or [v6]:port (RFC 5952 §6). */
+static void endpoint_str(const uint8_t ip[16], uint16_t port, char *buf, size_t len)
+{
+	char a[64];
+
+	cli_addr_str(ip, a, sizeof(a));
+	snprintf(buf, len, cli_addr_is_v4(ip) ? "%s:%u" : "[%s]:%u", a, port);
 }
 
 static const char *kind_name(enum sl_rule_kind k)
@@ -292,10 +310,17 @@ static int flow_add(int argc, char **argv)
 	}
 
 	if (addr_s) {
+		static const uint8_t unspec[16];
+
 		if (cli_parse_addr(addr_s, r.addr))
-			return cli_usage_err("flow", "malformed address '%s'", addr_s);
+			return cli_usage_err("flow",
+					     "malformed address '%s' (want IPv4 like 10.0.0.3 or "
+					     "IPv6 like fd00::3, without a zone or prefix length)",
+					     addr_s);
 		if (!memcmp(r.addr + 12, "\0\0\0\0", 4) && cli_addr_is_v4(r.addr))
 			return cli_usage_err("flow", "address 0.0.0.0 cannot be owned or matched");
+		if (!memcmp(r.addr, unspec, 16))
+			return cli_usage_err("flow", "address :: cannot be owned or matched");
 	}
 	if (proto_s) {
 		if (!strcmp(proto_s, "tcp"))
@@ -304,15 +329,18 @@ static int flow_add(int argc, char **argv)
 			r.proto = IPPROTO_UDP;
 		else if (!strcmp(proto_s, "icmp"))
 			r.proto = IPPROTO_ICMP;
+		else if (!strcmp(proto_s, "icmp6") || !strcmp(proto_s, "icmpv6"))
+			r.proto = IPPROTO_ICMPV6;
 		else
-			return cli_usage_err("flow", "proto must be tcp, udp or icmp, not '%s'",
-					     proto_s);
+			return cli_usage_err(
+			    "flow", "proto must be tcp, udp, icmp or icmp6, not '%s'", proto_s);
 	}
 	if (port_s) {
 		if (!proto_s)
 			return cli_usage_err("flow", "port needs proto tcp or udp");
-		if (r.proto == IPPROTO_ICMP)
-			return cli_usage_err("flow", "icmp has no ports: drop 'port %s'", port_s);
+		if (r.proto == IPPROTO_ICMP || r.proto == IPPROTO_ICMPV6)
+			return cli_usage_err("flow", "%s has no ports: drop 'port %s'", proto_s,
+					     port_s);
 		if (cli_parse_u32(port_s, 65535, &v) || v == 0)
 			return cli_usage_err("flow", "port must be 1..65535, not '%s'", port_s);
 		r.port = (uint16_t)v;
@@ -328,9 +356,17 @@ static int flow_add(int argc, char **argv)
 	if (proto_s) {
 		r.kind = SL_RULE_PORT;
 		r.has_addr = addr_s != NULL;
-		if (r.has_addr && !cli_addr_is_v4(r.addr))
-			return cli_usage_err("flow", "port flows match IPv4 only; an IPv6 address "
-						     "can only be owned (addr ADDR alone)");
+		/* ICMP rides on IPv4 only, ICMPv6 on IPv6 only. */
+		if (r.has_addr && r.proto == IPPROTO_ICMP && !cli_addr_is_v4(r.addr))
+			return cli_usage_err("flow",
+					     "proto icmp is ICMP for IPv4; for the IPv6 "
+					     "address %s use proto icmp6",
+					     addr_s);
+		if (r.has_addr && r.proto == IPPROTO_ICMPV6 && cli_addr_is_v4(r.addr))
+			return cli_usage_err("flow",
+					     "proto icmp6 is ICMP for IPv6; for the IPv4 "
+					     "address %s use proto icmp",
+					     addr_s);
 	} else if (addr_s) {
 		r.kind = SL_RULE_OWNED;
 	} else {
@@ -416,7 +452,7 @@ static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int
 	fputs(",\"flows\":[", f);
 	for (i = 0; i < n; i++) {
 		const struct sl_rule *r = &rules[i];
-		bool has_port = r->kind != SL_RULE_OWNED && r->proto != IPPROTO_ICMP;
+		bool has_port = r->kind != SL_RULE_OWNED && !proto_portless(r->proto);
 
 		fprintf(f, "%s{\"id\":%" PRIu32, i ? "," : "", r->id);
 		json_opt_str(f, "kind", kind_name(r->kind));
@@ -437,7 +473,7 @@ static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int
 
 /* One table row's text cells. */
 struct flow_row {
-	char addr[ADDR_STR_LEN], port[8], queue[8], remote[ADDR_STR_LEN + 8];
+	char addr[ADDR_STR_LEN], port[8], queue[8], remote[ADDR_STR_LEN + 10];
 };
 
 static void flow_row(const struct sl_rule *r, struct flow_row *w)
@@ -446,7 +482,7 @@ static void flow_row(const struct sl_rule *r, struct flow_row *w)
 		snprintf(w->addr, sizeof(w->addr), "*");
 	else
 		cli_addr_str(r->addr, w->addr, sizeof(w->addr));
-	if (r->kind == SL_RULE_OWNED || r->proto == IPPROTO_ICMP)
+	if (r->kind == SL_RULE_OWNED || proto_portless(r->proto))
 		snprintf(w->port, sizeof(w->port), "-");
 	else
 		snprintf(w->port, sizeof(w->port), "%u", r->port);
@@ -458,10 +494,10 @@ static void flow_row(const struct sl_rule *r, struct flow_row *w)
 		snprintf(w->remote, sizeof(w->remote), "-");
 		return;
 	}
-	cli_addr_str(r->raddr, w->remote, sizeof(w->remote));
-	if (r->proto != IPPROTO_ICMP)
-		snprintf(w->remote + strlen(w->remote), sizeof(w->remote) - strlen(w->remote),
-			 ":%u", r->rport);
+	if (proto_portless(r->proto))
+		cli_addr_str(r->raddr, w->remote, sizeof(w->remote));
+	else
+		endpoint_str(r->raddr, r->rport, w->remote, sizeof(w->remote));
 }
 
 static void flow_table(FILE *f, const struct sl_rule *rules, int n)
@@ -476,7 +512,7 @@ static void flow_table(FILE *f, const struct sl_rule *rules, int n)
 			aw = (int)strlen(w.addr);
 		tuples += rules[i].kind == SL_RULE_TUPLE;
 	}
-	fprintf(f, "%-5s %-6s %-5s %-*s %-5s %-5s %12s %14s%s\n", "ID", "KIND", "PROTO", aw, "ADDR",
+	fprintf(f, "%-5s %-6s %-6s %-*s %-5s %-5s %12s %14s%s\n", "ID", "KIND", "PROTO", aw, "ADDR",
 		"PORT", "QUEUE", "PACKETS", "BYTES", tuples ? "  REMOTE" : "");
 	for (i = 0; i < n; i++) {
 		const struct sl_rule *r = &rules[i];
@@ -484,7 +520,7 @@ static void flow_table(FILE *f, const struct sl_rule *rules, int n)
 
 		flow_row(r, &w);
 		fprintf(f,
-			"%-5" PRIu32 " %-6s %-5s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s\n",
+			"%-5" PRIu32 " %-6s %-6s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s\n",
 			r->id, kind_name(r->kind), pn ? pn : "?", aw, w.addr, w.port, w.queue,
 			r->packets, r->bytes, tuples ? "  " : "", tuples ? w.remote : "");
 	}
@@ -763,13 +799,6 @@ static void json_counter(FILE *f, unsigned i, const char *name, uint64_t v)
 	fputs(i ? "," : "", f);
 	cli_json_str(f, name);
 	fprintf(f, ":%" PRIu64, v);
-}
-
-static void endpoint_str(const uint8_t ip[16], uint16_t port, char *buf, size_t len)
-{
-	char a[64];
-	cli_addr_str(ip, a, sizeof(a));
-	snprintf(buf, len, cli_addr_is_v4(ip) ? "%s:%u" : "[%s]:%u", a, port);
 }
 
 static void conn_json(FILE *f, unsigned i, const struct sl_conn_record *c)

@@ -17,11 +17,14 @@ enum sl_gate_mode { SL_GATE_MODE_AUTO = 0, SL_GATE_MODE_NATIVE, SL_GATE_MODE_GEN
 
 enum sl_rule_kind { SL_RULE_OWNED = 1, SL_RULE_PORT, SL_RULE_TUPLE };
 
-/* A steering rule in user-space form. Addresses are 16 bytes, IPv4-mapped for IPv4. */
+/* A steering rule in user-space form. Addresses are 16 bytes: IPv6 as they are, IPv4
+ * IPv4-mapped (::ffff:a.b.c.d). A port rule without an address matches both families; ICMP
+ * (proto 1) rules are IPv4 only, ICMPv6 (proto 58) rules IPv6 only; a tuple's two addresses
+ * are of one family. docs/gate.md has the matching order. */
 struct sl_rule {
 	uint32_t id; /* assigned by sl_gate_rule_add */
 	enum sl_rule_kind kind;
-	uint8_t proto;	   /* 0 for owned; IPPROTO_* otherwise */
+	uint8_t proto;	   /* 0 for owned; IPPROTO_TCP, _UDP, _ICMP or _ICMPV6 otherwise */
 	bool has_addr;	   /* port rule restricted to a destination address */
 	uint8_t addr[16];  /* owned address, or port rule's destination, or tuple daddr */
 	uint16_t port;	   /* host order; port rules and tuple dport */
@@ -46,7 +49,8 @@ void sl_gate_close(struct sl_gate *g);
 /* true when sluice's program is attached to ifname. */
 bool sl_gate_attached(const char *ifname);
 
-/* Rules. add assigns r->id; -EEXIST for a duplicate, -ENOSPC when full. */
+/* Rules. add assigns r->id; -EEXIST for a duplicate, -ENOSPC when full, -EINVAL for a rule
+ * the gate could never match, -EAFNOSUPPORT for a tuple mixing IPv4 and IPv6. */
 int sl_gate_rule_add(struct sl_gate *g, struct sl_rule *r);
 int sl_gate_rule_del(struct sl_gate *g, uint32_t id); /* -ENOENT if no such rule */
 /* Fill up to max rules (with counters); returns the number of rules or -errno. */

@@ -751,8 +751,18 @@ static bool proto_ports_ok(uint8_t proto, uint16_t port)
 {
 	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP)
 		return port != 0;
-	/* ICMP has no ports: the gate matches it with port 0. */
-	return proto == IPPROTO_ICMP && port == 0;
+	/* ICMP and ICMPv6 have no ports: the gate matches them with port 0. */
+	return (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) && port == 0;
+}
+
+/* ICMP travels only in IPv4 and ICMPv6 only in IPv6: a rule mixing them could never match. */
+static bool proto_family_ok(uint8_t proto, const uint8_t a[16])
+{
+	if (proto == IPPROTO_ICMP)
+		return addr_v4mapped(a);
+	if (proto == IPPROTO_ICMPV6)
+		return !addr_v4mapped(a);
+	return true;
 }
 
 /* Translate a rule into its map and key; -EINVAL for rules the gate could never match. */
@@ -771,9 +781,9 @@ static int rule_to_key(const struct sl_rule *r, enum gate_map *m, union rule_key
 	case SL_RULE_PORT:
 		if (!proto_ports_ok(r->proto, r->port))
 			return -EINVAL;
-		/* The gate reads ports of IPv4 only (IPv6 is matched by owned address). */
-		if (r->has_addr && (addr_zero(r->addr) || !addr_v4mapped(r->addr)))
-			return -EAFNOSUPPORT;
+		/* An address-less port rule (all-zero key) matches IPv4 and IPv6 alike. */
+		if (r->has_addr && (addr_zero(r->addr) || !proto_family_ok(r->proto, r->addr)))
+			return -EINVAL;
 		k->port.proto = r->proto;
 		k->port.port = htons(r->port);
 		if (r->has_addr)
@@ -783,7 +793,11 @@ static int rule_to_key(const struct sl_rule *r, enum gate_map *m, union rule_key
 	case SL_RULE_TUPLE:
 		if (!proto_ports_ok(r->proto, r->port) || !proto_ports_ok(r->proto, r->rport))
 			return -EINVAL;
-		if (!addr_v4mapped(r->addr) || !addr_v4mapped(r->raddr))
+		if (addr_zero(r->addr) || addr_zero(r->raddr) ||
+		    !proto_family_ok(r->proto, r->addr))
+			return -EINVAL;
+		/* Both ends of a packet are of one family. */
+		if (addr_v4mapped(r->addr) != addr_v4mapped(r->raddr))
 			return -EAFNOSUPPORT;
 		k->tuple.proto = r->proto;
 		k->tuple.sport = htons(r->rport);
@@ -1062,6 +1076,11 @@ int sl_gate_counters(struct sl_gate *g, uint64_t *vals, size_t n)
 		if (i >= SL_GATE_N_COUNTERS)
 			continue;
 		err = bpf_map_lookup_elem(g->fd[M_COUNTERS], &i, pc);
+		/* A gate attached by an older build has fewer counters: the rest read 0. */
+		if (err == -ENOENT) {
+			err = 0;
+			continue;
+		}
 		if (err)
 			break;
 		for (c = 0; c < g->ncpus; c++)
