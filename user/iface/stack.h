@@ -149,6 +149,7 @@ struct sl_ip_quote {
 	uint8_t proto;
 	const uint8_t *l4;
 	size_t l4len;
+	uint32_t mtu; /* Packet Too Big (IPv6): the path MTU it reports; else 0 */
 };
 /* An ICMP error about a datagram we sent, delivered to the transport it concerns. Returns
  * true when someone took it. */

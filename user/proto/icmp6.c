@@ -180,7 +180,7 @@ enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	if (type < 128) {
 		STAT_INC(st, icmp6_errors_rx);
-		struct sl_ip_quote q;
+		struct sl_ip_quote q = {0};
 		if (len < ICMP6_HLEN || !parse_quote(m + ICMP6_HLEN, len - ICMP6_HLEN, &q) ||
 		    !sl_iface_find6(st, &q.src)) {
 			STAT_INC(st, icmp6_errors_unclaimed);
@@ -196,10 +196,10 @@ enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 			}
 			STAT_INC(st, icmp6_ptb_rx);
 			sl_pmtu_update(st, &q.dst, mtu);
+			q.mtu = mtu;
 		}
 		int err = icmp6_errno(type, m[1]);
-		if (sl_udp_icmp_error(st, err, &q) ||
-		    (type != T_PACKET_TOO_BIG && sl_tcp_icmp_error(st, err, &q)))
+		if (sl_udp_icmp_error(st, err, &q) || sl_tcp_icmp_error(st, err, &q))
 			STAT_INC(st, icmp6_errors_delivered);
 		else if (type != T_PACKET_TOO_BIG)
 			STAT_INC(st, icmp6_errors_unclaimed);

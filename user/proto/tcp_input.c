@@ -656,6 +656,14 @@ bool sl_tcp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
 		STAT_INC(st, tcp_icmp_bad_seq);
 		return true;
 	}
+	/* RFC 8201 §5.2 / RFC 1191: a smaller path MTU shrinks the segments from now on (those
+	 * in flight are fragmented by IP if they must be sent again). */
+	if (err == -EMSGSIZE && q->mtu) {
+		uint32_t room = q->mtu - t->iphlen - 20 - (t->ts_ok ? 12 : 0);
+		if (room >= 64 && room < t->mss)
+			t->mss = (uint16_t)room;
+		return true;
+	}
 	/* RFC 5461 / RFC 1122 §4.2.3.9: in SYN-SENT a port or protocol unreachable ends the
 	 * attempt; elsewhere ICMP errors are soft (the retransmission timer decides). */
 	if (t->state == SL_TCP_SYN_SENT && err == -ECONNREFUSED)
