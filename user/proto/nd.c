@@ -177,12 +177,13 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 		dad_failed(st, a);
 		return;
 	}
-	/* §7.2.5: an advertisement updates an entry we have; it creates none. */
+	/* §7.2.5: an advertisement updates an entry we have; it creates none. An entry being
+	 * resolved takes the address given; a known one changes only when Override is set (with
+	 * Override clear and another address the advertisement is ignored). */
 	struct sl_arp_entry *e = sl_neigh_lookup(st, &target);
 	if (!e || !tlla)
 		return;
-	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6) ||
-	    (m[4] & NA_SOLICITED))
+	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
 		sl_neigh_learn(st, &target, tlla, false);
 }
 
