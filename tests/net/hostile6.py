@@ -55,6 +55,7 @@ EXPECTED = {
     "redirect": "nd_redirect_ignored",  # redirect not from the first-hop router (§8.1)
     "ptb_small": "icmp6_ptb_too_small",  # Packet Too Big with MTU < 1280 (RFC 8201 §4)
     "errors_rx": "icmp6_errors_rx",  # ICMPv6 errors received
+    "unhandled": "icmp6_unhandled_type",  # informational type the stack does not know
 }
 FAMILY = ("ipv6_", "icmp6_", "nd_", "ndp_", "udp", "gate.")
 
@@ -519,6 +520,21 @@ case("icmp6-bad-checksum", ident_frames(bad_csum_echo), counter="icmp6_bad_csum"
 case("udp-checksum-zero", lambda i: [frame(17, udp(7, b"zero checksum", zero=True))],
      counter="udp_zero_csum")
 
+# --- ICMPv6 errors and types (RFC 4443 §2.4) -----------------------------------------------------
+# (e.1) no error about an error; (b) unknown informational types are silently discarded;
+# (e.3) no error about a packet to a multicast address (but for PTB and option action 10).
+case("icmp6-error-in", lambda i: [frame(58, l4(58, struct.pack("!BBHI", 1, 4, 0, 0)
+                                                + raw(frame(17, udp(9, b"x", src=target,
+                                                                    dst=peer6),
+                                                            src=target, dst=peer6))[14:],
+                                                2, peer6, target))],
+     counter="errors_rx")
+case("icmp6-unknown-informational", lambda i: [frame(58, l4(58, struct.pack("!BBHI", 200, 0, 0, 0),
+                                                             2, peer6, target))],
+     counter="unhandled")
+case("udp-closed-port-multicast-silent", lambda i: [frame(17, udp(9, b"to a group", dst=SN), dst=SN)])
+case("unknown-next-header-multicast-silent", lambda i: [frame(200, b"x" * 16, dst=SN)])
+
 # --- Neighbor Discovery -------------------------------------------------------------------------
 # RFC 4861 §7.1.1: NS with hop limit != 255, code != 0, a multicast target, an option of
 # length 0, or source :: with a link-layer option: silently discarded.
@@ -528,6 +544,8 @@ case("ns-option-length-0", lambda i: [ns(target, optlen0=True)], counter="nd_opt
 case("ns-code-1", lambda i: [ns(target, code=1)], counter="nd_bad")
 case("ns-target-multicast", lambda i: [ns("ff02::1", dst=SN)], counter="nd_bad")
 case("ns-unspecified-source-with-lladdr", lambda i: [ns(target, src="::")], counter="nd_bad")
+case("ns-unspecified-source-unicast", lambda i: [ns(target, src="::", dst=target, slla=False)],
+     counter="nd_bad")
 # A DAD probe for the stack's address: defended by an NA to all-nodes with S=0 (§7.2.4).
 case("ns-dad-defended", lambda i: [ns(target, src="::", slla=False)],
      need=lambda p: is_na(target)(p) and p[IPv6].dst == "ff02::1" and p[ICMPv6ND_NA].S == 0)

@@ -6,11 +6,12 @@
 # not first, overlapping fragments (RFC 5722), tiny first fragments (RFC 7112), atomic
 # fragments (RFC 6946), bad fragment lengths, zero UDP checksums, NS/NA/RA/redirect that
 # must be ignored (hop limit, option length 0, ...), NS for addresses the stack does not own,
-# Packet Too Big below 1280 (RFC 8201 §4), multicast echo; each judged by what comes back and
+# Packet Too Big below 1280 (RFC 8201 §4), ICMPv6 error rules (RFC 4443 §2.4: none about an
+# error or to a multicast destination), multicast echo; each judged by what comes back and
 # by the counter named in EXPECTED at the top of hostile6.py. Afterwards the stack still
 # answers ping -6, TCP and UDP, and the kernel's own IPv6 on the same interface is unharmed.
 # `hostile6.py ... none` runs the same cases against any IPv6 host (Linux passes them all).
-# About 70 s.
+# About 70 s (69 cases).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
 source "$(dirname "$0")/lib6.sh"
