@@ -17,7 +17,8 @@ SAN_FLAGS  := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 DEB_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g-dev \
 	libcmocka-dev libclang-rt-14-dev pkg-config gcc make iproute2 iputils-ping \
 	iputils-arping netcat-openbsd socat iperf3 python3 python3-scapy tcpdump ethtool \
-	curl util-linux kmod procps valgrind wrk linux-perf binutils python3-matplotlib
+	curl util-linux kmod procps valgrind wrk linux-perf binutils python3-matplotlib \
+	ndisc6
 
 LIB_SRCS  := $(sort $(wildcard user/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
