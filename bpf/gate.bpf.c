@@ -353,12 +353,18 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 
 	if ((void *)(ip6 + 1) > data_end)
 		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
-	if (ip6->version != 6)
-		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
 	__builtin_memcpy(tk.daddr, ip6->daddr.in6_u.u6_addr8, 16);
 	/* An IPv4-mapped destination would match the IPv4 rules: not ours to take. */
 	if (is_v4mapped(tk.daddr))
 		return verdict(SL_GATE_PASSED, XDP_PASS);
+	/* As for IPv4, a malformed header (here a wrong version) aimed at an owned address is
+	 * the stack's to count and drop (ipv6_bad_version), not the kernel's. */
+	if (ip6->version != 6) {
+		r = owned(tk.daddr, ctx);
+		if (r)
+			return steer(ctx, r);
+		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	}
 
 	chain = v6_walk(ip6 + 1, data_end, ip6->nexthdr, &w);
 	if (w.fragment)

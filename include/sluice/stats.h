@@ -121,6 +121,7 @@
 	X(icmp_unhandled_type, 1, "ICMP type we do not act on")                                    \
 	X(icmp_bcast_request, 1, "ICMP echo to a broadcast/multicast address ignored")             \
 	X(ipv6_rx, 0, "IPv6 packets accepted")                                               \
+	X(ipv6_tx, 0, "IPv6 packets sent (fragments counted one by one)")                        \
 	X(ipv6_short, 1, "IPv6 packet shorter than its fixed header")                        \
 	X(ipv6_bad_version, 1, "IPv6 EtherType with an IP version other than 6")             \
 	X(ipv6_bad_len, 1, "IPv6 payload length beyond the frame (or a jumbogram)")          \

@@ -32,28 +32,29 @@ from scapy.all import (ICMPv6EchoReply, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ParamPro
 # key (used by the cases below) -> counter name in `sluice stats --json` (gate.* = the gate's)
 EXPECTED = {
     "short": "gate.parse_error",  # IPv6 header cut off: the gate cannot read the address
+    "gate_passed": "gate.passed",  # not steered: left to the kernel
     "bad_version": "ipv6_bad_version",  # version field not 6 in an IPv6 frame
     "bad_len": "ipv6_bad_len",  # payload length beyond the frame
     "bad_src": "ipv6_bad_src",  # multicast or loopback source (RFC 4291 §2.5.3, §2.7)
     "unknown_nh": "ipv6_unknown_proto",  # unrecognised Next Header (RFC 8200 §4)
     "bad_hdr": "ipv6_bad_hdr",  # extension header or option running past its end
-    "hdr_limit": "ipv6_hdr_limit",  # a header chain longer than the stack accepts
+    "hdr_limit": "ipv6_chain_too_long",  # a header chain longer than the stack accepts
     "unknown_opt": "ipv6_unknown_opt",  # unrecognised option, action 01/10/11 (§4.2)
     "hbh_not_first": "ipv6_hbh_not_first",  # Hop-by-Hop not right after the IPv6 header
     "rh0": "ipv6_rh0",  # routing header type 0 with segments left (RFC 5095)
-    "rh_unknown": "ipv6_rh_unknown",  # unknown routing type with segments left (§4.4)
+    "rh_unknown": "ipv6_routing",  # unknown routing type with segments left (§4.4)
     "frag_bad_len": "ipv6_reasm_bad_frag",  # M=1 fragment not a multiple of 8 (§4.5)
     "frag_too_big": "ipv6_reasm_too_big",  # fragment past 65535 (§4.5)
     "overlap": "ipv6_reasm_overlap",  # overlapping fragments (RFC 5722)
-    "tiny_first": "ipv6_frag_incomplete_chain",  # first fragment without the L4 header (RFC 7112)
+    "tiny_first": "ipv6_frag_no_upper",  # first fragment without the L4 header (RFC 7112)
     "icmp6_bad_csum": "icmp6_bad_csum",
     "udp_zero_csum": "udp_bad_csum",  # UDP checksum 0 over IPv6 (RFC 8200 §8.1)
-    "nd_hlim": "nd_bad_hop_limit",  # ND message with hop limit != 255 (RFC 4861 §6.1, §7.1)
-    "nd_opt": "nd_bad_opt",  # ND option with length 0
-    "nd_bad": "nd_bad_msg",  # other ND validation failures (code, target, source)
+    "nd_hlim": "nd_bad",  # ND message with hop limit != 255 (RFC 4861 §6.1, §7.1)
+    "nd_opt": "nd_bad",  # ND option with length 0
+    "nd_bad": "nd_bad",  # other ND validation failures (code, target, source)
     "nd_not_mine": "nd_not_for_us",  # NS for an address the stack does not own
     "redirect": "nd_redirect_ignored",  # redirect not from the first-hop router (§8.1)
-    "ptb_small": "icmp6_ptb_too_small",  # Packet Too Big with MTU < 1280 (RFC 8201 §4)
+    "ptb_small": "icmp6_ptb_ignored",  # Packet Too Big with MTU < 1280 (RFC 8201 §4)
     "errors_rx": "icmp6_errors_rx",  # ICMPv6 errors received
     "unhandled": "icmp6_unhandled_type",  # informational type the stack does not know
 }
@@ -304,7 +305,10 @@ def case(name, frames, counter=None, delta="n", need=None, allow=None, post=None
         elif (delta == "n" and d != reps) or (delta == "+" and d < 1):
             msg = "counter %s grew by %d, expected %s" % (cname, d, reps if delta == "n" else
                                                          "at least 1")
-    got = window(t0, time.time(), everyone)
+    # A reassembly timeout (time exceeded, code 1) is owed for an earlier case's incomplete
+    # fragments (RFC 8200 §4.5) and lands in whichever case runs 30 s later: not this one's.
+    got = [p for p in window(t0, time.time(), everyone)
+           if not (ICMPv6TimeExceeded in p and p[ICMPv6TimeExceeded].code == 1)]
     ok_pred = allow or need or (lambda p: False)
     bad = [p for p in got if not ok_pred(p)]
     if not msg:
@@ -415,10 +419,14 @@ case("option-00-skip", unk_opt(60, 0), need=any_echo)
 case("option-01-discard", unk_opt(60, 1), counter="unknown_opt")
 case("option-10-pp", unk_opt(60, 2), counter="unknown_opt", need=is_pp(2, 42))
 case("option-11-pp", unk_opt(60, 3), counter="unknown_opt", need=is_pp(2, 42))
-# To a multicast group the stack belongs to: its solicited-node address.
+# To the solicited-node group of the stack's address: the gate steers only Neighbor
+# Solicitations and Advertisements there (docs/gate.md; the group may be shared with the
+# kernel's own addresses), so these never reach the stack: passed to the kernel, which is not
+# in the group and drops them. (The multicast rules of §4.2 are unit-tested in
+# tests/unit/test_ipv6.c.)
 SN = solicited(target)
-case("option-10-multicast-pp", unk_opt(60, 2, dst=SN), counter="unknown_opt", need=is_pp(2, 42))
-case("option-11-multicast-silent", unk_opt(60, 3, dst=SN), counter="unknown_opt")
+case("option-10-multicast-pp", unk_opt(60, 2, dst=SN), counter="gate_passed")
+case("option-11-multicast-silent", unk_opt(60, 3, dst=SN), counter="gate_passed")
 # Behind a 4-byte PadN the pointer is 46.
 case("option-10-after-padn-pp", unk_opt(60, 2, before=padn(4)), counter="unknown_opt",
      need=is_pp(2, 46))
@@ -542,7 +550,9 @@ case("ns-hop-limit-64", lambda i: [ns(target, hlim=64)], counter="nd_hlim")
 case("ns-unicast-hop-limit-64", lambda i: [ns(target, dst=target, hlim=64)], counter="nd_hlim")
 case("ns-option-length-0", lambda i: [ns(target, optlen0=True)], counter="nd_opt")
 case("ns-code-1", lambda i: [ns(target, code=1)], counter="nd_bad")
-case("ns-target-multicast", lambda i: [ns("ff02::1", dst=SN)], counter="nd_bad")
+# A multicast target is not an owned address: the gate leaves it to the kernel (which drops
+# it, RFC 4861 §7.1.1); the stack's own check is unit-tested (tests/unit/test_nd.c).
+case("ns-target-multicast", lambda i: [ns("ff02::1", dst=SN)], counter="gate_passed")
 case("ns-unspecified-source-with-lladdr", lambda i: [ns(target, src="::")], counter="nd_bad")
 case("ns-unspecified-source-unicast", lambda i: [ns(target, src="::", dst=target, slla=False)],
      counter="nd_bad")

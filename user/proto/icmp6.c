@@ -33,7 +33,8 @@ static uint16_t csum6(const sl_ip *src, const sl_ip *dst, const uint8_t *m, size
 static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	struct sl_frame *f = pkt->frame;
-	if (f && !pkt->bcast && pkt->l4 == pkt->ip + SL_IPV6_HLEN) {
+	if (f && !pkt->bcast && pkt->l4 == pkt->ip + SL_IPV6_HLEN &&
+	    pkt->iplen <= sl_pmtu_get(st, &pkt->src)) {
 		/* In place: swap the addresses (the pseudo-header sum does not change), type
 		 * 128 → 129 by RFC 1624. */
 		uint8_t *ip = f->data + SL_ETH_HLEN;
@@ -47,11 +48,13 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 						 T_ECHO_REPLY << 8));
 		sl_eth_emit(f->data, peer_mac, st->mac, SL_ETH_P_IPV6);
 		STAT_INC(st, icmp6_echo_replies);
+		STAT_INC(st, ipv6_tx);
 		sl_iface_tx(st, f);
 		return SL_RX_KEPT;
 	}
-	/* Reassembled, behind extension headers, or to a group (§4.2: answered from a unicast
-	 * address of ours): built anew. */
+	/* Reassembled, behind extension headers, larger than the path MTU back (a Packet Too Big
+	 * lowered it: RFC 8201), or to a group (§4.2: answered from a unicast address of ours):
+	 * built anew, fragmented as needed. */
 	uint8_t h[ICMP6_HLEN];
 	memcpy(h, pkt->l4, ICMP6_HLEN);
 	h[0] = T_ECHO_REPLY;

@@ -133,6 +133,7 @@ int sl_iface_route6(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop,
 static void finish6(struct sl_stack *st, struct sl_frame *f, const sl_ip *dst,
 		    const sl_ip *nexthop)
 {
+	STAT_INC(st, ipv6_tx);
 	if (sl_ip6_is_multicast(dst)) {
 		uint8_t mac[6];
 		sl_ip6_mcast_mac(dst, mac);
@@ -438,8 +439,11 @@ enum sl_rx_result sl_ipv6_input(struct sl_stack *st, struct sl_frame *f, bool l2
 		return SL_RX_RELEASE;
 	}
 	sl_ip src = sl_ipv6_src(p), dst = sl_ipv6_dst(p);
-	/* RFC 4291 §2.7: never from a multicast address; from ours is a loop or a spoof. */
-	if (sl_ip6_is_multicast(&src) || sl_iface_find6(st, &src) || sl_ip6_is_loopback(&src) ||
+	/* RFC 4291 §2.7: never from a multicast address; from an address of ours in use is a
+	 * loop or a spoof. From a tentative one it is how a defender answers our DAD probe
+	 * (its NA comes from the address itself, RFC 4862 §5.4.4): that goes on to ND. */
+	const struct sl_addr6 *own = sl_iface_find6(st, &src);
+	if (sl_ip6_is_multicast(&src) || (own && !own->tentative) || sl_ip6_is_loopback(&src) ||
 	    sl_ip_is_v4(&src)) {
 		STAT_INC(st, ipv6_bad_src);
 		return SL_RX_RELEASE;
