@@ -193,7 +193,7 @@ pin_napi() { # threaded NAPI for the server veth, its threads on the server CPU 
 	local prefix="napi/$IF_SRV-" f c n=0
 	prefix=${prefix:0:15} # comm is at most 15 characters
 	for f in /proc/[0-9]*/comm; do
-		read -r c <"$f" 2>/dev/null || continue
+		{ read -r c <"$f"; } 2>/dev/null || continue # the process may be gone
 		[[ $c == "$prefix"* ]] || continue
 		f=${f%/comm}
 		taskset -pc $SRV_CPU "${f#/proc/}" >/dev/null || die "cannot pin $c"
