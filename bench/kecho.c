@@ -2,7 +2,7 @@
  * kecho: the kernel baseline of `make bench`. One UDP socket bound to ADDR:PORT echoes every
  * datagram back to its sender, in batches: recvmmsg (MSG_WAITFORONE, up to 64 at once) and one
  * sendmmsg for the lot. Stops on SIGINT/SIGTERM or after --duration seconds and prints one JSON
- * line with its counts.
+ * line with its counts. ADDR may be IPv6 (an AF_INET6 socket then), otherwise IPv4.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_addr.h"
 
 #define BATCH 64
 #define BUF 2048
@@ -42,12 +44,14 @@ int main(int argc, char **argv)
 		else
 			addr = NULL, i = argc;
 	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 || port < 1 || port > 65535) {
-		fprintf(stderr, "usage: kecho --addr ADDR [--port P] [--duration SEC]\n");
+	struct bench_addr sa;
+	if (!addr || bench_addr_parse(&sa, addr, port) < 0 || port < 1 || port > 65535) {
+		fprintf(stderr, "usage: kecho --addr ADDR|ADDR6 [--port P] [--duration SEC]\n");
 		return 2;
 	}
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	char hp[INET6_ADDRSTRLEN + 16];
+	bench_hostport(addr, port, hp, sizeof(hp));
+	int fd = socket(sa.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	int sz = 4 << 20;
 	/* FORCE (root) so net.core.rmem_max does not cap the buffer */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
@@ -57,8 +61,8 @@ int main(int argc, char **argv)
 	/* Wake up now and then to notice the deadline and signals. */
 	struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "kecho: cannot bind %s:%d: %s\n", addr, port, strerror(errno));
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa.ss, sa.len) < 0) {
+		fprintf(stderr, "kecho: cannot bind %s: %s\n", hp, strerror(errno));
 		return 1;
 	}
 	struct sigaction act = {.sa_handler = on_signal}; /* no SA_RESTART: recvmmsg returns */
@@ -66,14 +70,14 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &act, NULL);
 
 	static uint8_t buf[BATCH][BUF];
-	struct sockaddr_in from[BATCH];
+	struct sockaddr_storage from[BATCH];
 	struct iovec iov[BATCH];
 	struct mmsghdr m[BATCH];
 	uint64_t rx = 0, tx = 0, tx_err = 0, calls = 0;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	double end = duration > 0 ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + duration : 0;
-	fprintf(stderr, "kecho: serving %s:%d\n", addr, port);
+	fprintf(stderr, "kecho: serving %s\n", hp);
 	while (!stop) {
 		for (int i = 0; i < BATCH; i++) {
 			iov[i] = (struct iovec){buf[i], BUF};

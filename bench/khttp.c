@@ -11,11 +11,13 @@
  *
  *   khttp --addr ADDR [--port P] [--cc NAME]
  *
+ * ADDR may be IPv6 (an AF_INET6 listener then), otherwise IPv4.
+ *
  * --cc sets the congestion control of every connection (TCP_CONGESTION; root may choose any
  * algorithm the kernel has, whatever the namespace's default).
  *
- * Prints "khttp: serving ADDR:P" on stderr when ready; on SIGINT/SIGTERM one JSON line of
- * counts on stdout.
+ * Prints "khttp: serving ADDR:P" ("[ADDR6]:P") on stderr when ready; on SIGINT/SIGTERM one JSON
+ * line of counts on stdout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +35,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "bench_addr.h"
 
 #define REQ_MAX 8192
 #define OUT_MAX 65536
@@ -264,21 +268,23 @@ int main(int argc, char **argv)
 		else
 			addr = NULL, i = argc;
 	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 || port < 1 || port > 65535 ||
+	struct bench_addr sa;
+	if (!addr || bench_addr_parse(&sa, addr, port) < 0 || port < 1 || port > 65535 ||
 	    argc % 2 == 0) {
-		fprintf(stderr, "usage: khttp --addr ADDR [--port P] [--cc NAME]\n");
+		fprintf(stderr, "usage: khttp --addr ADDR|ADDR6 [--port P] [--cc NAME]\n");
 		return 2;
 	}
+	char hp[INET6_ADDRSTRLEN + 16];
+	bench_hostport(addr, port, hp, sizeof(hp));
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction act = {.sa_handler = on_signal}; /* no SA_RESTART: epoll_wait returns */
 	sigaction(SIGINT, &act, NULL);
 	sigaction(SIGTERM, &act, NULL);
 	int one = 1;
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int lfd = socket(sa.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1024) < 0) {
-		fprintf(stderr, "khttp: cannot listen on %s:%d: %s\n", addr, port, strerror(errno));
+	    bind(lfd, (struct sockaddr *)&sa.ss, sa.len) < 0 || listen(lfd, 1024) < 0) {
+		fprintf(stderr, "khttp: cannot listen on %s: %s\n", hp, strerror(errno));
 		return 1;
 	}
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -287,7 +293,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "khttp: epoll: %s\n", strerror(errno));
 		return 1;
 	}
-	fprintf(stderr, "khttp: serving %s:%d\n", addr, port);
+	fprintf(stderr, "khttp: serving %s\n", hp);
 	struct epoll_event evs[64];
 	while (!stop) {
 		int n = epoll_wait(ep, evs, 64, -1);

@@ -5,9 +5,15 @@
 # transfers under random loss, sluice against the kernel (bench/loss.sh, namespaces of its own).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
-#     │ veth (tx checksum offload off on both ends, no IPv6)
+#     │ veth (tx checksum offload off on both ends, IPv6 off until the IPv6 pass)
 #   srv namespace  $NS_SRV: $IF_SRV 10.$NET.0.2/24   kernel: kecho (CPU 1)
 #                                   10.$NET.0.3      reflector / sluice (CPU 1), via the gate
+#
+# IPv6 pass (BENCH_FAMILIES, default "4 6"): after the IPv4 UDP and TCP parts, IPv6 is enabled on
+# the same two veth ends (no link-local address, no router advertisements, addresses with nodad,
+# static neighbour entries both ways) and the UDP and TCP parts run again against fd00:$NET::1 /
+# ::2 / ::3 with the same targets and method, except the reflector (IPv4 only) and the perf
+# profiles (BENCH_PERF6=1 adds them). Results in build/bench/udp6/ and build/bench/tcp6/.
 #
 # Targets, in order: kernel (no XDP program on the link), kernel+gate (the sluice gate attached
 # with an owned-address rule for .3; the kernel's traffic passes through it), reflector (raw
@@ -22,7 +28,9 @@
 # BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
 # extra 3 s sluice run). BENCH_PARTS="udp tcp loss" (any subset: udp or tcp alone reports the
 # other's last results in build/bench/ again; loss writes its own section). bench/tcp.sh and
-# bench/loss.sh list their knobs. docs/benchmarks.md explains the method.
+# bench/loss.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other family's last
+# results are reported again), BENCH_REPEAT6 (UDP runs per target over IPv6; default
+# BENCH_REPEAT), BENCH_PERF6=0. docs/benchmarks.md explains the method.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -42,6 +50,9 @@ PAYLOAD=${BENCH_PAYLOAD:-64}
 PIPE_PACKETS=${BENCH_PIPE_PACKETS:-100000}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
 PARTS=" ${BENCH_PARTS:-udp tcp loss} "
+FAMILIES=" ${BENCH_FAMILIES:-4 6} " # the UDP and TCP parts run once per family; loss is IPv4
+REPEAT6=${BENCH_REPEAT6:-$REPEAT}
+PERF6=${BENCH_PERF6:-0}
 PORT=7777
 GEN_CPU=0
 SRV_CPU=1
@@ -52,9 +63,14 @@ NS_GEN=slb-$ID-gen
 NS_SRV=slb-$ID-srv
 IF_GEN=sbg$ID
 IF_SRV=sbs$ID
-GEN_IP=10.$NET.0.1
-KERNEL_IP=10.$NET.0.2
-STACK_IP=10.$NET.0.3
+GEN_IP4=10.$NET.0.1
+KERNEL_IP4=10.$NET.0.2
+STACK_IP4=10.$NET.0.3
+GEN_IP6=fd00:$NET::1 # fd00:NET::/64, likewise only inside the namespaces
+KERNEL_IP6=fd00:$NET::2
+STACK_IP6=fd00:$NET::3
+# The family being measured (use_family): addresses, prefix length, where results go.
+FAM=4 GEN_IP=$GEN_IP4 KERNEL_IP=$KERNEL_IP4 STACK_IP=$STACK_IP4 PLEN=24 UD=$OUT
 SRV_PID=
 TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 . "$ROOT/bench/tcp.sh"
@@ -101,7 +117,7 @@ stale() { # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an 
 	return 1
 }
 for b in udpgen kecho reflector pipe_echo tcpbulk khttp; do
-	if stale "$OUT/$b" "bench/$b.c" build/libsluice.a include/sluice/*.h; then
+	if stale "$OUT/$b" "bench/$b.c" bench/bench_addr.h build/libsluice.a include/sluice/*.h; then
 		say "cc bench/$b.c"
 		clang $CFLAGS -o "$OUT/$b" "bench/$b.c" build/libsluice.a $LIBS || die "cannot build $b"
 	fi
@@ -115,10 +131,11 @@ done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
 [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* ]] ||
 	die "BENCH_PARTS names none of udp, tcp, loss"
+[[ $FAMILIES == *" 4 "* || $FAMILIES == *" 6 "* ]] || die "BENCH_FAMILIES names neither 4 nor 6"
 # Other work on the machine during the run makes every number worse: note who else used CPU.
 rm -f "$OUT"/others-cpu.json
-[[ $PARTS == *" udp "* ]] && rm -f "$OUT"/napi.txt "$OUT"/perf-*.txt "$OUT"/veth-*.json "$OUT"/raw.jsonl \
-	"$OUT"/server-*.json "$OUT"/mode-*.txt "$OUT"/pipe-*.json
+[[ $PARTS == *" udp "* && $FAMILIES == *" 4 "* ]] && rm -f "$OUT"/napi.txt "$OUT"/perf-*.txt \
+	"$OUT"/veth-*.json "$OUT"/raw.jsonl "$OUT"/server-*.json "$OUT"/mode-*.txt "$OUT"/pipe-*.json
 cat /proc/loadavg >"$OUT/loadavg-start.txt"
 $PY bench/report.py --sampler "$OUT/others-cpu.json" --root $$ --stop-file "$TMP/stop-sampler" &
 SAMPLER=$!
@@ -145,17 +162,17 @@ cg b64-n2 $P2 64
 cg b1-n1 $((P1 / 5)) 1
 cg b1-n2 $(((P1 + PIPE_PACKETS) / 5)) 1
 }
-[[ $PARTS == *" udp "* ]] && udp_pipe
+[[ $PARTS == *" udp "* && $FAMILIES == *" 4 "* ]] && udp_pipe
 
 # --- the veth link -------------------------------------------------------------------------
-say "namespaces $NS_GEN ($GEN_IP) <-veth-> $NS_SRV (kernel $KERNEL_IP, XDP $STACK_IP)"
+say "namespaces $NS_GEN ($GEN_IP4) <-veth-> $NS_SRV (kernel $KERNEL_IP4, XDP $STACK_IP4)"
 ip netns add "$NS_GEN" || die "cannot create namespace"
 ip netns add "$NS_SRV" || die "cannot create namespace"
 ip link add "$IF_GEN" netns "$NS_GEN" type veth peer name "$IF_SRV" netns "$NS_SRV" ||
 	die "cannot create veth pair"
 for ns in "$NS_GEN" "$NS_SRV"; do nsenter --net=/run/netns/"$ns" ip link set lo up; done
-in_gen ip addr add "$GEN_IP/24" dev "$IF_GEN"
-in_srv ip addr add "$KERNEL_IP/24" dev "$IF_SRV"
+in_gen ip addr add "$GEN_IP4/24" dev "$IF_GEN"
+in_srv ip addr add "$KERNEL_IP4/24" dev "$IF_SRV"
 in_gen sysctl -qw net.ipv6.conf."$IF_GEN".disable_ipv6=1
 in_srv sysctl -qw net.ipv6.conf."$IF_SRV".disable_ipv6=1
 in_gen ip link set "$IF_GEN" up
@@ -171,9 +188,42 @@ GEN_MAC=$(mac_of "$NS_GEN" "$IF_GEN")
 SRV_MAC=$(mac_of "$NS_SRV" "$IF_SRV")
 [[ -n $GEN_MAC && -n $SRV_MAC ]] || die "cannot read the veth MAC addresses"
 # Static neighbours: no ARP inside any measurement, the same for every target.
-in_gen ip neigh replace "$KERNEL_IP" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
-in_gen ip neigh replace "$STACK_IP" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
-in_srv ip neigh replace "$GEN_IP" lladdr "$GEN_MAC" nud permanent dev "$IF_SRV"
+in_gen ip neigh replace "$KERNEL_IP4" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+in_gen ip neigh replace "$STACK_IP4" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+in_srv ip neigh replace "$GEN_IP4" lladdr "$GEN_MAC" nud permanent dev "$IF_SRV"
+
+# The IPv6 pass: IPv6 on both veth ends, then the same addresses' roles in fd00:NET::/64. No
+# link-local address (addr_gen_mode 1) and no router advertisements: the kernel then sends no
+# DAD probes or router solicitations of its own during the runs; the global addresses skip DAD
+# (nodad), and static neighbours mean no Neighbor Discovery inside any measurement (sluice
+# still runs DAD for its own address, about 1 s before it reports serving, and resolves ::1
+# once during the readiness probe, as it resolves .1 by ARP).
+ipv6_on() {
+	local ns dev
+	for ns in "$NS_GEN:$IF_GEN" "$NS_SRV:$IF_SRV"; do
+		dev=${ns#*:}
+		nsenter --net=/run/netns/"${ns%%:*}" sh -c "sysctl -qw net.ipv6.conf.$dev.addr_gen_mode=1 &&
+			sysctl -qw net.ipv6.conf.$dev.accept_ra=0 &&
+			sysctl -qw net.ipv6.conf.$dev.disable_ipv6=0" || die "cannot enable IPv6 on $dev"
+	done
+	in_gen ip -6 addr add "$GEN_IP6/64" dev "$IF_GEN" nodad || die "cannot add $GEN_IP6"
+	in_srv ip -6 addr add "$KERNEL_IP6/64" dev "$IF_SRV" nodad || die "cannot add $KERNEL_IP6"
+	in_gen ip -6 neigh replace "$KERNEL_IP6" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+	in_gen ip -6 neigh replace "$STACK_IP6" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+	in_srv ip -6 neigh replace "$GEN_IP6" lladdr "$GEN_MAC" nud permanent dev "$IF_SRV"
+}
+# use_family 4|6: the addresses and result directories the parts use from now on.
+use_family() {
+	FAM=$1
+	if [[ $FAM == 6 ]]; then
+		GEN_IP=$GEN_IP6 KERNEL_IP=$KERNEL_IP6 STACK_IP=$STACK_IP6 PLEN=64
+		UD=$OUT/udp6 TD=$OUT/tcp6
+	else
+		GEN_IP=$GEN_IP4 KERNEL_IP=$KERNEL_IP4 STACK_IP=$STACK_IP4 PLEN=24
+		UD=$OUT TD=$OUT/tcp
+	fi
+}
+hostport() { [[ $1 == *:* ]] && echo "[$1]:$2" || echo "$1:$2"; } # hostport ADDR PORT
 # Where the server side's receive work runs. veth has no interrupt: without NAPI a frame is
 # received in the sender's context, and with XDP attached veth's NAPI runs as a softirq on the
 # CPU that transmitted — the generator's. Either way the gate, the AF_XDP copy and the kernel's
@@ -193,7 +243,7 @@ pin_napi() { # threaded NAPI for the server veth, its threads on the server CPU 
 	local prefix="napi/$IF_SRV-" f c n=0
 	prefix=${prefix:0:15} # comm is at most 15 characters
 	for f in /proc/[0-9]*/comm; do
-		read -r c <"$f" 2>/dev/null || continue
+		{ read -r c <"$f"; } 2>/dev/null || continue # the process may be gone
 		[[ $c == "$prefix"* ]] || continue
 		f=${f%/comm}
 		taskset -pc $SRV_CPU "${f#/proc/}" >/dev/null || die "cannot pin $c"
@@ -205,9 +255,7 @@ pin_napi() { # threaded NAPI for the server veth, its threads on the server CPU 
 		"the server like a softirq would); without XDP (kernel target) veth has no NAPI" \
 		"and receives on the sending CPU" >"$NAPI_FILE"
 }
-NAPI_FILE=$OUT/napi.txt # where pin_napi says what it did (bench/tcp.sh points it elsewhere)
-[[ $PARTS == *" udp "* ]] &&
-	echo "kernel default: veth receive runs on the transmitting CPU" >"$NAPI_FILE"
+NAPI_FILE=$OUT/napi.txt # where pin_napi says what it did (udp_part and tcp_part set it)
 
 for _ in $(seq 50); do
 	in_gen ip link show "$IF_GEN" | grep -q 'state UP' && break
@@ -224,7 +272,7 @@ gen() { # gen LABEL DST ARGS...: one udpgen run on the generator CPU, JSON appen
 		--port $PORT --payload "$PAYLOAD" --sport-base $((20000 + (RUN % 100) * 300)) \
 		--label "$label" "$@" >"$TMP/gen.json" 2>"$TMP/gen.err" ||
 		{ cat "$TMP/gen.err" >&2; die "udpgen failed"; }
-	cat "$TMP/gen.json" >>"$OUT/raw.jsonl"
+	cat "$TMP/gen.json" >>"$UD/raw.jsonl"
 }
 field() { $PY -c "import json,sys; print(json.load(sys.stdin)['$1'])" <"$TMP/gen.json"; }
 
@@ -249,9 +297,9 @@ stop_server() { # stop_server NAME: SIGTERM, wait, keep its JSON summary
 	wait "$SRV_PID" || rc=$?
 	SRV_PID=
 	[[ $rc -eq 0 ]] || { cat "$TMP/$name.err" >&2; die "$name exited with status $rc"; }
-	grep '^{' "$TMP/$name.out" | tail -1 >"$OUT/server-$name.json"
+	grep '^{' "$TMP/$name.out" | tail -1 >"$UD/server-$name.json"
 	grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/$name.err" | head -1 >"$TMP/mode"
-	[[ -s $TMP/mode ]] && cp "$TMP/mode" "$OUT/mode-$name.txt"
+	[[ -s $TMP/mode ]] && cp "$TMP/mode" "$UD/mode-$name.txt"
 	return 0
 }
 
@@ -269,13 +317,15 @@ measure() { # measure TARGET DST
 		sleep 0.2
 	done
 	[[ $ok -eq 1 ]] || die "$t at $dst does not echo"
-	veth_snap "$OUT/veth-$t-before.json"
-	for r in $(seq "$REPEAT"); do
+	veth_snap "$UD/veth-$t-before.json"
+	local reps=$REPEAT
+	[[ $FAM == 6 ]] && reps=$REPEAT6
+	for r in $(seq "$reps"); do
 		gen "$t" "$dst" --flows "$FLOWS" --window "$WINDOW" --batch "$BATCH" --spin \
 			--timeout-ms "$TIMEOUT_MS" --duration "$SECS" --warmup "$WARMUP"
 		say "$t pipelined run $r: $(field pps) pps ($(field lost) lost, $(field mismatch) mismatched)"
 	done
-	veth_snap "$OUT/veth-$t-after.json"
+	veth_snap "$UD/veth-$t-after.json"
 	gen "$t" "$dst" --closed --spin --duration "$CSECS" --warmup "$WARMUP"
 	say "$t closed loop: p50 $(field p50_us) us, p99 $(field p99_us) us"
 }
@@ -283,8 +333,16 @@ measure() { # measure TARGET DST
 has_udp_echo() { "$SLUICE" run --help 2>&1 | grep -q -- '--udp-echo'; }
 
 udp_part() {
-date -Iseconds >"$OUT/udp-date.txt"
+[[ $FAM == 6 ]] && rm -rf "$UD" && mkdir -p "$UD"
+date -Iseconds >"$UD/udp-date.txt"
+NAPI_FILE=$UD/napi.txt
+echo "kernel default: veth receive runs on the transmitting CPU" >"$NAPI_FILE"
 for t in $TARGETS; do
+	if [[ $FAM == 6 && $t == reflector ]]; then # bench/reflector.c swaps IPv4 headers only
+		say "reflector: IPv4 only; not measured over IPv6"
+		echo '{"unavailable":"IPv4 only (bench/reflector.c)"}' >"$UD/server-reflector.json"
+		continue
+	fi
 	case $t in
 	kernel)
 		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1 # no XDP program at all
@@ -297,7 +355,7 @@ for t in $TARGETS; do
 			{ cat "$TMP/attach.out"; die "attach failed"; }
 		id=$(in_srv "$SLUICE" flow add "$IF_SRV" addr "$STACK_IP" | sed -n 's/^added flow \([0-9]*\).*/\1/p')
 		[[ -n $id ]] || die "cannot add the owned-address rule"
-		in_srv ip -d link show "$IF_SRV" | grep -o 'xdp[a-z]*' | head -1 >"$OUT/mode-kernel_gate.txt"
+		in_srv ip -d link show "$IF_SRV" | grep -o 'xdp[a-z]*' | head -1 >"$UD/mode-kernel_gate.txt"
 		pin_napi
 		start_server kernel_gate serving "$OUT/kecho" --addr "$KERNEL_IP" --port $PORT
 		measure kernel_gate "$KERNEL_IP"
@@ -313,10 +371,10 @@ for t in $TARGETS; do
 	sluice)
 		if ! has_udp_echo; then
 			say "sluice: build/sluice run has no --udp-echo yet; sluice not measured"
-			echo '{"unavailable":"build/sluice run has no --udp-echo option"}' >"$OUT/server-sluice.json"
+			echo '{"unavailable":"build/sluice run has no --udp-echo option"}' >"$UD/server-sluice.json"
 			continue
 		fi
-		start_server sluice serving "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/24" \
+		start_server sluice serving "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/$PLEN" \
 			--udp-echo $PORT --json
 		pin_napi
 		measure sluice "$STACK_IP"
@@ -328,10 +386,12 @@ done
 
 # Where the server CPU goes while sluice echoes: a perf cpu-clock profile of the server CPU
 # (hardware counters are not exposed in this VM; the software clock works). BENCH_PERF=0 skips.
-if [[ ${BENCH_PERF:-1} == 1 && " $TARGETS " == *" sluice "* ]] && has_udp_echo; then
+local perf=${BENCH_PERF:-1}
+[[ $FAM == 6 ]] && perf=$PERF6
+if [[ $perf == 1 && " $TARGETS " == *" sluice "* ]] && has_udp_echo; then
 	if command -v perf >/dev/null &&
 		perf record -q -e cpu-clock -o "$TMP/perf.test" -- true >/dev/null 2>&1; then
-		start_server sluice-perf serving "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/24" \
+		start_server sluice-perf serving "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/$PLEN" \
 			--udp-echo $PORT --json
 		pin_napi
 		gen "probe-perf" "$STACK_IP" --closed --warmup 0 --duration 1 --packets 20 --timeout-ms 200
@@ -342,9 +402,9 @@ if [[ ${BENCH_PERF:-1} == 1 && " $TARGETS " == *" sluice "* ]] && has_udp_echo; 
 		wait $perfpid
 		say "perf: sluice echoing $(field pps) pps while the server CPU was sampled"
 		perf report -i "$TMP/perf.data" --no-children --sort comm,dso --stdio 2>/dev/null |
-			grep -E '^ +[0-9.]+%' >"$OUT/perf-sluice-dso.txt"
+			grep -E '^ +[0-9.]+%' >"$UD/perf-sluice-dso.txt"
 		perf report -i "$TMP/perf.data" --no-children --sort sym --stdio 2>/dev/null |
-			grep -E '^ +[0-9.]+%' | head -30 >"$OUT/perf-sluice-sym.txt"
+			grep -E '^ +[0-9.]+%' | head -30 >"$UD/perf-sluice-sym.txt"
 		stop_server sluice-perf
 	else
 		say "perf record does not work here; no profile"
@@ -352,8 +412,18 @@ if [[ ${BENCH_PERF:-1} == 1 && " $TARGETS " == *" sluice "* ]] && has_udp_echo; 
 fi
 in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 }
-[[ $PARTS == *" udp "* ]] && udp_part
-[[ $PARTS == *" tcp "* ]] && tcp_part
+for fam in 4 6; do # IPv4 first, with IPv6 still off on the link; then the IPv6 pass
+	[[ $FAMILIES == *" $fam "* ]] || continue
+	[[ $PARTS == *" udp "* || $PARTS == *" tcp "* ]] || continue
+	use_family $fam
+	if [[ $fam == 6 ]]; then
+		say "IPv6 pass: $GEN_IP6 <-veth-> kernel $KERNEL_IP6, XDP $STACK_IP6"
+		ipv6_on
+	fi
+	[[ $PARTS == *" udp "* ]] && udp_part
+	[[ $PARTS == *" tcp "* ]] && tcp_part
+done
+use_family 4
 [[ $PARTS == *" loss "* ]] && loss_part
 
 in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
@@ -367,7 +437,8 @@ CONFIG+=" flows=$FLOWS window=$WINDOW timeout_ms=$TIMEOUT_MS batch=$BATCH payloa
 CONFIG+=" pipe_packets=$PIPE_PACKETS gen_cpu=$GEN_CPU srv_cpu=$SRV_CPU"
 CONFIG+=" parts=$(echo $PARTS | tr " " ,) tcp_repeat=$TCP_REPEAT bulk_bytes=$BULK_BYTES"
 CONFIG+=" bulk_seconds=$BULK_SECONDS http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS"
-CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH"
+CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH families=$(echo $FAMILIES | tr " " ,) repeat6=$REPEAT6"
+CONFIG+=" tcp_repeat6=$TCP_REPEAT6 http_paths6=$(echo $HTTP_PATHS6 | tr " " ,)"
 if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* ]]; then
 	$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
 		--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||

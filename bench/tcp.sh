@@ -21,6 +21,10 @@
 # `sluice run`). Caution: the serving sluice and khttp share the server CPU for the whole part,
 # so --busy-poll there makes every kernel figure a measurement beside a spinning neighbour
 # (tried: khttp fell from ~134 k to ~94 k req/s) — not a comparison to publish.
+#
+# Over IPv6 (run.sh's use_family 6: the same targets on fd00:NET::/64, results in $OUT/tcp6)
+# BENCH_TCP_REPEAT6 (default 2, at most BENCH_TCP_REPEAT) runs per target and
+# BENCH_HTTP_PATHS6="/bytes/64" only; no perf profiles unless BENCH_PERF6=1.
 
 TCP_REPEAT=${BENCH_TCP_REPEAT:-3}
 BULK_BYTES=${BENCH_BULK_BYTES:-1073741824}
@@ -29,20 +33,25 @@ HTTP_SECONDS=${BENCH_HTTP_SECONDS:-3}
 HTTP_CONNS=${BENCH_HTTP_CONNS:-16}
 HTTP_CONNS_HIGH=${BENCH_HTTP_CONNS_HIGH:-64}
 HTTP_PATHS="/ /bytes/64"
+TCP_REPEAT6=${BENCH_TCP_REPEAT6:-$((TCP_REPEAT < 2 ? TCP_REPEAT : 2))}
+HTTP_PATHS6=${BENCH_HTTP_PATHS6:-/bytes/64}
 DISCARD_PORT=9
 SINK_PORT=5001
 HTTP_PORT=80
-TD=$OUT/tcp
+TD=$OUT/tcp # $OUT/tcp6 for the IPv6 pass (use_family in run.sh)
 SL_PID=
 KH_PID=
 SINK_PID=
+SEND_PID=
 
 tcp_cleanup() { # for run.sh's cleanup: whatever of ours still runs
 	local p
 	for p in $SL_PID $KH_PID $SINK_PID; do
 		kill -KILL "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
-	SL_PID= KH_PID= SINK_PID=
+	# SEND_PID is timeout(1), which passes TERM on to `sluice run --send` (KILL would not).
+	[[ -n $SEND_PID ]] && kill -TERM "$SEND_PID" 2>/dev/null && wait "$SEND_PID" 2>/dev/null
+	SL_PID= KH_PID= SINK_PID= SEND_PID=
 }
 
 # /proc/stat lines of the two CPUs: jiffies (user nice system idle iowait irq softirq steal).
@@ -143,8 +152,19 @@ bulk_down() {
 	c0=$(cpu_snap)
 	if [[ -z $err && $t == sluice ]]; then
 		timeout 90 taskset -c $SRV_CPU nsenter --net=/run/netns/"$NS_SRV" "$SLUICE" run "$IF_SRV" \
-			--addr "$STACK_IP/24" --send "$GEN_IP:$SINK_PORT:$bytes" --json \
-			>"$TMP/send.out" 2>"$TMP/send.err" || rc=$?
+			--addr "$STACK_IP/$PLEN" --send "$(hostport "$GEN_IP" $SINK_PORT):$bytes" --json \
+			>"$TMP/send.out" 2>"$TMP/send.err" &
+		SEND_PID=$!
+		# The CPU window opens when sluice says it serves: over IPv6 that is after its DAD
+		# (about 1 s of waiting that would otherwise dilute the busy shares).
+		for _ in $(seq 1000); do
+			grep -q serving "$TMP/send.err" 2>/dev/null && break
+			kill -0 "$SEND_PID" 2>/dev/null || break
+			sleep 0.01
+		done
+		c0=$(cpu_snap)
+		wait "$SEND_PID" || rc=$?
+		SEND_PID=
 		[[ $rc -eq 0 ]] || err="sluice --send: exit $rc: $(tr '\n' ' ' <"$TMP/send.err")"
 		# "sluice: sent N bytes from A to B in S s: R Mbit/s"
 		snd=$($PY - "$TMP/send.err" <<'EOF'
@@ -187,8 +207,8 @@ http_check() {
 	local t=$1 addr=$2 p n=0 lens=
 	for p in $HTTP_PATHS; do
 		n=$((n + 1))
-		in_gen curl -sS --max-time 5 -o "$TMP/body-$t-$n" -w '%{http_code} %{size_header}' \
-			"http://$addr:$HTTP_PORT$p" >"$TMP/curl-$t-$n" 2>&1 || {
+		in_gen curl -sS -g --max-time 5 -o "$TMP/body-$t-$n" -w '%{http_code} %{size_header}' \
+			"http://$(hostport "$addr" $HTTP_PORT)$p" >"$TMP/curl-$t-$n" 2>&1 || {
 			cat "$TMP/curl-$t-$n" >&2
 			return 1
 		}
@@ -221,7 +241,7 @@ http_run() {
 	c0=$(cpu_snap)
 	timeout $((HTTP_SECONDS + 30)) taskset -c $GEN_CPU nsenter --net=/run/netns/"$NS_GEN" \
 		wrk -t1 -c"$conns" -d"${HTTP_SECONDS}s" --latency -s "$ROOT/bench/wrk_json.lua" \
-		"http://$addr:$HTTP_PORT$path" >"$TMP/wrk.out" 2>&1 || rc=$?
+		"http://$(hostport "$addr" $HTTP_PORT)$path" >"$TMP/wrk.out" 2>&1 || rc=$?
 	c1=$(cpu_snap)
 	[[ $rc -eq 0 ]] || err="wrk: exit $rc: $(tr '\n' ' ' <"$TMP/wrk.out")"
 	local w
@@ -240,7 +260,9 @@ http_run() {
 
 # --- perf --------------------------------------------------------------------------------
 perf_ok() {
-	[[ ${BENCH_PERF:-1} == 1 ]] && command -v perf >/dev/null &&
+	local want=${BENCH_PERF:-1}
+	[[ $FAM == 6 ]] && want=$PERF6
+	[[ $want == 1 ]] && command -v perf >/dev/null &&
 		perf record -q -e cpu-clock -o "$TMP/perf.test" -- true >/dev/null 2>&1
 }
 # perf_during NAME CMD...: a cpu-clock profile (with call graphs) of the server CPU for the
@@ -271,7 +293,8 @@ perf_during() {
 
 # --- the part ----------------------------------------------------------------------------
 tcp_part() {
-	local r p
+	local r p reps=$TCP_REPEAT paths=$HTTP_PATHS
+	[[ $FAM == 6 ]] && reps=$TCP_REPEAT6 paths=$HTTP_PATHS6
 	local t0
 	t0=$(date +%s.%N)
 	rm -rf "$TD"
@@ -279,7 +302,7 @@ tcp_part() {
 	date -Iseconds >"$TD/date.txt"
 	for t in wrk curl; do command -v $t >/dev/null || die "missing $t (make deps installs it)"; done
 	say "tcp: bulk (up to $BULK_BYTES bytes or ${BULK_SECONDS} s per kernel-sent run) and HTTP" \
-		"(wrk -t1 -c$HTTP_CONNS -d${HTTP_SECONDS}s), $TCP_REPEAT runs per target"
+		"(wrk -t1 -c$HTTP_CONNS -d${HTTP_SECONDS}s), $reps runs per target, IPv$FAM"
 
 	# Behind the gate: sluice (discard + HTTP in one process) and khttp, side by side.
 	in_srv "$SLUICE" attach "$IF_SRV" >"$TMP/attach.out" 2>&1 ||
@@ -288,7 +311,7 @@ tcp_part() {
 	NAPI_FILE=$TD/napi.txt
 	echo "kernel default: veth receive runs on the transmitting CPU" >"$NAPI_FILE"
 	pin_napi
-	bg_start sluice serving "$NS_SRV" $SRV_CPU "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/24" \
+	bg_start sluice serving "$NS_SRV" $SRV_CPU "$SLUICE" run "$IF_SRV" --addr "$STACK_IP/$PLEN" \
 		--discard $DISCARD_PORT --http $HTTP_PORT --json ${BENCH_SLUICE_ARGS:-} ||
 		die "sluice run did not start"
 	SL_PID=$BG
@@ -297,7 +320,7 @@ tcp_part() {
 		die "khttp did not start"
 	KH_PID=$BG
 	local ok=0
-	for _ in 1 2 3 4 5; do # sluice resolves .1 by ARP on its first reply
+	for _ in 1 2 3 4 5; do # sluice resolves .1 by ARP (::1 by ND) on its first reply
 		http_check sluice "$STACK_IP" 2>"$TMP/check.err" && { ok=1; break; }
 		sleep 0.2
 	done
@@ -309,18 +332,18 @@ tcp_part() {
 	fi
 	http_check kernel_gate "$KERNEL_IP" || die "khttp does not answer correctly"
 
-	for r in $(seq "$TCP_REPEAT"); do
+	for r in $(seq "$reps"); do
 		bulk_up sluice "$STACK_IP" $DISCARD_PORT "$r"
 		bulk_up kernel_gate "$KERNEL_IP" $SINK_PORT "$r"
 	done
-	for p in $HTTP_PATHS; do
-		for r in $(seq "$TCP_REPEAT"); do
+	for p in $paths; do
+		for r in $(seq "$reps"); do
 			[[ $ok -eq 1 ]] && http_run sluice "$STACK_IP" "$p" "$HTTP_CONNS" "$r"
 			http_run kernel_gate "$KERNEL_IP" "$p" "$HTTP_CONNS" "$r"
 		done
 	done
 	if [[ $HTTP_CONNS_HIGH -gt 0 ]]; then
-		for r in $(seq "$TCP_REPEAT"); do
+		for r in $(seq "$reps"); do
 			[[ $ok -eq 1 ]] && http_run sluice "$STACK_IP" /bytes/64 "$HTTP_CONNS_HIGH" "$r"
 			http_run kernel_gate "$KERNEL_IP" /bytes/64 "$HTTP_CONNS_HIGH" "$r"
 		done
@@ -358,7 +381,7 @@ print(n >> 20 << 20)
 EOF
 )
 	say "tcp bulk down: sluice --send runs of $down bytes"
-	for r in $(seq "$TCP_REPEAT"); do
+	for r in $(seq "$reps"); do
 		bulk_down sluice "$r" "$down"
 		bulk_down kernel_gate "$r"
 	done
@@ -373,12 +396,12 @@ EOF
 		die "khttp did not start"
 	KH_PID=$BG
 	http_check kernel "$KERNEL_IP" || die "khttp (no XDP) does not answer correctly"
-	for r in $(seq "$TCP_REPEAT"); do
+	for r in $(seq "$reps"); do
 		bulk_up kernel "$KERNEL_IP" $SINK_PORT "$r"
 		bulk_down kernel "$r"
 	done
-	for p in $HTTP_PATHS; do
-		for r in $(seq "$TCP_REPEAT"); do
+	for p in $paths; do
+		for r in $(seq "$reps"); do
 			http_run kernel "$KERNEL_IP" "$p" "$HTTP_CONNS" "$r"
 		done
 	done

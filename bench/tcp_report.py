@@ -1,7 +1,8 @@
 """The TCP part of `make bench`'s report (imported by bench/report.py; standard library only).
 
 Reads build/bench/tcp/{raw.jsonl, mode-*.txt, server-*.json, perf-*-classes.json, ...}, returns
-the "tcp" object of results.json and its Markdown. `python3 bench/tcp_report.py --classify
+the "tcp" object of results.json and its Markdown; the same from build/bench/tcp6/ for the IPv6
+pass ("tcp6", family=6). `python3 bench/tcp_report.py --classify
 SCRIPT` turns `perf script -F comm,tid,ip,sym,dso` output (call graphs) into the category shares
 the report shows (run by bench/tcp.sh at bench time, so the samples need not be kept).
 """
@@ -17,6 +18,12 @@ TARGETS = [
     ("sluice", "sluice"),
     ("kernel_gate", "kernel, gate attached (same path)"),
     ("kernel", "kernel, no XDP (reference)"),
+]
+# The IPv6 pass: the kernel without sluice is the baseline, the same path beside it.
+TARGETS6 = [
+    ("sluice", "sluice"),
+    ("kernel", "kernel, no XDP (baseline)"),
+    ("kernel_gate", "kernel, gate attached (same path)"),
 ]
 DIRS = {
     "up": "kernel (gen) → server: tcpbulk send → sluice `--discard` / kernel tcpbulk sink",
@@ -316,8 +323,12 @@ def perf_results(td, runs):
 
 
 # --- results and Markdown ---------------------------------------------------------------------
-def results(out, cfg):
-    td = os.path.join(out, "tcp")
+def results(out, cfg, family=4):
+    """The TCP summary of one family (IPv4: build/bench/tcp, IPv6: build/bench/tcp6), None when
+    that part never ran."""
+    td = os.path.join(out, "tcp6" if family == 6 else "tcp")
+    if family == 6:  # the IPv6 pass's own repeat count
+        cfg = dict(cfg, tcp_repeat=cfg.get("tcp_repeat6", cfg.get("tcp_repeat")))
     runs = []
     for line in _read(os.path.join(td, "raw.jsonl")).splitlines():
         try:
@@ -335,6 +346,7 @@ def results(out, cfg):
     srv = _json(os.path.join(td, "server-sluice.json"), {}) or {}
     calib = [r for r in runs if r["kind"] == "bulk" and r["run"] == "calibrate"]
     return {
+        "family": family,
         "date": _read(os.path.join(td, "date.txt")),
         "elapsed_s": float(_read(os.path.join(td, "elapsed.txt"), "0") or 0),
         "xdp_mode": {"xdp": m.group(1) if m else None, "xsk": m.group(2) if m else None,
@@ -365,13 +377,16 @@ def _pct(x):
     return f"{x * 100:.0f}%"
 
 
-def markdown(t):
+def markdown(t, family=4):
     if not t:
         return []
     cfg = t["config"]
     mode = t["xdp_mode"]
-    L = ["### TCP: bulk transfer and HTTP", ""]
-    L.append(f"TCP part run on {t['date']} in {t['elapsed_s']:.0f} s (same machine and link as "
+    v6 = family == 6
+    targets = TARGETS6 if v6 else TARGETS
+    L = ["#### TCP over IPv6: every run" if v6 else "### TCP: bulk transfer and HTTP", ""]
+    L.append(f"TCP part{' over IPv6 (fd00:X::/64)' if v6 else ''} run on {t['date']} in "
+             f"{t['elapsed_s']:.0f} s (same machine and link as "
              f"above). Gate attached in {mode.get('gate_attach') or '?'} mode; sluice: "
              f"{mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode. Server receive work "
              f"behind the gate: {t.get('napi') or '?'}. Runs alternate sluice / kernel+gate; the "
@@ -391,7 +406,7 @@ def markdown(t):
              "CPU s / GB (0 + 1) |")
     L.append("|---|---|---:|---|---|---:|---:|")
     for d in DIRS:
-        for key, desc in TARGETS:
+        for key, desc in targets:
             e = t["bulk"].get(f"{d}/{key}")
             if not e:
                 continue
@@ -428,7 +443,7 @@ def markdown(t):
                  "errors | CPU 0 / 1 busy | srv CPU µs / req |")
         L.append("|---|---:|---|---:|---|---:|---:|---:|---:|---:|")
         for key in sorted({(e["conns"], e["path"]) for e in http.values()}):
-            for tk, desc in TARGETS:
+            for tk, desc in targets:
                 e = http.get(f"{key[1]} c{key[0]}/{tk}")
                 if not e:
                     continue
@@ -448,20 +463,38 @@ def markdown(t):
                          f"{busy} | {e['cpu_us_per_request_median_run'][1]:.1f} |")
         L.append("")
 
-    L.append("Ratios, sluice / kernel, of the medians; *run by run*: the lowest and highest "
-             "ratio of run r of sluice to run r of kernel+gate (they alternate, so each pair saw "
-             "the same conditions), i.e. how far noise moves the ratio. *target* is the "
-             "issue's: bulk ≥ 1.0 × and HTTP ≥ 1.5 × the kernel on the same path, i.e. with the "
-             f"gate attached; the HTTP target is judged at {cfg['http_conns']} connections. For "
-             "latency and CPU per request lower is better.")
+    if v6:
+        L.append("Ratios, sluice / kernel, of the medians. **The baseline is the kernel without "
+                 "sluice** (no XDP program on the veth); the kernel with the gate attached (the "
+                 "same path) is beside it. *run by run*: the lowest and highest ratio of run r of "
+                 "sluice to run r of kernel+gate (they alternate, so each pair saw the same "
+                 "conditions); the kernel without XDP runs last, so its ratios have no pairs. "
+                 "*target* is the IPv4 TCP issue's (bulk ≥ 1.0 × and HTTP ≥ 1.5 × the kernel "
+                 f"with the gate, HTTP at {cfg['http_conns']} connections), applied as it is. "
+                 "For latency and CPU per request lower is better.")
+    else:
+        L.append("Ratios, sluice / kernel, of the medians; *run by run*: the lowest and highest "
+                 "ratio of run r of sluice to run r of kernel+gate (they alternate, so each pair "
+                 "saw the same conditions), i.e. how far noise moves the ratio. *target* is the "
+                 "issue's: bulk ≥ 1.0 × and HTTP ≥ 1.5 × the kernel on the same path, i.e. with "
+                 f"the gate attached; the HTTP target is judged at {cfg['http_conns']} "
+                 "connections. For latency and CPU per request lower is better.")
     L.append("")
     L.append("| comparison | vs kernel | rate | run by run | p50 | p99 | srv CPU / req | target "
              "| met |")
     L.append("|---|---|---:|---|---:|---:|---:|---:|---|")
-    for o in t["ratios"]:
+    rows = t["ratios"]
+    if v6:  # the baseline first within each comparison
+        rows = sorted(rows, key=lambda o: (
+            [x["what"] for x in rows].index(o["what"]), o["vs"] != "kernel"))
+    for o in rows:
         if o["ratio"] is None:
             continue
-        vs = "with gate (same path)" if o["vs"] == "kernel_gate" else "without XDP"
+        if v6:
+            vs = "with gate (same path)" if o["vs"] == "kernel_gate" else \
+                "**without XDP (baseline)**"
+        else:
+            vs = "with gate (same path)" if o["vs"] == "kernel_gate" else "without XDP"
         p50 = f"{o['p50_ratio']:.2f}" if o.get("p50_ratio") else ""
         p99 = f"{o['p99_ratio']:.2f}" if o.get("p99_ratio") else ""
         cpr = f"{o['srv_cpu_per_request_ratio']:.2f}" if o.get("srv_cpu_per_request_ratio") else ""

@@ -22,7 +22,8 @@
  * namespace allows). A socket call blocked for T seconds (default 60) fails the run;
  * --deadline D bounds the whole transfer (from the start of connect, or accept): when it passes,
  * the JSON line says "timed_out":true with the bytes moved so far and the exit status is 3.
- * Exit status 0 on a clean transfer (for sink and get: every byte as expected).
+ * Exit status 0 on a clean transfer (for sink and get: every byte as expected). ADDR may be IPv6
+ * (AF_INET6 sockets then), otherwise IPv4.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +40,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench_addr.h"
 
 #define PERIOD 251
 #define EXIT_DEADLINE 3
@@ -189,9 +192,9 @@ static void print_tcp_info(int fd)
 	printf("}");
 }
 
-static int do_connect(const struct sockaddr_in *sa, const struct opts *o, double *t0)
+static int do_connect(const struct bench_addr *sa, const struct opts *o, double *t0)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(sa->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		fprintf(stderr, "tcpbulk: socket: %s\n", strerror(errno));
 		return -1;
@@ -201,7 +204,7 @@ static int do_connect(const struct sockaddr_in *sa, const struct opts *o, double
 	if (set_cc(fd, o->cc) < 0)
 		return -1;
 	*t0 = now();
-	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0) {
+	if (connect(fd, (const struct sockaddr *)&sa->ss, sa->len) < 0) {
 		fprintf(stderr, "tcpbulk: connect: %s\n", strerror(errno));
 		return -1;
 	}
@@ -209,7 +212,7 @@ static int do_connect(const struct sockaddr_in *sa, const struct opts *o, double
 	return fd;
 }
 
-static int do_send(const struct sockaddr_in *sa, unsigned long long bytes, double seconds,
+static int do_send(const struct bench_addr *sa, unsigned long long bytes, double seconds,
 		   size_t chunk, const struct opts *o)
 {
 	uint8_t *pat = pattern(chunk);
@@ -356,14 +359,14 @@ static int receive(int fd, struct rx *x, unsigned long long want, uint8_t *buf, 
 	}
 }
 
-static int do_sink(const struct sockaddr_in *sa, bool verify, const struct opts *o)
+static int do_sink(const struct bench_addr *sa, bool verify, const struct opts *o)
 {
 	const size_t chunk = 1 << 20;
 	uint8_t *pat = pattern(chunk), *buf = malloc(chunk);
 	int one = 1;
-	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int lfd = socket(sa->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0 || !buf || setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    set_cc(lfd, o->cc) < 0 || bind(lfd, (const struct sockaddr *)sa, sizeof(*sa)) < 0 ||
+	    set_cc(lfd, o->cc) < 0 || bind(lfd, (const struct sockaddr *)&sa->ss, sa->len) < 0 ||
 	    listen(lfd, 4) < 0) {
 		fprintf(stderr, "tcpbulk: cannot listen: %s\n", strerror(errno));
 		return 1;
@@ -404,7 +407,7 @@ static int do_sink(const struct sockaddr_in *sa, bool verify, const struct opts 
 	return r < 0 || x.bad ? 1 : 0;
 }
 
-static int do_get(const struct sockaddr_in *sa, unsigned long long bytes, const struct opts *o)
+static int do_get(const struct bench_addr *sa, unsigned long long bytes, const struct opts *o)
 {
 	const size_t chunk = 1 << 20;
 	uint8_t *pat = pattern(chunk), *buf = malloc(chunk);
@@ -527,8 +530,8 @@ int main(int argc, char **argv)
 	}
 	if (argc % 2)
 		return usage();
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	if (!addr || inet_pton(AF_INET, addr, &sa.sin_addr) != 1 || port < 1 || port > 65535 ||
+	struct bench_addr sa;
+	if (!addr || bench_addr_parse(&sa, addr, port) < 0 || port < 1 || port > 65535 ||
 	    chunk < 1 || chunk > (64u << 20))
 		return usage();
 	if (!strcmp(mode, "send") && bytes)

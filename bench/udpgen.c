@@ -21,6 +21,9 @@
  * the flow (socket) that sent it. Anything else is counted (mismatch, unexpected, wrong_flow).
  * The run is bounded by --duration seconds and --packets datagrams. Output: one JSON line, with
  * the busy share of each CPU over the measured interval (from /proc/stat).
+ *
+ * --dst takes either family: an address that parses as IPv6 makes every flow an AF_INET6
+ * socket (payload up to 1452 bytes), otherwise IPv4 as always (up to 1472).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,10 +39,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_addr.h"
+
 #define MAGIC 0x534c4247u /* "SLBG" */
 #define MAX_FLOWS 256
 #define MAX_BATCH 64
-#define MAX_PAYLOAD 1472
+#define MAX_PAYLOAD 1472  /* IPv4: 1500 - 20 - 8 */
+#define MAX_PAYLOAD6 1452 /* IPv6: 1500 - 40 - 8 */
 #define MIN_PAYLOAD 16
 #define RING_BITS 20 /* outstanding-sequence table: 1 Mi entries */
 #define RING_MASK ((1u << RING_BITS) - 1)
@@ -47,7 +53,7 @@
 
 struct opts {
 	const char *label;
-	struct in_addr dst;
+	struct bench_addr dst; /* either family; the port is set after parsing */
 	int port;
 	bool closed;
 	int flows;
@@ -158,7 +164,7 @@ static int64_t check(const uint8_t *p, size_t len, int want_len)
 
 static int open_flow(const struct opts *o, int i)
 {
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(o->dst.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
 	int sz = 4 << 20, one = 1;
@@ -168,12 +174,9 @@ static int open_flow(const struct opts *o, int i)
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	struct sockaddr_in a = {.sin_family = AF_INET,
-				.sin_port = htons((uint16_t)(o->sport_base + i))};
-	struct sockaddr_in d = {
-	    .sin_family = AF_INET, .sin_port = htons((uint16_t)o->port), .sin_addr = o->dst};
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-	    connect(fd, (struct sockaddr *)&d, sizeof(d)) < 0) {
+	struct bench_addr a = bench_addr_any(&o->dst, o->sport_base + i);
+	if (bind(fd, (struct sockaddr *)&a.ss, a.len) < 0 ||
+	    connect(fd, (const struct sockaddr *)&o->dst.ss, o->dst.len) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -204,7 +207,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			   .sport_base = 20000,
 			   .timeout_ms = 100,
 			   .drain_ms = 1000};
-	bool have_dst = false;
+	const char *dst = NULL;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -220,9 +223,7 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		i++;
 		if (!strcmp(a, "--dst")) {
-			if (inet_pton(AF_INET, v, &o->dst) != 1)
-				usage();
-			have_dst = true;
+			dst = v;
 		} else if (!strcmp(a, "--port")) {
 			o->port = atoi(v);
 		} else if (!strcmp(a, "--flows")) {
@@ -251,9 +252,12 @@ static void parse(int argc, char **argv, struct opts *o)
 			usage();
 		}
 	}
-	if (!have_dst || o->port < 1 || o->port > 65535 || o->flows < 1 || o->flows > MAX_FLOWS ||
+	if (!dst || bench_addr_parse(&o->dst, dst, o->port) < 0)
+		usage();
+	int max_payload = o->dst.family == AF_INET6 ? MAX_PAYLOAD6 : MAX_PAYLOAD;
+	if (o->port < 1 || o->port > 65535 || o->flows < 1 || o->flows > MAX_FLOWS ||
 	    o->window < 1 || o->window > (1 << 16) || o->batch < 1 || o->batch > MAX_BATCH ||
-	    o->payload < MIN_PAYLOAD || o->payload > MAX_PAYLOAD || o->duration <= 0 ||
+	    o->payload < MIN_PAYLOAD || o->payload > max_payload || o->duration <= 0 ||
 	    o->warmup < 0 || o->timeout_ms < 1 || o->drain_ms < 0 || o->sport_base < 1 ||
 	    o->sport_base + o->flows > 65535)
 		usage();
@@ -263,8 +267,8 @@ static void parse(int argc, char **argv, struct opts *o)
 
 static void json_head(FILE *out, const struct opts *o)
 {
-	char dst[INET_ADDRSTRLEN];
-	inet_ntop(AF_INET, &o->dst, dst, sizeof(dst));
+	char dst[INET6_ADDRSTRLEN];
+	bench_addr_str(&o->dst, dst, sizeof(dst));
 	fprintf(out, "{\"label\":\"%s\",\"mode\":\"%s\",\"dst\":\"%s\",\"port\":%d,\"flows\":%d,",
 		o->label, o->closed ? "closed" : "pipelined", dst, o->port, o->flows);
 	if (!o->closed)
