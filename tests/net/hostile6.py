@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from scapy.all import (ICMPv6EchoReply, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ParamProblem, IPv6,
+from scapy.all import (ICMPv6TimeExceeded, ICMPv6EchoReply, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ParamProblem, IPv6,
                        IPv6ExtHdrFragment, AsyncSniffer, Ether, Raw, conf, get_if_hwaddr, raw,
                        sendp, TCP)
 

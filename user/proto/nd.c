@@ -258,7 +258,10 @@ void sl_nd_start_dad(struct sl_stack *st, struct sl_addr6 *a)
 	a->tentative = true;
 	a->dad_sent = 0;
 	sl_timer_init(&a->dad_timer, dad_timer);
-	dad_timer(&a->dad_timer, st, st->now);
+	/* The first probe leaves from the next poll, not from here: an application (sluice run)
+	 * puts the steering in place between opening the stack and polling it, and a defender's
+	 * answer, which comes within microseconds, must find it. */
+	sl_timer_arm(&st->timers, &a->dad_timer, st->now);
 }
 
 /* Announce a new address (§7.2.6: an unsolicited NA to all-nodes), once DAD passed. */
