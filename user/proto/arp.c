@@ -159,7 +159,27 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 		send_request(st, e, e->state == SL_ARP_REFRESHING && e->retries == 1);
 		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
 		return;
+	case SL_ARP_DELAY:
+		/* RFC 4861 §7.3.3: no confirmation within DELAY_FIRST_PROBE_TIME: probe. */
+		e->state = SL_ARP_REFRESHING;
+		e->retries = 1;
+		send_request(st, e, true);
+		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
+		return;
+	case SL_ARP_STALE:
+		/* Kept while in use; an unused stale entry is forgotten (bounded cache). */
+		if (e->last_used + st->cfg.arp_reachable_ns > now)
+			sl_timer_arm(&st->timers, &e->timer, e->last_used + st->cfg.arp_reachable_ns);
+		else
+			remove_entry(st, e);
+		return;
 	case SL_ARP_REACHABLE:
+		if (!sl_ip_is_v4(&e->ip)) {
+			/* RFC 4861 §7.3.3: ReachableTime passed without confirmation: STALE. */
+			e->state = SL_ARP_STALE;
+			sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_reachable_ns);
+			return;
+		}
 		/* Expired: refresh entries in use, forget the rest. */
 		if (e->last_used + st->cfg.arp_reachable_ns > now) {
 			e->state = SL_ARP_REFRESHING;
@@ -219,7 +239,12 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 		sl_iface_release(st, f); /* counted as arp_cache_full */
 		return;
 	}
-	if (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING) {
+	if (e->state != SL_ARP_INCOMPLETE) {
+		if (e->state == SL_ARP_STALE) {
+			/* RFC 4861 §7.3.3: sending to a stale neighbour starts the DELAY wait. */
+			e->state = SL_ARP_DELAY;
+			sl_timer_arm(&st->timers, &e->timer, st->now + SL_ND_DELAY_NS);
+		}
 		e->last_used = st->now;
 		memcpy(f->data, e->mac, 6);
 		sl_iface_tx(st, f);
@@ -236,14 +261,25 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 	e->last_used = st->now;
 }
 
-void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create)
+void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create,
+		    bool confirmed)
 {
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
+	bool fresh = !e;
 	if (!e && create)
 		e = insert(st, ip);
 	if (!e)
 		return;
-	resolved(st, e, mac);
+	if (confirmed || sl_ip_is_v4(ip)) {
+		resolved(st, e, mac);
+	} else if (fresh || e->state == SL_ARP_INCOMPLETE || memcmp(e->mac, mac, 6)) {
+		/* Unconfirmed: STALE with this address; what waited for it leaves now. */
+		resolved(st, e, mac);
+		e->state = SL_ARP_STALE;
+		sl_timer_arm(&st->timers, &e->timer, st->now + st->cfg.arp_reachable_ns);
+	} else {
+		return; /* the same address, no confirmation: nothing changes */
+	}
 	if (st->cfg.neigh_share)
 		sl_neigh_share_publish(st->cfg.neigh_share, ip, mac, st->now);
 }
@@ -350,7 +386,7 @@ void sl_arp_fini(struct sl_stack *st)
 int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb cb, void *arg)
 {
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
-	if (e && (e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING)) {
+	if (e && e->state != SL_ARP_INCOMPLETE) {
 		memcpy(mac, e->mac, 6);
 		e->last_used = st->now;
 		return 0;

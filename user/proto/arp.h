@@ -9,7 +9,18 @@
 
 #define SL_ARP_PENDING_MAX 48
 
-enum sl_arp_state { SL_ARP_FREE = 0, SL_ARP_INCOMPLETE, SL_ARP_REACHABLE, SL_ARP_REFRESHING };
+/* INCOMPLETE, REACHABLE and REFRESHING (RFC 4861's PROBE: unicast requests to the address
+ * known) serve both families; IPv6 entries also go through STALE (reachability unconfirmed,
+ * still used) and DELAY (used while stale: a probe follows unless confirmed), RFC 4861 §7.3.2. */
+enum sl_arp_state {
+	SL_ARP_FREE = 0,
+	SL_ARP_INCOMPLETE,
+	SL_ARP_REACHABLE,
+	SL_ARP_REFRESHING,
+	SL_ARP_STALE,
+	SL_ARP_DELAY,
+};
+#define SL_ND_DELAY_NS 5000000000ULL /* RFC 4861 §10 DELAY_FIRST_PROBE_TIME */
 
 /* One neighbour cache for both families (ARP and Neighbor Discovery are its two resolvers),
  * keyed by the 16-byte address. */
@@ -45,8 +56,12 @@ void sl_arp_fini(struct sl_stack *st);
 /* Send f (complete but for the Ethernet destination) to next hop ip (either family): at once
  * when its link-layer address is known, else after resolution. Takes the frame. */
 void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip);
-/* Learn ip's link-layer address: updates an entry, or creates one when create. */
-void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create);
+/* Learn ip's link-layer address: updates an entry, or creates one when create. confirmed:
+ * reachability is confirmed (a solicited advertisement: REACHABLE); otherwise (a
+ * solicitation's source address, an unsolicited advertisement) a new or changed address is
+ * STALE (RFC 4861 §7.2.3, §7.2.5) and an unchanged one keeps its state. */
+void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create,
+		    bool confirmed);
 struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip);
 /* Resolve outstanding entries from the neighbour share when it changed (once per poll). */
 void sl_arp_poll_share(struct sl_stack *st);

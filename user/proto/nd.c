@@ -154,7 +154,7 @@ static void ns_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 	}
 	/* §7.2.3: the solicitation's source link-layer address creates or updates the entry. */
 	if (slla)
-		sl_neigh_learn(st, &pkt->src, slla, true);
+		sl_neigh_learn(st, &pkt->src, slla, true, false);
 	send_na(st, &target, &pkt->src, slla, true);
 }
 
@@ -185,7 +185,7 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 	if (!e || !tlla)
 		return;
 	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
-		sl_neigh_learn(st, &target, tlla, false);
+		sl_neigh_learn(st, &target, tlla, false, (m[4] & NA_SOLICITED) != 0);
 }
 
 void sl_nd_input(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_t type)
