@@ -177,12 +177,15 @@ static void print_summary(FILE *out, bool json, const char *dev, const char *add
 	}
 	fprintf(out,
 		"sluice: stopped %s on %s (%u queue%s): rx %llu tx %llu arp-replies %llu "
-		"echo-replies %llu udp-rx %llu drops %llu",
+		"echo-replies %llu udp-rx %llu ipv4-rx %llu ipv6-rx %llu na-sent %llu "
+		"echo6-replies %llu drops %llu",
 		addr, dev, nq, nq == 1 ? "" : "s", (unsigned long long)s->c[SL_STAT_rx_frames],
 		(unsigned long long)s->c[SL_STAT_tx_frames],
 		(unsigned long long)s->c[SL_STAT_arp_replies_sent],
 		(unsigned long long)s->c[SL_STAT_icmp_echo_replies],
-		(unsigned long long)s->c[SL_STAT_udp_rx], (unsigned long long)drops);
+		(unsigned long long)s->c[SL_STAT_udp_rx], (unsigned long long)s->c[SL_STAT_ipv4_rx],
+		(unsigned long long)s->c[SL_STAT_ipv6_rx], (unsigned long long)s->c[SL_STAT_nd_na_sent],
+		(unsigned long long)s->c[SL_STAT_icmp6_echo_replies], (unsigned long long)drops);
 	const char *sep = " (";
 	for (unsigned i = 0; i < SL_STAT_N; i++) {
 		if (sl_stat_is_drop(i) && s->c[i]) {
