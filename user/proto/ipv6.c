@@ -20,11 +20,12 @@
 
 uint32_t sl_pmtu_get(struct sl_stack *st, const sl_ip *dst)
 {
-	for (unsigned i = 0; i < SL_PMTU_SLOTS; i++) {
+	for (unsigned i = 0; st->pmtu.used && i < SL_PMTU_SLOTS; i++) {
 		struct sl_pmtu_entry *e = &st->pmtu.e[i];
 		if (e->mtu && !memcmp(e->dst.b, dst->b, 16)) {
 			if (st->now - e->at > SL_PMTU_AGE_NS) {
 				e->mtu = 0; /* aged out: try the link MTU again */
+				st->pmtu.used--;
 				break;
 			}
 			return e->mtu < st->mtu ? e->mtu : st->mtu;
@@ -54,6 +55,8 @@ void sl_pmtu_update(struct sl_stack *st, const sl_ip *dst, uint32_t mtu)
 	/* RFC 8201 §4: a PTB never raises the estimate. */
 	if (slot->mtu && !memcmp(slot->dst.b, dst->b, 16) && slot->mtu <= mtu)
 		return;
+	if (!slot->mtu)
+		st->pmtu.used++;
 	slot->dst = *dst;
 	slot->mtu = mtu;
 	slot->at = st->now;

@@ -17,6 +17,7 @@ struct sl_pmtu_entry {
 /* Bounded: a full table forgets its oldest entry. */
 struct sl_pmtu {
 	struct sl_pmtu_entry e[SL_PMTU_SLOTS];
+	unsigned used; /* entries with mtu != 0: none (the usual case) costs no search */
 };
 
 struct sl_stack;
