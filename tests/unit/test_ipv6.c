@@ -1318,6 +1318,286 @@ static void test_tcp6_bad_checksum_dropped(void **state)
 	p6_down();
 }
 
+/* --- more source/destination rules --------------------------------------------------------- */
+
+/* RFC 4443 §2.4 (e.6) and RFC 4291 §2.5.2: the unspecified address never identifies a node to
+ * answer: an echo from :: is not answered. */
+static void test_ipv6_src_unspecified_dropped(void **state)
+{
+	up();
+	uint8_t m[64];
+	size_t len = mk_echo(m, ICMP6_ECHO_REQ, 1, 70, 8);
+	send_icmp6(&UNSPEC6, &ST6, 64, m, len);
+	p6_run(5 * MS);
+	assert_int_equal(X.ncap, 0);
+	p6_down();
+}
+
+/* RFC 4291 §2.5.3: a packet received from a link with the loopback address as its source (or
+ * destination) must be dropped. */
+static void test_ipv6_src_loopback_dropped(void **state)
+{
+	up();
+	sl_ip lo = ip6("::1");
+	uint8_t m[64];
+	size_t len = mk_echo(m, ICMP6_ECHO_REQ, 1, 71, 8);
+	send_icmp6(&lo, &ST6, 64, m, len);
+	p6_run(5 * MS);
+	assert_int_equal(X.ncap, 0);
+	len = mk_echo(m, ICMP6_ECHO_REQ, 1, 72, 8);
+	send_icmp6(&PEER6, &lo, 64, m, len);
+	p6_run(5 * MS);
+	assert_int_equal(X.ncap, 0);
+	p6_down();
+}
+
+/* RFC 4291 §2.5.5.2 / RFC 6890: IPv4-mapped addresses (::ffff:a.b.c.d) represent IPv4 nodes
+ * inside a host's API; they never appear as the source of an IPv6 packet on the wire. The
+ * stack keeps IPv4 addresses in that very form (ip.h), so such a packet must not reach a
+ * socket as if it came from IPv4, nor draw an answer (over either family). */
+static void test_ipv6_src_v4mapped_dropped(void **state)
+{
+	struct sl_stack_config c;
+	p6_config(&c);
+	c.addrs[1].addr = sl_ip_v4(0x0a000001u);
+	c.addrs[1].prefix_len = 24;
+	c.n_addrs = 2;
+	p6_up(&c);
+	memset(&U, 0, sizeof U);
+	assert_int_equal(sl_udp_listen(X.st, PORT, on_udp, &U), 0);
+	sl_ip mapped = sl_ip_v4(0x0a000002u); /* ::ffff:10.0.0.2, on the IPv4 subnet */
+	uint8_t u[128];
+	size_t ul = mk_udp6(u, &mapped, &ST6, 40000, PORT, 1, 16);
+	send6(&mapped, &ST6, NH_UDP, 64, u, ul);
+	uint8_t m[64];
+	size_t len = mk_echo(m, ICMP6_ECHO_REQ, 1, 73, 8);
+	send_icmp6(&mapped, &ST6, 64, m, len);
+	ul = mk_udp6(u, &mapped, &ST6, 40000, 7777, 1, 16); /* closed port */
+	send6(&mapped, &ST6, NH_UDP, 64, u, ul);
+	p6_run(5 * MS);
+	if (U.count)
+		print_message("delivered to the socket with src %s\n",
+			      sl_ip_is_v4(&U.m.src) ? "IPv4 (mapped)" : "IPv6");
+	assert_int_equal(U.count, 0);
+	if (X.ncap)
+		dump_caps(0);
+	assert_int_equal(X.ncap, 0); /* not even ARP for 10.0.0.2 */
+	assert_true(D(ipv6_bad_src) >= 3);
+	p6_down();
+}
+
+/* The same for the destination: ::ffff:10.0.0.1 is not an IPv6 address of a stack that holds
+ * 10.0.0.1 (RFC 4291 §2.5.5.2). */
+static void test_ipv6_dst_v4mapped_not_ours(void **state)
+{
+	struct sl_stack_config c;
+	p6_config(&c);
+	c.addrs[1].addr = sl_ip_v4(0x0a000001u);
+	c.addrs[1].prefix_len = 24;
+	c.n_addrs = 2;
+	p6_up(&c);
+	memset(&U, 0, sizeof U);
+	assert_int_equal(sl_udp_listen(X.st, PORT, on_udp, &U), 0);
+	sl_ip mine4 = sl_ip_v4(0x0a000001u);
+	uint8_t u[128];
+	size_t ul = mk_udp6(u, &PEER6, &mine4, 40000, PORT, 1, 16);
+	send6(&PEER6, &mine4, NH_UDP, 64, u, ul);
+	uint8_t m[64];
+	size_t len = mk_echo(m, ICMP6_ECHO_REQ, 1, 74, 8);
+	send_icmp6(&PEER6, &mine4, 64, m, len);
+	p6_run(5 * MS);
+	assert_int_equal(U.count, 0);
+	expect_no_reply(0, 74);
+	p6_down();
+}
+
+/* --- more ICMPv6 ----------------------------------------------------------------------------- */
+
+/* RFC 4443 §2.4 (b): an unknown informational message (type ≥ 128) is silently discarded; an
+ * unknown error message (type < 128) goes to the upper layer, and draws no answer either. */
+static void test_icmp6_unknown_types_silent(void **state)
+{
+	up();
+	uint8_t m[64] = {200, 0};
+	send_icmp6(&PEER6, &ST6, 64, m, 16);
+	uint8_t e[64] = {100, 0};
+	send_icmp6(&PEER6, &ST6, 64, e, 56);
+	p6_run(5 * MS);
+	assert_int_equal(X.ncap, 0);
+	p6_down();
+}
+
+/* RFC 4443 §2.4 (f): the rate of ICMPv6 error messages is limited (the stack's icmp_rate /
+ * icmp_burst: 100 per second, a burst of 50); the rest is counted. */
+static void test_icmp6_errors_rate_limited(void **state)
+{
+	up();
+	for (unsigned k = 0; k < 300; k++) {
+		uint8_t u[64];
+		size_t ul = mk_udp6(u, &PEER6, &ST6, 40000, (uint16_t)(7000 + k), k, 8);
+		send6(&PEER6, &ST6, NH_UDP, 64, u, ul);
+		if (k % 32 == 31)
+			p6_poll();
+	}
+	p6_run(2 * MS);
+	unsigned n = count_icmp6(0, ICMP6_DST_UNREACH);
+	print_message("%u port unreachables for 300 datagrams in 2 ms\n", n);
+	assert_true(n >= 1);
+	assert_true(n <= 60);
+	assert_true(D(icmp6_rate_limited) >= 300 - 60);
+	p6_down();
+}
+
+/* RFC 8201 §4: "A node MUST NOT increase its estimate of the Path MTU in response to the
+ * contents of a Packet Too Big message." After 1300, a PTB saying 1400 changes nothing. */
+static void test_icmp6_ptb_does_not_raise_pmtu(void **state)
+{
+	up();
+	unsigned idx;
+	struct v6 v = stack_udp(4010, 1400, &idx);
+	uint8_t q[P6_FRAME];
+	size_t ql = v.iplen;
+	memcpy(q, v.ip, ql);
+	send_error(ICMP6_PTB, 0, 1300, q, ql);
+	p6_run(3 * MS);
+	send_error(ICMP6_PTB, 0, 1400, q, ql);
+	p6_run(3 * MS);
+	unsigned from = X.ncap;
+	stack_udp(4010, 1300, &idx); /* 1348 bytes: over 1300, under 1400 */
+	for (unsigned i = from; i < X.ncap; i++) {
+		struct v6 w = cap6(i);
+		if (w.proto != NH_ICMP6)
+			assert_true(w.iplen <= 1300);
+	}
+	p6_down();
+}
+
+/* RFC 8201 §4: after a PTB the node must not try a larger Path MTU for at least 5 minutes
+ * (10 recommended): 4 minutes later a 1400-byte datagram still leaves in pieces that fit. */
+static void test_icmp6_pmtu_kept_5_minutes(void **state)
+{
+	up();
+	unsigned idx;
+	struct v6 v = stack_udp(4011, 1400, &idx);
+	send_error(ICMP6_PTB, 0, 1300, v.ip, v.iplen);
+	p6_run(3 * MS);
+	p6_run_fast(240 * SEC);
+	unsigned from = X.ncap;
+	stack_udp(4011, 1400, &idx);
+	for (unsigned i = from; i < X.ncap; i++) {
+		struct v6 w = cap6(i);
+		if (w.proto != NH_ICMP6)
+			assert_true(w.iplen <= 1300);
+	}
+	p6_down();
+}
+
+/* A TCP segment from the peer on a connection it tracks by hand. */
+static void send_tcp(uint16_t sport, uint16_t dport, uint32_t seq, uint32_t ack, uint8_t flags)
+{
+	uint8_t t[20] = {0};
+	put16(t, sport);
+	put16(t + 2, dport);
+	put32(t + 4, seq);
+	put32(t + 8, ack);
+	t[12] = 5 << 4;
+	t[13] = flags;
+	put16(t + 14, 65535);
+	put16(t + 16, l4_csum6(&PEER6, &ST6, NH_TCP, t, 20));
+	send6(&PEER6, &ST6, NH_TCP, 64, t, 20);
+}
+
+/* RFC 8201 §4 for TCP: after Packet Too Big (1280) about one of its segments, the connection
+ * sends nothing larger than 1280 bytes (smaller segments, RFC 8201 §5.4 / RFC 9293 §3.7.1). */
+static void test_tcp6_ptb_lowers_segments(void **state)
+{
+	up();
+	struct sl_tcp_flow *f = NULL;
+	assert_int_equal(sl_tcp_listen(X.st, 80, NULL, t_accept, &f), 0);
+	send_syn(40005, 80, 1000);
+	p6_run(3 * MS);
+	int i = find_tcp(0);
+	assert_true(i >= 0);
+	struct v6 sa = cap6((unsigned)i);
+	uint32_t iss = get32(sa.l4 + 4);
+	send_tcp(40005, 80, 1001, iss + 1, 0x10);
+	p6_run(3 * MS);
+	assert_non_null(f);
+	static uint8_t d[6000];
+	memset(d, 'd', sizeof d);
+	assert_true(sl_tcp_write_nodelay(f, d, sizeof d) > 0);
+	unsigned from = X.ncap;
+	p6_run(3 * MS);
+	int j = -1;
+	for (unsigned k = from; k < X.ncap; k++) {
+		struct v6 w = cap6(k);
+		if (w.proto == NH_TCP && w.iplen > 1280) {
+			j = (int)k;
+			break;
+		}
+	}
+	assert_true(j >= 0); /* a full-size segment went out */
+	struct v6 big1 = cap6((unsigned)j);
+	uint8_t q[P6_FRAME];
+	memcpy(q, big1.ip, big1.iplen);
+	send_error(ICMP6_PTB, 0, 1280, q, big1.iplen);
+	from = X.ncap;
+	p6_run_fast(5 * SEC); /* no ACK from the peer: retransmissions */
+	unsigned tcp_after = 0;
+	for (unsigned k = from; k < X.ncap; k++) {
+		struct v6 w = cap6(k);
+		if (w.proto != NH_TCP && !(w.frag && w.proto == NH_TCP))
+			continue;
+		tcp_after++;
+		if (w.iplen > 1280) {
+			print_message("after PTB 1280: a %zu-byte TCP packet\n", w.iplen);
+			fail();
+		}
+	}
+	assert_true(tcp_after >= 1);
+	sl_tcp_abort(f);
+	p6_down();
+}
+
+/* --- more fragments --------------------------------------------------------------------------- */
+
+/* RFC 8200 §4.5: the fragmentable part may begin with extension headers (a destination options
+ * header here) as long as the first fragment holds the chain up to the upper-layer header
+ * (RFC 7112): reassembled and answered. */
+static void test_ipv6_frag_with_dstopt_in_fragmentable_part(void **state)
+{
+	up();
+	uint8_t d[1400];
+	uint8_t opt[8] = {NH_ICMP6, 0, 1, 4, 0, 0, 0, 0};
+	memcpy(d, opt, 8);
+	size_t ml = echo_for_frags(d + 8, 80, 600, &ST6);
+	send_frag(&PEER6, &ST6, NH_DST, 0x4242, 304, false, d + 304, 8 + ml - 304);
+	send_frag(&PEER6, &ST6, NH_DST, 0x4242, 0, true, d, 304);
+	p6_run(5 * MS);
+	expect_reply(0, 0x55, 80, 600);
+	p6_down();
+}
+
+/* RFC 8200 §4.5: a datagram is identified by source, destination and Identification: two
+ * sources with the same id, interleaved, are two datagrams. */
+static void test_ipv6_frag_same_id_different_src(void **state)
+{
+	up();
+	static uint8_t a[2000], b[2000];
+	size_t la = echo_for_frags(a, 81, 1000, &ST6);
+	size_t lb = mk_echo(b, ICMP6_ECHO_REQ, 0x55, 82, 1000);
+	put16(b + 2, l4_csum6(&PEER6_LL, &ST6, NH_ICMP6, b, lb));
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x5151, 0, true, a, 504);
+	send_frag(&PEER6_LL, &ST6, NH_ICMP6, 0x5151, 0, true, b, 504);
+	send_frag(&PEER6_LL, &ST6, NH_ICMP6, 0x5151, 504, false, b + 504, lb - 504);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x5151, 504, false, a + 504, la - 504);
+	p6_run(5 * MS);
+	expect_reply(0, 0x55, 81, 1000);
+	assert_true(find_reply(0, 82) >= 0);
+	assert_int_equal(D(ipv6_reasm_ok), 2);
+	p6_down();
+}
+
 #define T6(t) cmocka_unit_test_teardown(t, p6_teardown)
 
 int main(void)
@@ -1374,6 +1654,17 @@ int main(void)
 	    T6(test_tcp6_synack_mss_1440),
 	    T6(test_tcp6_closed_port_rst),
 	    T6(test_tcp6_bad_checksum_dropped),
+	    T6(test_ipv6_src_unspecified_dropped),
+	    T6(test_ipv6_src_loopback_dropped),
+	    T6(test_ipv6_src_v4mapped_dropped),
+	    T6(test_ipv6_dst_v4mapped_not_ours),
+	    T6(test_icmp6_unknown_types_silent),
+	    T6(test_icmp6_errors_rate_limited),
+	    T6(test_icmp6_ptb_does_not_raise_pmtu),
+	    T6(test_icmp6_pmtu_kept_5_minutes),
+	    T6(test_tcp6_ptb_lowers_segments),
+	    T6(test_ipv6_frag_with_dstopt_in_fragmentable_part),
+	    T6(test_ipv6_frag_same_id_different_src),
 	};
 	return cmocka_run_group_tests_name("ipv6", tests, NULL, NULL);
 }

@@ -458,6 +458,91 @@ static void test_nd_na_solicited_to_multicast_invalid(void **state)
 	p6_down();
 }
 
+/* §7.2.3: an NS with an SLLA that differs from the cached address replaces it (the entry goes
+ * STALE): the NA and what follows go to the new address. */
+static void test_nd_ns_slla_updates_existing_entry(void **state)
+{
+	p6_up(NULL);
+	unsigned idx[8];
+	write_three(&PEER6);
+	p6_run(3 * MS);
+	assert_int_equal(find_udp(0, idx, 8), 3);
+	assert_memory_equal(cap6(idx[0]).eth, X.peer->mac, 6);
+	X.auto_na = false;
+	unsigned from = X.ncap;
+	sl_ip sn = solicited(&ST6);
+	send_ns(&PEER6, &sn, &ST6, MAC2, 255);
+	p6_run(3 * MS);
+	struct v6 v = check_our_na(find_na(from, &ST6), true);
+	assert_memory_equal(v.eth, MAC2, 6);
+	from = X.ncap;
+	write_three(&PEER6);
+	p6_run(3 * MS);
+	assert_int_equal(find_udp(from, idx, 8), 3);
+	assert_memory_equal(cap6(idx[0]).eth, MAC2, 6);
+	p6_down();
+}
+
+/* §7.2.5: for an INCOMPLETE entry the TLLA is recorded whatever the Override flag says: a
+ * solicited NA with O = 0 completes resolution. */
+static void test_nd_na_o_clear_completes_incomplete(void **state)
+{
+	p6_up(NULL);
+	write_three(&PEER6_B);
+	p6_run(3 * MS);
+	send_na(&PEER6_B, &ST6, NA_S, &PEER6_B, MAC2, 255);
+	p6_run(3 * MS);
+	unsigned idx[8];
+	assert_int_equal(find_udp(0, idx, 8), 3);
+	assert_memory_equal(cap6(idx[0]).eth, MAC2, 6);
+	p6_down();
+}
+
+/* §7.2.5: an NA without a TLLA for an INCOMPLETE entry (on a link with addresses) is
+ * discarded: the datagrams keep waiting, and a later NA with it releases them. */
+static void test_nd_na_without_tlla_ignored_for_incomplete(void **state)
+{
+	p6_up(NULL);
+	write_three(&PEER6_B);
+	p6_run(3 * MS);
+	send_na(&PEER6_B, &ST6, NA_S | NA_O, &PEER6_B, NULL, 255);
+	p6_run(3 * MS);
+	unsigned idx[8];
+	assert_int_equal(find_udp(0, idx, 8), 0);
+	send_na(&PEER6_B, &ST6, NA_S | NA_O, &PEER6_B, MAC2, 255);
+	p6_run(3 * MS);
+	assert_int_equal(find_udp(0, idx, 8), 3);
+	assert_memory_equal(cap6(idx[0]).eth, MAC2, 6);
+	p6_down();
+}
+
+/* §7.1.1: an option whose length runs past the end of the message makes the NS invalid. */
+static void test_nd_ns_option_overrun_ignored(void **state)
+{
+	p6_up(NULL);
+	uint8_t m[64], o[8] = {1, 2}; /* says 16 bytes, 8 present */
+	memcpy(o + 2, X.peer->mac, 6);
+	size_t len = mk_ns(m, &ST6, 0, o, 8);
+	sl_ip sn = solicited(&ST6);
+	expect_ns_ignored(&PEER6, &sn, 255, m, len);
+	p6_down();
+}
+
+/* RFC 4861 §7.2.4 / §7.2.3: an NS for our address with a nonce-like unknown option (RFC 4861
+ * §9: unknown options are ignored) is still answered. */
+static void test_nd_ns_unknown_option_ignored(void **state)
+{
+	p6_up(NULL);
+	uint8_t m[64], o[16] = {1, 1, 0, 0, 0, 0, 0, 0, 14, 1, 1, 2, 3, 4, 5, 6};
+	memcpy(o + 2, X.peer->mac, 6);
+	size_t len = mk_ns(m, &ST6, 0, o, 16);
+	sl_ip sn = solicited(&ST6);
+	send_icmp6(&PEER6, &sn, 255, m, len);
+	p6_run(3 * MS);
+	check_our_na(find_na(0, &ST6), true);
+	p6_down();
+}
+
 /* --- Duplicate Address Detection (RFC 4862 §5.4) --------------------------------------------- */
 
 /* A stack without addresses; the test adds ST6 at the current time. */
@@ -794,6 +879,11 @@ int main(void)
 	    T6(test_nd_na_override_rules),
 	    T6(test_nd_nud_probe_is_unicast),
 	    T6(test_nd_na_solicited_to_multicast_invalid),
+	    T6(test_nd_ns_slla_updates_existing_entry),
+	    T6(test_nd_na_o_clear_completes_incomplete),
+	    T6(test_nd_na_without_tlla_ignored_for_incomplete),
+	    T6(test_nd_ns_option_overrun_ignored),
+	    T6(test_nd_ns_unknown_option_ignored),
 	    T6(test_dad_ns_from_unspecified),
 	    T6(test_dad_config_address_tentative),
 	    T6(test_dad_tentative_answers_nothing),
