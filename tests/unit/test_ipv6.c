@@ -1598,6 +1598,68 @@ static void test_ipv6_frag_same_id_different_src(void **state)
 	p6_down();
 }
 
+/* --- routes ------------------------------------------------------------------------------- */
+
+/* The first UDP datagram the stack sent from index from on, or -1. */
+static int find_udp6(unsigned from)
+{
+	for (unsigned i = from; i < X.ncap && i < P6_MAXCAP; i++) {
+		struct v6 v;
+		if (v6_parse(X.cap[i].b, X.cap[i].len, &v) && v.proto == NH_UDP)
+			return (int)i;
+	}
+	return -1;
+}
+
+/* An off-link destination goes to the default router (gateway6, a link-local address as
+ * routers have, RFC 4861 §8): the NS asks for the router, the datagram leaves to the router's
+ * MAC with the final destination in its header. Without a router: -ENETUNREACH. */
+static void test_ipv6_offlink_via_gateway6(void **state)
+{
+	struct sl_stack_config c;
+	p6_config(&c);
+	c.gateway6 = PEER6_LL;
+	p6_up(&c);
+	sl_ip far = ip6("2001:db8::5");
+	assert_int_equal(sl_udp_write(X.st, NULL, &far, 9, "far", 3), 0);
+	p6_run(5 * MS);
+	int i = find_udp6(0);
+	if (i < 0)
+		dump_caps(0);
+	assert_true(i >= 0);
+	struct v6 v = cap6((unsigned)i);
+	assert_true(ip_eq(&v.dst, &far));
+	assert_true(ip_eq(&v.src, &ST6));
+	assert_memory_equal(v.eth, X.peer->mac, 6);
+	int ns = find_icmp6(0, ND_NS, 0);
+	assert_true(ns >= 0);
+	struct v6 n = cap6((unsigned)ns);
+	assert_true(ip_eqb(n.l4 + 8, &PEER6_LL));
+	p6_down();
+
+	p6_up(NULL);
+	assert_int_equal(sl_udp_write(X.st, NULL, &far, 9, "far", 3), -ENETUNREACH);
+	/* Another /64 of fd00::/16 is off-link too. */
+	sl_ip other = ip6("fd00:0:0:1::5");
+	assert_int_equal(sl_udp_write(X.st, NULL, &other, 9, "x", 1), -ENETUNREACH);
+	p6_down();
+}
+
+/* RFC 4861 §5.2 / RFC 4291 §2.5.6: fe80::/64 is on-link on every interface, even for a stack
+ * that holds only a global address: fe80::2 is resolved and reached directly. */
+static void test_ipv6_linklocal_is_onlink(void **state)
+{
+	up();
+	assert_int_equal(sl_udp_write(X.st, NULL, &PEER6_LL, 9, "ll", 2), 0);
+	p6_run(5 * MS);
+	int i = find_udp6(0);
+	assert_true(i >= 0);
+	struct v6 v = cap6((unsigned)i);
+	assert_true(ip_eq(&v.dst, &PEER6_LL));
+	assert_memory_equal(v.eth, X.peer->mac, 6);
+	p6_down();
+}
+
 #define T6(t) cmocka_unit_test_teardown(t, p6_teardown)
 
 int main(void)
@@ -1665,6 +1727,8 @@ int main(void)
 	    T6(test_tcp6_ptb_lowers_segments),
 	    T6(test_ipv6_frag_with_dstopt_in_fragmentable_part),
 	    T6(test_ipv6_frag_same_id_different_src),
+	    T6(test_ipv6_offlink_via_gateway6),
+	    T6(test_ipv6_linklocal_is_onlink),
 	};
 	return cmocka_run_group_tests_name("ipv6", tests, NULL, NULL);
 }

@@ -757,6 +757,45 @@ static void test_dad_tentative_not_used_as_source(void **state)
 	p6_down();
 }
 
+/* RFC 4861 §7.2.6: if the stack announces a new address once DAD is over, the unsolicited NA
+ * goes to all-nodes with S = 0, hop limit 255, and our MAC. */
+static void test_dad_completion_na_valid(void **state)
+{
+	open_bare();
+	p6_run_fast(2500 * MS);
+	assert_int_equal(sl_ip_addr_state(X.st, &ST6), 0);
+	int i = find_na(0, &ST6);
+	if (i >= 0) {
+		struct v6 v = check_our_na(i, false);
+		assert_true(ip_eq(&v.dst, &ALL_NODES));
+	}
+	p6_down();
+}
+
+/* ip.h: what sl_ip_add_addr refuses, and what sl_ip_addr_state says of strangers. */
+static void test_nd_add_addr_api(void **state)
+{
+	open_bare();
+	assert_int_equal(sl_ip_add_addr(X.st, &ST6, 64), -EEXIST);
+	sl_ip mc = ip6("ff02::1"), lo = ip6("::1");
+	assert_int_equal(sl_ip_add_addr(X.st, &mc, 64), -EINVAL);
+	assert_int_equal(sl_ip_add_addr(X.st, &lo, 128), -EINVAL);
+	assert_int_equal(sl_ip_add_addr(X.st, &UNSPEC6, 64), -EINVAL);
+	assert_int_equal(sl_ip_addr_state(X.st, &PEER6), -ENOENT);
+	/* Removing a tentative address ends its DAD: no state, nothing answered for it. */
+	assert_int_equal(sl_ip_del_addr(X.st, &ST6), 0);
+	assert_int_equal(sl_ip_addr_state(X.st, &ST6), -ENOENT);
+	p6_run_fast(2 * SEC);
+	assert_int_equal(sl_ip_addr_state(X.st, &ST6), -ENOENT);
+	unsigned from = X.ncap;
+	send_echo(&PEER6, &ST6, 1, 1, 8);
+	sl_ip sn = solicited(&ST6);
+	send_ns(&PEER6, &sn, &ST6, X.peer->mac, 255);
+	p6_run(5 * MS);
+	assert_int_equal(X.ncap, from);
+	p6_down();
+}
+
 /* RFC 4861 §7.2.4: after DAD, an NS from the unspecified address (another node's DAD probe)
  * for our address is answered with an NA to all-nodes (ff02::1, 33:33:00:00:00:01) with
  * S = 0. */
@@ -894,6 +933,8 @@ int main(void)
 	    T6(test_dad_invalid_na_no_conflict),
 	    T6(test_dad_success_then_echo),
 	    T6(test_dad_tentative_not_used_as_source),
+	    T6(test_dad_completion_na_valid),
+	    T6(test_nd_add_addr_api),
 	    T6(test_nd_dad_probe_answered_to_all_nodes),
 	    T6(test_nd_ra_validation_and_ignored),
 	    T6(test_nd_redirect_validation_and_ignored),
