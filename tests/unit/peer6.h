@@ -310,7 +310,8 @@ static inline void send_icmp6_ext(const sl_ip *src, const sl_ip *dst, uint8_t hl
 	put16(msg + 2, 0);
 	put16(msg + 2, l4_csum6(src, dst, NH_ICMP6, msg, mlen));
 	assert_true(elen + mlen <= sizeof body);
-	memcpy(body, ext, elen);
+	if (elen)
+		memcpy(body, ext, elen);
 	memcpy(body + elen, msg, mlen);
 	send6(src, dst, elen ? first_nh : NH_ICMP6, hlim, body, elen + mlen);
 }

@@ -19,7 +19,8 @@ static size_t mk_ns(uint8_t *m, const sl_ip *target, uint8_t code, const uint8_t
 	m[0] = ND_NS;
 	m[1] = code;
 	memcpy(m + 8, target->b, 16);
-	memcpy(m + 24, opts, olen);
+	if (olen)
+		memcpy(m + 24, opts, olen);
 	return 24 + olen;
 }
 
