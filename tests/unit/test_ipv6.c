@@ -656,6 +656,37 @@ static void test_ipv6_frag_overlap_first_bytes(void **state)
 	p6_down();
 }
 
+/* RFC 5722 §4 and RFC 8200 §4.5: only an *exact* duplicate fragment may be dropped on its own
+ * while the rest is kept; a fragment that lies inside held data without being the same
+ * fragment (here bytes 400..600 of a held 0..800, the same bytes even) is an overlap, and the
+ * datagram is abandoned. */
+static void test_ipv6_frag_subset_overlap_drops_datagram(void **state)
+{
+	up();
+	size_t len = echo_for_frags(big, 52, 1200, &ST6);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x97, 0, true, big, 800);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x97, 400, true, big + 400, 200);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x97, 800, false, big + 800, len - 800);
+	p6_run(5 * MS);
+	expect_no_reply(0, 52);
+	assert_true(D(ipv6_reasm_overlap) >= 1);
+	p6_down();
+}
+
+/* RFC 8200 §4.5: an exact duplicate of a fragment may be dropped alone: the datagram still
+ * completes. */
+static void test_ipv6_frag_exact_duplicate_tolerated(void **state)
+{
+	up();
+	size_t len = echo_for_frags(big, 53, 1200, &ST6);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x96, 0, true, big, 800);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x96, 0, true, big, 800);
+	send_frag(&PEER6, &ST6, NH_ICMP6, 0x96, 800, false, big + 800, len - 800);
+	p6_run(5 * MS);
+	expect_reply(0, 0x55, 53, 1200);
+	p6_down();
+}
+
 /* RFC 6946 §4: an atomic fragment (offset 0, M 0) is processed at once as a whole packet,
  * not through reassembly, and does not disturb a reassembly with the same id. */
 static void test_ipv6_atomic_fragment_processed(void **state)
@@ -960,9 +991,10 @@ static void test_icmp6_port_unreachable(void **state)
 }
 
 /* §2.4 (e.1): no ICMPv6 error in answer to an ICMPv6 error. An error message (Destination
- * Unreachable) behind a destination option whose type asks for Parameter Problem (10) gets
- * none; a first fragment of an error message that times out gets no Time Exceeded. */
-static void test_icmp6_no_error_for_error(void **state)
+ * Unreachable) behind a destination option whose type asks for Parameter Problem (10), or
+ * behind an unknown routing type with Segments Left, gets none: the packet is an ICMPv6 error
+ * message whichever header made it unacceptable. */
+static void test_icmp6_no_error_for_error_behind_ext(void **state)
 {
 	up();
 	uint8_t m[128];
@@ -977,14 +1009,26 @@ static void test_icmp6_no_error_for_error(void **state)
 	send_icmp6_ext(&PEER6, &ST6, 64, NH_DST, h, 8, m, 56);
 	p6_run(5 * MS);
 	assert_int_equal(count_icmp6_errors(0), 0);
-	/* An unknown Next Header behind it does not count: this is about what the packet carries.
-	 * The first fragment of an error, never completed. */
+	uint8_t r[64];
+	size_t rl = routing_hdr(r, 253, 1, 1);
+	send_icmp6_ext(&PEER6, &ST6, 64, NH_ROUTING, r, rl, m, 56);
+	p6_run(5 * MS);
+	assert_int_equal(count_icmp6_errors(0), 0);
+	p6_down();
+}
+
+/* §2.4 (e.1) with RFC 8200 §4.5: the first fragment of an ICMPv6 error that is never completed
+ * gets no Time Exceeded. */
+static void test_icmp6_no_error_for_error_fragment_timeout(void **state)
+{
+	up();
 	uint8_t big_err[1200];
 	memset(big_err, 0, sizeof big_err);
 	big_err[0] = ICMP6_DST_UNREACH;
 	put16(big_err + 2, l4_csum6(&PEER6, &ST6, NH_ICMP6, big_err, sizeof big_err));
 	send_frag(&PEER6, &ST6, NH_ICMP6, 0x1111, 0, true, big_err, 800);
 	p6_run_fast(61 * SEC);
+	assert_int_equal(D(ipv6_reasm_timeout), 1);
 	assert_int_equal(count_icmp6_errors(0), 0);
 	p6_down();
 }
@@ -1691,6 +1735,8 @@ int main(void)
 	    T6(test_ipv6_frag_reasm_two_and_big_reply),
 	    T6(test_ipv6_frag_overlap_drops_datagram),
 	    T6(test_ipv6_frag_overlap_first_bytes),
+	    T6(test_ipv6_frag_subset_overlap_drops_datagram),
+	    T6(test_ipv6_frag_exact_duplicate_tolerated),
 	    T6(test_ipv6_atomic_fragment_processed),
 	    T6(test_ipv6_frag_first_without_upper_header_dropped),
 	    T6(test_ipv6_frag_len_not_multiple_of_8_dropped),
@@ -1704,7 +1750,8 @@ int main(void)
 	    T6(test_icmp6_echo_all_nodes_answered_from_unicast),
 	    T6(test_icmp6_bad_csum_dropped),
 	    T6(test_icmp6_port_unreachable),
-	    T6(test_icmp6_no_error_for_error),
+	    T6(test_icmp6_no_error_for_error_behind_ext),
+	    T6(test_icmp6_no_error_for_error_fragment_timeout),
 	    T6(test_icmp6_no_error_to_multicast_dst),
 	    T6(test_icmp6_error_fits_1280),
 	    T6(test_icmp6_ptb_lowers_pmtu),

@@ -440,6 +440,45 @@ static void test_nd_nud_probe_is_unicast(void **state)
 	p6_down();
 }
 
+/* §7.3.3 / Appendix C: a neighbour in use that stops confirming is probed in PROBE state with
+ * unicast NS to the cached link-layer address, MAX_UNICAST_SOLICIT (3) of them RetransTimer
+ * apart, and only then forgotten. Meanwhile datagrams keep going to the cached address. */
+static void test_nd_nud_in_use_probes_unicast(void **state)
+{
+	p6_up(NULL);
+	unsigned idx[8];
+	write_three(&PEER6);
+	p6_run(3 * MS);
+	assert_int_equal(find_udp(0, idx, 8), 3);
+	X.auto_na = false;
+	unsigned from = X.ncap;
+	for (unsigned s = 0; s < 80; s++) {
+		uint8_t d[8] = {0};
+		struct sl_udp_write_opts o = {.src_port = 3000};
+		sl_udp_write(X.st, &o, &PEER6, 3001, d, sizeof d);
+		p6_run_fast(1 * SEC);
+	}
+	unsigned n = 0, unicast = 0;
+	for (int i = find_ns(from, &PEER6); i >= 0; i = find_ns((unsigned)i + 1, &PEER6)) {
+		struct v6 v = cap6((unsigned)i);
+		n++;
+		if (ip_eq(&v.dst, &PEER6) && !memcmp(v.eth, X.peer->mac, 6))
+			unicast++;
+		else if (unicast < 3)
+			print_message("probe %u at %.3f s went to the solicited-node group\n", n,
+				      (double)X.cap[i].t / 1e9);
+	}
+	print_message("%u NS for the silent neighbour, %u of them unicast\n", n, unicast);
+	assert_true(unicast >= 3);
+	/* The first three probes are the unicast ones. */
+	int i = find_ns(from, &PEER6);
+	for (unsigned k = 0; k < 3 && i >= 0; k++, i = find_ns((unsigned)i + 1, &PEER6)) {
+		struct v6 v = cap6((unsigned)i);
+		assert_true(ip_eq(&v.dst, &PEER6));
+	}
+	p6_down();
+}
+
 /* §7.1.2: an NA to a multicast address with the Solicited flag set is invalid. */
 static void test_nd_na_solicited_to_multicast_invalid(void **state)
 {
@@ -918,6 +957,7 @@ int main(void)
 	    T6(test_nd_na_without_entry_not_created),
 	    T6(test_nd_na_override_rules),
 	    T6(test_nd_nud_probe_is_unicast),
+	    T6(test_nd_nud_in_use_probes_unicast),
 	    T6(test_nd_na_solicited_to_multicast_invalid),
 	    T6(test_nd_ns_slla_updates_existing_entry),
 	    T6(test_nd_na_o_clear_completes_incomplete),
