@@ -32,7 +32,8 @@ static void add_addr(struct sl_stack_config *c, const char *a, uint8_t plen)
 
 /* A: fd00::1/64, B: fd00::2/64 (plus what extra adds), then DAD: both addresses usable. */
 static void net6_up(struct net *n, const struct sl_fault *ab, const struct sl_fault *ba,
-		    uint64_t seed, void (*extra)(struct sl_stack_config *a, struct sl_stack_config *b))
+		    uint64_t seed,
+		    void (*extra)(struct sl_stack_config *a, struct sl_stack_config *b))
 {
 	struct sl_stack_config ca, cb;
 	sl_stack_config_init(&ca);
@@ -73,7 +74,8 @@ static bool transfer_to(struct net *n, const char *dst_s, uint64_t up, uint64_t 
 	bool ok = pn_run_until(n, &run, xfer_done, &x, max_ns);
 	struct end *s = &srv.ends[0];
 	print_message("%s: %llu up / %llu down in %.3f s simulated\n", dst_s,
-		      (unsigned long long)up, (unsigned long long)down, (double)(n->now - t0) / 1e9);
+		      (unsigned long long)up, (unsigned long long)down,
+		      (double)(n->now - t0) / 1e9);
 	if (!ok)
 		print_message("client: sent %llu recv %llu eof %d err %d closed %d | server: sent "
 			      "%llu recv %llu eof %d\n",

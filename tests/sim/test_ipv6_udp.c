@@ -379,8 +379,8 @@ static void udp6_faults(uint64_t seed)
 	drops(&n, n.a);
 	assert_true(pa.corrupted + pb.corrupted > 0);
 	assert_int_equal(r.corrupt, 0);
-	assert_int_equal(stat(n.a, SL_STAT_ipv6_reasm_no_mem) + stat(n.b, SL_STAT_ipv6_reasm_no_mem),
-			 0);
+	assert_int_equal(
+	    stat(n.a, SL_STAT_ipv6_reasm_no_mem) + stat(n.b, SL_STAT_ipv6_reasm_no_mem), 0);
 	assert_true(distinct > 700);
 	pn_down(&n);
 }

@@ -87,7 +87,7 @@ static inline sl_ip ip_at(const uint8_t *p)
 }
 
 /* The addresses of these tests. */
-static const sl_ip ST6 = {{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};	 /* the stack */
+static const sl_ip ST6 = {{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};	  /* the stack */
 static const sl_ip PEER6 = {{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}}; /* auto NA */
 /* Another on-link neighbour nobody answers for. */
 static const sl_ip PEER6_B = {{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3}};
@@ -134,8 +134,8 @@ static inline uint16_t l4_csum6(const sl_ip *src, const sl_ip *dst, uint8_t prot
 }
 
 /* True when an upper-layer message holding its checksum verifies (sums to 0xffff). */
-static inline bool l4_csum6_ok(const sl_ip *src, const sl_ip *dst, uint8_t proto,
-			       const uint8_t *l4, size_t len)
+static inline bool l4_csum6_ok(const sl_ip *src, const sl_ip *dst, uint8_t proto, const uint8_t *l4,
+			       size_t len)
 {
 	return csum16(l4, len, pseudo6(src, dst, proto, (uint32_t)len)) == 0xffff;
 }
@@ -268,8 +268,8 @@ static inline void peer_send_raw(const uint8_t *fr, size_t len)
 
 /* Ethernet + IPv6 header in fr (54 bytes) for a payload of plen bytes. The Ethernet
  * destination: the stack's MAC, or the group's 33:33 MAC for a multicast destination. */
-static inline size_t hdr6(uint8_t *fr, const sl_ip *src, const sl_ip *dst, uint8_t nh,
-			  uint8_t hlim, size_t plen)
+static inline size_t hdr6(uint8_t *fr, const sl_ip *src, const sl_ip *dst, uint8_t nh, uint8_t hlim,
+			  size_t plen)
 {
 	if (dst->b[0] == 0xff)
 		mcast_mac(dst, fr);
@@ -367,8 +367,8 @@ static inline void send_echo(const sl_ip *src, const sl_ip *dst, uint16_t id, ui
 
 /* An NA from addr (the peer's) to dst: flags, target, and a TLLA option with mac (NULL:
  * none); hop limit 255 unless hlim. */
-static inline void send_na(const sl_ip *src, const sl_ip *dst, uint32_t flags,
-			   const sl_ip *target, const uint8_t *mac, uint8_t hlim)
+static inline void send_na(const sl_ip *src, const sl_ip *dst, uint32_t flags, const sl_ip *target,
+			   const uint8_t *mac, uint8_t hlim)
 {
 	uint8_t m[32];
 	memset(m, 0, sizeof m);
@@ -702,7 +702,8 @@ static inline void dump_caps(unsigned from)
 		struct v6 v;
 		if (!v6_parse(X.cap[i].b, X.cap[i].len, &v)) {
 			print_message("  [%u] t=%.3f non-IPv6 type %04x len %u\n", i,
-				      (double)X.cap[i].t / 1e9, get16(X.cap[i].b + 12), X.cap[i].len);
+				      (double)X.cap[i].t / 1e9, get16(X.cap[i].b + 12),
+				      X.cap[i].len);
 			continue;
 		}
 		char s[64], d[64];

@@ -11,7 +11,6 @@
 
 #define PORT 9999
 
-
 /* --- what a datagram the stack received looked like ---------------------------------------- */
 
 struct urec {
@@ -275,7 +274,8 @@ static void test_ipv6_src_multicast_dropped(void **state)
 	p6_down();
 }
 
-/* --- extension headers (RFC 8200 §4) ----------------------------------------------------------- */
+/* --- extension headers (RFC 8200 §4) -----------------------------------------------------------
+ */
 
 /* §4.3: a hop-by-hop header right after the IPv6 header is processed (PadN), then the echo. */
 static void test_ipv6_hbh_first_accepted(void **state)
@@ -403,8 +403,8 @@ static void test_ipv6_opt_unknown_pointer_second_option(void **state)
 static void test_ipv6_pad1_padn_accepted(void **state)
 {
 	up();
-	uint8_t h1[8] = {NH_ICMP6, 0, 0, 0, 1, 2, 0, 0};	 /* Pad1 Pad1 PadN(2) */
-	uint8_t h2[16] = {NH_ICMP6, 1, 0, 1, 11, 0}; /* Pad1 PadN(11): 2 + 1 + 13 = 16 */
+	uint8_t h1[8] = {NH_ICMP6, 0, 0, 0, 1, 2, 0, 0}; /* Pad1 Pad1 PadN(2) */
+	uint8_t h2[16] = {NH_ICMP6, 1, 0, 1, 11, 0};	 /* Pad1 PadN(11): 2 + 1 + 13 = 16 */
 	uint8_t h3[8] = {NH_ICMP6, 0, 0, 0, 0, 0, 0, 0}; /* six Pad1 */
 	echo_ext(&ST6, 22, NH_DST, h1, 8);
 	echo_ext(&ST6, 23, NH_DST, h2, 16);

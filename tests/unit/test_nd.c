@@ -12,8 +12,7 @@ static const uint8_t MAC2[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x33};
 static const uint8_t MAC3[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x44};
 
 /* An NS message: target, then options opts[0..olen); code; returns its length. */
-static size_t mk_ns(uint8_t *m, const sl_ip *target, uint8_t code, const uint8_t *opts,
-		    size_t olen)
+static size_t mk_ns(uint8_t *m, const sl_ip *target, uint8_t code, const uint8_t *opts, size_t olen)
 {
 	memset(m, 0, 24);
 	m[0] = ND_NS;
