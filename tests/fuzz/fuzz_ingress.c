@@ -106,7 +106,8 @@ static void check_ipv6(const uint8_t *ip, size_t len)
 	uint8_t nh = sl_ipv6_next(ip);
 	size_t off = SL_IPV6_HLEN, end = SL_IPV6_HLEN + plen;
 	for (;;) {
-		if (nh == SL_IPPROTO_HOPOPTS || nh == SL_IPPROTO_DSTOPTS || nh == SL_IPPROTO_ROUTING) {
+		if (nh == SL_IPPROTO_HOPOPTS || nh == SL_IPPROTO_DSTOPTS ||
+		    nh == SL_IPPROTO_ROUTING) {
 			if (off + 8 > end)
 				abort();
 			size_t hl = 8 + 8 * (size_t)ip[off + 1];
