@@ -1704,6 +1704,122 @@ static void test_ipv6_linklocal_is_onlink(void **state)
 	p6_down();
 }
 
+/* --- the API over IPv6 --------------------------------------------------------------------- */
+
+static struct {
+	unsigned n;
+	sl_ip src;
+	uint16_t id, seq;
+	size_t len;
+} echo_rx;
+
+static void on_echo_reply(void *arg, const sl_ip *src, uint16_t id, uint16_t seq,
+			  const uint8_t *data, size_t len)
+{
+	echo_rx.n++;
+	echo_rx.src = *src;
+	echo_rx.id = id;
+	echo_rx.seq = seq;
+	echo_rx.len = len;
+}
+
+/* icmp.h: sl_icmp_write to an IPv6 destination sends ICMPv6 (checksum over the pseudo-header,
+ * checked on capture); the peer's echo reply reaches sl_icmp_on_echo_reply. */
+static void test_icmp6_write_echo_and_reply_callback(void **state)
+{
+	up();
+	memset(&echo_rx, 0, sizeof echo_rx);
+	sl_icmp_on_echo_reply(X.st, on_echo_reply, NULL);
+	uint8_t m[64];
+	size_t len = mk_echo(m, ICMP6_ECHO_REQ, 0x4321, 9, 20);
+	assert_int_equal(sl_icmp_write(X.st, &PEER6, NULL, m, len), 0);
+	p6_run(3 * MS);
+	int i = find_icmp6(0, ICMP6_ECHO_REQ, 0);
+	assert_true(i >= 0);
+	struct v6 v = cap6((unsigned)i);
+	assert_true(ip_eq(&v.src, &ST6));
+	assert_true(ip_eq(&v.dst, &PEER6));
+	assert_int_equal(v.l4len, len);
+	assert_int_equal(get16(v.l4 + 4), 0x4321);
+	uint8_t r[64];
+	size_t rl = mk_echo(r, ICMP6_ECHO_REPLY, 0x4321, 9, 20);
+	send_icmp6(&PEER6, &ST6, 64, r, rl);
+	p6_run(3 * MS);
+	assert_int_equal(echo_rx.n, 1);
+	assert_true(ip_eq(&echo_rx.src, &PEER6));
+	assert_int_equal(echo_rx.id, 0x4321);
+	assert_int_equal(echo_rx.seq, 9);
+	assert_int_equal(echo_rx.len, 20);
+	p6_down();
+}
+
+/* RFC 4291 §2.7 / RFC 8200: the stack never sends from a multicast (or foreign) address, even
+ * when the application asks for it (an echo server answering from m->dst of a datagram sent to
+ * ff02::1 would). */
+static void test_udp6_write_bad_source_refused(void **state)
+{
+	up();
+	struct sl_udp_write_opts o = {.src = &ALL_NODES, .src_port = 7};
+	assert_true(sl_udp_write(X.st, &o, &PEER6, 9, "x", 1) < 0);
+	sl_ip other = ip6("fd00::99");
+	o.src = &other;
+	assert_true(sl_udp_write(X.st, &o, &PEER6, 9, "x", 1) < 0);
+	o.src = &UNSPEC6;
+	int r = sl_udp_write(X.st, &o, &PEER6, 9, "x", 1);
+	p6_run(3 * MS);
+	for (unsigned i = 0; i < X.ncap; i++) {
+		struct v6 v = cap6(i);
+		assert_false(v.src.b[0] == 0xff);
+		if (v.proto == NH_UDP)
+			assert_true(ip_eq(&v.src, &ST6)); /* :: meant "choose" if it was taken */
+	}
+	(void)r;
+	p6_down();
+}
+
+/* RFC 9293 §3.10.7.1 / RFC 1122 §4.2.3.10: a SYN to a multicast address is ignored (no SYN-ACK,
+ * no RST). */
+static void test_tcp6_syn_to_multicast_ignored(void **state)
+{
+	up();
+	struct sl_tcp_flow *f = NULL;
+	assert_int_equal(sl_tcp_listen(X.st, 80, NULL, t_accept, &f), 0);
+	uint8_t t[20] = {0};
+	put16(t, 40009);
+	put16(t + 2, 80);
+	put32(t + 4, 77);
+	t[12] = 5 << 4;
+	t[13] = 0x02;
+	put16(t + 14, 1000);
+	put16(t + 16, l4_csum6(&PEER6, &ALL_NODES, NH_TCP, t, 20));
+	send6(&PEER6, &ALL_NODES, NH_TCP, 64, t, 20);
+	t[13] = 0x10; /* and an ACK for no connection: no RST either */
+	put16(t + 16, 0);
+	put16(t + 16, l4_csum6(&PEER6, &ALL_NODES, NH_TCP, t, 20));
+	send6(&PEER6, &ALL_NODES, NH_TCP, 64, t, 20);
+	p6_run(3 * MS);
+	assert_int_equal(find_tcp(0), -1);
+	assert_null(f);
+	p6_down();
+}
+
+/* ip.h: sl_ip_mtu is the payload that fits in one packet: 1500 − 40 over IPv6, and what a
+ * Packet Too Big left (1300 − 40). sl_ip_src picks our address. */
+static void test_ipv6_ip_mtu_and_src(void **state)
+{
+	up();
+	assert_int_equal(sl_ip_mtu(X.st, &PEER6), 1460);
+	sl_ip src;
+	assert_int_equal(sl_ip_src(X.st, &PEER6, &src), 0);
+	assert_true(ip_eq(&src, &ST6));
+	unsigned idx;
+	struct v6 v = stack_udp(4020, 1400, &idx);
+	send_error(ICMP6_PTB, 0, 1300, v.ip, v.iplen);
+	p6_run(3 * MS);
+	assert_int_equal(sl_ip_mtu(X.st, &PEER6), 1260);
+	p6_down();
+}
+
 #define T6(t) cmocka_unit_test_teardown(t, p6_teardown)
 
 int main(void)
@@ -1776,6 +1892,10 @@ int main(void)
 	    T6(test_ipv6_frag_same_id_different_src),
 	    T6(test_ipv6_offlink_via_gateway6),
 	    T6(test_ipv6_linklocal_is_onlink),
+	    T6(test_icmp6_write_echo_and_reply_callback),
+	    T6(test_udp6_write_bad_source_refused),
+	    T6(test_tcp6_syn_to_multicast_ignored),
+	    T6(test_ipv6_ip_mtu_and_src),
 	};
 	return cmocka_run_group_tests_name("ipv6", tests, NULL, NULL);
 }
