@@ -155,8 +155,11 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 			return;
 		}
 		e->retries++;
-		/* A refresh asks the known MAC first (RFC 1122 §2.3.2.1 unicast poll). */
-		send_request(st, e, e->state == SL_ARP_REFRESHING && e->retries == 1);
+		/* A refresh asks the known MAC first (RFC 1122 §2.3.2.1 unicast poll); IPv6 probes
+		 * are all unicast (RFC 4861 §7.3.3, MAX_UNICAST_SOLICIT). */
+		send_request(st, e,
+			     e->state == SL_ARP_REFRESHING &&
+				 (e->retries == 1 || !sl_ip_is_v4(&e->ip)));
 		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
 		return;
 	case SL_ARP_DELAY:

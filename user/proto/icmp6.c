@@ -212,12 +212,43 @@ enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	return SL_RX_RELEASE;
 }
 
+/* Whether the datagram carries an ICMPv6 error or a redirect, behind whatever extension
+ * headers (an error may be generated while the chain is being walked, before the transport is
+ * known). */
+static bool carries_icmp6_error(const struct sl_ip_pkt *pkt)
+{
+	const uint8_t *ip = pkt->ip;
+	size_t end = pkt->iplen, off = SL_IPV6_HLEN;
+	uint8_t nh = sl_ipv6_next(ip);
+	if (pkt->l4) {
+		nh = pkt->proto;
+		off = (size_t)(pkt->l4 - ip);
+	}
+	for (int n = 0; n < 16 && off < end; n++) {
+		if (nh == SL_IPPROTO_ICMPV6)
+			return ip[off] < 128 || ip[off] == 137;
+		if (nh == SL_IPPROTO_HOPOPTS || nh == SL_IPPROTO_DSTOPTS || nh == SL_IPPROTO_ROUTING) {
+			if (off + 8 > end)
+				return false;
+			nh = ip[off];
+			off += 8u * (ip[off + 1] + 1u);
+		} else if (nh == SL_IPPROTO_FRAGMENT) {
+			if (off + 8 > end || (sl_get16(ip + off + 2) & 0xfff8))
+				return false;
+			nh = ip[off];
+			off += 8;
+		} else {
+			return false;
+		}
+	}
+	return false;
+}
+
 void sl_icmp6_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_t type,
 			 uint8_t code, uint32_t param)
 {
 	/* §2.4(e): never about an ICMPv6 error or a redirect … */
-	if (pkt->proto == SL_IPPROTO_ICMPV6 && pkt->l4 && pkt->l4len > 0 &&
-	    (pkt->l4[0] < 128 || pkt->l4[0] == 137))
+	if (carries_icmp6_error(pkt))
 		return;
 	/* … never to a group or a link-layer multicast, but for Packet Too Big and an unknown
 	 * option whose type asks for it (code 2) … */

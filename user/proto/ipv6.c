@@ -379,6 +379,22 @@ static enum sl_rx_result walk(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_
 					return SL_RX_RELEASE;
 				}
 			}
+			uint32_t flen = (uint32_t)(end - off - SL_IPV6_FRAG_HLEN);
+			/* §4.5: a fragment with M set whose length is not a multiple of 8, or one
+			 * reaching past 65535 bytes, is discarded with a Parameter Problem code 0
+			 * pointing at the Payload Length or the Fragment Offset. */
+			if (more && (flen & 7)) {
+				STAT_INC(st, ipv6_frags_rx);
+				STAT_INC(st, ipv6_reasm_bad_frag);
+				sl_icmp6_send_error(st, pkt, ICMP6_PARAM_PROBLEM, 0, 4);
+				return SL_RX_RELEASE;
+			}
+			if (foff + flen > 65535) {
+				STAT_INC(st, ipv6_frags_rx);
+				STAT_INC(st, ipv6_reasm_too_big);
+				sl_icmp6_send_error(st, pkt, ICMP6_PARAM_PROBLEM, 0, (uint32_t)(off + 2));
+				return SL_RX_RELEASE;
+			}
 			uint8_t fixed[SL_IPV6_HLEN];
 			memcpy(fixed, ip, SL_IPV6_HLEN);
 			struct sl_frag6 fr = {
@@ -387,7 +403,7 @@ static enum sl_rx_result walk(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_
 			    .dst = pkt->dst,
 			    .id = sl_get32(h + 4),
 			    .off = foff,
-			    .len = (uint32_t)(end - off - SL_IPV6_FRAG_HLEN),
+			    .len = flen,
 			    .more = more,
 			    .bcast = pkt->bcast,
 			    .proto = h[0],
@@ -446,7 +462,8 @@ enum sl_rx_result sl_ipv6_input(struct sl_stack *st, struct sl_frame *f, bool l2
 	 * loop or a spoof. From a tentative one it is how a defender answers our DAD probe
 	 * (its NA comes from the address itself, RFC 4862 §5.4.4): that goes on to ND. */
 	const struct sl_addr6 *own = sl_iface_find6(st, &src);
-	if (sl_ip6_is_multicast(&src) || (own && !own->tentative) || sl_ip6_is_loopback(&src) ||
+	if (sl_ip6_is_multicast(&src) || (own && !own->tentative && !own->dad_failed) ||
+	    sl_ip6_is_loopback(&src) ||
 	    sl_ip_is_v4(&src)) {
 		STAT_INC(st, ipv6_bad_src);
 		return SL_RX_RELEASE;
@@ -460,7 +477,8 @@ enum sl_rx_result sl_ipv6_input(struct sl_stack *st, struct sl_frame *f, bool l2
 		}
 	} else {
 		struct sl_addr6 *a = sl_iface_find6(st, &dst);
-		if (!a) {
+		/* An address that failed DAD belongs to another node (RFC 4862 §5.4.5). */
+		if (!a || a->dad_failed) {
 			STAT_INC(st, ipv6_not_for_us);
 			return SL_RX_RELEASE;
 		}

@@ -16,6 +16,7 @@
 #include "wire/eth.h"
 #include "wire/icmp.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -94,12 +95,35 @@ static void reasm_timeout(struct sl_timer *t, void *ctx, uint64_t now)
 	CNT(st, e->v6, timeout);
 	/* RFC 792 / RFC 1122 §3.3.2, RFC 8200 §4.5: time exceeded (code 1) when fragment zero is
 	 * here. */
-	if (e->have_first && e->received >= 8) {
+	if (e->have_first && e->received >= 8 && e->v6) {
+		/* RFC 4443 §3.3: quote the first fragment as it came (fixed header, fragment
+		 * header, data; the extension headers before the fragment header are not kept), as
+		 * much as fits in the error. */
+		uint8_t q[SL_IPV6_MIN_MTU];
+		uint32_t data = e->first_len < sizeof(q) - 48 ? e->first_len : sizeof(q) - 48;
+		memcpy(q, e->hdr, 40);
+		q[6] = 44;
+		sl_put16(q + 4, (uint16_t)(8 + e->first_len));
+		q[40] = e->proto;
+		q[41] = 0;
+		sl_put16(q + 42, 1); /* offset 0, M */
+		sl_put32(q + 44, e->id);
+		memcpy(q + 48, e->buf + HROOM, data);
+		struct sl_ip_pkt pkt = {
+		    .ip = q,
+		    .l4 = q + 48,
+		    .l4len = data,
+		    .src = e->src,
+		    .dst = e->dst,
+		    .proto = e->proto,
+		    .v6 = true,
+		    .bcast = e->bcast,
+		    .iplen = 48 + data,
+		};
+		sl_icmp6_send_error(st, &pkt, 3, 1, 0);
+	} else if (e->have_first && e->received >= 8) {
 		struct sl_ip_pkt pkt = entry_pkt(e, 8);
-		if (e->v6)
-			sl_icmp6_send_error(st, &pkt, 3, 1, 0);
-		else
-			sl_icmp_send_error(st, &pkt, SL_ICMP_TIME_EXCEEDED, 1, 0);
+		sl_icmp_send_error(st, &pkt, SL_ICMP_TIME_EXCEEDED, 1, 0);
 	}
 	drop_entry(st, e);
 }
@@ -187,7 +211,8 @@ static bool grow(struct sl_stack *st, struct sl_reasm_entry *e, uint32_t end)
 	if (!b)
 		return false;
 	e->buf = b;
-	if (!e->have && !(e->have = calloc(BITMAP_BYTES, 1)))
+	/* Three bitmaps: blocks held, and (IPv6) where fragments started and ended. */
+	if (!e->have && !(e->have = calloc(3 * BITMAP_BYTES, 1)))
 		return false;
 	st->reasm.mem += extra;
 	e->charged += extra;
@@ -198,6 +223,30 @@ static bool grow(struct sl_stack *st, struct sl_reasm_entry *e, uint32_t end)
 static bool block_held(const struct sl_reasm_entry *e, uint32_t b)
 {
 	return e->have[b / 8] & (1u << (b % 8));
+}
+
+static bool bit(const uint8_t *map, uint32_t b)
+{
+	return map[b / 8] & (1u << (b % 8));
+}
+
+static void set_bit(uint8_t *map, uint32_t b)
+{
+	map[b / 8] |= (uint8_t)(1u << (b % 8));
+}
+
+/* IPv6: is [first_b, end_b) exactly a fragment held? Fragments held never overlap (an
+ * overlap drops the datagram), so it is when one started at first_b, one ended at end_b and
+ * none started in between. */
+static bool same_fragment(const struct sl_reasm_entry *e, uint32_t first_b, uint32_t end_b)
+{
+	const uint8_t *starts = e->have + BITMAP_BYTES, *ends = e->have + 2 * BITMAP_BYTES;
+	if (!bit(starts, first_b) || !bit(ends, end_b))
+		return false;
+	for (uint32_t b = first_b + 1; b < end_b; b++)
+		if (bit(starts, b))
+			return false;
+	return true;
 }
 
 /* One fragment of either family. hdr: the header to keep when off is 0. */
@@ -241,15 +290,20 @@ static void add_fragment(struct sl_stack *st, bool v6, const sl_ip *src, const s
 		return;
 	}
 	uint8_t *payload = e->buf + HROOM;
-	/* IPv6, RFC 5722: an overlap abandons the datagram; a fragment wholly inside held data
-	 * with the same bytes is a duplicate (a retransmitted copy), nothing more. */
+	/* IPv6, RFC 5722 and RFC 8200 §4.5: any overlap abandons the datagram; only an exact
+	 * duplicate of a fragment held (same offset, length and bytes) is ignored. */
 	uint32_t first_b = off / 8, end_b = (off + len + 7) / 8, held = 0;
 	for (uint32_t b = first_b; b < end_b; b++)
 		held += block_held(e, b);
-	if (v6 && held && (held != end_b - first_b || memcmp(payload + off, data, len) != 0)) {
+	if (v6 && held &&
+	    (!same_fragment(e, first_b, end_b) || memcmp(payload + off, data, len) != 0)) {
 		CNT(st, v6, overlap);
 		drop_entry(st, e);
 		return;
+	}
+	if (v6) {
+		set_bit(e->have + BITMAP_BYTES, first_b);
+		set_bit(e->have + 2 * BITMAP_BYTES, end_b);
 	}
 	if (off + len > e->max_end)
 		e->max_end = off + len;
@@ -274,6 +328,7 @@ static void add_fragment(struct sl_stack *st, bool v6, const sl_ip *src, const s
 		return;
 	}
 	if (off == 0) {
+		e->first_len = len;
 		memcpy(e->hdr, hdr, v6 ? 40 : 20);
 		if (v6)
 			e->proto = proto; /* the Next Header of the fragment with offset 0 counts */

@@ -22,6 +22,7 @@ struct sl_reasm_entry {
 	    total; /* payload length, known once the last fragment (MF=0) arrived; 0 = unknown */
 	uint32_t received; /* payload bytes held */
 	uint32_t max_end;  /* highest payload offset + 1 seen */
+	uint32_t first_len; /* payload bytes the fragment at offset 0 carried */
 	uint32_t alloc;	   /* bytes allocated for buf */
 	uint32_t charged;  /* bytes charged to the budgets: buf and the block bitmap */
 	uint8_t hdr[40];   /* first fragment's IP header: IPv4 without options, or IPv6's fixed
