@@ -1,6 +1,7 @@
 /*
  * ARP for IPv4 over Ethernet (user/wire/arp.h, RFC 826): construct, deconstruct, round-trip,
- * malformed.
+ * malformed. Then the neighbour cache (user/proto/arp.c) behind it, driven through a pipe
+ * by a test that plays every host of a /16: spoofed-request floods (issue 9).
  *
  * Golden packets were captured from scapy 2.5 with /usr/bin/python3:
  *   from scapy.all import *; print(bytes(<expression>).hex())
@@ -11,6 +12,7 @@
 #include "wire/arp.h"
 #include "wire/eth.h"
 #include "sluice/stats.h"
+#include "unit/pipenet.h"
 
 /* Ether(dst='ff:ff:ff:ff:ff:ff',src='02:00:00:00:00:01')/ARP(op=1,hwsrc='02:00:00:00:00:01',
  *   psrc='10.0.0.1',hwdst='00:00:00:00:00:00',pdst='10.0.0.2') */
@@ -233,6 +235,313 @@ static void test_arp_bad_op(void **state)
 	assert_int_equal(check_exact(g, SL_ARP_LEN - 1), SL_STAT_arp_short);
 }
 
+/* --- the neighbour cache (user/proto/arp.c) under a flood ----------------------------- */
+
+/* A stack on a /16 at one end of a pipe; the test plays every host of the link at the other
+ * end. Hosts it knows (lan_host) answer the stack's ARP requests; what the stack sends to a
+ * host is counted per host. */
+#define MS 1000000ULL
+#define SEC 1000000000ULL
+#define LAN_ST 0x0a010003u /* 10.1.0.3/16: the stack */
+#define LAN_HOSTS 4
+
+struct lan_host {
+	uint32_t ip;
+	uint8_t mac[6];
+	unsigned udp_rx; /* echoes the stack sent it (right MAC and address) */
+	unsigned arp_rx; /* the stack's requests for its address */
+};
+
+static struct {
+	struct sl_dev *sd, *pd;
+	struct sl_stack *st;
+	uint64_t now;
+	struct lan_host h[LAN_HOSTS];
+	unsigned nh;
+	unsigned arp_replies; /* the stack's replies to anyone */
+	unsigned other;
+	bool up;
+} L;
+
+#define LSTAT(name) (sl_stack_stats(L.st)->c[SL_STAT_##name])
+
+static void lan_echo(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
+		     const uint8_t *data, size_t len)
+{
+	struct sl_udp_write_opts o = {.src = &m->dst, .src_port = m->dst_port};
+	sl_udp_write(st, &o, &m->src, m->src_port, data, len);
+}
+
+static void lan_open(const struct sl_stack_config *cfg)
+{
+	memset(&L, 0, sizeof L);
+	struct sl_stack_config c;
+	if (cfg) {
+		c = *cfg;
+	} else {
+		sl_stack_config_init(&c);
+		c.addrs[0].addr = sl_ip_v4(LAN_ST);
+		c.addrs[0].prefix_len = 16;
+		c.n_addrs = 1;
+	}
+	assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &L.sd, &L.pd), 0);
+	L.now = 1000 * MS;
+	assert_int_equal(sl_stack_open(L.sd, &c, L.now, &L.st), 0);
+	assert_int_equal(sl_udp_listen(L.st, 7, lan_echo, NULL), 0);
+	L.up = true;
+}
+
+static struct lan_host *lan_host(uint32_t ip, uint8_t last_mac_byte)
+{
+	assert_true(L.nh < LAN_HOSTS);
+	struct lan_host *h = &L.h[L.nh++];
+	h->ip = ip;
+	const uint8_t mac[6] = {0x02, 0x4c, 0, 0, 0, last_mac_byte};
+	memcpy(h->mac, mac, 6);
+	return h;
+}
+
+static void lan_tx(struct sl_frame *f)
+{
+	assert_int_equal(L.pd->ops->tx(L.pd, f), 0);
+}
+
+static void lan_arp(uint16_t op, const uint8_t *sha, uint32_t spa, const uint8_t *eth_dst,
+		    const uint8_t *tha, uint32_t tpa)
+{
+	struct sl_frame f;
+	assert_int_equal(L.pd->ops->alloc(L.pd, &f), 0);
+	sl_eth_emit(f.data, eth_dst, sha, SL_ETH_P_ARP);
+	sl_arp_emit(f.data + SL_ETH_HLEN, op, sha, spa, tha, tpa);
+	f.len = SL_ETH_HLEN + SL_ARP_LEN;
+	lan_tx(&f);
+}
+
+/* A request for the stack's address from (sha, spa), broadcast. */
+static void lan_request(const uint8_t *sha, uint32_t spa)
+{
+	lan_arp(SL_ARP_REQUEST, sha, spa, sl_mac_broadcast, mac0, LAN_ST);
+}
+
+/* A UDP datagram from host h to the stack's echo port (checksum computed here). */
+static void lan_udp(const struct lan_host *h, uint16_t sport)
+{
+	struct sl_frame f;
+	assert_int_equal(L.pd->ops->alloc(L.pd, &f), 0);
+	uint8_t *ip = f.data + SL_ETH_HLEN, *u = ip + 20;
+	const size_t dlen = 8;
+	memset(ip, 0, 20 + 8 + dlen);
+	ip[0] = 0x45;
+	put16(ip + 2, (uint16_t)(20 + 8 + dlen));
+	ip[8] = 64;
+	ip[9] = 17;
+	put32(ip + 12, h->ip);
+	put32(ip + 16, LAN_ST);
+	put16(ip + 10, (uint16_t)~csum16(ip, 20, 0));
+	put16(u, sport);
+	put16(u + 2, 7);
+	put16(u + 4, (uint16_t)(8 + dlen));
+	memcpy(u + 8, "echo me!", dlen);
+	uint8_t ph[12];
+	memcpy(ph, ip + 12, 8);
+	ph[8] = 0, ph[9] = 17;
+	put16(ph + 10, (uint16_t)(8 + dlen));
+	uint16_t c = (uint16_t)~csum16(u, 8 + dlen, csum16(ph, 12, 0));
+	put16(u + 6, c ? c : 0xffff);
+	sl_eth_emit(f.data, L.sd->mac, h->mac, SL_ETH_P_IPV4);
+	f.len = (uint32_t)(SL_ETH_HLEN + 20 + 8 + dlen);
+	lan_tx(&f);
+}
+
+static struct lan_host *host_by_ip(uint32_t ip)
+{
+	for (unsigned i = 0; i < L.nh; i++)
+		if (L.h[i].ip == ip)
+			return &L.h[i];
+	return NULL;
+}
+
+/* What the stack sent: known hosts answer its requests; echoes are counted per host. */
+static void lan_collect(void)
+{
+	struct sl_frame fr[64];
+	int n;
+	while ((n = L.pd->ops->rx(L.pd, fr, 64, L.now)) > 0) {
+		for (int i = 0; i < n; i++) {
+			const uint8_t *p = fr[i].data;
+			size_t len = fr[i].len;
+			assert_int_equal(sl_eth_check(p, len), 0);
+			struct lan_host *h = NULL;
+			if (sl_eth_type(p) == SL_ETH_P_ARP) {
+				const uint8_t *a = p + SL_ETH_HLEN;
+				assert_int_equal(sl_arp_check(a, len - SL_ETH_HLEN), 0);
+				if (sl_arp_op(a) == SL_ARP_REPLY)
+					L.arp_replies++;
+				else if ((h = host_by_ip(sl_arp_tpa(a)))) {
+					h->arp_rx++;
+					lan_arp(SL_ARP_REPLY, h->mac, h->ip, sl_arp_sha(a),
+						sl_arp_sha(a), sl_arp_spa(a));
+				}
+			} else if (sl_eth_type(p) == SL_ETH_P_IPV4 && len >= SL_ETH_HLEN + 28 &&
+				   p[SL_ETH_HLEN + 9] == 17 &&
+				   (h = host_by_ip(get32(p + SL_ETH_HLEN + 16))) &&
+				   !memcmp(sl_eth_dst(p), h->mac, 6)) {
+				h->udp_rx++;
+			} else {
+				L.other++;
+			}
+			L.pd->ops->release(L.pd, &fr[i]);
+		}
+	}
+	L.pd->ops->flush(L.pd, L.now);
+}
+
+/* Poll for ns of simulated time in 1 ms steps, the test's hosts answering as they go. */
+static void lan_run(uint64_t ns)
+{
+	uint64_t end = L.now + ns;
+	do {
+		L.pd->ops->flush(L.pd, L.now);
+		sl_stack_poll(L.st, L.now);
+		lan_collect();
+		sl_stack_poll(L.st, L.now);
+		lan_collect();
+		L.now += MS;
+	} while (L.now < end);
+}
+
+/* Close, and check that every frame is back in its pool. */
+static void lan_close(void)
+{
+	sl_stack_close(L.st);
+	L.up = false;
+	pn_close_counted(L.sd, L.pd);
+}
+
+/* cmocka teardown: frees what a failed test left behind. */
+static int lan_teardown(void **state)
+{
+	if (L.up) {
+		sl_stack_close(L.st);
+		sl_dev_close(L.sd);
+		sl_dev_close(L.pd);
+		L.up = false;
+	}
+	return 0;
+}
+
+/* A host's echo comes back within a second. */
+static void expect_echo(struct lan_host *h, uint16_t sport)
+{
+	unsigned before = h->udp_rx;
+	lan_udp(h, sport);
+	lan_run(1000 * MS);
+	if (h->udp_rx != before + 1)
+		print_message("no echo to %08x (port %u): arp_cache_full %llu, its requests %u\n",
+			      h->ip, sport, (unsigned long long)LSTAT(arp_cache_full), h->arp_rx);
+	assert_int_equal(h->udp_rx, before + 1);
+}
+
+/* The spoofed sender number i: a distinct on-link address (10.1.x.y, never .0.3 or a test
+ * host) with a MAC of its own. */
+static uint32_t spoof_ip(unsigned i)
+{
+	return 0x0a010000u | (uint32_t)(0x1000 + i);
+}
+
+static void spoof_mac(unsigned i, uint8_t mac[6])
+{
+	const uint8_t m[6] = {0x02, 0x5f, 0, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+	memcpy(mac, m, 6);
+}
+
+/* Flood n spoofed requests for the stack's address, 32 per millisecond. */
+static void flood(unsigned first, unsigned n)
+{
+	for (unsigned i = first; i < first + n; i++) {
+		uint8_t mac[6];
+		spoof_mac(i, mac);
+		lan_request(mac, spoof_ip(i));
+		if ((i - first) % 32 == 31)
+			lan_run(MS);
+	}
+	lan_run(MS);
+}
+
+/* A cache of 256 (the default) full of the flood's entries, each good for arp_reachable_ns. */
+static void flood_fills_cache(void)
+{
+	unsigned before = L.arp_replies;
+	flood(0, 1000);
+	assert_int_equal(L.arp_replies, before + 1000); /* every request answered */
+}
+
+/* The report of issue 9: a neighbour cached before a flood of spoofed requests from distinct
+ * on-link senders, idle for a while, comes back (as a kernel with the stack still in its
+ * cache does: straight with a datagram, no request) while the flood goes on. Its entry left
+ * the cache the normal way (unused for a reachable time); while the flood's entries held
+ * every slot, it could not be made again, neither for the stack's reply nor from the
+ * neighbour's own request: arp_cache_full, the reply dropped. */
+static void test_neigh_flood_old_neighbour_comes_back(void **state)
+{
+	lan_open(NULL);
+	struct lan_host *old = lan_host(0x0a010002u, 2); /* 10.1.0.2 */
+	lan_request(old->mac, old->ip);
+	lan_run(MS);
+	expect_echo(old, 1000);
+	assert_int_equal(old->arp_rx, 0); /* learned from its request */
+
+	flood_fills_cache();
+	expect_echo(old, 1001); /* still cached */
+	/* The flood goes on (50 new senders a second, enough to keep 256 entries of 60 s
+	 * taken) while the neighbour is idle: its entry, used at the start, is refreshed once
+	 * (RFC 1122 §2.3.2.1) and expires, unused, after two reachable times. */
+	for (unsigned k = 0; k < 125; k++) {
+		flood(1000 + 50 * k, 50);
+		lan_run(1000 * MS);
+	}
+	expect_echo(old, 1002);
+	assert_true(old->arp_rx >= 1); /* resolved again */
+	expect_echo(old, 1003);
+	lan_close();
+}
+
+/* During and after a flood, a host the stack never met is reached: one that asks for the
+ * stack's address first (learned from its request), one that does not (the stack asks). */
+static void test_neigh_flood_new_neighbours(void **state)
+{
+	lan_open(NULL);
+	struct lan_host *asks = lan_host(0x0a01c801u, 9);    /* 10.1.200.1 */
+	struct lan_host *silent = lan_host(0x0a01c802u, 10); /* 10.1.200.2 */
+	flood_fills_cache();
+	lan_request(asks->mac, asks->ip);
+	expect_echo(asks, 2000);
+	assert_int_equal(asks->arp_rx, 0);
+	expect_echo(silent, 3000);
+	assert_int_equal(silent->arp_rx, 1);
+	flood(1000, 1000);
+	expect_echo(asks, 2001);
+	expect_echo(silent, 3001);
+	lan_close();
+}
+
+/* A neighbour in use throughout a flood that lasts past the reachable time (its entry is
+ * refreshed by a unicast request, RFC 1122 §2.3.2.1) keeps getting its replies. */
+static void test_neigh_flood_busy_neighbour(void **state)
+{
+	lan_open(NULL);
+	struct lan_host *old = lan_host(0x0a010002u, 2);
+	lan_request(old->mac, old->ip);
+	lan_run(MS);
+	flood_fills_cache();
+	for (unsigned k = 0; k < 70; k++) {
+		flood(1000 + 20 * k, 20);
+		expect_echo(old, (uint16_t)(1100 + k));
+	}
+	assert_true(old->arp_rx >= 1); /* refreshed */
+	lan_close();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +558,9 @@ int main(void)
 	    cmocka_unit_test(test_arp_ptype_unsupported),
 	    cmocka_unit_test(test_arp_lengths_unsupported),
 	    cmocka_unit_test(test_arp_bad_op),
+	    cmocka_unit_test_teardown(test_neigh_flood_old_neighbour_comes_back, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_flood_new_neighbours, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_flood_busy_neighbour, lan_teardown),
 	};
 	return cmocka_run_group_tests_name("arp", tests, NULL, NULL);
 }
