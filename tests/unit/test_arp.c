@@ -8,11 +8,13 @@
  * The expression is given above each vector. Checks run on an exact-size heap copy so the
  * sanitizer build catches any read past the length the check was given.
  */
+#include <errno.h>
 #include "unit/wireutil.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 #include "sluice/stats.h"
 #include "unit/pipenet.h"
+#include "iface/stack.h"
 
 /* Ether(dst='ff:ff:ff:ff:ff:ff',src='02:00:00:00:00:01')/ARP(op=1,hwsrc='02:00:00:00:00:01',
  *   psrc='10.0.0.1',hwdst='00:00:00:00:00:00',pdst='10.0.0.2') */
@@ -243,13 +245,14 @@ static void test_arp_bad_op(void **state)
 #define MS 1000000ULL
 #define SEC 1000000000ULL
 #define LAN_ST 0x0a010003u /* 10.1.0.3/16: the stack */
-#define LAN_HOSTS 4
+#define LAN_HOSTS 8
 
 struct lan_host {
 	uint32_t ip;
 	uint8_t mac[6];
 	unsigned udp_rx; /* echoes the stack sent it (right MAC and address) */
 	unsigned arp_rx; /* the stack's requests for its address */
+	bool mute;	 /* answers none of them */
 };
 
 static struct {
@@ -272,18 +275,22 @@ static void lan_echo(void *arg, struct sl_stack *st, const struct sl_udp_meta *m
 	sl_udp_write(st, &o, &m->src, m->src_port, data, len);
 }
 
+/* The stack's configuration: LAN_ST/16, a cache of cache_size entries. */
+static struct sl_stack_config lan_cfg(uint32_t cache_size)
+{
+	struct sl_stack_config c;
+	sl_stack_config_init(&c);
+	c.addrs[0].addr = sl_ip_v4(LAN_ST);
+	c.addrs[0].prefix_len = 16;
+	c.n_addrs = 1;
+	c.arp_cache_size = cache_size;
+	return c;
+}
+
 static void lan_open(const struct sl_stack_config *cfg)
 {
 	memset(&L, 0, sizeof L);
-	struct sl_stack_config c;
-	if (cfg) {
-		c = *cfg;
-	} else {
-		sl_stack_config_init(&c);
-		c.addrs[0].addr = sl_ip_v4(LAN_ST);
-		c.addrs[0].prefix_len = 16;
-		c.n_addrs = 1;
-	}
+	struct sl_stack_config c = cfg ? *cfg : lan_cfg(256);
 	assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &L.sd, &L.pd), 0);
 	L.now = 1000 * MS;
 	assert_int_equal(sl_stack_open(L.sd, &c, L.now, &L.st), 0);
@@ -375,12 +382,13 @@ static void lan_collect(void)
 			if (sl_eth_type(p) == SL_ETH_P_ARP) {
 				const uint8_t *a = p + SL_ETH_HLEN;
 				assert_int_equal(sl_arp_check(a, len - SL_ETH_HLEN), 0);
-				if (sl_arp_op(a) == SL_ARP_REPLY)
+				if (sl_arp_op(a) == SL_ARP_REPLY) {
 					L.arp_replies++;
-				else if ((h = host_by_ip(sl_arp_tpa(a)))) {
+				} else if ((h = host_by_ip(sl_arp_tpa(a)))) {
 					h->arp_rx++;
-					lan_arp(SL_ARP_REPLY, h->mac, h->ip, sl_arp_sha(a),
-						sl_arp_sha(a), sl_arp_spa(a));
+					if (!h->mute)
+						lan_arp(SL_ARP_REPLY, h->mac, h->ip, sl_arp_sha(a),
+							sl_arp_sha(a), sl_arp_spa(a));
 				}
 			} else if (sl_eth_type(p) == SL_ETH_P_IPV4 && len >= SL_ETH_HLEN + 28 &&
 				   p[SL_ETH_HLEN + 9] == 17 &&
@@ -542,6 +550,173 @@ static void test_neigh_flood_busy_neighbour(void **state)
 	lan_close();
 }
 
+/* --- which entry a full cache gives up --------------------------------------------------- */
+
+/* h asks for the stack's address (the stack learns it, RFC 826). */
+static void lan_learn(struct lan_host *h)
+{
+	lan_request(h->mac, h->ip);
+	lan_run(MS);
+}
+
+static bool cached(uint32_t ip)
+{
+	sl_ip a = sl_ip_v4(ip);
+	return sl_neigh_lookup(L.st, &a) != NULL;
+}
+
+/* Entries nothing was sent to go first, the oldest first; a neighbour in use stays. */
+static void test_neigh_full_replaces_unused_first(void **state)
+{
+	struct sl_stack_config c = lan_cfg(4);
+	lan_open(&c);
+	struct lan_host *busy = lan_host(0x0a010002u, 2);
+	lan_learn(busy);
+	expect_echo(busy, 1);
+	flood(0, 3); /* the cache is full: busy and three unused */
+	assert_int_equal(LSTAT(arp_evicted), 0);
+	flood(3, 1);
+	assert_int_equal(LSTAT(arp_evicted), 1);
+	assert_false(cached(spoof_ip(0))); /* the oldest unused one went */
+	assert_true(cached(spoof_ip(1)) && cached(spoof_ip(3)));
+	flood(4, 100);
+	assert_int_equal(LSTAT(arp_evicted), 101);
+	assert_int_equal(LSTAT(arp_cache_full), 0);
+	expect_echo(busy, 2);
+	assert_int_equal(busy->arp_rx, 0); /* never asked again: it stayed */
+	lan_close();
+}
+
+/* Neighbours all in use: the least recently used one goes. */
+static void test_neigh_full_replaces_least_recently_used(void **state)
+{
+	struct sl_stack_config c = lan_cfg(4);
+	lan_open(&c);
+	struct lan_host *h[5];
+	for (unsigned i = 0; i < 5; i++)
+		h[i] = lan_host(0x0a010010u + i, (uint8_t)(0x10 + i));
+	for (unsigned i = 0; i < 4; i++) {
+		lan_learn(h[i]);
+		expect_echo(h[i], 1);
+	}
+	expect_echo(h[0], 2); /* the use order is now 1 2 3 0 */
+	lan_learn(h[4]);
+	expect_echo(h[4], 1);
+	assert_int_equal(LSTAT(arp_evicted), 1);
+	assert_false(cached(h[1]->ip));
+	assert_true(cached(h[0]->ip));
+	expect_echo(h[1], 2); /* asked for again, in place of h[2] */
+	assert_int_equal(h[1]->arp_rx, 1);
+	assert_false(cached(h[2]->ip));
+	for (unsigned i = 0; i < 5; i++)
+		if (i != 1 && i != 2)
+			assert_int_equal(h[i]->arp_rx, 0);
+	lan_close();
+}
+
+/* A resolution with a packet waiting outlives a flood of requests; it is answered late and
+ * the packet leaves. */
+static void test_neigh_full_keeps_waiting_resolution(void **state)
+{
+	struct sl_stack_config c = lan_cfg(4);
+	lan_open(&c);
+	struct lan_host *slow = lan_host(0x0a010002u, 2);
+	slow->mute = true;
+	lan_udp(slow, 1); /* straight with a datagram: the echo waits for ARP */
+	lan_run(MS);
+	assert_int_equal(slow->arp_rx, 1);
+	flood(0, 100);
+	assert_int_equal(LSTAT(arp_evicted), 100 - 3);
+	slow->mute = false;
+	lan_run(1500 * MS); /* the next retry is answered */
+	assert_int_equal(slow->udp_rx, 1);
+	assert_int_equal(LSTAT(arp_unresolved), 0);
+	lan_close();
+}
+
+/* Every entry a resolution with packets waiting: a request's sender is not learned (the
+ * request is still answered), but a packet to send takes the place of the one that waited
+ * longest (its packet dropped: arp_unresolved). */
+static void test_neigh_full_of_waiting_resolutions(void **state)
+{
+	struct sl_stack_config c = lan_cfg(2);
+	lan_open(&c);
+	struct lan_host *m1 = lan_host(0x0a010002u, 2), *m2 = lan_host(0x0a010004u, 4);
+	struct lan_host *h = lan_host(0x0a010005u, 5);
+	m1->mute = m2->mute = true;
+	lan_udp(m1, 1);
+	lan_run(MS);
+	lan_udp(m2, 1);
+	lan_run(MS);
+	unsigned replies = L.arp_replies;
+	flood(0, 10);
+	assert_int_equal(L.arp_replies, replies + 10);
+	assert_int_equal(LSTAT(arp_cache_full), 10);
+	assert_int_equal(LSTAT(arp_evicted), 0);
+	expect_echo(h, 1); /* resolved in m1's place */
+	assert_int_equal(LSTAT(arp_evicted), 1);
+	assert_int_equal(LSTAT(arp_unresolved), 1);
+	assert_false(cached(m1->ip));
+	assert_true(cached(m2->ip));
+	lan_close();
+}
+
+static void on_query(void *arg, int err, const sl_ip *ip, const uint8_t *mac)
+{
+	*(int *)arg = err;
+}
+
+/* An entry an sl_arp_query waits for is never given up: with every entry one, a packet to a
+ * new neighbour finds no room (arp_cache_full, dropped as arp_pending_full) and a query says
+ * -ENOSPC; the queries time out as ever. */
+static void test_neigh_full_of_queries(void **state)
+{
+	struct sl_stack_config c = lan_cfg(2);
+	lan_open(&c);
+	struct lan_host *h = lan_host(0x0a010005u, 5);
+	int r1 = 1, r2 = 1;
+	uint8_t mac[6];
+	sl_ip q1 = sl_ip_v4(0x0a010101u), q2 = sl_ip_v4(0x0a010102u), q3 = sl_ip_v4(0x0a010103u);
+	assert_int_equal(sl_arp_query(L.st, &q1, mac, on_query, &r1), 1);
+	assert_int_equal(sl_arp_query(L.st, &q2, mac, on_query, &r2), 1);
+	assert_int_equal(sl_arp_query(L.st, &q3, mac, NULL, NULL), -ENOSPC);
+	lan_udp(h, 1);
+	lan_run(MS);
+	assert_int_equal(LSTAT(arp_pending_full), 1);
+	assert_int_equal(LSTAT(arp_cache_full), 2);
+	assert_int_equal(LSTAT(arp_evicted), 0);
+	lan_run(4000 * MS);
+	assert_int_equal(r1, -ETIMEDOUT);
+	assert_int_equal(r2, -ETIMEDOUT);
+	expect_echo(h, 2); /* room again */
+	lan_close();
+}
+
+/* IPv6 neighbours share the cache: a STALE one (RFC 4861 §7.3.2: unconfirmed, nothing sent
+ * to it since) goes before a REACHABLE one, and before an IPv4 one in use. */
+static void test_neigh_full_replaces_stale_ipv6(void **state)
+{
+	struct sl_stack_config c = lan_cfg(3);
+	lan_open(&c);
+	struct lan_host *v4 = lan_host(0x0a010002u, 2);
+	sl_ip r, s6;
+	assert_int_equal(sl_ip_parse("fe80::1", &r), 0);
+	assert_int_equal(sl_ip_parse("fe80::2", &s6), 0);
+	const uint8_t mr[6] = {0x02, 0x66, 0, 0, 0, 1}, ms[6] = {0x02, 0x66, 0, 0, 0, 2};
+	sl_neigh_learn(L.st, &r, mr, true, true);   /* a solicited advertisement: REACHABLE */
+	sl_neigh_learn(L.st, &s6, ms, true, false); /* a solicitation's source: STALE */
+	assert_int_equal(sl_neigh_lookup(L.st, &r)->state, SL_ARP_REACHABLE);
+	assert_int_equal(sl_neigh_lookup(L.st, &s6)->state, SL_ARP_STALE);
+	lan_learn(v4);
+	expect_echo(v4, 1);
+	flood(0, 1);
+	assert_int_equal(LSTAT(arp_evicted), 1);
+	assert_null(sl_neigh_lookup(L.st, &s6));
+	assert_non_null(sl_neigh_lookup(L.st, &r));
+	assert_true(cached(v4->ip));
+	lan_close();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -561,6 +736,12 @@ int main(void)
 	    cmocka_unit_test_teardown(test_neigh_flood_old_neighbour_comes_back, lan_teardown),
 	    cmocka_unit_test_teardown(test_neigh_flood_new_neighbours, lan_teardown),
 	    cmocka_unit_test_teardown(test_neigh_flood_busy_neighbour, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_full_replaces_unused_first, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_full_replaces_least_recently_used, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_full_keeps_waiting_resolution, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_full_of_waiting_resolutions, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_full_of_queries, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_full_replaces_stale_ipv6, lan_teardown),
 	};
 	return cmocka_run_group_tests_name("arp", tests, NULL, NULL);
 }

@@ -3,6 +3,12 @@
  * expires and refreshes entries, retried requests, a bounded queue of packets
  * waiting for a resolution, and replies only for addresses the stack owns.
  * Announcements on address add follow RFC 5227 §2.3 (gratuitous ARP request).
+ * The cache is also the one Neighbor Discovery (nd.c) resolves IPv6 next hops into.
+ *
+ * A full cache replaces an entry rather than refuse a new one (neither RFC 826 nor RFC 1122
+ * §2.3.2 says what a full cache does): a stale one first, then the least recently used; a
+ * resolution with packets waiting only when nothing else can go, and one an sl_arp_query
+ * waits for never. See victim() and docs/architecture.md.
  */
 #include "iface/stack.h"
 #include "proto/neigh_share.h"
@@ -37,13 +43,104 @@ struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip)
 }
 
 static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now);
+static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e);
 
-static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip)
+/* --- the use order --------------------------------------------------------------------- */
+
+static void lru_unlink(struct sl_arp *a, struct sl_arp_entry *e)
+{
+	if (e->prev_lru >= 0)
+		a->e[e->prev_lru].next_lru = e->next_lru;
+	else
+		a->lru_head = e->next_lru;
+	if (e->next_lru >= 0)
+		a->e[e->next_lru].prev_lru = e->prev_lru;
+	else
+		a->lru_tail = e->prev_lru;
+}
+
+static void lru_append(struct sl_arp *a, struct sl_arp_entry *e)
+{
+	int32_t i = (int32_t)(e - a->e);
+	e->prev_lru = a->lru_tail;
+	e->next_lru = -1;
+	if (a->lru_tail >= 0)
+		a->e[a->lru_tail].next_lru = i;
+	else
+		a->lru_head = i;
+	a->lru_tail = i;
+}
+
+/* Something is sent to e's neighbour (or an application asked for it): the most recent use. */
+static void touch(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	struct sl_arp *a = &st->arp;
+	e->last_used = st->now;
+	e->used = 1;
+	if (a->lru_tail != (int32_t)(e - a->e)) {
+		lru_unlink(a, e);
+		lru_append(a, e);
+	}
+}
+
+/* A resolution in progress that something waits for: packets queued, or a query. */
+static bool waited_on(const struct sl_arp_entry *e)
+{
+	return e->state == SL_ARP_INCOMPLETE && (e->npending || e->cb);
+}
+
+/* An entry the cache can lose first: a resolution nothing waits for; an IPv6 neighbour whose
+ * reachability is unconfirmed and that nothing was sent to since (STALE, RFC 4861 §7.3.2);
+ * an IPv4 neighbour nothing was sent to for a reachable time, or ever: what a flood of
+ * requests leaves behind, since every sender of a request for us is learned (RFC 826). */
+static bool stale(const struct sl_stack *st, const struct sl_arp_entry *e)
+{
+	if (e->state == SL_ARP_INCOMPLETE)
+		return !waited_on(e);
+	if (!sl_ip_is_v4(&e->ip))
+		return e->state == SL_ARP_STALE;
+	return !e->used || e->last_used + st->cfg.arp_reachable_ns <= st->now;
+}
+
+/* The entry a new one replaces in a full cache: the least recently used stale entry; else the
+ * least recently used of the rest but resolutions waited on; else (for_output: a packet is
+ * to be sent, not a sender merely learned) the resolution with packets queued that waited
+ * longest. Never one an sl_arp_query waits for: its callback is due from the entry's timer.
+ * NULL: nothing may go. Walks the use order from its old end, so the cost is the number of
+ * entries used more recently than the first stale one (each real neighbour at most once). */
+static struct sl_arp_entry *victim(struct sl_stack *st, bool for_output)
+{
+	struct sl_arp *a = &st->arp;
+	struct sl_arp_entry *lru = NULL, *queued = NULL;
+	for (int32_t i = a->lru_head; i >= 0; i = a->e[i].next_lru) {
+		struct sl_arp_entry *e = &a->e[i];
+		if (e == a->pinned)
+			continue;
+		if (stale(st, e))
+			return e;
+		if (!waited_on(e)) {
+			if (!lru)
+				lru = e;
+		} else if (!e->cb && !queued) {
+			queued = e;
+		}
+	}
+	return lru ? lru : for_output ? queued : NULL;
+}
+
+/* A new entry for ip (the caller found none): from the free list, else in place of victim().
+ * NULL when nothing may be replaced (counted). */
+static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip, bool for_output)
 {
 	struct sl_arp *a = &st->arp;
 	if (a->free_head < 0) {
-		STAT_INC(st, arp_cache_full);
-		return NULL;
+		struct sl_arp_entry *v = victim(st, for_output);
+		if (!v) {
+			STAT_INC(st, arp_cache_full);
+			return NULL;
+		}
+		STAT_INC(st, arp_evicted);
+		remove_entry(st, v); /* its queued packets, if any, count as arp_unresolved */
 	}
 	int32_t i = a->free_head;
 	struct sl_arp_entry *e = &a->e[i];
@@ -54,6 +151,7 @@ static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip)
 	uint32_t h = hash_ip(ip, a->nbuckets);
 	e->next = a->bucket[h];
 	a->bucket[h] = i;
+	lru_append(a, e);
 	a->used++;
 	return e;
 }
@@ -76,6 +174,7 @@ static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e)
 	while (*pp != idx)
 		pp = &a->e[*pp].next;
 	*pp = e->next;
+	lru_unlink(a, e);
 	sl_timer_cancel(&st->timers, &e->timer);
 	drop_pending(st, e);
 	e->state = SL_ARP_FREE;
@@ -115,13 +214,18 @@ static void send_request(struct sl_stack *st, struct sl_arp_entry *e, bool unica
 	send_arp(st, SL_ARP_REQUEST, unicast ? e->mac : sl_mac_broadcast, zero, src, ip);
 }
 
-static void notify(struct sl_arp_entry *e, int err)
+/* Tell the query waiting on e that it resolved. The callback may send (and so make entries):
+ * e is not replaced meanwhile, since its callers go on using it. */
+static void notify(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	if (e->cb) {
 		sl_arp_cb cb = e->cb;
 		e->cb = NULL;
 		sl_ip ip = e->ip;
-		cb(e->cb_arg, err, &ip, err ? NULL : e->mac);
+		struct sl_arp_entry *pinned = st->arp.pinned;
+		st->arp.pinned = e;
+		cb(e->cb_arg, 0, &ip, e->mac);
+		st->arp.pinned = pinned;
 	}
 }
 
@@ -139,7 +243,7 @@ static void resolved(struct sl_stack *st, struct sl_arp_entry *e, const uint8_t 
 	}
 	st->arp.pending_total -= e->npending;
 	e->npending = 0;
-	notify(e, 0);
+	notify(st, e);
 }
 
 static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
@@ -150,8 +254,13 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 	case SL_ARP_INCOMPLETE:
 	case SL_ARP_REFRESHING:
 		if (e->retries >= st->cfg.arp_retries) {
-			notify(e, -ETIMEDOUT);
+			/* Gone before the query hears of it: its callback may make entries. */
+			sl_arp_cb cb = e->cb;
+			void *arg = e->cb_arg;
+			sl_ip ip = e->ip;
 			remove_entry(st, e);
+			if (cb)
+				cb(arg, -ETIMEDOUT, &ip, NULL);
 			return;
 		}
 		e->retries++;
@@ -193,7 +302,7 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 	}
 }
 
-/* Start resolving ip; returns the INCOMPLETE entry or NULL (cache full). */
+/* Resolve e from the neighbour share when another queue's stack knows the address. */
 static bool from_share(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	uint8_t mac[6];
@@ -216,9 +325,11 @@ void sl_arp_poll_share(struct sl_stack *st)
 			from_share(st, &a->e[i]);
 }
 
+/* Start resolving ip; returns the entry (INCOMPLETE, or resolved at once from the share) or
+ * NULL when no entry could be made. */
 static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *ip)
 {
-	struct sl_arp_entry *e = insert(st, ip);
+	struct sl_arp_entry *e = insert(st, ip, true);
 	if (!e)
 		return NULL;
 	if (from_share(st, e))
@@ -236,7 +347,8 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 	if (!e)
 		e = start_resolution(st, ip); /* may resolve at once from the neighbour share */
 	if (!e) {
-		sl_iface_release(st, f); /* counted as arp_cache_full */
+		STAT_INC(st, arp_pending_full); /* and arp_cache_full: nowhere to wait */
+		sl_iface_release(st, f);
 		return;
 	}
 	if (e->state != SL_ARP_INCOMPLETE) {
@@ -245,7 +357,7 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 			e->state = SL_ARP_DELAY;
 			sl_timer_arm(&st->timers, &e->timer, st->now + SL_ND_DELAY_NS);
 		}
-		e->last_used = st->now;
+		touch(st, e);
 		memcpy(f->data, e->mac, 6);
 		sl_iface_tx(st, f);
 		return;
@@ -258,7 +370,7 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 	}
 	e->pending[e->npending++] = *f;
 	st->arp.pending_total++;
-	e->last_used = st->now;
+	touch(st, e);
 }
 
 void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create,
@@ -267,7 +379,7 @@ void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], 
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
 	bool fresh = !e;
 	if (!e && create)
-		e = insert(st, ip);
+		e = insert(st, ip, false);
 	if (!e)
 		return;
 	if (confirmed || sl_ip_is_v4(ip)) {
@@ -318,7 +430,7 @@ enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
 		resolved(st, e, sha);
 	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn).
 	 */
-	else if (for_us && spa && (e = insert(st, &sip)))
+	else if (for_us && spa && (e = insert(st, &sip, false)))
 		resolved(st, e, sha);
 	if (e && st->cfg.neigh_share)
 		sl_neigh_share_publish(st->cfg.neigh_share, &sip, sha, st->now);
@@ -359,6 +471,7 @@ int sl_arp_init(struct sl_stack *st)
 	for (uint32_t i = 0; i < a->cap; i++)
 		a->e[i].next = i + 1 < a->cap ? (int32_t)i + 1 : -1;
 	a->free_head = 0;
+	a->lru_head = a->lru_tail = -1;
 	return 0;
 }
 
@@ -388,7 +501,7 @@ int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
 	if (e && e->state != SL_ARP_INCOMPLETE) {
 		memcpy(mac, e->mac, 6);
-		e->last_used = st->now;
+		touch(st, e);
 		return 0;
 	}
 	if (e && e->cb)
