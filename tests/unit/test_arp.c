@@ -717,6 +717,141 @@ static void test_neigh_full_replaces_stale_ipv6(void **state)
 	lan_close();
 }
 
+/* --- RFC 826 merge rules: what makes an entry ---------------------------------------------- */
+
+/* A reply nobody asked for makes no entry (arp_unsolicited): the stack asks itself when it
+ * has something to send. */
+static void test_arp_unsolicited_reply_makes_no_entry(void **state)
+{
+	lan_open(NULL);
+	struct lan_host *h = lan_host(0x0a010002u, 2);
+	lan_arp(SL_ARP_REPLY, h->mac, h->ip, L.sd->mac, L.sd->mac, LAN_ST);
+	lan_run(MS);
+	assert_int_equal(LSTAT(arp_unsolicited), 1);
+	assert_false(cached(h->ip));
+	expect_echo(h, 1);
+	assert_int_equal(h->arp_rx, 1);
+	/* Once there is an entry, a reply (even unasked) merges into it: a new MAC is used at
+	 * once. */
+	h->mac[5] = 0x22;
+	lan_arp(SL_ARP_REPLY, h->mac, h->ip, L.sd->mac, L.sd->mac, LAN_ST);
+	expect_echo(h, 2);
+	assert_int_equal(h->arp_rx, 1);
+	assert_int_equal(LSTAT(arp_unsolicited), 1);
+	lan_close();
+}
+
+/* Announcements (gratuitous ARP, RFC 5227 §2.3: sender and target the same), request or reply,
+ * update a neighbour we have and make none. */
+static void test_arp_announcement_updates_only(void **state)
+{
+	lan_open(NULL);
+	struct lan_host *known = lan_host(0x0a010002u, 2), *other = lan_host(0x0a010004u, 4);
+	lan_learn(known);
+	lan_arp(SL_ARP_REQUEST, other->mac, other->ip, sl_mac_broadcast, mac0, other->ip);
+	lan_arp(SL_ARP_REPLY, other->mac, other->ip, sl_mac_broadcast, other->mac, other->ip);
+	lan_run(MS);
+	assert_false(cached(other->ip));
+	assert_int_equal(LSTAT(arp_not_for_us), 1);
+	assert_int_equal(LSTAT(arp_unsolicited), 1);
+	known->mac[5] = 0x22; /* it moved to another card */
+	lan_arp(SL_ARP_REQUEST, known->mac, known->ip, sl_mac_broadcast, mac0, known->ip);
+	expect_echo(known, 1); /* at the new MAC, without asking */
+	assert_int_equal(known->arp_rx, 0);
+	lan_close();
+}
+
+/* A request for us from a sender off every prefix of ours is answered and not learned; our
+ * gateway is learned even off the prefixes. A directed broadcast is no sender. */
+static void test_arp_off_link_sender_not_learned(void **state)
+{
+	struct sl_stack_config c = lan_cfg(256);
+	c.gateway = sl_ip_v4(0xc0a80701u); /* 192.168.7.1, off 10.1/16 */
+	lan_open(&c);
+	const uint8_t m[6] = {0x02, 0x77, 0, 0, 0, 7}, g[6] = {0x02, 0x77, 0, 0, 0, 1};
+	unsigned replies = L.arp_replies;
+	lan_request(m, 0xc0a80707u); /* 192.168.7.7 */
+	lan_request(g, 0xc0a80701u);
+	lan_run(MS);
+	assert_int_equal(L.arp_replies, replies + 2);
+	assert_int_equal(LSTAT(arp_off_link), 1);
+	assert_false(cached(0xc0a80707u));
+	assert_true(cached(0xc0a80701u));
+	lan_request(m, 0x0a01ffffu); /* 10.1.255.255 */
+	lan_run(MS);
+	assert_int_equal(LSTAT(arp_bad_sender), 1);
+	assert_false(cached(0x0a01ffffu));
+	assert_int_equal(L.arp_replies, replies + 2);
+	lan_close();
+}
+
+/* Two stacks on two queues of one interface, sharing neighbours: the answer to the request
+ * one of them sent arrives on the other queue, which keeps no entry for it (it did not ask)
+ * but hands it to the asker through the share. A reply nobody asked for is taken by neither. */
+static void test_neigh_share_answer_on_other_queue(void **state)
+{
+	struct sl_neigh_share *share;
+	assert_int_equal(sl_neigh_share_new(16, &share), 0);
+	struct sl_stack_config c = lan_cfg(16);
+	c.neigh_share = share;
+	struct sl_dev *sd[2], *pd[2];
+	struct sl_stack *st[2];
+	uint64_t now = 1000 * MS;
+	for (int q = 0; q < 2; q++) {
+		assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &sd[q], &pd[q]), 0);
+		assert_int_equal(sl_stack_open(sd[q], &c, now, &st[q]), 0);
+		assert_int_equal(sl_udp_listen(st[q], 7, lan_echo, NULL), 0);
+	}
+	struct sl_frame f[8];
+	int n;
+	for (int q = 0; q < 2; q++) { /* the announcements */
+		while ((n = pd[q]->ops->rx(pd[q], f, 8, now)) > 0)
+			for (int i = 0; i < n; i++)
+				pd[q]->ops->release(pd[q], &f[i]);
+	}
+	/* lan_udp and lan_arp send through L.pd, to L.sd's MAC: point them at queue 1. */
+	memset(&L, 0, sizeof L);
+	L.sd = sd[1], L.pd = pd[1];
+	struct lan_host *h = lan_host(0x0a010002u, 2);
+	lan_udp(h, 1);
+	pd[1]->ops->flush(pd[1], now);
+	for (int k = 0; k < 2; k++)
+		sl_stack_poll(st[1], now);
+	/* Queue 1 asked; what it sent: the request (no echo yet). */
+	n = pd[1]->ops->rx(pd[1], f, 8, now);
+	assert_int_equal(n, 1);
+	assert_int_equal(sl_eth_type(f[0].data), SL_ETH_P_ARP);
+	assert_int_equal(sl_arp_tpa(f[0].data + SL_ETH_HLEN), h->ip);
+	pd[1]->ops->release(pd[1], &f[0]);
+	/* The answer lands on queue 0, and so does a reply from a host nobody asked for. */
+	L.sd = sd[0], L.pd = pd[0];
+	lan_arp(SL_ARP_REPLY, h->mac, h->ip, sd[0]->mac, sd[0]->mac, LAN_ST);
+	const uint8_t u[6] = {0x02, 0x55, 0, 0, 0, 5};
+	lan_arp(SL_ARP_REPLY, u, 0x0a010005u, sd[0]->mac, sd[0]->mac, LAN_ST);
+	pd[0]->ops->flush(pd[0], now);
+	now += MS;
+	for (int k = 0; k < 2; k++)
+		for (int q = 0; q < 2; q++)
+			sl_stack_poll(st[q], now);
+	sl_ip hip = sl_ip_v4(h->ip), uip = sl_ip_v4(0x0a010005u);
+	assert_null(sl_neigh_lookup(st[0], &hip));
+	assert_int_equal(sl_stack_stats(st[0])->c[SL_STAT_arp_unsolicited], 1);
+	n = pd[1]->ops->rx(pd[1], f, 8, now);
+	assert_int_equal(n, 1); /* the echo, resolved through the share */
+	assert_int_equal(sl_eth_type(f[0].data), SL_ETH_P_IPV4);
+	assert_memory_equal(sl_eth_dst(f[0].data), h->mac, 6);
+	pd[1]->ops->release(pd[1], &f[0]);
+	/* The unasked host: queue 1 has to ask for it. */
+	uint8_t mac[6];
+	assert_int_equal(sl_arp_query(st[1], &uip, mac, NULL, NULL), 1);
+	for (int q = 0; q < 2; q++) {
+		sl_stack_close(st[q]);
+		pn_close_counted(sd[q], pd[q]);
+	}
+	sl_neigh_share_free(share);
+	memset(&L, 0, sizeof L);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -742,6 +877,10 @@ int main(void)
 	    cmocka_unit_test_teardown(test_neigh_full_of_waiting_resolutions, lan_teardown),
 	    cmocka_unit_test_teardown(test_neigh_full_of_queries, lan_teardown),
 	    cmocka_unit_test_teardown(test_neigh_full_replaces_stale_ipv6, lan_teardown),
+	    cmocka_unit_test_teardown(test_arp_unsolicited_reply_makes_no_entry, lan_teardown),
+	    cmocka_unit_test_teardown(test_arp_announcement_updates_only, lan_teardown),
+	    cmocka_unit_test_teardown(test_arp_off_link_sender_not_learned, lan_teardown),
+	    cmocka_unit_test(test_neigh_share_answer_on_other_queue),
 	};
 	return cmocka_run_group_tests_name("arp", tests, NULL, NULL);
 }

@@ -334,6 +334,8 @@ static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *i
 		return NULL;
 	if (from_share(st, e))
 		return e;
+	if (st->cfg.neigh_share) /* the answer may reach another queue's stack */
+		sl_neigh_share_want(st->cfg.neigh_share, ip, st->now);
 	e->state = SL_ARP_INCOMPLETE;
 	e->retries = 1;
 	send_request(st, e, false);
@@ -413,30 +415,50 @@ enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
 	}
 	uint32_t spa = sl_arp_spa(p), tpa = sl_arp_tpa(p);
 	const uint8_t *sha = sl_arp_sha(p);
-	/* Never learn a broadcast/multicast/zero MAC, or a sender claiming one of our
-	 * addresses (a conflict: RFC 5227 — we keep our address and do not poison our cache). */
+	bool request = sl_arp_op(p) == SL_ARP_REQUEST;
+	/* Never learn a broadcast/multicast/zero MAC, a broadcast or multicast sender, or one
+	 * claiming one of our addresses (a conflict: RFC 5227 — we keep our address and do not
+	 * poison our cache). */
 	if (sl_mac_is_multicast(sha) || sl_mac_is_zero(sha) || sl_iface_owns4(st, spa) ||
-	    sl_ipv4_is_multicast(spa) || spa == 0xffffffffu) {
+	    sl_ipv4_is_multicast(spa) || sl_iface_is_bcast4(st, spa)) {
 		STAT_INC(st, arp_bad_sender);
 		return SL_RX_RELEASE;
 	}
 	bool for_us = sl_iface_owns4(st, tpa);
 	STAT_INC(st, arp_rx);
 
-	/* RFC 826 "Packet Reception": merge the sender into an existing entry first … */
+	/* RFC 826 "Packet Reception": a sender we have an entry for is merged, whatever the
+	 * opcode and target (spa 0 is an RFC 5227 probe: nothing to learn) … */
 	sl_ip sip = sl_ip_v4(spa);
 	struct sl_arp_entry *e = spa ? lookup(&st->arp, &sip) : NULL;
-	if (e)
+	if (e) {
 		resolved(st, e, sha);
-	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn).
-	 */
-	else if (for_us && spa && (e = insert(st, &sip, false)))
-		resolved(st, e, sha);
-	if (e && st->cfg.neigh_share)
-		sl_neigh_share_publish(st->cfg.neigh_share, &sip, sha, st->now);
+	} else if (spa && for_us && request) {
+		/* … and only a request for one of our addresses adds one, from a sender on one of
+		 * our prefixes (or our gateway). RFC 826 adds the sender of any packet that
+		 * targets us; like Linux (arp_accept 0) we take no reply we did not ask for as a
+		 * new neighbour, so that forged replies cannot fill the cache, and a sender off
+		 * our prefixes is not one we would send to directly. */
+		if (!sl_iface_onlink4(st, spa) && spa != st->gw4)
+			STAT_INC(st, arp_off_link); /* answered below, not learned */
+		else if ((e = insert(st, &sip, false)))
+			resolved(st, e, sha);
+	}
+	/* With several queues: what this stack learned is published; anything else may be the
+	 * answer to another stack's request (the share takes it only then). */
+	bool shared = false;
+	if (st->cfg.neigh_share && spa) {
+		if (e)
+			sl_neigh_share_publish(st->cfg.neigh_share, &sip, sha, st->now);
+		else
+			shared = sl_neigh_share_merge(st->cfg.neigh_share, &sip, sha, st->now);
+	}
 
-	if (sl_arp_op(p) != SL_ARP_REQUEST)
+	if (!request) {
+		if (!e && !shared)
+			STAT_INC(st, arp_unsolicited);
 		return SL_RX_RELEASE;
+	}
 	if (!for_us) {
 		STAT_INC(st, arp_not_for_us);
 		return SL_RX_RELEASE;
