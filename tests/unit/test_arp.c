@@ -717,6 +717,52 @@ static void test_neigh_full_replaces_stale_ipv6(void **state)
 	lan_close();
 }
 
+/* The longest hash chain of the cache. */
+static unsigned longest_chain(void)
+{
+	const struct sl_arp *a = &L.st->arp;
+	unsigned longest = 0;
+	for (uint32_t b = 0; b < a->nbuckets; b++) {
+		unsigned n = 0;
+		for (int32_t i = a->bucket[b]; i >= 0; i = a->e[i].next)
+			n++;
+		longest = n > longest ? n : longest;
+	}
+	return longest;
+}
+
+/* The addresses of one /16 spread over the hash buckets: a flood from them must not make
+ * every lookup walk a chain as long as the cache (256 in 256 buckets: a longest chain of 4
+ * or 5 is usual, 10 would be one in millions). */
+static void test_neigh_hash_spreads_a_prefix(void **state)
+{
+	lan_open(NULL);
+	flood(0, 256); /* 10.1.16.0 to 10.1.16.255 */
+	assert_int_equal(L.st->arp.used, 256);
+	unsigned consecutive = longest_chain();
+	/* Then 256 more from all over the /16 (an LCG: distinct, none of the first). */
+	uint32_t x = 1;
+	for (unsigned i = 0; i < 256; i++) {
+		uint8_t mac[6];
+		spoof_mac(1000 + i, mac);
+		x = x * 75u + 74u; /* full period mod 65537 */
+		x %= 65537u;
+		uint32_t ip = 0x0a010000u | (x & 0xffffu);
+		if ((ip & 0xff00u) == 0x1000u || (ip & 0xffffu) == 0xffffu || (ip & 0xffffu) == 0 ||
+		    ip == LAN_ST)
+			continue;
+		lan_request(mac, ip);
+		if (i % 32 == 31)
+			lan_run(MS);
+	}
+	lan_run(MS);
+	unsigned spread = longest_chain();
+	print_message("longest chain: %u (consecutive), %u (spread)\n", consecutive, spread);
+	assert_true(consecutive <= 10);
+	assert_true(spread <= 10);
+	lan_close();
+}
+
 /* --- RFC 826 merge rules: what makes an entry ---------------------------------------------- */
 
 /* A reply nobody asked for makes no entry (arp_unsolicited): the stack asks itself when it
@@ -877,6 +923,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_neigh_full_of_waiting_resolutions, lan_teardown),
 	    cmocka_unit_test_teardown(test_neigh_full_of_queries, lan_teardown),
 	    cmocka_unit_test_teardown(test_neigh_full_replaces_stale_ipv6, lan_teardown),
+	    cmocka_unit_test_teardown(test_neigh_hash_spreads_a_prefix, lan_teardown),
 	    cmocka_unit_test_teardown(test_arp_unsolicited_reply_makes_no_entry, lan_teardown),
 	    cmocka_unit_test_teardown(test_arp_announcement_updates_only, lan_teardown),
 	    cmocka_unit_test_teardown(test_arp_off_link_sender_not_learned, lan_teardown),

@@ -22,16 +22,22 @@
 
 #define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t)-offsetof(struct sl_arp_entry, timer)))
 
-static uint32_t hash_ip(const sl_ip *ip, uint32_t nbuckets)
+/* The bucket of ip: the top bits of a keyed multiplicative hash of both halves of the address
+ * (a product's bit k depends on its input's bits 0..k only, so the top ones see them all).
+ * The old hash kept bits 7 and up of a 32-bit product of the words XORed: every address of a
+ * /16 fell into one bucket, and a flood from one made each lookup walk the whole cache. */
+static uint32_t hash_ip(const struct sl_arp *a, const sl_ip *ip)
 {
-	uint32_t w[4];
+	uint64_t w[2];
 	memcpy(w, ip->b, 16);
-	return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 2654435761u) >> 7 & (nbuckets - 1);
+	uint64_t x = (w[0] ^ a->key[0]) * 0x9e3779b97f4a7c15ULL;
+	x = ((x >> 32 | x << 32) ^ w[1] ^ a->key[1]) * 0xbf58476d1ce4e5b9ULL;
+	return (uint32_t)(x >> a->hash_shift);
 }
 
 static struct sl_arp_entry *lookup(struct sl_arp *a, const sl_ip *ip)
 {
-	for (int32_t i = a->bucket[hash_ip(ip, a->nbuckets)]; i >= 0; i = a->e[i].next)
+	for (int32_t i = a->bucket[hash_ip(a, ip)]; i >= 0; i = a->e[i].next)
 		if (!memcmp(a->e[i].ip.b, ip->b, 16))
 			return &a->e[i];
 	return NULL;
@@ -148,7 +154,7 @@ static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip, bool fo
 	memset(e, 0, sizeof(*e));
 	sl_timer_init(&e->timer, entry_timer);
 	e->ip = *ip;
-	uint32_t h = hash_ip(ip, a->nbuckets);
+	uint32_t h = hash_ip(a, ip);
 	e->next = a->bucket[h];
 	a->bucket[h] = i;
 	lru_append(a, e);
@@ -170,7 +176,7 @@ static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	struct sl_arp *a = &st->arp;
 	int32_t idx = (int32_t)(e - a->e);
-	int32_t *pp = &a->bucket[hash_ip(&e->ip, a->nbuckets)];
+	int32_t *pp = &a->bucket[hash_ip(a, &e->ip)];
 	while (*pp != idx)
 		pp = &a->e[*pp].next;
 	*pp = e->next;
@@ -479,8 +485,11 @@ int sl_arp_init(struct sl_stack *st)
 	struct sl_arp *a = &st->arp;
 	a->cap = st->cfg.arp_cache_size;
 	a->nbuckets = 16;
-	while (a->nbuckets < a->cap)
+	a->hash_shift = 64 - 4;
+	while (a->nbuckets < a->cap) {
 		a->nbuckets <<= 1;
+		a->hash_shift--;
+	}
 	a->e = calloc(a->cap, sizeof(*a->e));
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
 	if (!a->e || !a->bucket) {
@@ -490,6 +499,8 @@ int sl_arp_init(struct sl_stack *st)
 	}
 	for (uint32_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
+	a->key[0] = sl_rng_next(&st->rng);
+	a->key[1] = sl_rng_next(&st->rng);
 	for (uint32_t i = 0; i < a->cap; i++)
 		a->e[i].next = i + 1 < a->cap ? (int32_t)i + 1 : -1;
 	a->free_head = 0;

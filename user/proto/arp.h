@@ -48,7 +48,9 @@ struct sl_arp {
 	struct sl_arp_entry *e;
 	uint32_t cap;
 	int32_t *bucket;
-	uint32_t nbuckets; /* power of two */
+	uint32_t nbuckets;   /* power of two */
+	uint64_t key[2];     /* of the bucket hash */
+	unsigned hash_shift; /* 64 - log2(nbuckets) */
 	int32_t free_head;
 	int32_t lru_head, lru_tail;
 	struct sl_arp_entry *pinned; /* not to be replaced: its query's callback is running */
