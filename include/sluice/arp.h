@@ -18,8 +18,10 @@ int sl_arp_remove_ip(struct sl_stack *st, const sl_ip *ip);
 /* Resolution result: err 0 and mac, or -ETIMEDOUT after the retries. */
 typedef void (*sl_arp_cb)(void *arg, int err, const sl_ip *ip, const uint8_t mac[6]);
 /* Resolve ip. Returns 0 and fills mac when cached (cb not called); 1 when a request is in
- * flight and cb will be called from sl_stack_poll; -EBUSY if another query waits on the same
- * address; -ENOSPC when the cache is full. */
+ * flight and cb will be called from sl_stack_poll (it may send and query); -EBUSY if another
+ * query waits on the same address; -ENOSPC when every entry of the cache is a resolution an
+ * earlier query waits for (a full cache otherwise gives up a stale or the least recently
+ * used entry). */
 int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb cb, void *arg);
 
 #endif

@@ -30,9 +30,12 @@
 	X(arp_not_for_us, 1, "ARP request for an address we do not own")                           \
 	X(arp_replies_sent, 0, "ARP replies sent")                                                 \
 	X(arp_requests_sent, 0, "ARP requests sent (including retries and gratuitous)")            \
-	X(arp_cache_full, 1, "ARP cache full: resolution refused")                                 \
-	X(arp_pending_full, 1, "packet dropped: queue waiting for ARP resolution full")            \
-	X(arp_unresolved, 1, "packet dropped: ARP resolution timed out")                           \
+	X(arp_cache_full, 0, "ARP cache full of resolutions waited on: neighbour not entered")     \
+	X(arp_pending_full, 1, "packet dropped: no room to wait for ARP resolution")               \
+	X(arp_unresolved, 1, "packet dropped: ARP resolution timed out or its entry replaced")     \
+	X(arp_evicted, 0, "ARP cache full: an entry replaced (a stale one, else least recent)")    \
+	X(arp_off_link, 0, "ARP request from a sender off our prefixes: answered, not learned")    \
+	X(arp_unsolicited, 1, "ARP reply for no entry of ours: not learned (only requests add)")   \
 	X(ipv4_rx, 0, "IPv4 packets accepted")                                                     \
 	X(ipv4_short, 1, "IPv4 packet shorter than its header")                                    \
 	X(ipv4_bad_version, 1, "IPv4 version field is not 4")                                      \

@@ -52,6 +52,10 @@ def ip4(a):
     return bytes(map(int, a.split(".")))
 
 
+def ip_in_subnet(host):
+    return ".".join(peer_ip.split(".")[:3] + [str(host)])
+
+
 def arp_hlen8():
     # htype 1, ptype IPv4, hlen 8, plen 4: the gate finds the TPA by the length fields.
     body = (b"\x00\x01\x08\x00\x08\x04\x00\x01" + b"\x02" * 8 + ip4(peer_ip) + b"\x00" * 8
@@ -98,6 +102,13 @@ cases = [
      "arp_bad_op", None),
     ("arp-broadcast-sender-mac", bcast / ARP(op=1, hwsrc="ff:ff:ff:ff:ff:ff", psrc=peer_ip,
                                              pdst=stack_ip), "arp_bad_sender", None),
+    # RFC 826 merge rules: a reply nobody asked for makes no entry; a request from a sender off
+    # the stack's prefixes is answered and its sender not learned.
+    ("arp-unsolicited-reply", eth / ARP(op=2, hwsrc=peer_mac, psrc=ip_in_subnet(77),
+                                        hwdst=stack_mac, pdst=stack_ip),
+     "arp_unsolicited", None),
+    ("arp-off-link-sender", bcast / ARP(op=1, hwsrc=peer_mac, psrc="192.0.2.77", pdst=stack_ip),
+     "arp_off_link", lambda p: ARP in p and p[ARP].op == 2 and p[ARP].pdst == "192.0.2.77"),
     ("ip-fragment", eth / IP(src=peer_ip, dst=stack_ip, flags="MF", id=9) / ICMP() / (b"f" * 32),
      "ipv4_frags_rx", None),
 ]

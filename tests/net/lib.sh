@@ -3,12 +3,15 @@
 #
 #   peer namespace  $NS_PEER: $IF_PEER 10.$NET.0.1/24         (plain kernel host)
 #   stack namespace $NS_SL:   $IF_SL   10.$NET.0.2/24 (kernel) + sluice owns 10.$NET.0.3
+# A test that sets PLEN before sourcing this file gets that prefix length instead of 24 on
+# all three addresses.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICE=$ROOT/build/sluice
 PY=/usr/bin/python3 # Debian's python3 sees python3-scapy; a pyenv python3 on PATH does not
 ID=$$
 NET=$((100 + ID % 100)) # 10.NET.0.0/24, inside the namespaces only
+PLEN=${PLEN:-24}
 NS_PEER=slt-$ID-peer
 NS_SL=slt-$ID-host
 IF_PEER=slp$ID
@@ -60,8 +63,8 @@ setup_net() {
 		peer name "$IF_SL" netns "$NS_SL" "${q[@]}" || fail "cannot create veth pair"
 	in_peer ip link set lo up
 	in_sl ip link set lo up
-	in_peer ip addr add "$PEER_IP/24" dev "$IF_PEER"
-	in_sl ip addr add "$KERNEL_IP/24" dev "$IF_SL"
+	in_peer ip addr add "$PEER_IP/$PLEN" dev "$IF_PEER"
+	in_sl ip addr add "$KERNEL_IP/$PLEN" dev "$IF_SL"
 	# No IPv6 on the test link: its autoconfiguration chatter is noise here.
 	in_peer sysctl -qw net.ipv6.conf."$IF_PEER".disable_ipv6=1
 	in_sl sysctl -qw net.ipv6.conf."$IF_SL".disable_ipv6=1
@@ -79,7 +82,7 @@ setup_net() {
 # start_sluice [extra args]: runs `sluice run` in the background and waits until it serves.
 start_sluice() {
 	# nsenter execs sluice, so $! is sluice itself and signals reach it directly.
-	nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr "$STACK_IP/24" "$@" \
+	nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr "$STACK_IP/$PLEN" "$@" \
 		>"$TMP/run.out" 2>"$TMP/run.err" &
 	SLUICE_PID=$!
 	for _ in $(seq 100); do

@@ -105,6 +105,16 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
 	return false;
 }
 
+bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a)
+{
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *s = &st->v4[i];
+		if (s->plen > 0 && (a & s->mask) == (s->addr & s->mask))
+			return true;
+	}
+	return false;
+}
+
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src)
 {
 	/* Longest on-link prefix first; otherwise the default gateway. */

@@ -115,6 +115,8 @@ struct sl_addr6 *sl_iface_find6(struct sl_stack *st, const sl_ip *a);
 int sl_iface_route(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src);
 int sl_iface_route6(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src);
 bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
+/* a is inside one of our IPv4 prefixes (a /0 counts for none: it is the default route). */
+bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a);
 /* Route to dst: next hop and source address. -ENETUNREACH without one. */
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src);
 

@@ -3,6 +3,12 @@
  * expires and refreshes entries, retried requests, a bounded queue of packets
  * waiting for a resolution, and replies only for addresses the stack owns.
  * Announcements on address add follow RFC 5227 §2.3 (gratuitous ARP request).
+ * The cache is also the one Neighbor Discovery (nd.c) resolves IPv6 next hops into.
+ *
+ * A full cache replaces an entry rather than refuse a new one (neither RFC 826 nor RFC 1122
+ * §2.3.2 says what a full cache does): a stale one first, then the least recently used; a
+ * resolution with packets waiting only when nothing else can go, and one an sl_arp_query
+ * waits for never. See victim() and docs/architecture.md.
  */
 #include "iface/stack.h"
 #include "proto/neigh_share.h"
@@ -16,16 +22,22 @@
 
 #define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t)-offsetof(struct sl_arp_entry, timer)))
 
-static uint32_t hash_ip(const sl_ip *ip, uint32_t nbuckets)
+/* The bucket of ip: the top bits of a keyed multiplicative hash of both halves of the address
+ * (a product's bit k depends on its input's bits 0..k only, so the top ones see them all).
+ * The old hash kept bits 7 and up of a 32-bit product of the words XORed: every address of a
+ * /16 fell into one bucket, and a flood from one made each lookup walk the whole cache. */
+static uint32_t hash_ip(const struct sl_arp *a, const sl_ip *ip)
 {
-	uint32_t w[4];
+	uint64_t w[2];
 	memcpy(w, ip->b, 16);
-	return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 2654435761u) >> 7 & (nbuckets - 1);
+	uint64_t x = (w[0] ^ a->key[0]) * 0x9e3779b97f4a7c15ULL;
+	x = ((x >> 32 | x << 32) ^ w[1] ^ a->key[1]) * 0xbf58476d1ce4e5b9ULL;
+	return (uint32_t)(x >> a->hash_shift);
 }
 
 static struct sl_arp_entry *lookup(struct sl_arp *a, const sl_ip *ip)
 {
-	for (int32_t i = a->bucket[hash_ip(ip, a->nbuckets)]; i >= 0; i = a->e[i].next)
+	for (int32_t i = a->bucket[hash_ip(a, ip)]; i >= 0; i = a->e[i].next)
 		if (!memcmp(a->e[i].ip.b, ip->b, 16))
 			return &a->e[i];
 	return NULL;
@@ -37,13 +49,104 @@ struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip)
 }
 
 static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now);
+static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e);
 
-static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip)
+/* --- the use order --------------------------------------------------------------------- */
+
+static void lru_unlink(struct sl_arp *a, struct sl_arp_entry *e)
+{
+	if (e->prev_lru >= 0)
+		a->e[e->prev_lru].next_lru = e->next_lru;
+	else
+		a->lru_head = e->next_lru;
+	if (e->next_lru >= 0)
+		a->e[e->next_lru].prev_lru = e->prev_lru;
+	else
+		a->lru_tail = e->prev_lru;
+}
+
+static void lru_append(struct sl_arp *a, struct sl_arp_entry *e)
+{
+	int32_t i = (int32_t)(e - a->e);
+	e->prev_lru = a->lru_tail;
+	e->next_lru = -1;
+	if (a->lru_tail >= 0)
+		a->e[a->lru_tail].next_lru = i;
+	else
+		a->lru_head = i;
+	a->lru_tail = i;
+}
+
+/* Something is sent to e's neighbour (or an application asked for it): the most recent use. */
+static void touch(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	struct sl_arp *a = &st->arp;
+	e->last_used = st->now;
+	e->used = 1;
+	if (a->lru_tail != (int32_t)(e - a->e)) {
+		lru_unlink(a, e);
+		lru_append(a, e);
+	}
+}
+
+/* A resolution in progress that something waits for: packets queued, or a query. */
+static bool waited_on(const struct sl_arp_entry *e)
+{
+	return e->state == SL_ARP_INCOMPLETE && (e->npending || e->cb);
+}
+
+/* An entry the cache can lose first: a resolution nothing waits for; an IPv6 neighbour whose
+ * reachability is unconfirmed and that nothing was sent to since (STALE, RFC 4861 §7.3.2);
+ * an IPv4 neighbour nothing was sent to for a reachable time, or ever: what a flood of
+ * requests leaves behind, since every sender of a request for us is learned (RFC 826). */
+static bool stale(const struct sl_stack *st, const struct sl_arp_entry *e)
+{
+	if (e->state == SL_ARP_INCOMPLETE)
+		return !waited_on(e);
+	if (!sl_ip_is_v4(&e->ip))
+		return e->state == SL_ARP_STALE;
+	return !e->used || e->last_used + st->cfg.arp_reachable_ns <= st->now;
+}
+
+/* The entry a new one replaces in a full cache: the least recently used stale entry; else the
+ * least recently used of the rest but resolutions waited on; else (for_output: a packet is
+ * to be sent, not a sender merely learned) the resolution with packets queued that waited
+ * longest. Never one an sl_arp_query waits for: its callback is due from the entry's timer.
+ * NULL: nothing may go. Walks the use order from its old end, so the cost is the number of
+ * entries used more recently than the first stale one (each real neighbour at most once). */
+static struct sl_arp_entry *victim(struct sl_stack *st, bool for_output)
+{
+	struct sl_arp *a = &st->arp;
+	struct sl_arp_entry *lru = NULL, *queued = NULL;
+	for (int32_t i = a->lru_head; i >= 0; i = a->e[i].next_lru) {
+		struct sl_arp_entry *e = &a->e[i];
+		if (e == a->pinned)
+			continue;
+		if (stale(st, e))
+			return e;
+		if (!waited_on(e)) {
+			if (!lru)
+				lru = e;
+		} else if (!e->cb && !queued) {
+			queued = e;
+		}
+	}
+	return lru ? lru : for_output ? queued : NULL;
+}
+
+/* A new entry for ip (the caller found none): from the free list, else in place of victim().
+ * NULL when nothing may be replaced (counted). */
+static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip, bool for_output)
 {
 	struct sl_arp *a = &st->arp;
 	if (a->free_head < 0) {
-		STAT_INC(st, arp_cache_full);
-		return NULL;
+		struct sl_arp_entry *v = victim(st, for_output);
+		if (!v) {
+			STAT_INC(st, arp_cache_full);
+			return NULL;
+		}
+		STAT_INC(st, arp_evicted);
+		remove_entry(st, v); /* its queued packets, if any, count as arp_unresolved */
 	}
 	int32_t i = a->free_head;
 	struct sl_arp_entry *e = &a->e[i];
@@ -51,9 +154,10 @@ static struct sl_arp_entry *insert(struct sl_stack *st, const sl_ip *ip)
 	memset(e, 0, sizeof(*e));
 	sl_timer_init(&e->timer, entry_timer);
 	e->ip = *ip;
-	uint32_t h = hash_ip(ip, a->nbuckets);
+	uint32_t h = hash_ip(a, ip);
 	e->next = a->bucket[h];
 	a->bucket[h] = i;
+	lru_append(a, e);
 	a->used++;
 	return e;
 }
@@ -72,10 +176,11 @@ static void remove_entry(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	struct sl_arp *a = &st->arp;
 	int32_t idx = (int32_t)(e - a->e);
-	int32_t *pp = &a->bucket[hash_ip(&e->ip, a->nbuckets)];
+	int32_t *pp = &a->bucket[hash_ip(a, &e->ip)];
 	while (*pp != idx)
 		pp = &a->e[*pp].next;
 	*pp = e->next;
+	lru_unlink(a, e);
 	sl_timer_cancel(&st->timers, &e->timer);
 	drop_pending(st, e);
 	e->state = SL_ARP_FREE;
@@ -115,13 +220,18 @@ static void send_request(struct sl_stack *st, struct sl_arp_entry *e, bool unica
 	send_arp(st, SL_ARP_REQUEST, unicast ? e->mac : sl_mac_broadcast, zero, src, ip);
 }
 
-static void notify(struct sl_arp_entry *e, int err)
+/* Tell the query waiting on e that it resolved. The callback may send (and so make entries):
+ * e is not replaced meanwhile, since its callers go on using it. */
+static void notify(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	if (e->cb) {
 		sl_arp_cb cb = e->cb;
 		e->cb = NULL;
 		sl_ip ip = e->ip;
-		cb(e->cb_arg, err, &ip, err ? NULL : e->mac);
+		struct sl_arp_entry *pinned = st->arp.pinned;
+		st->arp.pinned = e;
+		cb(e->cb_arg, 0, &ip, e->mac);
+		st->arp.pinned = pinned;
 	}
 }
 
@@ -139,7 +249,7 @@ static void resolved(struct sl_stack *st, struct sl_arp_entry *e, const uint8_t 
 	}
 	st->arp.pending_total -= e->npending;
 	e->npending = 0;
-	notify(e, 0);
+	notify(st, e);
 }
 
 static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
@@ -150,8 +260,13 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 	case SL_ARP_INCOMPLETE:
 	case SL_ARP_REFRESHING:
 		if (e->retries >= st->cfg.arp_retries) {
-			notify(e, -ETIMEDOUT);
+			/* Gone before the query hears of it: its callback may make entries. */
+			sl_arp_cb cb = e->cb;
+			void *arg = e->cb_arg;
+			sl_ip ip = e->ip;
 			remove_entry(st, e);
+			if (cb)
+				cb(arg, -ETIMEDOUT, &ip, NULL);
 			return;
 		}
 		e->retries++;
@@ -196,7 +311,7 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 	}
 }
 
-/* Start resolving ip; returns the INCOMPLETE entry or NULL (cache full). */
+/* Resolve e from the neighbour share when another queue's stack knows the address. */
 static bool from_share(struct sl_stack *st, struct sl_arp_entry *e)
 {
 	uint8_t mac[6];
@@ -219,13 +334,17 @@ void sl_arp_poll_share(struct sl_stack *st)
 			from_share(st, &a->e[i]);
 }
 
+/* Start resolving ip; returns the entry (INCOMPLETE, or resolved at once from the share) or
+ * NULL when no entry could be made. */
 static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *ip)
 {
-	struct sl_arp_entry *e = insert(st, ip);
+	struct sl_arp_entry *e = insert(st, ip, true);
 	if (!e)
 		return NULL;
 	if (from_share(st, e))
 		return e;
+	if (st->cfg.neigh_share) /* the answer may reach another queue's stack */
+		sl_neigh_share_want(st->cfg.neigh_share, ip, st->now);
 	e->state = SL_ARP_INCOMPLETE;
 	e->retries = 1;
 	send_request(st, e, false);
@@ -239,7 +358,8 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 	if (!e)
 		e = start_resolution(st, ip); /* may resolve at once from the neighbour share */
 	if (!e) {
-		sl_iface_release(st, f); /* counted as arp_cache_full */
+		STAT_INC(st, arp_pending_full); /* and arp_cache_full: nowhere to wait */
+		sl_iface_release(st, f);
 		return;
 	}
 	if (e->state != SL_ARP_INCOMPLETE) {
@@ -248,7 +368,7 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 			e->state = SL_ARP_DELAY;
 			sl_timer_arm(&st->timers, &e->timer, st->now + SL_ND_DELAY_NS);
 		}
-		e->last_used = st->now;
+		touch(st, e);
 		memcpy(f->data, e->mac, 6);
 		sl_iface_tx(st, f);
 		return;
@@ -261,7 +381,7 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 	}
 	e->pending[e->npending++] = *f;
 	st->arp.pending_total++;
-	e->last_used = st->now;
+	touch(st, e);
 }
 
 void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create,
@@ -270,7 +390,7 @@ void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], 
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
 	bool fresh = !e;
 	if (!e && create)
-		e = insert(st, ip);
+		e = insert(st, ip, false);
 	if (!e)
 		return;
 	if (confirmed || sl_ip_is_v4(ip)) {
@@ -304,30 +424,50 @@ enum sl_rx_result sl_arp_input(struct sl_stack *st, struct sl_frame *f)
 	}
 	uint32_t spa = sl_arp_spa(p), tpa = sl_arp_tpa(p);
 	const uint8_t *sha = sl_arp_sha(p);
-	/* Never learn a broadcast/multicast/zero MAC, or a sender claiming one of our
-	 * addresses (a conflict: RFC 5227 — we keep our address and do not poison our cache). */
+	bool request = sl_arp_op(p) == SL_ARP_REQUEST;
+	/* Never learn a broadcast/multicast/zero MAC, a broadcast or multicast sender, or one
+	 * claiming one of our addresses (a conflict: RFC 5227 — we keep our address and do not
+	 * poison our cache). */
 	if (sl_mac_is_multicast(sha) || sl_mac_is_zero(sha) || sl_iface_owns4(st, spa) ||
-	    sl_ipv4_is_multicast(spa) || spa == 0xffffffffu) {
+	    sl_ipv4_is_multicast(spa) || sl_iface_is_bcast4(st, spa)) {
 		STAT_INC(st, arp_bad_sender);
 		return SL_RX_RELEASE;
 	}
 	bool for_us = sl_iface_owns4(st, tpa);
 	STAT_INC(st, arp_rx);
 
-	/* RFC 826 "Packet Reception": merge the sender into an existing entry first … */
+	/* RFC 826 "Packet Reception": a sender we have an entry for is merged, whatever the
+	 * opcode and target (spa 0 is an RFC 5227 probe: nothing to learn) … */
 	sl_ip sip = sl_ip_v4(spa);
 	struct sl_arp_entry *e = spa ? lookup(&st->arp, &sip) : NULL;
-	if (e)
+	if (e) {
 		resolved(st, e, sha);
-	/* … and add it only when we are the target (spa 0 is an RFC 5227 probe: nothing to learn).
-	 */
-	else if (for_us && spa && (e = insert(st, &sip)))
-		resolved(st, e, sha);
-	if (e && st->cfg.neigh_share)
-		sl_neigh_share_publish(st->cfg.neigh_share, &sip, sha, st->now);
+	} else if (spa && for_us && request) {
+		/* … and only a request for one of our addresses adds one, from a sender on one of
+		 * our prefixes (or our gateway). RFC 826 adds the sender of any packet that
+		 * targets us; like Linux (arp_accept 0) we take no reply we did not ask for as a
+		 * new neighbour, so that forged replies cannot fill the cache, and a sender off
+		 * our prefixes is not one we would send to directly. */
+		if (!sl_iface_onlink4(st, spa) && spa != st->gw4)
+			STAT_INC(st, arp_off_link); /* answered below, not learned */
+		else if ((e = insert(st, &sip, false)))
+			resolved(st, e, sha);
+	}
+	/* With several queues: what this stack learned is published; anything else may be the
+	 * answer to another stack's request (the share takes it only then). */
+	bool shared = false;
+	if (st->cfg.neigh_share && spa) {
+		if (e)
+			sl_neigh_share_publish(st->cfg.neigh_share, &sip, sha, st->now);
+		else
+			shared = sl_neigh_share_merge(st->cfg.neigh_share, &sip, sha, st->now);
+	}
 
-	if (sl_arp_op(p) != SL_ARP_REQUEST)
+	if (!request) {
+		if (!e && !shared)
+			STAT_INC(st, arp_unsolicited);
 		return SL_RX_RELEASE;
+	}
 	if (!for_us) {
 		STAT_INC(st, arp_not_for_us);
 		return SL_RX_RELEASE;
@@ -348,8 +488,11 @@ int sl_arp_init(struct sl_stack *st)
 	struct sl_arp *a = &st->arp;
 	a->cap = st->cfg.arp_cache_size;
 	a->nbuckets = 16;
-	while (a->nbuckets < a->cap)
+	a->hash_shift = 64 - 4;
+	while (a->nbuckets < a->cap) {
 		a->nbuckets <<= 1;
+		a->hash_shift--;
+	}
 	a->e = calloc(a->cap, sizeof(*a->e));
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
 	if (!a->e || !a->bucket) {
@@ -359,9 +502,12 @@ int sl_arp_init(struct sl_stack *st)
 	}
 	for (uint32_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
+	a->key[0] = sl_rng_next(&st->rng);
+	a->key[1] = sl_rng_next(&st->rng);
 	for (uint32_t i = 0; i < a->cap; i++)
 		a->e[i].next = i + 1 < a->cap ? (int32_t)i + 1 : -1;
 	a->free_head = 0;
+	a->lru_head = a->lru_tail = -1;
 	return 0;
 }
 
@@ -391,7 +537,7 @@ int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb
 	struct sl_arp_entry *e = lookup(&st->arp, ip);
 	if (e && e->state != SL_ARP_INCOMPLETE) {
 		memcpy(mac, e->mac, 6);
-		e->last_used = st->now;
+		touch(st, e);
 		return 0;
 	}
 	if (e && e->cb)

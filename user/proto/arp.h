@@ -30,7 +30,9 @@ struct sl_arp_entry {
 	uint8_t state;
 	uint8_t retries;
 	uint8_t npending;
-	int32_t next; /* hash chain / free list */
+	uint8_t used;		    /* sent to (or queried) since it was made */
+	int32_t next;		    /* hash chain / free list */
+	int32_t prev_lru, next_lru; /* the use order (below) */
 	uint64_t expires;
 	uint64_t last_used;
 	struct sl_timer timer;
@@ -39,12 +41,19 @@ struct sl_arp_entry {
 	void *cb_arg;
 };
 
+/* Entries in use are also on a list in the order of their last use (or of their making, for
+ * one never used), least recent first: the cache, when full, replaces the first stale entry
+ * on it, else the first one nobody waits for (docs/architecture.md: the neighbour cache). */
 struct sl_arp {
 	struct sl_arp_entry *e;
 	uint32_t cap;
 	int32_t *bucket;
-	uint32_t nbuckets; /* power of two */
+	uint32_t nbuckets;   /* power of two */
+	uint64_t key[2];     /* of the bucket hash */
+	unsigned hash_shift; /* 64 - log2(nbuckets) */
 	int32_t free_head;
+	int32_t lru_head, lru_tail;
+	struct sl_arp_entry *pinned; /* not to be replaced: its query's callback is running */
 	uint32_t used;
 	uint32_t pending_total;
 	uint64_t share_gen; /* neighbour-share generation last looked at */
