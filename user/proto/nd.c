@@ -7,6 +7,7 @@
  * validated and ignored (addresses and the gateway are configured).
  */
 #include "iface/stack.h"
+#include "proto/neigh_share.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
 #include "wire/eth.h"
@@ -182,6 +183,12 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 	 * resolved takes the address given; a known one changes only when Override is set (with
 	 * Override clear and another address the advertisement is ignored). */
 	struct sl_arp_entry *e = sl_neigh_lookup(st, &target);
+	if (!e && tlla && st->cfg.neigh_share) {
+		/* The answer to another queue's stack (NAs arrive on whichever queue the NIC
+		 * hashes them to): merged into the shared table if that stack wants it. */
+		sl_neigh_share_merge(st->cfg.neigh_share, &target, tlla, st->now);
+		return;
+	}
 	if (!e || !tlla)
 		return;
 	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
