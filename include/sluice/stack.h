@@ -37,7 +37,12 @@ struct sl_stack_config {
 	sl_ip gateway6;			    /* IPv6 default router (may be link-local) when gateway
 					     * is the IPv4 one; all-zero = none */
 	uint32_t mtu;			    /* IP MTU; 0 = the device's */
-	uint64_t seed;			    /* per-stack random generator */
+	uint64_t seed;			    /* per-stack random generator: simulation draws only */
+	/* false (default): the secrets an attacker must not guess (RFC 6528 ISN key, SYN-cookie
+	 * key, timestamp offsets, RFC 6056 port keys, the connection-table and neighbour-cache
+	 * hash keys) come from getrandom(2), never from seed. true: they derive from seed, so
+	 * simulations and tests replay; never on a network with adversaries. */
+	bool deterministic_secrets;
 	uint8_t ttl;			    /* default 64 */
 	struct sl_neigh_share *neigh_share; /* NULL: this stack's ARP cache is its own */
 

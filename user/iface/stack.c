@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static void write_conns(struct sl_stack *st);
@@ -79,6 +80,36 @@ void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
 		STAT_INC(st, tx_frames);
 	else
 		STAT_INC(st, tx_ring_full);
+}
+
+/* --- secrets ---------------------------------------------------------------------------- */
+
+int sl_iface_secret(struct sl_stack *st, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	if (st->cfg.deterministic_secrets) {
+		while (len) {
+			uint64_t r = sl_rng_next(&st->secret_rng);
+			size_t n = len < 8 ? len : 8;
+			memcpy(p, &r, n);
+			p += n;
+			len -= n;
+		}
+		return 0;
+	}
+	/* Flags 0: the urandom source, blocking only until the kernel's pool is initialised
+	 * once after boot. No fallback to anything guessable. */
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* --- addresses and routes -------------------------------------------------------------- */
@@ -270,6 +301,8 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	st->icmp_tokens_ns = (uint64_t)st->cfg.icmp_burst *
 			     (st->cfg.icmp_rate ? 1000000000ULL / st->cfg.icmp_rate : 0);
 	sl_rng_seed(&st->rng, cfg->seed);
+	if (cfg->deterministic_secrets)
+		sl_rng_seed(&st->secret_rng, cfg->seed ^ 0x5ec7e75ec7e75ec7ULL);
 	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
 	/* Never below the IPv6 minimum link MTU on an IPv6 interface (RFC 8200 §5): the check
 	 * is at address add. */
