@@ -493,6 +493,12 @@ int cmd_run(int argc, char **argv)
 		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 			seed = sl_now_ns() ^ ((uint64_t)getpid() << 32);
 		cfg.seed = seed + w->queue;
+		char why[160];
+		err = sl_stack_config_check(&cfg, w->dev->mtu, why, sizeof(why));
+		if (err) {
+			cli_err("cannot start the stack on %s: %s", dev, why);
+			goto out;
+		}
 		err = sl_stack_open(w->dev, &cfg, sl_now_ns(), &w->st);
 		if (err) {
 			cli_err("cannot start the stack: %s", sl_strerror(err));

@@ -135,10 +135,7 @@ static uint32_t bucket_of(const struct sl_tcp *t, const sl_ip *laddr, uint16_t l
 int sl_tcp_init(struct sl_stack *st)
 {
 	struct sl_tcp *t = &st->tcp;
-	if ((st->cfg.tcp_sndbuf & (st->cfg.tcp_sndbuf - 1)) ||
-	    (st->cfg.tcp_rcvbuf & (st->cfg.tcp_rcvbuf - 1)) || st->cfg.tcp_rcvbuf < 4096 ||
-	    st->cfg.tcp_sndbuf < 4096)
-		return -EINVAL;
+	/* Buffer sizes and tcp_max_conns were checked by sl_stack_config_check. */
 	t->nbuckets = 64;
 	while (t->nbuckets < st->cfg.tcp_max_conns)
 		t->nbuckets <<= 1;
