@@ -235,6 +235,7 @@ int main(int argc, char **argv)
 	cfg.addrs[0].prefix_len = 24;
 	cfg.n_addrs = 1;
 	cfg.seed = 42;
+	cfg.deterministic_secrets = true;
 	uint64_t now = 1000000000ull;
 	struct sl_stack *st;
 	int err = sl_stack_open(sdev, &cfg, now, &st);

@@ -486,11 +486,19 @@ int cmd_run(int argc, char **argv)
 			}
 			w->dev = tap;
 		}
-		/* RFC 6528: the ISN secret must not be guessable; the kernel's RNG seeds it. */
+		/* The secrets (RFC 6528 ISN key, cookie, port and hash keys) come from getrandom(2)
+		 * inside sl_stack_open: cfg.deterministic_secrets stays false. The seed only makes
+		 * the generator's other draws (challenge-ACK budgets, IP IDs) differ per run. */
 		uint64_t seed;
 		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 			seed = sl_now_ns() ^ ((uint64_t)getpid() << 32);
 		cfg.seed = seed + w->queue;
+		char why[160];
+		err = sl_stack_config_check(&cfg, w->dev->mtu, why, sizeof(why));
+		if (err) {
+			cli_err("cannot start the stack on %s: %s", dev, why);
+			goto out;
+		}
 		err = sl_stack_open(w->dev, &cfg, sl_now_ns(), &w->st);
 		if (err) {
 			cli_err("cannot start the stack: %s", sl_strerror(err));

@@ -114,7 +114,14 @@ int svc_discard(struct sl_stack *st, int port, const struct sl_keepalive *ka)
 	return sl_tcp_listen(st, port, ka, discard_accept, NULL);
 }
 
-/* --- HTTP/1.1 (RFC 9112): GET / and GET /bytes/N, keep-alive ------------------------------ */
+/* --- HTTP/1.1 (RFC 9112): GET / and GET /bytes/N, persistent connections --------------------
+ *
+ * RFC 9112 §9.3: a connection persists after a response unless "close" is among the request's
+ * Connection options; an HTTP/1.0 request persists only with "keep-alive" among them, and
+ * then the response says "Connection: keep-alive" (RFC 9112 §C.2.2: a 1.0 client otherwise
+ * waits for the close). A response that is the last says "Connection: close" (§9.6). Field
+ * names and option tokens are case-insensitive (RFC 9110 §5.1, §7.6.1); Connection is a
+ * comma-separated list (§5.6.1) and may come in several field lines (§5.3). */
 
 #define HTTP_REQ_MAX 8192
 #define HTTP_BODY_MAX (1ULL << 40)
@@ -123,7 +130,8 @@ struct http_conn {
 	char req[HTTP_REQ_MAX];
 	size_t reqlen;
 	uint64_t body_left, body_off; /* a /bytes/N body being streamed */
-	bool close_after;
+	bool close_after;	      /* the response being sent is the last */
+	bool say_keep_alive;	      /* an HTTP/1.0 connection kept: say so */
 	bool closing;
 };
 
@@ -145,11 +153,13 @@ static void respond(struct http_conn *c, struct sl_tcp_flow *f, int code, const 
 		    const char *type, const char *body, uint64_t body_len)
 {
 	char h[512];
-	int n =
-	    snprintf(h, sizeof(h),
-		     "HTTP/1.1 %d %s\r\nServer: sluice\r\nContent-Type: %s\r\n"
-		     "Content-Length: %" PRIu64 "\r\n%s\r\n",
-		     code, reason, type, body_len, c->close_after ? "Connection: close\r\n" : "");
+	const char *conn = c->close_after      ? "Connection: close\r\n"
+			   : c->say_keep_alive ? "Connection: keep-alive\r\n"
+					       : "";
+	int n = snprintf(h, sizeof(h),
+			 "HTTP/1.1 %d %s\r\nServer: sluice\r\nContent-Type: %s\r\n"
+			 "Content-Length: %" PRIu64 "\r\n%s\r\n",
+			 code, reason, type, body_len, conn);
 	if (!put(f, h, (size_t)n)) {
 		sl_tcp_abort(f);
 		c->closing = true;
@@ -161,6 +171,64 @@ static void respond(struct http_conn *c, struct sl_tcp_flow *f, int code, const 
 		c->body_left = body_len;
 		c->body_off = 0;
 	}
+}
+
+static bool is_ows(char ch)
+{
+	return ch == ' ' || ch == '\t';
+}
+
+/* Is tok among the comma-separated options of v[0, n) (RFC 9110 §5.6.1, case-insensitive)? */
+static bool list_has(const char *v, size_t n, const char *tok)
+{
+	size_t tl = strlen(tok);
+	const char *end = v + n;
+	while (v < end) {
+		const char *comma = memchr(v, ',', (size_t)(end - v));
+		const char *e = comma ? comma : end;
+		while (v < e && is_ows(*v))
+			v++;
+		const char *t = e;
+		while (t > v && is_ows(t[-1]))
+			t--;
+		if ((size_t)(t - v) == tl && !strncasecmp(v, tok, tl))
+			return true;
+		v = comma ? comma + 1 : end;
+	}
+	return false;
+}
+
+/* The header section of one request, req[0, len) ending with its empty line: the Connection
+ * options that decide persistence. False when a field line is malformed (RFC 9112 §5.1:
+ * whitespace before the colon, §5.2: obsolete line folding; both answered with 400). */
+static bool scan_fields(const char *req, size_t len, bool *opt_close, bool *opt_keep_alive)
+{
+	*opt_close = *opt_keep_alive = false;
+	const char *end = req + len;
+	const char *p = memchr(req, '\n', len); /* past the request line */
+	while (p && ++p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			break;
+		size_t ll = (size_t)(eol - p);
+		if (ll && p[ll - 1] == '\r')
+			ll--;
+		if (!ll)
+			break; /* the empty line */
+		if (is_ows(*p))
+			return false;
+		const char *colon = memchr(p, ':', ll);
+		if (!colon || colon == p || is_ows(colon[-1]))
+			return false;
+		if ((size_t)(colon - p) == 10 && !strncasecmp(p, "connection", 10)) {
+			const char *v = colon + 1;
+			size_t vn = (size_t)(p + ll - v);
+			*opt_close |= list_has(v, vn, "close");
+			*opt_keep_alive |= list_has(v, vn, "keep-alive");
+		}
+		p = eol;
+	}
+	return true;
 }
 
 /* Take one request from c->req if complete; returns false when more bytes are needed. */
@@ -176,18 +244,18 @@ static bool handle_request(struct http_conn *c, struct sl_tcp_flow *f)
 	    (size_t)(eol - c->req) < sizeof(line) - 1 ? (size_t)(eol - c->req) : sizeof(line) - 1;
 	memcpy(line, c->req, ll);
 	line[ll] = 0;
-	/* Connection: close, or HTTP/1.0 without keep-alive, ends the connection after. */
-	c->close_after = strstr(line, "HTTP/1.0") != NULL;
-	for (char *p = c->req; p < c->req + used; p++) {
-		if ((*p == 'C' || *p == 'c') && !strncasecmp(p, "connection: close", 17))
-			c->close_after = true;
-		if ((*p == 'C' || *p == 'c') && !strncasecmp(p, "connection: keep-alive", 22))
-			c->close_after = false;
-	}
 	char method[16], path[200], version[16];
-	if (sscanf(line, "%15s %199s %15s", method, path, version) != 3 ||
-	    strncmp(version, "HTTP/1.", 7)) {
-		c->close_after = true;
+	bool opt_close, opt_ka;
+	bool fields_ok = scan_fields(c->req, used, &opt_close, &opt_ka);
+	/* HTTP-version = "HTTP/" DIGIT "." DIGIT, case-sensitive (RFC 9112 §2.3). */
+	bool line_ok = sscanf(line, "%15s %199s %15s", method, path, version) == 3 &&
+		       !strncmp(version, "HTTP/1.", 7) && version[7] >= '0' && version[7] <= '9' &&
+		       !version[8];
+	bool v10 = line_ok && version[7] == '0';
+	/* RFC 9112 §9.3: close when asked; otherwise 1.1 persists, 1.0 only with keep-alive. */
+	c->close_after = !fields_ok || !line_ok || opt_close || (v10 && !opt_ka);
+	c->say_keep_alive = !c->close_after && v10;
+	if (!fields_ok || !line_ok) {
 		respond(c, f, 400, "Bad Request", "text/plain", "bad request\n", 12);
 	} else if (strcmp(method, "GET") != 0) {
 		respond(c, f, 405, "Method Not Allowed", "text/plain", "GET only\n", 9);

@@ -9,6 +9,7 @@
 #define SLUICE_STACK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "sluice/dev.h"
 #include "sluice/ip.h"
@@ -30,70 +31,101 @@ struct sl_addr_cfg {
 	uint8_t prefix_len;
 };
 
+/* Every field has a default (sl_stack_config_init) and an accepted range; sl_stack_open
+ * refuses a value outside it with -EINVAL, and sl_stack_config_check says which and why.
+ * Durations are in ns and at most 30 days. */
 struct sl_stack_config {
 	struct sl_addr_cfg addrs[SL_MAX_ADDRS];
-	unsigned n_addrs;
-	sl_ip gateway;			    /* default route next hop (either family); all-zero = none */
-	sl_ip gateway6;			    /* IPv6 default router (may be link-local) when gateway
-					     * is the IPv4 one; all-zero = none */
-	uint32_t mtu;			    /* IP MTU; 0 = the device's */
-	uint64_t seed;			    /* per-stack random generator */
-	uint8_t ttl;			    /* default 64 */
+	unsigned n_addrs; /* 0..SL_MAX_ADDRS */
+	sl_ip gateway;	  /* default route next hop (either family, not multicast); all-zero =
+			   * none */
+	sl_ip gateway6;	  /* IPv6 unicast default router (may be link-local) when gateway is
+			   * the IPv4 one; all-zero = none */
+	/* IP MTU; 0 = the device's. Never above the device's; at least 68 (RFC 791 §3.2), and at
+	 * least 1280 with an IPv6 address (RFC 8200 §5): the MTU in use, the device's when this
+	 * is 0, is checked. sl_ip_add_addr refuses an IPv6 address below 1280 the same way. */
+	uint32_t mtu;
+	uint64_t seed; /* per-stack random generator: simulation draws only */
+	/* false (default): the secrets an attacker must not guess (RFC 6528 ISN key, SYN-cookie
+	 * key, timestamp offsets, RFC 6056 port keys, the connection-table and neighbour-cache
+	 * hash keys) come from getrandom(2), never from seed. true: they derive from seed, so
+	 * simulations and tests replay; never on a network with adversaries. */
+	bool deterministic_secrets;
+	uint8_t ttl;			    /* default 64; 0 = 64 */
 	struct sl_neigh_share *neigh_share; /* NULL: this stack's ARP cache is its own */
 
 	/* ARP (RFC 826) */
-	uint32_t arp_cache_size;	/* entries, default 256 */
-	uint32_t arp_pending_per_entry; /* packets waiting for one resolution, default 48 (max 48:
-					 * a 64 KiB datagram in 1500-byte fragments) */
-	uint32_t arp_pending_total;	/* packets waiting over all entries, default 256 */
-	uint64_t arp_reachable_ns;	/* default 60 s */
-	uint64_t arp_retry_ns;		/* default 1 s */
-	uint32_t arp_retries;		/* requests before giving up, default 3 */
+	uint32_t arp_cache_size;	/* entries, 1..65536, default 256 */
+	uint32_t arp_pending_per_entry; /* packets waiting for one resolution, 1..48, default 48
+					 * (48: a 64 KiB datagram in 1500-byte fragments) */
+	uint32_t arp_pending_total; /* packets waiting over all entries, 1..65536, default 256 */
+	uint64_t arp_reachable_ns;  /* > 0, default 60 s */
+	uint64_t arp_retry_ns;	    /* > 0, default 1 s */
+	uint32_t arp_retries;	    /* requests before giving up, 1..255, default 3 */
 
-	/* IPv4 reassembly (RFC 791 §3.2, RFC 815) */
-	uint32_t reasm_max_datagrams; /* in progress at once, default 64 */
-	uint32_t reasm_mem;	      /* bytes buffered over all datagrams, default 4 MiB */
-	uint32_t reasm_mem_per_src;   /* bytes buffered for one source, default 1 MiB */
-	uint32_t reasm_max_per_src;   /* datagrams in progress from one source, default 16, so
-				       * one source cannot take every slot */
-	uint64_t reasm_timeout_ns;    /* default 30 s (RFC 791 suggests 15 s upward) */
+	/* IPv4 and IPv6 reassembly (RFC 791 §3.2, RFC 815, RFC 8200 §4.5) */
+	uint32_t reasm_max_datagrams; /* in progress at once, 1..65536, default 64 */
+	uint32_t reasm_mem;	      /* bytes buffered over all datagrams, 4 KiB..1 GiB (4 KiB:
+				       * one 1500-byte datagram, the least RFC 8200 §5 allows),
+				       * default 4 MiB */
+	uint32_t reasm_mem_per_src;   /* bytes buffered for one source, 4 KiB..1 GiB, default
+				       * 1 MiB */
+	uint32_t reasm_max_per_src;   /* datagrams in progress from one source, 1..65536, default
+				       * 16, so one source cannot take every slot */
+	uint64_t reasm_timeout_ns;    /* > 0, default 30 s (RFC 791 suggests 15 s upward) */
 
 	/* UDP */
-	uint32_t udp_max_sockets; /* default 1024 */
-	uint32_t udp_rcvbuf;	  /* bytes queued per callback-less socket, default 256 KiB */
+	uint32_t udp_max_sockets; /* 1..65536, default 1024 */
+	uint32_t udp_rcvbuf;	  /* bytes queued per callback-less socket, 1..1 GiB, default
+				   * 256 KiB */
 
 	/* TCP (RFC 9293) */
-	uint32_t tcp_max_conns;	     /* connections in the table (all states), default 8192 */
-	uint32_t tcp_sndbuf;	     /* bytes per connection (power of two), default 256 KiB */
-	uint32_t tcp_rcvbuf;	     /* bytes per connection (power of two), default 256 KiB */
-	uint32_t tcp_backlog;	     /* half-open connections per listener, default 256 */
-	uint64_t tcp_msl_ns;	     /* TIME-WAIT lasts 2·MSL; default MSL 30 s */
-	uint64_t tcp_rto_min_ns;     /* RFC 6298 (2.4) minimum, default 200 ms */
-	uint64_t tcp_rto_max_ns;     /* default 60 s */
-	uint64_t tcp_rto_initial_ns; /* before any RTT sample, default 1 s (RFC 6298 (2.1)) */
-	uint32_t tcp_max_retries; /* retransmissions of one segment before ETIMEDOUT, default 15 */
-	uint32_t tcp_syn_retries; /* SYN retransmissions before ETIMEDOUT, default 6 */
-	uint64_t tcp_delack_ns;	  /* delayed-ACK bound, default 40 ms */
-	uint32_t tcp_initial_window; /* segments (RFC 6928), default 10; from 10 up, capped at
-				      * RFC 6928's max(2·MSS, 14600) bytes */
-	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), default 100; the
-				      * budget of each second is drawn at random from
-				      * [rate/2, 3·rate/2) so it cannot be counted from outside */
+	uint32_t tcp_max_conns;	     /* connections in the table (all states), 1..2^24, default
+				      * 8192 */
+	uint32_t tcp_sndbuf;	     /* bytes per connection, a power of two from 4 KiB to 1 GiB
+				      * (RFC 7323 §2.3: what a window scale of 14 covers),
+				      * default 256 KiB */
+	uint32_t tcp_rcvbuf;	     /* the same range, default 256 KiB */
+	uint32_t tcp_backlog;	     /* half-open connections per listener, 1..2^24, default 256 */
+	uint64_t tcp_msl_ns;	     /* TIME-WAIT lasts 2·MSL; > 0, default MSL 30 s */
+	uint64_t tcp_rto_min_ns;     /* RFC 6298 (2.4) minimum, > 0, default 200 ms */
+	uint64_t tcp_rto_max_ns;     /* tcp_rto_min_ns.., default 60 s */
+	uint64_t tcp_rto_initial_ns; /* before any RTT sample, tcp_rto_min_ns..tcp_rto_max_ns,
+				      * default 1 s (RFC 6298 (2.1)) */
+	uint32_t tcp_max_retries;    /* retransmissions of one segment before ETIMEDOUT, 1..255,
+				      * default 15 */
+	uint32_t tcp_syn_retries;    /* SYN retransmissions before ETIMEDOUT, 1..255, default 6 */
+	uint64_t tcp_delack_ns;	     /* delayed-ACK bound, 0 (ACK at once) up to but not including
+				      * 500 ms (RFC 1122 §4.2.3.2), default 40 ms */
+	uint32_t tcp_initial_window; /* segments (RFC 6928), 1..1000, default 10; from 10 up,
+				      * capped at RFC 6928's max(2·MSS, 14600) bytes */
+	uint32_t tcp_challenge_rate; /* challenge ACKs per second (RFC 5961 §7), 0 (none)..10^6,
+				      * default 100; the budget of each second is drawn at
+				      * random from [rate/2, 3·rate/2) so it cannot be counted
+				      * from outside */
 	uint64_t tcp_oow_ack_ns;     /* a connection answers out-of-window segments without data
 				      * (and challenge ACKs) at most once per this interval,
-				      * default 500 ms; segments with data are always answered */
-	const char *tcp_cc;	     /* congestion control: "cubic" (default) or "newreno" */
+				      * 0 (no limit)..30 days, default 500 ms; segments with
+				      * data are always answered */
+	const char *tcp_cc;	     /* congestion control: "cubic" (default; also NULL) or
+				      * "newreno" */
 	bool tcp_sack;		     /* offer and use SACK (RFC 2018, 2883), default on */
 	bool tcp_timestamps;	     /* offer and use timestamps (RFC 7323), default on */
 	uint8_t tcp_syncookies;	     /* RFC 4987 SYN cookies: 0 never, 1 when a listener's
 				      * backlog is full (default), 2 always */
 
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
-	uint32_t icmp_rate;  /* per second, default 100 */
-	uint32_t icmp_burst; /* default 50 */
+	uint32_t icmp_rate;  /* per second, 0 (no errors)..10^9, default 100 */
+	uint32_t icmp_burst; /* 1..10^6 when icmp_rate is not 0, default 50 */
 };
 
 void sl_stack_config_init(struct sl_stack_config *cfg);
+
+/* Check cfg against the ranges above, and its MTU against a device's (dev_mtu; 0: none):
+ * 0, or -EINVAL with a one-line reason in why (when why is not NULL). sl_stack_open runs it
+ * and refuses what it refuses. */
+int sl_stack_config_check(const struct sl_stack_config *cfg, uint32_t dev_mtu, char *why,
+			  size_t whylen);
 
 /* Open a stack on dev (which it does not own). Sends a gratuitous ARP per IPv4 address. */
 int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_t now_ns,

@@ -57,6 +57,7 @@ static struct fixture *setup(void)
 		return &fx;
 	struct sl_stack_config cfg;
 	sl_stack_config_init(&cfg);
+	cfg.deterministic_secrets = true; /* an input replays with the same ISNs and cookies */
 	sl_ip_parse("10.1.0.2", &cfg.addrs[0].addr);
 	cfg.addrs[0].prefix_len = 24;
 	cfg.n_addrs = 1;

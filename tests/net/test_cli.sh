@@ -81,3 +81,12 @@ ok "--pcap capture read by tcpdump; --json summary"
 expect 0 "" -- S detach "$IF_SL"
 expect 1 "" -- S detach "$IF_SL"
 ok "detach, then detach again fails"
+
+# A device whose MTU the stack cannot use is refused at start with one line naming the rule
+# (RFC 8200 §5: IPv6 needs 1280), not run: bounded by timeout, since a stack that starts
+# serves until stopped.
+in_sl ip link set "$IF_SL" mtu 1200
+expect 1 "cannot start the stack on $IF_SL: the device's mtu 1200 is below 1280" -- \
+	timeout 20 nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr fd00::3/64 --duration 5
+in_sl ip link set "$IF_SL" mtu 1500
+ok "an MTU below the IPv6 minimum refused at start with a clear message"

@@ -180,6 +180,7 @@ static struct fx *fx_up(cfg_fn tweak)
 	c.addrs[0].prefix_len = 24;
 	c.n_addrs = 1;
 	c.seed = 3;
+	c.deterministic_secrets = true;
 	if (tweak)
 		tweak(&c);
 	assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &x->peer, &x->dev), 0);

@@ -40,6 +40,7 @@ static void net6_up(struct net *n, const struct sl_fault *ab, const struct sl_fa
 	sl_stack_config_init(&cb);
 	ca.seed = seed;
 	cb.seed = seed + 1;
+	ca.deterministic_secrets = cb.deterministic_secrets = true; /* a seed replays */
 	add_addr(&ca, "fd00::1", 64);
 	add_addr(&cb, "fd00::2", 64);
 	if (extra)

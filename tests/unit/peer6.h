@@ -537,6 +537,7 @@ static inline void p6_config(struct sl_stack_config *c)
 	c->addrs[0].prefix_len = 64;
 	c->n_addrs = 1;
 	c->seed = tu_seed(5);
+	c->deterministic_secrets = true; /* a seed replays, ISNs and keys included */
 }
 
 /* The stack on one end of a new pipe, the peer on the other; the clock at 1 s. Nothing

@@ -9,6 +9,9 @@
  *	pn_run_until(&n, &run, cond, arg, max_ns)   time jumps from event to event
  *	pn_down(&n);               close, and assert that every frame is back in its pool
  *
+ * Both stacks derive their secrets from their seeds (deterministic_secrets), so a seed
+ * replays a run exactly.
+ *
  * pn_close_counted() is that last check on its own, for any two pipe ends.
  */
 #ifndef SL_PIPENET_H
@@ -36,6 +39,7 @@ static inline void pn_config(struct sl_stack_config *c, uint32_t addr, uint64_t 
 	c->addrs[0].prefix_len = 24;
 	c->n_addrs = 1;
 	c->seed = seed;
+	c->deterministic_secrets = true; /* ISNs, ports and keys replay with the seed */
 }
 
 /* A on the first end of a new pipe, B on the other; the clock starts at 1 s. */

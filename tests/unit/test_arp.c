@@ -284,6 +284,7 @@ static struct sl_stack_config lan_cfg(uint32_t cache_size)
 	c.addrs[0].prefix_len = 16;
 	c.n_addrs = 1;
 	c.arp_cache_size = cache_size;
+	c.deterministic_secrets = true; /* the same buckets every run */
 	return c;
 }
 

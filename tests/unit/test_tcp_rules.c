@@ -724,7 +724,7 @@ static void test_syn_sent_ephemeral_ports_rfc6056(void **state)
 	tp_down();
 }
 
-/* The offset comes from the stack's secret (its seed): two stacks start at different ports
+/* The offset comes from the stack's secret (derived from its seed in these tests): two stacks start at different ports
  * for the same destination (RFC 6056 §3.3.3: F must be unpredictable from outside). */
 static void test_syn_sent_ephemeral_port_depends_on_secret(void **state)
 {

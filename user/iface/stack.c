@@ -13,49 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 static void write_conns(struct sl_stack *st);
-
-void sl_stack_config_init(struct sl_stack_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->ttl = 64;
-	cfg->seed = 0x5eed;
-	cfg->arp_cache_size = 256;
-	cfg->arp_pending_per_entry = 48;
-	cfg->arp_pending_total = 256;
-	cfg->reasm_max_datagrams = 64;
-	cfg->reasm_mem = 4u << 20;
-	cfg->reasm_mem_per_src = 1u << 20;
-	cfg->reasm_max_per_src = 16;
-	cfg->reasm_timeout_ns = 30ULL * 1000000000ULL;
-	cfg->udp_max_sockets = 1024;
-	cfg->udp_rcvbuf = 256u << 10;
-	cfg->tcp_max_conns = 8192;
-	cfg->tcp_sndbuf = 256u << 10;
-	cfg->tcp_rcvbuf = 256u << 10;
-	cfg->tcp_backlog = 256;
-	cfg->tcp_msl_ns = 30ULL * 1000000000ULL;
-	cfg->tcp_rto_min_ns = 200ULL * 1000000ULL;
-	cfg->tcp_rto_max_ns = 60ULL * 1000000000ULL;
-	cfg->tcp_rto_initial_ns = 1000000000ULL;
-	cfg->tcp_max_retries = 15;
-	cfg->tcp_syn_retries = 6;
-	cfg->tcp_delack_ns = 40ULL * 1000000ULL;
-	cfg->tcp_initial_window = 10;
-	cfg->tcp_challenge_rate = 100;
-	cfg->tcp_oow_ack_ns = 500ULL * 1000000ULL;
-	cfg->tcp_cc = "cubic";
-	cfg->tcp_sack = true;
-	cfg->tcp_timestamps = true;
-	cfg->tcp_syncookies = 1;
-	cfg->arp_reachable_ns = 60ULL * 1000000000ULL;
-	cfg->arp_retry_ns = 1000000000ULL;
-	cfg->arp_retries = 3;
-	cfg->icmp_rate = 100;
-	cfg->icmp_burst = 50;
-}
 
 /* --- frames ---------------------------------------------------------------------------- */
 
@@ -79,6 +40,36 @@ void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
 		STAT_INC(st, tx_frames);
 	else
 		STAT_INC(st, tx_ring_full);
+}
+
+/* --- secrets ---------------------------------------------------------------------------- */
+
+int sl_iface_secret(struct sl_stack *st, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	if (st->cfg.deterministic_secrets) {
+		while (len) {
+			uint64_t r = sl_rng_next(&st->secret_rng);
+			size_t n = len < 8 ? len : 8;
+			memcpy(p, &r, n);
+			p += n;
+			len -= n;
+		}
+		return 0;
+	}
+	/* Flags 0: the urandom source, blocking only until the kernel's pool is initialised
+	 * once after boot. No fallback to anything guessable. */
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
 }
 
 /* --- addresses and routes -------------------------------------------------------------- */
@@ -169,6 +160,8 @@ static int add_addr6(struct sl_stack *st, const sl_ip *a, uint8_t plen)
 {
 	if (plen > 128 || sl_ip_is_zero(a) || sl_ip6_is_multicast(a) || sl_ip6_is_loopback(a))
 		return -EINVAL;
+	if (st->mtu < SL_IPV6_MIN_MTU) /* RFC 8200 §5: no IPv6 on a link below 1280 */
+		return -EINVAL;
 	if (sl_iface_find6(st, a))
 		return -EEXIST;
 	if (st->n_v6 == SL_MAX_ADDRS)
@@ -251,10 +244,9 @@ int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a)
 int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_t now_ns,
 		  struct sl_stack **out)
 {
-	int err;
-	if (cfg->arp_pending_per_entry > SL_ARP_PENDING_MAX || !cfg->arp_cache_size ||
-	    cfg->n_addrs > SL_MAX_ADDRS)
-		return -EINVAL;
+	int err = sl_stack_config_check(cfg, dev->mtu, NULL, 0);
+	if (err)
+		return err;
 	struct sl_stack *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
@@ -263,16 +255,16 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	if (!st->cfg.ttl)
 		st->cfg.ttl = 64;
 	memcpy(st->mac, dev->mac, 6);
-	st->mtu = cfg->mtu && cfg->mtu < dev->mtu ? cfg->mtu : dev->mtu;
+	st->mtu = cfg->mtu ? cfg->mtu : dev->mtu; /* within the device's: checked above */
 	st->stats = &st->own_stats;
 	st->now = now_ns;
 	st->icmp_last = now_ns;
 	st->icmp_tokens_ns = (uint64_t)st->cfg.icmp_burst *
 			     (st->cfg.icmp_rate ? 1000000000ULL / st->cfg.icmp_rate : 0);
 	sl_rng_seed(&st->rng, cfg->seed);
+	if (cfg->deterministic_secrets)
+		sl_rng_seed(&st->secret_rng, cfg->seed ^ 0x5ec7e75ec7e75ec7ULL);
 	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
-	/* Never below the IPv6 minimum link MTU on an IPv6 interface (RFC 8200 §5): the check
-	 * is at address add. */
 
 	err = sl_timers_init(&st->timers, cfg->arp_cache_size + cfg->reasm_max_datagrams +
 					      6 * cfg->tcp_max_conns + 64);

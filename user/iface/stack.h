@@ -79,6 +79,7 @@ struct sl_stack {
 
 	struct sl_timers timers;
 	struct sl_rng rng;
+	struct sl_rng secret_rng; /* only with cfg.deterministic_secrets (sl_iface_secret) */
 	uint64_t now;
 
 	struct sl_arp arp;
@@ -104,6 +105,11 @@ int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f);
 void sl_iface_release(struct sl_stack *st, const struct sl_frame *f);
 /* Queue a complete Ethernet frame for transmission (takes the frame). */
 void sl_iface_tx(struct sl_stack *st, struct sl_frame *f);
+
+/* Fill buf with secret bytes (keys of keyed hashes): getrandom(2), or, with
+ * cfg.deterministic_secrets, a generator of their own seeded from cfg.seed (not the
+ * simulation generator: drawing secrets does not move its sequence). 0 or a negative errno. */
+int sl_iface_secret(struct sl_stack *st, void *buf, size_t len);
 
 /* addresses */
 bool sl_iface_owns4(const struct sl_stack *st, uint32_t a);

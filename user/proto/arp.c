@@ -12,6 +12,7 @@
  */
 #include "iface/stack.h"
 #include "proto/neigh_share.h"
+#include "util/siphash.h"
 #include "wire/arp.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
@@ -22,17 +23,14 @@
 
 #define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t)-offsetof(struct sl_arp_entry, timer)))
 
-/* The bucket of ip: the top bits of a keyed multiplicative hash of both halves of the address
- * (a product's bit k depends on its input's bits 0..k only, so the top ones see them all).
- * The old hash kept bits 7 and up of a 32-bit product of the words XORed: every address of a
- * /16 fell into one bucket, and a flood from one made each lookup walk the whole cache. */
+/* The bucket of ip: the top bits of SipHash-2-4 of the address under a secret key (from
+ * getrandom, sl_iface_secret). The old hash kept bits 7 and up of a 32-bit product of the words
+ * XORed: every address of a /16 fell into one bucket, and a flood from one made each lookup
+ * walk the whole cache; a keyed PRF also leaves a sender who knows the function no way to
+ * choose addresses that share a chain. */
 static uint32_t hash_ip(const struct sl_arp *a, const sl_ip *ip)
 {
-	uint64_t w[2];
-	memcpy(w, ip->b, 16);
-	uint64_t x = (w[0] ^ a->key[0]) * 0x9e3779b97f4a7c15ULL;
-	x = ((x >> 32 | x << 32) ^ w[1] ^ a->key[1]) * 0xbf58476d1ce4e5b9ULL;
-	return (uint32_t)(x >> a->hash_shift);
+	return (uint32_t)(sl_siphash((const uint8_t *)a->key, ip->b, 16) >> a->hash_shift);
 }
 
 static struct sl_arp_entry *lookup(struct sl_arp *a, const sl_ip *ip)
@@ -493,17 +491,20 @@ int sl_arp_init(struct sl_stack *st)
 		a->nbuckets <<= 1;
 		a->hash_shift--;
 	}
+	int err = sl_iface_secret(st, a->key, sizeof(a->key));
+	if (err)
+		return err;
 	a->e = calloc(a->cap, sizeof(*a->e));
 	a->bucket = malloc(a->nbuckets * sizeof(*a->bucket));
 	if (!a->e || !a->bucket) {
 		free(a->e);
 		free(a->bucket);
+		a->e = NULL;
+		a->bucket = NULL;
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0; i < a->nbuckets; i++)
 		a->bucket[i] = -1;
-	a->key[0] = sl_rng_next(&st->rng);
-	a->key[1] = sl_rng_next(&st->rng);
 	for (uint32_t i = 0; i < a->cap; i++)
 		a->e[i].next = i + 1 < a->cap ? (int32_t)i + 1 : -1;
 	a->free_head = 0;

@@ -49,7 +49,7 @@ struct sl_arp {
 	uint32_t cap;
 	int32_t *bucket;
 	uint32_t nbuckets;   /* power of two */
-	uint64_t key[2];     /* of the bucket hash */
+	uint64_t key[2];     /* of the bucket hash (SipHash), a secret */
 	unsigned hash_shift; /* 64 - log2(nbuckets) */
 	int32_t free_head;
 	int32_t lru_head, lru_tail;

@@ -111,29 +111,31 @@ uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6)
 
 static void free_dead(struct sl_tcp *tt);
 
-static uint32_t fold_ip(const sl_ip *a)
+/* The connection's 4-tuple as bytes, for keyed hashes. */
+static void tuple_bytes(uint8_t out[36], const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,
+			uint16_t rport)
 {
-	uint32_t w[4];
-	memcpy(w, a->b, 16);
-	return w[0] ^ w[1] ^ w[2] ^ w[3];
+	memcpy(out, laddr->b, 16);
+	memcpy(out + 16, raddr->b, 16);
+	memcpy(out + 32, &lport, 2);
+	memcpy(out + 34, &rport, 2);
 }
 
+/* Keyed (SipHash with a secret key, as Linux's inet_ehashfn keys its hash): a peer that knows
+ * the function still cannot choose tuples that share a bucket and make every lookup walk one
+ * long chain. */
 static uint32_t bucket_of(const struct sl_tcp *t, const sl_ip *laddr, uint16_t lport,
 			  const sl_ip *raddr, uint16_t rport)
 {
-	uint32_t h = fold_ip(raddr) * 2654435761u ^ ((uint32_t)rport << 16 | lport) * 2246822519u ^
-		     fold_ip(laddr) * 3266489917u;
-	h ^= h >> 15;
-	return h & (t->nbuckets - 1);
+	uint8_t tuple[36];
+	tuple_bytes(tuple, laddr, lport, raddr, rport);
+	return (uint32_t)sl_siphash(t->hash_key, tuple, 36) & (t->nbuckets - 1);
 }
 
 int sl_tcp_init(struct sl_stack *st)
 {
 	struct sl_tcp *t = &st->tcp;
-	if ((st->cfg.tcp_sndbuf & (st->cfg.tcp_sndbuf - 1)) ||
-	    (st->cfg.tcp_rcvbuf & (st->cfg.tcp_rcvbuf - 1)) || st->cfg.tcp_rcvbuf < 4096 ||
-	    st->cfg.tcp_sndbuf < 4096)
-		return -EINVAL;
+	/* Buffer sizes and tcp_max_conns were checked by sl_stack_config_check. */
 	t->nbuckets = 64;
 	while (t->nbuckets < st->cfg.tcp_max_conns)
 		t->nbuckets <<= 1;
@@ -142,16 +144,17 @@ int sl_tcp_init(struct sl_stack *st)
 	if (!t->table || !t->listeners)
 		return -ENOMEM;
 	t->nlisteners = 64;
-	/* RFC 6528: a per-stack secret for F(). Derived from the stack's seed so simulations are
-	 * reproducible; sluice run seeds from getrandom(). */
-	uint8_t *keys[] = {t->isn_key, t->port_key, t->ts_key, t->cookie_key};
-	for (unsigned k = 0; k < 4; k++)
-		for (int i = 0; i < 16; i += 8) {
-			uint64_t r = sl_rng_next(&st->rng);
-			memcpy(keys[k] + i, &r, 8);
-		}
-	for (unsigned i = 0; i < 256; i++)
-		t->port_table[i] = (uint16_t)sl_rng_next(&st->rng);
+	/* RFC 6528 §3 (F()'s secret key), RFC 4987 §3.6 (cookies), RFC 6056 §3.3.4 (F(), G() and
+	 * the table's starting points): secrets from getrandom(2), never from cfg.seed unless
+	 * cfg.deterministic_secrets asks for a replayable simulation. */
+	uint8_t *keys[] = {t->isn_key, t->port_key, t->ts_key, t->cookie_key, t->hash_key};
+	int err = 0;
+	for (unsigned k = 0; k < 5 && !err; k++)
+		err = sl_iface_secret(st, keys[k], 16);
+	if (!err)
+		err = sl_iface_secret(st, t->port_table, sizeof(t->port_table));
+	if (err)
+		return err;
 	t->cc = sl_tcp_cc_find(st->cfg.tcp_cc ? st->cfg.tcp_cc : "cubic");
 	if (!t->cc)
 		return -EINVAL;
@@ -284,16 +287,6 @@ static void free_dead(struct sl_tcp *tt)
 		tt->dead = t->hnext;
 		tcb_destroy(t);
 	}
-}
-
-/* The connection's 4-tuple as bytes, for keyed hashes. */
-static void tuple_bytes(uint8_t out[36], const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,
-			uint16_t rport)
-{
-	memcpy(out, laddr->b, 16);
-	memcpy(out + 16, raddr->b, 16);
-	memcpy(out + 32, &lport, 2);
-	memcpy(out + 34, &rport, 2);
 }
 
 uint32_t sl_tcp_isn(struct sl_stack *st, const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,

@@ -29,7 +29,12 @@ int sl_udp_init(struct sl_stack *st)
 	u->socks = calloc(u->cap, sizeof(*u->socks));
 	if (!u->by_port || !u->socks)
 		return -ENOMEM;
-	u->next_ephemeral = (uint16_t)(49152 + sl_rng_below(&st->rng, 16384));
+	/* RFC 6056 §3.3: an unpredictable starting point (a secret, like TCP's port keys). */
+	uint16_t r;
+	int err = sl_iface_secret(st, &r, sizeof(r));
+	if (err)
+		return err;
+	u->next_ephemeral = (uint16_t)(49152 + r % 16384);
 	return 0;
 }
 
