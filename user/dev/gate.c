@@ -8,8 +8,11 @@
  * when they are the maps of the program attached right now (map ids compared), so stale
  * pins left by a program someone detached behind our back are never edited by mistake.
  *
- * Every change to attachment, pins or rule ids is serialised by an flock on
- * <bpffs>/sluice, so two CLIs adding rules cannot hand out the same id.
+ * A handle is opened through the interface (the attached program's maps by id), not through
+ * the pins, so it works from any mount namespace. Changes to attachment and pins are
+ * serialised by an flock on <bpffs>/sluice; rule ids by an flock on
+ * /run/sluice/<netns>/<ifname>/rules.lock, which processes in different mount namespaces of
+ * one network namespace share, so two CLIs adding rules cannot hand out the same id.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,7 @@
 #include <bpf/libbpf.h>
 
 #include "sluice/gate.h"
+#include "sluice/stats.h"
 #include "gate_shared.h"
 
 /*
@@ -59,7 +63,7 @@ static const char *const counter_names[SL_GATE_N_COUNTERS] = SL_GATE_COUNTER_NAM
 
 struct sl_gate {
 	int fd[M_N];
-	int lock_fd; /* <bpffs>/sluice, flock'ed around rule changes */
+	int lock_fd; /* /run/sluice/<netns>/<ifname>/rules.lock, flock'ed around rule changes */
 	int ncpus;
 };
 
@@ -656,12 +660,45 @@ bool sl_gate_attached(const char *ifname)
 	return ifindex > 0 && query(ifindex, &st) == 0 && st.prog_id && st.ours;
 }
 
+/* The lock that serialises rule-id allocation on ifname: a file under /run/sluice/<netns>/
+ * <ifname>/, which every process of the network namespace sees, whatever its mount namespace
+ * (`ip netns exec` gives each command a /sys of its own, not a /run). Returns the fd. */
+static int rules_lock(const char *ifname)
+{
+	char path[PATH_MAX], *slash;
+	int fd, err = sl_stats_path(ifname, 0, path, sizeof(path));
+
+	if (err)
+		return err;
+	slash = strrchr(path, '/');
+	if (!slash)
+		return -EINVAL;
+	snprintf(slash + 1, (size_t)(path + sizeof(path) - slash - 1), "rules.lock");
+	/* /run/sluice/<ino>/<ifname>: create the levels that are missing. */
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		err = mkdir_one(path);
+		*p = '/';
+		if (err)
+			return err;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Open the gate through the interface: the program attached to ifname, its maps by id. No
+ * pin is needed, so this works from any mount namespace of the interface's network
+ * namespace (`ip netns exec`, nsenter, a plain shell), across separate invocations.
+ */
 int sl_gate_open(const char *ifname, struct sl_gate **out)
 {
 	struct sl_gate *g;
 	struct xdp_state st;
-	char dir[PATH_MAX];
-	int ifindex, err, ncpus;
+	__u32 ids[M_N];
+	int ifindex, err, ncpus, m;
 
 	*out = NULL;
 	ifindex = ifindex_of(ifname);
@@ -672,9 +709,6 @@ int sl_gate_open(const char *ifname, struct sl_gate **out)
 		return err;
 	if (!st.prog_id || !st.ours)
 		return -ENOENT;
-	err = sl_gate_pin_dir(ifname, dir, sizeof(dir));
-	if (err)
-		return err;
 	ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0)
 		return ncpus < 0 ? ncpus : -EINVAL;
@@ -682,36 +716,27 @@ int sl_gate_open(const char *ifname, struct sl_gate **out)
 	if (!g)
 		return -ENOMEM;
 	g->ncpus = ncpus;
-	g->lock_fd = -1;
-	if (is_bpffs(bpffs_root()) != 1) {
-		fprintf(stderr,
-			"sluice: gate is attached to %s but %s is not a bpf filesystem "
-			"here, so its pins are not visible (run: sluice attach %s)\n",
-			ifname, bpffs_root(), ifname);
-		err = -ENOENT;
-		goto fail;
-	}
-	g->lock_fd = lock_root(bpffs_root(), false, LOCK_SH);
+	for (m = 0; m < M_N; m++)
+		g->fd[m] = -1;
+	g->lock_fd = rules_lock(ifname);
 	if (g->lock_fd < 0) {
 		err = g->lock_fd;
-		if (err != -ENOENT)
-			goto fail;
-	} else {
-		err = open_pins(dir, st.prog_id, g->fd);
-		flock(g->lock_fd, LOCK_UN);
+		goto fail;
 	}
-	if (err == -ENOENT || err == -ESTALE) {
-		fprintf(stderr,
-			"sluice: gate is attached to %s but its maps are %s under %s "
-			"(attached from another mount namespace?); run: sluice attach %s\n",
-			ifname, err == -ENOENT ? "not pinned" : "stale", dir, ifname);
-		err = -ENOENT;
-	}
+	err = prog_maps(st.prog_id, ids);
 	if (err)
 		goto fail;
+	for (m = 0; m < M_N; m++) {
+		g->fd[m] = bpf_map_get_fd_by_id(ids[m]);
+		if (g->fd[m] < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
 	*out = g;
 	return 0;
 fail:
+	close_fds(g->fd);
 	unlock_root(g->lock_fd);
 	free(g);
 	return err;
