@@ -62,3 +62,26 @@ wait "$SLUICE_PID" || fail "sluice run exited non-zero: $(tail -2 "$TMP/run.err"
 SLUICE_PID=
 nsx detach "$IF_SL" >"$TMP/d.out" 2>&1 || fail "detach from ip netns exec: $(cat "$TMP/d.out")"
 ok "detach from ip netns exec"
+
+# Stale pins: a gate attached (with pins, through nsenter) in a namespace that is then
+# deleted leaves its pin directory behind; the next attach anywhere removes it.
+NS_X=slt-$ID-x
+trap 'ip netns del "$NS_X" 2>/dev/null; cleanup' EXIT
+ip netns add "$NS_X" || fail "cannot create $NS_X"
+ip -n "$NS_X" link add slx$ID type veth peer name sly$ID || fail "veth in $NS_X"
+ip -n "$NS_X" link set slx$ID up
+ip -n "$NS_X" link set sly$ID up
+ino=$(stat -L -c %i /run/netns/"$NS_X")
+nsenter --net=/run/netns/"$NS_X" "$SLUICE" attach slx$ID >/dev/null 2>&1 || fail "attach in $NS_X"
+stale=/sys/fs/bpf/sluice/$ino/slx$ID
+[[ -d $stale ]] || fail "no pin directory $stale after attach in $NS_X"
+ip netns del "$NS_X"
+for _ in $(seq 50); do # the namespace goes once nothing holds it
+	[[ -e /proc/self/ns/net && ! -e /run/netns/$NS_X ]] && break
+	sleep 0.1
+done
+[[ -d $stale ]] || fail "the pin directory went with the namespace already (nothing to test)"
+in_sl "$SLUICE" attach "$IF_SL" >/dev/null 2>&1 || fail "attach $IF_SL"
+[[ -d $stale ]] && fail "stale pin directory $stale (namespace deleted) still there after attach"
+ok "attach removed the pins of a deleted namespace ($stale)"
+in_sl "$SLUICE" detach "$IF_SL" >/dev/null 2>&1

@@ -14,6 +14,7 @@
  * /run/sluice/<netns>/<ifname>/rules.lock, which processes in different mount namespaces of
  * one network namespace share, so two CLIs adding rules cannot hand out the same id.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -548,6 +549,91 @@ static int adopt(const char *ifname, const struct xdp_state *st, enum sl_gate_mo
 	return err;
 }
 
+/* Remove the pins of one interface directory <root>/sluice/<ino>/<name> and the directory. */
+static void remove_dir_pins(const char *dir)
+{
+	char path[PATH_MAX];
+
+	for (int m = 0; m < M_N; m++)
+		if (pin_path(dir, m, path, sizeof(path)) == 0)
+			unlink(path);
+	rmdir(dir);
+}
+
+/* Is there a network namespace with this inode: a process in it, or a name under
+ * /run/netns? (A namespace nothing holds is gone.) */
+static bool netns_alive(unsigned long ino)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	struct dirent *d;
+	bool alive = false;
+	DIR *dp = opendir("/run/netns");
+
+	while (dp && !alive && (d = readdir(dp))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/run/netns/%s", d->d_name);
+		alive = stat(path, &sb) == 0 && sb.st_ino == ino;
+	}
+	if (dp)
+		closedir(dp);
+	dp = opendir("/proc");
+	while (dp && !alive && (d = readdir(dp))) {
+		if (d->d_name[0] < '0' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
+		alive = stat(path, &sb) == 0 && sb.st_ino == ino;
+	}
+	if (dp)
+		closedir(dp);
+	return alive;
+}
+
+/*
+ * At attach: remove the pin directories nothing can use any more — of a network namespace
+ * that is gone, or of an interface of ours that is gone or carries no gate now (the pins of
+ * a program someone detached). Called with the root lock held.
+ */
+static void remove_stale_pins(const char *skip_ifname)
+{
+	char root[PATH_MAX], nsdir[PATH_MAX], ifdir[PATH_MAX];
+	unsigned long self = 0;
+	struct dirent *a, *b;
+	DIR *da, *db;
+
+	if (netns_ino(&self) || snprintf(root, sizeof(root), "%s/sluice", bpffs_root()) < 0)
+		return;
+	da = opendir(root);
+	while (da && (a = readdir(da))) {
+		char *end;
+		unsigned long ino = strtoul(a->d_name, &end, 10);
+		if (a->d_name[0] == '.' || *end)
+			continue;
+		snprintf(nsdir, sizeof(nsdir), "%s/%s", root, a->d_name);
+		bool gone = ino != self && !netns_alive(ino);
+		db = opendir(nsdir);
+		while (db && (b = readdir(db))) {
+			if (b->d_name[0] == '.')
+				continue;
+			snprintf(ifdir, sizeof(ifdir), "%s/%s", nsdir, b->d_name);
+			if (gone) {
+				remove_dir_pins(ifdir);
+			} else if (ino == self && strcmp(b->d_name, skip_ifname)) {
+				struct xdp_state st;
+				int ifi = ifindex_of(b->d_name);
+				if (ifi < 0 || query(ifi, &st) || !st.prog_id || !st.ours)
+					remove_dir_pins(ifdir);
+			}
+		}
+		if (db)
+			closedir(db);
+		rmdir(nsdir); /* only when empty */
+	}
+	if (da)
+		closedir(da);
+}
+
 int sl_gate_attach(const char *ifname, enum sl_gate_mode mode, enum sl_gate_mode *mode_out)
 {
 	struct sl_gate_skel *skel = NULL;
@@ -572,6 +658,7 @@ int sl_gate_attach(const char *ifname, enum sl_gate_mode mode, enum sl_gate_mode
 	lock = lock_root(bpffs_root(), true, LOCK_EX);
 	if (lock < 0)
 		return lock;
+	remove_stale_pins(ifname);
 
 	err = query(ifindex, &st);
 	if (err)
