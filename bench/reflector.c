@@ -238,7 +238,7 @@ out:
 		    (unsigned long long)c.extra_flushes, (unsigned long long)c.tx_pending_max,
 		    (unsigned long long)ks.c[SL_STAT_dev_rx_dropped],
 		    (unsigned long long)ks.c[SL_STAT_dev_rx_ring_full],
-		    (unsigned long long)ks.c[SL_STAT_tx_ring_full], (unsigned long long)fc.total,
+		    (unsigned long long)ks.c[SL_STAT_dev_tx_ring_full], (unsigned long long)fc.total,
 		    (unsigned long long)fc.owner[SL_OWN_FREE],
 		    used == SL_GATE_MODE_GENERIC ? "generic" : "native", zc ? "true" : "false");
 		if (fc.owner[SL_OWN_FREE] != fc.total || fc.owner_errors) {

@@ -30,7 +30,8 @@ void cmd_run_usage(FILE *f)
 	    "                  [--discard PORT] [--http PORT] [--send ADDR:PORT:BYTES]\n"
 	    "                  [--busy-poll] [--spin-us N] [--duration SEC] [--pcap FILE]\n"
 	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack]\n"
-	    "                  [--no-timestamps] [--syncookies 0|1|2] [--json]\n"
+	    "                  [--no-timestamps] [--syncookies 0|1|2] [--frames N]\n"
+	    "                  [--tx-reserve N] [--json]\n"
 	    "\n"
 	    "Run a sluice stack on queue Q (default 0) of DEV, owning each ADDR: it answers ARP,\n"
 	    "Neighbor Discovery and ICMP echo for them while the kernel keeps every other flow.\n"
@@ -77,6 +78,11 @@ void cmd_run_usage(FILE *f)
 	    "  --no-timestamps   neither offer nor accept TCP timestamps (RFC 7323)\n"
 	    "  --syncookies N    SYN cookies (RFC 4987): 0 never, 1 when a listener's backlog\n"
 	    "                    is full (default), 2 always\n"
+	    "  --frames N        UMEM frames per queue, a power of two from 64 (default 4096);\n"
+	    "                    each ring holds min(2048, N/2)\n"
+	    "  --tx-reserve N    free frames the fill ring never gets, kept for replies so a\n"
+	    "                    receive flood cannot starve output (default N/16 of --frames;\n"
+	    "                    0: none, at most N/2)\n"
 	    "  --json            print the summary as JSON\n");
 }
 
@@ -255,7 +261,7 @@ int cmd_run(int argc, char **argv)
 	const char *queue_s = NULL, *queues_s = NULL, *mode_s = NULL,
 		   *dur_s = NULL, *pcap_s = NULL, *echo_s = NULL, *tcpecho_s = NULL,
 		   *discard_s = NULL, *http_s = NULL, *send_s = NULL, *ka_s = NULL, *spin_s = NULL,
-		   *cc_s = NULL, *buf_s = NULL, *cookies_s = NULL;
+		   *cc_s = NULL, *buf_s = NULL, *cookies_s = NULL, *frames_s = NULL, *reserve_s = NULL;
 	bool json = false, busy = false, no_sack = false, no_ts = false;
 	const struct cli_opt opts[] = {
 
@@ -268,6 +274,7 @@ int cmd_run(int argc, char **argv)
 	    {"--spin-us", &spin_s, NULL},      {"--cc", &cc_s, NULL},
 	    {"--tcp-buf", &buf_s, NULL},       {"--no-sack", NULL, &no_sack},
 	    {"--no-timestamps", NULL, &no_ts}, {"--syncookies", &cookies_s, NULL},
+	    {"--frames", &frames_s, NULL},     {"--tx-reserve", &reserve_s, NULL},
 	    {"--json", NULL, &json},	       {NULL, NULL, NULL},
 	};
 	char *pos[1];
@@ -362,6 +369,13 @@ int cmd_run(int argc, char **argv)
 					     send_s);
 	}
 	uint32_t spin_us = 50;
+	uint32_t frames = 4096, reserve = 0;
+	if (frames_s && (cli_parse_u32(frames_s, 1u << 20, &frames) < 0 || frames < 64 ||
+			 (frames & (frames - 1))))
+		return cli_usage_err("run", "--frames wants a power of two from 64: %s", frames_s);
+	if (reserve_s && cli_parse_u32(reserve_s, frames / 2, &reserve) < 0)
+		return cli_usage_err("run", "--tx-reserve wants 0..%u (half of --frames): %s",
+				     frames / 2, reserve_s);
 	if (spin_s && cli_parse_u32(spin_s, 1000000, &spin_us) < 0)
 		return cli_usage_err("run", "--spin-us wants 0..1000000: %s", spin_s);
 	struct sl_keepalive ka = {0};
@@ -464,7 +478,12 @@ int cmd_run(int argc, char **argv)
 		w->busy_poll = busy;
 		w->spin_ns = (uint64_t)spin_us * 1000;
 		struct sl_xsk_config xc = {
-		    .ifname = dev, .queue = w->queue, .generic = used == SL_GATE_MODE_GENERIC};
+		    .ifname = dev,
+		    .queue = w->queue,
+		    .frames = frames,
+		    .ring_size = frames / 2 < 2048 ? frames / 2 : 2048,
+		    .tx_reserve = !reserve_s ? 0 : reserve ? reserve : SL_XSK_NO_TX_RESERVE,
+		    .generic = used == SL_GATE_MODE_GENERIC};
 		err = sl_dev_xsk_open(&xc, &w->dev);
 		if (err) {
 			cli_err("cannot open an AF_XDP socket on %s queue %u: %s", dev, w->queue,

@@ -73,13 +73,19 @@ struct sl_dev {
 };
 
 /* --- AF_XDP ------------------------------------------------------------ */
+#define SL_XSK_NO_TX_RESERVE UINT32_MAX
 struct sl_xsk_config {
 	const char *ifname;
 	uint32_t queue;
 	uint32_t frames;    /* UMEM frames (power of two), default 4096 */
 	uint32_t ring_size; /* each ring (power of two), default 2048 */
-	bool force_copy;    /* XDP_COPY */
-	bool generic;	    /* the gate runs in generic (SKB) mode */
+	/* Frames the fill ring never gets, kept free for output so that a receive flood cannot
+	 * leave the stack without a frame to reply in (receive livelock). 0: the default,
+	 * frames / 16 (256 of 4096); SL_XSK_NO_TX_RESERVE: none (the fill ring may take every
+	 * free frame). At most frames / 2. */
+	uint32_t tx_reserve;
+	bool force_copy; /* XDP_COPY */
+	bool generic;	 /* the gate runs in generic (SKB) mode */
 };
 /* Open an AF_XDP socket; the caller puts sl_xsk_fd() into the gate's XSKMAP. */
 int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out);

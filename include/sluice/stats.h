@@ -179,7 +179,10 @@
 	X(dev_tx_invalid, 1, "kernel: invalid TX descriptors (XDP_STATISTICS)")                    \
 	X(dev_rx_ring_full, 1, "kernel: RX ring full (XDP_STATISTICS)")                            \
 	X(dev_fill_empty, 0, "kernel: fill ring was empty (XDP_STATISTICS)")                       \
-	X(dev_frame_owner_error, 1, "device returned a frame we did not give it (bug catcher)")
+	X(dev_frame_owner_error, 1, "device returned a frame we did not give it (bug catcher)")    \
+	X(dev_tx_ring_full, 1, "output dropped at submit: the kernel's TX ring had no room")       \
+	X(dev_tx_batch_flush, 0, "TX array full mid-poll: submitted early, not dropped")           \
+	X(dev_fill_reserved, 0, "refills that left the fill ring short to keep the TX reserve")
 
 enum sl_stat {
 #define SL_STAT_ENUM(name, drop, desc) SL_STAT_##name,

@@ -3,6 +3,12 @@
  * root and must be deterministic. Each direction is a link with a seeded fault
  * injector (drop, duplicate, reorder, corrupt, delay with jitter). Frames are
  * copied across, as AF_XDP copy mode does, so each end owns its own pool.
+ *
+ * A full TX array is flushed onto the link there and then (dev_tx_batch_flush), as the
+ * AF_XDP device does, so tx() never refuses a frame; the link's own bound (overflow) is the
+ * only place output is lost. There is no fill ring here (rx() takes a frame from the pool
+ * as it delivers), so no TX reserve is needed: a frame is taken only for a frame that is
+ * handed to the stack at once.
  */
 #include "sluice/dev.h"
 #include "sluice/stats.h"
@@ -47,7 +53,9 @@ struct pipe_end {
 	struct pipe_link *out, *in;
 	struct sl_frame txq[PIPE_TX_BATCH];
 	unsigned ntx;
+	uint64_t now; /* of the last rx() or flush(): the poll a mid-poll flush belongs to */
 	uint64_t rx_nobuf;
+	uint64_t batch_flushes;
 	struct pipe_end *peer;
 	bool closed;
 };
@@ -146,6 +154,7 @@ static int pipe_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 	struct pipe_end *pe = end_of(d);
 	struct pipe_link *l = pe->in;
 	int got = 0;
+	pe->now = now;
 	link_release_held(l, now);
 	unsigned taken = 0;
 	while (taken < l->n && got < max && l->q[taken].at <= now) {
@@ -190,13 +199,16 @@ static void pipe_release(struct sl_dev *d, const struct sl_frame *f)
 	sl_pool_move(&pe->pool, sl_pool_index(&pe->pool, f->addr), SL_OWN_STACK, SL_OWN_FREE);
 }
 
+static void pipe_flush(struct sl_dev *d, uint64_t now);
+
 static int pipe_tx(struct sl_dev *d, const struct sl_frame *f)
 {
 	struct pipe_end *pe = end_of(d);
 	uint32_t i = sl_pool_index(&pe->pool, f->addr);
 	if (pe->ntx == PIPE_TX_BATCH) {
-		sl_pool_move(&pe->pool, i, SL_OWN_STACK, SL_OWN_FREE);
-		return -ENOBUFS;
+		/* A full array: send the batch now rather than refuse the frame. */
+		pe->batch_flushes++;
+		pipe_flush(d, pe->now);
 	}
 	if (sl_pool_move(&pe->pool, i, SL_OWN_STACK, SL_OWN_TX) < 0)
 		return -EINVAL;
@@ -207,6 +219,8 @@ static int pipe_tx(struct sl_dev *d, const struct sl_frame *f)
 static void pipe_flush(struct sl_dev *d, uint64_t now)
 {
 	struct pipe_end *pe = end_of(d);
+	if (now != UINT64_MAX)
+		pe->now = now;
 	for (unsigned k = 0; k < pe->ntx; k++) {
 		struct sl_frame *f = &pe->txq[k];
 		if (!pe->peer->closed)
@@ -229,6 +243,7 @@ static uint64_t pipe_next_event(struct sl_dev *d)
 static void pipe_stats(struct sl_dev *d, struct sl_stats *st)
 {
 	st->c[SL_STAT_dev_rx_dropped] = end_of(d)->rx_nobuf;
+	st->c[SL_STAT_dev_tx_batch_flush] = end_of(d)->batch_flushes;
 }
 
 static void pipe_counts(struct sl_dev *d, struct sl_dev_counts *c)

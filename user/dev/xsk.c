@@ -7,6 +7,14 @@
  * flush. XDP_USE_NEED_WAKEUP keeps the kick off the fast path when the driver
  * does not need it. The bind does not force a copy mode: the kernel picks
  * zero-copy where the driver supports it, and we read back what it chose.
+ *
+ * No receive livelock: the fill ring is never given the last tx_reserve free frames, so
+ * under a receive flood (the kernel holding a full RX ring and a full fill ring) the stack
+ * still has frames to build its replies in. And a TX array that fills in the middle of a
+ * poll is submitted and kicked there and then (a second submit in that poll, counted as
+ * dev_tx_batch_flush) instead of dropping; output is dropped only when the kernel's TX ring
+ * itself has no room after the completions have been reclaimed (dev_tx_ring_full at the
+ * end-of-poll flush, tx_ring_full for a frame refused by tx()).
  */
 #include "sluice/dev.h"
 #include "sluice/stats.h"
@@ -36,10 +44,13 @@ struct xsk_dev {
 	struct xsk_ring_prod fq, tx;
 	struct xsk_ring_cons cq, rx;
 	uint32_t ring_size;
+	uint32_t tx_reserve;	    /* free frames the fill ring may not take */
 	uint64_t txq[XSK_TX_BATCH]; /* descriptors (addr<<16 | len packed below) */
 	uint32_t txlen[XSK_TX_BATCH];
 	unsigned ntx;
-	uint64_t tx_dropped;
+	uint64_t tx_dropped; /* TX ring full at submit */
+	uint64_t batch_flushes;
+	uint64_t fill_reserved;
 	uint64_t kicks;
 };
 
@@ -48,12 +59,17 @@ static struct xsk_dev *xd_of(struct sl_dev *d)
 	return (struct xsk_dev *)d;
 }
 
-/* Give free frames to the kernel through the fill ring (one reserve/submit). */
+/* Give free frames to the kernel through the fill ring (one reserve/submit), all but the
+ * TX reserve. */
 static void refill(struct xsk_dev *x)
 {
-	unsigned want = xsk_prod_nb_free(&x->fq, x->pool.nfree);
-	if (want > x->pool.nfree)
-		want = x->pool.nfree;
+	unsigned room = xsk_prod_nb_free(&x->fq, x->pool.nfree);
+	if (room > x->pool.nfree)
+		room = x->pool.nfree;
+	unsigned spare = x->pool.nfree > x->tx_reserve ? x->pool.nfree - x->tx_reserve : 0;
+	unsigned want = room < spare ? room : spare;
+	if (want < room)
+		x->fill_reserved++; /* the fill ring had room the reserve kept back */
 	if (!want)
 		return;
 	uint32_t idx;
@@ -118,13 +134,23 @@ static void xsk_release(struct sl_dev *d, const struct sl_frame *f)
 	sl_pool_move(&x->pool, sl_pool_index(&x->pool, f->addr), SL_OWN_STACK, SL_OWN_FREE);
 }
 
+static void tx_submit(struct xsk_dev *x);
+static void tx_kick(struct xsk_dev *x);
+
 static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 {
 	struct xsk_dev *x = xd_of(d);
 	uint32_t i = sl_pool_index(&x->pool, f->addr);
 	if (x->ntx == XSK_TX_BATCH) {
+		/* A full array is not a full ring: hand the batch to the kernel now. */
+		x->batch_flushes++;
+		tx_submit(x);
+		tx_kick(x);
+	}
+	if (x->ntx == XSK_TX_BATCH) {
+		/* Still full: the TX ring had no room for any of it (the caller counts this one
+		 * as tx_ring_full). */
 		sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_FREE);
-		x->tx_dropped++;
 		return -ENOBUFS;
 	}
 	if (sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_TX) < 0)
@@ -140,28 +166,29 @@ static bool tx_waiting(struct xsk_dev *x)
 	return xsk_prod_nb_free(&x->tx, x->ring_size) < x->ring_size;
 }
 
-static void xsk_flush(struct sl_dev *d, uint64_t now)
+/* Move the TX array into the TX ring (one reserve/submit), after reclaiming completions.
+ * What the ring has no room for stays in the array. */
+static void tx_submit(struct xsk_dev *x)
 {
-	struct xsk_dev *x = xd_of(d);
 	reap_completions(x);
-	if (x->ntx) {
-		uint32_t idx;
-		unsigned got = xsk_ring_prod__reserve(&x->tx, x->ntx, &idx);
-		for (unsigned k = 0; k < got; k++) {
-			struct xdp_desc *desc = xsk_ring_prod__tx_desc(&x->tx, idx + k);
-			desc->addr = x->txq[k];
-			desc->len = x->txlen[k];
-			desc->options = 0;
-		}
-		xsk_ring_prod__submit(&x->tx, got);
-		for (unsigned k = got; k < x->ntx; k++) {
-			/* TX ring full: the frame goes back to the free list and is counted. */
-			sl_pool_move(&x->pool, sl_pool_index(&x->pool, x->txq[k]), SL_OWN_TX,
-				     SL_OWN_FREE);
-			x->tx_dropped++;
-		}
-		x->ntx = 0;
+	if (!x->ntx)
+		return;
+	uint32_t idx;
+	unsigned got = xsk_ring_prod__reserve(&x->tx, x->ntx, &idx);
+	for (unsigned k = 0; k < got; k++) {
+		struct xdp_desc *desc = xsk_ring_prod__tx_desc(&x->tx, idx + k);
+		desc->addr = x->txq[k];
+		desc->len = x->txlen[k];
+		desc->options = 0;
 	}
+	xsk_ring_prod__submit(&x->tx, got);
+	memmove(x->txq, x->txq + got, (x->ntx - got) * sizeof(x->txq[0]));
+	memmove(x->txlen, x->txlen + got, (x->ntx - got) * sizeof(x->txlen[0]));
+	x->ntx -= got;
+}
+
+static void tx_kick(struct xsk_dev *x)
+{
 	/* TX moves on sendto() when the ring asks for a wakeup. A zero-copy driver drains the
 	 * ring from one kick; copy mode sends at most 32 frames per call (the kernel's
 	 * TX_BATCH_SIZE), so keep kicking while descriptors wait, a bounded number of times.
@@ -175,6 +202,20 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 		if (x->dev.zero_copy)
 			break;
 	}
+}
+
+static void xsk_flush(struct sl_dev *d, uint64_t now)
+{
+	struct xsk_dev *x = xd_of(d);
+	tx_submit(x);
+	for (unsigned k = 0; k < x->ntx; k++) {
+		/* TX ring full even after reclaiming completions: the frame goes back to the free
+		 * list and is counted. */
+		sl_pool_move(&x->pool, sl_pool_index(&x->pool, x->txq[k]), SL_OWN_TX, SL_OWN_FREE);
+		x->tx_dropped++;
+	}
+	x->ntx = 0;
+	tx_kick(x);
 	refill(x);
 	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup. */
 	if (xsk_ring_prod__needs_wakeup(&x->fq))
@@ -199,7 +240,9 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 		st->c[SL_STAT_dev_rx_ring_full] = s.rx_ring_full;
 		st->c[SL_STAT_dev_fill_empty] = s.rx_fill_ring_empty_descs;
 	}
-	st->c[SL_STAT_tx_ring_full] = x->tx_dropped;
+	st->c[SL_STAT_dev_tx_ring_full] = x->tx_dropped;
+	st->c[SL_STAT_dev_tx_batch_flush] = x->batch_flushes;
+	st->c[SL_STAT_dev_fill_reserved] = x->fill_reserved;
 	st->c[SL_STAT_dev_frame_owner_error] = x->pool.errors;
 }
 
@@ -282,7 +325,10 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 
 	if (!if_nametoindex(cfg->ifname))
 		return -ENODEV;
-	if ((frames & (frames - 1)) || (ring & (ring - 1)) || ring > frames)
+	uint32_t reserve = cfg->tx_reserve == SL_XSK_NO_TX_RESERVE ? 0
+			   : cfg->tx_reserve			   ? cfg->tx_reserve
+								   : frames / 16;
+	if ((frames & (frames - 1)) || (ring & (ring - 1)) || ring > frames || reserve > frames / 2)
 		return -EINVAL;
 
 	struct xsk_dev *x = calloc(1, sizeof(*x));
@@ -290,6 +336,7 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		return -ENOMEM;
 	x->dev.ops = &xsk_ops;
 	x->ring_size = ring;
+	x->tx_reserve = reserve;
 	snprintf(x->dev.name, sizeof(x->dev.name), "%s:%u", cfg->ifname, cfg->queue);
 	err = read_mac_mtu(cfg->ifname, x->dev.mac, &x->dev.mtu);
 	if (err)
@@ -348,9 +395,11 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		x->dev.zero_copy = opts.flags & XDP_OPTIONS_ZEROCOPY;
 	snprintf(x->dev.mode, sizeof(x->dev.mode), "%s", cfg->generic ? "generic" : "native");
 
-	/* Half the frames start in the fill ring; the rest stay free for output. */
+	/* A ring's worth of frames (at most all but the TX reserve) start in the fill ring; the
+	 * rest stay free for output. */
 	uint32_t idx;
-	uint32_t n = xsk_ring_prod__reserve(&x->fq, ring, &idx);
+	uint32_t n =
+	    xsk_ring_prod__reserve(&x->fq, ring < frames - reserve ? ring : frames - reserve, &idx);
 	for (uint32_t k = 0; k < n; k++) {
 		int64_t i = sl_pool_take(&x->pool, SL_OWN_KERNEL);
 		*xsk_ring_prod__fill_addr(&x->fq, idx + k) = (uint64_t)i * frame_size;
