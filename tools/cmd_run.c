@@ -31,7 +31,8 @@ void cmd_run_usage(FILE *f)
 	    "                  [--busy-poll] [--spin-us N] [--duration SEC] [--pcap FILE]\n"
 	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack]\n"
 	    "                  [--no-timestamps] [--syncookies 0|1|2] [--frames N]\n"
-	    "                  [--tx-reserve N] [--json]\n"
+	    "                  [--tx-reserve N] [--max-conns N] [--backlog N] [--msl SEC]\n"
+	    "                  [--json]\n"
 	    "\n"
 	    "Run a sluice stack on queue Q (default 0) of DEV, owning each ADDR: it answers ARP,\n"
 	    "Neighbor Discovery and ICMP echo for them while the kernel keeps every other flow.\n"
@@ -83,6 +84,12 @@ void cmd_run_usage(FILE *f)
 	    "  --tx-reserve N    free frames the fill ring never gets, kept for replies so a\n"
 	    "                    receive flood cannot starve output (default N/16 of --frames;\n"
 	    "                    0: none, at most N/2)\n"
+	    "  --max-conns N     TCP connections in the table, all states, 1..16777216 (default\n"
+	    "                    8192)\n"
+	    "  --backlog N       half-open connections per TCP listener, 1..16777216 (default\n"
+	    "                    256; beyond it SYN cookies, see --syncookies)\n"
+	    "  --msl SEC         TCP maximum segment lifetime; TIME-WAIT lasts 2*SEC (default 30,\n"
+	    "                    decimals allowed, above 0, at most 30 days)\n"
 	    "  --json            print the summary as JSON\n");
 }
 
@@ -261,7 +268,8 @@ int cmd_run(int argc, char **argv)
 	const char *queue_s = NULL, *queues_s = NULL, *mode_s = NULL,
 		   *dur_s = NULL, *pcap_s = NULL, *echo_s = NULL, *tcpecho_s = NULL,
 		   *discard_s = NULL, *http_s = NULL, *send_s = NULL, *ka_s = NULL, *spin_s = NULL,
-		   *cc_s = NULL, *buf_s = NULL, *cookies_s = NULL, *frames_s = NULL, *reserve_s = NULL;
+		   *cc_s = NULL, *buf_s = NULL, *cookies_s = NULL, *frames_s = NULL, *reserve_s = NULL,
+		   *maxconns_s = NULL, *backlog_s = NULL, *msl_s = NULL;
 	bool json = false, busy = false, no_sack = false, no_ts = false;
 	const struct cli_opt opts[] = {
 
@@ -275,7 +283,9 @@ int cmd_run(int argc, char **argv)
 	    {"--tcp-buf", &buf_s, NULL},       {"--no-sack", NULL, &no_sack},
 	    {"--no-timestamps", NULL, &no_ts}, {"--syncookies", &cookies_s, NULL},
 	    {"--frames", &frames_s, NULL},     {"--tx-reserve", &reserve_s, NULL},
-	    {"--json", NULL, &json},	       {NULL, NULL, NULL},
+	    {"--max-conns", &maxconns_s, NULL}, {"--backlog", &backlog_s, NULL},
+	    {"--msl", &msl_s, NULL},	       {"--json", NULL, &json},
+	    {NULL, NULL, NULL},
 	};
 	char *pos[1];
 	int npos = 0;
@@ -415,6 +425,20 @@ int cmd_run(int argc, char **argv)
 		if (cli_parse_u32(cookies_s, 2, &c) < 0)
 			return cli_usage_err("run", "--syncookies wants 0, 1 or 2: %s", cookies_s);
 		cfg.tcp_syncookies = (uint8_t)c;
+	}
+	if (maxconns_s && (cli_parse_u32(maxconns_s, 1u << 24, &cfg.tcp_max_conns) < 0 ||
+			   !cfg.tcp_max_conns))
+		return cli_usage_err("run", "--max-conns wants 1..16777216: %s", maxconns_s);
+	if (backlog_s && (cli_parse_u32(backlog_s, 1u << 24, &cfg.tcp_backlog) < 0 ||
+			  !cfg.tcp_backlog))
+		return cli_usage_err("run", "--backlog wants 1..16777216: %s", backlog_s);
+	if (msl_s) {
+		char *e;
+		double m = strtod(msl_s, &e);
+		if (*e || e == msl_s || !(m > 0) || m > 30.0 * 86400 || (uint64_t)(m * 1e9) == 0)
+			return cli_usage_err("run", "--msl wants seconds above 0, at most 30 days: %s",
+					     msl_s);
+		cfg.tcp_msl_ns = (uint64_t)(m * 1e9);
 	}
 	enum sl_gate_mode mode = SL_GATE_MODE_AUTO;
 	if (mode_s && !strcmp(mode_s, "native"))
