@@ -112,6 +112,8 @@
 	X(tcp_sendmap_full, 0, "TCP output waited: the segment map of a connection was full")       \
 	X(tcp_oow_ack_limited, 1, "ACK to an out-of-window segment not sent: per-connection limit") \
 	X(tcp_icmp_bad_seq, 1, "ICMP error ignored: quoted sequence outside SND.UNA..SND.NXT")    \
+	X(tcp_buf_allocated, 0, "bytes of TCP send and receive rings allocated (held: minus freed)") \
+	X(tcp_buf_freed, 0, "bytes of TCP send and receive rings freed")                            \
 	X(icmp_rx, 0, "ICMP messages accepted")                                                    \
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \

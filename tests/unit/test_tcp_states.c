@@ -1876,6 +1876,30 @@ static void enter_time_wait(struct pc *c)
 	assert_state(c->f, "TIME-WAIT");
 }
 
+/* The stack's own accounting of TCP rings: allocated at ESTABLISHED, and every byte freed
+ * again once a connection is gone (reset) or sits in TIME-WAIT after the application let go.
+ * RSS cannot see rings that were never touched; these counters can. */
+static void test_established_buffers_accounted(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	tp_up(&cfg);
+	uint64_t per = (uint64_t)cfg.tcp_sndbuf + cfg.tcp_rcvbuf;
+	struct pc c, d;
+	open_passive(&c, 40000);
+	open_passive(&d, 40001);
+	assert_int_equal(STAT(tcp_buf_allocated), 2 * per);
+	assert_int_equal(STAT(tcp_buf_freed), 0);
+	pc_send(&c, F_RST, NULL, 0);
+	sl_tcp_close(c.f);
+	tp_poll();
+	assert_int_equal(STAT(tcp_buf_freed), per);
+	enter_time_wait(&d);
+	sl_tcp_close(d.f);
+	tp_poll();
+	assert_int_equal(STAT(tcp_buf_freed), 2 * per);
+	tp_down();
+}
+
 /* RFC 9293 §3.6.1: TIME-WAIT lasts 2·MSL. */
 static void test_time_wait_lasts_2msl(void **state)
 {
@@ -2283,6 +2307,7 @@ int main(void)
 	    T_(test_fin_wait_2_fin),
 	    T_(test_fin_wait_2_orphan_timeout),
 	    T_(test_closing_ack),
+	    T_(test_established_buffers_accounted),
 	    T_(test_time_wait_lasts_2msl),
 	    T_(test_time_wait_fin_retransmit),
 	    T_(test_time_wait_new_syn),

@@ -73,6 +73,10 @@ static void tcbq_remove(struct sl_tcb *t)
  * thousands of them cost a few hundred bytes each. */
 static void free_buffers(struct sl_tcb *t)
 {
+	/* tcp_buf_allocated - tcp_buf_freed is what the rings hold now: malloc'd address space,
+	 * touched or not, which RSS alone cannot see. */
+	STAT_ADD(t->st, tcp_buf_freed,
+		 (uint64_t)(t->sndbuf.buf ? t->sndbuf.cap : 0) + (t->rcvbuf.buf ? t->rcvbuf.cap : 0));
 	free(t->sndbuf.buf);
 	free(t->rcvbuf.buf);
 	memset(&t->sndbuf, 0, sizeof(t->sndbuf));
@@ -96,9 +100,13 @@ int sl_tcb_alloc_buffers(struct sl_tcb *t)
 	 * is room for any sensible segment size. */
 	if (ring_init(&t->sndbuf, c->tcp_sndbuf) || ring_init(&t->rcvbuf, c->tcp_rcvbuf) ||
 	    sl_sendmap_init(&t->sm, c->tcp_sndbuf / 128 + 64)) {
+		STAT_ADD(t->st, tcp_buf_allocated,
+			 (uint64_t)(t->sndbuf.buf ? t->sndbuf.cap : 0) +
+			     (t->rcvbuf.buf ? t->rcvbuf.cap : 0));
 		free_buffers(t);
 		return -ENOMEM;
 	}
+	STAT_ADD(t->st, tcp_buf_allocated, (uint64_t)t->sndbuf.cap + t->rcvbuf.cap);
 	return 0;
 }
 
