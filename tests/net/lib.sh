@@ -7,7 +7,7 @@
 # all three addresses.
 set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-SLUICE=$ROOT/build/sluice
+SLUICE=${SLUICE_BIN:-$ROOT/build/sluice} # SLUICE_BIN: another build (the sanitizer one)
 PY=/usr/bin/python3 # Debian's python3 sees python3-scapy; a pyenv python3 on PATH does not
 ID=$$
 NET=$((100 + ID % 100)) # 10.NET.0.0/24, inside the namespaces only

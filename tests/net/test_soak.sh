@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Load and soak: SOAK_CONNS (default 10000) concurrent TCP connections from the kernel peer
+# to the echo service, held SOAK_SECONDS (default 20; SOAK_SECONDS=60 or more by hand), with
+# resets (SO_LINGER 0), aborts (RST with data in flight), half-closes (shutdown(SHUT_WR),
+# read to EOF) and plain closes mixed in, each replaced by a new connection; a few bytes per
+# connection per round, every byte checked (tests/net/soak.py). Then:
+#   - the stack saw all SOAK_CONNS at once (sluice stats: connections_total);
+#   - afterwards its connection table is empty (TIME-WAIT is 2·--msl, SOAK_MSL=1 s here) and
+#     the bytes its TCP rings hold (tcp_buf_allocated - tcp_buf_freed) are back to 0;
+#   - sluice's RSS grew by at most SOAK_RSS_GROWTH_KB (default 16 MiB) from the start of the
+#     hold to its end (the connection count is the same then: a leak per round would show);
+#   - SIGTERM returns every UMEM frame.
+# SOAK_BUF (default 16k) is --tcp-buf. SLUICE_BIN runs another build (test_soak_san.sh).
+# Prints one "soak:" line of measurements. About 20 s + SOAK_SECONDS.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tcp_lib.sh"
+N=${SOAK_CONNS:-10000}
+HOLD=${SOAK_SECONDS:-20}
+BUF=${SOAK_BUF:-16k}
+MSL=${SOAK_MSL:-1}
+RSS_GROWTH_KB=${SOAK_RSS_GROWTH_KB:-16384}
+setup_net
+need timeout awk
+# The peer needs N sockets and more ephemeral ports than N plus the replacements (its own
+# TIME-WAIT keeps the ports of the connections it closed first).
+in_peer sysctl -qw net.ipv4.ip_local_port_range="10000 65000" || fail "cannot widen the peer's port range"
+in_peer sysctl -qw net.ipv4.tcp_max_syn_backlog=4096
+
+start_sluice --tcp-echo 7 --max-conns $((2 * N + 1024)) --backlog 1024 --tcp-buf "$BUF" --msl "$MSL"
+in_peer ping -c 1 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
+
+# sample: "CONNS HELD_BYTES RSS_KB" of the running stack.
+sample() {
+	local s rss
+	rss=$(awk '/^VmRSS/{print $2}' /proc/"$SLUICE_PID"/status 2>/dev/null)
+	s=$(in_sl "$SLUICE" stats "$IF_SL" --json 2>/dev/null | $PY -c '
+import json,sys
+try:
+    s=json.load(sys.stdin)["stacks"][0]; c=s["counters"]
+    print(s.get("connections_total", -1), c["tcp_buf_allocated"] - c["tcp_buf_freed"])
+except Exception:
+    print("-1 -1")')
+	echo "$s ${rss:--1}"
+}
+
+: >"$TMP/soak.status"
+t0=$EPOCHREALTIME
+# nsenter execs bash, which execs timeout: $! is timeout, which passes SIGTERM on.
+nofile=$((N + 2048))
+[[ $(ulimit -Hn) == unlimited || $(ulimit -Hn) -ge $nofile ]] ||
+	fail "the open-file limit (hard $(ulimit -Hn)) is below the $nofile the client needs"
+nsenter --net=/run/netns/"$NS_PEER" bash -c "ulimit -n $nofile && exec timeout $((HOLD + 150)) \
+	$PY '$ROOT/tests/net/soak.py' '$STACK_IP' 7 $N $HOLD $ID '$TMP/soak.status'" \
+	>"$TMP/soak.json" 2>"$TMP/soak.err" &
+cpid=$!
+series= peak=0 rss_hold0= rss_hold1= rss_max=0 held_max=0 nsamples=0
+while kill -0 $cpid 2>/dev/null; do
+	read -r conns held rss < <(sample)
+	[[ $conns -gt $peak ]] && peak=$conns
+	[[ $rss -gt $rss_max ]] && rss_max=$rss
+	[[ $held -gt $held_max ]] && held_max=$held
+	if grep -q holding "$TMP/soak.status" && ! grep -q closing "$TMP/soak.status"; then
+		[[ -z $rss_hold0 ]] && rss_hold0=$rss
+		rss_hold1=$rss
+		nsamples=$((nsamples + 1))
+		series+=" $rss"
+	fi
+	sleep 1
+done
+rc=0
+wait $cpid || rc=$?
+cat "$TMP/soak.err" >&2
+[[ $rc -eq 0 ]] || { cat "$TMP/soak.json" >&2; tail -5 "$TMP/run.err" >&2; fail "soak client failed (rc $rc)"; }
+sj=$(cat "$TMP/soak.json")
+sg() { $PY -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$sj" "$1"; }
+[[ $(sg peak_open) -eq $N ]] || fail "the client held $(sg peak_open) connections, not $N"
+[[ $peak -ge $N ]] || fail "the stack never held $N connections at once (peak sampled $peak)"
+[[ $nsamples -ge 2 ]] || fail "the hold lasted too short to sample RSS twice"
+ok "$N connections held $(sg held_s) s ($(sg rounds) rounds): $(sg bytes_checked) bytes echoed and checked;" \
+	"resets $(sg reset), aborts $(sg abort), half-closes $(sg halfclose), closes $(sg close)," \
+	"$(sg connects) connects in all; stack peak $peak connections"
+
+# Every connection the peer ended is gone from the stack within 2·MSL (+ slack).
+t1=$EPOCHREALTIME
+for _ in $(seq $((20 * MSL + 100))); do
+	read -r conns held rss < <(sample)
+	[[ $conns -eq 0 && $held -eq 0 ]] && break
+	sleep 0.1
+done
+[[ $conns -eq 0 ]] || fail "$conns connections left in the stack $(elapsed_since $t1) s after the client ended"
+[[ $held -eq 0 ]] || fail "the stack's TCP rings still hold $held bytes with no connection"
+ok "connection table empty and TCP ring bytes back to 0 after $(elapsed_since $t1) s (TIME-WAIT 2x${MSL} s)"
+
+growth=$((rss_hold1 - rss_hold0))
+[[ $growth -le $RSS_GROWTH_KB ]] ||
+	fail "RSS grew by $growth KiB during the hold ($rss_hold0 -> $rss_hold1 KiB), bound $RSS_GROWTH_KB KiB"
+echo "RSS (KiB) sampled every second of the hold:$series"
+ok "RSS during the hold: $rss_hold0 -> $rss_hold1 KiB (growth $growth KiB, bound $RSS_GROWTH_KB); peak $rss_max KiB"
+
+s=$(stats_json)
+acc=$(stats_get "$s" tcp_accepted)
+[[ $acc -eq $(sg connects) ]] || fail "tcp_accepted $acc, the client connected $(sg connects) times"
+[[ $(stats_get "$s" tcp_conn_limit) -eq 0 ]] || fail "connections refused: tcp_conn_limit $(stats_get "$s" tcp_conn_limit)"
+echo "soak: conns $N hold $(sg held_s) s open $(sg open_s) s total $(elapsed_since $t0) s connects $(sg connects)" \
+	"bytes $(sg bytes_checked) max_echo $(sg max_echo_s) s max_connect $(sg max_connect_s) s" \
+	"rss_hold_kb $rss_hold0..$rss_hold1 rss_peak_kb $rss_max ring_bytes_peak $held_max buf $BUF" \
+	"retransmits $(stats_get "$s" tcp_retransmits) resets_rx $(stats_get "$s" tcp_resets_rx)" \
+	"syncookies $(stats_get "$s" tcp_syncookies_sent) backlog_full $(stats_get "$s" tcp_backlog_full)"
+clean_stop
