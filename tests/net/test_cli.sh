@@ -32,6 +32,10 @@ expect 1 "gate not attached to $IF_SL" -- S stats "$IF_SL"
 expect 2 "" -- S run "$IF_SL" --addr 10.1.2.300/24
 expect 2 "" -- S run "$IF_SL" --addr 10.1.2.3
 expect 2 "" -- S run "$IF_SL"
+for bad in "--max-conns 0" "--max-conns 16777217" "--backlog 0" "--msl 0" "--msl -1" "--msl 1s"; do
+	# shellcheck disable=SC2086 # the option and its value are two words
+	expect 2 "${bad%% *} wants" -- S run "$IF_SL" --addr 10.1.2.3/24 $bad
+done
 expect 2 "" -- S flow add "$IF_SL" proto udp port 70000
 expect 2 "" -- S flow add "$IF_SL" proto tcp port 0
 expect 2 "" -- S flow add "$IF_SL" addr 1.2.3

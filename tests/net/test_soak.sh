@@ -28,14 +28,6 @@ need timeout awk
 in_peer sysctl -qw net.ipv4.ip_local_port_range="10000 65000" || fail "cannot widen the peer's port range"
 in_peer sysctl -qw net.ipv4.tcp_max_syn_backlog=4096
 
-# RSS only counts pages touched, and a 16 KiB ring whose head has moved 300 bytes has touched
-# one page: RSS would grow as heads cross into new pages and as reused heap chunks start on
-# pages nobody touched, and say nothing about leaks. glibc's malloc.perturb fills every
-# allocation (and every free) with a byte, so RSS is the heap's high-water mark: memory freed
-# and allocated again costs nothing new, memory leaked does.
-GLIBC_TUNABLES=glibc.malloc.perturb=165 start_sluice --tcp-echo 7 --max-conns $((2 * N + 1024)) --backlog 1024 --tcp-buf "$BUF" --msl "$MSL"
-in_peer ping -c 1 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
-
 # sample: "CONNS HELD_BYTES RSS_KB" of the running stack.
 sample() {
 	local s rss
@@ -49,6 +41,60 @@ except Exception:
     print("-1 -1")')
 	echo "$s ${rss:--1}"
 }
+
+# --- the knobs: --max-conns bounds the table, --msl the TIME-WAIT ------------------------------
+start_sluice --tcp-echo 7 --http 80 --max-conns 50 --msl 0.5
+in_peer ping -c 1 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
+in_peer $PY -c '
+import socket,sys
+h=sys.argv[1]
+held=[socket.create_connection((h,7),timeout=5) for _ in range(50)]
+s=socket.socket(); s.settimeout(2)
+try:
+    s.connect((h,7)); s.sendall(b"x"); print("51st connection echoed: %r" % s.recv(1)); sys.exit(1)
+except (ConnectionRefusedError, ConnectionResetError, socket.timeout):
+    pass  # refused, or its SYN dropped
+for c in held: c.sendall(b"y"); assert c.recv(1) == b"y"
+' "$STACK_IP" || fail "--max-conns 50: a 51st connection was not refused, or the 50 do not echo"
+[[ $(stat_of tcp_conn_limit) -ge 1 ]] || fail "--max-conns 50: tcp_conn_limit did not count the 51st"
+ok "--max-conns 50: the 51st connection is not let in (tcp_conn_limit $(stat_of tcp_conn_limit))"
+sleep 0.3
+# The stack closes first after "Connection: close": its side waits 2 x --msl in TIME-WAIT.
+in_peer timeout 10 $PY -c '
+import socket,sys
+s=socket.create_connection((sys.argv[1],80),timeout=5)
+s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+while s.recv(65536): pass  # to the stack'"'"'s FIN
+s.close()' "$STACK_IP" || fail "HTTP request with Connection: close failed"
+t1=$EPOCHREALTIME
+tw=0
+for _ in $(seq 5); do # the table is republished every 50 ms
+	tw=$(in_sl "$SLUICE" stats "$IF_SL" --json | $PY -c '
+import json,sys
+s=json.load(sys.stdin)["stacks"][0]
+print(sum(1 for c in s.get("connections", []) if c["state"] == "TIME-WAIT"))')
+	[[ $tw -eq 1 ]] && break
+	sleep 0.05
+done
+[[ $tw -eq 1 ]] || fail "--msl 0.5: no connection in TIME-WAIT after the stack closed first"
+for _ in $(seq 50); do
+	[[ $(sample | cut -d' ' -f1) -eq 0 ]] && break
+	sleep 0.1
+done
+dt=$(elapsed_since $t1)
+[[ $(sample | cut -d' ' -f1) -eq 0 ]] || fail "--msl 0.5: TIME-WAIT still there after $dt s"
+fcmp "$dt" '>=' 0.8 || fail "--msl 0.5: TIME-WAIT ended after $dt s, before 2 x 0.5 s"
+ok "--msl 0.5: TIME-WAIT lasts about 1 s ($dt s)"
+clean_stop
+
+# RSS only counts pages touched, and a 16 KiB ring whose head has moved 300 bytes has touched
+# one page: RSS would grow as heads cross into new pages and as reused heap chunks start on
+# pages nobody touched, and say nothing about leaks. glibc's malloc.perturb fills every
+# allocation (and every free) with a byte, so RSS is the heap's high-water mark: memory freed
+# and allocated again costs nothing new, memory leaked does.
+GLIBC_TUNABLES=glibc.malloc.perturb=165 start_sluice --tcp-echo 7 --max-conns $((2 * N + 1024)) --backlog 1024 --tcp-buf "$BUF" --msl "$MSL"
+in_peer ping -c 1 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
+
 
 nofile=$((N + 2048))
 [[ $(ulimit -Hn) == unlimited || $(ulimit -Hn) -ge $nofile ]] ||
