@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Load and soak client for the TCP echo service (tests/net/test_soak.sh).
 
-    soak.py HOST PORT CONNS SECONDS SEED [STATUS_FILE]
+    soak.py HOST PORT CONNS SECONDS SEED [STATUS_FILE [HTTP_PORT HTTP_FRACTION]]
 
 Opens CONNS concurrent connections (at most WINDOW connects in flight), then holds them for
 SECONDS in rounds of about one second. Every round each open connection sends a few bytes
@@ -13,7 +13,11 @@ sees all CONNS at once):
   abort      bytes sent, then at once SO_LINGER 0 (RST with data in flight both ways)
   halfclose  bytes sent, shutdown(SHUT_WR), read to EOF: every byte back, then EOF
   close      idle connection closed normally (FIN)
-At the end every connection half-closes the same way. Prints one JSON summary on stdout;
+With HTTP_PORT, HTTP_FRACTION of the connections go to the HTTP service instead: each round a
+keep-alive GET /bytes/N (N random below 2000) whose whole response (status line, fields,
+body: byte i = i mod 251) is compared byte for byte; their "close" asks "Connection: close"
+and reads the response to the stack's FIN (the stack closes first: its TIME-WAIT), their
+half-close sends the request with the FIN. At the end every connection half-closes. Prints one JSON summary on stdout;
 exits 1 on any error (wrong byte, unexpected EOF or reset, a connect that fails or takes
 longer than 15 s, an echo that takes longer than 20 s). Writes "holding" (once all CONNS are
 open) and "closing" lines to STATUS_FILE. Bounded in time: gives up after SECONDS + 120 s.
@@ -37,6 +41,9 @@ ECHO_TIMEOUT = 20.0
 host, port, nconns, hold = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 rng = random.Random(int(sys.argv[5]))
 status_path = sys.argv[6] if len(sys.argv) > 6 else None
+http_port = int(sys.argv[7]) if len(sys.argv) > 7 else 0
+http_frac = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
+PATTERN = bytes(i % 251 for i in range(2048))
 t_start = time.monotonic()
 deadline_all = t_start + hold + 120
 
@@ -48,7 +55,7 @@ ep = select.epoll()
 conns = {}  # fd -> Conn
 errors = []
 st = dict(connects=0, established=0, peak_open=0, reset=0, abort=0, halfclose=0, close=0,
-          final_halfclose=0, bytes_sent=0, bytes_checked=0, bytes_unchecked=0, rounds=0, max_connect_s=0.0,
+          final_halfclose=0, http_conns=0, http_requests=0, bytes_sent=0, bytes_checked=0, bytes_unchecked=0, rounds=0, max_connect_s=0.0,
           max_echo_s=0.0)
 
 
@@ -73,7 +80,7 @@ def set_state(c, new):
 
 
 class Conn:
-    __slots__ = ("s", "fd", "cid", "state", "pending", "t", "after")
+    __slots__ = ("s", "fd", "cid", "state", "pending", "t", "after", "http")
 
     def __init__(self, cid):
         self.cid = cid
@@ -85,8 +92,10 @@ class Conn:
         self.pending = bytearray()  # sent, not yet echoed
         self.t = time.monotonic()
         self.after = None  # what to do once the echo is complete: "close", "halfclose"
+        self.http = http_port and rng.random() < http_frac
+        st["http_conns"] += bool(self.http)
         try:
-            self.s.connect((host, port))
+            self.s.connect((host, http_port if self.http else port))
         except BlockingIOError:
             pass
         ep.register(self.fd, select.EPOLLOUT | select.EPOLLIN)
@@ -120,8 +129,17 @@ def rst(c):
     drop(c)
 
 
-def send_msg(c, rnd):
-    msg = ("%d:%d:%s\n" % (c.cid, rnd, "x" * rng.randrange(1, 24))).encode()
+def send_msg(c, rnd, close=False):
+    if c.http:
+        n = rng.randrange(0, 2000)
+        msg = ("GET /bytes/%d HTTP/1.1\r\nHost: soak\r\n%s\r\n" %
+               (n, "Connection: close\r\n" if close else "")).encode()
+        want = ("HTTP/1.1 200 OK\r\nServer: sluice\r\nContent-Type: application/octet-stream\r\n"
+                "Content-Length: %d\r\n%s\r\n" % (n, "Connection: close\r\n" if close else "")
+                ).encode() + PATTERN[:n]
+        st["http_requests"] += 1
+    else:
+        msg = ("%d:%d:%s\n" % (c.cid, rnd, "x" * rng.randrange(1, 24))).encode()
     try:
         n = c.s.send(msg)
     except OSError as e:
@@ -132,10 +150,10 @@ def send_msg(c, rnd):
         err("conn %d: short send %d of %d" % (c.cid, n, len(msg)))
         drop(c)
         return False
-    c.pending += msg[:n]
+    c.pending += want if c.http else msg[:n]
     c.t = time.monotonic()
     set_state(c, "waiting")
-    st["bytes_sent"] += n
+    st["bytes_sent"] += len(want) if c.http else n
     return True
 
 
@@ -178,7 +196,7 @@ def on_event(fd, ev):
         return
     if not data:
         if c.state == "halfclosed" and not c.pending:
-            st["final_halfclose" if c.after == "final" else "halfclose"] += 1
+            st[{"final": "final_halfclose", "close": "close"}.get(c.after, "halfclose")] += 1
             drop(c)
         else:
             err("conn %d (%s): EOF with %d bytes not echoed" % (c.cid, c.state, len(c.pending)))
@@ -261,6 +279,10 @@ while time.monotonic() - t_hold < hold and not errors:
                 st["abort"] += 1
         elif what == "halfclose":
             half_close(c, rnd, "halfclose")
+        elif c.http:  # the stack closes first, after its response
+            if send_msg(c, rnd, close=True):
+                set_state(c, "halfclosed")
+                c.after = "close"
         else:
             c.after = "close"
             send_msg(c, rnd)

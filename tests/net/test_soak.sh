@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Load and soak: SOAK_CONNS (default 10000) concurrent TCP connections from the kernel peer
-# to the echo service, held SOAK_SECONDS (default 20; SOAK_SECONDS=60 or more by hand), with
+# to the echo service (and SOAK_HTTP_FRACTION, default 0.2, of them to --http with keep-alive
+# GETs whose whole responses are checked, and "Connection: close" for the stack to close
+# first and enter TIME-WAIT), held SOAK_SECONDS (default 20; SOAK_SECONDS=60 or more by hand), with
 # resets (SO_LINGER 0), aborts (RST with data in flight), half-closes (shutdown(SHUT_WR),
 # read to EOF) and plain closes mixed in, each replaced by a new connection; a few bytes per
 # connection per round, every byte checked (tests/net/soak.py). Then:
@@ -20,6 +22,7 @@ N=${SOAK_CONNS:-10000}
 HOLD=${SOAK_SECONDS:-20}
 BUF=${SOAK_BUF:-16k}
 MSL=${SOAK_MSL:-1}
+HTTP=${SOAK_HTTP_FRACTION:-0.2}
 RSS_GROWTH_KB=${SOAK_RSS_GROWTH_KB:-16384}
 setup_net
 need timeout awk
@@ -92,7 +95,7 @@ clean_stop
 # pages nobody touched, and say nothing about leaks. glibc's malloc.perturb fills every
 # allocation (and every free) with a byte, so RSS is the heap's high-water mark: memory freed
 # and allocated again costs nothing new, memory leaked does.
-GLIBC_TUNABLES=glibc.malloc.perturb=165 start_sluice --tcp-echo 7 --max-conns $((2 * N + 1024)) --backlog 1024 --tcp-buf "$BUF" --msl "$MSL"
+GLIBC_TUNABLES=glibc.malloc.perturb=165 start_sluice --tcp-echo 7 --http 80 --max-conns $((2 * N + 1024)) --backlog 1024 --tcp-buf "$BUF" --msl "$MSL"
 in_peer ping -c 1 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
 
 
@@ -107,7 +110,7 @@ wave() {
 	: >"$TMP/soak.status"
 	# nsenter execs bash, which execs timeout: $! is timeout, which passes SIGTERM on.
 	nsenter --net=/run/netns/"$NS_PEER" bash -c "ulimit -n $nofile && exec timeout $(($1 + 150)) \
-		$PY '$ROOT/tests/net/soak.py' '$STACK_IP' 7 $N $1 $2 '$TMP/soak.status'" \
+		$PY '$ROOT/tests/net/soak.py' '$STACK_IP' 7 $N $1 $2 '$TMP/soak.status' 80 $HTTP" \
 		>"$TMP/soak.json" 2>"$TMP/soak.err" &
 	local cpid=$! rc=0 nsamples=0 conns held rss
 	series= peak=0 rss_hold0= rss_hold1= rss_max=0 held_max=0
@@ -133,7 +136,8 @@ wave() {
 	[[ $nsamples -ge 2 ]] || fail "the hold lasted too short to sample RSS twice"
 	ok "$N connections held $(sg held_s) s ($(sg rounds) rounds): $(sg bytes_checked) bytes echoed and checked;" \
 		"resets $(sg reset), aborts $(sg abort), half-closes $(sg halfclose), closes $(sg close)," \
-		"$(sg connects) connects in all; stack peak $peak connections"
+		"$(sg connects) connects in all ($(sg http_conns) HTTP, $(sg http_requests) requests);" \
+		"stack peak $peak connections"
 
 	# Every connection the peer ended is gone from the stack within 2·MSL (+ slack).
 	local t1=$EPOCHREALTIME
@@ -176,7 +180,9 @@ echo "soak: conns $N hold $(sg held_s) s open $(sg open_s) s total $(elapsed_sin
 	"bytes $(sg bytes_checked) max_echo $(sg max_echo_s) s max_connect $(sg max_connect_s) s" \
 	"rss_hold_kb $h0..$h1 rss_peak_kb $rss_max1 wave2_rss_peak_kb $rss_max" \
 	"ring_bytes_peak $held_max1 buf $BUF" \
-	"retransmits $(stats_get "$s" tcp_retransmits) resets_rx $(stats_get "$s" tcp_resets_rx)" \
+	"retransmits $(stats_get "$s" tcp_retransmits) (tlp $(stats_get "$s" tcp_tlp_probes)" \
+	"rto $(stats_get "$s" tcp_rto_expired) spurious $(stats_get "$s" tcp_spurious_rtx))" \
+	"no_conn $(stats_get "$s" tcp_no_conn) resets_rx $(stats_get "$s" tcp_resets_rx)" \
 	"syncookies $(stats_get "$s" tcp_syncookies_sent) backlog_full $(stats_get "$s" tcp_backlog_full)"
 clean_stop
 # A sanitizer build (test_soak_san.sh) reports to stderr; the plain build never matches.
