@@ -183,6 +183,7 @@ echo "soak: conns $N hold $(sg held_s) s open $(sg open_s) s total $(elapsed_sin
 	"retransmits $(stats_get "$s" tcp_retransmits) (tlp $(stats_get "$s" tcp_tlp_probes)" \
 	"rto $(stats_get "$s" tcp_rto_expired) spurious $(stats_get "$s" tcp_spurious_rtx))" \
 	"no_conn $(stats_get "$s" tcp_no_conn) resets_rx $(stats_get "$s" tcp_resets_rx)" \
+	"arp_requests $(stats_get "$s" arp_requests_sent) arp_pending_full $(stats_get "$s" arp_pending_full)" \
 	"syncookies $(stats_get "$s" tcp_syncookies_sent) backlog_full $(stats_get "$s" tcp_backlog_full)"
 clean_stop
 # A sanitizer build (test_soak_san.sh) reports to stderr; the plain build never matches.
