@@ -1518,6 +1518,29 @@ static void test_established_old_ack_no_window_update(void **state)
 	tp_down();
 }
 
+/* RFC 9293 §3.7.1 and RFC 6691: segments no larger than the peer's MSS less the timestamps
+ * option (with the stack's floor of 64 bytes). An MSS below the 12 bytes of the option must
+ * not wrap the subtraction into a huge MSS. Found by tests/fuzz/fuzz_tcp.c. */
+static void test_established_tiny_mss_with_timestamps(void **state)
+{
+	tp_up(NULL);
+	struct pc c = {.win = 65535};
+	open_passive_ext(&c, 80, 40000, 8, -1, false, true);
+	tp_clear();
+	assert_int_equal(info_of(c.f).mss, 64);
+	app_write(c.f, 0, 1000, true);
+	tp_run(10 * MS);
+	struct seg *d;
+	unsigned n = 0;
+	while ((d = tp_pop()) != NULL) {
+		assert_true(d->dlen <= 64);
+		n += d->dlen > 0;
+	}
+	assert_true(n > 0);
+	pc_free(&c);
+	tp_down();
+}
+
 /* RFC 5961 §7: challenge ACKs are rate-limited per stack, with a budget per second drawn
  * from [rate/2, 3·rate/2); the refusals are counted. (The per-connection limit is off here.) */
 static void test_established_challenge_ack_rate_limit(void **state)
@@ -2306,6 +2329,7 @@ int main(void)
 	    T_(test_established_ack_beyond_snd_nxt),
 	    T_(test_established_ack_too_old),
 	    T_(test_established_old_ack_no_window_update),
+	    T_(test_established_tiny_mss_with_timestamps),
 	    T_(test_established_challenge_ack_rate_limit),
 	    T_(test_established_rto_backoff_and_abort),
 	    T_(test_established_ack_seq_after_rto),

@@ -33,9 +33,10 @@ static void update_mss(struct sl_tcb *t)
 {
 	uint32_t our = sl_tcp_base_mss(t->st, t->v6);
 	uint32_t base = t->peer_mss < our ? t->peer_mss : our;
-	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do. */
-	if (t->ts_ok)
-		base -= 12;
+	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do (an
+	 * announced MSS below their 12 bytes leaves 0, then the floor, not a wrapped value). */
+	uint32_t opts = t->ts_ok ? 12 : 0;
+	base = base > opts ? base - opts : 0;
 	t->mss = (uint16_t)(base < 64 ? 64 : base);
 }
 
