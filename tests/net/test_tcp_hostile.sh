@@ -13,6 +13,11 @@
 #     connections, memory stays bounded, and a real nc client is still served;
 #   - connection churn: 1000 HTTP/1.0 requests (the stack closes first and keeps TIME-WAIT)
 #     leave RSS within 64 MiB, and 20000 more one-connection requests in a row all succeed.
+# RSS cannot see memory allocated but never touched (a 256 KiB ring nobody wrote to costs no
+# RSS), so each phase is also held to the stack's own account of what TCP allocated
+# (tcp_mem_bytes now, tcp_mem_peak since start: control blocks, rings, segment maps): a SYN
+# flood must not make it allocate rings (half-open connections cost a control block), and
+# connections in TIME-WAIT must have given theirs back.
 # Takes about 40 s.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
@@ -27,6 +32,19 @@ hostile() { # CASES
 	nsenter --net=/run/netns/"$NS_PEER" timeout 120 $PY "$ROOT/tests/net/tcp_hostile.py" \
 		"$IF_PEER" "$STACK_IP" "$MAC" "$PEER_IP" 7 "$1" \
 		nsenter --net=/run/netns/"$NS_SL" "$SLUICE" stats "$IF_SL" --json
+}
+
+MIB=$((1 << 20))
+# mem_within WHAT COUNTER LIMIT_BYTES: the stack's TCP allocation account stays under a bound.
+mem_within() {
+	local v
+	v=$(stat_of "$2")
+	if [[ $v -lt $3 ]]; then
+		ok "$1: $2 = $v bytes (bound $3)"
+	else
+		failed=1
+		echo "FAIL: $1: $2 = $v bytes, above $3: TCP allocated more than the phase should cost" >&2
+	fi
 }
 
 rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/"$SLUICE_PID"/status; }
@@ -54,6 +72,10 @@ hostile flood-silent || { failed=1; echo "FAIL: SYN flood from a silent address 
 rss2=$(rss_kib)
 [[ $((rss2 - rss0)) -lt 65536 ]] || fail "RSS grew from $rss0 to $rss2 KiB during the silent SYN flood"
 ok "RSS after the silent SYN flood: $rss2 KiB"
+# 20 000 SYNs, a backlog of 256 half-open connections of ~1.3 KiB each, a few real clients of
+# ~600 KiB each (rings and segment map): 8 MiB is room for a dozen live connections, far below
+# the 128 MiB that rings allocated at SYN time would take.
+mem_within "the SYN floods" tcp_mem_peak $((8 * MIB))
 # A real client must still be served while the silent half-open connections wait out their
 # SYN-ACK retransmissions (about two minutes).
 if echo_ok "the silent SYN flood"; then
@@ -73,6 +95,9 @@ if in_peer timeout 100 $PY "$TCP_UTIL" http-churn "$STACK_IP" 80 1000 /bytes/200
 	rss4=$(rss_kib)
 	if [[ $((rss4 - rss3)) -lt 65536 ]]; then
 		ok "1000 HTTP/1.0 connections of 200000 bytes: RSS $rss3 -> $rss4 KiB"
+		# ~1000 in TIME-WAIT (2·MSL is 60 s) at ~1.3 KiB each; with their rings they would
+		# hold over 500 MiB, most of it never touched.
+		mem_within "1000 connections in TIME-WAIT" tcp_mem_bytes $((8 * MIB))
 	else
 		failed=1
 		echo "FAIL: 1000 closed HTTP/1.0 connections (in TIME-WAIT) grew RSS from $rss3 to $rss4 KiB:" \
@@ -92,5 +117,6 @@ else
 		"connections fill the connection table (8192) for 2·MSL" >&2
 fi
 
+mem_within "the whole hostile run" tcp_mem_peak $((64 * MIB))
 clean_stop
 [[ $failed -eq 0 ]] || fail "hostile TCP cases failed (see above)"

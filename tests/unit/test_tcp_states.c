@@ -1541,6 +1541,34 @@ static void test_established_tiny_mss_with_timestamps(void **state)
 	tp_down();
 }
 
+/* What TCP allocates is counted whether or not it was ever touched (tests/net's RSS cannot
+ * see rings nobody wrote to): a connection's rings are in tcp_mem_bytes from ESTABLISHED on,
+ * the peak remembers them, and all of it is given back when the connections are gone. */
+static void test_established_mem_accounted(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	tp_up(&cfg);
+	assert_int_equal(STAT(tcp_mem_bytes), 0);
+	struct pc c1, c2;
+	open_passive(&c1, 40001);
+	uint64_t one = STAT(tcp_mem_bytes);
+	assert_true(one >= (uint64_t)cfg.tcp_sndbuf + cfg.tcp_rcvbuf);
+	open_passive(&c2, 40002);
+	assert_int_equal(STAT(tcp_mem_bytes), 2 * one);
+	/* A lot of data in flight grows the segment map: counted too. */
+	app_write(c1.f, 0, 200000, true);
+	tp_run(10 * MS);
+	assert_true(STAT(tcp_mem_bytes) >= 2 * one);
+	uint64_t peak = STAT(tcp_mem_peak);
+	assert_true(peak >= STAT(tcp_mem_bytes));
+	sl_tcp_abort(c1.f);
+	sl_tcp_abort(c2.f);
+	tp_run(10 * MS);
+	assert_int_equal(STAT(tcp_mem_bytes), 0);
+	assert_int_equal(STAT(tcp_mem_peak), peak);
+	tp_down();
+}
+
 /* RFC 5961 §7: challenge ACKs are rate-limited per stack, with a budget per second drawn
  * from [rate/2, 3·rate/2); the refusals are counted. (The per-connection limit is off here.) */
 static void test_established_challenge_ack_rate_limit(void **state)
@@ -2330,6 +2358,7 @@ int main(void)
 	    T_(test_established_ack_too_old),
 	    T_(test_established_old_ack_no_window_update),
 	    T_(test_established_tiny_mss_with_timestamps),
+	    T_(test_established_mem_accounted),
 	    T_(test_established_challenge_ack_rate_limit),
 	    T_(test_established_rto_backoff_and_abort),
 	    T_(test_established_ack_seq_after_rto),

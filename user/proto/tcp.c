@@ -73,6 +73,8 @@ static void tcbq_remove(struct sl_tcb *t)
  * thousands of them cost a few hundred bytes each. */
 static void free_buffers(struct sl_tcb *t)
 {
+	if (t->sm.acct)
+		sl_tcp_mem(t->st, -(int64_t)t->sndbuf.cap - (int64_t)t->rcvbuf.cap);
 	free(t->sndbuf.buf);
 	free(t->rcvbuf.buf);
 	memset(&t->sndbuf, 0, sizeof(t->sndbuf));
@@ -99,7 +101,17 @@ int sl_tcb_alloc_buffers(struct sl_tcb *t)
 		free_buffers(t);
 		return -ENOMEM;
 	}
+	t->sm.acct = t->st;
+	sl_tcp_mem(t->st, (int64_t)t->sndbuf.cap + t->rcvbuf.cap + (int64_t)sl_sendmap_bytes(&t->sm));
 	return 0;
+}
+
+void sl_tcp_mem(struct sl_stack *st, int64_t delta)
+{
+	uint64_t *now = &st->stats->c[SL_STAT_tcp_mem_bytes];
+	*now += (uint64_t)delta;
+	if (*now > st->stats->c[SL_STAT_tcp_mem_peak])
+		st->stats->c[SL_STAT_tcp_mem_peak] = *now;
 }
 
 uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6)
@@ -216,6 +228,7 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lpor
 	struct sl_tcb *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	sl_tcp_mem(st, (int64_t)sizeof(*t));
 	t->sm.free = t->sm.thead = t->sm.ttail = SL_SEG_NIL;
 	t->st = st;
 	t->laddr = *laddr;
@@ -244,6 +257,7 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lpor
 static void tcb_destroy(struct sl_tcb *t)
 {
 	free_buffers(t);
+	sl_tcp_mem(t->st, -(int64_t)sizeof(*t));
 	free(t);
 }
 
