@@ -42,7 +42,7 @@ if [[ $what == all ]]; then
 	# (ingress, tcp) longer, the wire parsers 3 s each. `make fuzz` runs them for longer.
 	for h in $B/fuzz_*; do
 		name=${h##*/fuzz_}
-		case $name in ingress | tcp) secs=12 ;; *) secs=3 ;; esac
+		case $name in ingress | tcp) secs=10 ;; *) secs=3 ;; esac
 		corpus=$(mktemp -d)
 		run_one "fuzz/$name-${secs}s" $h -max_total_time=$secs -print_final_stats=1 \
 			"$corpus" tests/fuzz/corpus/$name
