@@ -98,14 +98,31 @@ $(BUILD)/san/tests/%: tests/sim/%.c $(BUILD)/libsluice-san.a tests/unit/testutil
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -Itests -o $@ $< $(BUILD)/libsluice-san.a -lcmocka $(LDLIBS)
 
-# libFuzzer target over the whole ingress path.
-$(BUILD)/fuzz_ingress: tests/fuzz/fuzz_ingress.c $(LIB_SRCS) | $(SKEL)
-	$(CC) $(CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -o $@ $< $(LIB_SRCS) $(LDLIBS)
+# libFuzzer targets (tests/fuzz/fuzz_<harness>.c, corpus in tests/fuzz/corpus/<harness>/):
+# the whole ingress path, one per wire parser, and a stateful TCP one. Every output is judged
+# by tests/fuzz/oracle.h, which shares no code with the stack.
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/fuzz_%.c=%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(BUILD)/fuzz_%)
+FUZZ_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+LIB_FOBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzzlib/%.o)
+
+# The library built once with coverage and sanitizers, linked into every harness.
+$(BUILD)/fuzzlib/%.o: %.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/libsluice-fuzz.a: $(LIB_FOBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/oracle.h $(BUILD)/libsluice-fuzz.a
+	$(CC) $(CFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -Itests -o $@ $< $(BUILD)/libsluice-fuzz.a $(LDLIBS)
 
 run: all
 	@bash tools/demo.sh $(DURATION)
 
-test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/san/sluice $(BUILD)/fuzz_ingress
+test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/san/sluice $(FUZZ_BINS)
 	@bash tests/run.sh
 
 test-unit: all $(UNIT_BINS) $(SAN_BINS)
@@ -114,10 +131,18 @@ test-unit: all $(UNIT_BINS) $(SAN_BINS)
 test-net: all $(BUILD)/san/sluice
 	@bash tests/run.sh net
 
+# `make fuzz` runs every harness in turn for FUZZ_SECONDS each (one process at a time); new
+# inputs go to build/corpus/<harness>/, the committed seeds are read from
+# tests/fuzz/corpus/<harness>/. `make fuzz FUZZ=tcp` runs only the named ones.
 FUZZ_SECONDS ?= 300
-fuzz: deps $(BUILD)/fuzz_ingress
-	@mkdir -p $(BUILD)/corpus
-	$(BUILD)/fuzz_ingress -max_total_time=$(FUZZ_SECONDS) $(BUILD)/corpus tests/fuzz/corpus
+FUZZ ?= $(FUZZ_NAMES)
+fuzz: deps $(FUZZ_BINS)
+	@set -e; for h in $(FUZZ); do \
+		mkdir -p $(BUILD)/corpus/$$h tests/fuzz/corpus/$$h; \
+		echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
+		$(BUILD)/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/corpus/$$h tests/fuzz/corpus/$$h; \
+	done
 
 bench: all
 	@bash bench/run.sh

@@ -38,9 +38,16 @@ if [[ $what == all || $what == unit ]]; then
 fi
 
 if [[ $what == all ]]; then
-	corpus=$(mktemp -d)
-	run_one "fuzz/ingress-30s" $B/fuzz_ingress -max_total_time=30 -print_final_stats=1 "$corpus" tests/fuzz/corpus
-	rm -rf "$corpus"
+	# Every harness briefly, one process at a time (under 60 s in all): the stateful ones
+	# (ingress, tcp) longer, the wire parsers 3 s each. `make fuzz` runs them for longer.
+	for h in $B/fuzz_*; do
+		name=${h##*/fuzz_}
+		case $name in ingress | tcp) secs=10 ;; *) secs=3 ;; esac
+		corpus=$(mktemp -d)
+		run_one "fuzz/$name-${secs}s" $h -max_total_time=$secs -print_final_stats=1 \
+			"$corpus" tests/fuzz/corpus/$name
+		rm -rf "$corpus"
+	done
 fi
 
 if [[ $what == all || $what == net ]]; then

@@ -114,6 +114,8 @@
 	X(tcp_icmp_bad_seq, 1, "ICMP error ignored: quoted sequence outside SND.UNA..SND.NXT")    \
 	X(tcp_buf_allocated, 0, "bytes of TCP send and receive rings allocated (held: minus freed)") \
 	X(tcp_buf_freed, 0, "bytes of TCP send and receive rings freed")                            \
+	X(tcp_mem_bytes, 0, "bytes TCP holds now: control blocks, send/receive rings, segment maps") \
+	X(tcp_mem_peak, 0, "the most tcp_mem_bytes has been since the stack opened")           \
 	X(icmp_rx, 0, "ICMP messages accepted")                                                    \
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \

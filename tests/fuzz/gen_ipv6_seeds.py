@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""IPv6 seeds for the fuzz corpus (tests/fuzz/corpus/ipv6_*): raw Ethernet frames, as
+"""IPv6 seeds for the fuzz corpus (tests/fuzz/corpus/ingress/ipv6_*): raw Ethernet frames, as
 fuzz_ingress.c takes them, addressed to its stack (fd01::2 on 02:00:5e:10:00:0b; the peer is
 fd01::1 on 02:00:5e:10:00:0a). Built with scapy 2.5: run with /usr/bin/python3 from the
 repository root."""
@@ -53,7 +53,7 @@ big = IPv6(src=PEER, dst=ST) / IPv6ExtHdrFragment(id=0x1234) / ICMPv6EchoRequest
 for i, f in enumerate(fragment6(big, 560)):
     seeds['ipv6_frag%d' % (i + 1)] = E / f
 
-out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus', 'ingress')
 for name, pkt in seeds.items():
     with open(os.path.join(out, name), 'wb') as fh:
         fh.write(raw(pkt))

@@ -13,6 +13,11 @@
 #     connections, memory stays bounded, and a real nc client is still served;
 #   - connection churn: 1000 HTTP/1.0 requests (the stack closes first and keeps TIME-WAIT)
 #     leave RSS within 64 MiB, and 20000 more one-connection requests in a row all succeed.
+# RSS cannot see memory allocated but never touched (a 256 KiB ring nobody wrote to costs no
+# RSS), so each phase is also held to the stack's own account of what TCP allocated
+# (tcp_mem_bytes now, tcp_mem_peak since start: control blocks, rings, segment maps): a SYN
+# flood must not make it allocate rings (half-open connections cost a control block), and
+# connections in TIME-WAIT must have given theirs back.
 # Takes about 40 s.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
@@ -27,6 +32,19 @@ hostile() { # CASES
 	nsenter --net=/run/netns/"$NS_PEER" timeout 120 $PY "$ROOT/tests/net/tcp_hostile.py" \
 		"$IF_PEER" "$STACK_IP" "$MAC" "$PEER_IP" 7 "$1" \
 		nsenter --net=/run/netns/"$NS_SL" "$SLUICE" stats "$IF_SL" --json
+}
+
+MIB=$((1 << 20))
+# mem_within WHAT COUNTER LIMIT_BYTES: the stack's TCP allocation account stays under a bound.
+mem_within() {
+	local v
+	v=$(stat_of "$2")
+	if [[ $v -lt $3 ]]; then
+		ok "$1: $2 = $v bytes (bound $3)"
+	else
+		failed=1
+		echo "FAIL: $1: $2 = $v bytes, above $3: TCP allocated more than the phase should cost" >&2
+	fi
 }
 
 rss_kib() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/"$SLUICE_PID"/status; }
@@ -54,6 +72,10 @@ hostile flood-silent || { failed=1; echo "FAIL: SYN flood from a silent address 
 rss2=$(rss_kib)
 [[ $((rss2 - rss0)) -lt 65536 ]] || fail "RSS grew from $rss0 to $rss2 KiB during the silent SYN flood"
 ok "RSS after the silent SYN flood: $rss2 KiB"
+# 20 000 SYNs, a backlog of 256 half-open connections of ~1.3 KiB each, a few real clients of
+# ~600 KiB each (rings and segment map): 8 MiB is room for a dozen live connections, far below
+# the 128 MiB that rings allocated at SYN time would take.
+mem_within "the SYN floods" tcp_mem_peak $((8 * MIB))
 # A real client must still be served while the silent half-open connections wait out their
 # SYN-ACK retransmissions (about two minutes).
 if echo_ok "the silent SYN flood"; then
@@ -78,6 +100,9 @@ if in_peer timeout 100 $PY "$TCP_UTIL" http-churn "$STACK_IP" 80 1000 /bytes/200
 		echo "FAIL: 1000 closed HTTP/1.0 connections (in TIME-WAIT) grew RSS from $rss3 to $rss4 KiB:" \
 			"each still holds its send and receive rings" >&2
 	fi
+	# ~1000 in TIME-WAIT (2·MSL is 60 s) at ~1.3 KiB each; with their rings they would hold
+	# over 500 MiB, touched or not.
+	mem_within "1000 connections in TIME-WAIT" tcp_mem_bytes $((8 * MIB))
 else
 	failed=1
 	echo "FAIL: 1000 HTTP/1.0 requests of 200000 bytes" >&2
@@ -85,6 +110,9 @@ fi
 lim0=$(stat_of tcp_conn_limit)
 if in_peer timeout 100 $PY "$TCP_UTIL" http-churn "$STACK_IP" 80 20000 /bytes/0; then
 	ok "20000 more HTTP/1.0 requests, one connection each, all served"
+	# At most the table's 8192 connections, nearly all in TIME-WAIT without rings (11 MiB; rings
+	# nobody filled would not show in RSS: 8192 of them are 4 GiB of address space).
+	mem_within "20000 connections of no data" tcp_mem_bytes $((32 * MIB))
 else
 	failed=1
 	echo "FAIL: connection churn: a client that opens and closes connections locks itself and" \
@@ -92,5 +120,6 @@ else
 		"connections fill the connection table (8192) for 2·MSL" >&2
 fi
 
+mem_within "the whole hostile run" tcp_mem_peak $((64 * MIB))
 clean_stop
 [[ $failed -eq 0 ]] || fail "hostile TCP cases failed (see above)"

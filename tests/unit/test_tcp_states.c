@@ -1480,6 +1480,95 @@ static void test_established_ack_too_old(void **state)
 	tp_down();
 }
 
+/* RFC 9293 §3.10.7.4: the send window is taken only from an ACK with SND.UNA ≤ SEG.ACK; an
+ * older one "can be ignored". A segment with newer data (SEG.SEQ past SND.WL1) but an ACK
+ * below SND.UNA offers its window from that old ACK: used from SND.UNA it would let the
+ * stack send past the right edge the peer offered. Found by tests/fuzz/fuzz_tcp.c. */
+static void test_established_old_ack_no_window_update(void **state)
+{
+	tp_up(NULL);
+	struct pc c = {.win = 1000}; /* the peer's window from its SYN on */
+	open_passive_opts(&c, 80, 40000, 1460, -1);
+	tp_clear();
+	uint32_t s0 = c.rcv_nxt;
+	app_write(c.f, 0, 3000, true);
+	tp_poll();
+	struct seg *d;
+	uint32_t sent = 0;
+	while ((d = tp_pop()) != NULL)
+		sent += d->dlen;
+	assert_int_equal(sent, 1000);
+	/* Everything acknowledged, window closed: SND.UNA = s0 + 1000, SND.WND = 0. */
+	c.rcv_nxt = s0 + 1000;
+	c.win = 0;
+	pc_send(&c, F_ACK, NULL, 0);
+	tp_clear();
+	/* Data from the peer beyond SND.WL1 (out of order, in the receive window),
+	 * acknowledging only up to s0 + 500 with a window of 1000: the right edge it offers is
+	 * s0 + 1500. */
+	c.rcv_nxt = s0 + 500;
+	c.win = 1000;
+	pc_tx_seq(&c, F_ACK | F_PSH, c.snd_nxt + 100, pbytes(100, 10), 10);
+	tp_run(50 * MS);
+	while ((d = tp_pop()) != NULL)
+		if (d->dlen)
+			assert_true(seq_leq(d->seq + d->dlen, s0 + 1500));
+	assert_int_equal(info_of(c.f).snd_wnd, 0);
+	assert_state(c.f, "ESTABLISHED");
+	tp_down();
+}
+
+/* RFC 9293 §3.7.1 and RFC 6691: segments no larger than the peer's MSS less the timestamps
+ * option (with the stack's floor of 64 bytes). An MSS below the 12 bytes of the option must
+ * not wrap the subtraction into a huge MSS. Found by tests/fuzz/fuzz_tcp.c. */
+static void test_established_tiny_mss_with_timestamps(void **state)
+{
+	tp_up(NULL);
+	struct pc c = {.win = 65535};
+	open_passive_ext(&c, 80, 40000, 8, -1, false, true);
+	tp_clear();
+	assert_int_equal(info_of(c.f).mss, 64);
+	app_write(c.f, 0, 1000, true);
+	tp_run(10 * MS);
+	struct seg *d;
+	unsigned n = 0;
+	while ((d = tp_pop()) != NULL) {
+		assert_true(d->dlen <= 64);
+		n += d->dlen > 0;
+	}
+	assert_true(n > 0);
+	pc_free(&c);
+	tp_down();
+}
+
+/* What TCP allocates is counted whether or not it was ever touched (tests/net's RSS cannot
+ * see rings nobody wrote to): a connection's rings are in tcp_mem_bytes from ESTABLISHED on,
+ * the peak remembers them, and all of it is given back when the connections are gone. */
+static void test_established_mem_accounted(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	tp_up(&cfg);
+	assert_int_equal(STAT(tcp_mem_bytes), 0);
+	struct pc c1, c2;
+	open_passive(&c1, 40001);
+	uint64_t one = STAT(tcp_mem_bytes);
+	assert_true(one >= (uint64_t)cfg.tcp_sndbuf + cfg.tcp_rcvbuf);
+	open_passive(&c2, 40002);
+	assert_int_equal(STAT(tcp_mem_bytes), 2 * one);
+	/* A lot of data in flight grows the segment map: counted too. */
+	app_write(c1.f, 0, 200000, true);
+	tp_run(10 * MS);
+	assert_true(STAT(tcp_mem_bytes) >= 2 * one);
+	uint64_t peak = STAT(tcp_mem_peak);
+	assert_true(peak >= STAT(tcp_mem_bytes));
+	sl_tcp_abort(c1.f);
+	sl_tcp_abort(c2.f);
+	tp_run(10 * MS);
+	assert_int_equal(STAT(tcp_mem_bytes), 0);
+	assert_int_equal(STAT(tcp_mem_peak), peak);
+	tp_down();
+}
+
 /* RFC 5961 §7: challenge ACKs are rate-limited per stack, with a budget per second drawn
  * from [rate/2, 3·rate/2); the refusals are counted. (The per-connection limit is off here.) */
 static void test_established_challenge_ack_rate_limit(void **state)
@@ -2291,6 +2380,9 @@ int main(void)
 	    T_(test_established_syn_in_window),
 	    T_(test_established_ack_beyond_snd_nxt),
 	    T_(test_established_ack_too_old),
+	    T_(test_established_old_ack_no_window_update),
+	    T_(test_established_tiny_mss_with_timestamps),
+	    T_(test_established_mem_accounted),
 	    T_(test_established_challenge_ack_rate_limit),
 	    T_(test_established_rto_backoff_and_abort),
 	    T_(test_established_ack_seq_after_rto),

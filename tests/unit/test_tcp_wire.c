@@ -477,6 +477,32 @@ static void test_tcp_parse_opts_edges(void **state)
 	assert_int_equal(o.mss, 0);
 }
 
+/* A SACK option longer than 4 blocks (RFC 2018 §3: at most 4 fit in 40 bytes) is a malformed
+ * list, ignored like the others; it must not be read into more blocks than the struct holds.
+ * Found by tests/fuzz/fuzz_tcpopts.c (parse_opts given more than 40 bytes of options). */
+static void test_tcp_parse_opts_sack_too_long(void **state)
+{
+	struct {
+		struct sl_tcp_opts o;
+		uint8_t canary[256];
+	} w;
+	memset(w.canary, 0xa5, sizeof w.canary);
+	for (unsigned blocks = 5; blocks <= 31; blocks++) {
+		uint8_t opt[2 + 8 * 31];
+		memset(opt, 0x11, sizeof opt);
+		opt[0] = 5;
+		opt[1] = (uint8_t)(2 + 8 * blocks);
+		assert_int_equal(opts_exact(opt, 2 + 8 * blocks, &w.o), 0);
+		assert_int_equal(w.o.nsack, 0);
+		for (size_t i = 0; i < sizeof w.canary; i++)
+			assert_int_equal(w.canary[i], 0xa5);
+	}
+	/* Four blocks, the most there are, still read. */
+	uint8_t four[34] = {5, 34};
+	assert_int_equal(opts_exact(four, 34, &w.o), 0);
+	assert_int_equal(w.o.nsack, 4);
+}
+
 /* --- construct ---------------------------------------------------------------------- */
 
 static void emit_and_compare(const char *hex, const struct sl_tcp_hdr *h)
@@ -782,6 +808,7 @@ int main(void)
 	    cmocka_unit_test(test_tcp_malformed_fixed_length_options),
 	    cmocka_unit_test(test_tcp_malformed_truncated_header),
 	    cmocka_unit_test(test_tcp_parse_opts_edges),
+	    cmocka_unit_test(test_tcp_parse_opts_sack_too_long),
 	    cmocka_unit_test(test_tcp_emit_synack_golden),
 	    cmocka_unit_test(test_tcp_emit_ack_golden),
 	    cmocka_unit_test(test_tcp_emit_rst_golden),

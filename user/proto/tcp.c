@@ -77,6 +77,8 @@ static void free_buffers(struct sl_tcb *t)
 	 * touched or not, which RSS alone cannot see. */
 	STAT_ADD(t->st, tcp_buf_freed,
 		 (uint64_t)(t->sndbuf.buf ? t->sndbuf.cap : 0) + (t->rcvbuf.buf ? t->rcvbuf.cap : 0));
+	if (t->sm.acct)
+		sl_tcp_mem(t->st, -(int64_t)t->sndbuf.cap - (int64_t)t->rcvbuf.cap);
 	free(t->sndbuf.buf);
 	free(t->rcvbuf.buf);
 	memset(&t->sndbuf, 0, sizeof(t->sndbuf));
@@ -107,7 +109,17 @@ int sl_tcb_alloc_buffers(struct sl_tcb *t)
 		return -ENOMEM;
 	}
 	STAT_ADD(t->st, tcp_buf_allocated, (uint64_t)t->sndbuf.cap + t->rcvbuf.cap);
+	t->sm.acct = t->st;
+	sl_tcp_mem(t->st, (int64_t)t->sndbuf.cap + t->rcvbuf.cap + (int64_t)sl_sendmap_bytes(&t->sm));
 	return 0;
+}
+
+void sl_tcp_mem(struct sl_stack *st, int64_t delta)
+{
+	uint64_t *now = &st->stats->c[SL_STAT_tcp_mem_bytes];
+	*now += (uint64_t)delta;
+	if (*now > st->stats->c[SL_STAT_tcp_mem_peak])
+		st->stats->c[SL_STAT_tcp_mem_peak] = *now;
 }
 
 uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6)
@@ -224,6 +236,7 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lpor
 	struct sl_tcb *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	sl_tcp_mem(st, (int64_t)sizeof(*t));
 	t->sm.free = t->sm.thead = t->sm.ttail = SL_SEG_NIL;
 	t->st = st;
 	t->laddr = *laddr;
@@ -252,6 +265,7 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lpor
 static void tcb_destroy(struct sl_tcb *t)
 {
 	free_buffers(t);
+	sl_tcp_mem(t->st, -(int64_t)sizeof(*t));
 	free(t);
 }
 

@@ -77,7 +77,14 @@ struct sl_tcp_sendmap {
 	uint32_t sacked;    /* bytes (sequence numbers) in SACKED records */
 	uint32_t lost;	    /* in LOST records */
 	uint32_t lost_hint; /* no LOST record lies before this offset from head */
+	struct sl_stack *acct; /* whose tcp_mem_bytes counts this map (NULL: none yet) */
 };
+
+/* Bytes a segment map holds (its records and order ring). */
+size_t sl_sendmap_bytes(const struct sl_tcp_sendmap *m);
+/* Account delta bytes allocated (> 0) or freed (< 0) for TCP: the stats tcp_mem_bytes and
+ * tcp_mem_peak, so that what a load makes the stack allocate can be read, touched or not. */
+void sl_tcp_mem(struct sl_stack *st, int64_t delta);
 
 /* --- congestion control ------------------------------------------------------------------ */
 

@@ -33,9 +33,10 @@ static void update_mss(struct sl_tcb *t)
 {
 	uint32_t our = sl_tcp_base_mss(t->st, t->v6);
 	uint32_t base = t->peer_mss < our ? t->peer_mss : our;
-	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do. */
-	if (t->ts_ok)
-		base -= 12;
+	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do (an
+	 * announced MSS below their 12 bytes leaves 0, then the floor, not a wrapped value). */
+	uint32_t opts = t->ts_ok ? 12 : 0;
+	base = base > opts ? base - opts : 0;
 	t->mss = (uint16_t)(base < 64 ? 64 : base);
 }
 
@@ -247,8 +248,10 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 	} else if (ai.delivered || t->sm.lost != lost_before || ai.dupack) {
 		sl_tcp_want_output(t); /* room in the pipe, or something to retransmit */
 	}
-	/* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"). */
-	if (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, s->ack))) {
+	/* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"): an
+	 * older ACK offers its window from SEG.ACK, not from SND.UNA, and is ignored. */
+	if (seq_geq(s->ack, t->snd_una) &&
+	    (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, s->ack)))) {
 		uint32_t w = (uint32_t)s->win << t->snd_wscale;
 		if (w > t->snd_wnd)
 			sl_tcp_want_output(t);

@@ -47,8 +47,15 @@ int sl_sendmap_init(struct sl_tcp_sendmap *m, uint32_t max)
 	return 0;
 }
 
+size_t sl_sendmap_bytes(const struct sl_tcp_sendmap *m)
+{
+	return (size_t)m->cap * (sizeof(*m->seg) + sizeof(*m->ord));
+}
+
 void sl_sendmap_free(struct sl_tcp_sendmap *m)
 {
+	if (m->acct && m->seg)
+		sl_tcp_mem(m->acct, -(int64_t)sl_sendmap_bytes(m));
 	free(m->seg);
 	free(m->ord);
 	memset(m, 0, sizeof(*m));
@@ -75,7 +82,10 @@ static bool grow(struct sl_tcp_sendmap *m)
 	m->head = 0;
 	for (uint32_t i = ncap; i-- > m->cap;)
 		free_push(m, i);
+	size_t before = sl_sendmap_bytes(m);
 	m->cap = ncap;
+	if (m->acct)
+		sl_tcp_mem(m->acct, (int64_t)(sl_sendmap_bytes(m) - before));
 	return true;
 }
 

@@ -58,7 +58,7 @@ int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o)
 		case OPT_SACK:
 			/* RFC 2018 §3: 8 bytes a block, 1 to 4 blocks. A malformed list is ignored
 			 * (the segment is still good; only the hint is lost), as Linux does. */
-			if (olen < 10 || (olen - 2) % 8 != 0)
+			if (olen < 10 || (olen - 2) % 8 != 0 || olen > 2 + 8 * SL_TCP_SACK_MAX)
 				break;
 			o->nsack = (uint8_t)((olen - 2) / 8);
 			for (unsigned b = 0; b < o->nsack; b++) {
