@@ -61,6 +61,8 @@ struct sl_gate {
 	int fd[M_N];
 	int lock_fd; /* <bpffs>/sluice, flock'ed around rule changes */
 	int ncpus;
+	int ifindex;   /* the interface it was opened on, in the opener's namespace */
+	__u32 prog_id; /* the program whose maps fd[] holds */
 };
 
 /* What is attached to an interface right now. */
@@ -683,6 +685,8 @@ int sl_gate_open(const char *ifname, struct sl_gate **out)
 		return -ENOMEM;
 	g->ncpus = ncpus;
 	g->lock_fd = -1;
+	g->ifindex = ifindex;
+	g->prog_id = st.prog_id;
 	if (is_bpffs(bpffs_root()) != 1) {
 		fprintf(stderr,
 			"sluice: gate is attached to %s but %s is not a bpf filesystem "
@@ -715,6 +719,20 @@ fail:
 	unlock_root(g->lock_fd);
 	free(g);
 	return err;
+}
+
+int sl_gate_check(struct sl_gate *g)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err = bpf_xdp_query(g->ifindex, 0, &q);
+
+	if (err)
+		return err;
+	if (!q.drv_prog_id && !q.skb_prog_id && !q.hw_prog_id)
+		return -ENOENT;
+	if (q.drv_prog_id != g->prog_id && q.skb_prog_id != g->prog_id)
+		return -ESTALE;
+	return 0;
 }
 
 void sl_gate_close(struct sl_gate *g)
