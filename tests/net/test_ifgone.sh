@@ -231,7 +231,7 @@ if want down; then
 	udp_echo_from_peer "$NS_PEER" 3 || fail "$CASE: no UDP echo before the link went down"
 	# A kernel client streaming into the TCP echo service: the stack always has echoed data in
 	# flight, so while the link is down it has output to send (retransmissions).
-	in_peer nc "$STACK_IP" 8 </dev/zero >/dev/null & # $! is nc (ip netns exec execs it)
+	ip netns exec "$NS_PEER" nc "$STACK_IP" 8 </dev/zero >/dev/null & # $! is nc: ip netns exec execs it
 	HELPERS+=("$!")
 	for _ in $(seq 50); do
 		[[ $(stat_of tcp_rx 2>/dev/null || echo 0) -gt 100 ]] && break
