@@ -3,6 +3,9 @@
  * an owned-address rule, open an AF_XDP socket on one queue and run the stack in
  * the foreground until SIGINT/SIGTERM or --duration. On the way out: one summary
  * line, the rule removed, the socket taken out of the XSKMAP, every frame counted.
+ * It also stops, with exit status 1 and the same accounting, when DEV disappears (deleted or
+ * moved out of the namespace) or the gate is detached or replaced by another process: each
+ * run loop checks both every 250 ms (sl_dev_health, sl_gate_check).
  */
 #include "cli.h"
 #include "services.h"
@@ -40,7 +43,9 @@ void cmd_run_usage(FILE *f)
 	    "kernel or another host holds is refused. Attaches the gate if it is not attached,\n"
 	    "installs an owned-address rule per ADDR, and publishes counters for\n"
 	    "`sluice stats DEV`. Stops on SIGINT/SIGTERM or after --duration seconds, prints a\n"
-	    "one-line summary (--json: a JSON object) and removes its rule.\n"
+	    "one-line summary (--json: a JSON object) and removes its rule. Stops the same way,\n"
+	    "with status 1, when DEV disappears or its gate is detached by another process\n"
+	    "(checked every 250 ms); a link that goes down is waited out.\n"
 	    "\n"
 	    "  --addr ADDR/LEN   an address of the stack (IPv4 or IPv6) and its on-link prefix\n"
 	    "                    length; repeat for more (up to 8 of each family; at least one)\n"
@@ -111,6 +116,7 @@ struct worker {
 	uint64_t duration_ns;
 	uint64_t spin_ns;
 	bool busy_poll;
+	struct sl_gate *gate;
 };
 
 static struct worker *workers;
@@ -130,12 +136,24 @@ static void send_done(struct svc_send *s)
 	on_signal(0);
 }
 
+/* Checked every 250 ms by each run loop: without the gate nothing reaches the stack. */
+static int gate_still_ours(void *arg, struct sl_stack *st)
+{
+	(void)st;
+	return sl_gate_check(arg);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct sl_run_opts ro = {
-	    .duration_ns = w->duration_ns, .busy_poll = w->busy_poll, .spin_ns = w->spin_ns};
+	struct sl_run_opts ro = {.duration_ns = w->duration_ns,
+				 .busy_poll = w->busy_poll,
+				 .spin_ns = w->spin_ns,
+				 .check = gate_still_ours,
+				 .check_arg = w->gate};
 	w->err = sl_stack_run(w->st, &ro);
+	if (w->err)
+		on_signal(0); /* one queue without its device or gate: stop them all */
 	return NULL;
 }
 
@@ -501,6 +519,7 @@ int cmd_run(int argc, char **argv)
 		w->duration_ns = (uint64_t)duration * 1000000000ULL;
 		w->busy_poll = busy;
 		w->spin_ns = (uint64_t)spin_us * 1000;
+		w->gate = g;
 		struct sl_xsk_config xc = {
 		    .ifname = dev,
 		    .queue = w->queue,
@@ -666,14 +685,28 @@ int cmd_run(int argc, char **argv)
 		}
 		ws[i].started = true;
 	}
+	bool told = false;
 	for (unsigned i = 0; i < nq; i++) {
 		if (ws[i].started)
 			pthread_join(ws[i].thread, NULL);
-		if (ws[i].err) {
-			cli_err("run loop on queue %u failed: %s", ws[i].queue,
-				sl_strerror(ws[i].err));
-			status = CLI_EXIT_FAIL;
+		int e = ws[i].err;
+		if (!e)
+			continue;
+		status = CLI_EXIT_FAIL;
+		/* One line for the whole run when DEV or its gate went away (every queue sees it). */
+		if (e == -ENODEV || e == -ENOENT || e == -ESTALE) {
+			if (!told)
+				fprintf(stderr,
+					e == -ENODEV
+					    ? "sluice: %s disappeared (deleted or moved out of this "
+					      "namespace): stopping\n"
+					    : "sluice: the gate on %s was detached or replaced by another "
+					      "process: stopping\n",
+					dev);
+			told = true;
+			continue;
 		}
+		cli_err("run loop on queue %u failed: %s", ws[i].queue, sl_strerror(e));
 	}
 
 	if (send_s) {

@@ -79,8 +79,11 @@ int main(int argc, char **argv)
 	}
 	signal(SIGINT, stop);
 	signal(SIGTERM, stop);
-	/* 4. Run until a signal: polls in batches, sleeps in poll(2) when idle. */
-	sl_stack_run(stack, NULL);
+	/* 4. Run until a signal: polls in batches, sleeps in poll(2) when idle. It also returns
+	 * when the interface disappears (-ENODEV): deleted or moved to another namespace. */
+	int run_err = sl_stack_run(stack, NULL);
+	if (run_err)
+		fprintf(stderr, "run: %s\n", sl_strerror(run_err));
 
 	sl_gate_rule_del(gate, rule.id);
 	sl_gate_set_socket(gate, 0, -1);

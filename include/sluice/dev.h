@@ -58,6 +58,9 @@ struct sl_dev_ops {
 	void (*counts)(struct sl_dev *d, struct sl_dev_counts *c);
 	/* File descriptor to sleep on with poll(), or -1. */
 	int (*fd)(struct sl_dev *d);
+	/* May be NULL (always healthy). See sl_dev_health; may make a few syscalls, so callers
+	 * ask every few hundred milliseconds, never per packet. */
+	int (*health)(struct sl_dev *d);
 	/* Free the device; final (may be NULL) receives the frame counts seen once the kernel
 	 * has let go of every frame. */
 	void (*close)(struct sl_dev *d, struct sl_dev_counts *final);
@@ -120,5 +123,13 @@ void sl_dev_close(struct sl_dev *d);
 /* Close and report where every frame ended up: after a clean stop all are SL_OWN_FREE. */
 void sl_dev_close_counted(struct sl_dev *d, struct sl_dev_counts *final);
 int sl_dev_fd(struct sl_dev *d);
+/* Is the device still there? 0: yes and its link is up. -ENETDOWN: the link is down (no
+ * carrier or administratively down); nothing is lost, output waits and goes when it is up
+ * again. -ENODEV: the interface is gone for good (deleted, moved to another network
+ * namespace, or its socket was unbound by the kernel); nothing will arrive or leave again,
+ * and the only thing left to do is close. Makes a few syscalls (AF_XDP: SO_ERROR, and the
+ * interface's index and flags), so ask every few hundred milliseconds, not per packet;
+ * sl_stack_run does. Devices without the notion (pipe) always say 0. */
+int sl_dev_health(struct sl_dev *d);
 
 #endif

@@ -46,6 +46,12 @@ int sl_gate_detach(const char *ifname);
 /* Open the pinned maps of an attached gate. -ENOENT: gate not attached (or pins not visible). */
 int sl_gate_open(const char *ifname, struct sl_gate **out);
 void sl_gate_close(struct sl_gate *g);
+/* Is the program this handle was opened on still the one attached to its interface? 0: yes.
+ * -ENODEV: the interface is gone (deleted or moved out of this namespace); -ENOENT: no XDP
+ * program is attached any more (`sluice detach`, `ip link set DEV xdp off`); -ESTALE: another
+ * program replaced it (its maps are not ours). One netlink query by interface index (a new
+ * interface that took the name is not this one); for a periodic check, not per packet. */
+int sl_gate_check(struct sl_gate *g);
 /* true when sluice's program is attached to ifname. */
 bool sl_gate_attached(const char *ifname);
 

@@ -152,14 +152,26 @@ int sl_stack_publish_conns(struct sl_stack *st, const char *path, unsigned max);
 
 struct sl_dev *sl_stack_dev(struct sl_stack *st);
 
-/* The run loop: poll until sl_stack_stop() or the duration passes. */
+/* The run loop: poll until sl_stack_stop(), the duration passes, or the device is gone. */
 struct sl_run_opts {
 	bool busy_poll;	       /* never sleep */
 	uint64_t max_sleep_ns; /* cap on one sleep (default 100 ms) */
 	uint64_t duration_ns;  /* 0 = until stopped */
 	uint64_t spin_ns;      /* keep polling this long after a batch that received frames
 				* before sleeping (0: sleep at once) */
+	uint64_t check_ns;     /* how often to ask sl_dev_health and check (default 250 ms) */
+	/* Optional, called every check_ns from the loop's thread: a negative errno stops the
+	 * loop and sl_stack_run returns it (the CLI checks that its gate is still attached). */
+	int (*check)(void *arg, struct sl_stack *st);
+	void *check_arg;
 };
+/* Returns 0 when stopped or the duration passed; -ENODEV when the device's interface is gone
+ * (sl_dev_health: deleted, moved to another namespace, socket unbound), noticed within
+ * check_ns; check's error; -EIO when poll(2) reports an error on the device's descriptor that
+ * sl_dev_health cannot name, -EBADF when the descriptor is closed; or poll's -errno. A link
+ * that goes down (-ENETDOWN from sl_dev_health) does not stop the loop: it keeps running,
+ * without spinning, and traffic resumes when the link is up. After an error the stack is
+ * still open: close it (and its device) as usual; every frame is accounted for. */
 int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts);
 /* Async-signal-safe: ask sl_stack_run to return after the current batch. */
 void sl_stack_stop(struct sl_stack *st);

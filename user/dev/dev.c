@@ -24,3 +24,8 @@ int sl_dev_fd(struct sl_dev *d)
 {
 	return d->ops->fd ? d->ops->fd(d) : -1;
 }
+
+int sl_dev_health(struct sl_dev *d)
+{
+	return d->ops->health ? d->ops->health(d) : 0;
+}

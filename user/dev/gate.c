@@ -66,6 +66,8 @@ struct sl_gate {
 	int fd[M_N];
 	int lock_fd; /* /run/sluice/<netns>/<ifname>/rules.lock, flock'ed around rule changes */
 	int ncpus;
+	int ifindex;   /* the interface it was opened on, in the opener's namespace */
+	__u32 prog_id; /* the program whose maps fd[] holds */
 };
 
 /* What is attached to an interface right now. */
@@ -806,6 +808,8 @@ int sl_gate_open(const char *ifname, struct sl_gate **out)
 	for (m = 0; m < M_N; m++)
 		g->fd[m] = -1;
 	g->lock_fd = rules_lock(ifname);
+	g->ifindex = ifindex;
+	g->prog_id = st.prog_id;
 	if (g->lock_fd < 0) {
 		err = g->lock_fd;
 		goto fail;
@@ -827,6 +831,20 @@ fail:
 	unlock_root(g->lock_fd);
 	free(g);
 	return err;
+}
+
+int sl_gate_check(struct sl_gate *g)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err = bpf_xdp_query(g->ifindex, 0, &q);
+
+	if (err)
+		return err;
+	if (!q.drv_prog_id && !q.skb_prog_id && !q.hw_prog_id)
+		return -ENOENT;
+	if (q.drv_prog_id != g->prog_id && q.skb_prog_id != g->prog_id)
+		return -ESTALE;
+	return 0;
 }
 
 void sl_gate_close(struct sl_gate *g)

@@ -92,6 +92,11 @@ static int tap_fd(struct sl_dev *d)
 	return sl_dev_fd(pd_of(d)->inner);
 }
 
+static int tap_health(struct sl_dev *d)
+{
+	return sl_dev_health(pd_of(d)->inner);
+}
+
 static void tap_close(struct sl_dev *d, struct sl_dev_counts *final)
 {
 	struct pcap_dev *p = pd_of(d);
@@ -110,6 +115,7 @@ static const struct sl_dev_ops tap_ops = {
     .stats = tap_stats,
     .counts = tap_counts,
     .fd = tap_fd,
+    .health = tap_health,
     .close = tap_close,
 };
 

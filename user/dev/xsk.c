@@ -33,6 +33,9 @@
 #include <xdp/xsk.h>
 
 #define XSK_TX_BATCH 256
+/* While the link is down a kick fails with ENETDOWN and leaves the descriptors in the ring:
+ * try again this much later, not at once (that was a busy loop on sendto). */
+#define XSK_DOWN_RETRY_NS 20000000ULL
 
 struct xsk_dev {
 	struct sl_dev dev;
@@ -52,6 +55,11 @@ struct xsk_dev {
 	uint64_t batch_flushes;
 	uint64_t fill_reserved;
 	uint64_t kicks;
+	int ifindex;	     /* of the interface at open, in this network namespace */
+	int ctl_fd;	     /* AF_INET datagram socket for the interface ioctls of health */
+	int gone;	     /* -ENODEV once the interface is gone (sticky), else 0 */
+	uint64_t kick_after; /* link down: no kick before this time */
+	uint64_t last_now;   /* time of the last flush (kicks from a full TX array use it) */
 };
 
 static struct xsk_dev *xd_of(struct sl_dev *d)
@@ -135,7 +143,7 @@ static void xsk_release(struct sl_dev *d, const struct sl_frame *f)
 }
 
 static void tx_submit(struct xsk_dev *x);
-static void tx_kick(struct xsk_dev *x);
+static void tx_kick(struct xsk_dev *x, uint64_t now);
 
 static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 {
@@ -145,7 +153,7 @@ static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 		/* A full array is not a full ring: hand the batch to the kernel now. */
 		x->batch_flushes++;
 		tx_submit(x);
-		tx_kick(x);
+		tx_kick(x, x->last_now);
 	}
 	if (x->ntx == XSK_TX_BATCH) {
 		/* Still full: the TX ring had no room for any of it (the caller counts this one
@@ -187,18 +195,27 @@ static void tx_submit(struct xsk_dev *x)
 	x->ntx -= got;
 }
 
-static void tx_kick(struct xsk_dev *x)
+static void tx_kick(struct xsk_dev *x, uint64_t now)
 {
 	/* TX moves on sendto() when the ring asks for a wakeup. A zero-copy driver drains the
 	 * ring from one kick; copy mode sends at most 32 frames per call (the kernel's
 	 * TX_BATCH_SIZE), so keep kicking while descriptors wait, a bounded number of times.
-	 * Failures (EAGAIN, EBUSY, ENOBUFS) are transient: what is left goes next poll. */
-	for (unsigned k = 0;
-	     k < x->ring_size / 32 + 1 && xsk_ring_prod__needs_wakeup(&x->tx) && tx_waiting(x);
+	 * Failures (EAGAIN, EBUSY, ENOBUFS) are transient: what is left goes next poll.
+	 * ENETDOWN (link down) leaves the ring as it is: wait XSK_DOWN_RETRY_NS before the next
+	 * kick. ENXIO: the kernel unbound the socket because its interface was unregistered
+	 * (deleted, or moved to another namespace); nothing will ever leave, so stop kicking. */
+	for (unsigned k = 0; !x->gone && now >= x->kick_after && k < x->ring_size / 32 + 1 &&
+			     xsk_ring_prod__needs_wakeup(&x->tx) && tx_waiting(x);
 	     k++) {
 		x->kicks++;
-		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0)
+		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
+			if (errno == ENXIO)
+				x->gone = -ENODEV;
+			else if (errno == ENETDOWN)
+				x->kick_after = now + XSK_DOWN_RETRY_NS;
 			break;
+		}
+		x->kick_after = 0;
 		if (x->dev.zero_copy)
 			break;
 	}
@@ -215,17 +232,56 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 		x->tx_dropped++;
 	}
 	x->ntx = 0;
-	tx_kick(x);
+	x->last_now = now;
+	tx_kick(x, now);
 	refill(x);
 	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup. */
-	if (xsk_ring_prod__needs_wakeup(&x->fq))
+	if (!x->gone && xsk_ring_prod__needs_wakeup(&x->fq))
 		(void)recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
 static uint64_t xsk_next_event(struct sl_dev *d)
 {
-	/* Frames still waiting in the TX ring: come back at once rather than sleep on them. */
-	return tx_waiting(xd_of(d)) ? 0 : UINT64_MAX;
+	struct xsk_dev *x = xd_of(d);
+	/* Frames still waiting in the TX ring: come back at once rather than sleep on them,
+	 * unless the link is down (then at the next retry) or the interface is gone (never:
+	 * they will not leave, and sl_stack_run learns it from sl_dev_health). */
+	if (x->gone || !tx_waiting(x))
+		return UINT64_MAX;
+	return x->kick_after;
+}
+
+/* The kernel's netdevice notifier unbinds every AF_XDP socket of an interface that is
+ * unregistered (deleted, or moved to another namespace, which unregisters it here) and sets
+ * the socket's error to ENETDOWN. An unbound socket reports nothing to poll(2) and a kick
+ * fails with ENXIO, so ask: the pending socket error, then whether the index still names an
+ * interface here, then the interface's flags. */
+static int xsk_health(struct sl_dev *d)
+{
+	struct xsk_dev *x = xd_of(d);
+	int so_err = 0;
+	socklen_t len = sizeof(so_err);
+	struct ifreq ifr;
+
+	if (x->gone)
+		return x->gone;
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_SOCKET, SO_ERROR, &so_err, &len) == 0 &&
+	    so_err) {
+		x->gone = -ENODEV;
+		return x->gone;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	ifr.ifr_ifindex = x->ifindex;
+	if (ioctl(x->ctl_fd, SIOCGIFNAME, &ifr) < 0) {
+		if (errno == ENODEV || errno == ENXIO)
+			x->gone = -ENODEV;
+		return x->gone;
+	}
+	if (ioctl(x->ctl_fd, SIOCGIFFLAGS, &ifr) < 0)
+		return errno == ENODEV ? (x->gone = -ENODEV) : 0;
+	if (!(ifr.ifr_flags & IFF_UP) || !(ifr.ifr_flags & IFF_RUNNING))
+		return -ENETDOWN;
+	return 0;
 }
 
 static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
@@ -268,14 +324,18 @@ static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 	}
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
-	/* With the socket gone the kernel holds nothing: fill-ring frames are ours again. */
-	for (uint32_t i = 0; i < x->pool.n; i++)
-		if (x->pool.owner[i] == SL_OWN_KERNEL)
-			sl_pool_move(&x->pool, i, SL_OWN_KERNEL, SL_OWN_FREE);
-	if (final)
-		sl_pool_counts(&x->pool, final);
 	if (x->umem)
 		xsk_umem__delete(x->umem);
+	/* With the socket and the UMEM gone the kernel holds nothing: fill-ring frames are ours
+	 * again, and so are descriptors left in the TX ring that no completion will ever return
+	 * (a link that stayed down, or an interface that disappeared under the socket). */
+	for (uint32_t i = 0; i < x->pool.n; i++)
+		if (x->pool.owner[i] == SL_OWN_KERNEL || x->pool.owner[i] == SL_OWN_TX)
+			sl_pool_move(&x->pool, i, x->pool.owner[i], SL_OWN_FREE);
+	if (final)
+		sl_pool_counts(&x->pool, final);
+	if (x->ctl_fd >= 0)
+		close(x->ctl_fd);
 	if (x->umem_area)
 		munmap(x->umem_area, x->umem_len);
 	sl_pool_free(&x->pool);
@@ -292,6 +352,7 @@ static const struct sl_dev_ops xsk_ops = {
     .stats = xsk_stats,
     .counts = xsk_counts,
     .fd = xsk_fd,
+    .health = xsk_health,
     .close = xsk_close,
 };
 
@@ -323,7 +384,8 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	const uint32_t frame_size = XSK_UMEM__DEFAULT_FRAME_SIZE;
 	int err;
 
-	if (!if_nametoindex(cfg->ifname))
+	int ifindex = (int)if_nametoindex(cfg->ifname);
+	if (!ifindex)
 		return -ENODEV;
 	uint32_t reserve = cfg->tx_reserve == SL_XSK_NO_TX_RESERVE ? 0
 			   : cfg->tx_reserve			   ? cfg->tx_reserve
@@ -337,6 +399,12 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	x->dev.ops = &xsk_ops;
 	x->ring_size = ring;
 	x->tx_reserve = reserve;
+	x->ifindex = ifindex;
+	x->ctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (x->ctl_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
 	snprintf(x->dev.name, sizeof(x->dev.name), "%s:%u", cfg->ifname, cfg->queue);
 	err = read_mac_mtu(cfg->ifname, x->dev.mac, &x->dev.mtu);
 	if (err)
@@ -416,6 +484,8 @@ fail:
 	if (x->umem_area)
 		munmap(x->umem_area, x->umem_len);
 	sl_pool_free(&x->pool);
+	if (x->ctl_fd >= 0)
+		close(x->ctl_fd);
 	free(x);
 	return err < 0 ? err : -err;
 }
