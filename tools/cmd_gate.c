@@ -580,219 +580,6 @@ int cmd_flow(int argc, char **argv)
 
 /* ---------------------------------------------------------------- stats */
 
-/* A stack's published counters (include/sluice/stats.h), loaded from its file, and its
- * connection table when it publishes one. */
-struct stack_stats {
-	struct sl_stats_file h;
-	char (*names)[SL_STATS_NAME_LEN];
-	uint64_t *vals;
-	struct sl_conns_file ch;
-	struct sl_conn_record *conns; /* ch.n of them, NULL when none published */
-};
-
-#define STATS_MAX_COUNTERS 4096 /* sanity bound on a header read from a file */
-
-static void terminate(char *s, size_t len)
-{
-	s[len - 1] = '\0';
-}
-
-static void stack_free(struct stack_stats *s)
-{
-	free(s->names);
-	free(s->vals);
-	free(s->conns);
-	s->names = NULL;
-	s->vals = NULL;
-	s->conns = NULL;
-}
-
-static int read_exact(int fd, void *buf, size_t len, off_t off)
-{
-	ssize_t n = pread(fd, buf, len, off);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EBADMSG;
-}
-
-static int load_stack(const char *path, struct stack_stats *s)
-{
-	size_t names_len, vals_len;
-	uint32_t i;
-	int fd, err;
-
-	memset(s, 0, sizeof(*s));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	err = read_exact(fd, &s->h, sizeof(s->h), 0);
-	if (err)
-		goto out;
-	if (s->h.magic != SL_STATS_MAGIC || s->h.n > STATS_MAX_COUNTERS) {
-		err = -EBADMSG;
-		goto out;
-	}
-	names_len = (size_t)s->h.n * SL_STATS_NAME_LEN;
-	vals_len = (size_t)s->h.n * sizeof(uint64_t);
-	s->names = calloc(s->h.n ? s->h.n : 1, SL_STATS_NAME_LEN);
-	s->vals = calloc(s->h.n ? s->h.n : 1, sizeof(uint64_t));
-	if (!s->names || !s->vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	err = read_exact(fd, s->names, names_len, sizeof(s->h));
-	if (!err)
-		err = read_exact(fd, s->vals, vals_len, (off_t)(sizeof(s->h) + names_len));
-	if (err)
-		goto out;
-	/* Text fields come from another process: never trust their terminators. */
-	terminate(s->h.ifname, sizeof(s->h.ifname));
-	terminate(s->h.mode, sizeof(s->h.mode));
-	terminate(s->h.addr, sizeof(s->h.addr));
-	for (i = 0; i < s->h.n; i++)
-		terminate(s->names[i], SL_STATS_NAME_LEN);
-out:
-	close(fd);
-	if (err)
-		stack_free(s);
-	return err;
-}
-
-static bool pid_alive(uint32_t pid)
-{
-	/* pid 0 would address our own process group. */
-	if (pid == 0 || pid > INT32_MAX)
-		return false;
-	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
-}
-
-static int stats_file_filter(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	return d->d_name[0] == 'q' && n > 7 && !strcmp(d->d_name + n - 6, ".stats");
-}
-
-static int by_queue(const void *a, const void *b)
-{
-	const struct stack_stats *x = a, *y = b;
-
-	return (x->h.queue > y->h.queue) - (x->h.queue < y->h.queue);
-}
-
-/* Load dir/name into s; true when it is a valid file of a stack that is still running. */
-static bool load_running(const char *dir, const char *name, struct stack_stats *s)
-{
-	char path[4096];
-	int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
-
-	if (n < 0 || (size_t)n >= sizeof(path) || load_stack(path, s))
-		return false;
-	/* A file left behind by a stack that died is not a running stack. */
-	if (pid_alive(s->h.pid))
-		return true;
-	stack_free(s);
-	return false;
-}
-
-#define CONNS_MAX 65536 /* sanity bound on a connection table read from a file */
-
-/* The connection table a stack publishes (struct sl_conns_file): copied until a copy is
- * taken between two updates (seq even and unchanged). 0, or -errno; none is not an error. */
-static int load_conns(const char *dev, struct stack_stats *s)
-{
-	char path[4096];
-	int fd, err = sl_conns_path(dev, s->h.queue, path, sizeof(path));
-	if (err)
-		return err;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
-	for (int tries = 0; tries < 20; tries++) {
-		struct sl_conns_file h2;
-		err = read_exact(fd, &s->ch, sizeof(s->ch), 0);
-		if (err)
-			break;
-		if (s->ch.magic != SL_CONNS_MAGIC || s->ch.record_size != sizeof(*s->conns) ||
-		    s->ch.cap > CONNS_MAX || s->ch.n > s->ch.cap) {
-			err = -EBADMSG;
-			break;
-		}
-		if (s->ch.seq & 1)
-			continue;
-		free(s->conns);
-		s->conns = calloc(s->ch.n ? s->ch.n : 1, sizeof(*s->conns));
-		if (!s->conns) {
-			err = -ENOMEM;
-			break;
-		}
-		err = read_exact(fd, s->conns, s->ch.n * sizeof(*s->conns), sizeof(s->ch));
-		if (!err)
-			err = read_exact(fd, &h2, sizeof(h2), 0);
-		if (err)
-			break;
-		if (h2.seq == s->ch.seq) {
-			for (uint32_t i = 0; i < s->ch.n; i++) {
-				terminate(s->conns[i].state, sizeof(s->conns[i].state));
-				terminate(s->conns[i].cc, sizeof(s->conns[i].cc));
-			}
-			close(fd);
-			return 0;
-		}
-		err = -EAGAIN;
-	}
-	close(fd);
-	free(s->conns);
-	s->conns = NULL;
-	return err;
-}
-
-/* Load every stats file of dev whose stack is still running; returns the count or -errno. */
-static int load_stacks(const char *dev, struct stack_stats **out)
-{
-	char path[4096], dir[4096];
-	struct dirent **ents = NULL;
-	struct stack_stats *s;
-	int i, n, k = 0, err;
-
-	*out = NULL;
-	err = sl_stats_path(dev, 0, path, sizeof(path));
-	if (err)
-		return err;
-	snprintf(dir, sizeof(dir), "%s", dirname(path));
-	n = scandir(dir, &ents, stats_file_filter, alphasort);
-	if (n < 0)
-		return errno == ENOENT ? 0 : -errno;
-	s = calloc(n ? n : 1, sizeof(*s));
-	for (i = 0; i < n; i++) {
-		if (s && load_running(dir, ents[i]->d_name, &s[k]))
-			k++;
-		free(ents[i]);
-	}
-	free(ents);
-	if (!s)
-		return -ENOMEM;
-	qsort(s, k, sizeof(*s), by_queue);
-	for (i = 0; i < k; i++)
-		if (load_conns(dev, &s[i]) < 0)
-			fprintf(stderr,
-				"sluice: warning: cannot read the connection table of queue "
-				"%" PRIu32 "\n",
-				s[i].h.queue);
-	*out = s;
-	return k;
-}
-
-static void free_stacks(struct stack_stats *s, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		stack_free(&s[i]);
-	free(s);
-}
-
 /* Member i of a JSON object of counters: "name":v. */
 static void json_counter(FILE *f, unsigned i, const char *name, uint64_t v)
 {
@@ -833,7 +620,7 @@ static void conn_json(FILE *f, unsigned i, const struct sl_conn_record *c)
 		c->tlp_probes, c->spurious_undone, c->dsacks_rx, c->dsacks_tx);
 }
 
-static void conns_text(FILE *f, const struct stack_stats *s)
+static void conns_text(FILE *f, const struct sl_stack_snapshot *s)
 {
 	if (!s->conns)
 		return;
@@ -856,7 +643,7 @@ static void conns_text(FILE *f, const struct stack_stats *s)
 }
 
 static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
-		       const struct stack_stats *s, int ns)
+		       const struct sl_stack_snapshot *s, int ns)
 {
 	unsigned i;
 	int k;
@@ -916,7 +703,7 @@ static void print_counters(FILE *f, const char *const *names, const uint64_t *va
 }
 
 static void stats_text(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
-		       const struct stack_stats *s, int ns)
+		       const struct sl_stack_snapshot *s, int ns)
 {
 	static const char *const gate_head[] = {"rx", "redirected", "passed", NULL};
 	static const char *const stack_head[] = {"rx_frames", "tx_frames", NULL};
@@ -955,7 +742,7 @@ int cmd_stats(int argc, char **argv)
 	bool json = false;
 	const struct cli_opt opts[] = {{"--json", NULL, &json}, {NULL, NULL, NULL}};
 	uint64_t gate[SL_GATE_N_COUNTERS];
-	struct stack_stats *stacks;
+	struct sl_stack_snapshot *stacks;
 	struct sl_gate *g;
 	char *pos[1];
 	int npos, ns, err;
@@ -971,13 +758,13 @@ int cmd_stats(int argc, char **argv)
 	sl_gate_close(g);
 	if (err)
 		return FAIL("cannot read the gate's counters on %s: %s", pos[0], strerror(-err));
-	ns = load_stacks(pos[0], &stacks);
+	ns = sl_stack_snapshots(pos[0], &stacks);
 	if (ns < 0)
 		return FAIL("cannot read stack counters of %s: %s", pos[0], strerror(-ns));
 	if (json)
 		stats_json(stdout, pos[0], gate, SL_GATE_N_COUNTERS, stacks, ns);
 	else
 		stats_text(stdout, pos[0], gate, SL_GATE_N_COUNTERS, stacks, ns);
-	free_stacks(stacks, ns);
+	sl_stack_snapshots_free(stacks, ns);
 	return CLI_EXIT_OK;
 }

@@ -226,6 +226,7 @@ struct sl_stats_file {
 
 int sl_stats_path(const char *ifname, unsigned queue, char *buf, unsigned long len);
 
+
 /*
  * The published connection table (sl_stack_publish_conns): a header, then cap records of
  * which the first n are valid, rewritten by the stack every 50 ms (not per packet). The
@@ -258,5 +259,18 @@ struct sl_conns_file {
 };
 /* The path of a stack's connection table (q<queue>.conns). */
 int sl_conns_path(const char *ifname, unsigned queue, char *buf, unsigned long len);
+
+/* What one running stack published (the reader side, beside the writer in the library). */
+struct sl_stack_snapshot {
+	struct sl_stats_file h;
+	char (*names)[SL_STATS_NAME_LEN]; /* h.n counter names */
+	uint64_t *vals;			  /* h.n values */
+	struct sl_conns_file ch;
+	struct sl_conn_record *conns; /* ch.n of them, NULL when none published */
+};
+/* Every stack running on ifname in this network namespace (files of stacks that died are
+ * skipped), sorted by queue: returns how many, or -errno. Free with sl_stack_snapshots_free. */
+int sl_stack_snapshots(const char *ifname, struct sl_stack_snapshot **out);
+void sl_stack_snapshots_free(struct sl_stack_snapshot *s, int n);
 
 #endif

@@ -100,6 +100,9 @@ struct sl_stack {
  * waiting for ARP …) or hands it back for release. */
 enum sl_rx_result { SL_RX_RELEASE = 0, SL_RX_KEPT = 1 };
 
+/* iface/publish.c: rewrite the published connection table (from the poll loop, every 50 ms). */
+void sl_stack_write_conns(struct sl_stack *st);
+
 /* iface: output */
 int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f);
 void sl_iface_release(struct sl_stack *st, const struct sl_frame *f);

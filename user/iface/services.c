@@ -1,0 +1,234 @@
+/*
+ * What the protocol modules call down into (they never call up): frames (allocation, release,
+ * transmit), the stack's secrets, its addresses, on-link routing with a default gateway and
+ * IPv4 source selection (RFC 1122 §3.3.1; IPv6 routes and RFC 6724 are in proto/ipv6.c).
+ */
+#include "iface/stack.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+#include "wire/ipv6.h"
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* --- frames ---------------------------------------------------------------------------- */
+
+int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->alloc(st->dev, f) < 0) {
+		STAT_INC(st, tx_no_frame);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+void sl_iface_release(struct sl_stack *st, const struct sl_frame *f)
+{
+	st->dev->ops->release(st->dev, f);
+}
+
+void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->tx(st->dev, f) == 0)
+		STAT_INC(st, tx_frames);
+	else
+		STAT_INC(st, tx_ring_full);
+}
+
+/* --- secrets ---------------------------------------------------------------------------- */
+
+int sl_iface_secret(struct sl_stack *st, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	if (st->cfg.deterministic_secrets) {
+		while (len) {
+			uint64_t r = sl_rng_next(&st->secret_rng);
+			size_t n = len < 8 ? len : 8;
+			memcpy(p, &r, n);
+			p += n;
+			len -= n;
+		}
+		return 0;
+	}
+	/* Flags 0: the urandom source, blocking only until the kernel's pool is initialised
+	 * once after boot. No fallback to anything guessable. */
+	while (len) {
+		ssize_t n = getrandom(p, len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* --- addresses and routes -------------------------------------------------------------- */
+
+bool sl_iface_owns4(const struct sl_stack *st, uint32_t a)
+{
+	for (unsigned i = 0; i < st->n_v4; i++)
+		if (st->v4[i].addr == a)
+			return true;
+	return false;
+}
+
+bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
+{
+	if (a == 0xffffffffu)
+		return true;
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *s = &st->v4[i];
+		/* Directed broadcast of an on-link subnet (not for /31, /32: RFC 3021). */
+		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) &&
+		    (a | s->mask) == 0xffffffffu)
+			return true;
+	}
+	return false;
+}
+
+bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a)
+{
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *s = &st->v4[i];
+		if (s->plen > 0 && (a & s->mask) == (s->addr & s->mask))
+			return true;
+	}
+	return false;
+}
+
+int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src)
+{
+	/* Longest on-link prefix first; otherwise the default gateway. */
+	int best = -1;
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *s = &st->v4[i];
+		if ((dst & s->mask) == (s->addr & s->mask) &&
+		    (best < 0 || s->plen > st->v4[best].plen))
+			best = (int)i;
+	}
+	if (best >= 0 && st->v4[best].plen > 0) {
+		*nexthop = dst;
+		*src = st->v4[best].addr;
+		return 0;
+	}
+	if (st->gw4 && st->n_v4) {
+		*nexthop = st->gw4;
+		*src = st->v4[0].addr;
+		for (unsigned i = 0; i < st->n_v4; i++)
+			if ((st->gw4 & st->v4[i].mask) == (st->v4[i].addr & st->v4[i].mask))
+				*src = st->v4[i].addr;
+		return 0;
+	}
+	return -ENETUNREACH;
+}
+
+bool sl_iface_owns(const struct sl_stack *st, const sl_ip *a)
+{
+	if (sl_ip_is_v4(a))
+		return sl_iface_owns4(st, sl_ip_to_v4(a));
+	for (unsigned i = 0; i < st->n_v6; i++)
+		if (!memcmp(st->v6[i].addr.b, a->b, 16))
+			return !st->v6[i].tentative && !st->v6[i].dad_failed;
+	return false;
+}
+
+int sl_iface_route(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src)
+{
+	if (!sl_ip_is_v4(dst))
+		return sl_iface_route6(st, dst, nexthop, src);
+	uint32_t nh, s;
+	int err = sl_iface_route4(st, sl_ip_to_v4(dst), &nh, &s);
+	if (err)
+		return err;
+	*nexthop = sl_ip_v4(nh);
+	*src = sl_ip_v4(s);
+	return 0;
+}
+
+/* An IPv6 address: unicast, not one of the reserved forms a host may not take. */
+static int add_addr6(struct sl_stack *st, const sl_ip *a, uint8_t plen)
+{
+	if (plen > 128 || sl_ip_is_zero(a) || sl_ip6_is_multicast(a) || sl_ip6_is_loopback(a))
+		return -EINVAL;
+	if (st->mtu < SL_IPV6_MIN_MTU) /* RFC 8200 §5: no IPv6 on a link below 1280 */
+		return -EINVAL;
+	if (sl_iface_find6(st, a))
+		return -EEXIST;
+	if (st->n_v6 == SL_MAX_ADDRS)
+		return -ENOSPC;
+	struct sl_addr6 *n = &st->v6[st->n_v6++];
+	memset(n, 0, sizeof(*n));
+	n->addr = *a;
+	n->plen = plen;
+	sl_nd_start_dad(st, n);
+	return 0;
+}
+
+static int del_addr6(struct sl_stack *st, const sl_ip *a)
+{
+	struct sl_addr6 *x = sl_iface_find6(st, a);
+	if (!x)
+		return -ENOENT;
+	sl_timer_cancel(&st->timers, &x->dad_timer);
+	struct sl_addr6 *last = &st->v6[st->n_v6 - 1];
+	if (x != last) {
+		/* The timer is linked by address: move the last entry without it, re-arm. */
+		bool armed = last->tentative;
+		sl_timer_cancel(&st->timers, &last->dad_timer);
+		*x = *last;
+		sl_timer_init(&x->dad_timer, last->dad_timer.fn);
+		if (armed)
+			sl_timer_arm(&st->timers, &x->dad_timer, st->now + 1000000000ULL);
+	}
+	st->n_v6--;
+	return 0;
+}
+
+int sl_ip_addr_state(struct sl_stack *st, const sl_ip *a)
+{
+	if (sl_ip_is_v4(a))
+		return sl_iface_owns4(st, sl_ip_to_v4(a)) ? 0 : -ENOENT;
+	struct sl_addr6 *x = sl_iface_find6(st, a);
+	if (!x)
+		return -ENOENT;
+	return x->dad_failed ? -EADDRINUSE : x->tentative ? -EINPROGRESS : 0;
+}
+
+static uint32_t mask_of(uint8_t plen)
+{
+	return plen ? ~0u << (32 - plen) : 0;
+}
+
+int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
+{
+	if (!sl_ip_is_v4(a))
+		return add_addr6(st, a, prefix_len);
+	uint32_t v = sl_ip_to_v4(a);
+	if (prefix_len > 32 || sl_ipv4_is_bad_src(v))
+		return -EINVAL;
+	if (sl_iface_owns4(st, v))
+		return -EEXIST;
+	if (st->n_v4 == SL_MAX_ADDRS)
+		return -ENOSPC;
+	st->v4[st->n_v4++] = (struct sl_addr4){v, mask_of(prefix_len), prefix_len};
+	sl_arp_announce(st, v);
+	return 0;
+}
+
+int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a)
+{
+	if (!sl_ip_is_v4(a))
+		return del_addr6(st, a);
+	uint32_t v = sl_ip_to_v4(a);
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		if (st->v4[i].addr == v) {
+			st->v4[i] = st->v4[--st->n_v4];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
