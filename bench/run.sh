@@ -330,7 +330,7 @@ measure() { # measure TARGET DST
 	say "$t closed loop: p50 $(field p50_us) us, p99 $(field p99_us) us"
 }
 
-has_udp_echo() { "$SLUICE" run --help 2>&1 | grep -q -- '--udp-echo'; }
+has_udp_echo() { "$SLUICE" run --help 2>&1 | grep -- '--udp-echo' >/dev/null; } # not -q: SIGPIPE under pipefail
 
 udp_part() {
 [[ $FAM == 6 ]] && rm -rf "$UD" && mkdir -p "$UD"
