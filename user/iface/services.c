@@ -35,6 +35,24 @@ void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
 		STAT_INC(st, tx_ring_full);
 }
 
+/* --- datagrams in pieces ---------------------------------------------------------------- */
+
+/* Copy len bytes starting at byte off of the concatenated pieces into out. */
+void sl_pieces_gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, size_t len)
+{
+	for (int i = 0; i < n && len; i++) {
+		if (off >= pc[i].len) {
+			off -= pc[i].len;
+			continue;
+		}
+		size_t k = pc[i].len - off < len ? pc[i].len - off : len;
+		memcpy(out, (const uint8_t *)pc[i].p + off, k);
+		out += k;
+		len -= k;
+		off = 0;
+	}
+}
+
 /* --- secrets ---------------------------------------------------------------------------- */
 
 int sl_iface_secret(struct sl_stack *st, void *buf, size_t len)

@@ -178,6 +178,9 @@ struct sl_piece {
 	const void *p;
 	size_t len;
 };
+/* Copy len bytes starting at byte off of the concatenated pieces into out (fragmentation of
+ * either family). */
+void sl_pieces_gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, size_t len);
 int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
 		 bool df, const struct sl_piece *pieces, int n);
 /* The same, for a caller that already routed (src and nexthop from sl_iface_route4): one

@@ -99,6 +99,31 @@ static int icmp6_errno(uint8_t type, uint8_t code)
 	}
 }
 
+/* Step over the extension headers from the one named *nh at *off (at most 15 of them): on
+ * true, *nh is the upper-layer protocol and *off where its header starts. false: a header
+ * runs past end, the chain is longer, or a non-first fragment (it holds no upper-layer
+ * header). */
+static bool skip_ext(const uint8_t *ip, size_t end, uint8_t *nh, size_t *off)
+{
+	for (int n = 0; n < 15; n++) {
+		if (*nh == SL_IPPROTO_HOPOPTS || *nh == SL_IPPROTO_DSTOPTS ||
+		    *nh == SL_IPPROTO_ROUTING) {
+			if (*off + 8 > end)
+				return false;
+			*nh = ip[*off];
+			*off += 8u * (ip[*off + 1] + 1u);
+		} else if (*nh == SL_IPPROTO_FRAGMENT) {
+			if (*off + 8 > end || (sl_get16(ip + *off + 2) & 0xfff8))
+				return false;
+			*nh = ip[*off];
+			*off += 8;
+		} else {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The datagram an error quotes: its IPv6 header and, past its extension headers, the
  * transport bytes. false when the quote cannot be one of ours. */
 static bool parse_quote(const uint8_t *q, size_t qlen, struct sl_ip_quote *out)
@@ -109,29 +134,12 @@ static bool parse_quote(const uint8_t *q, size_t qlen, struct sl_ip_quote *out)
 	out->dst = sl_ipv6_dst(q);
 	uint8_t nh = sl_ipv6_next(q);
 	size_t off = SL_IPV6_HLEN;
-	for (int n = 0; n < 16; n++) {
-		if (nh == SL_IPPROTO_HOPOPTS || nh == SL_IPPROTO_DSTOPTS || nh == SL_IPPROTO_ROUTING) {
-			if (off + 8 > qlen)
-				return false;
-			nh = q[off];
-			off += 8u * (q[off + 1] + 1u);
-			continue;
-		}
-		if (nh == SL_IPPROTO_FRAGMENT) {
-			if (off + 8 > qlen || (sl_get16(q + off + 2) & 0xfff8))
-				return false; /* a non-first fragment quotes no transport header */
-			nh = q[off];
-			off += 8;
-			continue;
-		}
-		if (off + 8 > qlen)
-			return false;
-		out->proto = nh;
-		out->l4 = q + off;
-		out->l4len = qlen - off;
-		return true;
-	}
-	return false;
+	if (!skip_ext(q, qlen, &nh, &off) || off + 8 > qlen)
+		return false;
+	out->proto = nh;
+	out->l4 = q + off;
+	out->l4len = qlen - off;
+	return true;
 }
 
 enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
@@ -224,24 +232,8 @@ static bool carries_icmp6_error(const struct sl_ip_pkt *pkt)
 		nh = pkt->proto;
 		off = (size_t)(pkt->l4 - ip);
 	}
-	for (int n = 0; n < 16 && off < end; n++) {
-		if (nh == SL_IPPROTO_ICMPV6)
-			return ip[off] < 128 || ip[off] == 137;
-		if (nh == SL_IPPROTO_HOPOPTS || nh == SL_IPPROTO_DSTOPTS || nh == SL_IPPROTO_ROUTING) {
-			if (off + 8 > end)
-				return false;
-			nh = ip[off];
-			off += 8u * (ip[off + 1] + 1u);
-		} else if (nh == SL_IPPROTO_FRAGMENT) {
-			if (off + 8 > end || (sl_get16(ip + off + 2) & 0xfff8))
-				return false;
-			nh = ip[off];
-			off += 8;
-		} else {
-			return false;
-		}
-	}
-	return false;
+	return skip_ext(ip, end, &nh, &off) && off < end && nh == SL_IPPROTO_ICMPV6 &&
+	       (ip[off] < 128 || ip[off] == 137);
 }
 
 void sl_icmp6_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_t type,

@@ -119,22 +119,6 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 	return 0;
 }
 
-/* Copy len bytes starting at byte off of the concatenated pieces into out. */
-static void gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, size_t len)
-{
-	for (int i = 0; i < n && len; i++) {
-		if (off >= pc[i].len) {
-			off -= pc[i].len;
-			continue;
-		}
-		size_t k = pc[i].len - off < len ? pc[i].len - off : len;
-		memcpy(out, (const uint8_t *)pc[i].p + off, k);
-		out += k;
-		len -= k;
-		off = 0;
-	}
-}
-
 int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
 		 bool df, const struct sl_piece *pieces, int n)
 {
@@ -174,7 +158,7 @@ int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t n
 		struct sl_frame f;
 		if (sl_iface_alloc(st, &f) < 0)
 			return -ENOBUFS;
-		gather(pieces, n, off, f.data + SL_L4_OFF, len);
+		sl_pieces_gather(pieces, n, off, f.data + SL_L4_OFF, len);
 		bool more = off + len < total;
 		h.tot_len = (uint16_t)(SL_IPV4_HLEN + len);
 		h.frag = (uint16_t)((df ? SL_IPV4_DF : 0) | (more ? SL_IPV4_MF : 0) | (off / 8));

@@ -173,21 +173,6 @@ int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const 
 	return 0;
 }
 
-static void gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, size_t len)
-{
-	for (int i = 0; i < n && len; i++) {
-		if (off >= pc[i].len) {
-			off -= pc[i].len;
-			continue;
-		}
-		size_t k = pc[i].len - off < len ? pc[i].len - off : len;
-		memcpy(out, (const uint8_t *)pc[i].p + off, k);
-		out += k;
-		len -= k;
-		off = 0;
-	}
-}
-
 int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
 		     const sl_ip *nexthop, uint8_t proto, uint8_t hlim, bool df,
 		     const struct sl_piece *pieces, int n)
@@ -229,7 +214,7 @@ int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
 		} else {
 			sl_ipv6_emit(ip, (uint16_t)len, proto, h, src, dst);
 		}
-		gather(pieces, n, off, p, len);
+		sl_pieces_gather(pieces, n, off, p, len);
 		f.len = (uint32_t)(p + len - f.data);
 		finish6(st, &f, dst, nexthop);
 		off += len;
