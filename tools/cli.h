@@ -85,6 +85,9 @@ int cli_need_root(void);
 int cli_check_dev(const char *dev);
 
 /* s as a JSON string literal, quotes included. */
+/* mkdir -p of the directories leading to the file path (not the file). 0 or -errno. */
+int cli_mkdir_parents(const char *path);
+
 void cli_json_str(FILE *f, const char *s);
 
 #endif

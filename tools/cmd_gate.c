@@ -82,8 +82,10 @@ void cmd_stats_usage(FILE *f)
 	fputs("usage: sluice stats DEV [--json]\n"
 	      "\n"
 	      "Show the gate's counters on DEV and the counters of every running sluice stack\n"
-	      "on DEV (published in /run/sluice/<netns-inode>/DEV/q<queue>.stats). Counters\n"
-	      "that are zero are hidden, except the headline ones.\n"
+	      "on DEV (published in /run/sluice/<netns-inode>/DEV/q<queue>.stats), with how\n"
+	      "each polls (q<queue>.poll: sleeping, busy polling, preferred NAPI busy polling\n"
+	      "with its socket options and NAPI id, DEV's napi_defer_hard_irqs and\n"
+	      "gro_flush_timeout). Counters that are zero are hidden, except the headline ones.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --json  print one JSON object with every counter\n",
@@ -642,6 +644,106 @@ static void conns_text(FILE *f, const struct sl_stack_snapshot *s)
 	}
 }
 
+/* What `sluice run` published about a stack's polling (q<queue>.poll, "key value" lines),
+ * if the file is that stack's (same pid). */
+#define POLL_KEYS 16
+struct poll_info {
+	int n;
+	char key[POLL_KEYS][32];
+	char val[POLL_KEYS][32];
+};
+
+static void read_poll(const char *dev, const struct sl_stack_snapshot *s, struct poll_info *pi)
+{
+	char path[300], key[32], val[32];
+	pi->n = 0;
+	if (sl_stats_path(dev, s->h.queue, path, sizeof(path)) < 0)
+		return;
+	char *dot = strrchr(path, '.');
+	if (!dot)
+		return;
+	strcpy(dot, ".poll");
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (pi->n < POLL_KEYS && fscanf(f, "%31s %31s", key, val) == 2) {
+		if (!strcmp(key, "pid")) {
+			if (strtoul(val, NULL, 10) != s->h.pid)
+				break; /* another run's leftover */
+			continue;
+		}
+		snprintf(pi->key[pi->n], sizeof(pi->key[0]), "%s", key);
+		snprintf(pi->val[pi->n], sizeof(pi->val[0]), "%s", val);
+		pi->n++;
+	}
+	fclose(f);
+}
+
+static const char *poll_get(const struct poll_info *pi, const char *key)
+{
+	for (int i = 0; i < pi->n; i++)
+		if (!strcmp(pi->key[i], key))
+			return pi->val[i];
+	return NULL;
+}
+
+static bool all_digits(const char *v)
+{
+	if (!*v)
+		return false;
+	for (; *v; v++)
+		if (*v < '0' || *v > '9')
+			return false;
+	return true;
+}
+
+static void poll_json(FILE *f, const struct poll_info *pi)
+{
+	if (!pi->n)
+		return;
+	fputs(",\"poll\":{", f);
+	for (int i = 0; i < pi->n; i++) {
+		const char *k = pi->key[i], *v = pi->val[i];
+		size_t kl = strlen(k);
+		bool flag =
+		    (kl > 4 && !strcmp(k + kl - 4, "_set")) || !strcmp(k, "prefer_busy_poll");
+		fprintf(f, "%s\"%s\":", i ? "," : "", k);
+		if (flag)
+			fputs(strcmp(v, "0") ? "true" : "false", f);
+		else if (all_digits(v))
+			fputs(v, f);
+		else
+			cli_json_str(f, v);
+	}
+	fputs("}", f);
+}
+
+static void poll_line(FILE *f, const struct poll_info *pi)
+{
+	const char *mode = poll_get(pi, "mode"), *v;
+	if (!mode)
+		return;
+	fprintf(f, "  poll: %s", mode);
+	if (!strcmp(mode, "sleep") && (v = poll_get(pi, "spin_us")))
+		fprintf(f, " after %s us idle", v);
+	if ((v = poll_get(pi, "busy_poll_us")))
+		fprintf(f, ", SO_BUSY_POLL %s us, SO_BUSY_POLL_BUDGET %s, SO_PREFER_BUSY_POLL", v,
+			poll_get(pi, "busy_poll_budget") ? poll_get(pi, "busy_poll_budget") : "?");
+	if ((v = poll_get(pi, "napi_id")))
+		fprintf(f, ", NAPI id %s", strcmp(v, "0") ? v : "none");
+	static const char *const napi[] = {"napi_defer_hard_irqs", "gro_flush_timeout"};
+	for (unsigned k = 0; k < 2; k++) {
+		char set[48];
+		snprintf(set, sizeof(set), "%s_set", napi[k]);
+		if ((v = poll_get(pi, napi[k])))
+			fprintf(f, ", %s %s%s", napi[k], v,
+				poll_get(pi, set) && strcmp(poll_get(pi, set), "0")
+				    ? " (set by this run)"
+				    : "");
+	}
+	fputs("\n", f);
+}
+
 static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned ng,
 		       const struct sl_stack_snapshot *s, int ns)
 {
@@ -660,6 +762,9 @@ static void stats_json(FILE *f, const char *dev, const uint64_t *gate, unsigned 
 		cli_json_str(f, s[k].h.mode);
 		fprintf(f, ",\"zero_copy\":%s,\"addr\":", s[k].h.zero_copy ? "true" : "false");
 		cli_json_str(f, s[k].h.addr);
+		struct poll_info pi;
+		read_poll(dev, &s[k], &pi);
+		poll_json(f, &pi);
 		fprintf(f,
 			",\"frames_total\":%" PRIu64 ",\"frames_free\":%" PRIu64 ",\"counters\":{",
 			s[k].h.frames_total, s[k].h.frames_free);
@@ -726,6 +831,9 @@ static void stats_text(FILE *f, const char *dev, const uint64_t *gate, unsigned 
 			s[k].h.zero_copy ? "zero-copy" : "copy mode",
 			s[k].h.addr[0] ? s[k].h.addr : "no address", s[k].h.frames_total,
 			s[k].h.frames_free);
+		struct poll_info pi;
+		read_poll(dev, &s[k], &pi);
+		poll_line(f, &pi);
 		snames = calloc(s[k].h.n ? s[k].h.n : 1, sizeof(*snames));
 		if (!snames)
 			continue;

@@ -93,6 +93,30 @@ struct sl_xsk_config {
 /* Open an AF_XDP socket; the caller puts sl_xsk_fd() into the gate's XSKMAP. */
 int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out);
 
+/* Preferred busy polling (kernel Documentation/networking/napi.rst, "IRQ mitigation"), on an
+ * open AF_XDP device (not a tap wrapping one): sets SO_PREFER_BUSY_POLL 1, SO_BUSY_POLL usec
+ * (1..INT_MAX) and SO_BUSY_POLL_BUDGET budget (1..65535; 0: SL_XSK_BUSY_POLL_BUDGET) on the
+ * socket, each read back, and from then on every rx call makes one non-blocking recvfrom(2)
+ * first, which runs the queue's NAPI poll in the caller's thread. The pledge this makes to the
+ * kernel: poll without sleeping (sl_run_opts.busy_poll), or the device's gro_flush_timeout
+ * passes and the kernel takes NAPI back (interrupts again). 0, or the -errno of the first option
+ * the kernel refused, with a one-line reason in why (may be NULL). */
+#define SL_XSK_BUSY_POLL_BUDGET 64
+int sl_dev_xsk_busy_poll(struct sl_dev *d, uint32_t usec, uint32_t budget, char *why,
+			 size_t whylen);
+
+/* What an AF_XDP device does about polling, for reports. -EINVAL for another kind of device. */
+struct sl_xsk_info {
+	uint32_t queue;
+	bool busy_poll;		   /* sl_dev_xsk_busy_poll succeeded */
+	uint32_t busy_poll_us;	   /* SO_BUSY_POLL */
+	uint32_t busy_poll_budget; /* SO_BUSY_POLL_BUDGET */
+	uint32_t napi_id;	   /* SO_INCOMING_NAPI_ID: the NAPI instance frames came from, 0
+				    * until one was received (or the driver has no NAPI ids) */
+	uint64_t busy_polls;	   /* recvfrom calls made to drive NAPI */
+};
+int sl_dev_xsk_info(struct sl_dev *d, struct sl_xsk_info *out);
+
 /* --- in-memory pipe with a seeded fault injector ------------------------ */
 struct sl_fault {
 	uint32_t drop_ppm; /* probability per frame, parts per million */

@@ -186,7 +186,8 @@
 	X(dev_frame_owner_error, 1, "device returned a frame we did not give it (bug catcher)")    \
 	X(dev_tx_ring_full, 1, "output dropped at submit: the kernel's TX ring had no room")       \
 	X(dev_tx_batch_flush, 0, "TX array full mid-poll: submitted early, not dropped")           \
-	X(dev_fill_reserved, 0, "refills that left the fill ring short to keep the TX reserve")
+	X(dev_fill_reserved, 0, "refills that left the fill ring short to keep the TX reserve")   \
+	X(dev_busy_polls, 0, "recvfrom calls that ran the queue's NAPI (preferred busy polling)")
 
 enum sl_stat {
 #define SL_STAT_ENUM(name, drop, desc) SL_STAT_##name,

@@ -15,6 +15,14 @@
  * dev_tx_batch_flush) instead of dropping; output is dropped only when the kernel's TX ring
  * itself has no room after the completions have been reclaimed (dev_tx_ring_full at the
  * end-of-poll flush, tx_ring_full for a frame refused by tx()).
+ *
+ * Preferred busy polling (Documentation/networking/napi.rst, "Busy polling" and "IRQ
+ * mitigation"; sl_dev_xsk_busy_poll): with SO_PREFER_BUSY_POLL, SO_BUSY_POLL and
+ * SO_BUSY_POLL_BUDGET on the socket, every rx call starts with one non-blocking recvfrom(2),
+ * which runs the queue's NAPI poll in this thread (sk_busy_loop: up to the budget of packets,
+ * and a zero-copy driver's TX completions). The device's napi_defer_hard_irqs and
+ * gro_flush_timeout keep its interrupts masked while that goes on; if the caller stops polling
+ * for longer than gro_flush_timeout the kernel takes NAPI back.
  */
 #include "sluice/dev.h"
 #include "sluice/stats.h"
@@ -23,6 +31,7 @@
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
 #include <net/if.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,11 +64,16 @@ struct xsk_dev {
 	uint64_t batch_flushes;
 	uint64_t fill_reserved;
 	uint64_t kicks;
-	int ifindex;	     /* of the interface at open, in this network namespace */
-	int ctl_fd;	     /* AF_INET datagram socket for the interface ioctls of health */
-	int gone;	     /* -ENODEV once the interface is gone (sticky), else 0 */
-	uint64_t kick_after; /* link down: no kick before this time */
-	uint64_t last_now;   /* time of the last flush (kicks from a full TX array use it) */
+	uint32_t queue;
+	bool busy_poll;		   /* sl_dev_xsk_busy_poll: one recvfrom per rx call */
+	uint32_t busy_poll_us;	   /* SO_BUSY_POLL */
+	uint32_t busy_poll_budget; /* SO_BUSY_POLL_BUDGET */
+	uint64_t busy_polls;	   /* recvfrom calls made to drive NAPI */
+	int ifindex;		   /* of the interface at open, in this network namespace */
+	int ctl_fd;		   /* AF_INET datagram socket for the interface ioctls of health */
+	int gone;		   /* -ENODEV once the interface is gone (sticky), else 0 */
+	uint64_t kick_after;	   /* link down: no kick before this time */
+	uint64_t last_now;	   /* time of the last flush (kicks from a full TX array use it) */
 };
 
 static struct xsk_dev *xd_of(struct sl_dev *d)
@@ -105,6 +119,13 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 {
 	struct xsk_dev *x = xd_of(d);
 	uint32_t idx;
+	if (x->busy_poll && !x->gone) {
+		/* The pledge of SO_PREFER_BUSY_POLL: this call is what runs the queue's NAPI. */
+		x->busy_polls++;
+		if (recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL) < 0 &&
+		    errno == ENXIO)
+			x->gone = -ENODEV; /* unbound: the interface was unregistered */
+	}
 	unsigned n = xsk_ring_cons__peek(&x->rx, (unsigned)max, &idx);
 	int got = 0;
 	for (unsigned k = 0; k < n; k++) {
@@ -235,8 +256,9 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 	x->last_now = now;
 	tx_kick(x, now);
 	refill(x);
-	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup. */
-	if (!x->gone && xsk_ring_prod__needs_wakeup(&x->fq))
+	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup (busy polling:
+	 * the next rx call's recvfrom is that wakeup). */
+	if (!x->gone && !x->busy_poll && xsk_ring_prod__needs_wakeup(&x->fq))
 		(void)recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
@@ -299,6 +321,7 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 	st->c[SL_STAT_dev_tx_ring_full] = x->tx_dropped;
 	st->c[SL_STAT_dev_tx_batch_flush] = x->batch_flushes;
 	st->c[SL_STAT_dev_fill_reserved] = x->fill_reserved;
+	st->c[SL_STAT_dev_busy_polls] = x->busy_polls;
 	st->c[SL_STAT_dev_frame_owner_error] = x->pool.errors;
 }
 
@@ -400,6 +423,7 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	x->ring_size = ring;
 	x->tx_reserve = reserve;
 	x->ifindex = ifindex;
+	x->queue = cfg->queue;
 	x->ctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (x->ctl_fd < 0) {
 		err = -errno;
@@ -488,4 +512,72 @@ fail:
 		close(x->ctl_fd);
 	free(x);
 	return err < 0 ? err : -err;
+}
+
+int sl_dev_xsk_busy_poll(struct sl_dev *d, uint32_t usec, uint32_t budget, char *why, size_t whylen)
+{
+	if (!d || d->ops != &xsk_ops)
+		return -EINVAL;
+	struct xsk_dev *x = xd_of(d);
+	if (!budget)
+		budget = SL_XSK_BUSY_POLL_BUDGET;
+	if (!usec || usec > INT_MAX || budget > 65535) {
+		if (why)
+			snprintf(why, whylen, "busy poll wants 1..%d us and a budget of 1..65535",
+				 INT_MAX);
+		return -EINVAL;
+	}
+	/* In the order of the kernel's own users (xdpsock, the DPDK AF_XDP driver): the preference
+	 * first, then the time that turns busy polling on, then the budget. */
+	const struct {
+		int opt;
+		const char *name;
+		int val;
+	} o[] = {
+	    {SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL", 1},
+	    {SO_BUSY_POLL, "SO_BUSY_POLL", (int)usec},
+	    {SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET", (int)budget},
+	};
+	int fd = xsk_socket__fd(x->xsk);
+	for (unsigned k = 0; k < sizeof(o) / sizeof(o[0]); k++) {
+		int v = o[k].val, got = 0;
+		socklen_t len = sizeof(got);
+		int err = 0;
+		if (setsockopt(fd, SOL_SOCKET, o[k].opt, &v, sizeof(v)) < 0)
+			err = -errno;
+		else if (getsockopt(fd, SOL_SOCKET, o[k].opt, &got, &len) == 0 && got != v)
+			err = -EINVAL; /* accepted but not kept: say so rather than run without */
+		if (err) {
+			if (why)
+				snprintf(why, whylen, "%s %d on the AF_XDP socket: %s%s", o[k].name,
+					 v, strerror(-err),
+					 err == -ENOPROTOOPT
+					     ? " (kernel without CONFIG_NET_RX_BUSY_POLL, or "
+					       "before 5.11)"
+					     : "");
+			return err;
+		}
+	}
+	x->busy_poll = true;
+	x->busy_poll_us = usec;
+	x->busy_poll_budget = budget;
+	return 0;
+}
+
+int sl_dev_xsk_info(struct sl_dev *d, struct sl_xsk_info *out)
+{
+	if (!d || d->ops != &xsk_ops)
+		return -EINVAL;
+	struct xsk_dev *x = xd_of(d);
+	memset(out, 0, sizeof(*out));
+	out->queue = x->queue;
+	out->busy_poll = x->busy_poll;
+	out->busy_poll_us = x->busy_poll_us;
+	out->busy_poll_budget = x->busy_poll_budget;
+	out->busy_polls = x->busy_polls;
+	unsigned id = 0;
+	socklen_t len = sizeof(id);
+	if (getsockopt(xsk_socket__fd(x->xsk), SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) == 0)
+		out->napi_id = id;
+	return 0;
 }
