@@ -10,12 +10,20 @@
  *      proto+port rule for the destination address, then proto+port for any address
  *   5. everything else                                                → kernel
  *
+ * A tuple rule may name a home: the queue whose stack owns the flow (an active open of a
+ * stack serving several queues, whose peer's hash picks the queue its replies arrive on).
+ * Such a flow's frames, to an owned address or not, still go to the socket of the queue they
+ * arrived on, the only one that can take them, marked with struct sl_gate_meta so the device
+ * there hands them to the home stack (user/dev/xsk.c). While no tuple has a home
+ * (sl_conf[0].homes == 0) an owned frame costs no tuple lookup.
+ *
  * A frame the stack cannot receive (no socket bound on that queue, redirect refused) goes
  * to the kernel: a stopped stack must never black-hole traffic. Every frame increments
  * SL_GATE_RX and exactly one verdict counter (redirected, passed, no_socket,
  * redirect_failed, parse_error, non_ip); SL_GATE_FRAGMENT counts fragments on top, and
  * SL_GATE_EXT_CHAIN_TOO_LONG the IPv6 packets passed because their header chain is longer
- * than the walk's bound.
+ * than the walk's bound; SL_GATE_HANDOFF the frames marked for another queue's stack, and
+ * SL_GATE_META_FAILED those that could not be marked.
  *
  * Formats: Ethernet and 802.1Q/802.1ad tags (IEEE 802.1Q), ARP (RFC 826), IPv4 (RFC 791
  * §3.1, fragments §3.2), IPv6 (RFC 8200 §3, extension headers §4, fragments §4.5),
@@ -82,8 +90,15 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SL_GATE_MAX_RULES);
 	__type(key, struct sl_gate_tuple_key);
-	__type(value, struct sl_gate_rule);
+	__type(value, struct sl_gate_tuple_rule);
 } sl_tuples SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sl_gate_conf);
+} sl_conf SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -176,6 +191,75 @@ static __always_inline int steer(struct xdp_md *ctx, const struct sl_gate_rule *
 	return verdict(SL_GATE_REDIRECT_FAILED, XDP_PASS);
 }
 
+/* Any tuple rule with a home? Then owned TCP and UDP frames look their tuple up. */
+static __always_inline int homes_present(void)
+{
+	__u32 k = 0;
+	const struct sl_gate_conf *c = bpf_map_lookup_elem(&sl_conf, &k);
+
+	return c && c->homes;
+}
+
+static __always_inline const struct sl_gate_tuple_rule *tuple_rule(struct sl_gate_tuple_key *tk,
+								   const struct xdp_md *ctx)
+{
+	const struct sl_gate_tuple_rule *t = bpf_map_lookup_elem(&sl_tuples, tk);
+
+	return t && usable(&t->r, ctx) ? t : 0;
+}
+
+/* Steer a frame that matched tuple rule t. When t's flow belongs to another queue's stack,
+ * put a struct sl_gate_meta in front of the frame first, naming that queue and repeating the
+ * 8 transport bytes at l4 (checked to be inside the frame by the caller). */
+static __always_inline int steer_tuple(struct xdp_md *ctx, const struct sl_gate_tuple_rule *t,
+				       void *l4)
+{
+	struct sl_gate_meta m = {};
+	struct sl_gate_meta *mp;
+	void *data = (void *)(long)ctx->data;
+	__u32 home = t->home;
+
+	if (!home || home - 1 == ctx->rx_queue_index || home > SL_GATE_MAX_QUEUES)
+		return steer(ctx, &t->r);
+	m.magic = SL_GATE_META_MAGIC;
+	m.l4off = (__u16)(l4 - data);
+	m.home = (__u8)(home - 1);
+	__builtin_memcpy(m.l4, l4, 8);
+	/* Every packet pointer is invalid after this: only the metadata is touched. */
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(m))) {
+		count(SL_GATE_META_FAILED);
+		return steer(ctx, &t->r);
+	}
+	mp = (void *)(long)ctx->data_meta;
+	if ((void *)(mp + 1) > (void *)(long)ctx->data) {
+		count(SL_GATE_META_FAILED);
+		return steer(ctx, &t->r);
+	}
+	*mp = m;
+	count(SL_GATE_HANDOFF);
+	return steer(ctx, &t->r);
+}
+
+/* An owned frame goes to the stack whatever it holds; with homes present, a TCP or UDP frame
+ * (first fragment or whole) whose exact tuple has a rule is steered by that rule. */
+static __always_inline int steer_owned(struct xdp_md *ctx, const struct sl_gate_rule *r,
+				       struct sl_gate_tuple_key *tk, __u8 proto, void *l4,
+				       void *data_end)
+{
+	const struct sl_gate_tuple_rule *t;
+	__be16 *ports = l4;
+
+	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || l4 + 8 > data_end)
+		return steer(ctx, r);
+	tk->proto = proto;
+	tk->sport = ports[0];
+	tk->dport = ports[1];
+	t = tuple_rule(tk, ctx);
+	if (!t)
+		return steer(ctx, r);
+	return steer_tuple(ctx, t, l4);
+}
+
 static __always_inline int gate_arp(struct xdp_md *ctx, void *l3, void *data_end)
 {
 	struct arp_fixed *arp = l3;
@@ -222,6 +306,7 @@ static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_en
 {
 	struct iphdr *ip = l3;
 	struct sl_gate_tuple_key tk = {};
+	const struct sl_gate_tuple_rule *t;
 	const struct sl_gate_rule *r;
 	__u8 zero[16] = {};
 	__be16 sport = 0, dport = 0;
@@ -240,15 +325,21 @@ static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_en
 	 * does its own reassembly and validation: a malformed header (bad version, IHL or
 	 * length) to an owned address is the stack's to count and drop, not the kernel's. */
 	r = owned(tk.daddr, ctx);
-	if (r)
+	if (r && !homes_present())
 		return steer(ctx, r);
 
 	if (ip->version != 4 || ip->ihl < 5)
-		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+		return r ? steer(ctx, r) : verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
 	hlen = (ip->ihl & 0xf) * 4; /* options are skipped, not parsed */
 	l4 = l3 + hlen;
 	if (l4 > data_end)
-		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+		return r ? steer(ctx, r) : verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
+	if (r) {
+		if (frag & IPV4_OFFSET_MASK)
+			return steer(ctx, r);
+		map_v4(tk.saddr, ip->saddr);
+		return steer_owned(ctx, r, &tk, ip->protocol, l4, data_end);
+	}
 
 	/* RFC 791 §3.2: a non-first fragment carries no transport header, so no port or
 	 * tuple rule can claim it; the kernel reassembles it (docs/gate.md). */
@@ -269,7 +360,10 @@ static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_en
 	tk.sport = sport;
 	tk.dport = dport;
 	map_v4(tk.saddr, ip->saddr);
-	r = usable(bpf_map_lookup_elem(&sl_tuples, &tk), ctx);
+	t = tuple_rule(&tk, ctx);
+	if (t && l4 + 8 <= data_end)
+		return steer_tuple(ctx, t, l4);
+	r = t ? &t->r : 0;
 	if (!r)
 		r = port_rule(tk.proto, dport, tk.daddr, ctx);
 	if (!r)
@@ -345,6 +439,7 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 {
 	struct ipv6hdr *ip6 = l3;
 	struct sl_gate_tuple_key tk = {};
+	const struct sl_gate_tuple_rule *t;
 	const struct sl_gate_rule *r;
 	struct v6_walk w = {};
 	__u8 zero[16] = {};
@@ -372,8 +467,12 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 	/* As for IPv4: every packet to an owned address, every fragment and every odd header
 	 * chain included, is the stack's to reassemble, validate and count. */
 	r = owned(tk.daddr, ctx);
-	if (r)
-		return steer(ctx, r);
+	if (r) {
+		if (chain != V6_TRANSPORT || !homes_present())
+			return steer(ctx, r);
+		__builtin_memcpy(tk.saddr, ip6->saddr.in6_u.u6_addr8, 16);
+		return steer_owned(ctx, r, &tk, w.proto, w.l4, data_end);
+	}
 	if (chain == V6_TRUNCATED)
 		return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
 	if (chain == V6_TOO_LONG) {
@@ -419,7 +518,10 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 	tk.sport = sport;
 	tk.dport = dport;
 	__builtin_memcpy(tk.saddr, ip6->saddr.in6_u.u6_addr8, 16);
-	r = usable(bpf_map_lookup_elem(&sl_tuples, &tk), ctx);
+	t = tuple_rule(&tk, ctx);
+	if (t && w.l4 + 8 <= data_end)
+		return steer_tuple(ctx, t, w.l4);
+	r = t ? &t->r : 0;
 	if (!r)
 		r = port_rule(tk.proto, dport, tk.daddr, ctx);
 	/* The all-zero "any address" key is shared by both families. */

@@ -45,10 +45,42 @@ struct sl_gate_tuple_key {
 	__u8 daddr[16];
 };
 
-/* Value of every rule map. */
+/* Value of every rule map (sl_tuples' value begins with it). */
 struct sl_gate_rule {
 	__u32 id;    /* index into sl_rule_stats */
 	__s32 queue; /* only frames arriving on this RX queue match; -1 = any queue */
+};
+
+/* Value of sl_tuples. A tuple with a home belongs to the stack serving queue home - 1: frames
+ * of it that arrive on another queue are still redirected to the socket of the queue they
+ * arrived on (an AF_XDP socket receives only from the queue it is bound to), with a struct
+ * sl_gate_meta in front of them, so that socket's device hands them to the home stack. Gates
+ * built before homes existed have 8-byte values (no home). */
+struct sl_gate_tuple_rule {
+	struct sl_gate_rule r;
+	__u32 home; /* queue + 1 of the stack that owns the flow; 0: none */
+	__u32 pad;
+};
+
+/* sl_conf[0]. homes counts the tuple rules with a home, kept by user space under the rules
+ * lock: while it is 0 a frame to an owned address costs no tuple lookup. */
+struct sl_gate_conf {
+	__u32 homes;
+	__u32 pad;
+};
+
+/* XDP metadata (in front of the frame's data, bpf_xdp_adjust_meta) on a frame of a tuple
+ * whose home is another queue. l4 holds the frame's first 8 transport bytes (ports, and the
+ * TCP sequence number or the UDP length and checksum) at l4off from the frame's start: a
+ * reader accepts the mark only when they match, so a mark left in a recycled buffer's
+ * headroom is never taken for the next frame's. */
+#define SL_GATE_META_MAGIC 0x534c4831 /* "SLH1" */
+struct sl_gate_meta {
+	__u32 magic;
+	__u16 l4off;
+	__u8 home; /* the queue (not + 1) of the stack the frame belongs to */
+	__u8 pad;
+	__u8 l4[8];
 };
 
 /* Per-verdict counters (per-CPU array, index = enum value). */
@@ -62,6 +94,8 @@ enum sl_gate_counter {
 	SL_GATE_FRAGMENT,	 /* IPv4 and IPv6 fragments seen (in addition to their verdict) */
 	SL_GATE_NON_IP,		 /* neither ARP nor IPv4/IPv6: kernel */
 	SL_GATE_EXT_CHAIN_TOO_LONG, /* IPv6 header chain beyond SL_GATE_V6_EXT_MAX: passed */
+	SL_GATE_HANDOFF,	    /* marked for the stack of another queue (a tuple's home) */
+	SL_GATE_META_FAILED,	    /* could not be marked (no metadata room): delivered as is */
 	SL_GATE_N_COUNTERS
 };
 
@@ -73,7 +107,7 @@ struct sl_gate_rule_stats {
 #define SL_GATE_COUNTER_NAMES                                                                      \
 	{                                                                                          \
 		"rx", "redirected", "passed", "no_socket", "redirect_failed", "parse_error",       \
-		    "fragment", "non_ip", "ext_chain_too_long"                                     \
+		    "fragment", "non_ip", "ext_chain_too_long", "handoff", "meta_failed"           \
 	}
 
 #endif

@@ -466,6 +466,7 @@ static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int
 			cli_addr_str(r->raddr, a, sizeof(a));
 			json_opt_str(f, "raddr", a);
 			json_opt_num(f, "rport", has_port, r->rport);
+			json_opt_num(f, "home", r->has_home, r->home);
 		}
 		json_opt_num(f, "queue", r->queue >= 0, r->queue);
 		fprintf(f, ",\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", r->packets, r->bytes);
@@ -475,7 +476,7 @@ static void flow_json(FILE *f, const char *dev, const struct sl_rule *rules, int
 
 /* One table row's text cells. */
 struct flow_row {
-	char addr[ADDR_STR_LEN], port[8], queue[8], remote[ADDR_STR_LEN + 10];
+	char addr[ADDR_STR_LEN], port[8], queue[8], remote[ADDR_STR_LEN + 10], home[8];
 };
 
 static void flow_row(const struct sl_rule *r, struct flow_row *w)
@@ -492,6 +493,10 @@ static void flow_row(const struct sl_rule *r, struct flow_row *w)
 		snprintf(w->queue, sizeof(w->queue), "%" PRId32, r->queue);
 	else
 		snprintf(w->queue, sizeof(w->queue), "any");
+	if (r->kind == SL_RULE_TUPLE && r->has_home)
+		snprintf(w->home, sizeof(w->home), "%" PRIu32, r->home);
+	else
+		snprintf(w->home, sizeof(w->home), "-");
 	if (r->kind != SL_RULE_TUPLE) {
 		snprintf(w->remote, sizeof(w->remote), "-");
 		return;
@@ -505,7 +510,7 @@ static void flow_row(const struct sl_rule *r, struct flow_row *w)
 static void flow_table(FILE *f, const struct sl_rule *rules, int n)
 {
 	struct flow_row w;
-	int i, aw = 4, tuples = 0;
+	int i, aw = 4, tuples = 0, homes = 0;
 
 	/* Size the address column to its longest entry; REMOTE only when a tuple exists. */
 	for (i = 0; i < n; i++) {
@@ -513,18 +518,24 @@ static void flow_table(FILE *f, const struct sl_rule *rules, int n)
 		if ((int)strlen(w.addr) > aw)
 			aw = (int)strlen(w.addr);
 		tuples += rules[i].kind == SL_RULE_TUPLE;
+		homes += rules[i].kind == SL_RULE_TUPLE && rules[i].has_home;
 	}
-	fprintf(f, "%-5s %-6s %-6s %-*s %-5s %-5s %12s %14s%s\n", "ID", "KIND", "PROTO", aw, "ADDR",
-		"PORT", "QUEUE", "PACKETS", "BYTES", tuples ? "  REMOTE" : "");
+	/* HOME (the queue whose stack owns a tuple's flow) only when a tuple has one. */
+	fprintf(f, "%-5s %-6s %-6s %-*s %-5s %-5s %12s %14s%s%s\n", "ID", "KIND", "PROTO", aw,
+		"ADDR", "PORT", "QUEUE", "PACKETS", "BYTES", homes ? " HOME " : "",
+		tuples ? "  REMOTE" : "");
 	for (i = 0; i < n; i++) {
 		const struct sl_rule *r = &rules[i];
 		const char *pn = r->kind == SL_RULE_OWNED ? "-" : proto_name(r->proto);
 
 		flow_row(r, &w);
-		fprintf(f,
-			"%-5" PRIu32 " %-6s %-6s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s\n",
-			r->id, kind_name(r->kind), pn ? pn : "?", aw, w.addr, w.port, w.queue,
-			r->packets, r->bytes, tuples ? "  " : "", tuples ? w.remote : "");
+		char home[12] = "";
+		if (homes)
+			snprintf(home, sizeof(home), " %-5s", w.home);
+		fprintf(
+		    f, "%-5" PRIu32 " %-6s %-6s %-*s %-5s %-5s %12" PRIu64 " %14" PRIu64 "%s%s%s\n",
+		    r->id, kind_name(r->kind), pn ? pn : "?", aw, w.addr, w.port, w.queue,
+		    r->packets, r->bytes, home, tuples ? "  " : "", tuples ? w.remote : "");
 	}
 }
 

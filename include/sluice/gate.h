@@ -31,7 +31,13 @@ struct sl_rule {
 	uint8_t raddr[16]; /* tuple only: remote (source) address */
 	uint16_t rport;	   /* tuple only: remote (source) port, host order */
 	int32_t queue;	   /* -1 any */
-	uint64_t packets;  /* filled by sl_gate_rule_list */
+	/* Tuple only: the flow belongs to the stack serving queue home (0..63), whichever queue
+	 * its frames arrive on. They are still delivered to the socket of the queue they arrive
+	 * on (the only one that can take them), marked for home; an AF_XDP device in a handoff
+	 * group (sl_xsk_group) passes them on. docs/gate.md. */
+	bool has_home;
+	uint32_t home;
+	uint64_t packets; /* filled by sl_gate_rule_list */
 	uint64_t bytes;
 };
 
@@ -56,11 +62,15 @@ int sl_gate_check(struct sl_gate *g);
 bool sl_gate_attached(const char *ifname);
 
 /* Rules. add assigns r->id; -EEXIST for a duplicate, -ENOSPC when full, -EINVAL for a rule
- * the gate could never match, -EAFNOSUPPORT for a tuple mixing IPv4 and IPv6. */
+ * the gate could never match, -EAFNOSUPPORT for a tuple mixing IPv4 and IPv6, -EOPNOTSUPP for a
+ * home on a gate attached by a build that predates homes (detach and attach it again). */
 int sl_gate_rule_add(struct sl_gate *g, struct sl_rule *r);
 int sl_gate_rule_del(struct sl_gate *g, uint32_t id); /* -ENOENT if no such rule */
 /* Fill up to max rules (with counters); returns the number of rules or -errno. */
 int sl_gate_rule_list(struct sl_gate *g, struct sl_rule *rules, int max);
+
+/* Whether the attached gate can mark frames for a tuple's home (1) or predates homes (0). */
+int sl_gate_has_homes(struct sl_gate *g);
 
 /* Put an AF_XDP socket fd into the XSKMAP slot for queue (fd < 0 removes it). */
 int sl_gate_set_socket(struct sl_gate *g, uint32_t queue, int xsk_fd);

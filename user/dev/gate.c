@@ -133,7 +133,7 @@ int slg_prog_maps(__u32 prog_id, __u32 ids[M_N])
 			if (!strcmp(name, map_names[m]))
 				ids[m] = id;
 	}
-	for (m = 0; m < M_N; m++)
+	for (m = 0; m < M_N_REQUIRED; m++)
 		if (!ids[m])
 			return -ENOENT;
 	return 0;
@@ -379,12 +379,21 @@ int sl_gate_open(const char *ifname, struct sl_gate **out)
 	if (err)
 		goto fail;
 	for (m = 0; m < M_N; m++) {
+		if (!ids[m])
+			continue; /* a map newer than the attached gate */
 		g->fd[m] = bpf_map_get_fd_by_id(ids[m]);
 		if (g->fd[m] < 0) {
 			err = -errno;
 			goto fail;
 		}
 	}
+	struct bpf_map_info mi;
+	__u32 mlen = sizeof(mi);
+	memset(&mi, 0, sizeof(mi));
+	err = bpf_obj_get_info_by_fd(g->fd[M_TUPLES], &mi, &mlen);
+	if (err)
+		goto fail;
+	g->tuple_vsize = mi.value_size;
 	*out = g;
 	return 0;
 fail:

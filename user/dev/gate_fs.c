@@ -206,6 +206,8 @@ int slg_open_pins(const char *dir, __u32 prog_id, int fds[M_N])
 	if (err)
 		return err;
 	for (m = 0; m < M_N; m++) {
+		if (!want[m])
+			continue; /* a map newer than the attached gate */
 		err = slg_pin_path(dir, m, path, sizeof(path));
 		if (err)
 			goto fail;
@@ -247,6 +249,8 @@ int slg_pin_prog_maps(const char *dir, __u32 prog_id)
 			return err;
 		if (unlink(path) && errno != ENOENT)
 			return -errno;
+		if (!ids[m])
+			continue;
 		fd = bpf_map_get_fd_by_id(ids[m]);
 		if (fd < 0)
 			return -errno;

@@ -35,22 +35,28 @@
 #define GATE_PROG_NAME "sl_gate"
 #define DEFAULT_BPFFS "/sys/fs/bpf"
 
-enum gate_map { M_XSKS, M_OWNED, M_PORTS, M_TUPLES, M_COUNTERS, M_RULE_STATS, M_N };
+/* The maps from M_N_REQUIRED on came later: a gate attached by an older build lacks them
+ * (their fd is -1) and works without what they add. */
+enum gate_map { M_XSKS, M_OWNED, M_PORTS, M_TUPLES, M_COUNTERS, M_RULE_STATS, M_CONF, M_N };
+#define M_N_REQUIRED M_CONF
 
 /* Pin file names: the map names of bpf/gate.bpf.c. */
 static const char *const map_names[M_N] __attribute__((unused)) = {
     [M_XSKS] = "sl_xsks",     [M_OWNED] = "sl_owned",	    [M_PORTS] = "sl_ports",
     [M_TUPLES] = "sl_tuples", [M_COUNTERS] = "sl_counters", [M_RULE_STATS] = "sl_rule_stats",
+    [M_CONF] = "sl_conf",
 };
 
-static const char *const counter_names[SL_GATE_N_COUNTERS] __attribute__((unused)) = SL_GATE_COUNTER_NAMES;
+static const char *const counter_names[SL_GATE_N_COUNTERS] __attribute__((unused)) =
+    SL_GATE_COUNTER_NAMES;
 
 struct sl_gate {
 	int fd[M_N];
 	int lock_fd; /* /run/sluice/<netns>/<ifname>/rules.lock, flock'ed around rule changes */
 	int ncpus;
-	int ifindex;   /* the interface it was opened on, in the opener's namespace */
-	__u32 prog_id; /* the program whose maps fd[] holds */
+	int ifindex;	   /* the interface it was opened on, in the opener's namespace */
+	__u32 tuple_vsize; /* sl_tuples' value size: 8 in gates built before homes */
+	__u32 prog_id;	   /* the program whose maps fd[] holds */
 };
 
 /* What is attached to an interface right now. */

@@ -2,7 +2,8 @@
 /*
  * The gate's rules: an sl_rule encoded as the key of one of its three maps (owned, port,
  * tuple; docs/gate.md), ids allocated lowest-free under the rules lock, per-rule counters
- * reset on add, listing with counters.
+ * reset on add, listing with counters; sl_conf's count of tuples with a home, recounted under
+ * the lock whenever a tuple rule comes or goes.
  */
 #include "gate_int.h"
 
@@ -25,6 +26,13 @@ union rule_key {
 	struct sl_gate_owned_key owned;
 	struct sl_gate_port_key port;
 	struct sl_gate_tuple_key tuple;
+};
+
+/* A rule map's value: sl_tuples' is the longer one (8 bytes only in gates built before
+ * homes, which the kernel then reads and writes; the rest stays zero: no home). */
+union rule_val {
+	struct sl_gate_rule r;
+	struct sl_gate_tuple_rule t;
 };
 
 static bool proto_ports_ok(uint8_t proto, uint16_t port)
@@ -73,6 +81,8 @@ static int rule_to_key(const struct sl_rule *r, enum gate_map *m, union rule_key
 	case SL_RULE_TUPLE:
 		if (!proto_ports_ok(r->proto, r->port) || !proto_ports_ok(r->proto, r->rport))
 			return -EINVAL;
+		if (r->has_home && r->home >= SL_GATE_MAX_QUEUES)
+			return -EINVAL;
 		if (addr_zero(r->addr) || addr_zero(r->raddr) ||
 		    !proto_family_ok(r->proto, r->addr))
 			return -EINVAL;
@@ -90,12 +100,12 @@ static int rule_to_key(const struct sl_rule *r, enum gate_map *m, union rule_key
 	return -EINVAL;
 }
 
-static void key_to_rule(enum gate_map m, const union rule_key *k, const struct sl_gate_rule *v,
+static void key_to_rule(enum gate_map m, const union rule_key *k, const union rule_val *v,
 			struct sl_rule *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->id = v->id;
-	r->queue = v->queue;
+	r->id = v->r.id;
+	r->queue = v->r.queue;
 	switch (m) {
 	case M_OWNED:
 		r->kind = SL_RULE_OWNED;
@@ -116,19 +126,21 @@ static void key_to_rule(enum gate_map m, const union rule_key *k, const struct s
 		r->rport = ntohs(k->tuple.sport);
 		memcpy(r->addr, k->tuple.daddr, 16);
 		memcpy(r->raddr, k->tuple.saddr, 16);
+		r->has_home = v->t.home != 0;
+		r->home = v->t.home ? v->t.home - 1 : 0;
 		break;
 	}
 }
 
 typedef int (*rule_fn)(void *ctx, enum gate_map m, const union rule_key *k,
-		       const struct sl_gate_rule *v);
+		       const union rule_val *v);
 
 /* Call fn for every rule in the three rule maps; a non-zero return stops the walk. */
 static int for_each_rule(struct sl_gate *g, rule_fn fn, void *ctx)
 {
 	static const enum gate_map maps[] = {M_OWNED, M_PORTS, M_TUPLES};
 	union rule_key key, next;
-	struct sl_gate_rule v;
+	union rule_val v;
 	unsigned i;
 	int err;
 
@@ -145,6 +157,7 @@ static int for_each_rule(struct sl_gate *g, rule_fn fn, void *ctx)
 			key = next;
 			prev = &key;
 			/* Deleted between the two calls: skip it. */
+			memset(&v, 0, sizeof(v));
 			if (bpf_map_lookup_elem(fd, &key, &v))
 				continue;
 			err = fn(ctx, maps[i], &key, &v);
@@ -155,14 +168,41 @@ static int for_each_rule(struct sl_gate *g, rule_fn fn, void *ctx)
 	return 0;
 }
 
-static int mark_id(void *ctx, enum gate_map m, const union rule_key *k,
-		   const struct sl_gate_rule *v)
+static int mark_id(void *ctx, enum gate_map m, const union rule_key *k, const union rule_val *v)
 {
 	uint8_t *used = ctx;
 
-	if (v->id < SL_GATE_MAX_RULES)
-		used[v->id / 8] |= 1u << (v->id % 8);
+	if (v->r.id < SL_GATE_MAX_RULES)
+		used[v->r.id / 8] |= 1u << (v->r.id % 8);
 	return 0;
+}
+
+static int count_home(void *ctx, enum gate_map m, const union rule_key *k, const union rule_val *v)
+{
+	if (m == M_TUPLES && v->t.home)
+		(*(uint32_t *)ctx)++;
+	return 0;
+}
+
+int sl_gate_has_homes(struct sl_gate *g)
+{
+	return g->fd[M_CONF] >= 0 && g->tuple_vsize >= sizeof(struct sl_gate_tuple_rule);
+}
+
+/* sl_conf[0].homes = the tuple rules with a home, counted now (called under the rules lock
+ * after a tuple rule changed, so a crash between two changes cannot leave it wrong for long). */
+static int update_homes(struct sl_gate *g)
+{
+	struct sl_gate_conf c = {0};
+	uint32_t k = 0;
+	int err;
+
+	if (g->fd[M_CONF] < 0)
+		return 0;
+	err = for_each_rule(g, count_home, &c.homes);
+	if (!err)
+		err = bpf_map_update_elem(g->fd[M_CONF], &k, &c, BPF_ANY);
+	return err;
 }
 
 static int zero_rule_stats(struct sl_gate *g, uint32_t id)
@@ -181,7 +221,7 @@ static int zero_rule_stats(struct sl_gate *g, uint32_t id)
 int sl_gate_rule_add(struct sl_gate *g, struct sl_rule *r)
 {
 	uint8_t used[SL_GATE_MAX_RULES / 8] = {0};
-	struct sl_gate_rule v;
+	union rule_val v;
 	union rule_key key;
 	enum gate_map m;
 	uint32_t id;
@@ -190,6 +230,8 @@ int sl_gate_rule_add(struct sl_gate *g, struct sl_rule *r)
 	err = rule_to_key(r, &m, &key);
 	if (err)
 		return err;
+	if (r->kind == SL_RULE_TUPLE && r->has_home && !sl_gate_has_homes(g))
+		return -EOPNOTSUPP;
 	if (g->lock_fd >= 0 && flock(g->lock_fd, LOCK_EX))
 		return -errno;
 	err = for_each_rule(g, mark_id, used);
@@ -206,13 +248,21 @@ int sl_gate_rule_add(struct sl_gate *g, struct sl_rule *r)
 	err = zero_rule_stats(g, id);
 	if (err)
 		goto out;
-	v.id = id;
-	v.queue = r->queue;
+	memset(&v, 0, sizeof(v));
+	v.r.id = id;
+	v.r.queue = r->queue;
+	if (m == M_TUPLES && r->has_home)
+		v.t.home = r->home + 1;
 	err = bpf_map_update_elem(g->fd[m], &key, &v, BPF_NOEXIST);
 	if (err == -E2BIG)
 		err = -ENOSPC; /* the hash map is full */
 	if (!err)
 		r->id = id;
+	if (!err && m == M_TUPLES && r->has_home) {
+		err = update_homes(g);
+		if (err)
+			bpf_map_delete_elem(g->fd[m], &key);
+	}
 out:
 	if (g->lock_fd >= 0)
 		flock(g->lock_fd, LOCK_UN);
@@ -225,12 +275,11 @@ struct find_ctx {
 	union rule_key key;
 };
 
-static int find_id(void *ctx, enum gate_map m, const union rule_key *k,
-		   const struct sl_gate_rule *v)
+static int find_id(void *ctx, enum gate_map m, const union rule_key *k, const union rule_val *v)
 {
 	struct find_ctx *f = ctx;
 
-	if (v->id != f->id)
+	if (v->r.id != f->id)
 		return 0;
 	f->m = m;
 	f->key = *k;
@@ -251,6 +300,8 @@ int sl_gate_rule_del(struct sl_gate *g, uint32_t id)
 		err = bpf_map_delete_elem(g->fd[f.m], &f.key);
 	else if (err == 0)
 		err = -ENOENT;
+	if (!err && f.m == M_TUPLES)
+		err = update_homes(g);
 	if (g->lock_fd >= 0)
 		flock(g->lock_fd, LOCK_UN);
 	return err;
@@ -261,8 +312,7 @@ struct list_ctx {
 	int n, cap;
 };
 
-static int collect(void *ctx, enum gate_map m, const union rule_key *k,
-		   const struct sl_gate_rule *v)
+static int collect(void *ctx, enum gate_map m, const union rule_key *k, const union rule_val *v)
 {
 	struct list_ctx *l = ctx;
 
