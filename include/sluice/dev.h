@@ -77,6 +77,25 @@ struct sl_dev {
 
 /* --- AF_XDP ------------------------------------------------------------ */
 #define SL_XSK_NO_TX_RESERVE UINT32_MAX
+
+/* The AF_XDP devices of the queues of one interface that one process serves, one stack per
+ * queue (sluice run --queues). A flow belongs to one stack, but the queue its frames arrive on
+ * is the peer's or the NIC's choice: for an active open, the peer's hash picks the queue of
+ * the replies. The gate marks the frames of a tuple whose rule names a home queue (struct
+ * sl_rule has_home/home, docs/gate.md); a member device that receives a frame marked for
+ * another member copies it into that member's mailbox (bounded: dev_handoff_full counts what
+ * does not fit) and that member delivers it to its stack as received on its own queue
+ * (dev_handoff_out, dev_handoff_in). A member's sl_dev_fd is then an epoll descriptor
+ * (its socket and its mailbox's eventfd) that wakes its run loop for either; the socket for
+ * the XSKMAP is sl_dev_xsk_socket. Members may run on different threads; open them before
+ * and close them after those threads run, and free the group after its last member. */
+struct sl_xsk_group;
+int sl_xsk_group_new(struct sl_xsk_group **out);
+void sl_xsk_group_free(struct sl_xsk_group *g);
+/* Flows with a home that may send marked frames: +1 when such a tuple rule is added, -1 when
+ * it is removed. While it is 0 no member looks for marks (a cache line per frame saved). Safe
+ * from any thread. */
+void sl_xsk_group_expect(struct sl_xsk_group *g, int delta);
 struct sl_xsk_config {
 	const char *ifname;
 	uint32_t queue;
@@ -87,11 +106,16 @@ struct sl_xsk_config {
 	 * frames / 16 (256 of 4096); SL_XSK_NO_TX_RESERVE: none (the fill ring may take every
 	 * free frame). At most frames / 2. */
 	uint32_t tx_reserve;
-	bool force_copy; /* XDP_COPY */
-	bool generic;	 /* the gate runs in generic (SKB) mode */
+	bool force_copy;	    /* XDP_COPY */
+	bool generic;		    /* the gate runs in generic (SKB) mode */
+	struct sl_xsk_group *group; /* NULL: none; else one member per queue (-EEXIST twice) */
 };
 /* Open an AF_XDP socket; the caller puts sl_xsk_fd() into the gate's XSKMAP. */
 int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out);
+
+/* The AF_XDP socket of an AF_XDP device (for the gate's XSKMAP), or -EINVAL for another kind
+ * of device. sl_dev_fd is the same descriptor unless the device is in a group. */
+int sl_dev_xsk_socket(struct sl_dev *d);
 
 /* Preferred busy polling (kernel Documentation/networking/napi.rst, "IRQ mitigation"), on an
  * open AF_XDP device (not a tap wrapping one): sets SO_PREFER_BUSY_POLL 1, SO_BUSY_POLL usec

@@ -187,7 +187,11 @@
 	X(dev_tx_ring_full, 1, "output dropped at submit: the kernel's TX ring had no room")       \
 	X(dev_tx_batch_flush, 0, "TX array full mid-poll: submitted early, not dropped")           \
 	X(dev_fill_reserved, 0, "refills that left the fill ring short to keep the TX reserve")   \
-	X(dev_busy_polls, 0, "recvfrom calls that ran the queue's NAPI (preferred busy polling)")
+	X(dev_busy_polls, 0, "recvfrom calls that ran the queue's NAPI (preferred busy polling)") \
+	X(dev_handoff_out, 0, "frames of another queue's flow (gate-marked) passed to its stack")  \
+	X(dev_handoff_in, 0, "frames of this stack's flows received on another queue, passed here")\
+	X(dev_handoff_full, 1, "frame for another queue's stack dropped: its mailbox was full")    \
+	X(dev_handoff_no_home, 0, "frame marked for a queue no stack of this process serves: kept")
 
 enum sl_stat {
 #define SL_STAT_ENUM(name, drop, desc) SL_STAT_##name,

@@ -23,6 +23,15 @@
  * and a zero-copy driver's TX completions). The device's napi_defer_hard_irqs and
  * gro_flush_timeout keep its interrupts masked while that goes on; if the caller stops polling
  * for longer than gro_flush_timeout the kernel takes NAPI back.
+ *
+ * Handoff between the queues of one process (struct sl_xsk_group): an AF_XDP socket only
+ * receives from the queue it is bound to, so a frame of a flow owned by another queue's stack
+ * (the gate marked it: struct sl_gate_meta in front of its data, docs/gate.md) is copied into
+ * that device's mailbox, and its own frame goes back to the free list. The home device takes
+ * it in its next rx call, copied into a frame of its own UMEM, as if received on its queue. An
+ * eventfd, polled with the socket through an epoll descriptor (sl_dev_fd), wakes a home that
+ * sleeps. Two copies of a frame that took the wrong queue, none for every other frame; the
+ * marks are only looked for while the group expects some (sl_xsk_group_expect).
  */
 #include "sluice/dev.h"
 #include "sluice/stats.h"
@@ -32,19 +41,43 @@
 #include <linux/if_xdp.h>
 #include <net/if.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <xdp/xsk.h>
+#include "gate_shared.h"
 
 #define XSK_TX_BATCH 256
 /* While the link is down a kick fails with ENETDOWN and leaves the descriptors in the ring:
  * try again this much later, not at once (that was a busy loop on sendto). */
 #define XSK_DOWN_RETRY_NS 20000000ULL
+
+/* Frames on their way to a device from the other members of its group. */
+#define XSK_MBOX_SLOTS 256
+struct xsk_mailbox {
+	pthread_mutex_t lock;
+	uint32_t head, n;	  /* under lock */
+	_Atomic uint32_t pending; /* n, read without the lock */
+	uint32_t slot_size;
+	uint8_t *buf; /* XSK_MBOX_SLOTS slots of slot_size bytes */
+	uint32_t len[XSK_MBOX_SLOTS];
+	int efd; /* eventfd: written when the mailbox stops being empty */
+};
+
+struct xsk_dev;
+struct sl_xsk_group {
+	pthread_rwlock_t lock; /* members join and leave under the write lock */
+	struct xsk_dev *member[SL_GATE_MAX_QUEUES];
+	_Atomic int expect;
+};
 
 struct xsk_dev {
 	struct sl_dev dev;
@@ -69,11 +102,16 @@ struct xsk_dev {
 	uint32_t busy_poll_us;	   /* SO_BUSY_POLL */
 	uint32_t busy_poll_budget; /* SO_BUSY_POLL_BUDGET */
 	uint64_t busy_polls;	   /* recvfrom calls made to drive NAPI */
-	int ifindex;		   /* of the interface at open, in this network namespace */
-	int ctl_fd;		   /* AF_INET datagram socket for the interface ioctls of health */
-	int gone;		   /* -ENODEV once the interface is gone (sticky), else 0 */
-	uint64_t kick_after;	   /* link down: no kick before this time */
-	uint64_t last_now;	   /* time of the last flush (kicks from a full TX array use it) */
+	struct sl_xsk_group *group;
+	struct xsk_mailbox mbox;       /* when in a group */
+	int ep_fd;		       /* epoll over the socket and mbox.efd, when in a group */
+	_Atomic uint64_t handoff_full; /* bumped by the senders' threads */
+	uint64_t handoff_out, handoff_in, handoff_no_home;
+	int ifindex;	     /* of the interface at open, in this network namespace */
+	int ctl_fd;	     /* AF_INET datagram socket for the interface ioctls of health */
+	int gone;	     /* -ENODEV once the interface is gone (sticky), else 0 */
+	uint64_t kick_after; /* link down: no kick before this time */
+	uint64_t last_now;   /* time of the last flush (kicks from a full TX array use it) */
 };
 
 static struct xsk_dev *xd_of(struct sl_dev *d)
@@ -115,6 +153,89 @@ static void reap_completions(struct xsk_dev *x)
 		xsk_ring_cons__release(&x->cq, n);
 }
 
+/* A frame the gate marked for another member's stack: copy it into that member's mailbox.
+ * false when no member serves that queue (the frame is then delivered here). */
+static bool hand_off(struct xsk_dev *x, unsigned home, const uint8_t *data, uint32_t len)
+{
+	struct sl_xsk_group *g = x->group;
+	bool sent = false;
+	pthread_rwlock_rdlock(&g->lock);
+	struct xsk_dev *to = home < SL_GATE_MAX_QUEUES ? g->member[home] : NULL;
+	if (to && len <= to->mbox.slot_size) {
+		struct xsk_mailbox *mb = &to->mbox;
+		bool was_empty = false;
+		pthread_mutex_lock(&mb->lock);
+		if (mb->n < XSK_MBOX_SLOTS) {
+			uint32_t k = (mb->head + mb->n) % XSK_MBOX_SLOTS;
+			memcpy(mb->buf + (size_t)k * mb->slot_size, data, len);
+			mb->len[k] = len;
+			was_empty = mb->n++ == 0;
+			atomic_store_explicit(&mb->pending, mb->n, memory_order_release);
+			x->handoff_out++;
+		} else {
+			atomic_fetch_add_explicit(&x->handoff_full, 1, memory_order_relaxed);
+		}
+		pthread_mutex_unlock(&mb->lock);
+		if (was_empty) {
+			uint64_t one = 1;
+			(void)!write(mb->efd, &one, sizeof(one));
+		}
+		sent = true;
+	}
+	pthread_rwlock_unlock(&g->lock);
+	return sent;
+}
+
+/* The home stack's half: frames other members put into our mailbox, copied into our own
+ * frames (data at the offset the kernel uses, as if received here). */
+static int take_mail(struct xsk_dev *x, struct sl_frame *f, int max)
+{
+	struct xsk_mailbox *mb = &x->mbox;
+	int got = 0;
+	if (max <= 0 || !atomic_load_explicit(&mb->pending, memory_order_acquire))
+		return 0;
+	uint64_t v;
+	(void)!read(mb->efd, &v, sizeof(v)); /* reset before taking: a later write is seen */
+	pthread_mutex_lock(&mb->lock);
+	while (mb->n && got < max) {
+		int64_t i = sl_pool_take(&x->pool, SL_OWN_STACK);
+		if (i < 0)
+			break; /* no free frame now: the rest waits for the next poll */
+		uint32_t len = mb->len[mb->head];
+		struct sl_frame *fr = &f[got++];
+		fr->addr = (uint64_t)i * x->pool.frame_size + XDP_PACKET_HEADROOM;
+		fr->data = x->umem_area + fr->addr;
+		fr->len = len;
+		fr->cap = x->pool.frame_size - XDP_PACKET_HEADROOM;
+		memcpy(fr->data, mb->buf + (size_t)mb->head * mb->slot_size, len);
+		mb->head = (mb->head + 1) % XSK_MBOX_SLOTS;
+		mb->n--;
+		x->handoff_in++;
+	}
+	atomic_store_explicit(&mb->pending, mb->n, memory_order_release);
+	pthread_mutex_unlock(&mb->lock);
+	return got;
+}
+
+/* The home queue of a frame the gate marked for another queue, or -1. The mark sits in the
+ * headroom in front of the data; it is wiped once read, and only believed when the transport
+ * bytes it repeats are the frame's (a mark left in a buffer the kernel recycled belongs to an
+ * earlier frame). */
+static int marked_home(const struct xsk_dev *x, uint8_t *data, uint64_t addr, uint32_t len)
+{
+	struct sl_gate_meta m;
+	if ((addr & (x->pool.frame_size - 1)) < sizeof(m))
+		return -1;
+	memcpy(&m, data - sizeof(m), sizeof(m));
+	if (m.magic != SL_GATE_META_MAGIC)
+		return -1;
+	memset(data - sizeof(m), 0, sizeof(m.magic));
+	if ((uint32_t)m.l4off + sizeof(m.l4) > len || memcmp(data + m.l4off, m.l4, sizeof(m.l4)) ||
+	    m.home == x->queue)
+		return -1;
+	return m.home;
+}
+
 static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 {
 	struct xsk_dev *x = xd_of(d);
@@ -128,11 +249,23 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 	}
 	unsigned n = xsk_ring_cons__peek(&x->rx, (unsigned)max, &idx);
 	int got = 0;
+	bool marks = x->group && atomic_load_explicit(&x->group->expect, memory_order_relaxed) > 0;
 	for (unsigned k = 0; k < n; k++) {
 		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&x->rx, idx + k);
 		uint32_t i = sl_pool_index(&x->pool, desc->addr);
 		if (sl_pool_move(&x->pool, i, SL_OWN_KERNEL, SL_OWN_STACK) < 0)
 			continue; /* counted as an owner error; never touch a frame we do not own */
+		if (marks) {
+			uint8_t *data = x->umem_area + desc->addr;
+			int home = marked_home(x, data, desc->addr, desc->len);
+			if (home >= 0) {
+				if (hand_off(x, (unsigned)home, data, desc->len)) {
+					sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_FREE);
+					continue;
+				}
+				x->handoff_no_home++; /* nobody here serves it: ours to answer */
+			}
+		}
 		struct sl_frame *fr = &f[got++];
 		fr->addr = desc->addr;
 		fr->data = x->umem_area + desc->addr;
@@ -141,6 +274,8 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 	}
 	if (n)
 		xsk_ring_cons__release(&x->rx, n);
+	if (x->group)
+		got += take_mail(x, f + got, max - got);
 	return got;
 }
 
@@ -265,6 +400,9 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 static uint64_t xsk_next_event(struct sl_dev *d)
 {
 	struct xsk_dev *x = xd_of(d);
+	/* Mail left because the batch was full or no frame was free: at once. */
+	if (x->group && atomic_load_explicit(&x->mbox.pending, memory_order_acquire))
+		return 0;
 	/* Frames still waiting in the TX ring: come back at once rather than sleep on them,
 	 * unless the link is down (then at the next retry) or the interface is gone (never:
 	 * they will not leave, and sl_stack_run learns it from sl_dev_health). */
@@ -322,6 +460,11 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 	st->c[SL_STAT_dev_tx_batch_flush] = x->batch_flushes;
 	st->c[SL_STAT_dev_fill_reserved] = x->fill_reserved;
 	st->c[SL_STAT_dev_busy_polls] = x->busy_polls;
+	st->c[SL_STAT_dev_handoff_out] = x->handoff_out;
+	st->c[SL_STAT_dev_handoff_in] = x->handoff_in;
+	st->c[SL_STAT_dev_handoff_full] =
+	    atomic_load_explicit(&x->handoff_full, memory_order_relaxed);
+	st->c[SL_STAT_dev_handoff_no_home] = x->handoff_no_home;
 	st->c[SL_STAT_dev_frame_owner_error] = x->pool.errors;
 }
 
@@ -332,7 +475,71 @@ static void xsk_counts(struct sl_dev *d, struct sl_dev_counts *c)
 
 static int xsk_fd(struct sl_dev *d)
 {
-	return xsk_socket__fd(xd_of(d)->xsk);
+	struct xsk_dev *x = xd_of(d);
+	return x->group ? x->ep_fd : xsk_socket__fd(x->xsk);
+}
+
+/* Leave the group (no member can reach the mailbox after this) and free the mailbox. */
+static void leave_group(struct xsk_dev *x)
+{
+	if (!x->group)
+		return;
+	pthread_rwlock_wrlock(&x->group->lock);
+	if (x->group->member[x->queue] == x)
+		x->group->member[x->queue] = NULL;
+	pthread_rwlock_unlock(&x->group->lock);
+	x->group = NULL;
+	if (x->ep_fd >= 0)
+		close(x->ep_fd);
+	if (x->mbox.efd >= 0)
+		close(x->mbox.efd);
+	free(x->mbox.buf);
+	pthread_mutex_destroy(&x->mbox.lock);
+	x->ep_fd = x->mbox.efd = -1;
+	x->mbox.buf = NULL;
+}
+
+static int join_group(struct xsk_dev *x, struct sl_xsk_group *g)
+{
+	int err;
+	if (x->queue >= SL_GATE_MAX_QUEUES)
+		return -EINVAL;
+	pthread_mutex_init(&x->mbox.lock, NULL);
+	x->mbox.slot_size = x->pool.frame_size - XDP_PACKET_HEADROOM;
+	x->mbox.buf = malloc((size_t)XSK_MBOX_SLOTS * x->mbox.slot_size);
+	x->mbox.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	x->ep_fd = epoll_create1(EPOLL_CLOEXEC);
+	x->group = g;
+	if (!x->mbox.buf) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	if (x->mbox.efd < 0 || x->ep_fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	struct epoll_event ev = {.events = EPOLLIN};
+	ev.data.fd = xsk_socket__fd(x->xsk);
+	if (epoll_ctl(x->ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	ev.data.fd = x->mbox.efd;
+	if (epoll_ctl(x->ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	pthread_rwlock_wrlock(&g->lock);
+	err = g->member[x->queue] ? -EEXIST : 0;
+	if (!err)
+		g->member[x->queue] = x;
+	pthread_rwlock_unlock(&g->lock);
+	if (err)
+		goto fail;
+	return 0;
+fail:
+	leave_group(x);
+	return err;
 }
 
 static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
@@ -345,6 +552,7 @@ static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 		if (x->pool.count[SL_OWN_TX])
 			usleep(1000);
 	}
+	leave_group(x);
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
 	if (x->umem)
@@ -424,6 +632,7 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	x->tx_reserve = reserve;
 	x->ifindex = ifindex;
 	x->queue = cfg->queue;
+	x->ep_fd = x->mbox.efd = -1;
 	x->ctl_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (x->ctl_fd < 0) {
 		err = -errno;
@@ -497,10 +706,16 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		*xsk_ring_prod__fill_addr(&x->fq, idx + k) = (uint64_t)i * frame_size;
 	}
 	xsk_ring_prod__submit(&x->fq, n);
+	if (cfg->group) {
+		err = join_group(x, cfg->group);
+		if (err)
+			goto fail;
+	}
 	*out = &x->dev;
 	return 0;
 
 fail:
+	leave_group(x);
 	if (x->xsk)
 		xsk_socket__delete(x->xsk);
 	if (x->umem)
@@ -580,4 +795,35 @@ int sl_dev_xsk_info(struct sl_dev *d, struct sl_xsk_info *out)
 	if (getsockopt(xsk_socket__fd(x->xsk), SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) == 0)
 		out->napi_id = id;
 	return 0;
+}
+
+int sl_dev_xsk_socket(struct sl_dev *d)
+{
+	if (!d || d->ops != &xsk_ops)
+		return -EINVAL;
+	return xsk_socket__fd(xd_of(d)->xsk);
+}
+
+int sl_xsk_group_new(struct sl_xsk_group **out)
+{
+	struct sl_xsk_group *g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	pthread_rwlock_init(&g->lock, NULL);
+	*out = g;
+	return 0;
+}
+
+void sl_xsk_group_free(struct sl_xsk_group *g)
+{
+	if (!g)
+		return;
+	pthread_rwlock_destroy(&g->lock);
+	free(g);
+}
+
+void sl_xsk_group_expect(struct sl_xsk_group *g, int delta)
+{
+	if (g)
+		atomic_fetch_add_explicit(&g->expect, delta, memory_order_relaxed);
 }
