@@ -61,6 +61,23 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 
 void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg);
 
+/* Told about a stack's active opens, on its thread. on_open runs in sl_tcp_connect once the
+ * connection's addresses and ports are chosen and before its SYN is built, so the application
+ * can make sure the replies reach this stack (sluice run --queues steers the 4-tuple to its
+ * queue in the gate); a negative errno refuses the connection (sl_tcp_connect returns it).
+ * on_gone runs when that connection leaves the connection table for good (closed, reset, timed
+ * out, aborted, TIME-WAIT over, or sl_stack_close), once per on_open that returned 0; the tuple
+ * may be used again after it. Either may be NULL. */
+struct sl_tcp_open_hooks {
+	int (*on_open)(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
+		       const sl_ip *remote, uint16_t rport);
+	void (*on_gone)(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
+			const sl_ip *remote, uint16_t rport);
+	void *arg;
+};
+/* Copies h; NULL removes the hooks. */
+void sl_tcp_set_open_hooks(struct sl_stack *st, const struct sl_tcp_open_hooks *h);
+
 /* Bytes read (≤ cap), 0 at end of file, -EAGAIN when nothing yet, or the error that ended
  * the connection (-ECONNRESET, -ETIMEDOUT) once everything received has been read. */
 ssize_t sl_tcp_read(struct sl_tcp_flow *f, void *buf, size_t cap);

@@ -262,6 +262,25 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lpor
 	return t;
 }
 
+/* The application's on_gone, once, when an active open it was told about leaves the table. */
+static void hook_gone(struct sl_tcb *t)
+{
+	const struct sl_tcp_open_hooks *h = &t->st->tcp.hooks;
+	if (!t->hooked)
+		return;
+	t->hooked = false;
+	if (h->on_gone)
+		h->on_gone(h->arg, t->st, &t->laddr, t->lport, &t->raddr, t->rport);
+}
+
+void sl_tcp_set_open_hooks(struct sl_stack *st, const struct sl_tcp_open_hooks *h)
+{
+	if (h)
+		st->tcp.hooks = *h;
+	else
+		memset(&st->tcp.hooks, 0, sizeof(st->tcp.hooks));
+}
+
 static void tcb_destroy(struct sl_tcb *t)
 {
 	free_buffers(t);
@@ -275,6 +294,7 @@ void sl_tcb_free(struct sl_tcb *t)
 	struct sl_tcp *tt = &st->tcp;
 	if (t->dead)
 		return;
+	hook_gone(t);
 	sl_tcp_timers_stop(t);
 	/* Out of the table, or out of the list of CLOSED connections the application held. */
 	struct sl_tcb **pp =
@@ -412,6 +432,7 @@ void sl_tcp_done(struct sl_tcb *t, int err)
 		tt->nconns--;
 		t->hnext = tt->orphans;
 		tt->orphans = t;
+		hook_gone(t); /* the pair is free again */
 	}
 	if (t->active && !t->connected_notified) {
 		t->connected_notified = true;
@@ -522,6 +543,17 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	if (o && o->ka) {
 		t->ka = *o->ka;
 		t->ka_on = true;
+	}
+	if (st->tcp.hooks.on_open) {
+		/* Before the SYN exists: whatever the application arranges for the replies is in
+		 * place when it leaves. */
+		int herr = st->tcp.hooks.on_open(st->tcp.hooks.arg, st, &laddr, lport, raddr,
+						 (uint16_t)port);
+		if (herr) {
+			sl_tcb_free(t);
+			return herr < 0 ? herr : -EINVAL;
+		}
+		t->hooked = true;
 	}
 	t->iss = sl_tcp_isn(st, &laddr, lport, raddr, (uint16_t)port);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;

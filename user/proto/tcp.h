@@ -271,6 +271,7 @@ struct sl_tcb {
 	bool closed_notified;
 	bool connected_notified;
 	bool active;	 /* we sent the first SYN */
+	bool hooked;	 /* its on_open hook ran: on_gone is owed when it leaves the table */
 	bool dead;	 /* unlinked; freed at the end of the poll (callbacks may still hold it) */
 	bool unhashed;	 /* CLOSED, out of the table, waiting for the application's close */
 	bool persisting; /* zero-window probing: SND.NXT is SND.UNA, SND.MAX past the probe */
@@ -324,6 +325,7 @@ struct sl_tcp {
 	uint64_t chal_second;		/* the second the challenge-ACK budget belongs to */
 	uint32_t chal_left;		/* challenge ACKs left in it */
 	unsigned tx_this_poll;
+	struct sl_tcp_open_hooks hooks; /* sl_tcp_set_open_hooks */
 };
 
 /* RFC 9293 §3.7.1 / RFC 6691 (RFC 8200 §8.3 for IPv6): the MSS we offer and the largest segment

@@ -1,0 +1,201 @@
+/*
+ * The active-open hooks (sl_tcp_set_open_hooks), over the pipe with simulated time: on_open
+ * runs once per sl_tcp_connect with the chosen 4-tuple before any segment of it exists, and
+ * can refuse the connection; on_gone runs once when the connection leaves the table (after
+ * TIME-WAIT, after a reset, at sl_stack_close), and never for a refused one.
+ */
+#include <errno.h>
+#include "unit/pipenet.h"
+
+#define MS 1000000ULL
+
+struct seen {
+	int opens, gones;
+	int refuse; /* what on_open returns */
+	sl_ip local, remote;
+	uint16_t lport, rport;
+	uint64_t tcp_tx_at_open; /* SL_STAT_tcp_tx when on_open ran */
+	int gone_same_tuple;	 /* on_gone calls that named the tuple on_open saw */
+};
+
+static int on_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
+		   const sl_ip *remote, uint16_t rport)
+{
+	struct seen *s = arg;
+	s->opens++;
+	s->local = *local;
+	s->remote = *remote;
+	s->lport = lport;
+	s->rport = rport;
+	s->tcp_tx_at_open = sl_stack_stats(st)->c[SL_STAT_tcp_tx];
+	return s->refuse;
+}
+
+static void on_gone(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
+		    const sl_ip *remote, uint16_t rport)
+{
+	struct seen *s = arg;
+	s->gones++;
+	if (lport == s->lport && rport == s->rport && !memcmp(local->b, s->local.b, 16) &&
+	    !memcmp(remote->b, s->remote.b, 16))
+		s->gone_same_tuple++;
+}
+
+struct app {
+	int connected, connect_err, closed;
+	bool eof;
+	struct sl_tcp_flow *f;
+};
+
+static void app_connected(void *arg, struct sl_tcp_flow *f, int err)
+{
+	struct app *a = arg;
+	a->connected++;
+	a->connect_err = err;
+}
+
+static void app_readable(void *arg, struct sl_tcp_flow *f)
+{
+	struct app *a = arg;
+	uint8_t buf[256];
+	while (sl_tcp_read(f, buf, sizeof(buf)) > 0)
+		;
+	if (sl_tcp_read(f, buf, sizeof(buf)) == 0)
+		a->eof = true;
+}
+
+static void app_closed(void *arg, struct sl_tcp_flow *f, int reason)
+{
+	((struct app *)arg)->closed++;
+}
+
+static const struct sl_tcp_callbacks app_cbs = {
+    .on_connected = app_connected, .on_readable = app_readable, .on_closed = app_closed};
+
+static struct sl_tcp_flow *accepted;
+static void accept_cb(void *arg, struct sl_tcp_flow *f)
+{
+	accepted = f;
+	sl_tcp_set_callbacks(f, &app_cbs, arg);
+}
+
+static const struct pn_run run = {.max_step_ns = 10 * MS};
+
+static bool connected(void *arg)
+{
+	return ((struct app *)arg)->connected > 0;
+}
+
+static void up(struct net *n, struct seen *s)
+{
+	struct sl_stack_config ca, cb;
+	pn_config(&ca, PN_IP_A, 7);
+	pn_config(&cb, PN_IP_B, 8);
+	ca.tcp_msl_ns = cb.tcp_msl_ns = 100 * MS; /* TIME-WAIT of 200 ms */
+	pn_open(n, NULL, NULL, &ca, &cb);
+	struct sl_tcp_open_hooks h = {.on_open = on_open, .on_gone = on_gone, .arg = s};
+	sl_tcp_set_open_hooks(n->a, &h);
+}
+
+static void test_open_before_syn_gone_after_time_wait(void **state)
+{
+	struct net n;
+	struct seen s = {0};
+	struct app a = {0}, b = {0};
+	up(&n, &s);
+	accepted = NULL;
+	assert_int_equal(sl_tcp_listen(n.b, 5000, NULL, accept_cb, &b), 0);
+	sl_ip dst = sl_ip_v4(PN_IP_B);
+	uint64_t tx0 = sl_stack_stats(n.a)->c[SL_STAT_tcp_tx];
+	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &app_cbs, &a, &a.f), 0);
+	assert_int_equal(s.opens, 1);
+	assert_int_equal(s.tcp_tx_at_open, tx0); /* no segment of it yet */
+	sl_ip local, remote;
+	uint16_t lport, rport;
+	sl_tcp_endpoints(a.f, &local, &lport, &remote, &rport);
+	assert_memory_equal(s.local.b, local.b, 16);
+	assert_memory_equal(s.remote.b, dst.b, 16);
+	assert_int_equal(s.lport, lport);
+	assert_int_equal(s.rport, 5000);
+	assert_true(pn_run_until(&n, &run, connected, &a, 2000 * MS));
+	assert_int_equal(a.connect_err, 0);
+	assert_int_equal(s.gones, 0);
+	/* A closes first, so A holds TIME-WAIT: still in the table, still hooked. */
+	sl_tcp_close(a.f);
+	pn_run_until(&n, &run, NULL, NULL, 20 * MS);
+	assert_non_null(accepted);
+	sl_tcp_close(accepted);
+	pn_run_until(&n, &run, NULL, NULL, 50 * MS);
+	assert_int_equal(s.gones, 0);
+	pn_run_until(&n, &run, NULL, NULL, 400 * MS); /* past 2·MSL */
+	assert_int_equal(s.gones, 1);
+	assert_int_equal(s.gone_same_tuple, 1);
+	assert_int_equal(s.opens, 1);
+	pn_down(&n);
+	assert_int_equal(s.gones, 1);
+}
+
+static void test_refused_open_never_gone(void **state)
+{
+	struct net n;
+	struct seen s = {.refuse = -EADDRINUSE};
+	struct app a = {0};
+	up(&n, &s);
+	sl_ip dst = sl_ip_v4(PN_IP_B);
+	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &app_cbs, &a, &a.f), -EADDRINUSE);
+	assert_int_equal(s.opens, 1);
+	pn_run_until(&n, &run, NULL, NULL, 100 * MS);
+	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_tcp_tx], 0);
+	assert_int_equal(sl_tcp_conns(n.a, NULL, 0), 0);
+	assert_int_equal(a.connected, 0);
+	pn_down(&n);
+	assert_int_equal(s.gones, 0);
+}
+
+static void test_gone_after_reset(void **state)
+{
+	struct net n;
+	struct seen s = {0};
+	struct app a = {0};
+	up(&n, &s);
+	sl_ip dst = sl_ip_v4(PN_IP_B);
+	/* Nobody listens on B: the SYN draws a reset, and the connection leaves the table while
+	 * the application still holds the flow. */
+	assert_int_equal(sl_tcp_connect(n.a, &dst, 5001, NULL, &app_cbs, &a, &a.f), 0);
+	assert_true(pn_run_until(&n, &run, connected, &a, 2000 * MS));
+	assert_int_equal(a.connect_err, -ECONNREFUSED);
+	assert_int_equal(s.gones, 1);
+	assert_int_equal(s.gone_same_tuple, 1);
+	sl_tcp_close(a.f);
+	pn_run_until(&n, &run, NULL, NULL, 10 * MS);
+	assert_int_equal(s.gones, 1);
+	pn_down(&n);
+	assert_int_equal(s.gones, 1);
+}
+
+static void test_gone_at_stack_close(void **state)
+{
+	struct net n;
+	struct seen s = {0};
+	struct app a = {0}, b = {0};
+	up(&n, &s);
+	assert_int_equal(sl_tcp_listen(n.b, 5000, NULL, accept_cb, &b), 0);
+	sl_ip dst = sl_ip_v4(PN_IP_B);
+	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &app_cbs, &a, &a.f), 0);
+	assert_true(pn_run_until(&n, &run, connected, &a, 2000 * MS));
+	assert_int_equal(s.gones, 0);
+	pn_down(&n);
+	assert_int_equal(s.gones, 1);
+	assert_int_equal(s.gone_same_tuple, 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_open_before_syn_gone_after_time_wait),
+	    cmocka_unit_test(test_refused_open_never_gone),
+	    cmocka_unit_test(test_gone_after_reset),
+	    cmocka_unit_test(test_gone_at_stack_close),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
