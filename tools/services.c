@@ -448,5 +448,11 @@ int svc_send_start(struct svc_send *s, struct sl_stack *st, const sl_ip *dst, in
 	s->st = st;
 	s->total = bytes;
 	s->t_start = sl_now_ns();
-	return sl_tcp_connect(st, dst, port, &o, &send_cbs, s, &s->f);
+	int err = sl_tcp_connect(st, dst, port, &o, &send_cbs, s, &s->f);
+	if (!err) {
+		uint16_t lport, rport;
+		sl_ip remote;
+		sl_tcp_endpoints(s->f, &s->local, &lport, &remote, &rport);
+	}
+	return err;
 }

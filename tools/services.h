@@ -19,6 +19,7 @@ int svc_http(struct sl_stack *st, int port, const struct sl_keepalive *ka);
 struct svc_send {
 	struct sl_stack *st;
 	struct sl_tcp_flow *f;
+	sl_ip local; /* the address the connection was made from */
 	uint64_t total, sent;
 	uint64_t t_start, t_connected, t_done;
 	int err; /* 0 while running or when it succeeded */
