@@ -5,6 +5,7 @@
 #ifndef SL_IFACE_STACK_H
 #define SL_IFACE_STACK_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -53,6 +54,24 @@ struct sl_addr6 {
 	struct sl_timer dad_timer;
 };
 
+/* The path to one destination, cached: the route (source address and next hop), whether it
+ * is a broadcast or multicast destination, a hint to the next hop's neighbour entry, and the
+ * pseudo-header sum of its addresses — what every packet to dst would otherwise look up again.
+ * Valid while gen equals the stack's path_gen, which every change of addresses or routes
+ * bumps (sl_path_changed); the neighbour hint is checked on use (sl_neigh_output_hint). Path
+ * MTUs are not cached: they age (RFC 8201), so output asks sl_pmtu_get. */
+struct sl_path {
+	sl_ip dst;
+	uint32_t gen; /* 0: empty (path_gen starts at 1) */
+	int32_t neigh;
+	sl_ip src, nh;
+	uint32_t src4, dst4; /* IPv4: host order */
+	bool v6;
+	bool bcast;	/* IPv4 limited or directed broadcast; IPv6 multicast */
+	uint64_t psum;	/* sl_ip_pseudo_sum(src, dst, 0, 0) */
+};
+#define SL_PATH_SLOTS 64 /* direct-mapped by destination: a miss is one route lookup */
+
 struct sl_stack {
 	struct sl_dev *dev;
 	struct sl_stack_config cfg;
@@ -66,6 +85,8 @@ struct sl_stack {
 	sl_ip gw6; /* all-zero: none; may be link-local */
 	struct sl_pmtu pmtu; /* IPv6 path MTUs learned from Packet Too Big (RFC 8201) */
 	uint32_t ip6_id;     /* fragment identification, RFC 7739: from the random generator */
+	uint32_t path_gen;   /* bumped when addresses or routes change: paths[] then refill */
+	struct sl_path paths[SL_PATH_SLOTS];
 
 	struct sl_stats own_stats;
 	struct sl_stats *stats; /* &own_stats, or the published mapping */
@@ -103,11 +124,27 @@ enum sl_rx_result { SL_RX_RELEASE = 0, SL_RX_KEPT = 1 };
 /* iface/publish.c: rewrite the published connection table (from the poll loop, every 50 ms). */
 void sl_stack_write_conns(struct sl_stack *st);
 
-/* iface: output */
-int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f);
-void sl_iface_release(struct sl_stack *st, const struct sl_frame *f);
+/* iface: output (inline: once or twice per packet) */
+static inline int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->alloc(st->dev, f) < 0) {
+		STAT_INC(st, tx_no_frame);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+static inline void sl_iface_release(struct sl_stack *st, const struct sl_frame *f)
+{
+	st->dev->ops->release(st->dev, f);
+}
 /* Queue a complete Ethernet frame for transmission (takes the frame). */
-void sl_iface_tx(struct sl_stack *st, struct sl_frame *f);
+static inline void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->tx(st->dev, f) == 0)
+		STAT_INC(st, tx_frames);
+	else
+		STAT_INC(st, tx_ring_full);
+}
 
 /* Fill buf with secret bytes (keys of keyed hashes): getrandom(2), or, with
  * cfg.deterministic_secrets, a generator of their own seeded from cfg.seed (not the
@@ -128,6 +165,34 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
 bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a);
 /* Route to dst: next hop and source address. -ENETUNREACH without one. */
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src);
+
+static inline unsigned sl_path_slot(const sl_ip *dst)
+{
+	uint32_t a, b;
+	__builtin_memcpy(&a, dst->b + 12, 4);
+	__builtin_memcpy(&b, dst->b + 4, 4);
+	return ((a ^ b) * 0x9e3779b1u) >> (32 - 6);
+}
+_Static_assert(SL_PATH_SLOTS == 64, "sl_path_slot keeps 6 bits");
+/* Route dst now into its slot (iface/services.c). */
+struct sl_path *sl_path_fill(struct sl_stack *st, const sl_ip *dst, int *err);
+/* The path to dst (either family), from the cache or routed now; NULL with *err set
+ * (-ENETUNREACH) without a route. The pointer is valid until the next call. */
+static inline struct sl_path *sl_path_get(struct sl_stack *st, const sl_ip *dst, int *err)
+{
+	struct sl_path *p = &st->paths[sl_path_slot(dst)];
+	if (p->gen == st->path_gen && sl_ip_eq(&p->dst, dst))
+		return p;
+	return sl_path_fill(st, dst, err);
+}
+/* Addresses or routes changed: every cached path is refilled on its next use. */
+static inline void sl_path_changed(struct sl_stack *st)
+{
+	if (++st->path_gen == 0)
+		st->path_gen = 1;
+	for (unsigned i = 0; st->path_gen == 1 && i < SL_PATH_SLOTS; i++)
+		st->paths[i].gen = 0; /* wrapped: no stale slot may match the new generation */
+}
 
 /* A received, validated IP datagram (either family) as the transport layers see it. */
 struct sl_ip_pkt {
@@ -172,6 +237,14 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
  * (unless df: -EMSGSIZE). */
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df);
+/* Send one unfragmented IPv4 packet (20 + l4len within the MTU: the caller checked) whose
+ * transport bytes, checksum included, sit at f->data + SL_L4_OFF, over path p from src (host
+ * order). Takes the frame. */
+void sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
+		  uint32_t src, uint8_t proto, uint8_t ttl, bool df);
+/* IPv6: the same at SL_L4_OFF6 (40 + l4len within the path MTU). */
+void sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
+		  const sl_ip *src, uint8_t proto, uint8_t hlim);
 /* Send an IPv4 datagram whose transport bytes are the concatenation of n pieces (header,
  * payload …), fragmenting as needed (RFC 791 §3.2). */
 struct sl_piece {

@@ -352,7 +352,32 @@ static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *i
 
 void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 {
-	struct sl_arp_entry *e = lookup(&st->arp, ip);
+	int32_t hint = -1;
+	sl_neigh_output_hint(st, f, ip, &hint);
+}
+
+void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip, int32_t *hint)
+{
+	struct sl_arp *a = &st->arp;
+	uint32_t h = (uint32_t)*hint;
+	if (h < a->cap) {
+		/* The entry this path used last time: still the same neighbour, and in a state that
+		 * sends at once without a transition (STALE must start DELAY: the full path). */
+		struct sl_arp_entry *e = &a->e[h];
+		if ((e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING ||
+		     e->state == SL_ARP_DELAY) &&
+		    sl_ip_eq(&e->ip, ip)) {
+			touch(st, e);
+			memcpy(f->data, e->mac, 6);
+			sl_iface_tx(st, f);
+			return;
+		}
+	}
+	/* Resolution may send (a solicitation goes out through the path cache, which may reuse
+	 * the slot ip points into): hold the address here. */
+	sl_ip nh = *ip;
+	ip = &nh;
+	struct sl_arp_entry *e = lookup(a, ip);
 	if (!e)
 		e = start_resolution(st, ip); /* may resolve at once from the neighbour share */
 	if (!e) {
@@ -367,6 +392,7 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 			sl_timer_arm(&st->timers, &e->timer, st->now + SL_ND_DELAY_NS);
 		}
 		touch(st, e);
+		*hint = (int32_t)(e - a->e);
 		memcpy(f->data, e->mac, 6);
 		sl_iface_tx(st, f);
 		return;

@@ -65,6 +65,10 @@ void sl_arp_fini(struct sl_stack *st);
 /* Send f (complete but for the Ethernet destination) to next hop ip (either family): at once
  * when its link-layer address is known, else after resolution. Takes the frame. */
 void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip);
+/* The same, with *hint the index of the entry this caller's path used last time (-1: none):
+ * checked, not trusted, and updated — the lookup is skipped while the entry still holds ip
+ * in a state that sends at once. */
+void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip, int32_t *hint);
 /* Learn ip's link-layer address: updates an entry, or creates one when create. confirmed:
  * reachability is confirmed (a solicited advertisement: REACHABLE); otherwise (a
  * solicitation's source address, an unsolicited advertisement) a new or changed address is

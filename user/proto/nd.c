@@ -117,6 +117,7 @@ static void dad_failed(struct sl_stack *st, struct sl_addr6 *a)
 		a->tentative = false;
 		a->dad_failed = true;
 		sl_timer_cancel(&st->timers, &a->dad_timer);
+		sl_path_changed(st);
 	}
 }
 
@@ -257,6 +258,7 @@ static void dad_timer(struct sl_timer *t, void *ctx, uint64_t now)
 		return;
 	}
 	a->tentative = false; /* no answer in RetransTimer after the last probe: ours */
+	sl_path_changed(st); /* a source candidate now (RFC 6724) */
 	sl_nd_announce(st, &a->addr);
 }
 
