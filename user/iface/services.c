@@ -75,13 +75,9 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
 {
 	if (a == 0xffffffffu)
 		return true;
-	for (unsigned i = 0; i < st->n_v4; i++) {
-		const struct sl_addr4 *s = &st->v4[i];
-		/* Directed broadcast of an on-link subnet (not for /31, /32: RFC 3021). */
-		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) &&
-		    (a | s->mask) == 0xffffffffu)
+	for (unsigned i = 0; i < st->n_v4; i++)
+		if (a == st->v4[i].bcast) /* directed broadcast of an on-link subnet */
 			return true;
-	}
 	return false;
 }
 
@@ -240,7 +236,8 @@ int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
 		return -EEXIST;
 	if (st->n_v4 == SL_MAX_ADDRS)
 		return -ENOSPC;
-	st->v4[st->n_v4++] = (struct sl_addr4){v, mask_of(prefix_len), prefix_len};
+	uint32_t m = mask_of(prefix_len);
+	st->v4[st->n_v4++] = (struct sl_addr4){v, m, prefix_len, prefix_len < 31 ? v | ~m : 0xffffffffu};
 	sl_path_changed(st);
 	sl_arp_announce(st, v);
 	return 0;

@@ -41,6 +41,8 @@ struct sl_addr4 {
 	uint32_t addr;
 	uint32_t mask;
 	uint8_t plen;
+	uint32_t bcast; /* the subnet's directed broadcast; for /31 and /32, which have none
+			 * (RFC 3021), the limited broadcast, which is a broadcast anyway */
 };
 
 /* An IPv6 address of the stack. Usable once Duplicate Address Detection (RFC 4862 §5.4)

@@ -29,12 +29,8 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 	for (unsigned i = 0; i < st->n_v4; i++) {
 		const struct sl_addr4 *a = &st->v4[i];
 		dst_ours |= dst == a->addr;
-		src_bad |= src == a->addr;
-		if (a->plen < 31) {
-			uint32_t net = a->addr & a->mask;
-			dst_bcast |= (dst & a->mask) == net && (dst | a->mask) == 0xffffffffu;
-			src_bad |= (src & a->mask) == net && (src | a->mask) == 0xffffffffu;
-		}
+		dst_bcast |= dst == a->bcast;
+		src_bad |= src == a->addr || src == a->bcast;
 	}
 	if (src_bad) {
 		STAT_INC(st, ipv4_bad_src);

@@ -227,8 +227,10 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
 	return true;
 }
 
-int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
-		 int dst_port, const void *data, size_t len)
+/* Every case: either family, any source, fragmentation, routing on a cache miss. */
+static __attribute__((noinline)) int udp_write(struct sl_stack *st,
+					       const struct sl_udp_write_opts *o, const sl_ip *dst,
+					       int dst_port, const void *data, size_t len)
 {
 	if (dst_port < 1 || dst_port > 65535 || (o && (o->src_port < 0 || o->src_port > 65535)))
 		return -EINVAL;
@@ -295,4 +297,31 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	if (err == 0)
 		STAT_INC(st, udp_tx);
 	return err;
+}
+
+int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
+		 int dst_port, const void *data, size_t len)
+{
+	/* The common case in few instructions: IPv4, a cached path, the path's source (or none
+	 * asked for), one packet. Anything else is udp_write's. */
+	struct sl_path *p = &st->paths[sl_path_slot(dst)];
+	if (!o || p->gen != st->path_gen || !sl_ip_eq(&p->dst, dst) || p->v6 ||
+	    (o->src && !sl_ip_eq(o->src, &p->src)) || o->src_port <= 0 || o->src_port > 65535 ||
+	    dst_port < 1 || dst_port > 65535 || SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
+		return udp_write(st, o, dst, dst_port, data, len);
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return -ENOBUFS;
+	uint16_t sport = (uint16_t)o->src_port, ulen = (uint16_t)(UDP_HLEN + len);
+	uint8_t *h = f.data + SL_L4_OFF;
+	uint64_t acc = p->psum + SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
+	acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+	uint16_t c = (uint16_t)~sl_csum_fold(acc);
+	sl_put16(h, sport);
+	sl_put16(h + 2, (uint16_t)dst_port);
+	sl_put16(h + 4, ulen);
+	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+	sl_ipv4_xmit(st, p, &f, ulen, p->src4, SL_IPPROTO_UDP, o->ttl, o->dont_fragment);
+	STAT_INC(st, udp_tx);
+	return 0;
 }
