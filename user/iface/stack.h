@@ -18,6 +18,11 @@
 #include "proto/tcp.h"
 #include "util/rng.h"
 #include "util/timer.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+#include <string.h>
 
 #define STAT_INC(st, name) ((st)->stats->c[SL_STAT_##name]++)
 #define STAT_ADD(st, name, n) ((st)->stats->c[SL_STAT_##name] += (n))
@@ -239,11 +244,64 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
  * (unless df: -EMSGSIZE). */
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df);
+/* Send f to next hop ip: while the entry *hint names still holds ip in a state that sends at
+ * once and is the most recently used one, straight here; otherwise sl_neigh_output_hint
+ * (lookup, resolution, the use order). */
+static inline void sl_neigh_tx(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip,
+			       int32_t *hint)
+{
+	struct sl_arp *a = &st->arp;
+	uint32_t h = (uint32_t)*hint;
+	if (h < a->cap && a->lru_tail == (int32_t)h) {
+		struct sl_arp_entry *e = &a->e[h];
+		if ((e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING ||
+		     e->state == SL_ARP_DELAY) &&
+		    sl_ip_eq(&e->ip, ip)) {
+			e->last_used = st->now;
+			e->used = 1;
+			memcpy(f->data, e->mac, 6);
+			sl_iface_tx(st, f);
+			return;
+		}
+	}
+	sl_neigh_output_hint(st, f, ip, hint);
+}
+
 /* Send one unfragmented IPv4 packet (20 + l4len within the MTU: the caller checked) whose
  * transport bytes, checksum included, sit at f->data + SL_L4_OFF, over path p from src (host
- * order). Takes the frame. */
-void sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
-		  uint32_t src, uint8_t proto, uint8_t ttl, bool df);
+ * order). Takes the frame. Always inlined: it is the tail of every fast output path. */
+__attribute__((always_inline)) static inline void
+sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
+	     uint32_t src, uint8_t proto, uint8_t ttl, bool df)
+{
+	uint8_t *ip = f->data + SL_L3_OFF;
+	uint16_t tot = (uint16_t)(SL_IPV4_HLEN + l4len);
+	uint16_t id = st->ip_id++;
+	uint16_t frag = df ? SL_IPV4_DF : 0;
+	uint8_t t = ttl ? ttl : st->cfg.ttl; /* RFC 1122 §3.2.1.7: never send TTL 0 */
+	/* The header's checksum from its fields' values (RFC 1071): no pass over the bytes. */
+	uint64_t sum = 0x4500u + (uint64_t)tot + id + frag + ((uint32_t)t << 8 | proto) + src +
+		       p->dst4;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	sl_put16(ip + 2, tot);
+	sl_put16(ip + 4, id);
+	sl_put16(ip + 6, frag);
+	ip[8] = t;
+	ip[9] = proto;
+	sl_put16(ip + 10, (uint16_t)~sl_csum_fold(sum));
+	sl_put32(ip + 12, src);
+	sl_put32(ip + 16, p->dst4);
+	memcpy(f->data + 6, st->mac, 6);
+	sl_put16(f->data + 12, SL_ETH_P_IPV4);
+	f->len = (uint32_t)(SL_ETH_HLEN + tot);
+	if (p->bcast) {
+		memset(f->data, 0xff, 6);
+		sl_iface_tx(st, f);
+	} else {
+		sl_neigh_tx(st, f, &p->nh, &p->neigh);
+	}
+}
 /* IPv6: the same at SL_L4_OFF6 (40 + l4len within the path MTU). */
 void sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
 		  const sl_ip *src, uint8_t proto, uint8_t hlim);

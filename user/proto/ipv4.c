@@ -101,38 +101,6 @@ static void finish(struct sl_stack *st, struct sl_frame *f, const struct sl_ipv4
 	}
 }
 
-void sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
-		  uint32_t src, uint8_t proto, uint8_t ttl, bool df)
-{
-	uint8_t *ip = f->data + SL_L3_OFF;
-	uint16_t tot = (uint16_t)(SL_IPV4_HLEN + l4len);
-	uint16_t id = st->ip_id++;
-	uint16_t frag = df ? SL_IPV4_DF : 0;
-	uint8_t t = ttl ? ttl : st->cfg.ttl; /* RFC 1122 §3.2.1.7: never send TTL 0 */
-	/* The header's checksum from its fields' values (RFC 1071): no pass over the bytes. */
-	uint64_t sum = 0x4500u + (uint64_t)tot + id + frag + ((uint32_t)t << 8 | proto) + src +
-		       p->dst4;
-	ip[0] = 0x45;
-	ip[1] = 0;
-	sl_put16(ip + 2, tot);
-	sl_put16(ip + 4, id);
-	sl_put16(ip + 6, frag);
-	ip[8] = t;
-	ip[9] = proto;
-	sl_put16(ip + 10, (uint16_t)~sl_csum_fold(sum));
-	sl_put32(ip + 12, src);
-	sl_put32(ip + 16, p->dst4);
-	memcpy(f->data + 6, st->mac, 6);
-	sl_put16(f->data + 12, SL_ETH_P_IPV4);
-	f->len = (uint32_t)(SL_ETH_HLEN + tot);
-	if (p->bcast) {
-		memcpy(f->data, sl_mac_broadcast, 6);
-		sl_iface_tx(st, f);
-	} else {
-		sl_neigh_output_hint(st, f, &p->nh, &p->neigh);
-	}
-}
-
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df)
 {

@@ -162,7 +162,7 @@ void sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, si
 		sl_iface_tx(st, f);
 		return;
 	}
-	sl_neigh_output_hint(st, f, &p->nh, &p->neigh);
+	sl_neigh_tx(st, f, &p->nh, &p->neigh);
 }
 
 int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
