@@ -130,12 +130,12 @@ class Pair:
 
     def top_self(self, n=15):
         fns = [fn for fn in set(self.s2) if not APP_RE.match(fn)]
-        rows = sorted(((fn, self.self_(fn)) for fn in fns), key=lambda x: -x[1])
+        rows = sorted(((fn, self.self_(fn)) for fn in fns), key=lambda x: (-x[1], x[0]))
         return {fn: v for fn, v in rows[:n] if v >= 1}
 
     def top_inclusive(self, n=25):
         fns = [fn for fn in set(self.f2) if not APP_RE.match(fn) and not ABOVE_RE.match(fn)]
-        rows = sorted(((fn, self.incl(fn)) for fn in fns), key=lambda x: -x[1])
+        rows = sorted(((fn, self.incl(fn)) for fn in fns), key=lambda x: (-x[1], x[0]))
         return {fn: v for fn, v in rows[:n] if v >= 1}
 
     def summary(self, callback, app_fn, what):
@@ -144,19 +144,22 @@ class Pair:
         total, app = self.total(), self.app()
         stack = total - app
         copy = self.copy()
-        rx, flush, out = self.incl("pipe_rx"), self.incl("pipe_flush"), self.incl("sl_tcp_flush")
-        cb = self.incl(callback) - self.incl(app_fn) if callback else 0.0
-        ingress = self.incl("sl_ipv4_input") - (self.incl(callback) if callback else 0.0)
-        parts = {
-            "device rx (pipe_rx: copy of the frame in from the link)": rx,
-            "IPv4 + TCP input: checks, checksum, lookup, ACK processing, receive ring "
-            "(excl. the callback)": ingress,
-        }
-        if callback:
+        has = lambda fn: fn in self.f2  # a function inlined away leaves its part to the rest
+        cb = self.incl(callback) if callback and has(callback) else 0.0
+        parts = {}
+        if has("pipe_rx"):
+            parts["device rx (pipe_rx: copy of the frame in from the link)"] = self.incl("pipe_rx")
+        if has("sl_ipv4_input"):
+            parts["IPv4 + TCP input: checks, checksum, lookup, ACK processing, receive ring "
+                  "(excl. the callback)"] = self.incl("sl_ipv4_input") - cb
+        if cb:
             parts[f"the callback's calls into the stack: {what} (the application's own work "
-                  "left out)"] = cb
-        parts["TCP output (sl_tcp_flush: segments and ACKs built, checksummed, routed)"] = out
-        parts["device flush (pipe_flush: copy out to the link)"] = flush
+                  "left out)"] = cb - self.incl(app_fn)
+        if has("sl_tcp_flush"):
+            parts["TCP output (sl_tcp_flush: segments and ACKs built, checksummed, routed)"] = \
+                self.incl("sl_tcp_flush")
+        if has("pipe_flush"):
+            parts["device flush (pipe_flush: copy out to the link)"] = self.incl("pipe_flush")
         parts["rest of the poll (Ethernet dispatch, release, timers, counters)"] = \
             stack - sum(parts.values())
         inner = {}
