@@ -22,6 +22,7 @@
 #include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
+#include "wire/ipv6.h"
 #include <string.h>
 
 #define STAT_INC(st, name) ((st)->stats->c[SL_STAT_##name]++)
@@ -303,8 +304,23 @@ sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t 
 	}
 }
 /* IPv6: the same at SL_L4_OFF6 (40 + l4len within the path MTU). */
-void sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
-		  const sl_ip *src, uint8_t proto, uint8_t hlim);
+__attribute__((always_inline)) static inline void
+sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
+	     const sl_ip *src, uint8_t proto, uint8_t hlim)
+{
+	sl_ipv6_emit(f->data + SL_L3_OFF, (uint16_t)l4len, proto, hlim ? hlim : st->cfg.ttl, src,
+		     &p->dst);
+	f->len = (uint32_t)(SL_ETH_HLEN + SL_IPV6_HLEN + l4len);
+	STAT_INC(st, ipv6_tx);
+	memcpy(f->data + 6, st->mac, 6);
+	sl_put16(f->data + 12, SL_ETH_P_IPV6);
+	if (p->bcast) { /* multicast: its MAC (RFC 2464 §7), no resolution */
+		sl_ip6_mcast_mac(&p->dst, f->data);
+		sl_iface_tx(st, f);
+		return;
+	}
+	sl_neigh_tx(st, f, &p->nh, &p->neigh);
+}
 /* Send an IPv4 datagram whose transport bytes are the concatenation of n pieces (header,
  * payload …), fragmenting as needed (RFC 791 §3.2). */
 struct sl_piece {

@@ -148,23 +148,6 @@ static void finish6(struct sl_stack *st, struct sl_frame *f, const sl_ip *dst,
 	sl_neigh_output(st, f, nexthop);
 }
 
-void sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
-		  const sl_ip *src, uint8_t proto, uint8_t hlim)
-{
-	sl_ipv6_emit(f->data + SL_L3_OFF, (uint16_t)l4len, proto, hlim ? hlim : st->cfg.ttl, src,
-		     &p->dst);
-	f->len = (uint32_t)(SL_ETH_HLEN + SL_IPV6_HLEN + l4len);
-	STAT_INC(st, ipv6_tx);
-	memcpy(f->data + 6, st->mac, 6);
-	sl_put16(f->data + 12, SL_ETH_P_IPV6);
-	if (p->bcast) { /* multicast: its MAC (RFC 2464 §7), no resolution */
-		sl_ip6_mcast_mac(&p->dst, f->data);
-		sl_iface_tx(st, f);
-		return;
-	}
-	sl_neigh_tx(st, f, &p->nh, &p->neigh);
-}
-
 int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
 		   const sl_ip *dst, uint8_t proto, uint8_t hlim)
 {

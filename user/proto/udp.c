@@ -299,21 +299,20 @@ static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 	return err;
 }
 
-int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
-		 int dst_port, const void *data, size_t len)
+/* One packet over a cached path from its source: header and payload written straight into
+ * the frame, the payload summed as it is copied (the pseudo-header's address part comes with
+ * the path). Inlined twice, once per family, so each copy knows its header sizes. */
+__attribute__((always_inline)) static inline int udp_write_fast(struct sl_stack *st,
+								const struct sl_udp_write_opts *o,
+								struct sl_path *p, bool v6,
+								int dst_port, const void *data,
+								size_t len)
 {
-	/* The common case in few instructions: IPv4, a cached path, the path's source (or none
-	 * asked for), one packet. Anything else is udp_write's. */
-	struct sl_path *p = &st->paths[sl_path_slot(dst)];
-	if (!o || p->gen != st->path_gen || !sl_ip_eq(&p->dst, dst) || p->v6 ||
-	    (o->src && !sl_ip_eq(o->src, &p->src)) || o->src_port <= 0 || o->src_port > 65535 ||
-	    dst_port < 1 || dst_port > 65535 || SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
-		return udp_write(st, o, dst, dst_port, data, len);
 	struct sl_frame f;
 	if (sl_iface_alloc(st, &f) < 0)
 		return -ENOBUFS;
 	uint16_t sport = (uint16_t)o->src_port, ulen = (uint16_t)(UDP_HLEN + len);
-	uint8_t *h = f.data + SL_L4_OFF;
+	uint8_t *h = f.data + sl_l4_off(v6);
 	uint64_t acc = p->psum + SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
 	acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
 	uint16_t c = (uint16_t)~sl_csum_fold(acc);
@@ -321,7 +320,38 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	sl_put16(h + 2, (uint16_t)dst_port);
 	sl_put16(h + 4, ulen);
 	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
-	sl_ipv4_xmit(st, p, &f, ulen, p->src4, SL_IPPROTO_UDP, o->ttl, o->dont_fragment);
+	if (v6)
+		sl_ipv6_xmit(st, p, &f, ulen, &p->src, SL_IPPROTO_UDP, o->ttl);
+	else
+		sl_ipv4_xmit(st, p, &f, ulen, p->src4, SL_IPPROTO_UDP, o->ttl, o->dont_fragment);
 	STAT_INC(st, udp_tx);
 	return 0;
+}
+
+static __attribute__((noinline)) int udp_write_fast6(struct sl_stack *st,
+						     const struct sl_udp_write_opts *o,
+						     struct sl_path *p, int dst_port,
+						     const void *data, size_t len)
+{
+	return udp_write_fast(st, o, p, true, dst_port, data, len);
+}
+
+int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
+		 int dst_port, const void *data, size_t len)
+{
+	/* The common case in few instructions: a cached path, the path's source (or none asked
+	 * for), a source port given, one packet. Anything else is udp_write's. */
+	struct sl_path *p = &st->paths[sl_path_slot(dst)];
+	if (!o || p->gen != st->path_gen || !sl_ip_eq(&p->dst, dst) ||
+	    (o->src && !sl_ip_eq(o->src, &p->src)) || o->src_port <= 0 || o->src_port > 65535 ||
+	    dst_port < 1 || dst_port > 65535)
+		return udp_write(st, o, dst, dst_port, data, len);
+	if (p->v6) {
+		if (SL_IPV6_HLEN + UDP_HLEN + len > sl_pmtu_get(st, dst))
+			return udp_write(st, o, dst, dst_port, data, len);
+		return udp_write_fast6(st, o, p, dst_port, data, len);
+	}
+	if (SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
+		return udp_write(st, o, dst, dst_port, data, len);
+	return udp_write_fast(st, o, p, false, dst_port, data, len);
 }
