@@ -431,6 +431,14 @@ void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], 
 		sl_neigh_share_publish(st->cfg.neigh_share, ip, mac, st->now);
 }
 
+void sl_neigh_mark_stale(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	/* As an unconfirmed address leaves an entry (sl_neigh_learn): STALE until used or until
+	 * the reachable time passes again. */
+	e->state = SL_ARP_STALE;
+	sl_timer_arm(&st->timers, &e->timer, st->now + st->cfg.arp_reachable_ns);
+}
+
 void sl_arp_announce(struct sl_stack *st, uint32_t ip)
 {
 	static const uint8_t zero[6];

@@ -76,6 +76,8 @@ void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *
 void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create,
 		    bool confirmed);
 struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip);
+/* Reachability in doubt (RFC 4861 §7.2.5 I.a): the entry becomes STALE, address unchanged. */
+void sl_neigh_mark_stale(struct sl_stack *st, struct sl_arp_entry *e);
 /* Resolve outstanding entries from the neighbour share when it changed (once per poll). */
 void sl_arp_poll_share(struct sl_stack *st);
 /* Gratuitous ARP announcing ip (RFC 5227 §2.3). */

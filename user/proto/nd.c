@@ -181,8 +181,9 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 		return;
 	}
 	/* §7.2.5: an advertisement updates an entry we have; it creates none. An entry being
-	 * resolved takes the address given; a known one changes only when Override is set (with
-	 * Override clear and another address the advertisement is ignored). */
+	 * resolved takes the address given; a known one changes only when Override is set. With
+	 * Override clear and another address, a REACHABLE entry becomes STALE and nothing else
+	 * changes (I.a: its reachability is now in doubt); in any other state it is ignored. */
 	struct sl_arp_entry *e = sl_neigh_lookup(st, &target);
 	if (!e && tlla && st->cfg.neigh_share) {
 		/* The answer to another queue's stack (NAs arrive on whichever queue the NIC
@@ -194,6 +195,8 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 		return;
 	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
 		sl_neigh_learn(st, &target, tlla, false, (m[4] & NA_SOLICITED) != 0);
+	else if (e->state == SL_ARP_REACHABLE)
+		sl_neigh_mark_stale(st, e);
 }
 
 void sl_nd_input(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_t type)
