@@ -277,6 +277,12 @@ static int xsk_alloc(struct sl_dev *d, struct sl_frame *f)
 	struct xsk_dev *x = xd_of(d);
 	if (x->large.n) {
 		int64_t b = sl_pool_take(&x->large, SL_OWN_STACK);
+		if (b < 0) {
+			/* Fewer of these than frames: before giving up, take back what the kernel
+			 * has sent since the last submit (a burst larger than the pool, in one poll). */
+			reap_completions(x);
+			b = sl_pool_take(&x->large, SL_OWN_STACK);
+		}
 		if (b < 0)
 			return -ENOBUFS;
 		f->addr = large_addr(x, (uint32_t)b);
