@@ -199,6 +199,10 @@ static int rx_piece(struct xsk_dev *x, const struct xdp_desc *desc, struct sl_fr
 		/* The first descriptor of a packet. Without a large pool the kernel never sets
 		 * XDP_PKT_CONTD (no XDP_USE_SG): such a chain is broken. */
 		int64_t b = x->large.n ? sl_pool_take(&x->large, SL_OWN_KERNEL) : -1;
+		if (b < 0 && x->large.n) {
+			reap_completions(x); /* buffers the kernel has sent since the last submit */
+			b = sl_pool_take(&x->large, SL_OWN_KERNEL);
+		}
 		if (b < 0)
 			rx_chain_drop(x, x->large.n ? &x->rx_no_large : &x->rx_chain_dropped);
 		x->rx_large = b;
