@@ -24,14 +24,22 @@ FRAMES=$((4096 + 512)) # UMEM frames + large buffers (an eighth of the frames) a
 in_peer ip link set dev "$IF_PEER" mtu $MTU || fail "cannot set MTU $MTU on $IF_PEER"
 in_sl ip link set dev "$IF_SL" mtu $MTU || fail "cannot set MTU $MTU on $IF_SL"
 
-# jumbo_stop [COUNTER]: SIGTERM the running stack, require exit 0, no drops (but COUNTER's),
+# jumbo_stop [COUNTER...]: SIGTERM the running stack, require exit 0, no drops but the
+# COUNTERs named (the summary lists each drop counter that is not 0: "drops N (name n, ...)"),
 # every frame of both pools back.
 jumbo_stop() {
 	stop_sluice || { cat "$TMP/run.err" >&2; fail "sluice run exited non-zero on SIGTERM"; }
-	local last
+	local last list c
 	last=$(tail -1 "$TMP/run.err")
-	grep -Eq "drops (0|[0-9]+ \(${1:-none} [0-9]+\)); frames $FRAMES/$FRAMES returned" <<<"$last" ||
-		{ cat "$TMP/run.err" >&2; fail "stop: drops or frames missing: $last"; }
+	grep -q "; frames $FRAMES/$FRAMES returned$" <<<"$last" ||
+		{ cat "$TMP/run.err" >&2; fail "stop: frames missing: $last"; }
+	if ! grep -q ' drops 0; ' <<<"$last"; then
+		list=$(sed -n 's/.* drops [0-9]* (\([^)]*\)); frames.*/\1/p' <<<"$last")
+		[[ -n $list ]] || fail "stop: cannot read the drops of: $last"
+		for c in $(tr ',' '\n' <<<"$list" | awk '{print $1}'); do
+			[[ " $* " == *" $c "* ]] || fail "stop: drops: $last"
+		done
+	fi
 	ok "clean stop: $last"
 }
 
@@ -199,12 +207,14 @@ for c in dev_rx_multibuf dev_tx_multibuf; do
 done
 ok "counters: $(counters_delta '{}' "$s" dev_rx_multibuf dev_tx_multibuf tcp_rx tcp_tx tcp_retransmits)"
 # Echo both ways at once: the echo's receive window closes while its send buffer is full
-# (win 0 seen in captures), and now and then a kernel segment counts as tcp_out_of_window
-# (answered with an ACK; the SHA-256 above says nothing was lost). The same happens at MTU 1500
-# (0 to 7 per 64 MiB seen there), so it is allowed here; its cause is not this test's subject.
-no_drops "TCP echo" tcp_out_of_window
-ok "TCP echo: tcp_out_of_window $(stats_get "$s" tcp_out_of_window)"
-jumbo_stop tcp_out_of_window
+# (win 0 seen in captures), and kernel segments then count as tcp_out_of_window (answered
+# with an ACK) or, past the out-of-window ACK limit, tcp_oow_ack_limited; the SHA-256 above
+# says nothing was lost. The same happens at MTU 1500 (native XDP: 0 to 7 per 64 MiB; generic:
+# about 300), so those two are allowed here: their cause is not this test's subject.
+OOW="tcp_out_of_window tcp_oow_ack_limited"
+no_drops "TCP echo" $OOW
+ok "TCP echo: $(counters_delta '{}' "$s" $OOW)"
+jumbo_stop $OOW
 
 # --- generic (SKB) mode -------------------------------------------------------------------
 in_sl "$SLUICE" detach "$IF_SL" >/dev/null 2>&1
@@ -220,8 +230,8 @@ read -r size got <"$TMP/echo.out"
 [[ $size -eq $N && $got == "$want" ]] || fail "generic mode echo: $size bytes, SHA-256 $got"
 [[ $(dev_stat dev_rx_multibuf) -gt 1000 ]] || fail "generic mode: segments did not arrive in several buffers"
 ok "generic XDP: ping -s 8972 answered, $N bytes echoed intact"
-no_drops "generic mode" tcp_out_of_window
-jumbo_stop tcp_out_of_window
+no_drops "generic mode" $OOW
+jumbo_stop $OOW
 in_sl "$SLUICE" detach "$IF_SL" >/dev/null 2>&1
 
 # --- the largest MTU a large buffer holds, and one beyond --------------------------------
