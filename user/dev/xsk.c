@@ -167,7 +167,8 @@ static void reap_completions(struct xsk_dev *x)
 		if (is_large(x, addr))
 			large_tx_done(x, large_index(x, addr));
 		else
-			sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX, SL_OWN_FREE);
+			sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX,
+				     SL_OWN_FREE);
 	}
 	if (n)
 		xsk_ring_cons__release(&x->cq, n);
@@ -217,7 +218,8 @@ static int rx_piece(struct xsk_dev *x, const struct xdp_desc *desc, struct sl_fr
 			if (x->rx_len + desc->len > XSK_LARGE_SIZE) {
 				rx_chain_drop(x, &x->rx_chain_dropped);
 			} else {
-				memcpy(x->umem_area + large_addr(x, (uint32_t)x->rx_large) + x->rx_len,
+				memcpy(x->umem_area + large_addr(x, (uint32_t)x->rx_large) +
+					   x->rx_len,
 				       x->umem_area + desc->addr, desc->len);
 				x->rx_len += desc->len;
 			}
@@ -283,7 +285,8 @@ static int xsk_alloc(struct sl_dev *d, struct sl_frame *f)
 		int64_t b = sl_pool_take(&x->large, SL_OWN_STACK);
 		if (b < 0) {
 			/* Fewer of these than frames: before giving up, take back what the kernel
-			 * has sent since the last submit (a burst larger than the pool, in one poll). */
+			 * has sent since the last submit (a burst larger than the pool, in one
+			 * poll). */
 			reap_completions(x);
 			b = sl_pool_take(&x->large, SL_OWN_STACK);
 		}
@@ -331,8 +334,8 @@ static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 	struct xsk_dev *x = xd_of(d);
 	bool large = is_large(x, f->addr);
 	unsigned need = large ? tx_descs(x, f->addr, f->len) : 1;
-	if (large && (f->len == 0 ||
-		      ((f->addr - x->large_off) & (XSK_LARGE_SIZE - 1)) + f->len > XSK_LARGE_SIZE)) {
+	if (large && (f->len == 0 || ((f->addr - x->large_off) & (XSK_LARGE_SIZE - 1)) + f->len >
+					 XSK_LARGE_SIZE)) {
 		/* Beyond its buffer (or empty): a stack bug, never a descriptor. */
 		sl_pool_move(&x->large, large_index(x, f->addr), SL_OWN_STACK, SL_OWN_FREE);
 		x->large.errors++;
@@ -454,7 +457,8 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 			x->large_pending[b] = 0;
 			sl_pool_move(&x->large, b, SL_OWN_TX, SL_OWN_FREE);
 		} else {
-			sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX, SL_OWN_FREE);
+			sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX,
+				     SL_OWN_FREE);
 		}
 		x->tx_dropped++;
 	}
@@ -728,8 +732,8 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	    /* The gate owns the XDP program and the XSKMAP; libxdp must not load its own. */
 	    .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 	    .xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
-	    .bind_flags = XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0) |
-			  (x->sg ? XDP_USE_SG : 0),
+	    .bind_flags =
+		XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0) | (x->sg ? XDP_USE_SG : 0),
 	};
 	/* The kernel releases a closed socket's hold on the queue from a workqueue, so a bind
 	 * right after a previous socket on the same queue closed can see EBUSY for a moment. */
