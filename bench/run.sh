@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: UDP echo over a veth pair between two network namespaces this script creates,
-# against four servers on the same link, then the stack's instruction count over the pipe device;
-# then TCP bulk transfer and HTTP on the same link (bench/tcp.sh, sourced from here); then 100 MiB
-# transfers under random loss, sluice against the kernel (bench/loss.sh, namespaces of its own).
+# against four servers on the same link, then the stack's instruction counts over the pipe device
+# (UDP echo; TCP bulk and request/response); then TCP bulk transfer and HTTP on the same link
+# (bench/tcp.sh, sourced from here); then 100 MiB transfers under random loss, sluice against the
+# kernel (bench/loss.sh, namespaces of its own).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
 #     │ veth (tx checksum offload off on both ends, IPv6 off until the IPv6 pass)
@@ -24,13 +25,21 @@
 #
 # Knobs (environment): BENCH_SECONDS=5 BENCH_CLOSED_SECONDS=2 BENCH_REPEAT=3 BENCH_WARMUP=0.3
 # BENCH_FLOWS=16 BENCH_WINDOW=256 BENCH_TIMEOUT_MS=50 BENCH_BATCH=32 BENCH_PAYLOAD=64
-# BENCH_PIPE_PACKETS=100000 BENCH_TARGETS="kernel kernel_gate reflector sluice"
+# BENCH_PIPE_PACKETS=100000 BENCH_PIPE_TCP_BYTES=100000000 BENCH_PIPE_TCP_TRANSACTIONS=100000
+# BENCH_PIPE_TCP_CONNS="1 16" BENCH_TARGETS="kernel kernel_gate reflector sluice"
 # BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
 # extra 3 s sluice run). BENCH_PARTS="udp tcp loss" (any subset: udp or tcp alone reports the
-# other's last results in build/bench/ again; loss writes its own section). bench/tcp.sh and
-# bench/loss.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other family's last
-# results are reported again), BENCH_REPEAT6 (UDP runs per target over IPv6; default
-# BENCH_REPEAT), BENCH_PERF6=0. docs/benchmarks.md explains the method.
+# other's last results in build/bench/ again; loss writes its own section; pipe: below).
+# bench/tcp.sh and bench/loss.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other
+# family's last results are reported again), BENCH_REPEAT6 (UDP runs per target over IPv6;
+# default BENCH_REPEAT), BENCH_PERF6=0. docs/benchmarks.md explains the method.
+#
+# The pipe-device counts (bench/pipe_echo.c for UDP, bench/pipe_tcp.c for TCP: callgrind, no
+# kernel, deterministic; about a minute) run with the udp part when IPv4 is among the families,
+# as the UDP one always has. BENCH_PARTS=pipe runs them alone (no veth link, no namespaces) and
+# reports the other parts' last results again; "pipe" may be added to any list. The report
+# marks the issue's instruction budgets (UDP echo <= 400 per datagram, TCP <= 500 per full-size
+# segment without the payload copy) PASS or FAIL; nothing fails on them.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -48,6 +57,9 @@ TIMEOUT_MS=${BENCH_TIMEOUT_MS:-50}
 BATCH=${BENCH_BATCH:-32}
 PAYLOAD=${BENCH_PAYLOAD:-64}
 PIPE_PACKETS=${BENCH_PIPE_PACKETS:-100000}
+PIPE_TCP_BYTES=${BENCH_PIPE_TCP_BYTES:-100000000}
+PIPE_TCP_TXNS=${BENCH_PIPE_TCP_TRANSACTIONS:-100000}
+PIPE_TCP_CONNS=${BENCH_PIPE_TCP_CONNS:-1 16}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
 PARTS=" ${BENCH_PARTS:-udp tcp loss} "
 FAMILIES=" ${BENCH_FAMILIES:-4 6} " # the UDP and TCP parts run once per family; loss is IPv4
@@ -102,9 +114,9 @@ trap 'exit 130' INT TERM
 
 # --- build ---------------------------------------------------------------------------------
 # The Makefile's flags; bench binaries link the library `make all` just built. valgrind 3.19
-# cannot read clang 14's DWARF 5, so callgrind gets a copy of pipe_echo without debug sections
-# (the symbol table, static functions included, is all --toggle-collect and the per-function
-# breakdown need).
+# cannot read clang 14's DWARF 5, so callgrind gets copies of pipe_echo and pipe_tcp without
+# debug sections (the symbol table, static functions included, is all --toggle-collect and the
+# per-function breakdown need).
 CFLAGS="-O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE"
 CFLAGS+=" -Iinclude -Iuser -Ibpf -Ibuild -fno-strict-aliasing"
 LIBS="-lxdp -lbpf -lelf -lz -lpthread -lm"
@@ -116,26 +128,33 @@ stale() { # stale OUTPUT INPUT...: true when OUTPUT is missing or older than an 
 	for i in "$@"; do [[ $i -nt $o ]] && return 0; done
 	return 1
 }
-for b in udpgen kecho reflector pipe_echo tcpbulk khttp; do
+for b in udpgen kecho reflector pipe_echo pipe_tcp tcpbulk khttp; do
 	if stale "$OUT/$b" "bench/$b.c" bench/bench_addr.h build/libsluice.a include/sluice/*.h; then
 		say "cc bench/$b.c"
 		clang $CFLAGS -o "$OUT/$b" "bench/$b.c" build/libsluice.a $LIBS || die "cannot build $b"
 	fi
 done
 objcopy --strip-debug "$OUT/pipe_echo" "$OUT/pipe_echo_cg" || die "objcopy failed"
+objcopy --strip-debug "$OUT/pipe_tcp" "$OUT/pipe_tcp_cg" || die "objcopy failed"
 
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, XDP); run as root or through sudo"
 for t in ip nsenter ethtool taskset chrt valgrind callgrind_annotate objcopy $PY; do
 	command -v "$t" >/dev/null || die "missing $t (make deps installs it)"
 done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
-[[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* ]] ||
-	die "BENCH_PARTS names none of udp, tcp, loss"
+[[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* || $PARTS == *" pipe "* ]] ||
+	die "BENCH_PARTS names none of udp, tcp, loss, pipe"
+# The pipe-device counts: with the udp part over IPv4 (as always), or alone as "pipe".
+PIPE=0
+[[ ($PARTS == *" udp "* && $FAMILIES == *" 4 "*) || $PARTS == *" pipe "* ]] && PIPE=1
+LINK=0 # the veth link, for the udp, tcp and loss parts
+[[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* ]] && LINK=1
 [[ $FAMILIES == *" 4 "* || $FAMILIES == *" 6 "* ]] || die "BENCH_FAMILIES names neither 4 nor 6"
 # Other work on the machine during the run makes every number worse: note who else used CPU.
 rm -f "$OUT"/others-cpu.json
 [[ $PARTS == *" udp "* && $FAMILIES == *" 4 "* ]] && rm -f "$OUT"/napi.txt "$OUT"/perf-*.txt \
-	"$OUT"/veth-*.json "$OUT"/raw.jsonl "$OUT"/server-*.json "$OUT"/mode-*.txt "$OUT"/pipe-*.json
+	"$OUT"/veth-*.json "$OUT"/raw.jsonl "$OUT"/server-*.json "$OUT"/mode-*.txt
+[[ $PIPE == 1 ]] && rm -f "$OUT"/pipe-*.json "$OUT"/pipe-*.txt
 cat /proc/loadavg >"$OUT/loadavg-start.txt"
 $PY bench/report.py --sampler "$OUT/others-cpu.json" --root $$ --stop-file "$TMP/stop-sampler" &
 SAMPLER=$!
@@ -162,35 +181,85 @@ cg b64-n2 $P2 64
 cg b1-n1 $((P1 / 5)) 1
 cg b1-n2 $(((P1 + PIPE_PACKETS) / 5)) 1
 }
-[[ $PARTS == *" udp "* && $FAMILIES == *" 4 "* ]] && udp_pipe
+# TCP over the pipe device (bench/pipe_tcp.c): two stacks, each polled through a wrapper of its
+# own, so --toggle-collect counts one stack's poll alone. Bulk: the receiver's poll per received
+# segment (and the sender's per sent one); request/response: the server's and the client's poll
+# per transaction, with each of BENCH_PIPE_TCP_CONNS connections. The difference of two sizes
+# cancels setup, ARP, the handshake, slow start and the close. Besides the inclusive counts, a
+# caller tree: self cost per function, and which callers the memcpy family's cost came from
+# (the device's copy of the frame against the stack's copy into the receive ring).
+tcp_pipe() {
+	say "pipe (TCP): native runs, then callgrind (one stack's poll at a time) at two sizes"
+	"$OUT/pipe_tcp" --bulk --bytes $((PIPE_TCP_BYTES * 10)) >"$OUT/pipe-tcp-native-bulk.json" ||
+		die "pipe_tcp --bulk failed"
+	local c n t
+	for c in $PIPE_TCP_CONNS; do
+		"$OUT/pipe_tcp" --rr --conns "$c" --transactions $((PIPE_TCP_TXNS * 10)) \
+			>"$OUT/pipe-tcp-native-rr-c$c.json" || die "pipe_tcp --rr --conns $c failed"
+	done
+	tcg() { # tcg NAME FUNCTION ARGS...: pipe_tcp under callgrind, counting inside FUNCTION
+		local name=$1 fn=$2
+		shift 2
+		valgrind --tool=callgrind --toggle-collect="$fn" --callgrind-out-file="$TMP/cg.tcp-$name" \
+			"$OUT/pipe_tcp_cg" "$@" >"$OUT/pipe-tcp-$name.json" 2>"$TMP/cg.tcp-$name.err" ||
+			{ cat "$TMP/cg.tcp-$name.err" >&2; die "callgrind run tcp-$name failed"; }
+		callgrind_annotate --inclusive=yes --threshold=100 "$TMP/cg.tcp-$name" \
+			>"$OUT/pipe-tcp-$name.annotate.txt" 2>/dev/null
+		callgrind_annotate --tree=caller --threshold=100 "$TMP/cg.tcp-$name" \
+			>"$OUT/pipe-tcp-$name.callers.txt" 2>/dev/null
+	}
+	local b1=$((PIPE_TCP_BYTES / 5)) t1=$((PIPE_TCP_TXNS / 5))
+	local b2=$((b1 + PIPE_TCP_BYTES)) t2=$((t1 + PIPE_TCP_TXNS))
+	tcg bulk-rcv-n1 poll_receiver --bulk --bytes $b1
+	tcg bulk-rcv-n2 poll_receiver --bulk --bytes $b2
+	tcg bulk-snd-n1 poll_sender --bulk --bytes $b1
+	tcg bulk-snd-n2 poll_sender --bulk --bytes $b2
+	for c in $PIPE_TCP_CONNS; do
+		for n in 1 2; do
+			t=$t1
+			[[ $n == 2 ]] && t=$t2
+			tcg "rr-c$c-srv-n$n" poll_server --rr --conns "$c" --transactions $t
+			tcg "rr-c$c-cli-n$n" poll_client --rr --conns "$c" --transactions $t
+		done
+	done
+	echo "$PIPE_TCP_CONNS" >"$OUT/pipe-tcp-conns.txt"
+}
+if [[ $PIPE == 1 ]]; then
+	date -Iseconds >"$OUT/pipe-date.txt"
+	udp_pipe
+	tcp_pipe
+fi
 
 # --- the veth link -------------------------------------------------------------------------
-say "namespaces $NS_GEN ($GEN_IP4) <-veth-> $NS_SRV (kernel $KERNEL_IP4, XDP $STACK_IP4)"
-ip netns add "$NS_GEN" || die "cannot create namespace"
-ip netns add "$NS_SRV" || die "cannot create namespace"
-ip link add "$IF_GEN" netns "$NS_GEN" type veth peer name "$IF_SRV" netns "$NS_SRV" ||
-	die "cannot create veth pair"
-for ns in "$NS_GEN" "$NS_SRV"; do nsenter --net=/run/netns/"$ns" ip link set lo up; done
-in_gen ip addr add "$GEN_IP4/24" dev "$IF_GEN"
-in_srv ip addr add "$KERNEL_IP4/24" dev "$IF_SRV"
-in_gen sysctl -qw net.ipv6.conf."$IF_GEN".disable_ipv6=1
-in_srv sysctl -qw net.ipv6.conf."$IF_SRV".disable_ipv6=1
-in_gen ip link set "$IF_GEN" up
-in_srv ip link set "$IF_SRV" up
-# veth leaves kernel L4 checksums partial unless tx checksum offload is off.
-in_gen ethtool -K "$IF_GEN" tx off >/dev/null 2>&1 || die "ethtool -K $IF_GEN tx off failed"
-in_srv ethtool -K "$IF_SRV" tx off >/dev/null 2>&1 || die "ethtool -K $IF_SRV tx off failed"
-mac_of() { # mac_of NS DEV
-	nsenter --net=/run/netns/"$1" ip -o link show dev "$2" |
-		sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
-}
-GEN_MAC=$(mac_of "$NS_GEN" "$IF_GEN")
-SRV_MAC=$(mac_of "$NS_SRV" "$IF_SRV")
-[[ -n $GEN_MAC && -n $SRV_MAC ]] || die "cannot read the veth MAC addresses"
-# Static neighbours: no ARP inside any measurement, the same for every target.
-in_gen ip neigh replace "$KERNEL_IP4" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
-in_gen ip neigh replace "$STACK_IP4" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
-in_srv ip neigh replace "$GEN_IP4" lladdr "$GEN_MAC" nud permanent dev "$IF_SRV"
+# BENCH_PARTS=pipe alone needs none of it.
+if [[ $LINK == 1 ]]; then
+	say "namespaces $NS_GEN ($GEN_IP4) <-veth-> $NS_SRV (kernel $KERNEL_IP4, XDP $STACK_IP4)"
+	ip netns add "$NS_GEN" || die "cannot create namespace"
+	ip netns add "$NS_SRV" || die "cannot create namespace"
+	ip link add "$IF_GEN" netns "$NS_GEN" type veth peer name "$IF_SRV" netns "$NS_SRV" ||
+		die "cannot create veth pair"
+	for ns in "$NS_GEN" "$NS_SRV"; do nsenter --net=/run/netns/"$ns" ip link set lo up; done
+	in_gen ip addr add "$GEN_IP4/24" dev "$IF_GEN"
+	in_srv ip addr add "$KERNEL_IP4/24" dev "$IF_SRV"
+	in_gen sysctl -qw net.ipv6.conf."$IF_GEN".disable_ipv6=1
+	in_srv sysctl -qw net.ipv6.conf."$IF_SRV".disable_ipv6=1
+	in_gen ip link set "$IF_GEN" up
+	in_srv ip link set "$IF_SRV" up
+	# veth leaves kernel L4 checksums partial unless tx checksum offload is off.
+	in_gen ethtool -K "$IF_GEN" tx off >/dev/null 2>&1 || die "ethtool -K $IF_GEN tx off failed"
+	in_srv ethtool -K "$IF_SRV" tx off >/dev/null 2>&1 || die "ethtool -K $IF_SRV tx off failed"
+	mac_of() { # mac_of NS DEV
+		nsenter --net=/run/netns/"$1" ip -o link show dev "$2" |
+			sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
+	}
+	GEN_MAC=$(mac_of "$NS_GEN" "$IF_GEN")
+	SRV_MAC=$(mac_of "$NS_SRV" "$IF_SRV")
+	[[ -n $GEN_MAC && -n $SRV_MAC ]] || die "cannot read the veth MAC addresses"
+	# Static neighbours: no ARP inside any measurement, the same for every target.
+	in_gen ip neigh replace "$KERNEL_IP4" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+	in_gen ip neigh replace "$STACK_IP4" lladdr "$SRV_MAC" nud permanent dev "$IF_GEN"
+	in_srv ip neigh replace "$GEN_IP4" lladdr "$GEN_MAC" nud permanent dev "$IF_SRV"
+fi
 
 # The IPv6 pass: IPv6 on both veth ends, then the same addresses' roles in fd00:NET::/64. No
 # link-local address (addr_gen_mode 1) and no router advertisements: the kernel then sends no
@@ -258,6 +327,7 @@ pin_napi() { # threaded NAPI for the server veth, its threads on the server CPU 
 NAPI_FILE=$OUT/napi.txt # where pin_napi says what it did (udp_part and tcp_part set it)
 
 for _ in $(seq 50); do
+	[[ $LINK == 1 ]] || break
 	in_gen ip link show "$IF_GEN" | grep -q 'state UP' && break
 	sleep 0.1
 done
@@ -435,11 +505,13 @@ END=$(date +%s.%N)
 CONFIG="napi=$NAPI seconds=$SECS closed_seconds=$CSECS repeat=$REPEAT warmup=$WARMUP"
 CONFIG+=" flows=$FLOWS window=$WINDOW timeout_ms=$TIMEOUT_MS batch=$BATCH payload=$PAYLOAD"
 CONFIG+=" pipe_packets=$PIPE_PACKETS gen_cpu=$GEN_CPU srv_cpu=$SRV_CPU"
+CONFIG+=" pipe_tcp_bytes=$PIPE_TCP_BYTES pipe_tcp_transactions=$PIPE_TCP_TXNS"
+CONFIG+=" pipe_tcp_conns=$(echo $PIPE_TCP_CONNS | tr " " ,)"
 CONFIG+=" parts=$(echo $PARTS | tr " " ,) tcp_repeat=$TCP_REPEAT bulk_bytes=$BULK_BYTES"
 CONFIG+=" bulk_seconds=$BULK_SECONDS http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS"
 CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH families=$(echo $FAMILIES | tr " " ,) repeat6=$REPEAT6"
 CONFIG+=" tcp_repeat6=$TCP_REPEAT6 http_paths6=$(echo $HTTP_PATHS6 | tr " " ,)"
-if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* ]]; then
+if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PIPE == 1 ]]; then
 	$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
 		--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||
 		die "report failed"

@@ -22,6 +22,14 @@
 # so --busy-poll there makes every kernel figure a measurement beside a spinning neighbour
 # (tried: khttp fell from ~134 k to ~94 k req/s) — not a comparison to publish.
 #
+# BENCH_MTU=9000 (default: the pair's own, 1500) runs this whole part, bulk and HTTP, for
+# every target at that MTU on both ends of the pair: sluice on multi-buffer AF_XDP behind the
+# gate, the kernel behind the gate, and the plain kernel (no XDP program). The MTU is set
+# before the gate attaches and put back at the end of the part, so the other parts keep theirs;
+# it is written to $TD/mtu.txt. The results replace the part's usual ones (and their table in
+# docs/benchmarks.md), so label them: e.g.
+#   BENCH_PARTS=tcp BENCH_FAMILIES=4 BENCH_MTU=9000 make bench
+#
 # Over IPv6 (run.sh's use_family 6: the same targets on fd00:NET::/64, results in $OUT/tcp6)
 # BENCH_TCP_REPEAT6 (default 2, at most BENCH_TCP_REPEAT) runs per target and
 # BENCH_HTTP_PATHS6="/bytes/64" only; no perf profiles unless BENCH_PERF6=1.
@@ -35,6 +43,7 @@ HTTP_CONNS_HIGH=${BENCH_HTTP_CONNS_HIGH:-64}
 HTTP_PATHS="/ /bytes/64"
 TCP_REPEAT6=${BENCH_TCP_REPEAT6:-$((TCP_REPEAT < 2 ? TCP_REPEAT : 2))}
 HTTP_PATHS6=${BENCH_HTTP_PATHS6:-/bytes/64}
+TCP_MTU=${BENCH_MTU:-}
 DISCARD_PORT=9
 SINK_PORT=5001
 HTTP_PORT=80
@@ -291,6 +300,15 @@ perf_during() {
 	rm -f "$TMP/perf-$name.data" "$TMP/perf-$name.script"
 }
 
+# tcp_mtu [MTU]: the MTU of both ends of the pair; without MTU, print the server end's.
+tcp_mtu() {
+	if [[ -z ${1:-} ]]; then
+		in_srv ip -o link show dev "$IF_SRV" | grep -o 'mtu [0-9]*' | cut -d' ' -f2
+		return
+	fi
+	in_gen ip link set dev "$IF_GEN" mtu "$1" && in_srv ip link set dev "$IF_SRV" mtu "$1"
+}
+
 # --- the part ----------------------------------------------------------------------------
 tcp_part() {
 	local r p reps=$TCP_REPEAT paths=$HTTP_PATHS
@@ -300,9 +318,19 @@ tcp_part() {
 	rm -rf "$TD"
 	mkdir -p "$TD"
 	date -Iseconds >"$TD/date.txt"
+	local mtu0
+	mtu0=$(tcp_mtu)
+	if [[ -n $TCP_MTU && $TCP_MTU != "$mtu0" ]]; then
+		# A veth refuses an MTU that the XDP program attached to it cannot take: change it
+		# with no gate attached (sluice's, built as xdp.frags, is attached again below).
+		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
+		tcp_mtu "$TCP_MTU" || die "cannot set MTU $TCP_MTU on $IF_GEN and $IF_SRV"
+	fi
+	tcp_mtu >"$TD/mtu.txt"
 	for t in wrk curl; do command -v $t >/dev/null || die "missing $t (make deps installs it)"; done
 	say "tcp: bulk (up to $BULK_BYTES bytes or ${BULK_SECONDS} s per kernel-sent run) and HTTP" \
-		"(wrk -t1 -c$HTTP_CONNS -d${HTTP_SECONDS}s), $reps runs per target, IPv$FAM"
+		"(wrk -t1 -c$HTTP_CONNS -d${HTTP_SECONDS}s), $reps runs per target, IPv$FAM," \
+		"MTU $(cat "$TD/mtu.txt")"
 
 	# Behind the gate: sluice (discard + HTTP in one process) and khttp, side by side.
 	in_srv "$SLUICE" attach "$IF_SRV" >"$TMP/attach.out" 2>&1 ||
@@ -409,5 +437,9 @@ EOF
 	wait "$KH_PID"
 	KH_PID=
 	first_json "$TMP/khttp.out" >"$TD/server-khttp.json"
+	if [[ $(tcp_mtu) != "$mtu0" ]]; then
+		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
+		tcp_mtu "$mtu0" || say "tcp: cannot put the MTU back to $mtu0"
+	fi
 	$PY -c "import sys; print(round($(date +%s.%N) - $t0, 1))" >"$TD/elapsed.txt"
 }

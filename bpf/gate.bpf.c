@@ -25,6 +25,15 @@
  * than the walk's bound; SL_GATE_HANDOFF the frames marked for another queue's stack, and
  * SL_GATE_META_FAILED those that could not be marked.
  *
+ * Multi-buffer frames (jumbo MTUs, XDP multi-buffer): the program is built as "xdp.frags"
+ * (BPF_F_XDP_HAS_FRAGS), so it attaches to a device whose MTU needs more than one buffer
+ * per frame, and it works the same on one that does not. Only the first buffer is read:
+ * data..data_end is the first buffer, not the packet, and every header access is checked
+ * against data_end, so a header that does not fit the first buffer is a parse error (passed
+ * to the kernel), never a read past it. The packet's whole length, for the per-rule byte
+ * counts, is bpf_xdp_get_buff_len(). Drivers put at least the headers in the first buffer
+ * (veth: up to a page).
+ *
  * Formats: Ethernet and 802.1Q/802.1ad tags (IEEE 802.1Q), ARP (RFC 826), IPv4 (RFC 791
  * §3.1, fragments §3.2), IPv6 (RFC 8200 §3, extension headers §4, fragments §4.5),
  * AH (RFC 4302 §2.2: length in 4-byte units minus 2), Neighbor Discovery (RFC 4861 §4.3,
@@ -180,7 +189,7 @@ static __always_inline int steer(struct xdp_md *ctx, const struct sl_gate_rule *
 	rs = bpf_map_lookup_elem(&sl_rule_stats, &id);
 	if (rs) {
 		rs->packets += 1;
-		rs->bytes += ctx->data_end - ctx->data;
+		rs->bytes += bpf_xdp_get_buff_len(ctx); /* all buffers, not only the first */
 	}
 	/* An empty slot means no stack is listening on this queue: let the kernel have it. */
 	if (!bpf_map_lookup_elem(&sl_xsks, &q))
@@ -532,7 +541,7 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 	return verdict(SL_GATE_PASSED, XDP_PASS);
 }
 
-SEC("xdp")
+SEC("xdp.frags")
 int sl_gate(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;

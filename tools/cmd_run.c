@@ -318,11 +318,13 @@ static void *worker_main(void *arg)
 }
 
 /* --udp-echo: send every datagram back where it came from, from the address and port it
- * was sent to (RFC 862). */
+ * was sent to (RFC 862); one sent to a broadcast or multicast address is answered from
+ * source selection (such an address is not ours to send from, RFC 1122 §3.2.1.3). */
 static void udp_echo(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 		     const uint8_t *data, size_t len)
 {
-	struct sl_udp_write_opts o = {.src = &m->dst, .src_port = m->dst_port};
+	const sl_ip *src = sl_ip_addr_state(st, &m->dst) == 0 ? &m->dst : NULL;
+	struct sl_udp_write_opts o = {.src = src, .src_port = m->dst_port};
 	(void)arg;
 	sl_udp_write(st, &o, &m->src, m->src_port, data, len);
 }

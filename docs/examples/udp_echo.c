@@ -24,7 +24,10 @@ static void stop(int sig)
 static void echo(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 		 const uint8_t *data, size_t len)
 {
-	struct sl_udp_write_opts o = {.src = &m->dst, .src_port = m->dst_port};
+	/* From the address it was sent to, unless that was a broadcast or multicast address
+	 * (not ours to send from: source selection then, RFC 1122 §3.2.1.3). */
+	const sl_ip *src = sl_ip_addr_state(st, &m->dst) == 0 ? &m->dst : NULL;
+	struct sl_udp_write_opts o = {.src = src, .src_port = m->dst_port};
 	(void)arg;
 	sl_udp_write(st, &o, &m->src, m->src_port, data, len);
 }

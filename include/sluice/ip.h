@@ -15,32 +15,59 @@ typedef struct {
 
 static inline sl_ip sl_ip_v4(uint32_t host_order)
 {
-	sl_ip a = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (uint8_t)(host_order >> 24),
-		    (uint8_t)(host_order >> 16), (uint8_t)(host_order >> 8), (uint8_t)host_order}};
+	sl_ip a;
+	uint64_t hi = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t lo = 0xffff0000ull | (uint64_t)__builtin_bswap32(host_order) << 32;
+#else
+	uint64_t lo = 0x0000ffff00000000ull | host_order;
+#endif
+	__builtin_memcpy(a.b, &hi, 8);
+	__builtin_memcpy(a.b + 8, &lo, 8);
 	return a;
 }
 
 static inline bool sl_ip_is_v4(const sl_ip *a)
 {
-	static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-	for (int i = 0; i < 12; i++)
-		if (a->b[i] != pfx[i])
-			return false;
-	return true;
+	/* The ::ffff:0:0/96 prefix, compared as one 8-byte and one 4-byte word. */
+	uint64_t hi;
+	uint32_t mid;
+	__builtin_memcpy(&hi, a->b, 8);
+	__builtin_memcpy(&mid, a->b + 8, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return hi == 0 && mid == 0xffff0000u;
+#else
+	return hi == 0 && mid == 0x0000ffffu;
+#endif
+}
+
+static inline bool sl_ip_eq(const sl_ip *a, const sl_ip *b)
+{
+	uint64_t a0, a1, b0, b1;
+	__builtin_memcpy(&a0, a->b, 8);
+	__builtin_memcpy(&a1, a->b + 8, 8);
+	__builtin_memcpy(&b0, b->b, 8);
+	__builtin_memcpy(&b1, b->b + 8, 8);
+	return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 static inline uint32_t sl_ip_to_v4(const sl_ip *a)
 {
-	return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 |
-	       a->b[15];
+	uint32_t w;
+	__builtin_memcpy(&w, a->b + 12, 4);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return __builtin_bswap32(w);
+#else
+	return w;
+#endif
 }
 
 static inline bool sl_ip_is_zero(const sl_ip *a)
 {
-	for (int i = 0; i < 16; i++)
-		if (a->b[i])
-			return false;
-	return true;
+	uint64_t a0, a1;
+	__builtin_memcpy(&a0, a->b, 8);
+	__builtin_memcpy(&a1, a->b + 8, 8);
+	return (a0 | a1) == 0;
 }
 
 /* Parse "a.b.c.d" (or IPv6 text) into *out; -EINVAL if malformed. */

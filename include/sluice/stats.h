@@ -186,10 +186,14 @@
 	X(dev_frame_owner_error, 1, "device returned a frame we did not give it (bug catcher)")    \
 	X(dev_tx_ring_full, 1, "output dropped at submit: the kernel's TX ring had no room")       \
 	X(dev_tx_batch_flush, 0, "TX array full mid-poll: submitted early, not dropped")           \
-	X(dev_fill_reserved, 0, "refills that left the fill ring short to keep the TX reserve")   \
-	X(dev_busy_polls, 0, "recvfrom calls that ran the queue's NAPI (preferred busy polling)") \
+	X(dev_fill_reserved, 0, "refills that left the fill ring short to keep the TX reserve")    \
+	X(dev_rx_multibuf, 0, "frames received in several buffers, gathered into a large one")     \
+	X(dev_rx_chain_dropped, 1, "multi-buffer frame above a large buffer, or its chain broken") \
+	X(dev_rx_no_large, 1, "multi-buffer frame dropped: no free large buffer to gather it")     \
+	X(dev_tx_multibuf, 0, "frames sent in several TX descriptors (XDP_PKT_CONTD)")             \
+	X(dev_busy_polls, 0, "recvfrom calls that ran the queue's NAPI (preferred busy polling)")  \
 	X(dev_handoff_out, 0, "frames of another queue's flow (gate-marked) passed to its stack")  \
-	X(dev_handoff_in, 0, "frames of this stack's flows received on another queue, passed here")\
+	X(dev_handoff_in, 0, "frames of this stack's flows that came on another queue, taken")     \
 	X(dev_handoff_full, 1, "frame for another queue's stack dropped: its mailbox was full")    \
 	X(dev_handoff_no_home, 0, "frame marked for a queue no stack of this process serves: kept")
 

@@ -45,7 +45,10 @@ struct sl_udp_write_opts {
 };
 
 /* Send one datagram. Larger than the path MTU: fragmented, unless dont_fragment
- * (-EMSGSIZE). Up to 65507 bytes. -ENETUNREACH without a route. o may be NULL. */
+ * (-EMSGSIZE). Up to 65507 bytes over IPv4, 65527 over IPv6 (the payload length field,
+ * RFC 8200). o->src must be an address of ours (-EADDRNOTAVAIL otherwise: a reply to a
+ * datagram sent to a broadcast or multicast address comes from source selection, src NULL,
+ * RFC 1122 §3.2.1.3). -ENETUNREACH without a route. o may be NULL. */
 int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
 		 int dst_port, const void *data, size_t len);
 

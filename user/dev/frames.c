@@ -8,7 +8,10 @@ int sl_pool_init(struct sl_frame_pool *p, uint8_t *base, uint32_t n, uint32_t fr
 	memset(p, 0, sizeof(*p));
 	p->base = base;
 	p->n = n;
+	if (!frame_size || (frame_size & (frame_size - 1)))
+		return -EINVAL;
 	p->frame_size = frame_size;
+	p->frame_shift = (uint32_t)__builtin_ctz(frame_size);
 	p->owner = calloc(n, 1);
 	p->free = calloc(n, sizeof(*p->free));
 	if (!p->owner || !p->free) {

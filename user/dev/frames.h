@@ -13,6 +13,7 @@
 struct sl_frame_pool {
 	uint8_t *base;
 	uint32_t frame_size; /* power of two */
+	uint32_t frame_shift; /* log2(frame_size): an address's frame is a shift, not a divide */
 	uint32_t n;
 	uint8_t *owner;
 	uint32_t *free; /* stack of frame indices owned by SL_OWN_FREE */
@@ -26,7 +27,7 @@ void sl_pool_free(struct sl_frame_pool *p);
 
 static inline uint32_t sl_pool_index(const struct sl_frame_pool *p, uint64_t addr)
 {
-	return (uint32_t)(addr / p->frame_size);
+	return (uint32_t)(addr >> p->frame_shift);
 }
 
 /* Take a frame from the free list for new_owner (not SL_OWN_FREE); returns its index or

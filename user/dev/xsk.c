@@ -16,6 +16,18 @@
  * itself has no room after the completions have been reclaimed (dev_tx_ring_full at the
  * end-of-poll flush, tx_ring_full for a frame refused by tx()).
  *
+ * Jumbo frames (multi-buffer AF_XDP, XDP_USE_SG; docs/architecture.md "Jumbo frames"). When
+ * the MTU does not fit one UMEM frame (MTU + 14 > 4096 − XDP_PACKET_HEADROOM), the UMEM
+ * gets a second area after the frames: large buffers of XSK_LARGE_SIZE bytes, never given to
+ * the fill ring, counted by a pool of their own. RX: a packet the kernel split over several
+ * descriptors (XDP_PKT_CONTD on all but the last) is copied into one large buffer, so the
+ * stack sees one contiguous frame; its UMEM frames go back to the free list at once (the fill
+ * ring gets them in the same poll's refill). A packet in one descriptor stays where it is, as
+ * before. TX: alloc() hands out large buffers, and tx() posts one with no copy, as
+ * descriptors cut at the 4 KiB chunk boundaries inside it, XDP_PKT_CONTD on all but the
+ * last; the buffer is free again when every one of them has completed. A frame address names
+ * its pool: below large_off a UMEM frame, above it a large buffer.
+ *
  * Preferred busy polling (Documentation/networking/napi.rst, "Busy polling" and "IRQ
  * mitigation"; sl_dev_xsk_busy_poll): with SO_PREFER_BUSY_POLL, SO_BUSY_POLL and
  * SO_BUSY_POLL_BUDGET on the socket, every rx call starts with one non-blocking recvfrom(2),
@@ -55,7 +67,23 @@
 #include <xdp/xsk.h>
 #include "gate_shared.h"
 
-#define XSK_TX_BATCH 256
+/* Multi-buffer AF_XDP (Linux 6.6) is newer than Debian 12's uapi headers. */
+#ifndef XDP_USE_SG
+#define XDP_USE_SG (1 << 4)
+#endif
+#ifndef XDP_PKT_CONTD
+#define XDP_PKT_CONTD (1 << 0)
+#endif
+
+#define XSK_TX_BATCH 256 /* frames in the TX array before it is submitted */
+/* Descriptors in the TX array: a large buffer takes one per 4 KiB chunk it spans. */
+#define XSK_TX_DESCS (XSK_TX_BATCH * 4)
+/* A large buffer (jumbo MTU): a frame of up to 16 KiB, so an MTU up to 16370. */
+#define XSK_LARGE_SHIFT 14
+#define XSK_LARGE_SIZE (1u << XSK_LARGE_SHIFT)
+/* With multi-buffer on, one poll's RX peek takes up to this many descriptors per frame the
+ * stack asked for (a 9000-byte MTU packet arrives in three). */
+#define XSK_RX_DESCS_PER_FRAME 4
 /* While the link is down a kick fails with ENETDOWN and leaves the descriptors in the ring:
  * try again this much later, not at once (that was a busy loop on sendto). */
 #define XSK_DOWN_RETRY_NS 20000000ULL
@@ -89,10 +117,25 @@ struct xsk_dev {
 	struct xsk_ring_prod fq, tx;
 	struct xsk_ring_cons cq, rx;
 	uint32_t ring_size;
-	uint32_t tx_reserve;	    /* free frames the fill ring may not take */
-	uint64_t txq[XSK_TX_BATCH]; /* descriptors (addr<<16 | len packed below) */
-	uint32_t txlen[XSK_TX_BATCH];
-	unsigned ntx;
+	uint32_t tx_reserve; /* free frames the fill ring may not take */
+	/* Queued output, in order: a frame is one descriptor, or several (XDP_PKT_CONTD on all
+	 * but its last) for a large buffer. ntx counts frames, ntxd descriptors. */
+	struct xdp_desc txd[XSK_TX_DESCS];
+	unsigned ntx, ntxd;
+	/* Large buffers (jumbo MTU only; large.n == 0 otherwise): UMEM addresses from large_off,
+	 * XSK_LARGE_SIZE each. large_pending[b]: TX descriptors of buffer b not yet completed. */
+	struct sl_frame_pool large;
+	uint64_t large_off;
+	uint8_t *large_pending;
+	bool sg; /* bound with XDP_USE_SG */
+	/* A multi-buffer packet being received (its descriptors may straddle two polls):
+	 * rx_large the large buffer it is copied into (-1: none), rx_len its bytes so far;
+	 * rx_skip: the packet is dropped, ignore descriptors up to its last. */
+	int64_t rx_large;
+	uint32_t rx_len;
+	bool rx_skip;
+	int rx_home; /* the packet was marked for this member's stack (-1: not) */
+	uint64_t rx_multibuf, rx_chain_dropped, rx_no_large, tx_multibuf;
 	uint64_t tx_dropped; /* TX ring full at submit */
 	uint64_t batch_flushes;
 	uint64_t fill_reserved;
@@ -141,13 +184,44 @@ static void refill(struct xsk_dev *x)
 	xsk_ring_prod__submit(&x->fq, got);
 }
 
+static bool is_large(const struct xsk_dev *x, uint64_t addr)
+{
+	return addr >= x->large_off && x->large.n;
+}
+
+static uint32_t large_index(const struct xsk_dev *x, uint64_t addr)
+{
+	return (uint32_t)((addr - x->large_off) >> XSK_LARGE_SHIFT);
+}
+
+static uint64_t large_addr(const struct xsk_dev *x, uint32_t b)
+{
+	return x->large_off + ((uint64_t)b << XSK_LARGE_SHIFT);
+}
+
+/* One TX descriptor of large buffer b completed (or will never be): the buffer is free when
+ * the last one has. */
+static void large_tx_done(struct xsk_dev *x, uint32_t b)
+{
+	if (b >= x->large.n || x->large.owner[b] != SL_OWN_TX || !x->large_pending[b]) {
+		x->large.errors++;
+		return;
+	}
+	if (--x->large_pending[b] == 0)
+		sl_pool_move(&x->large, b, SL_OWN_TX, SL_OWN_FREE);
+}
+
 static void reap_completions(struct xsk_dev *x)
 {
 	uint32_t idx;
 	unsigned n = xsk_ring_cons__peek(&x->cq, x->ring_size, &idx);
 	for (unsigned k = 0; k < n; k++) {
 		uint64_t addr = *xsk_ring_cons__comp_addr(&x->cq, idx + k);
-		sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX, SL_OWN_FREE);
+		if (is_large(x, addr))
+			large_tx_done(x, large_index(x, addr));
+		else
+			sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX,
+				     SL_OWN_FREE);
 	}
 	if (n)
 		xsk_ring_cons__release(&x->cq, n);
@@ -198,15 +272,29 @@ static int take_mail(struct xsk_dev *x, struct sl_frame *f, int max)
 	(void)!read(mb->efd, &v, sizeof(v)); /* reset before taking: a later write is seen */
 	pthread_mutex_lock(&mb->lock);
 	while (mb->n && got < max) {
-		int64_t i = sl_pool_take(&x->pool, SL_OWN_STACK);
-		if (i < 0)
-			break; /* no free frame now: the rest waits for the next poll */
 		uint32_t len = mb->len[mb->head];
-		struct sl_frame *fr = &f[got++];
-		fr->addr = (uint64_t)i * x->pool.frame_size + XDP_PACKET_HEADROOM;
+		struct sl_frame *fr = &f[got];
+		if (len > x->pool.frame_size - XDP_PACKET_HEADROOM) {
+			/* A jumbo frame, gathered by the sender: into a large buffer of ours. */
+			int64_t b = sl_pool_take(&x->large, SL_OWN_STACK);
+			if (b < 0) {
+				reap_completions(x);
+				b = sl_pool_take(&x->large, SL_OWN_STACK);
+			}
+			if (b < 0)
+				break; /* none free now: the rest waits for the next poll */
+			fr->addr = large_addr(x, (uint32_t)b);
+			fr->cap = XSK_LARGE_SIZE;
+		} else {
+			int64_t i = sl_pool_take(&x->pool, SL_OWN_STACK);
+			if (i < 0)
+				break;
+			fr->addr = (uint64_t)i * x->pool.frame_size + XDP_PACKET_HEADROOM;
+			fr->cap = x->pool.frame_size - XDP_PACKET_HEADROOM;
+		}
+		got++;
 		fr->data = x->umem_area + fr->addr;
 		fr->len = len;
-		fr->cap = x->pool.frame_size - XDP_PACKET_HEADROOM;
 		memcpy(fr->data, mb->buf + (size_t)mb->head * mb->slot_size, len);
 		mb->head = (mb->head + 1) % XSK_MBOX_SLOTS;
 		mb->n--;
@@ -236,6 +324,93 @@ static int marked_home(const struct xsk_dev *x, uint8_t *data, uint64_t addr, ui
 	return m.home;
 }
 
+/* Give up the multi-buffer packet being gathered: its large buffer goes back, and the rest
+ * of its descriptors are skipped. */
+static void rx_chain_drop(struct xsk_dev *x, uint64_t *counter)
+{
+	if (x->rx_large >= 0)
+		sl_pool_move(&x->large, (uint32_t)x->rx_large, SL_OWN_KERNEL, SL_OWN_FREE);
+	x->rx_large = -1;
+	if (!x->rx_skip)
+		(*counter)++;
+	x->rx_skip = true;
+}
+
+/* One descriptor of a packet in several buffers (or the last of one): copy it into the
+ * packet's large buffer and give its UMEM frame back at once. The large buffer is held as
+ * SL_OWN_KERNEL while the packet is incomplete (it may be finished in the next poll), and
+ * handed to the stack with the last descriptor. Returns 1 when a frame was completed in *out.
+ * With marks, a packet the gate marked for another member's stack (the mark is in front of
+ * its first descriptor) goes to that member whole, from the large buffer. */
+static int rx_piece(struct xsk_dev *x, const struct xdp_desc *desc, struct sl_frame *out,
+		    bool marks)
+{
+	uint32_t i = sl_pool_index(&x->pool, desc->addr);
+	bool last = !(desc->options & XDP_PKT_CONTD);
+	int done = 0;
+
+	if (!x->rx_skip && x->rx_large < 0) {
+		/* The first descriptor of a packet. Without a large pool the kernel never sets
+		 * XDP_PKT_CONTD (no XDP_USE_SG): such a chain is broken. */
+		int64_t b = x->large.n ? sl_pool_take(&x->large, SL_OWN_KERNEL) : -1;
+		if (b < 0 && x->large.n) {
+			reap_completions(x); /* buffers the kernel has sent since the last submit */
+			b = sl_pool_take(&x->large, SL_OWN_KERNEL);
+		}
+		if (b < 0)
+			rx_chain_drop(x, x->large.n ? &x->rx_no_large : &x->rx_chain_dropped);
+		x->rx_large = b;
+		x->rx_len = 0;
+		x->rx_home = -1;
+		if (marks && i < x->pool.n && x->pool.owner[i] == SL_OWN_KERNEL)
+			x->rx_home =
+			    marked_home(x, x->umem_area + desc->addr, desc->addr, desc->len);
+	}
+	if (i >= x->pool.n || x->pool.owner[i] != SL_OWN_KERNEL) {
+		/* Not a frame the kernel had from us: never read it, and the packet is broken. */
+		x->pool.errors++;
+		rx_chain_drop(x, &x->rx_chain_dropped);
+	} else {
+		if (!x->rx_skip) {
+			if (x->rx_len + desc->len > XSK_LARGE_SIZE) {
+				rx_chain_drop(x, &x->rx_chain_dropped);
+			} else {
+				memcpy(x->umem_area + large_addr(x, (uint32_t)x->rx_large) +
+					   x->rx_len,
+				       x->umem_area + desc->addr, desc->len);
+				x->rx_len += desc->len;
+			}
+		}
+		sl_pool_move(&x->pool, i, SL_OWN_KERNEL, SL_OWN_FREE);
+	}
+	if (last) {
+		uint32_t b = (uint32_t)x->rx_large;
+		if (!x->rx_skip && x->rx_large >= 0 && x->rx_home >= 0) {
+			if (hand_off(x, (unsigned)x->rx_home, x->umem_area + large_addr(x, b),
+				     x->rx_len)) {
+				sl_pool_move(&x->large, b, SL_OWN_KERNEL, SL_OWN_FREE);
+				x->rx_multibuf++;
+				x->rx_large = -1; /* gone to its home: nothing for the stack here */
+			} else {
+				x->handoff_no_home++;
+			}
+		}
+		if (!x->rx_skip && x->rx_large >= 0) {
+			sl_pool_move(&x->large, b, SL_OWN_KERNEL, SL_OWN_STACK);
+			out->addr = large_addr(x, b);
+			out->data = x->umem_area + out->addr;
+			out->len = x->rx_len;
+			out->cap = XSK_LARGE_SIZE;
+			x->rx_multibuf++;
+			done = 1;
+		}
+		x->rx_large = -1;
+		x->rx_len = 0;
+		x->rx_skip = false;
+	}
+	return done;
+}
+
 static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 {
 	struct xsk_dev *x = xd_of(d);
@@ -247,11 +422,19 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 		    errno == ENXIO)
 			x->gone = -ENODEV; /* unbound: the interface was unregistered */
 	}
-	unsigned n = xsk_ring_cons__peek(&x->rx, (unsigned)max, &idx);
+	/* With multi-buffer a frame may take several descriptors: peek more than max, stop at
+	 * max frames and hand the rest back to the ring (cancel). */
+	unsigned want = x->sg ? (unsigned)max * XSK_RX_DESCS_PER_FRAME : (unsigned)max;
+	unsigned n = xsk_ring_cons__peek(&x->rx, want, &idx);
+	unsigned k;
 	int got = 0;
 	bool marks = x->group && atomic_load_explicit(&x->group->expect, memory_order_relaxed) > 0;
-	for (unsigned k = 0; k < n; k++) {
+	for (k = 0; k < n && got < max; k++) {
 		const struct xdp_desc *desc = xsk_ring_cons__rx_desc(&x->rx, idx + k);
+		if ((desc->options & XDP_PKT_CONTD) || x->rx_large >= 0 || x->rx_skip) {
+			got += rx_piece(x, desc, &f[got], marks);
+			continue;
+		}
 		uint32_t i = sl_pool_index(&x->pool, desc->addr);
 		if (sl_pool_move(&x->pool, i, SL_OWN_KERNEL, SL_OWN_STACK) < 0)
 			continue; /* counted as an owner error; never touch a frame we do not own */
@@ -272,16 +455,37 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 		fr->len = desc->len;
 		fr->cap = x->pool.frame_size - (uint32_t)(desc->addr & (x->pool.frame_size - 1));
 	}
-	if (n)
-		xsk_ring_cons__release(&x->rx, n);
+	if (k < n)
+		xsk_ring_cons__cancel(&x->rx, n - k);
+	if (k)
+		xsk_ring_cons__release(&x->rx, k);
 	if (x->group)
 		got += take_mail(x, f + got, max - got);
 	return got;
 }
 
+/* With a jumbo MTU every frame for output is a large buffer: the stack builds frames up to
+ * MTU + 14 bytes without asking how large the one it got is. */
 static int xsk_alloc(struct sl_dev *d, struct sl_frame *f)
 {
 	struct xsk_dev *x = xd_of(d);
+	if (x->large.n) {
+		int64_t b = sl_pool_take(&x->large, SL_OWN_STACK);
+		if (b < 0) {
+			/* Fewer of these than frames: before giving up, take back what the kernel
+			 * has sent since the last submit (a burst larger than the pool, in one
+			 * poll). */
+			reap_completions(x);
+			b = sl_pool_take(&x->large, SL_OWN_STACK);
+		}
+		if (b < 0)
+			return -ENOBUFS;
+		f->addr = large_addr(x, (uint32_t)b);
+		f->data = x->umem_area + f->addr;
+		f->len = 0;
+		f->cap = XSK_LARGE_SIZE;
+		return 0;
+	}
 	int64_t i = sl_pool_take(&x->pool, SL_OWN_STACK);
 	if (i < 0)
 		return -ENOBUFS;
@@ -295,32 +499,73 @@ static int xsk_alloc(struct sl_dev *d, struct sl_frame *f)
 static void xsk_release(struct sl_dev *d, const struct sl_frame *f)
 {
 	struct xsk_dev *x = xd_of(d);
-	sl_pool_move(&x->pool, sl_pool_index(&x->pool, f->addr), SL_OWN_STACK, SL_OWN_FREE);
+	if (is_large(x, f->addr))
+		sl_pool_move(&x->large, large_index(x, f->addr), SL_OWN_STACK, SL_OWN_FREE);
+	else
+		sl_pool_move(&x->pool, sl_pool_index(&x->pool, f->addr), SL_OWN_STACK, SL_OWN_FREE);
 }
 
 static void tx_submit(struct xsk_dev *x);
 static void tx_kick(struct xsk_dev *x, uint64_t now);
 
+/* Descriptors a frame at addr of len bytes takes: one per 4 KiB chunk it touches (aligned
+ * UMEM: a descriptor may not cross a chunk boundary). */
+static unsigned tx_descs(const struct xsk_dev *x, uint64_t addr, uint32_t len)
+{
+	uint32_t cs = x->pool.frame_size;
+	uint32_t first = cs - (uint32_t)(addr & (cs - 1));
+	return len <= first ? 1 : 1 + (len - first + cs - 1) / cs;
+}
+
 static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 {
 	struct xsk_dev *x = xd_of(d);
-	uint32_t i = sl_pool_index(&x->pool, f->addr);
-	if (x->ntx == XSK_TX_BATCH) {
+	bool large = is_large(x, f->addr);
+	unsigned need = large ? tx_descs(x, f->addr, f->len) : 1;
+	if (large && (f->len == 0 || ((f->addr - x->large_off) & (XSK_LARGE_SIZE - 1)) + f->len >
+					 XSK_LARGE_SIZE)) {
+		/* Beyond its buffer (or empty): a stack bug, never a descriptor. */
+		sl_pool_move(&x->large, large_index(x, f->addr), SL_OWN_STACK, SL_OWN_FREE);
+		x->large.errors++;
+		return -EINVAL;
+	}
+	if (x->ntx == XSK_TX_BATCH || x->ntxd + need > XSK_TX_DESCS) {
 		/* A full array is not a full ring: hand the batch to the kernel now. */
 		x->batch_flushes++;
 		tx_submit(x);
 		tx_kick(x, x->last_now);
 	}
-	if (x->ntx == XSK_TX_BATCH) {
+	if (x->ntx == XSK_TX_BATCH || x->ntxd + need > XSK_TX_DESCS) {
 		/* Still full: the TX ring had no room for any of it (the caller counts this one
 		 * as tx_ring_full). */
-		sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_FREE);
+		xsk_release(d, f);
 		return -ENOBUFS;
 	}
-	if (sl_pool_move(&x->pool, i, SL_OWN_STACK, SL_OWN_TX) < 0)
+	if (!large) {
+		if (sl_pool_move(&x->pool, sl_pool_index(&x->pool, f->addr), SL_OWN_STACK,
+				 SL_OWN_TX) < 0)
+			return -EINVAL;
+		x->txd[x->ntxd++] = (struct xdp_desc){.addr = f->addr, .len = f->len, .options = 0};
+		x->ntx++;
+		return 0;
+	}
+	uint32_t b = large_index(x, f->addr);
+	if (sl_pool_move(&x->large, b, SL_OWN_STACK, SL_OWN_TX) < 0)
 		return -EINVAL;
-	x->txq[x->ntx] = f->addr;
-	x->txlen[x->ntx++] = f->len;
+	x->large_pending[b] = (uint8_t)need;
+	uint64_t addr = f->addr;
+	uint32_t left = f->len, cs = x->pool.frame_size;
+	for (unsigned k = 0; k < need; k++) {
+		uint32_t room = cs - (uint32_t)(addr & (cs - 1));
+		uint32_t len = left < room ? left : room;
+		left -= len;
+		x->txd[x->ntxd++] = (struct xdp_desc){
+		    .addr = addr, .len = len, .options = left ? XDP_PKT_CONTD : 0};
+		addr += len;
+	}
+	if (need > 1)
+		x->tx_multibuf++;
+	x->ntx++;
 	return 0;
 }
 
@@ -330,25 +575,33 @@ static bool tx_waiting(struct xsk_dev *x)
 	return xsk_prod_nb_free(&x->tx, x->ring_size) < x->ring_size;
 }
 
-/* Move the TX array into the TX ring (one reserve/submit), after reclaiming completions.
- * What the ring has no room for stays in the array. */
+/* Move the TX array into the TX ring (one reserve/submit), after reclaiming completions, as
+ * many whole frames as the ring has room for: never part of a multi-descriptor frame (the
+ * kernel would take the next frame's first descriptor as its continuation). What the ring
+ * has no room for stays in the array. */
 static void tx_submit(struct xsk_dev *x)
 {
 	reap_completions(x);
-	if (!x->ntx)
+	if (!x->ntxd)
 		return;
+	unsigned take = xsk_prod_nb_free(&x->tx, x->ntxd);
+	if (take >= x->ntxd)
+		take = x->ntxd;
+	else
+		while (take && (x->txd[take - 1].options & XDP_PKT_CONTD))
+			take--;
 	uint32_t idx;
-	unsigned got = xsk_ring_prod__reserve(&x->tx, x->ntx, &idx);
-	for (unsigned k = 0; k < got; k++) {
-		struct xdp_desc *desc = xsk_ring_prod__tx_desc(&x->tx, idx + k);
-		desc->addr = x->txq[k];
-		desc->len = x->txlen[k];
-		desc->options = 0;
+	if (!take || xsk_ring_prod__reserve(&x->tx, take, &idx) != take)
+		return;
+	unsigned frames = 0;
+	for (unsigned k = 0; k < take; k++) {
+		*xsk_ring_prod__tx_desc(&x->tx, idx + k) = x->txd[k];
+		frames += !(x->txd[k].options & XDP_PKT_CONTD);
 	}
-	xsk_ring_prod__submit(&x->tx, got);
-	memmove(x->txq, x->txq + got, (x->ntx - got) * sizeof(x->txq[0]));
-	memmove(x->txlen, x->txlen + got, (x->ntx - got) * sizeof(x->txlen[0]));
-	x->ntx -= got;
+	xsk_ring_prod__submit(&x->tx, take);
+	memmove(x->txd, x->txd + take, (x->ntxd - take) * sizeof(x->txd[0]));
+	x->ntxd -= take;
+	x->ntx -= frames;
 }
 
 static void tx_kick(struct xsk_dev *x, uint64_t now)
@@ -381,13 +634,24 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 {
 	struct xsk_dev *x = xd_of(d);
 	tx_submit(x);
-	for (unsigned k = 0; k < x->ntx; k++) {
+	for (unsigned k = 0; k < x->ntxd; k++) {
 		/* TX ring full even after reclaiming completions: the frame goes back to the free
-		 * list and is counted. */
-		sl_pool_move(&x->pool, sl_pool_index(&x->pool, x->txq[k]), SL_OWN_TX, SL_OWN_FREE);
+		 * list and is counted (a large buffer once, at its first descriptor). */
+		uint64_t addr = x->txd[k].addr;
+		if (k && (x->txd[k - 1].options & XDP_PKT_CONTD))
+			continue;
+		if (is_large(x, addr)) {
+			uint32_t b = large_index(x, addr);
+			x->large_pending[b] = 0;
+			sl_pool_move(&x->large, b, SL_OWN_TX, SL_OWN_FREE);
+		} else {
+			sl_pool_move(&x->pool, sl_pool_index(&x->pool, addr), SL_OWN_TX,
+				     SL_OWN_FREE);
+		}
 		x->tx_dropped++;
 	}
 	x->ntx = 0;
+	x->ntxd = 0;
 	x->last_now = now;
 	tx_kick(x, now);
 	refill(x);
@@ -459,18 +723,34 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 	st->c[SL_STAT_dev_tx_ring_full] = x->tx_dropped;
 	st->c[SL_STAT_dev_tx_batch_flush] = x->batch_flushes;
 	st->c[SL_STAT_dev_fill_reserved] = x->fill_reserved;
+	st->c[SL_STAT_dev_frame_owner_error] = x->pool.errors + x->large.errors;
+	st->c[SL_STAT_dev_rx_multibuf] = x->rx_multibuf;
+	st->c[SL_STAT_dev_rx_chain_dropped] = x->rx_chain_dropped;
+	st->c[SL_STAT_dev_rx_no_large] = x->rx_no_large;
+	st->c[SL_STAT_dev_tx_multibuf] = x->tx_multibuf;
 	st->c[SL_STAT_dev_busy_polls] = x->busy_polls;
 	st->c[SL_STAT_dev_handoff_out] = x->handoff_out;
 	st->c[SL_STAT_dev_handoff_in] = x->handoff_in;
 	st->c[SL_STAT_dev_handoff_full] =
 	    atomic_load_explicit(&x->handoff_full, memory_order_relaxed);
 	st->c[SL_STAT_dev_handoff_no_home] = x->handoff_no_home;
-	st->c[SL_STAT_dev_frame_owner_error] = x->pool.errors;
+}
+
+/* Both pools in one count: total is UMEM frames plus large buffers (none below a jumbo MTU). */
+static void both_counts(const struct xsk_dev *x, struct sl_dev_counts *c)
+{
+	sl_pool_counts(&x->pool, c);
+	if (!x->large.n)
+		return;
+	c->total += x->large.n;
+	for (int k = 0; k < SL_OWN_N; k++)
+		c->owner[k] += x->large.count[k];
+	c->owner_errors += x->large.errors;
 }
 
 static void xsk_counts(struct sl_dev *d, struct sl_dev_counts *c)
 {
-	sl_pool_counts(&xd_of(d)->pool, c);
+	both_counts(xd_of(d), c);
 }
 
 static int xsk_fd(struct sl_dev *d)
@@ -505,7 +785,8 @@ static int join_group(struct xsk_dev *x, struct sl_xsk_group *g)
 	if (x->queue >= SL_GATE_MAX_QUEUES)
 		return -EINVAL;
 	pthread_mutex_init(&x->mbox.lock, NULL);
-	x->mbox.slot_size = x->pool.frame_size - XDP_PACKET_HEADROOM;
+	/* A slot holds a whole frame: one UMEM frame's data, or a large buffer (jumbo MTU). */
+	x->mbox.slot_size = x->large.n ? XSK_LARGE_SIZE : x->pool.frame_size - XDP_PACKET_HEADROOM;
 	x->mbox.buf = malloc((size_t)XSK_MBOX_SLOTS * x->mbox.slot_size);
 	x->mbox.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	x->ep_fd = epoll_create1(EPOLL_CLOEXEC);
@@ -546,10 +827,11 @@ static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 {
 	struct xsk_dev *x = xd_of(d);
 	/* Let in-flight transmissions complete so their frames are accounted for. */
-	for (int tries = 0; tries < 100 && x->pool.count[SL_OWN_TX]; tries++) {
+	for (int tries = 0; tries < 100 && (x->pool.count[SL_OWN_TX] || x->large.count[SL_OWN_TX]);
+	     tries++) {
 		xsk_flush(d, 0);
 		reap_completions(x);
-		if (x->pool.count[SL_OWN_TX])
+		if (x->pool.count[SL_OWN_TX] || x->large.count[SL_OWN_TX])
 			usleep(1000);
 	}
 	leave_group(x);
@@ -563,13 +845,19 @@ static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 	for (uint32_t i = 0; i < x->pool.n; i++)
 		if (x->pool.owner[i] == SL_OWN_KERNEL || x->pool.owner[i] == SL_OWN_TX)
 			sl_pool_move(&x->pool, i, x->pool.owner[i], SL_OWN_FREE);
+	/* Large buffers: a packet half gathered (KERNEL), or sent and never completed (TX). */
+	for (uint32_t b = 0; b < x->large.n; b++)
+		if (x->large.owner[b] == SL_OWN_KERNEL || x->large.owner[b] == SL_OWN_TX)
+			sl_pool_move(&x->large, b, x->large.owner[b], SL_OWN_FREE);
 	if (final)
-		sl_pool_counts(&x->pool, final);
+		both_counts(x, final);
 	if (x->ctl_fd >= 0)
 		close(x->ctl_fd);
 	if (x->umem_area)
 		munmap(x->umem_area, x->umem_len);
 	sl_pool_free(&x->pool);
+	sl_pool_free(&x->large);
+	free(x->large_pending);
 	free(x);
 }
 
@@ -608,6 +896,37 @@ static int read_mac_mtu(const char *ifname, uint8_t mac[6], uint32_t *mtu)
 	return err;
 }
 
+/* Does the MTU need multi-buffer AF_XDP? A received frame must fit a UMEM frame less the
+ * kernel's headroom (MTU + 14 ≤ 3840 with 4 KiB frames); above that the socket binds with
+ * XDP_USE_SG and the UMEM gets large buffers after its frames. Only then: XDP_USE_SG is not
+ * harmless everywhere — a kernel before 6.6 refuses the bind, and a zero-copy driver without
+ * multi-buffer zero-copy would fall back to copy mode. Returns how many large buffers (0 for
+ * none), or -EMSGSIZE for an MTU a large buffer cannot hold. */
+static int64_t jumbo_plan(struct xsk_dev *x, uint32_t frames, uint32_t frame_size)
+{
+	x->rx_large = -1;
+	if (x->dev.mtu + 14 <= frame_size - XDP_PACKET_HEADROOM)
+		return 0;
+	if (x->dev.mtu + 14 > XSK_LARGE_SIZE)
+		return -EMSGSIZE;
+	x->sg = true;
+	/* Every output frame is one of them, and so is every multi-buffer packet of an RX
+	 * batch: an eighth of the frames (512 of 4096: 8 MiB), at least 128. */
+	return frames / 8 > 128 ? frames / 8 : 128;
+}
+
+/* The large buffers' pool, over the UMEM from byte off (after the frames). */
+static int jumbo_init(struct xsk_dev *x, uint64_t off, uint32_t n)
+{
+	if (!n)
+		return 0;
+	x->large_off = off;
+	x->large_pending = calloc(n, 1);
+	if (!x->large_pending)
+		return -ENOMEM;
+	return sl_pool_init(&x->large, x->umem_area + off, n, XSK_LARGE_SIZE);
+}
+
 int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 {
 	uint32_t frames = cfg->frames ? cfg->frames : 4096;
@@ -642,12 +961,13 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	err = read_mac_mtu(cfg->ifname, x->dev.mac, &x->dev.mtu);
 	if (err)
 		goto fail;
-	if (x->dev.mtu + 14 > frame_size - XDP_PACKET_HEADROOM) {
-		err = -EMSGSIZE; /* jumbo frames need multi-buffer AF_XDP, not supported yet */
+	int64_t nlarge = jumbo_plan(x, frames, frame_size);
+	if (nlarge < 0) {
+		err = (int)nlarge;
 		goto fail;
 	}
 
-	x->umem_len = (size_t)frames * frame_size;
+	x->umem_len = (size_t)frames * frame_size + (size_t)nlarge * XSK_LARGE_SIZE;
 	x->umem_area =
 	    mmap(NULL, x->umem_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (x->umem_area == MAP_FAILED) {
@@ -656,6 +976,8 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		goto fail;
 	}
 	err = sl_pool_init(&x->pool, x->umem_area, frames, frame_size);
+	if (!err)
+		err = jumbo_init(x, (uint64_t)frames * frame_size, (uint32_t)nlarge);
 	if (err)
 		goto fail;
 
@@ -676,7 +998,8 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	    /* The gate owns the XDP program and the XSKMAP; libxdp must not load its own. */
 	    .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 	    .xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
-	    .bind_flags = XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0),
+	    .bind_flags =
+		XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0) | (x->sg ? XDP_USE_SG : 0),
 	};
 	/* The kernel releases a closed socket's hold on the queue from a workqueue, so a bind
 	 * right after a previous socket on the same queue closed can see EBUSY for a moment. */
@@ -723,6 +1046,8 @@ fail:
 	if (x->umem_area)
 		munmap(x->umem_area, x->umem_len);
 	sl_pool_free(&x->pool);
+	sl_pool_free(&x->large);
+	free(x->large_pending);
 	if (x->ctl_fd >= 0)
 		close(x->ctl_fd);
 	free(x);

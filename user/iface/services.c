@@ -13,28 +13,6 @@
 
 /* --- frames ---------------------------------------------------------------------------- */
 
-int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f)
-{
-	if (st->dev->ops->alloc(st->dev, f) < 0) {
-		STAT_INC(st, tx_no_frame);
-		return -ENOBUFS;
-	}
-	return 0;
-}
-
-void sl_iface_release(struct sl_stack *st, const struct sl_frame *f)
-{
-	st->dev->ops->release(st->dev, f);
-}
-
-void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
-{
-	if (st->dev->ops->tx(st->dev, f) == 0)
-		STAT_INC(st, tx_frames);
-	else
-		STAT_INC(st, tx_ring_full);
-}
-
 /* --- datagrams in pieces ---------------------------------------------------------------- */
 
 /* Copy len bytes starting at byte off of the concatenated pieces into out. */
@@ -97,13 +75,9 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a)
 {
 	if (a == 0xffffffffu)
 		return true;
-	for (unsigned i = 0; i < st->n_v4; i++) {
-		const struct sl_addr4 *s = &st->v4[i];
-		/* Directed broadcast of an on-link subnet (not for /31, /32: RFC 3021). */
-		if (s->plen < 31 && (a & s->mask) == (s->addr & s->mask) &&
-		    (a | s->mask) == 0xffffffffu)
+	for (unsigned i = 0; i < st->n_v4; i++)
+		if (a == st->v4[i].bcast) /* directed broadcast of an on-link subnet */
 			return true;
-	}
 	return false;
 }
 
@@ -166,6 +140,35 @@ int sl_iface_route(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, 
 	return 0;
 }
 
+/* --- the path cache ------------------------------------------------------------------ */
+
+struct sl_path *sl_path_fill(struct sl_stack *st, const sl_ip *dst, int *err)
+{
+	struct sl_path *p = &st->paths[sl_path_slot(dst)];
+	sl_ip nh, src;
+	int e = sl_iface_route(st, dst, &nh, &src);
+	if (e) {
+		*err = e;
+		return NULL;
+	}
+	p->dst = *dst;
+	p->src = src;
+	p->nh = nh;
+	p->neigh = -1;
+	p->v6 = !sl_ip_is_v4(dst);
+	if (p->v6) {
+		p->src4 = p->dst4 = 0;
+		p->bcast = sl_ip6_is_multicast(dst);
+	} else {
+		p->src4 = sl_ip_to_v4(&src);
+		p->dst4 = sl_ip_to_v4(dst);
+		p->bcast = sl_iface_is_bcast4(st, p->dst4);
+	}
+	p->psum = sl_ip_pseudo_sum(&src, dst, 0, 0);
+	p->gen = st->path_gen;
+	return p;
+}
+
 /* An IPv6 address: unicast, not one of the reserved forms a host may not take. */
 static int add_addr6(struct sl_stack *st, const sl_ip *a, uint8_t plen)
 {
@@ -181,6 +184,7 @@ static int add_addr6(struct sl_stack *st, const sl_ip *a, uint8_t plen)
 	memset(n, 0, sizeof(*n));
 	n->addr = *a;
 	n->plen = plen;
+	sl_path_changed(st);
 	sl_nd_start_dad(st, n);
 	return 0;
 }
@@ -202,6 +206,7 @@ static int del_addr6(struct sl_stack *st, const sl_ip *a)
 			sl_timer_arm(&st->timers, &x->dad_timer, st->now + 1000000000ULL);
 	}
 	st->n_v6--;
+	sl_path_changed(st);
 	return 0;
 }
 
@@ -231,7 +236,9 @@ int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
 		return -EEXIST;
 	if (st->n_v4 == SL_MAX_ADDRS)
 		return -ENOSPC;
-	st->v4[st->n_v4++] = (struct sl_addr4){v, mask_of(prefix_len), prefix_len};
+	uint32_t m = mask_of(prefix_len);
+	st->v4[st->n_v4++] = (struct sl_addr4){v, m, prefix_len, prefix_len < 31 ? v | ~m : 0xffffffffu};
+	sl_path_changed(st);
 	sl_arp_announce(st, v);
 	return 0;
 }
@@ -244,6 +251,7 @@ int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a)
 	for (unsigned i = 0; i < st->n_v4; i++) {
 		if (st->v4[i].addr == v) {
 			st->v4[i] = st->v4[--st->n_v4];
+			sl_path_changed(st);
 			return 0;
 		}
 	}

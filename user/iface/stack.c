@@ -43,6 +43,7 @@ int sl_stack_open(struct sl_dev *dev, const struct sl_stack_config *cfg, uint64_
 	if (cfg->deterministic_secrets)
 		sl_rng_seed(&st->secret_rng, cfg->seed ^ 0x5ec7e75ec7e75ec7ULL);
 	st->ip_id = (uint16_t)sl_rng_next(&st->rng);
+	st->path_gen = 1;
 
 	err = sl_timers_init(&st->timers, cfg->arp_cache_size + cfg->reasm_max_datagrams +
 					      6 * cfg->tcp_max_conns + 64);

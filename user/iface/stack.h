@@ -5,6 +5,7 @@
 #ifndef SL_IFACE_STACK_H
 #define SL_IFACE_STACK_H
 
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,6 +18,12 @@
 #include "proto/tcp.h"
 #include "util/rng.h"
 #include "util/timer.h"
+#include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/eth.h"
+#include "wire/ipv4.h"
+#include "wire/ipv6.h"
+#include <string.h>
 
 #define STAT_INC(st, name) ((st)->stats->c[SL_STAT_##name]++)
 #define STAT_ADD(st, name, n) ((st)->stats->c[SL_STAT_##name] += (n))
@@ -40,6 +47,8 @@ struct sl_addr4 {
 	uint32_t addr;
 	uint32_t mask;
 	uint8_t plen;
+	uint32_t bcast; /* the subnet's directed broadcast; for /31 and /32, which have none
+			 * (RFC 3021), the limited broadcast, which is a broadcast anyway */
 };
 
 /* An IPv6 address of the stack. Usable once Duplicate Address Detection (RFC 4862 §5.4)
@@ -52,6 +61,24 @@ struct sl_addr6 {
 	bool dad_failed;
 	struct sl_timer dad_timer;
 };
+
+/* The path to one destination, cached: the route (source address and next hop), whether it
+ * is a broadcast or multicast destination, a hint to the next hop's neighbour entry, and the
+ * pseudo-header sum of its addresses — what every packet to dst would otherwise look up again.
+ * Valid while gen equals the stack's path_gen, which every change of addresses or routes
+ * bumps (sl_path_changed); the neighbour hint is checked on use (sl_neigh_output_hint). Path
+ * MTUs are not cached: they age (RFC 8201), so output asks sl_pmtu_get. */
+struct sl_path {
+	sl_ip dst;
+	uint32_t gen; /* 0: empty (path_gen starts at 1) */
+	int32_t neigh;
+	sl_ip src, nh;
+	uint32_t src4, dst4; /* IPv4: host order */
+	bool v6;
+	bool bcast;	/* IPv4 limited or directed broadcast; IPv6 multicast */
+	uint64_t psum;	/* sl_ip_pseudo_sum(src, dst, 0, 0) */
+};
+#define SL_PATH_SLOTS 64 /* direct-mapped by destination: a miss is one route lookup */
 
 struct sl_stack {
 	struct sl_dev *dev;
@@ -66,6 +93,8 @@ struct sl_stack {
 	sl_ip gw6; /* all-zero: none; may be link-local */
 	struct sl_pmtu pmtu; /* IPv6 path MTUs learned from Packet Too Big (RFC 8201) */
 	uint32_t ip6_id;     /* fragment identification, RFC 7739: from the random generator */
+	uint32_t path_gen;   /* bumped when addresses or routes change: paths[] then refill */
+	struct sl_path paths[SL_PATH_SLOTS];
 
 	struct sl_stats own_stats;
 	struct sl_stats *stats; /* &own_stats, or the published mapping */
@@ -103,11 +132,27 @@ enum sl_rx_result { SL_RX_RELEASE = 0, SL_RX_KEPT = 1 };
 /* iface/publish.c: rewrite the published connection table (from the poll loop, every 50 ms). */
 void sl_stack_write_conns(struct sl_stack *st);
 
-/* iface: output */
-int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f);
-void sl_iface_release(struct sl_stack *st, const struct sl_frame *f);
+/* iface: output (inline: once or twice per packet) */
+static inline int sl_iface_alloc(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->alloc(st->dev, f) < 0) {
+		STAT_INC(st, tx_no_frame);
+		return -ENOBUFS;
+	}
+	return 0;
+}
+static inline void sl_iface_release(struct sl_stack *st, const struct sl_frame *f)
+{
+	st->dev->ops->release(st->dev, f);
+}
 /* Queue a complete Ethernet frame for transmission (takes the frame). */
-void sl_iface_tx(struct sl_stack *st, struct sl_frame *f);
+static inline void sl_iface_tx(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->dev->ops->tx(st->dev, f) == 0)
+		STAT_INC(st, tx_frames);
+	else
+		STAT_INC(st, tx_ring_full);
+}
 
 /* Fill buf with secret bytes (keys of keyed hashes): getrandom(2), or, with
  * cfg.deterministic_secrets, a generator of their own seeded from cfg.seed (not the
@@ -128,6 +173,34 @@ bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
 bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a);
 /* Route to dst: next hop and source address. -ENETUNREACH without one. */
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src);
+
+static inline unsigned sl_path_slot(const sl_ip *dst)
+{
+	uint32_t a, b;
+	__builtin_memcpy(&a, dst->b + 12, 4);
+	__builtin_memcpy(&b, dst->b + 4, 4);
+	return ((a ^ b) * 0x9e3779b1u) >> (32 - 6);
+}
+_Static_assert(SL_PATH_SLOTS == 64, "sl_path_slot keeps 6 bits");
+/* Route dst now into its slot (iface/services.c). */
+struct sl_path *sl_path_fill(struct sl_stack *st, const sl_ip *dst, int *err);
+/* The path to dst (either family), from the cache or routed now; NULL with *err set
+ * (-ENETUNREACH) without a route. The pointer is valid until the next call. */
+static inline struct sl_path *sl_path_get(struct sl_stack *st, const sl_ip *dst, int *err)
+{
+	struct sl_path *p = &st->paths[sl_path_slot(dst)];
+	if (p->gen == st->path_gen && sl_ip_eq(&p->dst, dst))
+		return p;
+	return sl_path_fill(st, dst, err);
+}
+/* Addresses or routes changed: every cached path is refilled on its next use. */
+static inline void sl_path_changed(struct sl_stack *st)
+{
+	if (++st->path_gen == 0)
+		st->path_gen = 1;
+	for (unsigned i = 0; st->path_gen == 1 && i < SL_PATH_SLOTS; i++)
+		st->paths[i].gen = 0; /* wrapped: no stale slot may match the new generation */
+}
 
 /* A received, validated IP datagram (either family) as the transport layers see it. */
 struct sl_ip_pkt {
@@ -172,6 +245,82 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
  * (unless df: -EMSGSIZE). */
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df);
+/* Send f to next hop ip: while the entry *hint names still holds ip in a state that sends at
+ * once and is the most recently used one, straight here; otherwise sl_neigh_output_hint
+ * (lookup, resolution, the use order). */
+static inline void sl_neigh_tx(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip,
+			       int32_t *hint)
+{
+	struct sl_arp *a = &st->arp;
+	uint32_t h = (uint32_t)*hint;
+	if (h < a->cap && a->lru_tail == (int32_t)h) {
+		struct sl_arp_entry *e = &a->e[h];
+		if ((e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING ||
+		     e->state == SL_ARP_DELAY) &&
+		    sl_ip_eq(&e->ip, ip)) {
+			e->last_used = st->now;
+			e->used = 1;
+			memcpy(f->data, e->mac, 6);
+			sl_iface_tx(st, f);
+			return;
+		}
+	}
+	sl_neigh_output_hint(st, f, ip, hint);
+}
+
+/* Send one unfragmented IPv4 packet (20 + l4len within the MTU: the caller checked) whose
+ * transport bytes, checksum included, sit at f->data + SL_L4_OFF, over path p from src (host
+ * order). Takes the frame. Always inlined: it is the tail of every fast output path. */
+__attribute__((always_inline)) static inline void
+sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
+	     uint32_t src, uint8_t proto, uint8_t ttl, bool df)
+{
+	uint8_t *ip = f->data + SL_L3_OFF;
+	uint16_t tot = (uint16_t)(SL_IPV4_HLEN + l4len);
+	uint16_t id = st->ip_id++;
+	uint16_t frag = df ? SL_IPV4_DF : 0;
+	uint8_t t = ttl ? ttl : st->cfg.ttl; /* RFC 1122 §3.2.1.7: never send TTL 0 */
+	/* The header's checksum from its fields' values (RFC 1071): no pass over the bytes. */
+	uint64_t sum = 0x4500u + (uint64_t)tot + id + frag + ((uint32_t)t << 8 | proto) + src +
+		       p->dst4;
+	ip[0] = 0x45;
+	ip[1] = 0;
+	sl_put16(ip + 2, tot);
+	sl_put16(ip + 4, id);
+	sl_put16(ip + 6, frag);
+	ip[8] = t;
+	ip[9] = proto;
+	sl_put16(ip + 10, (uint16_t)~sl_csum_fold(sum));
+	sl_put32(ip + 12, src);
+	sl_put32(ip + 16, p->dst4);
+	memcpy(f->data + 6, st->mac, 6);
+	sl_put16(f->data + 12, SL_ETH_P_IPV4);
+	f->len = (uint32_t)(SL_ETH_HLEN + tot);
+	if (p->bcast) {
+		memset(f->data, 0xff, 6);
+		sl_iface_tx(st, f);
+	} else {
+		sl_neigh_tx(st, f, &p->nh, &p->neigh);
+	}
+}
+/* IPv6: the same at SL_L4_OFF6 (40 + l4len within the path MTU). */
+__attribute__((always_inline)) static inline void
+sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
+	     const sl_ip *src, uint8_t proto, uint8_t hlim)
+{
+	sl_ipv6_emit(f->data + SL_L3_OFF, (uint16_t)l4len, proto, hlim ? hlim : st->cfg.ttl, src,
+		     &p->dst);
+	f->len = (uint32_t)(SL_ETH_HLEN + SL_IPV6_HLEN + l4len);
+	STAT_INC(st, ipv6_tx);
+	memcpy(f->data + 6, st->mac, 6);
+	sl_put16(f->data + 12, SL_ETH_P_IPV6);
+	if (p->bcast) { /* multicast: its MAC (RFC 2464 §7), no resolution */
+		sl_ip6_mcast_mac(&p->dst, f->data);
+		sl_iface_tx(st, f);
+		return;
+	}
+	sl_neigh_tx(st, f, &p->nh, &p->neigh);
+}
 /* Send an IPv4 datagram whose transport bytes are the concatenation of n pieces (header,
  * payload …), fragmenting as needed (RFC 791 §3.2). */
 struct sl_piece {

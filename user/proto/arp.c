@@ -352,7 +352,32 @@ static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *i
 
 void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 {
-	struct sl_arp_entry *e = lookup(&st->arp, ip);
+	int32_t hint = -1;
+	sl_neigh_output_hint(st, f, ip, &hint);
+}
+
+void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip, int32_t *hint)
+{
+	struct sl_arp *a = &st->arp;
+	uint32_t h = (uint32_t)*hint;
+	if (h < a->cap) {
+		/* The entry this path used last time: still the same neighbour, and in a state that
+		 * sends at once without a transition (STALE must start DELAY: the full path). */
+		struct sl_arp_entry *e = &a->e[h];
+		if ((e->state == SL_ARP_REACHABLE || e->state == SL_ARP_REFRESHING ||
+		     e->state == SL_ARP_DELAY) &&
+		    sl_ip_eq(&e->ip, ip)) {
+			touch(st, e);
+			memcpy(f->data, e->mac, 6);
+			sl_iface_tx(st, f);
+			return;
+		}
+	}
+	/* Resolution may send (a solicitation goes out through the path cache, which may reuse
+	 * the slot ip points into): hold the address here. */
+	sl_ip nh = *ip;
+	ip = &nh;
+	struct sl_arp_entry *e = lookup(a, ip);
 	if (!e)
 		e = start_resolution(st, ip); /* may resolve at once from the neighbour share */
 	if (!e) {
@@ -367,6 +392,7 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip)
 			sl_timer_arm(&st->timers, &e->timer, st->now + SL_ND_DELAY_NS);
 		}
 		touch(st, e);
+		*hint = (int32_t)(e - a->e);
 		memcpy(f->data, e->mac, 6);
 		sl_iface_tx(st, f);
 		return;
@@ -403,6 +429,14 @@ void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], 
 	}
 	if (st->cfg.neigh_share)
 		sl_neigh_share_publish(st->cfg.neigh_share, ip, mac, st->now);
+}
+
+void sl_neigh_mark_stale(struct sl_stack *st, struct sl_arp_entry *e)
+{
+	/* As an unconfirmed address leaves an entry (sl_neigh_learn): STALE until used or until
+	 * the reachable time passes again. */
+	e->state = SL_ARP_STALE;
+	sl_timer_arm(&st->timers, &e->timer, st->now + st->cfg.arp_reachable_ns);
 }
 
 void sl_arp_announce(struct sl_stack *st, uint32_t ip)

@@ -65,6 +65,10 @@ void sl_arp_fini(struct sl_stack *st);
 /* Send f (complete but for the Ethernet destination) to next hop ip (either family): at once
  * when its link-layer address is known, else after resolution. Takes the frame. */
 void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip);
+/* The same, with *hint the index of the entry this caller's path used last time (-1: none):
+ * checked, not trusted, and updated — the lookup is skipped while the entry still holds ip
+ * in a state that sends at once. */
+void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip, int32_t *hint);
 /* Learn ip's link-layer address: updates an entry, or creates one when create. confirmed:
  * reachability is confirmed (a solicited advertisement: REACHABLE); otherwise (a
  * solicitation's source address, an unsolicited advertisement) a new or changed address is
@@ -72,6 +76,8 @@ void sl_neigh_output(struct sl_stack *st, struct sl_frame *f, const sl_ip *ip);
 void sl_neigh_learn(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6], bool create,
 		    bool confirmed);
 struct sl_arp_entry *sl_neigh_lookup(struct sl_stack *st, const sl_ip *ip);
+/* Reachability in doubt (RFC 4861 §7.2.5 I.a): the entry becomes STALE, address unchanged. */
+void sl_neigh_mark_stale(struct sl_stack *st, struct sl_arp_entry *e);
 /* Resolve outstanding entries from the neighbour share when it changed (once per poll). */
 void sl_arp_poll_share(struct sl_stack *st);
 /* Gratuitous ARP announcing ip (RFC 5227 §2.3). */

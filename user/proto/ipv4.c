@@ -20,17 +20,27 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 		return SL_RX_RELEASE;
 	}
 	uint32_t src = sl_ipv4_src(p), dst = sl_ipv4_dst(p);
-	/* RFC 1122 §3.2.1.3: a host silently discards datagrams from a broadcast, multicast or
-	 * class E source; one from our own address arriving on the wire is a loop or a spoof. */
-	if (sl_ipv4_is_bad_src(src) || sl_iface_is_bcast4(st, src) || sl_iface_owns4(st, src)) {
+	/* Both addresses classified in one pass over ours. RFC 1122 §3.2.1.3: a host silently
+	 * discards datagrams from a broadcast, multicast or class E source; one from our own
+	 * address arriving on the wire is a loop or a spoof. The destination must be ours, the
+	 * limited broadcast or the directed broadcast of one of our subnets (not for /31 and /32,
+	 * RFC 3021). */
+	bool src_bad = sl_ipv4_is_bad_src(src), dst_ours = false, dst_bcast = dst == 0xffffffffu;
+	for (unsigned i = 0; i < st->n_v4; i++) {
+		const struct sl_addr4 *a = &st->v4[i];
+		dst_ours |= dst == a->addr;
+		dst_bcast |= dst == a->bcast;
+		src_bad |= src == a->addr || src == a->bcast;
+	}
+	if (src_bad) {
 		STAT_INC(st, ipv4_bad_src);
 		return SL_RX_RELEASE;
 	}
-	bool bcast = l2_bcast || sl_iface_is_bcast4(st, dst) || sl_ipv4_is_multicast(dst);
-	if (!sl_iface_owns4(st, dst) && !sl_iface_is_bcast4(st, dst)) {
+	if (!dst_ours && !dst_bcast) {
 		STAT_INC(st, ipv4_not_for_us);
 		return SL_RX_RELEASE;
 	}
+	bool bcast = l2_bcast || dst_bcast;
 	/* RFC 1122 §3.2.1.7: a host does not discard a datagram for its TTL on receipt. */
 	STAT_INC(st, ipv4_rx);
 	if (sl_ipv4_is_fragment(p)) {
@@ -40,19 +50,21 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 	/* Drop Ethernet padding so upper layers see exactly the datagram. */
 	f->len = SL_ETH_HLEN + sl_ipv4_tot_len(p);
 	unsigned hlen = sl_ipv4_hlen(p);
-	struct sl_ip_pkt pkt = {
-	    .ip = p,
-	    .l4 = p + hlen,
-	    .l4len = sl_ipv4_tot_len(p) - hlen,
-	    .src = sl_ip_v4(src),
-	    .dst = sl_ip_v4(dst),
-	    .src4 = src,
-	    .dst4 = dst,
-	    .proto = sl_ipv4_proto(p),
-	    .bcast = bcast,
-	    .iplen = sl_ipv4_tot_len(p),
-	    .frame = f,
-	};
+	/* Every field set here, none left to a zeroing initializer (this runs per packet). */
+	struct sl_ip_pkt pkt;
+	pkt.ip = p;
+	pkt.l4 = p + hlen;
+	pkt.l4len = sl_ipv4_tot_len(p) - hlen;
+	pkt.src = sl_ip_v4(src);
+	pkt.dst = sl_ip_v4(dst);
+	pkt.src4 = src;
+	pkt.dst4 = dst;
+	pkt.proto = sl_ipv4_proto(p);
+	pkt.v6 = false;
+	pkt.bcast = bcast;
+	pkt.hlim = 0;
+	pkt.iplen = sl_ipv4_tot_len(p);
+	pkt.frame = f;
 	return sl_ipv4_deliver(st, &pkt);
 }
 
@@ -99,23 +111,15 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 		sl_iface_release(st, f);
 		return err;
 	}
-	uint32_t nexthop, rsrc;
-	int err = sl_iface_route4(st, dst, &nexthop, &rsrc);
-	if (err) {
+	int err;
+	sl_ip d = sl_ip_v4(dst);
+	struct sl_path *p = sl_path_get(st, &d, &err);
+	if (!p) {
 		STAT_INC(st, ipv4_no_route);
 		sl_iface_release(st, f);
 		return err;
 	}
-	struct sl_ipv4_hdr h = {
-	    .tot_len = (uint16_t)(SL_IPV4_HLEN + l4len),
-	    .id = st->ip_id++,
-	    .frag = df ? SL_IPV4_DF : 0,
-	    .ttl = ttl ? ttl : st->cfg.ttl, /* RFC 1122 §3.2.1.7: never send TTL 0 */
-	    .proto = proto,
-	    .src = src ? src : rsrc,
-	    .dst = dst,
-	};
-	finish(st, f, &h, nexthop);
+	sl_ipv4_xmit(st, p, f, l4len, src ? src : p->src4, proto, ttl, df);
 	return 0;
 }
 

@@ -151,25 +151,22 @@ static void finish6(struct sl_stack *st, struct sl_frame *f, const sl_ip *dst,
 int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
 		   const sl_ip *dst, uint8_t proto, uint8_t hlim)
 {
-	sl_ip nh, rsrc;
-	int err = sl_iface_route6(st, dst, &nh, &rsrc);
-	if (err) {
+	int err;
+	struct sl_path *p = sl_path_get(st, dst, &err);
+	if (!p) {
 		STAT_INC(st, ipv6_no_route);
 		sl_iface_release(st, f);
 		return err;
 	}
-	if (src && !sl_ip_is_zero(src))
-		rsrc = *src;
+	const sl_ip *s = src && !sl_ip_is_zero(src) ? src : &p->src;
 	if (SL_IPV6_HLEN + l4len > sl_pmtu_get(st, dst)) {
 		struct sl_piece piece = {f->data + SL_L4_OFF6, l4len};
-		err = sl_ipv6_send_via(st, &rsrc, dst, &nh, proto, hlim, false, &piece, 1);
+		sl_ip nh = p->nh, sv = *s;
+		err = sl_ipv6_send_via(st, &sv, dst, &nh, proto, hlim, false, &piece, 1);
 		sl_iface_release(st, f);
 		return err;
 	}
-	sl_ipv6_emit(f->data + SL_L3_OFF, (uint16_t)l4len, proto, hlim ? hlim : st->cfg.ttl, &rsrc,
-		     dst);
-	f->len = SL_ETH_HLEN + SL_IPV6_HLEN + l4len;
-	finish6(st, f, dst, &nh);
+	sl_ipv6_xmit(st, p, f, l4len, s, proto, hlim);
 	return 0;
 }
 

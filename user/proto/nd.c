@@ -117,6 +117,7 @@ static void dad_failed(struct sl_stack *st, struct sl_addr6 *a)
 		a->tentative = false;
 		a->dad_failed = true;
 		sl_timer_cancel(&st->timers, &a->dad_timer);
+		sl_path_changed(st);
 	}
 }
 
@@ -180,8 +181,9 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 		return;
 	}
 	/* §7.2.5: an advertisement updates an entry we have; it creates none. An entry being
-	 * resolved takes the address given; a known one changes only when Override is set (with
-	 * Override clear and another address the advertisement is ignored). */
+	 * resolved takes the address given; a known one changes only when Override is set. With
+	 * Override clear and another address, a REACHABLE entry becomes STALE and nothing else
+	 * changes (I.a: its reachability is now in doubt); in any other state it is ignored. */
 	struct sl_arp_entry *e = sl_neigh_lookup(st, &target);
 	if (!e && tlla && st->cfg.neigh_share) {
 		/* The answer to another queue's stack (NAs arrive on whichever queue the NIC
@@ -193,6 +195,8 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 		return;
 	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
 		sl_neigh_learn(st, &target, tlla, false, (m[4] & NA_SOLICITED) != 0);
+	else if (e->state == SL_ARP_REACHABLE)
+		sl_neigh_mark_stale(st, e);
 }
 
 void sl_nd_input(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_t type)
@@ -257,6 +261,7 @@ static void dad_timer(struct sl_timer *t, void *ctx, uint64_t now)
 		return;
 	}
 	a->tentative = false; /* no answer in RetransTimer after the last probe: ours */
+	sl_path_changed(st); /* a source candidate now (RFC 6724) */
 	sl_nd_announce(st, &a->addr);
 }
 

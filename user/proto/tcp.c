@@ -201,10 +201,18 @@ struct sl_tcb *sl_tcp_lookup(struct sl_stack *st, const sl_ip *laddr, uint16_t l
 			     const sl_ip *raddr, uint16_t rport)
 {
 	struct sl_tcp *t = &st->tcp;
-	for (struct sl_tcb *c = t->table[bucket_of(t, laddr, lport, raddr, rport)]; c; c = c->hnext)
-		if (c->rport == rport && c->lport == lport && !memcmp(c->raddr.b, raddr->b, 16) &&
-		    !memcmp(c->laddr.b, laddr->b, 16))
+	/* Segments come in trains on one connection: the last hit is checked before the keyed
+	 * hash is computed (a miss costs one comparison more). */
+	struct sl_tcb *c = t->last;
+	if (c && c->rport == rport && c->lport == lport && sl_ip_eq(&c->raddr, raddr) &&
+	    sl_ip_eq(&c->laddr, laddr))
+		return c;
+	for (c = t->table[bucket_of(t, laddr, lport, raddr, rport)]; c; c = c->hnext)
+		if (c->rport == rport && c->lport == lport && sl_ip_eq(&c->raddr, raddr) &&
+		    sl_ip_eq(&c->laddr, laddr)) {
+			t->last = c;
 			return c;
+		}
 	return NULL;
 }
 
@@ -295,6 +303,8 @@ void sl_tcb_free(struct sl_tcb *t)
 	if (t->dead)
 		return;
 	hook_gone(t);
+	if (tt->last == t)
+		tt->last = NULL;
 	sl_tcp_timers_stop(t);
 	/* Out of the table, or out of the list of CLOSED connections the application held. */
 	struct sl_tcb **pp =
@@ -428,6 +438,8 @@ void sl_tcp_done(struct sl_tcb *t, int err)
 			pp = &(*pp)->hnext;
 		if (*pp)
 			*pp = t->hnext;
+		if (tt->last == t)
+			tt->last = NULL;
 		t->unhashed = true;
 		tt->nconns--;
 		t->hnext = tt->orphans;

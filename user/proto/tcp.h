@@ -317,6 +317,7 @@ struct sl_tcp {
 	uint8_t cookie_key[16];	  /* SYN cookies */
 	uint8_t hash_key[16];	  /* the table's bucket hash */
 	uint16_t port_table[256]; /* RFC 6056 algorithm 4: table[G(...)] */
+	struct sl_tcb *last;	  /* the last lookup's hit (in the table), tried first */
 	struct sl_tcb *pending;	  /* connections with output to send this poll */
 	struct sl_tcb *dead;	  /* released connections, freed at the end of the poll */
 	struct sl_tcb *orphans;	  /* CLOSED ones out of the table that the application holds */

@@ -233,7 +233,18 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 	struct sl_ack_info ai;
 	bool dup = is_dupack(t, s);
 	uint32_t lost_before = t->sm.lost;
-	bool adv = sl_tcp_ack_recovery(t, s->ack, &s->o, dup, &ai);
+	bool adv;
+	if (s->ack == t->snd_una && t->snd_una == t->snd_max && !s->o.nsack && !t->in_recovery &&
+	    !t->in_loss && !t->undo_on && !t->eifel_on && !t->tlp.out) {
+		/* Header prediction's ACK half (the receiving side of a bulk transfer): nothing is
+		 * outstanding, nothing in recovery, no SACK blocks, the ACK changes nothing, so
+		 * sl_tcp_ack_recovery would find nothing to do but clear these. */
+		memset(&ai, 0, sizeof(ai));
+		t->tlp.unanswered = 0;
+		adv = false;
+	} else {
+		adv = sl_tcp_ack_recovery(t, s->ack, &s->o, dup, &ai);
+	}
 	if (adv) {
 		if (ai.rtt_ns)
 			sl_tcp_rtt_sample(t, ai.rtt_ns);

@@ -9,6 +9,7 @@
  * Output is capped per poll so the device batch never overflows; the rest waits a poll.
  */
 #include "iface/stack.h"
+#include "wire/checksum.h"
 #include "wire/ipv4.h"
 #include "wire/tcp.h"
 #include <string.h>
@@ -83,14 +84,23 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	}
 	h.win = win_field(t, syn);
 	unsigned hlen = sl_tcp_emit(th, &h);
+	uint64_t acc = sl_ip_pseudo_sum(&t->laddr, &t->raddr, 6, hlen + len);
 	if (len) {
+		/* The payload is summed as it is copied out of the send ring (one pass). A second
+		 * piece (the ring wrapped) that starts at an odd offset has its sum's bytes swapped
+		 * (RFC 1071 §2(B)). */
 		const struct sl_ring *r = &t->sndbuf;
 		uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
 		uint32_t first = r->cap - off < len ? r->cap - off : len;
-		memcpy(th + hlen, r->buf + off, first);
-		memcpy(th + hlen + first, r->buf, len - first);
+		acc = sl_csum_copy(acc, th + hlen, r->buf + off, first);
+		if (len > first) {
+			uint16_t s2 = sl_csum_fold(sl_csum_copy(0, th + hlen + first, r->buf, len - first));
+			acc += first & 1 ? __builtin_bswap16(s2) : s2;
+		}
 	}
-	sl_tcp_set_csum_ps(th, hlen + len, sl_ip_pseudo_sum(&t->laddr, &t->raddr, 6, hlen + len));
+	sl_put16(th + 16, 0);
+	acc = sl_csum_add(acc, th, hlen);
+	sl_put16(th + 16, (uint16_t)~sl_csum_fold(acc));
 	STAT_INC(st, tcp_tx);
 	t->segs_out++;
 	st->tcp.tx_this_poll++;

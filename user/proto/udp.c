@@ -154,7 +154,8 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		return SL_RX_RELEASE;
 	}
 	if (sl_get16(h + 6) != 0) {
-		uint64_t acc = sl_ip_pseudo_sum(&pkt->src, &pkt->dst, SL_IPPROTO_UDP, ulen);
+		uint64_t acc = pkt->v6 ? sl_ip_pseudo_sum(&pkt->src, &pkt->dst, SL_IPPROTO_UDP, ulen)
+				       : sl_csum_pseudo4(pkt->src4, pkt->dst4, SL_IPPROTO_UDP, ulen);
 		if (sl_csum_fold(sl_csum_add(acc, h, ulen)) != 0xffff) {
 			STAT_INC(st, udp_bad_csum);
 			return SL_RX_RELEASE;
@@ -226,23 +227,28 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
 	return true;
 }
 
-int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
-		 int dst_port, const void *data, size_t len)
+/* Every case: either family, any source, fragmentation, routing on a cache miss. */
+static __attribute__((noinline)) int udp_write(struct sl_stack *st,
+					       const struct sl_udp_write_opts *o, const sl_ip *dst,
+					       int dst_port, const void *data, size_t len)
 {
 	if (dst_port < 1 || dst_port > 65535 || (o && (o->src_port < 0 || o->src_port > 65535)))
 		return -EINVAL;
-	bool v4 = sl_ip_is_v4(dst);
+	bool v6 = !sl_ip_is_v4(dst);
 	/* IPv4's total length is 16 bits; IPv6's payload length excludes its own header. */
-	if (len > (v4 ? 65535 - SL_IPV4_HLEN - UDP_HLEN : 65535 - UDP_HLEN))
+	if (len > (v6 ? 65535 - UDP_HLEN : 65535 - SL_IPV4_HLEN - UDP_HLEN))
 		return -EMSGSIZE;
-	sl_ip src, nh;
-	int err = sl_iface_route(st, dst, &nh, &src);
-	if (err)
+	int err;
+	struct sl_path *p = sl_path_get(st, dst, &err);
+	if (!p)
 		return err;
-	if (o && o->src) {
-		if (sl_ip_is_v4(o->src) != v4 || !sl_iface_owns(st, o->src))
+	const sl_ip *src = &p->src;
+	uint64_t acc = p->psum;
+	if (o && o->src && !sl_ip_eq(o->src, &p->src)) {
+		if (sl_ip_is_v4(o->src) == v6 || !sl_iface_owns(st, o->src))
 			return -EADDRNOTAVAIL;
-		src = *o->src;
+		src = o->src;
+		acc = sl_ip_pseudo_sum(src, dst, 0, 0);
 	}
 	uint16_t sport;
 	if (o && o->src_port) {
@@ -252,19 +258,100 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 		st->udp.next_ephemeral = sport == 65535 ? 49152 : sport + 1;
 	}
 	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
+	uint8_t ttl = o ? o->ttl : 0;
+	bool df = o ? o->dont_fragment : false;
+	/* The length counts twice: in the pseudo-header and in the header (RFC 768). */
+	acc += SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
+	size_t mtu = v6 ? sl_pmtu_get(st, dst) : st->mtu;
+	if (sl_ip_hlen(v6) + ulen <= mtu) {
+		/* One packet: header and payload written straight into the frame, the payload's
+		 * sum taken as it is copied. */
+		struct sl_frame f;
+		if (sl_iface_alloc(st, &f) < 0)
+			return -ENOBUFS;
+		uint8_t *h = f.data + sl_l4_off(v6);
+		acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+		uint16_t c = (uint16_t)~sl_csum_fold(acc);
+		sl_put16(h, sport);
+		sl_put16(h + 2, (uint16_t)dst_port);
+		sl_put16(h + 4, ulen);
+		sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+		if (v6)
+			sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, ttl);
+		else
+			sl_ipv4_xmit(st, p, &f, ulen, sl_ip_to_v4(src), SL_IPPROTO_UDP, ttl, df);
+		STAT_INC(st, udp_tx);
+		return 0;
+	}
+	/* Fragmented (or refused with DF): the general path, from pieces. */
+	acc = sl_csum_add(acc, data, len);
+	uint16_t c = (uint16_t)~sl_csum_fold(acc);
 	uint8_t h[UDP_HLEN];
 	sl_put16(h, sport);
 	sl_put16(h + 2, (uint16_t)dst_port);
 	sl_put16(h + 4, ulen);
-	sl_put16(h + 6, 0);
-	uint64_t acc = sl_ip_pseudo_sum(&src, dst, SL_IPPROTO_UDP, ulen);
-	acc = sl_csum_add(sl_csum_add(acc, h, UDP_HLEN), data, len);
-	uint16_t c = (uint16_t)~sl_csum_fold(acc);
-	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+	sl_put16(h + 6, c ? c : 0xffff);
 	struct sl_piece pieces[2] = {{h, UDP_HLEN}, {data, len}};
-	err = sl_ip_send_via(st, &src, dst, &nh, SL_IPPROTO_UDP, o ? o->ttl : 0,
-			     o ? o->dont_fragment : false, pieces, 2);
+	sl_ip s = *src, d = *dst, nh = p->nh;
+	err = sl_ip_send_via(st, &s, &d, &nh, SL_IPPROTO_UDP, ttl, df, pieces, 2);
 	if (err == 0)
 		STAT_INC(st, udp_tx);
 	return err;
+}
+
+/* One packet over a cached path from its source: header and payload written straight into
+ * the frame, the payload summed as it is copied (the pseudo-header's address part comes with
+ * the path). Inlined twice, once per family, so each copy knows its header sizes. */
+__attribute__((always_inline)) static inline int udp_write_fast(struct sl_stack *st,
+								const struct sl_udp_write_opts *o,
+								struct sl_path *p, bool v6,
+								int dst_port, const void *data,
+								size_t len)
+{
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return -ENOBUFS;
+	uint16_t sport = (uint16_t)o->src_port, ulen = (uint16_t)(UDP_HLEN + len);
+	uint8_t *h = f.data + sl_l4_off(v6);
+	uint64_t acc = p->psum + SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
+	acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+	uint16_t c = (uint16_t)~sl_csum_fold(acc);
+	sl_put16(h, sport);
+	sl_put16(h + 2, (uint16_t)dst_port);
+	sl_put16(h + 4, ulen);
+	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+	if (v6)
+		sl_ipv6_xmit(st, p, &f, ulen, &p->src, SL_IPPROTO_UDP, o->ttl);
+	else
+		sl_ipv4_xmit(st, p, &f, ulen, p->src4, SL_IPPROTO_UDP, o->ttl, o->dont_fragment);
+	STAT_INC(st, udp_tx);
+	return 0;
+}
+
+static __attribute__((noinline)) int udp_write_fast6(struct sl_stack *st,
+						     const struct sl_udp_write_opts *o,
+						     struct sl_path *p, int dst_port,
+						     const void *data, size_t len)
+{
+	return udp_write_fast(st, o, p, true, dst_port, data, len);
+}
+
+int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
+		 int dst_port, const void *data, size_t len)
+{
+	/* The common case in few instructions: a cached path, the path's source (or none asked
+	 * for), a source port given, one packet. Anything else is udp_write's. */
+	struct sl_path *p = &st->paths[sl_path_slot(dst)];
+	if (!o || p->gen != st->path_gen || !sl_ip_eq(&p->dst, dst) ||
+	    (o->src && !sl_ip_eq(o->src, &p->src)) || o->src_port <= 0 || o->src_port > 65535 ||
+	    dst_port < 1 || dst_port > 65535)
+		return udp_write(st, o, dst, dst_port, data, len);
+	if (p->v6) {
+		if (SL_IPV6_HLEN + UDP_HLEN + len > sl_pmtu_get(st, dst))
+			return udp_write(st, o, dst, dst_port, data, len);
+		return udp_write_fast6(st, o, p, dst_port, data, len);
+	}
+	if (SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
+		return udp_write(st, o, dst, dst_port, data, len);
+	return udp_write_fast(st, o, p, false, dst_port, data, len);
 }

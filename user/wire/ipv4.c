@@ -2,7 +2,7 @@
 #include "wire/checksum.h"
 #include "sluice/stats.h"
 
-int sl_ipv4_check(const uint8_t *p, size_t len)
+int sl_ipv4_check_slow(const uint8_t *p, size_t len)
 {
 	if (len < SL_IPV4_HLEN)
 		return SL_STAT_ipv4_short;
@@ -15,7 +15,7 @@ int sl_ipv4_check(const uint8_t *p, size_t len)
 	/* Frames may carry Ethernet padding after the datagram, so tot <= len, not ==. */
 	if (tot < hlen || tot > len)
 		return SL_STAT_ipv4_bad_len;
-	if (sl_csum(p, hlen) != 0)
+	if ((hlen == SL_IPV4_HLEN ? sl_csum_ipv4_hdr20(p) : sl_csum(p, hlen)) != 0)
 		return SL_STAT_ipv4_bad_csum;
 	return 0;
 }

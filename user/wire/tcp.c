@@ -17,6 +17,15 @@ int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o)
 	o->sack_ok = false;
 	o->has_ts = false;
 	o->nsack = 0;
+	/* RFC 7323 Appendix A's layout, what nearly every segment of a connection with
+	 * timestamps carries: NOP, NOP, TS (10 bytes), nothing else. */
+	if (len == 12 && opt[0] == OPT_NOP && opt[1] == OPT_NOP && opt[2] == OPT_TS &&
+	    opt[3] == 10) {
+		o->has_ts = true;
+		o->ts_val = sl_get32(opt + 4);
+		o->ts_ecr = sl_get32(opt + 8);
+		return 0;
+	}
 	size_t i = 0;
 	while (i < len) {
 		uint8_t kind = opt[i];
