@@ -137,6 +137,8 @@ struct worker {
 	struct sl_gate *gate;
 	struct sl_dev *xsk;    /* the AF_XDP device itself (dev may be a pcap tap around it) */
 	struct sl_xsk_info xi; /* read just before the device is closed */
+	char xdp_mode[16];     /* and these when it is opened: the summary outlives the device */
+	bool zero_copy;
 	char poll_path[256];   /* q<queue>.poll beside the stats: the polling mode, for stats */
 	uint32_t napi_id;      /* last published */
 	bool napi_warned;      /* said that busy polling has no NAPI to run */
@@ -380,8 +382,7 @@ static void print_summary(FILE *out, bool json, const char *dev, const char *add
 		fprintf(out, ",\"addr\":");
 		cli_json_str(out, addr);
 		fprintf(out, ",\"queues\":%u,\"xdp_mode\":\"%s\",\"zero_copy\":%s,", nq,
-			ws[0].xsk ? ws[0].xsk->mode : "",
-			ws[0].xsk && ws[0].xsk->zero_copy ? "true" : "false");
+			ws[0].xdp_mode, ws[0].zero_copy ? "true" : "false");
 		poll_json(out, ws, nq);
 		fprintf(out,
 			",\"frames_total\":%llu,\"frames_returned\":%llu,"
@@ -788,6 +789,8 @@ int cmd_run(int argc, char **argv)
 		int xsk_fd = sl_dev_xsk_socket(w->dev);
 		w->group = group;
 		w->xsk = w->dev;
+		snprintf(w->xdp_mode, sizeof(w->xdp_mode), "%s", w->dev->mode);
+		w->zero_copy = w->dev->zero_copy;
 		if (pm.busy_poll_us) {
 			char why[200];
 			err = sl_dev_xsk_busy_poll(w->dev, pm.busy_poll_us, pm.budget, why,
@@ -1084,6 +1087,7 @@ out:
 			sl_dev_xsk_info(w->xsk, &w->xi);
 		if (w->dev) {
 			sl_dev_close_counted(w->dev, &w->fc);
+			w->dev = w->xsk = NULL;
 			fc.total += w->fc.total;
 			fc.owner_errors += w->fc.owner_errors;
 			for (int k = 0; k < SL_OWN_N; k++)
