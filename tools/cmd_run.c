@@ -874,28 +874,33 @@ int cmd_run(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
-	bool napi_asked = pm.busy_poll_us || defer_s || gro_s;
+	/* DEV's NAPI settings: written when asked (and then a failure ends the run), read to
+	 * report them when busy polling, and put back when a run that was killed left them
+	 * changed (its record in napi.saved), whatever this run does. */
+	bool napi_change = defer_s || gro_s, napi_read = napi_change || pm.busy_poll_us;
 	char napi_rec[300];
-	if (!napi_asked && sl_stats_path(dev, 0, napi_rec, sizeof(napi_rec)) == 0) {
-		/* A run killed while it held DEV's NAPI settings left them and a record: put them
-		 * back, whatever this run does (napi_apply reads the record). */
+	if (!napi_read && sl_stats_path(dev, 0, napi_rec, sizeof(napi_rec)) == 0) {
 		char *slash = strrchr(napi_rec, '/');
 		if (slash)
 			snprintf(slash + 1, sizeof(napi_rec) - (size_t)(slash + 1 - napi_rec),
 				 "napi.saved");
-		napi_asked = access(napi_rec, F_OK) == 0;
+		napi_read = access(napi_rec, F_OK) == 0;
 	}
-	if (napi_asked) {
+	if (napi_read) {
 		char why[300];
 		err = napi_open(&pm.napi, dev, why, sizeof(why));
 		if (!err)
 			err = napi_apply(&pm.napi, why, sizeof(why));
-		if (err) {
+		if (err && napi_change) {
 			cli_err("%s", why);
 			goto out;
 		}
-		pm.napi_read = true;
-		if (pm.busy_poll_us &&
+		if (err) {
+			fprintf(stderr, "sluice: warning: %s\n", why);
+			napi_restore(&pm.napi);
+		}
+		pm.napi_read = !err;
+		if (!err && pm.busy_poll_us &&
 		    (!pm.napi.now[NAPI_DEFER_HARD_IRQS] || !pm.napi.now[NAPI_GRO_FLUSH_TIMEOUT]))
 			fprintf(
 			    stderr,

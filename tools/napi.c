@@ -228,7 +228,8 @@ fail:
 static void recover(struct napi_settings *ns)
 {
 	struct record r;
-	if (!read_record(ns->saved_path, &r) || pid_alive(r.pid))
+	/* Our own pid in a record we have not written yet: an earlier process that had it. */
+	if (!read_record(ns->saved_path, &r) || (r.pid != (int)getpid() && pid_alive(r.pid)))
 		return;
 	for (int k = 0; k < NAPI_N; k++) {
 		if (!r.has[k])
@@ -267,7 +268,11 @@ int napi_apply(struct napi_settings *ns, char *why, size_t whylen)
 		return err;
 	}
 	struct record r;
-	if (read_record(ns->saved_path, &r) && r.pid != (int)getpid() && pid_alive(r.pid)) {
+	bool any = false;
+	for (int k = 0; k < NAPI_N; k++)
+		any |= ns->want[k] >= 0;
+	/* Held by a live run: refused only if this run wants to change them too. */
+	if (any && read_record(ns->saved_path, &r) && r.pid != (int)getpid() && pid_alive(r.pid)) {
 		snprintf(
 		    why, whylen,
 		    "%s's NAPI settings are held by another sluice run (pid %d, recorded in %s)",
@@ -276,9 +281,6 @@ int napi_apply(struct napi_settings *ns, char *why, size_t whylen)
 		return -EBUSY;
 	}
 	recover(ns);
-	bool any = false;
-	for (int k = 0; k < NAPI_N; k++)
-		any |= ns->want[k] >= 0;
 	if (!any) {
 		ns->saved_path[0] = 0;
 		return 0;

@@ -41,8 +41,10 @@ const char *napi_name(int which);
 /* Open DEV's sysfs directory and read both values into now[] (nothing is changed). 0, or
  * -errno with a one-line reason in why. */
 int napi_open(struct napi_settings *ns, const char *dev, char *why, size_t whylen);
-/* Write want[] (those not -1), remembering the previous values; on failure nothing stays
- * changed. 0, or -errno with a one-line reason in why. */
+/* Put back what a run that died left changed (its record), then write want[] (those not -1),
+ * remembering the previous values; on failure nothing stays changed. -EBUSY when want[] asks
+ * for a change while another live run holds the settings. 0, or -errno with a one-line reason
+ * in why. */
 int napi_apply(struct napi_settings *ns, char *why, size_t whylen);
 /* Put back what napi_apply changed (a warning on stderr for what cannot be), and close. Safe to
  * call on a zeroed or closed struct, and twice. */

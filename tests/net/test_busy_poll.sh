@@ -8,7 +8,8 @@
 #  - napi_defer_hard_irqs and gro_flush_timeout of the device hold the values asked for
 #    during the run and are put back after a clean stop (--duration), after SIGTERM and
 #    SIGHUP, and by the next run after a SIGKILL (which nothing can catch);
-#  - a second run that wants the settings another run holds is refused with one line.
+#  - a second run that wants the settings another run holds is refused with one line; one that
+#    does not want them runs beside it and leaves them alone.
 source "$(dirname "$0")/lib.sh"
 
 # Two queues, for the second run of case 4; XPS on the peer sends everything to queue 0.
@@ -146,6 +147,11 @@ err=$(grep -v '^sluice: stopped ' <<<"$out")
 	fail "second run's error is not one clear line: $out"
 want_run "after the refused second run"
 ok "a second run wanting held settings: $err"
+# A run that does not ask for them runs beside the holder and leaves them alone.
+out=$(in_sl "$SLUICE" run "$IF_SL" --addr "10.$NET.0.4/24" --queue 1 --duration 1 2>&1) ||
+	fail "a plain run beside the holder failed: $out"
+want_run "after a plain run beside the holder"
+ok "a plain run beside the holder runs and leaves the settings alone"
 stop_sluice || fail "holder run exit status"
 want_orig "after the holder stopped"
 
