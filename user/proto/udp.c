@@ -181,8 +181,19 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	size_t len = ulen - UDP_HLEN;
 	if (s->cb) {
 		STAT_INC(st, udp_rx);
+		struct sl_udp *u = &st->udp;
+		const struct sl_udp_meta *pm = u->cur_meta; /* a callback may send to ourselves */
+		struct sl_ip_pkt *pp = u->cur_pkt;
+		bool pt = u->cur_taken;
+		u->cur_meta = &m;
+		u->cur_pkt = pkt;
+		u->cur_taken = false;
 		s->cb(s->arg, st, &m, data, len);
-		return SL_RX_RELEASE;
+		bool taken = u->cur_taken;
+		u->cur_meta = pm;
+		u->cur_pkt = pp;
+		u->cur_taken = pt;
+		return taken ? SL_RX_KEPT : SL_RX_RELEASE;
 	}
 	/* Each queued datagram is charged its bookkeeping too, so empty ones are bounded. */
 	if (s->queued + sizeof(struct sl_udp_dgram) + len > st->cfg.udp_rcvbuf) {
@@ -339,4 +350,76 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 		return udp_write(st, o, dst, dst_port, data, len);
 	return send_one(st, p, false, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
 			o->ttl, o->dont_fragment, data, len);
+}
+
+/* --- the reply in place --------------------------------------------------------------------- */
+
+/* The datagram being delivered, if m is its meta and its frame can carry the reply: a unicast
+ * datagram to an address of ours, in one frame, its UDP header right after a fixed IP header
+ * (no IPv4 options, no IPv6 extension headers). */
+static struct sl_ip_pkt *reply_pkt(struct sl_stack *st, const struct sl_udp_meta *m)
+{
+	struct sl_udp *u = &st->udp;
+	struct sl_ip_pkt *pkt = u->cur_pkt;
+	if (!m || m != u->cur_meta || u->cur_taken || !pkt || !pkt->frame || pkt->bcast)
+		return NULL;
+	if (pkt->l4 != pkt->frame->data + sl_l4_off(pkt->v6))
+		return NULL;
+	return pkt;
+}
+
+/* Payload bytes a reply in pkt's frame may carry: the frame's room, within the path MTU. */
+static size_t reply_cap(struct sl_stack *st, const struct sl_ip_pkt *pkt)
+{
+	size_t off = sl_l4_off(pkt->v6) + UDP_HLEN;
+	size_t room = pkt->frame->cap - off;
+	size_t mtu = (pkt->v6 ? sl_pmtu_get(st, &pkt->src) - SL_IPV6_HLEN : st->mtu - SL_IPV4_HLEN) -
+		     UDP_HLEN;
+	return room < mtu ? room : mtu;
+}
+
+uint8_t *sl_udp_reply_buf(struct sl_stack *st, const struct sl_udp_meta *m, size_t *cap)
+{
+	struct sl_ip_pkt *pkt = reply_pkt(st, m);
+	if (!pkt)
+		return NULL;
+	if (cap)
+		*cap = reply_cap(st, pkt);
+	return pkt->frame->data + sl_l4_off(pkt->v6) + UDP_HLEN;
+}
+
+int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, bool unchanged)
+{
+	struct sl_ip_pkt *pkt = reply_pkt(st, m);
+	if (!pkt)
+		return -EINVAL;
+	if (len > reply_cap(st, pkt))
+		return -EMSGSIZE;
+	int err;
+	struct sl_path *p = sl_path_get(st, &m->src, &err);
+	if (!p)
+		return err;
+	struct sl_frame *f = pkt->frame;
+	uint8_t *h = f->data + sl_l4_off(pkt->v6);
+	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
+	/* Sender and receiver swap: the pseudo-header's sum, the ports' and the length's stay
+	 * what they were, so an unchanged payload keeps its checksum (RFC 1071's sum commutes;
+	 * RFC 1624 has nothing to update). A zero checksum (IPv4: none sent) gets one. */
+	bool keep = unchanged && ulen == sl_get16(h + 4) && sl_get16(h + 6) != 0;
+	uint16_t sport = m->dst_port, dport = m->src_port;
+	if (!keep) {
+		uint64_t acc = sl_ip_pseudo_sum(&m->dst, &m->src, 0, 0) + SL_IPPROTO_UDP +
+			       2u * ulen + sport + dport;
+		put_header(h, sport, dport, ulen, sl_csum_add(acc, h + UDP_HLEN, len));
+	} else {
+		sl_put16(h, sport);
+		sl_put16(h + 2, dport);
+	}
+	st->udp.cur_taken = true;
+	if (pkt->v6)
+		sl_ipv6_xmit(st, p, f, ulen, &m->dst, SL_IPPROTO_UDP, 0);
+	else
+		sl_ipv4_xmit(st, p, f, ulen, sl_ip_to_v4(&m->dst), SL_IPPROTO_UDP, 0, false);
+	STAT_INC(st, udp_tx);
+	return 0;
 }
