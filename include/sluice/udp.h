@@ -10,6 +10,7 @@
 #ifndef SLUICE_UDP_H
 #define SLUICE_UDP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "sluice/ip.h"
@@ -51,5 +52,19 @@ struct sl_udp_write_opts {
  * RFC 1122 §3.2.1.3). -ENETUNREACH without a route. o may be NULL. */
 int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
 		 int dst_port, const void *data, size_t len);
+
+/* The reply in place: from inside a receive callback, the datagram being delivered becomes
+ * the reply to its sender, in the frame it arrived in — no copy, no second frame. Its payload
+ * is writable through sl_udp_reply_buf (cap: the bytes a reply may carry there, within the
+ * path MTU); sl_udp_reply sends len bytes of it from the address and port the datagram was
+ * sent to, with the stack's default TTL / hop limit. unchanged: the first len bytes are the
+ * datagram's own and len is its length — its checksum is then still right and is not
+ * computed again (the sum of the swapped addresses and ports is the same). NULL / -EINVAL
+ * when m is not the datagram being delivered, it was sent to a broadcast or multicast
+ * address, it was reassembled, its IP header carries options or extension headers, or it was
+ * replied to already: sl_udp_write then. -EMSGSIZE above cap. After sl_udp_reply the
+ * callback's data must not be touched. */
+uint8_t *sl_udp_reply_buf(struct sl_stack *st, const struct sl_udp_meta *m, size_t *cap);
+int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, bool unchanged);
 
 #endif

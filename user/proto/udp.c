@@ -181,8 +181,19 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	size_t len = ulen - UDP_HLEN;
 	if (s->cb) {
 		STAT_INC(st, udp_rx);
+		struct sl_udp *u = &st->udp;
+		const struct sl_udp_meta *pm = u->cur_meta; /* a callback may send to ourselves */
+		struct sl_ip_pkt *pp = u->cur_pkt;
+		bool pt = u->cur_taken;
+		u->cur_meta = &m;
+		u->cur_pkt = pkt;
+		u->cur_taken = false;
 		s->cb(s->arg, st, &m, data, len);
-		return SL_RX_RELEASE;
+		bool taken = u->cur_taken;
+		u->cur_meta = pm;
+		u->cur_pkt = pp;
+		u->cur_taken = pt;
+		return taken ? SL_RX_KEPT : SL_RX_RELEASE;
 	}
 	/* Each queued datagram is charged its bookkeeping too, so empty ones are bounded. */
 	if (s->queued + sizeof(struct sl_udp_dgram) + len > st->cfg.udp_rcvbuf) {
@@ -227,6 +238,41 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
 	return true;
 }
 
+/* The header, its checksum from acc (pseudo-header, header fields and payload summed). */
+static inline void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint16_t ulen,
+			      uint64_t acc)
+{
+	uint16_t c = (uint16_t)~sl_csum_fold(acc);
+	sl_put16(h, sport);
+	sl_put16(h + 2, dport);
+	sl_put16(h + 4, ulen);
+	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
+}
+
+/* One packet over path p from src (acc: the pseudo-header sum of the two addresses): header
+ * and payload written straight into the frame, the payload summed as it is copied. Always
+ * inlined: once per family in the short path, so each copy knows its header sizes. */
+__attribute__((always_inline)) static inline int
+send_one(struct sl_stack *st, struct sl_path *p, bool v6, const sl_ip *src, uint64_t acc,
+	 uint16_t sport, uint16_t dport, uint8_t ttl, bool df, const void *data, size_t len)
+{
+	struct sl_frame f;
+	if (sl_iface_alloc(st, &f) < 0)
+		return -ENOBUFS;
+	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
+	uint8_t *h = f.data + sl_l4_off(v6);
+	/* The length counts twice: in the pseudo-header and in the header (RFC 768). */
+	acc += SL_IPPROTO_UDP + 2u * ulen + sport + dport;
+	acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+	put_header(h, sport, dport, ulen, acc);
+	if (v6)
+		sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, ttl);
+	else
+		sl_ipv4_xmit(st, p, &f, ulen, sl_ip_to_v4(src), SL_IPPROTO_UDP, ttl, df);
+	STAT_INC(st, udp_tx);
+	return 0;
+}
+
 /* Every case: either family, any source, fragmentation, routing on a cache miss. */
 static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 					       const struct sl_udp_write_opts *o, const sl_ip *dst,
@@ -260,37 +306,14 @@ static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
 	uint8_t ttl = o ? o->ttl : 0;
 	bool df = o ? o->dont_fragment : false;
-	/* The length counts twice: in the pseudo-header and in the header (RFC 768). */
-	acc += SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
 	size_t mtu = v6 ? sl_pmtu_get(st, dst) : st->mtu;
-	if (sl_ip_hlen(v6) + ulen <= mtu) {
-		/* One packet: header and payload written straight into the frame, the payload's
-		 * sum taken as it is copied. */
-		struct sl_frame f;
-		if (sl_iface_alloc(st, &f) < 0)
-			return -ENOBUFS;
-		uint8_t *h = f.data + sl_l4_off(v6);
-		acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
-		uint16_t c = (uint16_t)~sl_csum_fold(acc);
-		sl_put16(h, sport);
-		sl_put16(h + 2, (uint16_t)dst_port);
-		sl_put16(h + 4, ulen);
-		sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
-		if (v6)
-			sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, ttl);
-		else
-			sl_ipv4_xmit(st, p, &f, ulen, sl_ip_to_v4(src), SL_IPPROTO_UDP, ttl, df);
-		STAT_INC(st, udp_tx);
-		return 0;
-	}
-	/* Fragmented (or refused with DF): the general path, from pieces. */
+	if (sl_ip_hlen(v6) + ulen <= mtu)
+		return send_one(st, p, v6, src, acc, sport, (uint16_t)dst_port, ttl, df, data, len);
+	/* Fragmented (or refused with DF): from pieces. */
+	acc += SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
 	acc = sl_csum_add(acc, data, len);
-	uint16_t c = (uint16_t)~sl_csum_fold(acc);
 	uint8_t h[UDP_HLEN];
-	sl_put16(h, sport);
-	sl_put16(h + 2, (uint16_t)dst_port);
-	sl_put16(h + 4, ulen);
-	sl_put16(h + 6, c ? c : 0xffff);
+	put_header(h, sport, (uint16_t)dst_port, ulen, acc);
 	struct sl_piece pieces[2] = {{h, UDP_HLEN}, {data, len}};
 	sl_ip s = *src, d = *dst, nh = p->nh;
 	err = sl_ip_send_via(st, &s, &d, &nh, SL_IPPROTO_UDP, ttl, df, pieces, 2);
@@ -299,41 +322,13 @@ static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 	return err;
 }
 
-/* One packet over a cached path from its source: header and payload written straight into
- * the frame, the payload summed as it is copied (the pseudo-header's address part comes with
- * the path). Inlined twice, once per family, so each copy knows its header sizes. */
-__attribute__((always_inline)) static inline int udp_write_fast(struct sl_stack *st,
-								const struct sl_udp_write_opts *o,
-								struct sl_path *p, bool v6,
-								int dst_port, const void *data,
-								size_t len)
+static __attribute__((noinline)) int send_one6(struct sl_stack *st,
+					       const struct sl_udp_write_opts *o,
+					       struct sl_path *p, int dst_port, const void *data,
+					       size_t len)
 {
-	struct sl_frame f;
-	if (sl_iface_alloc(st, &f) < 0)
-		return -ENOBUFS;
-	uint16_t sport = (uint16_t)o->src_port, ulen = (uint16_t)(UDP_HLEN + len);
-	uint8_t *h = f.data + sl_l4_off(v6);
-	uint64_t acc = p->psum + SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
-	acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
-	uint16_t c = (uint16_t)~sl_csum_fold(acc);
-	sl_put16(h, sport);
-	sl_put16(h + 2, (uint16_t)dst_port);
-	sl_put16(h + 4, ulen);
-	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
-	if (v6)
-		sl_ipv6_xmit(st, p, &f, ulen, &p->src, SL_IPPROTO_UDP, o->ttl);
-	else
-		sl_ipv4_xmit(st, p, &f, ulen, p->src4, SL_IPPROTO_UDP, o->ttl, o->dont_fragment);
-	STAT_INC(st, udp_tx);
-	return 0;
-}
-
-static __attribute__((noinline)) int udp_write_fast6(struct sl_stack *st,
-						     const struct sl_udp_write_opts *o,
-						     struct sl_path *p, int dst_port,
-						     const void *data, size_t len)
-{
-	return udp_write_fast(st, o, p, true, dst_port, data, len);
+	return send_one(st, p, true, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
+			o->ttl, false, data, len);
 }
 
 int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
@@ -349,9 +344,82 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	if (p->v6) {
 		if (SL_IPV6_HLEN + UDP_HLEN + len > sl_pmtu_get(st, dst))
 			return udp_write(st, o, dst, dst_port, data, len);
-		return udp_write_fast6(st, o, p, dst_port, data, len);
+		return send_one6(st, o, p, dst_port, data, len);
 	}
 	if (SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
 		return udp_write(st, o, dst, dst_port, data, len);
-	return udp_write_fast(st, o, p, false, dst_port, data, len);
+	return send_one(st, p, false, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
+			o->ttl, o->dont_fragment, data, len);
+}
+
+/* --- the reply in place --------------------------------------------------------------------- */
+
+/* The datagram being delivered, if m is its meta and its frame can carry the reply: a unicast
+ * datagram to an address of ours, in one frame, its UDP header right after a fixed IP header
+ * (no IPv4 options, no IPv6 extension headers). */
+static struct sl_ip_pkt *reply_pkt(struct sl_stack *st, const struct sl_udp_meta *m)
+{
+	struct sl_udp *u = &st->udp;
+	struct sl_ip_pkt *pkt = u->cur_pkt;
+	if (!m || m != u->cur_meta || u->cur_taken || !pkt || !pkt->frame || pkt->bcast)
+		return NULL;
+	if (pkt->l4 != pkt->frame->data + sl_l4_off(pkt->v6))
+		return NULL;
+	return pkt;
+}
+
+/* Payload bytes a reply in pkt's frame may carry: the frame's room, within the path MTU. */
+static size_t reply_cap(struct sl_stack *st, const struct sl_ip_pkt *pkt)
+{
+	size_t off = sl_l4_off(pkt->v6) + UDP_HLEN;
+	size_t room = pkt->frame->cap - off;
+	size_t mtu = (pkt->v6 ? sl_pmtu_get(st, &pkt->src) - SL_IPV6_HLEN : st->mtu - SL_IPV4_HLEN) -
+		     UDP_HLEN;
+	return room < mtu ? room : mtu;
+}
+
+uint8_t *sl_udp_reply_buf(struct sl_stack *st, const struct sl_udp_meta *m, size_t *cap)
+{
+	struct sl_ip_pkt *pkt = reply_pkt(st, m);
+	if (!pkt)
+		return NULL;
+	if (cap)
+		*cap = reply_cap(st, pkt);
+	return pkt->frame->data + sl_l4_off(pkt->v6) + UDP_HLEN;
+}
+
+int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, bool unchanged)
+{
+	struct sl_ip_pkt *pkt = reply_pkt(st, m);
+	if (!pkt)
+		return -EINVAL;
+	if (len > reply_cap(st, pkt))
+		return -EMSGSIZE;
+	int err;
+	struct sl_path *p = sl_path_get(st, &m->src, &err);
+	if (!p)
+		return err;
+	struct sl_frame *f = pkt->frame;
+	uint8_t *h = f->data + sl_l4_off(pkt->v6);
+	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
+	/* Sender and receiver swap: the pseudo-header's sum, the ports' and the length's stay
+	 * what they were, so an unchanged payload keeps its checksum (RFC 1071's sum commutes;
+	 * RFC 1624 has nothing to update). A zero checksum (IPv4: none sent) gets one. */
+	bool keep = unchanged && ulen == sl_get16(h + 4) && sl_get16(h + 6) != 0;
+	uint16_t sport = m->dst_port, dport = m->src_port;
+	if (!keep) {
+		uint64_t acc = sl_ip_pseudo_sum(&m->dst, &m->src, 0, 0) + SL_IPPROTO_UDP +
+			       2u * ulen + sport + dport;
+		put_header(h, sport, dport, ulen, sl_csum_add(acc, h + UDP_HLEN, len));
+	} else {
+		sl_put16(h, sport);
+		sl_put16(h + 2, dport);
+	}
+	st->udp.cur_taken = true;
+	if (pkt->v6)
+		sl_ipv6_xmit(st, p, f, ulen, &m->dst, SL_IPPROTO_UDP, 0);
+	else
+		sl_ipv4_xmit(st, p, f, ulen, sl_ip_to_v4(&m->dst), SL_IPPROTO_UDP, 0, false);
+	STAT_INC(st, udp_tx);
+	return 0;
 }

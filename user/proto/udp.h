@@ -18,11 +18,17 @@ struct sl_udp_sock {
 	size_t queued; /* bytes charged to the queue: payload plus per-datagram bookkeeping */
 };
 
+struct sl_ip_pkt;
 struct sl_udp {
 	uint16_t *by_port; /* 65536 entries: index+1 into socks, 0 = none */
 	struct sl_udp_sock *socks;
 	uint32_t nsocks, cap;
 	uint16_t next_ephemeral;
+	/* The datagram a receive callback is being given (sl_udp_reply turns it into the
+	 * reply): NULL outside a callback. */
+	const struct sl_udp_meta *cur_meta;
+	struct sl_ip_pkt *cur_pkt;
+	bool cur_taken; /* its frame became the reply */
 };
 
 struct sl_stack;
