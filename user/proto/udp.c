@@ -181,19 +181,15 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	size_t len = ulen - UDP_HLEN;
 	if (s->cb) {
 		STAT_INC(st, udp_rx);
+		/* Deliveries never nest: input runs from the poll loop only (what a callback
+		 * sends, even to an address of ours, leaves through the device). */
 		struct sl_udp *u = &st->udp;
-		const struct sl_udp_meta *pm = u->cur_meta; /* a callback may send to ourselves */
-		struct sl_ip_pkt *pp = u->cur_pkt;
-		bool pt = u->cur_taken;
 		u->cur_meta = &m;
 		u->cur_pkt = pkt;
 		u->cur_taken = false;
 		s->cb(s->arg, st, &m, data, len);
-		bool taken = u->cur_taken;
-		u->cur_meta = pm;
-		u->cur_pkt = pp;
-		u->cur_taken = pt;
-		return taken ? SL_RX_KEPT : SL_RX_RELEASE;
+		u->cur_meta = NULL;
+		return u->cur_taken ? SL_RX_KEPT : SL_RX_RELEASE;
 	}
 	/* Each queued datagram is charged its bookkeeping too, so empty ones are bounded. */
 	if (s->queued + sizeof(struct sl_udp_dgram) + len > st->cfg.udp_rcvbuf) {
@@ -361,7 +357,7 @@ static struct sl_ip_pkt *reply_pkt(struct sl_stack *st, const struct sl_udp_meta
 {
 	struct sl_udp *u = &st->udp;
 	struct sl_ip_pkt *pkt = u->cur_pkt;
-	if (!m || m != u->cur_meta || u->cur_taken || !pkt || !pkt->frame || pkt->bcast)
+	if (!m || m != u->cur_meta || u->cur_taken || !pkt->frame || pkt->bcast)
 		return NULL;
 	if (pkt->l4 != pkt->frame->data + sl_l4_off(pkt->v6))
 		return NULL;
