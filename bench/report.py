@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Report writer of `make bench` (called by bench/run.sh; standard library only).
+"""Report writer of `make bench` (called by bench/run.sh; standard library only, and matplotlib
+for the charts when it is installed).
 
 Reads build/bench/{raw.jsonl, server-*.json, mode-*.txt, pipe-*.json, pipe-*.annotate.txt} (UDP
 over IPv4), build/bench/udp6/ (the same files of the IPv6 pass, when it ran), through
@@ -7,9 +8,11 @@ bench/tcp_report.py, build/bench/tcp/ and tcp6/, and through bench/pipe_tcp_repo
 pipe-device counts (build/bench/pipe-tcp-*); writes build/bench/results.json (the IPv6 pass
 under "udp6" and "tcp6", the TCP pipe counts under "pipe_tcp", issue 10's instruction budgets,
 PASS or FAIL, under "budgets") and replaces the generated section of docs/benchmarks.md
-(between the bench:results markers; appended when the markers are missing). Without IPv6 results (a run
-with BENCH_FAMILIES=4, or results from before the IPv6 pass existed) the IPv6 sections are
-left out.
+(between the bench:results markers; appended when the markers are missing), which links the
+two charts bench/chart.py draws next to the document (docs/bench-ratios.png,
+docs/bench-instructions.png; without matplotlib one line says so and the report goes on).
+Without IPv6 results (a run with BENCH_FAMILIES=4, or results from before the IPv6 pass
+existed) the IPv6 sections are left out.
 """
 import argparse
 import datetime
@@ -23,6 +26,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ for the module below
 import tcp_report  # noqa: E402  (bench/tcp_report.py: the TCP part's summary and Markdown)
 import pipe_tcp_report  # noqa: E402  (bench/pipe_tcp_report.py: the TCP pipe-device count)
+import chart  # noqa: E402  (bench/chart.py: the two PNGs, matplotlib; skipped without it)
 
 # Issue 10's budget for the UDP echo over the pipe device: instructions per echoed datagram
 # (batch 64). TCP's is pipe_tcp_report.TCP_BUDGET. Judged in the report, never in the tests.
@@ -218,7 +222,10 @@ def ratio(a, b):
     return a / b if a and b else None
 
 
-def markdown(r):
+def markdown(r, charts=None):
+    """charts: {"ratios": path, "instructions": path} relative to the document, for the PNGs
+    bench/chart.py drew in this run; "note": why none were drawn."""
+    charts = charts or {}
     m, mode = r["machine"], r["xdp_mode"]
     cfg = r["config"]
     L = [BEGIN, ""]
@@ -257,6 +264,27 @@ def markdown(r):
         L.append(f"- **Other load:** none seen (other processes used {inter['total_cpu_s']:.1f} s "
                  f"of CPU during the run).")
     L.append("")
+    if charts.get("ratios") or charts.get("instructions"):
+        L.append("Charts (`bench/chart.py`, drawn from `build/bench/results.json` by this run):")
+        L.append("")
+        if charts.get("ratios"):
+            L.append("- sluice's throughput divided by the kernel's for every measurement below, "
+                     "against the kernel without XDP (the headline) and with the gate attached, "
+                     "with issue 10's targets:")
+            L.append("")
+            L.append(f"  ![sluice / kernel throughput ratios]({charts['ratios']})")
+            L.append("")
+        if charts.get("instructions"):
+            L.append("- the instructions per packet over the pipe device, part by part, against "
+                     "the budgets of 400 (UDP echo) and 500 (TCP bulk receiver, without the "
+                     "payload copies):")
+            L.append("")
+            L.append(f"  ![instructions per packet over the pipe device]"
+                     f"({charts['instructions']})")
+            L.append("")
+    elif charts.get("note"):
+        L.append(f"No charts in this run: {charts['note']}.")
+        L.append("")
     L.append("### UDP echo")
     L.append("")
     L.extend(udp_markdown(r, cfg, 4))
@@ -654,6 +682,8 @@ def main():
     ap.add_argument("--doc")
     ap.add_argument("--elapsed", type=float, default=0)
     ap.add_argument("--config", default="")
+    ap.add_argument("--charts", help="where bench/chart.py's PNGs go (default: the --doc's "
+                                     "directory)")
     a = ap.parse_args()
     if a.sampler:
         sampler(a.sampler, a.root, a.stop_file)
@@ -719,7 +749,17 @@ def main():
         json.dump(r, f, indent=1)
         f.write("\n")
 
-    md = markdown(r)
+    charts = {}
+    cdir = a.charts or os.path.dirname(os.path.abspath(a.doc))
+    done, notes = chart.draw(r, cdir)
+    for n in notes:
+        print(f"bench: report: {n}", file=sys.stderr)
+    for path in done:
+        key = "ratios" if os.path.basename(path) == chart.RATIOS_PNG else "instructions"
+        charts[key] = os.path.relpath(path, os.path.dirname(os.path.abspath(a.doc)))
+    if not done and notes:
+        charts["note"] = notes[0].removesuffix(": no charts")
+    md = markdown(r, charts)
     doc = read(a.doc, "# Benchmarks\n")
     if BEGIN in doc and END in doc:
         pre, rest = doc.split(BEGIN, 1)
