@@ -2,8 +2,10 @@
 # `make bench`: UDP echo over a veth pair between two network namespaces this script creates,
 # against four servers on the same link, then the stack's instruction counts over the pipe device
 # (UDP echo; TCP bulk and request/response); then TCP bulk transfer and HTTP on the same link
-# (bench/tcp.sh, sourced from here); then 100 MiB transfers under random loss, sluice against the
-# kernel (bench/loss.sh, namespaces of its own).
+# (bench/tcp.sh, sourced from here); then `sluice run --queues 2` against `--queues 1` and the
+# plain kernel on a 2-queue veth pair, UDP echo and HTTP (bench/queues.sh, namespaces of its own,
+# about 2½ minutes); then 100 MiB transfers under random loss, sluice against the kernel
+# (bench/loss.sh, namespaces of its own).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
 #     │ veth (tx checksum offload off on both ends, IPv6 off until the IPv6 pass)
@@ -28,9 +30,9 @@
 # BENCH_PIPE_PACKETS=100000 BENCH_PIPE_TCP_BYTES=100000000 BENCH_PIPE_TCP_TRANSACTIONS=100000
 # BENCH_PIPE_TCP_CONNS="1 16" BENCH_TARGETS="kernel kernel_gate reflector sluice"
 # BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
-# extra 3 s sluice run). BENCH_PARTS="udp tcp loss" (any subset: udp or tcp alone reports the
-# other's last results in build/bench/ again; loss writes its own section; pipe: below).
-# bench/tcp.sh and bench/loss.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other
+# extra 3 s sluice run). BENCH_PARTS="udp tcp queues loss" (any subset: udp, tcp or queues
+# alone reports the others' last results in build/bench/ again; loss writes its own section;
+# pipe: below). bench/tcp.sh, bench/queues.sh and bench/loss.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other
 # family's last results are reported again), BENCH_REPEAT6 (UDP runs per target over IPv6;
 # default BENCH_REPEAT), BENCH_PERF6=0. docs/benchmarks.md explains the method.
 #
@@ -61,7 +63,7 @@ PIPE_TCP_BYTES=${BENCH_PIPE_TCP_BYTES:-100000000}
 PIPE_TCP_TXNS=${BENCH_PIPE_TCP_TRANSACTIONS:-100000}
 PIPE_TCP_CONNS=${BENCH_PIPE_TCP_CONNS:-1 16}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
-PARTS=" ${BENCH_PARTS:-udp tcp loss} "
+PARTS=" ${BENCH_PARTS:-udp tcp queues loss} "
 FAMILIES=" ${BENCH_FAMILIES:-4 6} " # the UDP and TCP parts run once per family; loss is IPv4
 REPEAT6=${BENCH_REPEAT6:-$REPEAT}
 PERF6=${BENCH_PERF6:-0}
@@ -87,6 +89,7 @@ SRV_PID=
 TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 . "$ROOT/bench/tcp.sh"
 . "$ROOT/bench/loss.sh"
+. "$ROOT/bench/queues.sh"
 
 say() { echo "bench: $*" >&2; }
 die() {
@@ -104,6 +107,7 @@ cleanup() {
 	fi
 	tcp_cleanup
 	loss_cleanup
+	queues_cleanup
 	[[ -e /run/netns/$NS_SRV ]] && in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 	ip netns del "$NS_GEN" 2>/dev/null
 	ip netns del "$NS_SRV" 2>/dev/null
@@ -142,12 +146,12 @@ for t in ip nsenter ethtool taskset chrt valgrind callgrind_annotate objcopy $PY
 	command -v "$t" >/dev/null || die "missing $t (make deps installs it)"
 done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
-[[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* || $PARTS == *" pipe "* ]] ||
-	die "BENCH_PARTS names none of udp, tcp, loss, pipe"
+[[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* || $PARTS == *" pipe "* ||
+	$PARTS == *" queues "* ]] || die "BENCH_PARTS names none of udp, tcp, queues, loss, pipe"
 # The pipe-device counts: with the udp part over IPv4 (as always), or alone as "pipe".
 PIPE=0
 [[ ($PARTS == *" udp "* && $FAMILIES == *" 4 "*) || $PARTS == *" pipe "* ]] && PIPE=1
-LINK=0 # the veth link, for the udp, tcp and loss parts
+LINK=0 # the veth link, for the udp, tcp and loss parts (queues makes a 2-queue pair of its own)
 [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* ]] && LINK=1
 [[ $FAMILIES == *" 4 "* || $FAMILIES == *" 6 "* ]] || die "BENCH_FAMILIES names neither 4 nor 6"
 # Other work on the machine during the run makes every number worse: note who else used CPU.
@@ -494,6 +498,7 @@ for fam in 4 6; do # IPv4 first, with IPv6 still off on the link; then the IPv6 
 	[[ $PARTS == *" tcp "* ]] && tcp_part
 done
 use_family 4
+[[ $PARTS == *" queues "* ]] && queues_part
 [[ $PARTS == *" loss "* ]] && loss_part
 
 in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
@@ -511,7 +516,7 @@ CONFIG+=" parts=$(echo $PARTS | tr " " ,) tcp_repeat=$TCP_REPEAT bulk_bytes=$BUL
 CONFIG+=" bulk_seconds=$BULK_SECONDS http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS"
 CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH families=$(echo $FAMILIES | tr " " ,) repeat6=$REPEAT6"
 CONFIG+=" tcp_repeat6=$TCP_REPEAT6 http_paths6=$(echo $HTTP_PATHS6 | tr " " ,)"
-if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PIPE == 1 ]]; then
+if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" queues "* || $PIPE == 1 ]]; then
 	$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
 		--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||
 		die "report failed"
@@ -521,4 +526,7 @@ if [[ $PARTS == *" loss "* ]]; then
 		die "loss report failed"
 fi
 say "wrote $OUT/results.json and docs/benchmarks.md"
+[[ ${Q_FAILED:-0} -eq 0 ]] ||
+	say "FAILED: $Q_FAILED queues measurements failed (see $OUT/queues/raw.jsonl and the report)"
 [[ ${LOSS_FAILED:-0} -eq 0 ]] || die "$LOSS_FAILED loss runs failed (see $OUT/loss/raw.jsonl and the report)"
+[[ ${Q_FAILED:-0} -eq 0 ]] || exit 1
