@@ -26,6 +26,7 @@ import sys
 sys.dont_write_bytecode = True  # no __pycache__ in bench/ for the module below
 import tcp_report  # noqa: E402  (bench/tcp_report.py: the TCP part's summary and Markdown)
 import pipe_tcp_report  # noqa: E402  (bench/pipe_tcp_report.py: the TCP pipe-device count)
+import queues_report  # noqa: E402  (bench/queues_report.py: --queues 2 against --queues 1)
 import chart  # noqa: E402  (bench/chart.py: the two PNGs, matplotlib; skipped without it)
 
 # Issue 10's budget for the UDP echo over the pipe device: instructions per echoed datagram
@@ -236,15 +237,24 @@ def markdown(r, charts=None):
     fams = [f for f in str(parts.get("families") or "4").split(",") if f in ("4", "6")]
     last = (f"UDP: {parts.get('udp') or 'never'}, TCP: {parts.get('tcp') or 'never'}, UDP over "
             f"IPv6: {parts.get('udp6') or 'never'}, TCP over IPv6: {parts.get('tcp6') or 'never'}"
-            + (f", the pipe-device counts: {parts['pipe']}" if parts.get("pipe") else ""))
-    if parts.get("this_run") and not ran and "pipe" in this:
-        L.append("This run measured only the pipe-device instruction counts (`BENCH_PARTS=pipe`);"
-                 f" the other figures below are from their last run ({last}).")
-    elif parts.get("this_run") and (ran != ["udp", "tcp"] or fams != ["4", "6"]):
-        what = " and ".join(f"`{p}`" for p in ran) or "neither `udp` nor `tcp`"
-        L.append(f"This run measured only {what} over "
-                 f"{' and '.join('IPv' + f for f in fams)}; the other figures below are from "
-                 f"their last run ({last}).")
+            + (f", the pipe-device counts: {parts['pipe']}" if parts.get("pipe") else "")
+            + (f", queues: {parts['queues']}" if parts.get("queues") else ""))
+    # Everything this section shows was measured now: both families of udp and tcp (the pipe
+    # counts come with udp over IPv4) and the queues part when it has results at all.
+    complete = (ran == ["udp", "tcp"] and fams == ["4", "6"] and
+                ("queues" in this or not parts.get("queues")))
+    if parts.get("this_run") and not complete:
+        what = []
+        if ran:
+            what.append(" and ".join(f"`{p}`" for p in ran) + " over " +
+                        " and ".join("IPv" + f for f in fams))
+        if "queues" in this:
+            what.append("`queues`")
+        if "pipe" in this or ("udp" in ran and "4" in fams):
+            what.append("the pipe-device instruction counts")
+        L.append(f"This run measured only {', '.join(what) or 'none of these parts'} "
+                 f"(`BENCH_PARTS={' '.join(this)}`); the other figures below are from their last "
+                 f"run ({last}).")
     L.append("")
     L.append(f"- **Machine:** {m['cpu_model']}, {m['cores']} cores"
              f"{' (virtual machine)' if m['virtual_machine'] else ''}, {m['memory_mib']} MiB, "
@@ -320,6 +330,7 @@ def markdown(r, charts=None):
         L.append("")
         L.extend(udp_markdown(u6, cfg, 6))
     L.extend(tcp_report.markdown(r.get("tcp6"), family=6))
+    L.extend(queues_report.markdown(r.get("queues")))
     L.append(END)
     return "\n".join(L) + "\n"
 
@@ -724,6 +735,7 @@ def main():
                   "tcp": read(os.path.join(a.out, "tcp", "date.txt")) or None,
                   "udp6": read(os.path.join(a.out, "udp6", "udp-date.txt")) or None,
                   "tcp6": read(os.path.join(a.out, "tcp6", "date.txt")) or None,
+                  "queues": read(os.path.join(a.out, "queues", "date.txt")) or None,
                   "this_run": cfg.get("parts"),
                   "families": str(cfg.get("families", "4"))}
     tcp = tcp_report.results(a.out, cfg)
@@ -741,6 +753,9 @@ def main():
     tcp6 = tcp_report.results(a.out, cfg, family=6)
     if tcp6:
         r["tcp6"] = tcp6
+    q = queues_report.results(a.out)
+    if q:
+        r["queues"] = q
     # The loss part's results (bench/loss_report.py) stay until that part runs again.
     old = load_json(os.path.join(a.out, "results.json"), {})
     if isinstance(old, dict) and "loss" in old:
