@@ -264,9 +264,11 @@ def draw_instructions(plt, r, path):
                   ncol=1, frameon=False)
     m = r.get("machine") or {}
     p = (r.get("parts") or {}).get("pipe")
-    fig.suptitle("Instruction counts per packet over the in-memory pipe device (no kernel; "
-                 "deterministic)\n" + f"{m.get('cpu_model', '?')}, Linux {m.get('kernel', '?')}; "
-                 f"counted {p.replace('T', ' ')[:16] if p else 'never'}", fontsize=9)
+    vm = " (VM)" if m.get("virtual_machine") else ""
+    fig.suptitle("Instruction counts per packet over the in-memory pipe device (no kernel, no "
+                 "XDP: callgrind, deterministic)\n" + f"{m.get('cpu_model', '?')}, "
+                 f"{m.get('cores', '?')} cores{vm}, Linux {m.get('kernel', '?')}; counted "
+                 f"{p.replace('T', ' ')[:16] if p else 'never'}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

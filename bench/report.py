@@ -766,7 +766,10 @@ def main():
 
     charts = {}
     cdir = a.charts or os.path.dirname(os.path.abspath(a.doc))
-    done, notes = chart.draw(r, cdir)
+    try:
+        done, notes = chart.draw(r, cdir)
+    except Exception as e:  # a chart is never worth the report: say why and go on
+        done, notes = [], [f"bench/chart.py failed ({type(e).__name__}: {e}): no charts"]
     for n in notes:
         print(f"bench: report: {n}", file=sys.stderr)
     for path in done:
