@@ -93,9 +93,10 @@ queues_cleanup() { # for run.sh's cleanup
 }
 in_qg() { nsenter --net=/run/netns/"$NS_QG" "$@"; }
 in_qs() { nsenter --net=/run/netns/"$NS_QS" "$@"; }
-q_fail() { # q_fail MESSAGE: say it, count it; the part goes on where it can
+q_fail() { # q_fail MESSAGE: say it, count it, note it for the report; the part goes on where it can
 	say "queues: FAILED: $*"
 	Q_FAILED=$((Q_FAILED + 1))
+	[[ -d $QD ]] && echo "{\"kind\":\"failure\",\"target\":null,\"round\":null,\"error\":$(q_jstr "$*")}" >>"$QD/raw.jsonl"
 }
 
 q_link() { # the two namespaces and the 2-queue veth pair
