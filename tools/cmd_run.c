@@ -23,6 +23,26 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+/* Receive queues of dev (ETHTOOL_GCHANNELS: combined + rx-only), 0 when it cannot tell. */
+static unsigned rx_queue_count(const char *dev)
+{
+	struct ethtool_channels ch = {.cmd = ETHTOOL_GCHANNELS};
+	struct ifreq ifr;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	ifr.ifr_data = (void *)&ch;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	int r = ioctl(fd, SIOCETHTOOL, &ifr);
+	close(fd);
+	return r < 0 ? 0 : ch.combined_count + ch.rx_count;
+}
 
 void cmd_run_usage(FILE *f)
 {
@@ -1000,6 +1020,16 @@ int cmd_run(int argc, char **argv)
 		poll_txt[1] = ' ';
 		poll_text(poll_txt + 2, sizeof(poll_txt) - 2);
 	}
+	/* Traffic the NIC hashes to a queue nobody serves passes the gate to the kernel, which
+	 * drops what is for our addresses (counted by the gate as frames with no socket): say so
+	 * once, before it happens. */
+	unsigned rxq = rx_queue_count(dev);
+	if (rxq > 1 && (queue + nq < rxq || queue > 0))
+		fprintf(stderr,
+			"sluice: warning: %s has %u receive queues and this run serves %u of them: "
+			"flows the device puts on the others reach the kernel, not sluice (steer them "
+			"with RSS or ntuple rules, or serve them all with --queues; docs/real-nic.md)\n",
+			dev, rxq, nq);
 	fprintf(stderr, "sluice: serving %s on %s %s%u (%s XDP, %s mode)%s%s%s; %s\n", all_addrs,
 		dev, nq > 1 ? "queues 0.." : "queue ", nq > 1 ? nq - 1 : queue, ws[0].dev->mode,
 		ws[0].dev->zero_copy ? "zero-copy" : "copy", poll_txt,
