@@ -156,7 +156,7 @@ def annotate_totals(path):
 def pipe_results(out):
     res = {"method": "valgrind --tool=callgrind --toggle-collect=sl_stack_poll; "
                      "(Ir(n2) - Ir(n1)) / (n2 - n1)"}
-    for batch in ("b64", "b1"):
+    for batch in ("b64", "b1", "reply"):
         j1 = load_json(os.path.join(out, f"pipe-{batch}-n1.json"))
         j2 = load_json(os.path.join(out, f"pipe-{batch}-n2.json"))
         t1, f1 = annotate_totals(os.path.join(out, f"pipe-{batch}-n1.annotate.txt"))
@@ -306,6 +306,10 @@ def markdown(r, charts=None):
                 f"{b64['batch']} frames per poll")
         if b1:
             line += f", {b1['instructions_per_packet']:.0f} with one frame per poll"
+        rp = p.get("reply")
+        if rp:
+            line += (f"; through the reply in place (`sl_udp_reply`, an addition, not the "
+                     f"budget's figure) {rp['instructions_per_packet']:.0f}")
         nat = p.get("native_b64")
         if nat:
             line += (f"; natively {nat['poll_ns_per_packet']:.0f} ns per packet inside "

@@ -171,9 +171,10 @@ say "pipe: native run, then callgrind (sl_stack_poll only) at two packet counts"
 "$OUT/pipe_echo" --packets 1000000 >"$OUT/pipe-native.json" || die "pipe_echo failed"
 "$OUT/pipe_echo" --packets 200000 --batch 1 >"$OUT/pipe-native-b1.json" ||
 	die "pipe_echo --batch 1 failed"
-cg() { # cg NAME PACKETS BATCH
+cg() { # cg NAME PACKETS BATCH [MODE]
 	valgrind --tool=callgrind --toggle-collect=sl_stack_poll --callgrind-out-file="$TMP/cg.$1" \
-		"$OUT/pipe_echo_cg" --packets "$2" --batch "$3" >"$OUT/pipe-$1.json" 2>"$TMP/cg.$1.err" ||
+		"$OUT/pipe_echo_cg" --packets "$2" --batch "$3" --mode "${4:-write}" \
+		>"$OUT/pipe-$1.json" 2>"$TMP/cg.$1.err" ||
 		{ cat "$TMP/cg.$1.err" >&2; die "callgrind run $1 failed"; }
 	callgrind_annotate --inclusive=yes --threshold=100 "$TMP/cg.$1" \
 		>"$OUT/pipe-$1.annotate.txt" 2>/dev/null
@@ -184,6 +185,9 @@ cg b64-n1 $P1 64
 cg b64-n2 $P2 64
 cg b1-n1 $((P1 / 5)) 1
 cg b1-n2 $(((P1 + PIPE_PACKETS) / 5)) 1
+# The reply in place (sl_udp_reply), an addition reported beside the budget's figure.
+cg reply-n1 $P1 64 reply
+cg reply-n2 $P2 64 reply
 }
 # TCP over the pipe device (bench/pipe_tcp.c): two stacks, each polled through a wrapper of its
 # own, so --toggle-collect counts one stack's poll alone. Bulk: the receiver's poll per received
