@@ -232,7 +232,8 @@ struct harness {
 	unsigned ndlv;
 	struct sl_udp_meta prev_meta;
 	bool have_prev;
-	unsigned wire_sent; /* frames the test sent */
+	const struct sl_udp_meta *last_mp; /* the pointer the last callback was given */
+	unsigned wire_sent;		   /* frames the test sent */
 	char cb_fail[512];
 	void (*extra)(struct sl_stack *st, const struct sl_udp_meta *m, const uint8_t *data,
 		      size_t len); /* run first in every callback when set */
@@ -811,6 +812,8 @@ static void on_udp(void *arg, struct sl_stack *st, const struct sl_udp_meta *m, 
 
 /* Open the stack, wait out DAD, listen on PORT (and PORT3) with the callback; captures
  * cleared. */
+static uint32_t dev_mtu; /* the device's MTU the next h_up sets (0: the pipe's 1500) */
+
 static void h_up(const struct sl_stack_config *cfg)
 {
 	memset(&H, 0, sizeof H);
@@ -821,6 +824,8 @@ static void h_up(const struct sl_stack_config *cfg)
 	rs = tu_seed(8200) * 0x9e3779b97f4a7c15ULL + 1;
 	dpool_used = 0;
 	assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &H.dev, &H.wire), 0);
+	if (dev_mtu)
+		H.dev->mtu = H.wire->mtu = dev_mtu;
 	H.now = 1 * SEC;
 	assert_int_equal(sl_stack_open(H.dev, &H.cfg, H.now, &H.st), 0);
 	H.up = true;
@@ -1114,6 +1119,7 @@ static void on_udp(void *arg, struct sl_stack *st, const struct sl_udp_meta *m, 
 	}
 	H.prev_meta = *m;
 	H.have_prev = true;
+	H.last_mp = m;
 }
 
 /* --- datagrams out of the captures ---------------------------------------------------------- */
@@ -1751,6 +1757,29 @@ static void test_cap_configured_mtu(void **state)
 	h_down();
 }
 
+/* cap is also the frame's room: on a device whose MTU (3000) is more than its 2 KiB buffers
+ * hold, cap is what is left of the frame the datagram arrived in (2048 − 14 − 20 − 8 = 2006
+ * over IPv4, 1986 over IPv6), and a reply of cap bytes fills the frame exactly. */
+static void test_cap_within_the_frame(void **state)
+{
+	dev_mtu = 3000;
+	h_up(NULL);
+	dev_mtu = 0;
+	H.rw_len = RW_CAP;
+	for (int i = 0; i < 3; i++) {
+		const struct dlv *d =
+		    inplace(peer4(3), &S4, (uint16_t)(6200 + i), payload(10), 10, NULL, M_REWRITE);
+		assert_int_equal(d->cap, 2006);
+		assert_int_equal(H.cap[D[0].first].len, 2048);
+		d = inplace(peer6(3), &ST6, (uint16_t)(6200 + i), payload(10), 10, NULL, M_REWRITE);
+		assert_int_equal(d->cap, 1986);
+		assert_int_equal(H.cap[D[0].first].len, 2048);
+		inplace(peer4(3), &S4, (uint16_t)(6300 + i), payload(2006), 2006, NULL, M_ECHO);
+		inplace(peer6(3), &ST6, (uint16_t)(6300 + i), payload(1986), 1986, NULL, M_ECHO);
+	}
+	h_down();
+}
+
 /* RFC 8201: after a Packet Too Big of 1280 for a peer, cap for a reply to it is 1232; a
  * datagram of 1452 (arrived whole over the 1500 link) goes back unchanged only through
  * sl_udp_write, in fragments that fit; another peer keeps 1452; an off-link sender whose path
@@ -2056,8 +2085,9 @@ static void test_refuse_other_meta(void **state)
 	h_down();
 }
 
-/* Outside any callback: before any datagram, and after some (their metas kept, copied and
- * the pointer the callback had): NULL / -EINVAL, nothing sent. */
+/* Outside any callback: before any datagram, and after some (their metas copied, and the
+ * pointer the callback had: api.md says it is valid only during the call, but it is only
+ * compared, never read, by a stack that refuses it): NULL / -EINVAL, nothing sent. */
 static void test_refuse_outside_callback(void **state)
 {
 	h_up(NULL);
@@ -2079,6 +2109,9 @@ static void test_refuse_outside_callback(void **state)
 		assert_null(sl_udp_reply_buf(H.st, &copy, &cap));
 		assert_int_equal(sl_udp_reply(H.st, &copy, 20, true), -EINVAL);
 		assert_int_equal(sl_udp_reply(H.st, &copy, 0, false), -EINVAL);
+		assert_null(sl_udp_reply_buf(H.st, H.last_mp, &cap));
+		assert_int_equal(sl_udp_reply(H.st, H.last_mp, 20, true), -EINVAL);
+		assert_int_equal(sl_udp_reply(H.st, H.last_mp, 0, false), -EINVAL);
 		h_poll();
 		assert_int_equal(udp_in(c0), 0);
 		assert_int_equal(STAT(udp_tx), tx0);
@@ -2359,6 +2392,133 @@ static void test_unresolved_next_hop(void **state)
 	h_down();
 }
 
+/* Replies in place waiting for one neighbour beyond what may wait (arp_pending_per_entry 1):
+ * the extra ones are dropped (arp_pending_full) and their frames come back to the pool; the
+ * one that waited leaves after the answer, exactly. */
+static void test_unresolved_queue_full(void **state)
+{
+	struct sl_stack_config c = h_cfg();
+	c.arp_pending_per_entry = 1;
+	h_up(&c);
+	for (int fam = 0; fam < 2; fam++) {
+		struct host *h = fam ? peer6(25) : peer4(25);
+		const sl_ip *to = fam ? &ST6 : &S4;
+		h->answer = false;
+		struct mark k = mark();
+		uint64_t full0 = STAT(arp_pending_full);
+		for (unsigned i = 0; i < 5; i++)
+			send_dg(h, to, (uint16_t)(17500 + i), PORT, payload(20 + i), 20 + i, NULL);
+		H.held = 1;
+		h_poll();
+		assert_int_equal(H.ndlv - k.dlv, 5);
+		assert_int_equal(STAT(arp_pending_full) - full0, 4);
+		assert_int_equal(udp_in(k.cap), 0);
+		if (!fam)
+			send_arp(H.dev->mac, h->mac, 2, h->mac, sl_ip_to_v4(&h->ip), H.dev->mac,
+				 ST4);
+		else
+			send_na(h, &ST6, H.dev->mac, NA_S | NA_O, h->mac);
+		H.held = 0;
+		h_poll();
+		unsigned n = dgrams(k.cap);
+		assert_int_equal(n, 1);
+		int found = -1;
+		for (unsigned i = k.dlv; i < H.ndlv; i++)
+			if (find_answer(n, &H.dlv[i], dpool + H.dlv[i].off, H.dlv[i].len) == 0)
+				found = (int)i;
+		assert_true(found >= 0);
+		const struct dlv *d = &H.dlv[found];
+		check_reply_frame(&H.cap[D[0].first], &d->m.src, h->mac, &d->m.dst, d->m.dst_port,
+				  d->m.src_port, dpool + d->off, d->len);
+		h->answer = true;
+	}
+	h_down();
+}
+
+/* Two stacks in one thread (they share nothing, stack.h): a callback of one polls the other,
+ * whose callback runs inside it; there each stack refuses the other's meta, and the inner
+ * datagram is replied to in place on its own stack; back in the outer callback, its own
+ * datagram is still the current one and goes back in place. */
+static struct {
+	struct sl_dev *dev, *wire;
+	struct sl_stack *st;
+	const struct sl_udp_meta *outer;
+	unsigned calls, refused, replied;
+	int r;
+} B;
+
+static void b_cb(void *arg, struct sl_stack *st, const struct sl_udp_meta *m, const uint8_t *data,
+		 size_t len)
+{
+	B.calls++;
+	size_t cap;
+	unsigned ok = 0;
+	ok += sl_udp_reply_buf(H.st, m, &cap) == NULL;
+	ok += sl_udp_reply(H.st, m, len, true) == -EINVAL;
+	ok += sl_udp_reply_buf(st, B.outer, &cap) == NULL;
+	ok += sl_udp_reply(st, B.outer, 0, false) == -EINVAL;
+	B.refused += ok == 4;
+	uint8_t *b = sl_udp_reply_buf(st, m, &cap);
+	B.r = b == data ? sl_udp_reply(st, m, len, true) : -1000;
+	B.replied += B.r == 0;
+}
+
+static void extra_nested(struct sl_stack *st, const struct sl_udp_meta *m, const uint8_t *data,
+			 size_t len)
+{
+	if (m->src_port != 21000)
+		return;
+	B.outer = m;
+	/* a datagram for the other stack, from its peer 10.1.0.10, on its own link */
+	static uint8_t fr[128];
+	sl_ip bsrc = ip4(0x0a01000au), bdst = ip4(0x0a010001u);
+	uint8_t bmac[6] = {0x02, 0xb0, 0, 0, 0, 0x0a};
+	eth(fr, B.dev->mac, bmac, 0x0800);
+	ip4_hdr(fr + 14, 20 + 8 + 4, 1, 0, 64, 0, 17, &bsrc, &bdst, NULL, 0);
+	uint8_t *u = fr + 34;
+	put16(u, 3333), put16(u + 2, PORT), put16(u + 4, 12), put16(u + 6, 0);
+	memcpy(u + 8, "ping", 4);
+	put16(u + 6, ref_udp_csum(&bsrc, &bdst, u, 12));
+	struct sl_frame f;
+	if (B.wire->ops->alloc(B.wire, &f) != 0)
+		return;
+	memcpy(f.data, fr, 46);
+	f.len = 46;
+	B.wire->ops->tx(B.wire, &f);
+	B.wire->ops->flush(B.wire, H.now);
+	sl_stack_poll(B.st, H.now);
+}
+
+static void test_nested_delivery_two_stacks(void **state)
+{
+	h_up(NULL);
+	memset(&B, 0, sizeof B);
+	struct sl_stack_config bc;
+	pn_config(&bc, 0x0a010001u, 99);
+	assert_int_equal(sl_dev_pipe_pair(NULL, NULL, &B.dev, &B.wire), 0);
+	assert_int_equal(sl_stack_open(B.dev, &bc, H.now, &B.st), 0);
+	assert_int_equal(sl_udp_listen(B.st, PORT, b_cb, NULL), 0);
+	H.extra = extra_nested;
+	for (int fam = 0; fam < 2; fam++) {
+		unsigned calls = B.calls;
+		inplace(fam ? peer6(26) : peer4(26), fam ? &ST6 : &S4, 21000, payload(30), 30, NULL,
+			M_ECHO);
+		assert_int_equal(B.calls, calls + 1);
+		assert_int_equal(B.refused, calls + 1);
+		if (B.r != 0) {
+			print_message("inner stack's reply in place: %d\n", B.r);
+			fail();
+		}
+		assert_int_equal(B.replied, calls + 1);
+	}
+	H.extra = NULL;
+	sl_stack_poll(B.st, H.now);
+	sl_stack_close(B.st);
+	pn_close_counted(B.dev, B.wire);
+	B.st = NULL;
+	h_down();
+}
+
 /* The Ethernet destination is the route's: an on-link neighbour known by its ARP / ND answer
  * at MAC A whose datagram comes from MAC B gets its reply at A; an off-link sender whose
  * datagram came through another router of the link gets its reply through the gateway. */
@@ -2444,15 +2604,15 @@ static void test_reply_from_second_address(void **state)
 	h_poll();
 	assert_int_equal(H.ndlv - k.dlv, 2);
 	check_all(k);
-	/* link-local, when the stack has one */
-	sl_ip ips[16];
-	int n = sl_ip_get_ips(H.st, ips, 16);
-	for (int i = 0; i < n; i++)
-		if (ips[i].b[0] == 0xfe && (ips[i].b[1] & 0xc0) == 0x80) {
-			sl_ip ll = {{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34}};
-			struct host *h = add_host(&ll, 0x6c, 1);
-			inplace(h, &ips[i], 19400, payload(30), 30, NULL, M_ECHO);
-		}
+	/* a link-local address (fe80::1/64, added, after its DAD) from a link-local peer */
+	sl_ip ll = {{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+	assert_int_equal(sl_ip_add_addr(H.st, &ll, 64), 0);
+	h_run(3 * SEC);
+	assert_int_equal(sl_ip_addr_state(H.st, &ll), 0);
+	sl_ip llp = {{0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x34}};
+	struct host *h = add_host(&llp, 0x6c, 1);
+	for (int i = 0; i < 3; i++)
+		inplace(h, &ll, (uint16_t)(19400 + i), payload(30), 30, NULL, M_ECHO);
 	h_down();
 }
 
@@ -2580,6 +2740,14 @@ static void test_current_datagram_across_calls(void **state)
 
 static int reply_teardown(void **state)
 {
+	dev_mtu = 0;
+	H.extra = NULL;
+	if (B.st) {
+		sl_stack_close(B.st);
+		sl_dev_close(B.dev);
+		sl_dev_close(B.wire);
+		B.st = NULL;
+	}
 	return h_teardown(state);
 }
 
@@ -2595,6 +2763,7 @@ int main(void)
 	    T(test_rewrite_lengths),
 	    T(test_cap_is_the_path_room),
 	    T(test_cap_configured_mtu),
+	    T(test_cap_within_the_frame),
 	    T(test_cap_v6_path_mtu),
 	    T(test_above_cap),
 	    T(test_above_cap_then_reply),
@@ -2610,11 +2779,13 @@ int main(void)
 	    T(test_refuse_source_port_zero),
 	    T(test_frames_and_counters),
 	    T(test_unresolved_next_hop),
+	    T(test_unresolved_queue_full),
 	    T(test_reply_mac_from_route),
 	    T(test_no_route_back),
 	    T(test_reply_from_second_address),
 	    T(test_reply_configured_ttl),
 	    T(test_current_datagram_across_calls),
+	    T(test_nested_delivery_two_stacks),
 	};
 	return cmocka_run_group_tests_name("udp_reply", tests, NULL, NULL);
 }
