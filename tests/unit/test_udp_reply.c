@@ -430,9 +430,11 @@ struct sopt {
 	uint8_t ext_type;
 	const uint8_t *extb;
 	size_t extlen;
-	size_t frag;	/* fragments of this many bytes of the UDP datagram (a multiple of 8) */
-	bool atomic;	/* IPv6: a fragment header with offset 0 and M 0 (RFC 6946) */
-	size_t trailer; /* bytes after the IP packet in the frame (or pad to 60 when smaller) */
+	size_t frag;	 /* fragments of this many bytes of the UDP datagram (a multiple of 8) */
+	bool atomic;	 /* IPv6: a fragment header with offset 0 and M 0 (RFC 6946) */
+	size_t trailer;	 /* bytes after the IP packet in the frame (or pad to 60 when smaller) */
+	size_t ip_extra; /* bytes inside the IP packet after the UDP datagram (its length field
+			  * short of the IP payload) */
 };
 
 /* A UDP datagram from host h to dst:dport from sport. */
@@ -446,7 +448,7 @@ static void send_dg(const struct host *h, const sl_ip *dst, uint16_t sport, uint
 		o = &none;
 	bool v6 = !sl_ip_is_v4(dst);
 	size_t ulen = 8 + len;
-	assert_true(ulen <= 65535);
+	assert_true(ulen + o->ip_extra <= 65535);
 	put16(udp, sport);
 	put16(udp + 2, dport);
 	put16(udp + 4, (uint16_t)ulen);
@@ -454,6 +456,9 @@ static void send_dg(const struct host *h, const sl_ip *dst, uint16_t sport, uint
 	memcpy(udp + 8, data, len);
 	if (!(o->no_csum && !v6))
 		put16(udp + 6, ref_udp_csum(&h->ip, dst, udp, ulen));
+	for (size_t k = 0; k < o->ip_extra; k++)
+		udp[ulen + k] = (uint8_t)(0xc0 + k);
+	ulen += o->ip_extra; /* the IP payload from here on */
 	const uint8_t *ed = o->eth_dst ? o->eth_dst : H.dev->mac;
 	const uint8_t *es = o->eth_src ? o->eth_src : h->mac;
 	uint8_t ttl = o->ttl ? o->ttl : 64;
@@ -1633,6 +1638,29 @@ static void test_echo_frame_trailer(void **state)
 			inplace(p4, &S4, sp, payload(lens[li]), lens[li], &o, M_REWRITE);
 			inplace(p6, &ST6, sp, payload(lens[li]), lens[li], &o, M_REWRITE);
 		}
+	/* An IP payload longer than the UDP length says (RFC 768: the length is the datagram's;
+	 * the stack may accept such a datagram or drop it): when delivered, the reply carries the
+	 * UDP datagram only, its lengths from it. */
+	static const size_t extra[] = {1, 3, 64};
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+		for (size_t e = 0; e < 3; e++)
+			for (int fam = 0; fam < 2; fam++)
+				for (int mode = M_ECHO; mode <= M_REWRITE; mode++) {
+					struct sopt o = {.ip_extra = extra[e], .trailer = e};
+					uint16_t sp = (uint16_t)(31000 + li * 100 + e * 10 +
+								 fam * 2 + (mode == M_REWRITE));
+					struct mark k = mark();
+					H.pmode[sp] = (uint8_t)mode;
+					H.rw_len = lens[li] + 1;
+					send_dg(fam ? p6 : p4, fam ? &ST6 : &S4, sp, PORT,
+						payload(lens[li]), lens[li], &o);
+					h_poll();
+					if (H.ndlv == k.dlv)
+						continue;
+					assert_int_equal(H.dlv[k.dlv].len, lens[li]);
+					check_all(k);
+					assert_true(H.dlv[k.dlv].inplace);
+				}
 	h_down();
 }
 
