@@ -60,10 +60,11 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
  * sent to, with the stack's default TTL / hop limit. unchanged: the first len bytes are the
  * datagram's own and len is its length — its checksum is then still right and is not
  * computed again (the sum of the swapped addresses and ports is the same). NULL / -EINVAL
- * when m is not the datagram being delivered, it was sent to a broadcast or multicast
+ * when m is not the datagram being delivered, it came from source port 0 (no reply
+ * expected, RFC 768), it was sent to a broadcast or multicast
  * address, it was reassembled, its IP header carries options or extension headers, or it was
  * replied to already: sl_udp_write then. -EMSGSIZE above cap. After sl_udp_reply the
- * callback's data must not be touched. */
+ * callback's data must not be touched. (A receive callback never polls its own stack.) */
 uint8_t *sl_udp_reply_buf(struct sl_stack *st, const struct sl_udp_meta *m, size_t *cap);
 int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, bool unchanged);
 

@@ -357,7 +357,8 @@ static struct sl_ip_pkt *reply_pkt(struct sl_stack *st, const struct sl_udp_meta
 {
 	struct sl_udp *u = &st->udp;
 	struct sl_ip_pkt *pkt = u->cur_pkt;
-	if (!m || m != u->cur_meta || u->cur_taken || !pkt->frame || pkt->bcast)
+	/* Source port 0: the sender expects no reply (RFC 768). */
+	if (!m || m != u->cur_meta || u->cur_taken || !pkt->frame || pkt->bcast || !m->src_port)
 		return NULL;
 	if (pkt->l4 != pkt->frame->data + sl_l4_off(pkt->v6))
 		return NULL;
