@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include "unit/pipenet.h"
 #include "unit/wireutil.h"
+#include "unit/udpref.h"
 
 #define US 1000ULL
 #define MS 1000000ULL
@@ -44,69 +45,6 @@
 #define PIPE_FRAME 2048 /* the pipe device's buffers: a received frame has this much room */
 
 /* --- references (RFC 1071, RFC 768, RFC 8200 §8.1) ----------------------------------------- */
-
-/* RFC 1071 §1: 16-bit big-endian words added with end-around carry, an odd last byte padded
- * with zero; continues from start. */
-static uint16_t ref_sum(const uint8_t *p, size_t n, uint16_t start)
-{
-	uint32_t s = start;
-	for (size_t i = 0; i < n; i += 2) {
-		s += (uint32_t)p[i] << 8 | (i + 1 < n ? p[i + 1] : 0);
-		s = (s & 0xffff) + (s >> 16);
-	}
-	return (uint16_t)s;
-}
-
-/* The pseudo-header sum: RFC 768 (IPv4) or RFC 8200 §8.1 (IPv6). */
-static uint16_t ref_pseudo(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint32_t len)
-{
-	uint8_t ph[40];
-	if (sl_ip_is_v4(dst)) {
-		memcpy(ph, src->b + 12, 4);
-		memcpy(ph + 4, dst->b + 12, 4);
-		ph[8] = 0;
-		ph[9] = proto;
-		put16(ph + 10, (uint16_t)len);
-		return ref_sum(ph, 12, 0);
-	}
-	memcpy(ph, src->b, 16);
-	memcpy(ph + 16, dst->b, 16);
-	put32(ph + 32, len);
-	ph[36] = ph[37] = ph[38] = 0;
-	ph[39] = proto;
-	return ref_sum(ph, 40, 0);
-}
-
-/* The checksum field a UDP datagram (udp[0..len), its own field ignored) must carry from src
- * to dst: the complement of the sum over pseudo-header and datagram, 0 sent as 0xffff. */
-static uint16_t ref_udp_csum(const sl_ip *src, const sl_ip *dst, const uint8_t *udp, size_t len)
-{
-	uint16_t s = ref_pseudo(src, dst, 17, (uint32_t)len);
-	s = ref_sum(udp, 6, s);
-	s = ref_sum(udp + 8, len - 8, s);
-	uint16_t c = (uint16_t)~s;
-	return c ? c : 0xffff;
-}
-
-static bool icmp6_ok(const sl_ip *src, const sl_ip *dst, const uint8_t *m, size_t len)
-{
-	return ref_sum(m, len, ref_pseudo(src, dst, 58, (uint32_t)len)) == 0xffff;
-}
-
-static uint64_t rs;
-static uint64_t rnd(void)
-{
-	rs ^= rs >> 12;
-	rs ^= rs << 25;
-	rs ^= rs >> 27;
-	return rs * 0x2545f4914f6cdd1dULL;
-}
-
-static void fill_random(uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
-}
 
 /* --- addresses ------------------------------------------------------------------------------ */
 
@@ -128,32 +66,6 @@ static const uint8_t BCAST[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 static const sl_ip ALL_NODES = {{0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
 static const uint8_t ALL_NODES_MAC[6] = {0x33, 0x33, 0, 0, 0, 1};
 
-static sl_ip ip4(uint32_t a)
-{
-	return sl_ip_v4(a);
-}
-
-static bool ip_eq(const sl_ip *a, const sl_ip *b)
-{
-	return !memcmp(a->b, b->b, 16);
-}
-
-static const char *ipstr(const sl_ip *a)
-{
-	static char buf[4][64];
-	static int k;
-	k = (k + 1) % 4;
-	return sl_ip_str(a, buf[k], sizeof buf[k]);
-}
-
-#define assert_ip_equal(a, b)                                                                      \
-	do {                                                                                       \
-		const sl_ip *a_ = (a), *b_ = (b);                                                  \
-		if (!ip_eq(a_, b_)) {                                                              \
-			print_message("address %s, want %s\n", ipstr(a_), ipstr(b_));              \
-			fail();                                                                    \
-		}                                                                                  \
-	} while (0)
 
 /* --- the link ------------------------------------------------------------------------------- */
 
