@@ -114,6 +114,19 @@ struct sl_stack_config {
 	uint8_t tcp_syncookies;	     /* RFC 4987 SYN cookies: 0 never, 1 when a listener's
 				      * backlog is full (default), 2 always */
 
+	/* Shared-address mode (sluice run --shared, docs/architecture.md "Shared addresses"):
+	 * the stack's addresses are the kernel's own, which already defends them. Adding one then
+	 * sends no gratuitous ARP and runs no Duplicate Address Detection (the kernel did; an IPv6
+	 * address is usable at once), and the stack never announces them. */
+	bool shared_addrs;
+	/* Set: the stack sends no ARP request and no Neighbor Solicitation. Where it would (a
+	 * next hop to resolve, a retry, a reachability probe) it calls neigh_resolve instead, on
+	 * its thread, and waits for the answer as for one from the wire: the application tells
+	 * it with sl_neigh_set (in shared mode, from the kernel's neighbour table, which does the
+	 * asking). NULL (default): ARP and NDP as usual. */
+	void (*neigh_resolve)(void *arg, struct sl_stack *st, const sl_ip *ip);
+	void *neigh_resolve_arg;
+
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
 	uint32_t icmp_rate;  /* per second, 0 (no errors)..10^9, default 100 */
 	uint32_t icmp_burst; /* 1..10^6 when icmp_rate is not 0, default 50 */
