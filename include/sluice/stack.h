@@ -177,6 +177,14 @@ struct sl_run_opts {
 	 * loop and sl_stack_run returns it (the CLI checks that its gate is still attached). */
 	int (*check)(void *arg, struct sl_stack *st);
 	void *check_arg;
+	/* Optional: a descriptor of the application's (sluice run --shared: its rtnetlink
+	 * socket) that the loop's sleep also waits on; aux runs on the loop's thread when it is
+	 * readable after a sleep, and at every check (so a loop that never sleeps runs it too).
+	 * A negative errno from aux stops the loop as check's does. aux_fd < 0 or aux NULL: none
+	 * (a zeroed struct has aux NULL). */
+	int aux_fd;
+	int (*aux)(void *arg, struct sl_stack *st);
+	void *aux_arg;
 };
 /* Returns 0 when stopped or the duration passed; -ENODEV when the device's interface is gone
  * (sl_dev_health: deleted, moved to another namespace, socket unbound), noticed within
