@@ -600,6 +600,38 @@ static void test_hook_answers_in_hook(void **state)
 	h_down();
 }
 
+static int query_cb_calls;
+static void query_cb(void *arg, int err, const sl_ip *ip, const uint8_t mac[6])
+{
+	query_cb_calls++;
+}
+
+/* A query the hook answers from inside the call is answered at once: 0 and the MAC, as for a
+ * cached entry (a callback armed after the answer would never run). */
+static void test_query_answered_in_hook(void **state)
+{
+	struct sl_stack_config c = cfg_shared(cfg4());
+	h_open(&c);
+	H.answer_in_hook = true;
+	memcpy(H.answer_mac, NB_MAC, 6);
+	sl_ip nb = sl_ip_v4(NB4);
+	uint8_t mac[6] = {0};
+	query_cb_calls = 0;
+	assert_int_equal(sl_arp_query(H.st, &nb, mac, query_cb, NULL), 0);
+	assert_memory_equal(mac, NB_MAC, 6);
+	assert_int_equal(H.nask, 1);
+	h_run(100 * MS);
+	assert_int_equal(query_cb_calls, 0);
+	/* and the forgetting hook: the query fails at once */
+	H.answer_in_hook = false;
+	H.forget_in_hook = true;
+	sl_ip nb2 = sl_ip_v4(NB4B);
+	assert_int_equal(sl_arp_query(H.st, &nb2, mac, query_cb, NULL), -EHOSTUNREACH);
+	h_run(100 * MS);
+	assert_int_equal(query_cb_calls, 0);
+	h_down();
+}
+
 /* The application knows the neighbour is unreachable when asked, and says so from inside the
  * hook: nothing leaves (certainly not to a MAC nobody gave), the datagram is dropped and
  * counted, and nothing more is asked for it. (Fails at ac46c7f: the datagram leaves to
@@ -666,6 +698,11 @@ static void test_set_bad_mac(void **state)
 		assert_int_equal(sl_neigh_set(H.st, &nb, bad[k]), -EINVAL);
 		assert_int_equal(sl_neigh_set(H.st, &nb6, bad[k]), -EINVAL);
 	}
+	/* The stack's own addresses are no neighbours. */
+	sl_ip own[2];
+	assert_int_equal(sl_ip_get_ips(H.st, own, 2), 2);
+	for (unsigned k = 0; k < 2; k++)
+		assert_int_equal(sl_neigh_set(H.st, &own[k], NB_MAC), -EINVAL);
 	assert_int_equal(STAT(neigh_set), 0);
 	assert_int_equal(sl_neigh_forget(H.st, &nb), -ENOENT);
 	udp_to(&nb, 1);
@@ -1121,8 +1158,9 @@ static void test_gateway_errors(void **state)
 	struct sl_stack_config c = cfg_shared(cfg46());
 	c.gateway = sl_ip_v4(GW4);
 	h_open(&c);
+	/* 10.0.0.255: the directed broadcast of the stack's 10.0.0.0/24. */
 	const char *bad[] = {"224.0.0.1", "239.1.2.3", "127.0.0.1", "127.1.2.3",
-			     "255.255.255.255", "ff02::1", "ff05::2", "::1"};
+			     "255.255.255.255", "10.0.0.255", "ff02::1", "ff05::2", "::1"};
 	for (unsigned k = 0; k < sizeof bad / sizeof bad[0]; k++) {
 		sl_ip g = ip6(bad[k]);
 		int r = sl_ip_set_gateway(H.st, &g);
@@ -1150,6 +1188,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_hook_answer_on_retry, h_teardown),
 	    cmocka_unit_test_teardown(test_hook_answers_in_hook, h_teardown),
 	    cmocka_unit_test_teardown(test_hook_forgets_in_hook, h_teardown),
+	    cmocka_unit_test_teardown(test_query_answered_in_hook, h_teardown),
 	    cmocka_unit_test_teardown(test_set_before_use, h_teardown),
 	    cmocka_unit_test_teardown(test_set_bad_mac, h_teardown),
 	    cmocka_unit_test_teardown(test_forget, h_teardown),

@@ -247,7 +247,7 @@ int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw)
 {
 	if (sl_ip_is_v4(gw)) {
 		uint32_t v = sl_ip_to_v4(gw);
-		if (v && sl_ipv4_is_bad_src(v))
+		if (v && (sl_ipv4_is_bad_src(v) || sl_iface_is_bcast4(st, v)))
 			return -EINVAL;
 		st->gw4 = v;
 	} else {
