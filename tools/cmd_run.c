@@ -75,7 +75,7 @@ void cmd_run_usage(FILE *f)
 	    "\n"
 	    "With --shared sluice owns no address: it serves the ports of its services (and the\n"
 	    "connections of --send) on the kernel's own addresses of DEV, read and followed over\n"
-	    "rtnetlink with its default routes and neighbours, while the kernel keeps ARP, NDP,\n"
+	    "rtnetlink with its routes and neighbours, while the kernel keeps ARP, NDP,\n"
 	    "ping and every other port. Each served port, and the local port of each active\n"
 	    "open, is held by a bound kernel socket while sluice has it: a port a kernel program\n"
 	    "already holds is refused.\n"

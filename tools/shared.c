@@ -207,6 +207,18 @@ static void apply(void *arg, const struct km_event *ev)
 	case KM_GW_DEL:
 		sl_ip_set_gateway(w->st, &ev->ip);
 		break;
+	case KM_ROUTE_ADD:
+		err = sl_ip_add_route(w->st, &ev->ip, ev->plen, &ev->gw);
+		if (err == -ENOSPC && w->rules && !r->route_full_warned) {
+			r->route_full_warned = true;
+			fprintf(stderr,
+				"sluice: warning: %s has more than %d routes: %s/%u not followed\n",
+				r->ifname, SL_MAX_ROUTES, sl_ip_str(&ev->ip, t, sizeof(t)), ev->plen);
+		}
+		break;
+	case KM_ROUTE_DEL:
+		sl_ip_del_route(w->st, &ev->ip, ev->plen);
+		break;
 	case KM_NEIGH:
 		sl_neigh_set(w->st, &ev->ip, ev->mac);
 		break;
