@@ -18,7 +18,7 @@ DEB_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g
 	libcmocka-dev libclang-rt-14-dev pkg-config gcc make iproute2 iputils-ping \
 	iputils-arping netcat-openbsd socat iperf3 python3 python3-scapy tcpdump ethtool \
 	curl util-linux kmod procps valgrind wrk linux-perf binutils python3-matplotlib \
-	ndisc6 apache2-utils
+	ndisc6 apache2-utils groff-base man-db
 
 LIB_SRCS  := $(sort $(wildcard user/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
@@ -35,9 +35,22 @@ BPF_OBJ   := $(BUILD)/gate.bpf.o
 
 DURATION ?=
 
-.PHONY: all run test test-unit test-san test-fuzz test-net bench fuzz install clean deps format
+# The version, in one place (the file VERSION): the shared library's file name and soname, the
+# pkg-config file and `sluice --version`. MAJOR changes when the ABI breaks (the soname is
+# libsluice.so.MAJOR).
+VERSION       := $(shell cat VERSION)
+VERSION_MAJOR := $(word 1,$(subst ., ,$(VERSION)))
+SONAME        := libsluice.so.$(VERSION_MAJOR)
+SO_FILE       := libsluice.so.$(VERSION)
+SO_LIBS       := -lxdp -lbpf -lpthread -lm
+LIB_POBJS     := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
+SHARED_LIB    := $(BUILD)/$(SO_FILE) $(BUILD)/$(SONAME) $(BUILD)/libsluice.so
 
-all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(BUILD)/examples/udp_echo $(BUILD)/sluice-relay
+.PHONY: all run test test-unit test-san test-fuzz test-net test-install bench fuzz install \
+	uninstall clean deps format
+
+all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(SHARED_LIB) $(BUILD)/examples/udp_echo \
+	$(BUILD)/sluice-relay
 
 $(BUILD)/examples/%: docs/examples/%.c $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
@@ -54,6 +67,15 @@ $(BUILD)/san/%.o: %.c | $(SKEL)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SAN_FLAGS) -MMD -MP -c $< -o $@
 
+# Position-independent objects for the shared library, apart from the static build's.
+$(BUILD)/pic/%.o: %.c | $(SKEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -MMD -MP -c $< -o $@
+
+# `sluice --version`.
+$(BUILD)/tools/sluice.o $(BUILD)/san/tools/sluice.o: VERSION
+$(BUILD)/tools/sluice.o $(BUILD)/san/tools/sluice.o: CFLAGS += -DSLUICE_VERSION='"$(VERSION)"'
+
 $(BPF_OBJ): bpf/gate.bpf.c bpf/gate_shared.h
 	@mkdir -p $(BUILD)
 	$(BPF_CC) -target bpf -g -O2 -Wall -Werror -I$(ARCH_INC) -Ibpf -c $< -o $@
@@ -64,6 +86,24 @@ $(SKEL): $(BPF_OBJ)
 $(BUILD)/libsluice.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The shared library exports exactly the functions declared in include/sluice/*.h: the version
+# script is generated from the headers by the compiler (tools/api-symbols.sh); every other
+# symbol, the sl_* internals shared between the library's files included, is local.
+$(BUILD)/libsluice.map: tools/api-symbols.sh $(wildcard include/sluice/*.h)
+	@mkdir -p $(BUILD)
+	bash tools/api-symbols.sh --map > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/api-symbols.txt: tools/api-symbols.sh $(wildcard include/sluice/*.h)
+	@mkdir -p $(BUILD)
+	bash tools/api-symbols.sh > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/$(SO_FILE): $(LIB_POBJS) $(BUILD)/libsluice.map
+	$(CC) $(CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--version-script=$(BUILD)/libsluice.map \
+		-Wl,--no-undefined -Wl,-z,relro -Wl,-z,now -o $@ $(LIB_POBJS) $(SO_LIBS)
+
+$(BUILD)/$(SONAME) $(BUILD)/libsluice.so: $(BUILD)/$(SO_FILE)
+	ln -sf $(SO_FILE) $@
 
 $(BUILD)/libsluice-san.a: $(LIB_SOBJS)
 	@rm -f $@
@@ -131,6 +171,9 @@ test-unit: all $(UNIT_BINS) $(SAN_BINS)
 test-net: all $(BUILD)/san/sluice
 	@bash tests/run.sh net
 
+test-install: all
+	@bash tests/run.sh install
+
 # `make fuzz` runs every harness in turn for FUZZ_SECONDS each (one process at a time); new
 # inputs go to build/corpus/<harness>/, the committed seeds are read from
 # tests/fuzz/corpus/<harness>/. `make fuzz FUZZ=tcp` runs only the named ones.
@@ -147,13 +190,59 @@ fuzz: deps $(FUZZ_BINS)
 bench: all
 	@bash bench/run.sh
 
-PREFIX ?= /usr/local
-install: all
-	install -D -m 0755 $(BUILD)/sluice $(DESTDIR)$(PREFIX)/sbin/sluice
-	install -D -m 0644 docs/sluice.8 $(DESTDIR)$(PREFIX)/share/man/man8/sluice.8
-	install -D -m 0644 $(BUILD)/libsluice.a $(DESTDIR)$(PREFIX)/lib/libsluice.a
-	install -d $(DESTDIR)$(PREFIX)/include/sluice
-	install -m 0644 include/sluice/*.h $(DESTDIR)$(PREFIX)/include/sluice/
+# `make install` (PREFIX, default /usr/local; DESTDIR for staging and packaging). The CLI goes
+# to sbin: it administers the network (XDP, AF_XDP, bpffs) and needs root or CAP_BPF +
+# CAP_NET_ADMIN, as its section-8 page says. `make uninstall` with the same PREFIX and DESTDIR
+# removes every file installed. The gate's BPF object is embedded in the library (a bpftool
+# skeleton, build/gate.skel.h): nothing of it is installed beside.
+PREFIX       ?= /usr/local
+BINDIR       ?= $(PREFIX)/sbin
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+MANDIR       ?= $(PREFIX)/share/man
+DOCDIR       ?= $(PREFIX)/share/doc/sluice
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MAN3         := $(sort $(wildcard docs/man3/*.3))
+EXAMPLES     := $(sort $(wildcard docs/examples/*.c))
+D            := $(DESTDIR)
+
+$(BUILD)/sluice.pc: user/sluice.pc.in VERSION FORCE
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|' $< > $@.tmp && mv $@.tmp $@
+FORCE:
+
+install: all $(BUILD)/sluice.pc $(BUILD)/api-symbols.txt
+	install -D -m 0755 $(BUILD)/sluice $(D)$(BINDIR)/sluice
+	install -D -m 0644 $(BUILD)/libsluice.a $(D)$(LIBDIR)/libsluice.a
+	install -D -m 0755 $(BUILD)/$(SO_FILE) $(D)$(LIBDIR)/$(SO_FILE)
+	ln -sf $(SO_FILE) $(D)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(D)$(LIBDIR)/libsluice.so
+	install -D -m 0644 $(BUILD)/sluice.pc $(D)$(PKGCONFIGDIR)/sluice.pc
+	install -d $(D)$(INCLUDEDIR)/sluice
+	install -m 0644 include/sluice/*.h $(D)$(INCLUDEDIR)/sluice/
+	install -D -m 0644 docs/sluice.8 $(D)$(MANDIR)/man8/sluice.8
+	install -d $(D)$(MANDIR)/man3
+	$(if $(MAN3),install -m 0644 $(MAN3) $(D)$(MANDIR)/man3/)
+	@# One alias page per function: `man sl_tcp_write` opens sluice_tcp(3).
+	@while read -r fn hdr; do \
+		echo ".so man3/sluice_$$hdr.3" > $(D)$(MANDIR)/man3/$$fn.3 || exit 1; \
+	done < $(BUILD)/api-symbols.txt
+	install -d $(D)$(DOCDIR)/examples
+	install -m 0644 $(EXAMPLES) $(D)$(DOCDIR)/examples/
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then ldconfig || true; fi
+
+uninstall: $(BUILD)/api-symbols.txt
+	rm -f $(D)$(BINDIR)/sluice
+	rm -f $(D)$(LIBDIR)/libsluice.a $(D)$(LIBDIR)/libsluice.so $(D)$(LIBDIR)/$(SONAME) \
+		$(D)$(LIBDIR)/$(SO_FILE) $(D)$(PKGCONFIGDIR)/sluice.pc
+	rm -f $(addprefix $(D)$(INCLUDEDIR)/sluice/,$(notdir $(wildcard include/sluice/*.h)))
+	-rmdir $(D)$(INCLUDEDIR)/sluice
+	rm -f $(D)$(MANDIR)/man8/sluice.8 $(addprefix $(D)$(MANDIR)/man3/,$(notdir $(MAN3)))
+	@while read -r fn hdr; do rm -f $(D)$(MANDIR)/man3/$$fn.3; done < $(BUILD)/api-symbols.txt
+	rm -f $(addprefix $(D)$(DOCDIR)/examples/,$(notdir $(EXAMPLES)))
+	-rmdir $(D)$(DOCDIR)/examples $(D)$(DOCDIR)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ]; then ldconfig || true; fi
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

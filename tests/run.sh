@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test suite and ends with one line: "N passed, N failed".
-#   tests/run.sh          all: unit + sim (plain and ASan/UBSan), fuzz (short), net (root)
+#   tests/run.sh          all: unit + sim (plain and ASan/UBSan), install, fuzz (short), net (root)
 #   tests/run.sh unit     unit + sim only
+#   tests/run.sh install  make install into a temporary DESTDIR, build against it (no root)
 #   tests/run.sh net      root veth tests only
 # A suite that cannot run here (no root, missing kernel feature) FAILS and says why.
 set -uo pipefail
@@ -34,6 +35,12 @@ if [[ $what == all || $what == unit ]]; then
 	done
 	for t in $B/san/tests/test_*; do
 		run_one "asan/$(basename "$t")" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 "$t"
+	done
+fi
+
+if [[ $what == all || $what == install ]]; then
+	for t in tests/install/test_*.sh; do
+		run_one "install/$(basename "$t" .sh)" timeout 600 bash "$t"
 	done
 fi
 

@@ -7,6 +7,10 @@
 
 #include "cli.h"
 
+#ifndef SLUICE_VERSION /* the Makefile passes the one in the file VERSION */
+#define SLUICE_VERSION "unknown"
+#endif
+
 struct command {
 	const char *name;
 	const char *summary;
@@ -30,6 +34,7 @@ static void usage(FILE *f)
 
 	fputs("usage: sluice COMMAND [ARGS...]\n"
 	      "       sluice help [COMMAND]\n"
+	      "       sluice --version\n"
 	      "\n"
 	      "A user-space TCP/IP stack on AF_XDP. An XDP program (the gate) steers the\n"
 	      "frames of selected addresses and ports to sluice; the kernel keeps the rest.\n"
@@ -88,6 +93,12 @@ int main(int argc, char **argv)
 		return help(1, argv + 1);
 	if (!strcmp(argv[1], "help"))
 		return help(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "--version")) {
+		if (argc > 2)
+			return cli_usage_err(NULL, "--version takes no arguments");
+		printf("sluice %s\n", SLUICE_VERSION);
+		return CLI_EXIT_OK;
+	}
 	c = find(argv[1]);
 	if (!c) {
 		if (argv[1][0] == '-')

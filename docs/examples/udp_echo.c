@@ -1,7 +1,8 @@
 /*
  * A complete sluice application: a UDP echo server on an interface queue.
  *
- *   build:  make all   (builds build/examples/udp_echo)
+ *   build:  make all   (builds build/examples/udp_echo), or against an installed sluice:
+ *           cc udp_echo.c $(pkg-config --cflags --libs sluice)
  *   run:    udp_echo DEV ADDR/LEN PORT      e.g. udp_echo eth1 192.0.2.10/24 7
  *
  * It attaches the gate if needed, claims ADDR, answers ARP/ping for it and echoes every
