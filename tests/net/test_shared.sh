@@ -1,0 +1,288 @@
+#!/usr/bin/env bash
+# Shared-address mode over IPv4 (issue 11, `sluice run DEV --shared`): sluice serves ports of
+# the kernel's own address $KERNEL_IP and owns nothing else; the kernel keeps ARP, ping and
+# every other port, on the same address at the same time.
+#   1. --shared --http P1 --tcp-echo P2: the peer's curl to KERNEL_IP:P1 gets sluice's page and
+#      /bytes/N (SHA-256 of the pattern); 1 MiB echoed on P2; meanwhile the kernel's own echo
+#      server on P3 of the same address answers; ping is answered by the kernel (its
+#      OutEchoReps grow, sluice's ICMP counters do not); `sluice flow list` shows a tcp port
+#      rule per service on KERNEL_IP and no owned-address rule.
+#   2. One ARP reply per ARP request for KERNEL_IP (scapy from the peer), sluice sends none.
+#   3. Reservations: while P1, P2 are served a kernel bind() to them fails with EADDRINUSE
+#      (0.0.0.0 and [::]); a port a kernel program holds makes `run --shared` exit 1 with one
+#      line naming it.
+#   8. ICMP errors: a fragmentation-needed error (type 3 code 4, MTU 1280) quoting a segment of
+#      sluice's HTTP transfer reaches sluice (icmp_errors_rx), not the kernel; one quoting a
+#      kernel connection (P3) reaches the kernel, not sluice; the transfer completes intact.
+#   7. An address added to DEV while sluice runs is served within 3 s; once deleted, its rule
+#      goes and sluice no longer accepts on it.
+#   5. kill -9: a connect to KERNEL_IP:P1 is refused at once (RST from the kernel), the gate
+#      counts no_socket, the reservations are gone; a restart serves again.
+#   6. A clean stop removes the port rules and the reservations.
+#   4. --shared --send PEER_IP:P:64 MiB: exactly 67108864 bytes arrive from KERNEL_IP, the
+#      active open's local port is reserved against kernel bind()s while it lasts, its rule
+#      goes with it; the kernel's own 40 outgoing connections to the peer meanwhile all work;
+#      sluice sends no ARP request (the kernel resolves the neighbour).
+#   A kernel connection from the peer to KERNEL_IP:P3 opened before the first run, a line
+#   every 0.2 s, survives all of it: attach, run, kill -9, restart, clean stop, detach.
+# Takes about 40 s.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/tcp_lib.sh"
+source "$(dirname "$0")/shared_lib.sh"
+setup_net
+need curl nc sha256sum timeout awk
+$PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
+
+P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002
+NEW_IP=10.$NET.0.4
+
+# Kernel services and the long-lived kernel connection, all before sluice ever runs.
+nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" echo-server $P3 88 >"$TMP/kecho.out" 2>&1 &
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" echo-server $P6 88 >"$TMP/pecho.out" 2>&1 &
+for _ in $(seq 50); do
+	grep -q listening "$TMP/kecho.out" && grep -q listening "$TMP/pecho.out" && break
+	sleep 0.1
+done
+grep -q listening "$TMP/kecho.out" || fail "kernel echo server on $P3: $(cat "$TMP/kecho.out")"
+grep -q listening "$TMP/pecho.out" || fail "peer echo server on $P6: $(cat "$TMP/pecho.out")"
+keeper_start "$KERNEL_IP" $P3
+ok "kernel connection $PEER_IP -> $KERNEL_IP:$P3 up before sluice starts (a line every 0.2 s)"
+
+# --- 3b. a port a kernel program holds ------------------------------------------------------
+nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" hold $P4 20 >"$TMP/hold.out" 2>&1 &
+holdpid=$!
+for _ in $(seq 50); do
+	grep -q holding "$TMP/hold.out" && break
+	sleep 0.1
+done
+grep -q holding "$TMP/hold.out" || fail "cannot hold port $P4 in the host namespace: $(cat "$TMP/hold.out")"
+rc=0
+in_sl timeout 10 "$SLUICE" run "$IF_SL" --shared --http $P4 >"$TMP/held.out" 2>"$TMP/held.err" || rc=$?
+[[ $rc -eq 1 ]] || fail "run --shared --http $P4 with $P4 held by a kernel program: exit $rc, expected 1 ($(head -3 "$TMP/held.err"))"
+[[ $(grep -c . "$TMP/held.err") -eq 1 ]] ||
+	fail "run --shared on a held port: expected a one-line message, got: $(cat "$TMP/held.err")"
+grep -q "$P4" "$TMP/held.err" || fail "run --shared on a held port: the message does not name port $P4: $(cat "$TMP/held.err")"
+kill "$holdpid"
+wait "$holdpid" 2>/dev/null
+if in_sl "$SLUICE" flow list "$IF_SL" >/dev/null 2>&1; then
+	[[ $(rules_mention $P4) -eq 0 ]] || fail "the refused run left a rule for port $P4: $(flows_json)"
+fi
+ok "port $P4 held by a kernel program: run --shared --http $P4 exits 1: $(cat "$TMP/held.err")"
+
+# --- 1. sluice's ports and the kernel's on one address --------------------------------------
+start_sluice_shared --http $P1 --tcp-echo $P2
+keeper_check "sluice's attach and start"
+check_port_rules "$KERNEL_IP" "$P1 $P2"
+ok "flow list: tcp port rules $KERNEL_IP:$P1 and :$P2, no owned-address rule"
+
+page=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/") || fail "curl http://$KERNEL_IP:$P1/ failed"
+grep -q 'Hello from sluice' <<<"$page" || fail "GET / on $KERNEL_IP:$P1: not sluice's page: $(head -c 300 <<<"$page")"
+ok "curl http://$KERNEL_IP:$P1/ gets sluice's page"
+
+# At the same time: sluice's /bytes/N on P1 and echo on P2, the kernel's echo server on P3.
+N=$((16 << 20))
+in_peer timeout 30 curl -sS --max-time 25 -o "$TMP/bytes" "http://$KERNEL_IP:$P1/bytes/$N" 2>"$TMP/curl.err" &
+curlpid=$!
+head -c $((1 << 20)) /dev/urandom >"$TMP/echo.in"
+in_peer timeout 20 nc -N -w 5 "$KERNEL_IP" $P2 <"$TMP/echo.in" >"$TMP/echo.out" ||
+	fail "nc to sluice's echo on $KERNEL_IP:$P2 failed"
+out=$(printf 'to the kernel\n' | in_peer timeout 10 nc -N -w 5 "$KERNEL_IP" $P3) || fail "nc to the kernel's echo on $KERNEL_IP:$P3 failed"
+[[ $out == 'to the kernel' ]] || fail "the kernel's echo server on $KERNEL_IP:$P3 returned '$out'"
+wait $curlpid || fail "curl /bytes/$N from $KERNEL_IP:$P1 failed: $(cat "$TMP/curl.err")"
+[[ $(stat -c %s "$TMP/bytes") -eq $N ]] || fail "/bytes/$N: got $(stat -c %s "$TMP/bytes") bytes"
+[[ $(sha256sum <"$TMP/bytes" | cut -d' ' -f1) == "$(pattern_sha $N)" ]] || fail "/bytes/$N: SHA-256 differs from the pattern's"
+[[ $(sha256sum <"$TMP/echo.out") == "$(sha256sum <"$TMP/echo.in")" ]] ||
+	fail "echo on $KERNEL_IP:$P2: $(stat -c %s "$TMP/echo.out") bytes back, not the 1048576 sent"
+rm -f "$TMP/bytes"
+ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers"
+
+s0=$(stack_json)
+need_counter "$s0" icmp_rx
+need_counter "$s0" icmp_echo_replies
+k0=$(snmp in_sl Icmp OutEchoReps)
+out=$(in_peer ping -c 5 -i 0.1 -W 2 "$KERNEL_IP") || fail "ping $KERNEL_IP with sluice in shared mode: $(tail -2 <<<"$out")"
+sleep 0.2 # the published counters lag by up to 50 ms
+s1=$(stack_json)
+k1=$(snmp in_sl Icmp OutEchoReps)
+[[ $((k1 - k0)) -ge 5 ]] || fail "ping $KERNEL_IP: the kernel's OutEchoReps grew by $((k1 - k0)), not 5"
+for c in icmp_rx icmp_echo_replies; do
+	[[ $(counter "$s1" $c) -eq $(counter "$s0" $c) ]] || fail "ping $KERNEL_IP reached sluice: $c $(counter "$s0" $c) -> $(counter "$s1" $c)"
+done
+ok "ping $KERNEL_IP answered by the kernel (OutEchoReps +$((k1 - k0))); sluice's icmp_rx, icmp_echo_replies unchanged"
+
+# --- 2. ARP: the kernel alone answers --------------------------------------------------------
+s0=$(stack_json)
+out=$(in_peer timeout 20 $PY "$SHARED_UTIL" arp-count "$IF_PEER" "$KERNEL_IP" 3 2>&1) || fail "ARP count: $out"
+[[ $out == "replies 1 1 1" ]] || fail "ARP requests for $KERNEL_IP: $out, expected one reply per request (replies 1 1 1)"
+s1=$(stack_json)
+for c in arp_replies_sent arp_requests_sent; do
+	need_counter "$s1" $c
+	[[ $(counter "$s1" $c) -eq 0 ]] || fail "sluice sent ARP in shared mode: $c = $(counter "$s1" $c)"
+done
+ok "3 ARP requests for $KERNEL_IP: exactly one reply each; sluice's arp_replies_sent and arp_requests_sent 0"
+
+# --- 3a. reservations against kernel programs ------------------------------------------------
+expect_bind $P1 inuse "while sluice serves http on $P1"
+expect_bind $P2 inuse "while sluice serves echo on $P2"
+expect_bind $P4 free "control: port $P4, served by nobody"
+ok "while sluice serves them, a kernel bind() to :$P1 and :$P2 (0.0.0.0 and [::]) fails with EADDRINUSE"
+
+# --- 8. ICMP errors quoting sluice's flow and a kernel flow -----------------------------------
+N=$((1 << 20))
+in_peer timeout 30 curl -sS --max-time 25 --limit-rate 400K -o "$TMP/slow" "http://$KERNEL_IP:$P1/bytes/$N" \
+	2>"$TMP/curl.err" &
+curlpid=$!
+s0=$(stack_json)
+need_counter "$s0" icmp_errors_rx
+kd0=$(snmp in_sl Icmp InDestUnreachs)
+out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P1 frag 2>&1) ||
+	fail "cannot send the ICMP error for sluice's flow: $out"
+sleep 0.3
+s1=$(stack_json)
+kd1=$(snmp in_sl Icmp InDestUnreachs)
+[[ $(counter "$s1" icmp_errors_rx) -gt $(counter "$s0" icmp_errors_rx) ]] ||
+	fail "frag-needed quoting $KERNEL_IP:$P1 (sluice's HTTP flow) did not reach sluice: icmp_errors_rx $(counter "$s0" icmp_errors_rx) -> $(counter "$s1" icmp_errors_rx) (kernel InDestUnreachs +$((kd1 - kd0)))"
+[[ $kd1 -eq $kd0 ]] || fail "frag-needed quoting sluice's flow also reached the kernel (InDestUnreachs +$((kd1 - kd0)))"
+msg="quoting sluice's flow: sluice icmp_errors_rx +$(($(counter "$s1" icmp_errors_rx) - $(counter "$s0" icmp_errors_rx))) (delivered +$(($(counter "$s1" icmp_errors_delivered) - $(counter "$s0" icmp_errors_delivered)))), kernel +0"
+out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P3 frag 2>&1) ||
+	fail "cannot send the ICMP error for the kernel's flow: $out"
+sleep 0.3
+s2=$(stack_json)
+kd2=$(snmp in_sl Icmp InDestUnreachs)
+[[ $(counter "$s2" icmp_errors_rx) -eq $(counter "$s1" icmp_errors_rx) && $(counter "$s2" icmp_rx) -eq $(counter "$s1" icmp_rx) ]] ||
+	fail "frag-needed quoting the kernel's flow $KERNEL_IP:$P3 reached sluice (icmp_rx $(counter "$s1" icmp_rx) -> $(counter "$s2" icmp_rx))"
+[[ $((kd2 - kd1)) -eq 1 ]] || fail "frag-needed quoting the kernel's flow $KERNEL_IP:$P3: kernel InDestUnreachs +$((kd2 - kd1)), expected +1"
+wait $curlpid || fail "the HTTP transfer that got the frag-needed failed: $(cat "$TMP/curl.err")"
+[[ $(stat -c %s "$TMP/slow") -eq $N && $(sha256sum <"$TMP/slow" | cut -d' ' -f1) == "$(pattern_sha $N)" ]] ||
+	fail "the HTTP transfer that got the frag-needed: $(stat -c %s "$TMP/slow") bytes, or not the pattern"
+ok "ICMP frag-needed (MTU 1280) $msg; quoting the kernel's flow: kernel +1, sluice +0; the transfer completed intact"
+keeper_check "ICMP errors"
+
+# --- 7. an address added and removed while sluice runs ---------------------------------------
+in_sl ip addr add "$NEW_IP/24" dev "$IF_SL" || fail "cannot add $NEW_IP to $IF_SL"
+served=
+t_end=$((${EPOCHREALTIME/./} + 3000000))
+for _ in $(seq 30); do
+	got=$(in_peer timeout 2 curl -s --max-time 0.5 "http://$NEW_IP:$P1/bytes/100" | wc -c)
+	[[ $got -eq 100 ]] && {
+		served=1
+		break
+	}
+	((${EPOCHREALTIME/./} < t_end)) || break
+	sleep 0.1
+done
+[[ -n $served ]] || fail "ip addr add $NEW_IP while sluice runs: $NEW_IP:$P1 not served by sluice within about 3 s (rules: $(flows_json))"
+check_port_rules "$KERNEL_IP $NEW_IP" "$P1 $P2"
+ok "ip addr add $NEW_IP: served by sluice on :$P1 within 3 s, port rules on both addresses"
+
+in_sl ip addr del "$NEW_IP/24" dev "$IF_SL" || fail "cannot delete $NEW_IP from $IF_SL"
+for _ in $(seq 30); do
+	[[ $(rules_mention "$NEW_IP") -eq 0 ]] && break
+	sleep 0.1
+done
+[[ $(rules_mention "$NEW_IP") -eq 0 ]] || fail "ip addr del $NEW_IP: its rules are still there after 3 s: $(flows_json)"
+check_port_rules "$KERNEL_IP" "$P1 $P2"
+s0=$(stack_json)
+# The kernel no longer holds the address either: it drops the SYN (no RST: forwarding is off),
+# so the connect fails by timing out. What matters: sluice does not accept it.
+in_peer timeout 5 nc -z -w 2 "$NEW_IP" $P1 2>/dev/null && fail "ip addr del $NEW_IP: a connection to $NEW_IP:$P1 still succeeds"
+s1=$(stack_json)
+[[ $(counter "$s1" tcp_accepted) -eq $(counter "$s0" tcp_accepted) && $(counter "$s1" tcp_rx) -eq $(counter "$s0" tcp_rx) ]] ||
+	fail "ip addr del $NEW_IP: sluice still took a SYN to it (tcp_rx $(counter "$s0" tcp_rx) -> $(counter "$s1" tcp_rx))"
+ok "ip addr del $NEW_IP: its rules removed within 3 s, a connect to $NEW_IP:$P1 no longer reaches sluice"
+
+# --- 5. kill -9 -------------------------------------------------------------------------------
+kill9_sluice
+ns0=$(gate_counter no_socket)
+out=$(in_peer $PY "$SHARED_UTIL" refused "$KERNEL_IP" $P1 2>&1) || fail "after kill -9: $out"
+ns1=$(gate_counter no_socket)
+[[ $ns1 -gt $ns0 ]] || fail "after kill -9: the refused connect's SYN was not counted as gate no_socket ($ns0 -> $ns1)"
+expect_bind $P1 free "after kill -9 (the reservations go with the process)"
+keeper_check "kill -9 of sluice"
+ok "kill -9: connect to $KERNEL_IP:$P1 $out (kernel RST), gate no_socket +$((ns1 - ns0)), port $P1 free again"
+
+start_sluice_shared --http $P1 --tcp-echo $P2
+got=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/bytes/1000" | wc -c)
+[[ $got -eq 1000 ]] || fail "restart after kill -9: /bytes/1000 on $KERNEL_IP:$P1 gave $got bytes"
+check_port_rules "$KERNEL_IP" "$P1 $P2"
+expect_bind $P1 inuse "after the restart"
+keeper_check "the restart"
+ok "restart after kill -9: serving $KERNEL_IP:$P1 again, reservations back"
+
+# --- 6. clean stop ----------------------------------------------------------------------------
+clean_stop
+[[ $(rules_mention $P1 $P2) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2: $(flows_json)"
+expect_bind $P1 free "after a clean stop"
+expect_bind $P2 free "after a clean stop"
+keeper_check "the clean stop"
+ok "clean stop: no port rule left, kernel bind() to :$P1 and :$P2 succeeds"
+
+# --- 4. active open from the shared address, with the kernel's own connections ----------------
+SZ=67108864
+rm -f "$TMP/go"
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" sink $P5 60 "$TMP/go" >"$TMP/sink.out" 2>&1 &
+sinkpid=$!
+for _ in $(seq 50); do
+	grep -q listening "$TMP/sink.out" && break
+	sleep 0.1
+done
+grep -q listening "$TMP/sink.out" || fail "the peer's sink did not start: $(cat "$TMP/sink.out")"
+# No neighbour entry for the peer: sluice must have the kernel resolve it.
+in_sl ip neigh flush dev "$IF_SL"
+start_sluice_shared --send "$PEER_IP:$P5:$SZ" --msl 1 --json
+for _ in $(seq 100); do
+	grep -q '^from' "$TMP/sink.out" && break
+	kill -0 "$sinkpid" 2>/dev/null || break
+	sleep 0.1
+done
+read -r _ from lport < <(grep '^from' "$TMP/sink.out")
+[[ -n ${lport:-} ]] || fail "--shared --send: the peer's sink got no connection: $(cat "$TMP/sink.out") $(cat "$TMP/run.err")"
+[[ $from == "$KERNEL_IP" ]] || fail "--shared --send: the connection came from $from, not the shared address $KERNEL_IP"
+# While the connection exists: its local port is reserved against the kernel, and a rule of it
+# (not an owned address) steers its replies.
+expect_bind "$lport" inuse "while sluice's active open from $KERNEL_IP:$lport lasts"
+$PY -c '
+import json, sys
+f = json.loads(sys.argv[1])["flows"]
+if not f or any(x["kind"] == "owned" for x in f):
+    sys.exit("rules during the active open: %s" % f)' "$(flows_json)" || fail "--shared --send: no rule for the active open, or an owned-address rule"
+# The kernel's own outgoing connections to the peer from the same address, while sluice's
+# 64 MiB go out.
+nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" clients "$PEER_IP" $P6 40 >"$TMP/clients.out" 2>&1 &
+clientspid=$!
+touch "$TMP/go"
+rc=running
+for _ in $(seq 600); do
+	kill -0 "$SLUICE_PID" 2>/dev/null || {
+		rc=0
+		wait "$SLUICE_PID" || rc=$?
+		SLUICE_PID=
+		break
+	}
+	sleep 0.1
+done
+[[ $rc == 0 ]] || fail "--shared --send $SZ: sluice exit status $rc: $(cat "$TMP/run.err")"
+wait "$sinkpid" || fail "the peer's sink failed: $(cat "$TMP/sink.out")"
+grep -q "^received $SZ\$" "$TMP/sink.out" || fail "--shared --send $SZ: the peer $(grep received "$TMP/sink.out" || echo 'received nothing')"
+grep -q "sent $SZ bytes" "$TMP/run.err" || fail "--shared --send: no 'sent $SZ bytes' line: $(cat "$TMP/run.err")"
+wait "$clientspid" || fail "the kernel's own connections to the peer during sluice's active open: $(cat "$TMP/clients.out")"
+$PY -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["counters"]
+bad = {k: c[k] for k in ("arp_requests_sent", "arp_replies_sent") if c.get(k, 0)}
+if bad:
+    sys.exit("sluice sent ARP itself: %s" % bad)
+if d["frames_returned"] != d["frames_total"]:
+    sys.exit("frames %d/%d returned" % (d["frames_returned"], d["frames_total"]))' "$TMP/run.out" ||
+	fail "--shared --send summary (--json): $(head -c 400 "$TMP/run.out")"
+[[ $(flows_json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))') -eq 0 ]] ||
+	fail "--shared --send left rules behind: $(flows_json)"
+expect_bind "$lport" free "after the active open from :$lport ended"
+ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile, rule removed after), $(cat "$TMP/clients.out" | sed 's/ok/all/') kernel connections to the peer meanwhile ok, no ARP from sluice"
+
+# --- the old kernel connection, after detach ----------------------------------------------------
+in_sl "$SLUICE" detach "$IF_SL" || fail "sluice detach failed"
+keeper_check "sluice detach"
+keeper_stop
+ok "the kernel connection opened before sluice survived attach, run, kill -9, restart, clean stop and detach ($KEEPER_SEEN lines echoed)"
