@@ -80,7 +80,9 @@ flows_json() { in_sl "$SLUICE" flow list "$IF_SL" --json || fail "sluice flow li
 check_port_rules() {
 	flows_json | $PY -c '
 import ipaddress, json, sys
-addrs = [ipaddress.ip_address(a) for a in sys.argv[1].split()]
+def ip(a):  # a link-local may be printed with its zone (fe80::1%eth0)
+    return ipaddress.ip_address(a.split("%")[0])
+addrs = [ip(a) for a in sys.argv[1].split()]
 ports = [int(p) for p in sys.argv[2].split()]
 flows = json.load(sys.stdin)["flows"]
 owned = [f for f in flows if f["kind"] == "owned"]
@@ -89,11 +91,11 @@ if owned:
 have = set()
 for f in flows:
     if f["kind"] == "port" and f["proto"] == "tcp" and f["addr"]:
-        have.add((ipaddress.ip_address(f["addr"]), f["port"]))
+        have.add((ip(f["addr"]), f["port"]))
 want = {(a, p) for a in addrs for p in ports}
 missing = want - have
 extra = [f for f in flows if f["kind"] != "port" or f["proto"] != "tcp" or not f["addr"] or
-         (ipaddress.ip_address(f["addr"]), f["port"]) not in want]
+         (ip(f["addr"]), f["port"]) not in want]
 if missing:
     sys.exit("no port rule for %s; rules: %s" % (sorted(map(str, missing)), flows))
 if extra:
@@ -106,12 +108,14 @@ if extra:
 rules_mention() {
 	flows_json | $PY -c '
 import ipaddress, json, sys
+def ip(a):
+    return ipaddress.ip_address(a.split("%")[0])
 keys = set()
 for a in sys.argv[1:]:
-    keys.add(int(a) if a.isdigit() else ipaddress.ip_address(a))
+    keys.add(int(a) if a.isdigit() else ip(a))
 n = 0
 for f in json.load(sys.stdin)["flows"]:
-    a = ipaddress.ip_address(f["addr"]) if f.get("addr") else None
+    a = ip(f["addr"]) if f.get("addr") else None
     if a in keys or f.get("port") in keys:
         n += 1
 print(n)' "$@"
