@@ -6,9 +6,11 @@
  *   1. ARP whose target protocol address is an owned address          → stack
  *   2. IPv4/IPv6 whose destination is an owned address (any fragment) → stack
  *   3. IPv6 Neighbor Solicitations and Advertisements whose target is owned → stack
- *   4. IPv4 and IPv6 first fragments and unfragmented packets: exact 5-tuple rule, then
+ *   4. ICMP and ICMPv6 errors (to any address) quoting a TCP or UDP packet of a flow that a
+ *      tuple or port rule (step 5) claims, read the other way round            → stack
+ *   5. IPv4 and IPv6 first fragments and unfragmented packets: exact 5-tuple rule, then
  *      proto+port rule for the destination address, then proto+port for any address
- *   5. everything else                                                → kernel
+ *   6. everything else                                                → kernel
  *
  * A tuple rule may name a home: the queue whose stack owns the flow (an active open of a
  * stack serving several queues, whose peer's hash picks the queue its replies arrive on).
@@ -311,6 +313,96 @@ port_rule(__u8 proto, __be16 dport, const __u8 daddr[16], const struct xdp_md *c
 	return usable(bpf_map_lookup_elem(&sl_ports, &k), ctx);
 }
 
+/* The rule of the flow an ICMP error quotes, or none. The quoted packet was sent by us: its
+ * source is our end, so the flow's arriving frames have the quoted destination as their
+ * source. ik holds the quoted packet's proto and addresses already, in the order of an arriving
+ * frame (saddr = the quoted destination); qports points at its first 4 transport bytes. */
+static __always_inline const struct sl_gate_tuple_rule *
+icmp_quoted(struct xdp_md *ctx, struct sl_gate_tuple_key *ik, __be16 *qports,
+	    const struct sl_gate_rule **pr)
+{
+	const struct sl_gate_tuple_rule *t;
+	__u8 zero[16] = {};
+
+	ik->sport = qports[1]; /* the quoted destination port is the remote end's */
+	ik->dport = qports[0];
+	t = tuple_rule(ik, ctx);
+	if (t)
+		return t;
+	*pr = port_rule(ik->proto, ik->dport, ik->daddr, ctx);
+	if (!*pr)
+		*pr = port_rule(ik->proto, ik->dport, zero, ctx);
+	return 0;
+}
+
+/* RFC 792 destination unreachable (3), time exceeded (11), parameter problem (12), which quote
+ * the IP header and at least 64 bits of what we sent (RFC 1812 §4.3.2.3: as much as fits): a
+ * TCP or UDP packet (whole or first fragment, no options beyond the header length) of one of
+ * sluice's flows steers the error to sluice. Anything else: 0. */
+static __always_inline int icmp4_error(struct xdp_md *ctx, void *l4, void *data_end,
+				       const struct sl_gate_rule **r,
+				       const struct sl_gate_tuple_rule **t)
+{
+	__u8 *icmp = l4;
+	struct iphdr *q;
+	struct sl_gate_tuple_key ik = {};
+	__be16 *qports;
+
+	if ((void *)(icmp + 8) > data_end)
+		return 0;
+	if (icmp[0] != 3 && icmp[0] != 11 && icmp[0] != 12)
+		return 0;
+	q = (void *)(icmp + 8);
+	if ((void *)(q + 1) > data_end || q->version != 4 || q->ihl < 5)
+		return 0;
+	if (bpf_ntohs(q->frag_off) & IPV4_OFFSET_MASK)
+		return 0;
+	if (q->protocol != IPPROTO_TCP && q->protocol != IPPROTO_UDP)
+		return 0;
+	qports = (void *)q + ((q->ihl & 0xf) * 4);
+	if ((void *)(qports + 2) > data_end)
+		return 0;
+	ik.proto = q->protocol;
+	map_v4(ik.saddr, q->daddr);
+	map_v4(ik.daddr, q->saddr);
+	*t = icmp_quoted(ctx, &ik, qports, r);
+	return *t || *r;
+}
+
+/* RFC 4443 §3.1-3.4: destination unreachable (1), packet too big (2), time exceeded (3),
+ * parameter problem (4) quote as much of the offending packet as fits; one whose quoted
+ * IPv6 header is followed directly by TCP or UDP (no extension headers: the gate does not walk
+ * a quoted chain) from one of sluice's flows steers the error to sluice. */
+static __always_inline int icmp6_error(struct xdp_md *ctx, void *l4, void *data_end,
+				       const struct sl_gate_rule **r,
+				       const struct sl_gate_tuple_rule **t)
+{
+	__u8 *icmp = l4;
+	struct ipv6hdr *q;
+	struct sl_gate_tuple_key ik = {};
+	__be16 *qports;
+
+	if ((void *)(icmp + 8) > data_end)
+		return 0;
+	if (icmp[0] < 1 || icmp[0] > 4)
+		return 0;
+	q = (void *)(icmp + 8);
+	if ((void *)(q + 1) > data_end || q->version != 6)
+		return 0;
+	if (q->nexthdr != IPPROTO_TCP && q->nexthdr != IPPROTO_UDP)
+		return 0;
+	qports = (void *)(q + 1);
+	if ((void *)(qports + 2) > data_end)
+		return 0;
+	ik.proto = q->nexthdr;
+	__builtin_memcpy(ik.saddr, q->daddr.in6_u.u6_addr8, 16);
+	__builtin_memcpy(ik.daddr, q->saddr.in6_u.u6_addr8, 16);
+	if (is_v4mapped(ik.saddr) || is_v4mapped(ik.daddr))
+		return 0;
+	*t = icmp_quoted(ctx, &ik, qports, r);
+	return *t || *r;
+}
+
 static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_end)
 {
 	struct iphdr *ip = l3;
@@ -362,6 +454,17 @@ static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_en
 			return verdict(SL_GATE_PARSE_ERROR, XDP_PASS);
 		sport = ports[0];
 		dport = ports[1];
+	}
+	/* An error about one of sluice's flows, sent to an address sluice does not own (shared
+	 * mode: the kernel's), is the flow's; every other ICMP message is the kernel's. */
+	if (ip->protocol == IPPROTO_ICMP) {
+		const struct sl_gate_tuple_rule *qt = 0;
+		const struct sl_gate_rule *qr = 0;
+
+		if (icmp4_error(ctx, l4, data_end, &qr, &qt)) {
+			count(SL_GATE_ICMP_ERROR);
+			return steer(ctx, qt ? &qt->r : qr);
+		}
 	}
 	/* ICMP and every other protocol match with ports 0. */
 
@@ -509,6 +612,16 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 		 * (ff02::1:ffXX:XXXX) or unicast, or from :: as another host's DAD probe; an
 		 * NA answering our DAD probe goes to ff02::1. The hop limit, code and
 		 * checksum are the stack's to check (RFC 4861 §7.1). */
+		if (icmp[0] < 128) {
+			const struct sl_gate_tuple_rule *qt = 0;
+			const struct sl_gate_rule *qr = 0;
+
+			/* As for IPv4: an error quoting one of sluice's flows is the flow's. */
+			if (icmp6_error(ctx, w.l4, data_end, &qr, &qt)) {
+				count(SL_GATE_ICMP_ERROR);
+				return steer(ctx, qt ? &qt->r : qr);
+			}
+		}
 		if (icmp[0] == ICMPV6_NS || icmp[0] == ICMPV6_NA) {
 			__u8 *target = icmp + ICMPV6_ND_TARGET;
 

@@ -96,6 +96,7 @@ enum sl_gate_counter {
 	SL_GATE_EXT_CHAIN_TOO_LONG, /* IPv6 header chain beyond SL_GATE_V6_EXT_MAX: passed */
 	SL_GATE_HANDOFF,	    /* marked for the stack of another queue (a tuple's home) */
 	SL_GATE_META_FAILED,	    /* could not be marked (no metadata room): delivered as is */
+	SL_GATE_ICMP_ERROR, /* ICMP errors quoting a flow of a rule (in addition to the verdict) */
 	SL_GATE_N_COUNTERS
 };
 
@@ -107,7 +108,7 @@ struct sl_gate_rule_stats {
 #define SL_GATE_COUNTER_NAMES                                                                      \
 	{                                                                                          \
 		"rx", "redirected", "passed", "no_socket", "redirect_failed", "parse_error",       \
-		    "fragment", "non_ip", "ext_chain_too_long", "handoff", "meta_failed"           \
+		    "fragment", "non_ip", "ext_chain_too_long", "handoff", "meta_failed", "icmp_error"     \
 	}
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "napi.h"
 #include "services.h"
+#include "shared.h"
 #include <sys/random.h>
 #include "sluice/sluice.h"
 #include <errno.h>
@@ -167,6 +168,7 @@ struct worker {
 	const char *ifname;
 	struct sl_xsk_group *group; /* with --queues: frames of this stack's flows handed over */
 	struct home_rule *homes;    /* gate rules steering this stack's active opens here */
+	struct shared_worker *shared; /* --shared: this stack's mirror of the kernel's state */
 };
 
 /* A tuple rule that names a stack's queue as the home of one of its active opens. */
@@ -174,6 +176,7 @@ struct home_rule {
 	sl_ip local, remote;
 	uint16_t lport, rport;
 	uint32_t id;
+	struct port_hold hold; /* --shared: the local port, held against the kernel */
 	struct home_rule *next;
 };
 /* Rule changes from several stacks' threads: the rules lock is an flock on one descriptor
@@ -190,6 +193,16 @@ static int home_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_
 	struct home_rule *h = calloc(1, sizeof(*h));
 	if (!h)
 		return -ENOMEM;
+	h->hold.fd4 = h->hold.fd6 = -1;
+	if (w->shared) {
+		/* The kernel's address: the port must be one no kernel socket has, and none may
+		 * take it while the connection lives. -EADDRINUSE: sl_tcp_connect tries another. */
+		int e = port_hold(IPPROTO_TCP, lport, &h->hold);
+		if (e) {
+			free(h);
+			return e;
+		}
+	}
 	struct sl_rule r = {.kind = SL_RULE_TUPLE,
 			    .proto = IPPROTO_TCP,
 			    .has_addr = true,
@@ -204,6 +217,7 @@ static int home_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_
 	int err = sl_gate_rule_add(w->gate, &r);
 	pthread_mutex_unlock(&rules_mutex);
 	if (err) {
+		port_release(&h->hold);
 		free(h);
 		return err;
 	}
@@ -232,6 +246,7 @@ static void home_gone(void *arg, struct sl_stack *st, const sl_ip *local, uint16
 			fprintf(stderr, "sluice: warning: could not remove flow %u\n", h->id);
 		pthread_mutex_unlock(&rules_mutex);
 		sl_xsk_group_expect(w->group, -1);
+		port_release(&h->hold);
 		*pp = h->next;
 		free(h);
 		return;
@@ -333,6 +348,11 @@ static void *worker_main(void *arg)
 				 .spin_ns = w->spin_ns,
 				 .check = gate_still_ours,
 				 .check_arg = w};
+	if (w->shared) {
+		ro.aux_fd = km_fd(w->shared->km);
+		ro.aux = shared_aux;
+		ro.aux_arg = w->shared;
+	}
 	w->err = stop_requested ? 0 : sl_stack_run(w->st, &ro);
 	if (w->err == -EINTR)
 		w->err = 0;
@@ -500,9 +520,9 @@ int cmd_run(int argc, char **argv)
 		   *cookies_s = NULL, *frames_s = NULL, *reserve_s = NULL, *maxconns_s = NULL,
 		   *backlog_s = NULL, *msl_s = NULL, *napi_bp_s = NULL, *bp_budget_s = NULL,
 		   *defer_s = NULL, *gro_s = NULL;
-	bool json = false, busy = false, no_sack = false, no_ts = false;
+	bool json = false, busy = false, no_sack = false, no_ts = false, shared = false;
 	const struct cli_opt opts[] = {
-
+	    {"--shared", NULL, &shared},
 	    {"--queue", &queue_s, NULL},
 	    {"--queues", &queues_s, NULL},
 	    {"--mode", &mode_s, NULL},
@@ -550,8 +570,12 @@ int cmd_run(int argc, char **argv)
 	if (npos != 1)
 		return cli_usage_err("run", "missing DEV");
 	const char *dev = pos[0];
-	if (!n_addr)
-		return cli_usage_err("run", "missing --addr ADDR/LEN");
+	if (shared && (n_addr || n_gw))
+		return cli_usage_err("run", "--shared takes the kernel's addresses and routes of %s: "
+					    "no --addr or --gw with it",
+				     dev);
+	if (!n_addr && !shared)
+		return cli_usage_err("run", "missing --addr ADDR/LEN (or --shared)");
 
 
 	struct sl_stack_config cfg;
@@ -737,8 +761,48 @@ int cmd_run(int argc, char **argv)
 	if (cli_check_dev(dev) < 0 || cli_need_root() < 0)
 		return CLI_EXIT_FAIL;
 
-	char addr_txt[64];
-	cli_addr_str(cfg.addrs[0].addr.b, addr_txt, sizeof(addr_txt));
+	char addr_txt[64] = "";
+	if (!shared)
+		cli_addr_str(cfg.addrs[0].addr.b, addr_txt, sizeof(addr_txt));
+	/* --shared: the kernel's addresses (read per stack once it is open), its neighbours
+	 * (asked of it: shared_resolve) and the service ports, held against kernel programs
+	 * before anything is attached. */
+	static struct shared_run srun;
+	static struct shared_worker sws[MAX_QUEUES];
+	memset(&srun, 0, sizeof(srun));
+	memset(sws, 0, sizeof(sws));
+	srun.ifname = dev;
+	srun.rules_mutex = &rules_mutex;
+	if (shared) {
+		const struct {
+			uint32_t port;
+			uint8_t proto;
+		} sp[] = {{echo_port, IPPROTO_UDP},
+			  {tcpecho_port, IPPROTO_TCP},
+			  {discard_port, IPPROTO_TCP},
+			  {http_port, IPPROTO_TCP}};
+		for (unsigned i = 0; i < sizeof(sp) / sizeof(sp[0]); i++) {
+			bool dup = false;
+			for (unsigned k = 0; k < srun.n_ports; k++)
+				dup |= srun.ports[k].port == sp[i].port &&
+				       srun.ports[k].proto == sp[i].proto;
+			if (!sp[i].port || dup)
+				continue;
+			srun.ports[srun.n_ports].proto = sp[i].proto;
+			srun.ports[srun.n_ports].port = (uint16_t)sp[i].port;
+			srun.n_ports++;
+		}
+		if (!srun.n_ports && !send_s)
+			return cli_usage_err("run", "--shared serves ports: give a service (--http, "
+						    "--tcp-echo, --discard, --udp-echo) or --send");
+		char why[200];
+		if (shared_hold_ports(&srun, why, sizeof(why)) < 0) {
+			cli_err("%s", why);
+			return CLI_EXIT_FAIL;
+		}
+		cfg.shared_addrs = true;
+		cfg.neigh_resolve = shared_resolve;
+	}
 	/* RFC 4862 §5.4 for the kernel's side: DAD on the wire cannot see an address the kernel
 	 * holds on this host (our probes leave by the device and never reach it). */
 	for (unsigned i = 0; i < cfg.n_addrs; i++) {
@@ -852,6 +916,7 @@ int cmd_run(int argc, char **argv)
 		if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 			seed = sl_now_ns() ^ ((uint64_t)getpid() << 32);
 		cfg.seed = seed + w->queue;
+		cfg.neigh_resolve_arg = &sws[i];
 		char why[160];
 		err = sl_stack_config_check(&cfg, w->dev->mtu, why, sizeof(why));
 		if (err) {
@@ -863,7 +928,7 @@ int cmd_run(int argc, char **argv)
 			cli_err("cannot start the stack: %s", sl_strerror(err));
 			goto out;
 		}
-		if (group) {
+		if (group || shared) {
 			struct sl_tcp_open_hooks hk = {
 			    .on_open = home_open, .on_gone = home_gone, .arg = w};
 			sl_tcp_set_open_hooks(w->st, &hk);
@@ -884,6 +949,28 @@ int cmd_run(int argc, char **argv)
 			cli_err("cannot put the socket into the gate's XSKMAP: %s",
 				sl_strerror(err));
 			goto out;
+		}
+		if (shared) {
+			struct shared_worker *sw = &sws[i];
+			char why[200];
+			sw->run = &srun;
+			sw->st = w->st;
+			sw->rules = i == 0;
+			srun.gate = g;
+			if (shared_attach(sw, why, sizeof(why)) < 0) {
+				cli_err("%s", why);
+				goto out;
+			}
+			w->shared = sw;
+			sl_ip first;
+			if (sl_ip_get_ips(w->st, &first, 1) < 1) {
+				cli_err("%s has no address of the kernel's to share (or none that passed "
+					"duplicate address detection): add one with ip addr add",
+					dev);
+				goto out;
+			}
+			if (!addr_txt[0])
+				cli_addr_str(first.b, addr_txt, sizeof(addr_txt));
 		}
 		if (sl_stats_path(dev, w->queue, w->stats_path, sizeof(w->stats_path)) == 0 &&
 		    (cli_mkdir_parents(w->stats_path) < 0 ||
@@ -1023,6 +1110,19 @@ int cmd_run(int argc, char **argv)
 	for (int i = 0; i < n_addr; i++)
 		snprintf(all_addrs + strlen(all_addrs), sizeof(all_addrs) - strlen(all_addrs),
 			 "%s%s", i ? ", " : "", addr_v[i]);
+	if (shared) {
+		char ports[160], list[300] = "";
+		sl_ip ips[SL_MAX_ADDRS];
+		int n = sl_ip_get_ips(ws[0].st, ips, SL_MAX_ADDRS);
+		for (int i = 0; i < n; i++) {
+			char t[64];
+			snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+				 i ? ", " : "", sl_ip_str(&ips[i], t, sizeof(t)));
+		}
+		shared_ports_text(&srun, ports, sizeof(ports));
+		snprintf(all_addrs, sizeof(all_addrs), "%s%s%s (the kernel's addresses)",
+			 ports[0] ? ports : "", ports[0] ? " of " : "", list);
+	}
 	/* "(native XDP, copy mode)" is parsed by bench/: the polling mode comes after it, and only
 	 * when it is not the default. */
 	char poll_txt[200] = "";
@@ -1142,6 +1242,16 @@ out:
 	}
 	workers = NULL;
 	nworkers = 0;
+	if (shared) {
+		/* After the stacks (their active opens' rules and ports went with them). */
+		if (g)
+			shared_end(&srun);
+		else
+			for (unsigned i = 0; i < srun.n_ports; i++)
+				port_release(&srun.ports[i].hold);
+		for (unsigned i = 0; i < nq; i++)
+			shared_detach(&sws[i]);
+	}
 	/* DEV's NAPI settings go back as the sockets are gone (kept for the summary). */
 	memcpy(pm.napi.now_run, pm.napi.now, sizeof(pm.napi.now));
 	memcpy(pm.napi.set_run, pm.napi.changed, sizeof(pm.napi.changed));

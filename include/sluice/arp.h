@@ -24,4 +24,12 @@ typedef void (*sl_arp_cb)(void *arg, int err, const sl_ip *ip, const uint8_t mac
  * used entry). */
 int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb cb, void *arg);
 
+/* A neighbour learnt outside the stack (the kernel's table in shared mode, a static entry):
+ * ip is at mac, confirmed. A resolution waiting for ip completes (what waited is sent); an
+ * entry is made when there is room. -EINVAL for a zero, multicast or broadcast mac. */
+int sl_neigh_set(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6]);
+/* Forget ip (its owner is unreachable): the frames waiting for it are dropped and counted
+ * (arp_unresolved), a query waiting on it gets -EHOSTUNREACH. -ENOENT when there is no entry. */
+int sl_neigh_forget(struct sl_stack *st, const sl_ip *ip);
+
 #endif

@@ -106,6 +106,9 @@ int sl_ip_get_ips(struct sl_stack *st, sl_ip *out, int max);
  * passed (sl_ip_addr_state). -EEXIST, -ENOSPC, -ENOENT, -EINVAL (multicast, loopback, …). */
 int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len);
 int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a);
+/* Set (or, with the unspecified address of a family, 0.0.0.0 or ::, remove) the default
+ * gateway of gw's family. -EINVAL for multicast, loopback or broadcast. */
+int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw);
 /* An address's state: 0 usable, -EINPROGRESS while IPv6 Duplicate Address Detection runs
  * (RFC 4862 §5.4: about a second after it was added), -EADDRINUSE when another node holds
  * it (the stack does not use it), -ENOENT when it is not ours. */

@@ -114,6 +114,19 @@ struct sl_stack_config {
 	uint8_t tcp_syncookies;	     /* RFC 4987 SYN cookies: 0 never, 1 when a listener's
 				      * backlog is full (default), 2 always */
 
+	/* Shared-address mode (sluice run --shared, docs/architecture.md "Shared addresses"):
+	 * the stack's addresses are the kernel's own, which already defends them. Adding one then
+	 * sends no gratuitous ARP and runs no Duplicate Address Detection (the kernel did; an IPv6
+	 * address is usable at once), and the stack never announces them. */
+	bool shared_addrs;
+	/* Set: the stack sends no ARP request and no Neighbor Solicitation. Where it would (a
+	 * next hop to resolve, a retry, a reachability probe) it calls neigh_resolve instead, on
+	 * its thread, and waits for the answer as for one from the wire: the application tells
+	 * it with sl_neigh_set (in shared mode, from the kernel's neighbour table, which does the
+	 * asking). NULL (default): ARP and NDP as usual. */
+	void (*neigh_resolve)(void *arg, struct sl_stack *st, const sl_ip *ip);
+	void *neigh_resolve_arg;
+
 	/* ICMP errors: token bucket (RFC 1812 §4.3.2.8) */
 	uint32_t icmp_rate;  /* per second, 0 (no errors)..10^9, default 100 */
 	uint32_t icmp_burst; /* 1..10^6 when icmp_rate is not 0, default 50 */
@@ -164,6 +177,14 @@ struct sl_run_opts {
 	 * loop and sl_stack_run returns it (the CLI checks that its gate is still attached). */
 	int (*check)(void *arg, struct sl_stack *st);
 	void *check_arg;
+	/* Optional: a descriptor of the application's (sluice run --shared: its rtnetlink
+	 * socket) that the loop's sleep also waits on; aux runs on the loop's thread when it is
+	 * readable after a sleep, and at every check (so a loop that never sleeps runs it too).
+	 * A negative errno from aux stops the loop as check's does. aux_fd < 0 or aux NULL: none
+	 * (a zeroed struct has aux NULL). */
+	int aux_fd;
+	int (*aux)(void *arg, struct sl_stack *st);
+	void *aux_arg;
 };
 /* Returns 0 when stopped or the duration passed; -ENODEV when the device's interface is gone
  * (sl_dev_health: deleted, moved to another namespace, socket unbound), noticed within

@@ -64,7 +64,10 @@ void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *
 /* Told about a stack's active opens, on its thread. on_open runs in sl_tcp_connect once the
  * connection's addresses and ports are chosen and before its SYN is built, so the application
  * can make sure the replies reach this stack (sluice run --queues steers the 4-tuple to its
- * queue in the gate); a negative errno refuses the connection (sl_tcp_connect returns it).
+ * queue in the gate; --shared also holds the local port with a kernel socket); a negative
+ * errno refuses the connection (sl_tcp_connect returns it), except -EADDRINUSE, which refuses
+ * the local port only: sl_tcp_connect then tries the next ephemeral port, up to 64 of them
+ * (after the last, it returns -EADDRINUSE). on_gone is not called for a refused port.
  * on_gone runs when that connection leaves the connection table for good (closed, reset, timed
  * out, aborted, TIME-WAIT over, or sl_stack_close), once per on_open that returned 0; the tuple
  * may be used again after it. Either may be NULL. */

@@ -28,6 +28,7 @@ int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts)
 	uint64_t end = o.duration_ns ? start + o.duration_ns : UINT64_MAX;
 	uint64_t next_check = start + o.check_ns;
 	int fd = sl_dev_fd(st->dev);
+	bool aux = o.aux && o.aux_fd >= 0;
 	st->stop = 0;
 	uint64_t last_work = 0;
 	while (!st->stop) {
@@ -42,6 +43,8 @@ int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts)
 				h = 0;
 			if (!h && o.check)
 				h = o.check(o.check_arg, st);
+			if (!h && aux)
+				h = o.aux(o.aux_arg, st);
 			if (h < 0)
 				return h;
 			next_check = now + o.check_ns;
@@ -64,13 +67,20 @@ int sl_stack_run(struct sl_stack *st, const struct sl_run_opts *opts)
 			wait = next_check - now;
 		/* ppoll: the deadline to the microsecond (a tail loss probe on a LAN is due
 		 * within a fraction of a millisecond; poll(2) would round it up to 1 ms). */
-		struct pollfd p = {.fd = fd, .events = POLLIN};
+		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN},
+				       {.fd = aux ? o.aux_fd : -1, .events = POLLIN}};
 		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ULL),
 				      .tv_nsec = (long)(wait % 1000000000ULL)};
-		int n = ppoll(fd >= 0 ? &p : NULL, fd >= 0 ? 1 : 0, &ts, NULL);
+		int n = ppoll(pf, 2, &ts, NULL);
 		if (n < 0 && errno != EINTR)
 			return -errno;
-		if (n > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+		if (n > 0 && (pf[1].revents & POLLIN)) {
+			int h = o.aux(o.aux_arg, st);
+			if (h < 0)
+				return h;
+		}
+		struct pollfd p = pf[0];
+		if (n > 0 && fd >= 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL))) {
 			/* An AF_XDP socket does not say this today (an unbound one reports
 			 * nothing); if a device does, name it now rather than poll an error in a
 			 * loop. */

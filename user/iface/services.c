@@ -243,6 +243,22 @@ int sl_ip_add_addr(struct sl_stack *st, const sl_ip *a, uint8_t prefix_len)
 	return 0;
 }
 
+int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw)
+{
+	if (sl_ip_is_v4(gw)) {
+		uint32_t v = sl_ip_to_v4(gw);
+		if (v && sl_ipv4_is_bad_src(v))
+			return -EINVAL;
+		st->gw4 = v;
+	} else {
+		if (sl_ip6_is_multicast(gw) || sl_ip6_is_loopback(gw))
+			return -EINVAL;
+		st->gw6 = *gw;
+	}
+	sl_path_changed(st);
+	return 0;
+}
+
 int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a)
 {
 	if (!sl_ip_is_v4(a))

@@ -207,6 +207,14 @@ static void send_arp(struct sl_stack *st, uint16_t op, const uint8_t *eth_dst, c
 static void send_request(struct sl_stack *st, struct sl_arp_entry *e, bool unicast)
 {
 	static const uint8_t zero[6];
+	if (st->cfg.neigh_resolve) {
+		/* Someone else resolves (shared mode: the kernel, which owns the address the
+		 * request would come from); the answer comes back through sl_neigh_set. */
+		STAT_INC(st, neigh_resolve_asked);
+		sl_ip ip = e->ip;
+		st->cfg.neigh_resolve(st->cfg.neigh_resolve_arg, st, &ip);
+		return;
+	}
 	if (!sl_ip_is_v4(&e->ip)) {
 		STAT_INC(st, nd_ns_sent);
 		sl_nd_send_ns(st, &e->ip, unicast ? e->mac : NULL, false);
@@ -439,9 +447,40 @@ void sl_neigh_mark_stale(struct sl_stack *st, struct sl_arp_entry *e)
 	sl_timer_arm(&st->timers, &e->timer, st->now + st->cfg.arp_reachable_ns);
 }
 
+int sl_neigh_set(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6])
+{
+	static const uint8_t zero[6];
+	if (!memcmp(mac, zero, 6) || (mac[0] & 1) || sl_ip_is_zero(ip))
+		return -EINVAL;
+	if (sl_ip_is_v4(ip) ? sl_ipv4_is_bad_src(sl_ip_to_v4(ip)) : sl_ip6_is_multicast(ip))
+		return -EINVAL;
+	STAT_INC(st, neigh_set);
+	sl_neigh_learn(st, ip, mac, true, true);
+	return 0;
+}
+
+int sl_neigh_forget(struct sl_stack *st, const sl_ip *ip)
+{
+	struct sl_arp_entry *e = lookup(&st->arp, ip);
+	if (!e)
+		return -ENOENT;
+	if (e == st->arp.pinned)
+		return -EBUSY;
+	sl_arp_cb cb = e->cb;
+	void *arg = e->cb_arg;
+	sl_ip addr = e->ip;
+	remove_entry(st, e); /* counts what waited as arp_unresolved */
+	if (cb)
+		cb(arg, -EHOSTUNREACH, &addr, NULL);
+	sl_path_changed(st);
+	return 0;
+}
+
 void sl_arp_announce(struct sl_stack *st, uint32_t ip)
 {
 	static const uint8_t zero[6];
+	if (st->cfg.shared_addrs)
+		return; /* the kernel's address: the kernel announced it */
 	send_arp(st, SL_ARP_REQUEST, sl_mac_broadcast, zero, ip, ip);
 }
 

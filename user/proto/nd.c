@@ -267,9 +267,15 @@ static void dad_timer(struct sl_timer *t, void *ctx, uint64_t now)
 
 void sl_nd_start_dad(struct sl_stack *st, struct sl_addr6 *a)
 {
+	sl_timer_init(&a->dad_timer, dad_timer);
+	if (st->cfg.shared_addrs) {
+		/* The kernel's address: it ran DAD before handing it over (only addresses it no
+		 * longer marks tentative are shared). */
+		a->tentative = false;
+		return;
+	}
 	a->tentative = true;
 	a->dad_sent = 0;
-	sl_timer_init(&a->dad_timer, dad_timer);
 	/* The first probe leaves from the next poll, not from here: an application (sluice run)
 	 * puts the steering in place between opening the stack and polling it, and a defender's
 	 * answer, which comes within microseconds, must find it. */

@@ -370,6 +370,8 @@ uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns)
 /* RFC 6056 §3.3.4 (algorithm 4, double-hash): port = min + (F(addrs, rport) + table[G(...)])
  * mod range, table[G] counting up. Each destination walks its own sequence from its own
  * secret offset, so a port handed out for one destination tells nothing of another's. */
+#define CONNECT_PORT_TRIES 64
+
 static uint16_t ephemeral_port(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
 			       uint16_t rport)
 {
@@ -536,12 +538,31 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	const struct sl_tcp_cc_ops *cc = st->tcp.cc;
 	if (o && o->cc && !(cc = sl_tcp_cc_find(o->cc)))
 		return -EINVAL;
-	uint16_t lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
-	if (!lport)
-		return -EADDRNOTAVAIL;
-	struct sl_tcb *t = sl_tcb_new(st, &laddr, lport, raddr, (uint16_t)port);
-	if (!t)
+	/* A hook that finds the port taken elsewhere (shared mode: by a kernel socket) gets the
+	 * next one, up to CONNECT_PORT_TRIES. */
+	struct sl_tcb *t = NULL;
+	uint16_t lport = 0;
+	for (int tries = 0;; tries++) {
+		lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
+		if (!lport)
+			return -EADDRNOTAVAIL;
+		if (!st->tcp.hooks.on_open)
+			break;
+		int herr = st->tcp.hooks.on_open(st->tcp.hooks.arg, st, &laddr, lport, raddr,
+						 (uint16_t)port);
+		if (!herr)
+			break;
+		if (herr != -EADDRINUSE || tries + 1 >= CONNECT_PORT_TRIES)
+			return herr < 0 ? herr : -EINVAL;
+	}
+	t = sl_tcb_new(st, &laddr, lport, raddr, (uint16_t)port);
+	if (!t) {
+		if (st->tcp.hooks.on_open && st->tcp.hooks.on_gone)
+			st->tcp.hooks.on_gone(st->tcp.hooks.arg, st, &laddr, lport, raddr,
+					      (uint16_t)port);
 		return st->tcp.nconns >= st->cfg.tcp_max_conns ? -ENOSPC : -ENOMEM;
+	}
+	t->hooked = st->tcp.hooks.on_open != NULL;
 	/* An active open may be written to at once: it gets its buffers now. */
 	if (sl_tcb_alloc_buffers(t)) {
 		sl_tcb_free(t);
@@ -555,17 +576,6 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	if (o && o->ka) {
 		t->ka = *o->ka;
 		t->ka_on = true;
-	}
-	if (st->tcp.hooks.on_open) {
-		/* Before the SYN exists: whatever the application arranges for the replies is in
-		 * place when it leaves. */
-		int herr = st->tcp.hooks.on_open(st->tcp.hooks.arg, st, &laddr, lport, raddr,
-						 (uint16_t)port);
-		if (herr) {
-			sl_tcb_free(t);
-			return herr < 0 ? herr : -EINVAL;
-		}
-		t->hooked = true;
 	}
 	t->iss = sl_tcp_isn(st, &laddr, lport, raddr, (uint16_t)port);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
