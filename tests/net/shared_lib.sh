@@ -74,30 +74,29 @@ need_counter() {
 # flows_json: `sluice flow list $IF_SL --json`.
 flows_json() { in_sl "$SLUICE" flow list "$IF_SL" --json || fail "sluice flow list $IF_SL --json failed"; }
 
-# check_port_rules ADDRS PORTS: the gate's rules are exactly a tcp port rule for every
+# check_port_rules ADDRS PORTS: the gate's rules are exactly a port rule for every
 # (ADDR, PORT) pair, no owned-address rule and nothing else; ADDRS and PORTS are
-# space-separated lists.
+# space-separated lists, a PORT is N (tcp) or udp:N.
 check_port_rules() {
 	flows_json | $PY -c '
 import ipaddress, json, sys
 def ip(a):  # a link-local may be printed with its zone (fe80::1%eth0)
     return ipaddress.ip_address(a.split("%")[0])
 addrs = [ip(a) for a in sys.argv[1].split()]
-ports = [int(p) for p in sys.argv[2].split()]
+ports = [(p.split(":")[0], int(p.split(":")[1])) if ":" in p else ("tcp", int(p))
+         for p in sys.argv[2].split()]
 flows = json.load(sys.stdin)["flows"]
 owned = [f for f in flows if f["kind"] == "owned"]
 if owned:
     sys.exit("owned-address rules in shared mode: %s" % owned)
-have = set()
-for f in flows:
-    if f["kind"] == "port" and f["proto"] == "tcp" and f["addr"]:
-        have.add((ip(f["addr"]), f["port"]))
-want = {(a, p) for a in addrs for p in ports}
+def key(f):
+    return (ip(f["addr"]), f["proto"], f["port"]) if f["kind"] == "port" and f["addr"] else None
+have = {key(f) for f in flows}
+want = {(a, pr, p) for a in addrs for pr, p in ports}
 missing = want - have
-extra = [f for f in flows if f["kind"] != "port" or f["proto"] != "tcp" or not f["addr"] or
-         (ip(f["addr"]), f["port"]) not in want]
+extra = [f for f in flows if key(f) not in want]
 if missing:
-    sys.exit("no port rule for %s; rules: %s" % (sorted(map(str, missing)), flows))
+    sys.exit("no port rule for %s; rules: %s" % (sorted("%s %s/%d" % m for m in missing), flows))
 if extra:
     sys.exit("rules other than the port rules expected: %s" % extra)
 ' "$1" "$2" || fail "sluice flow list: wrong rules for --shared"
@@ -121,21 +120,21 @@ for f in json.load(sys.stdin)["flows"]:
 print(n)' "$@"
 }
 
-# kbind PORT FAMILY: "free" or "inuse" for a kernel bind() to PORT in the host namespace
-# (FAMILY 4: 0.0.0.0, 6: [::] with IPV6_V6ONLY).
+# kbind PORT FAMILY [udp]: "free" or "inuse" for a kernel bind() of a TCP (or UDP) socket to
+# PORT in the host namespace (FAMILY 4: 0.0.0.0, 6: [::] with IPV6_V6ONLY).
 kbind() {
 	local out
-	out=$(in_sl $PY "$SHARED_UTIL" bind "$1" "$2" 2>&1) || fail "kernel bind test for port $1: $out"
+	out=$(in_sl $PY "$SHARED_UTIL" bind "$1" "$2" "${3:-tcp}" 2>&1) || fail "kernel bind test for port $1: $out"
 	echo "$out"
 }
 
-# expect_bind PORT STATE WHY: a kernel bind of PORT in the host namespace, both families, is
-# STATE (free or inuse).
+# expect_bind PORT STATE WHY [udp]: a kernel bind of PORT (TCP, or UDP) in the host
+# namespace, both families, is STATE (free or inuse).
 expect_bind() {
 	local f got
 	for f in 4 6; do
-		got=$(kbind "$1" $f)
-		[[ $got == "$2" ]] || fail "$3: a kernel bind() to $([[ $f == 4 ]] && echo 0.0.0.0 || echo '[::]'):$1 is $got, expected $2"
+		got=$(kbind "$1" $f "${4:-tcp}")
+		[[ $got == "$2" ]] || fail "$3: a kernel bind() of a ${4:-tcp} socket to $([[ $f == 4 ]] && echo 0.0.0.0 || echo '[::]'):$1 is $got, expected $2"
 	done
 }
 

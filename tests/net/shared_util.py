@@ -10,7 +10,7 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
                                               "connected", then "alive N" after each echo;
                                               "dead: ..." and exit 1 on any fault; ends
                                               cleanly ("done") on SIGTERM or after SECS
-    shared_util.py bind PORT FAMILY           try a kernel bind of a TCP socket to
+    shared_util.py bind PORT FAMILY [udp]     try a kernel bind of a TCP (or UDP) socket to
                                               0.0.0.0:PORT (4) or [::]:PORT V6ONLY (6),
                                               no SO_REUSEADDR; prints "free" or "inuse",
                                               anything else is an error (exit 1)
@@ -23,6 +23,8 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
     shared_util.py refused IP PORT            connect with a 5 s timeout: exit 0 on
                                               ConnectionRefusedError, else say what
                                               happened and exit 1
+    shared_util.py udp-echo IP PORT N         N datagrams to a UDP echo service, each
+                                              checked; "ok N"
     shared_util.py clients IP PORT N          N sequential kernel connections to an echo
                                               server, each one line checked; "ok N"
     shared_util.py arp-count IF IP N          N ARP requests for IP from IF (scapy), count
@@ -30,9 +32,11 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
                                               prints "replies R1 R2 ..."
     shared_util.py ns-count IF IP N           the same for IPv6 neighbor solicitations
                                               (to IP's solicited-node group): counts NAs
-    shared_util.py icmp-err IF SRC DST SPORT KIND
+    shared_util.py icmp-err IF SRC DST SPORT KIND [WAIT]
                                               sniff one TCP segment DST:SPORT -> SRC on IF
-                                              (5 s at most), then send DST an ICMP error
+                                              (SPORT to:N: a data segment DST -> SRC:N;
+                                              WAIT s at most, default 5; "sniffing" once
+                                              it starts), then send DST an ICMP error
                                               quoting it from SRC: KIND frag (IPv4 type 3
                                               code 4, next-hop MTU 1280) or ptb (ICMPv6
                                               type 2, MTU 1280); prints "sent SEQ"
@@ -130,12 +134,13 @@ def keeper(ip, port, secs):
     print("done", flush=True)
 
 
-def try_bind(port, fam):
+def try_bind(port, fam, proto="tcp"):
+    st = socket.SOCK_DGRAM if proto == "udp" else socket.SOCK_STREAM
     if fam == "4":
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET, st)
         addr = ("0.0.0.0", port)
     else:
-        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s = socket.socket(socket.AF_INET6, st)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         addr = ("::", port)
     try:
@@ -214,6 +219,23 @@ def refused(ip, port):
     except OSError as e:
         die("connect to %s port %d: %s (not a refusal)" % (ip, port, e))
     die("connect to %s port %d succeeded, expected a refusal" % (ip, port))
+
+
+def udp_echo(ip, port, n):
+    fam = family_of(ip)
+    sa = socket.getaddrinfo(ip, port, fam, socket.SOCK_DGRAM)[0][4]
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    for i in range(n):
+        d = b"datagram %d " % i + os.urandom(100)
+        s.sendto(d, sa)
+        try:
+            got, frm = s.recvfrom(2048)
+        except socket.timeout:
+            die("udp-echo: no answer to datagram %d of %d from %s port %d in 2 s" % (i + 1, n, ip, port))
+        if got != d:
+            die("udp-echo: datagram %d came back as %d other bytes" % (i + 1, len(got)))
+    print("ok %d" % n, flush=True)
 
 
 def clients(ip, port, n):
@@ -296,18 +318,27 @@ def ns_count(iface, ip, n):
     print("replies " + " ".join(map(str, counts)), flush=True)
 
 
-def icmp_err(iface, src, dst, sport, kind):
+def icmp_err(iface, src, dst, sport, kind, wait=5):
     sc = scapy()
     v6 = kind == "ptb"
     L3 = sc.IPv6 if v6 else sc.IP
 
-    def match(p):
-        return (L3 in p and sc.TCP in p and p[L3].src == dst and p[L3].dst == src and
-                p[sc.TCP].sport == sport)
+    # SPORT N: a segment from DST port N; to:N a data segment from DST to SRC port N.
+    to = sport.startswith("to:")
+    port = int(sport[3:] if to else sport)
 
-    pkts = sc.sniff(iface=iface, filter="tcp", lfilter=match, count=1, timeout=5)
+    def match(p):
+        if not (L3 in p and sc.TCP in p and p[L3].src == dst and p[L3].dst == src):
+            return False
+        if to:
+            return p[sc.TCP].dport == port and len(bytes(p[sc.TCP].payload)) > 0
+        return p[sc.TCP].sport == port
+
+    print("sniffing", flush=True)
+    pkts = sc.sniff(iface=iface, filter="tcp", lfilter=match, count=1, timeout=wait)
     if not pkts:
-        die("icmp-err: no TCP segment from %s port %d within 5 s" % (dst, sport))
+        die("icmp-err: no TCP segment %s %s port %d within %d s" %
+            ("to" if to else "from", src if to else dst, port, wait))
     p = pkts[0]
     seg = p[L3]
     tcp = seg[sc.TCP]
@@ -341,13 +372,15 @@ def main():
     elif cmd == "keeper":
         keeper(a[1], int(a[2]), int(a[3]))
     elif cmd == "bind":
-        try_bind(int(a[1]), a[2])
+        try_bind(int(a[1]), a[2], a[3] if len(a) > 3 else "tcp")
     elif cmd == "hold":
         hold(int(a[1]), int(a[2]))
     elif cmd == "sink":
         sink(int(a[1]), int(a[2]), a[3] if len(a) > 3 else None)
     elif cmd == "refused":
         refused(a[1], int(a[2]))
+    elif cmd == "udp-echo":
+        udp_echo(a[1], int(a[2]), int(a[3]))
     elif cmd == "clients":
         clients(a[1], int(a[2]), int(a[3]))
     elif cmd == "arp-count":
@@ -355,7 +388,7 @@ def main():
     elif cmd == "ns-count":
         ns_count(a[1], a[2], int(a[3]))
     elif cmd == "icmp-err":
-        icmp_err(a[1], a[2], a[3], int(a[4]), a[5])
+        icmp_err(a[1], a[2], a[3], a[4], a[5], int(a[6]) if len(a) > 6 else 5)
     else:
         die("unknown mode %s" % cmd)
 

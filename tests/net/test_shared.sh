@@ -2,14 +2,15 @@
 # Shared-address mode over IPv4 (issue 11, `sluice run DEV --shared`): sluice serves ports of
 # the kernel's own address $KERNEL_IP and owns nothing else; the kernel keeps ARP, ping and
 # every other port, on the same address at the same time.
-#   1. --shared --http P1 --tcp-echo P2: the peer's curl to KERNEL_IP:P1 gets sluice's page and
-#      /bytes/N (SHA-256 of the pattern); 1 MiB echoed on P2; meanwhile the kernel's own echo
+#   0. --shared refuses --addr and --gw (usage error, exit 2).
+#   1. --shared --http P1 --tcp-echo P2 --udp-echo P7: the peer's curl to KERNEL_IP:P1 gets sluice's page and
+#      /bytes/N (SHA-256 of the pattern); 1 MiB echoed on P2, datagrams on udp P7; meanwhile the kernel's own echo
 #      server on P3 of the same address answers; ping is answered by the kernel (its
 #      OutEchoReps grow, sluice's ICMP counters do not); `sluice flow list` shows a tcp port
 #      rule per service on KERNEL_IP and no owned-address rule.
 #   2. One ARP reply per ARP request for KERNEL_IP (scapy from the peer), sluice sends none.
-#   3. Reservations: while P1, P2 are served a kernel bind() to them fails with EADDRINUSE
-#      (0.0.0.0 and [::]); a port a kernel program holds makes `run --shared` exit 1 with one
+#   3. Reservations: while P1, P2 (TCP) and P7 (UDP) are served a kernel bind() to them fails
+#      with EADDRINUSE (0.0.0.0 and [::]); a port a kernel program holds makes `run --shared` exit 1 with one
 #      line naming it.
 #   8. ICMP errors: a fragmentation-needed error (type 3 code 4, MTU 1280) quoting a segment of
 #      sluice's HTTP transfer reaches sluice (icmp_errors_rx), not the kernel; one quoting a
@@ -19,13 +20,17 @@
 #   5. kill -9: a connect to KERNEL_IP:P1 is refused at once (RST from the kernel), the gate
 #      counts no_socket, the reservations are gone; a restart serves again.
 #   6. A clean stop removes the port rules and the reservations.
-#   4. --shared --send PEER_IP:P:64 MiB: exactly 67108864 bytes arrive from KERNEL_IP, the
+#   4. --shared --send PEER_IP2:P:64 MiB: exactly 67108864 bytes arrive from KERNEL_IP, the
 #      active open's local port is reserved against kernel bind()s while it lasts, its rule
-#      goes with it; the kernel's own 40 outgoing connections to the peer meanwhile all work;
-#      sluice sends no ARP request (the kernel resolves the neighbour).
+#      goes with it, a frag-needed quoting it reaches sluice; the kernel's own 40 outgoing
+#      connections to the peer meanwhile all work; PEER_IP2, unknown to the kernel before,
+#      is resolved by the kernel: sluice sends no ARP request.
+#   Neighbours and routes come from the kernel: after the peer's MAC changes (and the kernel's
+#   entry with it) sluice answers at the new MAC; a --send to an off-link address goes through
+#   the kernel's default route.
 #   A kernel connection from the peer to KERNEL_IP:P3 opened before the first run, a line
 #   every 0.2 s, survives all of it: attach, run, kill -9, restart, clean stop, detach.
-# Takes about 40 s.
+# Takes about 20 s.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
 source "$(dirname "$0")/shared_lib.sh"
@@ -33,8 +38,21 @@ setup_net
 need curl nc sha256sum timeout awk
 $PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
 
-P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002
+P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002 P7=8009 P8=5003
 NEW_IP=10.$NET.0.4
+PEER_IP2=10.$NET.0.5 # a second peer address the kernel has never talked to
+SERVICES=(--http "$P1" --tcp-echo "$P2" --udp-echo "$P7")
+RULES="$P1 $P2 udp:$P7"
+
+# --- usage: --shared owns no address, so --addr and --gw are refused -------------------------
+for extra in "--addr $STACK_IP/24" "--gw $PEER_IP"; do
+	rc=0
+	# shellcheck disable=SC2086 # the option and its value, split on purpose
+	in_sl timeout 10 "$SLUICE" run "$IF_SL" --shared $extra --http $P1 >/dev/null 2>"$TMP/usage.err" || rc=$?
+	[[ $rc -eq 2 && $(grep -c . "$TMP/usage.err") -eq 1 ]] ||
+		fail "run --shared $extra: exit $rc, expected a one-line usage error with status 2: $(cat "$TMP/usage.err")"
+done
+ok "run --shared with --addr or --gw: a one-line usage error, exit 2"
 
 # Kernel services and the long-lived kernel connection, all before sluice ever runs.
 nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" echo-server $P3 88 >"$TMP/kecho.out" 2>&1 &
@@ -70,10 +88,10 @@ fi
 ok "port $P4 held by a kernel program: run --shared --http $P4 exits 1: $(cat "$TMP/held.err")"
 
 # --- 1. sluice's ports and the kernel's on one address --------------------------------------
-start_sluice_shared --http $P1 --tcp-echo $P2
+start_sluice_shared "${SERVICES[@]}"
 keeper_check "sluice's attach and start"
-check_port_rules "$KERNEL_IP" "$P1 $P2"
-ok "flow list: tcp port rules $KERNEL_IP:$P1 and :$P2, no owned-address rule"
+check_port_rules "$KERNEL_IP" "$RULES"
+ok "flow list: port rules $KERNEL_IP tcp/$P1, tcp/$P2, udp/$P7, no owned-address rule"
 
 page=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/") || fail "curl http://$KERNEL_IP:$P1/ failed"
 grep -q 'Hello from sluice' <<<"$page" || fail "GET / on $KERNEL_IP:$P1: not sluice's page: $(head -c 300 <<<"$page")"
@@ -94,7 +112,8 @@ wait $curlpid || fail "curl /bytes/$N from $KERNEL_IP:$P1 failed: $(cat "$TMP/cu
 [[ $(sha256sum <"$TMP/echo.out") == "$(sha256sum <"$TMP/echo.in")" ]] ||
 	fail "echo on $KERNEL_IP:$P2: $(stat -c %s "$TMP/echo.out") bytes back, not the 1048576 sent"
 rm -f "$TMP/bytes"
-ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers"
+out=$(in_peer timeout 20 $PY "$SHARED_UTIL" udp-echo "$KERNEL_IP" $P7 10 2>&1) || fail "UDP echo on $KERNEL_IP:$P7: $out"
+ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers; 10 datagrams echoed by sluice on udp/$P7"
 
 s0=$(stack_json)
 need_counter "$s0" icmp_rx
@@ -124,8 +143,9 @@ ok "3 ARP requests for $KERNEL_IP: exactly one reply each; sluice's arp_replies_
 # --- 3a. reservations against kernel programs ------------------------------------------------
 expect_bind $P1 inuse "while sluice serves http on $P1"
 expect_bind $P2 inuse "while sluice serves echo on $P2"
+expect_bind $P7 inuse "while sluice serves udp echo on $P7" udp
 expect_bind $P4 free "control: port $P4, served by nobody"
-ok "while sluice serves them, a kernel bind() to :$P1 and :$P2 (0.0.0.0 and [::]) fails with EADDRINUSE"
+ok "while sluice serves them, a kernel bind() to tcp :$P1, :$P2 and udp :$P7 (0.0.0.0 and [::]) fails with EADDRINUSE"
 
 # --- 8. ICMP errors quoting sluice's flow and a kernel flow -----------------------------------
 N=$((1 << 20))
@@ -172,7 +192,7 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 [[ -n $served ]] || fail "ip addr add $NEW_IP while sluice runs: $NEW_IP:$P1 not served by sluice within about 3 s (rules: $(flows_json))"
-check_port_rules "$KERNEL_IP $NEW_IP" "$P1 $P2"
+check_port_rules "$KERNEL_IP $NEW_IP" "$RULES"
 ok "ip addr add $NEW_IP: served by sluice on :$P1 within 3 s, port rules on both addresses"
 
 in_sl ip addr del "$NEW_IP/24" dev "$IF_SL" || fail "cannot delete $NEW_IP from $IF_SL"
@@ -181,7 +201,7 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 [[ $(rules_mention "$NEW_IP") -eq 0 ]] || fail "ip addr del $NEW_IP: its rules are still there after 3 s: $(flows_json)"
-check_port_rules "$KERNEL_IP" "$P1 $P2"
+check_port_rules "$KERNEL_IP" "$RULES"
 s0=$(stack_json)
 # The kernel no longer holds the address either: it drops the SYN (no RST: forwarding is off),
 # so the connect fails by timing out. What matters: sluice does not accept it.
@@ -190,6 +210,28 @@ s1=$(stack_json)
 [[ $(counter "$s1" tcp_accepted) -eq $(counter "$s0" tcp_accepted) && $(counter "$s1" tcp_rx) -eq $(counter "$s0" tcp_rx) ]] ||
 	fail "ip addr del $NEW_IP: sluice still took a SYN to it (tcp_rx $(counter "$s0" tcp_rx) -> $(counter "$s1" tcp_rx))"
 ok "ip addr del $NEW_IP: its rules removed within 3 s, a connect to $NEW_IP:$P1 no longer reaches sluice"
+
+# --- neighbours followed: the peer's MAC changes while sluice runs ---------------------------
+# The peer takes a new MAC and the kernel's neighbour entry is replaced with it (as an ARP
+# exchange would): sluice must follow the kernel's entry, or its replies go to the old MAC,
+# which the peer's veth drops.
+new_mac=$(printf '02:5c:%02x:%02x:%02x:%02x' $((ID >> 24 & 255)) $((ID >> 16 & 255)) $((ID >> 8 & 255)) $((ID & 255)))
+in_peer ip link set dev "$IF_PEER" address "$new_mac" || fail "cannot change the peer's MAC"
+in_sl ip neigh replace "$PEER_IP" lladdr "$new_mac" dev "$IF_SL" nud reachable || fail "cannot replace the kernel's neighbour entry"
+served=
+t_end=$((${EPOCHREALTIME/./} + 3000000))
+for _ in $(seq 30); do
+	got=$(in_peer timeout 2 curl -s --max-time 0.5 "http://$KERNEL_IP:$P1/bytes/100" | wc -c)
+	[[ $got -eq 100 ]] && {
+		served=1
+		break
+	}
+	((${EPOCHREALTIME/./} < t_end)) || break
+	sleep 0.1
+done
+[[ -n $served ]] || fail "the peer's MAC changed to $new_mac (kernel neighbour entry replaced): sluice's HTTP on $KERNEL_IP:$P1 not answered within 3 s"
+keeper_check "the peer's MAC change"
+ok "the peer's MAC changed to $new_mac and the kernel's neighbour entry with it: sluice answers there within 3 s"
 
 # --- 5. kill -9 -------------------------------------------------------------------------------
 kill9_sluice
@@ -201,21 +243,22 @@ expect_bind $P1 free "after kill -9 (the reservations go with the process)"
 keeper_check "kill -9 of sluice"
 ok "kill -9: connect to $KERNEL_IP:$P1 $out (kernel RST), gate no_socket +$((ns1 - ns0)), port $P1 free again"
 
-start_sluice_shared --http $P1 --tcp-echo $P2
+start_sluice_shared "${SERVICES[@]}"
 got=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/bytes/1000" | wc -c)
 [[ $got -eq 1000 ]] || fail "restart after kill -9: /bytes/1000 on $KERNEL_IP:$P1 gave $got bytes"
-check_port_rules "$KERNEL_IP" "$P1 $P2"
+check_port_rules "$KERNEL_IP" "$RULES"
 expect_bind $P1 inuse "after the restart"
 keeper_check "the restart"
 ok "restart after kill -9: serving $KERNEL_IP:$P1 again, reservations back"
 
 # --- 6. clean stop ----------------------------------------------------------------------------
 clean_stop
-[[ $(rules_mention $P1 $P2) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2: $(flows_json)"
+[[ $(rules_mention $P1 $P2 $P7) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2/:$P7: $(flows_json)"
 expect_bind $P1 free "after a clean stop"
 expect_bind $P2 free "after a clean stop"
+expect_bind $P7 free "after a clean stop" udp
 keeper_check "the clean stop"
-ok "clean stop: no port rule left, kernel bind() to :$P1 and :$P2 succeeds"
+ok "clean stop: no port rule left, kernel bind() to tcp :$P1, :$P2 and udp :$P7 succeeds"
 
 # --- 4. active open from the shared address, with the kernel's own connections ----------------
 SZ=67108864
@@ -227,9 +270,23 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q listening "$TMP/sink.out" || fail "the peer's sink did not start: $(cat "$TMP/sink.out")"
-# No neighbour entry for the peer: sluice must have the kernel resolve it.
+# The peer's second address has no neighbour entry in the host namespace: sluice must have the
+# kernel resolve it (it sends no ARP of its own).
+in_peer ip addr add "$PEER_IP2/24" dev "$IF_PEER" || fail "cannot add $PEER_IP2 to the peer"
 in_sl ip neigh flush dev "$IF_SL"
-start_sluice_shared --send "$PEER_IP:$P5:$SZ" --msl 1 --json
+in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr && fail "harness: the kernel already knows $PEER_IP2"
+# An ICMP error quoting the active open's first data segment, sent while the sink holds the
+# transfer: it must reach sluice (its 5-tuple is sluice's), not the kernel.
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP2" "$KERNEL_IP" "to:$P5" frag 20 \
+	>"$TMP/icmp-open.out" 2>&1 &
+icmppid=$!
+for _ in $(seq 50); do
+	grep -q sniffing "$TMP/icmp-open.out" && break
+	sleep 0.1
+done
+sleep 0.5 # the capture socket opens after "sniffing"
+kd0=$(snmp in_sl Icmp InDestUnreachs)
+start_sluice_shared --send "$PEER_IP2:$P5:$SZ" --msl 1 --json
 for _ in $(seq 100); do
 	grep -q '^from' "$TMP/sink.out" && break
 	kill -0 "$sinkpid" 2>/dev/null || break
@@ -238,6 +295,10 @@ done
 read -r _ from lport < <(grep '^from' "$TMP/sink.out")
 [[ -n ${lport:-} ]] || fail "--shared --send: the peer's sink got no connection: $(cat "$TMP/sink.out") $(cat "$TMP/run.err")"
 [[ $from == "$KERNEL_IP" ]] || fail "--shared --send: the connection came from $from, not the shared address $KERNEL_IP"
+wait "$icmppid" || fail "the ICMP error for the active open: $(cat "$TMP/icmp-open.out")"
+sleep 0.3
+kd1=$(snmp in_sl Icmp InDestUnreachs)
+[[ $kd1 -eq $kd0 ]] || fail "frag-needed quoting sluice's active open reached the kernel (InDestUnreachs +$((kd1 - kd0)))"
 # While the connection exists: its local port is reserved against the kernel, and a rule of it
 # (not an owned address) steers its replies.
 expect_bind "$lport" inuse "while sluice's active open from $KERNEL_IP:$lport lasts"
@@ -273,13 +334,44 @@ c = d["counters"]
 bad = {k: c[k] for k in ("arp_requests_sent", "arp_replies_sent") if c.get(k, 0)}
 if bad:
     sys.exit("sluice sent ARP itself: %s" % bad)
+if c.get("icmp_errors_rx", 0) < 1:
+    sys.exit("the frag-needed quoting the active open did not reach sluice: icmp_errors_rx %s" %
+             c.get("icmp_errors_rx"))
 if d["frames_returned"] != d["frames_total"]:
     sys.exit("frames %d/%d returned" % (d["frames_returned"], d["frames_total"]))' "$TMP/run.out" ||
 	fail "--shared --send summary (--json): $(head -c 400 "$TMP/run.out")"
 [[ $(flows_json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))') -eq 0 ]] ||
 	fail "--shared --send left rules behind: $(flows_json)"
 expect_bind "$lport" free "after the active open from :$lport ended"
-ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile, rule removed after), $(cat "$TMP/clients.out" | sed 's/ok/all/') kernel connections to the peer meanwhile ok, no ARP from sluice"
+in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER_IP2: the kernel has no neighbour entry for it, so who resolved it?"
+ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile, rule removed after; a frag-needed quoting it reached sluice, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
+
+# --- an off-link destination through the kernel's default route --------------------------------
+# The kernel's default route via PEER_IP3 (an address of the peer the kernel has never
+# resolved); the destination OFF_IP sits on the peer's loopback. sluice must take the route
+# and the gateway's MAC from the kernel.
+OFF_IP=192.168.$NET.1
+PEER_IP3=10.$NET.0.6
+in_peer ip addr add "$PEER_IP3/24" dev "$IF_PEER" || fail "cannot add $PEER_IP3 to the peer"
+in_peer ip addr add "$OFF_IP/32" dev lo || fail "cannot add $OFF_IP to the peer's loopback"
+in_sl ip route add default via "$PEER_IP3" dev "$IF_SL" || fail "cannot add the default route via $PEER_IP3"
+in_sl ip neigh flush dev "$IF_SL"
+rm -f "$TMP/go"
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" sink $P8 30 >"$TMP/sink.out" 2>&1 &
+sinkpid=$!
+for _ in $(seq 50); do
+	grep -q listening "$TMP/sink.out" && break
+	sleep 0.1
+done
+rc=0
+in_sl timeout 30 "$SLUICE" run "$IF_SL" --shared --send "$OFF_IP:$P8:1000000" --msl 1 >"$TMP/off.out" 2>"$TMP/off.err" || rc=$?
+[[ $rc -eq 0 ]] || fail "--shared --send to off-link $OFF_IP via the kernel's default route (via $PEER_IP3): exit $rc: $(cat "$TMP/off.err")"
+wait "$sinkpid" || fail "the sink at $OFF_IP: $(cat "$TMP/sink.out")"
+grep -q '^received 1000000$' "$TMP/sink.out" || fail "--shared --send to $OFF_IP: $(cat "$TMP/sink.out")"
+grep -q "^from $KERNEL_IP " "$TMP/sink.out" || fail "--shared --send to $OFF_IP: not from $KERNEL_IP: $(cat "$TMP/sink.out")"
+in_sl ip neigh show "$PEER_IP3" dev "$IF_SL" | grep -q lladdr || fail "the gateway $PEER_IP3 has no kernel neighbour entry after the run"
+in_sl ip route del default via "$PEER_IP3" dev "$IF_SL"
+ok "--shared --send 1000000 to off-link $OFF_IP through the kernel's default route via $PEER_IP3 (resolved by the kernel): all bytes arrived from $KERNEL_IP"
 
 # --- the old kernel connection, after detach ----------------------------------------------------
 in_sl "$SLUICE" detach "$IF_SL" || fail "sluice detach failed"
