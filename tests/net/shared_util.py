@@ -20,6 +20,10 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
                                               "from ADDR PORT"; if GOFILE, wait (bounded)
                                               until it exists before reading; count the
                                               bytes to EOF and print "received N"
+    shared_util.py reset-after PORT SECS GOFILE
+                                              accept one connection, print "from ADDR PORT",
+                                              once GOFILE exists write to it and expect a
+                                              RST within 5 s: prints "reset"
     shared_util.py refused IP PORT            connect with a 5 s timeout: exit 0 on
                                               ConnectionRefusedError, else say what
                                               happened and exit 1
@@ -204,6 +208,46 @@ def sink(port, secs, gofile=None):
     print("received %d" % n, flush=True)
 
 
+def reset_after(port, secs, gofile):
+    """Accept one connection (dual stack), print "from ADDR PORT", wait (bounded) for GOFILE,
+    then write to the connection: the other end is gone, so a RST must come back."""
+    ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    ls.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    ls.bind(("::", port))
+    ls.listen(1)
+    print("listening", flush=True)
+    ls.settimeout(secs)
+    try:
+        c, peer = ls.accept()
+    except socket.timeout:
+        die("reset-after: no connection within %d s" % secs)
+    host = peer[0][7:] if peer[0].startswith("::ffff:") else peer[0]
+    print("from %s %d" % (host, peer[1]), flush=True)
+    t_end = time.monotonic() + secs
+    while not os.path.exists(gofile):
+        if time.monotonic() > t_end:
+            die("reset-after: %s did not appear within %d s" % (gofile, secs))
+        time.sleep(0.05)
+    c.settimeout(0.5)
+    t_end = time.monotonic() + 5
+    while time.monotonic() < t_end:
+        try:
+            c.send(b"are you there?\n")
+            while True:  # drain what the sender had queued before it vanished
+                if not c.recv(1 << 20):
+                    die("reset-after: an orderly close (FIN), not a reset")
+        except ConnectionResetError:
+            print("reset", flush=True)
+            return
+        except (socket.timeout, BlockingIOError):
+            continue
+        except OSError as e:
+            die("reset-after: %s, not a reset" % e)
+    die("reset-after: no reset within 5 s of writing to the dead sender (black-holed?)")
+
+
 def refused(ip, port):
     fam, sa = sockaddr(ip, port)
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -377,6 +421,8 @@ def main():
         hold(int(a[1]), int(a[2]))
     elif cmd == "sink":
         sink(int(a[1]), int(a[2]), a[3] if len(a) > 3 else None)
+    elif cmd == "reset-after":
+        reset_after(int(a[1]), int(a[2]), a[3])
     elif cmd == "refused":
         refused(a[1], int(a[2]))
     elif cmd == "udp-echo":

@@ -25,6 +25,7 @@
 #      goes with it, a frag-needed quoting it reaches sluice; the kernel's own 40 outgoing
 #      connections to the peer meanwhile all work; PEER_IP2, unknown to the kernel before,
 #      is resolved by the kernel: sluice sends no ARP request.
+#   kill -9 during an active open: the peer's writes draw a RST; the next run sweeps the rule.
 #   Neighbours and routes come from the kernel: after the peer's MAC changes (and the kernel's
 #   entry with it) sluice answers at the new MAC; a --send to an off-link address goes through
 #   the kernel's default route.
@@ -38,7 +39,7 @@ setup_net
 need curl nc sha256sum timeout awk
 $PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
 
-P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002 P7=8009 P8=5003
+P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002 P7=8009 P8=5003 P9=5004
 NEW_IP=10.$NET.0.4
 PEER_IP2=10.$NET.0.5 # a second peer address the kernel has never talked to
 SERVICES=(--http "$P1" --tcp-echo "$P2" --udp-echo "$P7")
@@ -346,6 +347,35 @@ expect_bind "$lport" free "after the active open from :$lport ended"
 in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER_IP2: the kernel has no neighbour entry for it, so who resolved it?"
 ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile, rule removed after; a frag-needed quoting it reached sluice, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
 
+# --- kill -9 during an active open ------------------------------------------------------------
+# The peer's end of a killed active open writes: the orphaned tuple rule finds no socket, the
+# kernel holds nothing on that port any more, so the peer gets a RST rather than silence. The
+# next shared run removes the leftover tuple rule (docs/real-nic.md, "Leftover rules").
+rm -f "$TMP/go"
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" reset-after $P9 20 "$TMP/go" >"$TMP/ra.out" 2>&1 &
+rapid=$!
+for _ in $(seq 50); do
+	grep -q listening "$TMP/ra.out" && break
+	sleep 0.1
+done
+start_sluice_shared --send "$PEER_IP:$P9:$SZ"
+for _ in $(seq 100); do
+	grep -q '^from' "$TMP/ra.out" && break
+	sleep 0.1
+done
+read -r _ from lport < <(grep '^from' "$TMP/ra.out")
+[[ -n ${lport:-} ]] || fail "--shared --send for the kill test: no connection: $(cat "$TMP/ra.out")"
+sleep 0.3 # the window fills; the connection is established on both sides
+kill9_sluice
+[[ $(rules_mention "$lport") -ge 1 ]] || fail "after kill -9 of an active open: expected its tuple rule to remain, flows: $(flows_json)"
+ns0=$(gate_counter no_socket)
+touch "$TMP/go"
+wait "$rapid" || fail "after kill -9 during an active open, the peer writing on it: $(cat "$TMP/ra.out")"
+ns1=$(gate_counter no_socket)
+[[ $ns1 -gt $ns0 ]] || fail "after kill -9 of an active open: the peer's segments were not counted as no_socket"
+expect_bind "$lport" free "after kill -9 of the active open from :$lport"
+ok "kill -9 during an active open from $KERNEL_IP:$lport: the peer's writes draw a RST (gate no_socket +$((ns1 - ns0))), the port is free"
+
 # --- an off-link destination through the kernel's default route --------------------------------
 # The kernel's default route via PEER_IP3 (an address of the peer the kernel has never
 # resolved); the destination OFF_IP sits on the peer's loopback. sluice must take the route
@@ -371,7 +401,8 @@ grep -q '^received 1000000$' "$TMP/sink.out" || fail "--shared --send to $OFF_IP
 grep -q "^from $KERNEL_IP " "$TMP/sink.out" || fail "--shared --send to $OFF_IP: not from $KERNEL_IP: $(cat "$TMP/sink.out")"
 in_sl ip neigh show "$PEER_IP3" dev "$IF_SL" | grep -q lladdr || fail "the gateway $PEER_IP3 has no kernel neighbour entry after the run"
 in_sl ip route del default via "$PEER_IP3" dev "$IF_SL"
-ok "--shared --send 1000000 to off-link $OFF_IP through the kernel's default route via $PEER_IP3 (resolved by the kernel): all bytes arrived from $KERNEL_IP"
+[[ $(rules_mention "$lport") -eq 0 ]] || fail "the tuple rule of the killed active open from :$lport survived the next shared run: $(flows_json)"
+ok "--shared --send 1000000 to off-link $OFF_IP through the kernel's default route via $PEER_IP3 (resolved by the kernel): all bytes arrived from $KERNEL_IP; the killed run's tuple rule is gone"
 
 # --- the old kernel connection, after detach ----------------------------------------------------
 in_sl "$SLUICE" detach "$IF_SL" || fail "sluice detach failed"
