@@ -463,6 +463,9 @@ static __always_inline int gate_ipv4(struct xdp_md *ctx, void *l3, void *data_en
 
 		if (icmp4_error(ctx, l4, data_end, &qr, &qt)) {
 			count(SL_GATE_ICMP_ERROR);
+			/* A connection's error goes to its home stack, as its segments do. */
+			if (qt && l4 + 8 <= data_end)
+				return steer_tuple(ctx, qt, l4);
 			return steer(ctx, qt ? &qt->r : qr);
 		}
 	}
@@ -619,6 +622,8 @@ static __always_inline int gate_ipv6(struct xdp_md *ctx, void *l3, void *data_en
 			/* As for IPv4: an error quoting one of sluice's flows is the flow's. */
 			if (icmp6_error(ctx, w.l4, data_end, &qr, &qt)) {
 				count(SL_GATE_ICMP_ERROR);
+				if (qt && w.l4 + 8 <= data_end)
+					return steer_tuple(ctx, qt, w.l4);
 				return steer(ctx, qt ? &qt->r : qr);
 			}
 		}

@@ -155,13 +155,14 @@ static void on_addr(struct kmirror *km, const struct nlmsghdr *h, km_cb cb, void
 static void on_route(struct kmirror *km, const struct nlmsghdr *h, km_cb cb, void *arg)
 {
 	const struct rtmsg *m = NLMSG_DATA(h);
-	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->rtm_dst_len != 0 ||
-	    m->rtm_type != RTN_UNICAST || (m->rtm_flags & RTM_F_CLONED) ||
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) || m->rtm_type != RTN_UNICAST ||
+	    (m->rtm_flags & RTM_F_CLONED) ||
 	    (m->rtm_family != AF_INET && m->rtm_family != AF_INET6))
 		return;
+	bool v4 = m->rtm_family == AF_INET;
 	uint32_t table = m->rtm_table, oif = 0;
 	struct km_event ev = {0};
-	bool gw = false;
+	bool gw = false, dst = false;
 	int len = (int)RTM_PAYLOAD(h);
 	for (struct rtattr *a = RTM_RTA(m); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		if (a->rta_type == RTA_TABLE && RTA_PAYLOAD(a) == 4)
@@ -169,17 +170,33 @@ static void on_route(struct kmirror *km, const struct nlmsghdr *h, km_cb cb, voi
 		else if (a->rta_type == RTA_OIF && RTA_PAYLOAD(a) == 4)
 			memcpy(&oif, RTA_DATA(a), 4);
 		else if (a->rta_type == RTA_GATEWAY)
-			gw = attr_ip(a, m->rtm_family, &ev.ip);
+			gw = attr_ip(a, m->rtm_family, m->rtm_dst_len ? &ev.gw : &ev.ip);
+		else if (a->rta_type == RTA_DST)
+			dst = attr_ip(a, m->rtm_family, &ev.ip);
 	}
-	/* The main table's default route through this interface; policy routing, other tables
-	 * and multipath routes are not followed (docs/architecture.md). */
-	if (table != RT_TABLE_MAIN || (int)oif != km->ifindex || !gw)
+	/* The main table's unicast routes through this interface; policy routing, other tables,
+	 * multipath and blackhole/unreachable routes are not followed (docs/architecture.md). */
+	if (table != RT_TABLE_MAIN || (int)oif != km->ifindex)
+		return;
+	if (m->rtm_dst_len) {
+		if (!dst || m->rtm_dst_len > (v4 ? 32 : 128))
+			return;
+		if (!gw) {
+			memset(&ev.gw, 0, sizeof(ev.gw));
+			if (v4)
+				ev.gw = sl_ip_v4(0);
+		}
+		ev.plen = m->rtm_dst_len;
+		ev.kind = h->nlmsg_type == RTM_NEWROUTE ? KM_ROUTE_ADD : KM_ROUTE_DEL;
+		cb(arg, &ev);
+		return;
+	}
+	if (!gw)
 		return;
 	if (h->nlmsg_type == RTM_NEWROUTE) {
 		ev.kind = KM_GW_SET;
 	} else {
 		ev.kind = KM_GW_DEL;
-		bool v4 = m->rtm_family == AF_INET;
 		memset(&ev.ip, 0, sizeof(ev.ip));
 		if (v4)
 			ev.ip = sl_ip_v4(0);

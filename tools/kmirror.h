@@ -17,6 +17,9 @@ enum km_kind {
 	KM_ADDR_DEL,  /* ip is no longer one (removed, or tentative / DAD-failed again) */
 	KM_GW_SET,    /* ip: the default route of its family through the interface */
 	KM_GW_DEL,    /* the default route of ip's family (ip is 0.0.0.0 or ::) is gone */
+	KM_ROUTE_ADD, /* a route to ip/plen (plen > 0) through the interface, via gw (the
+		       * family's unspecified address: on the link) */
+	KM_ROUTE_DEL, /* the route to ip/plen is gone */
 	KM_NEIGH,     /* ip is at mac (a usable kernel state: reachable, stale, delay, probe,
 		       * permanent, noarp) */
 	KM_NEIGH_FAILED, /* the kernel could not resolve ip */
@@ -30,6 +33,7 @@ struct km_event {
 	uint8_t plen;
 	uint8_t mac[6];
 	uint32_t mtu;
+	sl_ip gw;
 };
 
 typedef void (*km_cb)(void *arg, const struct km_event *ev);

@@ -13,6 +13,8 @@
 #include "sluice/arp.h"
 #include "sluice/errors.h"
 
+#define SL_GATE_MAX_RULES_LIST 4096 /* every rule the gate can hold */
+
 static int bind_any(int family, int type, uint16_t port)
 {
 	int fd = socket(family, type | SOCK_CLOEXEC, 0);
@@ -174,6 +176,8 @@ static void rules_del(struct shared_run *r, const sl_ip *a)
 	}
 }
 
+static void sweep(struct shared_worker *w);
+
 /* --- the kernel's events, applied to one stack ------------------------------------------ */
 
 static void apply(void *arg, const struct km_event *ev)
@@ -202,6 +206,18 @@ static void apply(void *arg, const struct km_event *ev)
 	case KM_GW_SET:
 	case KM_GW_DEL:
 		sl_ip_set_gateway(w->st, &ev->ip);
+		break;
+	case KM_ROUTE_ADD:
+		err = sl_ip_add_route(w->st, &ev->ip, ev->plen, &ev->gw);
+		if (err == -ENOSPC && w->rules && !r->route_full_warned) {
+			r->route_full_warned = true;
+			fprintf(stderr,
+				"sluice: warning: %s has more than %d routes: %s/%u not followed\n",
+				r->ifname, SL_MAX_ROUTES, sl_ip_str(&ev->ip, t, sizeof(t)), ev->plen);
+		}
+		break;
+	case KM_ROUTE_DEL:
+		sl_ip_del_route(w->st, &ev->ip, ev->plen);
 		break;
 	case KM_NEIGH:
 		sl_neigh_set(w->st, &ev->ip, ev->mac);
@@ -238,7 +254,42 @@ int shared_attach(struct shared_worker *w, char *why, size_t whylen)
 		w->km = NULL;
 		return err;
 	}
+	if (w->rules)
+		sweep(w);
 	return 0;
+}
+
+/* Tuple rules on the kernel's addresses whose local port nobody holds were left by a shared
+ * run that was killed (a live one holds each of its ports with a bound socket): they would
+ * steer a later kernel connection that happens to reuse the tuple, so they go. */
+static void sweep(struct shared_worker *w)
+{
+	struct shared_run *r = w->run;
+	static struct sl_rule all[SL_GATE_MAX_RULES_LIST];
+	sl_ip ips[SL_MAX_ADDRS];
+	int nip = sl_ip_get_ips(w->st, ips, SL_MAX_ADDRS);
+	unsigned swept = 0;
+	pthread_mutex_lock(r->rules_mutex);
+	int n = sl_gate_rule_list(r->gate, all, SL_GATE_MAX_RULES_LIST);
+	for (int i = 0; i < n; i++) {
+		if (all[i].kind != SL_RULE_TUPLE || all[i].proto != IPPROTO_TCP)
+			continue;
+		bool ours = false;
+		for (int k = 0; k < nip && !ours; k++)
+			ours = !memcmp(ips[k].b, all[i].addr, 16);
+		struct port_hold h;
+		if (!ours || port_hold(IPPROTO_TCP, all[i].port, &h) < 0)
+			continue;
+		port_release(&h);
+		if (sl_gate_rule_del(r->gate, all[i].id) == 0)
+			swept++;
+	}
+	pthread_mutex_unlock(r->rules_mutex);
+	if (swept)
+		fprintf(stderr,
+			"sluice: removed %u connection rule%s of %s left by a shared run that was "
+			"killed\n",
+			swept, swept == 1 ? "" : "s", r->ifname);
 }
 
 void shared_resolve(void *arg, struct sl_stack *st, const sl_ip *ip)

@@ -48,7 +48,7 @@ struct shared_run {
 		uint32_t id;
 	} rules[SHARED_MAX_RULES];
 	unsigned n_rules;
-	bool addr_full_warned, mtu_warned;
+	bool addr_full_warned, mtu_warned, route_full_warned;
 };
 
 /* One per stack: the stack's own mirror of the kernel's state. */

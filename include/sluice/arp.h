@@ -17,7 +17,8 @@ int sl_arp_remove_ip(struct sl_stack *st, const sl_ip *ip);
 
 /* Resolution result: err 0 and mac, or -ETIMEDOUT after the retries. */
 typedef void (*sl_arp_cb)(void *arg, int err, const sl_ip *ip, const uint8_t mac[6]);
-/* Resolve ip. Returns 0 and fills mac when cached (cb not called); 1 when a request is in
+/* Resolve ip. Returns 0 and fills mac when cached or answered at once (from the neighbour
+ * share, or by a neigh_resolve hook calling sl_neigh_set; cb not called); 1 when a request is in
  * flight and cb will be called from sl_stack_poll (it may send and query); -EBUSY if another
  * query waits on the same address; -ENOSPC when every entry of the cache is a resolution an
  * earlier query waits for (a full cache otherwise gives up a stale or the least recently
@@ -26,10 +27,13 @@ int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb
 
 /* A neighbour learnt outside the stack (the kernel's table in shared mode, a static entry):
  * ip is at mac, confirmed. A resolution waiting for ip completes (what waited is sent); an
- * entry is made when there is room. -EINVAL for a zero, multicast or broadcast mac. */
+ * entry is made when there is room. -EINVAL for a zero, multicast or broadcast mac, or ip one
+ * of the stack's addresses. May be called from inside a neigh_resolve hook. */
 int sl_neigh_set(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6]);
 /* Forget ip (its owner is unreachable): the frames waiting for it are dropped and counted
- * (arp_unresolved), a query waiting on it gets -EHOSTUNREACH. -ENOENT when there is no entry. */
+ * (arp_unresolved), a query waiting on it gets -EHOSTUNREACH. -ENOENT when there is no entry,
+ * -EBUSY for the entry whose query callback is running. May be called from inside a
+ * neigh_resolve hook (the frame that started the resolution is then dropped and counted). */
 int sl_neigh_forget(struct sl_stack *st, const sl_ip *ip);
 
 #endif

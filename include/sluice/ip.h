@@ -109,6 +109,16 @@ int sl_ip_del_addr(struct sl_stack *st, const sl_ip *a);
 /* Set (or, with the unspecified address of a family, 0.0.0.0 or ::, remove) the default
  * gateway of gw's family. -EINVAL for multicast, loopback or broadcast. */
 int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw);
+/* Routes besides the on-link prefixes and the default gateway: prefix/plen (of either family;
+ * plen counts bits of the IPv4 address for IPv4, 0..32) through gw (the unspecified address of
+ * the family, 0.0.0.0 or ::, for a route on the link: the destination is its own next hop).
+ * The longest prefix wins among the routes and the addresses' on-link prefixes; an on-link
+ * prefix wins a tie; plen 0 is the default route (sl_ip_set_gateway). Adding a route to a
+ * prefix that has one replaces it. -EINVAL (families mixed, plen too long, a multicast,
+ * loopback or broadcast gateway), -ENOSPC beyond SL_MAX_ROUTES; del: -ENOENT. */
+#define SL_MAX_ROUTES 32
+int sl_ip_add_route(struct sl_stack *st, const sl_ip *prefix, uint8_t plen, const sl_ip *gw);
+int sl_ip_del_route(struct sl_stack *st, const sl_ip *prefix, uint8_t plen);
 /* An address's state: 0 usable, -EINPROGRESS while IPv6 Duplicate Address Detection runs
  * (RFC 4862 §5.4: about a second after it was added), -EADDRINUSE when another node holds
  * it (the stack does not use it), -ENOENT when it is not ours. */

@@ -91,9 +91,21 @@ bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a)
 	return false;
 }
 
+/* The source for a packet that leaves through next hop nh: the address whose prefix holds
+ * nh, else the first. */
+static uint32_t src_for4(const struct sl_stack *st, uint32_t nh)
+{
+	uint32_t src = st->v4[0].addr;
+	for (unsigned i = 0; i < st->n_v4; i++)
+		if ((nh & st->v4[i].mask) == (st->v4[i].addr & st->v4[i].mask))
+			src = st->v4[i].addr;
+	return src;
+}
+
 int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, uint32_t *src)
 {
-	/* Longest on-link prefix first; otherwise the default gateway. */
+	/* The longest prefix of the on-link ones and the routes (on-link wins a tie); otherwise
+	 * the default gateway. */
 	int best = -1;
 	for (unsigned i = 0; i < st->n_v4; i++) {
 		const struct sl_addr4 *s = &st->v4[i];
@@ -101,17 +113,27 @@ int sl_iface_route4(const struct sl_stack *st, uint32_t dst, uint32_t *nexthop, 
 		    (best < 0 || s->plen > st->v4[best].plen))
 			best = (int)i;
 	}
-	if (best >= 0 && st->v4[best].plen > 0) {
+	int onlink_plen = best >= 0 && st->v4[best].plen > 0 ? st->v4[best].plen : -1;
+	const struct sl_route *rt = NULL;
+	for (unsigned i = 0; i < st->n_routes; i++) {
+		const struct sl_route *r = &st->routes[i];
+		if (r->v4 && (dst & r->mask4) == r->dst4 && r->plen > onlink_plen &&
+		    (!rt || r->plen > rt->plen))
+			rt = r;
+	}
+	if (rt && st->n_v4) {
+		*nexthop = rt->gw4 ? rt->gw4 : dst;
+		*src = src_for4(st, *nexthop);
+		return 0;
+	}
+	if (onlink_plen > 0) {
 		*nexthop = dst;
 		*src = st->v4[best].addr;
 		return 0;
 	}
 	if (st->gw4 && st->n_v4) {
 		*nexthop = st->gw4;
-		*src = st->v4[0].addr;
-		for (unsigned i = 0; i < st->n_v4; i++)
-			if ((st->gw4 & st->v4[i].mask) == (st->v4[i].addr & st->v4[i].mask))
-				*src = st->v4[i].addr;
+		*src = src_for4(st, st->gw4);
 		return 0;
 	}
 	return -ENETUNREACH;
@@ -247,7 +269,7 @@ int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw)
 {
 	if (sl_ip_is_v4(gw)) {
 		uint32_t v = sl_ip_to_v4(gw);
-		if (v && sl_ipv4_is_bad_src(v))
+		if (v && (sl_ipv4_is_bad_src(v) || sl_iface_is_bcast4(st, v)))
 			return -EINVAL;
 		st->gw4 = v;
 	} else {
@@ -255,6 +277,114 @@ int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw)
 			return -EINVAL;
 		st->gw6 = *gw;
 	}
+	sl_path_changed(st);
+	return 0;
+}
+
+static bool prefix_eq(const sl_ip *a, const sl_ip *b, unsigned bits)
+{
+	for (unsigned i = 0; i < 16 && bits; i++) {
+		unsigned n = bits < 8 ? bits : 8;
+		uint8_t m = (uint8_t)(0xff00u >> n);
+		if ((a->b[i] ^ b->b[i]) & m)
+			return false;
+		bits -= n;
+	}
+	return true;
+}
+
+/* prefix masked to bits (of the 128-bit form). */
+static sl_ip masked(const sl_ip *a, unsigned bits)
+{
+	sl_ip m = {{0}};
+	for (unsigned i = 0; i < 16 && bits; i++) {
+		unsigned n = bits < 8 ? bits : 8;
+		m.b[i] = a->b[i] & (uint8_t)(0xff00u >> n);
+		bits -= n;
+	}
+	return m;
+}
+
+bool sl_iface_route6_lookup(const struct sl_stack *st, const sl_ip *dst, int longer_than,
+			    sl_ip *gw)
+{
+	const struct sl_route *rt = NULL;
+	for (unsigned i = 0; i < st->n_routes; i++) {
+		const struct sl_route *r = &st->routes[i];
+		if (!r->v4 && r->plen > longer_than && prefix_eq(&r->dst, dst, r->plen) &&
+		    (!rt || r->plen > rt->plen))
+			rt = r;
+	}
+	if (!rt)
+		return false;
+	*gw = sl_ip_is_zero(&rt->gw) ? *dst : rt->gw;
+	return true;
+}
+
+static int find_route(const struct sl_stack *st, const sl_ip *prefix, uint8_t plen, bool v4)
+{
+	unsigned bits = v4 ? 96u + plen : plen;
+	sl_ip m = masked(prefix, bits);
+	for (unsigned i = 0; i < st->n_routes; i++)
+		if (st->routes[i].v4 == v4 && st->routes[i].plen == plen &&
+		    sl_ip_eq(&st->routes[i].dst, &m))
+			return (int)i;
+	return -1;
+}
+
+int sl_ip_add_route(struct sl_stack *st, const sl_ip *prefix, uint8_t plen, const sl_ip *gw)
+{
+	bool v4 = sl_ip_is_v4(prefix);
+	if (v4 != sl_ip_is_v4(gw) || plen > (v4 ? 32 : 128))
+		return -EINVAL;
+	if (v4) {
+		uint32_t g = sl_ip_to_v4(gw);
+		if (g && (sl_ipv4_is_bad_src(g) || sl_iface_is_bcast4(st, g)))
+			return -EINVAL;
+	} else if (sl_ip6_is_multicast(gw) || sl_ip6_is_loopback(gw)) {
+		return -EINVAL;
+	}
+	if (!plen)
+		return sl_ip_set_gateway(st, gw);
+	int i = find_route(st, prefix, plen, v4);
+	if (i < 0) {
+		if (st->n_routes == SL_MAX_ROUTES)
+			return -ENOSPC;
+		i = (int)st->n_routes++;
+	}
+	struct sl_route *r = &st->routes[i];
+	memset(r, 0, sizeof(*r));
+	r->v4 = v4;
+	r->plen = plen;
+	r->dst = masked(prefix, v4 ? 96u + plen : plen);
+	r->gw = *gw;
+	if (v4) {
+		r->mask4 = mask_of(plen);
+		r->dst4 = sl_ip_to_v4(&r->dst);
+		r->gw4 = sl_ip_to_v4(gw);
+	} else if (sl_ip_is_zero(gw)) {
+		memset(&r->gw, 0, sizeof(r->gw));
+	}
+	sl_path_changed(st);
+	return 0;
+}
+
+int sl_ip_del_route(struct sl_stack *st, const sl_ip *prefix, uint8_t plen)
+{
+	bool v4 = sl_ip_is_v4(prefix);
+	if (plen > (v4 ? 32 : 128))
+		return -EINVAL;
+	if (!plen) {
+		bool have = v4 ? st->gw4 != 0 : !sl_ip_is_zero(&st->gw6);
+		if (!have)
+			return -ENOENT;
+		sl_ip none = v4 ? sl_ip_v4(0) : (sl_ip){{0}};
+		return sl_ip_set_gateway(st, &none);
+	}
+	int i = find_route(st, prefix, plen, v4);
+	if (i < 0)
+		return -ENOENT;
+	st->routes[i] = st->routes[--st->n_routes];
 	sl_path_changed(st);
 	return 0;
 }

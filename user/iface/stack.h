@@ -78,6 +78,15 @@ struct sl_path {
 	bool bcast;	/* IPv4 limited or directed broadcast; IPv6 multicast */
 	uint64_t psum;	/* sl_ip_pseudo_sum(src, dst, 0, 0) */
 };
+/* A route besides the on-link prefixes and the default (sl_ip_add_route). IPv4 ones keep
+ * host-order copies for sl_iface_route4. */
+struct sl_route {
+	sl_ip dst; /* masked to plen */
+	sl_ip gw;  /* unspecified: on-link */
+	uint8_t plen;
+	bool v4;
+	uint32_t dst4, mask4, gw4;
+};
 #define SL_PATH_SLOTS 64 /* direct-mapped by destination: a miss is one route lookup */
 
 struct sl_stack {
@@ -91,6 +100,8 @@ struct sl_stack {
 	struct sl_addr6 v6[SL_MAX_ADDRS];
 	unsigned n_v6;
 	sl_ip gw6; /* all-zero: none; may be link-local */
+	struct sl_route routes[SL_MAX_ROUTES]; /* sl_ip_add_route: longest prefix first */
+	unsigned n_routes;
 	struct sl_pmtu pmtu; /* IPv6 path MTUs learned from Packet Too Big (RFC 8201) */
 	uint32_t ip6_id;     /* fragment identification, RFC 7739: from the random generator */
 	uint32_t path_gen;   /* bumped when addresses or routes change: paths[] then refill */
@@ -168,6 +179,10 @@ struct sl_addr6 *sl_iface_find6(struct sl_stack *st, const sl_ip *a);
 /* Route to dst (either family): next hop and source address (RFC 6724 for IPv6). */
 int sl_iface_route(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src);
 int sl_iface_route6(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop, sl_ip *src);
+/* The next hop of the longest IPv6 route (sl_ip_add_route) to dst longer than longer_than
+ * bits: true and *nexthop (dst itself for an on-link route), or false. */
+bool sl_iface_route6_lookup(const struct sl_stack *st, const sl_ip *dst, int longer_than,
+			    sl_ip *nexthop);
 bool sl_iface_is_bcast4(const struct sl_stack *st, uint32_t a);
 /* a is inside one of our IPv4 prefixes (a /0 counts for none: it is the default route). */
 bool sl_iface_onlink4(const struct sl_stack *st, uint32_t a);

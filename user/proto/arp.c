@@ -276,19 +276,20 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 			return;
 		}
 		e->retries++;
+		/* Armed before asking: an answer given inside a neigh_resolve hook re-arms it. */
+		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
 		/* A refresh asks the known MAC first (RFC 1122 §2.3.2.1 unicast poll); IPv6 probes
 		 * are all unicast (RFC 4861 §7.3.3, MAX_UNICAST_SOLICIT). */
 		send_request(st, e,
 			     e->state == SL_ARP_REFRESHING &&
 				 (e->retries == 1 || !sl_ip_is_v4(&e->ip)));
-		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
 		return;
 	case SL_ARP_DELAY:
 		/* RFC 4861 §7.3.3: no confirmation within DELAY_FIRST_PROBE_TIME: probe. */
 		e->state = SL_ARP_REFRESHING;
 		e->retries = 1;
-		send_request(st, e, true);
 		sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
+		send_request(st, e, true);
 		return;
 	case SL_ARP_STALE:
 		/* Kept while in use; an unused stale entry is forgotten (bounded cache). */
@@ -308,8 +309,8 @@ static void entry_timer(struct sl_timer *t, void *ctx, uint64_t now)
 		if (e->last_used + st->cfg.arp_reachable_ns > now) {
 			e->state = SL_ARP_REFRESHING;
 			e->retries = 1;
-			send_request(st, e, true);
 			sl_timer_arm(&st->timers, &e->timer, now + st->cfg.arp_retry_ns);
+			send_request(st, e, true);
 		} else {
 			remove_entry(st, e);
 		}
@@ -342,8 +343,9 @@ void sl_arp_poll_share(struct sl_stack *st)
 
 /* Start resolving ip; returns the entry (INCOMPLETE, or resolved at once from the share) or
  * NULL when no entry could be made. */
-static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *ip)
+static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *ip, bool *gone)
 {
+	*gone = false;
 	struct sl_arp_entry *e = insert(st, ip, true);
 	if (!e)
 		return NULL;
@@ -353,8 +355,14 @@ static struct sl_arp_entry *start_resolution(struct sl_stack *st, const sl_ip *i
 		sl_neigh_share_want(st->cfg.neigh_share, ip, st->now);
 	e->state = SL_ARP_INCOMPLETE;
 	e->retries = 1;
-	send_request(st, e, false);
 	sl_timer_arm(&st->timers, &e->timer, st->now + st->cfg.arp_retry_ns);
+	send_request(st, e, false);
+	/* A neigh_resolve hook may have answered (REACHABLE now) or forgotten the entry (FREE,
+	 * and maybe made again for another address): the caller must not use a freed one. */
+	if (e->state == SL_ARP_FREE || !sl_ip_eq(&e->ip, ip)) {
+		*gone = true;
+		return NULL;
+	}
 	return e;
 }
 
@@ -386,10 +394,14 @@ void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *
 	sl_ip nh = *ip;
 	ip = &nh;
 	struct sl_arp_entry *e = lookup(a, ip);
+	bool gone = false;
 	if (!e)
-		e = start_resolution(st, ip); /* may resolve at once from the neighbour share */
+		e = start_resolution(st, ip, &gone); /* may resolve at once (neighbour share, hook) */
 	if (!e) {
-		STAT_INC(st, arp_pending_full); /* and arp_cache_full: nowhere to wait */
+		if (gone)
+			STAT_INC(st, arp_unresolved); /* forgotten by the hook while asked */
+		else
+			STAT_INC(st, arp_pending_full); /* and arp_cache_full: nowhere to wait */
 		sl_iface_release(st, f);
 		return;
 	}
@@ -450,7 +462,7 @@ void sl_neigh_mark_stale(struct sl_stack *st, struct sl_arp_entry *e)
 int sl_neigh_set(struct sl_stack *st, const sl_ip *ip, const uint8_t mac[6])
 {
 	static const uint8_t zero[6];
-	if (!memcmp(mac, zero, 6) || (mac[0] & 1) || sl_ip_is_zero(ip))
+	if (!memcmp(mac, zero, 6) || (mac[0] & 1) || sl_ip_is_zero(ip) || sl_iface_owns(st, ip))
 		return -EINVAL;
 	if (sl_ip_is_v4(ip) ? sl_ipv4_is_bad_src(sl_ip_to_v4(ip)) : sl_ip6_is_multicast(ip))
 		return -EINVAL;
@@ -616,10 +628,16 @@ int sl_arp_query(struct sl_stack *st, const sl_ip *ip, uint8_t mac[6], sl_arp_cb
 	}
 	if (e && e->cb)
 		return -EBUSY;
+	bool gone = false;
 	if (!e)
-		e = start_resolution(st, ip);
+		e = start_resolution(st, ip, &gone);
 	if (!e)
-		return -ENOSPC;
+		return gone ? -EHOSTUNREACH : -ENOSPC;
+	if (e->state != SL_ARP_INCOMPLETE) { /* answered at once (neighbour share, hook) */
+		memcpy(mac, e->mac, 6);
+		touch(st, e);
+		return 0;
+	}
 	e->cb = cb;
 	e->cb_arg = arg;
 	return 1;

@@ -115,10 +115,17 @@ int sl_iface_route6(const struct sl_stack *st, const sl_ip *dst, sl_ip *nexthop,
 	/* On-link: a link-local or multicast destination, or one inside a prefix of ours
 	 * (RFC 4861 §5.2; no "everything is on-link" guess, RFC 4943). */
 	bool onlink = sl_ip6_is_linklocal(dst) || sl_ip6_is_multicast(dst);
+	int onlink_plen = onlink ? 128 : -1;
 	for (unsigned i = 0; i < st->n_v6 && !onlink; i++)
-		if (st->v6[i].plen && prefix_match(&st->v6[i].addr, dst, st->v6[i].plen))
-			onlink = true;
-	if (onlink) {
+		if (st->v6[i].plen && prefix_match(&st->v6[i].addr, dst, st->v6[i].plen) &&
+		    st->v6[i].plen > onlink_plen)
+			onlink_plen = st->v6[i].plen;
+	/* A route longer than every on-link prefix holding dst wins (sl_ip_add_route). */
+	if (sl_iface_route6_lookup(st, dst, onlink_plen, nexthop)) {
+		*src = s->addr;
+		return 0;
+	}
+	if (onlink_plen > 0) {
 		*nexthop = *dst;
 		*src = s->addr;
 		return 0;
