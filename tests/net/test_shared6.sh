@@ -3,7 +3,7 @@
 # kernel holds a ULA $KERNEL6/64 (nodad), its link-local $KERNEL_LL and $KERNEL_IP:
 #   - port rules on every kernel address (IPv4, the ULA, the link-local), no owned-address
 #     rule; the peer's curl to [KERNEL6]:P1 and [KERNEL_LL%IF]:P1 gets sluice's page and
-#     /bytes/N, 1 MiB comes back from sluice's echo on P2, the kernel's echo server on P3 of
+#     /bytes/N, 1 MiB comes back from sluice's echo on P2, datagrams from its udp echo on P7, the kernel's echo server on P3 of
 #     the same addresses answers; ping -6 to both is answered by the kernel (Icmp6OutEchoReplies)
 #     and never reaches sluice (icmp6_rx);
 #   - one Neighbor Advertisement per Neighbor Solicitation for KERNEL6 and KERNEL_LL (scapy),
@@ -13,14 +13,16 @@
 #     reaches sluice, not the kernel; one quoting the kernel's connection on P3 reaches the
 #     kernel, not sluice; the transfer completes intact;
 #   - an IPv6 address added while sluice runs is served within 3 s; once deleted, its rules go;
+#     one added with DAD gets no rule while tentative, and one whose DAD fails none at all;
 #   - kill -9: [KERNEL6]:P1 refused at once (kernel RST), gate no_socket grows; a clean stop of
 #     a restart removes the rules and the reservations;
-#   - --shared --send [PEER6]:P:64 MiB: exactly 67108864 bytes arrive from KERNEL6, the local
-#     port reserved meanwhile, no rule left, no NS from sluice (the kernel resolves the
-#     neighbour), the kernel's own IPv6 connections to the peer meanwhile all work;
+#   - --shared --send [PEER6B]:P:64 MiB: exactly 67108864 bytes arrive from KERNEL6, the local
+#     port reserved meanwhile, a Packet Too Big quoting it reaches sluice, no rule left, no NS
+#     from sluice (the kernel resolves PEER6B, which it never knew), the kernel's own IPv6
+#     connections to the peer meanwhile all work;
 #   - a kernel IPv6 connection from the peer to [KERNEL6]:P3 opened before the first run
 #     survives attach, run, kill -9, restart, clean stop and detach.
-# Takes about 35 s.
+# Takes about 25 s.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib6.sh"
 source "$(dirname "$0")/tcp_lib.sh"
@@ -28,8 +30,13 @@ source "$(dirname "$0")/shared_lib.sh"
 setup_net6
 need curl nc sha256sum timeout awk
 
-P1=8080 P2=8007 P3=9000 P5=5001 P6=5002
+P1=8080 P2=8007 P3=9000 P5=5001 P6=5002 P7=8009
 NEW6=$(v6_canon "$PFX6::4")
+PEER6B=$(v6_canon "$PFX6::5") # a second peer address the kernel has never talked to
+TENT6=$(v6_canon "$PFX6::7")  # added with DAD: tentative for a second or two
+DUP6=$(v6_canon "$PFX6::8")   # the peer holds it: DAD fails
+SERVICES=(--http "$P1" --tcp-echo "$P2" --udp-echo "$P7")
+RULES="$P1 $P2 udp:$P7"
 LLURL="[$KERNEL_LL%25$IF_PEER]" # curl's form of a scoped link-local (RFC 6874)
 ALL="$KERNEL_IP $KERNEL6 $KERNEL_LL"
 
@@ -45,10 +52,10 @@ keeper_start "$KERNEL6" $P3
 ok "kernel connection [$PEER6] -> [$KERNEL6]:$P3 up before sluice starts"
 
 # --- services on the kernel's IPv6 addresses ------------------------------------------------
-start_sluice_shared --http $P1 --tcp-echo $P2
+start_sluice_shared "${SERVICES[@]}"
 keeper_check "sluice's attach and start"
-check_port_rules "$ALL" "$P1 $P2"
-ok "flow list: tcp port rules on $KERNEL_IP, $KERNEL6 and $KERNEL_LL for :$P1 and :$P2, no owned-address rule"
+check_port_rules "$ALL" "$RULES"
+ok "flow list: port rules on $KERNEL_IP, $KERNEL6 and $KERNEL_LL for tcp/$P1, tcp/$P2, udp/$P7, no owned-address rule"
 
 page=$(in_peer timeout 10 curl -sS -g --max-time 5 "http://[$KERNEL6]:$P1/") || fail "curl http://[$KERNEL6]:$P1/ failed"
 grep -q 'Hello from sluice' <<<"$page" || fail "GET / on [$KERNEL6]:$P1: not sluice's page: $(head -c 300 <<<"$page")"
@@ -71,7 +78,10 @@ wait $curlpid || fail "curl /bytes/$N from [$KERNEL6]:$P1 failed: $(cat "$TMP/cu
 [[ $(sha256sum <"$TMP/echo.out") == "$(sha256sum <"$TMP/echo.in")" ]] ||
 	fail "echo on [$KERNEL6]:$P2: $(stat -c %s "$TMP/echo.out") bytes back, not the 1048576 sent"
 rm -f "$TMP/bytes"
-ok "concurrently: /bytes/$N from sluice over IPv6 (SHA-256 ok), 1 MiB echoed, the kernel's echo on :$P3 (ULA and link-local) answers"
+for a in "$KERNEL6" "$KERNEL_LL%$IF_PEER"; do
+	out=$(in_peer timeout 20 $PY "$SHARED_UTIL" udp-echo "$a" $P7 5 2>&1) || fail "UDP echo on [$a]:$P7: $out"
+done
+ok "concurrently: /bytes/$N from sluice over IPv6 (SHA-256 ok), 1 MiB echoed, the kernel's echo on :$P3 (ULA and link-local) answers; datagrams echoed by sluice on udp/$P7 (ULA and link-local)"
 
 s0=$(stack_json)
 need_counter "$s0" icmp6_rx
@@ -102,7 +112,8 @@ ok "3 NS each for $KERNEL6 and $KERNEL_LL: exactly one NA each; sluice's nd_na_s
 
 expect_bind $P1 inuse "while sluice serves http on $P1"
 expect_bind $P2 inuse "while sluice serves echo on $P2"
-ok "a kernel bind() to [::]:$P1 (V6ONLY) and 0.0.0.0:$P1 fails with EADDRINUSE"
+expect_bind $P7 inuse "while sluice serves udp echo on $P7" udp
+ok "a kernel bind() to [::] (V6ONLY) and 0.0.0.0 of tcp/$P1, tcp/$P2, udp/$P7 fails with EADDRINUSE"
 
 # --- Packet Too Big quoting sluice's flow and a kernel flow -------------------------------------
 N=$((1 << 20))
@@ -149,7 +160,7 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 [[ -n $served ]] || fail "ip -6 addr add $NEW6 while sluice runs: [$NEW6]:$P1 not served by sluice within about 3 s (rules: $(flows_json))"
-check_port_rules "$ALL $NEW6" "$P1 $P2"
+check_port_rules "$ALL $NEW6" "$RULES"
 ok "ip -6 addr add $NEW6: served by sluice on :$P1 within 3 s, port rules on it"
 in_sl ip -6 addr del "$NEW6/64" dev "$IF_SL" || fail "cannot delete $NEW6 from $IF_SL"
 for _ in $(seq 30); do
@@ -164,6 +175,41 @@ s1=$(stack_json)
 	fail "ip -6 addr del $NEW6: sluice still accepted a connection to it"
 ok "ip -6 addr del $NEW6: its rules removed within 3 s, a connect to it no longer reaches sluice"
 
+# A tentative address is not the kernel's yet (RFC 4862 section 5.4): no rule while DAD runs,
+# served once it completes; one whose DAD fails (the peer holds it) is never served.
+in_sl sysctl -qw net.ipv6.conf."$IF_SL".accept_dad=1 || fail "cannot enable DAD on $IF_SL"
+in_peer ip -6 addr add "$DUP6/64" dev "$IF_PEER" nodad || fail "cannot add $DUP6 to the peer"
+in_sl ip -6 addr add "$TENT6/64" dev "$IF_SL" || fail "cannot add $TENT6 to $IF_SL"
+in_sl ip -6 addr add "$DUP6/64" dev "$IF_SL" || fail "cannot add $DUP6 to $IF_SL"
+tent=0
+for _ in $(seq 50); do
+	state=$(in_sl ip -6 -o addr show dev "$IF_SL" to "$TENT6/128")
+	[[ $state == *tentative* ]] || break
+	tent=$((tent + 1))
+	[[ $(rules_mention "$TENT6") -eq 0 ]] || fail "a rule for $TENT6 while the kernel still has it tentative: $(flows_json)"
+	sleep 0.1
+done
+[[ $tent -gt 0 ]] || fail "harness: $TENT6 was never seen tentative (DAD off?)"
+[[ $state == *tentative* || $state == *dadfailed* || -z $state ]] &&
+	fail "harness: $TENT6 not usable after 5 s of DAD: '$state'"
+served=
+for _ in $(seq 30); do
+	got=$(in_peer timeout 2 curl -s -g --max-time 0.5 "http://[$TENT6]:$P1/bytes/100" | wc -c)
+	[[ $got -eq 100 ]] && {
+		served=1
+		break
+	}
+	sleep 0.1
+done
+[[ -n $served ]] || fail "$TENT6 finished DAD but [$TENT6]:$P1 is not served by sluice within about 3 s"
+in_sl ip -6 -o addr show dev "$IF_SL" to "$DUP6/128" | grep -q dadfailed ||
+	fail "harness: DAD of $DUP6 (held by the peer) did not fail: $(in_sl ip -6 -o addr show dev "$IF_SL" to "$DUP6/128")"
+[[ $(rules_mention "$DUP6") -eq 0 ]] || fail "a rule for $DUP6, whose DAD failed: $(flows_json)"
+in_sl ip -6 addr del "$TENT6/64" dev "$IF_SL"
+in_sl ip -6 addr del "$DUP6/64" dev "$IF_SL"
+in_sl sysctl -qw net.ipv6.conf."$IF_SL".accept_dad=0
+ok "no rule for $TENT6 while tentative ($tent polls), served once DAD completed; none for $DUP6 whose DAD failed"
+
 # --- kill -9, restart, clean stop ------------------------------------------------------------------
 kill9_sluice
 ns0=$(gate_counter no_socket)
@@ -174,15 +220,16 @@ expect_bind $P1 free "after kill -9 (the reservations go with the process)"
 keeper_check "kill -9 of sluice"
 ok "kill -9: connect to [$KERNEL6]:$P1 $out (kernel RST), gate no_socket +$((ns1 - ns0))"
 
-start_sluice_shared --http $P1 --tcp-echo $P2
+start_sluice_shared "${SERVICES[@]}"
 got=$(in_peer timeout 10 curl -sS -g --max-time 5 "http://[$KERNEL6]:$P1/bytes/1000" | wc -c)
 [[ $got -eq 1000 ]] || fail "restart after kill -9: /bytes/1000 on [$KERNEL6]:$P1 gave $got bytes"
-check_port_rules "$ALL" "$P1 $P2"
+check_port_rules "$ALL" "$RULES"
 keeper_check "the restart"
 clean_stop
-[[ $(rules_mention $P1 $P2) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2: $(flows_json)"
+[[ $(rules_mention $P1 $P2 $P7) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2/:$P7: $(flows_json)"
 expect_bind $P1 free "after a clean stop"
 expect_bind $P2 free "after a clean stop"
+expect_bind $P7 free "after a clean stop" udp
 keeper_check "the clean stop"
 ok "restart serves again; its clean stop removes every port rule and reservation"
 
@@ -196,8 +243,19 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 grep -q listening "$TMP/sink.out" || fail "the peer's sink did not start: $(cat "$TMP/sink.out")"
+in_peer ip -6 addr add "$PEER6B/64" dev "$IF_PEER" nodad || fail "cannot add $PEER6B to the peer"
 in_sl ip -6 neigh flush dev "$IF_SL"
-start_sluice_shared --send "[$PEER6]:$P5:$SZ" --msl 1 --json
+in_sl ip -6 neigh show "$PEER6B" dev "$IF_SL" | grep -q lladdr && fail "harness: the kernel already knows $PEER6B"
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER6B" "$KERNEL6" "to:$P5" ptb 20 \
+	>"$TMP/icmp-open.out" 2>&1 &
+icmppid=$!
+for _ in $(seq 50); do
+	grep -q sniffing "$TMP/icmp-open.out" && break
+	sleep 0.1
+done
+sleep 0.5 # the capture socket opens after "sniffing"
+k0=$(snmp in_sl - Icmp6InPktTooBigs)
+start_sluice_shared --send "[$PEER6B]:$P5:$SZ" --msl 1 --json
 for _ in $(seq 100); do
 	grep -q '^from' "$TMP/sink.out" && break
 	kill -0 "$sinkpid" 2>/dev/null || break
@@ -206,6 +264,10 @@ done
 read -r _ from lport < <(grep '^from' "$TMP/sink.out")
 [[ -n ${lport:-} ]] || fail "--shared --send over IPv6: the peer's sink got no connection: $(cat "$TMP/sink.out") $(cat "$TMP/run.err")"
 [[ $from == "$KERNEL6" ]] || fail "--shared --send: the connection came from $from, not the shared address $KERNEL6"
+wait "$icmppid" || fail "the Packet Too Big for the active open: $(cat "$TMP/icmp-open.out")"
+sleep 0.3
+k1=$(snmp in_sl - Icmp6InPktTooBigs)
+[[ $k1 -eq $k0 ]] || fail "Packet Too Big quoting sluice's active open reached the kernel (Icmp6InPktTooBigs +$((k1 - k0)))"
 expect_bind "$lport" inuse "while sluice's active open from [$KERNEL6]:$lport lasts"
 nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" clients "$PEER6" $P6 40 >"$TMP/clients.out" 2>&1 &
 clientspid=$!
@@ -231,12 +293,16 @@ d = json.load(open(sys.argv[1]))
 c = d["counters"]
 bad = {k: c[k] for k in ("nd_ns_sent", "nd_na_sent") if c.get(k, 0)}
 if bad:
-    sys.exit("sluice sent Neighbor Discovery itself: %s" % bad)' "$TMP/run.out" ||
+    sys.exit("sluice sent Neighbor Discovery itself: %s" % bad)
+if c.get("icmp6_errors_rx", 0) < 1:
+    sys.exit("the Packet Too Big quoting the active open did not reach sluice: icmp6_errors_rx %s" %
+             c.get("icmp6_errors_rx"))' "$TMP/run.out" ||
 	fail "--shared --send summary (--json): $(head -c 400 "$TMP/run.out")"
 [[ $(flows_json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))') -eq 0 ]] ||
 	fail "--shared --send left rules behind: $(flows_json)"
 expect_bind "$lport" free "after the active open from :$lport ended"
-ok "--shared --send over IPv6: exactly $SZ bytes from [$KERNEL6]:$lport (reserved meanwhile), no rule left, no NS from sluice, $(sed 's/ok/all/' "$TMP/clients.out") kernel connections meanwhile ok"
+in_sl ip -6 neigh show "$PEER6B" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER6B: the kernel has no neighbour entry for it, so who resolved it?"
+ok "--shared --send over IPv6: exactly $SZ bytes from [$KERNEL6]:$lport (reserved meanwhile; a Packet Too Big quoting it reached sluice, not the kernel), no rule left, $PEER6B resolved by the kernel, no NS from sluice, $(sed 's/ok/all/' "$TMP/clients.out") kernel connections meanwhile ok"
 
 in_sl "$SLUICE" detach "$IF_SL" || fail "sluice detach failed"
 keeper_check "sluice detach"
