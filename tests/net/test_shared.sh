@@ -121,6 +121,8 @@ need_counter "$s0" icmp_rx
 need_counter "$s0" icmp_echo_replies
 k0=$(snmp in_sl Icmp OutEchoReps)
 out=$(in_peer ping -c 5 -i 0.1 -W 2 "$KERNEL_IP") || fail "ping $KERNEL_IP with sluice in shared mode: $(tail -2 <<<"$out")"
+# The kernel's own ping out: the echo replies to it are the kernel's too.
+out=$(in_sl ping -c 3 -i 0.1 -W 2 "$PEER_IP") || fail "the kernel's ping to $PEER_IP with sluice in shared mode: $(tail -2 <<<"$out")"
 sleep 0.2 # the published counters lag by up to 50 ms
 s1=$(stack_json)
 k1=$(snmp in_sl Icmp OutEchoReps)
@@ -128,7 +130,7 @@ k1=$(snmp in_sl Icmp OutEchoReps)
 for c in icmp_rx icmp_echo_replies; do
 	[[ $(counter "$s1" $c) -eq $(counter "$s0" $c) ]] || fail "ping $KERNEL_IP reached sluice: $c $(counter "$s0" $c) -> $(counter "$s1" $c)"
 done
-ok "ping $KERNEL_IP answered by the kernel (OutEchoReps +$((k1 - k0))); sluice's icmp_rx, icmp_echo_replies unchanged"
+ok "ping $KERNEL_IP answered by the kernel (OutEchoReps +$((k1 - k0))), the kernel's own ping to $PEER_IP answered; sluice's icmp_rx, icmp_echo_replies unchanged"
 
 # --- 2. ARP: the kernel alone answers --------------------------------------------------------
 s0=$(stack_json)

@@ -89,6 +89,7 @@ need_counter "$s0" icmp6_echo_replies
 k0=$(snmp in_sl - Icmp6OutEchoReplies)
 in_peer ping -6 -c 3 -i 0.1 -W 2 "$KERNEL6" >/dev/null || fail "ping -6 $KERNEL6 with sluice in shared mode"
 in_peer ping -6 -c 3 -i 0.1 -W 2 "$KERNEL_LL%$IF_PEER" >/dev/null || fail "ping -6 $KERNEL_LL with sluice in shared mode"
+in_sl ping -6 -c 3 -i 0.1 -W 2 "$PEER6" >/dev/null || fail "the kernel's own ping -6 to $PEER6 with sluice in shared mode"
 sleep 0.2
 s1=$(stack_json)
 k1=$(snmp in_sl - Icmp6OutEchoReplies)
@@ -96,7 +97,7 @@ k1=$(snmp in_sl - Icmp6OutEchoReplies)
 for c in icmp6_rx icmp6_echo_replies; do
 	[[ $(counter "$s1" $c) -eq $(counter "$s0" $c) ]] || fail "ping -6 reached sluice: $c $(counter "$s0" $c) -> $(counter "$s1" $c)"
 done
-ok "ping -6 to $KERNEL6 and $KERNEL_LL answered by the kernel (+$((k1 - k0))); sluice's icmp6_rx unchanged"
+ok "ping -6 to $KERNEL6 and $KERNEL_LL answered by the kernel (+$((k1 - k0))), the kernel's own ping -6 to $PEER6 answered; sluice's icmp6_rx unchanged"
 
 # --- NDP: the kernel alone answers ---------------------------------------------------------------
 for a in "$KERNEL6" "$KERNEL_LL"; do
