@@ -151,15 +151,26 @@ expect_bind $P4 free "control: port $P4, served by nobody"
 ok "while sluice serves them, a kernel bind() to tcp :$P1, :$P2 and udp :$P7 (0.0.0.0 and [::]) fails with EADDRINUSE"
 
 # --- 8. ICMP errors quoting sluice's flow and a kernel flow -----------------------------------
+# The peer's receive buffer at 64 KiB and curl reading 400 kB/s: sluice's segments keep coming
+# for the 2.6 s of the transfer. The error is sent on its first data segment.
+rmem0=$(in_peer sysctl -n net.ipv4.tcp_rmem)
+in_peer sysctl -qw net.ipv4.tcp_rmem="4096 65536 65536" || fail "cannot limit the peer's TCP receive buffer"
 N=$((1 << 20))
-in_peer timeout 30 curl -sS --max-time 25 --limit-rate 400K -o "$TMP/slow" "http://$KERNEL_IP:$P1/bytes/$N" \
-	2>"$TMP/curl.err" &
-curlpid=$!
 s0=$(stack_json)
 need_counter "$s0" icmp_errors_rx
 kd0=$(snmp in_sl Icmp InDestUnreachs)
-out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P1 frag 2>&1) ||
-	fail "cannot send the ICMP error for sluice's flow: $out"
+nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P1 frag 15 \
+	>"$TMP/icmp.out" 2>&1 &
+icmppid=$!
+for _ in $(seq 50); do
+	grep -q sniffing "$TMP/icmp.out" && break
+	sleep 0.1
+done
+sleep 0.5 # the capture socket opens after "sniffing"
+in_peer timeout 30 curl -sS --max-time 25 --limit-rate 400K -o "$TMP/slow" "http://$KERNEL_IP:$P1/bytes/$N" \
+	2>"$TMP/curl.err" &
+curlpid=$!
+wait "$icmppid" || fail "cannot send the ICMP error for sluice's flow: $(cat "$TMP/icmp.out")"
 sleep 0.3
 s1=$(stack_json)
 kd1=$(snmp in_sl Icmp InDestUnreachs)
@@ -178,6 +189,7 @@ kd2=$(snmp in_sl Icmp InDestUnreachs)
 wait $curlpid || fail "the HTTP transfer that got the frag-needed failed: $(cat "$TMP/curl.err")"
 [[ $(stat -c %s "$TMP/slow") -eq $N && $(sha256sum <"$TMP/slow" | cut -d' ' -f1) == "$(pattern_sha $N)" ]] ||
 	fail "the HTTP transfer that got the frag-needed: $(stat -c %s "$TMP/slow") bytes, or not the pattern"
+in_peer sysctl -qw net.ipv4.tcp_rmem="$rmem0"
 ok "ICMP frag-needed (MTU 1280) $msg; quoting the kernel's flow: kernel +1, sluice +0; the transfer completed intact"
 keeper_check "ICMP errors"
 
