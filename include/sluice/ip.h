@@ -114,8 +114,10 @@ int sl_ip_set_gateway(struct sl_stack *st, const sl_ip *gw);
  * the family, 0.0.0.0 or ::, for a route on the link: the destination is its own next hop).
  * The longest prefix wins among the routes and the addresses' on-link prefixes; an on-link
  * prefix wins a tie; plen 0 is the default route (sl_ip_set_gateway). Adding a route to a
- * prefix that has one replaces it. -EINVAL (families mixed, plen too long, a multicast,
- * loopback or broadcast gateway), -ENOSPC beyond SL_MAX_ROUTES; del: -ENOENT. */
+ * prefix that has one replaces it. One table of SL_MAX_ROUTES for both families; the default
+ * routes are kept apart and take no slot (plen 0 with an unspecified gw removes the default).
+ * -EINVAL (families mixed, plen too long, a multicast, loopback or broadcast gateway),
+ * -ENOSPC beyond SL_MAX_ROUTES; del: -ENOENT, or -EINVAL for a plen too long. */
 #define SL_MAX_ROUTES 32
 int sl_ip_add_route(struct sl_stack *st, const sl_ip *prefix, uint8_t plen, const sl_ip *gw);
 int sl_ip_del_route(struct sl_stack *st, const sl_ip *prefix, uint8_t plen);
