@@ -66,8 +66,9 @@ void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *
  * can make sure the replies reach this stack (sluice run --queues steers the 4-tuple to its
  * queue in the gate; --shared also holds the local port with a kernel socket); a negative
  * errno refuses the connection (sl_tcp_connect returns it), except -EADDRINUSE, which refuses
- * the local port only: sl_tcp_connect then tries the next ephemeral port, up to 64 of them
- * (after the last, it returns -EADDRINUSE). on_gone is not called for a refused port.
+ * the local port only: sl_tcp_connect then tries the next ephemeral port, each of the range
+ * (49152..65535) once, RFC 6056 §3.3, and returns -EADDRINUSE after the last. on_gone is not
+ * called for a refused port.
  * on_gone runs when that connection leaves the connection table for good (closed, reset, timed
  * out, aborted, TIME-WAIT over, or sl_stack_close), once per on_open that returned 0; the tuple
  * may be used again after it. Either may be NULL. */

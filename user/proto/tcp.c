@@ -370,7 +370,8 @@ uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns)
 /* RFC 6056 §3.3.4 (algorithm 4, double-hash): port = min + (F(addrs, rport) + table[G(...)])
  * mod range, table[G] counting up. Each destination walks its own sequence from its own
  * secret offset, so a port handed out for one destination tells nothing of another's. */
-#define CONNECT_PORT_TRIES 64
+/* RFC 6056 §3.3: the whole ephemeral range is searched before giving up. */
+#define CONNECT_PORT_TRIES 16384
 
 static uint16_t ephemeral_port(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
 			       uint16_t rport)
@@ -539,7 +540,7 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	if (o && o->cc && !(cc = sl_tcp_cc_find(o->cc)))
 		return -EINVAL;
 	/* A hook that finds the port taken elsewhere (shared mode: by a kernel socket) gets the
-	 * next one, up to CONNECT_PORT_TRIES. */
+	 * next one, each port of the range once. */
 	struct sl_tcb *t = NULL;
 	uint16_t lport = 0;
 	for (int tries = 0;; tries++) {
