@@ -53,6 +53,9 @@ struct sl_tcp_connect_opts {
 	uint64_t timeout_ns;	       /* 0: the SYN retransmission limit decides (~ 60 s) */
 	const char *cc;		       /* congestion control ("cubic", "newreno"); NULL: the
 					* stack's (sl_stack_config.tcp_cc) */
+	uint16_t src_port;	       /* 0: an ephemeral port (RFC 6056); else this one (bind
+					* before connect): -EADDRINUSE when the 4-tuple is taken
+					* or the port is a listener's */
 };
 /* Active open. The flow exists at once; on_connected reports the outcome. */
 int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
@@ -133,6 +136,10 @@ struct sl_tcp_info {
 	uint64_t recoveries, rto_count, tlp_probes, spurious_undone, dsacks_rx, dsacks_tx;
 };
 void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *out);
+
+/* Turn keepalive on (ka) or off (NULL) for a connection: the probes count from the last
+ * segment received (Keepalive above). */
+void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka);
 
 /* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
  * The window and threshold carry over; the algorithm's own state starts afresh. */

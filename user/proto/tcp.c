@@ -544,7 +544,14 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	struct sl_tcb *t = NULL;
 	uint16_t lport = 0;
 	for (int tries = 0;; tries++) {
-		lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
+		if (o && o->src_port) {
+			lport = o->src_port;
+			if (sl_tcp_lookup(st, &laddr, lport, raddr, (uint16_t)port) ||
+			    sl_tcp_find_listener(st, lport))
+				return -EADDRINUSE;
+		} else {
+			lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
+		}
 		if (!lport)
 			return -EADDRNOTAVAIL;
 		if (!st->tcp.hooks.on_open)
@@ -553,7 +560,7 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 						 (uint16_t)port);
 		if (!herr)
 			break;
-		if (herr != -EADDRINUSE || tries + 1 >= CONNECT_PORT_TRIES)
+		if (herr != -EADDRINUSE || tries + 1 >= CONNECT_PORT_TRIES || (o && o->src_port))
 			return herr < 0 ? herr : -EINVAL;
 	}
 	t = sl_tcb_new(st, &laddr, lport, raddr, (uint16_t)port);
@@ -586,6 +593,20 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	sl_tcp_send_syn(t);
 	*out = (struct sl_tcp_flow *)t;
 	return 0;
+}
+
+void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	if (!ka) {
+		t->ka_on = false;
+		sl_timer_cancel(&t->st->timers, &t->ka_timer);
+		return;
+	}
+	t->ka = *ka;
+	t->ka_on = true;
+	sl_timer_cancel(&t->st->timers, &t->ka_timer);
+	sl_tcp_ka_reset(t); /* counts from now, as if a segment had just come */
 }
 
 void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg)
