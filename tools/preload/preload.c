@@ -79,6 +79,8 @@ struct ep {
 	bool xsk_added;
 };
 static struct ep **eps; /* by epoll descriptor */
+static int ep_list[1024];  /* the epoll descriptors in eps, for a close to look through */
+static int ep_count;
 
 /* The real functions. */
 static int (*r_socket)(int, int, int);
@@ -382,6 +384,11 @@ EXPORT int close(int fd)
 			}
 			free(e);
 			eps[fd] = NULL;
+			for (int j = 0; j < ep_count; j++)
+				if (ep_list[j] == fd) {
+					ep_list[j] = ep_list[--ep_count];
+					break;
+				}
 		}
 		return r_close(fd);
 	}
@@ -979,8 +986,8 @@ static struct ep_item *ep_find(struct ep *e, int fd)
 
 static void ep_forget(int fd)
 {
-	for (int i = 0; i < MAX_FD; i++) {
-		struct ep *e = eps[i];
+	for (int j = 0; j < ep_count; j++) {
+		struct ep *e = eps[ep_list[j]];
 		if (!e)
 			continue;
 		for (struct ep_item **pp = &e->items; *pp; pp = &(*pp)->next)
@@ -1004,12 +1011,17 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	LOCK();
 	struct ep *e = eps[epfd];
 	if (!e) {
+		if (ep_count == (int)(sizeof(ep_list) / sizeof(ep_list[0]))) {
+			UNLOCK();
+			return fail(-ENOMEM); /* more epoll sets with sluice sockets than we track */
+		}
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			UNLOCK();
 			return fail(-ENOMEM);
 		}
 		eps[epfd] = e;
+		ep_list[ep_count++] = epfd;
 	}
 	if (!e->xsk_added) {
 		/* The AF_XDP descriptor joins the set, so a frame ends the kernel's sleep. This is
@@ -1019,6 +1031,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			int e2 = errno;
 			free(e);
 			eps[epfd] = NULL;
+			ep_count--; /* it was the last one added */
 			UNLOCK();
 			return fail(-e2);
 		}
