@@ -63,9 +63,13 @@ static int find_preload(char *out, size_t len)
 
 static volatile sig_atomic_t child_pid;
 
-static void forward(int sig)
+/* Pass on a signal sent to this process. One the terminal sends (Ctrl-C: si_code
+ * SI_KERNEL) reaches PROGRAM too, being in the same process group: passing it on would
+ * deliver it twice (a second SIGINT makes some servers, redis, quit at once). */
+static void forward(int sig, siginfo_t *si, void *ctx)
 {
-	if (child_pid > 0)
+	if (child_pid > 0 && (!si || si->si_code == SI_USER || si->si_code == SI_QUEUE ||
+			      si->si_code == SI_TKILL))
 		kill((pid_t)child_pid, sig);
 }
 
@@ -188,7 +192,7 @@ int cmd_exec(int argc, char **argv)
 	snprintf(qbuf, sizeof(qbuf), "%u", queue);
 	const char *old = getenv("LD_PRELOAD");
 	snprintf(ldp, sizeof(ldp), "%s%s%s", preload, old && *old ? ":" : "", old ? old : "");
-	struct sigaction sa = {.sa_handler = forward};
+	struct sigaction sa = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
