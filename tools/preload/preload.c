@@ -675,6 +675,8 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		return fail(-EINVAL);
 	}
 }
+/* glibc >= 2.28 programs built with _FILE_OFFSET_BITS=64 (Debian's redis-server, nginx) call fcntl64. */
+EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 EXPORT int ioctl(int fd, unsigned long req, ...)
 {
