@@ -765,6 +765,8 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	}
 	return (ssize_t)done;
 }
+/* nginx (built with _FILE_OFFSET_BITS=64) calls sendfile64, the same call on 64-bit Linux. */
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count) __attribute__((alias("sendfile")));
 
 EXPORT pid_t fork(void)
 {
