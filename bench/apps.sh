@@ -187,7 +187,7 @@ a_start() {
 	local t=$1 s=$2 addr cmd=() pre=()
 	addr=$(a_addr "$t")
 	if [[ $s == redis ]]; then
-		cmd=(redis-server --port $A_REDIS_PORT --bind "$addr" --save '' --appendonly no
+		cmd=(redis-server --port "$A_REDIS_PORT" --bind "$addr" --save '' --appendonly no
 			--daemonize no --io-threads 1 --protected-mode no)
 	else
 		a_nginx_conf "$addr"

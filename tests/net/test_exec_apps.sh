@@ -10,7 +10,8 @@
 #     STRLEN); INCR three times; a pipeline of 10000 SETs (redis-cli --pipe: 10000 replies, 0
 #     errors; DBSIZE, the last key); redis-benchmark -n 10000 -c 20 -t set,get (both lines);
 #     SIGTERM: redis logs its shutdown and exits 0, which sluice exec passes on; with sluice
-#     exec the owned-address rule is gone (`sluice flow list`) and so is the child.
+#     exec the owned-address rule, listed while it ran, is gone (`sluice flow list`) and so is the
+#     child.
 #   nginx (master_process off, daemon off, one worker), config generated in $TMP, twice: with
 #     sendfile off and with sendfile on (the shim copies)
 #     a small page; a 16 MiB file by SHA-256; keep-alive: three URLs in one curl, one connection
@@ -80,6 +81,10 @@ app_died() { # app_died NAME: fail with what the server said
 app_stop() {
 	local mode=$1 name=$2 kids rc=0
 	kids=$(children "$APP_PID")
+	if [[ $mode == sluice ]]; then
+		in_sl "$SLUICE" flow list "$IF_SL" >"$TMP/flows" 2>&1 || true
+		grep -qF "$STACK_IP" "$TMP/flows" || { cat "$TMP/flows" >&2; fail "$APP_WHAT: no owned-address rule for $STACK_IP while it runs"; }
+	fi
 	kill -TERM "$APP_PID"
 	for _ in $(seq 100); do
 		kill -0 "$APP_PID" 2>/dev/null || break
