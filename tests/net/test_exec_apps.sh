@@ -264,9 +264,30 @@ nginx_suite() {
 	rm -f "$d/err.log"
 }
 
+# redis-server with its default bind ("* -::*": 0.0.0.0 and [::] with IPV6_V6ONLY, two
+# listeners on one port), the issue's own command line: sluice's stack has one listener per
+# port, shared by the socket layer (it failed listen with EADDRINUSE before).
+redis_default_bind() {
+	local mode=$1 t0=$SECONDS up=0
+	ADDR=$KERNEL_IP
+	[[ $mode == sluice ]] && ADDR=$STACK_IP
+	app_start "$mode" redis-any-$mode redis-server --port 6380 --save '' --appendonly no \
+		--daemonize no --protected-mode no
+	while ((SECONDS - t0 < 10)); do
+		app_alive || app_died redis-any-$mode
+		[[ $(in_peer timeout 1 redis-cli -h "$ADDR" -p 6380 PING 2>/dev/null) == PONG ]] && { up=1; break; }
+		sleep 0.1
+	done
+	[[ $up -eq 1 ]] || { tail -n 20 "$TMP/redis-any-$mode.out" >&2; fail "$APP_WHAT: no PONG within 10 s"; }
+	ok "$APP_WHAT: default bind (* -::*, two listeners on 6380) answers PING"
+	app_stop "$mode" redis-any-$mode
+}
+
 # The kernel first (no XDP program on the link yet), then the same under sluice exec.
 redis_suite kernel
 redis_suite sluice
+redis_default_bind kernel
+redis_default_bind sluice
 nginx_suite kernel off
 nginx_suite kernel on
 nginx_suite sluice off
