@@ -46,6 +46,9 @@ typedef void (*sl_tcp_accept_cb)(void *arg, struct sl_tcp_flow *f);
 int sl_tcp_listen(struct sl_stack *st, int port, const struct sl_keepalive *ka,
 		  sl_tcp_accept_cb on_accept, void *arg);
 int sl_tcp_unlisten(struct sl_stack *st, int port);
+/* Which families the listener on port takes (both when it is made): a SYN of a refused one is
+ * answered as for a closed port (RST). -ENOENT without a listener. */
+int sl_tcp_listen_families(struct sl_stack *st, int port, bool v4, bool v6);
 
 struct sl_tcp_connect_opts {
 	const sl_ip *src;	       /* NULL: source selection */
@@ -136,6 +139,9 @@ struct sl_tcp_info {
 	uint64_t recoveries, rto_count, tlp_probes, spurious_undone, dsacks_rx, dsacks_tx;
 };
 void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *out);
+
+/* Has the peer's FIN arrived (whatever is still unread before it)? */
+bool sl_tcp_eof(const struct sl_tcp_flow *f);
 
 /* Turn keepalive on (ka) or off (NULL) for a connection: the probes count from the last
  * segment received (Keepalive above). */

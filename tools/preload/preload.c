@@ -118,6 +118,7 @@ static int (*r_dup)(int);
 static int (*r_dup2)(int, int);
 static int (*r_dup3)(int, int, int);
 static ssize_t (*r_sendfile)(int, int, off_t *, size_t);
+static int (*r_sigaction)(int, const struct sigaction *, struct sigaction *);
 
 #define RESOLVE(name) r_##name = dlsym(RTLD_NEXT, #name)
 
@@ -157,6 +158,14 @@ static void resolve_all(void)
 	RESOLVE(dup2);
 	RESOLVE(dup3);
 	RESOLVE(sendfile);
+	RESOLVE(sigaction);
+}
+
+/* Was the process started by sluice exec (its variables are removed once the stack starts)? */
+static bool exec_mode;
+static bool getenv_exec(void)
+{
+	return exec_mode;
 }
 
 /* Another library's constructor may call in before ours ran. */
@@ -292,6 +301,7 @@ static void start(void)
 __attribute__((constructor)) static void shim_init(void)
 {
 	resolve_all();
+	exec_mode = getenv("SLUICE_EXEC_DEV") != NULL;
 }
 
 /* Take the shim (any entry naming libsluice-preload.so) out of LD_PRELOAD, keeping the rest. */
@@ -354,6 +364,84 @@ __attribute__((destructor)) static void shim_fini(void)
 	sl_dev_close(G.dev);
 	sl_gate_close(G.gate);
 	UNLOCK();
+}
+
+/* --- signals: SA_RESTART ---------------------------------------------------------------
+ * The socket layer ends a blocking call with -EINTR when a handler ran. Linux restarts
+ * accept, recv* and send* instead when that handler was installed with SA_RESTART and the
+ * socket has no timeout (signal(7)); to know which handler ran, the program's handlers are
+ * called through a trampoline that notes the signal. sigaction() reports the program's own
+ * handler back, never the trampoline. */
+static struct sigaction user_act[NSIG];
+static bool wrapped[NSIG];
+static volatile sig_atomic_t last_sig;
+
+static void tramp(int sig, siginfo_t *si, void *uc)
+{
+	last_sig = sig;
+	const struct sigaction *a = &user_act[sig];
+	if (a->sa_flags & SA_SIGINFO)
+		a->sa_sigaction(sig, si, uc);
+	else if (a->sa_handler != SIG_IGN && a->sa_handler != SIG_DFL)
+		a->sa_handler(sig);
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	ensure();
+	if (sig <= 0 || sig >= NSIG || !getenv_exec())
+		return r_sigaction(sig, act, old);
+	struct sigaction prev = user_act[sig];
+	bool had = wrapped[sig];
+	bool handler = act && ((act->sa_flags & SA_SIGINFO)
+				   ? act->sa_sigaction != NULL
+				   : (act->sa_handler != SIG_DFL && act->sa_handler != SIG_IGN));
+	int r;
+	if (handler) {
+		struct sigaction w = *act;
+		w.sa_flags |= SA_SIGINFO;
+		w.sa_sigaction = tramp;
+		user_act[sig] = *act; /* before it can run */
+		r = r_sigaction(sig, &w, old);
+		if (r == 0)
+			wrapped[sig] = true;
+		else
+			user_act[sig] = prev;
+	} else {
+		r = r_sigaction(sig, act, old);
+		if (r == 0 && act)
+			wrapped[sig] = false;
+	}
+	if (r == 0 && old && had)
+		*old = prev;
+	return r;
+}
+
+/* glibc's signal() is BSD's: SA_RESTART (its internal sigaction is not ours to see). */
+EXPORT sighandler_t signal(int sig, sighandler_t h)
+{
+	ensure();
+	struct sigaction a = {.sa_handler = h, .sa_flags = SA_RESTART}, o;
+	sigemptyset(&a.sa_mask);
+	if (sig > 0 && sig < NSIG)
+		sigaddset(&a.sa_mask, sig);
+	if (sigaction(sig, &a, &o) < 0)
+		return SIG_ERR;
+	return (o.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)o.sa_sigaction : o.sa_handler;
+}
+
+/* After -EINTR: should the call go on? */
+static bool restart(int h, int timeo_opt)
+{
+	int sig = last_sig;
+	if (sig <= 0 || sig >= NSIG || !wrapped[sig] || !(user_act[sig].sa_flags & SA_RESTART))
+		return false;
+	struct timeval tv = {0};
+	socklen_t len = sizeof(tv);
+	LOCK();
+	sl_sock_getsockopt(G.ss, h, SOL_SOCKET, timeo_opt, &tv, &len);
+	UNLOCK();
+	return !tv.tv_sec && !tv.tv_usec;
 }
 
 /* --- sockets ---------------------------------------------------------------------------- */
@@ -457,14 +545,16 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
 	int h = handle(fd);
 	if (h < 0)
 		return r_accept4(fd, a, len, flags);
-	LOCK();
-	int r = sl_sock_accept(G.ss, h, a, len, flags);
-	if (r >= 0)
-		r = adopt(r, flags & SOCK_CLOEXEC);
-	else
-		r = fail(r);
-	UNLOCK();
-	return r;
+	int r;
+	do {
+		last_sig = 0;
+		LOCK();
+		r = sl_sock_accept(G.ss, h, a, len, flags);
+		if (r >= 0)
+			r = adopt(r, flags & SOCK_CLOEXEC);
+		UNLOCK();
+	} while (r == -EINTR && restart(h, SO_RCVTIMEO));
+	return r < 0 && r != -1 ? fail(r) : r;
 }
 
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *len)
@@ -489,17 +579,25 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 
 static ssize_t do_sendmsg(int h, const struct msghdr *m, int flags)
 {
-	LOCK();
-	ssize_t r = sl_sock_sendmsg(G.ss, h, m, flags);
-	UNLOCK();
+	ssize_t r;
+	do {
+		last_sig = 0;
+		LOCK();
+		r = sl_sock_sendmsg(G.ss, h, m, flags);
+		UNLOCK();
+	} while (r == -EINTR && restart(h, SO_SNDTIMEO));
 	return r < 0 ? sfail(r) : r;
 }
 
 static ssize_t do_recvmsg(int h, struct msghdr *m, int flags)
 {
-	LOCK();
-	ssize_t r = sl_sock_recvmsg(G.ss, h, m, flags);
-	UNLOCK();
+	ssize_t r;
+	do {
+		last_sig = 0;
+		LOCK();
+		r = sl_sock_recvmsg(G.ss, h, m, flags);
+		UNLOCK();
+	} while (r == -EINTR && restart(h, SO_RCVTIMEO));
 	return r < 0 ? sfail(r) : r;
 }
 
@@ -509,6 +607,8 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 	int h = handle(fd);
 	if (h < 0)
 		return r_read(fd, buf, n);
+	if (n == 0)
+		return 0; /* sock_read_iter: a read of nothing returns at once (recv of 0 waits) */
 	struct iovec v = {buf, n};
 	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
 	return do_recvmsg(h, &m, 0);

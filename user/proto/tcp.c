@@ -595,6 +595,22 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	return 0;
 }
 
+int sl_tcp_listen_families(struct sl_stack *st, int port, bool v4, bool v6)
+{
+	struct sl_listener *l = port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port)
+							  : NULL;
+	if (!l)
+		return -ENOENT;
+	l->no_v4 = !v4;
+	l->no_v6 = !v6;
+	return 0;
+}
+
+bool sl_tcp_eof(const struct sl_tcp_flow *f)
+{
+	return ((const struct sl_tcb *)f)->fin_rcvd;
+}
+
 void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka)
 {
 	struct sl_tcb *t = (struct sl_tcb *)f;

@@ -303,6 +303,7 @@ struct sl_listener {
 	struct sl_keepalive ka;
 	bool ka_on;
 	struct sl_tcbq synq; /* half-open connections in the backlog, oldest first */
+	bool no_v4, no_v6;   /* sl_tcp_listen_families: SYNs of that family are reset */
 };
 
 struct sl_tcp {

@@ -383,6 +383,8 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		/* RFC 9293 §3.10.7.4 note / RFC 6191: a new SYN beyond the old connection's
 		 * sequence space may reopen the pair; the new ISN lies above the old one. */
 		struct sl_listener *l = sl_tcp_find_listener(st, dport);
+		if (l && (sl_ip_is_v4(&pkt->dst) ? l->no_v4 : l->no_v6))
+			l = NULL;
 		if (l) {
 			uint32_t min_iss = t->snd_max + 65536;
 			if (t->app_closed)
@@ -395,6 +397,9 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	if (!t) {
 		struct sl_listener *l = sl_tcp_find_listener(st, dport);
+		/* A listener that takes one family only answers the other as a closed port. */
+		if (l && (sl_ip_is_v4(&pkt->dst) ? l->no_v4 : l->no_v6))
+			l = NULL;
 		if (l && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
 		    !(s.flags & (SL_TCP_SYN | SL_TCP_RST))) {
 			/* An ACK for a listener without a half-open connection: the answer to a

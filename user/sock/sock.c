@@ -60,6 +60,7 @@ struct sk {
 	bool was_connected;
 	int err;       /* SO_ERROR: positive errno */
 	bool err_read; /* the connection's error was returned by a read once */
+	bool connect_pending; /* a non-blocking connect whose outcome connect() has not said */
 	/* listener */
 	struct sl_tcp_flow **aq;
 	unsigned aq_head, aq_n, aq_cap;
@@ -197,6 +198,7 @@ static bool overlaps(const struct sk *a, const struct sk *b)
  * is a TCP listener (for UDP, SO_REUSEADDR on both). */
 static bool port_taken(struct sl_sockets *ss, const struct sk *k, uint16_t port, bool listening)
 {
+	(void)listening;
 	for (unsigned i = 0; i < ss->cap; i++) {
 		const struct sk *o = &ss->sk[i];
 		if (o == k || o->state == SK_FREE || !o->bound || o->type != k->type ||
@@ -204,10 +206,21 @@ static bool port_taken(struct sl_sockets *ss, const struct sk *k, uint16_t port,
 			continue;
 		if (k->reuseport && o->reuseport)
 			continue;
-		if (k->reuseaddr && o->reuseaddr &&
-		    (k->type == SOCK_DGRAM || (!listening && o->state != SK_LISTEN)))
+		/* inet_csk_bind_conflict: with SO_REUSEADDR on both, only a listener conflicts. */
+		if (k->reuseaddr && o->reuseaddr && (k->type == SOCK_DGRAM || o->state != SK_LISTEN))
 			continue;
 		return true;
+	}
+	/* A connection on the port (accepted, or one that outlives its socket in FIN-WAIT or
+	 * TIME-WAIT) holds it against a bind without SO_REUSEADDR: Linux keeps it in the port's
+	 * bind bucket. */
+	if (k->type == SOCK_STREAM && !k->reuseaddr && !listening) {
+		static struct sl_tcp_conn conns[1024];
+		size_t n = sl_tcp_conns(ss->st, conns, 1024);
+		for (size_t i = 0; i < n && i < 1024; i++) {
+			if (conns[i].lport == port)
+				return true;
+		}
 	}
 	return false;
 }
@@ -421,6 +434,9 @@ static void t_closed(void *arg, struct sl_tcp_flow *f, int reason)
 {
 	struct sk *k = arg;
 	k->closed = true;
+	/* tcp_reset: a reset after the peer's FIN (CLOSE-WAIT) is EPIPE, else ECONNRESET. */
+	if (reason == -ECONNRESET && sl_tcp_eof(f))
+		reason = -EPIPE;
 	if (reason < 0 && !k->err)
 		k->err = -reason;
 	k->edge++;
@@ -496,6 +512,21 @@ static bool port_unlink(struct sl_sockets *ss, int32_t *heads, struct sk *k)
 		}
 	k->on_port = false;
 	return heads[k->lport] < 0;
+}
+
+/* The families the listeners of port take, told to the stack so a SYN of another one is reset
+ * at once (Linux: no listener for it) rather than accepted and then reset. */
+static void listen_families(struct sl_sockets *ss, uint16_t port)
+{
+	bool v4 = false, v6 = false;
+	for (int32_t i = ss->tcp_port[port]; i >= 0; i = ss->sk[i].port_next) {
+		const struct sk *k = &ss->sk[i];
+		if (k->family == AF_INET || (!k->v6only && (k->any || sl_ip_is_v4(&k->laddr))))
+			v4 = true;
+		if (k->family == AF_INET6 && (k->any || !sl_ip_is_v4(&k->laddr)))
+			v6 = true;
+	}
+	sl_tcp_listen_families(ss->st, port, v4, v6);
 }
 
 static void on_accept(void *arg, struct sl_tcp_flow *f)
@@ -613,6 +644,7 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 		}
 	}
 	port_link(ss, ss->tcp_port, k);
+	listen_families(ss, k->lport);
 	k->state = SK_LISTEN;
 	return 0;
 }
@@ -622,6 +654,8 @@ static void unlisten(struct sl_sockets *ss, struct sk *k)
 {
 	if (k->on_port && port_unlink(ss, ss->tcp_port, k))
 		sl_tcp_unlisten(ss->st, k->lport);
+	else
+		listen_families(ss, k->lport);
 	for (unsigned i = 0; i < k->aq_n; i++)
 		sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
 	k->aq_n = 0;
@@ -701,12 +735,37 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 		return -EBADF;
 	if (k->type == SOCK_DGRAM)
 		return udp_connect(k, a, len);
-	if (k->state == SK_CONNECTED)
+	/* __inet_stream_connect after a non-blocking start: the outcome once (0, or the error
+	 * that ended it), then EISCONN, or a new attempt. */
+	if (k->state == SK_CONNECTED) {
+		if (k->connect_pending) {
+			k->connect_pending = false;
+			return 0;
+		}
 		return -EISCONN;
-	if (k->state == SK_CONNECTING)
-		return -EALREADY;
+	}
+	if (k->state == SK_CONNECTING) {
+		if (k->nonblock)
+			return -EALREADY;
+		/* Blocking, after an interrupted one: wait for the same handshake again. */
+		int err = block(ss, k, connect_done, k->sndtimeo_ns);
+		if (err)
+			return err == -EINTR ? -EINTR : -EALREADY;
+		k->connect_pending = false;
+		if (k->state == SK_CONNECTED)
+			return 0;
+		int e = k->err ? k->err : ECONNREFUSED;
+		k->err = 0;
+		return -e;
+	}
 	if (k->state == SK_LISTEN)
 		return -EISCONN;
+	if (k->connect_pending && k->err) {
+		int e = k->err;
+		k->err = 0;
+		k->connect_pending = false;
+		return -e;
+	}
 	sl_ip dst;
 	uint16_t port;
 	int err = from_sockaddr(k, a, len, &dst, &port);
@@ -740,10 +799,21 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 	k->state = SK_CONNECTING;
 	k->raddr = dst;
 	k->rport = port;
+	{
+		/* The source is chosen now (getsockname in SYN-SENT names it). */
+		sl_ip ra;
+		uint16_t lp, rp;
+		sl_tcp_endpoints(k->f, &k->laddr, &lp, &ra, &rp);
+		k->lport = lp;
+		k->bound = true;
+		k->any = false;
+	}
 	sl_sockets_poll(ss);
 	if (k->state == SK_CONNECTING) {
-		if (k->nonblock)
+		if (k->nonblock) {
+			k->connect_pending = true;
 			return -EINPROGRESS;
+		}
 		err = block(ss, k, connect_done, k->sndtimeo_ns);
 		if (err) {
 			/* A handler ran (EINTR), or SO_SNDTIMEO passed (Linux: EINPROGRESS): the
@@ -862,8 +932,8 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 		if (n == 0)
 			return (ssize_t)got; /* end of stream */
 		if (n != -EAGAIN) {
-			if (got)
-				return (ssize_t)got;
+			if (got || sl_tcp_eof(k->f))
+				return (ssize_t)got; /* tcp_recvmsg: after the FIN, end of file first */
 			/* tcp_recvmsg: the error once (sock_error clears it), then end of file. */
 			if (k->err_read)
 				return 0;
@@ -1174,13 +1244,7 @@ ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flag
 		return -ENOTCONN;
 	m->msg_flags = 0;
 	m->msg_controllen = 0;
-	if (m->msg_name && k->state == SK_CONNECTED) {
-		socklen_t l = m->msg_namelen;
-		to_sockaddr(k, &k->raddr, k->rport, m->msg_name, &l);
-		m->msg_namelen = l;
-	} else {
-		m->msg_namelen = 0;
-	}
+	m->msg_namelen = 0; /* tcp_recvmsg names no source */
 	return tcp_recv(ss, k, m, flags);
 }
 
@@ -1415,7 +1479,7 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 	}
 	if (level == IPPROTO_IPV6) {
 		if (k->family != AF_INET6)
-			return -ENOPROTOOPT;
+			return -EOPNOTSUPP;
 		if ((err = int_opt(v, len, &x)))
 			return err;
 		if (name == IPV6_V6ONLY) {
@@ -1474,6 +1538,8 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		case SO_ERROR:
 			x = k->err;
 			k->err = 0;
+			if (x)
+				k->err_read = true; /* sock_error: read once, wherever */
 			break;
 		case SO_BROADCAST:
 		case SO_OOBINLINE:
@@ -1499,7 +1565,9 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		}
 		default: return -ENOPROTOOPT;
 		}
-	} else if (level == IPPROTO_IPV6 && k->family == AF_INET6 && name == IPV6_V6ONLY) {
+	} else if (level == IPPROTO_IPV6 && k->family != AF_INET6) {
+		return -EOPNOTSUPP;
+	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
 		x = k->v6only;
 	} else {
 		return -ENOPROTOOPT;
@@ -1553,44 +1621,50 @@ short sl_sock_events(struct sl_sockets *ss, int s)
 		return POLLNVAL;
 	short ev = 0;
 	if (k->type == SOCK_DGRAM) {
-		if (k->rx_head || k->rd_shut)
-			ev |= POLLIN;
-		if (!k->wr_shut)
-			ev |= POLLOUT;
+		/* datagram_poll */
+		if (k->rx_head)
+			ev |= POLLIN | POLLRDNORM;
+		if (k->rd_shut)
+			ev |= POLLIN | POLLRDNORM | POLLRDHUP;
+		if (k->rd_shut && k->wr_shut)
+			ev |= POLLHUP;
+		ev |= POLLOUT | POLLWRNORM;
 		if (k->err)
 			ev |= POLLERR;
 		return ev;
 	}
 	switch (k->state) {
 	case SK_LISTEN:
-		return k->aq_n ? POLLIN : 0;
+		return k->aq_n ? POLLIN | POLLRDNORM : 0;
 	case SK_CONNECTING:
 		return 0;
 	case SK_OPEN:
-		/* tcp_poll on a socket in CLOSE: POLLHUP (and POLLOUT once it was connected or a
-		 * connect failed; a fresh socket is writable too: Linux reports POLLOUT|POLLHUP). */
-		ev = POLLOUT | POLLHUP;
+		/* tcp_poll on a socket in CLOSE: POLLHUP, and POLLOUT (a fresh socket and a failed
+		 * connect alike: Linux reports POLLOUT|POLLHUP). */
+		ev = POLLOUT | POLLWRNORM | POLLHUP;
 		if (k->err)
 			ev |= POLLERR;
 		if (k->was_connected)
-			ev |= POLLIN | POLLRDHUP;
+			ev |= POLLIN | POLLRDNORM | POLLRDHUP;
 		return ev;
 	default:
 		break;
 	}
+	/* tcp_poll: RCV_SHUTDOWN (the FIN, or shutdown SHUT_RD) makes IN|RDHUP whatever is
+	 * unread; HUP when both directions are shut or the connection is gone; OUT when it has
+	 * room or the sending side is shut (a write then fails at once). */
 	struct sl_iov v[2];
 	ssize_t n = sl_tcp_peek(k->f, v);
-	bool eof = n == 0 || (n < 0 && n != -EAGAIN);
-	if (n > 0 || eof || k->rd_shut)
-		ev |= POLLIN;
-	if (eof || k->rd_shut)
+	bool rcv_shut = sl_tcp_eof(k->f) || k->rd_shut || k->closed;
+	bool snd_shut = k->wr_shut || k->closed;
+	if (n > 0 || rcv_shut || (n < 0 && n != -EAGAIN))
+		ev |= POLLIN | POLLRDNORM;
+	if (rcv_shut)
 		ev |= POLLRDHUP;
-	if (!k->wr_shut && !k->closed && sl_tcp_sndbuf_free(k->f) > 0)
-		ev |= POLLOUT;
-	if ((eof && (k->wr_shut || k->closed)) || (k->closed && k->err))
+	if ((rcv_shut && snd_shut) || k->closed)
 		ev |= POLLHUP;
-	if (k->closed && (k->wr_shut || k->err))
-		ev |= POLLOUT; /* writes fail at once: Linux reports a dead socket writable */
+	if (snd_shut || sl_tcp_sndbuf_free(k->f) > 0)
+		ev |= POLLOUT | POLLWRNORM;
 	if (k->err)
 		ev |= POLLERR;
 	return ev;
