@@ -122,6 +122,12 @@ $(BUILD)/san/sluice: $(TOOL_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/libsluice-san.a
 $(BUILD)/sluice-relay: $(RELAY_SRCS:%.c=$(BUILD)/%.o)
 	$(CC) $(CFLAGS) -o $@ $^ -lm
 
+# The socket-semantics suite (tests/sock/test_semantics.sh): plain libc, no sluice code; run on
+# the kernel and under `sluice exec`.
+$(BUILD)/sock/semantics: tests/sock/semantics.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libsluice.a -lcmocka $(LDLIBS)
@@ -162,13 +168,13 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/oracle.h $(BUILD)/libsluice-fuzz
 run: all
 	@bash tools/demo.sh $(DURATION)
 
-test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/san/sluice $(FUZZ_BINS)
+test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/san/sluice $(FUZZ_BINS) $(BUILD)/sock/semantics
 	@bash tests/run.sh
 
 test-unit: all $(UNIT_BINS) $(SAN_BINS)
 	@bash tests/run.sh unit
 
-test-net: all $(BUILD)/san/sluice
+test-net: all $(BUILD)/san/sluice $(BUILD)/sock/semantics
 	@bash tests/run.sh net
 
 test-install: all

@@ -3,7 +3,7 @@
 #   tests/run.sh          all: unit + sim (plain and ASan/UBSan), install, fuzz (short), net (root)
 #   tests/run.sh unit     unit + sim only
 #   tests/run.sh install  make install into a temporary DESTDIR, build against it (no root)
-#   tests/run.sh net      root veth tests only
+#   tests/run.sh net      root veth tests only (tests/net, then tests/sock)
 # A suite that cannot run here (no root, missing kernel feature) FAILS and says why.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +65,10 @@ if [[ $what == all || $what == net ]]; then
 	else
 		for t in tests/net/test_*.sh; do
 			run_one "net/$(basename "$t" .sh)" timeout 300 bash "$t"
+		done
+		# The socket-semantics suite: the same checks on the kernel and under `sluice exec`.
+		for t in tests/sock/test_*.sh; do
+			run_one "sock/$(basename "$t" .sh)" timeout 600 bash "$t"
 		done
 	fi
 fi
