@@ -45,12 +45,15 @@ SO_FILE       := libsluice.so.$(VERSION)
 SO_LIBS       := -lxdp -lbpf -lpthread -lm
 LIB_POBJS     := $(LIB_SRCS:%.c=$(BUILD)/pic/%.o)
 SHARED_LIB    := $(BUILD)/$(SO_FILE) $(BUILD)/$(SONAME) $(BUILD)/libsluice.so
+# The LD_PRELOAD shim of `sluice exec` (tools/preload/): the library's PIC objects inside,
+# exporting only the libc functions it stands in for.
+PRELOAD       := $(BUILD)/libsluice-preload.so
 
 .PHONY: all run test test-unit test-san test-fuzz test-net test-install bench fuzz install \
 	uninstall clean deps format
 
 all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(SHARED_LIB) $(BUILD)/examples/udp_echo \
-	$(BUILD)/sluice-relay
+	$(BUILD)/sluice-relay $(PRELOAD)
 
 $(BUILD)/examples/%: docs/examples/%.c $(BUILD)/libsluice.a
 	@mkdir -p $(dir $@)
@@ -104,6 +107,15 @@ $(BUILD)/$(SO_FILE): $(LIB_POBJS) $(BUILD)/libsluice.map
 
 $(BUILD)/$(SONAME) $(BUILD)/libsluice.so: $(BUILD)/$(SO_FILE)
 	ln -sf $(SO_FILE) $@
+
+$(PRELOAD): $(BUILD)/pic/tools/preload/preload.o $(LIB_POBJS) tools/preload/preload.map
+	$(CC) $(CFLAGS) -shared -Wl,--version-script=tools/preload/preload.map -Wl,--no-undefined \
+		-Wl,-z,relro -Wl,-z,now -o $@ $(BUILD)/pic/tools/preload/preload.o $(LIB_POBJS) \
+		-ldl $(SO_LIBS)
+
+# Where `sluice exec` finds the shim when it is not beside the binary (an installed CLI).
+$(BUILD)/tools/cmd_exec.o $(BUILD)/san/tools/cmd_exec.o: CFLAGS += \
+	-DSLUICE_PRELOAD_INSTALLED='"$(LIBDIR)/sluice/libsluice-preload.so"'
 
 $(BUILD)/libsluice-san.a: $(LIB_SOBJS)
 	@rm -f $@
@@ -225,6 +237,7 @@ install: all $(BUILD)/sluice.pc $(BUILD)/api-symbols.txt
 	ln -sf $(SO_FILE) $(D)$(LIBDIR)/$(SONAME)
 	ln -sf $(SONAME) $(D)$(LIBDIR)/libsluice.so
 	install -D -m 0644 $(BUILD)/sluice.pc $(D)$(PKGCONFIGDIR)/sluice.pc
+	install -D -m 0644 $(PRELOAD) $(D)$(LIBDIR)/sluice/libsluice-preload.so
 	install -d $(D)$(INCLUDEDIR)/sluice
 	install -m 0644 include/sluice/*.h $(D)$(INCLUDEDIR)/sluice/
 	install -D -m 0644 docs/sluice.8 $(D)$(MANDIR)/man8/sluice.8
@@ -242,6 +255,8 @@ uninstall: $(BUILD)/api-symbols.txt
 	rm -f $(D)$(BINDIR)/sluice
 	rm -f $(D)$(LIBDIR)/libsluice.a $(D)$(LIBDIR)/libsluice.so $(D)$(LIBDIR)/$(SONAME) \
 		$(D)$(LIBDIR)/$(SO_FILE) $(D)$(PKGCONFIGDIR)/sluice.pc
+	rm -f $(D)$(LIBDIR)/sluice/libsluice-preload.so
+	-rmdir $(D)$(LIBDIR)/sluice
 	rm -f $(addprefix $(D)$(INCLUDEDIR)/sluice/,$(notdir $(wildcard include/sluice/*.h)))
 	-rmdir $(D)$(INCLUDEDIR)/sluice
 	rm -f $(D)$(MANDIR)/man8/sluice.8 $(addprefix $(D)$(MANDIR)/man3/,$(notdir $(MAN3)))

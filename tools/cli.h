@@ -31,6 +31,8 @@ void cmd_flow_usage(FILE *f);
 int cmd_stats(int argc, char **argv);
 void cmd_stats_usage(FILE *f);
 int cmd_run(int argc, char **argv);
+int cmd_exec(int argc, char **argv);
+void cmd_exec_usage(FILE *f);
 void cmd_run_usage(FILE *f);
 
 /* "sluice: <message>\n" on stderr. */

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"flow", "add, delete and list steering rules", cmd_flow, cmd_flow_usage},
     {"stats", "show gate and stack counters", cmd_stats, cmd_stats_usage},
     {"run", "run the stack on one queue of a device", cmd_run, cmd_run_usage},
+    {"exec", "run a program with its sockets on a sluice stack", cmd_exec, cmd_exec_usage},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -53,6 +53,9 @@ struct sl_tcp_connect_opts {
 	uint64_t timeout_ns;	       /* 0: the SYN retransmission limit decides (~ 60 s) */
 	const char *cc;		       /* congestion control ("cubic", "newreno"); NULL: the
 					* stack's (sl_stack_config.tcp_cc) */
+	uint16_t src_port;	       /* 0: an ephemeral port (RFC 6056); else this one (bind
+					* before connect): -EADDRINUSE when the 4-tuple is taken
+					* or the port is a listener's */
 };
 /* Active open. The flow exists at once; on_connected reports the outcome. */
 int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
@@ -66,8 +69,9 @@ void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *
  * can make sure the replies reach this stack (sluice run --queues steers the 4-tuple to its
  * queue in the gate; --shared also holds the local port with a kernel socket); a negative
  * errno refuses the connection (sl_tcp_connect returns it), except -EADDRINUSE, which refuses
- * the local port only: sl_tcp_connect then tries the next ephemeral port, up to 64 of them
- * (after the last, it returns -EADDRINUSE). on_gone is not called for a refused port.
+ * the local port only: sl_tcp_connect then tries the next ephemeral port, each of the range
+ * (49152..65535) once, RFC 6056 §3.3, and returns -EADDRINUSE after the last. on_gone is not
+ * called for a refused port.
  * on_gone runs when that connection leaves the connection table for good (closed, reset, timed
  * out, aborted, TIME-WAIT over, or sl_stack_close), once per on_open that returned 0; the tuple
  * may be used again after it. Either may be NULL. */
@@ -132,6 +136,10 @@ struct sl_tcp_info {
 	uint64_t recoveries, rto_count, tlp_probes, spurious_undone, dsacks_rx, dsacks_tx;
 };
 void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *out);
+
+/* Turn keepalive on (ka) or off (NULL) for a connection: the probes count from the last
+ * segment received (Keepalive above). */
+void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka);
 
 /* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
  * The window and threshold carry over; the algorithm's own state starts afresh. */

@@ -3,13 +3,15 @@
  * runs once per sl_tcp_connect with the chosen 4-tuple before any segment of it exists, and
  * can refuse the connection; on_gone runs once when the connection leaves the table (after
  * TIME-WAIT, after a reset, at sl_stack_close), and never for a refused one. -EADDRINUSE
- * from on_open refuses the local port only: sl_tcp_connect offers the next ephemeral port, up
- * to 64, then returns -EADDRINUSE.
+ * from on_open refuses the local port only: sl_tcp_connect offers the next ephemeral port,
+ * every port of the range once (RFC 6056 §3.3: the whole range is searched), then returns
+ * -EADDRINUSE.
  */
 #include <errno.h>
 #include "unit/pipenet.h"
 
 #define MS 1000000ULL
+#define RANGE 16384 /* the ephemeral range, 49152..65535 (RFC 6056 §2.1) */
 
 struct seen {
 	int opens, gones;
@@ -24,7 +26,7 @@ struct seen {
 		sl_ip local, remote;
 		uint16_t lport, rport;
 		uint64_t tcp_tx;
-	} call[256]; /* every on_open call */
+	} call[RANGE + 8]; /* every on_open call */
 };
 
 static int on_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
@@ -37,7 +39,7 @@ static int on_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t 
 	s->lport = lport;
 	s->rport = rport;
 	s->tcp_tx_at_open = sl_stack_stats(st)->c[SL_STAT_tcp_tx];
-	if (k < 256) {
+	if (k < RANGE + 8) {
 		s->call[k].local = *local;
 		s->call[k].remote = *remote;
 		s->call[k].lport = lport;
@@ -211,18 +213,21 @@ static void test_gone_at_stack_close(void **state)
  * and every call named the same local address, remote address and port. */
 static void expect_distinct_ports(const struct seen *s, int n, const sl_ip *dst, uint16_t rport)
 {
-	assert_true(n <= 256);
+	static int offered_by[65536];
+	assert_true(n <= RANGE + 8);
+	for (int p = 0; p < 65536; p++)
+		offered_by[p] = -1;
 	for (int i = 0; i < n; i++) {
-		assert_true(s->call[i].lport >= 49152);
+		uint16_t p = s->call[i].lport;
+		assert_true(p >= 49152);
 		assert_memory_equal(s->call[i].remote.b, dst->b, 16);
 		assert_int_equal(s->call[i].rport, rport);
 		assert_memory_equal(s->call[i].local.b, s->call[0].local.b, 16);
-		for (int j = 0; j < i; j++)
-			if (s->call[j].lport == s->call[i].lport) {
-				print_message("calls %d and %d both offered port %u\n", j, i,
-					      s->call[i].lport);
-				fail();
-			}
+		if (offered_by[p] >= 0) {
+			print_message("calls %d and %d both offered port %u\n", offered_by[p], i, p);
+			fail();
+		}
+		offered_by[p] = i;
 	}
 }
 
@@ -271,7 +276,7 @@ static void test_eaddrinuse_tries_next_port(void **state)
 	assert_int_equal(s.opens, 4);
 }
 
-/* Every port refused: sl_tcp_connect gives up after 64 on_open calls (64 distinct ports)
+/* Every port refused: sl_tcp_connect gives up after RANGE on_open calls (every port once)
  * with -EADDRINUSE; nothing was sent, nothing is in the table, on_gone is never called. The
  * stack is none the worse for it: the next connect, accepted, works. */
 static void test_eaddrinuse_every_port(void **state)
@@ -284,10 +289,10 @@ static void test_eaddrinuse_every_port(void **state)
 	assert_int_equal(sl_tcp_listen(n.b, 5000, NULL, accept_cb, &b), 0);
 	sl_ip dst = sl_ip_v4(PN_IP_B);
 	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &app_cbs, &a, &a.f), -EADDRINUSE);
-	if (s.opens != 64)
+	if (s.opens != RANGE)
 		print_message("on_open called %d times\n", s.opens);
-	assert_int_equal(s.opens, 64);
-	expect_distinct_ports(&s, 64, &dst, 5000);
+	assert_int_equal(s.opens, RANGE);
+	expect_distinct_ports(&s, RANGE, &dst, 5000);
 	pn_run_until(&n, &run, NULL, NULL, 100 * MS);
 	assert_int_equal(sl_stack_stats(n.a)->c[SL_STAT_tcp_tx], 0);
 	assert_int_equal(sl_stack_stats(n.b)->c[SL_STAT_tcp_rx], 0);
@@ -297,7 +302,7 @@ static void test_eaddrinuse_every_port(void **state)
 
 	s.inuse = 0; /* now accepted */
 	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &app_cbs, &a, &a.f), 0);
-	assert_int_equal(s.opens, 65);
+	assert_int_equal(s.opens, RANGE + 1);
 	assert_true(pn_run_until(&n, &run, connected, &a, 2000 * MS));
 	assert_int_equal(a.connect_err, 0);
 	pn_down(&n);
@@ -305,22 +310,24 @@ static void test_eaddrinuse_every_port(void **state)
 	assert_int_equal(s.gone_same_tuple, 1);
 }
 
-/* The 64th port is the last one offered: refused 63 times, the connection takes it. */
-static void test_eaddrinuse_64th_port_taken(void **state)
+/* The last port of the range is offered: refused RANGE - 1 times, the connection takes it. */
+static void test_eaddrinuse_last_port_taken(void **state)
 {
 	struct net n;
-	struct seen s = {.inuse = 63};
+	static struct seen s;
+	memset(&s, 0, sizeof(s));
+	s.inuse = RANGE - 1;
 	struct app a = {0}, b = {0};
 	up(&n, &s);
 	assert_int_equal(sl_tcp_listen(n.b, 5000, NULL, accept_cb, &b), 0);
 	sl_ip dst = sl_ip_v4(PN_IP_B);
 	assert_int_equal(sl_tcp_connect(n.a, &dst, 5000, NULL, &app_cbs, &a, &a.f), 0);
-	assert_int_equal(s.opens, 64);
-	expect_distinct_ports(&s, 64, &dst, 5000);
+	assert_int_equal(s.opens, RANGE);
+	expect_distinct_ports(&s, RANGE, &dst, 5000);
 	sl_ip local, remote;
 	uint16_t lport, rport;
 	sl_tcp_endpoints(a.f, &local, &lport, &remote, &rport);
-	assert_int_equal(lport, s.call[63].lport);
+	assert_int_equal(lport, s.call[RANGE - 1].lport);
 	assert_true(pn_run_until(&n, &run, connected, &a, 2000 * MS));
 	assert_int_equal(a.connect_err, 0);
 	pn_down(&n);
@@ -356,7 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_gone_at_stack_close),
 	    cmocka_unit_test(test_eaddrinuse_tries_next_port),
 	    cmocka_unit_test(test_eaddrinuse_every_port),
-	    cmocka_unit_test(test_eaddrinuse_64th_port_taken),
+	    cmocka_unit_test(test_eaddrinuse_last_port_taken),
 	    cmocka_unit_test(test_eaddrinuse_then_other_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -370,7 +370,8 @@ uint32_t sl_tcp_ts_now(const struct sl_tcb *t, uint64_t ns)
 /* RFC 6056 §3.3.4 (algorithm 4, double-hash): port = min + (F(addrs, rport) + table[G(...)])
  * mod range, table[G] counting up. Each destination walks its own sequence from its own
  * secret offset, so a port handed out for one destination tells nothing of another's. */
-#define CONNECT_PORT_TRIES 64
+/* RFC 6056 §3.3: the whole ephemeral range is searched before giving up. */
+#define CONNECT_PORT_TRIES 16384
 
 static uint16_t ephemeral_port(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
 			       uint16_t rport)
@@ -539,11 +540,18 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	if (o && o->cc && !(cc = sl_tcp_cc_find(o->cc)))
 		return -EINVAL;
 	/* A hook that finds the port taken elsewhere (shared mode: by a kernel socket) gets the
-	 * next one, up to CONNECT_PORT_TRIES. */
+	 * next one, each port of the range once. */
 	struct sl_tcb *t = NULL;
 	uint16_t lport = 0;
 	for (int tries = 0;; tries++) {
-		lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
+		if (o && o->src_port) {
+			lport = o->src_port;
+			if (sl_tcp_lookup(st, &laddr, lport, raddr, (uint16_t)port) ||
+			    sl_tcp_find_listener(st, lport))
+				return -EADDRINUSE;
+		} else {
+			lport = ephemeral_port(st, &laddr, raddr, (uint16_t)port);
+		}
 		if (!lport)
 			return -EADDRNOTAVAIL;
 		if (!st->tcp.hooks.on_open)
@@ -552,7 +560,7 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 						 (uint16_t)port);
 		if (!herr)
 			break;
-		if (herr != -EADDRINUSE || tries + 1 >= CONNECT_PORT_TRIES)
+		if (herr != -EADDRINUSE || tries + 1 >= CONNECT_PORT_TRIES || (o && o->src_port))
 			return herr < 0 ? herr : -EINVAL;
 	}
 	t = sl_tcb_new(st, &laddr, lport, raddr, (uint16_t)port);
@@ -585,6 +593,20 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	sl_tcp_send_syn(t);
 	*out = (struct sl_tcp_flow *)t;
 	return 0;
+}
+
+void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	if (!ka) {
+		t->ka_on = false;
+		sl_timer_cancel(&t->st->timers, &t->ka_timer);
+		return;
+	}
+	t->ka = *ka;
+	t->ka_on = true;
+	sl_timer_cancel(&t->st->timers, &t->ka_timer);
+	sl_tcp_ka_reset(t); /* counts from now, as if a segment had just come */
 }
 
 void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg)

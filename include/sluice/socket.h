@@ -1,0 +1,79 @@
+/*
+ * A BSD socket layer over one stack (user/sock/): stream (TCP) and datagram (UDP) sockets of
+ * AF_INET and AF_INET6 with Linux's semantics, for programs written against socket(2) and for
+ * `sluice exec` (the LD_PRELOAD shim, tools/preload.c). Every call returns the result the
+ * system call would, or -errno (never sets errno). Sockets are small integers (handles, 0..)
+ * of this layer, not descriptors; the shim maps descriptors onto them.
+ *
+ * Blocking calls drive the stack from the calling thread: they poll it, and sleep on its
+ * device's descriptor until something is due, as sl_stack_run does. A socket layer is not
+ * thread-safe: one thread at a time (the shim holds a lock around every call).
+ */
+#ifndef SLUICE_SOCKET_H
+#define SLUICE_SOCKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+struct sl_stack;
+struct sl_sockets;
+
+/* A layer over st (which it does not own) for up to max_sockets sockets (1..65536). */
+int sl_sockets_new(struct sl_stack *st, unsigned max_sockets, struct sl_sockets **out);
+/* Close every socket (as close(2) would) and free the layer. */
+void sl_sockets_free(struct sl_sockets *ss);
+struct sl_stack *sl_sockets_stack(struct sl_sockets *ss);
+
+/* socket(2): domain AF_INET or AF_INET6, type SOCK_STREAM or SOCK_DGRAM (| SOCK_NONBLOCK,
+ * SOCK_CLOEXEC: the latter is the caller's business), protocol 0 or the type's. A handle, or
+ * -EAFNOSUPPORT, -EPROTONOSUPPORT, -ESOCKTNOSUPPORT, -EMFILE. */
+int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol);
+int sl_sock_bind(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len);
+int sl_sock_listen(struct sl_sockets *ss, int s, int backlog);
+/* flags: SOCK_NONBLOCK for the new socket (accept4). */
+int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len, int flags);
+int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len);
+/* send/recv family: flags MSG_DONTWAIT, MSG_NOSIGNAL (without it, EPIPE also raises SIGPIPE,
+ * as Linux does), MSG_PEEK, MSG_WAITALL, MSG_TRUNC (datagram receive). */
+ssize_t sl_sock_sendmsg(struct sl_sockets *ss, int s, const struct msghdr *m, int flags);
+ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flags);
+int sl_sock_shutdown(struct sl_sockets *ss, int s, int how);
+int sl_sock_close(struct sl_sockets *ss, int s);
+int sl_sock_getsockname(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len);
+int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len);
+int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const void *v,
+		       socklen_t len);
+int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *v,
+		       socklen_t *len);
+/* O_NONBLOCK on or off; its state. */
+int sl_sock_set_nonblock(struct sl_sockets *ss, int s, bool on);
+int sl_sock_get_nonblock(struct sl_sockets *ss, int s);
+/* FIONREAD: bytes readable (stream) or the size of the next datagram (datagram). */
+int sl_sock_nread(struct sl_sockets *ss, int s);
+/* Is s a live handle of this layer? */
+bool sl_sock_valid(struct sl_sockets *ss, int s);
+
+/* Readiness as poll(2) reports it: POLLIN, POLLOUT, POLLERR, POLLHUP, POLLRDHUP (and
+ * POLLPRI never). */
+short sl_sock_events(struct sl_sockets *ss, int s);
+/* A count that moves whenever s may have become ready for something it was not (data,
+ * a connection, send space, an error, the end of the stream): edge-triggered epoll reports
+ * a socket again only when this moved. */
+uint64_t sl_sock_edge(struct sl_sockets *ss, int s);
+
+/* Drive the stack: process what arrived and what is due, without sleeping. */
+void sl_sockets_poll(struct sl_sockets *ss);
+/* The device's descriptor (readable when frames arrived) and the next time the stack has
+ * something due (ns, sl_now_ns clock; UINT64_MAX: nothing), for a caller that sleeps in
+ * poll(2) or epoll_wait(2) itself. */
+int sl_sockets_fd(struct sl_sockets *ss);
+uint64_t sl_sockets_next(struct sl_sockets *ss);
+/* Sleep until the device is readable, the stack has something due, or timeout_ns passes
+ * (0: do not sleep), then poll. */
+void sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns);
+
+#endif

@@ -1,0 +1,1143 @@
+/*
+ * libsluice-preload.so: the LD_PRELOAD shim of `sluice exec` (docs/sluice.8, EXEC). It puts
+ * a sluice stack into an unmodified program: every AF_INET/AF_INET6 stream or datagram socket
+ * the program makes lives on sluice's socket layer (include/sluice/socket.h); every other
+ * descriptor goes to libc untouched.
+ *
+ * Descriptors: a sluice socket is given a real descriptor number (an eventfd nobody writes),
+ * so its number cannot collide with a kernel descriptor's and close/dup bookkeeping in the
+ * program stays sane. The map from descriptor to socket handle is an array.
+ *
+ * Waiting: poll, select and epoll on a mix of sluice sockets and kernel descriptors compute
+ * the sluice side from the socket layer and hand the kernel side to the real call, with the
+ * AF_XDP socket's descriptor added so that an arriving frame ends the kernel's sleep; the
+ * stack is polled before and after. Edge-triggered epoll reports a sluice socket when its
+ * edge count (sl_sock_edge) moved since the last report.
+ *
+ * Threads: one lock around every call that touches sluice; a blocking call sleeps holding it
+ * (single-threaded event loops are the supported model). fork() while sluice sockets are open
+ * is refused: the child would share the AF_XDP rings with its parent.
+ *
+ * Configuration comes from sluice exec in SLUICE_EXEC_* variables, removed from the
+ * environment (with LD_PRELOAD) when the stack starts, at the program's first IP socket, so
+ * programs it runs do not load the shim (a wrapper that execs the program, having made no
+ * socket, passes it on).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "sluice/sluice.h"
+#include "sluice/socket.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define MAX_FD 65536
+#define XSK_TAG 0x534c5853434b4e31ULL /* epoll data of the AF_XDP descriptor: "SLXSCKN1" */
+
+static struct {
+	pthread_mutex_t mu;
+	bool on;
+	struct sl_dev *dev;
+	struct sl_stack *st;
+	struct sl_sockets *ss;
+	struct sl_gate *gate;
+	unsigned queue;
+	char dev_name[64];
+	char stats_path[256];
+	int open_socks;
+} G = {.mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
+
+static int *fdmap; /* descriptor → handle + 1 (0: not ours) */
+
+/* epoll sets that hold sluice sockets. */
+struct ep_item {
+	int fd;
+	struct epoll_event ev;
+	uint64_t edge_seen;
+	bool disabled; /* EPOLLONESHOT reported */
+	struct ep_item *next;
+};
+struct ep {
+	struct ep_item *items;
+	bool xsk_added;
+};
+static struct ep **eps; /* by epoll descriptor */
+
+/* The real functions. */
+static int (*r_socket)(int, int, int);
+static int (*r_close)(int);
+static int (*r_bind)(int, const struct sockaddr *, socklen_t);
+static int (*r_listen)(int, int);
+static int (*r_accept)(int, struct sockaddr *, socklen_t *);
+static int (*r_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*r_connect)(int, const struct sockaddr *, socklen_t);
+static ssize_t (*r_read)(int, void *, size_t);
+static ssize_t (*r_write)(int, const void *, size_t);
+static ssize_t (*r_readv)(int, const struct iovec *, int);
+static ssize_t (*r_writev)(int, const struct iovec *, int);
+static ssize_t (*r_send)(int, const void *, size_t, int);
+static ssize_t (*r_recv)(int, void *, size_t, int);
+static ssize_t (*r_sendto)(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+static ssize_t (*r_recvfrom)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+static ssize_t (*r_sendmsg)(int, const struct msghdr *, int);
+static ssize_t (*r_recvmsg)(int, struct msghdr *, int);
+static int (*r_shutdown)(int, int);
+static int (*r_getsockname)(int, struct sockaddr *, socklen_t *);
+static int (*r_getpeername)(int, struct sockaddr *, socklen_t *);
+static int (*r_setsockopt)(int, int, int, const void *, socklen_t);
+static int (*r_getsockopt)(int, int, int, void *, socklen_t *);
+static int (*r_fcntl)(int, int, ...);
+static int (*r_ioctl)(int, unsigned long, ...);
+static int (*r_poll)(struct pollfd *, nfds_t, int);
+static int (*r_ppoll)(struct pollfd *, nfds_t, const struct timespec *, const sigset_t *);
+static int (*r_epoll_ctl)(int, int, int, struct epoll_event *);
+static int (*r_epoll_wait)(int, struct epoll_event *, int, int);
+static int (*r_epoll_pwait)(int, struct epoll_event *, int, int, const sigset_t *);
+static pid_t (*r_fork)(void);
+static int (*r_dup)(int);
+static int (*r_dup2)(int, int);
+static int (*r_dup3)(int, int, int);
+static ssize_t (*r_sendfile)(int, int, off_t *, size_t);
+
+#define RESOLVE(name) r_##name = dlsym(RTLD_NEXT, #name)
+
+static void resolve_all(void)
+{
+	RESOLVE(socket);
+	RESOLVE(close);
+	RESOLVE(bind);
+	RESOLVE(listen);
+	RESOLVE(accept);
+	RESOLVE(accept4);
+	RESOLVE(connect);
+	RESOLVE(read);
+	RESOLVE(write);
+	RESOLVE(readv);
+	RESOLVE(writev);
+	RESOLVE(send);
+	RESOLVE(recv);
+	RESOLVE(sendto);
+	RESOLVE(recvfrom);
+	RESOLVE(sendmsg);
+	RESOLVE(recvmsg);
+	RESOLVE(shutdown);
+	RESOLVE(getsockname);
+	RESOLVE(getpeername);
+	RESOLVE(setsockopt);
+	RESOLVE(getsockopt);
+	RESOLVE(fcntl);
+	RESOLVE(ioctl);
+	RESOLVE(poll);
+	RESOLVE(ppoll);
+	RESOLVE(epoll_ctl);
+	RESOLVE(epoll_wait);
+	RESOLVE(epoll_pwait);
+	RESOLVE(fork);
+	RESOLVE(dup);
+	RESOLVE(dup2);
+	RESOLVE(dup3);
+	RESOLVE(sendfile);
+}
+
+/* Another library's constructor may call in before ours ran. */
+static inline void ensure(void)
+{
+	if (__builtin_expect(!r_close, 0))
+		resolve_all();
+}
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("sluice exec: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	_exit(1);
+}
+
+/* The handle of descriptor fd, or -1. */
+static int handle(int fd)
+{
+	if (!G.on || fd < 0 || fd >= MAX_FD)
+		return -1;
+	return fdmap[fd] - 1;
+}
+
+static int fail(int neg)
+{
+	errno = -neg;
+	return -1;
+}
+
+static ssize_t sfail(ssize_t neg)
+{
+	errno = (int)-neg;
+	return -1;
+}
+
+#define LOCK() pthread_mutex_lock(&G.mu)
+#define UNLOCK() pthread_mutex_unlock(&G.mu)
+
+/* --- start and end --------------------------------------------------------------------- */
+
+static void start(void)
+{
+	const char *dev = getenv("SLUICE_EXEC_DEV");
+	if (!dev)
+		return; /* loaded without sluice exec: stay out of the way */
+	const char *addrs = getenv("SLUICE_EXEC_ADDRS");
+	const char *gws = getenv("SLUICE_EXEC_GW");
+	const char *q = getenv("SLUICE_EXEC_QUEUE");
+	bool generic = getenv("SLUICE_EXEC_GENERIC") != NULL;
+	snprintf(G.dev_name, sizeof(G.dev_name), "%s", dev);
+	G.queue = q ? (unsigned)atoi(q) : 0;
+
+	struct sl_stack_config cfg;
+	sl_stack_config_init(&cfg);
+	char buf[1024];
+	snprintf(buf, sizeof(buf), "%s", addrs ? addrs : "");
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char *slash = strchr(t, '/');
+		if (!slash || cfg.n_addrs == SL_MAX_ADDRS)
+			die("bad SLUICE_EXEC_ADDRS: %s", addrs);
+		*slash = 0;
+		if (sl_ip_parse(t, &cfg.addrs[cfg.n_addrs].addr) < 0)
+			die("bad address %s", t);
+		cfg.addrs[cfg.n_addrs].prefix_len = (uint8_t)atoi(slash + 1);
+		cfg.n_addrs++;
+	}
+	snprintf(buf, sizeof(buf), "%s", gws ? gws : "");
+	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		sl_ip g;
+		if (sl_ip_parse(t, &g) < 0)
+			die("bad gateway %s", t);
+		if (sl_ip_is_v4(&g))
+			cfg.gateway = g;
+		else if (!sl_ip_is_zero(&cfg.gateway) && sl_ip_is_v4(&cfg.gateway))
+			cfg.gateway6 = g;
+		else
+			cfg.gateway = g;
+	}
+	uint64_t seed;
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = sl_now_ns();
+	cfg.seed = seed;
+
+	fdmap = calloc(MAX_FD, sizeof(*fdmap));
+	eps = calloc(MAX_FD, sizeof(*eps));
+	if (!fdmap || !eps)
+		die("out of memory");
+	struct sl_xsk_config xc = {.ifname = dev, .queue = G.queue, .generic = generic};
+	int err = sl_dev_xsk_open(&xc, &G.dev);
+	if (err)
+		die("cannot open an AF_XDP socket on %s queue %u: %s", dev, G.queue,
+		    sl_strerror(err));
+	char why[200];
+	if (sl_stack_config_check(&cfg, G.dev->mtu, why, sizeof(why)) < 0)
+		die("cannot start the stack: %s", why);
+	if ((err = sl_stack_open(G.dev, &cfg, sl_now_ns(), &G.st)) < 0)
+		die("cannot start the stack: %s", sl_strerror(err));
+	if ((err = sl_gate_open(dev, &G.gate)) < 0)
+		die("cannot open the gate of %s: %s", dev, sl_strerror(err));
+	if ((err = sl_gate_set_socket(G.gate, G.queue, sl_dev_xsk_socket(G.dev))) < 0)
+		die("cannot put the socket into the gate: %s", sl_strerror(err));
+	if ((err = sl_sockets_new(G.st, 4096, &G.ss)) < 0)
+		die("cannot make the socket layer: %s", sl_strerror(err));
+	/* RFC 4862 §5.4: IPv6 addresses are usable once Duplicate Address Detection passed. */
+	uint64_t until = sl_now_ns() + 3000000000ULL;
+	for (;;) {
+		bool pending = false;
+		for (unsigned i = 0; i < cfg.n_addrs; i++) {
+			int s = sl_ip_addr_state(G.st, &cfg.addrs[i].addr);
+			if (s == -EADDRINUSE)
+				die("another host holds %s (duplicate address detection)",
+				    sl_ip_str(&cfg.addrs[i].addr, why, sizeof(why)));
+			pending |= s == -EINPROGRESS;
+		}
+		if (!pending || sl_now_ns() > until)
+			break;
+		sl_sockets_wait(G.ss, 5000000ULL);
+	}
+	if (sl_stats_path(dev, G.queue, G.stats_path, sizeof(G.stats_path)) == 0 &&
+	    sl_stack_publish_stats(G.st, G.stats_path, dev, G.queue) < 0)
+		G.stats_path[0] = 0;
+	G.on = true;
+}
+
+__attribute__((constructor)) static void shim_init(void)
+{
+	resolve_all();
+}
+
+/* The stack starts with the program's first IP socket, not when the shim loads: a wrapper
+ * (a shell script, pyenv's shims) that execs the real program makes none, and hands the shim
+ * on in LD_PRELOAD. Once started, programs this one runs are the kernel's again. */
+static void start_once(void)
+{
+	static bool tried;
+	if (tried)
+		return;
+	tried = true;
+	start();
+	unsetenv("LD_PRELOAD");
+	unsetenv("SLUICE_EXEC_DEV");
+	unsetenv("SLUICE_EXEC_ADDRS");
+	unsetenv("SLUICE_EXEC_GW");
+	unsetenv("SLUICE_EXEC_QUEUE");
+	unsetenv("SLUICE_EXEC_GENERIC");
+}
+
+__attribute__((destructor)) static void shim_fini(void)
+{
+	if (!G.on)
+		return;
+	LOCK();
+	G.on = false;
+	/* What the program left open is closed as the kernel would at exit: data queued is
+	 * still sent for a while (FIN after it), so drive the stack briefly. */
+	sl_sockets_free(G.ss);
+	uint64_t until = sl_now_ns() + 200000000ULL;
+	while (sl_now_ns() < until) {
+		uint64_t next = sl_stack_poll(G.st, sl_now_ns());
+		if (next == UINT64_MAX)
+			break;
+		usleep(1000);
+	}
+	sl_gate_set_socket(G.gate, G.queue, -1);
+	sl_stack_close(G.st);
+	if (G.stats_path[0])
+		unlink(G.stats_path);
+	sl_dev_close(G.dev);
+	sl_gate_close(G.gate);
+	UNLOCK();
+}
+
+/* --- sockets ---------------------------------------------------------------------------- */
+
+static int adopt(int h, bool cloexec)
+{
+	int fd = eventfd(0, EFD_NONBLOCK | (cloexec ? EFD_CLOEXEC : 0));
+	if (fd < 0 || fd >= MAX_FD) {
+		int e = fd < 0 ? errno : EMFILE;
+		if (fd >= 0)
+			r_close(fd);
+		sl_sock_close(G.ss, h);
+		return fail(-e);
+	}
+	fdmap[fd] = h + 1;
+	G.open_socks++;
+	return fd;
+}
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	ensure();
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if ((domain != AF_INET && domain != AF_INET6) || (base != SOCK_STREAM && base != SOCK_DGRAM))
+		return r_socket(domain, type, protocol);
+	LOCK();
+	start_once();
+	if (!G.on) {
+		UNLOCK();
+		return r_socket(domain, type, protocol);
+	}
+	int h = sl_sock_socket(G.ss, domain, type, protocol);
+	int r = h < 0 ? fail(h) : adopt(h, type & SOCK_CLOEXEC);
+	UNLOCK();
+	return r;
+}
+
+static void ep_forget(int fd);
+
+EXPORT int close(int fd)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0) {
+		if (G.on && fd >= 0 && fd < MAX_FD && eps[fd]) {
+			/* An epoll set going away: its bookkeeping with it. */
+			struct ep *e = eps[fd];
+			for (struct ep_item *i = e->items, *n; i; i = n) {
+				n = i->next;
+				free(i);
+			}
+			free(e);
+			eps[fd] = NULL;
+		}
+		return r_close(fd);
+	}
+	LOCK();
+	ep_forget(fd);
+	sl_sock_close(G.ss, h);
+	fdmap[fd] = 0;
+	G.open_socks--;
+	UNLOCK();
+	return r_close(fd);
+}
+
+EXPORT int bind(int fd, const struct sockaddr *a, socklen_t len)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_bind(fd, a, len);
+	LOCK();
+	int r = sl_sock_bind(G.ss, h, a, len);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int listen(int fd, int backlog)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_listen(fd, backlog);
+	LOCK();
+	int r = sl_sock_listen(G.ss, h, backlog);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_accept4(fd, a, len, flags);
+	LOCK();
+	int r = sl_sock_accept(G.ss, h, a, len, flags);
+	if (r >= 0)
+		r = adopt(r, flags & SOCK_CLOEXEC);
+	else
+		r = fail(r);
+	UNLOCK();
+	return r;
+}
+
+EXPORT int accept(int fd, struct sockaddr *a, socklen_t *len)
+{
+	ensure();
+	if (handle(fd) < 0)
+		return r_accept(fd, a, len);
+	return accept4(fd, a, len, 0);
+}
+
+EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_connect(fd, a, len);
+	LOCK();
+	int r = sl_sock_connect(G.ss, h, a, len);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+static ssize_t do_sendmsg(int h, const struct msghdr *m, int flags)
+{
+	LOCK();
+	ssize_t r = sl_sock_sendmsg(G.ss, h, m, flags);
+	UNLOCK();
+	return r < 0 ? sfail(r) : r;
+}
+
+static ssize_t do_recvmsg(int h, struct msghdr *m, int flags)
+{
+	LOCK();
+	ssize_t r = sl_sock_recvmsg(G.ss, h, m, flags);
+	UNLOCK();
+	return r < 0 ? sfail(r) : r;
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_read(fd, buf, n);
+	struct iovec v = {buf, n};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	return do_recvmsg(h, &m, 0);
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_write(fd, buf, n);
+	struct iovec v = {(void *)buf, n};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	return do_sendmsg(h, &m, 0);
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_readv(fd, iov, n);
+	if (n < 0 || n > IOV_MAX)
+		return sfail(-EINVAL);
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+	return do_recvmsg(h, &m, 0);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_writev(fd, iov, n);
+	if (n < 0 || n > IOV_MAX)
+		return sfail(-EINVAL);
+	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+	return do_sendmsg(h, &m, 0);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_send(fd, buf, n, flags);
+	struct iovec v = {(void *)buf, n};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	return do_sendmsg(h, &m, flags);
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_recv(fd, buf, n, flags);
+	struct iovec v = {buf, n};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	return do_recvmsg(h, &m, flags);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
+		      socklen_t alen)
+{
+	int h = handle(fd);
+	if (h < 0)
+		return r_sendto(fd, buf, n, flags, a, alen);
+	struct iovec v = {(void *)buf, n};
+	struct msghdr m = {.msg_name = (void *)a, .msg_namelen = a ? alen : 0, .msg_iov = &v,
+			   .msg_iovlen = 1};
+	return do_sendmsg(h, &m, flags);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
+			socklen_t *alen)
+{
+	int h = handle(fd);
+	if (h < 0)
+		return r_recvfrom(fd, buf, n, flags, a, alen);
+	struct iovec v = {buf, n};
+	struct msghdr m = {.msg_name = a, .msg_namelen = a && alen ? *alen : 0, .msg_iov = &v,
+			   .msg_iovlen = 1};
+	ssize_t r = do_recvmsg(h, &m, flags);
+	if (r >= 0 && a && alen)
+		*alen = m.msg_namelen;
+	return r;
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_sendmsg(fd, m, flags);
+	return do_sendmsg(h, m, flags);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_recvmsg(fd, m, flags);
+	return do_recvmsg(h, m, flags);
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_shutdown(fd, how);
+	LOCK();
+	int r = sl_sock_shutdown(G.ss, h, how);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *a, socklen_t *len)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_getsockname(fd, a, len);
+	LOCK();
+	int r = sl_sock_getsockname(G.ss, h, a, len);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int getpeername(int fd, struct sockaddr *a, socklen_t *len)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_getpeername(fd, a, len);
+	LOCK();
+	int r = sl_sock_getpeername(G.ss, h, a, len);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *v, socklen_t len)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_setsockopt(fd, level, name, v, len);
+	LOCK();
+	int r = sl_sock_setsockopt(G.ss, h, level, name, v, len);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int getsockopt(int fd, int level, int name, void *v, socklen_t *len)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_getsockopt(fd, level, name, v, len);
+	LOCK();
+	int r = sl_sock_getsockopt(G.ss, h, level, name, v, len);
+	UNLOCK();
+	return r < 0 ? fail(r) : 0;
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	ensure();
+	va_list ap;
+	va_start(ap, cmd);
+	long arg = va_arg(ap, long);
+	va_end(ap);
+	int h = handle(fd);
+	if (h < 0)
+		return r_fcntl(fd, cmd, arg);
+	switch (cmd) {
+	case F_GETFL: {
+		LOCK();
+		int nb = sl_sock_get_nonblock(G.ss, h);
+		UNLOCK();
+		return O_RDWR | (nb > 0 ? O_NONBLOCK : 0);
+	}
+	case F_SETFL:
+		LOCK();
+		sl_sock_set_nonblock(G.ss, h, (arg & O_NONBLOCK) != 0);
+		UNLOCK();
+		return 0;
+	case F_GETFD:
+	case F_SETFD:
+		return r_fcntl(fd, cmd, arg); /* close-on-exec lives on the placeholder */
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		return fail(-EOPNOTSUPP); /* duplicates of sluice sockets: not supported */
+	default:
+		return fail(-EINVAL);
+	}
+}
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	ensure();
+	va_list ap;
+	va_start(ap, req);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	int h = handle(fd);
+	if (h < 0)
+		return r_ioctl(fd, req, arg);
+	if (!arg)
+		return fail(-EFAULT);
+	if (req == FIONBIO) {
+		int on;
+		memcpy(&on, arg, sizeof(on));
+		LOCK();
+		sl_sock_set_nonblock(G.ss, h, on != 0);
+		UNLOCK();
+		return 0;
+	}
+	if (req == FIONREAD) {
+		LOCK();
+		int n = sl_sock_nread(G.ss, h);
+		UNLOCK();
+		if (n < 0)
+			return fail(n);
+		memcpy(arg, &n, sizeof(n));
+		return 0;
+	}
+	return fail(-ENOTTY);
+}
+
+EXPORT int dup(int fd)
+{
+	ensure();
+	if (handle(fd) >= 0)
+		return fail(-EOPNOTSUPP);
+	return r_dup(fd);
+}
+
+EXPORT int dup2(int fd, int to)
+{
+	ensure();
+	if (handle(fd) >= 0 || handle(to) >= 0)
+		return fail(-EOPNOTSUPP);
+	return r_dup2(fd, to);
+}
+
+EXPORT int dup3(int fd, int to, int flags)
+{
+	ensure();
+	if (handle(fd) >= 0 || handle(to) >= 0)
+		return fail(-EOPNOTSUPP);
+	return r_dup3(fd, to, flags);
+}
+
+/* sendfile to a sluice socket: read the file, send it (no zero-copy path into the stack). */
+EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	ensure();
+	int h = handle(out);
+	if (h < 0)
+		return r_sendfile(out, in, off, count);
+	static char buf[65536];
+	size_t done = 0;
+	while (done < count) {
+		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
+		ssize_t n = off ? pread(in, buf, want, *off) : r_read(in, buf, want);
+		if (n < 0)
+			return done ? (ssize_t)done : -1;
+		if (n == 0)
+			break;
+		struct iovec v = {buf, (size_t)n};
+		struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+		ssize_t w = do_sendmsg(h, &m, 0);
+		if (w < 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)w;
+		if (off)
+			*off += w;
+		else if (w < n)
+			lseek(in, w - n, SEEK_CUR);
+		if (w < n)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+EXPORT pid_t fork(void)
+{
+	ensure();
+	if (G.on && G.open_socks > 0) {
+		fprintf(stderr, "sluice exec: fork() with sluice sockets open is not supported (the "
+				"child would share the stack's rings): run the program without forking "
+				"(docs/sluice.8, EXEC)\n");
+		errno = ENOTSUP;
+		return -1;
+	}
+	pid_t p = r_fork();
+	if (p == 0 && G.on) {
+		/* A child with no sluice socket: it gets none (the stack stays the parent's). */
+		G.on = false;
+	}
+	return p;
+}
+
+/* --- waiting ---------------------------------------------------------------------------- */
+
+static uint64_t now_ns(void)
+{
+	return sl_now_ns();
+}
+
+/* How long the kernel side may sleep, in ms for poll/epoll_wait: the caller's timeout
+ * (negative: none) bounded by the stack's next due time. */
+static int sleep_ms(int timeout_ms, uint64_t deadline)
+{
+	uint64_t now = now_ns(), next = sl_sockets_next(G.ss);
+	uint64_t until = next;
+	if (timeout_ms >= 0 && deadline < until)
+		until = deadline;
+	if (until == UINT64_MAX)
+		return -1;
+	if (until <= now)
+		return 0;
+	uint64_t ms = (until - now + 999999) / 1000000;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
+static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *mask)
+{
+	bool any = false;
+	for (nfds_t i = 0; i < n && !any; i++)
+		any = handle(fds[i].fd) >= 0;
+	if (!any) {
+		struct timespec ts, *tp = NULL;
+		if (timeout_ms >= 0) {
+			ts.tv_sec = timeout_ms / 1000;
+			ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
+			tp = &ts;
+		}
+		return r_ppoll(fds, n, tp, mask);
+	}
+	struct pollfd *k = malloc((n + 1) * sizeof(*k));
+	if (!k)
+		return fail(-ENOMEM);
+	uint64_t deadline = timeout_ms >= 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
+	int result;
+	for (;;) {
+		int ready = 0;
+		LOCK();
+		sl_sockets_poll(G.ss);
+		for (nfds_t i = 0; i < n; i++) {
+			int h = handle(fds[i].fd);
+			if (h < 0)
+				continue;
+			short ev = sl_sock_events(G.ss, h);
+			fds[i].revents = ev & (fds[i].events | POLLERR | POLLHUP | POLLNVAL);
+			if (fds[i].revents)
+				ready++;
+		}
+		int ms = ready ? 0 : sleep_ms(timeout_ms, deadline);
+		int xfd = sl_sockets_fd(G.ss);
+		UNLOCK();
+		nfds_t m = 0;
+		for (nfds_t i = 0; i < n; i++)
+			if (handle(fds[i].fd) < 0) {
+				k[m] = fds[i];
+				k[m++].revents = 0;
+			}
+		k[m].fd = xfd;
+		k[m].events = POLLIN;
+		k[m].revents = 0;
+		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+		int r = r_ppoll(k, m + 1, ms < 0 ? NULL : &ts, mask);
+		if (r < 0) {
+			result = ready ? ready : -1;
+			break;
+		}
+		m = 0;
+		for (nfds_t i = 0; i < n; i++)
+			if (handle(fds[i].fd) < 0) {
+				fds[i].revents = k[m++].revents;
+				if (fds[i].revents)
+					ready++;
+			}
+		if (ready) {
+			result = ready;
+			break;
+		}
+		if (timeout_ms == 0 || (timeout_ms > 0 && now_ns() >= deadline)) {
+			result = 0;
+			break;
+		}
+	}
+	free(k);
+	return result;
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	ensure();
+	if (!G.on)
+		return r_poll(fds, n, timeout);
+	return do_poll(fds, n, timeout, NULL);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts, const sigset_t *mask)
+{
+	ensure();
+	if (!G.on)
+		return r_ppoll(fds, n, ts, mask);
+	int ms = ts ? (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000) : -1;
+	return do_poll(fds, n, ms, mask);
+}
+
+static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e, int timeout_ms,
+		     const sigset_t *mask)
+{
+	if (nfds < 0 || nfds > FD_SETSIZE)
+		return fail(-EINVAL);
+	struct pollfd *p = calloc((size_t)nfds + 1, sizeof(*p));
+	if (!p)
+		return fail(-ENOMEM);
+	nfds_t n = 0;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = 0;
+		if (r && FD_ISSET(fd, r))
+			ev |= POLLIN;
+		if (w && FD_ISSET(fd, w))
+			ev |= POLLOUT;
+		if (e && FD_ISSET(fd, e))
+			ev |= POLLPRI;
+		if (ev) {
+			p[n].fd = fd;
+			p[n++].events = ev;
+		}
+	}
+	int rc = do_poll(p, n, timeout_ms, mask);
+	if (rc < 0) {
+		free(p);
+		return -1;
+	}
+	for (nfds_t i = 0; i < n; i++)
+		if (p[i].revents & POLLNVAL) {
+			free(p);
+			return fail(-EBADF);
+		}
+	if (r)
+		FD_ZERO(r);
+	if (w)
+		FD_ZERO(w);
+	if (e)
+		FD_ZERO(e);
+	int count = 0;
+	for (nfds_t i = 0; i < n; i++) {
+		/* select(2): readable includes end of file and errors (POLLIN_SET in the kernel). */
+		if (r && (p[i].events & POLLIN) && (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+			FD_SET(p[i].fd, r);
+			count++;
+		}
+		if (w && (p[i].events & POLLOUT) && (p[i].revents & (POLLOUT | POLLERR))) {
+			FD_SET(p[i].fd, w);
+			count++;
+		}
+		if (e && (p[i].events & POLLPRI) && (p[i].revents & POLLPRI)) {
+			FD_SET(p[i].fd, e);
+			count++;
+		}
+	}
+	free(p);
+	return count;
+}
+
+EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	ensure();
+	int ms = tv ? (int)(tv->tv_sec * 1000 + (tv->tv_usec + 999) / 1000) : -1;
+	int rc = do_select(nfds, r, w, e, ms, NULL);
+	if (tv && rc == 0)
+		tv->tv_sec = tv->tv_usec = 0;
+	return rc;
+}
+
+EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
+		   const sigset_t *mask)
+{
+	int ms = ts ? (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000) : -1;
+	return do_select(nfds, r, w, e, ms, mask);
+}
+
+/* epoll ---------------------------------------------------------------------------------- */
+
+static struct ep_item *ep_find(struct ep *e, int fd)
+{
+	for (struct ep_item *i = e ? e->items : NULL; i; i = i->next)
+		if (i->fd == fd)
+			return i;
+	return NULL;
+}
+
+static void ep_forget(int fd)
+{
+	for (int i = 0; i < MAX_FD; i++) {
+		struct ep *e = eps[i];
+		if (!e)
+			continue;
+		for (struct ep_item **pp = &e->items; *pp; pp = &(*pp)->next)
+			if ((*pp)->fd == fd) {
+				struct ep_item *x = *pp;
+				*pp = x->next;
+				free(x);
+				break;
+			}
+	}
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0)
+		return r_epoll_ctl(epfd, op, fd, ev);
+	if (epfd < 0 || epfd >= MAX_FD || epfd == fd)
+		return fail(-EINVAL);
+	LOCK();
+	struct ep *e = eps[epfd];
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			UNLOCK();
+			return fail(-ENOMEM);
+		}
+		eps[epfd] = e;
+	}
+	if (!e->xsk_added) {
+		/* The AF_XDP descriptor joins the set, so a frame ends the kernel's sleep. This is
+		 * also the check that epfd is an epoll descriptor (EINVAL, EBADF otherwise). */
+		struct epoll_event xe = {.events = EPOLLIN, .data.u64 = XSK_TAG};
+		if (r_epoll_ctl(epfd, EPOLL_CTL_ADD, sl_sockets_fd(G.ss), &xe) < 0 && errno != EEXIST) {
+			int e2 = errno;
+			free(e);
+			eps[epfd] = NULL;
+			UNLOCK();
+			return fail(-e2);
+		}
+		e->xsk_added = true;
+	}
+	struct ep_item *it = ep_find(e, fd);
+	int rc = 0;
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (it) {
+			rc = -EEXIST;
+			break;
+		}
+		if (!ev) {
+			rc = -EFAULT;
+			break;
+		}
+		it = calloc(1, sizeof(*it));
+		if (!it) {
+			rc = -ENOMEM;
+			break;
+		}
+		it->fd = fd;
+		it->ev = *ev;
+		it->edge_seen = sl_sock_edge(G.ss, h) - 1; /* report the state as it is now, once */
+		it->next = e->items;
+		e->items = it;
+		break;
+	case EPOLL_CTL_MOD:
+		if (!it) {
+			rc = -ENOENT;
+			break;
+		}
+		if (!ev) {
+			rc = -EFAULT;
+			break;
+		}
+		it->ev = *ev;
+		it->disabled = false;
+		it->edge_seen = sl_sock_edge(G.ss, h) - 1;
+		break;
+	case EPOLL_CTL_DEL:
+		if (!it) {
+			rc = -ENOENT;
+			break;
+		}
+		for (struct ep_item **pp = &e->items; *pp; pp = &(*pp)->next)
+			if (*pp == it) {
+				*pp = it->next;
+				break;
+			}
+		free(it);
+		break;
+	default:
+		rc = -EINVAL;
+	}
+	UNLOCK();
+	return rc < 0 ? fail(rc) : 0;
+}
+
+static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout,
+			 const sigset_t *mask)
+{
+	struct ep *e = G.on && epfd >= 0 && epfd < MAX_FD ? eps[epfd] : NULL;
+	if (!e)
+		return r_epoll_pwait(epfd, out, max, timeout, mask);
+	if (max <= 0)
+		return fail(-EINVAL);
+	uint64_t deadline = timeout >= 0 ? now_ns() + (uint64_t)timeout * 1000000ULL : 0;
+	for (;;) {
+		int n = 0;
+		LOCK();
+		sl_sockets_poll(G.ss);
+		for (struct ep_item *it = e->items; it && n < max; it = it->next) {
+			int h = handle(it->fd);
+			if (h < 0 || it->disabled)
+				continue;
+			uint32_t want = it->ev.events | EPOLLERR | EPOLLHUP;
+			uint32_t ready = (uint32_t)(unsigned short)sl_sock_events(G.ss, h) & want;
+			if (!ready)
+				continue;
+			if (it->ev.events & EPOLLET) {
+				uint64_t edge = sl_sock_edge(G.ss, h);
+				if (edge == it->edge_seen)
+					continue;
+				it->edge_seen = edge;
+			}
+			out[n].events = ready;
+			out[n].data = it->ev.data;
+			n++;
+			if (it->ev.events & EPOLLONESHOT)
+				it->disabled = true;
+		}
+		int ms = n ? 0 : sleep_ms(timeout, deadline);
+		UNLOCK();
+		if (n == max)
+			return n;
+		int r = r_epoll_pwait(epfd, out + n, max - n, ms, mask);
+		if (r < 0)
+			return n ? n : -1;
+		int k = n;
+		for (int i = n; i < n + r; i++)
+			if (out[i].data.u64 != XSK_TAG)
+				out[k++] = out[i];
+		if (k > 0)
+			return k;
+		if (timeout == 0 || (timeout > 0 && now_ns() >= deadline))
+			return 0;
+	}
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *out, int max, int timeout)
+{
+	ensure();
+	return do_epoll_wait(epfd, out, max, timeout, NULL);
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *out, int max, int timeout,
+		       const sigset_t *mask)
+{
+	return do_epoll_wait(epfd, out, max, timeout, mask);
+}

@@ -1,0 +1,1484 @@
+/*
+ * The BSD socket layer (include/sluice/socket.h): socket(2) semantics as Linux has them, over
+ * the stack's TCP and UDP APIs. Where Linux's behaviour is the rule, the comment names the
+ * kernel function or man page it follows.
+ *
+ * A stream socket holds a connection (struct sl_tcp_flow) or a listener; a datagram socket
+ * holds a UDP port and its own bounded receive queue. Every state change a callback reports
+ * bumps the socket's edge count (edge-triggered epoll) after updating what sl_sock_events
+ * computes from the connection itself, so readiness is never stored twice.
+ */
+#include "sluice/socket.h"
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "sluice/ip.h"
+#include "sluice/stack.h"
+#include "sluice/tcp.h"
+#include "sluice/udp.h"
+
+#define EPH_LO 32768 /* bind(port 0): Linux's default ip_local_port_range */
+#define EPH_HI 60999
+#define RCVBUF_DEFAULT_TCP 131072 /* tcp_rmem[1] */
+#define SNDBUF_DEFAULT_TCP 16384  /* tcp_wmem[1] */
+#define BUF_DEFAULT_UDP 212992	  /* rmem_default, wmem_default */
+#define BUF_MAX 425984		  /* 2 · rmem_max: what a set can reach */
+#define BUF_MIN_RCV 2304	  /* SOCK_MIN_RCVBUF */
+#define BUF_MIN_SND 4608	  /* SOCK_MIN_SNDBUF */
+#define BACKLOG_MAX 4096	  /* somaxconn */
+#define UDP_MAX 65507
+
+enum sk_state { SK_FREE = 0, SK_OPEN, SK_LISTEN, SK_CONNECTING, SK_CONNECTED };
+
+struct dgram {
+	struct dgram *next;
+	sl_ip src;
+	uint16_t sport;
+	size_t len;
+	uint8_t data[];
+};
+
+struct sk {
+	struct sl_sockets *ss;
+	enum sk_state state;
+	int family, type;
+	bool nonblock, v6only;
+	bool bound, any; /* any: a wildcard address */
+	sl_ip laddr;
+	uint16_t lport;
+	bool has_peer; /* connected (TCP) or a default destination (UDP) */
+	sl_ip raddr;
+	uint16_t rport;
+	struct sl_tcp_flow *f;
+	bool eof_seen, closed; /* on_closed came */
+	bool rd_shut, wr_shut;
+	bool was_connected;
+	int err;       /* SO_ERROR: positive errno */
+	bool err_read; /* the connection's error was returned by a read once */
+	/* listener */
+	struct sl_tcp_flow **aq;
+	unsigned aq_head, aq_n, aq_cap;
+	/* datagram */
+	struct dgram *rx_head, *rx_tail;
+	size_t rx_bytes;
+	bool udp_port; /* listening on lport */
+	/* options */
+	bool reuseaddr, reuseport, keepalive, nodelay;
+	int rcvbuf, sndbuf;
+	struct linger linger;
+	int ka_idle, ka_intvl, ka_cnt;
+	uint64_t rcvtimeo_ns, sndtimeo_ns;
+	uint64_t edge;
+};
+
+struct sl_sockets {
+	struct sl_stack *st;
+	struct sk *sk;
+	unsigned cap;
+	uint16_t next_eph;
+	uint64_t next_due;
+};
+
+static int udp_attach(struct sk *k);
+static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len);
+
+/* --- helpers -------------------------------------------------------------------------- */
+
+static struct sk *get(struct sl_sockets *ss, int s)
+{
+	if (s < 0 || (unsigned)s >= ss->cap || ss->sk[s].state == SK_FREE)
+		return NULL;
+	return &ss->sk[s];
+}
+
+bool sl_sock_valid(struct sl_sockets *ss, int s)
+{
+	return get(ss, s) != NULL;
+}
+
+static bool is_any(const sl_ip *a)
+{
+	return sl_ip_is_zero(a) || (sl_ip_is_v4(a) && sl_ip_to_v4(a) == 0);
+}
+
+/* A socket address of k's family into an sl_ip and port. IPv4-mapped IPv6 addresses are IPv4
+ * (sl_ip stores IPv4 that way: the bytes are the same). */
+static int from_sockaddr(const struct sk *k, const struct sockaddr *a, socklen_t len, sl_ip *ip,
+			 uint16_t *port)
+{
+	if (!a)
+		return -EFAULT;
+	if (k->family == AF_INET) {
+		if (len < (socklen_t)sizeof(struct sockaddr_in))
+			return -EINVAL;
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
+		if (s4->sin_family != AF_INET)
+			return -EAFNOSUPPORT;
+		*ip = sl_ip_v4(ntohl(s4->sin_addr.s_addr));
+		*port = ntohs(s4->sin_port);
+		return 0;
+	}
+	if (len < (socklen_t)sizeof(struct sockaddr_in6))
+		return -EINVAL;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)a;
+	if (s6->sin6_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	memcpy(ip->b, &s6->sin6_addr, 16);
+	*port = ntohs(s6->sin6_port);
+	return 0;
+}
+
+static void to_sockaddr(const struct sk *k, const sl_ip *ip, uint16_t port, struct sockaddr *a,
+			socklen_t *len)
+{
+	if (!a || !len)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t n;
+	memset(&ss, 0, sizeof(ss));
+	if (k->family == AF_INET) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons(port);
+		s4->sin_addr.s_addr = htonl(sl_ip_is_zero(ip) ? 0 : sl_ip_to_v4(ip));
+		n = sizeof(*s4);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		memcpy(&s6->sin6_addr, ip->b, 16);
+		n = sizeof(*s6);
+	}
+	memcpy(a, &ss, *len < n ? *len : n);
+	*len = n; /* the true size, as the kernel reports it */
+}
+
+static sl_ip wildcard(const struct sk *k)
+{
+	sl_ip z = {{0}};
+	return k->family == AF_INET ? sl_ip_v4(0) : z;
+}
+
+/* Is ip one of the stack's usable addresses? */
+static bool ours(struct sl_sockets *ss, const sl_ip *ip)
+{
+	return sl_ip_addr_state(ss->st, ip) == 0;
+}
+
+static bool overlaps(const struct sk *a, const struct sk *b)
+{
+	if (a->any || b->any) {
+		/* An IPv4 wildcard does not cover IPv6 addresses, nor a V6ONLY one IPv4. */
+		const struct sk *w = a->any ? a : b, *o = a->any ? b : a;
+		if (o->any)
+			return !(w->family == AF_INET && o->v6only) &&
+			       !(o->family == AF_INET && w->v6only) &&
+			       !(w->family == AF_INET6 && w->v6only && o->family == AF_INET) &&
+			       !(o->family == AF_INET6 && o->v6only && w->family == AF_INET);
+		bool v4 = sl_ip_is_v4(&o->laddr);
+		return w->family == AF_INET ? v4 : !(v4 && w->v6only);
+	}
+	return sl_ip_eq(&a->laddr, &b->laddr);
+}
+
+/* Linux's bind conflict rule (inet_csk_bind_conflict, udp_lib_lport_inuse): two sockets of
+ * one type share a port only with SO_REUSEPORT on both, or SO_REUSEADDR on both when neither
+ * is a TCP listener (for UDP, SO_REUSEADDR on both). */
+static bool port_taken(struct sl_sockets *ss, const struct sk *k, uint16_t port, bool listening)
+{
+	for (unsigned i = 0; i < ss->cap; i++) {
+		const struct sk *o = &ss->sk[i];
+		if (o == k || o->state == SK_FREE || !o->bound || o->type != k->type ||
+		    o->lport != port || !overlaps(o, k))
+			continue;
+		if (k->reuseport && o->reuseport)
+			continue;
+		if (k->reuseaddr && o->reuseaddr &&
+		    (k->type == SOCK_DGRAM || (!listening && o->state != SK_LISTEN)))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static int pick_port(struct sl_sockets *ss, struct sk *k)
+{
+	unsigned range = EPH_HI - EPH_LO + 1;
+	for (unsigned n = 0; n < range; n++) {
+		uint16_t p = (uint16_t)(EPH_LO + (ss->next_eph++ % range));
+		if (!port_taken(ss, k, p, false))
+			return p;
+	}
+	return -EADDRINUSE;
+}
+
+static uint64_t now_ns(void)
+{
+	return sl_now_ns();
+}
+
+/* --- driving the stack ------------------------------------------------------------------ */
+
+void sl_sockets_poll(struct sl_sockets *ss)
+{
+	ss->next_due = sl_stack_poll(ss->st, now_ns());
+}
+
+int sl_sockets_fd(struct sl_sockets *ss)
+{
+	return sl_dev_fd(sl_stack_dev(ss->st));
+}
+
+uint64_t sl_sockets_next(struct sl_sockets *ss)
+{
+	return ss->next_due;
+}
+
+void sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns)
+{
+	uint64_t now = now_ns();
+	uint64_t wait = timeout_ns;
+	if (ss->next_due != UINT64_MAX)
+		wait = ss->next_due <= now ? 0 : (ss->next_due - now < wait ? ss->next_due - now : wait);
+	if (wait) {
+		struct pollfd p = {.fd = sl_sockets_fd(ss), .events = POLLIN};
+		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ULL),
+				      .tv_nsec = (long)(wait % 1000000000ULL)};
+		ppoll(p.fd >= 0 ? &p : NULL, p.fd >= 0 ? 1 : 0, &ts, NULL);
+	}
+	sl_sockets_poll(ss);
+}
+
+/* Block until ready(k) or the deadline (0: none): -EAGAIN when it passed. */
+static int block(struct sl_sockets *ss, struct sk *k, bool (*ready)(struct sk *), uint64_t tmo)
+{
+	uint64_t deadline = tmo ? now_ns() + tmo : 0;
+	sl_sockets_poll(ss);
+	while (!ready(k)) {
+		uint64_t left = 100000000ULL;
+		if (deadline) {
+			uint64_t now = now_ns();
+			if (now >= deadline)
+				return -EAGAIN;
+			if (deadline - now < left)
+				left = deadline - now;
+		}
+		sl_sockets_wait(ss, left);
+	}
+	return 0;
+}
+
+/* --- layer ------------------------------------------------------------------------------ */
+
+int sl_sockets_new(struct sl_stack *st, unsigned max, struct sl_sockets **out)
+{
+	if (!st || max < 1 || max > 65536)
+		return -EINVAL;
+	struct sl_sockets *ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return -ENOMEM;
+	ss->sk = calloc(max, sizeof(*ss->sk));
+	if (!ss->sk) {
+		free(ss);
+		return -ENOMEM;
+	}
+	ss->st = st;
+	ss->cap = max;
+	ss->next_eph = (uint16_t)(now_ns() % (EPH_HI - EPH_LO + 1));
+	ss->next_due = 0;
+	*out = ss;
+	return 0;
+}
+
+void sl_sockets_free(struct sl_sockets *ss)
+{
+	if (!ss)
+		return;
+	for (unsigned i = 0; i < ss->cap; i++)
+		if (ss->sk[i].state != SK_FREE)
+			sl_sock_close(ss, (int)i);
+	free(ss->sk);
+	free(ss);
+}
+
+struct sl_stack *sl_sockets_stack(struct sl_sockets *ss)
+{
+	return ss->st;
+}
+
+int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
+{
+	if (domain != AF_INET && domain != AF_INET6)
+		return -EAFNOSUPPORT;
+	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (base != SOCK_STREAM && base != SOCK_DGRAM)
+		return -ESOCKTNOSUPPORT;
+	if (protocol && !(base == SOCK_STREAM && protocol == IPPROTO_TCP) &&
+	    !(base == SOCK_DGRAM && protocol == IPPROTO_UDP))
+		return -EPROTONOSUPPORT;
+	for (unsigned i = 0; i < ss->cap; i++) {
+		struct sk *k = &ss->sk[i];
+		if (k->state != SK_FREE)
+			continue;
+		memset(k, 0, sizeof(*k));
+		k->ss = ss;
+		k->state = SK_OPEN;
+		k->family = domain;
+		k->type = base;
+		k->nonblock = (type & SOCK_NONBLOCK) != 0;
+		k->rcvbuf = base == SOCK_STREAM ? RCVBUF_DEFAULT_TCP : BUF_DEFAULT_UDP;
+		k->sndbuf = base == SOCK_STREAM ? SNDBUF_DEFAULT_TCP : BUF_DEFAULT_UDP;
+		k->ka_idle = 7200; /* tcp_keepalive_time, _intvl, _probes */
+		k->ka_intvl = 75;
+		k->ka_cnt = 9;
+		k->laddr = wildcard(k);
+		k->raddr = wildcard(k);
+		return (int)i;
+	}
+	return -EMFILE;
+}
+
+/* --- TCP callbacks ---------------------------------------------------------------------- */
+
+static void keepalive_of(const struct sk *k, struct sl_keepalive *ka)
+{
+	/* Linux probes at idle, idle + intvl, ... (cnt probes) and resets at idle + cnt·intvl;
+	 * sluice's Keepalive probes at after + k·interval (k = 1..probes). */
+	uint64_t idle = (uint64_t)k->ka_idle * 1000000000ULL,
+		 iv = (uint64_t)k->ka_intvl * 1000000000ULL;
+	ka->after_ns = idle > iv ? idle - iv : 0;
+	ka->interval_ns = iv;
+	ka->probes = (uint32_t)k->ka_cnt;
+}
+
+static void t_connected(void *arg, struct sl_tcp_flow *f, int err)
+{
+	struct sk *k = arg;
+	if (err) {
+		k->err = -err;
+		k->state = SK_OPEN; /* may connect again (Linux: back to CLOSE) */
+	} else {
+		k->state = SK_CONNECTED;
+		k->was_connected = true;
+		uint16_t lp, rp;
+		sl_tcp_endpoints(f, &k->laddr, &lp, &k->raddr, &rp);
+		k->lport = lp;
+		k->rport = rp;
+		k->bound = true;
+		k->any = false;
+		k->has_peer = true;
+	}
+	k->edge++;
+}
+
+static void t_readable(void *arg, struct sl_tcp_flow *f)
+{
+	struct sk *k = arg;
+	k->edge++;
+}
+
+static void t_writable(void *arg, struct sl_tcp_flow *f)
+{
+	struct sk *k = arg;
+	k->edge++;
+}
+
+static void t_closed(void *arg, struct sl_tcp_flow *f, int reason)
+{
+	struct sk *k = arg;
+	k->closed = true;
+	if (reason < 0 && !k->err)
+		k->err = -reason;
+	k->edge++;
+}
+
+static const struct sl_tcp_callbacks tcp_cbs = {
+    .on_connected = t_connected,
+    .on_readable = t_readable,
+    .on_writable = t_writable,
+    .on_closed = t_closed,
+};
+
+/* A connection waiting in a listener's queue: its events only make the listener readable. */
+static void q_any(void *arg, struct sl_tcp_flow *f)
+{
+}
+static void q_closed(void *arg, struct sl_tcp_flow *f, int reason)
+{
+}
+static const struct sl_tcp_callbacks queued_cbs = {
+    .on_readable = q_any,
+    .on_writable = q_any,
+    .on_closed = q_closed,
+};
+
+static void on_accept(void *arg, struct sl_tcp_flow *f)
+{
+	struct sk *l = arg;
+	sl_ip la, ra;
+	uint16_t lp, rp;
+	sl_tcp_endpoints(f, &la, &lp, &ra, &rp);
+	bool v4 = sl_ip_is_v4(&la);
+	/* One stack listener serves the port for every address: take only what this socket's
+	 * bind covers (its family, its address). */
+	if ((l->family == AF_INET && !v4) || (l->family == AF_INET6 && v4 && l->v6only) ||
+	    (!l->any && !sl_ip_eq(&la, &l->laddr)) || l->aq_n == l->aq_cap) {
+		sl_tcp_abort(f);
+		return;
+	}
+	sl_tcp_set_callbacks(f, &queued_cbs, l);
+	l->aq[(l->aq_head + l->aq_n++) % l->aq_cap] = f;
+	l->edge++;
+}
+
+/* --- bind, listen, accept, connect ------------------------------------------------------- */
+
+int sl_sock_bind(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	sl_ip ip;
+	uint16_t port;
+	int err = from_sockaddr(k, a, len, &ip, &port);
+	if (err)
+		return err;
+	if (k->bound)
+		return -EINVAL;
+	bool any = is_any(&ip);
+	if (k->family == AF_INET6 && sl_ip_is_v4(&ip) && k->v6only)
+		return -EADDRNOTAVAIL;
+	if (!any && !ours(ss, &ip))
+		return -EADDRNOTAVAIL;
+	k->any = any;
+	k->laddr = any ? wildcard(k) : ip;
+	if (port && port_taken(ss, k, port, false))
+		return -EADDRINUSE;
+	if (!port) {
+		int p = pick_port(ss, k);
+		if (p < 0)
+			return p;
+		port = (uint16_t)p;
+	}
+	k->lport = port;
+	k->bound = true;
+	if (k->type == SOCK_DGRAM) {
+		/* The stack delivers a port's datagrams to one listener: a second socket on it
+		 * (SO_REUSEADDR/PORT) is refused rather than silently given nothing. */
+		err = udp_attach(k);
+		if (err) {
+			k->bound = false;
+			return err;
+		}
+	}
+	return 0;
+}
+
+int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (k->type != SOCK_STREAM)
+		return -EOPNOTSUPP;
+	if (k->state == SK_CONNECTED || k->state == SK_CONNECTING)
+		return -EINVAL;
+	if (backlog < 1)
+		backlog = 1; /* Linux: a backlog of 0 still lets one connection wait */
+	if (backlog > BACKLOG_MAX)
+		backlog = BACKLOG_MAX;
+	if (k->state == SK_LISTEN) {
+		/* A new backlog; the queue keeps what it holds. */
+		if ((unsigned)backlog > k->aq_cap) {
+			struct sl_tcp_flow **q = calloc((size_t)backlog + 1, sizeof(*q));
+			if (!q)
+				return -ENOMEM;
+			for (unsigned i = 0; i < k->aq_n; i++)
+				q[i] = k->aq[(k->aq_head + i) % k->aq_cap];
+			free(k->aq);
+			k->aq = q;
+			k->aq_head = 0;
+			k->aq_cap = (unsigned)backlog + 1;
+		}
+		return 0;
+	}
+	if (!k->bound) {
+		int p = pick_port(ss, k);
+		if (p < 0)
+			return p;
+		k->lport = (uint16_t)p;
+		k->any = true;
+		k->laddr = wildcard(k);
+		k->bound = true;
+	} else if (port_taken(ss, k, k->lport, true)) {
+		return -EADDRINUSE;
+	}
+	/* Linux lets backlog + 1 connections wait (sk_acceptq_is_full). */
+	k->aq_cap = (unsigned)backlog + 1;
+	k->aq = calloc(k->aq_cap, sizeof(*k->aq));
+	if (!k->aq)
+		return -ENOMEM;
+	const struct sl_keepalive *kap = NULL;
+	struct sl_keepalive ka;
+	if (k->keepalive) {
+		keepalive_of(k, &ka);
+		kap = &ka;
+	}
+	int err = sl_tcp_listen(ss->st, k->lport, kap, on_accept, k);
+	if (err) {
+		free(k->aq);
+		k->aq = NULL;
+		return err;
+	}
+	k->state = SK_LISTEN;
+	return 0;
+}
+
+static bool acceptable(struct sk *k)
+{
+	return k->aq_n > 0 || k->state != SK_LISTEN;
+}
+
+int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len, int flags)
+{
+	struct sk *l = get(ss, s);
+	if (!l)
+		return -EBADF;
+	if (l->type != SOCK_STREAM)
+		return -EOPNOTSUPP;
+	if (l->state != SK_LISTEN)
+		return -EINVAL;
+	sl_sockets_poll(ss);
+	if (!l->aq_n) {
+		if (l->nonblock)
+			return -EAGAIN;
+		int err = block(ss, l, acceptable, l->rcvtimeo_ns);
+		if (err)
+			return err;
+		if (l->state != SK_LISTEN)
+			return -EINVAL;
+	}
+	int ns = sl_sock_socket(ss, l->family, SOCK_STREAM | (flags & SOCK_NONBLOCK), 0);
+	if (ns < 0)
+		return ns;
+	l = &ss->sk[s]; /* (the array does not move; for clarity) */
+	struct sk *k = &ss->sk[ns];
+	struct sl_tcp_flow *f = l->aq[l->aq_head];
+	l->aq_head = (l->aq_head + 1) % l->aq_cap;
+	l->aq_n--;
+	k->f = f;
+	k->state = SK_CONNECTED;
+	k->was_connected = true;
+	k->v6only = l->v6only;
+	k->nodelay = l->nodelay;
+	k->keepalive = l->keepalive;
+	k->ka_idle = l->ka_idle;
+	k->ka_intvl = l->ka_intvl;
+	k->ka_cnt = l->ka_cnt;
+	k->rcvbuf = l->rcvbuf;
+	k->sndbuf = l->sndbuf;
+	uint16_t lp, rp;
+	sl_tcp_endpoints(f, &k->laddr, &lp, &k->raddr, &rp);
+	k->lport = lp;
+	k->rport = rp;
+	k->bound = true;
+	k->has_peer = true;
+	sl_tcp_set_callbacks(f, &tcp_cbs, k);
+	to_sockaddr(k, &k->raddr, k->rport, a, len);
+	return ns;
+}
+
+static bool connect_done(struct sk *k)
+{
+	return k->state != SK_CONNECTING;
+}
+
+int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (k->type == SOCK_DGRAM)
+		return udp_connect(k, a, len);
+	if (k->state == SK_CONNECTED)
+		return -EISCONN;
+	if (k->state == SK_CONNECTING)
+		return -EALREADY;
+	if (k->state == SK_LISTEN)
+		return -EISCONN;
+	sl_ip dst;
+	uint16_t port;
+	int err = from_sockaddr(k, a, len, &dst, &port);
+	if (err)
+		return err;
+	if (k->family == AF_INET6 && sl_ip_is_v4(&dst) && k->v6only)
+		return -ENETUNREACH;
+	if (!port || is_any(&dst))
+		return -ECONNREFUSED; /* Linux: port 0 or the unspecified address is refused */
+	if (k->f) {
+		/* What is left of a failed attempt. */
+		sl_tcp_close(k->f);
+		k->f = NULL;
+	}
+	struct sl_keepalive ka;
+	struct sl_tcp_connect_opts o = {0};
+	if (k->bound && !k->any)
+		o.src = &k->laddr;
+	if (k->bound)
+		o.src_port = k->lport;
+	if (k->keepalive) {
+		keepalive_of(k, &ka);
+		o.ka = &ka;
+	}
+	k->err = 0;
+	err = sl_tcp_connect(ss->st, &dst, port, &o, &tcp_cbs, k, &k->f);
+	if (err) {
+		k->f = NULL;
+		return err;
+	}
+	k->state = SK_CONNECTING;
+	k->raddr = dst;
+	k->rport = port;
+	sl_sockets_poll(ss);
+	if (k->state == SK_CONNECTING) {
+		if (k->nonblock)
+			return -EINPROGRESS;
+		err = block(ss, k, connect_done, k->sndtimeo_ns);
+		if (err) {
+			/* SO_SNDTIMEO passed: Linux returns EINPROGRESS and goes on connecting. */
+			return -EINPROGRESS;
+		}
+	}
+	if (k->state != SK_CONNECTED) {
+		int e = k->err ? k->err : ECONNREFUSED;
+		k->err = 0;
+		return -e;
+	}
+	return 0;
+}
+
+/* --- data ------------------------------------------------------------------------------- */
+
+static size_t iov_total(const struct msghdr *m)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < m->msg_iovlen; i++)
+		n += m->msg_iov[i].iov_len;
+	return n;
+}
+
+/* Copy len bytes from two views into the message's iovecs, starting at byte off of the data. */
+static size_t copy_out(const struct msghdr *m, const struct sl_iov v[2], size_t avail)
+{
+	size_t done = 0;
+	int vi = 0;
+	size_t voff = 0;
+	for (size_t i = 0; i < m->msg_iovlen && done < avail; i++) {
+		uint8_t *dst = m->msg_iov[i].iov_base;
+		size_t room = m->msg_iov[i].iov_len;
+		while (room && done < avail && vi < 2) {
+			size_t take = v[vi].len - voff;
+			if (take > room)
+				take = room;
+			if (take > avail - done)
+				take = avail - done;
+			memcpy(dst, v[vi].p + voff, take);
+			dst += take;
+			room -= take;
+			done += take;
+			voff += take;
+			if (voff == v[vi].len) {
+				vi++;
+				voff = 0;
+			}
+		}
+	}
+	return done;
+}
+
+static bool tcp_readable(struct sk *k)
+{
+	if (k->state != SK_CONNECTED || k->rd_shut)
+		return true;
+	struct sl_iov v[2];
+	ssize_t n = sl_tcp_peek(k->f, v);
+	return n != -EAGAIN;
+}
+
+static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
+{
+	if (k->state != SK_CONNECTED) {
+		if (k->state == SK_CONNECTING && (k->nonblock || (flags & MSG_DONTWAIT)))
+			return -EAGAIN;
+		return k->was_connected ? 0 : -ENOTCONN;
+	}
+	size_t want = iov_total(m), got = 0;
+	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
+	sl_sockets_poll(ss);
+	for (;;) {
+		if (k->rd_shut)
+			return (ssize_t)got;
+		struct sl_iov v[2];
+		ssize_t n = sl_tcp_peek(k->f, v);
+		if (n > 0) {
+			struct msghdr part = *m;
+			struct iovec iov[64];
+			/* Skip what a MSG_WAITALL pass already filled. */
+			size_t skip = got, ni = 0;
+			for (size_t i = 0; i < m->msg_iovlen && ni < 64; i++) {
+				size_t l = m->msg_iov[i].iov_len;
+				if (skip >= l) {
+					skip -= l;
+					continue;
+				}
+				iov[ni].iov_base = (uint8_t *)m->msg_iov[i].iov_base + skip;
+				iov[ni].iov_len = l - skip;
+				skip = 0;
+				ni++;
+			}
+			part.msg_iov = iov;
+			part.msg_iovlen = ni;
+			size_t c = copy_out(&part, v, (size_t)n);
+			if (!(flags & MSG_PEEK))
+				sl_tcp_consume(k->f, c);
+			got += c;
+			if (!(flags & MSG_WAITALL) || got >= want || (flags & MSG_PEEK))
+				return (ssize_t)got;
+			continue;
+		}
+		if (n == 0)
+			return (ssize_t)got; /* end of stream */
+		if (n != -EAGAIN) {
+			if (got)
+				return (ssize_t)got;
+			/* tcp_recvmsg: the error once (sock_error clears it), then end of file. */
+			if (k->err_read)
+				return 0;
+			k->err_read = true;
+			k->err = 0;
+			return n;
+		}
+		if (got && !(flags & MSG_WAITALL))
+			return (ssize_t)got;
+		if (nb)
+			return got ? (ssize_t)got : -EAGAIN;
+		int err = block(ss, k, tcp_readable, k->rcvtimeo_ns);
+		if (err)
+			return got ? (ssize_t)got : err;
+	}
+}
+
+static bool tcp_writable(struct sk *k)
+{
+	return k->state != SK_CONNECTED || k->wr_shut || k->closed || sl_tcp_sndbuf_free(k->f) > 0;
+}
+
+static ssize_t epipe(int flags)
+{
+	if (!(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	return -EPIPE;
+}
+
+static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags)
+{
+	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
+	if (k->state == SK_CONNECTING) {
+		if (nb)
+			return -EAGAIN;
+		block(ss, k, connect_done, k->sndtimeo_ns);
+	}
+	if (k->state != SK_CONNECTED) {
+		if (k->err) {
+			int e = k->err;
+			k->err = 0;
+			return -e;
+		}
+		return epipe(flags); /* sk_stream_wait_connect: not connected is EPIPE */
+	}
+	size_t total = iov_total(m), done = 0;
+	if (!total)
+		return 0;
+	for (;;) {
+		if (k->err && k->closed) {
+			int e = k->err;
+			k->err = 0;
+			return done ? (ssize_t)done : -e;
+		}
+		if (k->wr_shut || k->closed)
+			return done ? (ssize_t)done : epipe(flags);
+		struct sl_iov v[64];
+		int nv = 0;
+		size_t skip = done;
+		for (size_t i = 0; i < m->msg_iovlen && nv < 64; i++) {
+			size_t l = m->msg_iov[i].iov_len;
+			if (skip >= l) {
+				skip -= l;
+				continue;
+			}
+			v[nv].p = (const uint8_t *)m->msg_iov[i].iov_base + skip;
+			v[nv].len = l - skip;
+			skip = 0;
+			nv++;
+		}
+		ssize_t n = k->nodelay ? sl_tcp_writev_nodelay(k->f, v, nv)
+				       : sl_tcp_writev(k->f, v, nv);
+		if (n == -EPIPE)
+			return done ? (ssize_t)done : epipe(flags);
+		if (n > 0)
+			done += (size_t)n;
+		else if (n != -EAGAIN && n < 0)
+			return done ? (ssize_t)done : n;
+		if (done == total)
+			break;
+		if (nb)
+			return done ? (ssize_t)done : -EAGAIN;
+		int err = block(ss, k, tcp_writable, k->sndtimeo_ns);
+		if (err)
+			return done ? (ssize_t)done : err;
+	}
+	sl_sockets_poll(ss); /* let it leave now */
+	return (ssize_t)done;
+}
+
+/* --- UDP -------------------------------------------------------------------------------- */
+
+static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
+		   const uint8_t *data, size_t len)
+{
+	struct sk *k = arg;
+	bool v4 = sl_ip_is_v4(&m->dst);
+	if ((k->family == AF_INET && !v4) || (k->family == AF_INET6 && v4 && k->v6only))
+		return;
+	if (!k->any && !sl_ip_eq(&m->dst, &k->laddr))
+		return;
+	if (k->has_peer && (!sl_ip_eq(&m->src, &k->raddr) || m->src_port != k->rport))
+		return;
+	if (k->rx_bytes + len > (size_t)k->rcvbuf)
+		return; /* the receive buffer is full: dropped, as Linux drops (UDP RcvbufErrors) */
+	struct dgram *d = malloc(sizeof(*d) + len);
+	if (!d)
+		return;
+	d->next = NULL;
+	d->src = m->src;
+	d->sport = m->src_port;
+	d->len = len;
+	memcpy(d->data, data, len);
+	if (k->rx_tail)
+		k->rx_tail->next = d;
+	else
+		k->rx_head = d;
+	k->rx_tail = d;
+	k->rx_bytes += len;
+	k->edge++;
+}
+
+static void u_err(void *arg, struct sl_stack *st, int err, const struct sl_udp_meta *m)
+{
+	struct sk *k = arg;
+	/* Linux reports ICMP errors on connected UDP sockets only (IP_RECVERR off). */
+	if (k->has_peer && sl_ip_eq(&m->dst, &k->raddr) && m->dst_port == k->rport) {
+		k->err = -err;
+		k->edge++;
+	}
+}
+
+static int udp_attach(struct sk *k)
+{
+	int err = sl_udp_listen(k->ss->st, k->lport, u_recv, k);
+	if (err)
+		return err;
+	sl_udp_on_error(k->ss->st, k->lport, u_err, k);
+	k->udp_port = true;
+	return 0;
+}
+
+static int udp_autobind(struct sk *k)
+{
+	if (k->bound)
+		return 0;
+	int p = pick_port(k->ss, k);
+	if (p < 0)
+		return p;
+	k->lport = (uint16_t)p;
+	k->any = true;
+	k->laddr = wildcard(k);
+	k->bound = true;
+	int err = udp_attach(k);
+	if (err)
+		k->bound = false;
+	return err;
+}
+
+static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
+{
+	if (a && len >= (socklen_t)sizeof(sa_family_t) && a->sa_family == AF_UNSPEC) {
+		k->has_peer = false; /* dissolve the association (connect(2)) */
+		return 0;
+	}
+	sl_ip dst;
+	uint16_t port;
+	int err = from_sockaddr(k, a, len, &dst, &port);
+	if (err)
+		return err;
+	if (k->family == AF_INET6 && sl_ip_is_v4(&dst) && k->v6only)
+		return -ENETUNREACH;
+	sl_ip src;
+	if ((err = sl_ip_src(k->ss->st, &dst, &src)) < 0)
+		return err;
+	if ((err = udp_autobind(k)) < 0)
+		return err;
+	k->raddr = dst;
+	k->rport = port;
+	k->has_peer = true;
+	return 0;
+}
+
+static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags)
+{
+	sl_ip dst;
+	uint16_t port;
+	if (m->msg_name && m->msg_namelen) {
+		int err = from_sockaddr(k, m->msg_name, m->msg_namelen, &dst, &port);
+		if (err)
+			return err;
+		if (k->family == AF_INET6 && sl_ip_is_v4(&dst) && k->v6only)
+			return -ENETUNREACH;
+		if (!port)
+			return -EINVAL;
+	} else if (k->has_peer) {
+		dst = k->raddr;
+		port = k->rport;
+	} else {
+		return -EDESTADDRREQ;
+	}
+	if (k->err) { /* a pending ICMP error is reported first (sock_error) */
+		int e = k->err;
+		k->err = 0;
+		return -e;
+	}
+	size_t total = iov_total(m);
+	if (total > UDP_MAX)
+		return -EMSGSIZE;
+	int err = udp_autobind(k);
+	if (err)
+		return err;
+	static uint8_t buf[UDP_MAX];
+	size_t off = 0;
+	for (size_t i = 0; i < m->msg_iovlen; i++) {
+		memcpy(buf + off, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+		off += m->msg_iov[i].iov_len;
+	}
+	struct sl_udp_write_opts o = {.src = k->any ? NULL : &k->laddr, .src_port = k->lport};
+	err = sl_udp_write(ss->st, &o, &dst, port, buf, total);
+	if (err < 0)
+		return err;
+	sl_sockets_poll(ss);
+	return (ssize_t)total;
+}
+
+static bool udp_readable(struct sk *k)
+{
+	return k->rx_head != NULL || k->err;
+}
+
+static ssize_t udp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
+{
+	sl_sockets_poll(ss);
+	if (!k->rx_head) {
+		if (k->err) {
+			int e = k->err;
+			k->err = 0;
+			return -e;
+		}
+		if (k->nonblock || (flags & MSG_DONTWAIT))
+			return -EAGAIN;
+		int err = block(ss, k, udp_readable, k->rcvtimeo_ns);
+		if (err)
+			return err;
+		if (!k->rx_head) {
+			int e = k->err;
+			k->err = 0;
+			return -e;
+		}
+	}
+	struct dgram *d = k->rx_head;
+	struct sl_iov v[2] = {{d->data, d->len}, {NULL, 0}};
+	size_t c = copy_out(m, v, d->len);
+	m->msg_flags = c < d->len ? MSG_TRUNC : 0;
+	if (m->msg_name) {
+		socklen_t l = m->msg_namelen;
+		to_sockaddr(k, &d->src, d->sport, m->msg_name, &l);
+		m->msg_namelen = l;
+	}
+	m->msg_controllen = 0;
+	size_t full = d->len;
+	if (!(flags & MSG_PEEK)) {
+		k->rx_head = d->next;
+		if (!k->rx_head)
+			k->rx_tail = NULL;
+		k->rx_bytes -= d->len;
+		free(d);
+	}
+	return (ssize_t)((flags & MSG_TRUNC) ? full : c);
+}
+
+/* --- the entry points ----------------------------------------------------------------- */
+
+ssize_t sl_sock_sendmsg(struct sl_sockets *ss, int s, const struct msghdr *m, int flags)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (!m || (m->msg_iovlen && !m->msg_iov))
+		return -EFAULT;
+	if (k->type == SOCK_DGRAM)
+		return udp_send(ss, k, m, flags);
+	if (k->state == SK_LISTEN)
+		return epipe(flags);
+	if (m->msg_name && m->msg_namelen && k->state != SK_CONNECTED)
+		return -EOPNOTSUPP; /* no TCP Fast Open */
+	return tcp_send(ss, k, m, flags);
+}
+
+ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flags)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (!m || (m->msg_iovlen && !m->msg_iov))
+		return -EFAULT;
+	if (k->type == SOCK_DGRAM)
+		return udp_recv(ss, k, m, flags);
+	if (k->state == SK_LISTEN)
+		return -ENOTCONN;
+	m->msg_flags = 0;
+	m->msg_controllen = 0;
+	if (m->msg_name && k->state == SK_CONNECTED) {
+		socklen_t l = m->msg_namelen;
+		to_sockaddr(k, &k->raddr, k->rport, m->msg_name, &l);
+		m->msg_namelen = l;
+	} else {
+		m->msg_namelen = 0;
+	}
+	return tcp_recv(ss, k, m, flags);
+}
+
+int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	if (k->type == SOCK_DGRAM) {
+		if (!k->has_peer)
+			return -ENOTCONN;
+		if (how != SHUT_WR)
+			k->rd_shut = true;
+		if (how != SHUT_RD)
+			k->wr_shut = true;
+		k->edge++;
+		return 0;
+	}
+	if (k->state == SK_LISTEN && how != SHUT_WR) {
+		/* Linux: shutdown(SHUT_RD) of a listener stops it; accept then fails EINVAL. */
+		sl_tcp_unlisten(ss->st, k->lport);
+		for (unsigned i = 0; i < k->aq_n; i++)
+			sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
+		k->aq_n = 0;
+		k->state = SK_OPEN;
+		k->edge++;
+		return 0;
+	}
+	if (k->state != SK_CONNECTED)
+		return -ENOTCONN;
+	int sh = (how == SHUT_RD ? SL_SHUT_RD : how == SHUT_WR ? SL_SHUT_WR : SL_SHUT_RDWR);
+	if (how != SHUT_WR)
+		k->rd_shut = true;
+	if (how != SHUT_RD)
+		k->wr_shut = true;
+	sl_tcp_shutdown(k->f, sh);
+	k->edge++;
+	sl_sockets_poll(ss);
+	return 0;
+}
+
+int sl_sock_close(struct sl_sockets *ss, int s)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (k->type == SOCK_STREAM) {
+		if (k->state == SK_LISTEN) {
+			sl_tcp_unlisten(ss->st, k->lport);
+			for (unsigned i = 0; i < k->aq_n; i++)
+				sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
+		}
+		if (k->f) {
+			if (k->linger.l_onoff && !k->linger.l_linger)
+				sl_tcp_abort(k->f); /* SO_LINGER 0: reset (tcp_close) */
+			else
+				sl_tcp_close(k->f); /* unread data: a reset, as Linux sends */
+		}
+		free(k->aq);
+	} else {
+		if (k->udp_port)
+			sl_udp_unlisten(ss->st, k->lport);
+		for (struct dgram *d = k->rx_head, *n; d; d = n) {
+			n = d->next;
+			free(d);
+		}
+	}
+	memset(k, 0, sizeof(*k));
+	k->state = SK_FREE;
+	sl_sockets_poll(ss);
+	return 0;
+}
+
+int sl_sock_getsockname(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (!a || !len)
+		return -EFAULT;
+	sl_ip ip = k->laddr;
+	if (k->type == SOCK_DGRAM && k->has_peer && k->any)
+		sl_ip_src(ss->st, &k->raddr, &ip); /* a connected UDP socket names its source */
+	to_sockaddr(k, &ip, k->bound ? k->lport : 0, a, len);
+	return 0;
+}
+
+int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (!a || !len)
+		return -EFAULT;
+	if (k->type == SOCK_STREAM ? k->state != SK_CONNECTED : !k->has_peer)
+		return -ENOTCONN;
+	to_sockaddr(k, &k->raddr, k->rport, a, len);
+	return 0;
+}
+
+/* --- options ---------------------------------------------------------------------------- */
+
+static int int_opt(const void *v, socklen_t len, int *out)
+{
+	if (!v)
+		return -EFAULT;
+	if (len < (socklen_t)sizeof(int))
+		return -EINVAL;
+	memcpy(out, v, sizeof(int));
+	return 0;
+}
+
+static void apply_keepalive(struct sk *k)
+{
+	if (!k->f || k->state != SK_CONNECTED)
+		return;
+	struct sl_keepalive ka;
+	keepalive_of(k, &ka);
+	sl_tcp_set_keepalive(k->f, k->keepalive ? &ka : NULL);
+}
+
+int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const void *v,
+		       socklen_t len)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	int x = 0, err;
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_LINGER:
+			if (!v)
+				return -EFAULT;
+			if (len < (socklen_t)sizeof(struct linger))
+				return -EINVAL;
+			memcpy(&k->linger, v, sizeof(k->linger));
+			k->linger.l_onoff = k->linger.l_onoff != 0;
+			return 0;
+		case SO_RCVTIMEO:
+		case SO_SNDTIMEO: {
+			struct timeval tv;
+			if (!v)
+				return -EFAULT;
+			if (len < (socklen_t)sizeof(tv))
+				return -EINVAL;
+			memcpy(&tv, v, sizeof(tv));
+			if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
+				return -EDOM;
+			uint64_t ns = tv.tv_sec < 0 ? 0
+						    : (uint64_t)tv.tv_sec * 1000000000ULL +
+							  (uint64_t)tv.tv_usec * 1000;
+			if (name == SO_RCVTIMEO)
+				k->rcvtimeo_ns = ns;
+			else
+				k->sndtimeo_ns = ns;
+			return 0;
+		}
+		}
+		if ((err = int_opt(v, len, &x)))
+			return err;
+		switch (name) {
+		case SO_REUSEADDR:
+			k->reuseaddr = x != 0;
+			return 0;
+		case SO_REUSEPORT:
+			k->reuseport = x != 0;
+			return 0;
+		case SO_KEEPALIVE:
+			k->keepalive = x != 0;
+			apply_keepalive(k);
+			return 0;
+		case SO_RCVBUF:
+		case SO_SNDBUF: {
+			/* sock_setsockopt: the value is doubled (bookkeeping room) and bounded. */
+			long d = (long)(x < 0 ? 0 : x) * 2;
+			int min = name == SO_RCVBUF ? BUF_MIN_RCV : BUF_MIN_SND;
+			if (d > BUF_MAX)
+				d = BUF_MAX;
+			if (d < min)
+				d = min;
+			*(name == SO_RCVBUF ? &k->rcvbuf : &k->sndbuf) = (int)d;
+			return 0;
+		}
+		case SO_BROADCAST:
+		case SO_OOBINLINE:
+		case SO_PRIORITY:
+		case SO_RCVLOWAT:
+			return 0; /* accepted; they change nothing sluice does */
+		case SO_TYPE:
+		case SO_DOMAIN:
+		case SO_PROTOCOL:
+		case SO_ACCEPTCONN:
+		case SO_ERROR:
+			return -ENOPROTOOPT;
+		}
+		return -ENOPROTOOPT;
+	}
+	if (level == IPPROTO_TCP) {
+		if (k->type != SOCK_STREAM)
+			return -ENOPROTOOPT;
+		if ((err = int_opt(v, len, &x)))
+			return err;
+		switch (name) {
+		case TCP_NODELAY:
+			k->nodelay = x != 0;
+			return 0;
+		case TCP_KEEPIDLE:
+		case TCP_KEEPINTVL:
+			if (x < 1 || x > 32767)
+				return -EINVAL;
+			*(name == TCP_KEEPIDLE ? &k->ka_idle : &k->ka_intvl) = x;
+			apply_keepalive(k);
+			return 0;
+		case TCP_KEEPCNT:
+			if (x < 1 || x > 127)
+				return -EINVAL;
+			k->ka_cnt = x;
+			apply_keepalive(k);
+			return 0;
+		case TCP_DEFER_ACCEPT:
+		case TCP_QUICKACK:
+		case TCP_CORK:
+			return 0; /* accepted, not acted on (documented) */
+		}
+		return -ENOPROTOOPT;
+	}
+	if (level == IPPROTO_IPV6) {
+		if (k->family != AF_INET6)
+			return -ENOPROTOOPT;
+		if ((err = int_opt(v, len, &x)))
+			return err;
+		if (name == IPV6_V6ONLY) {
+			if (k->bound)
+				return -EINVAL;
+			k->v6only = x != 0;
+			return 0;
+		}
+		if (name == IPV6_TCLASS || name == IPV6_UNICAST_HOPS)
+			return 0;
+		return -ENOPROTOOPT;
+	}
+	if (level == IPPROTO_IP) {
+		if (name == IP_TOS || name == IP_TTL)
+			return 0;
+		return -ENOPROTOOPT;
+	}
+	return -ENOPROTOOPT;
+}
+
+int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *v,
+		       socklen_t *len)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	if (!v || !len)
+		return -EFAULT;
+	int x;
+	if (level == SOL_SOCKET && name == SO_LINGER) {
+		socklen_t n = *len < (socklen_t)sizeof(k->linger) ? *len : sizeof(k->linger);
+		memcpy(v, &k->linger, n);
+		*len = n;
+		return 0;
+	}
+	if (level == SOL_SOCKET && (name == SO_RCVTIMEO || name == SO_SNDTIMEO)) {
+		uint64_t ns = name == SO_RCVTIMEO ? k->rcvtimeo_ns : k->sndtimeo_ns;
+		struct timeval tv = {.tv_sec = (time_t)(ns / 1000000000ULL),
+				     .tv_usec = (suseconds_t)(ns % 1000000000ULL / 1000)};
+		socklen_t n = *len < (socklen_t)sizeof(tv) ? *len : sizeof(tv);
+		memcpy(v, &tv, n);
+		*len = n;
+		return 0;
+	}
+	if (level == SOL_SOCKET) {
+		switch (name) {
+		case SO_REUSEADDR: x = k->reuseaddr; break;
+		case SO_REUSEPORT: x = k->reuseport; break;
+		case SO_KEEPALIVE: x = k->keepalive; break;
+		case SO_RCVBUF: x = k->rcvbuf; break;
+		case SO_SNDBUF: x = k->sndbuf; break;
+		case SO_TYPE: x = k->type; break;
+		case SO_DOMAIN: x = k->family; break;
+		case SO_PROTOCOL: x = k->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP; break;
+		case SO_ACCEPTCONN: x = k->state == SK_LISTEN; break;
+		case SO_ERROR:
+			x = k->err;
+			k->err = 0;
+			break;
+		case SO_BROADCAST:
+		case SO_OOBINLINE:
+		case SO_PRIORITY: x = 0; break;
+		case SO_RCVLOWAT: x = 1; break;
+		default: return -ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_TCP && k->type == SOCK_STREAM) {
+		switch (name) {
+		case TCP_NODELAY: x = k->nodelay; break;
+		case TCP_KEEPIDLE: x = k->ka_idle; break;
+		case TCP_KEEPINTVL: x = k->ka_intvl; break;
+		case TCP_KEEPCNT: x = k->ka_cnt; break;
+		case TCP_MAXSEG: {
+			struct sl_tcp_info ti;
+			if (k->f && k->state == SK_CONNECTED) {
+				sl_tcp_info(k->f, &ti);
+				x = (int)ti.mss;
+			} else {
+				x = 536; /* RFC 9293 §3.7.1 default */
+			}
+			break;
+		}
+		default: return -ENOPROTOOPT;
+		}
+	} else if (level == IPPROTO_IPV6 && k->family == AF_INET6 && name == IPV6_V6ONLY) {
+		x = k->v6only;
+	} else {
+		return -ENOPROTOOPT;
+	}
+	socklen_t n = *len < (socklen_t)sizeof(x) ? *len : sizeof(x);
+	memcpy(v, &x, n);
+	*len = n;
+	return 0;
+}
+
+int sl_sock_set_nonblock(struct sl_sockets *ss, int s, bool on)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	k->nonblock = on;
+	return 0;
+}
+
+int sl_sock_get_nonblock(struct sl_sockets *ss, int s)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	return k->nonblock;
+}
+
+int sl_sock_nread(struct sl_sockets *ss, int s)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	sl_sockets_poll(ss);
+	if (k->type == SOCK_DGRAM)
+		return k->rx_head ? (int)k->rx_head->len : 0;
+	if (k->state == SK_LISTEN)
+		return -EINVAL; /* tcp_ioctl SIOCINQ on a listener */
+	if (k->state != SK_CONNECTED)
+		return 0;
+	struct sl_iov v[2];
+	ssize_t n = sl_tcp_peek(k->f, v);
+	return n > 0 ? (int)n : 0;
+}
+
+/* --- readiness -------------------------------------------------------------------------- */
+
+short sl_sock_events(struct sl_sockets *ss, int s)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return POLLNVAL;
+	short ev = 0;
+	if (k->type == SOCK_DGRAM) {
+		if (k->rx_head || k->rd_shut)
+			ev |= POLLIN;
+		if (!k->wr_shut)
+			ev |= POLLOUT;
+		if (k->err)
+			ev |= POLLERR;
+		return ev;
+	}
+	switch (k->state) {
+	case SK_LISTEN:
+		return k->aq_n ? POLLIN : 0;
+	case SK_CONNECTING:
+		return 0;
+	case SK_OPEN:
+		/* tcp_poll on a socket in CLOSE: POLLHUP (and POLLOUT once it was connected or a
+		 * connect failed; a fresh socket is writable too: Linux reports POLLOUT|POLLHUP). */
+		ev = POLLOUT | POLLHUP;
+		if (k->err)
+			ev |= POLLERR;
+		if (k->was_connected)
+			ev |= POLLIN | POLLRDHUP;
+		return ev;
+	default:
+		break;
+	}
+	struct sl_iov v[2];
+	ssize_t n = sl_tcp_peek(k->f, v);
+	bool eof = n == 0 || (n < 0 && n != -EAGAIN);
+	if (n > 0 || eof || k->rd_shut)
+		ev |= POLLIN;
+	if (eof || k->rd_shut)
+		ev |= POLLRDHUP;
+	if (!k->wr_shut && !k->closed && sl_tcp_sndbuf_free(k->f) > 0)
+		ev |= POLLOUT;
+	if ((eof && (k->wr_shut || k->closed)) || (k->closed && k->err))
+		ev |= POLLHUP;
+	if (k->closed && (k->wr_shut || k->err))
+		ev |= POLLOUT; /* writes fail at once: Linux reports a dead socket writable */
+	if (k->err)
+		ev |= POLLERR;
+	return ev;
+}
+
+uint64_t sl_sock_edge(struct sl_sockets *ss, int s)
+{
+	struct sk *k = get(ss, s);
+	return k ? k->edge : 0;
+}
