@@ -16,6 +16,14 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           "ok\\n" (or "err ERRNO\\n") on the control connection, and keeps the connect-back
           connection open until the control connection ends (or 30 s pass). With a third
           field, "ADDR PORT MS\\n", it answers "later\\n" at once and connects MS ms later.
+  BASE+7  TCP observer: sends "hi\\n", then reads until end of stream or error, and records
+          how the stream ended, by the client's address and port: "eof N CRC" (an orderly
+          FIN after N bytes whose zlib.crc32 is CRC) or "reset N CRC" (ECONNRESET)
+  BASE+8  TCP observer query: reads "ADDR PORT\\n", answers the observer's record of that
+          client ("pending" if the stream has not ended within 5 s)
+  BASE+9  TCP black hole: a listener whose accept queue is full (listen(0) and one
+          connection from this host it never accepts), so Linux drops every SYN to it: a
+          connect there stays in SYN-SENT
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -27,6 +35,7 @@ import struct
 import sys
 import threading
 import time
+import zlib
 
 IDLE = 30  # no connection is kept longer than this without traffic
 
@@ -138,6 +147,74 @@ def connect_back(c):
         b.close()
 
 
+OBS = {}
+OBS_LOCK = threading.Lock()
+
+
+def client_key(addr, port):
+    if addr.startswith("::ffff:"):
+        addr = addr[7:]
+    return "%s %d" % (addr, port)
+
+
+def observe(c):
+    key = client_key(*c.getpeername()[:2])
+    n, crc, how = 0, 0, "eof"
+    try:
+        c.sendall(b"hi\n")
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            n += len(b)
+            crc = zlib.crc32(b, crc)
+    except ConnectionResetError:
+        how = "reset"
+    except OSError as e:
+        how = "error-%s" % e.errno
+    with OBS_LOCK:
+        OBS[key] = "%s %d %d" % (how, n, crc)
+
+
+def query(c):
+    parts = readline(c).split()
+    key = client_key(parts[0], int(parts[1])) if len(parts) == 2 else "?"
+    for _ in range(250):
+        with OBS_LOCK:
+            r = OBS.get(key)
+        if r:
+            break
+        time.sleep(0.02)
+    c.sendall(((r or "pending") + "\n").encode())
+
+
+def black_hole(port, fam):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+    else:
+        s.bind(("0.0.0.0", port))
+    s.listen(0)
+    fill = socket.create_connection(("127.0.0.1", port), timeout=5)
+    # The queue is full now: a further SYN is dropped. Check it, once.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    probe.connect_ex(("127.0.0.1", port))
+    time.sleep(0.3)
+    err = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    try:
+        probe.getpeername()
+        sys.exit("peer.py: the black hole on port %d accepted a connection" % port)
+    except OSError:
+        pass
+    if err:
+        sys.exit("peer.py: the black hole on port %d answered a SYN (errno %d)" % (port, err))
+    probe.close()
+    return s, fill
+
+
 def udp_echo(u):
     while True:
         try:
@@ -157,8 +234,10 @@ def main():
         fam = socket.AF_INET6
     except OSError:
         fam = socket.AF_INET
-    for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back)):
+    for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
+                   (7, observe), (8, query)):
         serve(listener(a.base + off, fam), h)
+    hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = socket.socket(fam, socket.SOCK_DGRAM)
     if fam == socket.AF_INET6:
         u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)

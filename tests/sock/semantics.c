@@ -44,6 +44,9 @@ enum {
 	PORT_UDPECHO = 7004, /* UDP echo */
 	PORT_NONE = 7005,    /* nothing listens (TCP or UDP) */
 	PORT_BACK = 7006,    /* TCP connect-back control: "ADDR PORT\n" -> it connects there */
+	PORT_OBSERVE = 7007, /* TCP: sends "hi\n", records how our stream ended (FIN or RST) */
+	PORT_QUERY = 7008,   /* TCP: "ADDR PORT\n" -> the observer's record for that client */
+	PORT_HOLE = 7009,    /* TCP: every SYN dropped (a full accept queue): stays SYN-SENT */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -600,11 +603,20 @@ static void tcp_bind_reuseaddr(void)
 	struct sockaddr_storage b = sockname(s1);
 	OK(bind(s2, (struct sockaddr *)&b, alen(&b)));
 	OK(listen(s1, 4));
-	/* A third, SO_REUSEADDR too, against a listening one: in use. */
-	int s3 = tsock(AF_INET, SOCK_STREAM);
-	if (s3 < 0)
+}
+
+/* SO_REUSEADDR on both, but the bound one listens: in use. */
+static void tcp_bind_reuseaddr_listening(void)
+{
+	int s1 = tsock(AF_INET, SOCK_STREAM), s3 = tsock(AF_INET, SOCK_STREAM);
+	if (s1 < 0 || s3 < 0)
 		return;
+	OK(seti(s1, SOL_SOCKET, SO_REUSEADDR, 1));
 	OK(seti(s3, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(s1, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(s1, 4));
+	struct sockaddr_storage b = sockname(s1);
 	ERR(bind(s3, (struct sockaddr *)&b, alen(&b)), EADDRINUSE);
 }
 
@@ -764,14 +776,24 @@ static void tcp_nb_connect(int fam)
 	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
 	struct sockaddr_storage pn = peername(s);
 	SAME_ADDR(&pn, &d, true);
-	/* Linux: a connect after the handshake completed reports that success once (0), then
-	 * EISCONN (the idiom "call connect again to learn the result"). */
-	EQ(connect(s, (struct sockaddr *)&d, alen(&d)), 0);
-	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EISCONN);
 	EQ(write(s, "ping", 4), 4);
 	char b[4];
 	EQ(read_n(s, b, 4), 4);
 	TRUE(!memcmp(b, "ping", 4), "echo differs");
+}
+
+/* Linux: a connect after the non-blocking handshake completed reports that success once (0),
+ * then EISCONN (the idiom "call connect again to learn the result"). */
+static void tcp_nb_connect_recall(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	EQ_EV(wait_fd(s, POLLOUT, WAIT_MS), POLLOUT);
+	EQ(connect(s, (struct sockaddr *)&d, alen(&d)), 0);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EISCONN);
 }
 
 static void tcp_nb_connect_refused(int fam)
@@ -905,9 +927,6 @@ static void tcp_fionread(void)
 	if (s < 0)
 		return;
 	EQ(wait_inq(s, 1000), 1000);
-	/* The FIN follows the data; FIONREAD still counts the data only. */
-	int ev = wait_fd(s, POLLRDHUP, WAIT_MS);
-	EQ_EV(ev, POLLRDHUP);
 	int q = -1;
 	OK(ioctl(s, FIONREAD, &q));
 	EQ(q, 1000);
@@ -916,6 +935,37 @@ static void tcp_fionread(void)
 	TRUE(is_sendn_pattern(b, 1000, 0), "bytes differ from the pattern");
 	OK(ioctl(s, FIONREAD, &q));
 	EQ(q, 0);
+	EQ(read(s, b, 1), 0);
+}
+
+/* The peer's FIN behind unread data: POLLRDHUP / EPOLLRDHUP as soon as the FIN is in
+ * (poll(2): "stream socket peer closed connection"), the data still unread; FIONREAD counts
+ * the data only. */
+static void tcp_rdhup_unread(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	int ev = wait_fd(s, POLLIN | POLLRDHUP, 0);
+	for (int i = 0; i < 100 && !(ev & POLLRDHUP); i++) { /* the FIN may trail the data */
+		poll(NULL, 0, 50);
+		ev = wait_fd(s, POLLIN | POLLRDHUP, 0);
+	}
+	EQ_EV(ev, POLLIN | POLLRDHUP);
+	EQ_EV(wait_fd(s, POLLRDHUP, 0), POLLRDHUP); /* asked alone */
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 1000);
+	int ep = tepoll();
+	if (ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLRDHUP);
+	static unsigned char b[1000];
+	EQ(read_n(s, b, 1000), 1000);
 	EQ(read(s, b, 1), 0);
 }
 
@@ -1294,6 +1344,350 @@ static void select_blocks(void)
 	FD_SET(ls, &r);
 	EQ(select(ls + 1, &r, NULL, NULL, NULL), 1);
 	TRUE(FD_ISSET(ls, &r), "listener not in the read set");
+}
+
+static int echo_with_data(int n);
+
+/* ---- close: what the peer sees (the observer service records it) ---- */
+
+static uint32_t crc32(const unsigned char *b, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= b[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+	}
+	return ~c;
+}
+
+/* A connection to the observer; with hi, its "hi\n" read first. */
+static int observed(bool hi)
+{
+	int s = tconnect(AF_INET, PORT_OBSERVE);
+	if (s < 0)
+		return -1;
+	char b[3];
+	if (hi ? read_n(s, b, 3) != 3 : wait_inq(s, 3) != 3) {
+		failf("no greeting from the observer");
+		return -1;
+	}
+	return s;
+}
+
+/* The observer's record of the stream from local port `port`: "eof N CRC", "reset N CRC". */
+static bool observer_says(int port, char *out, size_t outlen)
+{
+	int q = tconnect(AF_INET, PORT_QUERY);
+	if (q < 0)
+		return false;
+	char line[80];
+	int n = snprintf(line, sizeof line, "%s %d\n", local4_s, port);
+	if (write(q, line, n) != n) {
+		failf("write to the observer query: %s", en(errno));
+		return false;
+	}
+	size_t k = 0;
+	while (k < outlen - 1 && read_n(q, out + k, 1) == 1 && out[k] != '\n')
+		k++;
+	out[k] = 0;
+	return true;
+}
+
+#define OBSERVED(port, fmt, ...)                                                                   \
+	do {                                                                                       \
+		char _want[80], _got[80];                                                          \
+		snprintf(_want, sizeof _want, fmt, __VA_ARGS__);                                   \
+		if (!observer_says(port, _got, sizeof _got))                                       \
+			return;                                                                    \
+		TRUE(!strcmp(_got, _want), "the peer saw '%s', expected '%s'", _got, _want);       \
+	} while (0)
+
+/* close(2) after writes: the bytes, then an orderly FIN. */
+static void tcp_close_graceful(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	EQ(write(s, "abc", 3), 3);
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "eof 3 %u", crc32((const unsigned char *)"abc", 3));
+}
+
+/* close(2) right after a large write: everything queued is still delivered, then FIN. */
+static void tcp_close_flushes(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	static unsigned char b[256 * 1024];
+	pattern(b, sizeof b, 11);
+	EQ(write(s, b, sizeof b), sizeof b);
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "eof %zu %u", sizeof b, crc32(b, sizeof b));
+}
+
+/* SO_LINGER {1, 0}: close aborts the connection with an RST (socket(7), RFC 793 ABORT). */
+static void tcp_close_linger0(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	struct linger l = {1, 0};
+	OK(setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l));
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "reset 0 %u", 0u);
+}
+
+/* Closing with received data unread resets the connection (RFC 2525 2.17; Linux tcp_close). */
+static void tcp_close_unread(void)
+{
+	int s = observed(false);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "reset 0 %u", 0u);
+}
+
+static void tcp_shutdown_rdwr(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	EQ(write(s, "xy", 2), 2);
+	OK(shutdown(s, SHUT_RDWR));
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+	ERR(send(s, "z", 1, MSG_NOSIGNAL), EPIPE);
+	OBSERVED(port, "eof 2 %u", crc32((const unsigned char *)"xy", 2));
+}
+
+/* ---- a connection that stays in SYN-SENT (the peer drops every SYN) ---- */
+
+static void tcp_connecting(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_HOLE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	EQ(wait_fd(s, POLLIN | POLLOUT, 200), 0); /* not connected: neither readable nor writable */
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EALREADY);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	char b[4];
+	ERR(read(s, b, sizeof b), EAGAIN);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EAGAIN);
+	int ep = tepoll();
+	if (ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 100), 0);
+	struct sockaddr_storage sn = sockname(s);
+	SAME_ADDR(&sn, &local4, false); /* connect chose the source address and port */
+	TRUE(port_of(&sn) != 0, "a connecting socket has port 0");
+}
+
+/* ---- more TCP ---- */
+
+/* accept(2) on Linux: the new socket takes the listener's options (TCP_NODELAY, SO_KEEPALIVE,
+ * the keepalive timers, SO_RCVBUF). */
+static void tcp_accept_inherits(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	OK(seti(ls, IPPROTO_TCP, TCP_NODELAY, 1));
+	OK(seti(ls, SOL_SOCKET, SO_KEEPALIVE, 1));
+	OK(seti(ls, IPPROTO_TCP, TCP_KEEPIDLE, 77));
+	OK(seti(ls, IPPROTO_TCP, TCP_KEEPCNT, 3));
+	OK(seti(ls, SOL_SOCKET, SO_RCVBUF, 65536));
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	EQ(geti(s, IPPROTO_TCP, TCP_NODELAY), 1);
+	EQ(geti(s, SOL_SOCKET, SO_KEEPALIVE), 1);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 77);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPCNT), 3);
+	EQ(geti(s, SOL_SOCKET, SO_RCVBUF), 131072);
+}
+
+static void tcp_accept_two(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0 || connect_back(ls) < 0 || connect_back(ls) < 0)
+		return;
+	struct sockaddr_storage f1, f2;
+	socklen_t l1 = sizeof f1, l2 = sizeof f2;
+	int a = accept(ls, (struct sockaddr *)&f1, &l1);
+	track(a);
+	TRUE(a >= 0, "first accept: %s", en(errno));
+	int b = accept(ls, (struct sockaddr *)&f2, &l2);
+	track(b);
+	TRUE(b >= 0, "second accept: %s", en(errno));
+	TRUE(a != b && port_of(&f1) != port_of(&f2), "two accepts, one connection (%s, %s)",
+	     astr(&f1), astr(&f2));
+	ERR(accept(ls, NULL, NULL), EAGAIN);
+}
+
+static void tcp_io_listener(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	char b[4];
+	ERR(read(ls, b, sizeof b), ENOTCONN);
+	ERR(recv(ls, b, sizeof b, 0), ENOTCONN);
+	ERR(send(ls, "x", 1, MSG_NOSIGNAL), EPIPE);
+}
+
+static void tcp_zero_length(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char b[4];
+	EQ(write(s, b, 0), 0);
+	EQ(send(s, b, 0, 0), 0);
+	EQ(read(s, b, 0), 0); /* read(2) of 0 bytes returns 0 (recv of 0 would wait for data) */
+}
+
+static void tcp_keepalive_limits(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	/* tcp(7) / Linux: TCP_KEEPIDLE and TCP_KEEPINTVL at most 32767 s, TCP_KEEPCNT at most 127
+	 */
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPIDLE, 32767));
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPIDLE, 32768), EINVAL);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPINTVL, 32767));
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPINTVL, 32768), EINVAL);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPCNT, 127));
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPCNT, 128), EINVAL);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 32767);
+}
+
+/* getsockname(2): a short buffer gets the address truncated, addrlen the full size. */
+static void sock_addrlen_truncation(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage full = sockname(s);
+	unsigned char b[16];
+	memset(b, 0xab, sizeof b);
+	socklen_t l = 4;
+	OK(getsockname(s, (struct sockaddr *)b, &l));
+	EQ(l, sizeof(struct sockaddr_in));
+	TRUE(!memcmp(b, &full, 4) && b[4] == 0xab, "truncated address written wrongly");
+	l = 4;
+	memset(b, 0xab, sizeof b);
+	OK(getpeername(s, (struct sockaddr *)b, &l));
+	EQ(l, sizeof(struct sockaddr_in));
+	EQ(b[4], 0xab);
+}
+
+/* ---- more epoll / poll ---- */
+
+/* Edge-triggered EPOLLOUT on a non-blocking connect: once when it completes; then a
+ * data arrival reports every ready event (EPOLLIN|EPOLLOUT). */
+static void epoll_edge_connect(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	EQ(write(s, "x", 1), 1);
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLOUT);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+}
+
+/* More ready than maxevents: each call returns maxevents, and the rest come next (epoll(7)
+ * "starvation": Linux rotates the ready list). */
+static void epoll_maxevents(void)
+{
+	int s[3], ep = tepoll();
+	for (int i = 0; i < 3; i++) {
+		s[i] = echo_with_data(1);
+		if (s[i] < 0)
+			return;
+	}
+	if (ep < 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u64 = 1u << i};
+		OK(epoll_ctl(ep, EPOLL_CTL_ADD, s[i], &e));
+	}
+	struct epoll_event out[3];
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+	unsigned seen = out[0].data.u64 | out[1].data.u64;
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+	seen |= out[0].data.u64 | out[1].data.u64;
+	EQ(seen, 7);
+	EQ(epoll_wait(ep, out, 3, 0), 3);
+}
+
+/* poll on the number of a closed socket: POLLNVAL. */
+static void poll_nval(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	untrack(s);
+	OK(close(s));
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	EQ(poll(&p, 1, 0), 1);
+	EQ_EV(p.revents, POLLNVAL);
+}
+
+/* ---- more UDP ---- */
+
+static void udp_large(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	static unsigned char o[65508], in[65508];
+	pattern(o, sizeof o, 13);
+	EQ(send(u, o, 8000, 0), 8000); /* fragmented both ways */
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, in, sizeof in, 0), 8000);
+	TRUE(!memcmp(o, in, 8000), "8000-byte datagram came back different");
+	/* udp(7): 65507 bytes is the largest IPv4 UDP payload */
+	ERR(send(u, o, 65508, 0), EMSGSIZE);
+	EQ(send(u, o, 65507, 0), 65507);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, in, sizeof in, 0), 65507);
+	TRUE(!memcmp(o, in, 65507), "65507-byte datagram came back different");
 }
 
 /* ---- socket options ---- */
@@ -1727,7 +2121,25 @@ static void poll_out(void)
 	if (s < 0)
 		return;
 	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, WAIT_MS), POLLOUT);
+}
+
+/* POLLRDNORM and POLLWRNORM (poll(2)): reported alongside POLLIN and POLLOUT when asked for. */
+static void poll_rdnorm(void)
+{
+	int s = echo_with_data(4);
+	if (s < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN | POLLRDNORM, WAIT_MS), POLLIN | POLLRDNORM);
+	EQ_EV(wait_fd(s, POLLRDNORM, WAIT_MS), POLLRDNORM);
+}
+
+static void poll_wrnorm(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
 	EQ_EV(wait_fd(s, POLLOUT | POLLWRNORM, WAIT_MS), POLLOUT | POLLWRNORM);
+	EQ_EV(wait_fd(s, POLLWRNORM, WAIT_MS), POLLWRNORM);
 }
 
 static void select_mixed(void)
@@ -1982,7 +2394,11 @@ static void udp_bind_errors(void)
 	ERR(bind(u1, (struct sockaddr *)&a, alen(&a)), EINVAL);
 	struct sockaddr_storage n = with_port(&peer4, 0);
 	ERR(bind(u3, (struct sockaddr *)&n, alen(&n)), EADDRNOTAVAIL);
-	/* SO_REUSEADDR on both: UDP shares the port */
+}
+
+/* SO_REUSEADDR on both: UDP sockets share the port (socket(7)). */
+static void udp_bind_reuseaddr(void)
+{
 	int r1 = tsock(AF_INET, SOCK_DGRAM), r2 = tsock(AF_INET, SOCK_DGRAM);
 	if (r1 < 0 || r2 < 0)
 		return;
@@ -2068,6 +2484,11 @@ static void v6_v6only(void)
 	EQ(geti(s, IPPROTO_IPV6, IPV6_V6ONLY), 1);
 	struct sockaddr_storage d = with_port(&peer4mapped, PORT_ECHO);
 	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), ENETUNREACH);
+}
+
+/* IPV6_V6ONLY on an AF_INET socket: EOPNOTSUPP (Linux). */
+static void v6_v6only_on_inet(void)
+{
 	int t = tsock(AF_INET, SOCK_STREAM);
 	if (t < 0)
 		return;
@@ -2166,11 +2587,13 @@ struct check {
 static const struct check checks[] = {
 	FAM_CHECKS(ENTRY4)
 	ONE(tcp_bind_reuseaddr)
+	ONE(tcp_bind_reuseaddr_listening)
 	ONE(tcp_bind_wildcard_conflict)
 	ONE(tcp_reuseport)
 	ONE(tcp_bind_bad_args)
 	ONE(tcp_listen_autobind)
 	ONE(tcp_blocking_rw)
+	ONE(tcp_nb_connect_recall)
 	ONE(tcp_nb_connect_refused_recall)
 	ONE(tcp_connect_isconn)
 	ONE(tcp_connect_listener)
@@ -2179,6 +2602,7 @@ static const struct check checks[] = {
 	ONE(tcp_nb_read_eagain)
 	ONE(tcp_msg_dontwait)
 	ONE(tcp_fionread)
+	ONE(tcp_rdhup_unread)
 	ONE(tcp_fionread_listener)
 	ONE(tcp_peek)
 	ONE(tcp_readv_writev)
@@ -2201,6 +2625,18 @@ static const struct check checks[] = {
 	ONE(poll_blocks)
 	ONE(epoll_blocks)
 	ONE(select_blocks)
+	ONE(tcp_close_graceful)
+	ONE(tcp_close_flushes)
+	ONE(tcp_close_linger0)
+	ONE(tcp_close_unread)
+	ONE(tcp_shutdown_rdwr)
+	ONE(tcp_connecting)
+	ONE(tcp_accept_inherits)
+	ONE(tcp_accept_two)
+	ONE(tcp_io_listener)
+	ONE(tcp_zero_length)
+	ONE(tcp_keepalive_limits)
+	ONE(sock_addrlen_truncation)
 	ONE(tcp_nodelay)
 	ONE(tcp_keepalive)
 	ONE(sock_bufsizes)
@@ -2220,8 +2656,13 @@ static const struct check checks[] = {
 	ONE(epoll_rdhup)
 	ONE(epoll_rst)
 	ONE(epoll_close_removes)
+	ONE(epoll_edge_connect)
+	ONE(epoll_maxevents)
+	ONE(poll_nval)
 	ONE(poll_mixed)
 	ONE(poll_out)
+	ONE(poll_rdnorm)
+	ONE(poll_wrnorm)
 	ONE(select_mixed)
 	ONE(udp_types)
 	ONE(udp_msg_trunc_flag)
@@ -2231,12 +2672,15 @@ static const struct check checks[] = {
 	ONE(udp_peek_fionread)
 	ONE(udp_nb_eagain)
 	ONE(udp_bind_errors)
+	ONE(udp_bind_reuseaddr)
 	ONE(udp_unconnected_errors)
 	ONE(udp_refused)
+	ONE(udp_large)
 	FAM_CHECKS(ENTRY6)
 	ONE6(v6_mapped_tcp)
 	ONE6(v6_mapped_udp)
 	ONE6(v6_v6only)
+	ONE6(v6_v6only_on_inet)
 	ONE6(v6_dual_listener)
 	ONE6(v6_v6only_listener)
 };
