@@ -7,7 +7,8 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
   BASE+0  TCP echo: echoes every byte; at the client's FIN it sends FIN back (shutdown SHUT_WR)
   BASE+1  TCP accept and close at once (an orderly FIN, nothing read, nothing sent)
   BASE+2  TCP "send N then FIN": reads one line "N\\n", sends N bytes (byte i is i % 251),
-          then shutdown(SHUT_WR), then reads until the client closes
+          then shutdown(SHUT_WR), then reads until the client closes ("N MS\\n": waits MS ms
+          before sending)
   BASE+3  TCP accept and reset: SO_LINGER {1, 0} then close, so the client gets an RST
   BASE+4  UDP echo: each datagram goes back to its sender, same bytes (0 bytes included)
   BASE+5  nothing (TCP and UDP): connections are refused, datagrams get port unreachable
@@ -101,7 +102,10 @@ def readline(c, limit=200):
 
 
 def send_n(c):
-    n = int(readline(c) or "0")
+    parts = (readline(c) or "0").split()
+    n = int(parts[0])
+    if len(parts) > 1:
+        time.sleep(int(parts[1]) / 1000.0)
     data = bytes(i % 251 for i in range(n))
     c.sendall(data)
     c.shutdown(socket.SHUT_WR)

@@ -32,6 +32,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -898,19 +899,25 @@ static void tcp_msg_dontwait(void)
 	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
 }
 
-/* Asks the send-N service for n bytes; returns the connection. */
-static int sendn(int n)
+/* Asks the send-N service for n bytes (after delay_ms, if >= 0); returns the connection. */
+static int sendn_after(int n, int delay_ms)
 {
 	int s = tconnect(AF_INET, PORT_SENDN);
 	if (s < 0)
 		return -1;
 	char line[32];
-	int k = snprintf(line, sizeof line, "%d\n", n);
+	int k = delay_ms < 0 ? snprintf(line, sizeof line, "%d\n", n)
+			     : snprintf(line, sizeof line, "%d %d\n", n, delay_ms);
 	if (write(s, line, k) != k) {
 		failf("write to the send-N service: %s", en(errno));
 		return -1;
 	}
 	return s;
+}
+
+static int sendn(int n)
+{
+	return sendn_after(n, -1);
 }
 
 static bool is_sendn_pattern(const unsigned char *b, size_t n, size_t off)
@@ -1347,6 +1354,16 @@ static void select_blocks(void)
 }
 
 static int echo_with_data(int n);
+static int ubind(int fam);
+static void tcp_self_connect(int fam);
+static void tcp_self_connect_4(void)
+{
+	tcp_self_connect(AF_INET);
+}
+static void tcp_self_connect_6(void)
+{
+	tcp_self_connect(AF_INET6);
+}
 
 /* ---- close: what the peer sees (the observer service records it) ---- */
 
@@ -1688,6 +1705,279 @@ static void udp_large(void)
 	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 	EQ(recv(u, in, sizeof in, 0), 65507);
 	TRUE(!memcmp(o, in, 65507), "65507-byte datagram came back different");
+}
+
+/* ---- signals: blocking calls and EINTR (signal(7)) ---- */
+
+static volatile sig_atomic_t sigusr1s;
+static void on_sigusr1(int sig)
+{
+	sigusr1s++;
+}
+
+/* SIGUSR1 to this process ms from now (once), with the handler installed with or without
+ * SA_RESTART. Returns the timer (to be deleted), or 0 after failf. */
+static timer_t *usr1_in(int ms, bool restart)
+{
+	static timer_t t;
+	struct sigaction sa = {.sa_handler = on_sigusr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigemptyset(&sa.sa_mask);
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+	struct itimerspec its = {.it_value = {ms / 1000, (long)(ms % 1000) * 1000000}};
+	if (sigaction(SIGUSR1, &sa, NULL) < 0 || timer_create(CLOCK_MONOTONIC, &ev, &t) < 0 ||
+	    timer_settime(t, 0, &its, NULL) < 0) {
+		failf("cannot arm a SIGUSR1 timer: %s", en(errno));
+		return NULL;
+	}
+	sigusr1s = 0;
+	return &t;
+}
+
+#define USR1_IN(ms, restart)                                                                       \
+	({                                                                                         \
+		timer_t *_t = usr1_in(ms, restart);                                                \
+		if (!_t)                                                                           \
+			return;                                                                    \
+		_t;                                                                                \
+	})
+
+/* epoll_wait, poll and select are never restarted: EINTR, with or without SA_RESTART. */
+static void eintr_waits(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	timer_t *t = USR1_IN(200, true);
+	ERR(epoll_wait(ep, out, 2, -1), EINTR);
+	timer_delete(*t);
+	EQ(sigusr1s, 1);
+	t = USR1_IN(200, true);
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	ERR(poll(&p, 1, -1), EINTR);
+	timer_delete(*t);
+	t = USR1_IN(200, true);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	ERR(select(s + 1, &r, NULL, NULL, NULL), EINTR);
+	timer_delete(*t);
+	EQ(sigusr1s, 1);
+}
+
+/* Without SA_RESTART a blocking read / accept / connect returns EINTR (signal(7)). */
+static void eintr_blocking_calls(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char b[4];
+	timer_t *t = USR1_IN(200, false);
+	ERR(read(s, b, sizeof b), EINTR);
+	timer_delete(*t);
+	EQ(sigusr1s, 1);
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	t = USR1_IN(200, false);
+	ERR(accept(ls, NULL, NULL), EINTR);
+	timer_delete(*t);
+	/* connect: interrupted, the attempt goes on in the background (connect(2) EINTR): the
+	 * socket is still connecting, so a non-blocking connect says EALREADY */
+	int c = tsock(AF_INET, SOCK_STREAM);
+	if (c < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_HOLE);
+	t = USR1_IN(200, false);
+	ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EINTR);
+	timer_delete(*t);
+	EQ(wait_fd(c, POLLOUT, 0), 0);
+	OK(fcntl(c, F_SETFL, O_NONBLOCK));
+	ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EALREADY);
+}
+
+/* With SA_RESTART a blocking accept or read is restarted after the handler (signal(7)). */
+static void sa_restart_blocking_calls(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back_to(ls, 700) < 0)
+		return;
+	timer_t *t = USR1_IN(200, true);
+	int a = accept(ls, NULL, NULL);
+	timer_delete(*t);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	EQ(sigusr1s, 1);
+	int s = sendn_after(4, 700); /* the peer sends 4 bytes 700 ms from now */
+	if (s < 0)
+		return;
+	t = USR1_IN(200, true);
+	unsigned char b[4];
+	/* the read is interrupted at 200 ms, restarted, and returns the bytes */
+	ssize_t r = read(s, b, sizeof b);
+	timer_delete(*t);
+	TRUE(r >= 1 && r <= 4, "read: %zd (errno %s)", r, en(errno));
+	TRUE(is_sendn_pattern(b, r, 0), "read other bytes");
+	EQ(sigusr1s, 1);
+}
+
+/* ---- sockets to ourselves, Unix sockets, kernel descriptors ---- */
+
+/* A connection from this process to its own listener, on its own address. */
+static void tcp_self_connect(int fam)
+{
+	int ls = tlisten(fam, 0);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = sockname(ls);
+	int c = tsock(fam, SOCK_STREAM | SOCK_NONBLOCK);
+	if (c < 0)
+		return;
+	int r = connect(c, (struct sockaddr *)&a, alen(&a));
+	TRUE(r == 0 || errno == EINPROGRESS, "connect to ourselves: %s", en(errno));
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	EQ_EV(wait_fd(c, POLLOUT, WAIT_MS), POLLOUT);
+	EQ(geti(c, SOL_SOCKET, SO_ERROR), 0);
+	EQ(write(c, "self", 4), 4);
+	char b[4];
+	EQ(read_n(s, b, 4), 4);
+	TRUE(!memcmp(b, "self", 4), "got '%.4s'", b);
+	struct sockaddr_storage cs = sockname(c), sp = peername(s);
+	SAME_ADDR(&sp, &cs, true);
+}
+
+static void udp_self(void)
+{
+	int u1 = ubind(AF_INET), u2 = ubind(AF_INET);
+	if (u1 < 0 || u2 < 0)
+		return;
+	struct sockaddr_storage a2 = sockname(u2);
+	EQ(sendto(u1, "me", 2, 0, (struct sockaddr *)&a2, alen(&a2)), 2);
+	EQ_EV(wait_fd(u2, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(u2, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 2);
+	struct sockaddr_storage a1 = sockname(u1);
+	SAME_ADDR(&from, &a1, true);
+}
+
+/* AF_UNIX sockets stay the kernel's, and mix with IP sockets in poll and epoll. */
+static void unix_untouched(void)
+{
+	int sv[2];
+	OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	track(sv[0]);
+	track(sv[1]);
+	EQ(geti(sv[0], SOL_SOCKET, SO_DOMAIN), AF_UNIX);
+	EQ(send(sv[0], "u", 1, 0), 1);
+	int s = echo_with_data(2), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct pollfd p[2] = {{.fd = sv[1], .events = POLLIN}, {.fd = s, .events = POLLIN}};
+	EQ(poll(p, 2, WAIT_MS), 2);
+	struct epoll_event e1 = {.events = EPOLLIN, .data.u64 = 1},
+			   e2 = {.events = EPOLLIN, .data.u64 = 2};
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &e1));
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e2));
+	struct epoll_event out[4];
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 2);
+	char b[2];
+	EQ(recv(sv[1], b, 1, 0), 1);
+	EQ(b[0], 'u');
+}
+
+/* Socket calls on a pipe: ENOTSOCK, as on the kernel. */
+static void kernel_fd_enotsock(void)
+{
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	int v;
+	socklen_t l = sizeof v;
+	ERR(getsockopt(p[0], SOL_SOCKET, SO_TYPE, &v, &l), ENOTSOCK);
+	char b[2];
+	ERR(recv(p[0], b, 1, MSG_DONTWAIT), ENOTSOCK);
+	ERR(shutdown(p[0], SHUT_RD), ENOTSOCK);
+	struct sockaddr_storage ss;
+	l = sizeof ss;
+	ERR(getsockname(p[0], (struct sockaddr *)&ss, &l), ENOTSOCK);
+	ERR(accept(p[0], NULL, NULL), ENOTSOCK);
+}
+
+/* An epoll descriptor holding a sluice socket, itself polled: readable once the socket is. */
+static void epoll_fd_polled(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(wait_fd(ep, POLLIN, 0), 0);
+	EQ(write(s, "n", 1), 1); /* the echo arrives while poll waits */
+	EQ_EV(wait_fd(ep, POLLIN, WAIT_MS), POLLIN);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+}
+
+/* One socket in two epoll sets: both report it. */
+static void epoll_two_sets(void)
+{
+	int s = echo_with_data(1), e1 = tepoll(), e2 = tepoll();
+	if (s < 0 || e1 < 0 || e2 < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(e1, EPOLL_CTL_ADD, s, &e));
+	OK(epoll_ctl(e2, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(e1, out, 2, WAIT_MS), 1);
+	EQ(epoll_wait(e2, out, 2, WAIT_MS), 1);
+	OK(epoll_ctl(e1, EPOLL_CTL_DEL, s, &e));
+	EQ(epoll_wait(e1, out, 2, 0), 0);
+	EQ(epoll_wait(e2, out, 2, 0), 1);
+}
+
+static void epoll_create_errors(void)
+{
+	ERR(epoll_create(0), EINVAL);
+	int ep = OK(epoll_create(1));
+	track(ep);
+	struct epoll_event e = {.events = EPOLLIN};
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, ep, &e), EINVAL);
+	int f = open("/etc/hostname", O_RDONLY);
+	track(f);
+	TRUE(f >= 0, "open /etc/hostname: %s", en(errno));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, f, &e), EPERM); /* a regular file cannot be polled */
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	untrack(s);
+	OK(close(s));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EBADF);
+}
+
+/* SOCK_CLOEXEC (socket(2), accept4(2)): close-on-exec set on the descriptor. */
+static void sock_cloexec(void)
+{
+	int a = tsock(AF_INET, SOCK_STREAM), b = tsock(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+	int u =
+	    tsock(AF_INET6 * have6 + AF_INET * !have6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (a < 0 || b < 0 || u < 0)
+		return;
+	EQ(OK(fcntl(a, F_GETFD)) & FD_CLOEXEC, 0);
+	EQ(OK(fcntl(b, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	EQ(OK(fcntl(u, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	track(c);
+	TRUE(c >= 0, "accept4: %s", en(errno));
+	EQ(OK(fcntl(c, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	EQ(OK(fcntl(c, F_GETFL)) & O_NONBLOCK, 0);
 }
 
 /* ---- socket options ---- */
@@ -2637,6 +2927,17 @@ static const struct check checks[] = {
 	ONE(tcp_zero_length)
 	ONE(tcp_keepalive_limits)
 	ONE(sock_addrlen_truncation)
+	ONE(eintr_waits)
+	ONE(eintr_blocking_calls)
+	ONE(sa_restart_blocking_calls)
+	ONE(tcp_self_connect_4)
+	ONE(udp_self)
+	ONE(unix_untouched)
+	ONE(kernel_fd_enotsock)
+	ONE(epoll_fd_polled)
+	ONE(epoll_two_sets)
+	ONE(epoll_create_errors)
+	ONE(sock_cloexec)
 	ONE(tcp_nodelay)
 	ONE(tcp_keepalive)
 	ONE(sock_bufsizes)
@@ -2677,6 +2978,7 @@ static const struct check checks[] = {
 	ONE(udp_refused)
 	ONE(udp_large)
 	FAM_CHECKS(ENTRY6)
+	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)
 	ONE6(v6_mapped_udp)
 	ONE6(v6_v6only)
