@@ -1980,6 +1980,189 @@ static void sock_cloexec(void)
 	EQ(OK(fcntl(c, F_GETFL)) & O_NONBLOCK, 0);
 }
 
+/* ---- servers: the patterns of redis and nginx ---- */
+
+/* A listener on :: with IPV6_V6ONLY and one on 0.0.0.0, same port (redis "bind * -::*"): both
+ * bind; each family's connections go to its own listener. */
+static void v6_v6only_beside_v4(void)
+{
+	int l6 = tsock(AF_INET6, SOCK_STREAM), l4 = tsock(AF_INET, SOCK_STREAM);
+	if (l6 < 0 || l4 < 0)
+		return;
+	OK(seti(l6, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	OK(seti(l6, SOL_SOCKET, SO_REUSEADDR, 1));
+	OK(seti(l4, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage a6 = any_addr(AF_INET6, 0);
+	OK(bind(l6, (struct sockaddr *)&a6, alen(&a6)));
+	OK(listen(l6, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(l6)});
+	struct sockaddr_storage a4 = any_addr(AF_INET, port);
+	OK(bind(l4, (struct sockaddr *)&a4, alen(&a4)));
+	OK(listen(l4, 4));
+	int c4 = connect_back_ex(local4_s, port, AF_INET, NULL);
+	track(c4);
+	if (c4 < 0)
+		return;
+	EQ_EV(wait_fd(l4, POLLIN, WAIT_MS), POLLIN);
+	EQ(wait_fd(l6, POLLIN, 0), 0);
+	int c6 = connect_back_ex(local6_s, port, AF_INET6, NULL);
+	track(c6);
+	if (c6 < 0)
+		return;
+	EQ_EV(wait_fd(l6, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage f;
+	socklen_t fl = sizeof f;
+	int a = accept(l6, (struct sockaddr *)&f, &fl);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	SAME_ADDR(&f, &peer6, false);
+}
+
+/* Without IPV6_V6ONLY, a listener on :: holds the IPv4 port too: 0.0.0.0 is in use. */
+static void v6_dual_holds_v4_port(void)
+{
+	int l6 = tsock(AF_INET6, SOCK_STREAM), l4 = tsock(AF_INET, SOCK_STREAM);
+	if (l6 < 0 || l4 < 0)
+		return;
+	struct sockaddr_storage a6 = any_addr(AF_INET6, 0);
+	OK(bind(l6, (struct sockaddr *)&a6, alen(&a6)));
+	OK(listen(l6, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(l6)});
+	struct sockaddr_storage a4 = any_addr(AF_INET, port);
+	ERR(bind(l4, (struct sockaddr *)&a4, alen(&a4)), EADDRINUSE);
+}
+
+/* A connection accepted on a wildcard listener has the concrete local address. */
+static void tcp_accept_wildcard_sockname(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	int c = connect_back_ex(local4_s, port, AF_INET, NULL);
+	track(c);
+	if (c < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	struct sockaddr_storage sn = sockname(s), want = with_port(&local4, port);
+	SAME_ADDR(&sn, &want, true);
+}
+
+/* listen(2) again on a listening socket: allowed (a new backlog). */
+static void tcp_listen_twice(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	OK(listen(ls, 16));
+	EQ(geti(ls, SOL_SOCKET, SO_ACCEPTCONN), 1);
+}
+
+/* A server restart: the old listener closed, its connection closed by us first (so this side
+ * is in FIN-WAIT-2 or TIME-WAIT, and holds the port). With SO_REUSEADDR on the old listener
+ * (its connections inherit it) and on the new one, the new one binds and listens at once
+ * (socket(7) SO_REUSEADDR); without, the port is in use. */
+static void tcp_rebind_after_close(bool reuse)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	if (reuse)
+		OK(seti(ls, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	a = sockname(ls);
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	char b[8];
+	EQ(read_n(s, b, 6), 6);
+	OK(shutdown(s, SHUT_WR)); /* our FIN first */
+	OK(close(s));
+	untrack(ls);
+	OK(close(ls));
+	int n = tsock(AF_INET, SOCK_STREAM);
+	if (n < 0)
+		return;
+	if (reuse) {
+		OK(seti(n, SOL_SOCKET, SO_REUSEADDR, 1));
+		OK(bind(n, (struct sockaddr *)&a, alen(&a)));
+		OK(listen(n, 4));
+	} else {
+		ERR(bind(n, (struct sockaddr *)&a, alen(&a)), EADDRINUSE);
+	}
+}
+static void tcp_rebind_reuseaddr(void)
+{
+	tcp_rebind_after_close(true);
+}
+static void tcp_rebind_time_wait(void)
+{
+	tcp_rebind_after_close(false);
+}
+
+/* Backpressure: a peer that never reads. Non-blocking writes are partial, then EAGAIN, and the
+ * socket is not writable any more (send(2), poll(2)). The connect-back connection's peer end
+ * is never read. */
+static void tcp_nb_write_backpressure(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	track(s);
+	TRUE(s >= 0, "accept4: %s", en(errno));
+	static unsigned char b[1 << 20];
+	memset(b, 'w', sizeof b);
+	size_t total = 0;
+	ssize_t w = 0;
+	int partial = 0, i;
+	for (i = 0; i < 64; i++) {
+		w = write(s, b, sizeof b);
+		if (w < 0)
+			break;
+		total += w;
+		if ((size_t)w < sizeof b)
+			partial++;
+	}
+	TRUE(w < 0 && errno == EAGAIN, "after %zu bytes, write gave %zd (errno %s), not EAGAIN",
+	     total, w, en(w < 0 ? errno : 0));
+	TRUE(total > 0, "nothing written before EAGAIN");
+	TRUE(partial >= 1, "no partial write before EAGAIN (%zu bytes in %d writes)", total, i);
+	EQ_EV(wait_fd(s, POLLOUT, 0), 0);
+	ERR(send(s, b, 1, MSG_NOSIGNAL), EAGAIN);
+}
+
+/* ---- more UDP ---- */
+
+/* connect(2) with AF_UNSPEC dissolves a UDP socket's association. */
+static void udp_disconnect(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	OK(connect(u, &un, sizeof un));
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(u, (struct sockaddr *)&ss, &l), ENOTCONN);
+	ERR(send(u, "x", 1, 0), EDESTADDRREQ);
+	EQ(sendto(u, "y", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+}
+
 /* ---- socket options ---- */
 
 static void tcp_nodelay(void)
@@ -2938,6 +3121,12 @@ static const struct check checks[] = {
 	ONE(epoll_two_sets)
 	ONE(epoll_create_errors)
 	ONE(sock_cloexec)
+	ONE(tcp_accept_wildcard_sockname)
+	ONE(tcp_listen_twice)
+	ONE(tcp_rebind_reuseaddr)
+	ONE(tcp_rebind_time_wait)
+	ONE(tcp_nb_write_backpressure)
+	ONE(udp_disconnect)
 	ONE(tcp_nodelay)
 	ONE(tcp_keepalive)
 	ONE(sock_bufsizes)
@@ -2985,6 +3174,8 @@ static const struct check checks[] = {
 	ONE6(v6_v6only_on_inet)
 	ONE6(v6_dual_listener)
 	ONE6(v6_v6only_listener)
+	ONE6(v6_v6only_beside_v4)
+	ONE6(v6_dual_holds_v4_port)
 };
 /* clang-format on */
 
