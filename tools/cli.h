@@ -31,6 +31,11 @@ void cmd_flow_usage(FILE *f);
 int cmd_stats(int argc, char **argv);
 void cmd_stats_usage(FILE *f);
 int cmd_run(int argc, char **argv);
+struct sl_stack_config;
+/* Join the solicited-node group (RFC 4291 §2.7.1) of every IPv6 address of cfg on dev, so a
+ * NIC that filters multicast delivers the Neighbor Solicitations for them; the returned socket
+ * holds the memberships (close it to leave). -1 when there is nothing to join. */
+int join_solicited(const char *dev, const struct sl_stack_config *cfg);
 int cmd_exec(int argc, char **argv);
 void cmd_exec_usage(FILE *f);
 void cmd_run_usage(FILE *f);

@@ -63,9 +63,13 @@ static int find_preload(char *out, size_t len)
 
 static volatile sig_atomic_t child_pid;
 
-static void forward(int sig)
+/* Pass on a signal sent to this process. One the terminal sends (Ctrl-C: si_code
+ * SI_KERNEL) reaches PROGRAM too, being in the same process group: passing it on would
+ * deliver it twice (a second SIGINT makes some servers, redis, quit at once). */
+static void forward(int sig, siginfo_t *si, void *ctx)
 {
-	if (child_pid > 0)
+	if (child_pid > 0 && (!si || si->si_code == SI_USER || si->si_code == SI_QUEUE ||
+			      si->si_code == SI_TKILL))
 		kill((pid_t)child_pid, sig);
 }
 
@@ -175,11 +179,20 @@ int cmd_exec(int argc, char **argv)
 		ids[n_rules++] = rule.id;
 	}
 
+	/* A NIC filters multicast: the Neighbor Solicitations for our IPv6 addresses reach the
+	 * gate only when the interface has joined their solicited-node groups (held until the
+	 * program ends). */
+	struct sl_stack_config jc;
+	sl_stack_config_init(&jc);
+	for (int i = 0; i < n_addr && jc.n_addrs < SL_MAX_ADDRS; i++)
+		if (!cli_addr_is_v4(a[i]))
+			memcpy(jc.addrs[jc.n_addrs++].addr.b, a[i], 16);
+	int mcast_fd = jc.n_addrs ? join_solicited(dev, &jc) : -1;
 	char qbuf[16], ldp[PATH_MAX + 256];
 	snprintf(qbuf, sizeof(qbuf), "%u", queue);
 	const char *old = getenv("LD_PRELOAD");
 	snprintf(ldp, sizeof(ldp), "%s%s%s", preload, old && *old ? ":" : "", old ? old : "");
-	struct sigaction sa = {.sa_handler = forward};
+	struct sigaction sa = {.sa_sigaction = forward, .sa_flags = SA_SIGINFO};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
@@ -189,6 +202,8 @@ int cmd_exec(int argc, char **argv)
 		goto out;
 	}
 	if (pid == 0) {
+		if (mcast_fd >= 0)
+			close(mcast_fd);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
@@ -213,6 +228,8 @@ int cmd_exec(int argc, char **argv)
 		}
 	}
 	status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+	if (mcast_fd >= 0)
+		close(mcast_fd);
 out:
 	for (int i = 0; i < n_rules; i++)
 		if (sl_gate_rule_del(g, ids[i]) < 0)

@@ -491,7 +491,7 @@ static bool kernel_holds6(const sl_ip *a, char *holder, size_t len)
 
 /* Join the solicited-node group of every IPv6 address on dev; the socket holds the
  * memberships (closing it leaves them). -1 when there is nothing to join or IPv6 is off. */
-static int join_solicited(const char *dev, const struct sl_stack_config *cfg)
+int join_solicited(const char *dev, const struct sl_stack_config *cfg)
 {
 	unsigned ifindex = if_nametoindex(dev);
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);

@@ -1,7 +1,7 @@
 /*
  * A BSD socket layer over one stack (user/sock/): stream (TCP) and datagram (UDP) sockets of
  * AF_INET and AF_INET6 with Linux's semantics, for programs written against socket(2) and for
- * `sluice exec` (the LD_PRELOAD shim, tools/preload.c). Every call returns the result the
+ * `sluice exec` (the LD_PRELOAD shim, tools/preload/preload.c). Every call returns the result the
  * system call would, or -errno (never sets errno). Sockets are small integers (handles, 0..)
  * of this layer, not descriptors; the shim maps descriptors onto them.
  *

@@ -41,6 +41,7 @@ expect_file "$P/lib/libsluice.so.$VERSION"
 expect_link "$P/lib/libsluice.so.$MAJOR" "libsluice.so.$VERSION"
 expect_link "$P/lib/libsluice.so" "libsluice.so.$MAJOR"
 expect_file "$P/lib/pkgconfig/sluice.pc"
+expect_file "$P/lib/sluice/libsluice-preload.so" # sluice exec's LD_PRELOAD shim
 expect_file "$P/share/man/man8/sluice.8"
 for h in include/sluice/*.h; do
 	cmp -s "$h" "$P/include/sluice/${h##*/}" || fail "header ${h##*/} not installed (or differs)"

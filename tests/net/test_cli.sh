@@ -14,13 +14,13 @@ expect() { # expect STATUS PATTERN -- command...
 }
 S() { in_sl "$SLUICE" "$@"; }
 
-for c in attach detach flow stats run; do
+for c in attach detach flow stats run exec; do
 	expect 0 "usage: sluice $c" -- S $c --help
 	expect 0 "usage: sluice $c" -- S help $c
 done
 expect 0 "attach" -- S --help
 # The man page documents every option --help lists.
-for c in attach detach flow stats run; do
+for c in attach detach flow stats run exec; do
 	for o in $(S $c --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		grep -qF -- "${o//-/\\-}" "$ROOT/docs/sluice.8" || fail "docs/sluice.8 lacks $o of '$c'"
 	done

@@ -77,8 +77,11 @@ struct ep_item {
 struct ep {
 	struct ep_item *items;
 	bool xsk_added;
+	int rr; /* where the next scan starts */
 };
 static struct ep **eps; /* by epoll descriptor */
+static int ep_list[1024];  /* the epoll descriptors in eps, for a close to look through */
+static int ep_count;
 
 /* The real functions. */
 static int (*r_socket)(int, int, int);
@@ -226,16 +229,19 @@ static void start(void)
 		cfg.n_addrs++;
 	}
 	snprintf(buf, sizeof(buf), "%s", gws ? gws : "");
+	sl_ip g4 = {{0}}, g6 = {{0}};
 	for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
 		sl_ip g;
 		if (sl_ip_parse(t, &g) < 0)
 			die("bad gateway %s", t);
-		if (sl_ip_is_v4(&g))
-			cfg.gateway = g;
-		else if (!sl_ip_is_zero(&cfg.gateway) && sl_ip_is_v4(&cfg.gateway))
-			cfg.gateway6 = g;
-		else
-			cfg.gateway = g;
+		*(sl_ip_is_v4(&g) ? &g4 : &g6) = g;
+	}
+	/* cfg.gateway is either family; gateway6 the IPv6 one beside an IPv4 gateway. */
+	if (!sl_ip_is_zero(&g4)) {
+		cfg.gateway = g4;
+		cfg.gateway6 = g6;
+	} else {
+		cfg.gateway = g6;
 	}
 	uint64_t seed;
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
@@ -288,6 +294,25 @@ __attribute__((constructor)) static void shim_init(void)
 	resolve_all();
 }
 
+/* Take the shim (any entry naming libsluice-preload.so) out of LD_PRELOAD, keeping the rest. */
+static void drop_self_from_preload(void)
+{
+	const char *v = getenv("LD_PRELOAD");
+	if (!v)
+		return;
+	char out[4096] = "", buf[4096];
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (char *save = NULL, *t = strtok_r(buf, ": ", &save); t; t = strtok_r(NULL, ": ", &save)) {
+		if (strstr(t, "libsluice-preload.so"))
+			continue;
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", out[0] ? ":" : "", t);
+	}
+	if (out[0])
+		setenv("LD_PRELOAD", out, 1);
+	else
+		unsetenv("LD_PRELOAD");
+}
+
 /* The stack starts with the program's first IP socket, not when the shim loads: a wrapper
  * (a shell script, pyenv's shims) that execs the real program makes none, and hands the shim
  * on in LD_PRELOAD. Once started, programs this one runs are the kernel's again. */
@@ -298,7 +323,7 @@ static void start_once(void)
 		return;
 	tried = true;
 	start();
-	unsetenv("LD_PRELOAD");
+	drop_self_from_preload();
 	unsetenv("SLUICE_EXEC_DEV");
 	unsetenv("SLUICE_EXEC_ADDRS");
 	unsetenv("SLUICE_EXEC_GW");
@@ -352,7 +377,10 @@ EXPORT int socket(int domain, int type, int protocol)
 {
 	ensure();
 	int base = type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if ((domain != AF_INET && domain != AF_INET6) || (base != SOCK_STREAM && base != SOCK_DGRAM))
+	/* TCP and UDP only: ICMP "ping" sockets, SCTP and the rest stay the kernel's. */
+	if ((domain != AF_INET && domain != AF_INET6) ||
+	    !((base == SOCK_STREAM && (protocol == 0 || protocol == IPPROTO_TCP)) ||
+	      (base == SOCK_DGRAM && (protocol == 0 || protocol == IPPROTO_UDP))))
 		return r_socket(domain, type, protocol);
 	LOCK();
 	start_once();
@@ -382,6 +410,11 @@ EXPORT int close(int fd)
 			}
 			free(e);
 			eps[fd] = NULL;
+			for (int j = 0; j < ep_count; j++)
+				if (ep_list[j] == fd) {
+					ep_list[j] = ep_list[--ep_count];
+					break;
+				}
 		}
 		return r_close(fd);
 	}
@@ -541,6 +574,7 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *a,
 		      socklen_t alen)
 {
+	ensure();
 	int h = handle(fd);
 	if (h < 0)
 		return r_sendto(fd, buf, n, flags, a, alen);
@@ -553,6 +587,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *a,
 			socklen_t *alen)
 {
+	ensure();
 	int h = handle(fd);
 	if (h < 0)
 		return r_recvfrom(fd, buf, n, flags, a, alen);
@@ -782,6 +817,99 @@ EXPORT pid_t fork(void)
 	return p;
 }
 
+/* _FORTIFY_SOURCE builds call these instead of read, recv, recvfrom and poll. */
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	ensure();
+	if (n > buflen)
+		abort(); /* what glibc's check does (__chk_fail) */
+	return read(fd, buf, n);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	ensure();
+	if (n > buflen)
+		abort();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen, int flags,
+			      struct sockaddr *a, socklen_t *alen)
+{
+	ensure();
+	if (n > buflen)
+		abort();
+	return recvfrom(fd, buf, n, flags, a, alen);
+}
+
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	ensure();
+	if (fdslen / sizeof(*fds) < n)
+		abort();
+	return poll(fds, n, timeout);
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct timespec *tmo)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0) {
+		int (*real)(int, struct mmsghdr *, unsigned int, int, struct timespec *) =
+		    dlsym(RTLD_NEXT, "recvmmsg");
+		return real(fd, v, n, flags, tmo);
+	}
+	/* One by one; after the first, the rest only if already there (MSG_WAITFORONE's rule
+	 * for all but the first: do not wait). */
+	unsigned i = 0;
+	for (; i < n; i++) {
+		ssize_t r = do_recvmsg(h, &v[i].msg_hdr, i ? (flags | MSG_DONTWAIT) : flags);
+		if (r < 0) {
+			if (i)
+				break;
+			return -1;
+		}
+		v[i].msg_len = (unsigned)r;
+	}
+	return (int)i;
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
+{
+	ensure();
+	int h = handle(fd);
+	if (h < 0) {
+		int (*real)(int, struct mmsghdr *, unsigned int, int) = dlsym(RTLD_NEXT, "sendmmsg");
+		return real(fd, v, n, flags);
+	}
+	unsigned i = 0;
+	for (; i < n; i++) {
+		ssize_t r = do_sendmsg(h, &v[i].msg_hdr, flags);
+		if (r < 0) {
+			if (i)
+				break;
+			return -1;
+		}
+		v[i].msg_len = (unsigned)r;
+	}
+	return (int)i;
+}
+
+/* daemon(3) forks inside libc, where fork() cannot be seen: refuse it the same way. */
+EXPORT int daemon(int nochdir, int noclose)
+{
+	ensure();
+	if (G.on && G.open_socks > 0) {
+		fprintf(stderr, "sluice exec: daemon() with sluice sockets open is not supported: run "
+				"the program in the foreground\n");
+		errno = ENOTSUP;
+		return -1;
+	}
+	int (*real)(int, int) = dlsym(RTLD_NEXT, "daemon");
+	return real(nochdir, noclose);
+}
+
 /* --- waiting ---------------------------------------------------------------------------- */
 
 static uint64_t now_ns(void)
@@ -963,6 +1091,7 @@ EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct timespec *ts,
 		   const sigset_t *mask)
 {
+	ensure();
 	int ms = ts ? (int)(ts->tv_sec * 1000 + (ts->tv_nsec + 999999) / 1000000) : -1;
 	return do_select(nfds, r, w, e, ms, mask);
 }
@@ -979,8 +1108,8 @@ static struct ep_item *ep_find(struct ep *e, int fd)
 
 static void ep_forget(int fd)
 {
-	for (int i = 0; i < MAX_FD; i++) {
-		struct ep *e = eps[i];
+	for (int j = 0; j < ep_count; j++) {
+		struct ep *e = eps[ep_list[j]];
 		if (!e)
 			continue;
 		for (struct ep_item **pp = &e->items; *pp; pp = &(*pp)->next)
@@ -1004,12 +1133,17 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	LOCK();
 	struct ep *e = eps[epfd];
 	if (!e) {
+		if (ep_count == (int)(sizeof(ep_list) / sizeof(ep_list[0]))) {
+			UNLOCK();
+			return fail(-ENOMEM); /* more epoll sets with sluice sockets than we track */
+		}
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			UNLOCK();
 			return fail(-ENOMEM);
 		}
 		eps[epfd] = e;
+		ep_list[ep_count++] = epfd;
 	}
 	if (!e->xsk_added) {
 		/* The AF_XDP descriptor joins the set, so a frame ends the kernel's sleep. This is
@@ -1019,6 +1153,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			int e2 = errno;
 			free(e);
 			eps[epfd] = NULL;
+			ep_count--; /* it was the last one added */
 			UNLOCK();
 			return fail(-e2);
 		}
@@ -1092,7 +1227,19 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 		int n = 0;
 		LOCK();
 		sl_sockets_poll(G.ss);
-		for (struct ep_item *it = e->items; it && n < max; it = it->next) {
+		/* The scan starts where the last full one stopped, so a small maxevents cannot
+		 * starve the sockets further down the list. */
+		int len = 0;
+		for (struct ep_item *it = e->items; it; it = it->next)
+			len++;
+		int first = len ? e->rr % len : 0, pos = 0;
+		struct ep_item *it0 = e->items;
+		for (int k2 = 0; k2 < first; k2++)
+			it0 = it0->next;
+		for (int step = 0; step < len && n < max; step++) {
+			struct ep_item *it = it0;
+			pos = (first + step) % len;
+			it0 = it0->next ? it0->next : e->items;
 			int h = handle(it->fd);
 			if (h < 0 || it->disabled)
 				continue;
@@ -1112,6 +1259,8 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 			if (it->ev.events & EPOLLONESHOT)
 				it->disabled = true;
 		}
+		if (n == max)
+			e->rr = pos + 1;
 		int ms = n ? 0 : sleep_ms(timeout, deadline);
 		UNLOCK();
 		if (n == max)
@@ -1139,5 +1288,6 @@ EXPORT int epoll_wait(int epfd, struct epoll_event *out, int max, int timeout)
 EXPORT int epoll_pwait(int epfd, struct epoll_event *out, int max, int timeout,
 		       const sigset_t *mask)
 {
+	ensure();
 	return do_epoll_wait(epfd, out, max, timeout, mask);
 }

@@ -66,7 +66,6 @@ struct sk {
 	/* datagram */
 	struct dgram *rx_head, *rx_tail;
 	size_t rx_bytes;
-	bool udp_port; /* listening on lport */
 	/* options */
 	bool reuseaddr, reuseport, keepalive, nodelay;
 	int rcvbuf, sndbuf;
@@ -74,12 +73,19 @@ struct sk {
 	int ka_idle, ka_intvl, ka_cnt;
 	uint64_t rcvtimeo_ns, sndtimeo_ns;
 	uint64_t edge;
+	int32_t port_next; /* the next socket on this port's list (listeners, bound UDP) */
+	bool on_port;	   /* on that list */
 };
 
 struct sl_sockets {
 	struct sl_stack *st;
 	struct sk *sk;
 	unsigned cap;
+	/* The stack has one listener per TCP port and one receiver per UDP port; several
+	 * sockets may share a port (another address, the other family, V6ONLY, SO_REUSEPORT):
+	 * the stack's callback goes to the layer, which picks the socket (port_best). Heads of
+	 * the per-port lists of listening TCP and bound UDP sockets, -1 when empty. */
+	int32_t *tcp_port, *udp_port;
 	uint16_t next_eph;
 	uint64_t next_due;
 };
@@ -287,6 +293,17 @@ int sl_sockets_new(struct sl_stack *st, unsigned max, struct sl_sockets **out)
 		free(ss);
 		return -ENOMEM;
 	}
+	ss->tcp_port = malloc(65536 * sizeof(*ss->tcp_port));
+	ss->udp_port = malloc(65536 * sizeof(*ss->udp_port));
+	if (!ss->tcp_port || !ss->udp_port) {
+		free(ss->tcp_port);
+		free(ss->udp_port);
+		free(ss->sk);
+		free(ss);
+		return -ENOMEM;
+	}
+	for (unsigned p = 0; p < 65536; p++)
+		ss->tcp_port[p] = ss->udp_port[p] = -1;
 	ss->st = st;
 	ss->cap = max;
 	ss->next_eph = (uint16_t)(now_ns() % (EPH_HI - EPH_LO + 1));
@@ -303,6 +320,8 @@ void sl_sockets_free(struct sl_sockets *ss)
 		if (ss->sk[i].state != SK_FREE)
 			sl_sock_close(ss, (int)i);
 	free(ss->sk);
+	free(ss->tcp_port);
+	free(ss->udp_port);
 	free(ss);
 }
 
@@ -345,6 +364,8 @@ int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
 
 /* --- TCP callbacks ---------------------------------------------------------------------- */
 
+static void apply_keepalive(struct sk *k);
+
 static void keepalive_of(const struct sk *k, struct sl_keepalive *ka)
 {
 	/* Linux probes at idle, idle + intvl, ... (cnt probes) and resets at idle + cnt·intvl;
@@ -372,6 +393,8 @@ static void t_connected(void *arg, struct sl_tcp_flow *f, int err)
 		k->bound = true;
 		k->any = false;
 		k->has_peer = true;
+		if (k->keepalive)
+			apply_keepalive(k); /* options set while it was connecting */
 	}
 	k->edge++;
 }
@@ -417,17 +440,68 @@ static const struct sl_tcp_callbacks queued_cbs = {
     .on_closed = q_closed,
 };
 
+/* The socket of a port's list that takes a packet from (src, sport) to dst: one whose bind
+ * covers dst's family and address, preferring a connected one that matches the source, then
+ * one bound to dst itself, over a wildcard (Linux's compute_score). NULL: none. */
+static struct sk *port_best(struct sl_sockets *ss, int32_t head, const sl_ip *dst,
+			    const sl_ip *src, uint16_t sport)
+{
+	struct sk *best = NULL;
+	int best_score = -1;
+	bool v4 = sl_ip_is_v4(dst);
+	for (int32_t i = head; i >= 0; i = ss->sk[i].port_next) {
+		struct sk *k = &ss->sk[i];
+		if ((k->family == AF_INET && !v4) || (k->family == AF_INET6 && v4 && k->v6only))
+			continue;
+		int score = k->family == AF_INET6 ? 0 : 1; /* IPv4 sockets first for IPv4 */
+		if (!k->any) {
+			if (!sl_ip_eq(dst, &k->laddr))
+				continue;
+			score += 4;
+		}
+		if (k->has_peer && k->type == SOCK_DGRAM) {
+			if (!src || !sl_ip_eq(src, &k->raddr) || sport != k->rport)
+				continue;
+			score += 8;
+		}
+		if (score > best_score) {
+			best = k;
+			best_score = score;
+		}
+	}
+	return best;
+}
+
+static void port_link(struct sl_sockets *ss, int32_t *heads, struct sk *k)
+{
+	k->port_next = heads[k->lport];
+	heads[k->lport] = (int32_t)(k - ss->sk);
+	k->on_port = true;
+}
+
+/* Unlink k; true when the port's list is now empty. */
+static bool port_unlink(struct sl_sockets *ss, int32_t *heads, struct sk *k)
+{
+	int32_t idx = (int32_t)(k - ss->sk);
+	for (int32_t *pp = &heads[k->lport]; *pp >= 0; pp = &ss->sk[*pp].port_next)
+		if (*pp == idx) {
+			*pp = k->port_next;
+			break;
+		}
+	k->on_port = false;
+	return heads[k->lport] < 0;
+}
+
 static void on_accept(void *arg, struct sl_tcp_flow *f)
 {
-	struct sk *l = arg;
+	struct sl_sockets *ss = arg;
 	sl_ip la, ra;
 	uint16_t lp, rp;
 	sl_tcp_endpoints(f, &la, &lp, &ra, &rp);
-	bool v4 = sl_ip_is_v4(&la);
-	/* One stack listener serves the port for every address: take only what this socket's
-	 * bind covers (its family, its address). */
-	if ((l->family == AF_INET && !v4) || (l->family == AF_INET6 && v4 && l->v6only) ||
-	    (!l->any && !sl_ip_eq(&la, &l->laddr)) || l->aq_n == l->aq_cap) {
+	/* One stack listener serves the port for every address: the socket whose bind covers
+	 * this connection takes it; none (or a full queue): reset. */
+	struct sk *l = port_best(ss, ss->tcp_port[lp], &la, NULL, 0);
+	if (!l || l->aq_n == l->aq_cap) {
 		sl_tcp_abort(f);
 		return;
 	}
@@ -523,20 +597,32 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 	k->aq = calloc(k->aq_cap, sizeof(*k->aq));
 	if (!k->aq)
 		return -ENOMEM;
-	const struct sl_keepalive *kap = NULL;
-	struct sl_keepalive ka;
-	if (k->keepalive) {
-		keepalive_of(k, &ka);
-		kap = &ka;
+	/* Keepalive is set on each connection as it is accepted (the listener's options then). */
+	if (ss->tcp_port[k->lport] < 0) {
+		int err = sl_tcp_listen(ss->st, k->lport, NULL, on_accept, ss);
+		if (err) {
+			free(k->aq);
+			k->aq = NULL;
+			return err;
+		}
 	}
-	int err = sl_tcp_listen(ss->st, k->lport, kap, on_accept, k);
-	if (err) {
-		free(k->aq);
-		k->aq = NULL;
-		return err;
-	}
+	port_link(ss, ss->tcp_port, k);
 	k->state = SK_LISTEN;
 	return 0;
+}
+
+/* A listener stops: its queue is reset, the stack's listener goes with the port's last. */
+static void unlisten(struct sl_sockets *ss, struct sk *k)
+{
+	if (k->on_port && port_unlink(ss, ss->tcp_port, k))
+		sl_tcp_unlisten(ss->st, k->lport);
+	for (unsigned i = 0; i < k->aq_n; i++)
+		sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
+	k->aq_n = 0;
+	free(k->aq);
+	k->aq = NULL;
+	k->aq_cap = 0;
+	k->aq_head = 0;
 }
 
 static bool acceptable(struct sk *k)
@@ -549,6 +635,8 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	struct sk *l = get(ss, s);
 	if (!l)
 		return -EBADF;
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
 	if (l->type != SOCK_STREAM)
 		return -EOPNOTSUPP;
 	if (l->state != SK_LISTEN)
@@ -589,6 +677,8 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->bound = true;
 	k->has_peer = true;
 	sl_tcp_set_callbacks(f, &tcp_cbs, k);
+	if (k->keepalive)
+		apply_keepalive(k);
 	to_sockaddr(k, &k->raddr, k->rport, a, len);
 	return ns;
 }
@@ -712,9 +802,20 @@ static bool tcp_readable(struct sk *k)
 
 static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
 {
-	if (k->state != SK_CONNECTED) {
-		if (k->state == SK_CONNECTING && (k->nonblock || (flags & MSG_DONTWAIT)))
+	if (k->state == SK_CONNECTING) {
+		/* tcp_recvmsg waits for the handshake (sk_wait_data); non-blocking: EAGAIN. */
+		if (k->nonblock || (flags & MSG_DONTWAIT))
 			return -EAGAIN;
+		int err = block(ss, k, connect_done, k->rcvtimeo_ns);
+		if (err)
+			return err;
+	}
+	if (k->state != SK_CONNECTED) {
+		if (k->err) {
+			int e = k->err;
+			k->err = 0;
+			return -e;
+		}
 		return k->was_connected ? 0 : -ENOTCONN;
 	}
 	size_t want = iov_total(m), got = 0;
@@ -851,13 +952,9 @@ static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 		   const uint8_t *data, size_t len)
 {
-	struct sk *k = arg;
-	bool v4 = sl_ip_is_v4(&m->dst);
-	if ((k->family == AF_INET && !v4) || (k->family == AF_INET6 && v4 && k->v6only))
-		return;
-	if (!k->any && !sl_ip_eq(&m->dst, &k->laddr))
-		return;
-	if (k->has_peer && (!sl_ip_eq(&m->src, &k->raddr) || m->src_port != k->rport))
+	struct sl_sockets *ss = arg;
+	struct sk *k = port_best(ss, ss->udp_port[m->dst_port], &m->dst, &m->src, m->src_port);
+	if (!k || k->rd_shut)
 		return;
 	if (k->rx_bytes + len > (size_t)k->rcvbuf)
 		return; /* the receive buffer is full: dropped, as Linux drops (UDP RcvbufErrors) */
@@ -880,9 +977,11 @@ static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 
 static void u_err(void *arg, struct sl_stack *st, int err, const struct sl_udp_meta *m)
 {
-	struct sk *k = arg;
-	/* Linux reports ICMP errors on connected UDP sockets only (IP_RECVERR off). */
-	if (k->has_peer && sl_ip_eq(&m->dst, &k->raddr) && m->dst_port == k->rport) {
+	struct sl_sockets *ss = arg;
+	/* m is the datagram we sent. Linux reports ICMP errors on connected UDP sockets only
+	 * (IP_RECVERR off). */
+	struct sk *k = port_best(ss, ss->udp_port[m->src_port], &m->src, &m->dst, m->dst_port);
+	if (k && k->has_peer && sl_ip_eq(&m->dst, &k->raddr) && m->dst_port == k->rport) {
 		k->err = -err;
 		k->edge++;
 	}
@@ -890,11 +989,14 @@ static void u_err(void *arg, struct sl_stack *st, int err, const struct sl_udp_m
 
 static int udp_attach(struct sk *k)
 {
-	int err = sl_udp_listen(k->ss->st, k->lport, u_recv, k);
-	if (err)
-		return err;
-	sl_udp_on_error(k->ss->st, k->lport, u_err, k);
-	k->udp_port = true;
+	struct sl_sockets *ss = k->ss;
+	if (ss->udp_port[k->lport] < 0) {
+		int err = sl_udp_listen(ss->st, k->lport, u_recv, ss);
+		if (err)
+			return err;
+		sl_udp_on_error(ss->st, k->lport, u_err, ss);
+	}
+	port_link(ss, ss->udp_port, k);
 	return 0;
 }
 
@@ -941,6 +1043,8 @@ static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
 
 static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags)
 {
+	if (k->wr_shut)
+		return epipe(flags);
 	sl_ip dst;
 	uint16_t port;
 	if (m->msg_name && m->msg_namelen) {
@@ -984,12 +1088,14 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 
 static bool udp_readable(struct sk *k)
 {
-	return k->rx_head != NULL || k->err;
+	return k->rx_head != NULL || k->err || k->rd_shut;
 }
 
 static ssize_t udp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
 {
 	sl_sockets_poll(ss);
+	if (!k->rx_head && k->rd_shut)
+		return 0; /* __skb_recv_udp: after SHUT_RD, end of file */
 	if (!k->rx_head) {
 		if (k->err) {
 			int e = k->err;
@@ -1004,7 +1110,7 @@ static ssize_t udp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 		if (!k->rx_head) {
 			int e = k->err;
 			k->err = 0;
-			return -e;
+			return e ? -e : 0;
 		}
 	}
 	struct dgram *d = k->rx_head;
@@ -1077,21 +1183,27 @@ int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		return -EINVAL;
 	if (k->type == SOCK_DGRAM) {
-		if (!k->has_peer)
-			return -ENOTCONN;
+		/* inet_shutdown: the flags are set either way; unconnected is ENOTCONN. */
 		if (how != SHUT_WR)
 			k->rd_shut = true;
 		if (how != SHUT_RD)
 			k->wr_shut = true;
 		k->edge++;
+		return k->has_peer ? 0 : -ENOTCONN;
+	}
+	/* inet_shutdown: a listener ignores SHUT_WR and stops for SHUT_RD (accept then fails
+	 * EINVAL); a connect in progress is abandoned; a closed socket is ENOTCONN. */
+	if (k->state == SK_LISTEN) {
+		if (how == SHUT_WR)
+			return 0;
+		unlisten(ss, k);
+		k->state = SK_OPEN;
+		k->edge++;
 		return 0;
 	}
-	if (k->state == SK_LISTEN && how != SHUT_WR) {
-		/* Linux: shutdown(SHUT_RD) of a listener stops it; accept then fails EINVAL. */
-		sl_tcp_unlisten(ss->st, k->lport);
-		for (unsigned i = 0; i < k->aq_n; i++)
-			sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
-		k->aq_n = 0;
+	if (k->state == SK_CONNECTING) {
+		sl_tcp_abort(k->f);
+		k->f = NULL;
 		k->state = SK_OPEN;
 		k->edge++;
 		return 0;
@@ -1115,11 +1227,8 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 	if (!k)
 		return -EBADF;
 	if (k->type == SOCK_STREAM) {
-		if (k->state == SK_LISTEN) {
-			sl_tcp_unlisten(ss->st, k->lport);
-			for (unsigned i = 0; i < k->aq_n; i++)
-				sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
-		}
+		if (k->state == SK_LISTEN)
+			unlisten(ss, k);
 		if (k->f) {
 			if (k->linger.l_onoff && !k->linger.l_linger)
 				sl_tcp_abort(k->f); /* SO_LINGER 0: reset (tcp_close) */
@@ -1128,7 +1237,7 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 		}
 		free(k->aq);
 	} else {
-		if (k->udp_port)
+		if (k->on_port && port_unlink(ss, ss->udp_port, k))
 			sl_udp_unlisten(ss->st, k->lport);
 		for (struct dgram *d = k->rx_head, *n; d; d = n) {
 			n = d->next;
@@ -1216,7 +1325,8 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			memcpy(&tv, v, sizeof(tv));
 			if (tv.tv_usec < 0 || tv.tv_usec >= 1000000)
 				return -EDOM;
-			uint64_t ns = tv.tv_sec < 0 ? 0
+			/* sock_set_timeout: a negative time is an immediate timeout; 0 is none. */
+			uint64_t ns = tv.tv_sec < 0 ? 1
 						    : (uint64_t)tv.tv_sec * 1000000000ULL +
 							  (uint64_t)tv.tv_usec * 1000;
 			if (name == SO_RCVTIMEO)
