@@ -25,6 +25,8 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
   BASE+9  TCP black hole: a listener whose accept queue is full (listen(0) and one
           connection from this host it never accepts), so Linux drops every SYN to it: a
           connect there stays in SYN-SENT
+  BASE+10 UDP reflector: each datagram is answered twice, first from port BASE+11, then
+          from BASE+10 itself (same bytes)
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -219,6 +221,26 @@ def black_hole(port, fam):
     return s, fill
 
 
+def udp_reflector(u, other):
+    while True:
+        try:
+            data, addr = u.recvfrom(65536)
+            other.sendto(data, addr)
+            u.sendto(data, addr)
+        except OSError:
+            pass
+
+
+def udp_socket(fam, port):
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        u.bind(("::", port))
+    else:
+        u.bind(("0.0.0.0", port))
+    return u
+
+
 def udp_echo(u):
     while True:
         try:
@@ -242,13 +264,10 @@ def main():
                    (7, observe), (8, query)):
         serve(listener(a.base + off, fam), h)
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
-    u = socket.socket(fam, socket.SOCK_DGRAM)
-    if fam == socket.AF_INET6:
-        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        u.bind(("::", a.base + 4))
-    else:
-        u.bind(("0.0.0.0", a.base + 4))
+    u = udp_socket(fam, a.base + 4)
     threading.Thread(target=udp_echo, args=(u,), daemon=True).start()
+    r, r2 = udp_socket(fam, a.base + 10), udp_socket(fam, a.base + 11)
+    threading.Thread(target=udp_reflector, args=(r, r2), daemon=True).start()
     print("ready", flush=True)
     time.sleep(a.lifetime)
     os._exit(0)

@@ -48,6 +48,8 @@ enum {
 	PORT_OBSERVE = 7007, /* TCP: sends "hi\n", records how our stream ended (FIN or RST) */
 	PORT_QUERY = 7008,   /* TCP: "ADDR PORT\n" -> the observer's record for that client */
 	PORT_HOLE = 7009,    /* TCP: every SYN dropped (a full accept queue): stays SYN-SENT */
+	PORT_REFLECT = 7010, /* UDP: answers from PORT_REFLECT2 first, then from itself */
+	PORT_REFLECT2 = 7011,
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -2163,6 +2165,68 @@ static void udp_disconnect(void)
 	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 }
 
+/* A connected UDP socket receives only from its peer (udp(7), connect(2)); an unconnected one
+ * from anyone. The reflector answers each datagram from another port first, then from its own. */
+static void udp_connected_filters(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), v = ubind(AF_INET);
+	if (u < 0 || v < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_REFLECT),
+				d2 = with_port(&peer4, PORT_REFLECT2);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "f", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(u, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+	SAME_ADDR(&from, &d, true);
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN); /* the other port's copy was dropped */
+	EQ(sendto(v, "g", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	for (int i = 0; i < 2; i++) {
+		EQ_EV(wait_fd(v, POLLIN, WAIT_MS), POLLIN);
+		fl = sizeof from;
+		EQ(recvfrom(v, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+		SAME_ADDR(&from, i == 0 ? &d2 : &d, true);
+	}
+}
+
+/* writev(2) / sendmsg(2): more than IOV_MAX (1024) iovecs is EINVAL; 1024 is fine. */
+static void tcp_iov_max(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	static struct iovec v[1025];
+	static char one[1025];
+	for (int i = 0; i < 1025; i++)
+		v[i] = (struct iovec){one + i, 1};
+	ERR(writev(s, v, 1025), EINVAL);
+	EQ(writev(s, v, 1024), 1024);
+	EQ(wait_inq(s, 1024), 1024);
+	static char in[1024];
+	EQ(read(s, in, sizeof in), 1024);
+}
+
+/* A TCP socket never connected: poll says POLLOUT|POLLHUP (tcp_poll on a closed socket),
+ * epoll likewise, so an event loop that adds it before connecting sees a hang-up. */
+static void tcp_fresh_socket_poll(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT, 0), POLLOUT | POLLHUP);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLOUT | EPOLLHUP);
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	EQ_EV(wait_fd(u, POLLIN | POLLOUT, 0), POLLOUT); /* a fresh UDP socket: writable */
+}
+
 /* ---- socket options ---- */
 
 static void tcp_nodelay(void)
@@ -3127,6 +3191,9 @@ static const struct check checks[] = {
 	ONE(tcp_rebind_time_wait)
 	ONE(tcp_nb_write_backpressure)
 	ONE(udp_disconnect)
+	ONE(udp_connected_filters)
+	ONE(tcp_iov_max)
+	ONE(tcp_fresh_socket_poll)
 	ONE(tcp_nodelay)
 	ONE(tcp_keepalive)
 	ONE(sock_bufsizes)
