@@ -38,12 +38,14 @@ ok "peer helper serving on $PEER_IP and $PEER6 (pid $PEER_PID)"
 NCHECKS=$("$BIN" --list | wc -l)
 
 # run_suite LABEL COMMAND...: runs COMMAND in the stack namespace (the semantics program's
-# arguments, $ARGS, go where @ARGS@ is), resuming after a hung check; keeps every line in
-# $TMP/LABEL.out; returns 0 when every check passed.
+# arguments, $ARGS, go where @ARGS@ is), resuming after a check that hung (exit status 3, its
+# FAIL line printed) or killed the program (a signal or any other status: a FAIL line is
+# added for the check after the last one reported); keeps every line in $TMP/LABEL.out;
+# returns 0 when every check passed.
 run_suite() {
 	local label=$1
 	shift
-	local out=$TMP/$label.out after=() rc hung
+	local out=$TMP/$label.out after=() rc stop last next
 	: >"$out"
 	for _ in $(seq "$NCHECKS"); do
 		local cmd=()
@@ -55,19 +57,37 @@ run_suite() {
 			fi
 		done
 		rc=0
-		in_sl timeout 280 "${cmd[@]}" >>"$out" 2>"$TMP/$label.err" || rc=$?
+		in_sl timeout 280 "${cmd[@]}" >"$TMP/$label.part" 2>"$TMP/$label.err" || rc=$?
+		cat "$TMP/$label.part" >>"$out"
 		[[ -s $TMP/$label.err ]] && sed "s/^/[$label stderr] /" "$TMP/$label.err" >>"$out"
-		[[ $rc -eq 3 ]] || break
-		hung=$(grep '^FAIL .*: timed out' "$out" | tail -1 | sed 's/^FAIL \([^:]*\):.*/\1/')
-		[[ -n $hung ]] || break
-		after=(--after "$hung")
+		[[ $rc -eq 0 || $rc -eq 1 ]] && break
+		if [[ $rc -eq 3 ]]; then
+			stop=$(grep '^FAIL .*: timed out' "$TMP/$label.part" | tail -1 | sed 's/^FAIL \([^:]*\):.*/\1/')
+		else
+			# Died: blame the check after the last one that reported.
+			last=$(grep -E '^(ok|FAIL) ' "$TMP/$label.part" | tail -1 | sed -E 's/^(ok|FAIL) ([^: ]*).*/\2/')
+			if [[ -z $last ]]; then
+				last=${after[1]:-}
+			fi
+			if [[ -z $last ]]; then
+				next=$("$BIN" --list | head -1)
+			else
+				next=$("$BIN" --list | grep -A1 -x "$last" | sed -n 2p)
+			fi
+			[[ -n $next ]] || break
+			echo "FAIL $next: the program died (exit status $rc) during this check" >>"$out"
+			stop=$next
+		fi
+		[[ -n $stop ]] || break
+		after=(--after "$stop")
+		rc=1
 	done
 	sed "s/^/[$label] /" "$out"
 	local nok nfail
 	nok=$(grep -c '^ok ' "$out")
 	nfail=$(grep -c '^FAIL ' "$out")
-	echo "[$label] $nok ok, $nfail failed, exit status $rc"
-	[[ $nfail -eq 0 && $rc -eq 0 ]]
+	echo "[$label] $nok ok, $nfail failed (of $NCHECKS checks)"
+	[[ $nfail -eq 0 && $rc -eq 0 && $nok -eq $NCHECKS ]]
 }
 
 status=0
