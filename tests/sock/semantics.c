@@ -1111,9 +1111,9 @@ static void tcp_shutdown_errors(void)
 	ERR(shutdown(s, 7), EINVAL);
 }
 
-static void tcp_peer_rst_read(void)
+static void tcp_peer_rst_read(int fam)
 {
-	int s = tconnect(AF_INET, PORT_RST);
+	int s = tconnect(fam, PORT_RST);
 	if (s < 0)
 		return;
 	int ev = wait_fd(s, POLLIN | POLLRDHUP, WAIT_MS);
@@ -1149,9 +1149,9 @@ static void tcp_peer_rst_so_error(void)
 	EQ(recv(s, b, sizeof b, 0), 0);
 }
 
-static void tcp_peer_close_poll(void)
+static void tcp_peer_close_poll(int fam)
 {
-	int s = tconnect(AF_INET, PORT_CLOSE);
+	int s = tconnect(fam, PORT_CLOSE);
 	if (s < 0)
 		return;
 	int ev = wait_fd(s, POLLIN | POLLRDHUP, WAIT_MS);
@@ -2959,12 +2959,12 @@ static void udp_unconnected_errors(void)
 }
 
 /* A connected UDP socket gets the ICMP port unreachable as ECONNREFUSED (udp(7), ip(7)). */
-static void udp_refused(void)
+static void udp_refused(int fam)
 {
-	int u = tsock(AF_INET, SOCK_DGRAM);
+	int u = tsock(fam, SOCK_DGRAM);
 	if (u < 0)
 		return;
-	struct sockaddr_storage d = with_port(&peer4, PORT_NONE);
+	struct sockaddr_storage d = with_port(P(fam), PORT_NONE);
 	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
 	EQ(send(u, "x", 1, 0), 1);
 	int ev = wait_fd(u, POLLIN, WAIT_MS);
@@ -3101,7 +3101,8 @@ static void v6_v6only_listener(void)
 	X(tcp_types) X(tcp_getsockname_unbound) X(tcp_bind_not_ours) X(tcp_bind_twice) \
 	X(tcp_bind_inuse) X(tcp_listen_getsockname) X(tcp_echo_1mib) X(tcp_connect_refused) \
 	X(tcp_nb_connect) X(tcp_nb_connect_refused) X(tcp_accept_connect_back) \
-	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind)
+	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind) X(tcp_peer_rst_read) \
+	X(tcp_peer_close_poll) X(udp_refused)
 
 #define BOTH(f) \
 	static void f##_4(void) { f(AF_INET); } \
@@ -3148,10 +3149,8 @@ static const struct check checks[] = {
 	ONE(tcp_write_after_shut_wr)
 	ONE(tcp_shutdown_rd)
 	ONE(tcp_shutdown_errors)
-	ONE(tcp_peer_rst_read)
 	ONE(tcp_peer_rst_write)
 	ONE(tcp_peer_rst_so_error)
-	ONE(tcp_peer_close_poll)
 	ONE(tcp_write_to_closed_peer)
 	ONE(tcp_accept_nb_eagain)
 	ONE(tcp_accept_not_listening)
@@ -3231,7 +3230,6 @@ static const struct check checks[] = {
 	ONE(udp_bind_errors)
 	ONE(udp_bind_reuseaddr)
 	ONE(udp_unconnected_errors)
-	ONE(udp_refused)
 	ONE(udp_large)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
