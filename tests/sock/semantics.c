@@ -65,7 +65,7 @@ static int n_ok, n_fail;
 static volatile sig_atomic_t sigpipes;
 
 /* Descriptors a check opened, closed after it whatever the way it ended. */
-static int tracked[64];
+static int tracked[128];
 static int ntracked;
 
 static void track(int fd)
@@ -2227,6 +2227,114 @@ static void tcp_fresh_socket_poll(void)
 	EQ_EV(wait_fd(u, POLLIN | POLLOUT, 0), POLLOUT); /* a fresh UDP socket: writable */
 }
 
+/* shutdown(2) on UDP: ENOTCONN unconnected; connected, SHUT_WR makes send EPIPE and SHUT_RD
+ * makes recv return 0 at once (Linux's inet_shutdown / udp_recvmsg). */
+static void udp_shutdown(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	ERR(shutdown(u, SHUT_RDWR), ENOTCONN);
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	OK(shutdown(u, SHUT_WR));
+	int before = sigpipes;
+	ERR(send(u, "x", 1, MSG_NOSIGNAL), EPIPE);
+	EQ(sigpipes - before, 0);
+	OK(shutdown(u, SHUT_RD));
+	char b[4];
+	EQ(recv(u, b, sizeof b, 0), 0);
+	EQ_EV(wait_fd(u, POLLIN | POLLOUT, 0), POLLIN | POLLOUT | POLLHUP); /* both ways shut */
+}
+
+/* ---- event loops ---- */
+
+/* A client event loop: 32 non-blocking connections to the echo at once, edge-triggered, each
+ * sending 48 KiB and reading it back; every byte checked. */
+static void epoll_many_clients(void)
+{
+	enum { N = 32, LEN = 48 * 1024 };
+	static unsigned char out[LEN], in[N][LEN];
+	static size_t sent[N], got[N];
+	int fd[N], ep = tepoll();
+	if (ep < 0)
+		return;
+	pattern(out, LEN, 21);
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	for (int i = 0; i < N; i++) {
+		fd[i] = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+		if (fd[i] < 0)
+			return;
+		sent[i] = got[i] = 0;
+		int r = connect(fd[i], (struct sockaddr *)&d, alen(&d));
+		TRUE(r == 0 || errno == EINPROGRESS, "connect %d: %s", i, en(errno));
+		struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					.data.u32 = i};
+		OK(epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &e));
+	}
+	int done = 0;
+	for (int iter = 0; done < N && iter < 100000; iter++) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(ep, ev, 16, WAIT_MS);
+		TRUE(n > 0, "epoll_wait: %d (errno %s) with %d of %d done", n, en(errno), done, N);
+		for (int k = 0; k < n; k++) {
+			int i = ev[k].data.u32;
+			TRUE(!(ev[k].events & (EPOLLERR | EPOLLHUP)), "connection %d: events %#x",
+			     i, ev[k].events);
+			/* edge-triggered: write and read until EAGAIN */
+			while (sent[i] < LEN) {
+				ssize_t w = write(fd[i], out + sent[i], LEN - sent[i]);
+				if (w < 0 && errno == EAGAIN)
+					break;
+				TRUE(w > 0, "write %d: %s", i, en(errno));
+				sent[i] += w;
+			}
+			while (got[i] < LEN) {
+				ssize_t r = read(fd[i], in[i] + got[i], LEN - got[i]);
+				if (r < 0 && errno == EAGAIN)
+					break;
+				TRUE(r > 0, "read %d after %zu: %zd (errno %s)", i, got[i], r,
+				     en(errno));
+				got[i] += r;
+				if (got[i] == LEN)
+					done++;
+			}
+		}
+	}
+	EQ(done, N);
+	for (int i = 0; i < N; i++)
+		TRUE(!memcmp(in[i], out, LEN), "connection %d echoed other bytes", i);
+}
+
+/* A server event loop: 16 connections queued on an edge-triggered listener: one event, and
+ * accept until EAGAIN takes them all (epoll(7): drain on EPOLLET). */
+static void epoll_accept_burst(void)
+{
+	enum { N = 16 };
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK), ep = tepoll();
+	if (ls < 0 || ep < 0)
+		return;
+	OK(listen(ls, 64));
+	struct epoll_event e = {.events = EPOLLIN | EPOLLET}, ev[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e));
+	for (int i = 0; i < N; i++)
+		if (connect_back(ls) < 0)
+			return;
+	EQ(epoll_wait(ep, ev, 4, WAIT_MS), 1);
+	int n = 0;
+	for (int i = 0; i < N + 1; i++) {
+		int a = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+		if (a < 0) {
+			TRUE(errno == EAGAIN, "accept: %s", en(errno));
+			break;
+		}
+		track(a);
+		n++;
+	}
+	EQ(n, N);
+	EQ(epoll_wait(ep, ev, 4, 0), 0);
+}
+
 /* ---- socket options ---- */
 
 static void tcp_nodelay(void)
@@ -3190,7 +3298,10 @@ static const struct check checks[] = {
 	ONE(tcp_rebind_time_wait)
 	ONE(tcp_nb_write_backpressure)
 	ONE(udp_disconnect)
+	ONE(epoll_many_clients)
+	ONE(epoll_accept_burst)
 	ONE(udp_connected_filters)
+	ONE(udp_shutdown)
 	ONE(tcp_iov_max)
 	ONE(tcp_fresh_socket_poll)
 	ONE(tcp_nodelay)
