@@ -1799,24 +1799,25 @@ static void eintr_blocking_calls(void)
 	ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EALREADY);
 }
 
-/* With SA_RESTART a blocking accept or read is restarted after the handler (signal(7)). */
+/* With SA_RESTART a blocking accept or read is restarted after the handler (signal(7)). The
+ * signal comes 100 ms into the call, the connection or the data 2 s after the request. */
 static void sa_restart_blocking_calls(void)
 {
 	int ls = tlisten(AF_INET, 0);
-	if (ls < 0 || connect_back_to(ls, 700) < 0)
+	if (ls < 0 || connect_back_to(ls, 2000) < 0)
 		return;
-	timer_t *t = USR1_IN(200, true);
+	timer_t *t = USR1_IN(100, true);
 	int a = accept(ls, NULL, NULL);
 	timer_delete(*t);
 	track(a);
 	TRUE(a >= 0, "accept: %s", en(errno));
 	EQ(sigusr1s, 1);
-	int s = sendn_after(4, 700); /* the peer sends 4 bytes 700 ms from now */
+	int s = sendn_after(4, 2000); /* the peer sends 4 bytes 2 s from now */
 	if (s < 0)
 		return;
-	t = USR1_IN(200, true);
+	t = USR1_IN(100, true);
 	unsigned char b[4];
-	/* the read is interrupted at 200 ms, restarted, and returns the bytes */
+	/* the read is interrupted at 100 ms, restarted, and returns the bytes */
 	ssize_t r = read(s, b, sizeof b);
 	timer_delete(*t);
 	TRUE(r >= 1 && r <= 4, "read: %zd (errno %s)", r, en(errno));
