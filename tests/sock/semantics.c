@@ -2336,6 +2336,32 @@ static void epoll_accept_burst(void)
 	EQ(epoll_wait(ep, ev, 4, 0), 0);
 }
 
+/* bind before connect: the connection keeps the bound port; bound to the wildcard, it gets the
+ * concrete source address (ip(7)). */
+static void tcp_bind_before_connect(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM), w = tsock(fam, SOCK_STREAM);
+	if (s < 0 || w < 0)
+		return;
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	OK(bind(s, (struct sockaddr *)&a, alen(&a)));
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	struct sockaddr_storage d = with_port(P(fam), PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr_storage sn = sockname(s), want = with_port(L(fam), port);
+	SAME_ADDR(&sn, &want, true);
+	struct sockaddr_storage any = any_addr(fam, 0);
+	OK(bind(w, (struct sockaddr *)&any, alen(&any)));
+	port = port_of((struct sockaddr_storage[]){sockname(w)});
+	OK(connect(w, (struct sockaddr *)&d, alen(&d)));
+	sn = sockname(w);
+	want = with_port(L(fam), port);
+	SAME_ADDR(&sn, &want, true);
+	EQ(write(w, "bb", 2), 2);
+	char b[2];
+	EQ(read_n(w, b, 2), 2);
+}
+
 /* ---- socket options ---- */
 
 static void tcp_nodelay(void)
@@ -3211,7 +3237,7 @@ static void v6_v6only_listener(void)
 	X(tcp_bind_inuse) X(tcp_listen_getsockname) X(tcp_echo_1mib) X(tcp_connect_refused) \
 	X(tcp_nb_connect) X(tcp_nb_connect_refused) X(tcp_accept_connect_back) \
 	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind) X(tcp_peer_rst_read) \
-	X(tcp_peer_close_poll) X(udp_refused)
+	X(tcp_peer_close_poll) X(udp_refused) X(tcp_bind_before_connect)
 
 #define BOTH(f) \
 	static void f##_4(void) { f(AF_INET); } \
