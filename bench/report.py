@@ -760,10 +760,12 @@ def main():
     q = queues_report.results(a.out)
     if q:
         r["queues"] = q
-    # The loss part's results (bench/loss_report.py) stay until that part runs again.
+    # The loss and apps parts' results (bench/loss_report.py, bench/apps_report.py) stay until
+    # that part runs again.
     old = load_json(os.path.join(a.out, "results.json"), {})
-    if isinstance(old, dict) and "loss" in old:
-        r["loss"] = old["loss"]
+    for part in ("loss", "apps"):
+        if isinstance(old, dict) and part in old:
+            r[part] = old[part]
     with open(os.path.join(a.out, "results.json"), "w") as f:
         json.dump(r, f, indent=1)
         f.write("\n")

@@ -5,7 +5,8 @@
 # (bench/tcp.sh, sourced from here); then `sluice run --queues 2` against `--queues 1` and the
 # plain kernel on a 2-queue veth pair, UDP echo and HTTP (bench/queues.sh, namespaces of its own,
 # about 2½ minutes); then 100 MiB transfers under random loss, sluice against the kernel
-# (bench/loss.sh, namespaces of its own).
+# (bench/loss.sh, namespaces of its own); then the same redis-server and nginx binaries under
+# `sluice exec` and on the kernel (bench/apps.sh, namespaces of its own, about 2 minutes).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
 #     │ veth (tx checksum offload off on both ends, IPv6 off until the IPv6 pass)
@@ -30,9 +31,10 @@
 # BENCH_PIPE_PACKETS=100000 BENCH_PIPE_TCP_BYTES=100000000 BENCH_PIPE_TCP_TRANSACTIONS=100000
 # BENCH_PIPE_TCP_CONNS="1 16" BENCH_TARGETS="kernel kernel_gate reflector sluice"
 # BENCH_NAPI=server|sender BENCH_PERF=1|0 (a perf cpu-clock profile of the server CPU during one
-# extra 3 s sluice run). BENCH_PARTS="udp tcp queues loss" (any subset: udp, tcp or queues
-# alone reports the others' last results in build/bench/ again; loss writes its own section;
-# pipe: below). bench/tcp.sh, bench/queues.sh and bench/loss.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other
+# extra 3 s sluice run). BENCH_PARTS="udp tcp queues loss apps" (any subset: udp, tcp or queues
+# alone reports the others' last results in build/bench/ again; loss and apps write their own
+# sections;
+# pipe: below). bench/tcp.sh, bench/queues.sh, bench/loss.sh and bench/apps.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other
 # family's last results are reported again), BENCH_REPEAT6 (UDP runs per target over IPv6;
 # default BENCH_REPEAT), BENCH_PERF6=0. docs/benchmarks.md explains the method.
 #
@@ -63,7 +65,7 @@ PIPE_TCP_BYTES=${BENCH_PIPE_TCP_BYTES:-100000000}
 PIPE_TCP_TXNS=${BENCH_PIPE_TCP_TRANSACTIONS:-100000}
 PIPE_TCP_CONNS=${BENCH_PIPE_TCP_CONNS:-1 16}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
-PARTS=" ${BENCH_PARTS:-udp tcp queues loss} "
+PARTS=" ${BENCH_PARTS:-udp tcp queues loss apps} "
 FAMILIES=" ${BENCH_FAMILIES:-4 6} " # the UDP and TCP parts run once per family; loss is IPv4
 REPEAT6=${BENCH_REPEAT6:-$REPEAT}
 PERF6=${BENCH_PERF6:-0}
@@ -90,6 +92,7 @@ TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 . "$ROOT/bench/tcp.sh"
 . "$ROOT/bench/loss.sh"
 . "$ROOT/bench/queues.sh"
+. "$ROOT/bench/apps.sh"
 
 say() { echo "bench: $*" >&2; }
 die() {
@@ -108,6 +111,7 @@ cleanup() {
 	tcp_cleanup
 	loss_cleanup
 	queues_cleanup
+	apps_cleanup
 	[[ -e /run/netns/$NS_SRV ]] && in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 	ip netns del "$NS_GEN" 2>/dev/null
 	ip netns del "$NS_SRV" 2>/dev/null
@@ -147,7 +151,8 @@ for t in ip nsenter ethtool taskset chrt valgrind callgrind_annotate objcopy $PY
 done
 [[ $(nproc) -ge 2 ]] || die "needs 2 CPUs (generator and server pinned apart)"
 [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* || $PARTS == *" pipe "* ||
-	$PARTS == *" queues "* ]] || die "BENCH_PARTS names none of udp, tcp, queues, loss, pipe"
+	$PARTS == *" queues "* || $PARTS == *" apps "* ]] ||
+	die "BENCH_PARTS names none of udp, tcp, queues, loss, apps, pipe"
 # The pipe-device counts: with the udp part over IPv4 (as always), or alone as "pipe".
 PIPE=0
 [[ ($PARTS == *" udp "* && $FAMILIES == *" 4 "*) || $PARTS == *" pipe "* ]] && PIPE=1
@@ -504,6 +509,7 @@ done
 use_family 4
 [[ $PARTS == *" queues "* ]] && queues_part
 [[ $PARTS == *" loss "* ]] && loss_part
+[[ $PARTS == *" apps "* ]] && apps_part
 
 in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 cat /proc/loadavg >"$OUT/loadavg-end.txt"
@@ -529,8 +535,13 @@ if [[ $PARTS == *" loss "* ]]; then
 	$PY bench/loss_report.py --out "$OUT" --doc docs/benchmarks.md --png docs/bench-loss.png ||
 		die "loss report failed"
 fi
+if [[ $PARTS == *" apps "* ]]; then
+	$PY bench/apps_report.py --out "$OUT" --doc docs/benchmarks.md || die "apps report failed"
+fi
 say "wrote $OUT/results.json and docs/benchmarks.md"
+[[ ${A_FAILED:-0} -eq 0 ]] ||
+	say "FAILED: $A_FAILED apps measurements failed (see $OUT/apps/raw.jsonl and the report)"
 [[ ${Q_FAILED:-0} -eq 0 ]] ||
 	say "FAILED: $Q_FAILED queues measurements failed (see $OUT/queues/raw.jsonl and the report)"
 [[ ${LOSS_FAILED:-0} -eq 0 ]] || die "$LOSS_FAILED loss runs failed (see $OUT/loss/raw.jsonl and the report)"
-[[ ${Q_FAILED:-0} -eq 0 ]] || exit 1
+[[ ${Q_FAILED:-0} -eq 0 && ${A_FAILED:-0} -eq 0 ]] || exit 1

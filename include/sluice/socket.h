@@ -6,7 +6,9 @@
  * of this layer, not descriptors; the shim maps descriptors onto them.
  *
  * Blocking calls drive the stack from the calling thread: they poll it, and sleep on its
- * device's descriptor until something is due, as sl_stack_run does. A socket layer is not
+ * device's descriptor until something is due, as sl_stack_run does. A signal handler that
+ * runs meanwhile ends a blocking call with -EINTR (Linux's rule for a handler without
+ * SA_RESTART; the layer does not restart calls). A socket layer is not
  * thread-safe: one thread at a time (the shim holds a lock around every call).
  */
 #ifndef SLUICE_SOCKET_H
@@ -73,7 +75,7 @@ void sl_sockets_poll(struct sl_sockets *ss);
 int sl_sockets_fd(struct sl_sockets *ss);
 uint64_t sl_sockets_next(struct sl_sockets *ss);
 /* Sleep until the device is readable, the stack has something due, or timeout_ns passes
- * (0: do not sleep), then poll. */
-void sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns);
+ * (0: do not sleep), then poll: 0, or -EINTR when a signal handler ran meanwhile. */
+int sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns);
 
 #endif

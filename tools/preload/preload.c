@@ -710,6 +710,8 @@ EXPORT int fcntl(int fd, int cmd, ...)
 		return fail(-EINVAL);
 	}
 }
+/* glibc >= 2.28 programs built with _FILE_OFFSET_BITS=64 (Debian's redis-server, nginx) call fcntl64. */
+EXPORT int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 EXPORT int ioctl(int fd, unsigned long req, ...)
 {
@@ -798,6 +800,8 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 	}
 	return (ssize_t)done;
 }
+/* nginx (built with _FILE_OFFSET_BITS=64) calls sendfile64, the same call on 64-bit Linux. */
+EXPORT ssize_t sendfile64(int out, int in, off_t *off, size_t count) __attribute__((alias("sendfile")));
 
 EXPORT pid_t fork(void)
 {

@@ -245,8 +245,9 @@ uint64_t sl_sockets_next(struct sl_sockets *ss)
 	return ss->next_due;
 }
 
-void sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns)
+int sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns)
 {
+	int ret = 0;
 	uint64_t now = now_ns();
 	uint64_t wait = timeout_ns;
 	if (ss->next_due != UINT64_MAX)
@@ -255,9 +256,11 @@ void sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns)
 		struct pollfd p = {.fd = sl_sockets_fd(ss), .events = POLLIN};
 		struct timespec ts = {.tv_sec = (time_t)(wait / 1000000000ULL),
 				      .tv_nsec = (long)(wait % 1000000000ULL)};
-		ppoll(p.fd >= 0 ? &p : NULL, p.fd >= 0 ? 1 : 0, &ts, NULL);
+		if (ppoll(p.fd >= 0 ? &p : NULL, p.fd >= 0 ? 1 : 0, &ts, NULL) < 0 && errno == EINTR)
+			ret = -EINTR;
 	}
 	sl_sockets_poll(ss);
+	return ret;
 }
 
 /* Block until ready(k) or the deadline (0: none): -EAGAIN when it passed. */
@@ -274,7 +277,10 @@ static int block(struct sl_sockets *ss, struct sk *k, bool (*ready)(struct sk *)
 			if (deadline - now < left)
 				left = deadline - now;
 		}
-		sl_sockets_wait(ss, left);
+		/* A handler ran: the call fails EINTR, as Linux's does for a handler without
+		 * SA_RESTART (sk_wait_event, sock_intr_errno). */
+		if (sl_sockets_wait(ss, left) == -EINTR && !ready(k))
+			return -EINTR;
 	}
 	return 0;
 }
@@ -740,8 +746,9 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 			return -EINPROGRESS;
 		err = block(ss, k, connect_done, k->sndtimeo_ns);
 		if (err) {
-			/* SO_SNDTIMEO passed: Linux returns EINPROGRESS and goes on connecting. */
-			return -EINPROGRESS;
+			/* A handler ran (EINTR), or SO_SNDTIMEO passed (Linux: EINPROGRESS): the
+			 * handshake goes on, a second connect says EALREADY. */
+			return err == -EINTR ? -EINTR : -EINPROGRESS;
 		}
 	}
 	if (k->state != SK_CONNECTED) {
@@ -892,7 +899,9 @@ static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 	if (k->state == SK_CONNECTING) {
 		if (nb)
 			return -EAGAIN;
-		block(ss, k, connect_done, k->sndtimeo_ns);
+		int err = block(ss, k, connect_done, k->sndtimeo_ns);
+		if (err)
+			return err;
 	}
 	if (k->state != SK_CONNECTED) {
 		if (k->err) {
