@@ -1799,9 +1799,10 @@ static void eintr_blocking_calls(void)
 	ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EALREADY);
 }
 
-/* With SA_RESTART a blocking accept or read is restarted after the handler (signal(7)). The
- * signal comes 100 ms into the call, the connection or the data 2 s after the request. */
-static void sa_restart_blocking_calls(void)
+/* With SA_RESTART a blocking accept or read is restarted after the handler (signal(7); glibc's
+ * signal(3) installs handlers so). The signal comes 100 ms into the call, the connection or
+ * the data 2 s after the request. */
+static void sa_restart_accept(void)
 {
 	int ls = tlisten(AF_INET, 0);
 	if (ls < 0 || connect_back_to(ls, 2000) < 0)
@@ -1812,12 +1813,15 @@ static void sa_restart_blocking_calls(void)
 	track(a);
 	TRUE(a >= 0, "accept: %s", en(errno));
 	EQ(sigusr1s, 1);
+}
+
+static void sa_restart_read(void)
+{
 	int s = sendn_after(4, 2000); /* the peer sends 4 bytes 2 s from now */
 	if (s < 0)
 		return;
-	t = USR1_IN(100, true);
+	timer_t *t = USR1_IN(100, true);
 	unsigned char b[4];
-	/* the read is interrupted at 100 ms, restarted, and returns the bytes */
 	ssize_t r = read(s, b, sizeof b);
 	timer_delete(*t);
 	TRUE(r >= 1 && r <= 4, "read: %zd (errno %s)", r, en(errno));
@@ -3310,7 +3314,8 @@ static const struct check checks[] = {
 	ONE(sock_addrlen_truncation)
 	ONE(eintr_waits)
 	ONE(eintr_blocking_calls)
-	ONE(sa_restart_blocking_calls)
+	ONE(sa_restart_accept)
+	ONE(sa_restart_read)
 	ONE(tcp_self_connect_4)
 	ONE(udp_self)
 	ONE(unix_untouched)
