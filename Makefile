@@ -49,7 +49,7 @@ SHARED_LIB    := $(BUILD)/$(SO_FILE) $(BUILD)/$(SONAME) $(BUILD)/libsluice.so
 # exporting only the libc functions it stands in for.
 PRELOAD       := $(BUILD)/libsluice-preload.so
 
-.PHONY: all run test test-unit test-san test-fuzz test-net test-install bench fuzz install \
+.PHONY: all run test test-unit test-san test-fuzz test-net test-sock test-install bench fuzz install \
 	uninstall clean deps format
 
 all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(SHARED_LIB) $(BUILD)/examples/udp_echo \
@@ -188,6 +188,9 @@ test-unit: all $(UNIT_BINS) $(SAN_BINS)
 
 test-net: all $(BUILD)/san/sluice $(BUILD)/sock/semantics
 	@bash tests/run.sh net
+
+test-sock: all $(BUILD)/sock/semantics
+	@bash tests/run.sh sock
 
 test-install: all
 	@bash tests/run.sh install

@@ -91,6 +91,14 @@ run_suite() {
 }
 
 status=0
+summary=()
+
+# verdict LABEL: one line for the end of the log (the FAIL lines of LABEL's run, if any).
+verdict() {
+	local fails
+	fails=$(grep '^FAIL ' "$TMP/$1.out" | sed 's/^FAIL \([^:]*\):.*/\1/' | tr '\n' ' ')
+	summary+=("$1 run: $(grep -c '^ok ' "$TMP/$1.out") of $NCHECKS checks ok${fails:+; failed: $fails}")
+}
 
 ARGS=("$KERNEL_IP" "$PEER_IP" "$KERNEL6" "$PEER6")
 if run_suite kernel "$BIN" @ARGS@; then
@@ -99,16 +107,22 @@ else
 	echo "FAIL: the kernel reference run failed: the suite's expectations are wrong" >&2
 	status=1
 fi
+verdict kernel
 
 ARGS=("$STACK_IP" "$PEER_IP" "$STACK6" "$PEER6")
 if run_suite sluice "$SLUICE" exec "$IF_SL" --addr "$STACK_IP/$PLEN" --addr "$STACK6/64" \
 	-- "$BIN" @ARGS@; then
 	ok "sluice run: every check passed"
 else
-	failed_checks=$(grep '^FAIL ' "$TMP/sluice.out" | sed 's/^FAIL \([^:]*\):.*/\1/' | tr '\n' ' ')
-	echo "FAIL: the sluice run failed: ${failed_checks:-no check ran: $(grep -m1 stderr "$TMP/sluice.out")}" >&2
+	grep -q '^FAIL ' "$TMP/sluice.out" ||
+		echo "FAIL: no check ran under sluice exec: $(grep -m1 stderr "$TMP/sluice.out")" >&2
 	status=1
 fi
+verdict sluice
 
-kill -0 "$PEER_PID" 2>/dev/null || { echo "FAIL: the peer helper died" >&2; status=1; }
+kill -0 "$PEER_PID" 2>/dev/null || {
+	echo "FAIL: the peer helper died" >&2
+	status=1
+}
+printf '%s\n' "${summary[@]}"
 exit $status
