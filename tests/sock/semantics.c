@@ -2366,6 +2366,41 @@ static void tcp_bind_before_connect(int fam)
 	EQ(read_n(w, b, 2), 2);
 }
 
+/* Data that arrives while the program is busy outside any socket call (here nanosleep) is
+ * all there afterwards, in order: 512 KiB from the peer during a 500 ms sleep. */
+static void tcp_data_while_busy(void)
+{
+	enum { N = 512 * 1024 };
+	int s = sendn(N);
+	if (s < 0)
+		return;
+	struct timespec ts = {0, 500 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	static unsigned char b[N];
+	EQ(read_n(s, b, N), N);
+	TRUE(is_sendn_pattern(b, N, 0), "the bytes differ from what the peer sent");
+	EQ(read(s, b, 1), 0);
+}
+
+/* An AF_INET listener on 0.0.0.0 does not take IPv6 connections to its port (refused). */
+static void v6_to_v4_listener(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	int err = -1;
+	int c = connect_back_ex(local6_s, port, AF_INET6, &err);
+	if (c < 0)
+		return;
+	track(c);
+	EQ(err, ECONNREFUSED);
+	EQ(wait_fd(ls, POLLIN, 0), 0);
+}
+
 /* ---- socket options ---- */
 
 static void tcp_nodelay(void)
@@ -3330,6 +3365,7 @@ static const struct check checks[] = {
 	ONE(tcp_rebind_time_wait)
 	ONE(tcp_nb_write_backpressure)
 	ONE(udp_disconnect)
+	ONE(tcp_data_while_busy)
 	ONE(epoll_many_clients)
 	ONE(epoll_accept_burst)
 	ONE(udp_connected_filters)
@@ -3383,6 +3419,7 @@ static const struct check checks[] = {
 	ONE6(v6_dual_listener)
 	ONE6(v6_v6only_listener)
 	ONE6(v6_v6only_beside_v4)
+	ONE6(v6_to_v4_listener)
 	ONE6(v6_dual_holds_v4_port)
 };
 /* clang-format on */
