@@ -2400,6 +2400,29 @@ static void v6_to_v4_listener(void)
 	EQ(wait_fd(ls, POLLIN, 0), 0);
 }
 
+/* EPOLL_CTL_MOD changes the events asked for; EPOLL_CTL_DEL takes a NULL event (epoll_ctl(2)
+ * BUGS: since 2.6.9). */
+static void epoll_mod_del(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 1}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN);
+	e = (struct epoll_event){.events = EPOLLOUT, .data.u64 = 2};
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	EQ(out[0].data.u64, 2);
+	e.events = 0; /* nothing asked: nothing reported (no error, no hang-up here) */
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
+	ERR(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL), ENOENT);
+}
+
 /* ---- socket options ---- */
 
 static void tcp_nodelay(void)
@@ -3390,6 +3413,7 @@ static const struct check checks[] = {
 	ONE(epoll_rdhup)
 	ONE(epoll_rst)
 	ONE(epoll_close_removes)
+	ONE(epoll_mod_del)
 	ONE(epoll_edge_connect)
 	ONE(epoll_maxevents)
 	ONE(poll_nval)
