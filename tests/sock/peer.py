@@ -187,7 +187,7 @@ def query(c):
     key = client_key(parts[0], int(parts[1])) if len(parts) == 2 else "?"
     for _ in range(250):
         with OBS_LOCK:
-            r = OBS.get(key)
+            r = OBS.pop(key, None)  # answered once: a later connection may reuse the port
         if r:
             break
         time.sleep(0.02)
