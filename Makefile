@@ -49,7 +49,7 @@ SHARED_LIB    := $(BUILD)/$(SO_FILE) $(BUILD)/$(SONAME) $(BUILD)/libsluice.so
 # exporting only the libc functions it stands in for.
 PRELOAD       := $(BUILD)/libsluice-preload.so
 
-.PHONY: all run test test-unit test-san test-fuzz test-net test-install bench fuzz install \
+.PHONY: all run test test-unit test-san test-fuzz test-net test-sock test-install bench fuzz install \
 	uninstall clean deps format
 
 all: deps $(BUILD)/sluice $(BUILD)/libsluice.a $(SHARED_LIB) $(BUILD)/examples/udp_echo \
@@ -134,6 +134,12 @@ $(BUILD)/san/sluice: $(TOOL_SRCS:%.c=$(BUILD)/san/%.o) $(BUILD)/libsluice-san.a
 $(BUILD)/sluice-relay: $(RELAY_SRCS:%.c=$(BUILD)/%.o)
 	$(CC) $(CFLAGS) -o $@ $^ -lm
 
+# The socket-semantics suite (tests/sock/test_semantics.sh): plain libc, no sluice code; run on
+# the kernel and under `sluice exec`.
+$(BUILD)/sock/semantics: tests/sock/semantics.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsluice.a tests/unit/testutil.h $(TEST_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libsluice.a -lcmocka $(LDLIBS)
@@ -174,14 +180,17 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/oracle.h $(BUILD)/libsluice-fuzz
 run: all
 	@bash tools/demo.sh $(DURATION)
 
-test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/san/sluice $(FUZZ_BINS)
+test: all $(UNIT_BINS) $(SAN_BINS) $(BUILD)/san/sluice $(FUZZ_BINS) $(BUILD)/sock/semantics
 	@bash tests/run.sh
 
 test-unit: all $(UNIT_BINS) $(SAN_BINS)
 	@bash tests/run.sh unit
 
-test-net: all $(BUILD)/san/sluice
+test-net: all $(BUILD)/san/sluice $(BUILD)/sock/semantics
 	@bash tests/run.sh net
+
+test-sock: all $(BUILD)/sock/semantics
+	@bash tests/run.sh sock
 
 test-install: all
 	@bash tests/run.sh install

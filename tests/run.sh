@@ -3,7 +3,8 @@
 #   tests/run.sh          all: unit + sim (plain and ASan/UBSan), install, fuzz (short), net (root)
 #   tests/run.sh unit     unit + sim only
 #   tests/run.sh install  make install into a temporary DESTDIR, build against it (no root)
-#   tests/run.sh net      root veth tests only
+#   tests/run.sh net      root veth tests only (tests/net, then tests/sock)
+#   tests/run.sh sock     the socket-semantics suite only (root; tests/sock)
 # A suite that cannot run here (no root, missing kernel feature) FAILS and says why.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -57,14 +58,20 @@ if [[ $what == all ]]; then
 	done
 fi
 
-if [[ $what == all || $what == net ]]; then
+if [[ $what == all || $what == net || $what == sock ]]; then
 	if [[ $(id -u) -ne 0 ]]; then
 		failed=$((failed + 1))
-		failures+=("net (needs root)")
-		echo "FAIL  net: these tests need root (network namespaces, XDP, AF_XDP); run as root or through sudo"
+		failures+=("$what (needs root)")
+		echo "FAIL  $what: these tests need root (network namespaces, XDP, AF_XDP); run as root or through sudo"
 	else
-		for t in tests/net/test_*.sh; do
-			run_one "net/$(basename "$t" .sh)" timeout 300 bash "$t"
+		if [[ $what != sock ]]; then
+			for t in tests/net/test_*.sh; do
+				run_one "net/$(basename "$t" .sh)" timeout 300 bash "$t"
+			done
+		fi
+		# The socket-semantics suite: the same checks on the kernel and under `sluice exec`.
+		for t in tests/sock/test_*.sh; do
+			run_one "sock/$(basename "$t" .sh)" timeout 600 bash "$t"
 		done
 	fi
 fi

@@ -1,0 +1,277 @@
+#!/usr/bin/env python3
+"""The kernel peer of the socket-semantics suite (tests/sock/semantics.c). Stdlib only.
+
+Every TCP service listens on the wildcard (IPv4 and IPv6 on one dual-stack socket when the
+host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default 7000):
+
+  BASE+0  TCP echo: echoes every byte; at the client's FIN it sends FIN back (shutdown SHUT_WR)
+  BASE+1  TCP accept and close at once (an orderly FIN, nothing read, nothing sent)
+  BASE+2  TCP "send N then FIN": reads one line "N\\n", sends N bytes (byte i is i % 251),
+          then shutdown(SHUT_WR), then reads until the client closes ("N MS\\n": waits MS ms
+          before sending)
+  BASE+3  TCP accept and reset: SO_LINGER {1, 0} then close, so the client gets an RST
+  BASE+4  UDP echo: each datagram goes back to its sender, same bytes (0 bytes included)
+  BASE+5  nothing (TCP and UDP): connections are refused, datagrams get port unreachable
+  BASE+6  TCP connect-back control: reads one line "ADDR PORT\\n", connects to ADDR:PORT
+          (IPv4 or IPv6 by the form of ADDR), sends "hello\\n" on that connection, answers
+          "ok\\n" (or "err ERRNO\\n") on the control connection, and keeps the connect-back
+          connection open until the control connection ends (or 30 s pass). With a third
+          field, "ADDR PORT MS\\n", it answers "later\\n" at once and connects MS ms later.
+  BASE+7  TCP observer: sends "hi\\n", then reads until end of stream or error, and records
+          how the stream ended, by the client's address and port: "eof N CRC" (an orderly
+          FIN after N bytes whose zlib.crc32 is CRC) or "reset N CRC" (ECONNRESET)
+  BASE+8  TCP observer query: reads "ADDR PORT\\n", answers the observer's record of that
+          client ("pending" if the stream has not ended within 5 s)
+  BASE+9  TCP black hole: a listener whose accept queue is full (listen(0) and one
+          connection from this host it never accepts), so Linux drops every SYN to it: a
+          connect there stays in SYN-SENT
+  BASE+10 UDP reflector: each datagram is answered twice, first from port BASE+11, then
+          from BASE+10 itself (same bytes)
+
+Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
+stdout once every socket is bound and listening.
+"""
+import argparse
+import os
+import socket
+import struct
+import sys
+import threading
+import time
+import zlib
+
+IDLE = 30  # no connection is kept longer than this without traffic
+
+
+def listener(port, family):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+    else:
+        s.bind(("0.0.0.0", port))
+    s.listen(64)
+    return s
+
+
+def serve(lsock, handler):
+    def loop():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            threading.Thread(target=guard, args=(handler, c), daemon=True).start()
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def guard(handler, c):
+    try:
+        c.settimeout(IDLE)
+        handler(c)
+    except OSError:
+        pass
+    finally:
+        try:
+            c.close()
+        except OSError:
+            pass
+
+
+def echo(c):
+    while True:
+        b = c.recv(65536)
+        if not b:
+            c.shutdown(socket.SHUT_WR)
+            return
+        c.sendall(b)
+
+
+def close_at_once(c):
+    pass  # guard closes it
+
+
+def readline(c, limit=200):
+    buf = b""
+    while not buf.endswith(b"\n") and len(buf) < limit:
+        b = c.recv(1)
+        if not b:
+            break
+        buf += b
+    return buf.decode(errors="replace").strip()
+
+
+def send_n(c):
+    parts = (readline(c) or "0").split()
+    n = int(parts[0])
+    if len(parts) > 1:
+        time.sleep(int(parts[1]) / 1000.0)
+    data = bytes(i % 251 for i in range(n))
+    c.sendall(data)
+    c.shutdown(socket.SHUT_WR)
+    while c.recv(65536):
+        pass
+
+
+def reset(c):
+    # struct linger {int l_onoff; int l_linger;} = {1, 0}: close sends an RST (socket(7)).
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def connect_back(c):
+    line = readline(c)
+    try:
+        parts = line.split()
+        addr, port = parts[0], int(parts[1])
+        delay = int(parts[2]) / 1000.0 if len(parts) > 2 else None
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        b = socket.socket(fam, socket.SOCK_STREAM)
+        b.settimeout(10)
+        if delay is not None:
+            # Answer first, connect later: the client is blocked (accept, epoll_wait...)
+            # when the connection arrives.
+            c.sendall(b"later\n")
+            time.sleep(delay)
+        b.connect((addr, port))
+    except (OSError, ValueError, IndexError) as e:
+        if delay is None:
+            c.sendall(("err %s\n" % getattr(e, "errno", e)).encode())
+        return
+    try:
+        b.sendall(b"hello\n")
+        if delay is None:
+            c.sendall(b"ok\n")
+        # Hold the connection until the control connection ends.
+        try:
+            while c.recv(100):
+                pass
+        except OSError:
+            pass
+    finally:
+        b.close()
+
+
+OBS = {}
+OBS_LOCK = threading.Lock()
+
+
+def client_key(addr, port):
+    if addr.startswith("::ffff:"):
+        addr = addr[7:]
+    return "%s %d" % (addr, port)
+
+
+def observe(c):
+    key = client_key(*c.getpeername()[:2])
+    n, crc, how = 0, 0, "eof"
+    try:
+        c.sendall(b"hi\n")
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            n += len(b)
+            crc = zlib.crc32(b, crc)
+    except ConnectionResetError:
+        how = "reset"
+    except OSError as e:
+        how = "error-%s" % e.errno
+    with OBS_LOCK:
+        OBS[key] = "%s %d %d" % (how, n, crc)
+
+
+def query(c):
+    parts = readline(c).split()
+    key = client_key(parts[0], int(parts[1])) if len(parts) == 2 else "?"
+    for _ in range(250):
+        with OBS_LOCK:
+            r = OBS.pop(key, None)  # answered once: a later connection may reuse the port
+        if r:
+            break
+        time.sleep(0.02)
+    c.sendall(((r or "pending") + "\n").encode())
+
+
+def black_hole(port, fam):
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if fam == socket.AF_INET6:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+    else:
+        s.bind(("0.0.0.0", port))
+    s.listen(0)
+    fill = socket.create_connection(("127.0.0.1", port), timeout=5)
+    # The queue is full now: a further SYN is dropped. Check it, once.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    probe.setblocking(False)
+    probe.connect_ex(("127.0.0.1", port))
+    time.sleep(0.3)
+    err = probe.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    try:
+        probe.getpeername()
+        sys.exit("peer.py: the black hole on port %d accepted a connection" % port)
+    except OSError:
+        pass
+    if err:
+        sys.exit("peer.py: the black hole on port %d answered a SYN (errno %d)" % (port, err))
+    probe.close()
+    return s, fill
+
+
+def udp_reflector(u, other):
+    while True:
+        try:
+            data, addr = u.recvfrom(65536)
+            other.sendto(data, addr)
+            u.sendto(data, addr)
+        except OSError:
+            pass
+
+
+def udp_socket(fam, port):
+    u = socket.socket(fam, socket.SOCK_DGRAM)
+    if fam == socket.AF_INET6:
+        u.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        u.bind(("::", port))
+    else:
+        u.bind(("0.0.0.0", port))
+    return u
+
+
+def udp_echo(u):
+    while True:
+        try:
+            data, addr = u.recvfrom(65536)
+            u.sendto(data, addr)
+        except OSError:
+            pass
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", type=int, default=7000)
+    ap.add_argument("--lifetime", type=float, default=600)
+    a = ap.parse_args()
+    try:
+        socket.socket(socket.AF_INET6, socket.SOCK_STREAM).close()
+        fam = socket.AF_INET6
+    except OSError:
+        fam = socket.AF_INET
+    for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
+                   (7, observe), (8, query)):
+        serve(listener(a.base + off, fam), h)
+    hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
+    u = udp_socket(fam, a.base + 4)
+    threading.Thread(target=udp_echo, args=(u,), daemon=True).start()
+    r, r2 = udp_socket(fam, a.base + 10), udp_socket(fam, a.base + 11)
+    threading.Thread(target=udp_reflector, args=(r, r2), daemon=True).start()
+    print("ready", flush=True)
+    time.sleep(a.lifetime)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3545 @@
+/* Socket-semantics suite (issue 12): the same assertions run against the kernel's sockets and,
+ * under `sluice exec`, against sluice's. The kernel is the reference: every expected value and
+ * errno below is what Linux documents (socket(7), tcp(7), udp(7), ip(7), ipv6(7), epoll(7),
+ * poll(2), select(2), accept(2), connect(2), recv(2), send(2), shutdown(2), getsockopt(2),
+ * fcntl(2)) and does; the reference run (plain, on the kernel) proves it.
+ *
+ *   semantics [--list] [--after NAME] [--only NAME] LOCAL_IP PEER_IP [LOCAL_IP6 PEER_IP6]
+ *
+ * LOCAL_IP is the address this process's sockets own (the kernel's, or sluice's under exec);
+ * PEER_IP is a kernel host running tests/sock/peer.py (its ports: see PORT_* below). Prints
+ * "ok NAME" or "FAIL NAME: expected X got Y (errno E)" per check, then "N ok, N failed".
+ * Exit status: 0 all passed, 1 some failed, 2 usage, 3 a check hung (its 20 s alarm fired; the
+ * driver reruns with --after NAME to run the checks after it).
+ *
+ * Plain libc only. Every wait is bounded (poll with a timeout, bounded loops), and each check
+ * has an alarm as the last resort. Nothing here asserts on timing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+enum {
+	PORT_ECHO = 7000,    /* TCP echo, FIN answered with FIN */
+	PORT_CLOSE = 7001,   /* TCP accept and close at once */
+	PORT_SENDN = 7002,   /* TCP: reads "N\n", sends N bytes (byte i = i % 251), then FIN */
+	PORT_RST = 7003,     /* TCP accept, then RST (SO_LINGER 0) */
+	PORT_UDPECHO = 7004, /* UDP echo */
+	PORT_NONE = 7005,    /* nothing listens (TCP or UDP) */
+	PORT_BACK = 7006,    /* TCP connect-back control: "ADDR PORT\n" -> it connects there */
+	PORT_OBSERVE = 7007, /* TCP: sends "hi\n", records how our stream ended (FIN or RST) */
+	PORT_QUERY = 7008,   /* TCP: "ADDR PORT\n" -> the observer's record for that client */
+	PORT_HOLE = 7009,    /* TCP: every SYN dropped (a full accept queue): stays SYN-SENT */
+	PORT_REFLECT = 7010, /* UDP: answers from PORT_REFLECT2 first, then from itself */
+	PORT_REFLECT2 = 7011,
+};
+
+#define WAIT_MS 5000 /* the longest any single wait for the network may take */
+#define CHECK_ALARM 20
+
+static struct sockaddr_storage local4, peer4, local6, peer6, peer4mapped, local4mapped;
+static const char *local4_s, *peer4_s, *local6_s, *peer6_s;
+static bool have6;
+
+static const char *cur;
+static bool cur_failed;
+static int n_ok, n_fail;
+static volatile sig_atomic_t sigpipes;
+
+/* Descriptors a check opened, closed after it whatever the way it ended. */
+static int tracked[128];
+static int ntracked;
+
+static void track(int fd)
+{
+	if (fd >= 0 && ntracked < (int)(sizeof tracked / sizeof tracked[0]))
+		tracked[ntracked++] = fd;
+}
+
+static void untrack(int fd)
+{
+	for (int i = 0; i < ntracked; i++)
+		if (tracked[i] == fd)
+			tracked[i] = -1;
+}
+
+static void close_tracked(void)
+{
+	for (int i = 0; i < ntracked; i++)
+		if (tracked[i] >= 0)
+			close(tracked[i]);
+	ntracked = 0;
+}
+
+static const char *en(int e)
+{
+	if (e == 0)
+		return "0";
+	const char *n = strerrorname_np(e);
+	return n ? n : "?";
+}
+
+static void failf(const char *fmt, ...)
+{
+	if (cur_failed)
+		return;
+	cur_failed = true;
+	printf("FAIL %s: ", cur);
+	va_list ap;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* call must succeed (>= 0); its value is the expression's. */
+#define OK(call)                                                                                   \
+	({                                                                                         \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		if (_r < 0) {                                                                      \
+			failf("%s: expected success got %ld (errno %s)", #call, _r, en(errno));    \
+			return;                                                                    \
+		}                                                                                  \
+		_r;                                                                                \
+	})
+
+/* call must fail with -1 and errno E. */
+#define ERR(call, E)                                                                               \
+	do {                                                                                       \
+		errno = 0;                                                                         \
+		long _r = (long)(call);                                                            \
+		int _e = errno;                                                                    \
+		if (_r != -1 || _e != (E)) {                                                       \
+			failf("%s: expected -1 (errno %s) got %ld (errno %s)", #call, en(E), _r,   \
+			      _r == -1 ? en(_e) : "0");                                            \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
+#define EQ(a, b)                                                                                   \
+	do {                                                                                       \
+		long _a = (long)(a), _b = (long)(b);                                               \
+		if (_a != _b) {                                                                    \
+			failf("%s: expected %ld got %ld (errno %s)", #a, _b, _a, en(errno));       \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
+/* poll revents (or epoll events) equal to an exact mask, named in the message. */
+#define EQ_EV(got, want)                                                                           \
+	do {                                                                                       \
+		unsigned _g = (unsigned)(got), _w = (unsigned)(want);                              \
+		if (_g != _w) {                                                                    \
+			char _gb[160], _wb[160];                                                   \
+			failf("%s: expected %s got %s", #got, evname(_w, _wb), evname(_g, _gb));   \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
+#define TRUE(cond, ...)                                                                            \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			failf(__VA_ARGS__);                                                        \
+			return;                                                                    \
+		}                                                                                  \
+	} while (0)
+
+static char *evname(unsigned ev, char *buf)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {{POLLIN, "IN"},	     {POLLPRI, "PRI"},	     {POLLOUT, "OUT"},
+		     {POLLERR, "ERR"},	     {POLLHUP, "HUP"},	     {POLLNVAL, "NVAL"},
+		     {POLLRDNORM, "RDNORM"}, {POLLRDBAND, "RDBAND"}, {POLLWRNORM, "WRNORM"},
+		     {POLLWRBAND, "WRBAND"}, {POLLRDHUP, "RDHUP"}};
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (ev & names[i].bit) {
+			strcat(buf, buf[0] ? "|" : "");
+			strcat(buf, names[i].name);
+			ev &= ~names[i].bit;
+		}
+	if (ev)
+		sprintf(buf + strlen(buf), "%s0x%x", buf[0] ? "|" : "", ev);
+	if (!buf[0])
+		strcpy(buf, "0");
+	return buf;
+}
+
+/* ---- addresses ---- */
+
+static bool parse_addr(const char *s, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof *ss);
+	struct sockaddr_in *a = (void *)ss;
+	struct sockaddr_in6 *b = (void *)ss;
+	if (inet_pton(AF_INET, s, &a->sin_addr) == 1) {
+		a->sin_family = AF_INET;
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, &b->sin6_addr) == 1) {
+		b->sin6_family = AF_INET6;
+		return true;
+	}
+	return false;
+}
+
+static void mapped(const struct sockaddr_storage *v4, struct sockaddr_storage *out)
+{
+	const struct sockaddr_in *a = (const void *)v4;
+	struct sockaddr_in6 *b = (void *)out;
+	memset(out, 0, sizeof *out);
+	b->sin6_family = AF_INET6;
+	b->sin6_addr.s6_addr[10] = 0xff;
+	b->sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&b->sin6_addr.s6_addr[12], &a->sin_addr, 4);
+}
+
+static socklen_t alen(const struct sockaddr_storage *ss)
+{
+	return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static int port_of(const struct sockaddr_storage *ss)
+{
+	return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+					       : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+static struct sockaddr_storage with_port(const struct sockaddr_storage *base, int port)
+{
+	struct sockaddr_storage ss = *base;
+	if (ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	return ss;
+}
+
+static struct sockaddr_storage any_addr(int fam, int port)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	ss.ss_family = fam;
+	return with_port(&ss, port);
+}
+
+/* Same family, address and port (the rest of sockaddr_in6 too: flowinfo, scope id). */
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b,
+		      bool cmp_port)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+		return x->sin_addr.s_addr == y->sin_addr.s_addr &&
+		       (!cmp_port || x->sin_port == y->sin_port);
+	}
+	const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+	return !memcmp(&x->sin6_addr, &y->sin6_addr, 16) && x->sin6_scope_id == y->sin6_scope_id &&
+	       (!cmp_port || x->sin6_port == y->sin6_port);
+}
+
+static const char *astr(const struct sockaddr_storage *ss)
+{
+	static char bufs[4][80];
+	static int k;
+	char *b = bufs[k++ % 4], ip[INET6_ADDRSTRLEN] = "?";
+	if (ss->ss_family == AF_INET) {
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, sizeof ip);
+		snprintf(b, 80, "%s:%d", ip, port_of(ss));
+	} else if (ss->ss_family == AF_INET6) {
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, sizeof ip);
+		snprintf(b, 80, "[%s]:%d", ip, port_of(ss));
+	} else {
+		snprintf(b, 80, "(family %d)", ss->ss_family);
+	}
+	return b;
+}
+
+#define SAME_ADDR(got, want, cmp_port)                                                             \
+	TRUE(same_addr(got, want, cmp_port), "%s: expected %s%s got %s", #got, astr(want),         \
+	     (cmp_port) ? "" : " (any port)", astr(got))
+
+static const struct sockaddr_storage *L(int fam)
+{
+	return fam == AF_INET6 ? &local6 : &local4;
+}
+static const struct sockaddr_storage *P(int fam)
+{
+	return fam == AF_INET6 ? &peer6 : &peer4;
+}
+
+/* ---- helpers: each returns -1 (and has called failf) when it could not do its job ---- */
+
+static int tsock(int fam, int type)
+{
+	int fd = socket(fam, type, 0);
+	if (fd < 0)
+		failf("socket(%d, %d): %s", fam, type, en(errno));
+	track(fd);
+	return fd;
+}
+
+/* A blocking connect to the peer's PORT (of family fam, or to a given address). */
+static int connect_to(const struct sockaddr_storage *dst, int type)
+{
+	int fd = tsock(dst->ss_family, type);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (const struct sockaddr *)dst, alen(dst)) < 0) {
+		failf("connect to %s: %s", astr(dst), en(errno));
+		return -1;
+	}
+	return fd;
+}
+
+static int tconnect(int fam, int port)
+{
+	struct sockaddr_storage d = with_port(P(fam), port);
+	return connect_to(&d, SOCK_STREAM);
+}
+
+/* poll one descriptor: its revents, 0 on timeout, -1 on error. */
+static int wait_fd(int fd, short events, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = events};
+	int r = poll(&p, 1, ms);
+	if (r < 0)
+		return -1;
+	return r == 0 ? 0 : p.revents;
+}
+
+/* Reads exactly n bytes (a blocking or non-blocking fd; waits with poll). Returns the count
+ * read: less than n on EOF, error or timeout (errno then says which; 0 on EOF/timeout). */
+static ssize_t read_n(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+	for (int i = 0; got < n && i < 10000; i++) {
+		int ev = wait_fd(fd, POLLIN, WAIT_MS);
+		if (ev <= 0) {
+			errno = ev == 0 ? ETIMEDOUT : errno;
+			break;
+		}
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r == 0) {
+			errno = 0;
+			break;
+		}
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			break;
+		}
+		got += r;
+	}
+	return got;
+}
+
+/* Waits until FIONREAD says at least n bytes are queued (bounded). Returns the last count. */
+static int wait_inq(int fd, int n)
+{
+	int q = -1;
+	for (int i = 0; i < 100; i++) {
+		if (ioctl(fd, FIONREAD, &q) < 0)
+			return -1;
+		if (q >= n)
+			break;
+		if (q == 0) { /* nothing yet: wait for the first bytes */
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			poll(&p, 1, 50);
+		} else { /* some: readable already, so pause instead */
+			poll(NULL, 0, 50);
+		}
+	}
+	return q;
+}
+
+static void pattern(unsigned char *b, size_t n, unsigned seed)
+{
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		b[i] = x;
+	}
+}
+
+static uint64_t fnv1a(const unsigned char *b, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h;
+}
+
+static struct sockaddr_storage sockname(int fd)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	socklen_t l = sizeof ss;
+	if (getsockname(fd, (struct sockaddr *)&ss, &l) < 0)
+		ss.ss_family = 0xffff;
+	return ss;
+}
+
+static struct sockaddr_storage peername(int fd)
+{
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof ss);
+	socklen_t l = sizeof ss;
+	if (getpeername(fd, (struct sockaddr *)&ss, &l) < 0)
+		ss.ss_family = 0xffff;
+	return ss;
+}
+
+static int geti(int fd, int level, int opt)
+{
+	int v = -12345;
+	socklen_t l = sizeof v;
+	if (getsockopt(fd, level, opt, &v, &l) < 0)
+		return -100000 - errno;
+	if (l != sizeof v)
+		return -200000 - (int)l;
+	return v;
+}
+
+static int seti(int fd, int level, int opt, int v)
+{
+	return setsockopt(fd, level, opt, &v, sizeof v);
+}
+
+/* A listening socket on LOCAL (family fam) port 0, optionally non-blocking. */
+static int tlisten(int fam, int flags)
+{
+	int fd = tsock(fam, SOCK_STREAM | flags);
+	if (fd < 0)
+		return -1;
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	if (bind(fd, (struct sockaddr *)&a, alen(&a)) < 0 || listen(fd, 8) < 0) {
+		failf("bind/listen on %s: %s", astr(&a), en(errno));
+		return -1;
+	}
+	return fd;
+}
+
+/* Asks the peer to connect to DST_IP:PORT; returns the control connection (keep it open: the
+ * peer holds the connect-back connection as long). want_ok false: the peer's connect is
+ * expected to fail; then *perr gets the peer's errno. */
+static int connect_back_delay(const char *dst_ip, int port, int ctl_fam, int *perr, int delay_ms)
+{
+	int c = tconnect(ctl_fam, PORT_BACK);
+	if (c < 0)
+		return -1;
+	char line[128];
+	int n = delay_ms < 0 ? snprintf(line, sizeof line, "%s %d\n", dst_ip, port)
+			     : snprintf(line, sizeof line, "%s %d %d\n", dst_ip, port, delay_ms);
+	if (write(c, line, n) != n) {
+		failf("write to the connect-back control: %s", en(errno));
+		return -1;
+	}
+	char reply[64] = {0};
+	size_t k = 0;
+	while (k < sizeof reply - 1) {
+		if (read_n(c, reply + k, 1) != 1)
+			break;
+		if (reply[k++] == '\n')
+			break;
+	}
+	if (delay_ms >= 0) {
+		if (strcmp(reply, "later\n")) {
+			failf("the connect-back control answered '%s', not 'later'", reply);
+			return -1;
+		}
+		return c;
+	}
+	if (perr) {
+		*perr = -1;
+		if (!strncmp(reply, "err ", 4))
+			*perr = atoi(reply + 4);
+		else if (!strcmp(reply, "ok\n"))
+			*perr = 0;
+		return c;
+	}
+	if (strcmp(reply, "ok\n")) {
+		failf("the peer could not connect back to %s port %d: reply '%s'", dst_ip, port,
+		      reply);
+		return -1;
+	}
+	return c;
+}
+
+static int connect_back_ex(const char *dst_ip, int port, int ctl_fam, int *perr)
+{
+	return connect_back_delay(dst_ip, port, ctl_fam, perr, -1);
+}
+
+/* The peer connects to listener lfd: at once (the connection is pending when this returns),
+ * or delay_ms later (>= 0; this returns before). */
+static int connect_back_to(int lfd, int delay_ms)
+{
+	struct sockaddr_storage a = sockname(lfd);
+	const char *ip = a.ss_family == AF_INET6 ? local6_s : local4_s;
+	int c = connect_back_delay(ip, port_of(&a), a.ss_family, NULL, delay_ms);
+	track(c);
+	return c;
+}
+
+static int connect_back(int lfd)
+{
+	return connect_back_to(lfd, -1);
+}
+
+static int tepoll(void)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		failf("epoll_create1: %s", en(errno));
+	track(ep);
+	return ep;
+}
+
+/* ---- TCP: addresses, bind, listen ---- */
+
+static void tcp_types(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+	EQ(geti(s, SOL_SOCKET, SO_DOMAIN), fam);
+	EQ(geti(s, SOL_SOCKET, SO_PROTOCOL), IPPROTO_TCP);
+	EQ(geti(s, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	/* optlen larger than an int: getsockopt writes an int and says so (getsockopt(2)). */
+	long long big = -1;
+	socklen_t l = sizeof big;
+	OK(getsockopt(s, SOL_SOCKET, SO_TYPE, &big, &l));
+	EQ(l, sizeof(int));
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	OK(bind(s, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(s, 4));
+	EQ(geti(s, SOL_SOCKET, SO_ACCEPTCONN), 1);
+	EQ(geti(s, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+}
+
+static void tcp_getsockname_unbound(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage ss;
+	memset(&ss, 0xee, sizeof ss);
+	socklen_t l = sizeof ss;
+	OK(getsockname(s, (struct sockaddr *)&ss, &l));
+	EQ(l, fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	struct sockaddr_storage any = any_addr(fam, 0);
+	SAME_ADDR(&ss, &any, true);
+}
+
+static void tcp_bind_not_ours(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage a = with_port(P(fam), 0);
+	ERR(bind(s, (struct sockaddr *)&a, alen(&a)), EADDRNOTAVAIL);
+}
+
+static void tcp_bind_twice(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	OK(bind(s, (struct sockaddr *)&a, alen(&a)));
+	ERR(bind(s, (struct sockaddr *)&a, alen(&a)), EINVAL);
+}
+
+static void tcp_bind_inuse(int fam)
+{
+	int s1 = tsock(fam, SOCK_STREAM), s2 = tsock(fam, SOCK_STREAM);
+	if (s1 < 0 || s2 < 0)
+		return;
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	OK(bind(s1, (struct sockaddr *)&a, alen(&a)));
+	struct sockaddr_storage b = sockname(s1);
+	TRUE(port_of(&b) != 0, "bind to port 0 left port 0 (%s)", astr(&b));
+	ERR(bind(s2, (struct sockaddr *)&b, alen(&b)), EADDRINUSE);
+}
+
+/* SO_REUSEADDR on both, neither listening: the second bind succeeds (socket(7): "reuse of
+ * local addresses"; Linux refuses only when the bound one is listening). */
+static void tcp_bind_reuseaddr(void)
+{
+	int s1 = tsock(AF_INET, SOCK_STREAM), s2 = tsock(AF_INET, SOCK_STREAM);
+	if (s1 < 0 || s2 < 0)
+		return;
+	EQ(geti(s1, SOL_SOCKET, SO_REUSEADDR), 0);
+	OK(seti(s1, SOL_SOCKET, SO_REUSEADDR, 1));
+	OK(seti(s2, SOL_SOCKET, SO_REUSEADDR, 1));
+	EQ(geti(s1, SOL_SOCKET, SO_REUSEADDR), 1);
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(s1, (struct sockaddr *)&a, alen(&a)));
+	struct sockaddr_storage b = sockname(s1);
+	OK(bind(s2, (struct sockaddr *)&b, alen(&b)));
+	OK(listen(s1, 4));
+}
+
+/* SO_REUSEADDR on both, but the bound one listens: in use. */
+static void tcp_bind_reuseaddr_listening(void)
+{
+	int s1 = tsock(AF_INET, SOCK_STREAM), s3 = tsock(AF_INET, SOCK_STREAM);
+	if (s1 < 0 || s3 < 0)
+		return;
+	OK(seti(s1, SOL_SOCKET, SO_REUSEADDR, 1));
+	OK(seti(s3, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(s1, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(s1, 4));
+	struct sockaddr_storage b = sockname(s1);
+	ERR(bind(s3, (struct sockaddr *)&b, alen(&b)), EADDRINUSE);
+}
+
+/* A listener on the wildcard holds the port for every local address. */
+static void tcp_bind_wildcard_conflict(void)
+{
+	int s1 = tsock(AF_INET, SOCK_STREAM), s2 = tsock(AF_INET, SOCK_STREAM);
+	if (s1 < 0 || s2 < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET, 0);
+	OK(bind(s1, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(s1, 4));
+	struct sockaddr_storage b =
+	    with_port(&local4, port_of((struct sockaddr_storage[]){sockname(s1)}));
+	ERR(bind(s2, (struct sockaddr *)&b, alen(&b)), EADDRINUSE);
+}
+
+static void tcp_reuseport(void)
+{
+	int s1 = tsock(AF_INET, SOCK_STREAM), s2 = tsock(AF_INET, SOCK_STREAM);
+	if (s1 < 0 || s2 < 0)
+		return;
+	EQ(geti(s1, SOL_SOCKET, SO_REUSEPORT), 0);
+	OK(seti(s1, SOL_SOCKET, SO_REUSEPORT, 1));
+	OK(seti(s2, SOL_SOCKET, SO_REUSEPORT, 1));
+	EQ(geti(s1, SOL_SOCKET, SO_REUSEPORT), 1);
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(s1, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(s1, 4));
+	struct sockaddr_storage b = sockname(s1);
+	OK(bind(s2, (struct sockaddr *)&b, alen(&b)));
+	OK(listen(s2, 4));
+}
+
+static void tcp_bind_bad_args(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage a = with_port(&local4, 0);
+	ERR(bind(s, (struct sockaddr *)&a, sizeof(struct sockaddr_in) - 1), EINVAL);
+	struct sockaddr_in6 six = {.sin6_family = AF_INET6};
+	ERR(bind(s, (struct sockaddr *)&six, sizeof six), EAFNOSUPPORT);
+}
+
+static void tcp_listen_getsockname(int fam)
+{
+	int s = tlisten(fam, 0);
+	if (s < 0)
+		return;
+	struct sockaddr_storage a = sockname(s);
+	SAME_ADDR(&a, L(fam), false);
+	TRUE(port_of(&a) != 0, "getsockname of the listener has port 0");
+}
+
+/* listen(2) on an unbound socket binds it to an ephemeral port on the wildcard (ip(7)). */
+static void tcp_listen_autobind(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	OK(listen(s, 4));
+	struct sockaddr_storage a = sockname(s), any = any_addr(AF_INET, 0);
+	SAME_ADDR(&a, &any, false);
+	TRUE(port_of(&a) != 0, "listen without bind left port 0");
+}
+
+/* ---- TCP: connect ---- */
+
+static unsigned char big_out[1 << 20], big_in[1 << 20];
+
+/* 1 MiB through the echo, both directions at once (a non-blocking loop: a blocking write of
+ * 1 MiB would deadlock against the echo's full buffers), compared by hash and byte. */
+static void tcp_echo_1mib(int fam)
+{
+	int fd = tconnect(fam, PORT_ECHO);
+	if (fd < 0)
+		return;
+	struct sockaddr_storage pn = peername(fd), want = with_port(P(fam), PORT_ECHO);
+	SAME_ADDR(&pn, &want, true);
+	struct sockaddr_storage sn = sockname(fd);
+	SAME_ADDR(&sn, L(fam), false);
+	int fl = OK(fcntl(fd, F_GETFL));
+	OK(fcntl(fd, F_SETFL, fl | O_NONBLOCK));
+	const size_t N = sizeof big_out;
+	pattern(big_out, N, 1 + fam);
+	memset(big_in, 0, N);
+	size_t sent = 0, got = 0;
+	for (int i = 0; got < N && i < 200000; i++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN | (sent < N ? POLLOUT : 0)};
+		int r = poll(&p, 1, WAIT_MS);
+		TRUE(r == 1, "no progress for %d ms (sent %zu, echoed %zu)", WAIT_MS, sent, got);
+		TRUE(!(p.revents & (POLLERR | POLLHUP | POLLNVAL)),
+		     "poll revents %#x (sent %zu, got %zu)", p.revents, sent, got);
+		if (p.revents & POLLOUT) {
+			size_t n = N - sent < 65536 ? N - sent : 65536;
+			ssize_t w = write(fd, big_out + sent, n);
+			TRUE(w > 0 || errno == EAGAIN, "write: %zd (errno %s)", w, en(errno));
+			if (w > 0)
+				sent += w;
+		}
+		if (p.revents & POLLIN) {
+			ssize_t w = read(fd, big_in + got, N - got);
+			TRUE(w != 0, "EOF after %zu echoed bytes", got);
+			TRUE(w > 0 || errno == EAGAIN, "read: %zd (errno %s)", w, en(errno));
+			if (w > 0)
+				got += w;
+		}
+	}
+	EQ(got, N);
+	TRUE(fnv1a(big_in, N) == fnv1a(big_out, N) && !memcmp(big_in, big_out, N),
+	     "echoed 1 MiB differs (hash %016llx, sent %016llx)",
+	     (unsigned long long)fnv1a(big_in, N), (unsigned long long)fnv1a(big_out, N));
+	OK(shutdown(fd, SHUT_WR));
+	char c;
+	EQ(read_n(fd, &c, 1), 0);
+	EQ(errno, 0); /* EOF, not a timeout */
+}
+
+/* Blocking write then blocking read of 32 KiB (small enough for the buffers in between). */
+static void tcp_blocking_rw(void)
+{
+	int fd = tconnect(AF_INET, PORT_ECHO);
+	if (fd < 0)
+		return;
+	static unsigned char o[32768], in[32768];
+	pattern(o, sizeof o, 7);
+	EQ(write(fd, o, sizeof o), sizeof o);
+	size_t got = 0;
+	for (int i = 0; got < sizeof in && i < 10000; i++) {
+		ssize_t r = read(fd, in + got, sizeof in - got); /* blocking */
+		TRUE(r > 0, "read after %zu bytes: %zd (errno %s)", got, r, en(errno));
+		got += r;
+	}
+	TRUE(!memcmp(o, in, sizeof o), "32 KiB echoed differently");
+}
+
+static void tcp_connect_refused(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_NONE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), ECONNREFUSED);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0); /* connect returned it: nothing pending */
+}
+
+static void tcp_nb_connect(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	int ev = wait_fd(s, POLLOUT, WAIT_MS);
+	EQ_EV(ev, POLLOUT);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	struct sockaddr_storage pn = peername(s);
+	SAME_ADDR(&pn, &d, true);
+	EQ(write(s, "ping", 4), 4);
+	char b[4];
+	EQ(read_n(s, b, 4), 4);
+	TRUE(!memcmp(b, "ping", 4), "echo differs");
+}
+
+/* Linux: a connect after the non-blocking handshake completed reports that success once (0),
+ * then EISCONN (the idiom "call connect again to learn the result"). */
+static void tcp_nb_connect_recall(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	EQ_EV(wait_fd(s, POLLOUT, WAIT_MS), POLLOUT);
+	EQ(connect(s, (struct sockaddr *)&d, alen(&d)), 0);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EISCONN);
+}
+
+static void tcp_nb_connect_refused(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_NONE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	int ev = wait_fd(s, POLLOUT, WAIT_MS);
+	/* tcp(7)/poll: the refused socket is closed both ways: writable, error, hang-up. */
+	EQ_EV(ev, POLLOUT | POLLERR | POLLHUP);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0); /* reading SO_ERROR clears it (socket(7)) */
+}
+
+/* After a refused non-blocking connect, connect again: the error once, via connect. */
+static void tcp_nb_connect_refused_recall(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_NONE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	int ev = wait_fd(s, POLLOUT, WAIT_MS);
+	TRUE(ev & POLLERR, "poll: no POLLERR (revents %#x)", ev);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), ECONNREFUSED);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+}
+
+static void tcp_connect_isconn(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EISCONN);
+	struct sockaddr_storage a = with_port(&local4, 0);
+	ERR(bind(s, (struct sockaddr *)&a, alen(&a)), EINVAL); /* connect bound it */
+	ERR(listen(s, 4), EINVAL);
+}
+
+static void tcp_connect_listener(void)
+{
+	int s = tlisten(AF_INET, 0);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EISCONN);
+}
+
+static void tcp_getpeername_unconnected(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	l = sizeof ss;
+	ERR(getpeername(ls, (struct sockaddr *)&ss, &l), ENOTCONN);
+}
+
+/* recv on a never-connected socket: ENOTCONN; send: EPIPE (and SIGPIPE without MSG_NOSIGNAL). */
+static void tcp_io_unconnected(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	char b[4];
+	ERR(recv(s, b, sizeof b, 0), ENOTCONN);
+	ERR(read(s, b, sizeof b), ENOTCONN);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+}
+
+/* ---- TCP: data ---- */
+
+static void tcp_nb_read_eagain(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	int fl = OK(fcntl(s, F_GETFL));
+	OK(fcntl(s, F_SETFL, fl | O_NONBLOCK));
+	char b[16];
+	ERR(read(s, b, sizeof b), EAGAIN);
+	ERR(recv(s, b, sizeof b, 0), EAGAIN);
+}
+
+/* MSG_DONTWAIT on a blocking socket (recv(2)): EAGAIN without waiting. */
+static void tcp_msg_dontwait(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char b[16];
+	ERR(recv(s, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+}
+
+/* Asks the send-N service for n bytes (after delay_ms, if >= 0); returns the connection. */
+static int sendn_after(int n, int delay_ms)
+{
+	int s = tconnect(AF_INET, PORT_SENDN);
+	if (s < 0)
+		return -1;
+	char line[32];
+	int k = delay_ms < 0 ? snprintf(line, sizeof line, "%d\n", n)
+			     : snprintf(line, sizeof line, "%d %d\n", n, delay_ms);
+	if (write(s, line, k) != k) {
+		failf("write to the send-N service: %s", en(errno));
+		return -1;
+	}
+	return s;
+}
+
+static int sendn(int n)
+{
+	return sendn_after(n, -1);
+}
+
+static bool is_sendn_pattern(const unsigned char *b, size_t n, size_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != (off + i) % 251)
+			return false;
+	return true;
+}
+
+static void tcp_fionread(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 1000);
+	static unsigned char b[1000];
+	EQ(read_n(s, b, 1000), 1000);
+	TRUE(is_sendn_pattern(b, 1000, 0), "bytes differ from the pattern");
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 0);
+	EQ(read(s, b, 1), 0);
+}
+
+/* The peer's FIN behind unread data: POLLRDHUP / EPOLLRDHUP as soon as the FIN is in
+ * (poll(2): "stream socket peer closed connection"), the data still unread; FIONREAD counts
+ * the data only. */
+static void tcp_rdhup_unread(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	int ev = wait_fd(s, POLLIN | POLLRDHUP, 0);
+	for (int i = 0; i < 100 && !(ev & POLLRDHUP); i++) { /* the FIN may trail the data */
+		poll(NULL, 0, 50);
+		ev = wait_fd(s, POLLIN | POLLRDHUP, 0);
+	}
+	EQ_EV(ev, POLLIN | POLLRDHUP);
+	EQ_EV(wait_fd(s, POLLRDHUP, 0), POLLRDHUP); /* asked alone */
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 1000);
+	int ep = tepoll();
+	if (ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLRDHUP);
+	static unsigned char b[1000];
+	EQ(read_n(s, b, 1000), 1000);
+	EQ(read(s, b, 1), 0);
+}
+
+/* FIONREAD (SIOCINQ) on a listening socket: EINVAL (tcp(7)). */
+static void tcp_fionread_listener(void)
+{
+	int s = tlisten(AF_INET, 0);
+	if (s < 0)
+		return;
+	int q;
+	ERR(ioctl(s, FIONREAD, &q), EINVAL);
+}
+
+static void tcp_peek(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	unsigned char a[100], b[100], c[900];
+	EQ(recv(s, a, sizeof a, MSG_PEEK), 100);
+	TRUE(is_sendn_pattern(a, 100, 0), "peeked bytes differ");
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 1000); /* peeking consumed nothing */
+	memset(a, 0, sizeof a);
+	EQ(recv(s, a, sizeof a, MSG_PEEK), 100);
+	TRUE(is_sendn_pattern(a, 100, 0), "second peek differs");
+	EQ(read(s, b, sizeof b), 100);
+	TRUE(!memcmp(a, b, 100), "read after peek returned other bytes");
+	EQ(recv(s, c, 10, MSG_PEEK), 10);
+	TRUE(is_sendn_pattern(c, 10, 100), "peek after read differs");
+	EQ(read_n(s, c, 900), 900);
+	TRUE(is_sendn_pattern(c, 900, 100), "rest differs");
+}
+
+static void tcp_readv_writev(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	unsigned char o[4096], x1[3], x2[2000], x3[2093];
+	pattern(o, sizeof o, 3);
+	struct iovec w[4] = {{o, 1}, {o + 1, 0}, {o + 1, 4000}, {o + 4001, 95}};
+	EQ(writev(s, w, 4), 4096);
+	EQ(wait_inq(s, 4096), 4096);
+	struct iovec r[3] = {{x1, 3}, {x2, 2000}, {x3, 2093}};
+	EQ(readv(s, r, 3), 4096);
+	TRUE(!memcmp(x1, o, 3) && !memcmp(x2, o + 3, 2000) && !memcmp(x3, o + 2003, 2093),
+	     "readv scattered the echo wrongly");
+}
+
+static void tcp_sendmsg_recvmsg(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	unsigned char o[3000], x1[10], x2[1990], x3[1000];
+	pattern(o, sizeof o, 4);
+	struct iovec w[3] = {{o, 1000}, {o + 1000, 1500}, {o + 2500, 500}};
+	struct msghdr m = {.msg_iov = w, .msg_iovlen = 3};
+	EQ(sendmsg(s, &m, MSG_NOSIGNAL), 3000);
+	EQ(wait_inq(s, 3000), 3000);
+	struct sockaddr_storage from;
+	memset(&from, 0, sizeof from);
+	struct iovec r[3] = {{x1, 10}, {x2, 1990}, {x3, 1000}};
+	struct msghdr n = {.msg_name = &from,
+			   .msg_namelen = sizeof from,
+			   .msg_iov = r,
+			   .msg_iovlen = 3,
+			   .msg_flags = -1};
+	EQ(recvmsg(s, &n, 0), 3000);
+	EQ(n.msg_flags, 0);
+	EQ(n.msg_namelen, 0); /* TCP fills no source address */
+	TRUE(!memcmp(x1, o, 10) && !memcmp(x2, o + 10, 1990) && !memcmp(x3, o + 2000, 1000),
+	     "recvmsg scattered the echo wrongly");
+}
+
+static void tcp_shutdown_wr_eof(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	EQ(write(s, "abc", 3), 3);
+	OK(shutdown(s, SHUT_WR));
+	char b[4] = {0};
+	EQ(read_n(s, b, 3), 3);
+	TRUE(!memcmp(b, "abc", 3), "echo differs: '%s'", b);
+	EQ(read_n(s, b, 1), 0);
+	EQ(errno, 0); /* EOF, not a timeout */
+	EQ(read(s, b, 1), 0);
+	/* Both directions shut: readable (EOF), writable (would not block: EPIPE), hang-up. */
+	int ev = wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, WAIT_MS);
+	EQ_EV(ev, POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+}
+
+static void on_sigpipe(int sig)
+{
+	sigpipes++;
+}
+
+static void tcp_write_after_shut_wr(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	OK(shutdown(s, SHUT_WR));
+	int before = sigpipes;
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	EQ(sigpipes - before, 0);
+	ERR(write(s, "x", 1), EPIPE); /* send(2): "also receives a SIGPIPE" */
+	EQ(sigpipes - before, 1);
+}
+
+static void tcp_shutdown_rd(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	OK(shutdown(s, SHUT_RD));
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+	int ev = wait_fd(s, POLLIN | POLLRDHUP, 0);
+	EQ_EV(ev, POLLIN | POLLRDHUP);
+	EQ(write(s, "ok", 2), 2); /* the send side still works */
+}
+
+static void tcp_shutdown_errors(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	ERR(shutdown(s, SHUT_WR), ENOTCONN);
+	ERR(shutdown(s, 7), EINVAL);
+}
+
+static void tcp_peer_rst_read(int fam)
+{
+	int s = tconnect(fam, PORT_RST);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN | POLLRDHUP, WAIT_MS);
+	EQ_EV(ev, POLLIN | POLLRDHUP | POLLERR | POLLHUP);
+	char b[4];
+	ERR(recv(s, b, sizeof b, 0), ECONNRESET);
+	EQ(recv(s, b, sizeof b, 0), 0); /* the error is reported once; then end of stream */
+}
+
+static void tcp_peer_rst_write(void)
+{
+	int s = tconnect(AF_INET, PORT_RST);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	TRUE(ev & POLLERR, "no POLLERR after the peer's RST (revents %#x)", ev);
+	int before = sigpipes;
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), ECONNRESET);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	EQ(sigpipes - before, 0);
+}
+
+static void tcp_peer_rst_so_error(void)
+{
+	int s = tconnect(AF_INET, PORT_RST);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	TRUE(ev & POLLERR, "no POLLERR after the peer's RST (revents %#x)", ev);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), ECONNRESET);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	char b[4];
+	EQ(recv(s, b, sizeof b, 0), 0);
+}
+
+static void tcp_peer_close_poll(int fam)
+{
+	int s = tconnect(fam, PORT_CLOSE);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN | POLLRDHUP, WAIT_MS);
+	EQ_EV(ev, POLLIN | POLLRDHUP);
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+	EQ(read(s, b, sizeof b), 0);
+	/* POLLRDHUP only when asked for */
+	ev = wait_fd(s, POLLIN, 0);
+	EQ_EV(ev, POLLIN);
+}
+
+/* The peer closed (FIN) and is gone: our write still succeeds (half-close), the peer answers
+ * with an RST, and in CLOSE-WAIT Linux reports that RST as EPIPE (tcp_reset). */
+static void tcp_write_to_closed_peer(void)
+{
+	int s = tconnect(AF_INET, PORT_CLOSE);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	EQ_EV(ev, POLLIN);
+	EQ(send(s, "x", 1, MSG_NOSIGNAL), 1);
+	ev = 0;
+	for (int i = 0; i < 50 && !(ev & POLLERR); i++)
+		ev = wait_fd(s, POLLOUT, 100);
+	EQ_EV(ev, POLLOUT | POLLERR | POLLHUP);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+}
+
+/* ---- TCP: accept ---- */
+
+static void tcp_accept_nb_eagain(void)
+{
+	int s = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	ERR(accept(s, NULL, NULL), EAGAIN);
+	ERR(accept4(s, NULL, NULL, SOCK_NONBLOCK), EAGAIN);
+	EQ(wait_fd(s, POLLIN, 0), 0);
+}
+
+static void tcp_accept_not_listening(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	ERR(accept(s, NULL, NULL), EINVAL);
+	ERR(accept4(s, NULL, NULL, 0x4000 /* not a flag */), EINVAL);
+}
+
+static void tcp_accept_connect_back(int fam)
+{
+	int ls = tlisten(fam, 0);
+	if (ls < 0)
+		return;
+	if (connect_back(ls) < 0)
+		return;
+	int ev = wait_fd(ls, POLLIN, WAIT_MS);
+	EQ_EV(ev, POLLIN);
+	struct sockaddr_storage from;
+	memset(&from, 0, sizeof from);
+	socklen_t fl = sizeof from;
+	int a = accept4(ls, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK);
+	track(a);
+	TRUE(a >= 0, "accept4: %s", en(errno));
+	EQ(fl, fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in));
+	SAME_ADDR(&from, P(fam), false);
+	struct sockaddr_storage pn = peername(a);
+	SAME_ADDR(&pn, &from, true);
+	struct sockaddr_storage sn = sockname(a), lsn = sockname(ls);
+	SAME_ADDR(&sn, &lsn, true);
+	int f = OK(fcntl(a, F_GETFL));
+	TRUE(f & O_NONBLOCK, "accept4(SOCK_NONBLOCK) gave a blocking socket (flags %#x)", f);
+	EQ(geti(a, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	char b[8] = {0};
+	EQ(read_n(a, b, 6), 6);
+	TRUE(!memcmp(b, "hello\n", 6), "got '%s' from the connect-back", b);
+	ERR(read(a, b, 1), EAGAIN);
+	/* The listener's queue is empty again */
+	EQ(wait_fd(ls, POLLIN, 0), 0);
+}
+
+/* accept(2): the new socket does not inherit O_NONBLOCK from the listener. */
+static void tcp_accept_no_inherit(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0)
+		return;
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	EQ(OK(fcntl(a, F_GETFL)) & O_NONBLOCK, 0);
+	char b[8];
+	EQ(read(a, b, 6), 6); /* blocking read */
+}
+
+static void tcp_listen_epoll(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0)
+		return;
+	int ep = OK(epoll_create1(0));
+	track(ep);
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 77};
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e));
+	struct epoll_event out[4];
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	if (connect_back(ls) < 0)
+		return;
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.u64, 77);
+	EQ_EV(out[0].events, EPOLLIN);
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+}
+
+static void tcp_listen_select(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	if (connect_back(ls) < 0)
+		return;
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(ls, &r);
+	struct timeval tv = {5, 0};
+	EQ(select(ls + 1, &r, NULL, NULL, &tv), 1);
+	TRUE(FD_ISSET(ls, &r), "listener not in the read set");
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+}
+
+/* Blocking calls that must wait for the network (each drives the stack while it waits): the
+ * peer connects 300 ms after being asked; accept, poll, epoll_wait and select wait forever
+ * (the check's alarm is the bound). */
+static void tcp_accept_blocks(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back_to(ls, 300) < 0)
+		return;
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	int a = accept(ls, (struct sockaddr *)&from, &fl);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	SAME_ADDR(&from, &peer4, false);
+	char b[8];
+	EQ(read(a, b, 6), 6);
+	TRUE(!memcmp(b, "hello\n", 6), "read '%.6s'", b);
+}
+
+static void poll_blocks(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0 || connect_back_to(ls, 300) < 0)
+		return;
+	struct pollfd p = {.fd = ls, .events = POLLIN};
+	EQ(poll(&p, 1, -1), 1);
+	EQ_EV(p.revents, POLLIN);
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	/* and a read-side wait: the peer's "hello" may or may not be in already */
+	p = (struct pollfd){.fd = a, .events = POLLIN};
+	EQ(poll(&p, 1, -1), 1);
+	EQ_EV(p.revents, POLLIN);
+}
+
+static void epoll_blocks(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK), ep = tepoll();
+	if (ls < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 3}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e));
+	if (connect_back_to(ls, 300) < 0)
+		return;
+	EQ(epoll_wait(ep, out, 2, -1), 1);
+	EQ(out[0].data.u64, 3);
+	EQ_EV(out[0].events, EPOLLIN);
+}
+
+static void select_blocks(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0 || connect_back_to(ls, 300) < 0)
+		return;
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(ls, &r);
+	EQ(select(ls + 1, &r, NULL, NULL, NULL), 1);
+	TRUE(FD_ISSET(ls, &r), "listener not in the read set");
+}
+
+static int echo_with_data(int n);
+static int ubind(int fam);
+static void tcp_self_connect(int fam);
+static void tcp_self_connect_4(void)
+{
+	tcp_self_connect(AF_INET);
+}
+static void tcp_self_connect_6(void)
+{
+	tcp_self_connect(AF_INET6);
+}
+
+/* ---- close: what the peer sees (the observer service records it) ---- */
+
+static uint32_t crc32(const unsigned char *b, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++) {
+		c ^= b[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+	}
+	return ~c;
+}
+
+/* A connection to the observer; with hi, its "hi\n" read first. */
+static int observed(bool hi)
+{
+	int s = tconnect(AF_INET, PORT_OBSERVE);
+	if (s < 0)
+		return -1;
+	char b[3];
+	if (hi ? read_n(s, b, 3) != 3 : wait_inq(s, 3) != 3) {
+		failf("no greeting from the observer");
+		return -1;
+	}
+	return s;
+}
+
+/* The observer's record of the stream from local port `port`: "eof N CRC", "reset N CRC". */
+static bool observer_says(int port, char *out, size_t outlen)
+{
+	int q = tconnect(AF_INET, PORT_QUERY);
+	if (q < 0)
+		return false;
+	char line[80];
+	int n = snprintf(line, sizeof line, "%s %d\n", local4_s, port);
+	if (write(q, line, n) != n) {
+		failf("write to the observer query: %s", en(errno));
+		return false;
+	}
+	size_t k = 0;
+	while (k < outlen - 1 && read_n(q, out + k, 1) == 1 && out[k] != '\n')
+		k++;
+	out[k] = 0;
+	return true;
+}
+
+#define OBSERVED(port, fmt, ...)                                                                   \
+	do {                                                                                       \
+		char _want[80], _got[80];                                                          \
+		snprintf(_want, sizeof _want, fmt, __VA_ARGS__);                                   \
+		if (!observer_says(port, _got, sizeof _got))                                       \
+			return;                                                                    \
+		TRUE(!strcmp(_got, _want), "the peer saw '%s', expected '%s'", _got, _want);       \
+	} while (0)
+
+/* close(2) after writes: the bytes, then an orderly FIN. */
+static void tcp_close_graceful(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	EQ(write(s, "abc", 3), 3);
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "eof 3 %u", crc32((const unsigned char *)"abc", 3));
+}
+
+/* close(2) right after a large write: everything queued is still delivered, then FIN. */
+static void tcp_close_flushes(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	static unsigned char b[256 * 1024];
+	pattern(b, sizeof b, 11);
+	EQ(write(s, b, sizeof b), sizeof b);
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "eof %zu %u", sizeof b, crc32(b, sizeof b));
+}
+
+/* SO_LINGER {1, 0}: close aborts the connection with an RST (socket(7), RFC 793 ABORT). */
+static void tcp_close_linger0(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	struct linger l = {1, 0};
+	OK(setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l));
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "reset 0 %u", 0u);
+}
+
+/* Closing with received data unread resets the connection (RFC 2525 2.17; Linux tcp_close). */
+static void tcp_close_unread(void)
+{
+	int s = observed(false);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	untrack(s);
+	OK(close(s));
+	OBSERVED(port, "reset 0 %u", 0u);
+}
+
+static void tcp_shutdown_rdwr(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	EQ(write(s, "xy", 2), 2);
+	OK(shutdown(s, SHUT_RDWR));
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+	ERR(send(s, "z", 1, MSG_NOSIGNAL), EPIPE);
+	OBSERVED(port, "eof 2 %u", crc32((const unsigned char *)"xy", 2));
+}
+
+/* ---- a connection that stays in SYN-SENT (the peer drops every SYN) ---- */
+
+static void tcp_connecting(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_HOLE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	EQ(wait_fd(s, POLLIN | POLLOUT, 200), 0); /* not connected: neither readable nor writable */
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EALREADY);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	char b[4];
+	ERR(read(s, b, sizeof b), EAGAIN);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EAGAIN);
+	int ep = tepoll();
+	if (ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 100), 0);
+	struct sockaddr_storage sn = sockname(s);
+	SAME_ADDR(&sn, &local4, false); /* connect chose the source address and port */
+	TRUE(port_of(&sn) != 0, "a connecting socket has port 0");
+}
+
+/* ---- more TCP ---- */
+
+/* accept(2) on Linux: the new socket takes the listener's options (TCP_NODELAY, SO_KEEPALIVE,
+ * the keepalive timers, SO_RCVBUF). */
+static void tcp_accept_inherits(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	OK(seti(ls, IPPROTO_TCP, TCP_NODELAY, 1));
+	OK(seti(ls, SOL_SOCKET, SO_KEEPALIVE, 1));
+	OK(seti(ls, IPPROTO_TCP, TCP_KEEPIDLE, 77));
+	OK(seti(ls, IPPROTO_TCP, TCP_KEEPCNT, 3));
+	OK(seti(ls, SOL_SOCKET, SO_RCVBUF, 65536));
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	EQ(geti(s, IPPROTO_TCP, TCP_NODELAY), 1);
+	EQ(geti(s, SOL_SOCKET, SO_KEEPALIVE), 1);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 77);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPCNT), 3);
+	EQ(geti(s, SOL_SOCKET, SO_RCVBUF), 131072);
+}
+
+static void tcp_accept_two(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0 || connect_back(ls) < 0 || connect_back(ls) < 0)
+		return;
+	struct sockaddr_storage f1, f2;
+	socklen_t l1 = sizeof f1, l2 = sizeof f2;
+	int a = accept(ls, (struct sockaddr *)&f1, &l1);
+	track(a);
+	TRUE(a >= 0, "first accept: %s", en(errno));
+	int b = accept(ls, (struct sockaddr *)&f2, &l2);
+	track(b);
+	TRUE(b >= 0, "second accept: %s", en(errno));
+	TRUE(a != b && port_of(&f1) != port_of(&f2), "two accepts, one connection (%s, %s)",
+	     astr(&f1), astr(&f2));
+	ERR(accept(ls, NULL, NULL), EAGAIN);
+}
+
+static void tcp_io_listener(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	char b[4];
+	ERR(read(ls, b, sizeof b), ENOTCONN);
+	ERR(recv(ls, b, sizeof b, 0), ENOTCONN);
+	ERR(send(ls, "x", 1, MSG_NOSIGNAL), EPIPE);
+}
+
+static void tcp_zero_length(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char b[4];
+	EQ(write(s, b, 0), 0);
+	EQ(send(s, b, 0, 0), 0);
+	EQ(read(s, b, 0), 0); /* read(2) of 0 bytes returns 0 (recv of 0 would wait for data) */
+}
+
+static void tcp_keepalive_limits(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	/* tcp(7) / Linux: TCP_KEEPIDLE and TCP_KEEPINTVL at most 32767 s, TCP_KEEPCNT at most 127
+	 */
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPIDLE, 32767));
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPIDLE, 32768), EINVAL);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPINTVL, 32767));
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPINTVL, 32768), EINVAL);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPCNT, 127));
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPCNT, 128), EINVAL);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 32767);
+}
+
+/* getsockname(2): a short buffer gets the address truncated, addrlen the full size. */
+static void sock_addrlen_truncation(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage full = sockname(s);
+	unsigned char b[16];
+	memset(b, 0xab, sizeof b);
+	socklen_t l = 4;
+	OK(getsockname(s, (struct sockaddr *)b, &l));
+	EQ(l, sizeof(struct sockaddr_in));
+	TRUE(!memcmp(b, &full, 4) && b[4] == 0xab, "truncated address written wrongly");
+	l = 4;
+	memset(b, 0xab, sizeof b);
+	OK(getpeername(s, (struct sockaddr *)b, &l));
+	EQ(l, sizeof(struct sockaddr_in));
+	EQ(b[4], 0xab);
+}
+
+/* ---- more epoll / poll ---- */
+
+/* Edge-triggered EPOLLOUT on a non-blocking connect: once when it completes; then a
+ * data arrival reports every ready event (EPOLLIN|EPOLLOUT). */
+static void epoll_edge_connect(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	EQ(write(s, "x", 1), 1);
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLOUT);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+}
+
+/* More ready than maxevents: each call returns maxevents, and the rest come next (epoll(7)
+ * "starvation": Linux rotates the ready list). */
+static void epoll_maxevents(void)
+{
+	int s[3], ep = tepoll();
+	for (int i = 0; i < 3; i++) {
+		s[i] = echo_with_data(1);
+		if (s[i] < 0)
+			return;
+	}
+	if (ep < 0)
+		return;
+	for (int i = 0; i < 3; i++) {
+		struct epoll_event e = {.events = EPOLLIN, .data.u64 = 1u << i};
+		OK(epoll_ctl(ep, EPOLL_CTL_ADD, s[i], &e));
+	}
+	struct epoll_event out[3];
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+	unsigned seen = out[0].data.u64 | out[1].data.u64;
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+	seen |= out[0].data.u64 | out[1].data.u64;
+	EQ(seen, 7);
+	EQ(epoll_wait(ep, out, 3, 0), 3);
+}
+
+/* poll on the number of a closed socket: POLLNVAL. */
+static void poll_nval(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	untrack(s);
+	OK(close(s));
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	EQ(poll(&p, 1, 0), 1);
+	EQ_EV(p.revents, POLLNVAL);
+}
+
+/* ---- more UDP ---- */
+
+static void udp_large(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	static unsigned char o[65508], in[65508];
+	pattern(o, sizeof o, 13);
+	EQ(send(u, o, 8000, 0), 8000); /* fragmented both ways */
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, in, sizeof in, 0), 8000);
+	TRUE(!memcmp(o, in, 8000), "8000-byte datagram came back different");
+	/* udp(7): 65507 bytes is the largest IPv4 UDP payload */
+	ERR(send(u, o, 65508, 0), EMSGSIZE);
+	EQ(send(u, o, 65507, 0), 65507);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, in, sizeof in, 0), 65507);
+	TRUE(!memcmp(o, in, 65507), "65507-byte datagram came back different");
+}
+
+/* ---- signals: blocking calls and EINTR (signal(7)) ---- */
+
+static volatile sig_atomic_t sigusr1s;
+static void on_sigusr1(int sig)
+{
+	sigusr1s++;
+}
+
+/* SIGUSR1 to this process ms from now (once), with the handler installed with or without
+ * SA_RESTART. Returns the timer (to be deleted), or 0 after failf. */
+static timer_t *usr1_in(int ms, bool restart)
+{
+	static timer_t t;
+	struct sigaction sa = {.sa_handler = on_sigusr1, .sa_flags = restart ? SA_RESTART : 0};
+	sigemptyset(&sa.sa_mask);
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR1};
+	struct itimerspec its = {.it_value = {ms / 1000, (long)(ms % 1000) * 1000000}};
+	if (sigaction(SIGUSR1, &sa, NULL) < 0 || timer_create(CLOCK_MONOTONIC, &ev, &t) < 0 ||
+	    timer_settime(t, 0, &its, NULL) < 0) {
+		failf("cannot arm a SIGUSR1 timer: %s", en(errno));
+		return NULL;
+	}
+	sigusr1s = 0;
+	return &t;
+}
+
+#define USR1_IN(ms, restart)                                                                       \
+	({                                                                                         \
+		timer_t *_t = usr1_in(ms, restart);                                                \
+		if (!_t)                                                                           \
+			return;                                                                    \
+		_t;                                                                                \
+	})
+
+/* epoll_wait, poll and select are never restarted: EINTR, with or without SA_RESTART. */
+static void eintr_waits(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	timer_t *t = USR1_IN(200, true);
+	ERR(epoll_wait(ep, out, 2, -1), EINTR);
+	timer_delete(*t);
+	EQ(sigusr1s, 1);
+	t = USR1_IN(200, true);
+	struct pollfd p = {.fd = s, .events = POLLIN};
+	ERR(poll(&p, 1, -1), EINTR);
+	timer_delete(*t);
+	t = USR1_IN(200, true);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	ERR(select(s + 1, &r, NULL, NULL, NULL), EINTR);
+	timer_delete(*t);
+	EQ(sigusr1s, 1);
+}
+
+/* Without SA_RESTART a blocking read / accept / connect returns EINTR (signal(7)). */
+static void eintr_blocking_calls(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char b[4];
+	timer_t *t = USR1_IN(200, false);
+	ERR(read(s, b, sizeof b), EINTR);
+	timer_delete(*t);
+	EQ(sigusr1s, 1);
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	t = USR1_IN(200, false);
+	ERR(accept(ls, NULL, NULL), EINTR);
+	timer_delete(*t);
+	/* connect: interrupted, the attempt goes on in the background (connect(2) EINTR): the
+	 * socket is still connecting, so a non-blocking connect says EALREADY */
+	int c = tsock(AF_INET, SOCK_STREAM);
+	if (c < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_HOLE);
+	t = USR1_IN(200, false);
+	ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EINTR);
+	timer_delete(*t);
+	EQ(wait_fd(c, POLLOUT, 0), 0);
+	OK(fcntl(c, F_SETFL, O_NONBLOCK));
+	ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EALREADY);
+}
+
+/* With SA_RESTART a blocking accept or read is restarted after the handler (signal(7); glibc's
+ * signal(3) installs handlers so). The signal comes 100 ms into the call, the connection or
+ * the data 2 s after the request. */
+static void sa_restart_accept(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back_to(ls, 2000) < 0)
+		return;
+	timer_t *t = USR1_IN(100, true);
+	int a = accept(ls, NULL, NULL);
+	timer_delete(*t);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	EQ(sigusr1s, 1);
+}
+
+static void sa_restart_read(void)
+{
+	int s = sendn_after(4, 2000); /* the peer sends 4 bytes 2 s from now */
+	if (s < 0)
+		return;
+	timer_t *t = USR1_IN(100, true);
+	unsigned char b[4];
+	ssize_t r = read(s, b, sizeof b);
+	timer_delete(*t);
+	TRUE(r >= 1 && r <= 4, "read: %zd (errno %s)", r, en(errno));
+	TRUE(is_sendn_pattern(b, r, 0), "read other bytes");
+	EQ(sigusr1s, 1);
+}
+
+/* ---- sockets to ourselves, Unix sockets, kernel descriptors ---- */
+
+/* A connection from this process to its own listener, on its own address. */
+static void tcp_self_connect(int fam)
+{
+	int ls = tlisten(fam, 0);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = sockname(ls);
+	int c = tsock(fam, SOCK_STREAM | SOCK_NONBLOCK);
+	if (c < 0)
+		return;
+	int r = connect(c, (struct sockaddr *)&a, alen(&a));
+	TRUE(r == 0 || errno == EINPROGRESS, "connect to ourselves: %s", en(errno));
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	EQ_EV(wait_fd(c, POLLOUT, WAIT_MS), POLLOUT);
+	EQ(geti(c, SOL_SOCKET, SO_ERROR), 0);
+	EQ(write(c, "self", 4), 4);
+	char b[4];
+	EQ(read_n(s, b, 4), 4);
+	TRUE(!memcmp(b, "self", 4), "got '%.4s'", b);
+	struct sockaddr_storage cs = sockname(c), sp = peername(s);
+	SAME_ADDR(&sp, &cs, true);
+}
+
+static void udp_self(void)
+{
+	int u1 = ubind(AF_INET), u2 = ubind(AF_INET);
+	if (u1 < 0 || u2 < 0)
+		return;
+	struct sockaddr_storage a2 = sockname(u2);
+	EQ(sendto(u1, "me", 2, 0, (struct sockaddr *)&a2, alen(&a2)), 2);
+	EQ_EV(wait_fd(u2, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(u2, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 2);
+	struct sockaddr_storage a1 = sockname(u1);
+	SAME_ADDR(&from, &a1, true);
+}
+
+/* AF_UNIX sockets stay the kernel's, and mix with IP sockets in poll and epoll. */
+static void unix_untouched(void)
+{
+	int sv[2];
+	OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	track(sv[0]);
+	track(sv[1]);
+	EQ(geti(sv[0], SOL_SOCKET, SO_DOMAIN), AF_UNIX);
+	EQ(send(sv[0], "u", 1, 0), 1);
+	int s = echo_with_data(2), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct pollfd p[2] = {{.fd = sv[1], .events = POLLIN}, {.fd = s, .events = POLLIN}};
+	EQ(poll(p, 2, WAIT_MS), 2);
+	struct epoll_event e1 = {.events = EPOLLIN, .data.u64 = 1},
+			   e2 = {.events = EPOLLIN, .data.u64 = 2};
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &e1));
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e2));
+	struct epoll_event out[4];
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 2);
+	char b[2];
+	EQ(recv(sv[1], b, 1, 0), 1);
+	EQ(b[0], 'u');
+}
+
+/* Socket calls on a pipe: ENOTSOCK, as on the kernel. */
+static void kernel_fd_enotsock(void)
+{
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	int v;
+	socklen_t l = sizeof v;
+	ERR(getsockopt(p[0], SOL_SOCKET, SO_TYPE, &v, &l), ENOTSOCK);
+	char b[2];
+	ERR(recv(p[0], b, 1, MSG_DONTWAIT), ENOTSOCK);
+	ERR(shutdown(p[0], SHUT_RD), ENOTSOCK);
+	struct sockaddr_storage ss;
+	l = sizeof ss;
+	ERR(getsockname(p[0], (struct sockaddr *)&ss, &l), ENOTSOCK);
+	ERR(accept(p[0], NULL, NULL), ENOTSOCK);
+}
+
+/* An epoll descriptor holding a sluice socket, itself polled: readable once the socket is. */
+static void epoll_fd_polled(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(wait_fd(ep, POLLIN, 0), 0);
+	EQ(write(s, "n", 1), 1); /* the echo arrives while poll waits */
+	EQ_EV(wait_fd(ep, POLLIN, WAIT_MS), POLLIN);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+}
+
+/* One socket in two epoll sets: both report it. */
+static void epoll_two_sets(void)
+{
+	int s = echo_with_data(1), e1 = tepoll(), e2 = tepoll();
+	if (s < 0 || e1 < 0 || e2 < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(e1, EPOLL_CTL_ADD, s, &e));
+	OK(epoll_ctl(e2, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(e1, out, 2, WAIT_MS), 1);
+	EQ(epoll_wait(e2, out, 2, WAIT_MS), 1);
+	OK(epoll_ctl(e1, EPOLL_CTL_DEL, s, &e));
+	EQ(epoll_wait(e1, out, 2, 0), 0);
+	EQ(epoll_wait(e2, out, 2, 0), 1);
+}
+
+static void epoll_create_errors(void)
+{
+	ERR(epoll_create(0), EINVAL);
+	int ep = OK(epoll_create(1));
+	track(ep);
+	struct epoll_event e = {.events = EPOLLIN};
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, ep, &e), EINVAL);
+	int f = open("/etc/hostname", O_RDONLY);
+	track(f);
+	TRUE(f >= 0, "open /etc/hostname: %s", en(errno));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, f, &e), EPERM); /* a regular file cannot be polled */
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	untrack(s);
+	OK(close(s));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EBADF);
+}
+
+/* SOCK_CLOEXEC (socket(2), accept4(2)): close-on-exec set on the descriptor. */
+static void sock_cloexec(void)
+{
+	int a = tsock(AF_INET, SOCK_STREAM), b = tsock(AF_INET, SOCK_STREAM | SOCK_CLOEXEC);
+	int u =
+	    tsock(AF_INET6 * have6 + AF_INET * !have6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (a < 0 || b < 0 || u < 0)
+		return;
+	EQ(OK(fcntl(a, F_GETFD)) & FD_CLOEXEC, 0);
+	EQ(OK(fcntl(b, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	EQ(OK(fcntl(u, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	track(c);
+	TRUE(c >= 0, "accept4: %s", en(errno));
+	EQ(OK(fcntl(c, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	EQ(OK(fcntl(c, F_GETFL)) & O_NONBLOCK, 0);
+}
+
+/* ---- servers: the patterns of redis and nginx ---- */
+
+/* A listener on :: with IPV6_V6ONLY and one on 0.0.0.0, same port (redis "bind * -::*"): both
+ * bind; each family's connections go to its own listener. */
+static void v6_v6only_beside_v4(void)
+{
+	int l6 = tsock(AF_INET6, SOCK_STREAM), l4 = tsock(AF_INET, SOCK_STREAM);
+	if (l6 < 0 || l4 < 0)
+		return;
+	OK(seti(l6, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	OK(seti(l6, SOL_SOCKET, SO_REUSEADDR, 1));
+	OK(seti(l4, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage a6 = any_addr(AF_INET6, 0);
+	OK(bind(l6, (struct sockaddr *)&a6, alen(&a6)));
+	OK(listen(l6, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(l6)});
+	struct sockaddr_storage a4 = any_addr(AF_INET, port);
+	OK(bind(l4, (struct sockaddr *)&a4, alen(&a4)));
+	OK(listen(l4, 4));
+	int c4 = connect_back_ex(local4_s, port, AF_INET, NULL);
+	track(c4);
+	if (c4 < 0)
+		return;
+	EQ_EV(wait_fd(l4, POLLIN, WAIT_MS), POLLIN);
+	EQ(wait_fd(l6, POLLIN, 0), 0);
+	int c6 = connect_back_ex(local6_s, port, AF_INET6, NULL);
+	track(c6);
+	if (c6 < 0)
+		return;
+	EQ_EV(wait_fd(l6, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage f;
+	socklen_t fl = sizeof f;
+	int a = accept(l6, (struct sockaddr *)&f, &fl);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	SAME_ADDR(&f, &peer6, false);
+}
+
+/* Without IPV6_V6ONLY, a listener on :: holds the IPv4 port too: 0.0.0.0 is in use. */
+static void v6_dual_holds_v4_port(void)
+{
+	int l6 = tsock(AF_INET6, SOCK_STREAM), l4 = tsock(AF_INET, SOCK_STREAM);
+	if (l6 < 0 || l4 < 0)
+		return;
+	struct sockaddr_storage a6 = any_addr(AF_INET6, 0);
+	OK(bind(l6, (struct sockaddr *)&a6, alen(&a6)));
+	OK(listen(l6, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(l6)});
+	struct sockaddr_storage a4 = any_addr(AF_INET, port);
+	ERR(bind(l4, (struct sockaddr *)&a4, alen(&a4)), EADDRINUSE);
+}
+
+/* A connection accepted on a wildcard listener has the concrete local address. */
+static void tcp_accept_wildcard_sockname(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	int c = connect_back_ex(local4_s, port, AF_INET, NULL);
+	track(c);
+	if (c < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	struct sockaddr_storage sn = sockname(s), want = with_port(&local4, port);
+	SAME_ADDR(&sn, &want, true);
+}
+
+/* listen(2) again on a listening socket: allowed (a new backlog). */
+static void tcp_listen_twice(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	OK(listen(ls, 16));
+	EQ(geti(ls, SOL_SOCKET, SO_ACCEPTCONN), 1);
+}
+
+/* A server restart: the old listener closed, its connection closed by us first (so this side
+ * is in FIN-WAIT-2 or TIME-WAIT, and holds the port). With SO_REUSEADDR on the old listener
+ * (its connections inherit it) and on the new one, the new one binds and listens at once
+ * (socket(7) SO_REUSEADDR); without, the port is in use. */
+static void tcp_rebind_after_close(bool reuse)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	if (reuse)
+		OK(seti(ls, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	a = sockname(ls);
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	char b[8];
+	EQ(read_n(s, b, 6), 6);
+	OK(shutdown(s, SHUT_WR)); /* our FIN first */
+	OK(close(s));
+	untrack(ls);
+	OK(close(ls));
+	int n = tsock(AF_INET, SOCK_STREAM);
+	if (n < 0)
+		return;
+	if (reuse) {
+		OK(seti(n, SOL_SOCKET, SO_REUSEADDR, 1));
+		OK(bind(n, (struct sockaddr *)&a, alen(&a)));
+		OK(listen(n, 4));
+	} else {
+		ERR(bind(n, (struct sockaddr *)&a, alen(&a)), EADDRINUSE);
+	}
+}
+static void tcp_rebind_reuseaddr(void)
+{
+	tcp_rebind_after_close(true);
+}
+static void tcp_rebind_time_wait(void)
+{
+	tcp_rebind_after_close(false);
+}
+
+/* Backpressure: a peer that never reads. Non-blocking writes are partial, then EAGAIN, and the
+ * socket is not writable any more (send(2), poll(2)). The connect-back connection's peer end
+ * is never read. */
+static void tcp_nb_write_backpressure(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	track(s);
+	TRUE(s >= 0, "accept4: %s", en(errno));
+	static unsigned char b[1 << 20];
+	memset(b, 'w', sizeof b);
+	size_t total = 0;
+	ssize_t w = 0;
+	int partial = 0, i;
+	for (i = 0; i < 64; i++) {
+		w = write(s, b, sizeof b);
+		if (w < 0)
+			break;
+		total += w;
+		if ((size_t)w < sizeof b)
+			partial++;
+	}
+	TRUE(w < 0 && errno == EAGAIN, "after %zu bytes, write gave %zd (errno %s), not EAGAIN",
+	     total, w, en(w < 0 ? errno : 0));
+	TRUE(total > 0, "nothing written before EAGAIN");
+	TRUE(partial >= 1, "no partial write before EAGAIN (%zu bytes in %d writes)", total, i);
+	EQ_EV(wait_fd(s, POLLOUT, 0), 0);
+	ERR(send(s, b, 1, MSG_NOSIGNAL), EAGAIN);
+}
+
+/* ---- more UDP ---- */
+
+/* connect(2) with AF_UNSPEC dissolves a UDP socket's association. */
+static void udp_disconnect(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	OK(connect(u, &un, sizeof un));
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(u, (struct sockaddr *)&ss, &l), ENOTCONN);
+	ERR(send(u, "x", 1, 0), EDESTADDRREQ);
+	EQ(sendto(u, "y", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+}
+
+/* A connected UDP socket receives only from its peer (udp(7), connect(2)); an unconnected one
+ * from anyone. The reflector answers each datagram from another port first, then from its own. */
+static void udp_connected_filters(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), v = ubind(AF_INET);
+	if (u < 0 || v < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_REFLECT),
+				d2 = with_port(&peer4, PORT_REFLECT2);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "f", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(u, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+	SAME_ADDR(&from, &d, true);
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN); /* the other port's copy was dropped */
+	EQ(sendto(v, "g", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	for (int i = 0; i < 2; i++) {
+		EQ_EV(wait_fd(v, POLLIN, WAIT_MS), POLLIN);
+		fl = sizeof from;
+		EQ(recvfrom(v, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+		SAME_ADDR(&from, i == 0 ? &d2 : &d, true);
+	}
+}
+
+/* writev(2) / sendmsg(2): more than IOV_MAX (1024) iovecs is EINVAL; 1024 is fine. */
+static void tcp_iov_max(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	static struct iovec v[1025];
+	static char one[1025];
+	for (int i = 0; i < 1025; i++)
+		v[i] = (struct iovec){one + i, 1};
+	ERR(writev(s, v, 1025), EINVAL);
+	EQ(writev(s, v, 1024), 1024);
+	EQ(wait_inq(s, 1024), 1024);
+	static char in[1024];
+	EQ(read(s, in, sizeof in), 1024);
+}
+
+/* A TCP socket never connected: poll says POLLOUT|POLLHUP (tcp_poll on a closed socket),
+ * epoll likewise, so an event loop that adds it before connecting sees a hang-up. */
+static void tcp_fresh_socket_poll(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT, 0), POLLOUT | POLLHUP);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLOUT | EPOLLHUP);
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	EQ_EV(wait_fd(u, POLLIN | POLLOUT, 0), POLLOUT); /* a fresh UDP socket: writable */
+}
+
+/* shutdown(2) on UDP: ENOTCONN unconnected; connected, SHUT_WR makes send EPIPE and SHUT_RD
+ * makes recv return 0 at once (Linux's inet_shutdown / udp_recvmsg). */
+static void udp_shutdown(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	ERR(shutdown(u, SHUT_RDWR), ENOTCONN);
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	OK(shutdown(u, SHUT_WR));
+	int before = sigpipes;
+	ERR(send(u, "x", 1, MSG_NOSIGNAL), EPIPE);
+	EQ(sigpipes - before, 0);
+	OK(shutdown(u, SHUT_RD));
+	char b[4];
+	EQ(recv(u, b, sizeof b, 0), 0);
+	EQ_EV(wait_fd(u, POLLIN | POLLOUT, 0), POLLIN | POLLOUT | POLLHUP); /* both ways shut */
+}
+
+/* ---- event loops ---- */
+
+/* A client event loop: 32 non-blocking connections to the echo at once, edge-triggered, each
+ * sending 48 KiB and reading it back; every byte checked. */
+static void epoll_many_clients(void)
+{
+	enum { N = 32, LEN = 48 * 1024 };
+	static unsigned char out[LEN], in[N][LEN];
+	static size_t sent[N], got[N];
+	int fd[N], ep = tepoll();
+	if (ep < 0)
+		return;
+	pattern(out, LEN, 21);
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	for (int i = 0; i < N; i++) {
+		fd[i] = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+		if (fd[i] < 0)
+			return;
+		sent[i] = got[i] = 0;
+		int r = connect(fd[i], (struct sockaddr *)&d, alen(&d));
+		TRUE(r == 0 || errno == EINPROGRESS, "connect %d: %s", i, en(errno));
+		struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+					.data.u32 = i};
+		OK(epoll_ctl(ep, EPOLL_CTL_ADD, fd[i], &e));
+	}
+	int done = 0;
+	for (int iter = 0; done < N && iter < 100000; iter++) {
+		struct epoll_event ev[16];
+		int n = epoll_wait(ep, ev, 16, WAIT_MS);
+		TRUE(n > 0, "epoll_wait: %d (errno %s) with %d of %d done", n, en(errno), done, N);
+		for (int k = 0; k < n; k++) {
+			int i = ev[k].data.u32;
+			TRUE(!(ev[k].events & (EPOLLERR | EPOLLHUP)), "connection %d: events %#x",
+			     i, ev[k].events);
+			/* edge-triggered: write and read until EAGAIN */
+			while (sent[i] < LEN) {
+				ssize_t w = write(fd[i], out + sent[i], LEN - sent[i]);
+				if (w < 0 && errno == EAGAIN)
+					break;
+				TRUE(w > 0, "write %d: %s", i, en(errno));
+				sent[i] += w;
+			}
+			while (got[i] < LEN) {
+				ssize_t r = read(fd[i], in[i] + got[i], LEN - got[i]);
+				if (r < 0 && errno == EAGAIN)
+					break;
+				TRUE(r > 0, "read %d after %zu: %zd (errno %s)", i, got[i], r,
+				     en(errno));
+				got[i] += r;
+				if (got[i] == LEN)
+					done++;
+			}
+		}
+	}
+	EQ(done, N);
+	for (int i = 0; i < N; i++)
+		TRUE(!memcmp(in[i], out, LEN), "connection %d echoed other bytes", i);
+}
+
+/* A server event loop: 16 connections queued on an edge-triggered listener: one event, and
+ * accept until EAGAIN takes them all (epoll(7): drain on EPOLLET). */
+static void epoll_accept_burst(void)
+{
+	enum { N = 16 };
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK), ep = tepoll();
+	if (ls < 0 || ep < 0)
+		return;
+	OK(listen(ls, 64));
+	struct epoll_event e = {.events = EPOLLIN | EPOLLET}, ev[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, ls, &e));
+	for (int i = 0; i < N; i++)
+		if (connect_back(ls) < 0)
+			return;
+	EQ(epoll_wait(ep, ev, 4, WAIT_MS), 1);
+	int n = 0;
+	for (int i = 0; i < N + 1; i++) {
+		int a = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+		if (a < 0) {
+			TRUE(errno == EAGAIN, "accept: %s", en(errno));
+			break;
+		}
+		track(a);
+		n++;
+	}
+	EQ(n, N);
+	EQ(epoll_wait(ep, ev, 4, 0), 0);
+}
+
+/* bind before connect: the connection keeps the bound port; bound to the wildcard, it gets the
+ * concrete source address (ip(7)). */
+static void tcp_bind_before_connect(int fam)
+{
+	int s = tsock(fam, SOCK_STREAM), w = tsock(fam, SOCK_STREAM);
+	if (s < 0 || w < 0)
+		return;
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	OK(bind(s, (struct sockaddr *)&a, alen(&a)));
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	struct sockaddr_storage d = with_port(P(fam), PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr_storage sn = sockname(s), want = with_port(L(fam), port);
+	SAME_ADDR(&sn, &want, true);
+	struct sockaddr_storage any = any_addr(fam, 0);
+	OK(bind(w, (struct sockaddr *)&any, alen(&any)));
+	port = port_of((struct sockaddr_storage[]){sockname(w)});
+	OK(connect(w, (struct sockaddr *)&d, alen(&d)));
+	sn = sockname(w);
+	want = with_port(L(fam), port);
+	SAME_ADDR(&sn, &want, true);
+	EQ(write(w, "bb", 2), 2);
+	char b[2];
+	EQ(read_n(w, b, 2), 2);
+}
+
+/* Data that arrives while the program is busy outside any socket call (here nanosleep) is
+ * all there afterwards, in order: 512 KiB from the peer during a 500 ms sleep. */
+static void tcp_data_while_busy(void)
+{
+	enum { N = 512 * 1024 };
+	int s = sendn(N);
+	if (s < 0)
+		return;
+	struct timespec ts = {0, 500 * 1000 * 1000};
+	nanosleep(&ts, NULL);
+	static unsigned char b[N];
+	EQ(read_n(s, b, N), N);
+	TRUE(is_sendn_pattern(b, N, 0), "the bytes differ from what the peer sent");
+	EQ(read(s, b, 1), 0);
+}
+
+/* An AF_INET listener on 0.0.0.0 does not take IPv6 connections to its port (refused). */
+static void v6_to_v4_listener(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	int err = -1;
+	int c = connect_back_ex(local6_s, port, AF_INET6, &err);
+	if (c < 0)
+		return;
+	track(c);
+	EQ(err, ECONNREFUSED);
+	EQ(wait_fd(ls, POLLIN, 0), 0);
+}
+
+/* EPOLL_CTL_MOD changes the events asked for; EPOLL_CTL_DEL takes a NULL event (epoll_ctl(2)
+ * BUGS: since 2.6.9). */
+static void epoll_mod_del(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN, .data.u64 = 1}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN);
+	e = (struct epoll_event){.events = EPOLLOUT, .data.u64 = 2};
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	EQ(out[0].data.u64, 2);
+	e.events = 0; /* nothing asked: nothing reported (no error, no hang-up here) */
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
+	ERR(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL), ENOENT);
+}
+
+/* ---- socket options ---- */
+
+static void tcp_nodelay(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, IPPROTO_TCP, TCP_NODELAY), 0);
+	OK(seti(s, IPPROTO_TCP, TCP_NODELAY, 1));
+	EQ(geti(s, IPPROTO_TCP, TCP_NODELAY), 1);
+	OK(seti(s, IPPROTO_TCP, TCP_NODELAY, 5)); /* any non-zero is on; get says 1 */
+	EQ(geti(s, IPPROTO_TCP, TCP_NODELAY), 1);
+	OK(seti(s, IPPROTO_TCP, TCP_NODELAY, 0));
+	EQ(geti(s, IPPROTO_TCP, TCP_NODELAY), 0);
+	/* on a connected socket too */
+	int c = tconnect(AF_INET, PORT_ECHO);
+	if (c < 0)
+		return;
+	OK(seti(c, IPPROTO_TCP, TCP_NODELAY, 1));
+	EQ(geti(c, IPPROTO_TCP, TCP_NODELAY), 1);
+}
+
+static void tcp_keepalive(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, SOL_SOCKET, SO_KEEPALIVE), 0);
+	OK(seti(s, SOL_SOCKET, SO_KEEPALIVE, 1));
+	EQ(geti(s, SOL_SOCKET, SO_KEEPALIVE), 1);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPIDLE, 30));
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPINTVL, 5));
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPINTVL), 5);
+	OK(seti(s, IPPROTO_TCP, TCP_KEEPCNT, 4));
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPCNT), 4);
+	/* tcp(7): the values must be at least 1 */
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPIDLE, 0), EINVAL);
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPINTVL, 0), EINVAL);
+	ERR(seti(s, IPPROTO_TCP, TCP_KEEPCNT, 0), EINVAL);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 30);
+	OK(seti(s, SOL_SOCKET, SO_KEEPALIVE, 0));
+	EQ(geti(s, SOL_SOCKET, SO_KEEPALIVE), 0);
+}
+
+/* socket(7): the kernel doubles the SO_RCVBUF / SO_SNDBUF value set (bookkeeping overhead),
+ * and getsockopt returns the doubled value. */
+static void sock_bufsizes(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	OK(seti(s, SOL_SOCKET, SO_RCVBUF, 65536));
+	EQ(geti(s, SOL_SOCKET, SO_RCVBUF), 131072);
+	OK(seti(s, SOL_SOCKET, SO_SNDBUF, 65536));
+	EQ(geti(s, SOL_SOCKET, SO_SNDBUF), 131072);
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	OK(seti(u, SOL_SOCKET, SO_RCVBUF, 50000));
+	EQ(geti(u, SOL_SOCKET, SO_RCVBUF), 100000);
+	TRUE(geti(s, SOL_SOCKET, SO_RCVBUF) > 0, "SO_RCVBUF default not positive");
+}
+
+static void sock_linger(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct linger l = {-1, -1};
+	socklen_t n = sizeof l;
+	OK(getsockopt(s, SOL_SOCKET, SO_LINGER, &l, &n));
+	EQ(n, sizeof l);
+	EQ(l.l_onoff, 0);
+	EQ(l.l_linger, 0);
+	struct linger set = {1, 5};
+	OK(setsockopt(s, SOL_SOCKET, SO_LINGER, &set, sizeof set));
+	memset(&l, 0xff, sizeof l);
+	n = sizeof l;
+	OK(getsockopt(s, SOL_SOCKET, SO_LINGER, &l, &n));
+	EQ(l.l_onoff, 1);
+	EQ(l.l_linger, 5);
+	ERR(setsockopt(s, SOL_SOCKET, SO_LINGER, &set, sizeof set - 1), EINVAL);
+}
+
+static void sock_opt_errors(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	short one = 1;
+	ERR(setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one), EINVAL);
+	int v = 1;
+	ERR(setsockopt(s, SOL_SOCKET, 12345, &v, sizeof v), ENOPROTOOPT);
+	socklen_t l = sizeof v;
+	ERR(getsockopt(s, SOL_SOCKET, 12345, &v, &l), ENOPROTOOPT);
+	ERR(setsockopt(s, IPPROTO_TCP, 12345, &v, sizeof v), ENOPROTOOPT);
+}
+
+static void sock_fcntl_nonblock(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	int f = OK(fcntl(s, F_GETFL));
+	EQ(f & O_ACCMODE, O_RDWR);
+	EQ(f & O_NONBLOCK, 0);
+	OK(fcntl(s, F_SETFL, f | O_NONBLOCK));
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+	OK(fcntl(s, F_SETFL, f & ~O_NONBLOCK));
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+	int t = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (t < 0)
+		return;
+	EQ(OK(fcntl(t, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+	int u = tsock(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK);
+	if (u < 0)
+		return;
+	EQ(OK(fcntl(u, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+}
+
+static void sock_fionbio(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	int on = 1;
+	OK(ioctl(s, FIONBIO, &on));
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+	char b[4];
+	ERR(read(s, b, sizeof b), EAGAIN);
+	on = 0;
+	OK(ioctl(s, FIONBIO, &on));
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+}
+
+static void sock_close_ebadf(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	untrack(s);
+	OK(close(s));
+	char b[1];
+	ERR(read(s, b, 1), EBADF);
+	ERR(close(s), EBADF);
+	int v;
+	socklen_t l = sizeof v;
+	ERR(getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l), EBADF);
+}
+
+/* Sluice sockets are real descriptor numbers: never the number of a kernel descriptor. */
+static void sock_fd_numbers(void)
+{
+	int s1 = tsock(AF_INET, SOCK_STREAM);
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	int s2 = tsock(AF_INET6 * have6 + AF_INET * !have6, SOCK_DGRAM);
+	int nul = open("/dev/null", O_RDONLY);
+	track(nul);
+	int fds[] = {s1, p[0], p[1], s2, nul};
+	for (int i = 0; i < 5; i++) {
+		TRUE(fds[i] >= 0, "descriptor %d not created: %s", i, en(errno));
+		for (int j = 0; j < i; j++)
+			TRUE(fds[i] != fds[j], "two descriptors share number %d", fds[i]);
+	}
+	/* and the kernel descriptors still work */
+	EQ(write(p[1], "z", 1), 1);
+	char c;
+	EQ(read(p[0], &c, 1), 1);
+	EQ(read(nul, &c, 1), 0);
+}
+
+/* ---- epoll ---- */
+
+/* A connected echo socket with `n` bytes echoed back and waiting unread. */
+static int echo_with_data(int n)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return -1;
+	char b[64];
+	memset(b, 'e', sizeof b);
+	if (write(s, b, n) != n || wait_inq(s, n) != n) {
+		failf("echo of %d bytes did not come back", n);
+		return -1;
+	}
+	return s;
+}
+
+static void epoll_level(void)
+{
+	int s = echo_with_data(10), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN, .data.fd = s}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.fd, s);
+	EQ_EV(out[0].events, EPOLLIN);
+	EQ(epoll_wait(ep, out, 4, 0), 1); /* still unread: reported again */
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	char b[16];
+	EQ(read(s, b, 5), 5);
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ(read(s, b, 5), 5);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+}
+
+static void epoll_edge(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLET, .data.fd = s}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	EQ(write(s, "0123456789", 10), 10);
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN);
+	EQ(wait_inq(s, 10), 10);
+	EQ(epoll_wait(ep, out, 4, 0), 0); /* no new arrival: not reported again */
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	EQ(write(s, "abcdefghij", 10), 10); /* a new arrival, the old bytes still unread */
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN);
+	EQ(wait_inq(s, 20), 20);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	/* EPOLL_CTL_MOD re-arms: the pending data is reported once more */
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+}
+
+static void epoll_oneshot(void)
+{
+	int s = echo_with_data(10), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLONESHOT, .data.u64 = 5}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.u64, 5);
+	EQ(epoll_wait(ep, out, 4, 0), 0); /* disarmed, data still there */
+	EQ(write(s, "more", 4), 4);
+	EQ(wait_inq(s, 14), 14);
+	EQ(epoll_wait(ep, out, 4, 0), 0); /* new data does not re-arm it either */
+	e.data.u64 = 6;
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.u64, 6);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	/* still a member: ADD again is EEXIST */
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EEXIST);
+}
+
+static void epoll_ctl_errors(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), t = tsock(AF_INET, SOCK_DGRAM), ep = tepoll();
+	if (s < 0 || t < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN};
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EEXIST);
+	ERR(epoll_ctl(ep, EPOLL_CTL_DEL, t, &e), ENOENT);
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, t, &e), ENOENT);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, &e));
+	ERR(epoll_ctl(ep, EPOLL_CTL_DEL, s, &e), ENOENT);
+	ERR(epoll_ctl(ep, 99, s, &e), EINVAL);
+	struct epoll_event out[1];
+	ERR(epoll_wait(ep, out, 0, 0), EINVAL);
+}
+
+/* An epoll set with a pipe (a kernel descriptor) and a sluice socket reports both. */
+static void epoll_mixed(void)
+{
+	int s = echo_with_data(3), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	struct epoll_event e1 = {.events = EPOLLIN, .data.u64 = 1};
+	struct epoll_event e2 = {.events = EPOLLIN, .data.u64 = 2}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &e1));
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e2));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.u64, 2);
+	EQ(write(p[1], "p", 1), 1);
+	int n = epoll_wait(ep, out, 4, WAIT_MS);
+	EQ(n, 2);
+	TRUE((out[0].data.u64 | out[1].data.u64) == 3, "events for %llu and %llu",
+	     (unsigned long long)out[0].data.u64, (unsigned long long)out[1].data.u64);
+	char b[4];
+	EQ(read(s, b, 3), 3);
+	n = epoll_wait(ep, out, 4, 0);
+	EQ(n, 1);
+	EQ(out[0].data.u64, 1);
+	/* A pipe alone wakes a wait that started with nothing ready */
+	EQ(read(p[0], b, 1), 1);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	EQ(write(s, "x", 1), 1); /* the socket's echo wakes it */
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.u64, 2);
+}
+
+static void epoll_timeout(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, 100), 0);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	sigset_t none;
+	sigemptyset(&none);
+	EQ(epoll_pwait(ep, out, 4, 50, &none), 0);
+}
+
+static void epoll_out_and_pwait(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT, .data.u64 = 9}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	sigset_t none;
+	sigemptyset(&none);
+	EQ(epoll_pwait(ep, out, 4, WAIT_MS, &none), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	EQ(write(s, "x", 1), 1);
+	EQ(wait_inq(s, 1), 1);
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLOUT);
+}
+
+static void epoll_rdhup(void)
+{
+	int s = tconnect(AF_INET, PORT_CLOSE), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLRDHUP);
+}
+
+static void epoll_rst(void)
+{
+	int s = tconnect(AF_INET, PORT_RST), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	/* EPOLLERR and EPOLLHUP are always reported, asked for or not (epoll_ctl(2)). */
+	struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP);
+	e.events = 0;
+	OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ_EV(out[0].events, EPOLLERR | EPOLLHUP);
+}
+
+/* Closing a socket's only descriptor removes it from every epoll set (epoll(7)). */
+static void epoll_close_removes(void)
+{
+	int s = echo_with_data(2), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	untrack(s);
+	OK(close(s));
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	/* and a new socket with the same number is not a member */
+	int t = tsock(AF_INET, SOCK_STREAM);
+	if (t < 0)
+		return;
+	if (t == s)
+		ERR(epoll_ctl(ep, EPOLL_CTL_DEL, t, &e), ENOENT);
+}
+
+/* ---- poll / select ---- */
+
+static void poll_mixed(void)
+{
+	int s = echo_with_data(3);
+	if (s < 0)
+		return;
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	struct pollfd f[3] = {{.fd = p[0], .events = POLLIN},
+			      {.fd = -1, .events = POLLIN},
+			      {.fd = s, .events = POLLIN}};
+	EQ(poll(f, 3, WAIT_MS), 1);
+	EQ_EV(f[0].revents, 0);
+	EQ_EV(f[1].revents, 0); /* negative fd: ignored */
+	EQ_EV(f[2].revents, POLLIN);
+	EQ(write(p[1], "p", 1), 1);
+	EQ(poll(f, 3, WAIT_MS), 2);
+	EQ_EV(f[0].revents, POLLIN);
+	EQ_EV(f[2].revents, POLLIN);
+	char b[4];
+	EQ(read(s, b, 3), 3);
+	EQ(poll(f, 3, 0), 1);
+	EQ_EV(f[2].revents, 0);
+	EQ(read(p[0], b, 1), 1);
+	EQ(poll(f, 3, 100), 0); /* timeout: nothing ready */
+	struct timespec ts = {0, 50 * 1000 * 1000};
+	sigset_t none;
+	sigemptyset(&none);
+	EQ(ppoll(f, 3, &ts, &none), 0);
+	EQ(write(s, "x", 1), 1);
+	ts.tv_sec = 5;
+	EQ(ppoll(f, 3, &ts, &none), 1);
+	EQ_EV(f[2].revents, POLLIN);
+}
+
+static void poll_out(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, WAIT_MS), POLLOUT);
+}
+
+/* POLLRDNORM and POLLWRNORM (poll(2)): reported alongside POLLIN and POLLOUT when asked for. */
+static void poll_rdnorm(void)
+{
+	int s = echo_with_data(4);
+	if (s < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN | POLLRDNORM, WAIT_MS), POLLIN | POLLRDNORM);
+	EQ_EV(wait_fd(s, POLLRDNORM, WAIT_MS), POLLRDNORM);
+}
+
+static void poll_wrnorm(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLOUT | POLLWRNORM, WAIT_MS), POLLOUT | POLLWRNORM);
+	EQ_EV(wait_fd(s, POLLWRNORM, WAIT_MS), POLLWRNORM);
+}
+
+static void select_mixed(void)
+{
+	int s = echo_with_data(3);
+	if (s < 0)
+		return;
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	EQ(write(p[1], "p", 1), 1);
+	int nfds = (s > p[0] ? s : p[0]) + 1;
+	fd_set r, w;
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(s, &r);
+	FD_SET(p[0], &r);
+	FD_SET(s, &w);
+	struct timeval tv = {5, 0};
+	EQ(select(nfds, &r, &w, NULL, &tv), 3); /* the socket counts once per set */
+	TRUE(FD_ISSET(s, &r) && FD_ISSET(p[0], &r) && FD_ISSET(s, &w), "sets: %d %d %d",
+	     FD_ISSET(s, &r), FD_ISSET(p[0], &r), FD_ISSET(s, &w));
+	char b[4];
+	EQ(read(s, b, 3), 3);
+	EQ(read(p[0], b, 1), 1);
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	FD_SET(p[0], &r);
+	tv = (struct timeval){0, 100000};
+	EQ(select(nfds, &r, NULL, NULL, &tv), 0);
+	TRUE(!FD_ISSET(s, &r) && !FD_ISSET(p[0], &r), "a timed-out select left bits set");
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	struct timespec ts = {5, 0};
+	sigset_t none;
+	sigemptyset(&none);
+	EQ(write(s, "y", 1), 1);
+	EQ(pselect(s + 1, &r, NULL, NULL, &ts, &none), 1);
+	TRUE(FD_ISSET(s, &r), "pselect: socket not readable");
+}
+
+/* ---- UDP ---- */
+
+static void udp_types(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	EQ(geti(u, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+	EQ(geti(u, SOL_SOCKET, SO_DOMAIN), AF_INET);
+	EQ(geti(u, SOL_SOCKET, SO_PROTOCOL), IPPROTO_UDP);
+	EQ(geti(u, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	ERR(listen(u, 4), EOPNOTSUPP);
+	ERR(accept(u, NULL, NULL), EOPNOTSUPP);
+}
+
+static int ubind(int fam)
+{
+	int u = tsock(fam, SOCK_DGRAM);
+	if (u < 0)
+		return -1;
+	struct sockaddr_storage a = with_port(L(fam), 0);
+	if (bind(u, (struct sockaddr *)&a, alen(&a)) < 0) {
+		failf("bind %s: %s", astr(&a), en(errno));
+		return -1;
+	}
+	return u;
+}
+
+static void udp_sendto_recvfrom(int fam)
+{
+	int u = ubind(fam);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_UDPECHO);
+	EQ(sendto(u, "datagram", 8, 0, (struct sockaddr *)&d, alen(&d)), 8);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[64] = {0};
+	struct sockaddr_storage from;
+	memset(&from, 0, sizeof from);
+	socklen_t fl = sizeof from;
+	EQ(recvfrom(u, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 8);
+	TRUE(!memcmp(b, "datagram", 8), "got '%s'", b);
+	EQ(fl, alen(&d));
+	SAME_ADDR(&from, &d, true);
+}
+
+static void udp_connected(int fam)
+{
+	int u = tsock(fam, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr_storage pn = peername(u), sn = sockname(u);
+	SAME_ADDR(&pn, &d, true);
+	SAME_ADDR(&sn, L(fam), false); /* connect picked the source address and a port */
+	TRUE(port_of(&sn) != 0, "connected UDP socket has port 0");
+	EQ(send(u, "one", 3, 0), 3);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[8] = {0};
+	EQ(recv(u, b, sizeof b, 0), 3);
+	TRUE(!memcmp(b, "one", 3), "got '%s'", b);
+	EQ(write(u, "two", 3), 3);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	EQ(recvfrom(u, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 3);
+	SAME_ADDR(&from, &d, true);
+}
+
+static int udp_echo_pending(int n)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return -1;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	if (connect(u, (struct sockaddr *)&d, alen(&d)) < 0) {
+		failf("connect: %s", en(errno));
+		return -1;
+	}
+	static unsigned char b[2000];
+	pattern(b, sizeof b, 9);
+	if (send(u, b, n, 0) != n || wait_fd(u, POLLIN, WAIT_MS) != POLLIN) {
+		failf("no echo of a %d-byte datagram", n);
+		return -1;
+	}
+	return u;
+}
+
+static void udp_msg_trunc_flag(void)
+{
+	int u = udp_echo_pending(1000);
+	if (u < 0)
+		return;
+	unsigned char b[10], o[1000];
+	pattern(o, sizeof o, 9);
+	/* udp(7): MSG_TRUNC returns the real length of the datagram, even when longer */
+	EQ(recv(u, b, sizeof b, MSG_TRUNC), 1000);
+	TRUE(!memcmp(b, o, 10), "truncated bytes differ");
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN); /* the rest was discarded */
+}
+
+static void udp_recvmsg_trunc(void)
+{
+	int u = udp_echo_pending(1000);
+	if (u < 0)
+		return;
+	unsigned char b1[4], b2[6], o[1000];
+	pattern(o, sizeof o, 9);
+	struct sockaddr_storage from;
+	struct iovec v[2] = {{b1, 4}, {b2, 6}};
+	struct msghdr m = {
+	    .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = v, .msg_iovlen = 2};
+	EQ(recvmsg(u, &m, 0), 10);
+	TRUE(m.msg_flags & MSG_TRUNC, "msg_flags %#x lacks MSG_TRUNC", m.msg_flags);
+	EQ(m.msg_namelen, sizeof(struct sockaddr_in));
+	struct sockaddr_storage want = with_port(&peer4, PORT_UDPECHO);
+	SAME_ADDR(&from, &want, true);
+	TRUE(!memcmp(b1, o, 4) && !memcmp(b2, o + 4, 6), "scattered bytes differ");
+}
+
+static void udp_sendmsg_iov(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	struct iovec v[3] = {{"ab", 2}, {"", 0}, {"cdef", 4}};
+	struct msghdr m = {.msg_name = &d, .msg_namelen = alen(&d), .msg_iov = v, .msg_iovlen = 3};
+	EQ(sendmsg(u, &m, 0), 6); /* one datagram */
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[16] = {0};
+	struct msghdr n = {.msg_iov = (struct iovec[]){{b, sizeof b}}, .msg_iovlen = 1};
+	EQ(recvmsg(u, &n, 0), 6);
+	EQ(n.msg_flags, 0);
+	TRUE(!memcmp(b, "abcdef", 6), "got '%s'", b);
+}
+
+static void udp_boundaries(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "aaaaa", 5, 0), 5);
+	EQ(send(u, "bbbbbb", 6, 0), 6);
+	EQ(send(u, "", 0, 0), 0); /* a zero-length datagram is a datagram */
+	EQ(send(u, "ccccccc", 7, 0), 7);
+	int want[] = {5, 6, 0, 7};
+	char b[64];
+	for (int i = 0; i < 4; i++) {
+		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+		EQ(recv(u, b, sizeof b, 0), want[i]);
+	}
+}
+
+static void udp_peek_fionread(void)
+{
+	int u = udp_echo_pending(700);
+	if (u < 0)
+		return;
+	int q = -1;
+	OK(ioctl(u, FIONREAD, &q));
+	EQ(q, 700); /* udp(7): the size of the next datagram */
+	unsigned char a[700], b[700];
+	EQ(recv(u, a, sizeof a, MSG_PEEK), 700);
+	OK(ioctl(u, FIONREAD, &q));
+	EQ(q, 700);
+	EQ(recv(u, b, sizeof b, 0), 700);
+	TRUE(!memcmp(a, b, 700), "peek and read differ");
+	OK(ioctl(u, FIONREAD, &q));
+	EQ(q, 0);
+}
+
+static void udp_autobind(int fam)
+{
+	int u = tsock(fam, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage sn = sockname(u), any = any_addr(fam, 0);
+	SAME_ADDR(&sn, &any, true);
+	struct sockaddr_storage d = with_port(P(fam), PORT_UDPECHO);
+	EQ(sendto(u, "x", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	sn = sockname(u);
+	SAME_ADDR(&sn, &any, false); /* bound to the wildcard, an ephemeral port */
+	TRUE(port_of(&sn) != 0, "getsockname after sendto has port 0");
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+}
+
+static void udp_nb_eagain(void)
+{
+	int u = ubind(AF_INET);
+	if (u < 0)
+		return;
+	char b[4];
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	int on = 1;
+	OK(ioctl(u, FIONBIO, &on));
+	ERR(recvfrom(u, b, sizeof b, 0, NULL, NULL), EAGAIN);
+}
+
+static void udp_bind_errors(void)
+{
+	int u1 = ubind(AF_INET), u2 = tsock(AF_INET, SOCK_DGRAM), u3 = tsock(AF_INET, SOCK_DGRAM);
+	if (u1 < 0 || u2 < 0 || u3 < 0)
+		return;
+	struct sockaddr_storage a = sockname(u1);
+	ERR(bind(u2, (struct sockaddr *)&a, alen(&a)), EADDRINUSE);
+	ERR(bind(u1, (struct sockaddr *)&a, alen(&a)), EINVAL);
+	struct sockaddr_storage n = with_port(&peer4, 0);
+	ERR(bind(u3, (struct sockaddr *)&n, alen(&n)), EADDRNOTAVAIL);
+}
+
+/* SO_REUSEADDR on both: UDP sockets share the port (socket(7)). */
+static void udp_bind_reuseaddr(void)
+{
+	int r1 = tsock(AF_INET, SOCK_DGRAM), r2 = tsock(AF_INET, SOCK_DGRAM);
+	if (r1 < 0 || r2 < 0)
+		return;
+	OK(seti(r1, SOL_SOCKET, SO_REUSEADDR, 1));
+	OK(seti(r2, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage z = with_port(&local4, 0);
+	OK(bind(r1, (struct sockaddr *)&z, alen(&z)));
+	z = sockname(r1);
+	OK(bind(r2, (struct sockaddr *)&z, alen(&z)));
+}
+
+static void udp_unconnected_errors(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	ERR(send(u, "x", 1, 0), EDESTADDRREQ);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(u, (struct sockaddr *)&ss, &l), ENOTCONN);
+}
+
+/* A connected UDP socket gets the ICMP port unreachable as ECONNREFUSED (udp(7), ip(7)). */
+static void udp_refused(int fam)
+{
+	int u = tsock(fam, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_NONE);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "x", 1, 0), 1);
+	int ev = wait_fd(u, POLLIN, WAIT_MS);
+	EQ_EV(ev, POLLERR);
+	char b[4];
+	ERR(recv(u, b, sizeof b, 0), ECONNREFUSED);
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
+/* ---- IPv6 specifics ---- */
+
+/* An AF_INET6 socket reaches an IPv4 peer through ::ffff:a.b.c.d (ipv6(7)). */
+static void v6_mapped_tcp(void)
+{
+	int s = tsock(AF_INET6, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, IPPROTO_IPV6, IPV6_V6ONLY), 0);
+	struct sockaddr_storage d = with_port(&peer4mapped, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr_storage pn = peername(s), sn = sockname(s);
+	SAME_ADDR(&pn, &d, true);
+	SAME_ADDR(&sn, &local4mapped, false);
+	EQ(write(s, "mapped", 6), 6);
+	char b[8] = {0};
+	EQ(read_n(s, b, 6), 6);
+	TRUE(!memcmp(b, "mapped", 6), "got '%s'", b);
+}
+
+static void v6_mapped_udp(void)
+{
+	int u = tsock(AF_INET6, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4mapped, PORT_UDPECHO);
+	EQ(sendto(u, "m", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	memset(&from, 0, sizeof from);
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(u, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+	EQ(fl, sizeof(struct sockaddr_in6));
+	SAME_ADDR(&from, &d, true);
+}
+
+/* IPV6_V6ONLY set: no mapped addresses; a connect to one is ENETUNREACH (Linux). */
+static void v6_v6only(void)
+{
+	int s = tsock(AF_INET6, SOCK_STREAM);
+	if (s < 0)
+		return;
+	OK(seti(s, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	EQ(geti(s, IPPROTO_IPV6, IPV6_V6ONLY), 1);
+	struct sockaddr_storage d = with_port(&peer4mapped, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), ENETUNREACH);
+}
+
+/* IPV6_V6ONLY on an AF_INET socket: EOPNOTSUPP (Linux). */
+static void v6_v6only_on_inet(void)
+{
+	int t = tsock(AF_INET, SOCK_STREAM);
+	if (t < 0)
+		return;
+	int v;
+	socklen_t l = sizeof v;
+	ERR(getsockopt(t, IPPROTO_IPV6, IPV6_V6ONLY, &v, &l), EOPNOTSUPP);
+}
+
+/* A listener on :: takes IPv4 connections, their peers shown as ::ffff:a.b.c.d. */
+static void v6_dual_listener(void)
+{
+	int ls = tsock(AF_INET6, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET6, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	int c = connect_back_ex(local4_s, port, AF_INET, NULL);
+	if (c < 0)
+		return;
+	track(c);
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	int s = accept(ls, (struct sockaddr *)&from, &fl);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	EQ(fl, sizeof(struct sockaddr_in6));
+	SAME_ADDR(&from, &peer4mapped, false);
+	struct sockaddr_storage sn = sockname(s), want = with_port(&local4mapped, port);
+	SAME_ADDR(&sn, &want, true);
+	char b[8];
+	EQ(read_n(s, b, 6), 6);
+	/* and an IPv6 connection on the same listener */
+	int c6 = connect_back_ex(local6_s, port, AF_INET6, NULL);
+	if (c6 < 0)
+		return;
+	track(c6);
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	fl = sizeof from;
+	int s6 = accept(ls, (struct sockaddr *)&from, &fl);
+	track(s6);
+	TRUE(s6 >= 0, "accept: %s", en(errno));
+	SAME_ADDR(&from, &peer6, false);
+}
+
+/* An IPV6_V6ONLY listener on :: does not take IPv4 connections (refused). */
+static void v6_v6only_listener(void)
+{
+	int ls = tsock(AF_INET6, SOCK_STREAM);
+	if (ls < 0)
+		return;
+	OK(seti(ls, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	struct sockaddr_storage a = any_addr(AF_INET6, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	int err = -1;
+	int c = connect_back_ex(local4_s, port, AF_INET, &err);
+	if (c < 0)
+		return;
+	track(c);
+	EQ(err, ECONNREFUSED);
+	EQ(wait_fd(ls, POLLIN, 0), 0);
+}
+
+/* ---- the table ---- */
+
+/* clang-format off */
+/* The checks run for IPv4 (NAME_4) and, given IPv6 addresses, IPv6 (NAME_6). */
+#define FAM_CHECKS(X) \
+	X(tcp_types) X(tcp_getsockname_unbound) X(tcp_bind_not_ours) X(tcp_bind_twice) \
+	X(tcp_bind_inuse) X(tcp_listen_getsockname) X(tcp_echo_1mib) X(tcp_connect_refused) \
+	X(tcp_nb_connect) X(tcp_nb_connect_refused) X(tcp_accept_connect_back) \
+	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind) X(tcp_peer_rst_read) \
+	X(tcp_peer_close_poll) X(udp_refused) X(tcp_bind_before_connect)
+
+#define BOTH(f) \
+	static void f##_4(void) { f(AF_INET); } \
+	static void f##_6(void) { f(AF_INET6); }
+FAM_CHECKS(BOTH)
+/* clang-format on */
+
+struct check {
+	const char *name;
+	void (*fn)(void);
+	bool v6;
+};
+
+#define ENTRY4(f) {#f "_4", f##_4, false},
+#define ENTRY6(f) {#f "_6", f##_6, true},
+#define ONE(f) {#f, f, false},
+#define ONE6(f) {#f, f, true},
+
+/* clang-format off */
+static const struct check checks[] = {
+	FAM_CHECKS(ENTRY4)
+	ONE(tcp_bind_reuseaddr)
+	ONE(tcp_bind_reuseaddr_listening)
+	ONE(tcp_bind_wildcard_conflict)
+	ONE(tcp_reuseport)
+	ONE(tcp_bind_bad_args)
+	ONE(tcp_listen_autobind)
+	ONE(tcp_blocking_rw)
+	ONE(tcp_nb_connect_recall)
+	ONE(tcp_nb_connect_refused_recall)
+	ONE(tcp_connect_isconn)
+	ONE(tcp_connect_listener)
+	ONE(tcp_getpeername_unconnected)
+	ONE(tcp_io_unconnected)
+	ONE(tcp_nb_read_eagain)
+	ONE(tcp_msg_dontwait)
+	ONE(tcp_fionread)
+	ONE(tcp_rdhup_unread)
+	ONE(tcp_fionread_listener)
+	ONE(tcp_peek)
+	ONE(tcp_readv_writev)
+	ONE(tcp_sendmsg_recvmsg)
+	ONE(tcp_shutdown_wr_eof)
+	ONE(tcp_write_after_shut_wr)
+	ONE(tcp_shutdown_rd)
+	ONE(tcp_shutdown_errors)
+	ONE(tcp_peer_rst_write)
+	ONE(tcp_peer_rst_so_error)
+	ONE(tcp_write_to_closed_peer)
+	ONE(tcp_accept_nb_eagain)
+	ONE(tcp_accept_not_listening)
+	ONE(tcp_accept_no_inherit)
+	ONE(tcp_listen_epoll)
+	ONE(tcp_listen_select)
+	ONE(tcp_accept_blocks)
+	ONE(poll_blocks)
+	ONE(epoll_blocks)
+	ONE(select_blocks)
+	ONE(tcp_close_graceful)
+	ONE(tcp_close_flushes)
+	ONE(tcp_close_linger0)
+	ONE(tcp_close_unread)
+	ONE(tcp_shutdown_rdwr)
+	ONE(tcp_connecting)
+	ONE(tcp_accept_inherits)
+	ONE(tcp_accept_two)
+	ONE(tcp_io_listener)
+	ONE(tcp_zero_length)
+	ONE(tcp_keepalive_limits)
+	ONE(sock_addrlen_truncation)
+	ONE(eintr_waits)
+	ONE(eintr_blocking_calls)
+	ONE(sa_restart_accept)
+	ONE(sa_restart_read)
+	ONE(tcp_self_connect_4)
+	ONE(udp_self)
+	ONE(unix_untouched)
+	ONE(kernel_fd_enotsock)
+	ONE(epoll_fd_polled)
+	ONE(epoll_two_sets)
+	ONE(epoll_create_errors)
+	ONE(sock_cloexec)
+	ONE(tcp_accept_wildcard_sockname)
+	ONE(tcp_listen_twice)
+	ONE(tcp_rebind_reuseaddr)
+	ONE(tcp_rebind_time_wait)
+	ONE(tcp_nb_write_backpressure)
+	ONE(udp_disconnect)
+	ONE(tcp_data_while_busy)
+	ONE(epoll_many_clients)
+	ONE(epoll_accept_burst)
+	ONE(udp_connected_filters)
+	ONE(udp_shutdown)
+	ONE(tcp_iov_max)
+	ONE(tcp_fresh_socket_poll)
+	ONE(tcp_nodelay)
+	ONE(tcp_keepalive)
+	ONE(sock_bufsizes)
+	ONE(sock_linger)
+	ONE(sock_opt_errors)
+	ONE(sock_fcntl_nonblock)
+	ONE(sock_fionbio)
+	ONE(sock_close_ebadf)
+	ONE(sock_fd_numbers)
+	ONE(epoll_level)
+	ONE(epoll_edge)
+	ONE(epoll_oneshot)
+	ONE(epoll_ctl_errors)
+	ONE(epoll_mixed)
+	ONE(epoll_timeout)
+	ONE(epoll_out_and_pwait)
+	ONE(epoll_rdhup)
+	ONE(epoll_rst)
+	ONE(epoll_close_removes)
+	ONE(epoll_mod_del)
+	ONE(epoll_edge_connect)
+	ONE(epoll_maxevents)
+	ONE(poll_nval)
+	ONE(poll_mixed)
+	ONE(poll_out)
+	ONE(poll_rdnorm)
+	ONE(poll_wrnorm)
+	ONE(select_mixed)
+	ONE(udp_types)
+	ONE(udp_msg_trunc_flag)
+	ONE(udp_recvmsg_trunc)
+	ONE(udp_sendmsg_iov)
+	ONE(udp_boundaries)
+	ONE(udp_peek_fionread)
+	ONE(udp_nb_eagain)
+	ONE(udp_bind_errors)
+	ONE(udp_bind_reuseaddr)
+	ONE(udp_unconnected_errors)
+	ONE(udp_large)
+	FAM_CHECKS(ENTRY6)
+	ONE6(tcp_self_connect_6)
+	ONE6(v6_mapped_tcp)
+	ONE6(v6_mapped_udp)
+	ONE6(v6_v6only)
+	ONE6(v6_v6only_on_inet)
+	ONE6(v6_dual_listener)
+	ONE6(v6_v6only_listener)
+	ONE6(v6_v6only_beside_v4)
+	ONE6(v6_to_v4_listener)
+	ONE6(v6_dual_holds_v4_port)
+};
+/* clang-format on */
+
+static void on_alarm(int sig)
+{
+	static const char a[] = "FAIL ", b[] = ": timed out (the check hung; alarm after 20 s)\n";
+	if (write(1, a, sizeof a - 1) < 0 || write(1, cur, strlen(cur)) < 0 ||
+	    write(1, b, sizeof b - 1) < 0)
+		_exit(3);
+	_exit(3);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: semantics [--list] [--after NAME] [--only NAME] LOCAL_IP PEER_IP "
+			"[LOCAL_IP6 PEER_IP6]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *after = NULL, *only = NULL;
+	bool list = false;
+	int i = 1;
+	for (; i < argc && !strncmp(argv[i], "--", 2); i++) {
+		if (!strcmp(argv[i], "--list"))
+			list = true;
+		else if (!strcmp(argv[i], "--after") && i + 1 < argc)
+			after = argv[++i];
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+			only = argv[++i];
+		else
+			usage();
+	}
+	int nargs = argc - i;
+	if (list) {
+		for (size_t k = 0; k < sizeof checks / sizeof checks[0]; k++)
+			printf("%s\n", checks[k].name);
+		return 0;
+	}
+	if (nargs != 2 && nargs != 4)
+		usage();
+	local4_s = argv[i];
+	peer4_s = argv[i + 1];
+	if (!parse_addr(local4_s, &local4) || !parse_addr(peer4_s, &peer4) ||
+	    local4.ss_family != AF_INET || peer4.ss_family != AF_INET)
+		usage();
+	mapped(&peer4, &peer4mapped);
+	mapped(&local4, &local4mapped);
+	if (nargs == 4) {
+		local6_s = argv[i + 2];
+		peer6_s = argv[i + 3];
+		if (!parse_addr(local6_s, &local6) || !parse_addr(peer6_s, &peer6) ||
+		    local6.ss_family != AF_INET6 || peer6.ss_family != AF_INET6)
+			usage();
+		have6 = true;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	struct sigaction sa = {.sa_handler = on_sigpipe};
+	sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+
+	bool skipping = after != NULL, found = after == NULL && only == NULL;
+	for (size_t k = 0; k < sizeof checks / sizeof checks[0]; k++) {
+		const struct check *c = &checks[k];
+		if (skipping) {
+			if (!strcmp(c->name, after)) {
+				skipping = false;
+				found = true;
+			}
+			continue;
+		}
+		if (only && strcmp(c->name, only))
+			continue;
+		if (only)
+			found = true;
+		if (c->v6 && !have6)
+			continue;
+		cur = c->name;
+		cur_failed = false;
+		alarm(CHECK_ALARM);
+		c->fn();
+		alarm(0);
+		close_tracked();
+		if (cur_failed) {
+			n_fail++;
+		} else {
+			n_ok++;
+			printf("ok %s\n", cur);
+		}
+	}
+	if (!found) {
+		fprintf(stderr, "semantics: no check named '%s'\n", after ? after : only);
+		return 2;
+	}
+	printf("%d ok, %d failed\n", n_ok, n_fail);
+	return n_fail ? 1 : 0;
+}
