@@ -176,6 +176,8 @@
 	X(nd_na_sent, 0, "Neighbor Advertisements sent")                                     \
 	X(neigh_resolve_asked, 0, "neighbour resolutions asked of the application (shared mode: of the kernel) instead of ARP or NS") \
 	X(neigh_set, 0, "neighbours set by the application (shared mode: from the kernel's table)") \
+	X(loopback, 0, "frames to our own addresses delivered to ourselves")                     \
+	X(loopback_full, 1, "frames to our own addresses dropped: the loopback queue was full")   \
 	X(nd_not_for_us, 1, "NS for a target we do not own")                                 \
 	X(nd_ra_ignored, 1, "router advertisements ignored (addresses are configured)")      \
 	X(nd_redirect_ignored, 1, "redirects ignored")                                       \

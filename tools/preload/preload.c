@@ -1037,11 +1037,19 @@ static int sleep_ms(int timeout_ms, uint64_t deadline)
 	return ms > 1000 ? 1000 : (int)ms;
 }
 
+static bool ep_ready(struct ep *e);
+
+/* An epoll set holding sluice sockets (its readiness is partly ours to say). */
+static struct ep *ep_of(int fd)
+{
+	return G.on && fd >= 0 && fd < MAX_FD && eps[fd] && eps[fd]->items ? eps[fd] : NULL;
+}
+
 static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *mask)
 {
 	bool any = false;
 	for (nfds_t i = 0; i < n && !any; i++)
-		any = handle(fds[i].fd) >= 0;
+		any = handle(fds[i].fd) >= 0 || ep_of(fds[i].fd);
 	if (!any) {
 		struct timespec ts, *tp = NULL;
 		if (timeout_ms >= 0) {
@@ -1062,6 +1070,17 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		sl_sockets_poll(G.ss);
 		for (nfds_t i = 0; i < n; i++) {
 			int h = handle(fds[i].fd);
+			struct ep *e = h < 0 ? ep_of(fds[i].fd) : NULL;
+			if (e) {
+				/* An epoll descriptor is readable when epoll_wait would return
+				 * something: its sluice sockets are looked at here, its kernel ones
+				 * by the kernel below (the stack was just polled, so the AF_XDP
+				 * descriptor in it no longer makes it readable for nothing). */
+				fds[i].revents = ep_ready(e) ? (fds[i].events & POLLIN) : 0;
+				if (fds[i].revents)
+					ready++;
+				continue;
+			}
 			if (h < 0)
 				continue;
 			short ev = sl_sock_events(G.ss, h);
@@ -1077,6 +1096,8 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 			if (handle(fds[i].fd) < 0) {
 				k[m] = fds[i];
 				k[m++].revents = 0;
+				if (!ep_of(fds[i].fd))
+					fds[i].revents = 0;
 			}
 		k[m].fd = xfd;
 		k[m].events = POLLIN;
@@ -1090,8 +1111,9 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		m = 0;
 		for (nfds_t i = 0; i < n; i++)
 			if (handle(fds[i].fd) < 0) {
-				fds[i].revents = k[m++].revents;
-				if (fds[i].revents)
+				bool had = fds[i].revents != 0; /* an epoll set's sluice part */
+				fds[i].revents |= k[m++].revents;
+				if (fds[i].revents && !had)
 					ready++;
 			}
 		if (ready) {
@@ -1208,6 +1230,24 @@ static struct ep_item *ep_find(struct ep *e, int fd)
 		if (i->fd == fd)
 			return i;
 	return NULL;
+}
+
+/* Would epoll_wait on e report a sluice socket now? (Nothing is consumed: edges and
+ * one-shot states stay as they are.) */
+static bool ep_ready(struct ep *e)
+{
+	for (struct ep_item *it = e->items; it; it = it->next) {
+		int h = handle(it->fd);
+		if (h < 0 || it->disabled)
+			continue;
+		uint32_t want = it->ev.events | EPOLLERR | EPOLLHUP;
+		if (!((uint32_t)(unsigned short)sl_sock_events(G.ss, h) & want))
+			continue;
+		if ((it->ev.events & EPOLLET) && sl_sock_edge(G.ss, h) == it->edge_seen)
+			continue;
+		return true;
+	}
+	return false;
 }
 
 static void ep_forget(int fd)

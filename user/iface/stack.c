@@ -88,6 +88,9 @@ void sl_stack_close(struct sl_stack *st)
 {
 	if (!st)
 		return;
+	for (unsigned i = 0; i < st->n_loop; i++)
+		st->dev->ops->release(st->dev, &st->loop[i]);
+	st->n_loop = 0;
 	sl_tcp_fini(st);
 	sl_udp_fini(st);
 	sl_reasm_fini(st);
@@ -149,6 +152,36 @@ static enum sl_rx_result eth_input(struct sl_stack *st, struct sl_frame *f)
 	}
 }
 
+void sl_iface_loop(struct sl_stack *st, struct sl_frame *f)
+{
+	if (st->n_loop == SL_LOOP_MAX) {
+		STAT_INC(st, loopback_full);
+		sl_iface_release(st, f);
+		return;
+	}
+	memcpy(f->data, st->mac, 6);
+	st->loop[st->n_loop++] = *f;
+	STAT_INC(st, loopback);
+}
+
+/* What was sent to ourselves comes in now, as if from the wire (its answers may loop again:
+ * a bounded number of rounds per poll, the rest at the next). */
+static void loop_input(struct sl_stack *st)
+{
+	for (int round = 0; st->n_loop && round < 4; round++) {
+		struct sl_frame lf[SL_LOOP_MAX];
+		unsigned m = st->n_loop;
+		memcpy(lf, st->loop, m * sizeof(lf[0]));
+		st->n_loop = 0;
+		st->looping = true;
+		for (unsigned i = 0; i < m; i++)
+			if (eth_input(st, &lf[i]) == SL_RX_RELEASE)
+				st->dev->ops->release(st->dev, &lf[i]);
+		st->looping = false;
+		sl_tcp_flush(st);
+	}
+}
+
 uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 {
 	struct sl_frame f[SL_RX_BATCH];
@@ -164,6 +197,8 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 		sl_arp_poll_share(st);
 	uint64_t next = sl_timers_run(&st->timers, st, now_ns);
 	sl_tcp_flush(st);
+	if (st->n_loop)
+		loop_input(st);
 	if (sl_timers_next(&st->timers) < next)
 		next = sl_timers_next(&st->timers);
 	dev->ops->flush(dev, now_ns);
@@ -181,7 +216,7 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns)
 	}
 	/* A full batch means more may be waiting, and deferred TCP output wants the next batch:
 	 * come back at once. */
-	if (n == SL_RX_BATCH || st->tcp.pending)
+	if (n == SL_RX_BATCH || st->tcp.pending || st->n_loop)
 		return now_ns;
 	uint64_t dn = dev->ops->next_event(dev);
 	return dn < next ? dn : next;

@@ -87,7 +87,8 @@ struct sl_route {
 	bool v4;
 	uint32_t dst4, mask4, gw4;
 };
-#define SL_PATH_SLOTS 64 /* direct-mapped by destination: a miss is one route lookup */
+#define SL_PATH_SLOTS 64
+#define SL_LOOP_MAX 64 /* frames to ourselves waiting for the end of the poll */ /* direct-mapped by destination: a miss is one route lookup */
 
 struct sl_stack {
 	struct sl_dev *dev;
@@ -106,6 +107,12 @@ struct sl_stack {
 	uint32_t ip6_id;     /* fragment identification, RFC 7739: from the random generator */
 	uint32_t path_gen;   /* bumped when addresses or routes change: paths[] then refill */
 	struct sl_path paths[SL_PATH_SLOTS];
+	/* Frames to our own addresses (a program talking to itself): delivered to our own input
+	 * at the end of the poll instead of the wire (sl_iface_loop), with looping set while they
+	 * are, so the input's "source is ours: a spoof" rule lets them through. */
+	struct sl_frame loop[SL_LOOP_MAX];
+	unsigned n_loop;
+	bool looping;
 
 	struct sl_stats own_stats;
 	struct sl_stats *stats; /* &own_stats, or the published mapping */
@@ -139,6 +146,9 @@ struct sl_stack {
 /* Ownership result of an input handler: the handler either keeps the frame (queued for output,
  * waiting for ARP …) or hands it back for release. */
 enum sl_rx_result { SL_RX_RELEASE = 0, SL_RX_KEPT = 1 };
+
+/* Deliver f (a finished frame to one of our own addresses) to ourselves (takes the frame). */
+void sl_iface_loop(struct sl_stack *st, struct sl_frame *f);
 
 /* iface/publish.c: rewrite the published connection table (from the poll loop, every 50 ms). */
 void sl_stack_write_conns(struct sl_stack *st);

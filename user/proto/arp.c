@@ -393,6 +393,11 @@ void sl_neigh_output_hint(struct sl_stack *st, struct sl_frame *f, const sl_ip *
 	 * the slot ip points into): hold the address here. */
 	sl_ip nh = *ip;
 	ip = &nh;
+	if (sl_iface_owns(st, ip)) {
+		/* To ourselves (a program talking to itself): no neighbour, no wire. */
+		sl_iface_loop(st, f);
+		return;
+	}
 	struct sl_arp_entry *e = lookup(a, ip);
 	bool gone = false;
 	if (!e)

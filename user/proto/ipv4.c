@@ -30,7 +30,7 @@ enum sl_rx_result sl_ipv4_input(struct sl_stack *st, struct sl_frame *f, bool l2
 		const struct sl_addr4 *a = &st->v4[i];
 		dst_ours |= dst == a->addr;
 		dst_bcast |= dst == a->bcast;
-		src_bad |= src == a->addr || src == a->bcast;
+		src_bad |= (src == a->addr && !st->looping) || src == a->bcast;
 	}
 	if (src_bad) {
 		STAT_INC(st, ipv4_bad_src);

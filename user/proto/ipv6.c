@@ -451,7 +451,8 @@ enum sl_rx_result sl_ipv6_input(struct sl_stack *st, struct sl_frame *f, bool l2
 	 * loop or a spoof. From a tentative one it is how a defender answers our DAD probe
 	 * (its NA comes from the address itself, RFC 4862 §5.4.4): that goes on to ND. */
 	const struct sl_addr6 *own = sl_iface_find6(st, &src);
-	if (sl_ip6_is_multicast(&src) || (own && !own->tentative && !own->dad_failed) ||
+	if (sl_ip6_is_multicast(&src) ||
+	    (own && !own->tentative && !own->dad_failed && !st->looping) ||
 	    sl_ip6_is_loopback(&src) ||
 	    sl_ip_is_v4(&src)) {
 		STAT_INC(st, ipv6_bad_src);
