@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Helpers shared by the sluice CLI commands (see cli.h for the conventions). */
 #include <ctype.h>
+#include "sluice/gate.h"
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -208,6 +209,26 @@ void cli_addr_str(const uint8_t a[16], char *buf, size_t len)
 		r = inet_ntop(AF_INET6, a, buf, (socklen_t)len);
 	if (!r && len)
 		buf[0] = '\0';
+}
+
+int cli_rule_add_or_adopt(struct sl_gate *g, struct sl_rule *r)
+{
+	int err = sl_gate_rule_add(g, r);
+	if (err != -EEXIST)
+		return err;
+	struct sl_rule rules[256];
+	int n = sl_gate_rule_list(g, rules, 256);
+	for (int i = 0; i < n; i++) {
+		const struct sl_rule *o = &rules[i];
+		bool same = o->kind == r->kind && !memcmp(o->addr, r->addr, 16) &&
+			    (r->kind == SL_RULE_OWNED ||
+			     (o->proto == r->proto && o->port == r->port && o->has_addr == r->has_addr));
+		if (same) {
+			r->id = o->id;
+			return 0;
+		}
+	}
+	return -EEXIST;
 }
 
 int cli_need_root(void)

@@ -87,6 +87,12 @@ bool cli_addr_is_v4(const uint8_t a[16]);
 /* 0 when we may use XDP and BPF (euid 0, or CAP_NET_ADMIN + CAP_BPF + CAP_SYS_ADMIN);
  * otherwise prints "must run as root ..." and returns -EPERM. */
 int cli_need_root(void);
+
+struct sl_gate;
+struct sl_rule;
+/* sl_gate_rule_add, and when an equal rule exists (-EEXIST: left by a run that was killed)
+ * adopt it: r->id becomes its id, so the caller removes it at the end. 0 or -errno. */
+int cli_rule_add_or_adopt(struct sl_gate *g, struct sl_rule *r);
 /* 0 when dev names an interface in this network namespace; otherwise prints
  * "no such device: DEV" and returns -ENODEV. */
 int cli_check_dev(const char *dev);

@@ -161,16 +161,7 @@ int cmd_exec(int argc, char **argv)
 	for (int i = 0; i < n_addr; i++) {
 		struct sl_rule rule = {.kind = SL_RULE_OWNED, .queue = -1};
 		memcpy(rule.addr, a[i], 16);
-		err = sl_gate_rule_add(g, &rule);
-		if (err == -EEXIST) {
-			/* Left by a run that was killed: adopt it, and remove it at the end. */
-			struct sl_rule rules[256];
-			int n = sl_gate_rule_list(g, rules, 256);
-			for (int k = 0; k < n; k++)
-				if (rules[k].kind == SL_RULE_OWNED && !memcmp(rules[k].addr, a[i], 16))
-					rule.id = rules[k].id;
-			err = rule.id ? 0 : -EEXIST;
-		}
+		err = cli_rule_add_or_adopt(g, &rule); /* a killed run's: ours to remove */
 		if (err) {
 			cli_err("cannot add the owned-address rule for %s: %s", addr_v[i],
 				sl_strerror(err));

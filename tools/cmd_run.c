@@ -1053,17 +1053,7 @@ int cmd_run(int argc, char **argv)
 	for (unsigned a = 0; a < cfg.n_addrs; a++) {
 		struct sl_rule rule = {.kind = SL_RULE_OWNED, .queue = -1};
 		memcpy(rule.addr, cfg.addrs[a].addr.b, 16);
-		err = sl_gate_rule_add(g, &rule);
-		if (err == -EEXIST) {
-			/* Left behind by a run that was killed: adopt it, and remove it on exit. */
-			struct sl_rule rules[256];
-			int n = sl_gate_rule_list(g, rules, 256);
-			for (int i = 0; i < n; i++)
-				if (rules[i].kind == SL_RULE_OWNED &&
-				    !memcmp(rules[i].addr, rule.addr, 16))
-					rule.id = rules[i].id;
-			err = rule.id ? 0 : -EEXIST;
-		}
+		err = cli_rule_add_or_adopt(g, &rule); /* a killed run's: ours to remove */
 		if (err) {
 			char t[64];
 			cli_addr_str(cfg.addrs[a].addr.b, t, sizeof(t));

@@ -4,6 +4,7 @@
  * thread; queue 0's thread also keeps the gate's port rules in step with the addresses.
  */
 #include "shared.h"
+#include "cli.h"
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -131,18 +132,7 @@ static void rules_add(struct shared_run *r, const sl_ip *a)
 				       .queue = -1};
 		memcpy(rule.addr, a->b, 16);
 		pthread_mutex_lock(r->rules_mutex);
-		int err = sl_gate_rule_add(r->gate, &rule);
-		if (err == -EEXIST) {
-			/* Left by a run that was killed: adopt it (and remove it at the end). */
-			struct sl_rule all[256];
-			int n = sl_gate_rule_list(r->gate, all, 256);
-			for (int i = 0; i < n; i++)
-				if (all[i].kind == SL_RULE_PORT && all[i].has_addr &&
-				    all[i].proto == rule.proto && all[i].port == rule.port &&
-				    !memcmp(all[i].addr, rule.addr, 16))
-					rule.id = all[i].id;
-			err = rule.id ? 0 : -EEXIST;
-		}
+		int err = cli_rule_add_or_adopt(r->gate, &rule); /* a killed run's: ours now */
 		pthread_mutex_unlock(r->rules_mutex);
 		if (err) {
 			char t[64];

@@ -198,7 +198,6 @@ static bool overlaps(const struct sk *a, const struct sk *b)
  * is a TCP listener (for UDP, SO_REUSEADDR on both). */
 static bool port_taken(struct sl_sockets *ss, const struct sk *k, uint16_t port, bool listening)
 {
-	(void)listening;
 	for (unsigned i = 0; i < ss->cap; i++) {
 		const struct sk *o = &ss->sk[i];
 		if (o == k || o->state == SK_FREE || !o->bound || o->type != k->type ||
@@ -1151,14 +1150,19 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 	int err = udp_autobind(k);
 	if (err)
 		return err;
-	static uint8_t buf[UDP_MAX];
-	size_t off = 0;
-	for (size_t i = 0; i < m->msg_iovlen; i++) {
-		memcpy(buf + off, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
-		off += m->msg_iov[i].iov_len;
+	/* sl_udp_write takes one buffer: one iovec goes as it is, several are gathered. */
+	const void *data = m->msg_iovlen ? m->msg_iov[0].iov_base : "";
+	if (m->msg_iovlen > 1) {
+		static uint8_t buf[UDP_MAX];
+		size_t off = 0;
+		for (size_t i = 0; i < m->msg_iovlen; i++) {
+			memcpy(buf + off, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+			off += m->msg_iov[i].iov_len;
+		}
+		data = buf;
 	}
 	struct sl_udp_write_opts o = {.src = k->any ? NULL : &k->laddr, .src_port = k->lport};
-	err = sl_udp_write(ss->st, &o, &dst, port, buf, total);
+	err = sl_udp_write(ss->st, &o, &dst, port, data, total);
 	if (err < 0)
 		return err;
 	sl_sockets_poll(ss);
