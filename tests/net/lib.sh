@@ -80,9 +80,12 @@ setup_net() {
 }
 
 # start_sluice [extra args]: runs `sluice run` in the background and waits until it serves.
+# With SLUICE_CPUS set (a taskset list), sluice runs on those CPUs only.
 start_sluice() {
-	# nsenter execs sluice, so $! is sluice itself and signals reach it directly.
-	nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr "$STACK_IP/$PLEN" "$@" \
+	local pin=()
+	[[ -n ${SLUICE_CPUS:-} ]] && pin=(taskset -c "$SLUICE_CPUS")
+	# nsenter (and taskset) exec, so $! is sluice itself and signals reach it directly.
+	"${pin[@]}" nsenter --net=/run/netns/"$NS_SL" "$SLUICE" run "$IF_SL" --addr "$STACK_IP/$PLEN" "$@" \
 		>"$TMP/run.out" 2>"$TMP/run.err" &
 	SLUICE_PID=$!
 	for _ in $(seq 100); do
