@@ -50,6 +50,7 @@
 #define EXPORT __attribute__((visibility("default")))
 #define MAX_FD 65536
 #define XSK_TAG 0x534c5853434b4e31ULL /* epoll data of the AF_XDP descriptor: "SLXSCKN1" */
+#define WAKE_TAG 0x534c574b45464431ULL /* epoll data of a set's wake-up eventfd: "SLWKEFD1" */
 
 static struct {
 	pthread_mutex_t mu;
@@ -77,7 +78,8 @@ struct ep_item {
 struct ep {
 	struct ep_item *items;
 	bool xsk_added;
-	int rr; /* where the next scan starts */
+	int rr;	     /* where the next scan starts */
+	int wake_fd; /* -1, or an eventfd in the kernel set that another thread writes */
 };
 static struct ep **eps; /* by epoll descriptor */
 static int ep_list[1024];  /* the epoll descriptors in eps, for a close to look through */
@@ -206,8 +208,37 @@ static ssize_t sfail(ssize_t neg)
 	return -1;
 }
 
+/*
+ * Threads sleeping in epoll_wait, poll or select over sluice sockets. A sleeper waits in the
+ * kernel on the AF_XDP descriptor and its own kernel descriptors; but when another thread polls
+ * the stack first, that thread takes the frames, and the sleeper's socket becomes readable
+ * with nothing left to wake it (the AF_XDP descriptor is not readable any more). So a sleeper
+ * also waits on an eventfd, and whoever lets go of the lock looks at the sleepers first: one
+ * whose set is ready now is woken by a write to its eventfd. memcached -t 1 is such a
+ * program: its main thread accepts, a worker thread serves from an epoll set of its own.
+ * A single-threaded program has no other thread to let go of the lock while it sleeps: the
+ * list is empty whenever it looks, and the cost is a test of one pointer.
+ */
+struct sleeper {
+	struct ep *ep;		   /* epoll_wait: the set */
+	const struct pollfd *fds;  /* poll, select: the caller's descriptors */
+	nfds_t n;
+	int efd;		   /* written once when the set becomes ready */
+	bool signalled;
+	const void *self;	   /* the sleeping thread (it need not look at itself) */
+	struct sleeper *next;
+};
+static struct sleeper *sleepers; /* under G.mu */
+static __thread char thread_self;
+static void wake_sleepers(void);
+
 #define LOCK() pthread_mutex_lock(&G.mu)
-#define UNLOCK() pthread_mutex_unlock(&G.mu)
+#define UNLOCK()                                                                                \
+	do {                                                                                    \
+		if (sleepers)                                                                   \
+			wake_sleepers();                                                        \
+		pthread_mutex_unlock(&G.mu);                                                    \
+	} while (0)
 
 /* --- start and end --------------------------------------------------------------------- */
 
@@ -489,6 +520,7 @@ EXPORT int close(int fd)
 	ensure();
 	int h = handle(fd);
 	if (h < 0) {
+		LOCK();
 		if (G.on && fd >= 0 && fd < MAX_FD && eps[fd]) {
 			/* An epoll set going away: its bookkeeping with it. */
 			struct ep *e = eps[fd];
@@ -496,6 +528,11 @@ EXPORT int close(int fd)
 				n = i->next;
 				free(i);
 			}
+			for (struct sleeper *s = sleepers; s; s = s->next)
+				if (s->ep == e)
+					s->ep = NULL; /* a thread still in epoll_wait on it */
+			if (e->wake_fd >= 0)
+				r_close(e->wake_fd);
 			free(e);
 			eps[fd] = NULL;
 			for (int j = 0; j < ep_count; j++)
@@ -504,6 +541,7 @@ EXPORT int close(int fd)
 					break;
 				}
 		}
+		UNLOCK();
 		return r_close(fd);
 	}
 	LOCK();
@@ -1045,6 +1083,110 @@ static struct ep *ep_of(int fd)
 	return G.on && fd >= 0 && fd < MAX_FD && eps[fd] && eps[fd]->items ? eps[fd] : NULL;
 }
 
+/* --- sleepers (see struct sleeper) -------------------------------------------------------- */
+
+/* Whether poll would report one of the sluice parts of fds now. */
+static bool fds_ready(const struct pollfd *fds, nfds_t n)
+{
+	for (nfds_t i = 0; i < n; i++) {
+		int h = handle(fds[i].fd);
+		if (h >= 0) {
+			if (sl_sock_events(G.ss, h) & (fds[i].events | POLLERR | POLLHUP | POLLNVAL))
+				return true;
+			continue;
+		}
+		struct ep *e = ep_of(fds[i].fd);
+		if (e && (fds[i].events & POLLIN) && ep_ready(e))
+			return true;
+	}
+	return false;
+}
+
+static void wake_sleepers(void)
+{
+	int saved = errno;
+	for (struct sleeper *s = sleepers; s; s = s->next) {
+		if (s->signalled || s->self == &thread_self)
+			continue;
+		if (!(s->ep ? ep_ready(s->ep) : s->fds && fds_ready(s->fds, s->n)))
+			continue;
+		uint64_t one = 1;
+		if (r_write(s->efd, &one, sizeof(one)) == sizeof(one) || errno == EAGAIN)
+			s->signalled = true;
+	}
+	errno = saved;
+}
+
+/* Under the lock, just before the kernel sleep; sleeper_del under the lock after it. */
+static void sleeper_add(struct sleeper *s)
+{
+	s->signalled = false;
+	s->self = &thread_self;
+	s->next = sleepers;
+	sleepers = s;
+}
+
+static void sleeper_del(struct sleeper *s)
+{
+	for (struct sleeper **pp = &sleepers; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	if (s->signalled) {
+		uint64_t v;
+		int saved = errno;
+		if (r_read(s->efd, &v, sizeof(v)) < 0) {
+			/* nothing to take: another sleeper on the same set took it */
+		}
+		errno = saved;
+	}
+}
+
+/* The calling thread's wake-up eventfd for poll and select (closed when the thread ends), or
+ * -1 if none could be made (then a sleep ends at the stack's next timer or a second at most,
+ * as before there were sleepers). */
+static pthread_key_t wake_key;
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+static __thread int thread_wake_fd = -1;
+static void wake_fd_end(void *p)
+{
+	r_close((int)(intptr_t)p - 1);
+}
+static void wake_key_make(void)
+{
+	pthread_key_create(&wake_key, wake_fd_end);
+}
+static int thread_wake(void)
+{
+	if (thread_wake_fd < 0) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		pthread_once(&wake_once, wake_key_make);
+		pthread_setspecific(wake_key, (void *)(intptr_t)(fd + 1));
+		thread_wake_fd = fd;
+	}
+	return thread_wake_fd;
+}
+
+/* The set's wake-up eventfd, made and added to the kernel set the first time it sleeps. */
+static int ep_wake(int epfd, struct ep *e)
+{
+	if (e->wake_fd < 0) {
+		int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		struct epoll_event we = {.events = EPOLLIN, .data.u64 = WAKE_TAG};
+		if (r_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &we) < 0) {
+			r_close(fd);
+			return -1;
+		}
+		e->wake_fd = fd;
+	}
+	return e->wake_fd;
+}
+
 static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t *mask)
 {
 	bool any = false;
@@ -1059,7 +1201,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		}
 		return r_ppoll(fds, n, tp, mask);
 	}
-	struct pollfd *k = malloc((n + 1) * sizeof(*k));
+	struct pollfd *k = malloc((n + 2) * sizeof(*k));
 	if (!k)
 		return fail(-ENOMEM);
 	uint64_t deadline = timeout_ms >= 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
@@ -1090,6 +1232,9 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		}
 		int ms = ready ? 0 : sleep_ms(timeout_ms, deadline);
 		int xfd = sl_sockets_fd(G.ss);
+		struct sleeper me = {.fds = fds, .n = n, .efd = ms ? thread_wake() : -1};
+		if (me.efd >= 0)
+			sleeper_add(&me);
 		UNLOCK();
 		nfds_t m = 0;
 		for (nfds_t i = 0; i < n; i++)
@@ -1102,8 +1247,16 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		k[m].fd = xfd;
 		k[m].events = POLLIN;
 		k[m].revents = 0;
+		k[m + 1] = (struct pollfd){.fd = me.efd, .events = POLLIN};
 		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-		int r = r_ppoll(k, m + 1, ms < 0 ? NULL : &ts, mask);
+		int r = r_ppoll(k, m + 1 + (me.efd >= 0), ms < 0 ? NULL : &ts, mask);
+		if (me.efd >= 0) {
+			int saved = errno;
+			LOCK();
+			sleeper_del(&me);
+			UNLOCK();
+			errno = saved;
+		}
 		if (r < 0) {
 			result = ready ? ready : -1;
 			break;
@@ -1286,6 +1439,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			UNLOCK();
 			return fail(-ENOMEM);
 		}
+		e->wake_fd = -1;
 		eps[epfd] = e;
 		ep_list[ep_count++] = epfd;
 	}
@@ -1406,15 +1560,25 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 		if (n == max)
 			e->rr = pos + 1;
 		int ms = n ? 0 : sleep_ms(timeout, deadline);
+		struct sleeper me = {.ep = e, .efd = ms ? ep_wake(epfd, e) : -1};
+		if (me.efd >= 0)
+			sleeper_add(&me);
 		UNLOCK();
 		if (n == max)
 			return n;
 		int r = r_epoll_pwait(epfd, out + n, max - n, ms, mask);
+		if (me.efd >= 0) {
+			int saved = errno;
+			LOCK();
+			sleeper_del(&me);
+			UNLOCK();
+			errno = saved;
+		}
 		if (r < 0)
 			return n ? n : -1;
 		int k = n;
 		for (int i = n; i < n + r; i++)
-			if (out[i].data.u64 != XSK_TAG)
+			if (out[i].data.u64 != XSK_TAG && out[i].data.u64 != WAKE_TAG)
 				out[k++] = out[i];
 		if (k > 0)
 			return k;
