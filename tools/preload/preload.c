@@ -520,8 +520,10 @@ EXPORT int close(int fd)
 	ensure();
 	int h = handle(fd);
 	if (h < 0) {
+		if (!(G.on && fd >= 0 && fd < MAX_FD && eps[fd]))
+			return r_close(fd);
 		LOCK();
-		if (G.on && fd >= 0 && fd < MAX_FD && eps[fd]) {
+		if (eps[fd]) {
 			/* An epoll set going away: its bookkeeping with it. */
 			struct ep *e = eps[fd];
 			for (struct ep_item *i = e->items, *n; i; i = n) {
