@@ -18,7 +18,8 @@ DEB_PKGS := clang llvm libbpf-dev libxdp-dev xdp-tools bpftool libelf-dev zlib1g
 	libcmocka-dev libclang-rt-14-dev pkg-config gcc make iproute2 iputils-ping \
 	iputils-arping netcat-openbsd socat iperf3 python3 python3-scapy tcpdump ethtool \
 	curl util-linux kmod procps valgrind wrk linux-perf binutils python3-matplotlib \
-	ndisc6 apache2-utils groff-base man-db redis-server redis-tools nginx
+	ndisc6 apache2-utils groff-base man-db redis-server redis-tools nginx memcached \
+	libmemcached-tools
 
 LIB_SRCS  := $(sort $(wildcard user/*/*.c))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
