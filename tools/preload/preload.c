@@ -376,7 +376,16 @@ __attribute__((destructor)) static void shim_fini(void)
 {
 	if (!G.on)
 		return;
-	LOCK();
+	/* Other threads run on while exit() calls this. One inside a call holds the lock (a
+	 * blocking one for as long as it blocks): wait for it a while, and if it does not let go,
+	 * leave everything to the kernel, which takes the AF_XDP socket with the process. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	if (pthread_mutex_timedlock(&G.mu, &ts) != 0) {
+		G.on = false;
+		return;
+	}
 	G.on = false;
 	/* What the program left open is closed as the kernel would at exit: data queued is
 	 * still sent for a while (FIN after it), so drive the stack briefly. */
@@ -394,7 +403,11 @@ __attribute__((destructor)) static void shim_fini(void)
 		unlink(G.stats_path);
 	sl_dev_close(G.dev);
 	sl_gate_close(G.gate);
-	UNLOCK();
+	/* The lock stays taken: another thread that was between two calls (memcached's UDP
+	 * worker, back from its epoll_wait) would otherwise lock it next and poll the stack just
+	 * freed; it waits now until the process ends. This thread's own calls from here on see
+	 * G.on false and go to libc. */
+	sleepers = NULL;
 }
 
 /* --- signals: SA_RESTART ---------------------------------------------------------------
