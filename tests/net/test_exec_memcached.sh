@@ -40,54 +40,12 @@ need memcached memcslap timeout cmp
 
 MC=$ROOT/tests/net/mc_util.py
 STEP=20 # seconds allowed for each data step
-APP_PID= # sluice exec (or the kernel-run memcached itself): $! of nsenter, which execs it
-APP_WHAT=
 # curr_connections with only the stats connection open: memcached counts its one listener too
 # and reports one less than it counts (the listener and the stats connection: 2 - 1)
 BASE_CONNS=1
 
-# children PID: PID's child processes, recursively (deepest first).
-children() {
-	local c
-	for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
-		children "$c"
-		echo "$c"
-	done
-}
-app_cleanup() {
-	if [[ -n $APP_PID ]]; then
-		local p
-		# The server first, so that sluice exec reaps it (and removes its rules) and ends.
-		for p in $(children "$APP_PID"); do kill -KILL "$p" 2>/dev/null; done
-		for _ in $(seq 20); do
-			kill -0 "$APP_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$APP_PID" 2>/dev/null
-		wait "$APP_PID" 2>/dev/null
-	fi
-	APP_PID=
-	cleanup
-}
-trap app_cleanup EXIT
+source "$(dirname "$0")/exec_lib.sh"
 
-# app_start MODE NAME CMD...: MODE sluice runs CMD under `sluice exec $IF_SL --addr
-# $STACK_IP/24`, MODE kernel runs CMD as it is; both in the stack namespace, nsenter execing
-# so that $! is sluice exec (or the server).
-app_start() {
-	local mode=$1 name=$2
-	shift 2
-	APP_WHAT="memcached on $mode"
-	if [[ $mode == sluice ]]; then
-		nsenter --net=/run/netns/"$NS_SL" "$SLUICE" exec "$IF_SL" --addr "$STACK_IP/24" -- "$@" \
-			>"$TMP/$name.out" 2>"$TMP/$name.err" &
-	else
-		nsenter --net=/run/netns/"$NS_SL" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-	fi
-	APP_PID=$!
-}
-app_alive() { [[ -n $APP_PID ]] && kill -0 "$APP_PID" 2>/dev/null; }
-app_log() { tail -n 20 "$TMP/$1.out" "$TMP/$1.err" >&2; }
 # step_fail NAME WHAT: fail with WHAT, and say so if the server is gone.
 step_fail() {
 	if ! app_alive && [[ -n $APP_PID ]]; then
@@ -100,40 +58,6 @@ step_fail() {
 	fail "$APP_WHAT: $2"
 }
 
-# app_stop MODE NAME: SIGTERM to $APP_PID, at most 10 s for it to end; it must exit 0 and, with
-# sluice exec, its child must be gone and its owned-address rule removed.
-app_stop() {
-	local mode=$1 name=$2 kids rc=0 t0=${EPOCHREALTIME/./}
-	kids=$(children "$APP_PID")
-	if [[ $mode == sluice ]]; then
-		[[ -n $kids ]] || fail "$APP_WHAT: sluice exec has no child process"
-		in_sl "$SLUICE" flow list "$IF_SL" >"$TMP/flows" 2>&1 || true
-		grep -qF "$STACK_IP" "$TMP/flows" || { cat "$TMP/flows" >&2; fail "$APP_WHAT: no owned-address rule for $STACK_IP while it runs"; }
-	fi
-	kill -TERM "$APP_PID"
-	for _ in $(seq 100); do
-		kill -0 "$APP_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$APP_PID" 2>/dev/null; then
-		app_log "$name"
-		fail "$APP_WHAT: SIGTERM: still running 10 s after it"
-	fi
-	wait "$APP_PID" || rc=$?
-	APP_PID=
-	[[ $rc -eq 0 ]] || { app_log "$name"; fail "$APP_WHAT: SIGTERM: exit status $rc, want 0"; }
-	local k
-	for k in $kids; do
-		[[ -e /proc/$k ]] && fail "$APP_WHAT: SIGTERM: child $k still exists after sluice exec ended"
-	done
-	if [[ $mode == sluice ]]; then
-		in_sl "$SLUICE" flow list "$IF_SL" >"$TMP/flows" 2>&1 || true
-		grep -qF "$STACK_IP" "$TMP/flows" && { cat "$TMP/flows" >&2; fail "$APP_WHAT: SIGTERM: rule for $STACK_IP left after exit"; }
-	fi
-	ok "$APP_WHAT: SIGTERM -> exit status 0${kids:+, child gone}$([[ $mode == sluice ]] && echo ', rule removed') ($(ms_since "$t0"))"
-}
-
-ms_since() { echo "$(((${EPOCHREALTIME/./} - $1) / 1000)) ms"; }
 # mc CMD ARGS...: tests/net/mc_util.py in the peer namespace; its own deadline (the last
 # argument) bounds it, timeout only backs that up.
 mc() { in_peer timeout $((STEP + 10)) "$PY" "$MC" "$@"; }
@@ -174,6 +98,7 @@ mc_suite() {
 	ADDR=$KERNEL_IP
 	[[ $mode == sluice ]] && ADDR=$STACK_IP
 	app_start "$mode" "$name" memcached -u root -t 1 -p 11211 -U 0 -l "$ADDR"
+	APP_WHAT="memcached on $mode"
 	mc_wait "$name" "$ADDR"
 
 	t0=${EPOCHREALTIME/./}
@@ -262,6 +187,7 @@ mc_udp() {
 	ADDR=$KERNEL_IP
 	[[ $mode == sluice ]] && ADDR=$STACK_IP
 	app_start "$mode" "$name" memcached -u root -t 1 -p 11211 -U 11211 -l "$ADDR"
+	APP_WHAT="memcached on $mode"
 	mc_wait "$name" "$ADDR"
 	t0=${EPOCHREALTIME/./}
 	out=$(mc udp "$ADDR" 11211 "$STEP") || step_fail "$name" "UDP set/get (-U 11211): $out"

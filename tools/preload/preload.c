@@ -1158,6 +1158,18 @@ static void sleeper_del(struct sleeper *s)
 	}
 }
 
+/* After the kernel sleep of a sleeper that sleeper_add listed (efd ≥ 0); errno is kept. */
+static void sleeper_end(struct sleeper *s)
+{
+	if (s->efd < 0)
+		return;
+	int saved = errno;
+	LOCK();
+	sleeper_del(s);
+	UNLOCK();
+	errno = saved;
+}
+
 /* The calling thread's wake-up eventfd for poll and select (closed when the thread ends), or
  * -1 if none could be made (then a sleep ends at the stack's next timer or a second at most,
  * as before there were sleepers). */
@@ -1265,13 +1277,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		k[m + 1] = (struct pollfd){.fd = me.efd, .events = POLLIN};
 		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 		int r = r_ppoll(k, m + 1 + (me.efd >= 0), ms < 0 ? NULL : &ts, mask);
-		if (me.efd >= 0) {
-			int saved = errno;
-			LOCK();
-			sleeper_del(&me);
-			UNLOCK();
-			errno = saved;
-		}
+		sleeper_end(&me);
 		if (r < 0) {
 			result = ready ? ready : -1;
 			break;
@@ -1582,13 +1588,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 		if (n == max)
 			return n;
 		int r = r_epoll_pwait(epfd, out + n, max - n, ms, mask);
-		if (me.efd >= 0) {
-			int saved = errno;
-			LOCK();
-			sleeper_del(&me);
-			UNLOCK();
-			errno = saved;
-		}
+		sleeper_end(&me);
 		if (r < 0)
 			return n ? n : -1;
 		int k = n;
