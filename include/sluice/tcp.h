@@ -151,6 +151,11 @@ void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka);
  * The window and threshold carry over; the algorithm's own state starts afresh. */
 int sl_tcp_set_cc(struct sl_tcp_flow *f, const char *name);
 
+/* The stack's own name of a congestion control algorithm it has ("cubic", "newreno"), or
+ * NULL for a name it does not have; for name NULL, the algorithm new connections get
+ * (sl_stack_config.tcp_cc). */
+const char *sl_tcp_cc_name(const struct sl_stack *st, const char *name);
+
 /* A snapshot of one connection, for listings (`sluice stats`). */
 struct sl_tcp_conn {
 	sl_ip local, remote;

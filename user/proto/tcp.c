@@ -881,6 +881,14 @@ int sl_tcp_set_cc(struct sl_tcp_flow *f, const char *name)
 	return 0;
 }
 
+const char *sl_tcp_cc_name(const struct sl_stack *st, const char *name)
+{
+	if (!name)
+		return st->tcp.cc->name;
+	const struct sl_tcp_cc_ops *cc = sl_tcp_cc_find(name);
+	return cc ? cc->name : NULL;
+}
+
 size_t sl_tcp_conns(struct sl_stack *st, struct sl_tcp_conn *out, size_t max)
 {
 	struct sl_tcp *tt = &st->tcp;

@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -72,6 +73,7 @@ struct sk {
 	int rcvbuf, sndbuf;
 	struct linger linger;
 	int ka_idle, ka_intvl, ka_cnt;
+	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
 	uint64_t rcvtimeo_ns, sndtimeo_ns;
 	uint64_t edge;
 	int32_t port_next; /* the next socket on this port's list (listeners, bound UDP) */
@@ -709,6 +711,9 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->ka_cnt = l->ka_cnt;
 	k->rcvbuf = l->rcvbuf;
 	k->sndbuf = l->sndbuf;
+	memcpy(k->cc, l->cc, sizeof(k->cc));
+	if (k->cc[0])
+		sl_tcp_set_cc(f, k->cc); /* a child has its listener's algorithm (tcp_init_congestion_control) */
 	uint16_t lp, rp;
 	sl_tcp_endpoints(f, &k->laddr, &lp, &k->raddr, &rp);
 	k->lport = lp;
@@ -789,6 +794,8 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 		keepalive_of(k, &ka);
 		o.ka = &ka;
 	}
+	if (k->cc[0])
+		o.cc = k->cc;
 	k->err = 0;
 	err = sl_tcp_connect(ss->st, &dst, port, &o, &tcp_cbs, k, &k->f);
 	if (err) {
@@ -1375,6 +1382,109 @@ static void apply_keepalive(struct sk *k)
 	sl_tcp_set_keepalive(k->f, k->keepalive ? &ka : NULL);
 }
 
+/* TCP_CONGESTION names: Linux calls NewReno "reno" (tcp_cong.c), the stack "newreno". */
+static const char *cc_linux_name(const char *stack_name)
+{
+	return strcmp(stack_name, "newreno") == 0 ? "reno" : stack_name;
+}
+
+/* do_tcp_setsockopt: at most TCP_CA_NAME_MAX - 1 bytes of name; an unknown one is ENOENT and
+ * changes nothing. */
+static int set_cc(struct sl_sockets *ss, struct sk *k, const void *v, socklen_t len)
+{
+	char name[16];
+	if (!v)
+		return -EFAULT;
+	if (len < 1)
+		return -EINVAL;
+	size_t n = len < sizeof(name) - 1 ? len : sizeof(name) - 1;
+	memcpy(name, v, n);
+	name[n] = 0;
+	const char *canon = sl_tcp_cc_name(ss->st, strcmp(name, "reno") == 0 ? "newreno" : name);
+	if (!canon)
+		return -ENOENT;
+	if (k->f && sl_tcp_set_cc(k->f, canon) < 0)
+		return -ENOENT;
+	snprintf(k->cc, sizeof(k->cc), "%s", canon);
+	return 0;
+}
+
+/* struct tcp_info as Linux lays it out (include/uapi/linux/tcp.h), up to tcpi_snd_wnd: the
+ * ABI only grows at the end, and a caller learns from the returned length what was filled. */
+struct linux_tcp_info {
+	uint8_t state, ca_state, retransmits, probes, backoff, options;
+	uint8_t wscales; /* snd_wscale : 4, rcv_wscale : 4 */
+	uint8_t delivery_rate_app_limited;
+	uint32_t rto, ato, snd_mss, rcv_mss;
+	uint32_t unacked, sacked, lost, retrans, fackets;
+	uint32_t last_data_sent, last_ack_sent, last_data_recv, last_ack_recv;
+	uint32_t pmtu, rcv_ssthresh, rtt, rttvar, snd_ssthresh, snd_cwnd, advmss, reordering;
+	uint32_t rcv_rtt, rcv_space;
+	uint32_t total_retrans;
+	uint64_t pacing_rate, max_pacing_rate, bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in;
+	uint32_t notsent_bytes, min_rtt, data_segs_in, data_segs_out;
+	uint64_t delivery_rate;
+	uint64_t busy_time, rwnd_limited, sndbuf_limited;
+	uint32_t delivered, delivered_ce;
+	uint64_t bytes_sent, bytes_retrans;
+	uint32_t dsack_dups, reord_seen;
+	uint32_t rcv_ooopack;
+	uint32_t snd_wnd;
+};
+
+/* Linux's TCP_* state numbers (include/net/tcp_states.h) by RFC 9293 name. */
+static uint8_t linux_tcp_state(const char *name)
+{
+	static const struct {
+		const char *name;
+		uint8_t n;
+	} map[] = {{"ESTABLISHED", 1}, {"SYN-SENT", 2},	  {"SYN-RECEIVED", 3}, {"FIN-WAIT-1", 4},
+		   {"FIN-WAIT-2", 5},  {"TIME-WAIT", 6},  {"CLOSED", 7},	   {"CLOSE-WAIT", 8},
+		   {"LAST-ACK", 9},    {"LISTEN", 10},	  {"CLOSING", 11}};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (!strcmp(map[i].name, name))
+			return map[i].n;
+	return 7;
+}
+
+/* tcp_get_info for what the stack knows; packet counts from bytes by the MSS. */
+static void fill_tcp_info(const struct sk *k, struct linux_tcp_info *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (!k->f) {
+		o->state = k->state == SK_LISTEN ? 10 : 7;
+		return;
+	}
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	uint32_t mss = ti.mss ? ti.mss : 536;
+	o->state = linux_tcp_state(ti.state);
+	o->options = (uint8_t)((ti.ts_ok ? 1 : 0) | (ti.sack_ok ? 2 : 0) | (ti.wscale_ok ? 4 : 0));
+	o->wscales = (uint8_t)((ti.snd_wscale & 15) | (ti.rcv_wscale & 15) << 4);
+	o->rto = (uint32_t)ti.rto_us;
+	o->snd_mss = o->rcv_mss = o->advmss = mss;
+	o->unacked = (ti.pipe + mss - 1) / mss;
+	o->sacked = ti.sacked / mss;
+	o->lost = ti.lost / mss;
+	o->pmtu = mss + (k->family == AF_INET6 ? 60 : 40);
+	o->rcv_ssthresh = o->rcv_space = ti.rcv_wnd;
+	o->rtt = (uint32_t)ti.srtt_us;
+	o->rttvar = (uint32_t)ti.rttvar_us;
+	o->snd_ssthresh = ti.ssthresh >= 0x7fffffffu / 2 ? 0x7fffffffu : ti.ssthresh / mss;
+	o->snd_cwnd = (ti.cwnd + mss - 1) / mss;
+	o->reordering = 3;
+	o->total_retrans = (uint32_t)ti.retransmits;
+	o->bytes_acked = ti.bytes_sent > ti.pipe ? ti.bytes_sent - ti.pipe : 0;
+	o->bytes_received = ti.bytes_received;
+	o->segs_out = (uint32_t)ti.segs_out;
+	o->segs_in = (uint32_t)ti.segs_in;
+	o->min_rtt = (uint32_t)ti.min_rtt_us;
+	o->bytes_sent = ti.bytes_sent;
+	o->dsack_dups = (uint32_t)ti.dsacks_rx;
+	o->snd_wnd = ti.snd_wnd;
+}
+
 int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const void *v,
 		       socklen_t len)
 {
@@ -1455,6 +1565,8 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 	if (level == IPPROTO_TCP) {
 		if (k->type != SOCK_STREAM)
 			return -ENOPROTOOPT;
+		if (name == TCP_CONGESTION)
+			return set_cc(ss, k, v, len);
 		if ((err = int_opt(v, len, &x)))
 			return err;
 		switch (name) {
@@ -1551,7 +1663,27 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		case SO_RCVLOWAT: x = 1; break;
 		default: return -ENOPROTOOPT;
 		}
-	} else if (level == IPPROTO_TCP && k->type == SOCK_STREAM) {
+	} else if (level == IPPROTO_TCP && k->type != SOCK_STREAM) {
+		return -EOPNOTSUPP; /* udp_getsockopt → ip_getsockopt: not SOL_IP */
+	} else if (level == IPPROTO_TCP && (name == TCP_INFO || name == TCP_CONGESTION)) {
+		if (name == TCP_INFO) {
+			struct linux_tcp_info ti;
+			fill_tcp_info(k, &ti);
+			socklen_t n = *len < (socklen_t)sizeof(ti) ? *len : sizeof(ti);
+			memcpy(v, &ti, n);
+			*len = n;
+			return 0;
+		}
+		struct sl_tcp_info ti;
+		const char *cc = k->f ? (sl_tcp_info(k->f, &ti), ti.cc)
+				      : k->cc[0] ? k->cc : sl_tcp_cc_name(ss->st, NULL);
+		char name16[16] = {0}; /* TCP_CA_NAME_MAX, zero-padded as the kernel keeps it */
+		snprintf(name16, sizeof(name16), "%s", cc_linux_name(cc));
+		socklen_t n = *len < (socklen_t)sizeof(name16) ? *len : sizeof(name16);
+		memcpy(v, name16, n);
+		*len = n;
+		return 0;
+	} else if (level == IPPROTO_TCP) {
 		switch (name) {
 		case TCP_NODELAY: x = k->nodelay; break;
 		case TCP_KEEPIDLE: x = k->ka_idle; break;
