@@ -2562,12 +2562,14 @@ static bool ti_untouched_after(size_t n)
 #define TCP_INFO_FULL(fd)                                                                          \
 	do {                                                                                       \
 		long _l = tcp_info_call(fd, sizeof(struct tcp_info));                              \
-		TRUE(_l >= 0, "getsockopt(TCP_INFO, %zu bytes): expected success got -1 (errno %s)", \
+		TRUE(_l >= 0,                                                                      \
+		     "getsockopt(TCP_INFO, %zu bytes): expected success got -1 (errno %s)",        \
 		     sizeof(struct tcp_info), en(errno));                                          \
 		TRUE(_l <= (long)sizeof(struct tcp_info) && _l >= (long)TI_OPT_END,                \
 		     "getsockopt(TCP_INFO): optlen came back %ld, want %zu..%zu (passed %zu)", _l, \
 		     TI_OPT_END, sizeof(struct tcp_info), sizeof(struct tcp_info));                \
-		TRUE(ti_untouched_after(_l), "getsockopt(TCP_INFO) wrote past the optlen (%ld)", _l); \
+		TRUE(ti_untouched_after(_l), "getsockopt(TCP_INFO) wrote past the optlen (%ld)",   \
+		     _l);                                                                          \
 	} while (0)
 
 /* A connected socket, after 1000 bytes went to the echo and came back (so they were
@@ -2627,12 +2629,14 @@ static void tcp_info_short(void)
 	if (s < 0)
 		return;
 	long l = tcp_info_call(s, 8);
-	TRUE(l >= 0, "getsockopt(TCP_INFO, 8 bytes): expected success got -1 (errno %s)", en(errno));
+	TRUE(l >= 0, "getsockopt(TCP_INFO, 8 bytes): expected success got -1 (errno %s)",
+	     en(errno));
 	EQ(l, 8);
 	EQ(tibuf.b[0], 1 /* tcpi_state: TCP_ESTABLISHED */);
 	TRUE(ti_untouched_after(8), "getsockopt(TCP_INFO, 8 bytes) wrote past 8 bytes");
 	l = tcp_info_call(s, 0);
-	TRUE(l >= 0, "getsockopt(TCP_INFO, 0 bytes): expected success got -1 (errno %s)", en(errno));
+	TRUE(l >= 0, "getsockopt(TCP_INFO, 0 bytes): expected success got -1 (errno %s)",
+	     en(errno));
 	EQ(l, 0);
 	TRUE(ti_untouched_after(0), "getsockopt(TCP_INFO, 0 bytes) wrote something");
 }
@@ -2679,7 +2683,7 @@ static void udp_tcp_level_opts(int fam)
 		OK(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &_l));                        \
 		TRUE(_l > 0 && _l <= CA_NAME_MAX, "TCP_CONGESTION: optlen %u, want 1..%d",         \
 		     (unsigned)_l, CA_NAME_MAX);                                                   \
-		TRUE(memchr(name, 0, _l) != NULL, "TCP_CONGESTION: no NUL in the %u bytes back",  \
+		TRUE(memchr(name, 0, _l) != NULL, "TCP_CONGESTION: no NUL in the %u bytes back",   \
 		     (unsigned)_l);                                                                \
 		TRUE(name[0] != 0, "TCP_CONGESTION: an empty name");                               \
 	} while (0)
