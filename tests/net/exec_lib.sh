@@ -1,6 +1,7 @@
 # Shared by the tests that run unmodified servers on the kernel and under `sluice exec`
-# (test_exec_apps.sh, test_exec_memcached.sh); sourced after lib.sh and setup_net. It sets
-# the EXIT trap (app_cleanup). The caller names what runs in APP_WHAT after app_start.
+# (test_exec_apps.sh, test_exec_memcached.sh, test_exec_iperf3.sh); sourced after lib.sh and
+# setup_net. It sets the EXIT trap (app_cleanup). The caller names what runs in APP_WHAT after
+# app_start.
 
 APP_PID= # sluice exec (or the kernel-run server itself): $! of nsenter, which execs it
 APP_WHAT=

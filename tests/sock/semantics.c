@@ -24,6 +24,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2522,6 +2523,253 @@ static void sock_opt_errors(void)
 	ERR(setsockopt(s, IPPROTO_TCP, 12345, &v, sizeof v), ENOPROTOOPT);
 }
 
+/* ---- TCP_INFO and TCP_CONGESTION (tcp(7)): what ss, iperf3 and friends read ---- */
+
+/* getsockopt(2) fills at most *optlen bytes and says how many: TCP_INFO copies
+ * min(optlen, the kernel's sizeof(struct tcp_info)) bytes (tcp(7), "TCP_INFO"). Each call
+ * below passes a buffer with a sentinel past the length it announces, so a write beyond it
+ * shows. */
+#define TI_SENTINEL 0xa5
+#define TI_OPT_END (offsetof(struct tcp_info, tcpi_total_retrans) + sizeof(uint32_t))
+
+static union {
+	struct tcp_info ti;
+	unsigned char b[1024];
+} tibuf;
+
+/* getsockopt TCP_INFO with optlen `len` into tibuf (the rest of it left at the sentinel).
+ * Returns the optlen that came back, or -1 (errno set) when getsockopt failed. */
+static long tcp_info_call(int fd, socklen_t len)
+{
+	memset(&tibuf, TI_SENTINEL, sizeof tibuf);
+	socklen_t l = len;
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &tibuf, &l) < 0)
+		return -1;
+	return l;
+}
+
+/* The first byte of tibuf past the n written: the sentinel still everywhere after them? */
+static bool ti_untouched_after(size_t n)
+{
+	for (size_t i = n; i < sizeof tibuf.b; i++)
+		if (tibuf.b[i] != TI_SENTINEL)
+			return false;
+	return true;
+}
+
+/* A full glibc struct tcp_info: getsockopt succeeds, writes the whole struct (the kernel's is
+ * larger), and no byte past it. Leaves the answer in tibuf.ti. */
+#define TCP_INFO_FULL(fd)                                                                          \
+	do {                                                                                       \
+		long _l = tcp_info_call(fd, sizeof(struct tcp_info));                              \
+		TRUE(_l >= 0,                                                                      \
+		     "getsockopt(TCP_INFO, %zu bytes): expected success got -1 (errno %s)",        \
+		     sizeof(struct tcp_info), en(errno));                                          \
+		TRUE(_l <= (long)sizeof(struct tcp_info) && _l >= (long)TI_OPT_END,                \
+		     "getsockopt(TCP_INFO): optlen came back %ld, want %zu..%zu (passed %zu)", _l, \
+		     TI_OPT_END, sizeof(struct tcp_info), sizeof(struct tcp_info));                \
+		TRUE(ti_untouched_after(_l), "getsockopt(TCP_INFO) wrote past the optlen (%ld)",   \
+		     _l);                                                                          \
+	} while (0)
+
+/* A connected socket, after 1000 bytes went to the echo and came back (so they were
+ * acknowledged): ESTABLISHED, an MSS no larger than a 1500-byte MTU allows (1460 for IPv4,
+ * 1440 for IPv6: the veth link here), an RTT measured, a congestion window. */
+static void tcp_info_connected(int fam)
+{
+	int s = tconnect(fam, PORT_ECHO);
+	if (s < 0)
+		return;
+	unsigned char o[1000], in[1000];
+	pattern(o, sizeof o, 11);
+	EQ(write(s, o, sizeof o), sizeof o);
+	EQ(read_n(s, in, sizeof in), sizeof in);
+	TRUE(!memcmp(o, in, sizeof o), "echo differs");
+	TCP_INFO_FULL(s);
+	struct tcp_info *ti = &tibuf.ti;
+	unsigned mss_max = fam == AF_INET6 ? 1440 : 1460;
+	EQ(ti->tcpi_state, 1 /* TCP_ESTABLISHED */);
+	TRUE(ti->tcpi_snd_mss > 0 && ti->tcpi_snd_mss <= mss_max,
+	     "tcpi_snd_mss %u, want 1..%u (a 1500-byte MTU)", ti->tcpi_snd_mss, mss_max);
+	TRUE(ti->tcpi_rtt > 0, "tcpi_rtt 0 after an echoed exchange (the data was acknowledged)");
+	TRUE(ti->tcpi_snd_cwnd > 0, "tcpi_snd_cwnd 0 on an established connection");
+	/* A buffer larger than glibc's struct: at most that much back, never less than glibc's. */
+	long l = tcp_info_call(s, sizeof tibuf);
+	TRUE(l >= (long)TI_OPT_END && l <= (long)sizeof tibuf,
+	     "getsockopt(TCP_INFO, %zu bytes): optlen %ld (errno %s)", sizeof tibuf, l,
+	     l < 0 ? en(errno) : "0");
+	TRUE(ti_untouched_after(l), "getsockopt(TCP_INFO) wrote past the optlen (%ld)", l);
+	EQ(tibuf.ti.tcpi_state, 1);
+}
+
+/* A socket never connected is CLOSED (7); listening, LISTEN (10). */
+static void tcp_info_closed(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	TCP_INFO_FULL(s);
+	EQ(tibuf.ti.tcpi_state, 7 /* TCP_CLOSE */);
+}
+
+static void tcp_info_listen(void)
+{
+	int s = tlisten(AF_INET, 0);
+	if (s < 0)
+		return;
+	TCP_INFO_FULL(s);
+	EQ(tibuf.ti.tcpi_state, 10 /* TCP_LISTEN */);
+}
+
+/* A short buffer is no error: 8 bytes asked, 8 bytes written (the first is tcpi_state), the
+ * optlen says 8; 0 bytes asked, nothing written, optlen 0. */
+static void tcp_info_short(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	long l = tcp_info_call(s, 8);
+	TRUE(l >= 0, "getsockopt(TCP_INFO, 8 bytes): expected success got -1 (errno %s)",
+	     en(errno));
+	EQ(l, 8);
+	EQ(tibuf.b[0], 1 /* tcpi_state: TCP_ESTABLISHED */);
+	TRUE(ti_untouched_after(8), "getsockopt(TCP_INFO, 8 bytes) wrote past 8 bytes");
+	l = tcp_info_call(s, 0);
+	TRUE(l >= 0, "getsockopt(TCP_INFO, 0 bytes): expected success got -1 (errno %s)",
+	     en(errno));
+	EQ(l, 0);
+	TRUE(ti_untouched_after(0), "getsockopt(TCP_INFO, 0 bytes) wrote something");
+}
+
+/* The peer closed (FIN) and we read the end of the stream: CLOSE-WAIT (8). */
+static void tcp_info_close_wait(void)
+{
+	int s = tconnect(AF_INET, PORT_CLOSE);
+	if (s < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN, WAIT_MS), POLLIN);
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+	TCP_INFO_FULL(s);
+	EQ(tibuf.ti.tcpi_state, 8 /* TCP_CLOSE_WAIT */);
+}
+
+/* TCP-level options on a UDP socket: Linux's UDP passes a level other than SOL_UDP to the IP
+ * layer, which refuses it: getsockopt EOPNOTSUPP from IPv4 (ip_getsockopt) but ENOPROTOOPT
+ * from IPv6 (ipv6_getsockopt); setsockopt ENOPROTOOPT from both. The reference run proves
+ * each. */
+static void udp_tcp_level_opts(int fam)
+{
+	int u = tsock(fam, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	int want = fam == AF_INET6 ? ENOPROTOOPT : EOPNOTSUPP;
+	socklen_t l = sizeof(struct tcp_info);
+	ERR(getsockopt(u, IPPROTO_TCP, TCP_INFO, &tibuf, &l), want);
+	char name[16];
+	l = sizeof name;
+	ERR(getsockopt(u, IPPROTO_TCP, TCP_CONGESTION, name, &l), want);
+	ERR(setsockopt(u, IPPROTO_TCP, TCP_CONGESTION, "reno", 4), ENOPROTOOPT);
+}
+
+#define CA_NAME_MAX 16 /* TCP_CA_NAME_MAX, the kernel's */
+
+/* getsockopt TCP_CONGESTION into name (CA_NAME_MAX bytes): a non-empty name, NUL-terminated
+ * within the optlen that came back (at most CA_NAME_MAX). */
+#define GET_CC(fd, name)                                                                           \
+	do {                                                                                       \
+		memset(name, TI_SENTINEL, sizeof name);                                            \
+		socklen_t _l = CA_NAME_MAX;                                                        \
+		OK(getsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, &_l));                        \
+		TRUE(_l > 0 && _l <= CA_NAME_MAX, "TCP_CONGESTION: optlen %u, want 1..%d",         \
+		     (unsigned)_l, CA_NAME_MAX);                                                   \
+		TRUE(memchr(name, 0, _l) != NULL, "TCP_CONGESTION: no NUL in the %u bytes back",   \
+		     (unsigned)_l);                                                                \
+		TRUE(name[0] != 0, "TCP_CONGESTION: an empty name");                               \
+	} while (0)
+
+#define EQ_CC(fd, want)                                                                            \
+	do {                                                                                       \
+		char _n[CA_NAME_MAX + 8];                                                          \
+		GET_CC(fd, _n);                                                                    \
+		TRUE(!strcmp(_n, want), "TCP_CONGESTION: got '%s', want '%s'", _n, want);          \
+	} while (0)
+
+/* setsockopt with the name's length, without its NUL (as iperf3 -C does). */
+static int set_cc(int fd, const char *name)
+{
+	return setsockopt(fd, IPPROTO_TCP, TCP_CONGESTION, name, strlen(name));
+}
+
+/* The algorithms named here: reno (always built in) and cubic (the kernel's default one,
+ * built in wherever this suite runs: the reference run proves it). An unknown name: ENOENT,
+ * the algorithm unchanged. With its NUL counted in the optlen, a name is the same name. */
+static void tcp_congestion(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char n[CA_NAME_MAX + 8];
+	GET_CC(s, n);
+	OK(set_cc(s, "reno"));
+	EQ_CC(s, "reno");
+	ERR(set_cc(s, "nosuchcc"), ENOENT);
+	EQ_CC(s, "reno");
+	OK(setsockopt(s, IPPROTO_TCP, TCP_CONGESTION, "cubic", sizeof "cubic"));
+	EQ_CC(s, "cubic");
+	ERR(set_cc(s, "nosuchcc"), ENOENT);
+	EQ_CC(s, "cubic");
+	/* The connection still carries data. */
+	EQ(write(s, "abc", 3), 3);
+	char b[4] = {0};
+	EQ(read_n(s, b, 3), 3);
+	TRUE(!memcmp(b, "abc", 3), "echo differs: '%s'", b);
+}
+
+/* Set before connect(), the algorithm is the connection's after it. */
+static void tcp_congestion_before_connect(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	char n[CA_NAME_MAX + 8];
+	GET_CC(s, n);
+	OK(set_cc(s, "reno"));
+	EQ_CC(s, "reno");
+	ERR(set_cc(s, "nosuchcc"), ENOENT);
+	EQ_CC(s, "reno");
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	EQ_CC(s, "reno");
+	EQ(write(s, "abc", 3), 3);
+	char b[4] = {0};
+	EQ(read_n(s, b, 3), 3);
+	EQ_CC(s, "reno");
+	OK(set_cc(s, "cubic"));
+	EQ_CC(s, "cubic");
+}
+
+/* Set on a listener, the algorithm is the accepted connection's (Linux: a child keeps the
+ * listener's setsockopt choice). */
+static void tcp_congestion_accept(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	OK(set_cc(ls, "reno"));
+	EQ_CC(ls, "reno");
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	EQ_CC(a, "reno");
+	char b[8];
+	EQ(read_n(a, b, 6), 6);
+	EQ_CC(ls, "reno");
+}
+
 static void sock_fcntl_nonblock(void)
 {
 	int s = tsock(AF_INET, SOCK_STREAM);
@@ -3298,7 +3546,8 @@ static void v6_v6only_listener(void)
 	X(tcp_bind_inuse) X(tcp_listen_getsockname) X(tcp_echo_1mib) X(tcp_connect_refused) \
 	X(tcp_nb_connect) X(tcp_nb_connect_refused) X(tcp_accept_connect_back) \
 	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind) X(tcp_peer_rst_read) \
-	X(tcp_peer_close_poll) X(udp_refused) X(tcp_bind_before_connect)
+	X(tcp_peer_close_poll) X(udp_refused) X(tcp_bind_before_connect) X(tcp_info_connected) \
+	X(udp_tcp_level_opts)
 
 #define BOTH(f) \
 	static void f##_4(void) { f(AF_INET); } \
@@ -3399,6 +3648,13 @@ static const struct check checks[] = {
 	ONE(sock_bufsizes)
 	ONE(sock_linger)
 	ONE(sock_opt_errors)
+	ONE(tcp_info_closed)
+	ONE(tcp_info_listen)
+	ONE(tcp_info_short)
+	ONE(tcp_info_close_wait)
+	ONE(tcp_congestion)
+	ONE(tcp_congestion_before_connect)
+	ONE(tcp_congestion_accept)
 	ONE(sock_fcntl_nonblock)
 	ONE(sock_fionbio)
 	ONE(sock_close_ebadf)
