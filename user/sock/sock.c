@@ -1664,7 +1664,9 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		default: return -ENOPROTOOPT;
 		}
 	} else if (level == IPPROTO_TCP && k->type != SOCK_STREAM) {
-		return -EOPNOTSUPP; /* udp_getsockopt → ip_getsockopt: not SOL_IP */
+		/* udp_getsockopt hands other levels to ip_getsockopt (EOPNOTSUPP) or, for
+		 * AF_INET6, to ipv6_getsockopt (ENOPROTOOPT). */
+		return k->family == AF_INET6 ? -ENOPROTOOPT : -EOPNOTSUPP;
 	} else if (level == IPPROTO_TCP && (name == TCP_INFO || name == TCP_CONGESTION)) {
 		if (name == TCP_INFO) {
 			struct linux_tcp_info ti;
