@@ -6,7 +6,8 @@
 writes two PNGs into --out-dir:
 
 - bench-ratios.png: sluice's throughput divided by the kernel's, for every measurement the
-  results hold (UDP echo, TCP bulk up and down, HTTP; IPv4 and, where it ran, IPv6). Per
+  results hold (UDP echo, TCP bulk up and down, HTTP; IPv4 and, where it ran, IPv6; TCP bulk
+  also at MTU 9000, IPv4, where that pass ran, beside the IPv4 bars at 1500). Per
   measurement two bars: against the kernel WITHOUT any XDP program on the link (the headline:
   what a user runs without sluice) and against the kernel with the sluice gate attached (the
   same receive path as sluice's frames). A line at 1.0 and issue 10's targets (UDP echo ≥ 1.5,
@@ -44,8 +45,14 @@ def _ratio(a, b):
     return a / b if a and b else None
 
 
-def _fam_label(fam):
-    return f"IPv{fam}"
+def _fam_label(fam, mtu=1500):
+    return f"IPv{fam}" + (f" MTU {mtu}" if mtu != 1500 else "")
+
+
+def _variant(label):
+    """Where a row goes among the same measurement's: IPv4, IPv4 at MTU 9000, IPv6."""
+    v = label.split("\n")[1]
+    return ("IPv6" in v, "MTU" in v)
 
 
 def ratio_rows(r):
@@ -67,7 +74,7 @@ def ratio_rows(r):
         rows.append((f"UDP echo\n{_fam_label(fam)}", _ratio(s, k), _ratio(s, g), UDP_TARGET,
                      alt, "udp"))
 
-    def tcp(t, fam):
+    def tcp(t, fam, mtu=1500):
         if not t:
             return
         bulk, http = t.get("bulk") or {}, t.get("http") or {}
@@ -75,8 +82,10 @@ def ratio_rows(r):
             s, k, g = ((bulk.get(f"{d}/{x}") or {}).get("gbps_median")
                        for x in ("sluice", "kernel", "kernel_gate"))
             if s:
-                rows.append((f"TCP bulk {d}\n{_fam_label(fam)}", _ratio(s, k), _ratio(s, g),
-                             BULK_TARGET, None, "bulk"))
+                rows.append((f"TCP bulk {d}\n{_fam_label(fam, mtu)}", _ratio(s, k),
+                             _ratio(s, g), BULK_TARGET, None, "bulk"))
+        if mtu != 1500:  # the bulk figures are what that pass is for
+            return
         keys = sorted({k.rsplit("/", 1)[0] for k in http},
                       key=lambda k: (int(k.rsplit("c", 1)[1]), k))
         main = (t.get("config") or {}).get("http_conns")
@@ -95,12 +104,14 @@ def ratio_rows(r):
     udp(r.get("udp6"), 6)
     tcp(r.get("tcp"), 4)
     tcp(r.get("tcp6"), 6)
+    tcp(r.get("tcp9000"), 4, 9000)
     # Measurements together (UDP, bulk up, bulk down, HTTP by request and concurrency), IPv4
-    # before IPv6 within each; sorted() is stable, so the HTTP keys keep their order.
+    # (then IPv4 at MTU 9000) before IPv6 within each; sorted() is stable, so the HTTP keys
+    # keep their order.
     order = {"udp": 0, "bulk": 1, "http": 2}
     rows = sorted(rows, key=lambda x: (order[x[5]], "down" in x[0].split("\n")[0],
                                        x[0].split("\n")[0] if x[5] != "http" else "",
-                                       x[0].split("\n")[1].split()[-1]))
+                                       _variant(x[0])))
     return rows
 
 
@@ -116,6 +127,8 @@ def dates_line(r):
     p = r.get("parts") or {}
     day = lambda s: s.replace("T", " ")[:16] if s else "never"
     out = [f"UDP {day(p.get('udp'))}", f"TCP {day(p.get('tcp'))}"]
+    if p.get("tcp9000"):
+        out.append(f"TCP MTU 9000 {day(p.get('tcp9000'))}")
     if p.get("udp6") or p.get("tcp6"):
         out += [f"UDP6 {day(p.get('udp6'))}", f"TCP6 {day(p.get('tcp6'))}"]
     return "runs: " + ", ".join(out)

@@ -4,15 +4,16 @@ for the charts when it is installed).
 
 Reads build/bench/{raw.jsonl, server-*.json, mode-*.txt, pipe-*.json, pipe-*.annotate.txt} (UDP
 over IPv4), build/bench/udp6/ (the same files of the IPv6 pass, when it ran), through
-bench/tcp_report.py, build/bench/tcp/ and tcp6/, and through bench/pipe_tcp_report.py the TCP
-pipe-device counts (build/bench/pipe-tcp-*); writes build/bench/results.json (the IPv6 pass
-under "udp6" and "tcp6", the TCP pipe counts under "pipe_tcp", issue 10's instruction budgets,
+bench/tcp_report.py, build/bench/tcp/, tcp6/ and tcp9000/ (the TCP part over IPv4 at MTU 9000),
+and through bench/pipe_tcp_report.py the TCP pipe-device counts (build/bench/pipe-tcp-*); writes
+build/bench/results.json (the IPv6 pass under "udp6" and "tcp6", the MTU 9000 pass under
+"tcp9000", the TCP pipe counts under "pipe_tcp", issue 10's instruction budgets,
 PASS or FAIL, under "budgets") and replaces the generated section of docs/benchmarks.md
 (between the bench:results markers; appended when the markers are missing), which links the
 two charts bench/chart.py draws next to the document (docs/bench-ratios.png,
 docs/bench-instructions.png; without matplotlib one line says so and the report goes on).
 Without IPv6 results (a run with BENCH_FAMILIES=4, or results from before the IPv6 pass
-existed) the IPv6 sections are left out.
+existed) the IPv6 sections are left out; likewise the MTU 9000 section without its results.
 """
 import argparse
 import datetime
@@ -235,26 +236,33 @@ def markdown(r, charts=None):
     this = (parts.get("this_run") or "").split(",")
     ran = [p for p in this if p in ("udp", "tcp")]
     fams = [f for f in str(parts.get("families") or "4").split(",") if f in ("4", "6")]
-    last = (f"UDP: {parts.get('udp') or 'never'}, TCP: {parts.get('tcp') or 'never'}, UDP over "
-            f"IPv6: {parts.get('udp6') or 'never'}, TCP over IPv6: {parts.get('tcp6') or 'never'}"
+    mtus = [x for x in str(parts.get("mtus") or "1500").split(",") if x in ("1500", "9000")]
+    last = (f"UDP: {parts.get('udp') or 'never'}, TCP: {parts.get('tcp') or 'never'}, TCP at "
+            f"MTU 9000: {parts.get('tcp9000') or 'never'}, UDP over IPv6: "
+            f"{parts.get('udp6') or 'never'}, TCP over IPv6: {parts.get('tcp6') or 'never'}"
             + (f", the pipe-device counts: {parts['pipe']}" if parts.get("pipe") else "")
             + (f", queues: {parts['queues']}" if parts.get("queues") else ""))
     # Everything this section shows was measured now: both families of udp and tcp (the pipe
-    # counts come with udp over IPv4) and the queues part when it has results at all.
+    # counts come with udp over IPv4), tcp over IPv4 at both MTUs when there are MTU 9000
+    # results, and the queues part when it has results at all.
     complete = (ran == ["udp", "tcp"] and fams == ["4", "6"] and
+                ("1500" in mtus and ("9000" in mtus or not parts.get("tcp9000"))) and
                 ("queues" in this or not parts.get("queues")))
     if parts.get("this_run") and not complete:
         what = []
+        mtu_only = "tcp" in ran and "4" in fams and mtus != ["1500", "9000"]
         if ran:
             what.append(" and ".join(f"`{p}`" for p in ran) + " over " +
-                        " and ".join("IPv" + f for f in fams))
+                        " and ".join("IPv" + f for f in fams)
+                        + (f" (TCP over IPv4 at MTU {' and '.join(mtus)} only)" if mtu_only else ""))
         if "queues" in this:
             what.append("`queues`")
         if "pipe" in this or ("udp" in ran and "4" in fams):
             what.append("the pipe-device instruction counts")
+        knobs = f"`BENCH_PARTS={' '.join(this)}`" + (
+            f", `BENCH_MTUS={' '.join(mtus)}`" if mtu_only else "")
         L.append(f"This run measured only {', '.join(what) or 'none of these parts'} "
-                 f"(`BENCH_PARTS={' '.join(this)}`); the other figures below are from their last "
-                 f"run ({last}).")
+                 f"({knobs}); the other figures below are from their last run ({last}).")
     L.append("")
     L.append(f"- **Machine:** {m['cpu_model']}, {m['cores']} cores"
              f"{' (virtual machine)' if m['virtual_machine'] else ''}, {m['memory_mib']} MiB, "
@@ -326,6 +334,7 @@ def markdown(r, charts=None):
         L.append(pipe_tcp_report.budget_line(ub))
         L.append("")
     L.extend(tcp_report.markdown(r.get("tcp")))
+    L.extend(tcp_report.markdown(r.get("tcp9000"), mtu=9000))
     L.extend(pipe_tcp_report.markdown(r.get("pipe_tcp"), (r.get("parts") or {}).get("pipe")))
     L.extend(families_markdown(r))
     u6 = r.get("udp6")
@@ -737,14 +746,19 @@ def main():
     r["parts"] = {"udp": read(os.path.join(a.out, "udp-date.txt")) or None,
                   "pipe": read(os.path.join(a.out, "pipe-date.txt")) or None,
                   "tcp": read(os.path.join(a.out, "tcp", "date.txt")) or None,
+                  "tcp9000": read(os.path.join(a.out, "tcp9000", "date.txt")) or None,
                   "udp6": read(os.path.join(a.out, "udp6", "udp-date.txt")) or None,
                   "tcp6": read(os.path.join(a.out, "tcp6", "date.txt")) or None,
                   "queues": read(os.path.join(a.out, "queues", "date.txt")) or None,
                   "this_run": cfg.get("parts"),
-                  "families": str(cfg.get("families", "4"))}
+                  "families": str(cfg.get("families", "4")),
+                  "mtus": str(cfg.get("mtus", "1500"))}
     tcp = tcp_report.results(a.out, cfg)
     if tcp:
         r["tcp"] = tcp
+    tcp9000 = tcp_report.results(a.out, cfg, mtu=9000)
+    if tcp9000:
+        r["tcp9000"] = tcp9000
     ptcp = pipe_tcp_report.results(a.out)
     if ptcp:
         r["pipe_tcp"] = ptcp

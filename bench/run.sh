@@ -2,11 +2,12 @@
 # `make bench`: UDP echo over a veth pair between two network namespaces this script creates,
 # against four servers on the same link, then the stack's instruction counts over the pipe device
 # (UDP echo; TCP bulk and request/response); then TCP bulk transfer and HTTP on the same link
-# (bench/tcp.sh, sourced from here); then `sluice run --queues 2` against `--queues 1` and the
-# plain kernel on a 2-queue veth pair, UDP echo and HTTP (bench/queues.sh, namespaces of its own,
-# about 2½ minutes); then 100 MiB transfers under random loss, sluice against the kernel
-# (bench/loss.sh, namespaces of its own); then the same redis-server and nginx binaries under
-# `sluice exec` and on the kernel (bench/apps.sh, namespaces of its own, about 2 minutes).
+# (bench/tcp.sh, sourced from here), at the link's MTU 1500 and again at 9000; then `sluice run
+# --queues 2` against `--queues 1` and the plain kernel on a 2-queue veth pair, UDP echo and HTTP
+# (bench/queues.sh, namespaces of its own, about 2½ minutes); then 100 MiB transfers under random
+# loss, sluice against the kernel (bench/loss.sh, namespaces of its own); then the same
+# redis-server and nginx binaries under `sluice exec` and on the kernel (bench/apps.sh,
+# namespaces of its own, about 2 minutes).
 #
 #   gen namespace  $NS_GEN: $IF_GEN 10.$NET.0.1/24   udpgen (CPU 0)
 #     │ veth (tx checksum offload off on both ends, IPv6 off until the IPv6 pass)
@@ -18,6 +19,13 @@
 # static neighbour entries both ways) and the UDP and TCP parts run again against fd00:$NET::1 /
 # ::2 / ::3 with the same targets and method, except the reflector (IPv4 only) and the perf
 # profiles (BENCH_PERF6=1 adds them). Results in build/bench/udp6/ and build/bench/tcp6/.
+#
+# MTU 9000 pass (BENCH_MTUS, default "1500 9000"): after the IPv4 TCP part at the pair's MTU
+# (1500) and before the IPv6 pass, the TCP part runs again over IPv4 with both veth ends at MTU
+# 9000 (set before the gate attaches, put back after), results in build/bench/tcp9000/: bulk
+# both ways, 2 runs per target, HTTP GET /bytes/64 at 16 connections only (bench/tcp.sh lists
+# its knobs). BENCH_MTUS=1500 skips it, BENCH_MTUS=9000 runs it alone (the 1500 results are
+# reported again); the IPv6 pass stays at 1500.
 #
 # Targets, in order: kernel (no XDP program on the link), kernel+gate (the sluice gate attached
 # with an owned-address rule for .3; the kernel's traffic passes through it), reflector (raw
@@ -36,7 +44,9 @@
 # sections;
 # pipe: below). bench/tcp.sh, bench/queues.sh, bench/loss.sh and bench/apps.sh list their knobs. BENCH_FAMILIES="4 6" (either alone: the other
 # family's last results are reported again), BENCH_REPEAT6 (UDP runs per target over IPv6;
-# default BENCH_REPEAT), BENCH_PERF6=0. docs/benchmarks.md explains the method.
+# default BENCH_REPEAT), BENCH_PERF6=0, BENCH_MTUS="1500 9000" (the IPv4 TCP part's MTUs;
+# either alone: the other's last results are reported again). docs/benchmarks.md explains the
+# method.
 #
 # The pipe-device counts (bench/pipe_echo.c for UDP, bench/pipe_tcp.c for TCP: callgrind, no
 # kernel, deterministic; about a minute) run with the udp part when IPv4 is among the families,
@@ -67,6 +77,7 @@ PIPE_TCP_CONNS=${BENCH_PIPE_TCP_CONNS:-1 16}
 TARGETS=${BENCH_TARGETS:-kernel kernel_gate reflector sluice}
 PARTS=" ${BENCH_PARTS:-udp tcp queues loss apps} "
 FAMILIES=" ${BENCH_FAMILIES:-4 6} " # the UDP and TCP parts run once per family; loss is IPv4
+MTUS=" ${BENCH_MTUS:-1500 9000} " # the TCP part over IPv4 runs once per MTU; IPv6 at 1500
 REPEAT6=${BENCH_REPEAT6:-$REPEAT}
 PERF6=${BENCH_PERF6:-0}
 PORT=7777
@@ -159,6 +170,11 @@ PIPE=0
 LINK=0 # the veth link, for the udp, tcp and loss parts (queues makes a 2-queue pair of its own)
 [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" loss "* ]] && LINK=1
 [[ $FAMILIES == *" 4 "* || $FAMILIES == *" 6 "* ]] || die "BENCH_FAMILIES names neither 4 nor 6"
+for m in $MTUS; do
+	[[ $m == 1500 || $m == 9000 ]] || die "BENCH_MTUS: $m is neither 1500 nor 9000"
+done
+[[ -z ${BENCH_MTU:-} ]] || die "BENCH_MTU is gone: the TCP part runs at every MTU of BENCH_MTUS" \
+	"(default \"1500 9000\"; BENCH_MTUS=9000 for the MTU 9000 pass alone, results in $OUT/tcp9000)"
 # Other work on the machine during the run makes every number worse: note who else used CPU.
 rm -f "$OUT"/others-cpu.json
 [[ $PARTS == *" udp "* && $FAMILIES == *" 4 "* ]] && rm -f "$OUT"/napi.txt "$OUT"/perf-*.txt \
@@ -297,6 +313,7 @@ ipv6_on() {
 # use_family 4|6: the addresses and result directories the parts use from now on.
 use_family() {
 	FAM=$1
+	TCP_MTU=1500
 	if [[ $FAM == 6 ]]; then
 		GEN_IP=$GEN_IP6 KERNEL_IP=$KERNEL_IP6 STACK_IP=$STACK_IP6 PLEN=64
 		UD=$OUT/udp6 TD=$OUT/tcp6
@@ -304,6 +321,12 @@ use_family() {
 		GEN_IP=$GEN_IP4 KERNEL_IP=$KERNEL_IP4 STACK_IP=$STACK_IP4 PLEN=24
 		UD=$OUT TD=$OUT/tcp
 	fi
+}
+# use_mtu 1500|9000 (after use_family 4): the TCP part's pass at that MTU from now on; tcp_part
+# sets it on both veth ends before the gate attaches and puts the pair's own back at its end.
+use_mtu() {
+	TCP_MTU=$1
+	if [[ $1 == 9000 ]]; then TD=$OUT/tcp9000; else TD=$OUT/tcp; fi
 }
 hostport() { [[ $1 == *:* ]] && echo "[$1]:$2" || echo "$1:$2"; } # hostport ADDR PORT
 # Where the server side's receive work runs. veth has no interrupt: without NAPI a frame is
@@ -504,7 +527,18 @@ for fam in 4 6; do # IPv4 first, with IPv6 still off on the link; then the IPv6 
 		ipv6_on
 	fi
 	[[ $PARTS == *" udp "* ]] && udp_part
-	[[ $PARTS == *" tcp "* ]] && tcp_part
+	[[ $PARTS == *" tcp "* ]] || continue
+	if [[ $fam == 6 ]]; then
+		tcp_part # at the pair's MTU
+		continue
+	fi
+	for mtu in 1500 9000; do # IPv4: once per MTU of BENCH_MTUS, 9000 still with IPv6 off
+		[[ $MTUS == *" $mtu "* ]] || continue
+		[[ $mtu == 9000 ]] && say "MTU 9000 pass: the TCP part again, both veth ends at MTU 9000"
+		use_mtu $mtu
+		tcp_part
+	done
+	use_mtu 1500
 done
 use_family 4
 [[ $PARTS == *" queues "* ]] && queues_part
@@ -526,6 +560,8 @@ CONFIG+=" parts=$(echo $PARTS | tr " " ,) tcp_repeat=$TCP_REPEAT bulk_bytes=$BUL
 CONFIG+=" bulk_seconds=$BULK_SECONDS http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS"
 CONFIG+=" http_conns_high=$HTTP_CONNS_HIGH families=$(echo $FAMILIES | tr " " ,) repeat6=$REPEAT6"
 CONFIG+=" tcp_repeat6=$TCP_REPEAT6 http_paths6=$(echo $HTTP_PATHS6 | tr " " ,)"
+CONFIG+=" mtus=$(echo $MTUS | tr " " ,) tcp_repeat9000=$TCP_REPEAT9000"
+CONFIG+=" http_paths9000=$(echo $HTTP_PATHS9000 | tr " " ,) http_conns_high9000=$HTTP_CONNS_HIGH9000"
 if [[ $PARTS == *" udp "* || $PARTS == *" tcp "* || $PARTS == *" queues "* || $PIPE == 1 ]]; then
 	$PY bench/report.py --out "$OUT" --doc docs/benchmarks.md \
 		--elapsed "$($PY -c "print($END - $START)")" --config "$CONFIG" ||

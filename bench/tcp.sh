@@ -22,13 +22,17 @@
 # so --busy-poll there makes every kernel figure a measurement beside a spinning neighbour
 # (tried: khttp fell from ~134 k to ~94 k req/s) — not a comparison to publish.
 #
-# BENCH_MTU=9000 (default: the pair's own, 1500) runs this whole part, bulk and HTTP, for
-# every target at that MTU on both ends of the pair: sluice on multi-buffer AF_XDP behind the
-# gate, the kernel behind the gate, and the plain kernel (no XDP program). The MTU is set
-# before the gate attaches and put back at the end of the part, so the other parts keep theirs;
-# it is written to $TD/mtu.txt. The results replace the part's usual ones (and their table in
-# docs/benchmarks.md), so label them: e.g.
-#   BENCH_PARTS=tcp BENCH_FAMILIES=4 BENCH_MTU=9000 make bench
+# At MTU 9000 (run.sh's BENCH_MTUS, default "1500 9000": after the IPv4 pass at the pair's
+# 1500, a pass of its own over IPv4 with TCP_MTU=9000 and TD=$OUT/tcp9000, before the IPv6 pass)
+# this part runs for every target at that MTU on both ends of the pair: sluice on multi-buffer
+# AF_XDP behind the gate, the kernel behind the gate, and the plain kernel (no XDP program).
+# The MTU is set before the gate attaches and put back at the end of the part, so the other
+# parts keep theirs; it is written to $TD/mtu.txt. Lighter than the 1500 pass by default:
+# BENCH_TCP_REPEAT9000 (default 2, at most BENCH_TCP_REPEAT) runs per target, HTTP only
+# BENCH_HTTP_PATHS9000="/bytes/64" (empty: no HTTP runs) at BENCH_HTTP_CONNS and
+# BENCH_HTTP_CONNS_HIGH9000=0 (no high-concurrency row), no perf profiles unless
+# BENCH_PERF9000=1. The 9000 pass alone, the 1500 results reported again:
+#   BENCH_PARTS=tcp BENCH_FAMILIES=4 BENCH_MTUS=9000 make bench
 #
 # Over IPv6 (run.sh's use_family 6: the same targets on fd00:NET::/64, results in $OUT/tcp6)
 # BENCH_TCP_REPEAT6 (default 2, at most BENCH_TCP_REPEAT) runs per target and
@@ -43,11 +47,15 @@ HTTP_CONNS_HIGH=${BENCH_HTTP_CONNS_HIGH:-64}
 HTTP_PATHS="/ /bytes/64"
 TCP_REPEAT6=${BENCH_TCP_REPEAT6:-$((TCP_REPEAT < 2 ? TCP_REPEAT : 2))}
 HTTP_PATHS6=${BENCH_HTTP_PATHS6:-/bytes/64}
-TCP_MTU=${BENCH_MTU:-}
+TCP_REPEAT9000=${BENCH_TCP_REPEAT9000:-$((TCP_REPEAT < 2 ? TCP_REPEAT : 2))}
+HTTP_PATHS9000=${BENCH_HTTP_PATHS9000-/bytes/64} # set and empty: no HTTP runs at MTU 9000
+HTTP_CONNS_HIGH9000=${BENCH_HTTP_CONNS_HIGH9000:-0}
+PERF9000=${BENCH_PERF9000:-0}
+TCP_MTU=1500 # the MTU of the pass (run.sh's use_mtu): 9000 for the pass into $OUT/tcp9000
 DISCARD_PORT=9
 SINK_PORT=5001
 HTTP_PORT=80
-TD=$OUT/tcp # $OUT/tcp6 for the IPv6 pass (use_family in run.sh)
+TD=$OUT/tcp # $OUT/tcp6 for the IPv6 pass, $OUT/tcp9000 at MTU 9000 (use_family, use_mtu)
 SL_PID=
 KH_PID=
 SINK_PID=
@@ -271,6 +279,7 @@ http_run() {
 perf_ok() {
 	local want=${BENCH_PERF:-1}
 	[[ $FAM == 6 ]] && want=$PERF6
+	[[ $TCP_MTU == 9000 ]] && want=$PERF9000
 	[[ $want == 1 ]] && command -v perf >/dev/null &&
 		perf record -q -e cpu-clock -o "$TMP/perf.test" -- true >/dev/null 2>&1
 }
@@ -311,16 +320,21 @@ tcp_mtu() {
 
 # --- the part ----------------------------------------------------------------------------
 tcp_part() {
-	local r p reps=$TCP_REPEAT paths=$HTTP_PATHS
+	local r p reps=$TCP_REPEAT paths=$HTTP_PATHS high=$HTTP_CONNS_HIGH
 	[[ $FAM == 6 ]] && reps=$TCP_REPEAT6 paths=$HTTP_PATHS6
+	[[ $TCP_MTU == 9000 ]] && reps=$TCP_REPEAT9000 paths=$HTTP_PATHS9000 high=$HTTP_CONNS_HIGH9000
 	local t0
 	t0=$(date +%s.%N)
 	rm -rf "$TD"
 	mkdir -p "$TD"
 	date -Iseconds >"$TD/date.txt"
+	# This pass's own knobs: reported with its results, also when a later run reports them again.
+	echo "tcp_repeat=$reps bulk_bytes=$BULK_BYTES bulk_seconds=$BULK_SECONDS" \
+		"http_seconds=$HTTP_SECONDS http_conns=$HTTP_CONNS http_conns_high=$high" \
+		"http_paths=$(echo $paths | tr ' ' ,)" >"$TD/config.txt"
 	local mtu0
 	mtu0=$(tcp_mtu)
-	if [[ -n $TCP_MTU && $TCP_MTU != "$mtu0" ]]; then
+	if [[ $TCP_MTU != "$mtu0" ]]; then
 		# A veth refuses an MTU that the XDP program attached to it cannot take: change it
 		# with no gate attached (sluice's, built as xdp.frags, is attached again below).
 		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
@@ -329,8 +343,8 @@ tcp_part() {
 	tcp_mtu >"$TD/mtu.txt"
 	for t in wrk curl; do command -v $t >/dev/null || die "missing $t (make deps installs it)"; done
 	say "tcp: bulk (up to $BULK_BYTES bytes or ${BULK_SECONDS} s per kernel-sent run) and HTTP" \
-		"(wrk -t1 -c$HTTP_CONNS -d${HTTP_SECONDS}s), $reps runs per target, IPv$FAM," \
-		"MTU $(cat "$TD/mtu.txt")"
+		"(wrk -t1 -c$HTTP_CONNS -d${HTTP_SECONDS}s, GET ${paths:-nothing}), $reps runs per" \
+		"target, IPv$FAM, MTU $(cat "$TD/mtu.txt")"
 
 	# Behind the gate: sluice (discard + HTTP in one process) and khttp, side by side.
 	in_srv "$SLUICE" attach "$IF_SRV" >"$TMP/attach.out" 2>&1 ||
@@ -370,10 +384,10 @@ tcp_part() {
 			http_run kernel_gate "$KERNEL_IP" "$p" "$HTTP_CONNS" "$r"
 		done
 	done
-	if [[ $HTTP_CONNS_HIGH -gt 0 ]]; then
+	if [[ $high -gt 0 ]]; then
 		for r in $(seq "$reps"); do
-			[[ $ok -eq 1 ]] && http_run sluice "$STACK_IP" /bytes/64 "$HTTP_CONNS_HIGH" "$r"
-			http_run kernel_gate "$KERNEL_IP" /bytes/64 "$HTTP_CONNS_HIGH" "$r"
+			[[ $ok -eq 1 ]] && http_run sluice "$STACK_IP" /bytes/64 "$high" "$r"
+			http_run kernel_gate "$KERNEL_IP" /bytes/64 "$high" "$r"
 		done
 	fi
 	if perf_ok; then

@@ -2,9 +2,10 @@
 
 Reads build/bench/tcp/{raw.jsonl, mode-*.txt, server-*.json, perf-*-classes.json, ...}, returns
 the "tcp" object of results.json and its Markdown; the same from build/bench/tcp6/ for the IPv6
-pass ("tcp6", family=6). `python3 bench/tcp_report.py --classify
-SCRIPT` turns `perf script -F comm,tid,ip,sym,dso` output (call graphs) into the category shares
-the report shows (run by bench/tcp.sh at bench time, so the samples need not be kept).
+pass ("tcp6", family=6) and from build/bench/tcp9000/ for the pass over IPv4 at MTU 9000
+("tcp9000", mtu=9000). `python3 bench/tcp_report.py --classify SCRIPT` turns `perf script -F
+comm,tid,ip,sym,dso` output (call graphs) into the category shares the report shows (run by
+bench/tcp.sh at bench time, so the samples need not be kept).
 """
 import json
 import os
@@ -25,13 +26,26 @@ TARGETS6 = [
     ("kernel", "kernel, no XDP (baseline)"),
     ("kernel_gate", "kernel, gate attached (same path)"),
 ]
+# At MTU 9000 likewise: the issue's target there is against the kernel without XDP.
+TARGETS9000 = [
+    ("sluice", "sluice"),
+    ("kernel", "kernel, no XDP (headline)"),
+    ("kernel_gate", "kernel, gate attached (same path)"),
+]
 DIRS = {
     "up": "kernel (gen) → server: tcpbulk send → sluice `--discard` / kernel tcpbulk sink",
     "down": "server → kernel (gen): sluice `--send` / kernel tcpbulk send → tcpbulk sink",
 }
-# What the issue asks for, sluice / the kernel on the same path.
+# What the issue asks for, sluice / the kernel on the same path; at MTU 9000 bulk only, sluice /
+# the kernel without XDP.
 BULK_TARGET = 1.0
 HTTP_TARGET = 1.5
+
+
+def pass_dir(family=4, mtu=1500):
+    """The directory of build/bench/ that one pass of the TCP part writes (and results.json's
+    key for it): tcp (IPv4), tcp6 (IPv6), tcp9000 (IPv4 at MTU 9000)."""
+    return "tcp6" if family == 6 else "tcp9000" if mtu == 9000 else "tcp"
 
 
 def _read(path, default=""):
@@ -177,16 +191,21 @@ def _paired(a, b, key):
     return [min(v), max(v)] if v else None
 
 
-def ratios(bulk, http, http_conns):
+def ratios(bulk, http, http_conns, mtu=1500):
+    """sluice / kernel for every measurement, against the kernel with the gate and without XDP.
+    The targets: at MTU 1500 bulk and HTTP against the kernel with the gate; at 9000 bulk
+    only, against the kernel without XDP."""
     out = []
+    jumbo = mtu == 9000
     for d in DIRS:
         s, g, k = (bulk.get(f"{d}/{t}", {}).get("gbps_median") for t in
                    ("sluice", "kernel_gate", "kernel"))
         out.append({"what": f"bulk {d}", "vs": "kernel_gate", "ratio": _ratio(s, g),
                     "paired": _paired(bulk.get(f"{d}/sluice", {}),
                                       bulk.get(f"{d}/kernel_gate", {}), "gbps"),
-                    "target": BULK_TARGET})
-        out.append({"what": f"bulk {d}", "vs": "kernel", "ratio": _ratio(s, k), "target": None})
+                    "target": None if jumbo else BULK_TARGET})
+        out.append({"what": f"bulk {d}", "vs": "kernel", "ratio": _ratio(s, k),
+                    "target": BULK_TARGET if jumbo else None})
     for key in sorted({k.rsplit("/", 1)[0] for k in http},
                       key=lambda k: (int(k.rsplit("c", 1)[1]), k)):
         s, g, k = (http.get(f"{key}/{t}", {}) for t in ("sluice", "kernel_gate", "kernel"))
@@ -201,7 +220,7 @@ def ratios(bulk, http, http_conns):
                         "srv_cpu_per_request_ratio": _ratio(
                             (s.get("cpu_us_per_request_median_run") or [0, 0])[1],
                             (g.get("cpu_us_per_request_median_run") or [0, 0])[1]),
-                        "target": HTTP_TARGET if main else None})
+                        "target": HTTP_TARGET if main and not jumbo else None})
         if k:
             out.append({"what": f"HTTP GET {key}", "vs": "kernel",
                         "ratio": _ratio(s.get("rps_median"), k.get("rps_median")),
@@ -323,12 +342,32 @@ def perf_results(td, runs):
 
 
 # --- results and Markdown ---------------------------------------------------------------------
-def results(out, cfg, family=4):
-    """The TCP summary of one family (IPv4: build/bench/tcp, IPv6: build/bench/tcp6), None when
-    that part never ran."""
-    td = os.path.join(out, "tcp6" if family == 6 else "tcp")
+def _config(text):
+    """key=value words (bench/tcp.sh's config.txt), numbers as numbers."""
+    cfg = {}
+    for kv in text.split():
+        k, _, v = kv.partition("=")
+        for conv in (int, float, str):
+            try:
+                cfg[k] = conv(v)
+                break
+            except ValueError:
+                pass
+    return cfg
+
+
+def results(out, cfg, family=4, mtu=1500):
+    """The TCP summary of one pass (IPv4: build/bench/tcp, IPv6: build/bench/tcp6, IPv4 at MTU
+    9000: build/bench/tcp9000), None when that pass never ran."""
+    td = os.path.join(out, pass_dir(family, mtu))
     if family == 6:  # the IPv6 pass's own repeat count
         cfg = dict(cfg, tcp_repeat=cfg.get("tcp_repeat6", cfg.get("tcp_repeat")))
+    elif mtu == 9000:  # and the MTU 9000 pass's
+        cfg = dict(cfg, tcp_repeat=cfg.get("tcp_repeat9000", cfg.get("tcp_repeat")),
+                   http_conns_high=cfg.get("http_conns_high9000", 0))
+    # The knobs the pass ran with, as bench/tcp.sh wrote them (results reported again from an
+    # older run keep theirs; before config.txt existed: this run's).
+    cfg = dict(cfg, **_config(_read(os.path.join(td, "config.txt"))))
     runs = []
     for line in _read(os.path.join(td, "raw.jsonl")).splitlines():
         try:
@@ -347,6 +386,7 @@ def results(out, cfg, family=4):
     calib = [r for r in runs if r["kind"] == "bulk" and r["run"] == "calibrate"]
     return {
         "family": family,
+        "mtu": int(_read(os.path.join(td, "mtu.txt"), "0") or 0) or None,
         "date": _read(os.path.join(td, "date.txt")),
         "elapsed_s": float(_read(os.path.join(td, "elapsed.txt"), "0") or 0),
         "xdp_mode": {"xdp": m.group(1) if m else None, "xsk": m.group(2) if m else None,
@@ -354,14 +394,15 @@ def results(out, cfg, family=4):
                      "native" if gate == "xdp" else gate or None},
         "napi": _read(os.path.join(td, "napi.txt")),
         "config": {k: cfg.get(k) for k in ("tcp_repeat", "bulk_bytes", "bulk_seconds",
-                                           "http_seconds", "http_conns", "http_conns_high")},
+                                           "http_seconds", "http_conns", "http_conns_high",
+                                           "http_paths")},
         "down_bytes": next((r["sender"]["bytes"] for r in runs if r["kind"] == "bulk" and
                             r["dir"] == "down" and r["target"] == "sluice" and
                             r["run"].isdigit() and r.get("sender")), None),
         "calibration": calib[-1] if calib else None,
         "bulk": bulk,
         "http": http,
-        "ratios": ratios(bulk, http, http_conns),
+        "ratios": ratios(bulk, http, http_conns, mtu),
         "sluice_server": {"counters": {k: v for k, v in (srv.get("counters") or {}).items() if v},
                           "frames_total": srv.get("frames_total"),
                           "frames_returned": srv.get("frames_returned"),
@@ -377,20 +418,56 @@ def _pct(x):
     return f"{x * 100:.0f}%"
 
 
-def markdown(t, family=4):
+def _ratio_text(o):
+    """A ratio row's ratio, two decimals; three where two would print 1.00 for a ratio that
+    misses 1.0 by a hair."""
+    rt = f"{o['ratio']:.2f}"
+    if o["target"] and o["ratio"] < o["target"] <= float(rt):
+        rt = f"{o['ratio']:.3f}"
+    return rt
+
+
+def markdown(t, family=4, mtu=1500):
+    """One pass's section: IPv4 (family 4), IPv6 (family 6) or IPv4 at MTU 9000 (mtu 9000)."""
     if not t:
         return []
     cfg = t["config"]
     mode = t["xdp_mode"]
     v6 = family == 6
-    targets = TARGETS6 if v6 else TARGETS
-    L = ["#### TCP over IPv6: every run" if v6 else "### TCP: bulk transfer and HTTP", ""]
-    L.append(f"TCP part{' over IPv6 (fd00:X::/64)' if v6 else ''} run on {t['date']} in "
-             f"{t['elapsed_s']:.0f} s (same machine and link as "
-             f"above). Gate attached in {mode.get('gate_attach') or '?'} mode; sluice: "
-             f"{mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode. Server receive work "
-             f"behind the gate: {t.get('napi') or '?'}. Runs alternate sluice / kernel+gate; the "
-             "kernel without XDP runs last.")
+    jumbo = mtu == 9000
+    base = v6 or jumbo  # the kernel without XDP first: the baseline (IPv6), the headline (9000)
+    targets = TARGETS6 if v6 else TARGETS9000 if jumbo else TARGETS
+    at = f" at MTU {t['mtu']}" if t.get("mtu") else ""
+    if jumbo:
+        mss = f"TCP MSS {t['mtu'] - 40}, " if t.get("mtu") else ""
+        paths = cfg.get("http_paths")  # None: results from before bench/tcp.sh wrote it
+        if paths is None:
+            http = "HTTP as in the table below"
+        elif not paths:
+            http = "no HTTP runs"
+        else:
+            http = (f"HTTP only {', '.join(f'`GET {p}`' for p in str(paths).split(','))} at "
+                    f"{cfg['http_conns']} connections"
+                    + ("" if cfg.get("http_conns_high") else " (no high-concurrency row)"))
+        L = ["### TCP at MTU 9000", ""]
+        L.append(f"The TCP part again over IPv4 with both veth ends{at} ({mss}sluice on "
+                 f"multi-buffer AF_XDP: a full-size frame spans several UMEM buffers), run on "
+                 f"{t['date']} in {t['elapsed_s']:.0f} s, after the part at the pair's MTU "
+                 "(1500; the MTU is set before the gate attaches and put back after). Same "
+                 f"machine and link as above. Gate attached in {mode.get('gate_attach') or '?'} "
+                 f"mode; sluice: {mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode. "
+                 f"Server receive work behind the gate: {t.get('napi') or '?'}. Runs alternate "
+                 "sluice / kernel+gate; the kernel without XDP runs last. Lighter than at MTU "
+                 f"1500: {cfg['tcp_repeat']} runs per target, {http}, no perf profiles unless "
+                 "`BENCH_PERF9000=1`.")
+    else:
+        L = ["#### TCP over IPv6: every run" if v6 else "### TCP: bulk transfer and HTTP", ""]
+        L.append(f"TCP part{' over IPv6 (fd00:X::/64)' if v6 else ''} run on {t['date']} in "
+                 f"{t['elapsed_s']:.0f} s{at} (same machine and link as "
+                 f"above). Gate attached in {mode.get('gate_attach') or '?'} mode; sluice: "
+                 f"{mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode. Server receive "
+                 f"work behind the gate: {t.get('napi') or '?'}. Runs alternate sluice / "
+                 "kernel+gate; the kernel without XDP runs last.")
     L.append("")
     down = t.get("down_bytes")
     L.append(f"**Bulk.** {cfg['tcp_repeat']} runs per target and direction, the median is the "
@@ -463,7 +540,16 @@ def markdown(t, family=4):
                          f"{busy} | {e['cpu_us_per_request_median_run'][1]:.1f} |")
         L.append("")
 
-    if v6:
+    if jumbo:
+        L.append("Ratios, sluice / kernel, of the medians. **The headline is the kernel without "
+                 "XDP** (no XDP program on the veth: what a user runs at MTU 9000 without "
+                 "sluice); the kernel with the gate attached (the same path) is beside it. *run "
+                 "by run*: the lowest and highest ratio of run r of sluice to run r of "
+                 "kernel+gate (they alternate, so each pair saw the same conditions); the kernel "
+                 "without XDP runs last, so its ratios have no pairs. *target* is the issue's at "
+                 "MTU 9000: bulk ≥ 1.0 × the kernel without XDP in both directions (no HTTP "
+                 "target here). For latency and CPU per request lower is better.")
+    elif v6:
         L.append("Ratios, sluice / kernel, of the medians. **The baseline is the kernel without "
                  "sluice** (no XDP program on the veth); the kernel with the gate attached (the "
                  "same path) is beside it. *run by run*: the lowest and highest ratio of run r of "
@@ -484,15 +570,15 @@ def markdown(t, family=4):
              "| met |")
     L.append("|---|---|---:|---|---:|---:|---:|---:|---|")
     rows = t["ratios"]
-    if v6:  # the baseline first within each comparison
+    if base:  # the kernel without XDP first within each comparison
         rows = sorted(rows, key=lambda o: (
             [x["what"] for x in rows].index(o["what"]), o["vs"] != "kernel"))
     for o in rows:
         if o["ratio"] is None:
             continue
-        if v6:
+        if base:
             vs = "with gate (same path)" if o["vs"] == "kernel_gate" else \
-                "**without XDP (baseline)**"
+                f"**without XDP ({'headline' if jumbo else 'baseline'})**"
         else:
             vs = "with gate (same path)" if o["vs"] == "kernel_gate" else "without XDP"
         p50 = f"{o['p50_ratio']:.2f}" if o.get("p50_ratio") else ""
@@ -501,12 +587,20 @@ def markdown(t, family=4):
         pr = f"{o['paired'][0]:.2f}–{o['paired'][1]:.2f}" if o.get("paired") else ""
         tg = f"≥ {o['target']:.1f}" if o["target"] else ""
         met = "" if o["met"] is None else ("yes" if o["met"] else "**no**")
-        # Do not print 1.00 for a ratio that misses 1.0 by a hair.
-        rt = f"{o['ratio']:.2f}"
-        if o["target"] and o["ratio"] < o["target"] <= float(rt):
-            rt = f"{o['ratio']:.3f}"
+        rt = _ratio_text(o)
         L.append(f"| {o['what']} | {vs} | **{rt}** | {pr} | {p50} | {p99} | {cpr} | {tg} | {met} |")
     L.append("")
+    if jumbo:
+        judged = [o for o in t["ratios"] if o["target"] is not None]
+        if judged:
+            each = ", ".join(f"{o['what'].removeprefix('bulk ')} "
+                             + ("not measured" if o["ratio"] is None else _ratio_text(o))
+                             for o in judged)
+            ok = all(o["met"] for o in judged)
+            L.append(f"**Issue 10's target at MTU 9000** (TCP bulk ≥ {BULK_TARGET:.1f} × the "
+                     f"kernel without XDP, both directions): {each} — "
+                     + ("**met**." if ok else "**not met**."))
+            L.append("")
 
     s = t["sluice_server"]
     if s.get("frames_total") is not None:
