@@ -267,7 +267,7 @@ def window(t0, t1, everyone=False):
 
 
 def case(name, frames, counter=None, delta="n", need=None, allow=None, post=None, reps=3,
-         wait=0.5, gap=None, everyone=False):
+         wait=0.3, gap=None, everyone=False):
     """frames(i) -> the frames of repetition i. counter: an EXPECTED key that must grow by
     reps ("n"), or at least 1 ("+"). need: a predicate at least one answer must match; allow:
     what else may come back (default: only what `need` matches). post(answers, delta) -> an

@@ -9,19 +9,19 @@
 # (iperf3 -J, the client's) is checked by tests/net/iperf3_json.py (/usr/bin/python3):
 #
 #   (a) server   iperf3 -s -1 -B ADDR in the stack namespace; kernel client in the peer:
-#                iperf3 -c ADDR -t 2 -J. The client exits 0; its report has no "error", bytes
+#                iperf3 -c ADDR -t 1 -J. The client exits 0; its report has no "error", bytes
 #                sent and received > 0, retransmits/snd_cwnd in every interval (the client's
 #                TCP_INFO), receiver_tcp_congestion (the server's TCP_CONGESTION) a name; the
 #                server leaves after the one test with exit status 0 and printed no error
 #                (no "iperf3: ..." line: a server reports a failed getsockopt so, and goes on).
-#   (b) client   kernel iperf3 -s -1 -B PEER_IP in the peer; iperf3 -c PEER_IP -t 2 -J in the
+#   (b) client   kernel iperf3 -s -1 -B PEER_IP in the peer; iperf3 -c PEER_IP -t 1 -J in the
 #                stack namespace: exit 0, no "error", bytes > 0, and the sender's TCP_INFO
 #                fields (every interval: retransmits an integer >= 0, snd_cwnd > 0;
 #                end: max_snd_cwnd > 0, sum_sent.retransmits), sender_tcp_congestion a name;
 #                no error line from either side, the peer's server exits 0.
 #   (c) reverse  as (a) with -R: the stack-namespace server sends; the client's report carries
 #                the server's retransmits (end.sum_sent) and its TCP_CONGESTION name.
-#   (d) UDP      as (a) with -u -b 50M -t 2: no "error", datagrams > 0, lost < 1 %.
+#   (d) UDP      as (a) with -u -b 50M -t 1: no "error", datagrams > 0, lost < 1 %.
 # A congestion control name is never "unknown", what iperf3 reports when its getsockopt of
 # TCP_CONGESTION failed.
 # In every scenario the sluice run's report must have every key the kernel run's had (the keys
@@ -50,7 +50,7 @@ stop_peer_srv() {
 trap 'stop_peer_srv; app_cleanup' EXIT
 
 CHECK=("$PY" "$ROOT/tests/net/iperf3_json.py")
-SECS=2
+SECS=1
 RESULTS=()
 FAILED=0
 
