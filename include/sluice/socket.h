@@ -75,7 +75,23 @@ void sl_sockets_poll(struct sl_sockets *ss);
 int sl_sockets_fd(struct sl_sockets *ss);
 uint64_t sl_sockets_next(struct sl_sockets *ss);
 /* Sleep until the device is readable, the stack has something due, or timeout_ns passes
- * (0: do not sleep), then poll: 0, or -EINTR when a signal handler ran meanwhile. */
+ * (0: do not sleep), then poll: 0, or -EINTR when a signal handler ran meanwhile. What lazy
+ * calls left queued is sent before the sleep. */
 int sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns);
+
+/* Lazy polling, for an event loop (off by default). With it on, a non-blocking call
+ * (O_NONBLOCK or MSG_DONTWAIT) that can be answered from what the socket holds now (data
+ * already received, room in the send buffer, a connection already queued, a close) does not
+ * poll the stack: what it queued (the data of a send, the window update a read may owe, a
+ * FIN) leaves at the next poll, so that a round of the loop makes one poll and one TX kick
+ * rather than one per call. A receive or an accept that would fail with EAGAIN polls and
+ * looks again first (a send's EAGAIN never polled). Blocking calls are not affected. The caller must not sleep anywhere else (nor hand the
+ * thread to code that may) while sl_sockets_unflushed is true: call sl_sockets_flush. */
+void sl_sockets_set_lazy(struct sl_sockets *ss, bool on);
+/* Did a lazy call leave output that no poll has sent yet? A hint that may be read from any
+ * thread without the lock the caller keeps around the layer. */
+bool sl_sockets_unflushed(struct sl_sockets *ss);
+/* Poll the stack if sl_sockets_unflushed (the data leaves; a TX kick if the device needs one). */
+void sl_sockets_flush(struct sl_sockets *ss);
 
 #endif

@@ -30,6 +30,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,7 +43,11 @@
 #include <sys/select.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
+#include <netdb.h>
+#include <time.h>
 #include <unistd.h>
 #include "sluice/sluice.h"
 #include "sluice/socket.h"
@@ -121,6 +126,33 @@ static int (*r_dup2)(int, int);
 static int (*r_dup3)(int, int, int);
 static ssize_t (*r_sendfile)(int, int, off_t *, size_t);
 static int (*r_sigaction)(int, const struct sigaction *, struct sigaction *);
+static int (*r_epoll_pwait2)(int, struct epoll_event *, int, const struct timespec *,
+			     const sigset_t *);
+/* Calls that may sleep outside the socket layer, only settle()d. */
+static int (*r_nanosleep)(const struct timespec *, struct timespec *);
+static int (*r_clock_nanosleep)(clockid_t, int, const struct timespec *, struct timespec *);
+static unsigned (*r_sleep)(unsigned);
+static int (*r_usleep)(useconds_t);
+static int (*r_pause)(void);
+static int (*r_sigsuspend)(const sigset_t *);
+static int (*r_sigwait)(const sigset_t *, int *);
+static int (*r_sigwaitinfo)(const sigset_t *, siginfo_t *);
+static int (*r_sigtimedwait)(const sigset_t *, siginfo_t *, const struct timespec *);
+static pid_t (*r_wait)(int *);
+static pid_t (*r_waitpid)(pid_t, int *, int);
+static int (*r_waitid)(idtype_t, id_t, siginfo_t *, int);
+static pid_t (*r_wait3)(int *, int, struct rusage *);
+static pid_t (*r_wait4)(pid_t, int *, int, struct rusage *);
+static int (*r_flock)(int, int);
+static int (*r_lockf)(int, int, off_t);
+static int (*r_system)(const char *);
+static int (*r_pclose)(FILE *);
+static int (*r_getaddrinfo)(const char *, const char *, const struct addrinfo *,
+			    struct addrinfo **);
+static int (*r_getnameinfo)(const struct sockaddr *, socklen_t, char *, socklen_t, char *,
+			    socklen_t, int);
+static void (*r__exit)(int);
+static void (*r__Exit)(int);
 
 #define RESOLVE(name) r_##name = dlsym(RTLD_NEXT, #name)
 
@@ -161,6 +193,29 @@ static void resolve_all(void)
 	RESOLVE(dup3);
 	RESOLVE(sendfile);
 	RESOLVE(sigaction);
+	RESOLVE(epoll_pwait2);
+	RESOLVE(nanosleep);
+	RESOLVE(clock_nanosleep);
+	RESOLVE(sleep);
+	RESOLVE(usleep);
+	RESOLVE(pause);
+	RESOLVE(sigsuspend);
+	RESOLVE(sigwait);
+	RESOLVE(sigwaitinfo);
+	RESOLVE(sigtimedwait);
+	RESOLVE(wait);
+	RESOLVE(waitpid);
+	RESOLVE(waitid);
+	RESOLVE(wait3);
+	RESOLVE(wait4);
+	RESOLVE(flock);
+	RESOLVE(lockf);
+	RESOLVE(system);
+	RESOLVE(pclose);
+	RESOLVE(getaddrinfo);
+	RESOLVE(getnameinfo);
+	RESOLVE(_exit);
+	RESOLVE(_Exit);
 }
 
 /* Was the process started by sluice exec (its variables are removed once the stack starts)? */
@@ -232,13 +287,57 @@ static struct sleeper *sleepers; /* under G.mu */
 static __thread char thread_self;
 static void wake_sleepers(void);
 
-#define LOCK() pthread_mutex_lock(&G.mu)
-#define UNLOCK()                                                                                \
-	do {                                                                                    \
-		if (sleepers)                                                                   \
-			wake_sleepers();                                                        \
-		pthread_mutex_unlock(&G.mu);                                                    \
+/* Per thread: how deep it is inside the shim's lock (a signal handler that runs there must not
+ * enter the stack again), and whether it is an event loop over sluice sockets (it has waited
+ * for one in poll, select or epoll): only such a thread's non-blocking calls are lazy
+ * (sl_sockets_set_lazy), its output waiting for the loop's next wait. */
+static __thread unsigned t_depth __attribute__((tls_model("initial-exec")));
+static __thread bool t_loop __attribute__((tls_model("initial-exec")));
+
+#define LOCK()                                                                                    \
+	do {                                                                                      \
+		pthread_mutex_lock(&G.mu);                                                        \
+		t_depth++;                                                                        \
+		if (G.ss)                                                                         \
+			sl_sockets_set_lazy(G.ss, t_loop);                                        \
 	} while (0)
+#define UNLOCK()                                                                                  \
+	do {                                                                                      \
+		if (sleepers)                                                                     \
+			wake_sleepers();                                                          \
+		t_depth--;                                                                        \
+		pthread_mutex_unlock(&G.mu);                                                      \
+	} while (0)
+
+/* Before the program may sleep (or end) anywhere but in the shim's own waits, whatever lazy
+ * calls left queued goes out: settle() is called first thing by every interposed call that can
+ * block outside the socket layer. Another thread inside the shim holds the lock either briefly
+ * (a non-blocking call) or in a blocking call, which polled, and so sent everything, before
+ * it began to wait: wait for the first kind only. */
+static void settle_slow(void)
+{
+	if (t_depth)
+		return; /* a signal handler inside the shim: the call it interrupted goes on first */
+	for (;;) {
+		if (!G.on)
+			return; /* the process is ending (shim_fini keeps the lock) */
+		if (pthread_mutex_trylock(&G.mu) == 0) {
+			t_depth++;
+			sl_sockets_flush(G.ss);
+			UNLOCK();
+			return;
+		}
+		if (!G.on || !sl_sockets_unflushed(G.ss))
+			return;
+		sched_yield();
+	}
+}
+
+static inline void settle(void)
+{
+	if (G.on && sl_sockets_unflushed(G.ss))
+		settle_slow();
+}
 
 /* --- start and end --------------------------------------------------------------------- */
 
@@ -596,8 +695,10 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_accept4(fd, a, len, flags);
+	}
 	int r;
 	do {
 		last_sig = 0;
@@ -613,8 +714,10 @@ EXPORT int accept4(int fd, struct sockaddr *a, socklen_t *len, int flags)
 EXPORT int accept(int fd, struct sockaddr *a, socklen_t *len)
 {
 	ensure();
-	if (handle(fd) < 0)
+	if (handle(fd) < 0) {
+		settle();
 		return r_accept(fd, a, len);
+	}
 	return accept4(fd, a, len, 0);
 }
 
@@ -622,8 +725,10 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_connect(fd, a, len);
+	}
 	LOCK();
 	int r = sl_sock_connect(G.ss, h, a, len);
 	UNLOCK();
@@ -658,8 +763,10 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_read(fd, buf, n);
+	}
 	if (n == 0)
 		return 0; /* sock_read_iter: a read of nothing returns at once (recv of 0 waits) */
 	struct iovec v = {buf, n};
@@ -671,8 +778,10 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_write(fd, buf, n);
+	}
 	struct iovec v = {(void *)buf, n};
 	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
 	return do_sendmsg(h, &m, 0);
@@ -682,8 +791,10 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int n)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_readv(fd, iov, n);
+	}
 	if (n < 0 || n > IOV_MAX)
 		return sfail(-EINVAL);
 	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
@@ -694,8 +805,10 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int n)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_writev(fd, iov, n);
+	}
 	if (n < 0 || n > IOV_MAX)
 		return sfail(-EINVAL);
 	struct msghdr m = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
@@ -706,8 +819,10 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_send(fd, buf, n, flags);
+	}
 	struct iovec v = {(void *)buf, n};
 	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
 	return do_sendmsg(h, &m, flags);
@@ -717,8 +832,10 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_recv(fd, buf, n, flags);
+	}
 	struct iovec v = {buf, n};
 	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
 	return do_recvmsg(h, &m, flags);
@@ -729,8 +846,10 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_sendto(fd, buf, n, flags, a, alen);
+	}
 	struct iovec v = {(void *)buf, n};
 	struct msghdr m = {.msg_name = (void *)a, .msg_namelen = a ? alen : 0, .msg_iov = &v,
 			   .msg_iovlen = 1};
@@ -742,8 +861,10 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr 
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_recvfrom(fd, buf, n, flags, a, alen);
+	}
 	struct iovec v = {buf, n};
 	struct msghdr m = {.msg_name = a, .msg_namelen = a && alen ? *alen : 0, .msg_iov = &v,
 			   .msg_iovlen = 1};
@@ -757,8 +878,10 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *m, int flags)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_sendmsg(fd, m, flags);
+	}
 	return do_sendmsg(h, m, flags);
 }
 
@@ -766,8 +889,10 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *m, int flags)
 {
 	ensure();
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_recvmsg(fd, m, flags);
+	}
 	return do_recvmsg(h, m, flags);
 }
 
@@ -839,8 +964,11 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	long arg = va_arg(ap, long);
 	va_end(ap);
 	int h = handle(fd);
-	if (h < 0)
+	if (h < 0) {
+		if (cmd == F_SETLKW || cmd == F_OFD_SETLKW)
+			settle(); /* waits for a lock */
 		return r_fcntl(fd, cmd, arg);
+	}
 	switch (cmd) {
 	case F_GETFL: {
 		LOCK();
@@ -927,8 +1055,10 @@ EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
 	ensure();
 	int h = handle(out);
-	if (h < 0)
+	if (h < 0) {
+		settle();
 		return r_sendfile(out, in, off, count);
+	}
 	static char buf[65536];
 	size_t done = 0;
 	while (done < count) {
@@ -1015,6 +1145,7 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags, struct
 	if (h < 0) {
 		int (*real)(int, struct mmsghdr *, unsigned int, int, struct timespec *) =
 		    dlsym(RTLD_NEXT, "recvmmsg");
+		settle();
 		return real(fd, v, n, flags, tmo);
 	}
 	/* One by one; after the first, the rest only if already there (MSG_WAITFORONE's rule
@@ -1038,6 +1169,7 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int n, int flags)
 	int h = handle(fd);
 	if (h < 0) {
 		int (*real)(int, struct mmsghdr *, unsigned int, int) = dlsym(RTLD_NEXT, "sendmmsg");
+		settle();
 		return real(fd, v, n, flags);
 	}
 	unsigned i = 0;
@@ -1220,6 +1352,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 	for (nfds_t i = 0; i < n && !any; i++)
 		any = handle(fds[i].fd) >= 0 || ep_of(fds[i].fd);
 	if (!any) {
+		settle();
 		struct timespec ts, *tp = NULL;
 		if (timeout_ms >= 0) {
 			ts.tv_sec = timeout_ms / 1000;
@@ -1228,6 +1361,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		}
 		return r_ppoll(fds, n, tp, mask);
 	}
+	t_loop = true;
 	struct pollfd *k = malloc((n + 2) * sizeof(*k));
 	if (!k)
 		return fail(-ENOMEM);
@@ -1537,10 +1671,13 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 			 const sigset_t *mask)
 {
 	struct ep *e = G.on && epfd >= 0 && epfd < MAX_FD ? eps[epfd] : NULL;
-	if (!e)
+	if (!e) {
+		settle();
 		return r_epoll_pwait(epfd, out, max, timeout, mask);
+	}
 	if (max <= 0)
 		return fail(-EINVAL);
+	t_loop = true;
 	uint64_t deadline = timeout >= 0 ? now_ns() + (uint64_t)timeout * 1000000ULL : 0;
 	for (;;) {
 		int n = 0;
@@ -1613,4 +1750,200 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *out, int max, int timeout,
 {
 	ensure();
 	return do_epoll_wait(epfd, out, max, timeout, mask);
+}
+
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *out, int max, const struct timespec *ts,
+			const sigset_t *mask)
+{
+	ensure();
+	if (!(G.on && epfd >= 0 && epfd < MAX_FD && eps[epfd])) {
+		settle();
+		if (!r_epoll_pwait2)
+			return fail(-ENOSYS);
+		return r_epoll_pwait2(epfd, out, max, ts, mask);
+	}
+	/* A set with sluice sockets: as epoll_pwait, the timeout rounded up to milliseconds. */
+	int ms = -1;
+	if (ts) {
+		if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+			return fail(-EINVAL);
+		uint64_t t = (uint64_t)ts->tv_sec * 1000 + ((uint64_t)ts->tv_nsec + 999999) / 1000000;
+		ms = t > INT_MAX ? INT_MAX : (int)t;
+	}
+	return do_epoll_wait(epfd, out, max, ms, mask);
+}
+
+/* --- calls that may sleep elsewhere --------------------------------------------------------
+ * Each sends what lazy socket calls left queued (settle) and is then the real call, untouched.
+ * glibc's own internal calls (stdio reading a terminal, the resolver inside getaddrinfo) do
+ * not come through here, hence getaddrinfo and getnameinfo themselves; docs/architecture.md
+ * ("One poll per round") lists what is not covered. */
+
+EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	ensure();
+	settle();
+	return r_nanosleep(req, rem);
+}
+
+EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
+{
+	ensure();
+	settle();
+	return r_clock_nanosleep(c, flags, req, rem);
+}
+
+EXPORT unsigned sleep(unsigned s)
+{
+	ensure();
+	settle();
+	return r_sleep(s);
+}
+
+EXPORT int usleep(useconds_t us)
+{
+	ensure();
+	settle();
+	return r_usleep(us);
+}
+
+EXPORT int pause(void)
+{
+	ensure();
+	settle();
+	return r_pause();
+}
+
+EXPORT int sigsuspend(const sigset_t *mask)
+{
+	ensure();
+	settle();
+	return r_sigsuspend(mask);
+}
+
+EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	ensure();
+	settle();
+	return r_sigwait(set, sig);
+}
+
+EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	ensure();
+	settle();
+	return r_sigwaitinfo(set, info);
+}
+
+EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info, const struct timespec *ts)
+{
+	ensure();
+	settle();
+	return r_sigtimedwait(set, info, ts);
+}
+
+EXPORT pid_t wait(int *status)
+{
+	ensure();
+	settle();
+	return r_wait(status);
+}
+
+EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	ensure();
+	if (!(options & WNOHANG))
+		settle();
+	return r_waitpid(pid, status, options);
+}
+
+EXPORT int waitid(idtype_t type, id_t id, siginfo_t *info, int options)
+{
+	ensure();
+	if (!(options & WNOHANG))
+		settle();
+	return r_waitid(type, id, info, options);
+}
+
+EXPORT pid_t wait3(int *status, int options, struct rusage *ru)
+{
+	ensure();
+	if (!(options & WNOHANG))
+		settle();
+	return r_wait3(status, options, ru);
+}
+
+EXPORT pid_t wait4(pid_t pid, int *status, int options, struct rusage *ru)
+{
+	ensure();
+	if (!(options & WNOHANG))
+		settle();
+	return r_wait4(pid, status, options, ru);
+}
+
+EXPORT int flock(int fd, int op)
+{
+	ensure();
+	if (!(op & LOCK_NB))
+		settle();
+	return r_flock(fd, op);
+}
+
+EXPORT int lockf(int fd, int cmd, off_t len)
+{
+	ensure();
+	if (cmd == F_LOCK)
+		settle();
+	return r_lockf(fd, cmd, len);
+}
+/* glibc >= 2.28 programs built with _FILE_OFFSET_BITS=64 call lockf64. */
+EXPORT int lockf64(int fd, int cmd, off_t len) __attribute__((alias("lockf")));
+
+EXPORT int system(const char *cmd)
+{
+	ensure();
+	settle();
+	return r_system(cmd);
+}
+
+EXPORT int pclose(FILE *f)
+{
+	ensure();
+	settle();
+	return r_pclose(f);
+}
+
+EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	ensure();
+	settle();
+	return r_getaddrinfo(node, service, hints, res);
+}
+
+EXPORT int getnameinfo(const struct sockaddr *a, socklen_t alen, char *host, socklen_t hostlen,
+		       char *serv, socklen_t servlen, int flags)
+{
+	ensure();
+	settle();
+	return r_getnameinfo(a, alen, host, hostlen, serv, servlen, flags);
+}
+
+/* exit() ends in the destructor (shim_fini), which sends what is left; _exit and _Exit skip
+ * it, so they send what lazy calls queued first (what the kernel would still send after the
+ * process is gone). */
+EXPORT void _exit(int status)
+{
+	ensure();
+	settle();
+	r__exit(status);
+	__builtin_unreachable();
+}
+
+EXPORT void _Exit(int status)
+{
+	ensure();
+	settle();
+	r__Exit(status);
+	__builtin_unreachable();
 }

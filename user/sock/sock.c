@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,12 @@ struct sl_sockets {
 	int32_t *tcp_port, *udp_port;
 	uint16_t next_eph;
 	uint64_t next_due;
+	/* sl_sockets_set_lazy: non-blocking calls that can be answered from what a socket
+	 * holds do not poll the stack. unflushed: one of them may have left output queued;
+	 * cleared by every poll. Atomic (relaxed) because sl_sockets_unflushed may be asked from
+	 * any thread, as a hint, without the caller's lock. */
+	bool lazy;
+	atomic_bool unflushed;
 };
 
 static int udp_attach(struct sk *k);
@@ -246,7 +253,45 @@ static uint64_t now_ns(void)
 
 void sl_sockets_poll(struct sl_sockets *ss)
 {
+	atomic_store_explicit(&ss->unflushed, false, memory_order_relaxed);
 	ss->next_due = sl_stack_poll(ss->st, now_ns());
+}
+
+void sl_sockets_set_lazy(struct sl_sockets *ss, bool on)
+{
+	ss->lazy = on;
+}
+
+bool sl_sockets_unflushed(struct sl_sockets *ss)
+{
+	return atomic_load_explicit(&ss->unflushed, memory_order_relaxed);
+}
+
+void sl_sockets_flush(struct sl_sockets *ss)
+{
+	if (sl_sockets_unflushed(ss))
+		sl_sockets_poll(ss);
+}
+
+/* A call on k with flags that may skip polling the stack (sl_sockets_set_lazy): a
+ * non-blocking one, with lazy polling on. */
+static bool lazy_call(const struct sl_sockets *ss, const struct sk *k, int flags)
+{
+	return ss->lazy && (k->nonblock || (flags & MSG_DONTWAIT));
+}
+
+static void defer(struct sl_sockets *ss)
+{
+	atomic_store_explicit(&ss->unflushed, true, memory_order_relaxed);
+}
+
+/* Poll now, unless the call is lazy: then note that output may wait for the next poll. */
+static void poll_or_defer(struct sl_sockets *ss, bool lazy)
+{
+	if (lazy)
+		defer(ss);
+	else
+		sl_sockets_poll(ss);
 }
 
 int sl_sockets_fd(struct sl_sockets *ss)
@@ -262,6 +307,7 @@ uint64_t sl_sockets_next(struct sl_sockets *ss)
 int sl_sockets_wait(struct sl_sockets *ss, uint64_t timeout_ns)
 {
 	int ret = 0;
+	sl_sockets_flush(ss); /* nothing a lazy call queued waits through the sleep */
 	uint64_t now = now_ns();
 	uint64_t wait = timeout_ns;
 	if (ss->next_due != UINT64_MAX)
@@ -336,6 +382,7 @@ void sl_sockets_free(struct sl_sockets *ss)
 {
 	if (!ss)
 		return;
+	ss->lazy = false; /* each close sends what it can at once, as before */
 	for (unsigned i = 0; i < ss->cap; i++)
 		if (ss->sk[i].state != SK_FREE)
 			sl_sock_close(ss, (int)i);
@@ -682,7 +729,8 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 		return -EOPNOTSUPP;
 	if (l->state != SK_LISTEN)
 		return -EINVAL;
-	sl_sockets_poll(ss);
+	if (!lazy_call(ss, l, 0) || !l->aq_n)
+		sl_sockets_poll(ss);
 	if (!l->aq_n) {
 		if (l->nonblock)
 			return -EAGAIN;
@@ -883,7 +931,10 @@ static bool tcp_readable(struct sk *k)
 	return n != -EAGAIN;
 }
 
-static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
+/* lazy: do not poll first (sl_sockets_set_lazy); the caller polls and calls again when the
+ * answer is -EAGAIN. */
+static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags,
+			bool lazy)
 {
 	if (k->state == SK_CONNECTING) {
 		/* tcp_recvmsg waits for the handshake (sk_wait_data); non-blocking: EAGAIN. */
@@ -903,7 +954,8 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 	}
 	size_t want = iov_total(m), got = 0;
 	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
-	sl_sockets_poll(ss);
+	if (!lazy)
+		sl_sockets_poll(ss);
 	for (;;) {
 		if (k->rd_shut)
 			return (ssize_t)got;
@@ -928,8 +980,11 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 			part.msg_iov = iov;
 			part.msg_iovlen = ni;
 			size_t c = copy_out(&part, v, (size_t)n);
-			if (!(flags & MSG_PEEK))
+			if (!(flags & MSG_PEEK)) {
 				sl_tcp_consume(k->f, c);
+				if (lazy)
+					defer(ss); /* the window update it may owe */
+			}
 			got += c;
 			if (!(flags & MSG_WAITALL) || got >= want || (flags & MSG_PEEK))
 				return (ssize_t)got;
@@ -969,7 +1024,9 @@ static ssize_t epipe(int flags)
 	return -EPIPE;
 }
 
-static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags)
+/* lazy: the data waits for the next poll (sl_sockets_set_lazy). */
+static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags,
+			bool lazy)
 {
 	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
 	if (k->state == SK_CONNECTING) {
@@ -1028,7 +1085,7 @@ static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 		if (err)
 			return done ? (ssize_t)done : err;
 	}
-	sl_sockets_poll(ss); /* let it leave now */
+	poll_or_defer(ss, lazy); /* let it leave now, or with the rest of the round */
 	return (ssize_t)done;
 }
 
@@ -1126,7 +1183,8 @@ static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
 	return 0;
 }
 
-static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags)
+static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags,
+			bool lazy)
 {
 	if (k->wr_shut)
 		return epipe(flags);
@@ -1172,7 +1230,7 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 	err = sl_udp_write(ss->st, &o, &dst, port, data, total);
 	if (err < 0)
 		return err;
-	sl_sockets_poll(ss);
+	poll_or_defer(ss, lazy);
 	return (ssize_t)total;
 }
 
@@ -1183,7 +1241,8 @@ static bool udp_readable(struct sk *k)
 
 static ssize_t udp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
 {
-	sl_sockets_poll(ss);
+	if (!lazy_call(ss, k, flags) || !k->rx_head)
+		sl_sockets_poll(ss);
 	if (!k->rx_head && k->rd_shut)
 		return 0; /* __skb_recv_udp: after SHUT_RD, end of file */
 	if (!k->rx_head) {
@@ -1233,13 +1292,21 @@ ssize_t sl_sock_sendmsg(struct sl_sockets *ss, int s, const struct msghdr *m, in
 		return -EBADF;
 	if (!m || (m->msg_iovlen && !m->msg_iov))
 		return -EFAULT;
-	if (k->type == SOCK_DGRAM)
-		return udp_send(ss, k, m, flags);
+	bool lazy = lazy_call(ss, k, flags);
+	if (k->type == SOCK_DGRAM) {
+		ssize_t r = udp_send(ss, k, m, flags, lazy);
+		if (lazy && r == -ENOBUFS) {
+			/* Frames may wait for completions a poll reaps. */
+			sl_sockets_poll(ss);
+			r = udp_send(ss, k, m, flags, lazy);
+		}
+		return r;
+	}
 	if (k->state == SK_LISTEN)
 		return epipe(flags);
 	if (m->msg_name && m->msg_namelen && k->state != SK_CONNECTED)
 		return -EOPNOTSUPP; /* no TCP Fast Open */
-	return tcp_send(ss, k, m, flags);
+	return tcp_send(ss, k, m, flags, lazy);
 }
 
 ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flags)
@@ -1256,7 +1323,11 @@ ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flag
 	m->msg_flags = 0;
 	m->msg_controllen = 0;
 	m->msg_namelen = 0; /* tcp_recvmsg names no source */
-	return tcp_recv(ss, k, m, flags);
+	bool lazy = lazy_call(ss, k, flags);
+	ssize_t r = tcp_recv(ss, k, m, flags, lazy);
+	if (lazy && r == -EAGAIN)
+		r = tcp_recv(ss, k, m, flags, false); /* polls first */
+	return r;
 }
 
 int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
@@ -1301,7 +1372,7 @@ int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
 		k->wr_shut = true;
 	sl_tcp_shutdown(k->f, sh);
 	k->edge++;
-	sl_sockets_poll(ss);
+	poll_or_defer(ss, lazy_call(ss, k, 0)); /* the FIN */
 	return 0;
 }
 
@@ -1310,6 +1381,7 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 	struct sk *k = get(ss, s);
 	if (!k)
 		return -EBADF;
+	bool lazy = lazy_call(ss, k, 0);
 	if (k->type == SOCK_STREAM) {
 		if (k->state == SK_LISTEN)
 			unlisten(ss, k);
@@ -1330,7 +1402,7 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 	}
 	memset(k, 0, sizeof(*k));
 	k->state = SK_FREE;
-	sl_sockets_poll(ss);
+	poll_or_defer(ss, lazy); /* the FIN or the reset */
 	return 0;
 }
 

@@ -1,0 +1,285 @@
+/*
+ * Lazy polling in the socket layer (include/sluice/socket.h: sl_sockets_set_lazy,
+ * sl_sockets_unflushed, sl_sockets_flush), judged from that contract: a socket layer over stack
+ * A talks to a plain TCP application on stack B across an in-memory pipe (tests/unit/
+ * pipenet.h), both on the real clock (the layer reads it). A frame leaves A only when A is
+ * polled, so what B has received says whether a call polled.
+ *
+ *   - lazy off: a non-blocking send leaves at once (the layer polls after it);
+ *   - lazy on: it waits, sl_sockets_unflushed says so, B sees nothing however often it is
+ *     polled, until sl_sockets_flush (or sl_sockets_poll, or sl_sockets_wait) sends it;
+ *   - lazy on, a blocking call (a send on a blocking socket) polls as before;
+ *   - lazy on, a receive that finds nothing received yet polls and returns the data that was
+ *     waiting in A's device rather than EAGAIN, and one that finds data does not poll;
+ *   - lazy on, the FIN of a close waits like data;
+ *   - an accept with a connection already queued does not poll; with none, it polls first.
+ *
+ * Run: make -j1 build/tests/test_sock_lazy build/san/tests/test_sock_lazy, then either binary.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include "unit/pipenet.h"
+#include "sluice/socket.h"
+
+#define PORT 8080
+
+/* B's side: one connection, the bytes it received, whether the FIN came, whether the flow is
+ * gone (on_closed). */
+struct bend {
+	struct sl_tcp_flow *f;
+	size_t got;
+	bool eof, closed;
+};
+
+static void b_readable(void *arg, struct sl_tcp_flow *f)
+{
+	struct bend *b = arg;
+	uint8_t buf[4096];
+	ssize_t n;
+	while ((n = sl_tcp_read(f, buf, sizeof buf)) > 0)
+		b->got += (size_t)n;
+	if (n == 0)
+		b->eof = true;
+}
+
+static void b_closed(void *arg, struct sl_tcp_flow *f, int reason)
+{
+	struct bend *b = arg;
+	(void)reason;
+	b->eof = b->closed = true;
+	if (b->f == f)
+		b->f = NULL;
+}
+
+static const struct sl_tcp_callbacks b_cbs = {.on_readable = b_readable, .on_closed = b_closed};
+
+static void b_accept(void *arg, struct sl_tcp_flow *f)
+{
+	struct bend *b = arg;
+	b->f = f;
+	sl_tcp_set_callbacks(f, &b_cbs, b);
+}
+
+struct fix {
+	struct net n;
+	struct sl_sockets *ss;
+	struct bend b;
+	int s; /* A's connected socket */
+};
+
+static void poll_b(struct fix *x, int times)
+{
+	for (int i = 0; i < times; i++)
+		sl_stack_poll(x->n.b, sl_now_ns());
+}
+
+static struct sockaddr_in addr_b(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(PORT)};
+	a.sin_addr.s_addr = htonl(PN_IP_B);
+	return a;
+}
+
+/* A connects a non-blocking socket to B (lazy off while it does). */
+static int setup(void **state)
+{
+	struct fix *x = calloc(1, sizeof *x);
+	assert_non_null(x);
+	pn_up(&x->n, NULL, NULL, 41);
+	assert_int_equal(sl_sockets_new(x->n.a, 16, &x->ss), 0);
+	assert_int_equal(sl_tcp_listen(x->n.b, PORT, NULL, b_accept, &x->b), 0);
+	x->s = sl_sock_socket(x->ss, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	assert_true(x->s >= 0);
+	/* Without Nagle: a small write must leave whether the one before was acknowledged. */
+	int one = 1;
+	assert_int_equal(sl_sock_setsockopt(x->ss, x->s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one),
+			 0);
+	struct sockaddr_in a = addr_b();
+	assert_int_equal(sl_sock_connect(x->ss, x->s, (struct sockaddr *)&a, sizeof a),
+			 -EINPROGRESS);
+	for (int i = 0; i < 1000 && !(sl_sock_events(x->ss, x->s) & POLLOUT); i++) {
+		poll_b(x, 1);
+		sl_sockets_poll(x->ss);
+	}
+	assert_true(sl_sock_events(x->ss, x->s) & POLLOUT);
+	assert_int_equal(sl_sock_connect(x->ss, x->s, (struct sockaddr *)&a, sizeof a), 0);
+	for (int i = 0; i < 100 && !x->b.f; i++) {
+		poll_b(x, 1);
+		sl_sockets_poll(x->ss);
+	}
+	assert_non_null(x->b.f);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_free(x->ss);
+	for (int i = 0; i < 20; i++) {
+		sl_stack_poll(x->n.a, sl_now_ns());
+		poll_b(x, 1);
+	}
+	pn_down(&x->n);
+	free(x);
+	return 0;
+}
+
+static ssize_t send_n(struct fix *x, size_t n, int flags)
+{
+	static uint8_t buf[4096];
+	struct iovec v = {buf, n};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	return sl_sock_sendmsg(x->ss, x->s, &m, flags);
+}
+
+static ssize_t recv_n(struct fix *x, size_t n, int flags)
+{
+	static uint8_t buf[4096];
+	struct iovec v = {buf, n};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	return sl_sock_recvmsg(x->ss, x->s, &m, flags);
+}
+
+static void test_send_not_lazy_leaves_at_once(void **state)
+{
+	struct fix *x = *state;
+	assert_int_equal(send_n(x, 100, MSG_DONTWAIT), 100);
+	assert_false(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 100);
+}
+
+static void test_send_lazy_waits_for_flush(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_set_lazy(x->ss, true);
+	assert_int_equal(send_n(x, 100, 0), 100); /* the socket is non-blocking */
+	assert_int_equal(send_n(x, 50, MSG_DONTWAIT), 50);
+	assert_true(sl_sockets_unflushed(x->ss));
+	poll_b(x, 5);
+	assert_int_equal(x->b.got, 0);
+	sl_sockets_flush(x->ss);
+	assert_false(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 150);
+	/* Nothing left: another flush does not poll (and there is nothing to send). */
+	sl_sockets_flush(x->ss);
+	assert_false(sl_sockets_unflushed(x->ss));
+}
+
+static void test_send_lazy_sent_by_poll_and_wait(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_set_lazy(x->ss, true);
+	assert_int_equal(send_n(x, 10, 0), 10);
+	sl_sockets_poll(x->ss);
+	assert_false(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 10);
+	assert_int_equal(send_n(x, 20, 0), 20);
+	assert_true(sl_sockets_unflushed(x->ss));
+	assert_int_equal(sl_sockets_wait(x->ss, 0), 0);
+	assert_false(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 30);
+}
+
+static void test_send_lazy_blocking_socket_polls(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_set_lazy(x->ss, true);
+	assert_int_equal(sl_sock_set_nonblock(x->ss, x->s, false), 0);
+	assert_int_equal(send_n(x, 100, 0), 100);
+	assert_false(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 100);
+	/* MSG_DONTWAIT makes that one call non-blocking, and lazy. */
+	assert_int_equal(send_n(x, 7, MSG_DONTWAIT), 7);
+	assert_true(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 100);
+	sl_sockets_flush(x->ss);
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 107);
+}
+
+static void test_recv_lazy_polls_before_eagain(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_set_lazy(x->ss, true);
+	assert_int_equal(recv_n(x, 100, 0), -EAGAIN);
+	/* B writes without Nagle: its second write must not wait for A's delayed ACK. */
+	assert_int_equal(sl_tcp_write_nodelay(x->b.f, "0123456789", 10), 10);
+	poll_b(x, 2); /* on the pipe now; A has not polled */
+	assert_int_equal(recv_n(x, 4, 0), 4); /* polled, found it */
+	/* Data there: no poll, and the read may owe a window update (unflushed). */
+	assert_int_equal(sl_tcp_write_nodelay(x->b.f, "abcdef", 6), 6);
+	poll_b(x, 2);
+	assert_int_equal(recv_n(x, 100, 0), 6); /* the rest of the first write only */
+	assert_true(sl_sockets_unflushed(x->ss));
+	assert_int_equal(recv_n(x, 100, 0), 6); /* none left: polled, the second write */
+	assert_int_equal(recv_n(x, 100, 0), -EAGAIN);
+}
+
+static void test_close_lazy_fin_waits(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_set_lazy(x->ss, true);
+	assert_int_equal(send_n(x, 10, 0), 10);
+	assert_int_equal(sl_sock_close(x->ss, x->s), 0);
+	assert_true(sl_sockets_unflushed(x->ss));
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 0);
+	assert_false(x->b.eof);
+	sl_sockets_flush(x->ss);
+	poll_b(x, 3);
+	assert_int_equal(x->b.got, 10);
+	assert_true(x->b.eof);
+}
+
+static void test_accept_lazy(void **state)
+{
+	struct fix *x = *state;
+	sl_sockets_set_lazy(x->ss, true);
+	int l = sl_sock_socket(x->ss, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(9090)};
+	assert_int_equal(sl_sock_bind(x->ss, l, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(sl_sock_listen(x->ss, l, 8), 0);
+	assert_int_equal(sl_sock_accept(x->ss, l, NULL, NULL, 0), -EAGAIN);
+	/* B connects; its SYN waits on the pipe, and the handshake needs A polled. */
+	struct bend c = {0};
+	sl_ip dst = sl_ip_v4(PN_IP_A);
+	struct sl_tcp_flow *f;
+	assert_int_equal(sl_tcp_connect(x->n.b, &dst, 9090, NULL, &b_cbs, &c, &f), 0);
+	int got = -EAGAIN;
+	for (int i = 0; i < 50 && got == -EAGAIN; i++) {
+		poll_b(x, 1);
+		got = sl_sock_accept(x->ss, l, NULL, NULL, 0); /* polls while nothing is queued */
+	}
+	assert_true(got >= 0);
+	assert_int_equal(sl_sock_close(x->ss, got), 0);
+	assert_int_equal(sl_sock_close(x->ss, l), 0);
+	sl_sockets_flush(x->ss);
+	poll_b(x, 3);
+	if (!c.closed)
+		sl_tcp_close(f);
+}
+
+#define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    T(test_send_not_lazy_leaves_at_once),
+	    T(test_send_lazy_waits_for_flush),
+	    T(test_send_lazy_sent_by_poll_and_wait),
+	    T(test_send_lazy_blocking_socket_polls),
+	    T(test_recv_lazy_polls_before_eagain),
+	    T(test_close_lazy_fin_waits),
+	    T(test_accept_lazy),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
