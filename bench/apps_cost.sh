@@ -11,9 +11,12 @@
 #     TARGETS: "sluice kernel" (default)
 #     LOADS:   any of nginx redis1 redis16 (default: all three)
 # Knobs: COST_SLUICE=build/sluice COST_WRK_SECONDS=5 COST_WRK_CONNS=50 COST_REQUESTS=100000 COST_CONNS=50
-#        COST_PERF=1 (also a perf record -g of the server, report in $COST_OUT/<target>-<load>.perf.txt;
+#        COST_PERF=1 (also a perf record -g of the server, report in $COST_OUT/<target>-<load>.perf.txt,
+#        the data in .perf.data;
 #        COST_PERF=cpu: of everything on CPU 1, the server's CPU)
 #        COST_STRACE=1 (strace -c -f of the server too: slows it; $COST_OUT/<target>-<load>.strace.txt)
+#        COST_IDLE=N (N idle connections held open to the server during each load: nginx gets one
+#        request on each first, then keep-alive; redis a PING)
 #        COST_OUT=/tmp/apps-cost (where the raw outputs go)
 # Root. Namespaces and a veth pair of its own (removed by the EXIT trap); the server on CPU 1,
 # the client on CPU 0; every process started here is stopped by its own PID.
@@ -27,6 +30,7 @@ WRK_CONNS=${COST_WRK_CONNS:-50}
 REQUESTS=${COST_REQUESTS:-100000}
 CONNS=${COST_CONNS:-50}
 PERF=${COST_PERF:-0}
+IDLE=${COST_IDLE:-0}
 OUT=${COST_OUT:-/tmp/apps-cost}
 ID=$$
 NET=$((100 + ID % 100))
@@ -133,7 +137,7 @@ daemon off;
 worker_processes 1;
 error_log $d/err.log;
 pid $d/nginx.pid;
-events { worker_connections 1024; }
+events { worker_connections 8192; }
 http {
 	access_log off;
 	sendfile off;
@@ -212,6 +216,30 @@ for load in $LOADS; do
 			perf record -g -o "$TMP/perf.data" "${who[@]}" >/dev/null 2>&1 &
 			prec=$!
 		fi
+		pidle=
+		if [[ $IDLE -gt 0 ]]; then
+			in_c /usr/bin/python3 - "$addr" "$([[ $s == redis ]] && echo 6379 || echo 8080)" "$IDLE" \
+				>"$TMP/idle.out" 2>&1 <<'PY' &
+import socket, sys, time
+addr, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+req = b"PING\r\n" if port == 6379 else b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+conns = []
+for _ in range(n):
+    c = socket.create_connection((addr, port), timeout=5)
+    c.sendall(req)
+    conns.append(c)
+for c in conns:
+    c.recv(65536)
+print("idle", len(conns), flush=True)
+time.sleep(120)
+PY
+			pidle=$!
+			for _ in $(seq 200); do
+				grep -q '^idle' "$TMP/idle.out" 2>/dev/null && break
+				sleep 0.1
+			done
+			grep -q '^idle' "$TMP/idle.out" || die "idle connections: $(cat "$TMP/idle.out")"
+		fi
 		sleep 0.2
 		c0=$(cpu_ns "$pid")
 		b0=$(busy)
@@ -233,6 +261,10 @@ for load in $LOADS; do
 		w1=$(date +%s%N)
 		kill -INT "$pstat"
 		wait "$pstat" 2>/dev/null
+		if [[ -n $pidle ]]; then
+			kill -TERM "$pidle" 2>/dev/null
+			wait "$pidle" 2>/dev/null
+		fi
 		if [[ -n $pstrace ]]; then
 			kill -INT "$pstrace"
 			wait "$pstrace" 2>/dev/null
@@ -240,6 +272,7 @@ for load in $LOADS; do
 		if [[ -n $prec ]]; then
 			kill -INT "$prec"
 			wait "$prec" 2>/dev/null
+			cp "$TMP/perf.data" "$OUT/$t-$load.perf.data"
 			perf report -i "$TMP/perf.data" --no-children --percent-limit 0.5 --stdio \
 				>"$OUT/$t-$load.perf.txt" 2>/dev/null
 			perf report -i "$TMP/perf.data" --children --percent-limit 2 --stdio -g none \

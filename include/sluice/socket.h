@@ -66,6 +66,10 @@ short sl_sock_events(struct sl_sockets *ss, int s);
  * a connection, send space, an error, the end of the stream): edge-triggered epoll reports
  * a socket again only when this moved. */
 uint64_t sl_sock_edge(struct sl_sockets *ss, int s);
+/* Up to max handles whose edge count moved since this last returned them, each once (a
+ * handle may since have been closed, or closed and made again): a caller that keeps a
+ * readiness list looks at these instead of at every socket. The rest stay for the next call. */
+unsigned sl_sockets_changed(struct sl_sockets *ss, int *out, unsigned max);
 
 /* Drive the stack: process what arrived and what is due, without sleeping. */
 void sl_sockets_poll(struct sl_sockets *ss);

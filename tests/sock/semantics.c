@@ -1650,6 +1650,69 @@ static void epoll_edge_connect(void)
 
 /* More ready than maxevents: each call returns maxevents, and the rest come next (epoll(7)
  * "starvation": Linux rotates the ready list). */
+/* A large set where few are ready, round after round: epoll_wait reports exactly the sockets
+ * with unread data (level-triggered), an edge-triggered set each of them once, and nothing
+ * once they are read. (Under sluice exec a wait looks only at the sockets that may have
+ * changed: this is the check that none is missed and none reported that is not ready.) */
+static void epoll_sparse(void)
+{
+	enum { N = 48, K = 3, ROUNDS = 20 };
+	int fd[N], lt = tepoll(), et = tepoll();
+	if (lt < 0 || et < 0)
+		return;
+	for (int i = 0; i < N; i++) {
+		if ((fd[i] = tconnect(AF_INET, PORT_ECHO)) < 0)
+			return;
+		struct epoll_event e = {.events = EPOLLIN, .data.u32 = i};
+		OK(epoll_ctl(lt, EPOLL_CTL_ADD, fd[i], &e));
+		e.events = EPOLLIN | EPOLLET;
+		OK(epoll_ctl(et, EPOLL_CTL_ADD, fd[i], &e));
+	}
+	struct epoll_event out[N];
+	/* Fresh connections: nothing to read, nothing to report (the edge-triggered set reports
+	 * nothing either: not readable). */
+	EQ(epoll_wait(lt, out, N, 0), 0);
+	EQ(epoll_wait(et, out, N, 0), 0);
+	uint32_t x = 12345;
+	for (int r = 0; r < ROUNDS && !cur_failed; r++) {
+		bool pick[N] = {false};
+		for (int k = 0; k < K;) {
+			x = x * 1103515245u + 12345u;
+			int i = (int)((x >> 16) % N);
+			if (pick[i])
+				continue;
+			pick[i] = true;
+			k++;
+			EQ(write(fd[i], "s", 1), 1);
+		}
+		/* The first echo ends a wait; then every echo is let in (FIONREAD) and the
+		 * level-triggered set reports exactly those K. */
+		TRUE(epoll_wait(lt, out, N, WAIT_MS) >= 1, "round %d: no echo reported", r);
+		for (int i = 0; i < N; i++)
+			if (pick[i])
+				TRUE(wait_inq(fd[i], 1) == 1, "round %d: echo on %d did not come", r, i);
+		int n = epoll_wait(lt, out, N, 0);
+		EQ(n, K);
+		for (int j = 0; j < n; j++)
+			TRUE(pick[out[j].data.u32], "round %d: socket %u reported, no data was sent to it",
+			     r, out[j].data.u32);
+		/* The edge-triggered set reports the K sockets once. */
+		n = epoll_wait(et, out, N, 0);
+		EQ(n, K);
+		for (int j = 0; j < n; j++)
+			TRUE(pick[out[j].data.u32], "round %d: edge-triggered set reported %u", r,
+			     out[j].data.u32);
+		EQ(epoll_wait(et, out, N, 0), 0);
+		EQ(epoll_wait(lt, out, N, 0), K); /* unread: reported again */
+		char c;
+		for (int i = 0; i < N; i++)
+			if (pick[i])
+				EQ(read(fd[i], &c, 1), 1);
+		EQ(epoll_wait(lt, out, N, 0), 0);
+		EQ(epoll_wait(et, out, N, 0), 0);
+	}
+}
+
 static void epoll_maxevents(void)
 {
 	int s[3], ep = tepoll();
@@ -3672,6 +3735,7 @@ static const struct check checks[] = {
 	ONE(epoll_mod_del)
 	ONE(epoll_edge_connect)
 	ONE(epoll_maxevents)
+	ONE(epoll_sparse)
 	ONE(poll_nval)
 	ONE(poll_mixed)
 	ONE(poll_out)

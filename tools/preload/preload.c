@@ -54,6 +54,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define MAX_FD 65536
+#define MAX_SOCKS 4096 /* sluice sockets open at once */
 #define XSK_TAG 0x534c5853434b4e31ULL /* epoll data of the AF_XDP descriptor: "SLXSCKN1" */
 #define WAKE_TAG 0x534c574b45464431ULL /* epoll data of a set's wake-up eventfd: "SLWKEFD1" */
 
@@ -71,24 +72,37 @@ static struct {
 } G = {.mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
 
 static int *fdmap; /* descriptor → handle + 1 (0: not ours) */
+static int *hfd;   /* handle → descriptor, -1 */
 
-/* epoll sets that hold sluice sockets. */
+/* epoll sets that hold sluice sockets. Each item is on its set's list and on its descriptor's
+ * (the sets that hold that socket); those that may be ready are also on the set's candidate
+ * list, and a wait looks at those alone, not at every socket of the set. An item joins the
+ * candidates when it is added or modified and whenever its socket's edge count moves
+ * (sl_sockets_changed), and leaves them when a wait finds it not ready, or reports it
+ * edge-triggered or one-shot; a level-triggered item reported goes to the end (round robin,
+ * so a small maxevents starves nobody). A socket becomes ready only with an edge (socket.h),
+ * so no readiness is missed. */
+struct ep;
 struct ep_item {
 	int fd;
+	struct ep *ep;
 	struct epoll_event ev;
 	uint64_t edge_seen;
 	bool disabled; /* EPOLLONESHOT reported */
-	struct ep_item *next;
+	bool cand;
+	struct ep_item *prev, *next;   /* the set's items */
+	struct ep_item *cprev, *cnext; /* the set's candidates */
+	struct ep_item *fnext;	       /* the descriptor's items */
 };
 struct ep {
 	struct ep_item *items;
+	struct ep_item *chead, *ctail;
+	unsigned ncand;
 	bool xsk_added;
-	int rr;	     /* where the next scan starts */
 	int wake_fd; /* -1, or an eventfd in the kernel set that another thread writes */
 };
-static struct ep **eps; /* by epoll descriptor */
-static int ep_list[1024];  /* the epoll descriptors in eps, for a close to look through */
-static int ep_count;
+static struct ep **eps;		 /* by epoll descriptor */
+static struct ep_item **fd_items; /* by socket descriptor */
 
 /* The real functions. */
 static int (*r_socket)(int, int, int);
@@ -389,8 +403,12 @@ static void start(void)
 
 	fdmap = calloc(MAX_FD, sizeof(*fdmap));
 	eps = calloc(MAX_FD, sizeof(*eps));
-	if (!fdmap || !eps)
+	fd_items = calloc(MAX_FD, sizeof(*fd_items));
+	hfd = malloc(MAX_SOCKS * sizeof(*hfd));
+	if (!fdmap || !eps || !fd_items || !hfd)
 		die("out of memory");
+	for (int h = 0; h < MAX_SOCKS; h++)
+		hfd[h] = -1;
 	struct sl_xsk_config xc = {.ifname = dev, .queue = G.queue, .generic = generic};
 	int err = sl_dev_xsk_open(&xc, &G.dev);
 	if (err)
@@ -405,7 +423,7 @@ static void start(void)
 		die("cannot open the gate of %s: %s", dev, sl_strerror(err));
 	if ((err = sl_gate_set_socket(G.gate, G.queue, sl_dev_xsk_socket(G.dev))) < 0)
 		die("cannot put the socket into the gate: %s", sl_strerror(err));
-	if ((err = sl_sockets_new(G.st, 4096, &G.ss)) < 0)
+	if ((err = sl_sockets_new(G.st, MAX_SOCKS, &G.ss)) < 0)
 		die("cannot make the socket layer: %s", sl_strerror(err));
 	/* RFC 4862 §5.4: IPv6 addresses are usable once Duplicate Address Detection passed. */
 	uint64_t until = sl_now_ns() + 3000000000ULL;
@@ -600,6 +618,7 @@ static int adopt(int h, bool cloexec)
 		return fail(-e);
 	}
 	fdmap[fd] = h + 1;
+	hfd[h] = fd;
 	G.open_socks++;
 	return fd;
 }
@@ -626,6 +645,7 @@ EXPORT int socket(int domain, int type, int protocol)
 }
 
 static void ep_forget(int fd);
+static void ep_free(int epfd);
 
 EXPORT int close(int fd)
 {
@@ -635,26 +655,8 @@ EXPORT int close(int fd)
 		if (!(G.on && fd >= 0 && fd < MAX_FD && eps[fd]))
 			return r_close(fd);
 		LOCK();
-		if (eps[fd]) {
-			/* An epoll set going away: its bookkeeping with it. */
-			struct ep *e = eps[fd];
-			for (struct ep_item *i = e->items, *n; i; i = n) {
-				n = i->next;
-				free(i);
-			}
-			for (struct sleeper *s = sleepers; s; s = s->next)
-				if (s->ep == e)
-					s->ep = NULL; /* a thread still in epoll_wait on it */
-			if (e->wake_fd >= 0)
-				r_close(e->wake_fd);
-			free(e);
-			eps[fd] = NULL;
-			for (int j = 0; j < ep_count; j++)
-				if (ep_list[j] == fd) {
-					ep_list[j] = ep_list[--ep_count];
-					break;
-				}
-		}
+		if (eps[fd])
+			ep_free(fd); /* an epoll set going away: its bookkeeping with it */
 		UNLOCK();
 		return r_close(fd);
 	}
@@ -662,6 +664,7 @@ EXPORT int close(int fd)
 	ep_forget(fd);
 	sl_sock_close(G.ss, h);
 	fdmap[fd] = 0;
+	hfd[h] = -1;
 	G.open_socks--;
 	UNLOCK();
 	return r_close(fd);
@@ -1532,46 +1535,124 @@ EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e, const struct times
 
 /* epoll ---------------------------------------------------------------------------------- */
 
+static void cand_add(struct ep_item *it)
+{
+	struct ep *e = it->ep;
+	if (it->cand)
+		return;
+	it->cand = true;
+	it->cnext = NULL;
+	it->cprev = e->ctail;
+	if (e->ctail)
+		e->ctail->cnext = it;
+	else
+		e->chead = it;
+	e->ctail = it;
+	e->ncand++;
+}
+
+static void cand_del(struct ep_item *it)
+{
+	struct ep *e = it->ep;
+	if (!it->cand)
+		return;
+	if (it->cprev)
+		it->cprev->cnext = it->cnext;
+	else
+		e->chead = it->cnext;
+	if (it->cnext)
+		it->cnext->cprev = it->cprev;
+	else
+		e->ctail = it->cprev;
+	it->cand = false;
+	e->ncand--;
+}
+
 static struct ep_item *ep_find(struct ep *e, int fd)
 {
-	for (struct ep_item *i = e ? e->items : NULL; i; i = i->next)
-		if (i->fd == fd)
+	for (struct ep_item *i = fd_items[fd]; i; i = i->fnext)
+		if (i->ep == e)
 			return i;
 	return NULL;
+}
+
+static void item_free(struct ep_item *it)
+{
+	struct ep *e = it->ep;
+	cand_del(it);
+	if (it->prev)
+		it->prev->next = it->next;
+	else
+		e->items = it->next;
+	if (it->next)
+		it->next->prev = it->prev;
+	for (struct ep_item **pp = &fd_items[it->fd]; *pp; pp = &(*pp)->fnext)
+		if (*pp == it) {
+			*pp = it->fnext;
+			break;
+		}
+	free(it);
+}
+
+/* The sockets whose edge moved since the last look: their items become candidates. */
+static void ep_changes(void)
+{
+	int hs[256];
+	unsigned n;
+	while ((n = sl_sockets_changed(G.ss, hs, 256)) > 0)
+		for (unsigned i = 0; i < n; i++) {
+			int fd = hs[i] >= 0 && hs[i] < MAX_SOCKS ? hfd[hs[i]] : -1;
+			for (struct ep_item *it = fd >= 0 ? fd_items[fd] : NULL; it; it = it->fnext)
+				cand_add(it);
+		}
+}
+
+/* What epoll_wait would report for it now (0: nothing; then it is no longer a candidate).
+ * Nothing is consumed. */
+static uint32_t item_ready(struct ep_item *it)
+{
+	int h = handle(it->fd);
+	if (h < 0 || it->disabled)
+		return 0;
+	uint32_t want = it->ev.events | EPOLLERR | EPOLLHUP;
+	uint32_t ready = (uint32_t)(unsigned short)sl_sock_events(G.ss, h) & want;
+	if (ready && (it->ev.events & EPOLLET) && sl_sock_edge(G.ss, h) == it->edge_seen)
+		return 0;
+	return ready;
 }
 
 /* Would epoll_wait on e report a sluice socket now? (Nothing is consumed: edges and
  * one-shot states stay as they are.) */
 static bool ep_ready(struct ep *e)
 {
-	for (struct ep_item *it = e->items; it; it = it->next) {
-		int h = handle(it->fd);
-		if (h < 0 || it->disabled)
-			continue;
-		uint32_t want = it->ev.events | EPOLLERR | EPOLLHUP;
-		if (!((uint32_t)(unsigned short)sl_sock_events(G.ss, h) & want))
-			continue;
-		if ((it->ev.events & EPOLLET) && sl_sock_edge(G.ss, h) == it->edge_seen)
-			continue;
-		return true;
+	ep_changes();
+	for (struct ep_item *it = e->chead, *nx; it; it = nx) {
+		nx = it->cnext;
+		if (item_ready(it))
+			return true;
+		cand_del(it);
 	}
 	return false;
 }
 
 static void ep_forget(int fd)
 {
-	for (int j = 0; j < ep_count; j++) {
-		struct ep *e = eps[ep_list[j]];
-		if (!e)
-			continue;
-		for (struct ep_item **pp = &e->items; *pp; pp = &(*pp)->next)
-			if ((*pp)->fd == fd) {
-				struct ep_item *x = *pp;
-				*pp = x->next;
-				free(x);
-				break;
-			}
-	}
+	while (fd_items[fd])
+		item_free(fd_items[fd]);
+}
+
+static void ep_free(int epfd)
+{
+	struct ep *e = eps[epfd];
+	while (e->items)
+		item_free(e->items);
+	for (struct sleeper *s = sleepers; s; s = s->next)
+		if (s->ep == e)
+			s->ep = NULL; /* a thread still in epoll_wait on it */
+	if (e->wake_fd >= 0)
+		r_close(e->wake_fd);
+	free(e);
+	eps[epfd] = NULL;
 }
 
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
@@ -1585,10 +1666,6 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	LOCK();
 	struct ep *e = eps[epfd];
 	if (!e) {
-		if (ep_count == (int)(sizeof(ep_list) / sizeof(ep_list[0]))) {
-			UNLOCK();
-			return fail(-ENOMEM); /* more epoll sets with sluice sockets than we track */
-		}
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			UNLOCK();
@@ -1596,7 +1673,6 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		}
 		e->wake_fd = -1;
 		eps[epfd] = e;
-		ep_list[ep_count++] = epfd;
 	}
 	if (!e->xsk_added) {
 		/* The AF_XDP descriptor joins the set, so a frame ends the kernel's sleep. This is
@@ -1604,9 +1680,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		struct epoll_event xe = {.events = EPOLLIN, .data.u64 = XSK_TAG};
 		if (r_epoll_ctl(epfd, EPOLL_CTL_ADD, sl_sockets_fd(G.ss), &xe) < 0 && errno != EEXIST) {
 			int e2 = errno;
-			free(e);
+			free(e); /* (just made: no items) */
 			eps[epfd] = NULL;
-			ep_count--; /* it was the last one added */
 			UNLOCK();
 			return fail(-e2);
 		}
@@ -1630,10 +1705,16 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			break;
 		}
 		it->fd = fd;
+		it->ep = e;
 		it->ev = *ev;
 		it->edge_seen = sl_sock_edge(G.ss, h) - 1; /* report the state as it is now, once */
 		it->next = e->items;
+		if (e->items)
+			e->items->prev = it;
 		e->items = it;
+		it->fnext = fd_items[fd];
+		fd_items[fd] = it;
+		cand_add(it);
 		break;
 	case EPOLL_CTL_MOD:
 		if (!it) {
@@ -1647,18 +1728,14 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		it->ev = *ev;
 		it->disabled = false;
 		it->edge_seen = sl_sock_edge(G.ss, h) - 1;
+		cand_add(it);
 		break;
 	case EPOLL_CTL_DEL:
 		if (!it) {
 			rc = -ENOENT;
 			break;
 		}
-		for (struct ep_item **pp = &e->items; *pp; pp = &(*pp)->next)
-			if (*pp == it) {
-				*pp = it->next;
-				break;
-			}
-		free(it);
+		item_free(it);
 		break;
 	default:
 		rc = -EINVAL;
@@ -1683,40 +1760,27 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 		int n = 0;
 		LOCK();
 		sl_sockets_poll(G.ss);
-		/* The scan starts where the last full one stopped, so a small maxevents cannot
-		 * starve the sockets further down the list. */
-		int len = 0;
-		for (struct ep_item *it = e->items; it; it = it->next)
-			len++;
-		int first = len ? e->rr % len : 0, pos = 0;
-		struct ep_item *it0 = e->items;
-		for (int k2 = 0; k2 < first; k2++)
-			it0 = it0->next;
-		for (int step = 0; step < len && n < max; step++) {
-			struct ep_item *it = it0;
-			pos = (first + step) % len;
-			it0 = it0->next ? it0->next : e->items;
-			int h = handle(it->fd);
-			if (h < 0 || it->disabled)
+		ep_changes();
+		/* The candidates only, each once: one reported level-triggered goes to the end. */
+		unsigned todo = e->ncand;
+		for (struct ep_item *it = e->chead, *nx; it && todo && n < max; it = nx, todo--) {
+			nx = it->cnext;
+			uint32_t ready = item_ready(it);
+			if (!ready) {
+				cand_del(it);
 				continue;
-			uint32_t want = it->ev.events | EPOLLERR | EPOLLHUP;
-			uint32_t ready = (uint32_t)(unsigned short)sl_sock_events(G.ss, h) & want;
-			if (!ready)
-				continue;
-			if (it->ev.events & EPOLLET) {
-				uint64_t edge = sl_sock_edge(G.ss, h);
-				if (edge == it->edge_seen)
-					continue;
-				it->edge_seen = edge;
 			}
+			if (it->ev.events & EPOLLET)
+				it->edge_seen = sl_sock_edge(G.ss, handle(it->fd));
 			out[n].events = ready;
 			out[n].data = it->ev.data;
 			n++;
 			if (it->ev.events & EPOLLONESHOT)
 				it->disabled = true;
+			cand_del(it);
+			if (!(it->ev.events & (EPOLLET | EPOLLONESHOT)))
+				cand_add(it);
 		}
-		if (n == max)
-			e->rr = pos + 1;
 		int ms = n ? 0 : sleep_ms(timeout, deadline);
 		struct sleeper me = {.ep = e, .efd = ms ? ep_wake(epfd, e) : -1};
 		if (me.efd >= 0)

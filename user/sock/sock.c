@@ -77,6 +77,7 @@ struct sk {
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
 	uint64_t rcvtimeo_ns, sndtimeo_ns;
 	uint64_t edge;
+	bool changed; /* on the layer's queue of changed sockets (kept across close and reuse) */
 	int32_t port_next; /* the next socket on this port's list (listeners, bound UDP) */
 	bool on_port;	   /* on that list */
 };
@@ -98,10 +99,27 @@ struct sl_sockets {
 	 * any thread, as a hint, without the caller's lock. */
 	bool lazy;
 	atomic_bool unflushed;
+	/* Handles whose edge count moved since sl_sockets_changed last returned them, each once
+	 * (room for every handle); no handle below free_lo is free (sl_sock_socket's search). */
+	int32_t *chq;
+	unsigned chn;
+	unsigned free_lo;
 };
 
 static int udp_attach(struct sk *k);
 static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len);
+
+/* k may have become ready for something: its edge count moves, and it joins the queue of
+ * sockets sl_sockets_changed returns. */
+static void bump(struct sk *k)
+{
+	struct sl_sockets *ss = k->ss;
+	k->edge++;
+	if (!k->changed) {
+		k->changed = true;
+		ss->chq[ss->chn++] = (int32_t)(k - ss->sk);
+	}
+}
 
 /* --- helpers -------------------------------------------------------------------------- */
 
@@ -361,7 +379,9 @@ int sl_sockets_new(struct sl_stack *st, unsigned max, struct sl_sockets **out)
 	}
 	ss->tcp_port = malloc(65536 * sizeof(*ss->tcp_port));
 	ss->udp_port = malloc(65536 * sizeof(*ss->udp_port));
-	if (!ss->tcp_port || !ss->udp_port) {
+	ss->chq = malloc(max * sizeof(*ss->chq));
+	if (!ss->tcp_port || !ss->udp_port || !ss->chq) {
+		free(ss->chq);
 		free(ss->tcp_port);
 		free(ss->udp_port);
 		free(ss->sk);
@@ -389,6 +409,7 @@ void sl_sockets_free(struct sl_sockets *ss)
 	free(ss->sk);
 	free(ss->tcp_port);
 	free(ss->udp_port);
+	free(ss->chq);
 	free(ss);
 }
 
@@ -407,11 +428,14 @@ int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
 	if (protocol && !(base == SOCK_STREAM && protocol == IPPROTO_TCP) &&
 	    !(base == SOCK_DGRAM && protocol == IPPROTO_UDP))
 		return -EPROTONOSUPPORT;
-	for (unsigned i = 0; i < ss->cap; i++) {
+	for (unsigned i = ss->free_lo; i < ss->cap; i++) {
 		struct sk *k = &ss->sk[i];
 		if (k->state != SK_FREE)
 			continue;
+		ss->free_lo = i + 1;
+		bool changed = k->changed;
 		memset(k, 0, sizeof(*k));
+		k->changed = changed;
 		k->ss = ss;
 		k->state = SK_OPEN;
 		k->family = domain;
@@ -426,6 +450,7 @@ int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
 		k->raddr = wildcard(k);
 		return (int)i;
 	}
+	ss->free_lo = ss->cap;
 	return -EMFILE;
 }
 
@@ -463,19 +488,19 @@ static void t_connected(void *arg, struct sl_tcp_flow *f, int err)
 		if (k->keepalive)
 			apply_keepalive(k); /* options set while it was connecting */
 	}
-	k->edge++;
+	bump(k);
 }
 
 static void t_readable(void *arg, struct sl_tcp_flow *f)
 {
 	struct sk *k = arg;
-	k->edge++;
+	bump(k);
 }
 
 static void t_writable(void *arg, struct sl_tcp_flow *f)
 {
 	struct sk *k = arg;
-	k->edge++;
+	bump(k);
 }
 
 static void t_closed(void *arg, struct sl_tcp_flow *f, int reason)
@@ -487,7 +512,7 @@ static void t_closed(void *arg, struct sl_tcp_flow *f, int reason)
 		reason = -EPIPE;
 	if (reason < 0 && !k->err)
 		k->err = -reason;
-	k->edge++;
+	bump(k);
 }
 
 static const struct sl_tcp_callbacks tcp_cbs = {
@@ -592,7 +617,7 @@ static void on_accept(void *arg, struct sl_tcp_flow *f)
 	}
 	sl_tcp_set_callbacks(f, &queued_cbs, l);
 	l->aq[(l->aq_head + l->aq_n++) % l->aq_cap] = f;
-	l->edge++;
+	bump(l);
 }
 
 /* --- bind, listen, accept, connect ------------------------------------------------------- */
@@ -1114,7 +1139,7 @@ static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 		k->rx_head = d;
 	k->rx_tail = d;
 	k->rx_bytes += len;
-	k->edge++;
+	bump(k);
 }
 
 static void u_err(void *arg, struct sl_stack *st, int err, const struct sl_udp_meta *m)
@@ -1125,7 +1150,7 @@ static void u_err(void *arg, struct sl_stack *st, int err, const struct sl_udp_m
 	struct sk *k = port_best(ss, ss->udp_port[m->src_port], &m->src, &m->dst, m->dst_port);
 	if (k && k->has_peer && sl_ip_eq(&m->dst, &k->raddr) && m->dst_port == k->rport) {
 		k->err = -err;
-		k->edge++;
+		bump(k);
 	}
 }
 
@@ -1343,7 +1368,7 @@ int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
 			k->rd_shut = true;
 		if (how != SHUT_RD)
 			k->wr_shut = true;
-		k->edge++;
+		bump(k);
 		return k->has_peer ? 0 : -ENOTCONN;
 	}
 	/* inet_shutdown: a listener ignores SHUT_WR and stops for SHUT_RD (accept then fails
@@ -1353,14 +1378,14 @@ int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
 			return 0;
 		unlisten(ss, k);
 		k->state = SK_OPEN;
-		k->edge++;
+		bump(k);
 		return 0;
 	}
 	if (k->state == SK_CONNECTING) {
 		sl_tcp_abort(k->f);
 		k->f = NULL;
 		k->state = SK_OPEN;
-		k->edge++;
+		bump(k);
 		return 0;
 	}
 	if (k->state != SK_CONNECTED)
@@ -1371,7 +1396,7 @@ int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
 	if (how != SHUT_RD)
 		k->wr_shut = true;
 	sl_tcp_shutdown(k->f, sh);
-	k->edge++;
+	bump(k);
 	poll_or_defer(ss, lazy_call(ss, k, 0)); /* the FIN */
 	return 0;
 }
@@ -1400,8 +1425,12 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 			free(d);
 		}
 	}
+	bool changed = k->changed;
 	memset(k, 0, sizeof(*k));
+	k->changed = changed;
 	k->state = SK_FREE;
+	if ((unsigned)s < ss->free_lo)
+		ss->free_lo = (unsigned)s;
 	poll_or_defer(ss, lazy); /* the FIN or the reset */
 	return 0;
 }
@@ -1884,4 +1913,15 @@ uint64_t sl_sock_edge(struct sl_sockets *ss, int s)
 {
 	struct sk *k = get(ss, s);
 	return k ? k->edge : 0;
+}
+
+unsigned sl_sockets_changed(struct sl_sockets *ss, int *out, unsigned max)
+{
+	unsigned n = 0;
+	while (n < max && ss->chn) {
+		int32_t h = ss->chq[--ss->chn];
+		ss->sk[h].changed = false;
+		out[n++] = h;
+	}
+	return n;
 }

@@ -1,6 +1,7 @@
 /*
- * Lazy polling in the socket layer (include/sluice/socket.h: sl_sockets_set_lazy,
- * sl_sockets_unflushed, sl_sockets_flush), judged from that contract: a socket layer over stack
+ * The socket layer's own bookkeeping (include/sluice/socket.h), judged from that contract:
+ * lazy polling (sl_sockets_set_lazy, sl_sockets_unflushed, sl_sockets_flush), the queue of
+ * changed sockets (sl_sockets_changed) and the order handles are given out in. A socket layer over stack
  * A talks to a plain TCP application on stack B across an in-memory pipe (tests/unit/
  * pipenet.h), both on the real clock (the layer reads it). A frame leaves A only when A is
  * polled, so what B has received says whether a call polled.
@@ -12,9 +13,13 @@
  *   - lazy on, a receive that finds nothing received yet polls and returns the data that was
  *     waiting in A's device rather than EAGAIN, and one that finds data does not poll;
  *   - lazy on, the FIN of a close waits like data;
- *   - an accept with a connection already queued does not poll; with none, it polls first.
+ *   - an accept with a connection already queued does not poll; with none, it polls first;
+ *   - sl_sockets_changed returns a socket once after its edge count moved (data came), then
+ *     not again until it moves again, and a handle closed meanwhile at most once;
+ *   - handles: the lowest free one first, whatever order sockets were closed in.
  *
- * Run: make -j1 build/tests/test_sock_lazy build/san/tests/test_sock_lazy, then either binary.
+ * Run: make -j1 build/tests/test_sock_layer build/san/tests/test_sock_layer, then either
+ * binary.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -268,6 +273,99 @@ static void test_accept_lazy(void **state)
 		sl_tcp_close(f);
 }
 
+static int listener(struct fix *x, int port)
+{
+	int l = sl_sock_socket(x->ss, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	assert_true(l >= 0);
+	assert_int_equal(sl_sock_bind(x->ss, l, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(sl_sock_listen(x->ss, l, 8), 0);
+	return l;
+}
+
+/* Every handle the queue holds now (at most 64), in a bitmap of handles below 64. */
+static uint64_t changed_set(struct fix *x, unsigned *count)
+{
+	int hs[64];
+	unsigned n = sl_sockets_changed(x->ss, hs, 64);
+	uint64_t m = 0;
+	for (unsigned i = 0; i < n; i++) {
+		assert_true(hs[i] >= 0 && hs[i] < 64);
+		assert_false(m & (1ull << hs[i])); /* each once */
+		m |= 1ull << hs[i];
+	}
+	*count = n;
+	return m;
+}
+
+static void test_changed_queue(void **state)
+{
+	struct fix *x = *state;
+	unsigned n;
+	changed_set(x, &n); /* whatever the handshake left */
+	assert_int_equal(changed_set(x, &n), 0);
+	assert_int_equal(n, 0);
+	uint64_t e0 = sl_sock_edge(x->ss, x->s);
+	assert_int_equal(sl_tcp_write_nodelay(x->b.f, "abc", 3), 3);
+	poll_b(x, 2);
+	for (int i = 0; i < 5; i++)
+		sl_sockets_poll(x->ss); /* the data came: one edge or more, one entry */
+	assert_true(sl_sock_edge(x->ss, x->s) > e0);
+	assert_int_equal(changed_set(x, &n), 1ull << x->s);
+	assert_int_equal(n, 1);
+	sl_sockets_poll(x->ss);
+	assert_int_equal(changed_set(x, &n), 0);
+	/* Two changes (a listener shut down for reading is one), a drain of one: the other
+	 * stays for the next. */
+	int u1 = listener(x, 9091), u2 = listener(x, 9092);
+	assert_int_equal(sl_sock_shutdown(x->ss, u1, SHUT_RD), 0);
+	assert_int_equal(sl_sock_shutdown(x->ss, u2, SHUT_RD), 0);
+	int hs[1];
+	assert_int_equal(sl_sockets_changed(x->ss, hs, 1), 1);
+	assert_true(hs[0] == u1 || hs[0] == u2);
+	assert_int_equal(changed_set(x, &n), 1ull << (hs[0] == u1 ? u2 : u1));
+	assert_int_equal(n, 1);
+	/* A change, then the socket is closed and its handle made again before anyone looked:
+	 * the handle comes once. */
+	int u3 = listener(x, 9093);
+	assert_int_equal(sl_sock_shutdown(x->ss, u3, SHUT_RD), 0);
+	assert_int_equal(sl_sock_close(x->ss, u3), 0);
+	int u4 = listener(x, 9094);
+	assert_int_equal(u4, u3);
+	assert_int_equal(sl_sock_shutdown(x->ss, u4, SHUT_RD), 0);
+	assert_int_equal(changed_set(x, &n), 1ull << u3);
+	assert_int_equal(n, 1);
+	sl_sock_close(x->ss, u1);
+	sl_sock_close(x->ss, u2);
+	sl_sock_close(x->ss, u4);
+}
+
+static void test_handles_lowest_first(void **state)
+{
+	struct fix *x = *state;
+	int h[4];
+	for (int i = 0; i < 4; i++) {
+		h[i] = sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0);
+		assert_int_equal(h[i], x->s + 1 + i);
+	}
+	assert_int_equal(sl_sock_close(x->ss, h[1]), 0);
+	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), h[1]);
+	assert_int_equal(sl_sock_close(x->ss, h[3]), 0);
+	assert_int_equal(sl_sock_close(x->ss, h[2]), 0);
+	assert_int_equal(sl_sock_close(x->ss, h[0]), 0);
+	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), h[0]);
+	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), h[2]);
+	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), h[3]);
+	/* The layer's sixteen: full, then one back. */
+	int more[16], m = 0;
+	for (int r; (r = sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0)) >= 0;)
+		more[m++] = r;
+	assert_int_equal(m, 16 - 5);
+	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), -EMFILE);
+	assert_int_equal(sl_sock_close(x->ss, more[3]), 0);
+	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), more[3]);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -280,6 +378,8 @@ int main(void)
 	    T(test_recv_lazy_polls_before_eagain),
 	    T(test_close_lazy_fin_waits),
 	    T(test_accept_lazy),
+	    T(test_changed_queue),
+	    T(test_handles_lowest_first),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
