@@ -18,6 +18,7 @@
 #        COST_IDLE=N (N idle connections held open to the server during each load: nginx gets one
 #        request on each first, then keep-alive; redis a PING)
 #        COST_OUT=/tmp/apps-cost (where the raw outputs go)
+#        COST_EXEC_ARGS="" (extra sluice exec options, e.g. --eager)
 # Root. Namespaces and a veth pair of its own (removed by the EXIT trap); the server on CPU 1,
 # the client on CPU 0; every process started here is stopped by its own PID.
 set -uo pipefail
@@ -159,7 +160,7 @@ EOF
 # start TARGET SERVER: prints the server's own PID (the program, not sluice exec).
 start() {
 	local t=$1 s=$2 addr=$K_IP pre=() cmd=()
-	[[ $t == sluice ]] && { addr=$S_IP; pre=("$SLUICE" exec "$IF_S" --addr "$S_IP/24" --); }
+	[[ $t == sluice ]] && { addr=$S_IP; pre=("$SLUICE" exec "$IF_S" --addr "$S_IP/24" ${COST_EXEC_ARGS:-} --); }
 	if [[ $s == redis ]]; then
 		cmd=(redis-server --port 6379 --bind "$addr" --save '' --appendonly no --daemonize no
 			--io-threads 1 --protected-mode no)

@@ -25,7 +25,7 @@ void cmd_exec_usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluice exec DEV --addr ADDR/LEN [--addr ...] [--gw ADDR] [--gw ADDR6]\n"
-		"                   [--queue Q] [--mode native|generic] -- PROGRAM [ARGS...]\n"
+		"                   [--queue Q] [--mode native|generic] [--eager] -- PROGRAM [ARGS...]\n"
 		"\n"
 		"Run PROGRAM unmodified with its IPv4/IPv6 TCP and UDP sockets on a sluice stack\n"
 		"owning each ADDR on queue Q (default 0) of DEV; every other descriptor stays the\n"
@@ -39,7 +39,10 @@ void cmd_exec_usage(FILE *f)
 		"  --addr ADDR/LEN   an address of the stack and its on-link prefix length\n"
 		"  --gw ADDR         default gateway (once per family)\n"
 		"  --queue Q         RX queue to serve (default 0)\n"
-		"  --mode M          XDP mode when attaching: native (default) or generic\n");
+		"  --mode M          XDP mode when attaching: native (default) or generic\n"
+		"  --eager           every socket call polls the stack and a send leaves at once,\n"
+		"                    as the kernel's do (default: an event loop's output leaves\n"
+		"                    at its next wait, one TX kick per round)\n");
 }
 
 /* The shim: beside this binary (a build tree), else where `make install` put it. */
@@ -84,9 +87,11 @@ int cmd_exec(int argc, char **argv)
 	const char *addr_v[2 * SL_MAX_ADDRS], *gw_v[2];
 	int n_addr = 0, n_gw = 0;
 	const char *queue_s = NULL, *mode_s = NULL;
+	bool eager = false;
 	const struct cli_opt opts[] = {
 	    {"--queue", &queue_s, NULL},
 	    {"--mode", &mode_s, NULL},
+	    {"--eager", NULL, &eager},
 	    {NULL, NULL, NULL},
 	};
 	const struct cli_multi multi[] = {
@@ -205,6 +210,8 @@ int cmd_exec(int argc, char **argv)
 			setenv("SLUICE_EXEC_GW", gws, 1);
 		if (used == SL_GATE_MODE_GENERIC)
 			setenv("SLUICE_EXEC_GENERIC", "1", 1);
+		if (eager)
+			setenv("SLUICE_EXEC_EAGER", "1", 1);
 		setenv("LD_PRELOAD", ldp, 1);
 		execvp(argv[dash + 1], argv + dash + 1);
 		fprintf(stderr, "sluice: cannot run %s: %s\n", argv[dash + 1], strerror(errno));

@@ -16,8 +16,10 @@
  * a full pipe, a Unix socket pair, a Unix listener; ended by a timer's signal) pause sigsuspend
  * sigwait sigtimedwait wait waitpid waitid (a child `sleep`) system pclose flock fcntl lockf (a
  * lock a helper process holds) sluice_recv (a blocking recv on another sluice socket, UDP, with
- * SO_RCVTIMEO) sluice_epoll (epoll on the connection itself) and, last on the line, _exit or
- * exit (the process ends right after the send). Exit status 0 when every call behaved; the
+ * SO_RCVTIMEO) sluice_epoll (epoll on the connection itself), spin (computes, no call at all)
+ * and condwait (a condition variable's timed wait, a futex the shim cannot see): the last two
+ * only under `sluice exec --eager` and, last on the line, _exit or exit (the process ends
+ * right after the send). Exit status 0 when every call behaved; the
  * verdict on the data is the peer's.
  */
 #define _GNU_SOURCE
@@ -26,6 +28,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -314,6 +317,31 @@ static int block_in(const char *m, int s)
 		/* Ends when the peer, having read everything, closes: EPOLLIN. */
 		rc = epoll_wait(ep, &ev, 1, block_ms) >= 0 ? 0 : -1;
 		close(ep);
+	} else if (!strcmp(m, "spin")) {
+		struct timespec t0, now;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		volatile unsigned long x = 0;
+		do {
+			for (int i = 0; i < 100000; i++)
+				x += (unsigned long)i;
+			clock_gettime(CLOCK_MONOTONIC, &now); /* the vDSO: no system call */
+		} while ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 <
+			 block_ms);
+		rc = 0;
+	} else if (!strcmp(m, "condwait")) {
+		pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+		pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += block_ms / 1000;
+		until.tv_nsec += (long)(block_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&mu);
+		rc = pthread_cond_timedwait(&cv, &mu, &until) == ETIMEDOUT ? 0 : -1;
+		pthread_mutex_unlock(&mu);
 	} else if (!strcmp(m, "_exit")) {
 		_exit(0);
 	} else if (!strcmp(m, "exit")) {

@@ -15,7 +15,9 @@
 #   sigwait sigtimedwait; wait waitpid waitid system pclose (a child sleep); flock, fcntl
 #   F_SETLKW and lockf on a lock a helper process holds; a blocking recv on another sluice
 #   socket; epoll on the sluice socket itself; then, in runs of their own, _exit and exit
-#   right after the send (the bytes must still arrive).
+#   right after the send (the bytes must still arrive); and under `sluice exec --eager` (every
+#   send leaves at once) also spin (computing, no call) and condwait (a condition variable's
+#   timed wait), which the shim cannot see: without --eager their data waits, as documented.
 # The same program on the kernel's sockets first (100 ms sleeps) proves the checker right.
 # Every wait is bounded (the peer's lifetime, timeout on every run); background processes are
 # stopped by their own PID. Takes about 15 s.
@@ -24,7 +26,7 @@ setup_net
 need cc timeout nsenter
 PORT=7700
 BIN=$TMP/exec_flush
-cc -O2 -Wall -Wextra -Werror -o "$BIN" "$ROOT/tests/net/exec_flush.c" || fail "cannot build tests/net/exec_flush.c"
+cc -O2 -Wall -Wextra -Werror -pthread -o "$BIN" "$ROOT/tests/net/exec_flush.c" || fail "cannot build tests/net/exec_flush.c"
 MODES=(nanosleep clock_nanosleep usleep sleep poll ppoll select pselect epoll epoll_pwait2 read
 	write recv accept pause sigsuspend sigwait sigtimedwait wait waitpid waitid system pclose flock
 	fcntl lockf sluice_recv sluice_epoll)
@@ -118,4 +120,7 @@ EXEC=("$SLUICE" exec "$IF_SL" --addr "$STACK_IP/24" --)
 run sluice 300 "${EXEC[@]}" :: "${MODES[@]}"
 run sluice-_exit 300 "${EXEC[@]}" :: _exit
 run sluice-exit 300 "${EXEC[@]}" :: exit
+run kernel-unseen 100 :: spin condwait
+EAGER=("$SLUICE" exec "$IF_SL" --addr "$STACK_IP/24" --eager --)
+run sluice-eager 300 "${EAGER[@]}" :: "${MODES[@]}" spin condwait
 echo "PASS: nothing left behind when a program under sluice exec sleeps or ends"

@@ -61,6 +61,7 @@
 static struct {
 	pthread_mutex_t mu;
 	bool on;
+	bool eager; /* sluice exec --eager: no thread is lazy */
 	struct sl_dev *dev;
 	struct sl_stack *st;
 	struct sl_sockets *ss;
@@ -364,6 +365,7 @@ static void start(void)
 	const char *gws = getenv("SLUICE_EXEC_GW");
 	const char *q = getenv("SLUICE_EXEC_QUEUE");
 	bool generic = getenv("SLUICE_EXEC_GENERIC") != NULL;
+	G.eager = getenv("SLUICE_EXEC_EAGER") != NULL;
 	snprintf(G.dev_name, sizeof(G.dev_name), "%s", dev);
 	G.queue = q ? (unsigned)atoi(q) : 0;
 
@@ -487,6 +489,7 @@ static void start_once(void)
 	unsetenv("SLUICE_EXEC_GW");
 	unsetenv("SLUICE_EXEC_QUEUE");
 	unsetenv("SLUICE_EXEC_GENERIC");
+	unsetenv("SLUICE_EXEC_EAGER");
 }
 
 __attribute__((destructor)) static void shim_fini(void)
@@ -1364,7 +1367,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		}
 		return r_ppoll(fds, n, tp, mask);
 	}
-	t_loop = true;
+	t_loop = !G.eager;
 	struct pollfd *k = malloc((n + 2) * sizeof(*k));
 	if (!k)
 		return fail(-ENOMEM);
@@ -1754,7 +1757,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 	}
 	if (max <= 0)
 		return fail(-EINVAL);
-	t_loop = true;
+	t_loop = !G.eager;
 	uint64_t deadline = timeout >= 0 ? now_ns() + (uint64_t)timeout * 1000000ULL : 0;
 	for (;;) {
 		int n = 0;
