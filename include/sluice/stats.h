@@ -107,6 +107,7 @@
 	X(tcp_syncookies_sent, 0, "SYN-ACKs sent with a SYN cookie (RFC 4987 §3.6)")              \
 	X(tcp_syncookies_ok, 0, "connections established from a valid SYN cookie")                 \
 	X(tcp_syncookies_bad, 1, "ACK for a listener with no half-open connection and a bad cookie") \
+	X(tcp_listen_overflow, 1, "handshake's last ACK dropped: the application's accept queue was full") \
 	X(tcp_ts_missing, 1, "segment without timestamps on a connection that negotiated them (RFC 7323 §3.2)") \
 	X(tcp_sack_reneged, 0, "peer discarded data it had SACKed: SACK marks cleared (RFC 2018 §8)") \
 	X(tcp_sendmap_full, 0, "TCP output waited: the segment map of a connection was full")       \

@@ -49,6 +49,12 @@ int sl_tcp_unlisten(struct sl_stack *st, int port);
 /* Which families the listener on port takes (both when it is made): a SYN of a refused one is
  * answered as for a closed port (RST). -ENOENT without a listener. */
 int sl_tcp_listen_families(struct sl_stack *st, int port, bool v4, bool v6);
+/* Whether the application can take connections on port now. While full, the last ACK of a
+ * handshake is dropped (counted as tcp_listen_overflow): the connection stays half-open and
+ * its SYN-ACK is retransmitted, and a SYN-cookie ACK is ignored, so that the client's next
+ * segment completes it once there is room (Linux with tcp_abort_on_overflow 0; listen(2)).
+ * -ENOENT without a listener. */
+int sl_tcp_listen_full(struct sl_stack *st, int port, bool full);
 
 struct sl_tcp_connect_opts {
 	const sl_ip *src;	       /* NULL: source selection */

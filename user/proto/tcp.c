@@ -506,6 +506,16 @@ int sl_tcp_listen(struct sl_stack *st, int port, const struct sl_keepalive *ka,
 	return -ENOSPC;
 }
 
+int sl_tcp_listen_full(struct sl_stack *st, int port, bool full)
+{
+	struct sl_listener *l = port < 1 || port > 65535 ? NULL
+				: sl_tcp_find_listener(st, (uint16_t)port);
+	if (!l)
+		return -ENOENT;
+	l->full = full;
+	return 0;
+}
+
 int sl_tcp_unlisten(struct sl_stack *st, int port)
 {
 	if (port < 1 || port > 65535)

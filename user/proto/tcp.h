@@ -304,6 +304,7 @@ struct sl_listener {
 	bool ka_on;
 	struct sl_tcbq synq; /* half-open connections in the backlog, oldest first */
 	bool no_v4, no_v6;   /* sl_tcp_listen_families: SYNs of that family are reset */
+	bool full;	     /* sl_tcp_listen_full: the application has no room to accept */
 };
 
 struct sl_tcp {

@@ -602,6 +602,18 @@ static void listen_families(struct sl_sockets *ss, uint16_t port)
 	sl_tcp_listen_families(ss->st, port, v4, v6);
 }
 
+/* While every listener of port has a full queue, the stack drops a handshake's last ACK and
+ * the client's retransmission tries again later (Linux, tcp_abort_on_overflow 0; listen(2):
+ * "the request may be ignored so that a later reattempt at connection succeeds"). */
+static void update_room(struct sl_sockets *ss, uint16_t port)
+{
+	bool full = ss->tcp_port[port] >= 0;
+	for (int32_t i = ss->tcp_port[port]; i >= 0 && full; i = ss->sk[i].port_next)
+		if (ss->sk[i].aq_n < ss->sk[i].aq_cap)
+			full = false;
+	sl_tcp_listen_full(ss->st, port, full);
+}
+
 static void on_accept(void *arg, struct sl_tcp_flow *f)
 {
 	struct sl_sockets *ss = arg;
@@ -609,7 +621,8 @@ static void on_accept(void *arg, struct sl_tcp_flow *f)
 	uint16_t lp, rp;
 	sl_tcp_endpoints(f, &la, &lp, &ra, &rp);
 	/* One stack listener serves the port for every address: the socket whose bind covers
-	 * this connection takes it; none (or a full queue): reset. */
+	 * this connection takes it; none: reset. A full queue is not reached while the port has
+	 * no room at all (update_room); this socket's can be full while another's is not. */
 	struct sk *l = port_best(ss, ss->tcp_port[lp], &la, NULL, 0);
 	if (!l || l->aq_n == l->aq_cap) {
 		sl_tcp_abort(f);
@@ -617,6 +630,8 @@ static void on_accept(void *arg, struct sl_tcp_flow *f)
 	}
 	sl_tcp_set_callbacks(f, &queued_cbs, l);
 	l->aq[(l->aq_head + l->aq_n++) % l->aq_cap] = f;
+	if (l->aq_n == l->aq_cap)
+		update_room(ss, lp);
 	bump(l);
 }
 
@@ -688,6 +703,7 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 			k->aq = q;
 			k->aq_head = 0;
 			k->aq_cap = (unsigned)backlog + 1;
+			update_room(ss, k->lport);
 		}
 		return 0;
 	}
@@ -718,6 +734,7 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 	}
 	port_link(ss, ss->tcp_port, k);
 	listen_families(ss, k->lport);
+	update_room(ss, k->lport);
 	k->state = SK_LISTEN;
 	return 0;
 }
@@ -725,10 +742,12 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 /* A listener stops: its queue is reset, the stack's listener goes with the port's last. */
 static void unlisten(struct sl_sockets *ss, struct sk *k)
 {
-	if (k->on_port && port_unlink(ss, ss->tcp_port, k))
+	if (k->on_port && port_unlink(ss, ss->tcp_port, k)) {
 		sl_tcp_unlisten(ss->st, k->lport);
-	else
+	} else {
 		listen_families(ss, k->lport);
+		update_room(ss, k->lport);
+	}
 	for (unsigned i = 0; i < k->aq_n; i++)
 		sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
 	k->aq_n = 0;
@@ -772,7 +791,8 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	struct sk *k = &ss->sk[ns];
 	struct sl_tcp_flow *f = l->aq[l->aq_head];
 	l->aq_head = (l->aq_head + 1) % l->aq_cap;
-	l->aq_n--;
+	if (l->aq_n-- == l->aq_cap)
+		update_room(ss, l->lport);
 	k->f = f;
 	k->state = SK_CONNECTED;
 	k->was_connected = true;
