@@ -27,6 +27,16 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           connect there stays in SYN-SENT
   BASE+10 UDP reflector: each datagram is answered twice, first from port BASE+11, then
           from BASE+10 itself (same bytes)
+  BASE+12 TCP backlog clients: reads one line "ADDR PORT N\n" (N at most 10), starts N
+          connections to ADDR:PORT at once, each from its own thread, answers "started\n",
+          and on each connection K (0..N-1): sends at once the 64-byte message backlog_msg(K)
+          ("conn K " then letters, then "\n"), reads its echo, checks it, shuts down its
+          sending side and reads until the server's FIN. Every connection must be done within
+          BACKLOG_LIMIT s of the request. Then one line per connection, "K RESULT\n", then
+          "done\n". RESULT is "ok", or what went wrong and at which stage (connect, send,
+          echo, eof): "reset-STAGE" (ECONNRESET), "epipe-STAGE" (EPIPE), "refused-STAGE",
+          "timeout-STAGE", "eof-STAGE" (the stream ended early), "mismatch" (the echo
+          differs), "extra" (bytes after the echo), "error-ERRNO-STAGE", "hung"
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -153,6 +163,85 @@ def connect_back(c):
         b.close()
 
 
+BACKLOG_LIMIT = 13  # s: tests/sock/semantics.c's tcp_backlog_overflow waits 14 s at most
+BACKLOG_MSG = 64
+
+
+def backlog_msg(k):
+    head = b"conn %d " % k
+    body = bytes(ord("a") + (i + 7 * k) % 26 for i in range(len(head), BACKLOG_MSG - 1))
+    return head + body + b"\n"
+
+
+def backlog_client(addr, port, k, deadline, results):
+    stage = "connect"
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET, socket.SOCK_STREAM)
+
+    def left():
+        t = deadline - time.monotonic()
+        if t <= 0:
+            raise socket.timeout()
+        s.settimeout(t)
+
+    try:
+        left()
+        s.connect((addr, port))
+        stage = "send"
+        msg = backlog_msg(k)
+        s.sendall(msg)
+        stage = "echo"
+        got = b""
+        while len(got) < len(msg):
+            left()
+            b = s.recv(len(msg) - len(got))
+            if not b:
+                raise EOFError
+            got += b
+        if got != msg:
+            results[k] = "mismatch"
+            return
+        stage = "eof"
+        s.shutdown(socket.SHUT_WR)
+        left()
+        if s.recv(100):
+            results[k] = "extra"
+            return
+        results[k] = "ok"
+    except ConnectionResetError:
+        results[k] = "reset-" + stage
+    except BrokenPipeError:
+        results[k] = "epipe-" + stage
+    except ConnectionRefusedError:
+        results[k] = "refused-" + stage
+    except socket.timeout:
+        results[k] = "timeout-" + stage
+    except EOFError:
+        results[k] = "eof-" + stage
+    except OSError as e:
+        results[k] = "error-%s-%s" % (e.errno, stage)
+    finally:
+        s.close()
+
+
+def backlog_clients(c):
+    try:
+        parts = readline(c).split()
+        addr, port, n = parts[0], int(parts[1]), min(int(parts[2]), 10)
+    except (ValueError, IndexError):
+        return
+    deadline = time.monotonic() + BACKLOG_LIMIT
+    results = [None] * n
+    threads = [threading.Thread(target=backlog_client, args=(addr, port, k, deadline, results),
+                                daemon=True) for k in range(n)]
+    for t in threads:
+        t.start()
+    c.sendall(b"started\n")
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()) + 1)
+    rep = "".join("%d %s\n" % (k, r or "hung") for k, r in enumerate(results))
+    c.sendall((rep + "done\n").encode())
+
+
 OBS = {}
 OBS_LOCK = threading.Lock()
 
@@ -261,7 +350,7 @@ def main():
     except OSError:
         fam = socket.AF_INET
     for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
-                   (7, observe), (8, query)):
+                   (7, observe), (8, query), (12, backlog_clients)):
         serve(listener(a.base + off, fam), h)
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = udp_socket(fam, a.base + 4)

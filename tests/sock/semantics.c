@@ -50,6 +50,8 @@ enum {
 	PORT_HOLE = 7009,    /* TCP: every SYN dropped (a full accept queue): stays SYN-SENT */
 	PORT_REFLECT = 7010, /* UDP: answers from PORT_REFLECT2 first, then from itself */
 	PORT_REFLECT2 = 7011,
+	PORT_BACKLOG = 7012, /* TCP: "ADDR PORT N\n" -> N connections there at once, each sends a
+				message, reads its echo, then the FIN (peer.py reports each) */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -2403,6 +2405,185 @@ static void epoll_accept_burst(void)
 	EQ(epoll_wait(ep, ev, 4, 0), 0);
 }
 
+/* ---- a full accept queue ---- */
+
+enum { BL_N = 6, BL_MSG = 64, BL_PACE_MS = 200 };
+#define BL_LIMIT 14.0 /* s: every connection accepted by then (peer.py gives up at 13 s) */
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The message the peer sends on its connection k (peer.py's backlog_msg): "conn K ", letters,
+ * a newline, BL_MSG bytes. */
+static void backlog_msg(unsigned char *m, int k)
+{
+	int h = snprintf((char *)m, BL_MSG, "conn %d ", k);
+	for (int i = h; i < BL_MSG - 1; i++)
+		m[i] = 'a' + (i + 7 * k) % 26;
+	m[BL_MSG - 1] = '\n';
+}
+
+/* One line (without its newline) into buf; each byte waited for ms at most. Returns its
+ * length, -1 when the line did not come whole. */
+static int read_line(int fd, char *buf, int size, int ms)
+{
+	int k = 0;
+	while (k < size - 1) {
+		if (wait_fd(fd, POLLIN, ms) <= 0 || read(fd, buf + k, 1) != 1)
+			break;
+		if (buf[k] == '\n') {
+			buf[k] = 0;
+			return k;
+		}
+		k++;
+	}
+	buf[k] = 0;
+	return -1;
+}
+
+/* One connection of tcp_backlog_overflow, just accepted: reads the peer's message, echoes it,
+ * then reads to the peer's FIN. Returns the message's number, -1 on failure (failf). */
+static int backlog_serve(int a)
+{
+	unsigned char m[BL_MSG], want[BL_MSG], b[1];
+	ssize_t r = read_n(a, m, BL_MSG);
+	if (r != BL_MSG) {
+		failf("an accepted connection: read %zd of the %d bytes of the peer's message "
+		      "(errno %s)",
+		      r, BL_MSG, en(errno));
+		return -1;
+	}
+	int k = m[5] - '0';
+	if (k >= 0 && k < BL_N)
+		backlog_msg(want, k);
+	if (k < 0 || k >= BL_N || memcmp(m, want, BL_MSG)) {
+		failf("an accepted connection: the peer's message differs: '%.*s'", BL_MSG - 1, m);
+		return -1;
+	}
+	errno = 0;
+	if (send(a, m, BL_MSG, MSG_NOSIGNAL) != BL_MSG) {
+		failf("connection %d: the echo: %s", k, en(errno));
+		return -1;
+	}
+	int ev = wait_fd(a, POLLIN, WAIT_MS);
+	errno = 0;
+	r = ev > 0 ? read(a, b, 1) : -1;
+	if (r != 0) {
+		failf("connection %d after the echo: expected the peer's FIN (read 0) got %zd "
+		      "(poll %d, errno %s)",
+		      k, r, ev, en(ev > 0 ? errno : 0));
+		return -1;
+	}
+	return k;
+}
+
+/* listen(2): "If a connection request arrives when the queue is full, the client may receive
+ * an error with an indication of ECONNREFUSED or, if the underlying protocol supports
+ * retransmission, the request may be ignored so that a later reattempt at connection
+ * succeeds." Linux TCP ignores it (tcp_abort_on_overflow 0, the default): with the accept
+ * queue full (backlog + 1 connections wait) a SYN, or the handshake's last ACK, is dropped;
+ * the server keeps the connection half-open and retransmits its SYN-ACK (and the client its
+ * SYN, or its data), and once an accept makes room the connection completes: no RST, no
+ * ECONNRESET. Here backlog 1 (2 may wait); the peer (PORT_BACKLOG) opens 6 connections at once
+ * and sends a 64-byte message on each as soon as it is connected, while the program does not
+ * accept; then it accepts one every 200 ms (waiting in between on the control connection, as
+ * an event loop busy with other sockets would), reads each message and echoes it. All 6 are
+ * accepted within 14 s (the retransmissions back off 1 s, 2 s, 4 s...), every message
+ * intact, and the peer sees every echo and then the orderly end of its stream. */
+static void tcp_backlog_overflow(void)
+{
+	int ls = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 1));
+	a = sockname(ls);
+	int c = tconnect(AF_INET, PORT_BACKLOG);
+	if (c < 0)
+		return;
+	char line[128];
+	int len = snprintf(line, sizeof line, "%s %d %d\n", local4_s, port_of(&a), BL_N);
+	EQ(write(c, line, len), len);
+	TRUE(read_line(c, line, sizeof line, WAIT_MS) >= 0 && !strcmp(line, "started"),
+	     "the backlog clients' control answered '%s', not 'started'", line);
+	double t0 = now_s(), last = 0;
+	bool seen[BL_N] = {false}, peer_done = false;
+	int n = 0;
+	for (;;) {
+		int s = -1;
+		if (n < BL_N && !peer_done) {
+			double left = t0 + BL_LIMIT - now_s();
+			if (left <= 0)
+				break;
+			/* Not accepting: the control stays silent until the peer is done. */
+			int ms = left * 1000 < BL_PACE_MS ? (int)(left * 1000) : BL_PACE_MS;
+			if (wait_fd(c, POLLIN, ms) != 0) {
+				peer_done = true;
+				continue;
+			}
+			left = t0 + BL_LIMIT - now_s();
+			struct pollfd p[2] = {{ls, POLLIN, 0}, {c, POLLIN, 0}};
+			int r = poll(p, 2, left > 0 ? (int)(left * 1000) + 1 : 0);
+			TRUE(r >= 0, "poll: %s", en(errno));
+			if (!(p[0].revents & POLLIN)) {
+				if (p[1].revents)
+					peer_done = true;
+				continue;
+			}
+			s = accept(ls, NULL, NULL);
+			if (s < 0 && errno == EAGAIN)
+				continue;
+			TRUE(s >= 0, "accept: %s", en(errno));
+		} else {
+			/* Done, or out of time: take what is queued still. */
+			s = accept(ls, NULL, NULL);
+			if (s < 0 && errno == EAGAIN)
+				break;
+			TRUE(s >= 0, "accept: %s", en(errno));
+		}
+		track(s);
+		int k = backlog_serve(s);
+		if (k < 0)
+			return;
+		TRUE(!seen[k], "connection %d accepted twice", k);
+		seen[k] = true;
+		n++;
+		last = now_s() - t0;
+		close(s);
+		untrack(s);
+	}
+	/* The peer's report: one line per connection, then "done". */
+	char rep[512] = "";
+	int nok = 0;
+	bool done = false;
+	for (int i = 0; i < BL_N + 1; i++) {
+		if (read_line(c, line, sizeof line, 3000) < 0)
+			break;
+		if (!strcmp(line, "done")) {
+			done = true;
+			break;
+		}
+		char res[64];
+		int k;
+		if (sscanf(line, "%d %63s", &k, res) == 2 && !strcmp(res, "ok"))
+			nok++;
+		size_t l = strlen(rep);
+		snprintf(rep + l, sizeof rep - l, "%s%s", l ? ", " : "", line);
+	}
+	double t = now_s() - t0;
+	TRUE(n == BL_N && nok == BL_N && done,
+	     "accepted %d of %d connections (backlog 1, the last at %.2f s, %.2f s in all); the "
+	     "peer saw: %s%s",
+	     n, BL_N, last, t, rep[0] ? rep : "(nothing)", done ? "" : " (its report ended early)");
+	printf("# %s: %d of %d accepted, the last at %.2f s; %.2f s in all\n", cur, n, BL_N, last,
+	       t);
+}
+
 /* bind before connect: the connection keeps the bound port; bound to the wildcard, it gets the
  * concrete source address (ip(7)). */
 static void tcp_bind_before_connect(int fam)
@@ -3702,6 +3883,7 @@ static const struct check checks[] = {
 	ONE(tcp_data_while_busy)
 	ONE(epoll_many_clients)
 	ONE(epoll_accept_burst)
+	ONE(tcp_backlog_overflow)
 	ONE(udp_connected_filters)
 	ONE(udp_shutdown)
 	ONE(tcp_iov_max)

@@ -6,6 +6,9 @@
 #   2. under `sluice exec` (addresses $STACK_IP / $STACK6): the sluice run.
 # Both must pass every check. A check that hangs (its 20 s alarm, exit 3) or kills the program
 # ends that run; the run is then resumed after it (--after NAME), so one does not hide the rest.
+#
+# SEMANTICS_ONLY=NAME runs that one check alone, in both runs (NAME as semantics --list prints
+# it), e.g. SEMANTICS_ONLY=tcp_backlog_overflow bash tests/sock/test_semantics.sh
 source "$(dirname "$0")/../net/lib.sh"
 source "$(dirname "$0")/../net/lib6.sh"
 BIN=${SEMANTICS_BIN:-$ROOT/build/sock/semantics}
@@ -36,6 +39,12 @@ grep -q '^ready' "$TMP/peer.out" || fail "peer helper did not start: $(head -c 5
 ok "peer helper serving on $PEER_IP and $PEER6 (pid $PEER_PID)"
 
 NCHECKS=$("$BIN" --list | wc -l)
+ONLY=()
+if [[ -n ${SEMANTICS_ONLY:-} ]]; then
+	"$BIN" --list | grep -qx -- "$SEMANTICS_ONLY" || fail "no check named '$SEMANTICS_ONLY'"
+	ONLY=(--only "$SEMANTICS_ONLY")
+	NCHECKS=1
+fi
 
 # run_suite LABEL COMMAND...: runs COMMAND in the stack namespace (the semantics program's
 # arguments, $ARGS, go where @ARGS@ is), resuming after a check that hung (exit status 3, its
@@ -51,7 +60,7 @@ run_suite() {
 		local cmd=()
 		for a in "$@"; do
 			if [[ $a == @ARGS@ ]]; then
-				cmd+=("${after[@]}" "${ARGS[@]}")
+				cmd+=("${after[@]}" "${ONLY[@]}" "${ARGS[@]}")
 			else
 				cmd+=("$a")
 			fi
@@ -69,7 +78,10 @@ run_suite() {
 			if [[ -z $last ]]; then
 				last=${after[1]:-}
 			fi
-			if [[ -z $last ]]; then
+			if [[ ${#ONLY[@]} -gt 0 ]]; then
+				next=$SEMANTICS_ONLY
+				[[ $last != "$next" ]] || break
+			elif [[ -z $last ]]; then
 				next=$("$BIN" --list | head -1)
 			else
 				next=$("$BIN" --list | grep -A1 -x "$last" | sed -n 2p)
