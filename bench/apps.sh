@@ -156,29 +156,7 @@ a_nginx_conf() {
 	local d=$TMP/apps-nginx
 	mkdir -p "$d/www"
 	cp "$TMP/apps-page.html" "$d/www/index.html"
-	cat >"$d/nginx.conf" <<EOF
-master_process off;
-daemon off;
-worker_processes 1;
-error_log $d/err.log;
-pid $d/nginx.pid;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	sendfile off;
-	keepalive_requests 1000000;
-	default_type text/html;
-	client_body_temp_path $d/body;
-	proxy_temp_path $d/proxy;
-	fastcgi_temp_path $d/fastcgi;
-	uwsgi_temp_path $d/uwsgi;
-	scgi_temp_path $d/scgi;
-	server {
-		listen $1:$A_HTTP_PORT;
-		root $d/www;
-	}
-}
-EOF
+	apps_nginx_conf "$d" "$1" "$A_HTTP_PORT" 1024
 }
 
 # a_start TARGET SERVER: the server on CPU 1 in the server namespace, under sluice exec for the
@@ -300,13 +278,7 @@ apps_part() {
 	done
 	[[ -e $ROOT/build/libsluice-preload.so ]] || { a_fail sluice 0 "build/libsluice-preload.so missing (make all)"; return; }
 	# The page: the one bench/khttp.c and `sluice run --http` serve at / (the tcp part's page).
-	$PY - "$ROOT/bench/khttp.c" "$TMP/apps-page.html" <<'EOF' || { a_fail all 0 "cannot extract the page of bench/khttp.c"; return; }
-import json, re, sys
-src = open(sys.argv[1]).read()
-page = "".join(json.loads('"' + s + '"') for s in re.findall(r'"((?:[^"\\]|\\.)*)"',
-               re.search(r"index_page\[\] =(.*?);", src, re.S).group(1)))
-open(sys.argv[2], "w").write(page)
-EOF
+	apps_page "$TMP/apps-page.html" || { a_fail all 0 "cannot extract the page of bench/khttp.c"; return; }
 	{
 		echo "{\"repeat\":$A_REPEAT,\"requests\":$A_REQUESTS,\"conns\":$A_CONNS,"
 		echo "\"pipeline\":[$(echo $A_PIPELINE | tr ' ' ,)],\"wrk_seconds\":$A_WRK_SECONDS,"

@@ -23,6 +23,7 @@
 # the client on CPU 0; every process started here is stopped by its own PID.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/apps_lib.sh"
 SLUICE=${COST_SLUICE:-$ROOT/build/sluice} # another build: its libsluice-preload.so beside it
 TARGETS=${1:-sluice kernel}
 LOADS=${2:-nginx redis1 redis16}
@@ -124,37 +125,8 @@ detach() {
 nginx_conf() {
 	local d=$TMP/nginx
 	mkdir -p "$d/www"
-	# The page bench/khttp.c and `sluice run --http` serve at / (as bench/apps.sh does).
-	/usr/bin/python3 - "$ROOT/bench/khttp.c" "$d/www/index.html" <<'PY' || die "cannot extract the page"
-import json, re, sys
-src = open(sys.argv[1]).read()
-page = "".join(json.loads('"' + s + '"') for s in re.findall(r'"((?:[^"\\]|\\.)*)"',
-               re.search(r"index_page\[\] =(.*?);", src, re.S).group(1)))
-open(sys.argv[2], "w").write(page)
-PY
-	cat >"$d/nginx.conf" <<EOF
-master_process off;
-daemon off;
-worker_processes 1;
-error_log $d/err.log;
-pid $d/nginx.pid;
-events { worker_connections 8192; }
-http {
-	access_log off;
-	sendfile off;
-	keepalive_requests 1000000;
-	default_type text/html;
-	client_body_temp_path $d/body;
-	proxy_temp_path $d/proxy;
-	fastcgi_temp_path $d/fastcgi;
-	uwsgi_temp_path $d/uwsgi;
-	scgi_temp_path $d/scgi;
-	server {
-		listen $1:8080;
-		root $d/www;
-	}
-}
-EOF
+	apps_page "$d/www/index.html" || die "cannot extract the page"
+	apps_nginx_conf "$d" "$1" 8080 8192
 }
 
 # start TARGET SERVER: prints the server's own PID (the program, not sluice exec).

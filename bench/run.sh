@@ -103,6 +103,7 @@ TMP=$(mktemp -d /tmp/sluice-bench.XXXXXX)
 . "$ROOT/bench/tcp.sh"
 . "$ROOT/bench/loss.sh"
 . "$ROOT/bench/queues.sh"
+. "$ROOT/bench/apps_lib.sh"
 . "$ROOT/bench/apps.sh"
 
 say() { echo "bench: $*" >&2; }
