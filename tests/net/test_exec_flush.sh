@@ -122,5 +122,5 @@ run sluice-_exit 300 "${EXEC[@]}" :: _exit
 run sluice-exit 300 "${EXEC[@]}" :: exit
 run kernel-unseen 100 :: spin condwait
 EAGER=("$SLUICE" exec "$IF_SL" --addr "$STACK_IP/24" --eager --)
-run sluice-eager 300 "${EAGER[@]}" :: "${MODES[@]}" spin condwait
+run sluice-eager 300 "${EAGER[@]}" :: spin condwait
 echo "PASS: nothing left behind when a program under sluice exec sleeps or ends"
