@@ -1765,8 +1765,8 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 		sl_sockets_poll(G.ss);
 		ep_changes();
 		/* The candidates only, each once: one reported level-triggered goes to the end. */
-		unsigned todo = e->ncand;
-		for (struct ep_item *it = e->chead, *nx; it && todo && n < max; it = nx, todo--) {
+		unsigned left = e->ncand;
+		for (struct ep_item *it = e->chead, *nx; it && left && n < max; it = nx, left--) {
 			nx = it->cnext;
 			uint32_t ready = item_ready(it);
 			if (!ready) {

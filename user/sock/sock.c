@@ -976,27 +976,39 @@ static bool tcp_readable(struct sk *k)
 	return n != -EAGAIN;
 }
 
+/* For a call that needs the connection: a handshake in progress is waited out (-EAGAIN when
+ * non-blocking). 0 when connected; a pending error, returned once; else 1 (not connected:
+ * the caller's own answer). */
+static int need_connected(struct sl_sockets *ss, struct sk *k, bool nb, uint64_t tmo)
+{
+	if (k->state == SK_CONNECTING) {
+		if (nb)
+			return -EAGAIN;
+		int err = block(ss, k, connect_done, tmo);
+		if (err)
+			return err;
+	}
+	if (k->state == SK_CONNECTED)
+		return 0;
+	if (k->err) {
+		int e = k->err;
+		k->err = 0;
+		return -e;
+	}
+	return 1;
+}
+
 /* lazy: do not poll first (sl_sockets_set_lazy); the caller polls and calls again when the
  * answer is -EAGAIN. */
 static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags,
 			bool lazy)
 {
-	if (k->state == SK_CONNECTING) {
-		/* tcp_recvmsg waits for the handshake (sk_wait_data); non-blocking: EAGAIN. */
-		if (k->nonblock || (flags & MSG_DONTWAIT))
-			return -EAGAIN;
-		int err = block(ss, k, connect_done, k->rcvtimeo_ns);
-		if (err)
-			return err;
-	}
-	if (k->state != SK_CONNECTED) {
-		if (k->err) {
-			int e = k->err;
-			k->err = 0;
-			return -e;
-		}
+	/* tcp_recvmsg waits for the handshake (sk_wait_data); non-blocking: EAGAIN. */
+	int c = need_connected(ss, k, k->nonblock || (flags & MSG_DONTWAIT), k->rcvtimeo_ns);
+	if (c < 0)
+		return c;
+	if (c > 0)
 		return k->was_connected ? 0 : -ENOTCONN;
-	}
 	size_t want = iov_total(m), got = 0;
 	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
 	if (!lazy)
@@ -1074,21 +1086,11 @@ static ssize_t tcp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 			bool lazy)
 {
 	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
-	if (k->state == SK_CONNECTING) {
-		if (nb)
-			return -EAGAIN;
-		int err = block(ss, k, connect_done, k->sndtimeo_ns);
-		if (err)
-			return err;
-	}
-	if (k->state != SK_CONNECTED) {
-		if (k->err) {
-			int e = k->err;
-			k->err = 0;
-			return -e;
-		}
+	int c = need_connected(ss, k, nb, k->sndtimeo_ns);
+	if (c < 0)
+		return c;
+	if (c > 0)
 		return epipe(flags); /* sk_stream_wait_connect: not connected is EPIPE */
-	}
 	size_t total = iov_total(m), done = 0;
 	if (!total)
 		return 0;
