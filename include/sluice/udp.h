@@ -2,7 +2,7 @@
  * UDP (API.md: UDP; RFC 768, host rules from RFC 1122 §4.1).
  *
  * A listener receives datagrams for a local port, either through a callback (called
- * from sl_stack_poll, data valid only during the call) or, with no callback, through a
+ * from sl_stack_poll, data valid only during the call and read-only) or, with no callback, through a
  * bounded queue read with sl_udp_recv. ICMP errors about datagrams the port sent are
  * reported to its error callback as a negative errno (-ECONNREFUSED for port
  * unreachable, -EHOSTUNREACH, -ENETUNREACH, -EMSGSIZE for fragmentation needed).

@@ -104,6 +104,9 @@ struct harness {
 	bool echo_src_from_dst; /* reply from the address the datagram was sent to */
 	int echo_err;
 	unsigned echo_calls;
+	size_t echo_skip, echo_trim; /* reply with data + skip, len - skip - trim */
+	unsigned echo_times;	     /* replies per datagram (0: one) */
+	bool send_no_csum;	     /* send_udp over IPv4: checksum 0 (none computed) */
 	struct sl_udp_meta echo_meta;
 	/* identifications of IPv4 datagrams without DF, per destination (RFC 6864 §4.1) */
 	struct {
@@ -254,6 +257,8 @@ static void send_udp(const struct host *h, const sl_ip *dst, const uint8_t *eth_
 	put16(udp + 6, 0);
 	memcpy(udp + 8, data, len);
 	put16(udp + 6, ref_udp_csum(&h->ip, dst, udp, ulen));
+	if (H.send_no_csum && !v6)
+		put16(udp + 6, 0); /* RFC 768: zero, the sender computed none */
 	if (!eth_dst)
 		eth_dst = H.dev->mac;
 	size_t hl = v6 ? 40 : 20;
@@ -643,7 +648,10 @@ static void echo_cb(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 	H.echo_meta = *m;
 	struct sl_udp_write_opts o = {.src = H.echo_src_from_dst ? &m->dst : NULL,
 				      .src_port = m->dst_port};
-	H.echo_err = sl_udp_write(st, &o, &m->src, m->src_port, data, len);
+	size_t cut = H.echo_skip + H.echo_trim;
+	for (unsigned k = 0; k < (H.echo_times ? H.echo_times : 1); k++)
+		H.echo_err = sl_udp_write(st, &o, &m->src, m->src_port, data + H.echo_skip,
+					  len > cut ? len - cut : 0);
 }
 
 /* --- datagrams out of the captures ---------------------------------------------------------- */
@@ -1080,6 +1088,56 @@ static void test_replies_lengths(void **state)
 			assert_int_equal(g->nfrags, len <= 1452 ? 1 : (8 + len + 1447) / 1448);
 		}
 	}
+	h_down();
+}
+
+/* A reply made of part of the datagram being delivered (its first bytes, its last bytes, the
+ * middle), the whole of it twice, and the whole of a datagram sent without a checksum (IPv4,
+ * RFC 768: zero means none was computed): each reply's checksum must be the RFC 1071 sum of
+ * what it carries, whatever the stack knew of the bytes it was given. */
+static void test_replies_of_parts(void **state)
+{
+	h_up(NULL);
+	static uint8_t buf[4096];
+	static const size_t lens[] = {1, 2, 3, 7, 8, 9, 63, 64, 65, 200, 1001, 1472, 1473, 3000};
+	static const struct {
+		size_t skip, trim;
+		unsigned times;
+		bool no_csum;
+	} modes[] = {{0, 1, 1, false}, {1, 0, 1, false}, {2, 3, 1, false}, {0, 0, 2, false},
+		     {0, 0, 1, true},  {1, 1, 1, true}};
+	struct host *p4 = peer4(2), *p6 = peer6(2);
+	for (size_t mi = 0; mi < sizeof modes / sizeof modes[0]; mi++)
+		for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++)
+			for (int fam = 0; fam < 2; fam++) {
+				size_t len = lens[li];
+				if (fam && (modes[mi].no_csum || len == 1473))
+					continue; /* IPv6 has no checksum-less datagrams */
+				H.echo_skip = modes[mi].skip;
+				H.echo_trim = modes[mi].trim;
+				H.echo_times = modes[mi].times;
+				H.send_no_csum = modes[mi].no_csum;
+				size_t cut = H.echo_skip + H.echo_trim;
+				size_t rlen = len > cut ? len - cut : 0;
+				struct host *p = fam ? p6 : p4;
+				const sl_ip *to = fam ? &ST6 : &S4;
+				uint16_t sport = (uint16_t)(40000 + mi * 100 + li * 2 + (unsigned)fam);
+				fill_random(buf, len);
+				unsigned from = H.ncap, calls = H.echo_calls;
+				send_udp(p, to, NULL, sport, 7, buf, len);
+				h_poll();
+				assert_int_equal(H.echo_calls, calls + 1);
+				assert_int_equal(H.echo_err, 0);
+				unsigned want = modes[mi].times;
+				assert_int_equal(dgrams(from), want);
+				struct sl_udp_write_opts o = {.src_port = 7};
+				for (unsigned k = 0; k < want; k++)
+					check_dg(&D[k], &p->ip, p->mac, &o, to, sport,
+						 buf + H.echo_skip, rlen);
+			}
+	H.echo_skip = H.echo_trim = 0;
+	H.echo_times = 0;
+	H.send_no_csum = false;
 	h_down();
 }
 
@@ -2521,6 +2579,7 @@ int main(void)
 	    T(test_v4_payload_lengths),
 	    T(test_v6_payload_lengths),
 	    T(test_replies_lengths),
+	    T(test_replies_of_parts),
 	    T(test_zero_checksum_sent_as_ffff),
 	    T(test_ttl_default_and_per_write),
 	    T(test_ttl_configured_default),

@@ -153,10 +153,16 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		STAT_INC(st, udp_bad_csum);
 		return SL_RX_RELEASE;
 	}
-	if (sl_get16(h + 6) != 0) {
+	/* The payload is summed apart from the header, so a reply of the same bytes reuses
+	 * its sum (the one's-complement sum is associative: RFC 1071 §2(A)). */
+	uint64_t dsum = 0;
+	bool dsum_ok = sl_get16(h + 6) != 0;
+	if (dsum_ok) {
 		uint64_t acc = pkt->v6 ? sl_ip_pseudo_sum(&pkt->src, &pkt->dst, SL_IPPROTO_UDP, ulen)
 				       : sl_csum_pseudo4(pkt->src4, pkt->dst4, SL_IPPROTO_UDP, ulen);
-		if (sl_csum_fold(sl_csum_add(acc, h, ulen)) != 0xffff) {
+		dsum = sl_csum_add(0, h + UDP_HLEN, ulen - UDP_HLEN);
+		acc += dsum + sl_get16(h) + sl_get16(h + 2) + ulen + sl_get16(h + 6);
+		if (sl_csum_fold(acc) != 0xffff) {
 			STAT_INC(st, udp_bad_csum);
 			return SL_RX_RELEASE;
 		}
@@ -187,8 +193,12 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		u->cur_meta = &m;
 		u->cur_pkt = pkt;
 		u->cur_taken = false;
+		u->cur_data = dsum_ok ? data : NULL;
+		u->cur_dlen = len;
+		u->cur_dsum = dsum;
 		s->cb(s->arg, st, &m, data, len);
 		u->cur_meta = NULL;
+		u->cur_data = NULL;
 		return u->cur_taken ? SL_RX_KEPT : SL_RX_RELEASE;
 	}
 	/* Each queued datagram is charged its bookkeeping too, so empty ones are bounded. */
@@ -259,7 +269,12 @@ send_one(struct sl_stack *st, struct sl_path *p, bool v6, const sl_ip *src, uint
 	uint8_t *h = f.data + sl_l4_off(v6);
 	/* The length counts twice: in the pseudo-header and in the header (RFC 768). */
 	acc += SL_IPPROTO_UDP + 2u * ulen + sport + dport;
-	acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+	if (data == st->udp.cur_data && len == st->udp.cur_dlen) {
+		memcpy(h + UDP_HLEN, data, len); /* the datagram being delivered: summed already */
+		acc += st->udp.cur_dsum;
+	} else {
+		acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+	}
 	put_header(h, sport, dport, ulen, acc);
 	if (v6)
 		sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, ttl);

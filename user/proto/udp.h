@@ -29,6 +29,12 @@ struct sl_udp {
 	const struct sl_udp_meta *cur_meta;
 	struct sl_ip_pkt *cur_pkt;
 	bool cur_taken; /* its frame became the reply */
+	/* Its payload and the payload's verified sum (RFC 1071, folded): a reply that sends
+	 * the same bytes back (sl_udp_write of data, len from the callback) copies them without
+	 * summing them again. cur_data is NULL when there is no verified sum. */
+	const uint8_t *cur_data;
+	size_t cur_dlen;
+	uint64_t cur_dsum;
 };
 
 struct sl_stack;
