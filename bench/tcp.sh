@@ -447,6 +447,12 @@ EOF
 			http_run kernel "$KERNEL_IP" "$p" "$HTTP_CONNS" "$r"
 		done
 	done
+	# The high-concurrency row has its plain-kernel baseline too, not only the same path.
+	if [[ $high -gt 0 ]]; then
+		for r in $(seq "$reps"); do
+			http_run kernel "$KERNEL_IP" /bytes/64 "$high" "$r"
+		done
+	fi
 	kill -TERM "$KH_PID"
 	wait "$KH_PID"
 	KH_PID=
