@@ -3,6 +3,9 @@
 
     http_conn.py HOST PORT
 
+Then the request line and the status line (STATUS_CASES): each request's status code, the
+Server, Content-Type and Content-Length fields, and the body.
+
 Each case sends one request on a fresh connection, reads the response (status line, headers,
 then exactly Content-Length body bytes), and checks the response's Connection header and
 what the server does next: closes (recv returns b'' within 3 s) or keeps the connection
@@ -134,11 +137,64 @@ CASES = [
 ]
 
 
+def status_case(host, port, request, want_code, want_body):
+    """The status line, the fields every response carries and the body of one request."""
+    s = socket.create_connection((host, port), timeout=TIMEOUT)
+    s.settimeout(TIMEOUT)
+    try:
+        s.sendall(request)
+        status, fields, body, _ = read_response(s)
+        parts = status.split(" ", 2)
+        if len(parts) != 3 or parts[0] != "HTTP/1.1" or parts[1] != str(want_code) or \
+                not parts[2]:
+            return "status line %r, wants HTTP/1.1 %d and a reason" % (status, want_code)
+        if fields.get("server") != ["sluice"]:
+            return "Server field %r" % fields.get("server")
+        if len(fields.get("content-type", [])) != 1 or len(fields.get("content-length", [])) != 1:
+            return "Content-Type %r, Content-Length %r: one of each wanted" % (
+                fields.get("content-type"), fields.get("content-length"))
+        if want_body is not None and body != want_body:
+            return "body %r, wants %r" % (body[:40], want_body[:40])
+        return None
+    except (OSError, ValueError) as e:
+        return "%s: %s" % (type(e).__name__, e)
+    finally:
+        s.close()
+
+
+PAT = bytes(i % 251 for i in range(300))
+# The request line (RFC 9112 §3): method SP request-target SP HTTP-version, where a recipient
+# may split on runs of whitespace; HTTP-version is case-sensitive "HTTP/" DIGIT "." DIGIT
+# (§2.3); an invalid line is answered 400 (§3). Only GET is served (405 otherwise).
+STATUS_CASES = [
+    ("runs of spaces between the words", b"GET  /bytes/5   HTTP/1.1\r\nHost: t\r\n\r\n", 200, PAT[:5]),
+    ("tabs between the words", b"GET\t/bytes/7\tHTTP/1.1\r\nHost: t\r\n\r\n", 200, PAT[:7]),
+    ("a long body length", b"GET /bytes/300 HTTP/1.1\r\nHost: t\r\n\r\n", 200, PAT),
+    ("an empty body", b"GET /bytes/0 HTTP/1.1\r\nHost: t\r\n\r\n", 200, b""),
+    ("version HTTP/1.10", b"GET /bytes/5 HTTP/1.10\r\nHost: t\r\n\r\n", 400, None),
+    ("version in lower case", b"GET /bytes/5 http/1.1\r\nHost: t\r\n\r\n", 400, None),
+    ("no version", b"GET /bytes/5\r\nHost: t\r\n\r\n", 400, None),
+    ("a NUL inside the target", b"GET /\x00bytes/5 HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+    ("a method longer than any known", b"G" * 40 + b" / HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+    ("a target of 300 bytes", b"GET /" + b"a" * 300 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+    ("POST", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405, None),
+    ("an unknown target", b"GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n", 404, None),
+    ("a bad length", b"GET /bytes/5x HTTP/1.1\r\nHost: t\r\n\r\n", 400, None),
+]
+
+
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     failed = 0
     for name, req, want_open, want_opt in CASES:
         err = case(host, port, name, req, want_open, want_opt)
+        if err:
+            failed += 1
+            print("FAIL  %s: %s" % (name, err))
+        else:
+            print("ok    %s" % name)
+    for name, req, code, body in STATUS_CASES:
+        err = status_case(host, port, req, code, body)
         if err:
             failed += 1
             print("FAIL  %s: %s" % (name, err))

@@ -23,9 +23,9 @@ in_peer ping -c 2 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
 # --- raw sockets --------------------------------------------------------------------------
 if ! in_peer timeout 120 $PY "$ROOT/tests/net/http_conn.py" "$STACK_IP" 80 >"$TMP/conn.out" 2>&1; then
 	cat "$TMP/conn.out" >&2
-	fail "raw-socket client: persistent-connection rules broken"
+	fail "raw-socket client: persistent-connection, request-line or status-line rules broken"
 fi
-ok "raw sockets: $(grep -c '^ok' "$TMP/conn.out") cases (HTTP/1.0 keep-alive and close, HTTP/1.1 close, case, lists)"
+ok "raw sockets: $(grep -c '^ok' "$TMP/conn.out") cases (HTTP/1.0 keep-alive and close, HTTP/1.1 close, case, lists; request and status lines)"
 
 # --- ApacheBench --------------------------------------------------------------------------
 acc0=$(stat_of tcp_accepted)
