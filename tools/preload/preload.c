@@ -508,8 +508,16 @@ __attribute__((destructor)) static void shim_fini(void)
 	}
 	G.on = false;
 	/* What the program left open is closed as the kernel would at exit: data queued is
-	 * still sent for a while (FIN after it), so drive the stack briefly. */
-	sl_sockets_free(G.ss);
+	 * still sent for a while (FIN after it), so drive the stack briefly. The socket layer's
+	 * memory is not freed: another thread may be reading its unflushed hint without the lock
+	 * (settle(), having seen G.on still set), and the process is ending anyway. */
+	sl_sockets_set_lazy(G.ss, false); /* each close sends what it can at once */
+	for (int h = 0; h < MAX_SOCKS; h++)
+		if (hfd[h] >= 0) {
+			sl_sock_close(G.ss, h);
+			fdmap[hfd[h]] = 0;
+			hfd[h] = -1;
+		}
 	uint64_t until = sl_now_ns() + 200000000ULL;
 	while (sl_now_ns() < until) {
 		uint64_t next = sl_stack_poll(G.st, sl_now_ns());
