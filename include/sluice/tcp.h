@@ -55,6 +55,12 @@ int sl_tcp_listen_families(struct sl_stack *st, int port, bool v4, bool v6);
  * segment completes it once there is room (Linux with tcp_abort_on_overflow 0; listen(2)).
  * -ENOENT without a listener. */
 int sl_tcp_listen_full(struct sl_stack *st, int port, bool full);
+/* The same decision asked per connection, for an application whose queues divide a port (by
+ * local address or family): room(arg, local, port) is called with the listener's arg when a
+ * handshake to local:port would complete; false drops it as a full port does, for that connection
+ * only. NULL stops asking. -ENOENT without a listener. */
+typedef bool (*sl_tcp_room_cb)(void *arg, const sl_ip *local, int port);
+int sl_tcp_listen_room(struct sl_stack *st, int port, sl_tcp_room_cb room);
 
 struct sl_tcp_connect_opts {
 	const sl_ip *src;	       /* NULL: source selection */

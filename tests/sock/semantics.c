@@ -2494,7 +2494,22 @@ static int backlog_serve(int a)
  * an event loop busy with other sockets would), reads each message and echoes it. All 6 are
  * accepted within 14 s (the retransmissions back off 1 s, 2 s, 4 s...), every message
  * intact, and the peer sees every echo and then the orderly end of its stream. */
+static void backlog_overflow(bool beside_v6);
+
 static void tcp_backlog_overflow(void)
+{
+	backlog_overflow(false);
+}
+
+/* The same with an idle IPv6 listener (IPV6_V6ONLY, [::]) on the port as well, as redis
+ * binds by default: its empty queue is no room for IPv4 connections, which must wait for
+ * the full IPv4 listener as before, not be reset. */
+static void tcp_backlog_overflow_beside_v6(void)
+{
+	backlog_overflow(true);
+}
+
+static void backlog_overflow(bool beside_v6)
 {
 	int ls = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
 	if (ls < 0)
@@ -2503,6 +2518,15 @@ static void tcp_backlog_overflow(void)
 	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
 	OK(listen(ls, 1));
 	a = sockname(ls);
+	if (beside_v6) {
+		int l6 = tsock(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK);
+		if (l6 < 0)
+			return;
+		OK(seti(l6, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+		struct sockaddr_storage a6 = any_addr(AF_INET6, port_of(&a));
+		OK(bind(l6, (struct sockaddr *)&a6, alen(&a6)));
+		OK(listen(l6, 8));
+	}
 	int c = tconnect(AF_INET, PORT_BACKLOG);
 	if (c < 0)
 		return;
@@ -3884,6 +3908,7 @@ static const struct check checks[] = {
 	ONE(epoll_many_clients)
 	ONE(epoll_accept_burst)
 	ONE(tcp_backlog_overflow)
+	ONE(tcp_backlog_overflow_beside_v6)
 	ONE(udp_connected_filters)
 	ONE(udp_shutdown)
 	ONE(tcp_iov_max)

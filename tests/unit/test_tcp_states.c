@@ -345,6 +345,81 @@ static void test_listen_backlog_full_syncookie(void **state)
 	tp_down();
 }
 
+/* sl_tcp_listen_room: the application's answer for one connection. While it says no room,
+ * the handshake's last ACK is dropped (counted, no reset) and the SYN-ACK is retransmitted
+ * (RFC 6298 timer); the client's next ACK completes it once there is room (Linux with
+ * tcp_abort_on_overflow 0, listen(2)). A SYN cookie's ACK is ignored the same way. */
+static struct {
+	bool ok;
+	unsigned calls;
+	void *arg;
+	sl_ip local;
+	int port;
+} room;
+
+static bool room_cb(void *arg, const sl_ip *local, int port)
+{
+	room.calls++;
+	room.arg = arg;
+	room.local = *local;
+	room.port = port;
+	return room.ok;
+}
+
+static void test_listen_room(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	cfg.tcp_backlog = 1; /* the second SYN gets a cookie */
+	tp_up(&cfg);
+	listen_on(80);
+	assert_int_equal(sl_tcp_listen_room(T.st, 81, room_cb), -ENOENT);
+	assert_int_equal(sl_tcp_listen_room(T.st, 80, room_cb), 0);
+	memset(&room, 0, sizeof room);
+	struct pc c[2];
+	for (int i = 0; i < 2; i++) {
+		pc_init(&c[i], 80, (uint16_t)(2001 + i));
+		pc_syn(&c[i], 1460, -1);
+		struct seg *s = expect(F_SYN | F_ACK);
+		c[i].rcv_nxt = s->seq + 1;
+	}
+	assert_int_equal(STAT(tcp_syncookies_sent), 1);
+	assert_int_equal(room.calls, 0); /* SYNs do not ask */
+	/* No room: both ACKs (the half-open one's and the cookie's) dropped, nothing reset. */
+	for (int i = 0; i < 2; i++)
+		pc_send(&c[i], F_ACK, NULL, 0);
+	expect_none();
+	assert_int_equal(A.nacc, 0);
+	assert_int_equal(STAT(tcp_listen_overflow), 2);
+	assert_int_equal(room.calls, 2);
+	assert_ptr_equal(room.arg, &A);
+	sl_ip st_ip = sl_ip_v4(ST_IP);
+	assert_true(sl_ip_eq(&room.local, &st_ip));
+	assert_int_equal(room.port, 80);
+	/* The half-open connection's SYN-ACK comes again (its timer, 1 s). */
+	tp_run(1100 * MS);
+	struct seg *s = expect(F_SYN | F_ACK);
+	assert_int_equal(s->dport, 2001);
+	/* Room now: the next ACKs complete both. */
+	room.ok = true;
+	for (int i = 0; i < 2; i++)
+		pc_send(&c[i], F_ACK, NULL, 0);
+	assert_int_equal(A.nacc, 2);
+	assert_int_equal(STAT(tcp_listen_overflow), 2);
+	assert_int_equal(STAT(tcp_syncookies_ok), 1);
+	/* NULL stops asking. */
+	assert_int_equal(sl_tcp_listen_room(T.st, 80, NULL), 0);
+	room.ok = false;
+	unsigned calls = room.calls;
+	struct pc d;
+	pc_init(&d, 80, 2010);
+	pc_syn(&d, 1460, -1);
+	d.rcv_nxt = expect(F_SYN | F_ACK)->seq + 1;
+	pc_send(&d, F_ACK, NULL, 0);
+	assert_int_equal(A.nacc, 3);
+	assert_int_equal(room.calls, calls);
+	tp_down();
+}
+
 /* RFC 6528: ISN = M + F(4-tuple, secret): different tuples get unrelated ISNs. */
 static void test_listen_isn_per_tuple(void **state)
 {
@@ -2335,6 +2410,7 @@ int main(void)
 	    T_(test_listen_syn_fin),
 	    T_(test_listen_backlog_full),
 	    T_(test_listen_backlog_full_syncookie),
+	    T_(test_listen_room),
 	    T_(test_listen_isn_per_tuple),
 	    T_(test_listen_isn_same_tuple_follows_clock),
 	    T_(test_syn_sent_syn_ack),

@@ -516,6 +516,16 @@ int sl_tcp_listen_full(struct sl_stack *st, int port, bool full)
 	return 0;
 }
 
+int sl_tcp_listen_room(struct sl_stack *st, int port, sl_tcp_room_cb room)
+{
+	struct sl_listener *l = port < 1 || port > 65535 ? NULL
+				: sl_tcp_find_listener(st, (uint16_t)port);
+	if (!l)
+		return -ENOENT;
+	l->room = room;
+	return 0;
+}
+
 int sl_tcp_unlisten(struct sl_stack *st, int port)
 {
 	if (port < 1 || port > 65535)

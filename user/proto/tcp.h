@@ -305,7 +305,14 @@ struct sl_listener {
 	struct sl_tcbq synq; /* half-open connections in the backlog, oldest first */
 	bool no_v4, no_v6;   /* sl_tcp_listen_families: SYNs of that family are reset */
 	bool full;	     /* sl_tcp_listen_full: the application has no room to accept */
+	sl_tcp_room_cb room; /* sl_tcp_listen_room: asked per connection (NULL: not asked) */
 };
+
+/* No room to accept a connection to local on l: the port's flag, or the application's answer. */
+static inline bool sl_listener_no_room(const struct sl_listener *l, const sl_ip *local)
+{
+	return l->full || (l->room && !l->room(l->arg, local, l->port));
+}
 
 struct sl_tcp {
 	struct sl_tcb **table;

@@ -400,8 +400,8 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		/* A listener that takes one family only answers the other as a closed port. */
 		if (l && (sl_ip_is_v4(&pkt->dst) ? l->no_v4 : l->no_v6))
 			l = NULL;
-		if (l && l->full && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
-		    !(s.flags & (SL_TCP_SYN | SL_TCP_RST))) {
+		if (l && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
+		    !(s.flags & (SL_TCP_SYN | SL_TCP_RST)) && sl_listener_no_room(l, &pkt->dst)) {
 			/* Perhaps a cookie's answer, with no room to accept it: ignored, so the
 			 * client's next segment (it retransmits) tries again. */
 			STAT_INC(st, tcp_listen_overflow);
@@ -556,7 +556,8 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 			sl_tcp_send_rst_for(st, pkt, s.th, s.len);
 			return SL_RX_RELEASE;
 		}
-		if (!t->active && t->listener && t->listener->used && t->listener->full) {
+		if (!t->active && t->listener && t->listener->used &&
+		    sl_listener_no_room(t->listener, &pkt->dst)) {
 			/* No room to accept: as if this ACK were lost (tcp_abort_on_overflow 0).
 			 * The SYN-ACK's retransmission brings the next try. */
 			STAT_INC(st, tcp_listen_overflow);

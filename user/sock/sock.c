@@ -602,16 +602,17 @@ static void listen_families(struct sl_sockets *ss, uint16_t port)
 	sl_tcp_listen_families(ss->st, port, v4, v6);
 }
 
-/* While every listener of port has a full queue, the stack drops a handshake's last ACK and
- * the client's retransmission tries again later (Linux, tcp_abort_on_overflow 0; listen(2):
- * "the request may be ignored so that a later reattempt at connection succeeds"). */
-static void update_room(struct sl_sockets *ss, uint16_t port)
+/* Asked by the stack as a handshake to local:port completes: does the socket whose bind
+ * covers it (port_best) have room in its queue? While it is full the handshake's last ACK is
+ * dropped and the client's retransmission tries again later (Linux, tcp_abort_on_overflow 0;
+ * listen(2): "the request may be ignored so that a later reattempt at connection succeeds"),
+ * whatever room another socket of the port has (an IPv6 listener beside an IPv4 one, or
+ * sockets bound to different addresses). No socket for it: on_accept resets it. */
+static bool room_for(void *arg, const sl_ip *local, int port)
 {
-	bool full = ss->tcp_port[port] >= 0;
-	for (int32_t i = ss->tcp_port[port]; i >= 0 && full; i = ss->sk[i].port_next)
-		if (ss->sk[i].aq_n < ss->sk[i].aq_cap)
-			full = false;
-	sl_tcp_listen_full(ss->st, port, full);
+	struct sl_sockets *ss = arg;
+	const struct sk *l = port_best(ss, ss->tcp_port[port], local, NULL, 0);
+	return !l || l->aq_n < l->aq_cap;
 }
 
 static void on_accept(void *arg, struct sl_tcp_flow *f)
@@ -621,8 +622,7 @@ static void on_accept(void *arg, struct sl_tcp_flow *f)
 	uint16_t lp, rp;
 	sl_tcp_endpoints(f, &la, &lp, &ra, &rp);
 	/* One stack listener serves the port for every address: the socket whose bind covers
-	 * this connection takes it; none: reset. A full queue is not reached while the port has
-	 * no room at all (update_room); this socket's can be full while another's is not. */
+	 * this connection takes it; none: reset. Its queue has room (room_for). */
 	struct sk *l = port_best(ss, ss->tcp_port[lp], &la, NULL, 0);
 	if (!l || l->aq_n == l->aq_cap) {
 		sl_tcp_abort(f);
@@ -630,8 +630,6 @@ static void on_accept(void *arg, struct sl_tcp_flow *f)
 	}
 	sl_tcp_set_callbacks(f, &queued_cbs, l);
 	l->aq[(l->aq_head + l->aq_n++) % l->aq_cap] = f;
-	if (l->aq_n == l->aq_cap)
-		update_room(ss, lp);
 	bump(l);
 }
 
@@ -703,7 +701,6 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 			k->aq = q;
 			k->aq_head = 0;
 			k->aq_cap = (unsigned)backlog + 1;
-			update_room(ss, k->lport);
 		}
 		return 0;
 	}
@@ -726,7 +723,10 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 	/* Keepalive is set on each connection as it is accepted (the listener's options then). */
 	if (ss->tcp_port[k->lport] < 0) {
 		int err = sl_tcp_listen(ss->st, k->lport, NULL, on_accept, ss);
+		if (!err)
+			err = sl_tcp_listen_room(ss->st, k->lport, room_for);
 		if (err) {
+			sl_tcp_unlisten(ss->st, k->lport);
 			free(k->aq);
 			k->aq = NULL;
 			return err;
@@ -734,7 +734,6 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 	}
 	port_link(ss, ss->tcp_port, k);
 	listen_families(ss, k->lport);
-	update_room(ss, k->lport);
 	k->state = SK_LISTEN;
 	return 0;
 }
@@ -746,7 +745,6 @@ static void unlisten(struct sl_sockets *ss, struct sk *k)
 		sl_tcp_unlisten(ss->st, k->lport);
 	} else {
 		listen_families(ss, k->lport);
-		update_room(ss, k->lport);
 	}
 	for (unsigned i = 0; i < k->aq_n; i++)
 		sl_tcp_abort(k->aq[(k->aq_head + i) % k->aq_cap]);
@@ -791,8 +789,7 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	struct sk *k = &ss->sk[ns];
 	struct sl_tcp_flow *f = l->aq[l->aq_head];
 	l->aq_head = (l->aq_head + 1) % l->aq_cap;
-	if (l->aq_n-- == l->aq_cap)
-		update_room(ss, l->lport);
+	l->aq_n--;
 	k->f = f;
 	k->state = SK_CONNECTED;
 	k->was_connected = true;
