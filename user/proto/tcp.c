@@ -31,11 +31,6 @@ static int ring_init(struct sl_ring *r, uint32_t cap)
 	return r->buf ? 0 : -ENOMEM;
 }
 
-uint32_t sl_ring_free(const struct sl_ring *r)
-{
-	return r->cap - r->len;
-}
-
 /* --- FIFOs of connections --------------------------------------------------------------- */
 
 static void tcbq_push(struct sl_tcbq *q, struct sl_tcb *t)

@@ -368,7 +368,19 @@ void sl_tcp_want_output(struct sl_tcb *t);
 uint32_t sl_tcp_initial_window(const struct sl_tcb *t);
 
 /* rings */
-uint32_t sl_ring_free(const struct sl_ring *r);
+static inline uint32_t sl_ring_free(const struct sl_ring *r)
+{
+	return r->cap - r->len;
+}
+/* Copy n bytes to offset off from the head (off + n within the capacity), wrapping. */
+static inline void sl_ring_put(struct sl_ring *r, uint32_t off, const uint8_t *p, uint32_t n)
+{
+	uint32_t pos = (r->head + off) & (r->cap - 1);
+	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+	__builtin_memcpy(r->buf + pos, p, first);
+	if (n > first)
+		__builtin_memcpy(r->buf, p + first, n - first);
+}
 
 /* tcp_rcvq.c: the receive side */
 struct seg_in;
