@@ -418,8 +418,9 @@ static enum sl_rx_result rcv_predicted(struct sl_stack *st, struct sl_tcb *t, co
 enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	struct seg s;
-	int bad = sl_tcp_check_ps(pkt->l4, pkt->l4len,
-				  sl_ip_pseudo_sum(&pkt->src, &pkt->dst, 6, (uint32_t)pkt->l4len), &s.o);
+	uint64_t ps = pkt->v6 ? sl_ip_pseudo_sum(&pkt->src, &pkt->dst, 6, (uint32_t)pkt->l4len)
+			      : sl_csum_pseudo4(pkt->src4, pkt->dst4, 6, (uint16_t)pkt->l4len);
+	int bad = sl_tcp_check_ps(pkt->l4, pkt->l4len, ps, &s.o);
 	if (bad) {
 		st->stats->c[bad]++;
 		return SL_RX_RELEASE;
@@ -442,7 +443,12 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	STAT_INC(st, tcp_rx);
 	uint16_t sport = sl_tcp_sport(s.th), dport = sl_tcp_dport(s.th);
-	struct sl_tcb *t = sl_tcp_lookup(st, &pkt->dst, dport, &pkt->src, sport);
+	/* The last connection looked up first, here rather than in sl_tcp_lookup: segments come
+	 * in trains. */
+	struct sl_tcb *t = st->tcp.last;
+	if (!t || t->rport != sport || t->lport != dport || !sl_ip_eq(&t->raddr, &pkt->src) ||
+	    !sl_ip_eq(&t->laddr, &pkt->dst))
+		t = sl_tcp_lookup(st, &pkt->dst, dport, &pkt->src, sport);
 	if (t && predicted(t, &s))
 		return rcv_predicted(st, t, &s);
 
