@@ -673,15 +673,20 @@ void sl_tcp_consume(struct sl_tcp_flow *f, size_t n)
 		n = r->len;
 	if (!n)
 		return;
-	uint32_t before = sl_tcp_rcv_window_peek(t);
+	uint32_t maxw = t->wscale_ok ? r->cap : (r->cap < 65535 ? r->cap : 65535);
+	/* The window the peer would be offered before this read: never less than what it holds
+	 * (rcv_adv beyond rcv_nxt), so when that is half the largest already, nothing below
+	 * changes and it is not worked out. */
+	uint32_t cur = t->rcv_adv - t->rcv_nxt;
+	bool small = !(seq_gt(t->rcv_adv, t->rcv_nxt) && cur >= maxw / 2) &&
+		     sl_tcp_rcv_window_peek(t) < maxw / 2;
 	r->head = (r->head + (uint32_t)n) & (r->cap - 1);
 	r->len -= (uint32_t)n;
 	/* Tell the peer about the room once it is worth a segment (RFC 9293 §3.8.6.2.2). */
-	uint32_t maxw = t->wscale_ok ? r->cap : (r->cap < 65535 ? r->cap : 65535);
 	uint32_t fr = sl_ring_free(r) < maxw ? sl_ring_free(r) : maxw;
-	uint32_t room = fr - (t->rcv_adv - t->rcv_nxt);
-	if (t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd && fr > (t->rcv_adv - t->rcv_nxt) &&
-	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2) && before < maxw / 2) {
+	uint32_t room = fr - cur;
+	if (small && t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd && fr > cur &&
+	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2)) {
 		t->ack_now = true;
 		sl_tcp_want_output(t);
 	}
