@@ -379,11 +379,16 @@ static inline bool predicted(const struct sl_tcb *t, const struct seg *s)
 	       !t->rd_shut && !t->fin_pending;
 }
 
-static enum sl_rx_result rcv_predicted(struct sl_stack *st, struct sl_tcb *t, const struct seg *s)
+static inline __attribute__((always_inline)) enum sl_rx_result
+rcv_predicted(struct sl_stack *st, struct sl_tcb *t, const struct seg *s)
 {
 	t->segs_in++;
 	t->persist_unanswered = 0;
-	sl_tcp_ka_reset(t);
+	/* sl_tcp_ka_reset for ESTABLISHED: the timer is armed only when it is not. */
+	t->last_rx = st->now;
+	t->ka_sent = 0;
+	if (t->ka_on && !sl_timer_armed(&t->ka_timer))
+		sl_tcp_ka_reset(t);
 	/* RFC 7323 §4.3 (3): TS.Recent follows the segment that covers Last.ACK.sent (its
 	 * timestamp is not older: predicted). */
 	if (t->ts_ok && seq_leq(s->seq, t->last_ack_sent)) {
@@ -433,7 +438,6 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	s.ack = sl_tcp_ack(s.th);
 	s.win = sl_tcp_win(s.th);
 	s.flags = sl_tcp_flags(s.th);
-	s.len = s.dlen + !!(s.flags & SL_TCP_SYN) + !!(s.flags & SL_TCP_FIN);
 	/* No flags at all, or SYN with FIN or RST: never valid (RFC 9293 §3.1). TCP is never
 	 * sent to a broadcast or multicast address (RFC 1122 §4.2.3.10). */
 	if ((s.flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == 0 ||
@@ -451,6 +455,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		t = sl_tcp_lookup(st, &pkt->dst, dport, &pkt->src, sport);
 	if (t && predicted(t, &s))
 		return rcv_predicted(st, t, &s);
+	s.len = s.dlen + !!(s.flags & SL_TCP_SYN) + !!(s.flags & SL_TCP_FIN);
 
 	if (t && t->state == SL_TCP_TIME_WAIT && (s.flags & SL_TCP_SYN) &&
 	    !(s.flags & (SL_TCP_ACK | SL_TCP_RST)) && seq_gt(s.seq, t->rcv_nxt)) {
