@@ -442,6 +442,114 @@ static void test_established_predicted_not_after_shut_rd(void **state)
 	tp_down();
 }
 
+/* --- on_readable: once per poll ------------------------------------------------------------ */
+
+/* What the application saw, in order: 'r' on_readable (with the bytes readable then), 'c'
+ * on_closed. */
+static struct {
+	char ev[16];
+	size_t avail[16];
+	unsigned n;
+	bool close_in_readable;
+} E;
+
+static void ev_readable(void *arg, struct sl_tcp_flow *f)
+{
+	struct sl_iov v[2];
+	ssize_t n = sl_tcp_peek(f, v);
+	if (E.n < 16) {
+		E.avail[E.n] = n > 0 ? (size_t)n : 0;
+		E.ev[E.n++] = 'r';
+	}
+	if (E.close_in_readable)
+		sl_tcp_abort(f);
+}
+
+static void ev_closed(void *arg, struct sl_tcp_flow *f, int reason)
+{
+	if (E.n < 16)
+		E.ev[E.n++] = 'c';
+}
+
+static const struct sl_tcp_callbacks ev_cbs = {.on_readable = ev_readable, .on_closed = ev_closed};
+
+static void open_ev(struct pc *c)
+{
+	memset(&E, 0, sizeof E);
+	open_ts(c);
+	sl_tcp_set_callbacks(c->f, &ev_cbs, NULL);
+}
+
+/* Several segments in one poll: one on_readable, after all of them, with all their bytes; the
+ * ACK that follows already offers the window the application's read left. */
+static void test_established_readable_once_per_poll(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_ev(&c);
+	uint32_t b = c.snd_nxt;
+	pc_tx(&c, F_ACK, pbytes(0, 1000), 1000);
+	pc_tx(&c, F_ACK, pbytes(1000, 1000), 1000);
+	pc_tx(&c, F_ACK | F_PSH, pbytes(2000, 1000), 1000);
+	tp_poll();
+	assert_int_equal(E.n, 1);
+	assert_int_equal(E.ev[0], 'r');
+	assert_int_equal(E.avail[0], 3000);
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, b + 3000);
+	expect_none();
+	assert_int_equal(app_read_check(c.f, 0), 3000);
+	/* Data and FIN together: one on_readable; the bytes, then the end. */
+	pc_tx(&c, F_ACK, pbytes(3000, 500), 500);
+	pc_tx(&c, F_ACK | F_FIN, pbytes(3500, 500), 500);
+	tp_poll();
+	assert_int_equal(E.n, 2);
+	assert_int_equal(E.ev[1], 'r');
+	assert_int_equal(app_read_check(c.f, 3000), 1000);
+	uint8_t x[4];
+	assert_int_equal(sl_tcp_read(c.f, x, sizeof x), 0);
+	tp_down();
+}
+
+/* Data, then a reset, in one poll: on_readable comes first (the bytes can be read), then
+ * on_closed, as when each segment had its own callback. */
+static void test_established_readable_before_closed(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_ev(&c);
+	pc_tx(&c, F_ACK | F_PSH, pbytes(0, 700), 700);
+	struct pseg r = pc_seg(&c, F_RST | F_ACK, c.snd_nxt, NULL, 0);
+	peer_tx(&r);
+	tp_poll();
+	assert_int_equal(E.n, 2);
+	assert_int_equal(E.ev[0], 'r');
+	assert_int_equal(E.avail[0], 700);
+	assert_int_equal(E.ev[1], 'c');
+	assert_int_equal(app_read_check(c.f, 0), 700);
+	sl_tcp_close(c.f);
+	tp_down();
+}
+
+/* An application that aborts its flow in on_readable: no on_closed after it, nothing used
+ * after it is freed (the sanitizer run), and the reset goes out. */
+static void test_established_readable_abort_inside(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_ev(&c);
+	E.close_in_readable = true;
+	pc_tx(&c, F_ACK | F_PSH, pbytes(0, 700), 700);
+	pc_tx(&c, F_ACK | F_PSH, pbytes(700, 700), 700);
+	tp_poll();
+	assert_int_equal(E.n, 1);
+	assert_int_equal(E.ev[0], 'r');
+	expect(F_RST | F_ACK);
+	tp_run(100 * MS);
+	assert_int_equal(E.n, 1);
+	tp_down();
+}
+
 int main(void)
 {
 #define T_(name) cmocka_unit_test_teardown(name, tp_teardown)
@@ -458,6 +566,9 @@ int main(void)
 	    T_(test_established_predicted_not_syn_rst_bad_ack),
 	    T_(test_established_predicted_not_bad_checksum),
 	    T_(test_established_predicted_not_after_shut_rd),
+	    T_(test_established_readable_once_per_poll),
+	    T_(test_established_readable_before_closed),
+	    T_(test_established_readable_abort_inside),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

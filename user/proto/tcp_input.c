@@ -359,6 +359,19 @@ static void fin_step(struct sl_tcb *t, bool *readable)
 	}
 }
 
+/* on_readable is owed: at the end of the poll, once for every segment until then
+ * (sl_tcp_flush). */
+static inline void readable(struct sl_tcb *t)
+{
+	struct sl_tcp *tt = &t->st->tcp;
+	if (t->on_readq || !t->cb.on_readable)
+		return;
+	t->on_readq = true;
+	t->rnext = NULL;
+	*tt->readq_tail = t;
+	tt->readq_tail = &t->rnext;
+}
+
 /*
  * Header prediction (Van Jacobson's, as in RFC 1323 Appendix A and Linux's
  * tcp_rcv_established): the next in-order segment of a bulk transfer, in ESTABLISHED, with
@@ -415,8 +428,7 @@ rcv_predicted(struct sl_stack *st, struct sl_tcb *t, const struct seg *s)
 		sl_tcp_arm_delack(t);
 	else
 		sl_tcp_want_output(t);
-	if (t->cb.on_readable)
-		t->cb.on_readable(t->arg, (struct sl_tcp_flow *)t);
+	readable(t);
 	return SL_RX_RELEASE;
 }
 
@@ -700,13 +712,13 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 
 	/* Seventh: segment text. */
-	bool readable = false;
+	bool is_readable = false;
 	bool takes = t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_FIN_WAIT_1 ||
 		     t->state == SL_TCP_FIN_WAIT_2;
 	bool fin = (s.flags & SL_TCP_FIN) && takes;
 	if (s.dlen && takes) {
-		readable = sl_tcp_rcv_data(t, s.seq, s.data, s.dlen, fin);
-		if (readable) {
+		is_readable = sl_tcp_rcv_data(t, s.seq, s.data, s.dlen, fin);
+		if (is_readable) {
 			/* Delayed ACK: at least every second full segment, else within 40 ms. */
 			if (++t->delack_segs >= 2)
 				t->ack_now = true;
@@ -737,12 +749,9 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		t->ack_now = true; /* a retransmitted FIN */
 		sl_tcp_want_output(t);
 	}
-	fin_step(t, &readable);
-	if (readable && t->cb.on_readable) {
-		t->cb.on_readable(t->arg, (struct sl_tcp_flow *)t);
-		if (t->dead)
-			return SL_RX_RELEASE;
-	}
+	fin_step(t, &is_readable);
+	if (is_readable)
+		readable(t);
 	if (space_freed && t->want_writable && sl_ring_free(&t->sndbuf) > 0) {
 		t->want_writable = false;
 		if (t->cb.on_writable)
