@@ -13,6 +13,7 @@
 #include "sluice/stats.h"
 #include "wire/bytes.h"
 #include "wire/checksum.h"
+#include "wire/csum_avx2.h"
 
 #define SL_TCP_HLEN 20
 #define SL_TCP_FIN 0x01
@@ -110,7 +111,7 @@ static inline int sl_tcp_check_ps(const uint8_t *p, size_t len, uint64_t acc, st
 	unsigned hlen = sl_tcp_hlen(p);
 	if (hlen < SL_TCP_HLEN || hlen > len)
 		return SL_STAT_tcp_bad_off;
-	if (sl_csum_fold(sl_csum_add(acc, p, len)) != 0xffff)
+	if (sl_csum_fold(sl_csum_add_long(acc, p, len)) != 0xffff)
 		return SL_STAT_tcp_bad_csum;
 	/* RFC 7323 Appendix A's layout, what nearly every segment of a connection with
 	 * timestamps carries: NOP, NOP, TS (10 bytes), nothing else (sl_tcp_parse_opts takes
