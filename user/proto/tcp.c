@@ -31,11 +31,6 @@ static int ring_init(struct sl_ring *r, uint32_t cap)
 	return r->buf ? 0 : -ENOMEM;
 }
 
-uint32_t sl_ring_free(const struct sl_ring *r)
-{
-	return r->cap - r->len;
-}
-
 /* --- FIFOs of connections --------------------------------------------------------------- */
 
 static void tcbq_push(struct sl_tcbq *q, struct sl_tcb *t)
@@ -130,6 +125,7 @@ uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6)
 /* --- table ------------------------------------------------------------------------------ */
 
 static void free_dead(struct sl_tcp *tt);
+static void readq_unlink(struct sl_tcp *tt, struct sl_tcb *t);
 
 /* The connection's 4-tuple as bytes, for keyed hashes. */
 static void tuple_bytes(uint8_t out[36], const sl_ip *laddr, uint16_t lport, const sl_ip *raddr,
@@ -164,6 +160,7 @@ int sl_tcp_init(struct sl_stack *st)
 	if (!t->table || !t->listeners)
 		return -ENOMEM;
 	t->nlisteners = 64;
+	t->readq_tail = &t->readq;
 	/* RFC 6528 §3 (F()'s secret key), RFC 4987 §3.6 (cookies), RFC 6056 §3.3.4 (F(), G() and
 	 * the table's starting points): secrets from getrandom(2), never from cfg.seed unless
 	 * cfg.deterministic_secrets asks for a replayable simulation. */
@@ -322,6 +319,8 @@ void sl_tcb_free(struct sl_tcb *t)
 			*q = t->pnext;
 		t->on_pending = false;
 	}
+	if (t->on_readq)
+		readq_unlink(tt, t);
 	tcbq_remove(t);
 	t->listener = NULL;
 	if (!t->unhashed)
@@ -420,8 +419,38 @@ void sl_tcp_want_output(struct sl_tcb *t)
 	t->st->tcp.pending = t;
 }
 
+static void readq_unlink(struct sl_tcp *tt, struct sl_tcb *t)
+{
+	struct sl_tcb **pp = &tt->readq, *prev = NULL;
+	while (*pp && *pp != t) {
+		prev = *pp;
+		pp = &(*pp)->rnext;
+	}
+	if (*pp) {
+		*pp = t->rnext;
+		if (!t->rnext)
+			tt->readq_tail = prev ? &prev->rnext : &tt->readq;
+	}
+	t->on_readq = false;
+}
+
+/* The on_readable owed to t now (it is leaving the queue some other way). */
+static void readable_now(struct sl_tcb *t)
+{
+	readq_unlink(&t->st->tcp, t);
+	if (t->cb.on_readable)
+		t->cb.on_readable(t->arg, (struct sl_tcp_flow *)t);
+}
+
 void sl_tcp_done(struct sl_tcb *t, int err)
 {
+	/* What arrived before the end is announced before the end, as it was when on_readable
+	 * ran per segment. */
+	if (t->on_readq) {
+		readable_now(t);
+		if (t->dead)
+			return;
+	}
 	if (t->state != SL_TCP_CLOSED)
 		sl_tcp_set_state(t, SL_TCP_CLOSED);
 	if (!t->error)
@@ -468,6 +497,18 @@ void sl_tcp_flush(struct sl_stack *st)
 {
 	/* Output of every connection touched this poll: one ACK for many segments, data up to
 	 * the device's batch. What does not fit stays pending for the next poll. */
+	/* on_readable first, once per connection for everything the poll brought: what the
+	 * application reads and writes in it goes out below (window updates, answers). */
+	struct sl_tcp *tt = &st->tcp;
+	while (tt->readq) {
+		struct sl_tcb *t = tt->readq;
+		tt->readq = t->rnext;
+		if (!tt->readq)
+			tt->readq_tail = &tt->readq;
+		t->on_readq = false;
+		if (t->cb.on_readable)
+			t->cb.on_readable(t->arg, (struct sl_tcp_flow *)t);
+	}
 	struct sl_tcb *list = st->tcp.pending;
 	st->tcp.pending = NULL;
 	while (list) {
@@ -688,15 +729,20 @@ void sl_tcp_consume(struct sl_tcp_flow *f, size_t n)
 		n = r->len;
 	if (!n)
 		return;
-	uint32_t before = sl_tcp_rcv_window_peek(t);
+	uint32_t maxw = t->wscale_ok ? r->cap : (r->cap < 65535 ? r->cap : 65535);
+	/* The window the peer would be offered before this read: never less than what it holds
+	 * (rcv_adv beyond rcv_nxt), so when that is half the largest already, nothing below
+	 * changes and it is not worked out. */
+	uint32_t cur = t->rcv_adv - t->rcv_nxt;
+	bool small = !(seq_gt(t->rcv_adv, t->rcv_nxt) && cur >= maxw / 2) &&
+		     sl_tcp_rcv_window_peek(t) < maxw / 2;
 	r->head = (r->head + (uint32_t)n) & (r->cap - 1);
 	r->len -= (uint32_t)n;
 	/* Tell the peer about the room once it is worth a segment (RFC 9293 §3.8.6.2.2). */
-	uint32_t maxw = t->wscale_ok ? r->cap : (r->cap < 65535 ? r->cap : 65535);
 	uint32_t fr = sl_ring_free(r) < maxw ? sl_ring_free(r) : maxw;
-	uint32_t room = fr - (t->rcv_adv - t->rcv_nxt);
-	if (t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd && fr > (t->rcv_adv - t->rcv_nxt) &&
-	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2) && before < maxw / 2) {
+	uint32_t room = fr - cur;
+	if (small && t->state >= SL_TCP_ESTABLISHED && !t->fin_rcvd && fr > cur &&
+	    room >= (t->mss < r->cap / 2 ? t->mss : r->cap / 2)) {
 		t->ack_now = true;
 		sl_tcp_want_output(t);
 	}

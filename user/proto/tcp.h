@@ -164,6 +164,8 @@ struct sl_tcb {
 	struct sl_tcb *hnext; /* connection table chain */
 	struct sl_tcb *pnext; /* pending-output list */
 	bool on_pending;
+	struct sl_tcb *rnext; /* readable list: on_readable is owed at the end of the poll */
+	bool on_readq;
 	struct sl_listener *listener; /* SYN-RECEIVED from a listener: counts in its backlog */
 	struct sl_tcbq *q;	      /* the FIFO it is in, if any */
 	struct sl_tcb *qprev, *qnext;
@@ -328,6 +330,8 @@ struct sl_tcp {
 	uint16_t port_table[256]; /* RFC 6056 algorithm 4: table[G(...)] */
 	struct sl_tcb *last;	  /* the last lookup's hit (in the table), tried first */
 	struct sl_tcb *pending;	  /* connections with output to send this poll */
+	struct sl_tcb *readq;	  /* connections owed on_readable, first readable first */
+	struct sl_tcb **readq_tail;
 	struct sl_tcb *dead;	  /* released connections, freed at the end of the poll */
 	struct sl_tcb *orphans;	  /* CLOSED ones out of the table that the application holds */
 	struct sl_tcbq twq;	  /* TIME-WAIT connections, oldest first */
@@ -371,11 +375,26 @@ const char *sl_tcp_state_name(enum sl_tcp_state s);
 /* Run pending output of every connection (end of poll). */
 void sl_tcp_flush(struct sl_stack *st);
 void sl_tcp_want_output(struct sl_tcb *t);
+/* Data or the end of the stream can be read: on_readable is owed (tcp_input.c queues the
+ * connection on tcp.readq). It runs once in sl_tcp_flush for all the segments of the poll, or
+ * at once when the connection ends before that (sl_tcp_done). */
 /* Initial congestion window (RFC 6928) for t's MSS. */
 uint32_t sl_tcp_initial_window(const struct sl_tcb *t);
 
 /* rings */
-uint32_t sl_ring_free(const struct sl_ring *r);
+static inline uint32_t sl_ring_free(const struct sl_ring *r)
+{
+	return r->cap - r->len;
+}
+/* Copy n bytes to offset off from the head (off + n within the capacity), wrapping. */
+static inline void sl_ring_put(struct sl_ring *r, uint32_t off, const uint8_t *p, uint32_t n)
+{
+	uint32_t pos = (r->head + off) & (r->cap - 1);
+	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
+	__builtin_memcpy(r->buf + pos, p, first);
+	if (n > first)
+		__builtin_memcpy(r->buf, p + first, n - first);
+}
 
 /* tcp_rcvq.c: the receive side */
 struct seg_in;

@@ -227,18 +227,51 @@ static bool is_dupack(const struct sl_tcb *t, const struct seg *s)
 	       (uint32_t)s->win << t->snd_wscale <= t->snd_wnd;
 }
 
+/* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"): an older
+ * ACK offers its window from SEG.ACK, not from SND.UNA, and is ignored. */
+static inline void window_update(struct sl_tcb *t, const struct seg *s)
+{
+	if (seq_geq(s->ack, t->snd_una) &&
+	    (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, s->ack)))) {
+		uint32_t w = (uint32_t)s->win << t->snd_wscale;
+		if (w > t->snd_wnd)
+			sl_tcp_want_output(t);
+		t->snd_wnd = w;
+		t->snd_wl1 = s->seq;
+		t->snd_wl2 = s->ack;
+		if (w > t->max_snd_wnd)
+			t->max_snd_wnd = w;
+		if (w) {
+			if (sl_timer_armed(&t->persist_timer))
+				sl_timer_cancel(&t->st->timers, &t->persist_timer);
+			t->persist_backoff = 0;
+		}
+	}
+	/* The window opened under a probe the peer did not take: the byte goes again as the
+	 * start of ordinary data (SND.MAX falls back to SND.NXT). */
+	if (t->persisting && t->snd_wnd) {
+		t->persisting = false;
+		if (seq_gt(t->snd_max, t->snd_nxt))
+			t->snd_max = t->snd_nxt;
+	}
+}
+
+/* The ACK half of header prediction (the receiving side of a bulk transfer): nothing is
+ * outstanding, nothing in recovery, no SACK blocks, the ACK changes nothing, so
+ * sl_tcp_ack_recovery would find nothing to do but clear these. */
+static inline bool ack_predicted(const struct sl_tcb *t, const struct seg *s)
+{
+	return s->ack == t->snd_una && t->snd_una == t->snd_max && !s->o.nsack &&
+	       !t->in_recovery && !t->in_loss && !t->undo_on && !t->eifel_on && !t->tlp.out;
+}
+
 static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed)
 {
-	struct sl_stack *st = t->st;
 	struct sl_ack_info ai;
 	bool dup = is_dupack(t, s);
 	uint32_t lost_before = t->sm.lost;
 	bool adv;
-	if (s->ack == t->snd_una && t->snd_una == t->snd_max && !s->o.nsack && !t->in_recovery &&
-	    !t->in_loss && !t->undo_on && !t->eifel_on && !t->tlp.out) {
-		/* Header prediction's ACK half (the receiving side of a bulk transfer): nothing is
-		 * outstanding, nothing in recovery, no SACK blocks, the ACK changes nothing, so
-		 * sl_tcp_ack_recovery would find nothing to do but clear these. */
+	if (ack_predicted(t, s)) {
 		memset(&ai, 0, sizeof(ai));
 		t->tlp.unanswered = 0;
 		adv = false;
@@ -259,30 +292,7 @@ static void process_ack(struct sl_tcb *t, const struct seg *s, bool *space_freed
 	} else if (ai.delivered || t->sm.lost != lost_before || ai.dupack) {
 		sl_tcp_want_output(t); /* room in the pipe, or something to retransmit */
 	}
-	/* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"): an
-	 * older ACK offers its window from SEG.ACK, not from SND.UNA, and is ignored. */
-	if (seq_geq(s->ack, t->snd_una) &&
-	    (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, s->ack)))) {
-		uint32_t w = (uint32_t)s->win << t->snd_wscale;
-		if (w > t->snd_wnd)
-			sl_tcp_want_output(t);
-		t->snd_wnd = w;
-		t->snd_wl1 = s->seq;
-		t->snd_wl2 = s->ack;
-		if (w > t->max_snd_wnd)
-			t->max_snd_wnd = w;
-		if (w) {
-			sl_timer_cancel(&st->timers, &t->persist_timer);
-			t->persist_backoff = 0;
-		}
-	}
-	/* The window opened under a probe the peer did not take: the byte goes again as the
-	 * start of ordinary data (SND.MAX falls back to SND.NXT). */
-	if (t->persisting && t->snd_wnd) {
-		t->persisting = false;
-		if (seq_gt(t->snd_max, t->snd_nxt))
-			t->snd_max = t->snd_nxt;
-	}
+	window_update(t, s);
 	if (t->snd_nxt == t->snd_una)
 		sl_tcp_rearm_rtx(t, false); /* nothing outstanding: RFC 6298 (5.2) */
 	else if (adv || ai.sack_new || t->rack.reo_at || !sl_timer_armed(&t->rtx_timer))
@@ -349,11 +359,85 @@ static void fin_step(struct sl_tcb *t, bool *readable)
 	}
 }
 
+/* on_readable is owed: at the end of the poll, once for every segment until then
+ * (sl_tcp_flush). */
+static inline void readable(struct sl_tcb *t)
+{
+	struct sl_tcp *tt = &t->st->tcp;
+	if (t->on_readq || !t->cb.on_readable)
+		return;
+	t->on_readq = true;
+	t->rnext = NULL;
+	*tt->readq_tail = t;
+	tt->readq_tail = &t->rnext;
+}
+
+/*
+ * Header prediction (Van Jacobson's, as in RFC 1323 Appendix A and Linux's
+ * tcp_rcv_established): the next in-order segment of a bulk transfer, in ESTABLISHED, with
+ * nothing but ACK (and PSH) set, carrying data that fits, acknowledging nothing new while
+ * nothing is outstanding, with an acceptable timestamp. For such a segment every step of
+ * RFC 9293 §3.10.7.4 has one outcome, known in advance: PAWS passes (RFC 7323 §5.3), the
+ * segment is acceptable (SEG.SEQ = RCV.NXT inside a window that is open), no RST, no SYN, the
+ * ACK is acceptable and advances nothing, the text goes in order into the receive queue with
+ * no hole to fill and no FIN to step. rcv_predicted does exactly what the general path does
+ * for it, in the same order, without asking again; anything else takes the general path.
+ */
+static inline bool predicted(const struct sl_tcb *t, const struct seg *s)
+{
+	return t->state == SL_TCP_ESTABLISHED && (s->flags & (uint8_t)~SL_TCP_PSH) == SL_TCP_ACK &&
+	       s->seq == t->rcv_nxt && s->dlen && ack_predicted(t, s) &&
+	       (!t->ts_ok || (s->o.has_ts && !seq_lt(s->o.ts_val, t->ts_recent))) &&
+	       seq_gt(t->rcv_adv, t->rcv_nxt) && s->dlen <= sl_ring_free(&t->rcvbuf) && !t->nooo &&
+	       !t->rd_shut && !t->fin_pending;
+}
+
+static inline __attribute__((always_inline)) enum sl_rx_result
+rcv_predicted(struct sl_stack *st, struct sl_tcb *t, const struct seg *s)
+{
+	t->segs_in++;
+	t->persist_unanswered = 0;
+	/* sl_tcp_ka_reset for ESTABLISHED: the timer is armed only when it is not. */
+	t->last_rx = st->now;
+	t->ka_sent = 0;
+	if (t->ka_on && !sl_timer_armed(&t->ka_timer))
+		sl_tcp_ka_reset(t);
+	/* RFC 7323 §4.3 (3): TS.Recent follows the segment that covers Last.ACK.sent (its
+	 * timestamp is not older: predicted). */
+	if (t->ts_ok && seq_leq(s->seq, t->last_ack_sent)) {
+		t->ts_recent = s->o.ts_val;
+		t->ts_recent_ns = st->now;
+	}
+	/* Fifth: the ACK (process_ack's predicted case: nothing to recover, nothing acked). */
+	t->tlp.unanswered = 0;
+	window_update(t, s);
+	/* Nothing outstanding: RFC 6298 (5.2) (sl_tcp_rearm_rtx's first case). */
+	if (sl_timer_armed(&t->rtx_timer))
+		sl_timer_cancel(&st->timers, &t->rtx_timer);
+	t->rto_at = 0;
+	/* Seventh: the text, in order, no hole, room for all of it (sl_tcp_rcv_data's last
+	 * case). */
+	sl_ring_put(&t->rcvbuf, t->rcvbuf.len, s->data, s->dlen);
+	t->bytes_received += s->dlen;
+	t->rcv_nxt += s->dlen;
+	t->rcvbuf.len += s->dlen;
+	/* Delayed ACK: at least every second full segment, else within 40 ms. */
+	if (++t->delack_segs >= 2)
+		t->ack_now = true;
+	if (!t->ack_now)
+		sl_tcp_arm_delack(t);
+	else
+		sl_tcp_want_output(t);
+	readable(t);
+	return SL_RX_RELEASE;
+}
+
 enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	struct seg s;
-	int bad = sl_tcp_check_ps(pkt->l4, pkt->l4len,
-				  sl_ip_pseudo_sum(&pkt->src, &pkt->dst, 6, (uint32_t)pkt->l4len), &s.o);
+	uint64_t ps = pkt->v6 ? sl_ip_pseudo_sum(&pkt->src, &pkt->dst, 6, (uint32_t)pkt->l4len)
+			      : sl_csum_pseudo4(pkt->src4, pkt->dst4, 6, (uint16_t)pkt->l4len);
+	int bad = sl_tcp_check_ps(pkt->l4, pkt->l4len, ps, &s.o);
 	if (bad) {
 		st->stats->c[bad]++;
 		return SL_RX_RELEASE;
@@ -366,7 +450,6 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	s.ack = sl_tcp_ack(s.th);
 	s.win = sl_tcp_win(s.th);
 	s.flags = sl_tcp_flags(s.th);
-	s.len = s.dlen + !!(s.flags & SL_TCP_SYN) + !!(s.flags & SL_TCP_FIN);
 	/* No flags at all, or SYN with FIN or RST: never valid (RFC 9293 §3.1). TCP is never
 	 * sent to a broadcast or multicast address (RFC 1122 §4.2.3.10). */
 	if ((s.flags & (SL_TCP_SYN | SL_TCP_ACK | SL_TCP_RST | SL_TCP_FIN)) == 0 ||
@@ -376,7 +459,15 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	STAT_INC(st, tcp_rx);
 	uint16_t sport = sl_tcp_sport(s.th), dport = sl_tcp_dport(s.th);
-	struct sl_tcb *t = sl_tcp_lookup(st, &pkt->dst, dport, &pkt->src, sport);
+	/* The last connection looked up first, here rather than in sl_tcp_lookup: segments come
+	 * in trains. */
+	struct sl_tcb *t = st->tcp.last;
+	if (!t || t->rport != sport || t->lport != dport || !sl_ip_eq(&t->raddr, &pkt->src) ||
+	    !sl_ip_eq(&t->laddr, &pkt->dst))
+		t = sl_tcp_lookup(st, &pkt->dst, dport, &pkt->src, sport);
+	if (t && predicted(t, &s))
+		return rcv_predicted(st, t, &s);
+	s.len = s.dlen + !!(s.flags & SL_TCP_SYN) + !!(s.flags & SL_TCP_FIN);
 
 	if (t && t->state == SL_TCP_TIME_WAIT && (s.flags & SL_TCP_SYN) &&
 	    !(s.flags & (SL_TCP_ACK | SL_TCP_RST)) && seq_gt(s.seq, t->rcv_nxt)) {
@@ -622,13 +713,13 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 
 	/* Seventh: segment text. */
-	bool readable = false;
+	bool is_readable = false;
 	bool takes = t->state == SL_TCP_ESTABLISHED || t->state == SL_TCP_FIN_WAIT_1 ||
 		     t->state == SL_TCP_FIN_WAIT_2;
 	bool fin = (s.flags & SL_TCP_FIN) && takes;
 	if (s.dlen && takes) {
-		readable = sl_tcp_rcv_data(t, s.seq, s.data, s.dlen, fin);
-		if (readable) {
+		is_readable = sl_tcp_rcv_data(t, s.seq, s.data, s.dlen, fin);
+		if (is_readable) {
 			/* Delayed ACK: at least every second full segment, else within 40 ms. */
 			if (++t->delack_segs >= 2)
 				t->ack_now = true;
@@ -659,12 +750,9 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		t->ack_now = true; /* a retransmitted FIN */
 		sl_tcp_want_output(t);
 	}
-	fin_step(t, &readable);
-	if (readable && t->cb.on_readable) {
-		t->cb.on_readable(t->arg, (struct sl_tcp_flow *)t);
-		if (t->dead)
-			return SL_RX_RELEASE;
-	}
+	fin_step(t, &is_readable);
+	if (is_readable)
+		readable(t);
 	if (space_freed && t->want_writable && sl_ring_free(&t->sndbuf) > 0) {
 		t->want_writable = false;
 		if (t->cb.on_writable)

@@ -18,14 +18,6 @@
 #include "wire/tcp.h"
 #include <string.h>
 
-static void ring_put(struct sl_ring *r, uint32_t off, const uint8_t *p, uint32_t n)
-{
-	uint32_t pos = (r->head + off) & (r->cap - 1);
-	uint32_t first = r->cap - pos < n ? r->cap - pos : n;
-	memcpy(r->buf + pos, p, first);
-	memcpy(r->buf, p + first, n - first);
-}
-
 /* Move range i to the front (most recent). */
 static void ooo_front(struct sl_tcb *t, unsigned i)
 {
@@ -150,7 +142,7 @@ bool sl_tcp_rcv_data(struct sl_tcb *t, uint32_t seq, const uint8_t *d, uint32_t 
 			return false;
 		}
 	}
-	ring_put(&t->rcvbuf, t->rcvbuf.len + off, d, n);
+	sl_ring_put(&t->rcvbuf, t->rcvbuf.len + off, d, n);
 	t->bytes_received += n;
 	if (fin && !t->fin_rcvd) {
 		t->fin_pending = true;

@@ -88,18 +88,6 @@ int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struc
 	return sl_tcp_check_ps(p, len, sl_csum_pseudo4(src, dst, 6, (uint16_t)len), o);
 }
 
-int sl_tcp_check_ps(const uint8_t *p, size_t len, uint64_t acc, struct sl_tcp_opts *o)
-{
-	if (len < SL_TCP_HLEN)
-		return SL_STAT_tcp_short;
-	unsigned hlen = sl_tcp_hlen(p);
-	if (hlen < SL_TCP_HLEN || hlen > len)
-		return SL_STAT_tcp_bad_off;
-	if (sl_csum_fold(sl_csum_add(acc, p, len)) != 0xffff)
-		return SL_STAT_tcp_bad_csum;
-	return sl_tcp_parse_opts(p + SL_TCP_HLEN, hlen - SL_TCP_HLEN, o);
-}
-
 /* SACK blocks that fit beside the other options (RFC 2018 §3: 4 alone, 3 with timestamps). */
 static unsigned sack_fit(const struct sl_tcp_hdr *h)
 {

@@ -10,7 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "sluice/stats.h"
 #include "wire/bytes.h"
+#include "wire/checksum.h"
+#include "wire/csum_avx2.h"
 
 #define SL_TCP_HLEN 20
 #define SL_TCP_FIN 0x01
@@ -97,10 +100,34 @@ struct sl_tcp_opts {
  * the checksum (with the IPv4 pseudo-header of src/dst) is right; else the SL_STAT_
  * reason. Fills o. */
 int sl_tcp_check(const uint8_t *p, size_t len, uint32_t src, uint32_t dst, struct sl_tcp_opts *o);
-/* The same with the pseudo-header sum given (either family: sl_ip_pseudo_sum). */
-int sl_tcp_check_ps(const uint8_t *p, size_t len, uint64_t pseudo, struct sl_tcp_opts *o);
 /* Parse options only (bytes between the fixed header and the data offset). */
 int sl_tcp_parse_opts(const uint8_t *opt, size_t len, struct sl_tcp_opts *o);
+/* The same as sl_tcp_check with the pseudo-header sum given (either family:
+ * sl_ip_pseudo_sum); inline for the receive path, which takes it for every segment. */
+static inline int sl_tcp_check_ps(const uint8_t *p, size_t len, uint64_t acc, struct sl_tcp_opts *o)
+{
+	if (len < SL_TCP_HLEN)
+		return SL_STAT_tcp_short;
+	unsigned hlen = sl_tcp_hlen(p);
+	if (hlen < SL_TCP_HLEN || hlen > len)
+		return SL_STAT_tcp_bad_off;
+	if (sl_csum_fold(sl_csum_add_long(acc, p, len)) != 0xffff)
+		return SL_STAT_tcp_bad_csum;
+	/* RFC 7323 Appendix A's layout, what nearly every segment of a connection with
+	 * timestamps carries: NOP, NOP, TS (10 bytes), nothing else (sl_tcp_parse_opts takes
+	 * it the same way). */
+	if (hlen == SL_TCP_HLEN + 12 && sl_get32(p + SL_TCP_HLEN) == 0x0101080au) {
+		o->mss = 0;
+		o->wscale = -1;
+		o->sack_ok = false;
+		o->nsack = 0;
+		o->has_ts = true;
+		o->ts_val = sl_get32(p + SL_TCP_HLEN + 4);
+		o->ts_ecr = sl_get32(p + SL_TCP_HLEN + 8);
+		return 0;
+	}
+	return sl_tcp_parse_opts(p + SL_TCP_HLEN, hlen - SL_TCP_HLEN, o);
+}
 
 struct sl_tcp_hdr {
 	uint16_t sport, dport;
