@@ -3,7 +3,8 @@
  *
  * A flow is a connection. Its callbacks run inside sl_stack_poll:
  *   on_connected(arg, flow, err)  an active open finished: 0, -ECONNREFUSED, -ETIMEDOUT
- *   on_readable(arg, flow)        data or end of file can be read
+ *   on_readable(arg, flow)        data or end of file can be read (once per poll for all
+ *                                 that poll brought, before the poll's output)
  *   on_writable(arg, flow)        send-buffer space came back after a short or refused
  *                                 write (or sl_tcp_sndbuf_free() returning 0)
  *   on_closed(arg, flow, reason)  the connection is over: 0 (orderly), -ECONNRESET,
