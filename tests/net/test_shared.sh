@@ -29,6 +29,9 @@
 #   Neighbours and routes come from the kernel: after the peer's MAC changes (and the kernel's
 #   entry with it) sluice answers at the new MAC; a --send to an off-link address goes through
 #   the kernel's default route.
+#   The MTU follows the kernel's: after `ip link set DEV mtu 1400` no packet of a
+#   /bytes/200000 from sluice is larger than 1400 (tcpdump on the peer, which keeps 1500 and
+#   offers MSS 1460) and sluice's SYN-ACK offers MSS 1360; back to 1500 is followed too.
 #   A kernel connection from the peer to KERNEL_IP:P3 opened before the first run, a line
 #   every 0.2 s, survives all of it: attach, run, kill -9, restart, clean stop, detach.
 # Takes about 20 s.
@@ -36,7 +39,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
 source "$(dirname "$0")/shared_lib.sh"
 setup_net
-need curl nc sha256sum timeout awk
+need curl nc sha256sum timeout awk tcpdump
 $PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
 
 P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002 P7=8009 P8=5003 P9=5004
@@ -247,6 +250,44 @@ done
 [[ -n $served ]] || fail "the peer's MAC changed to $new_mac (kernel neighbour entry replaced): sluice's HTTP on $KERNEL_IP:$P1 not answered within 3 s"
 keeper_check "the peer's MAC change"
 ok "the peer's MAC changed to $new_mac and the kernel's neighbour entry with it: sluice answers there within 3 s"
+
+# --- the MTU of DEV followed: 1400 while sluice runs ------------------------------------------
+# The kernel's MTU of IF_SL goes down to 1400. The peer keeps 1500 and offers MSS 1460, so
+# only sluice's own MTU can keep its packets within 1400 (with the peer at 1400 too, the peer's
+# MSS of 1360 would do it whatever sluice's MTU): no packet of a /bytes/200000 from sluice may
+# be larger, and its SYN-ACK offers MSS 1360.
+in_sl ip link set "$IF_SL" mtu 1400 || fail "cannot set the MTU of $IF_SL to 1400"
+for _ in $(seq 30); do
+	grep -q "MTU of $IF_SL is now 1400" "$TMP/run.err" && break
+	sleep 0.1
+done
+nsenter --net=/run/netns/"$NS_PEER" timeout 10 tcpdump -i "$IF_PEER" -nn -s 128 -B 8192 -U --immediate-mode -w "$TMP/mtu.pcap" \
+	"src host $KERNEL_IP and tcp src port $P1" 2>"$TMP/tcpdump.err" &
+tdpid=$!
+for _ in $(seq 50); do
+	grep -q 'listening on' "$TMP/tcpdump.err" && break
+	sleep 0.1
+done
+grep -q 'listening on' "$TMP/tcpdump.err" || fail "tcpdump on $IF_PEER did not start: $(cat "$TMP/tcpdump.err")"
+got=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/bytes/200000" | wc -c)
+sleep 0.1
+kill -INT "$tdpid"
+wait "$tdpid" 2>/dev/null
+[[ $got -eq 200000 ]] || fail "MTU 1400 on $IF_SL: /bytes/200000 from sluice gave $got bytes"
+pkts=$(tcpdump -r "$TMP/mtu.pcap" -nn 2>/dev/null | wc -l)
+big=$(tcpdump -r "$TMP/mtu.pcap" -nn 'ip[2:2] > 1400' 2>/dev/null | wc -l)
+mss=$(tcpdump -r "$TMP/mtu.pcap" -nn 'tcp[tcpflags] & tcp-syn != 0' 2>/dev/null | grep -o 'mss [0-9]*' | head -1)
+[[ $pkts -ge 140 ]] || fail "MTU 1400: tcpdump saw $pkts packets of sluice's /bytes/200000, expected at least 140"
+[[ $big -eq 0 ]] || fail "MTU 1400 on $IF_SL: $big of sluice's $pkts packets are larger than 1400 bytes (sluice did not follow the kernel's MTU; $(grep MTU "$TMP/run.err"))"
+[[ $mss == 'mss 1360' ]] || fail "MTU 1400 on $IF_SL: sluice's SYN-ACK offers '${mss:-no MSS}', expected mss 1360"
+in_sl ip link set "$IF_SL" mtu 1500 || fail "cannot set the MTU of $IF_SL back to 1500"
+for _ in $(seq 30); do
+	grep -q "MTU of $IF_SL is now 1500" "$TMP/run.err" && break
+	sleep 0.1
+done
+grep -q "MTU of $IF_SL is now 1500" "$TMP/run.err" || fail "the MTU of $IF_SL back at 1500: sluice did not say it follows ($(grep MTU "$TMP/run.err"))"
+keeper_check "the MTU changes"
+ok "ip link set $IF_SL mtu 1400 while sluice runs: /bytes/200000 in $pkts packets, none above 1400 bytes, SYN-ACK $mss; back to 1500 followed too"
 
 # --- 5. kill -9 -------------------------------------------------------------------------------
 kill9_sluice
