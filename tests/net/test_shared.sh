@@ -27,8 +27,9 @@
 #      is resolved by the kernel: sluice sends no ARP request.
 #   kill -9 during an active open: the peer's writes draw a RST; the next run sweeps the rule.
 #   Neighbours and routes come from the kernel: after the peer's MAC changes (and the kernel's
-#   entry with it) sluice answers at the new MAC; a --send to an off-link address goes through
-#   the kernel's default route.
+#   entry with it) sluice answers at the new MAC; a route to an off-link prefix added while
+#   sluice runs lets a client there be answered, and once deleted no longer (ipv4_no_route
+#   grows); a --send to an off-link address goes through the kernel's default route.
 #   The MTU follows the kernel's: after `ip link set DEV mtu 1400` no packet of a
 #   /bytes/200000 from sluice is larger than 1400 (tcpdump on the peer, which keeps 1500 and
 #   offers MSS 1460) and sluice's SYN-ACK offers MSS 1360; back to 1500 is followed too.
@@ -288,6 +289,35 @@ done
 grep -q "MTU of $IF_SL is now 1500" "$TMP/run.err" || fail "the MTU of $IF_SL back at 1500: sluice did not say it follows ($(grep MTU "$TMP/run.err"))"
 keeper_check "the MTU changes"
 ok "ip link set $IF_SL mtu 1400 while sluice runs: /bytes/200000 in $pkts packets, none above 1400 bytes, SYN-ACK $mss; back to 1500 followed too"
+
+# --- routes followed: an off-link prefix via the peer, added and deleted while sluice runs --------
+# A client on ROUTE_NET (an address of the peer's) reaches sluice's HTTP; sluice's answer needs
+# the kernel's route to ROUTE_NET via PEER_IP (the namespace has no default route yet).
+ROUTE_NET=198.18.$NET.0/24
+ROUTE_IP=198.18.$NET.9
+in_peer ip addr add "$ROUTE_IP/32" dev "$IF_PEER" || fail "cannot add $ROUTE_IP to the peer"
+in_sl ip route add "$ROUTE_NET" via "$PEER_IP" dev "$IF_SL" || fail "cannot add the route to $ROUTE_NET"
+served=
+for _ in $(seq 6); do
+	got=$(in_peer timeout 2 curl -s --max-time 0.5 --interface "$ROUTE_IP" "http://$KERNEL_IP:$P1/bytes/100" | wc -c)
+	[[ $got -eq 100 ]] && {
+		served=1
+		break
+	}
+done
+[[ -n $served ]] || fail "ip route add $ROUTE_NET via $PEER_IP while sluice runs: a client at $ROUTE_IP got no answer from sluice on $KERNEL_IP:$P1"
+in_sl ip route del "$ROUTE_NET" via "$PEER_IP" dev "$IF_SL" || fail "cannot delete the route to $ROUTE_NET"
+sleep 0.1
+s0=$(stack_json)
+need_counter "$s0" ipv4_no_route
+got=$(in_peer timeout 2 curl -s --max-time 0.5 --interface "$ROUTE_IP" "http://$KERNEL_IP:$P1/bytes/100" | wc -c)
+sleep 0.1
+s1=$(stack_json)
+[[ $got -eq 0 ]] || fail "ip route del $ROUTE_NET: a client at $ROUTE_IP still got $got bytes from sluice"
+[[ $(counter "$s1" ipv4_no_route) -gt $(counter "$s0" ipv4_no_route) ]] ||
+	fail "ip route del $ROUTE_NET: sluice's ipv4_no_route did not grow ($(counter "$s0" ipv4_no_route) -> $(counter "$s1" ipv4_no_route)): was the SYN not answered for another reason?"
+in_peer ip addr del "$ROUTE_IP/32" dev "$IF_PEER"
+ok "ip route add $ROUTE_NET via $PEER_IP while sluice runs: a client at $ROUTE_IP is answered; after ip route del it is not (ipv4_no_route +$(($(counter "$s1" ipv4_no_route) - $(counter "$s0" ipv4_no_route))))"
 
 # --- 5. kill -9 -------------------------------------------------------------------------------
 kill9_sluice
