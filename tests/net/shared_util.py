@@ -27,6 +27,10 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
     shared_util.py refused IP PORT            connect with a 5 s timeout: exit 0 on
                                               ConnectionRefusedError, else say what
                                               happened and exit 1
+    shared_util.py kconnect IP PORT           one kernel connect() (5 s timeout) with the
+                                              kernel's choice of local port: prints
+                                              "connected LPORT", or "addrnotavail" when no
+                                              local port was free (EADDRNOTAVAIL)
     shared_util.py udp-echo IP PORT N         N datagrams to a UDP echo service, each
                                               checked; "ok N"
     shared_util.py clients IP PORT N          N sequential kernel connections to an echo
@@ -265,6 +269,21 @@ def refused(ip, port):
     die("connect to %s port %d succeeded, expected a refusal" % (ip, port))
 
 
+def kconnect(ip, port):
+    fam, sa = sockaddr(ip, port)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(sa)
+    except OSError as e:
+        if e.errno == errno.EADDRNOTAVAIL:
+            print("addrnotavail")
+            return
+        die("connect to %s port %d: %s" % (ip, port, e))
+    print("connected %d" % s.getsockname()[1])
+    s.close()
+
+
 def udp_echo(ip, port, n):
     fam = family_of(ip)
     sa = socket.getaddrinfo(ip, port, fam, socket.SOCK_DGRAM)[0][4]
@@ -425,6 +444,8 @@ def main():
         reset_after(int(a[1]), int(a[2]), a[3])
     elif cmd == "refused":
         refused(a[1], int(a[2]))
+    elif cmd == "kconnect":
+        kconnect(a[1], int(a[2]))
     elif cmd == "udp-echo":
         udp_echo(a[1], int(a[2]), int(a[3]))
     elif cmd == "clients":

@@ -104,6 +104,8 @@ ok "curl http://$KERNEL_IP:$P1/ gets sluice's page"
 
 # At the same time: sluice's /bytes/N on P1 and echo on P2, the kernel's echo server on P3.
 N=$((16 << 20))
+bg_in "$NS_PEER" ping -c 20 -i 0.05 -w 5 "$KERNEL_IP" >"$TMP/ping.out" 2>&1
+pingpid=$!
 in_peer timeout 30 curl -sS --max-time 25 -o "$TMP/bytes" "http://$KERNEL_IP:$P1/bytes/$N" 2>"$TMP/curl.err" &
 curlpid=$!
 head -c $((1 << 20)) /dev/urandom >"$TMP/echo.in"
@@ -117,8 +119,10 @@ wait $curlpid || fail "curl /bytes/$N from $KERNEL_IP:$P1 failed: $(cat "$TMP/cu
 [[ $(sha256sum <"$TMP/echo.out") == "$(sha256sum <"$TMP/echo.in")" ]] ||
 	fail "echo on $KERNEL_IP:$P2: $(stat -c %s "$TMP/echo.out") bytes back, not the 1048576 sent"
 rm -f "$TMP/bytes"
+wait "$pingpid" || fail "ping $KERNEL_IP during sluice's /bytes/$N: $(tail -2 "$TMP/ping.out")"
+grep -q ' 0% packet loss' "$TMP/ping.out" || fail "ping $KERNEL_IP during sluice's /bytes/$N: $(grep 'packet loss' "$TMP/ping.out")"
 out=$(in_peer timeout 20 $PY "$SHARED_UTIL" udp-echo "$KERNEL_IP" $P7 10 2>&1) || fail "UDP echo on $KERNEL_IP:$P7: $out"
-ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers; 10 datagrams echoed by sluice on udp/$P7"
+ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers, 20 pings to $KERNEL_IP answered by the kernel (0% loss); 10 datagrams echoed by sluice on udp/$P7"
 
 s0=$(stack_json)
 need_counter "$s0" icmp_rx
@@ -162,6 +166,7 @@ in_peer sysctl -qw net.ipv4.tcp_rmem="4096 65536 65536" || fail "cannot limit th
 N=$((1 << 20))
 s0=$(stack_json)
 need_counter "$s0" icmp_errors_rx
+need_counter "$s0" icmp_errors_delivered
 kd0=$(snmp in_sl Icmp InDestUnreachs)
 nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P1 frag 15 \
 	>"$TMP/icmp.out" 2>&1 &
@@ -181,6 +186,8 @@ kd1=$(snmp in_sl Icmp InDestUnreachs)
 [[ $(counter "$s1" icmp_errors_rx) -gt $(counter "$s0" icmp_errors_rx) ]] ||
 	fail "frag-needed quoting $KERNEL_IP:$P1 (sluice's HTTP flow) did not reach sluice: icmp_errors_rx $(counter "$s0" icmp_errors_rx) -> $(counter "$s1" icmp_errors_rx) (kernel InDestUnreachs +$((kd1 - kd0)))"
 [[ $kd1 -eq $kd0 ]] || fail "frag-needed quoting sluice's flow also reached the kernel (InDestUnreachs +$((kd1 - kd0)))"
+[[ $(counter "$s1" icmp_errors_delivered) -gt $(counter "$s0" icmp_errors_delivered) ]] ||
+	fail "frag-needed quoting sluice's HTTP flow reached sluice but not its connection: icmp_errors_delivered $(counter "$s0" icmp_errors_delivered) -> $(counter "$s1" icmp_errors_delivered)"
 msg="quoting sluice's flow: sluice icmp_errors_rx +$(($(counter "$s1" icmp_errors_rx) - $(counter "$s0" icmp_errors_rx))) (delivered +$(($(counter "$s1" icmp_errors_delivered) - $(counter "$s0" icmp_errors_delivered)))), kernel +0"
 out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P3 frag 2>&1) ||
 	fail "cannot send the ICMP error for the kernel's flow: $out"
@@ -389,14 +396,32 @@ kd1=$(snmp in_sl Icmp InDestUnreachs)
 # (not an owned address) steers its replies.
 expect_bind "$lport" inuse "while sluice's active open from $KERNEL_IP:$lport lasts"
 $PY -c '
-import json, sys
+import ipaddress, json, sys
+ip = ipaddress.ip_address
 f = json.loads(sys.argv[1])["flows"]
-if not f or any(x["kind"] == "owned" for x in f):
-    sys.exit("rules during the active open: %s" % f)' "$(flows_json)" || fail "--shared --send: no rule for the active open, or an owned-address rule"
+want = ("tcp", ip(sys.argv[2]), int(sys.argv[3]), ip(sys.argv[4]), int(sys.argv[5]))
+tuples = [(x["proto"], ip(x["addr"]), x["port"], ip(x["raddr"]), x["rport"])
+          for x in f if x["kind"] == "tuple"]
+if tuples != [want] or any(x["kind"] == "owned" for x in f):
+    sys.exit("expected one tuple rule tcp %s:%s <- %s:%s and no owned-address rule; rules: %s" %
+             (sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], f))' \
+	"$(flows_json)" "$KERNEL_IP" "$lport" "$PEER_IP2" $P5 || fail "--shared --send: not the active open's tuple rule"
+# The kernel's connect() cannot take the held port: with the namespace's ephemeral range that
+# one port, it fails with EADDRNOTAVAIL (control: with a free port it connects from it).
+range0=$(in_sl sysctl -n net.ipv4.ip_local_port_range)
+in_sl sysctl -qw net.ipv4.ip_local_port_range="$P4 $P4" || fail "cannot set ip_local_port_range"
+ctl=$(in_sl $PY "$SHARED_UTIL" kconnect "$PEER_IP" $P6 2>&1)
+in_sl sysctl -qw net.ipv4.ip_local_port_range="$lport $lport" || fail "cannot set ip_local_port_range to $lport"
+out=$(in_sl $PY "$SHARED_UTIL" kconnect "$PEER_IP" $P6 2>&1)
+in_sl sysctl -qw net.ipv4.ip_local_port_range="$range0"
+[[ $ctl == "connected $P4" ]] || fail "harness: a kernel connect with ip_local_port_range $P4 $P4: $ctl"
+[[ $out == addrnotavail ]] || fail "a kernel connect with ip_local_port_range $lport $lport (sluice's held port): $out, expected EADDRNOTAVAIL"
 # The kernel's own outgoing connections to the peer from the same address, while sluice's
 # 64 MiB go out.
 nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" clients "$PEER_IP" $P6 40 >"$TMP/clients.out" 2>&1 &
 clientspid=$!
+bg_in "$NS_PEER" ping -c 20 -i 0.05 -w 5 "$KERNEL_IP" >"$TMP/ping.out" 2>&1
+pingpid=$!
 touch "$TMP/go"
 rc=running
 for _ in $(seq 600); do
@@ -409,6 +434,8 @@ for _ in $(seq 600); do
 	sleep 0.1
 done
 [[ $rc == 0 ]] || fail "--shared --send $SZ: sluice exit status $rc: $(cat "$TMP/run.err")"
+wait "$pingpid" || fail "ping $KERNEL_IP during sluice's active open: $(tail -2 "$TMP/ping.out")"
+grep -q ' 0% packet loss' "$TMP/ping.out" || fail "ping $KERNEL_IP during sluice's active open: $(grep 'packet loss' "$TMP/ping.out")"
 wait "$sinkpid" || fail "the peer's sink failed: $(cat "$TMP/sink.out")"
 grep -q "^received $SZ\$" "$TMP/sink.out" || fail "--shared --send $SZ: the peer $(grep received "$TMP/sink.out" || echo 'received nothing')"
 grep -q "sent $SZ bytes" "$TMP/run.err" || fail "--shared --send: no 'sent $SZ bytes' line: $(cat "$TMP/run.err")"
@@ -423,6 +450,9 @@ if bad:
 if c.get("icmp_errors_rx", 0) < 1:
     sys.exit("the frag-needed quoting the active open did not reach sluice: icmp_errors_rx %s" %
              c.get("icmp_errors_rx"))
+if c.get("icmp_errors_delivered", 0) < 1:
+    sys.exit("the frag-needed quoting the active open did not reach its connection: "
+             "icmp_errors_delivered %s" % c.get("icmp_errors_delivered"))
 if d["frames_returned"] != d["frames_total"]:
     sys.exit("frames %d/%d returned" % (d["frames_returned"], d["frames_total"]))' "$TMP/run.out" ||
 	fail "--shared --send summary (--json): $(head -c 400 "$TMP/run.out")"
@@ -430,7 +460,7 @@ if d["frames_returned"] != d["frames_total"]:
 	fail "--shared --send left rules behind: $(flows_json)"
 expect_bind "$lport" free "after the active open from :$lport ended"
 in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER_IP2: the kernel has no neighbour entry for it, so who resolved it?"
-ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile, rule removed after; a frag-needed quoting it reached sluice, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
+ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile: kernel bind() EADDRINUSE, kernel connect() with only that port EADDRNOTAVAIL; its tuple rule removed after; a frag-needed quoting it reached its connection, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer and 20 pings to $KERNEL_IP (0% loss) meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
 
 # --- kill -9 during an active open ------------------------------------------------------------
 # The peer's end of a killed active open writes: the orphaned tuple rule finds no socket, the
