@@ -14,8 +14,9 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
                                               0.0.0.0:PORT (4) or [::]:PORT V6ONLY (6),
                                               no SO_REUSEADDR; prints "free" or "inuse",
                                               anything else is an error (exit 1)
-    shared_util.py hold PORT SECS             listen on 0.0.0.0:PORT and [::]:PORT (a kernel
-                                              program holding the port); prints "holding"
+    shared_util.py hold PORT SECS [6]         listen on 0.0.0.0:PORT and [::]:PORT (a kernel
+                                              program holding the port; with 6, on [::]
+                                              V6ONLY only); prints "holding"
     shared_util.py sink PORT SECS [GOFILE]    accept one connection (dual stack), print
                                               "from ADDR PORT"; if GOFILE, wait (bounded)
                                               until it exists before reading; count the
@@ -162,9 +163,10 @@ def try_bind(port, fam, proto="tcp"):
     print("free")
 
 
-def hold(port, secs):
+def hold(port, secs, only6=False):
     socks = []
-    for fam, addr in ((socket.AF_INET, ("0.0.0.0", port)), (socket.AF_INET6, ("::", port))):
+    fams = ((socket.AF_INET, ("0.0.0.0", port)), (socket.AF_INET6, ("::", port)))
+    for fam, addr in fams[1:] if only6 else fams:
         s = socket.socket(fam, socket.SOCK_STREAM)
         if fam == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -437,7 +439,7 @@ def main():
     elif cmd == "bind":
         try_bind(int(a[1]), a[2], a[3] if len(a) > 3 else "tcp")
     elif cmd == "hold":
-        hold(int(a[1]), int(a[2]))
+        hold(int(a[1]), int(a[2]), len(a) > 3 and a[3] == "6")
     elif cmd == "sink":
         sink(int(a[1]), int(a[2]), a[3] if len(a) > 3 else None)
     elif cmd == "reset-after":
