@@ -346,6 +346,13 @@ ok "restart after kill -9: serving $KERNEL_IP:$P1 again, reservations back"
 
 # --- 6. clean stop ----------------------------------------------------------------------------
 clean_stop
+# The summary names what the run served: ports of the kernel's addresses, not an address.
+stopped=$(grep '^sluice: stopped' "$TMP/run.err")
+[[ $stopped == "sluice: stopped shared "*" on $IF_SL (1 queue): "* && $stopped != *"$KERNEL_IP"* ]] ||
+	fail "the clean stop's summary should name the shared ports, not an address: $stopped"
+for p in tcp/$P1 tcp/$P2 udp/$P7; do
+	[[ $stopped == *"$p"* ]] || fail "the clean stop's summary does not name $p: $stopped"
+done
 [[ $(rules_mention $P1 $P2 $P7) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2/:$P7: $(flows_json)"
 expect_bind $P1 free "after a clean stop"
 expect_bind $P2 free "after a clean stop"
