@@ -200,8 +200,8 @@ static void follow_mtu(struct shared_worker *w, uint32_t kmtu)
 	if (!w->rules)
 		return; /* queue 0's thread speaks for all */
 	if (err)
-		fprintf(stderr, "sluice: warning: cannot follow the MTU of %s (%u): %s\n", r->ifname,
-			kmtu, sl_strerror(err));
+		fprintf(stderr, "sluice: warning: cannot follow the MTU of %s (%u): %s\n",
+			r->ifname, kmtu, sl_strerror(err));
 	else if (mtu < kmtu)
 		fprintf(stderr,
 			"sluice: the MTU of %s is %u, more than sluice's AF_XDP frames carry: sluice "

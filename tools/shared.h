@@ -56,7 +56,7 @@ struct shared_worker {
 	struct shared_run *run;
 	struct sl_stack *st;
 	struct kmirror *km;
-	bool rules; /* this worker keeps the gate's port rules (queue 0) */
+	bool rules;   /* this worker keeps the gate's port rules (queue 0) */
 	uint32_t mtu; /* the kernel's MTU of DEV, as last told (0: not yet) */
 };
 
