@@ -32,7 +32,8 @@
 #   grows); a --send to an off-link address goes through the kernel's default route.
 #   The MTU follows the kernel's: after `ip link set DEV mtu 1400` no packet of a
 #   /bytes/200000 from sluice is larger than 1400 (tcpdump on the peer, which keeps 1500 and
-#   offers MSS 1460) and sluice's SYN-ACK offers MSS 1360; back to 1500 is followed too.
+#   offers MSS 1460) and sluice's SYN-ACK offers MSS 1360; back to 1500 is followed too; 4000,
+#   more than a 4 KiB AF_XDP frame carries, is clamped to 3826 with a line.
 #   A kernel connection from the peer to KERNEL_IP:P3 opened before the first run, a line
 #   every 0.2 s, survives all of it: attach, run, kill -9, restart, clean stop, detach.
 # Takes about 20 s.
@@ -294,8 +295,25 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 grep -q "MTU of $IF_SL is now 1500" "$TMP/run.err" || fail "the MTU of $IF_SL back at 1500: sluice did not say it follows ($(grep MTU "$TMP/run.err"))"
+# Above what the run's AF_XDP frames carry (3826 in a 4 KiB frame): clamped, with a line.
+in_sl ip link set "$IF_SL" mtu 4000 || fail "cannot set the MTU of $IF_SL to 4000"
+clamp="the MTU of $IF_SL is 4000, more than sluice's AF_XDP frames carry: sluice uses 3826"
+for _ in $(seq 30); do
+	grep -q "$clamp" "$TMP/run.err" && break
+	sleep 0.1
+done
+grep -q "$clamp" "$TMP/run.err" || fail "MTU 4000 on $IF_SL: no line '$clamp' ($(grep MTU "$TMP/run.err"))"
+got=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/bytes/100000" | wc -c)
+[[ $got -eq 100000 ]] || fail "MTU 4000 on $IF_SL (sluice at 3826): /bytes/100000 gave $got bytes"
+in_sl ip link set "$IF_SL" mtu 1500 || fail "cannot set the MTU of $IF_SL back to 1500"
+for _ in $(seq 30); do
+	grep -q "MTU of $IF_SL is now 1500 (was 4000)" "$TMP/run.err" && break
+	sleep 0.1
+done
+grep -q "MTU of $IF_SL is now 1500 (was 4000)" "$TMP/run.err" || fail "the MTU of $IF_SL back at 1500 from 4000: not followed ($(grep MTU "$TMP/run.err"))"
 keeper_check "the MTU changes"
-ok "ip link set $IF_SL mtu 1400 while sluice runs: /bytes/200000 in $pkts packets, none above 1400 bytes, SYN-ACK $mss; back to 1500 followed too"
+ok "ip link set $IF_SL mtu 1400 while sluice runs: /bytes/200000 in $pkts packets, none above 1400 bytes, SYN-ACK $mss; back to 1500 followed too; 4000 clamped to 3826 with a line, still serving"
+
 
 # --- routes followed: an off-link prefix via the peer, added and deleted while sluice runs --------
 # A client on ROUTE_NET (an address of the peer's) reaches sluice's HTTP; sluice's answer needs
