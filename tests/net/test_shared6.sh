@@ -169,7 +169,7 @@ k1=$(snmp in_sl - Icmp6InPktTooBigs)
 [[ $k1 -eq $k0 ]] || fail "Packet Too Big quoting sluice's flow also reached the kernel (Icmp6InPktTooBigs +$((k1 - k0)))"
 for c in icmp6_ptb_rx icmp6_errors_delivered; do
 	[[ $(counter "$s1" $c) -gt $(counter "$s0" $c) ]] ||
-		fail "Packet Too Big quoting sluice's HTTP flow reached sluice but did not lower the path MTU and reach its connection: $c $(counter "$s0" $c) -> $(counter "$s1" $c)"
+		fail "Packet Too Big quoting sluice's HTTP flow reached sluice but did not lower the path MTU and reach its connection: $c $(counter "$s0" $c) -> $(counter "$s1" $c) ($(cat "$TMP/icmp.out" | tail -1); tcp_icmp_bad_seq $(counter "$s0" tcp_icmp_bad_seq) -> $(counter "$s1" tcp_icmp_bad_seq))"
 done
 msg="quoting sluice's flow: sluice icmp6_errors_rx +$(($(counter "$s1" icmp6_errors_rx) - $(counter "$s0" icmp6_errors_rx))) (icmp6_ptb_rx +$(($(counter "$s1" icmp6_ptb_rx) - $(counter "$s0" icmp6_ptb_rx))), delivered +$(($(counter "$s1" icmp6_errors_delivered) - $(counter "$s0" icmp6_errors_delivered)))), kernel +0"
 out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER6" "$KERNEL6" $P3 ptb 2>&1) ||
