@@ -5,7 +5,8 @@
 #   0. --shared refuses --addr and --gw (usage error, exit 2).
 #   1. --shared --http P1 --tcp-echo P2 --udp-echo P7: the peer's curl to KERNEL_IP:P1 gets sluice's page and
 #      /bytes/N (SHA-256 of the pattern); 1 MiB echoed on P2, datagrams on udp P7; meanwhile the kernel's own echo
-#      server on P3 of the same address answers; ping is answered by the kernel (its
+#      server on P3 of the same address answers, and 20 pings to KERNEL_IP during the 16 MiB
+#      lose none; ping is answered by the kernel (its
 #      OutEchoReps grow, sluice's ICMP counters do not); `sluice flow list` shows a tcp port
 #      rule per service on KERNEL_IP and no owned-address rule.
 #   2. One ARP reply per ARP request for KERNEL_IP (scapy from the peer), sluice sends none.
@@ -13,17 +14,21 @@
 #      with EADDRINUSE (0.0.0.0 and [::]); a port a kernel program holds makes `run --shared` exit 1 with one
 #      line naming it.
 #   8. ICMP errors: a fragmentation-needed error (type 3 code 4, MTU 1280) quoting a segment of
-#      sluice's HTTP transfer reaches sluice (icmp_errors_rx), not the kernel; one quoting a
+#      sluice's HTTP transfer reaches sluice and its connection (icmp_errors_rx,
+#      icmp_errors_delivered), not the kernel; one quoting a
 #      kernel connection (P3) reaches the kernel, not sluice; the transfer completes intact.
 #   7. An address added to DEV while sluice runs is served within 3 s; once deleted, its rule
 #      goes and sluice no longer accepts on it.
 #   5. kill -9: a connect to KERNEL_IP:P1 is refused at once (RST from the kernel), the gate
 #      counts no_socket, the reservations are gone; a restart serves again.
-#   6. A clean stop removes the port rules and the reservations.
+#   6. A clean stop removes the port rules and the reservations; its summary names the shared
+#      ports ("stopped shared udp/P7, tcp/P2, tcp/P1 on DEV"), not an address.
 #   4. --shared --send PEER_IP2:P:64 MiB: exactly 67108864 bytes arrive from KERNEL_IP, the
-#      active open's local port is reserved against kernel bind()s while it lasts, its rule
-#      goes with it, a frag-needed quoting it reaches sluice; the kernel's own 40 outgoing
-#      connections to the peer meanwhile all work; PEER_IP2, unknown to the kernel before,
+#      active open's local port is reserved against kernel bind()s while it lasts (and a kernel
+#      connect() with ip_local_port_range reduced to it fails with EADDRNOTAVAIL), its one
+#      tuple rule (KERNEL_IP, lport, PEER_IP2, P) goes with it, a frag-needed quoting it reaches
+#      its connection; the kernel's own 40 outgoing connections to the peer and 20 pings to
+#      KERNEL_IP meanwhile all work; PEER_IP2, unknown to the kernel before,
 #      is resolved by the kernel: sluice sends no ARP request.
 #   kill -9 during an active open: the peer's writes draw a RST; the next run sweeps the rule.
 #   Neighbours and routes come from the kernel: after the peer's MAC changes (and the kernel's
