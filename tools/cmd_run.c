@@ -418,9 +418,11 @@ static void poll_json(FILE *out, const struct worker *ws, unsigned nq)
 	fprintf(out, "]}");
 }
 
+/* what: what the run served, for the text line (addr, or in shared mode its ports: the
+ * addresses were the kernel's); addr goes into the JSON. */
 static void print_summary(FILE *out, bool json, const char *dev, const char *addr,
-			  const struct sl_stats *s, const struct sl_dev_counts *fc, unsigned nq,
-			  const struct worker *ws)
+			  const char *what, const struct sl_stats *s,
+			  const struct sl_dev_counts *fc, unsigned nq, const struct worker *ws)
 {
 	uint64_t drops = 0;
 	for (unsigned i = 0; i < SL_STAT_N; i++)
@@ -450,7 +452,7 @@ static void print_summary(FILE *out, bool json, const char *dev, const char *add
 		"sluice: stopped %s on %s (%u queue%s): rx %llu tx %llu arp-replies %llu "
 		"echo-replies %llu udp-rx %llu ipv4-rx %llu ipv6-rx %llu na-sent %llu "
 		"echo6-replies %llu drops %llu",
-		addr, dev, nq, nq == 1 ? "" : "s", (unsigned long long)s->c[SL_STAT_rx_frames],
+		what, dev, nq, nq == 1 ? "" : "s", (unsigned long long)s->c[SL_STAT_rx_frames],
 		(unsigned long long)s->c[SL_STAT_tx_frames],
 		(unsigned long long)s->c[SL_STAT_arp_replies_sent],
 		(unsigned long long)s->c[SL_STAT_icmp_echo_replies],
@@ -1262,7 +1264,15 @@ out:
 	/* The summary also when the run failed (a --send that did not finish, say): its counters
 	 * say why. */
 	if (all_open) {
-		print_summary(json ? stdout : stderr, json, dev, addr_txt, &total, &fc, nq, ws);
+		char what[200];
+		snprintf(what, sizeof(what), "%s", addr_txt);
+		if (shared) {
+			char ports[160];
+			shared_ports_text(&srun, ports, sizeof(ports));
+			snprintf(what, sizeof(what), "shared %s", ports[0] ? ports : "mode");
+		}
+		print_summary(json ? stdout : stderr, json, dev, addr_txt, what, &total, &fc, nq,
+			      ws);
 		if (fc.owner[SL_OWN_FREE] != fc.total || fc.owner_errors) {
 			cli_err("frame accounting failed: %llu of %llu frames returned, %llu owner "
 				"errors",

@@ -15,6 +15,7 @@
 #include "sluice/errors.h"
 
 #define SL_GATE_MAX_RULES_LIST 4096 /* every rule the gate can hold */
+#define IPV6_MIN_MTU 1280	    /* RFC 8200 §5 */
 
 static int bind_any(int family, int type, uint16_t port)
 {
@@ -168,6 +169,49 @@ static void rules_del(struct shared_run *r, const sl_ip *a)
 
 static void sweep(struct shared_worker *w);
 
+/* The kernel's MTU of DEV, taken from the dump at start and followed at every change, up to
+ * what the AF_XDP frames carry (sl_dev.max_mtu: a larger MTU is clamped, with a line). Below
+ * 1280 the kernel takes IPv6 off the link (Linux addrconf_notify on NETDEV_CHANGEMTU), and
+ * the stack cannot keep an IPv6 address there either (RFC 8200 §5): the stack's IPv6
+ * addresses and their rules go first, without waiting for the kernel's deletions, which come
+ * after the link's new MTU. */
+static void follow_mtu(struct shared_worker *w, uint32_t kmtu)
+{
+	struct shared_run *r = w->run;
+	uint32_t was = w->mtu;
+	if (kmtu == was)
+		return;
+	w->mtu = kmtu;
+	const struct sl_dev *d = sl_stack_dev(w->st);
+	uint32_t max = d->max_mtu > d->mtu ? d->max_mtu : d->mtu;
+	uint32_t mtu = kmtu < max ? kmtu : max;
+	if (mtu < IPV6_MIN_MTU) {
+		sl_ip ips[SL_MAX_ADDRS];
+		int n = sl_ip_get_ips(w->st, ips, SL_MAX_ADDRS);
+		for (int i = 0; i < n; i++) {
+			if (sl_ip_is_v4(&ips[i]))
+				continue;
+			if (w->rules)
+				rules_del(r, &ips[i]);
+			sl_ip_del_addr(w->st, &ips[i]);
+		}
+	}
+	int err = sl_stack_set_mtu(w->st, mtu);
+	if (!w->rules)
+		return; /* queue 0's thread speaks for all */
+	if (err)
+		fprintf(stderr, "sluice: warning: cannot follow the MTU of %s (%u): %s\n",
+			r->ifname, kmtu, sl_strerror(err));
+	else if (mtu < kmtu)
+		fprintf(stderr,
+			"sluice: the MTU of %s is %u, more than sluice's AF_XDP frames carry: sluice "
+			"uses %u\n",
+			r->ifname, kmtu, mtu);
+	else if (was)
+		fprintf(stderr, "sluice: the MTU of %s is now %u (was %u): sluice follows\n",
+			r->ifname, kmtu, was);
+}
+
 /* --- the kernel's events, applied to one stack ------------------------------------------ */
 
 static void apply(void *arg, const struct km_event *ev)
@@ -216,15 +260,7 @@ static void apply(void *arg, const struct km_event *ev)
 		sl_neigh_forget(w->st, &ev->ip);
 		break;
 	case KM_MTU:
-		if (w->mtu && ev->mtu != w->mtu && w->rules && !r->mtu_warned) {
-			r->mtu_warned = true;
-			fprintf(stderr,
-				"sluice: warning: the MTU of %s changed from %u to %u; sluice goes on "
-				"with %u until it is restarted\n",
-				r->ifname, w->mtu, ev->mtu, w->mtu);
-		}
-		if (!w->mtu)
-			w->mtu = ev->mtu;
+		follow_mtu(w, ev->mtu);
 		break;
 	case KM_RESYNC:
 		break;

@@ -48,7 +48,7 @@ struct shared_run {
 		uint32_t id;
 	} rules[SHARED_MAX_RULES];
 	unsigned n_rules;
-	bool addr_full_warned, mtu_warned, route_full_warned;
+	bool addr_full_warned, route_full_warned;
 };
 
 /* One per stack: the stack's own mirror of the kernel's state. */
@@ -56,14 +56,14 @@ struct shared_worker {
 	struct shared_run *run;
 	struct sl_stack *st;
 	struct kmirror *km;
-	bool rules; /* this worker keeps the gate's port rules (queue 0) */
-	uint32_t mtu;
+	bool rules;   /* this worker keeps the gate's port rules (queue 0) */
+	uint32_t mtu; /* the kernel's MTU of DEV, as last told (0: not yet) */
 };
 
 /* Hold every service port (before anything is attached): a one-line reason in why. */
 int shared_hold_ports(struct shared_run *r, char *why, size_t whylen);
 /* Open w's mirror (on the thread that will run the stack is not needed: the socket is only
- * read by that thread afterwards) and load the kernel's state into w->st: addresses, default
+ * read by that thread afterwards) and load the kernel's state into w->st: its MTU, addresses,
  * routes, neighbours; with w->rules, the gate's port rules. */
 int shared_attach(struct shared_worker *w, char *why, size_t whylen);
 /* sl_stack_config.neigh_resolve for a shared stack (arg: its struct shared_worker). */

@@ -73,6 +73,9 @@ struct sl_dev {
 	char name[32];
 	char mode[16]; /* "native", "generic", "pipe" */
 	bool zero_copy;
+	/* The largest IP MTU its frames carry, should the interface's grow while it is open
+	 * (sl_stack_set_mtu's bound); 0: mtu. */
+	uint32_t max_mtu;
 };
 
 /* --- AF_XDP ------------------------------------------------------------ */

@@ -165,6 +165,16 @@ int sl_stack_publish_conns(struct sl_stack *st, const char *path, unsigned max);
 
 struct sl_dev *sl_stack_dev(struct sl_stack *st);
 
+/* Change the stack's IP MTU while it runs (its interface's MTU changed: `sluice run --shared`
+ * follows the kernel's). Accepted: 68 (RFC 791 §3.2) up to what the device's frames carry
+ * (sl_dev.max_mtu, or its mtu when that is 0), and at least 1280 while the stack has an IPv6
+ * address (RFC 8200 §5: delete those first); -EINVAL otherwise, and nothing changes. From the
+ * next packet on, output fits the new MTU (IPv4 fragments to it, IPv6 path MTUs are capped by
+ * it) and new connections announce its MSS; an established connection whose segments no
+ * longer fit sends smaller ones, as for a smaller path MTU (RFC 1191 §6.3), and one keeps its
+ * segment size when the MTU grows. Call it from the stack's thread. */
+int sl_stack_set_mtu(struct sl_stack *st, uint32_t mtu);
+
 /* The run loop: poll until sl_stack_stop(), the duration passes, or the device is gone. */
 struct sl_run_opts {
 	bool busy_poll;	       /* never sleep */

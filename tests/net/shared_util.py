@@ -14,8 +14,9 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
                                               0.0.0.0:PORT (4) or [::]:PORT V6ONLY (6),
                                               no SO_REUSEADDR; prints "free" or "inuse",
                                               anything else is an error (exit 1)
-    shared_util.py hold PORT SECS             listen on 0.0.0.0:PORT and [::]:PORT (a kernel
-                                              program holding the port); prints "holding"
+    shared_util.py hold PORT SECS [6]         listen on 0.0.0.0:PORT and [::]:PORT (a kernel
+                                              program holding the port; with 6, on [::]
+                                              V6ONLY only); prints "holding"
     shared_util.py sink PORT SECS [GOFILE]    accept one connection (dual stack), print
                                               "from ADDR PORT"; if GOFILE, wait (bounded)
                                               until it exists before reading; count the
@@ -27,6 +28,10 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
     shared_util.py refused IP PORT            connect with a 5 s timeout: exit 0 on
                                               ConnectionRefusedError, else say what
                                               happened and exit 1
+    shared_util.py kconnect IP PORT           one kernel connect() (5 s timeout) with the
+                                              kernel's choice of local port: prints
+                                              "connected LPORT", or "addrnotavail" when no
+                                              local port was free (EADDRNOTAVAIL)
     shared_util.py udp-echo IP PORT N         N datagrams to a UDP echo service, each
                                               checked; "ok N"
     shared_util.py clients IP PORT N          N sequential kernel connections to an echo
@@ -37,13 +42,14 @@ stderr and exits non-zero. Addresses may be IPv4 or IPv6 (a link-local one as fe
     shared_util.py ns-count IF IP N           the same for IPv6 neighbor solicitations
                                               (to IP's solicited-node group): counts NAs
     shared_util.py icmp-err IF SRC DST SPORT KIND [WAIT]
-                                              sniff one TCP segment DST:SPORT -> SRC on IF
-                                              (SPORT to:N: a data segment DST -> SRC:N;
+                                              sniff one TCP data segment DST:SPORT -> SRC
+                                              on IF (SPORT to:N: one DST -> SRC:N;
                                               WAIT s at most, default 5; "sniffing" once
                                               it starts), then send DST an ICMP error
                                               quoting it from SRC: KIND frag (IPv4 type 3
                                               code 4, next-hop MTU 1280) or ptb (ICMPv6
-                                              type 2, MTU 1280); prints "sent SEQ"
+                                              type 2, MTU 1280); prints "sent SEQ quoting
+                                              ..." (the segment's ports, flags, length)
 """
 import errno
 import ipaddress
@@ -158,9 +164,10 @@ def try_bind(port, fam, proto="tcp"):
     print("free")
 
 
-def hold(port, secs):
+def hold(port, secs, only6=False):
     socks = []
-    for fam, addr in ((socket.AF_INET, ("0.0.0.0", port)), (socket.AF_INET6, ("::", port))):
+    fams = ((socket.AF_INET, ("0.0.0.0", port)), (socket.AF_INET6, ("::", port)))
+    for fam, addr in fams[1:] if only6 else fams:
         s = socket.socket(fam, socket.SOCK_STREAM)
         if fam == socket.AF_INET6:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
@@ -265,6 +272,21 @@ def refused(ip, port):
     die("connect to %s port %d succeeded, expected a refusal" % (ip, port))
 
 
+def kconnect(ip, port):
+    fam, sa = sockaddr(ip, port)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(5)
+    try:
+        s.connect(sa)
+    except OSError as e:
+        if e.errno == errno.EADDRNOTAVAIL:
+            print("addrnotavail")
+            return
+        die("connect to %s port %d: %s" % (ip, port, e))
+    print("connected %d" % s.getsockname()[1])
+    s.close()
+
+
 def udp_echo(ip, port, n):
     fam = family_of(ip)
     sa = socket.getaddrinfo(ip, port, fam, socket.SOCK_DGRAM)[0][4]
@@ -367,16 +389,25 @@ def icmp_err(iface, src, dst, sport, kind, wait=5):
     v6 = kind == "ptb"
     L3 = sc.IPv6 if v6 else sc.IP
 
-    # SPORT N: a segment from DST port N; to:N a data segment from DST to SRC port N.
+    # SPORT N: a data segment from DST port N; to:N a data segment from DST to SRC port N.
+    # Data only: a SYN-ACK, pure ACK or RST may belong to no connection the sender still has
+    # (a reset for a stale segment), and the error would then concern nothing.
     to = sport.startswith("to:")
     port = int(sport[3:] if to else sport)
+
+    def paylen_of(p):
+        # From the IP lengths: a short frame's Ethernet padding is no payload.
+        t = p[sc.TCP]
+        ip = p[L3]
+        l3 = ip.plen if v6 else ip.len - ip.ihl * 4
+        return l3 - t.dataofs * 4
 
     def match(p):
         if not (L3 in p and sc.TCP in p and p[L3].src == dst and p[L3].dst == src):
             return False
-        if to:
-            return p[sc.TCP].dport == port and len(bytes(p[sc.TCP].payload)) > 0
-        return p[sc.TCP].sport == port
+        if paylen_of(p) <= 0:
+            return False
+        return p[sc.TCP].dport == port if to else p[sc.TCP].sport == port
 
     print("sniffing", flush=True)
     pkts = sc.sniff(iface=iface, filter="tcp", lfilter=match, count=1, timeout=wait)
@@ -386,7 +417,7 @@ def icmp_err(iface, src, dst, sport, kind, wait=5):
     p = pkts[0]
     seg = p[L3]
     tcp = seg[sc.TCP]
-    paylen = len(bytes(tcp.payload))
+    paylen = paylen_of(p)
     # Quote the segment's IP header and TCP header with the sequence number of the byte
     # after it (the sender's snd_nxt or below: inside the window RFC 5927 section 4.1 has a
     # receiver check), no payload.
@@ -403,7 +434,8 @@ def icmp_err(iface, src, dst, sport, kind, wait=5):
         err = sc.IP(src=src, dst=dst) / sc.ICMP(type=3, code=4, nexthopmtu=1280) / sc.Raw(quoted)
     eth = sc.Ether(src=p[sc.Ether].dst, dst=p[sc.Ether].src)
     sc.sendp(eth / err, iface=iface)
-    print("sent %d" % q[sc.TCP].seq, flush=True)
+    print("sent %d quoting %s port %d -> %s port %d flags %s len %d" %
+          (q[sc.TCP].seq, dst, tcp.sport, src, tcp.dport, tcp.flags, paylen), flush=True)
 
 
 def main():
@@ -418,13 +450,15 @@ def main():
     elif cmd == "bind":
         try_bind(int(a[1]), a[2], a[3] if len(a) > 3 else "tcp")
     elif cmd == "hold":
-        hold(int(a[1]), int(a[2]))
+        hold(int(a[1]), int(a[2]), len(a) > 3 and a[3] == "6")
     elif cmd == "sink":
         sink(int(a[1]), int(a[2]), a[3] if len(a) > 3 else None)
     elif cmd == "reset-after":
         reset_after(int(a[1]), int(a[2]), a[3])
     elif cmd == "refused":
         refused(a[1], int(a[2]))
+    elif cmd == "kconnect":
+        kconnect(a[1], int(a[2]))
     elif cmd == "udp-echo":
         udp_echo(a[1], int(a[2]), int(a[3]))
     elif cmd == "clients":

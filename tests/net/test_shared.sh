@@ -5,7 +5,8 @@
 #   0. --shared refuses --addr and --gw (usage error, exit 2).
 #   1. --shared --http P1 --tcp-echo P2 --udp-echo P7: the peer's curl to KERNEL_IP:P1 gets sluice's page and
 #      /bytes/N (SHA-256 of the pattern); 1 MiB echoed on P2, datagrams on udp P7; meanwhile the kernel's own echo
-#      server on P3 of the same address answers; ping is answered by the kernel (its
+#      server on P3 of the same address answers, and 20 pings to KERNEL_IP during the 16 MiB
+#      lose none; ping is answered by the kernel (its
 #      OutEchoReps grow, sluice's ICMP counters do not); `sluice flow list` shows a tcp port
 #      rule per service on KERNEL_IP and no owned-address rule.
 #   2. One ARP reply per ARP request for KERNEL_IP (scapy from the peer), sluice sends none.
@@ -13,22 +14,31 @@
 #      with EADDRINUSE (0.0.0.0 and [::]); a port a kernel program holds makes `run --shared` exit 1 with one
 #      line naming it.
 #   8. ICMP errors: a fragmentation-needed error (type 3 code 4, MTU 1280) quoting a segment of
-#      sluice's HTTP transfer reaches sluice (icmp_errors_rx), not the kernel; one quoting a
+#      sluice's HTTP transfer reaches sluice and its connection (icmp_errors_rx,
+#      icmp_errors_delivered), not the kernel; one quoting a
 #      kernel connection (P3) reaches the kernel, not sluice; the transfer completes intact.
 #   7. An address added to DEV while sluice runs is served within 3 s; once deleted, its rule
 #      goes and sluice no longer accepts on it.
 #   5. kill -9: a connect to KERNEL_IP:P1 is refused at once (RST from the kernel), the gate
 #      counts no_socket, the reservations are gone; a restart serves again.
-#   6. A clean stop removes the port rules and the reservations.
+#   6. A clean stop removes the port rules and the reservations; its summary names the shared
+#      ports ("stopped shared udp/P7, tcp/P2, tcp/P1 on DEV"), not an address.
 #   4. --shared --send PEER_IP2:P:64 MiB: exactly 67108864 bytes arrive from KERNEL_IP, the
-#      active open's local port is reserved against kernel bind()s while it lasts, its rule
-#      goes with it, a frag-needed quoting it reaches sluice; the kernel's own 40 outgoing
-#      connections to the peer meanwhile all work; PEER_IP2, unknown to the kernel before,
+#      active open's local port is reserved against kernel bind()s while it lasts (and a kernel
+#      connect() with ip_local_port_range reduced to it fails with EADDRNOTAVAIL), its one
+#      tuple rule (KERNEL_IP, lport, PEER_IP2, P) goes with it, a frag-needed quoting it reaches
+#      its connection; the kernel's own 40 outgoing connections to the peer and 20 pings to
+#      KERNEL_IP meanwhile all work; PEER_IP2, unknown to the kernel before,
 #      is resolved by the kernel: sluice sends no ARP request.
 #   kill -9 during an active open: the peer's writes draw a RST; the next run sweeps the rule.
 #   Neighbours and routes come from the kernel: after the peer's MAC changes (and the kernel's
-#   entry with it) sluice answers at the new MAC; a --send to an off-link address goes through
-#   the kernel's default route.
+#   entry with it) sluice answers at the new MAC; a route to an off-link prefix added while
+#   sluice runs lets a client there be answered, and once deleted no longer (ipv4_no_route
+#   grows); a --send to an off-link address goes through the kernel's default route.
+#   The MTU follows the kernel's: after `ip link set DEV mtu 1400` no packet of a
+#   /bytes/200000 from sluice is larger than 1400 (tcpdump on the peer, which keeps 1500 and
+#   offers MSS 1460) and sluice's SYN-ACK offers MSS 1360; back to 1500 is followed too; 4000,
+#   more than a 4 KiB AF_XDP frame carries, is clamped to 3826 with a line.
 #   A kernel connection from the peer to KERNEL_IP:P3 opened before the first run, a line
 #   every 0.2 s, survives all of it: attach, run, kill -9, restart, clean stop, detach.
 # Takes about 20 s.
@@ -36,7 +46,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/tcp_lib.sh"
 source "$(dirname "$0")/shared_lib.sh"
 setup_net
-need curl nc sha256sum timeout awk
+need curl nc sha256sum timeout awk tcpdump
 $PY -c 'import scapy' 2>/dev/null || fail "python3-scapy missing for $PY (make deps installs it)"
 
 P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002 P7=8009 P8=5003 P9=5004
@@ -100,6 +110,8 @@ ok "curl http://$KERNEL_IP:$P1/ gets sluice's page"
 
 # At the same time: sluice's /bytes/N on P1 and echo on P2, the kernel's echo server on P3.
 N=$((16 << 20))
+bg_in "$NS_PEER" ping -c 20 -i 0.05 -w 5 "$KERNEL_IP" >"$TMP/ping.out" 2>&1
+pingpid=$!
 in_peer timeout 30 curl -sS --max-time 25 -o "$TMP/bytes" "http://$KERNEL_IP:$P1/bytes/$N" 2>"$TMP/curl.err" &
 curlpid=$!
 head -c $((1 << 20)) /dev/urandom >"$TMP/echo.in"
@@ -113,8 +125,10 @@ wait $curlpid || fail "curl /bytes/$N from $KERNEL_IP:$P1 failed: $(cat "$TMP/cu
 [[ $(sha256sum <"$TMP/echo.out") == "$(sha256sum <"$TMP/echo.in")" ]] ||
 	fail "echo on $KERNEL_IP:$P2: $(stat -c %s "$TMP/echo.out") bytes back, not the 1048576 sent"
 rm -f "$TMP/bytes"
+wait "$pingpid" || fail "ping $KERNEL_IP during sluice's /bytes/$N: $(tail -2 "$TMP/ping.out")"
+grep -q ' 0% packet loss' "$TMP/ping.out" || fail "ping $KERNEL_IP during sluice's /bytes/$N: $(grep 'packet loss' "$TMP/ping.out")"
 out=$(in_peer timeout 20 $PY "$SHARED_UTIL" udp-echo "$KERNEL_IP" $P7 10 2>&1) || fail "UDP echo on $KERNEL_IP:$P7: $out"
-ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers; 10 datagrams echoed by sluice on udp/$P7"
+ok "concurrently: /bytes/$N from sluice (SHA-256 ok), 1 MiB echoed by sluice, the kernel's echo server on :$P3 answers, 20 pings to $KERNEL_IP answered by the kernel (0% loss); 10 datagrams echoed by sluice on udp/$P7"
 
 s0=$(stack_json)
 need_counter "$s0" icmp_rx
@@ -158,6 +172,7 @@ in_peer sysctl -qw net.ipv4.tcp_rmem="4096 65536 65536" || fail "cannot limit th
 N=$((1 << 20))
 s0=$(stack_json)
 need_counter "$s0" icmp_errors_rx
+need_counter "$s0" icmp_errors_delivered
 kd0=$(snmp in_sl Icmp InDestUnreachs)
 nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P1 frag 15 \
 	>"$TMP/icmp.out" 2>&1 &
@@ -177,6 +192,8 @@ kd1=$(snmp in_sl Icmp InDestUnreachs)
 [[ $(counter "$s1" icmp_errors_rx) -gt $(counter "$s0" icmp_errors_rx) ]] ||
 	fail "frag-needed quoting $KERNEL_IP:$P1 (sluice's HTTP flow) did not reach sluice: icmp_errors_rx $(counter "$s0" icmp_errors_rx) -> $(counter "$s1" icmp_errors_rx) (kernel InDestUnreachs +$((kd1 - kd0)))"
 [[ $kd1 -eq $kd0 ]] || fail "frag-needed quoting sluice's flow also reached the kernel (InDestUnreachs +$((kd1 - kd0)))"
+[[ $(counter "$s1" icmp_errors_delivered) -gt $(counter "$s0" icmp_errors_delivered) ]] ||
+	fail "frag-needed quoting sluice's HTTP flow reached sluice but not its connection: icmp_errors_delivered $(counter "$s0" icmp_errors_delivered) -> $(counter "$s1" icmp_errors_delivered)"
 msg="quoting sluice's flow: sluice icmp_errors_rx +$(($(counter "$s1" icmp_errors_rx) - $(counter "$s0" icmp_errors_rx))) (delivered +$(($(counter "$s1" icmp_errors_delivered) - $(counter "$s0" icmp_errors_delivered)))), kernel +0"
 out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP" "$KERNEL_IP" $P3 frag 2>&1) ||
 	fail "cannot send the ICMP error for the kernel's flow: $out"
@@ -248,6 +265,90 @@ done
 keeper_check "the peer's MAC change"
 ok "the peer's MAC changed to $new_mac and the kernel's neighbour entry with it: sluice answers there within 3 s"
 
+# --- the MTU of DEV followed: 1400 while sluice runs ------------------------------------------
+# The kernel's MTU of IF_SL goes down to 1400. The peer keeps 1500 and offers MSS 1460, so
+# only sluice's own MTU can keep its packets within 1400 (with the peer at 1400 too, the peer's
+# MSS of 1360 would do it whatever sluice's MTU): no packet of a /bytes/200000 from sluice may
+# be larger, and its SYN-ACK offers MSS 1360.
+in_sl ip link set "$IF_SL" mtu 1400 || fail "cannot set the MTU of $IF_SL to 1400"
+for _ in $(seq 30); do
+	grep -q "MTU of $IF_SL is now 1400" "$TMP/run.err" && break
+	sleep 0.1
+done
+nsenter --net=/run/netns/"$NS_PEER" timeout 10 tcpdump -i "$IF_PEER" -nn -s 128 -B 8192 -U --immediate-mode -w "$TMP/mtu.pcap" \
+	"src host $KERNEL_IP and tcp src port $P1" 2>"$TMP/tcpdump.err" &
+tdpid=$!
+for _ in $(seq 50); do
+	grep -q 'listening on' "$TMP/tcpdump.err" && break
+	sleep 0.1
+done
+grep -q 'listening on' "$TMP/tcpdump.err" || fail "tcpdump on $IF_PEER did not start: $(cat "$TMP/tcpdump.err")"
+got=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/bytes/200000" | wc -c)
+sleep 0.1
+kill -INT "$tdpid"
+wait "$tdpid" 2>/dev/null
+[[ $got -eq 200000 ]] || fail "MTU 1400 on $IF_SL: /bytes/200000 from sluice gave $got bytes"
+pkts=$(tcpdump -r "$TMP/mtu.pcap" -nn 2>/dev/null | wc -l)
+big=$(tcpdump -r "$TMP/mtu.pcap" -nn 'ip[2:2] > 1400' 2>/dev/null | wc -l)
+mss=$(tcpdump -r "$TMP/mtu.pcap" -nn 'tcp[tcpflags] & tcp-syn != 0' 2>/dev/null | grep -o 'mss [0-9]*' | head -1)
+[[ $pkts -ge 140 ]] || fail "MTU 1400: tcpdump saw $pkts packets of sluice's /bytes/200000, expected at least 140"
+[[ $big -eq 0 ]] || fail "MTU 1400 on $IF_SL: $big of sluice's $pkts packets are larger than 1400 bytes (sluice did not follow the kernel's MTU; $(grep MTU "$TMP/run.err"))"
+[[ $mss == 'mss 1360' ]] || fail "MTU 1400 on $IF_SL: sluice's SYN-ACK offers '${mss:-no MSS}', expected mss 1360"
+in_sl ip link set "$IF_SL" mtu 1500 || fail "cannot set the MTU of $IF_SL back to 1500"
+for _ in $(seq 30); do
+	grep -q "MTU of $IF_SL is now 1500" "$TMP/run.err" && break
+	sleep 0.1
+done
+grep -q "MTU of $IF_SL is now 1500" "$TMP/run.err" || fail "the MTU of $IF_SL back at 1500: sluice did not say it follows ($(grep MTU "$TMP/run.err"))"
+# Above what the run's AF_XDP frames carry (3826 in a 4 KiB frame): clamped, with a line.
+in_sl ip link set "$IF_SL" mtu 4000 || fail "cannot set the MTU of $IF_SL to 4000"
+clamp="the MTU of $IF_SL is 4000, more than sluice's AF_XDP frames carry: sluice uses 3826"
+for _ in $(seq 30); do
+	grep -q "$clamp" "$TMP/run.err" && break
+	sleep 0.1
+done
+grep -q "$clamp" "$TMP/run.err" || fail "MTU 4000 on $IF_SL: no line '$clamp' ($(grep MTU "$TMP/run.err"))"
+got=$(in_peer timeout 10 curl -sS --max-time 5 "http://$KERNEL_IP:$P1/bytes/100000" | wc -c)
+[[ $got -eq 100000 ]] || fail "MTU 4000 on $IF_SL (sluice at 3826): /bytes/100000 gave $got bytes"
+in_sl ip link set "$IF_SL" mtu 1500 || fail "cannot set the MTU of $IF_SL back to 1500"
+for _ in $(seq 30); do
+	grep -q "MTU of $IF_SL is now 1500 (was 4000)" "$TMP/run.err" && break
+	sleep 0.1
+done
+grep -q "MTU of $IF_SL is now 1500 (was 4000)" "$TMP/run.err" || fail "the MTU of $IF_SL back at 1500 from 4000: not followed ($(grep MTU "$TMP/run.err"))"
+keeper_check "the MTU changes"
+ok "ip link set $IF_SL mtu 1400 while sluice runs: /bytes/200000 in $pkts packets, none above 1400 bytes, SYN-ACK $mss; back to 1500 followed too; 4000 clamped to 3826 with a line, still serving"
+
+
+# --- routes followed: an off-link prefix via the peer, added and deleted while sluice runs --------
+# A client on ROUTE_NET (an address of the peer's) reaches sluice's HTTP; sluice's answer needs
+# the kernel's route to ROUTE_NET via PEER_IP (the namespace has no default route yet).
+ROUTE_NET=198.18.$NET.0/24
+ROUTE_IP=198.18.$NET.9
+in_peer ip addr add "$ROUTE_IP/32" dev "$IF_PEER" || fail "cannot add $ROUTE_IP to the peer"
+in_sl ip route add "$ROUTE_NET" via "$PEER_IP" dev "$IF_SL" || fail "cannot add the route to $ROUTE_NET"
+served=
+for _ in $(seq 6); do
+	got=$(in_peer timeout 2 curl -s --max-time 0.5 --interface "$ROUTE_IP" "http://$KERNEL_IP:$P1/bytes/100" | wc -c)
+	[[ $got -eq 100 ]] && {
+		served=1
+		break
+	}
+done
+[[ -n $served ]] || fail "ip route add $ROUTE_NET via $PEER_IP while sluice runs: a client at $ROUTE_IP got no answer from sluice on $KERNEL_IP:$P1"
+in_sl ip route del "$ROUTE_NET" via "$PEER_IP" dev "$IF_SL" || fail "cannot delete the route to $ROUTE_NET"
+sleep 0.1
+s0=$(stack_json)
+need_counter "$s0" ipv4_no_route
+got=$(in_peer timeout 2 curl -s --max-time 0.5 --interface "$ROUTE_IP" "http://$KERNEL_IP:$P1/bytes/100" | wc -c)
+sleep 0.1
+s1=$(stack_json)
+[[ $got -eq 0 ]] || fail "ip route del $ROUTE_NET: a client at $ROUTE_IP still got $got bytes from sluice"
+[[ $(counter "$s1" ipv4_no_route) -gt $(counter "$s0" ipv4_no_route) ]] ||
+	fail "ip route del $ROUTE_NET: sluice's ipv4_no_route did not grow ($(counter "$s0" ipv4_no_route) -> $(counter "$s1" ipv4_no_route)): was the SYN not answered for another reason?"
+in_peer ip addr del "$ROUTE_IP/32" dev "$IF_PEER"
+ok "ip route add $ROUTE_NET via $PEER_IP while sluice runs: a client at $ROUTE_IP is answered; after ip route del it is not (ipv4_no_route +$(($(counter "$s1" ipv4_no_route) - $(counter "$s0" ipv4_no_route))))"
+
 # --- 5. kill -9 -------------------------------------------------------------------------------
 kill9_sluice
 ns0=$(gate_counter no_socket)
@@ -268,6 +369,13 @@ ok "restart after kill -9: serving $KERNEL_IP:$P1 again, reservations back"
 
 # --- 6. clean stop ----------------------------------------------------------------------------
 clean_stop
+# The summary names what the run served: ports of the kernel's addresses, not an address.
+stopped=$(grep '^sluice: stopped' "$TMP/run.err")
+[[ $stopped == "sluice: stopped shared "*" on $IF_SL (1 queue): "* && $stopped != *"$KERNEL_IP"* ]] ||
+	fail "the clean stop's summary should name the shared ports, not an address: $stopped"
+for p in tcp/$P1 tcp/$P2 udp/$P7; do
+	[[ $stopped == *"$p"* ]] || fail "the clean stop's summary does not name $p: $stopped"
+done
 [[ $(rules_mention $P1 $P2 $P7) -eq 0 ]] || fail "clean stop left rules for :$P1/:$P2/:$P7: $(flows_json)"
 expect_bind $P1 free "after a clean stop"
 expect_bind $P2 free "after a clean stop"
@@ -318,14 +426,32 @@ kd1=$(snmp in_sl Icmp InDestUnreachs)
 # (not an owned address) steers its replies.
 expect_bind "$lport" inuse "while sluice's active open from $KERNEL_IP:$lport lasts"
 $PY -c '
-import json, sys
+import ipaddress, json, sys
+ip = ipaddress.ip_address
 f = json.loads(sys.argv[1])["flows"]
-if not f or any(x["kind"] == "owned" for x in f):
-    sys.exit("rules during the active open: %s" % f)' "$(flows_json)" || fail "--shared --send: no rule for the active open, or an owned-address rule"
+want = ("tcp", ip(sys.argv[2]), int(sys.argv[3]), ip(sys.argv[4]), int(sys.argv[5]))
+tuples = [(x["proto"], ip(x["addr"]), x["port"], ip(x["raddr"]), x["rport"])
+          for x in f if x["kind"] == "tuple"]
+if tuples != [want] or any(x["kind"] == "owned" for x in f):
+    sys.exit("expected one tuple rule tcp %s:%s <- %s:%s and no owned-address rule; rules: %s" %
+             (sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], f))' \
+	"$(flows_json)" "$KERNEL_IP" "$lport" "$PEER_IP2" $P5 || fail "--shared --send: not the active open's tuple rule"
+# The kernel's connect() cannot take the held port: with the namespace's ephemeral range that
+# one port, it fails with EADDRNOTAVAIL (control: with a free port it connects from it).
+range0=$(in_sl sysctl -n net.ipv4.ip_local_port_range)
+in_sl sysctl -qw net.ipv4.ip_local_port_range="$P4 $P4" || fail "cannot set ip_local_port_range"
+ctl=$(in_sl $PY "$SHARED_UTIL" kconnect "$PEER_IP" $P6 2>&1)
+in_sl sysctl -qw net.ipv4.ip_local_port_range="$lport $lport" || fail "cannot set ip_local_port_range to $lport"
+out=$(in_sl $PY "$SHARED_UTIL" kconnect "$PEER_IP" $P6 2>&1)
+in_sl sysctl -qw net.ipv4.ip_local_port_range="$range0"
+[[ $ctl == "connected $P4" ]] || fail "harness: a kernel connect with ip_local_port_range $P4 $P4: $ctl"
+[[ $out == addrnotavail ]] || fail "a kernel connect with ip_local_port_range $lport $lport (sluice's held port): $out, expected EADDRNOTAVAIL"
 # The kernel's own outgoing connections to the peer from the same address, while sluice's
 # 64 MiB go out.
 nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" clients "$PEER_IP" $P6 40 >"$TMP/clients.out" 2>&1 &
 clientspid=$!
+bg_in "$NS_PEER" ping -c 20 -i 0.05 -w 5 "$KERNEL_IP" >"$TMP/ping.out" 2>&1
+pingpid=$!
 touch "$TMP/go"
 rc=running
 for _ in $(seq 600); do
@@ -338,6 +464,8 @@ for _ in $(seq 600); do
 	sleep 0.1
 done
 [[ $rc == 0 ]] || fail "--shared --send $SZ: sluice exit status $rc: $(cat "$TMP/run.err")"
+wait "$pingpid" || fail "ping $KERNEL_IP during sluice's active open: $(tail -2 "$TMP/ping.out")"
+grep -q ' 0% packet loss' "$TMP/ping.out" || fail "ping $KERNEL_IP during sluice's active open: $(grep 'packet loss' "$TMP/ping.out")"
 wait "$sinkpid" || fail "the peer's sink failed: $(cat "$TMP/sink.out")"
 grep -q "^received $SZ\$" "$TMP/sink.out" || fail "--shared --send $SZ: the peer $(grep received "$TMP/sink.out" || echo 'received nothing')"
 grep -q "sent $SZ bytes" "$TMP/run.err" || fail "--shared --send: no 'sent $SZ bytes' line: $(cat "$TMP/run.err")"
@@ -352,6 +480,9 @@ if bad:
 if c.get("icmp_errors_rx", 0) < 1:
     sys.exit("the frag-needed quoting the active open did not reach sluice: icmp_errors_rx %s" %
              c.get("icmp_errors_rx"))
+if c.get("icmp_errors_delivered", 0) < 1:
+    sys.exit("the frag-needed quoting the active open did not reach its connection: "
+             "icmp_errors_delivered %s" % c.get("icmp_errors_delivered"))
 if d["frames_returned"] != d["frames_total"]:
     sys.exit("frames %d/%d returned" % (d["frames_returned"], d["frames_total"]))' "$TMP/run.out" ||
 	fail "--shared --send summary (--json): $(head -c 400 "$TMP/run.out")"
@@ -359,7 +490,7 @@ if d["frames_returned"] != d["frames_total"]:
 	fail "--shared --send left rules behind: $(flows_json)"
 expect_bind "$lport" free "after the active open from :$lport ended"
 in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER_IP2: the kernel has no neighbour entry for it, so who resolved it?"
-ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile, rule removed after; a frag-needed quoting it reached sluice, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
+ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile: kernel bind() EADDRINUSE, kernel connect() with only that port EADDRNOTAVAIL; its tuple rule removed after; a frag-needed quoting it reached its connection, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer and 20 pings to $KERNEL_IP (0% loss) meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
 
 # --- kill -9 during an active open ------------------------------------------------------------
 # The peer's end of a killed active open writes: the orphaned tuple rule finds no socket, the

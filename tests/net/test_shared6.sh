@@ -8,10 +8,13 @@
 #     and never reaches sluice (icmp6_rx);
 #   - one Neighbor Advertisement per Neighbor Solicitation for KERNEL6 and KERNEL_LL (scapy),
 #     sluice sends no NS and no NA;
+#   - a port a kernel program holds on [::] only (V6ONLY) makes `run --shared` exit 1 with one
+#     line naming it;
 #   - a kernel bind() to [::]:P1 (V6ONLY) fails with EADDRINUSE while sluice serves P1;
 #   - a Packet Too Big (ICMPv6 type 2, MTU 1280) quoting a segment of sluice's HTTP transfer
-#     reaches sluice, not the kernel; one quoting the kernel's connection on P3 reaches the
-#     kernel, not sluice; the transfer completes intact;
+#     reaches sluice and its connection (icmp6_ptb_rx, icmp6_errors_delivered), not the kernel;
+#     one quoting the kernel's connection on P3 reaches the kernel, not sluice; the transfer
+#     completes intact;
 #   - an IPv6 address added while sluice runs is served within 3 s; once deleted, its rules go;
 #     one added with DAD gets no rule while tentative, and one whose DAD fails none at all;
 #   - kill -9: [KERNEL6]:P1 refused at once (kernel RST), gate no_socket grows; a clean stop of
@@ -30,7 +33,7 @@ source "$(dirname "$0")/shared_lib.sh"
 setup_net6
 need curl nc sha256sum timeout awk
 
-P1=8080 P2=8007 P3=9000 P5=5001 P6=5002 P7=8009
+P1=8080 P2=8007 P3=9000 P4=8081 P5=5001 P6=5002 P7=8009
 NEW6=$(v6_canon "$PFX6::4")
 PEER6B=$(v6_canon "$PFX6::5") # a second peer address the kernel has never talked to
 TENT6=$(v6_canon "$PFX6::7")  # added with DAD: tentative for a second or two
@@ -50,6 +53,25 @@ grep -q listening "$TMP/kecho.out" || fail "kernel echo server on $P3: $(cat "$T
 grep -q listening "$TMP/pecho.out" || fail "peer echo server on $P6: $(cat "$TMP/pecho.out")"
 keeper_start "$KERNEL6" $P3
 ok "kernel connection [$PEER6] -> [$KERNEL6]:$P3 up before sluice starts"
+
+# --- a port a kernel program holds on [::] only (V6ONLY) --------------------------------------
+nsenter --net=/run/netns/"$NS_SL" $PY "$SHARED_UTIL" hold $P4 20 6 >"$TMP/hold.out" 2>&1 &
+holdpid=$!
+for _ in $(seq 50); do
+	grep -q holding "$TMP/hold.out" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q holding "$TMP/hold.out" || fail "cannot hold port $P4 on [::] in the host namespace: $(cat "$TMP/hold.out")"
+rc=0
+in_sl timeout 10 "$SLUICE" run "$IF_SL" --shared --http $P4 >"$TMP/held.out" 2>"$TMP/held.err" || rc=$?
+kill "$holdpid"
+wait "$holdpid" 2>/dev/null
+[[ $rc -eq 1 && $(grep -c . "$TMP/held.err") -eq 1 ]] && grep -q "$P4" "$TMP/held.err" ||
+	fail "run --shared --http $P4 with [::]:$P4 held by a kernel program: exit $rc, expected 1 and one line naming the port: $(cat "$TMP/held.err")"
+if in_sl "$SLUICE" flow list "$IF_SL" >/dev/null 2>&1; then
+	[[ $(rules_mention $P4) -eq 0 ]] || fail "the refused run left a rule for port $P4: $(flows_json)"
+fi
+ok "port $P4 held by a kernel program on [::] only: run --shared --http $P4 exits 1: $(cat "$TMP/held.err")"
 
 # --- services on the kernel's IPv6 addresses ------------------------------------------------
 start_sluice_shared "${SERVICES[@]}"
@@ -124,6 +146,8 @@ in_peer sysctl -qw net.ipv4.tcp_rmem="4096 65536 65536" || fail "cannot limit th
 N=$((1 << 20))
 s0=$(stack_json)
 need_counter "$s0" icmp6_errors_rx
+need_counter "$s0" icmp6_ptb_rx
+need_counter "$s0" icmp6_errors_delivered
 k0=$(snmp in_sl - Icmp6InPktTooBigs)
 nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER6" "$KERNEL6" $P1 ptb 15 \
 	>"$TMP/icmp.out" 2>&1 &
@@ -143,7 +167,11 @@ k1=$(snmp in_sl - Icmp6InPktTooBigs)
 [[ $(counter "$s1" icmp6_errors_rx) -gt $(counter "$s0" icmp6_errors_rx) ]] ||
 	fail "Packet Too Big quoting [$KERNEL6]:$P1 (sluice's HTTP flow) did not reach sluice: icmp6_errors_rx $(counter "$s0" icmp6_errors_rx) -> $(counter "$s1" icmp6_errors_rx) (kernel Icmp6InPktTooBigs +$((k1 - k0)))"
 [[ $k1 -eq $k0 ]] || fail "Packet Too Big quoting sluice's flow also reached the kernel (Icmp6InPktTooBigs +$((k1 - k0)))"
-msg="quoting sluice's flow: sluice icmp6_errors_rx +$(($(counter "$s1" icmp6_errors_rx) - $(counter "$s0" icmp6_errors_rx))) (icmp6_ptb_rx +$(($(counter "$s1" icmp6_ptb_rx) - $(counter "$s0" icmp6_ptb_rx)))), kernel +0"
+for c in icmp6_ptb_rx icmp6_errors_delivered; do
+	[[ $(counter "$s1" $c) -gt $(counter "$s0" $c) ]] ||
+		fail "Packet Too Big quoting sluice's HTTP flow reached sluice but did not lower the path MTU and reach its connection: $c $(counter "$s0" $c) -> $(counter "$s1" $c) ($(cat "$TMP/icmp.out" | tail -1); tcp_icmp_bad_seq $(counter "$s0" tcp_icmp_bad_seq) -> $(counter "$s1" tcp_icmp_bad_seq))"
+done
+msg="quoting sluice's flow: sluice icmp6_errors_rx +$(($(counter "$s1" icmp6_errors_rx) - $(counter "$s0" icmp6_errors_rx))) (icmp6_ptb_rx +$(($(counter "$s1" icmp6_ptb_rx) - $(counter "$s0" icmp6_ptb_rx))), delivered +$(($(counter "$s1" icmp6_errors_delivered) - $(counter "$s0" icmp6_errors_delivered)))), kernel +0"
 out=$(in_peer timeout 10 $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER6" "$KERNEL6" $P3 ptb 2>&1) ||
 	fail "cannot send the Packet Too Big for the kernel's flow: $out"
 sleep 0.3
@@ -309,7 +337,11 @@ if bad:
     sys.exit("sluice sent Neighbor Discovery itself: %s" % bad)
 if c.get("icmp6_errors_rx", 0) < 1:
     sys.exit("the Packet Too Big quoting the active open did not reach sluice: icmp6_errors_rx %s" %
-             c.get("icmp6_errors_rx"))' "$TMP/run.out" ||
+             c.get("icmp6_errors_rx"))
+if c.get("icmp6_ptb_rx", 0) < 1 or c.get("icmp6_errors_delivered", 0) < 1:
+    sys.exit("the Packet Too Big quoting the active open did not reach its connection: "
+             "icmp6_ptb_rx %s, icmp6_errors_delivered %s" %
+             (c.get("icmp6_ptb_rx"), c.get("icmp6_errors_delivered")))' "$TMP/run.out" ||
 	fail "--shared --send summary (--json): $(head -c 400 "$TMP/run.out")"
 [[ $(flows_json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))') -eq 0 ]] ||
 	fail "--shared --send left rules behind: $(flows_json)"

@@ -972,6 +972,8 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 		err = (int)nlarge;
 		goto fail;
 	}
+	/* What a received frame can hold (jumbo_plan's bound), should DEV's MTU grow later. */
+	x->dev.max_mtu = (x->sg ? XSK_LARGE_SIZE : frame_size - XDP_PACKET_HEADROOM) - 14;
 
 	x->umem_len = (size_t)frames * frame_size + (size_t)nlarge * XSK_LARGE_SIZE;
 	x->umem_area =

@@ -110,6 +110,19 @@ struct sl_dev *sl_stack_dev(struct sl_stack *st)
 	return st->dev;
 }
 
+int sl_stack_set_mtu(struct sl_stack *st, uint32_t mtu)
+{
+	uint32_t max = st->dev->max_mtu > st->dev->mtu ? st->dev->max_mtu : st->dev->mtu;
+	/* The floors of sl_stack_config_check (iface/config.c). */
+	if (mtu < 68 || mtu > max || (st->n_v6 && mtu < SL_IPV6_MIN_MTU))
+		return -EINVAL;
+	uint32_t old = st->mtu;
+	st->mtu = mtu;
+	if (mtu < old)
+		sl_tcp_mtu_shrunk(st);
+	return 0;
+}
+
 const struct sl_stats *sl_stack_stats(const struct sl_stack *st)
 {
 	return st->stats;

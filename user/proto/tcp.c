@@ -122,6 +122,20 @@ uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6)
 	return st->mtu - 20 - sl_ip_hlen(v6);
 }
 
+void sl_tcp_mtu_shrunk(struct sl_stack *st)
+{
+	struct sl_tcp *tt = &st->tcp;
+	for (uint32_t b = 0; tt->table && b < tt->nbuckets; b++) {
+		for (struct sl_tcb *t = tt->table[b]; t; t = t->hnext) {
+			/* The room tcp_input gives a smaller path MTU: the MTU less the headers and
+			 * the timestamps every segment carries (RFC 6691). */
+			uint32_t room = st->mtu - t->iphlen - 20 - (t->ts_ok ? 12 : 0);
+			if (room >= 64 && room < t->mss)
+				t->mss = (uint16_t)room;
+		}
+	}
+}
+
 /* --- table ------------------------------------------------------------------------------ */
 
 static void free_dead(struct sl_tcp *tt);

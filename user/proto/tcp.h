@@ -345,6 +345,10 @@ struct sl_tcp {
 /* RFC 9293 §3.7.1 / RFC 6691 (RFC 8200 §8.3 for IPv6): the MSS we offer and the largest segment
  * we send: the MTU less the IP and TCP headers without options. */
 uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6);
+/* The stack's MTU went down (sl_stack_set_mtu): connections whose segments no longer fit send
+ * smaller ones from now on, as for a smaller path MTU (RFC 1191 §6.3); what is in flight is
+ * fragmented by IP if it must be sent again (TCP segments leave without DF). */
+void sl_tcp_mtu_shrunk(struct sl_stack *st);
 
 /* tcp.c */
 int sl_tcp_init(struct sl_stack *st);
