@@ -58,7 +58,7 @@ void cmd_run_usage(FILE *f)
 	    "                  [--busy-poll] [--spin-us N] [--napi-busy-poll USEC]\n"
 	    "                  [--busy-poll-budget N] [--napi-defer-hard-irqs N]\n"
 	    "                  [--gro-flush-timeout NS] [--duration SEC] [--pcap FILE]\n"
-	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack]\n"
+	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack] [--no-tx-csum]\n"
 	    "                  [--no-timestamps] [--syncookies 0|1|2] [--frames N]\n"
 	    "                  [--tx-reserve N] [--max-conns N] [--backlog N] [--msl SEC]\n"
 	    "                  [--json]\n"
@@ -131,6 +131,9 @@ void cmd_run_usage(FILE *f)
 	    "  --tcp-buf BYTES   send and receive buffer per TCP connection, a power of two\n"
 	    "                    from 4096 (default 262144); a suffix k or m multiplies\n"
 	    "  --no-sack         neither offer nor accept SACK (RFC 2018)\n"
+	    "  --no-tx-csum      compute every TCP/UDP checksum in sluice; by default, in copy\n"
+	    "                    mode on Linux 6.8 or later, the kernel finishes them (AF_XDP\n"
+	    "                    TX metadata), in the device where it can\n"
 	    "  --no-timestamps   neither offer nor accept TCP timestamps (RFC 7323)\n"
 	    "  --syncookies N    SYN cookies (RFC 4987): 0 never, 1 when a listener's backlog\n"
 	    "                    is full (default), 2 always\n"
@@ -171,6 +174,7 @@ struct worker {
 	struct sl_xsk_info xi; /* read just before the device is closed */
 	char xdp_mode[16];     /* and these when it is opened: the summary outlives the device */
 	bool zero_copy;
+	bool tx_csum; /* the stack leaves TCP/UDP checksums to the device (TX metadata) */
 	char poll_path[256];   /* q<queue>.poll beside the stats: the polling mode, for stats */
 	uint32_t napi_id;      /* last published */
 	bool napi_warned;      /* said that busy polling has no NAPI to run */
@@ -434,8 +438,9 @@ static void print_summary(FILE *out, bool json, const char *dev, const char *add
 		cli_json_str(out, dev);
 		fprintf(out, ",\"addr\":");
 		cli_json_str(out, addr);
-		fprintf(out, ",\"queues\":%u,\"xdp_mode\":\"%s\",\"zero_copy\":%s,", nq,
-			ws[0].xdp_mode, ws[0].zero_copy ? "true" : "false");
+		fprintf(out, ",\"queues\":%u,\"xdp_mode\":\"%s\",\"zero_copy\":%s,\"tx_csum\":%s,", nq,
+			ws[0].xdp_mode, ws[0].zero_copy ? "true" : "false",
+			ws[0].tx_csum ? "true" : "false");
 		poll_json(out, ws, nq);
 		fprintf(out,
 			",\"frames_total\":%llu,\"frames_returned\":%llu,"
@@ -532,6 +537,7 @@ int cmd_run(int argc, char **argv)
 		   *backlog_s = NULL, *msl_s = NULL, *napi_bp_s = NULL, *bp_budget_s = NULL,
 		   *defer_s = NULL, *gro_s = NULL;
 	bool json = false, busy = false, no_sack = false, no_ts = false, shared = false;
+	bool no_tx_csum = false;
 	const struct cli_opt opts[] = {
 	    {"--shared", NULL, &shared},
 	    {"--queue", &queue_s, NULL},
@@ -550,6 +556,7 @@ int cmd_run(int argc, char **argv)
 	    {"--cc", &cc_s, NULL},
 	    {"--tcp-buf", &buf_s, NULL},
 	    {"--no-sack", NULL, &no_sack},
+	    {"--no-tx-csum", NULL, &no_tx_csum},
 	    {"--no-timestamps", NULL, &no_ts},
 	    {"--syncookies", &cookies_s, NULL},
 	    {"--frames", &frames_s, NULL},
@@ -885,6 +892,7 @@ int cmd_run(int argc, char **argv)
 		    .ring_size = frames / 2 < 2048 ? frames / 2 : 2048,
 		    .tx_reserve = !reserve_s ? 0 : reserve ? reserve : SL_XSK_NO_TX_RESERVE,
 		    .generic = used == SL_GATE_MODE_GENERIC,
+		    .no_tx_csum = no_tx_csum,
 		    .group = group};
 		err = sl_dev_xsk_open(&xc, &w->dev);
 		if (err) {
@@ -920,6 +928,7 @@ int cmd_run(int argc, char **argv)
 			}
 			w->dev = tap;
 		}
+		w->tx_csum = w->dev->tx_csum; /* a pcap tap has none: the file gets whole checksums */
 		/* The secrets (RFC 6528 ISN key, cookie, port and hash keys) come from getrandom(2)
 		 * inside sl_stack_open: cfg.deterministic_secrets stays false. The seed only makes
 		 * the generator's other draws (challenge-ACK budgets, IP IDs) differ per run. */
@@ -1142,9 +1151,10 @@ int cmd_run(int argc, char **argv)
 			"flows the device puts on the others reach the kernel, not sluice (steer them "
 			"with RSS or ntuple rules, or serve them all with --queues; docs/real-nic.md)\n",
 			dev, rxq, nq);
-	fprintf(stderr, "sluice: serving %s on %s %s%u (%s XDP, %s mode)%s%s%s; %s\n", all_addrs,
+	fprintf(stderr, "sluice: serving %s on %s %s%u (%s XDP, %s mode%s)%s%s%s; %s\n", all_addrs,
 		dev, nq > 1 ? "queues 0.." : "queue ", nq > 1 ? nq - 1 : queue, ws[0].dev->mode,
-		ws[0].dev->zero_copy ? "zero-copy" : "copy", poll_txt,
+		ws[0].dev->zero_copy ? "zero-copy" : "copy",
+		ws[0].tx_csum ? ", TX checksum offload" : "", poll_txt,
 		echo_s ? ", UDP echo on port " : "", echo_s ? echo_s : "",
 		duration ? "stops after --duration" : "Ctrl-C to stop");
 

@@ -19,6 +19,11 @@ struct sl_frame {
 	uint32_t len;  /* bytes of packet */
 	uint32_t cap;  /* bytes available from data to the end of the buffer */
 	uint64_t addr; /* device handle (UMEM address incl. offset) */
+	/* Transmit checksum offload (only on a device with tx_csum): csum_off non-zero asks the
+	 * device to put the Internet checksum of the bytes from csum_start to the end at
+	 * csum_start + csum_off (the field holds the pseudo-header's sum, as Linux's
+	 * CHECKSUM_PARTIAL). A device with tx_csum hands out every frame with csum_off 0. */
+	uint16_t csum_start, csum_off;
 };
 
 /* Who holds a frame. */
@@ -76,6 +81,7 @@ struct sl_dev {
 	/* The largest IP MTU its frames carry, should the interface's grow while it is open
 	 * (sl_stack_set_mtu's bound); 0: mtu. */
 	uint32_t max_mtu;
+	bool tx_csum; /* finishes a frame's requested L4 checksum (struct sl_frame csum_off) */
 };
 
 /* --- AF_XDP ------------------------------------------------------------ */
@@ -111,6 +117,10 @@ struct sl_xsk_config {
 	uint32_t tx_reserve;
 	bool force_copy;	    /* XDP_COPY */
 	bool generic;		    /* the gate runs in generic (SKB) mode */
+	/* No transmit checksum offload: the stack computes every checksum itself. Otherwise
+	 * the socket asks for TX metadata (Linux 6.8) and, in copy mode, the kernel finishes the
+	 * TCP and UDP checksums the stack asks it to (sl_dev tx_csum). */
+	bool no_tx_csum;
 	struct sl_xsk_group *group; /* NULL: none; else one member per queue (-EEXIST twice) */
 };
 /* Open an AF_XDP socket; the caller puts sl_xsk_fd() into the gate's XSKMAP. */
@@ -162,6 +172,9 @@ int sl_dev_pipe_pair(const struct sl_fault *a_to_b, const struct sl_fault *b_to_
 		     struct sl_dev **a, struct sl_dev **b);
 void sl_dev_pipe_stats(struct sl_dev *end, struct sl_pipe_stats *out);	  /* of frames it sent */
 void sl_dev_pipe_set_fault(struct sl_dev *end, const struct sl_fault *f); /* for its output */
+/* Offer transmit checksum offload (sl_dev tx_csum) on end: the pipe finishes each requested
+ * checksum as it takes the frame, as Linux does for a CHECKSUM_PARTIAL packet in software. */
+void sl_dev_pipe_set_tx_csum(struct sl_dev *end, bool on);
 
 /* --- pcap tap ------------------------------------------------------------ */
 /* Wrap inner: every frame received or sent is also written to path (pcap, LINKTYPE_ETHERNET).

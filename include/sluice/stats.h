@@ -196,6 +196,7 @@
 	X(dev_rx_chain_dropped, 1, "multi-buffer frame above a large buffer, or its chain broken") \
 	X(dev_rx_no_large, 1, "multi-buffer frame dropped: no free large buffer to gather it")     \
 	X(dev_tx_multibuf, 0, "frames sent in several TX descriptors (XDP_PKT_CONTD)")             \
+	X(dev_tx_csum_offload, 0, "frames sent with their TCP/UDP checksum left to the device (TX metadata)") \
 	X(dev_busy_polls, 0, "recvfrom calls that ran the queue's NAPI (preferred busy polling)")  \
 	X(dev_handoff_out, 0, "frames of another queue's flow (gate-marked) passed to its stack")  \
 	X(dev_handoff_in, 0, "frames of this stack's flows that came on another queue, taken")     \

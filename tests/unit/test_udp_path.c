@@ -1195,6 +1195,58 @@ static void test_zero_checksum_sent_as_ffff(void **state)
 	h_down();
 }
 
+/* Transmit checksum offload (the pipe end offers it, as an AF_XDP socket with TX metadata
+ * does): every single-frame datagram, written or echoed, over both families, leaves its
+ * checksum to the device, and what arrives carries the reference sum (RFC 768, RFC 8200
+ * §8.1), a computed zero as all ones; fragmented datagrams are summed by the stack. */
+static void test_tx_csum_offload(void **state)
+{
+	h_up(NULL);
+	sl_dev_pipe_set_tx_csum(H.dev, true);
+	static uint8_t buf[4096];
+	static const size_t lens[] = {0, 1, 2, 3, 63, 64, 65, 1001, 1452, 1453, 1472, 1473, 3000};
+	struct host *p4 = peer4(1), *p6 = peer6(1);
+	unsigned whole = 0;
+	for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+		size_t len = lens[li];
+		struct sl_udp_write_opts o = {.src = &S4, .src_port = 4242};
+		fill_random(buf, len);
+		xfer(&p4->ip, p4->mac, &o, 4343, buf, len);
+		whole += len <= 1472;
+		o.src = &ST6;
+		fill_random(buf, len);
+		xfer(&p6->ip, p6->mac, &o, 4343, buf, len);
+		whole += len <= 1452;
+		fill_random(buf, len);
+		echo_from(p4, &S4, NULL, (uint16_t)(36000 + li), buf, len, &S4);
+		whole += len <= 1472;
+		fill_random(buf, len);
+		echo_from(p6, &ST6, NULL, (uint16_t)(37000 + li), buf, len, &ST6);
+		whole += len <= 1452;
+		if (len >= 2) { /* a payload whose checksum computes to zero */
+			o.src = &S4;
+			fill_random(buf, len);
+			make_zero_sum(&S4, &p4->ip, 4242, 4343, buf, len);
+			assert_int_equal(xfer(&p4->ip, p4->mac, &o, 4343, buf, len)->csum, 0xffff);
+			whole += len <= 1472;
+		}
+	}
+	h_run(100 * MS); /* the device's counters reach the stack's every 50 ms */
+	assert_int_equal(STAT(dev_tx_csum_offload), whole);
+	/* To an address of our own: looped inside the stack, where no device finishes the
+	 * checksum, so the stack does; the echo service takes it (its checksum verified). */
+	for (size_t len = 1; len < 200; len += 37) {
+		unsigned calls = H.echo_calls;
+		struct sl_udp_write_opts o = {.src = &S4, .src_port = 4242};
+		fill_random(buf, len);
+		assert_int_equal(sl_udp_write(H.st, &o, &S4, 7, buf, len), 0);
+		h_poll();
+		assert_int_equal(H.echo_calls, calls + 1);
+	}
+	assert_int_equal(STAT(udp_bad_csum), 0);
+	h_down();
+}
+
 /* The TTL (RFC 791) / hop limit (RFC 8200): the stack's default (64) unless a write asks for
  * another, write by write to the same destination (a header kept from one write must not
  * carry its TTL into the next). */
@@ -2580,6 +2632,7 @@ int main(void)
 	    T(test_v6_payload_lengths),
 	    T(test_replies_lengths),
 	    T(test_replies_of_parts),
+	    T(test_tx_csum_offload),
 	    T(test_zero_checksum_sent_as_ffff),
 	    T(test_ttl_default_and_per_write),
 	    T(test_ttl_configured_default),

@@ -48,6 +48,7 @@
 #include "sluice/dev.h"
 #include "sluice/stats.h"
 #include "dev/frames.h"
+#include "dev/xsk_sock.h"
 #include <errno.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
@@ -65,6 +66,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <xdp/xsk.h>
+
+/* TX metadata (Linux 6.8, Documentation/networking/xsk-tx-metadata.rst; the system's
+ * linux/if_xdp.h may predate it): XSK_TX_MD_LEN bytes before a TX frame's first byte, read
+ * by the kernel when the descriptor carries XDP_TX_METADATA. */
+#ifndef XDP_TX_METADATA
+#define XDP_TX_METADATA (1 << 1)
+#endif
+#define SL_TXMD_FLAGS_CHECKSUM (1 << 1) /* XDP_TXMD_FLAGS_CHECKSUM */
+struct sl_xsk_tx_metadata {
+	uint64_t flags;
+	uint16_t csum_start; /* from the frame's first byte */
+	uint16_t csum_offset; /* from csum_start */
+	uint32_t pad;
+	uint64_t launch_time;
+};
+#define XSK_TX_MD_LEN 24
+_Static_assert(sizeof(struct sl_xsk_tx_metadata) == XSK_TX_MD_LEN, "struct xsk_tx_metadata");
+/* Where an output frame starts in its chunk while TX metadata is on (it needs the room
+ * before it); the same as a received frame's. */
+#define XSK_TX_HEADROOM XDP_PACKET_HEADROOM
 #include "gate_shared.h"
 
 /* Multi-buffer AF_XDP (Linux 6.6) is newer than Debian 12's uapi headers. */
@@ -112,8 +133,8 @@ struct xsk_dev {
 	struct sl_frame_pool pool;
 	uint8_t *umem_area;
 	size_t umem_len;
-	struct xsk_umem *umem;
-	struct xsk_socket *xsk;
+	struct xsk_sock sock; /* the AF_XDP socket and its UMEM registration */
+	bool tx_md;	      /* TX metadata on: every TX frame starts XSK_TX_HEADROOM into its chunk */
 	struct xsk_ring_prod fq, tx;
 	struct xsk_ring_cons cq, rx;
 	uint32_t ring_size;
@@ -136,6 +157,7 @@ struct xsk_dev {
 	bool rx_skip;
 	int rx_home; /* the packet was marked for this member's stack (-1: not) */
 	uint64_t rx_multibuf, rx_chain_dropped, rx_no_large, tx_multibuf;
+	uint64_t tx_csum_offloaded; /* frames sent with a checksum request */
 	uint64_t tx_dropped; /* TX ring full at submit */
 	uint64_t batch_flushes;
 	uint64_t fill_reserved;
@@ -295,6 +317,7 @@ static int take_mail(struct xsk_dev *x, struct sl_frame *f, int max)
 		got++;
 		fr->data = x->umem_area + fr->addr;
 		fr->len = len;
+		fr->csum_start = fr->csum_off = 0;
 		memcpy(fr->data, mb->buf + (size_t)mb->head * mb->slot_size, len);
 		mb->head = (mb->head + 1) % XSK_MBOX_SLOTS;
 		mb->n--;
@@ -401,6 +424,7 @@ static int rx_piece(struct xsk_dev *x, const struct xdp_desc *desc, struct sl_fr
 			out->data = x->umem_area + out->addr;
 			out->len = x->rx_len;
 			out->cap = XSK_LARGE_SIZE;
+			out->csum_start = out->csum_off = 0;
 			x->rx_multibuf++;
 			done = 1;
 		}
@@ -418,7 +442,7 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 	if (x->busy_poll && !x->gone) {
 		/* The pledge of SO_PREFER_BUSY_POLL: this call is what runs the queue's NAPI. */
 		x->busy_polls++;
-		if (recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL) < 0 &&
+		if (recvfrom(x->sock.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL) < 0 &&
 		    errno == ENXIO)
 			x->gone = -ENODEV; /* unbound: the interface was unregistered */
 	}
@@ -454,6 +478,7 @@ static int xsk_rx(struct sl_dev *d, struct sl_frame *f, int max, uint64_t now)
 		fr->data = x->umem_area + desc->addr;
 		fr->len = desc->len;
 		fr->cap = x->pool.frame_size - (uint32_t)(desc->addr & (x->pool.frame_size - 1));
+		fr->csum_start = fr->csum_off = 0;
 	}
 	if (k < n)
 		xsk_ring_cons__cancel(&x->rx, n - k);
@@ -484,15 +509,18 @@ static int xsk_alloc(struct sl_dev *d, struct sl_frame *f)
 		f->data = x->umem_area + f->addr;
 		f->len = 0;
 		f->cap = XSK_LARGE_SIZE;
+		f->csum_start = f->csum_off = 0;
 		return 0;
 	}
 	int64_t i = sl_pool_take(&x->pool, SL_OWN_STACK);
 	if (i < 0)
 		return -ENOBUFS;
-	f->addr = (uint64_t)i * x->pool.frame_size;
+	uint32_t off = x->tx_md ? XSK_TX_HEADROOM : 0;
+	f->addr = (uint64_t)i * x->pool.frame_size + off;
 	f->data = x->umem_area + f->addr;
 	f->len = 0;
-	f->cap = x->pool.frame_size;
+	f->cap = x->pool.frame_size - off;
+	f->csum_start = f->csum_off = 0;
 	return 0;
 }
 
@@ -545,7 +573,18 @@ static int xsk_tx(struct sl_dev *d, const struct sl_frame *f)
 		if (sl_pool_move(&x->pool, sl_pool_index(&x->pool, f->addr), SL_OWN_STACK,
 				 SL_OWN_TX) < 0)
 			return -EINVAL;
-		x->txd[x->ntxd++] = (struct xdp_desc){.addr = f->addr, .len = f->len, .options = 0};
+		uint32_t opts = 0;
+		if (f->csum_off && x->tx_md) {
+			/* The checksum request goes in the metadata before the frame (its chunk
+			 * has the room: every TX frame starts XSK_TX_HEADROOM into it). */
+			struct sl_xsk_tx_metadata md = {.flags = SL_TXMD_FLAGS_CHECKSUM,
+							.csum_start = f->csum_start,
+							.csum_offset = f->csum_off};
+			memcpy(f->data - XSK_TX_MD_LEN, &md, sizeof(md));
+			opts = XDP_TX_METADATA;
+			x->tx_csum_offloaded++;
+		}
+		x->txd[x->ntxd++] = (struct xdp_desc){.addr = f->addr, .len = f->len, .options = opts};
 		x->ntx++;
 		return 0;
 	}
@@ -617,7 +656,7 @@ static void tx_kick(struct xsk_dev *x, uint64_t now)
 			     xsk_ring_prod__needs_wakeup(&x->tx) && tx_waiting(x);
 	     k++) {
 		x->kicks++;
-		if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
+		if (sendto(x->sock.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0) {
 			if (errno == ENXIO)
 				x->gone = -ENODEV;
 			else if (errno == ENETDOWN)
@@ -658,7 +697,7 @@ static void xsk_flush(struct sl_dev *d, uint64_t now)
 	/* A zero-copy driver that ran out of fill descriptors waits for a wakeup (busy polling:
 	 * the next rx call's recvfrom is that wakeup). */
 	if (!x->gone && !x->busy_poll && xsk_ring_prod__needs_wakeup(&x->fq))
-		(void)recvfrom(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, NULL);
+		(void)recvfrom(x->sock.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 }
 
 static uint64_t xsk_next_event(struct sl_dev *d)
@@ -689,7 +728,7 @@ static int xsk_health(struct sl_dev *d)
 
 	if (x->gone)
 		return x->gone;
-	if (getsockopt(xsk_socket__fd(x->xsk), SOL_SOCKET, SO_ERROR, &so_err, &len) == 0 &&
+	if (getsockopt(x->sock.fd, SOL_SOCKET, SO_ERROR, &so_err, &len) == 0 &&
 	    so_err) {
 		x->gone = -ENODEV;
 		return x->gone;
@@ -713,7 +752,7 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 	struct xsk_dev *x = xd_of(d);
 	struct xdp_statistics s;
 	socklen_t len = sizeof(s);
-	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_STATISTICS, &s, &len) == 0) {
+	if (getsockopt(x->sock.fd, SOL_XDP, XDP_STATISTICS, &s, &len) == 0) {
 		st->c[SL_STAT_dev_rx_dropped] = s.rx_dropped;
 		st->c[SL_STAT_dev_rx_invalid] = s.rx_invalid_descs;
 		st->c[SL_STAT_dev_tx_invalid] = s.tx_invalid_descs;
@@ -728,6 +767,7 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 	st->c[SL_STAT_dev_rx_chain_dropped] = x->rx_chain_dropped;
 	st->c[SL_STAT_dev_rx_no_large] = x->rx_no_large;
 	st->c[SL_STAT_dev_tx_multibuf] = x->tx_multibuf;
+	st->c[SL_STAT_dev_tx_csum_offload] = x->tx_csum_offloaded;
 	st->c[SL_STAT_dev_busy_polls] = x->busy_polls;
 	st->c[SL_STAT_dev_handoff_out] = x->handoff_out;
 	st->c[SL_STAT_dev_handoff_in] = x->handoff_in;
@@ -758,7 +798,7 @@ static void xsk_counts(struct sl_dev *d, struct sl_dev_counts *c)
 static int xsk_fd(struct sl_dev *d)
 {
 	struct xsk_dev *x = xd_of(d);
-	return x->group ? x->ep_fd : xsk_socket__fd(x->xsk);
+	return x->group ? x->ep_fd : x->sock.fd;
 }
 
 /* Leave the group (no member can reach the mailbox after this) and free the mailbox. */
@@ -778,6 +818,7 @@ static void leave_group(struct xsk_dev *x)
 	free(x->mbox.buf);
 	pthread_mutex_destroy(&x->mbox.lock);
 	x->ep_fd = x->mbox.efd = -1;
+	x->sock.fd = -1;
 	x->mbox.buf = NULL;
 }
 
@@ -802,7 +843,7 @@ static int join_group(struct xsk_dev *x, struct sl_xsk_group *g)
 		goto fail;
 	}
 	struct epoll_event ev = {.events = EPOLLIN};
-	ev.data.fd = xsk_socket__fd(x->xsk);
+	ev.data.fd = x->sock.fd;
 	if (epoll_ctl(x->ep_fd, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0) {
 		err = -errno;
 		goto fail;
@@ -841,10 +882,7 @@ static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 			usleep(1000);
 	}
 	leave_group(x);
-	if (x->xsk)
-		xsk_socket__delete(x->xsk);
-	if (x->umem)
-		xsk_umem__delete(x->umem);
+	sl_xsk_sock_close(&x->sock);
 	/* With the socket and the UMEM gone the kernel holds nothing: fill-ring frames are ours
 	 * again, and so are descriptors left in the TX ring that no completion will ever return
 	 * (a link that stayed down, or an interface that disappeared under the socket). */
@@ -989,42 +1027,32 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 	if (err)
 		goto fail;
 
-	struct xsk_umem_config ucfg = {
-	    .fill_size = ring,
-	    .comp_size = ring,
-	    .frame_size = frame_size,
-	    .frame_headroom = 0,
-	    .flags = 0,
+	struct xsk_sock_cfg sc = {
+	    .area = x->umem_area,
+	    .len = x->umem_len,
+	    .chunk_size = frame_size,
+	    .ring = ring,
+	    /* TX metadata (the checksum offload) for frames of one chunk only: a multi-buffer
+	     * frame's every descriptor would need the room. */
+	    .tx_metadata_len = x->sg || cfg->no_tx_csum ? 0 : XSK_TX_MD_LEN,
+	    .ifindex = ifindex,
+	    .queue = cfg->queue,
+	    .bind_flags = (uint16_t)(XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0) |
+				     (x->sg ? XDP_USE_SG : 0)),
 	};
-	err = xsk_umem__create(&x->umem, x->umem_area, x->umem_len, &x->fq, &x->cq, &ucfg);
+	err = sl_xsk_sock_open(&x->sock, &sc, &x->fq, &x->cq, &x->rx, &x->tx);
 	if (err)
 		goto fail;
-
-	struct xsk_socket_config scfg = {
-	    .rx_size = ring,
-	    .tx_size = ring,
-	    /* The gate owns the XDP program and the XSKMAP; libxdp must not load its own. */
-	    .libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
-	    .xdp_flags = cfg->generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,
-	    .bind_flags =
-		XDP_USE_NEED_WAKEUP | (cfg->force_copy ? XDP_COPY : 0) | (x->sg ? XDP_USE_SG : 0),
-	};
-	/* The kernel releases a closed socket's hold on the queue from a workqueue, so a bind
-	 * right after a previous socket on the same queue closed can see EBUSY for a moment. */
-	for (int tries = 0;; tries++) {
-		err = xsk_socket__create(&x->xsk, cfg->ifname, cfg->queue, x->umem, &x->rx, &x->tx,
-					 &scfg);
-		if (err != -EBUSY || tries == 40)
-			break;
-		usleep(50000);
-	}
-	if (err)
-		goto fail;
+	x->tx_md = x->sock.tx_metadata_len != 0;
 
 	struct xdp_options opts;
 	socklen_t optlen = sizeof(opts);
-	if (getsockopt(xsk_socket__fd(x->xsk), SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
+	if (getsockopt(x->sock.fd, SOL_XDP, XDP_OPTIONS, &opts, &optlen) == 0)
 		x->dev.zero_copy = opts.flags & XDP_OPTIONS_ZEROCOPY;
+	/* In copy mode the kernel makes an skb of each frame and finishes a requested checksum
+	 * as for any CHECKSUM_PARTIAL packet (in the device, or in software before it when the
+	 * device cannot). A zero-copy driver may ignore the request: never asked there. */
+	x->dev.tx_csum = x->tx_md && !x->dev.zero_copy;
 	snprintf(x->dev.mode, sizeof(x->dev.mode), "%s", cfg->generic ? "generic" : "native");
 
 	/* A ring's worth of frames (at most all but the TX reserve) start in the fill ring; the
@@ -1047,10 +1075,7 @@ int sl_dev_xsk_open(const struct sl_xsk_config *cfg, struct sl_dev **out)
 
 fail:
 	leave_group(x);
-	if (x->xsk)
-		xsk_socket__delete(x->xsk);
-	if (x->umem)
-		xsk_umem__delete(x->umem);
+	sl_xsk_sock_close(&x->sock);
 	if (x->umem_area)
 		munmap(x->umem_area, x->umem_len);
 	sl_pool_free(&x->pool);
@@ -1086,7 +1111,7 @@ int sl_dev_xsk_busy_poll(struct sl_dev *d, uint32_t usec, uint32_t budget, char 
 	    {SO_BUSY_POLL, "SO_BUSY_POLL", (int)usec},
 	    {SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET", (int)budget},
 	};
-	int fd = xsk_socket__fd(x->xsk);
+	int fd = x->sock.fd;
 	for (unsigned k = 0; k < sizeof(o) / sizeof(o[0]); k++) {
 		int v = o[k].val, got = 0;
 		socklen_t len = sizeof(got);
@@ -1125,7 +1150,7 @@ int sl_dev_xsk_info(struct sl_dev *d, struct sl_xsk_info *out)
 	out->busy_polls = x->busy_polls;
 	unsigned id = 0;
 	socklen_t len = sizeof(id);
-	if (getsockopt(xsk_socket__fd(x->xsk), SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) == 0)
+	if (getsockopt(x->sock.fd, SOL_SOCKET, SO_INCOMING_NAPI_ID, &id, &len) == 0)
 		out->napi_id = id;
 	return 0;
 }
@@ -1134,7 +1159,7 @@ int sl_dev_xsk_socket(struct sl_dev *d)
 {
 	if (!d || d->ops != &xsk_ops)
 		return -EINVAL;
-	return xsk_socket__fd(xd_of(d)->xsk);
+	return xd_of(d)->sock.fd;
 }
 
 int sl_xsk_group_new(struct sl_xsk_group **out)

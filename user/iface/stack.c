@@ -5,6 +5,7 @@
  * connection table are iface/publish.c.
  */
 #include "iface/stack.h"
+#include "wire/checksum.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
 #include "wire/ipv6.h"
@@ -173,6 +174,10 @@ void sl_iface_loop(struct sl_stack *st, struct sl_frame *f)
 		return;
 	}
 	memcpy(f->data, st->mac, 6);
+	if (f->csum_off) { /* no device on this path to finish the checksum */
+		sl_csum_finish(f->data, f->len, f->csum_start, f->csum_off);
+		f->csum_off = 0;
+	}
 	st->loop[st->n_loop++] = *f;
 	STAT_INC(st, loopback);
 }

@@ -105,7 +105,10 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df)
 {
 	if (SL_IPV4_HLEN + l4len > st->mtu) {
-		/* Too big for one packet: the fragmenting path copies it out of this frame. */
+		/* Too big for one packet: the fragmenting path copies it out of this frame (with
+		 * its checksum finished here: no device sees this frame). */
+		if (f->csum_off)
+			sl_csum_finish(f->data, SL_L4_OFF + l4len, f->csum_start, f->csum_off);
 		struct sl_piece piece = {f->data + SL_L4_OFF, l4len};
 		int err = sl_ipv4_send(st, src, dst, proto, ttl, df, &piece, 1);
 		sl_iface_release(st, f);

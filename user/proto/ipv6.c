@@ -6,6 +6,7 @@
  * from Packet Too Big (RFC 8201).
  */
 #include "iface/stack.h"
+#include "wire/checksum.h"
 #include "wire/bytes.h"
 #include "wire/eth.h"
 #include "wire/ipv4.h"
@@ -167,6 +168,9 @@ int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const 
 	}
 	const sl_ip *s = src && !sl_ip_is_zero(src) ? src : &p->src;
 	if (SL_IPV6_HLEN + l4len > sl_pmtu_get(st, dst)) {
+		/* The fragmenting path copies it out of this frame: its checksum is finished here. */
+		if (f->csum_off)
+			sl_csum_finish(f->data, SL_L4_OFF6 + l4len, f->csum_start, f->csum_off);
 		struct sl_piece piece = {f->data + SL_L4_OFF6, l4len};
 		sl_ip nh = p->nh, sv = *s;
 		err = sl_ipv6_send_via(st, &sv, dst, &nh, proto, hlim, false, &piece, 1);

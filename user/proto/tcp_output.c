@@ -26,6 +26,29 @@ static uint16_t win_field(struct sl_tcb *t, bool syn)
 	return (uint16_t)(w > 65535 ? 65535 : w);
 }
 
+/* The payload of a segment copied out of the send ring behind its header at th, and the
+ * checksum of both computed here (acc: the pseudo-header's sum). */
+static inline void tcp_sum(const struct sl_tcb *t, uint8_t *th, unsigned hlen, uint32_t seq,
+			   uint32_t len, uint64_t acc)
+{
+	if (len) {
+		/* The payload is summed as it is copied out of the send ring (one pass). A second
+		 * piece (the ring wrapped) that starts at an odd offset has its sum's bytes swapped
+		 * (RFC 1071 §2(B)). */
+		const struct sl_ring *r = &t->sndbuf;
+		uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
+		uint32_t first = r->cap - off < len ? r->cap - off : len;
+		acc = sl_csum_copy(acc, th + hlen, r->buf + off, first);
+		if (len > first) {
+			uint16_t s2 = sl_csum_fold(sl_csum_copy(0, th + hlen + first, r->buf, len - first));
+			acc += first & 1 ? __builtin_bswap16(s2) : s2;
+		}
+	}
+	sl_put16(th + 16, 0);
+	acc = sl_csum_add(acc, th, hlen);
+	sl_put16(th + 16, (uint16_t)~sl_csum_fold(acc));
+}
+
 /* Build and send one segment: len bytes of the send ring starting at sequence seq. */
 static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t flags)
 {
@@ -85,22 +108,22 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	h.win = win_field(t, syn);
 	unsigned hlen = sl_tcp_emit(th, &h);
 	uint64_t acc = sl_ip_pseudo_sum(&t->laddr, &t->raddr, 6, hlen + len);
-	if (len) {
-		/* The payload is summed as it is copied out of the send ring (one pass). A second
-		 * piece (the ring wrapped) that starts at an odd offset has its sum's bytes swapped
-		 * (RFC 1071 §2(B)). */
-		const struct sl_ring *r = &t->sndbuf;
-		uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
-		uint32_t first = r->cap - off < len ? r->cap - off : len;
-		acc = sl_csum_copy(acc, th + hlen, r->buf + off, first);
-		if (len > first) {
-			uint16_t s2 = sl_csum_fold(sl_csum_copy(0, th + hlen + first, r->buf, len - first));
-			acc += first & 1 ? __builtin_bswap16(s2) : s2;
+	if (st->dev->tx_csum) {
+		/* The device sums header and payload; the field holds the pseudo-header's. */
+		if (len) {
+			const struct sl_ring *r = &t->sndbuf;
+			uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
+			uint32_t first = r->cap - off < len ? r->cap - off : len;
+			memcpy(th + hlen, r->buf + off, first);
+			if (len > first)
+				memcpy(th + hlen + first, r->buf, len - first);
 		}
+		sl_put16(th + 16, sl_csum_fold(acc));
+		f.csum_start = (uint16_t)(th - f.data);
+		f.csum_off = 16;
+	} else {
+		tcp_sum(t, th, hlen, seq, len, acc);
 	}
-	sl_put16(th + 16, 0);
-	acc = sl_csum_add(acc, th, hlen);
-	sl_put16(th + 16, (uint16_t)~sl_csum_fold(acc));
 	STAT_INC(st, tcp_tx);
 	t->segs_out++;
 	st->tcp.tx_this_poll++;

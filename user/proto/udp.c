@@ -255,6 +255,21 @@ static inline void put_header(uint8_t *h, uint16_t sport, uint16_t dport, uint16
 	sl_put16(h + 6, c ? c : 0xffff); /* RFC 768: a computed zero is sent as all ones */
 }
 
+/* The header and payload of one packet written at h with their checksum computed here. */
+static inline void send_sum(struct sl_stack *st, uint8_t *h, uint64_t acc, uint16_t sport,
+			    uint16_t dport, uint16_t ulen, const void *data, size_t len)
+{
+	/* The length counts twice: in the pseudo-header and in the header (RFC 768). */
+	acc += SL_IPPROTO_UDP + 2u * ulen + sport + dport;
+	if (data == st->udp.cur_data && len == st->udp.cur_dlen) {
+		memcpy(h + UDP_HLEN, data, len); /* the datagram being delivered: summed already */
+		acc += st->udp.cur_dsum;
+	} else {
+		acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+	}
+	put_header(h, sport, dport, ulen, acc);
+}
+
 /* One packet over path p from src (acc: the pseudo-header sum of the two addresses): header
  * and payload written straight into the frame, the payload summed as it is copied. Always
  * inlined: once per family in the short path, so each copy knows its header sizes. */
@@ -267,15 +282,18 @@ send_one(struct sl_stack *st, struct sl_path *p, bool v6, const sl_ip *src, uint
 		return -ENOBUFS;
 	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
 	uint8_t *h = f.data + sl_l4_off(v6);
-	/* The length counts twice: in the pseudo-header and in the header (RFC 768). */
-	acc += SL_IPPROTO_UDP + 2u * ulen + sport + dport;
-	if (data == st->udp.cur_data && len == st->udp.cur_dlen) {
-		memcpy(h + UDP_HLEN, data, len); /* the datagram being delivered: summed already */
-		acc += st->udp.cur_dsum;
+	if (st->dev->tx_csum) {
+		/* The device sums header and payload; the field holds the pseudo-header's. */
+		memcpy(h + UDP_HLEN, data, len);
+		sl_put16(h, sport);
+		sl_put16(h + 2, dport);
+		sl_put16(h + 4, ulen);
+		sl_put16(h + 6, sl_csum_fold(acc + SL_IPPROTO_UDP + ulen));
+		f.csum_start = (uint16_t)sl_l4_off(v6);
+		f.csum_off = 6;
 	} else {
-		acc = sl_csum_copy(acc, h + UDP_HLEN, data, len);
+		send_sum(st, h, acc, sport, dport, ulen, data, len);
 	}
-	put_header(h, sport, dport, ulen, acc);
 	if (v6)
 		sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, ttl);
 	else

@@ -150,3 +150,14 @@ uint16_t sl_csum_update32(uint16_t csum, uint32_t old, uint32_t new_)
 	csum = sl_csum_update16(csum, old >> 16, new_ >> 16);
 	return sl_csum_update16(csum, old & 0xffff, new_ & 0xffff);
 }
+
+bool sl_csum_finish(uint8_t *p, size_t len, size_t start, size_t off)
+{
+	if (start >= len || off + 2 > len - start)
+		return false;
+	uint16_t c = (uint16_t)~sl_csum_fold(sl_csum_add(0, p + start, len - start));
+	c = c ? c : 0xffff; /* RFC 768; for TCP the two are the same value */
+	p[start + off] = (uint8_t)(c >> 8);
+	p[start + off + 1] = (uint8_t)c;
+	return true;
+}

@@ -5,6 +5,7 @@
 #define SL_WIRE_CHECKSUM_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* One's-complement sum of len bytes added to a 64-bit accumulator (not folded). */
@@ -44,5 +45,11 @@ uint64_t sl_csum_pseudo6(const uint8_t src[16], const uint8_t dst[16], uint8_t p
 /* RFC 1624 eqn. 3: new checksum after a 16-bit field changes from old to new. */
 uint16_t sl_csum_update16(uint16_t csum, uint16_t old, uint16_t new_);
 uint16_t sl_csum_update32(uint16_t csum, uint32_t old, uint32_t new_);
+
+/* Finish a checksum left to the device (struct sl_frame csum_start/csum_off, Linux's
+ * CHECKSUM_PARTIAL): the sum of p[start, len), whose field at start + off holds the
+ * pseudo-header's sum, is put in that field, a zero as all ones. False (nothing written) when
+ * the field is not inside p[0, len). */
+bool sl_csum_finish(uint8_t *p, size_t len, size_t start, size_t off);
 
 #endif
