@@ -109,8 +109,7 @@ a_link() {
 	in_ag sysctl -qw net.ipv6.conf."$A_IFG".disable_ipv6=1
 	in_as sysctl -qw net.ipv6.conf."$A_IFS".disable_ipv6=1
 	in_ag ip link set "$A_IFG" up && in_as ip link set "$A_IFS" up || return 1
-	in_ag ethtool -K "$A_IFG" tx off >/dev/null 2>&1 && in_as ethtool -K "$A_IFS" tx off \
-		>/dev/null 2>&1 || return 1
+	a_offloads sluice || return 1
 	local gm sm
 	gm=$(in_ag ip -o link show dev "$A_IFG" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 	sm=$(in_as ip -o link show dev "$A_IFS" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
@@ -125,8 +124,18 @@ a_link() {
 	return 1
 }
 
+# a_offloads sluice|kernel: transmit checksum offload as run.sh's link_offloads sets it: off
+# at the client's end for sluice (complete checksums into AF_XDP), on otherwise (the server's
+# end always; both for the kernel target: the link a user has without sluice).
+a_offloads() {
+	local g=off
+	[[ $1 == kernel ]] && g=on
+	in_ag ethtool -K "$A_IFG" tx $g >/dev/null 2>&1 && in_as ethtool -K "$A_IFS" tx on >/dev/null 2>&1
+}
+
 # a_attach / a_detach: the gate on as (sluice target), none at all (kernel target).
 a_attach() {
+	a_offloads sluice || return 1
 	[[ $A_ATTACHED == 1 ]] && return 0
 	in_as "$SLUICE" attach "$A_IFS" >"$TMP/a-attach.out" 2>&1 || { cat "$TMP/a-attach.out" >&2; return 1; }
 	in_as ip -d link show "$A_IFS" | grep -o 'xdp[a-z]*' | head -1 >"$AD/mode-gate.txt"
@@ -147,6 +156,7 @@ a_attach() {
 a_detach() {
 	in_as "$SLUICE" detach "$A_IFS" >/dev/null 2>&1
 	A_ATTACHED=0
+	a_offloads kernel
 }
 
 a_addr() { [[ $1 == sluice ]] && echo "$A_STACK_IP" || echo "$A_KERNEL_IP"; }

@@ -262,6 +262,20 @@ fi
 
 # --- the veth link -------------------------------------------------------------------------
 # BENCH_PARTS=pipe alone needs none of it.
+# link_offloads sluice|kernel: the pair's transmit checksum offload. For the targets behind the
+# gate (sluice, the kernel with the gate, the reflector): off at the generator's end, since
+# veth hands the kernel's frames over with their L4 checksums partial otherwise and AF_XDP sees
+# them unfinished; on at the server's end, as a veth is made (sluice leaves its own checksums
+# to the kernel there, through AF_XDP TX metadata, and the kernel behind the gate sends as it
+# would). For the plain kernel (no XDP program): on at both ends, the link a user has without
+# sluice (TSO and checksum offload: nothing is summed between two kernel sockets on veth).
+link_offloads() {
+	local g=off
+	[[ $1 == kernel ]] && g=on
+	in_gen ethtool -K "$IF_GEN" tx $g >/dev/null 2>&1 || die "ethtool -K $IF_GEN tx $g failed"
+	in_srv ethtool -K "$IF_SRV" tx on >/dev/null 2>&1 || die "ethtool -K $IF_SRV tx on failed"
+}
+
 if [[ $LINK == 1 ]]; then
 	say "namespaces $NS_GEN ($GEN_IP4) <-veth-> $NS_SRV (kernel $KERNEL_IP4, XDP $STACK_IP4)"
 	ip netns add "$NS_GEN" || die "cannot create namespace"
@@ -275,9 +289,7 @@ if [[ $LINK == 1 ]]; then
 	in_srv sysctl -qw net.ipv6.conf."$IF_SRV".disable_ipv6=1
 	in_gen ip link set "$IF_GEN" up
 	in_srv ip link set "$IF_SRV" up
-	# veth leaves kernel L4 checksums partial unless tx checksum offload is off.
-	in_gen ethtool -K "$IF_GEN" tx off >/dev/null 2>&1 || die "ethtool -K $IF_GEN tx off failed"
-	in_srv ethtool -K "$IF_SRV" tx off >/dev/null 2>&1 || die "ethtool -K $IF_SRV tx off failed"
+	link_offloads sluice
 	mac_of() { # mac_of NS DEV
 		nsenter --net=/run/netns/"$1" ip -o link show dev "$2" |
 			sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p'
@@ -453,9 +465,11 @@ for t in $TARGETS; do
 	case $t in
 	kernel)
 		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1 # no XDP program at all
+		link_offloads kernel
 		start_server kernel serving "$OUT/kecho" --addr "$KERNEL_IP" --port $PORT
 		measure kernel "$KERNEL_IP"
 		stop_server kernel
+		link_offloads sluice
 		;;
 	kernel_gate)
 		in_srv "$SLUICE" attach "$IF_SRV" >"$TMP/attach.out" 2>&1 ||

@@ -432,8 +432,10 @@ EOF
 		perf_during down bulk_down sluice perf "$down"
 	fi
 
-	# Reference: no XDP program on the link.
+	# Reference: no XDP program on the link, and its offloads as a veth is made (run.sh's
+	# link_offloads).
 	in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
+	link_offloads kernel
 	bg_start khttp serving "$NS_SRV" $SRV_CPU "$OUT/khttp" --addr "$KERNEL_IP" --port $HTTP_PORT ||
 		die "khttp did not start"
 	KH_PID=$BG
@@ -457,6 +459,7 @@ EOF
 	wait "$KH_PID"
 	KH_PID=
 	first_json "$TMP/khttp.out" >"$TD/server-khttp.json"
+	link_offloads sluice
 	if [[ $(tcp_mtu) != "$mtu0" ]]; then
 		in_srv "$SLUICE" detach "$IF_SRV" >/dev/null 2>&1
 		tcp_mtu "$mtu0" || say "tcp: cannot put the MTU back to $mtu0"
