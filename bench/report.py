@@ -94,9 +94,11 @@ def xdp_mode(out):
     """native/generic and copy/zero-copy, from what the reflector and sluice printed."""
     mode = {"xdp": None, "xsk": None, "source": None}
     for name in ("sluice", "reflector"):
-        m = re.search(r"\((\w+) XDP, ([\w-]+) mode\)", read(os.path.join(out, f"mode-{name}.txt")))
+        m = re.search(r"\((\w+) XDP, ([\w-]+) mode(, TX checksum offload)?\)",
+                      read(os.path.join(out, f"mode-{name}.txt")))
         if m:
-            mode = {"xdp": m.group(1), "xsk": m.group(2), "source": name}
+            mode = {"xdp": m.group(1), "xsk": m.group(2), "source": name,
+                    "extra": m.group(3) or ""}
             break
     gate = read(os.path.join(out, "mode-kernel_gate.txt"))
     if gate:
@@ -267,7 +269,7 @@ def markdown(r, charts=None):
     L.append(f"- **Machine:** {m['cpu_model']}, {m['cores']} cores"
              f"{' (virtual machine)' if m['virtual_machine'] else ''}, {m['memory_mib']} MiB, "
              f"Linux {m['kernel']}.")
-    xm = f"{mode['xdp']} XDP, {mode['xsk']} mode" if mode.get("xdp") else "not measured"
+    xm = f"{mode['xdp']} XDP, {mode['xsk']} mode{mode.get('extra', '')}" if mode.get("xdp") else "not measured"
     L.append(f"- **Link and mode:** {m['link']}; AF_XDP targets (UDP): {xm}"
              f" (gate attached in {mode.get('gate_attach', '?')} mode).")
     L.append(f"- **Load average** at start / end: {r['loadavg'][0].split(' ')[0] if r['loadavg'][0] else '?'}"
@@ -355,7 +357,7 @@ def udp_markdown(u, cfg, family):
     repeat = cfg.get("repeat6", cfg.get("repeat")) if family == 6 else cfg["repeat"]
     if family == 6:
         mode = u.get("xdp_mode") or {}
-        xm = f"{mode['xdp']} XDP, {mode['xsk']} mode" if mode.get("xdp") else "not measured"
+        xm = f"{mode['xdp']} XDP, {mode['xsk']} mode{mode.get('extra', '')}" if mode.get("xdp") else "not measured"
         L.append(f"IPv6 pass run on {u.get('date') or '?'}: the same link, CPUs and load as the "
                  "IPv4 tables, the addresses fd00:X::1 (generator), ::2 (kernel), ::3 (sluice, "
                  f"via the gate); sluice: {xm} (gate attached in "
@@ -470,7 +472,7 @@ def families_markdown(r):
     m = r["machine"]
     L = ["### IPv6 beside IPv4", ""]
     mode = (u6 or {}).get("xdp_mode") or (t6 or {}).get("xdp_mode") or {}
-    xm = f"{mode['xdp']} XDP, {mode['xsk']} mode" if mode.get("xdp") else "mode not reported"
+    xm = f"{mode['xdp']} XDP, {mode['xsk']} mode{mode.get('extra', '')}" if mode.get("xdp") else "mode not reported"
     parts = r.get("parts") or {}
     L.append(f"The same machine ({m['cpu_model']}, {m['cores']} cores"
              f"{', virtual machine' if m['virtual_machine'] else ''}, Linux {m['kernel']}), the "

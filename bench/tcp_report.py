@@ -381,7 +381,8 @@ def results(out, cfg, family=4, mtu=1500):
     bulk = summarize_bulk(runs, bulk_bytes)
     http = summarize_http(runs)
     gate = _read(os.path.join(td, "mode-gate.txt"))
-    m = re.search(r"\((\w+) XDP, ([\w-]+) mode\)", _read(os.path.join(td, "mode-sluice.txt")))
+    m = re.search(r"\((\w+) XDP, ([\w-]+) mode(, TX checksum offload)?\)",
+                  _read(os.path.join(td, "mode-sluice.txt")))
     srv = _json(os.path.join(td, "server-sluice.json"), {}) or {}
     calib = [r for r in runs if r["kind"] == "bulk" and r["run"] == "calibrate"]
     return {
@@ -390,6 +391,7 @@ def results(out, cfg, family=4, mtu=1500):
         "date": _read(os.path.join(td, "date.txt")),
         "elapsed_s": float(_read(os.path.join(td, "elapsed.txt"), "0") or 0),
         "xdp_mode": {"xdp": m.group(1) if m else None, "xsk": m.group(2) if m else None,
+                     "extra": (m.group(3) or "") if m else "",
                      "gate_attach": "generic" if gate == "xdpgeneric" else
                      "native" if gate == "xdp" else gate or None},
         "napi": _read(os.path.join(td, "napi.txt")),
@@ -455,7 +457,7 @@ def markdown(t, family=4, mtu=1500):
                  f"{t['date']} in {t['elapsed_s']:.0f} s, after the part at the pair's MTU "
                  "(1500; the MTU is set before the gate attaches and put back after). Same "
                  f"machine and link as above. Gate attached in {mode.get('gate_attach') or '?'} "
-                 f"mode; sluice: {mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode. "
+                 f"mode; sluice: {mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode{mode.get('extra', '')}. "
                  f"Server receive work behind the gate: {t.get('napi') or '?'}. Runs alternate "
                  "sluice / kernel+gate; the kernel without XDP runs last. Lighter than at MTU "
                  f"1500: {cfg['tcp_repeat']} runs per target, {http}, no perf profiles unless "
@@ -465,7 +467,7 @@ def markdown(t, family=4, mtu=1500):
         L.append(f"TCP part{' over IPv6 (fd00:X::/64)' if v6 else ''} run on {t['date']} in "
                  f"{t['elapsed_s']:.0f} s{at} (same machine and link as "
                  f"above). Gate attached in {mode.get('gate_attach') or '?'} mode; sluice: "
-                 f"{mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode. Server receive "
+                 f"{mode.get('xdp') or '?'} XDP, {mode.get('xsk') or '?'} mode{mode.get('extra', '')}. Server receive "
                  f"work behind the gate: {t.get('napi') or '?'}. Runs alternate sluice / "
                  "kernel+gate; the kernel without XDP runs last.")
     L.append("")
