@@ -38,8 +38,8 @@ BEGIN = "<!-- bench:results:begin -->"
 END = "<!-- bench:results:end -->"
 
 TARGETS = [
-    ("kernel", "kernel UDP socket, no XDP program on the link"),
-    ("kernel_gate", "kernel UDP socket, sluice gate attached (baseline)"),
+    ("kernel", "kernel UDP socket, no XDP program on the link (baseline)"),
+    ("kernel_gate", "kernel UDP socket, sluice gate attached (same path)"),
     ("reflector", "raw AF_XDP reflector, no stack (ceiling)"),
     ("sluice", "sluice `run --udp-echo`"),
 ]
@@ -434,10 +434,11 @@ def udp_markdown(u, cfg, family):
                      "server CPU) is beside it. The reflector handles IPv4 only and is not "
                      "measured here.")
         else:
-            L.append("Ratios (pps; latency is p50, lower is better). The same-path baseline is "
-                     "the kernel *with the gate attached*: an XDP program on the veth changes "
-                     "the kernel's receive path (NAPI, no GSO from the peer), so it is the fair "
-                     "comparison for anything behind the gate.")
+            L.append("Ratios (pps; latency is p50, lower is better). The baseline is the kernel "
+                     "without sluice, on a veth with no XDP program at all; the kernel with the "
+                     "gate attached (an XDP program on the veth changes the kernel's receive "
+                     "path: NAPI, no GSO from the peer) is beside it as the same-path "
+                     "comparison, and the raw AF_XDP reflector as the ceiling of the link.")
         L.append("")
         L.append("| ratio | pps | p50 latency |")
         L.append("|---|---:|---:|")
@@ -683,8 +684,9 @@ def udp_results(d, family):
         add("sluice / kernel with gate (same path)", "sluice", "kernel_gate")
         add("kernel with gate / kernel without XDP", "kernel_gate", "kernel")
     else:
-        add("sluice / kernel with gate (baseline)", "sluice", "kernel_gate")
-        add("sluice / kernel without XDP", "sluice", "kernel")
+        add("sluice / kernel without XDP (the kernel without sluice: baseline)", "sluice",
+            "kernel")
+        add("sluice / kernel with gate (same path)", "sluice", "kernel_gate")
         add("sluice / reflector (ceiling)", "sluice", "reflector")
         add("reflector / kernel with gate", "reflector", "kernel_gate")
         add("kernel with gate / kernel without XDP", "kernel_gate", "kernel")
