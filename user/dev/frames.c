@@ -22,6 +22,7 @@ int sl_pool_init(struct sl_frame_pool *p, uint8_t *base, uint32_t n, uint32_t fr
 	for (uint32_t i = 0; i < n; i++)
 		p->free[i] = n - 1 - i;
 	p->nfree = n;
+	p->count[SL_OWN_FREE] = n;
 	return 0;
 }
 
@@ -35,19 +36,8 @@ void sl_pool_free(struct sl_frame_pool *p)
 
 void sl_pool_counts(const struct sl_frame_pool *p, struct sl_dev_counts *c)
 {
-	uint64_t n[SL_OWN_N] = {0};
-	for (uint32_t i = 0; i < p->n; i++)
-		n[p->owner[i] < SL_OWN_N ? p->owner[i] : SL_OWN_FREE]++;
 	c->total = p->n;
 	for (int i = 0; i < SL_OWN_N; i++)
-		c->owner[i] = n[i];
+		c->owner[i] = p->count[i];
 	c->owner_errors = p->errors;
-}
-
-uint32_t sl_pool_owned(const struct sl_frame_pool *p, enum sl_frame_owner owner)
-{
-	uint32_t n = 0;
-	for (uint32_t i = 0; i < p->n; i++)
-		n += p->owner[i] == owner;
-	return n;
 }

@@ -2,9 +2,7 @@
  * Frame pool with owner tracking. Each fixed-size frame of a device's buffer
  * area (the UMEM for AF_XDP) has exactly one owner; every hand-over names the
  * owner it expects, and a mismatch (a frame coming back from a place it was not
- * in) is counted instead of corrupting the free list. The hand-overs touch only the frame's
- * owner byte (and the free stack): how many frames each owner holds is counted from the
- * owner bytes when asked (sl_pool_counts, for the stats every 50 ms and at close).
+ * in) is counted instead of corrupting the free list.
  */
 #ifndef SL_DEV_FRAMES_H
 #define SL_DEV_FRAMES_H
@@ -20,6 +18,7 @@ struct sl_frame_pool {
 	uint8_t *owner;
 	uint32_t *free; /* stack of frame indices owned by SL_OWN_FREE */
 	uint32_t nfree;
+	uint64_t count[SL_OWN_N];
 	uint64_t errors;
 };
 
@@ -39,6 +38,8 @@ static inline int64_t sl_pool_take(struct sl_frame_pool *p, enum sl_frame_owner 
 		return -105; /* -ENOBUFS */
 	uint32_t i = p->free[--p->nfree];
 	p->owner[i] = (uint8_t)new_owner;
+	p->count[SL_OWN_FREE]--;
+	p->count[new_owner]++;
 	return i;
 }
 
@@ -53,13 +54,13 @@ static inline int sl_pool_move(struct sl_frame_pool *p, uint32_t i, enum sl_fram
 		return -1;
 	}
 	p->owner[i] = (uint8_t)to;
+	p->count[from]--;
+	p->count[to]++;
 	if (to == SL_OWN_FREE)
 		p->free[p->nfree++] = i;
 	return 0;
 }
 
 void sl_pool_counts(const struct sl_frame_pool *p, struct sl_dev_counts *c);
-/* Frames owner holds now (a pass over the owner bytes). */
-uint32_t sl_pool_owned(const struct sl_frame_pool *p, enum sl_frame_owner owner);
 
 #endif

@@ -782,12 +782,10 @@ static void both_counts(const struct xsk_dev *x, struct sl_dev_counts *c)
 	sl_pool_counts(&x->pool, c);
 	if (!x->large.n)
 		return;
-	struct sl_dev_counts l;
-	sl_pool_counts(&x->large, &l);
-	c->total += l.total;
+	c->total += x->large.n;
 	for (int k = 0; k < SL_OWN_N; k++)
-		c->owner[k] += l.owner[k];
-	c->owner_errors += l.owner_errors;
+		c->owner[k] += x->large.count[k];
+	c->owner_errors += x->large.errors;
 }
 
 static void xsk_counts(struct sl_dev *d, struct sl_dev_counts *c)
@@ -866,19 +864,15 @@ fail:
 	return err;
 }
 
-static bool in_tx(const struct xsk_dev *x)
-{
-	return sl_pool_owned(&x->pool, SL_OWN_TX) || (x->large.n && sl_pool_owned(&x->large, SL_OWN_TX));
-}
-
 static void xsk_close(struct sl_dev *d, struct sl_dev_counts *final)
 {
 	struct xsk_dev *x = xd_of(d);
 	/* Let in-flight transmissions complete so their frames are accounted for. */
-	for (int tries = 0; tries < 100 && in_tx(x); tries++) {
+	for (int tries = 0; tries < 100 && (x->pool.count[SL_OWN_TX] || x->large.count[SL_OWN_TX]);
+	     tries++) {
 		xsk_flush(d, 0);
 		reap_completions(x);
-		if (in_tx(x))
+		if (x->pool.count[SL_OWN_TX] || x->large.count[SL_OWN_TX])
 			usleep(1000);
 	}
 	leave_group(x);
