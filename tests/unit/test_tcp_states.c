@@ -1128,6 +1128,31 @@ static void test_established_data_delayed_ack(void **state)
 	tp_down();
 }
 
+/* Data that arrives after the application shut its receiving side (sl_tcp_shutdown SHUT_RD)
+ * is thrown away, but it must still be acknowledged within the delayed-ACK bound (RFC 9293
+ * §3.8.6.3, RFC 1122 §4.2.3.2: at most 0.5 s; sluice's 40 ms), or the sender retransmits it
+ * until it gives up: with nothing to send, the stack must ACK it on its own. */
+static void test_established_data_after_shut_rd_acked(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive(&c, 40000);
+	assert_int_equal(sl_tcp_shutdown(c.f, SL_SHUT_RD), 0);
+	tp_clear();
+	uint32_t b = c.snd_nxt;
+	pc_send(&c, F_ACK | F_PSH, pbytes(0, 1000), 1000);
+	tp_run(50 * MS);
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, b + 1000);
+	assert_int_equal(a->dlen, 0);
+	pc_send(&c, F_ACK | F_PSH, pbytes(1000, 500), 500);
+	tp_run(50 * MS);
+	a = expect(F_ACK);
+	assert_int_equal(a->ack, b + 1500);
+	expect_none();
+	tp_down();
+}
+
 /* Transmit checksum offload (the pipe offers it, as an AF_XDP socket with TX metadata does):
  * the stack leaves each data segment's checksum to the device, which finishes it from the
  * pseudo-header's sum left in the field; the peer checks every segment's checksum against
@@ -2479,6 +2504,7 @@ int main(void)
 	    T_(test_syn_received_mss_above_ours),
 	    T_(test_established_data_delayed_ack),
 	    T_(test_established_tx_csum_offload),
+	    T_(test_established_data_after_shut_rd_acked),
 	    T_(test_established_delayed_ack_survives_read),
 	    T_(test_established_data_ack_every_second_segment),
 	    T_(test_established_out_of_order_batch_one_dupack_each),

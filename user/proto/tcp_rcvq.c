@@ -111,8 +111,10 @@ bool sl_tcp_rcv_data(struct sl_tcb *t, uint32_t seq, const uint8_t *d, uint32_t 
 		seq = t->rcv_nxt;
 	}
 	if (t->rd_shut) {
-		/* Nobody will read it: count it, acknowledge it so the sender is not stuck. */
+		/* Nobody will read it: count it, acknowledge it so the sender is not stuck (at
+		 * once: there is no reader whose reply could carry the ACK). */
 		STAT_INC(st, tcp_rcv_after_shutdown);
+		t->ack_now = true;
 		if (seq == t->rcv_nxt) {
 			t->rcv_nxt += n;
 			if (fin) {
