@@ -27,17 +27,27 @@ static uint16_t win_field(struct sl_tcb *t, bool syn)
 }
 
 /* The payload of a segment copied out of the send ring behind its header at th, and the
- * checksum of both computed here (acc: the pseudo-header's sum). */
-static inline void tcp_sum(const struct sl_tcb *t, uint8_t *th, unsigned hlen, uint32_t seq,
-			   uint32_t len, uint64_t acc)
+ * checksum field (acc: the pseudo-header's sum): computed here, or, for a device that
+ * finishes it (offload), the pseudo-header's sum left in the field. */
+static inline void tcp_payload(const struct sl_tcb *t, uint8_t *th, unsigned hlen,
+			       uint32_t seq, uint32_t len, uint64_t acc, bool offload)
 {
+	const struct sl_ring *r = &t->sndbuf;
+	uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
+	uint32_t first = r->cap - off < len ? r->cap - off : len;
+	if (offload) {
+		if (len) {
+			memcpy(th + hlen, r->buf + off, first);
+			if (len > first)
+				memcpy(th + hlen + first, r->buf, len - first);
+		}
+		sl_put16(th + 16, sl_csum_fold(acc));
+		return;
+	}
 	if (len) {
 		/* The payload is summed as it is copied out of the send ring (one pass). A second
 		 * piece (the ring wrapped) that starts at an odd offset has its sum's bytes swapped
 		 * (RFC 1071 §2(B)). */
-		const struct sl_ring *r = &t->sndbuf;
-		uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
-		uint32_t first = r->cap - off < len ? r->cap - off : len;
 		acc = sl_csum_copy(acc, th + hlen, r->buf + off, first);
 		if (len > first) {
 			uint16_t s2 = sl_csum_fold(sl_csum_copy(0, th + hlen + first, r->buf, len - first));
@@ -108,21 +118,10 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	h.win = win_field(t, syn);
 	unsigned hlen = sl_tcp_emit(th, &h);
 	uint64_t acc = sl_ip_pseudo_sum(&t->laddr, &t->raddr, 6, hlen + len);
-	if (st->dev->tx_csum) {
-		/* The device sums header and payload; the field holds the pseudo-header's. */
-		if (len) {
-			const struct sl_ring *r = &t->sndbuf;
-			uint32_t off = (r->head + (seq - t->snd_una)) & (r->cap - 1);
-			uint32_t first = r->cap - off < len ? r->cap - off : len;
-			memcpy(th + hlen, r->buf + off, first);
-			if (len > first)
-				memcpy(th + hlen + first, r->buf, len - first);
-		}
-		sl_put16(th + 16, sl_csum_fold(acc));
+	tcp_payload(t, th, hlen, seq, len, acc, st->dev->tx_csum);
+	if (st->dev->tx_csum) { /* the device sums header and payload */
 		f.csum_start = (uint16_t)(th - f.data);
 		f.csum_off = 16;
-	} else {
-		tcp_sum(t, th, hlen, seq, len, acc);
 	}
 	STAT_INC(st, tcp_tx);
 	t->segs_out++;
