@@ -55,7 +55,7 @@ ok "files installed"
 SO=$P/lib/libsluice.so.$VERSION
 soname=$(readelf -d "$SO" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [[ $soname == "libsluice.so.$MAJOR" ]] || fail "soname is '$soname', want libsluice.so.$MAJOR"
-readelf -h "$SO" | grep -q 'Type:.*DYN' || fail "$SO is not a shared object"
+readelf -h "$SO" | grep >/dev/null 'Type:.*DYN' || fail "$SO is not a shared object"
 nm -D --defined-only "$SO" | awk '{print $NF}' | sort -u >"$TMP/exported"
 bash tools/api-symbols.sh | awk '{print $1}' >"$TMP/api" || fail "tools/api-symbols.sh"
 [[ $(wc -l <"$TMP/api") -gt 50 ]] || fail "only $(wc -l <"$TMP/api") public functions found"
@@ -74,7 +74,7 @@ ok "soname libsluice.so.$MAJOR; exports exactly the $(wc -l <"$TMP/exported") pu
 export PKG_CONFIG_PATH=$P/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$D
 v=$(pkg-config --modversion sluice) || fail "pkg-config cannot read sluice.pc"
 [[ $v == "$VERSION" ]] || fail "sluice.pc says version $v, want $VERSION"
-pkg-config --print-requires-private sluice | grep -q libxdp || fail "sluice.pc lacks Requires.private libxdp"
+pkg-config --print-requires-private sluice | grep >/dev/null libxdp || fail "sluice.pc lacks Requires.private libxdp"
 CFL=$(pkg-config --cflags sluice)
 LIBS=$(pkg-config --libs sluice)
 SLIBS=$(pkg-config --static --libs sluice)
@@ -104,9 +104,9 @@ run_app() { # name binary [env...]
 # shellcheck disable=SC2086 # pkg-config output is words
 cc -Wall -Wextra -Werror -o "$TMP/app-shared" tests/install/app.c $CFL $LIBS ||
 	fail "cannot build a program with \$(pkg-config --cflags --libs sluice)"
-readelf -d "$TMP/app-shared" | grep -q "NEEDED.*\[libsluice.so.$MAJOR\]" ||
+readelf -d "$TMP/app-shared" | grep >/dev/null "NEEDED.*\[libsluice.so.$MAJOR\]" ||
 	fail "shared program does not need libsluice.so.$MAJOR: $(readelf -d "$TMP/app-shared" | grep NEEDED)"
-LD_LIBRARY_PATH=$P/lib ldd "$TMP/app-shared" | grep -q "libsluice.so.$MAJOR => $P/lib/libsluice.so.$MAJOR" ||
+LD_LIBRARY_PATH=$P/lib ldd "$TMP/app-shared" | grep >/dev/null "libsluice.so.$MAJOR => $P/lib/libsluice.so.$MAJOR" ||
 	fail "ldd does not resolve libsluice.so.$MAJOR into the tree: $(LD_LIBRARY_PATH=$P/lib ldd "$TMP/app-shared")"
 run_app shared "$TMP/app-shared" LD_LIBRARY_PATH="$P/lib"
 ok "shared: built with pkg-config, needs libsluice.so.$MAJOR, runs"
@@ -115,14 +115,14 @@ ok "shared: built with pkg-config, needs libsluice.so.$MAJOR, runs"
 # shellcheck disable=SC2086
 cc -static -Wall -Wextra -Werror -o "$TMP/app-static" tests/install/app.c $CFL $SLIBS ||
 	fail "cannot link statically with \$(pkg-config --static --libs sluice)"
-readelf -d "$TMP/app-static" 2>&1 | grep -q 'no dynamic section' || fail "the -static program is dynamic"
+readelf -d "$TMP/app-static" 2>&1 | grep >/dev/null 'no dynamic section' || fail "the -static program is dynamic"
 run_app static "$TMP/app-static"
 # libsluice.a only, the system's libraries shared (what -lsluice cannot ask for when the .so
 # is beside the .a: the linker prefers the .so).
 # shellcheck disable=SC2086
 cc -Wall -Wextra -Werror -o "$TMP/app-mixed" tests/install/app.c $CFL \
 	${SLIBS/-lsluice/-l:libsluice.a} || fail "cannot link with -l:libsluice.a and the static libs"
-readelf -d "$TMP/app-mixed" | grep -q 'libsluice' && fail "the program linked with libsluice.a needs libsluice.so"
+readelf -d "$TMP/app-mixed" | grep >/dev/null 'libsluice' && fail "the program linked with libsluice.a needs libsluice.so"
 run_app mixed "$TMP/app-mixed"
 ok "static: -static and libsluice.a alone, both run"
 
