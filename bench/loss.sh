@@ -323,7 +323,7 @@ loss_run() {
 			--http $L_HTTP_PORT --discard $L_DISCARD_PORT --cc "$scc" "${bufopt[@]}" --json ||
 			err="sluice run did not start"
 		LOSS_BG=$BG
-		grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/lsluice.err" | head -1 >"$LD/mode-sluice.txt"
+		grep -o '([a-z]* XDP, [a-z-]* mode[a-zA-Z ,]*)' "$TMP/lsluice.err" | head -1 >"$LD/mode-sluice.txt"
 	elif [[ $stack == kernel && $dir == up ]]; then
 		bg_start lsink listening "$T_KNS" $SRV_CPU timeout -s KILL $((T + 30)) "$OUT/tcpbulk" sink \
 			--addr "$T_KIP" --port $L_SINK_PORT --cc "$kcc" --deadline $((T + 5)) --timeout 30 ||
@@ -380,7 +380,7 @@ loss_run() {
 				kill "$LOSS_BG2" 2>/dev/null
 				wait "$LOSS_BG2" 2>/dev/null
 				LOSS_BG2=
-				grep -o '([a-z]* XDP, [a-z-]* mode)' "$f.slerr" | head -1 >"$LD/mode-sluice.txt"
+				grep -o '([a-z]* XDP, [a-z-]* mode[a-zA-Z ,]*)' "$f.slerr" | head -1 >"$LD/mode-sluice.txt"
 			else
 				timeout -s KILL $((T + 30)) taskset -c $SRV_CPU nsenter --net=/run/netns/"$T_KNS" \
 					"$OUT/tcpbulk" send --dst "$T_CKIP" --port $L_SINK_PORT --bytes "$LOSS_BYTES" \

@@ -476,13 +476,13 @@ def main():
         sys.exit("loss_report: no runs in " + os.path.join(ld, "raw.jsonl"))
     cfg = report.load_json(os.path.join(ld, "config.json"), {}) or {}
     pts = summarize(runs)
-    mm = re.search(r"\((\w+) XDP, ([\w-]+) mode\)", report.read(os.path.join(ld, "mode-sluice.txt")))
+    mm = re.search(r"\((\w+) XDP, ([\w-]+) mode(, TX checksum offload)?\)", report.read(os.path.join(ld, "mode-sluice.txt")))
     res = {
         "date": report.read(os.path.join(ld, "date.txt")) or
         datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "elapsed_s": float(report.read(os.path.join(ld, "elapsed.txt"), "0") or 0),
         "machine": report.machine(),
-        "xdp_mode": f"{mm.group(1)} XDP, {mm.group(2)} mode" if mm else None,
+        "xdp_mode": f"{mm.group(1)} XDP, {mm.group(2)} mode{mm.group(3) or ''}" if mm else None,
         "config": cfg,
         "loadavg": [report.read(os.path.join(ld, "loadavg-start.txt")),
                     report.read(os.path.join(ld, "loadavg-end.txt"))],

@@ -223,7 +223,7 @@ q_start() {
 		--queues $nq --udp-echo $Q_PORT --http $Q_HTTP_PORT --json "${spin[@]}" $Q_SLUICE_ARGS ||
 		return 1
 	Q_SL=$BG
-	grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/q-sluice.err" | head -1 >"$QD/mode-sluice.txt"
+	grep -o '([a-z]* XDP, [a-z-]* mode[a-zA-Z ,]*)' "$TMP/q-sluice.err" | head -1 >"$QD/mode-sluice.txt"
 	# The workers: the threads after the main one, in creation order (queue 0, 1, ...).
 	for _ in $(seq 100); do
 		mapfile -t Q_WORKERS < <(ls "/proc/$Q_SL/task" 2>/dev/null | sort -n | grep -vx "$Q_SL")

@@ -417,7 +417,7 @@ stop_server() { # stop_server NAME: SIGTERM, wait, keep its JSON summary
 	SRV_PID=
 	[[ $rc -eq 0 ]] || { cat "$TMP/$name.err" >&2; die "$name exited with status $rc"; }
 	grep '^{' "$TMP/$name.out" | tail -1 >"$UD/server-$name.json"
-	grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/$name.err" | head -1 >"$TMP/mode"
+	grep -o '([a-z]* XDP, [a-z-]* mode[a-zA-Z ,]*)' "$TMP/$name.err" | head -1 >"$TMP/mode"
 	[[ -s $TMP/mode ]] && cp "$TMP/mode" "$UD/mode-$name.txt"
 	return 0
 }

@@ -357,7 +357,7 @@ tcp_part() {
 		--discard $DISCARD_PORT --http $HTTP_PORT --json ${BENCH_SLUICE_ARGS:-} ||
 		die "sluice run did not start"
 	SL_PID=$BG
-	grep -o '([a-z]* XDP, [a-z-]* mode)' "$TMP/sluice.err" | head -1 >"$TD/mode-sluice.txt"
+	grep -o '([a-z]* XDP, [a-z-]* mode[a-zA-Z ,]*)' "$TMP/sluice.err" | head -1 >"$TD/mode-sluice.txt"
 	bg_start khttp serving "$NS_SRV" $SRV_CPU "$OUT/khttp" --addr "$KERNEL_IP" --port $HTTP_PORT ||
 		die "khttp did not start"
 	KH_PID=$BG
