@@ -23,14 +23,14 @@
 
 #define ENTRY_OF(t) ((struct sl_arp_entry *)((char *)(t)-offsetof(struct sl_arp_entry, timer)))
 
-/* The bucket of ip: the top bits of SipHash-2-4 of the address under a secret key (from
- * getrandom, sl_iface_secret). The old hash kept bits 7 and up of a 32-bit product of the words
+/* The bucket of ip: the top bits of SipHash-1-3 (util/siphash.h) of the address under a secret
+ * key (from getrandom, sl_iface_secret). The old hash kept bits 7 and up of a 32-bit product of the words
  * XORed: every address of a /16 fell into one bucket, and a flood from one made each lookup
- * walk the whole cache; a keyed PRF also leaves a sender who knows the function no way to
+ * walk the whole cache; a keyed hash also leaves a sender who knows the function no way to
  * choose addresses that share a chain. */
 static uint32_t hash_ip(const struct sl_arp *a, const sl_ip *ip)
 {
-	return (uint32_t)(sl_siphash((const uint8_t *)a->key, ip->b, 16) >> a->hash_shift);
+	return (uint32_t)(sl_siphash13((const uint8_t *)a->key, ip->b, 16) >> a->hash_shift);
 }
 
 static struct sl_arp_entry *lookup(struct sl_arp *a, const sl_ip *ip)

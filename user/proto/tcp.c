@@ -151,15 +151,26 @@ static void tuple_bytes(uint8_t out[36], const sl_ip *laddr, uint16_t lport, con
 	memcpy(out + 34, &rport, 2);
 }
 
-/* Keyed (SipHash with a secret key, as Linux's inet_ehashfn keys its hash): a peer that knows
+/* Keyed (SipHash-1-3 with a secret key, as Linux keys inet_ehashfn's hash): a peer that knows
  * the function still cannot choose tuples that share a bucket and make every lookup walk one
- * long chain. */
+ * long chain. An IPv4 tuple is hashed as its 12 bytes (the v4-mapped prefixes carry nothing):
+ * two blocks instead of five. */
 static uint32_t bucket_of(const struct sl_tcp *t, const sl_ip *laddr, uint16_t lport,
 			  const sl_ip *raddr, uint16_t rport)
 {
 	uint8_t tuple[36];
-	tuple_bytes(tuple, laddr, lport, raddr, rport);
-	return (uint32_t)sl_siphash(t->hash_key, tuple, 36) & (t->nbuckets - 1);
+	size_t n;
+	if (sl_ip_is_v4(laddr) && sl_ip_is_v4(raddr)) {
+		memcpy(tuple, laddr->b + 12, 4);
+		memcpy(tuple + 4, raddr->b + 12, 4);
+		memcpy(tuple + 8, &lport, 2);
+		memcpy(tuple + 10, &rport, 2);
+		n = 12;
+	} else {
+		tuple_bytes(tuple, laddr, lport, raddr, rport);
+		n = 36;
+	}
+	return (uint32_t)sl_siphash13(t->hash_key, tuple, n) & (t->nbuckets - 1);
 }
 
 int sl_tcp_init(struct sl_stack *st)

@@ -20,15 +20,25 @@
 		v2 = ROTL(v2, 32);                                                                 \
 	} while (0)
 
-static uint64_t le64(const uint8_t *p)
+static inline uint64_t le64(const uint8_t *p)
 {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+#else
 	uint64_t v = 0;
 	for (int i = 7; i >= 0; i--)
 		v = v << 8 | p[i];
 	return v;
+#endif
 }
 
-uint64_t sl_siphash(const uint8_t key[16], const void *data, size_t len)
+/* SipHash-c-d: c rounds per 8-byte block, d in the finalization (constants folded by the
+ * compiler in each of the two callers). */
+static inline __attribute__((always_inline)) uint64_t siphash_cd(const uint8_t key[16],
+								 const void *data, size_t len,
+								 int c, int d)
 {
 	const uint8_t *in = data;
 	uint64_t k0 = le64(key), k1 = le64(key + 8);
@@ -39,20 +49,49 @@ uint64_t sl_siphash(const uint8_t key[16], const void *data, size_t len)
 	for (; i + 8 <= len; i += 8) {
 		uint64_t m = le64(in + i);
 		v3 ^= m;
-		SIPROUND;
-		SIPROUND;
+		for (int r = 0; r < c; r++)
+			SIPROUND;
 		v0 ^= m;
 	}
-	for (size_t k = 0; i + k < len; k++)
-		b |= (uint64_t)in[i + k] << (8 * k);
+	const uint8_t *t = in + i;
+	switch (len & 7) { /* the last 0..7 bytes, little-endian, under the length byte */
+	case 7:
+		b |= (uint64_t)t[6] << 48;
+		/* fall through */
+	case 6:
+		b |= (uint64_t)t[5] << 40;
+		/* fall through */
+	case 5:
+		b |= (uint64_t)t[4] << 32;
+		/* fall through */
+	case 4:
+		b |= (uint64_t)t[3] << 24;
+		/* fall through */
+	case 3:
+		b |= (uint64_t)t[2] << 16;
+		/* fall through */
+	case 2:
+		b |= (uint64_t)t[1] << 8;
+		/* fall through */
+	case 1:
+		b |= t[0];
+	}
 	v3 ^= b;
-	SIPROUND;
-	SIPROUND;
+	for (int r = 0; r < c; r++)
+		SIPROUND;
 	v0 ^= b;
 	v2 ^= 0xff;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
-	SIPROUND;
+	for (int r = 0; r < d; r++)
+		SIPROUND;
 	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t sl_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+	return siphash_cd(key, data, len, 2, 4);
+}
+
+uint64_t sl_siphash13(const uint8_t key[16], const void *data, size_t len)
+{
+	return siphash_cd(key, data, len, 1, 3);
 }
