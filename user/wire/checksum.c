@@ -9,6 +9,7 @@
  * field values): each call adds its folded, swapped 16-bit sum to it.
  */
 #include "wire/checksum.h"
+#include "wire/csum_avx2.h"
 #include <string.h>
 
 /*
@@ -121,6 +122,8 @@ uint64_t sl_csum_copy(uint64_t acc, void *dst, const void *src, size_t len)
 	 * then summed from the copy, which is in the L1 cache by then. Summing while copying
 	 * word by word was measured: more instructions than this for every length above 64. */
 	memcpy(dst, src, len);
+	if (len >= SL_CSUM_LONG_MIN) /* a full segment: the vector sum where the CPU has one */
+		return sl_csum_add_wide(acc, dst, len);
 	return acc + to_be_value(native_sum16(dst, len, 0));
 }
 
