@@ -159,6 +159,14 @@ bool cli_addr_is_v4(const uint8_t a[16])
 	return !memcmp(a, pfx, sizeof(pfx));
 }
 
+bool cli_unicast_gw(const uint8_t a[16])
+{
+	static const uint8_t zero[15];
+	if (cli_addr_is_v4(a))
+		return a[12] != 0 && a[12] != 127 && a[12] < 224;
+	return a[0] != 0xff && (memcmp(a, zero, 15) || (a[15] != 0 && a[15] != 1));
+}
+
 int cli_parse_prefix(const char *s, uint8_t out[16], int *plen)
 {
 	char buf[INET6_ADDRSTRLEN + 1];

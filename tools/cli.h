@@ -83,6 +83,9 @@ int cli_parse_u32(const char *s, uint32_t max, uint32_t *out);
 /* IPv4-mapped addresses print as a dotted quad, others as IPv6 text. */
 void cli_addr_str(const uint8_t a[16], char *buf, size_t len);
 bool cli_addr_is_v4(const uint8_t a[16]);
+/* A gateway must be a unicast host (RFC 1122 §3.3.1.1, RFC 4291 §2.7): not 0/8, 127/8,
+ * multicast or class E (the limited broadcast among them); not ::, ::1 or ff00::/8. */
+bool cli_unicast_gw(const uint8_t a[16]);
 
 /* 0 when we may use XDP and BPF (euid 0, or CAP_NET_ADMIN + CAP_BPF + CAP_SYS_ADMIN);
  * otherwise prints "must run as root ..." and returns -EPERM. */

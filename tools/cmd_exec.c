@@ -139,6 +139,8 @@ int cmd_exec(int argc, char **argv)
 		uint8_t g[16];
 		if (cli_parse_addr(gw_v[i], g) < 0)
 			return cli_usage_err("exec", "malformed gateway address: %s", gw_v[i]);
+		if (!cli_unicast_gw(g))
+			return cli_usage_err("exec", "not a unicast gateway address: %s", gw_v[i]);
 		snprintf(gws + strlen(gws), sizeof(gws) - strlen(gws), "%s%s", i ? "," : "", gw_v[i]);
 	}
 	char preload[PATH_MAX];

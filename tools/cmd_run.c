@@ -81,7 +81,7 @@ void cmd_run_usage(FILE *f)
 	    "already holds is refused.\n"
 	    "\n"
 	    "  --addr ADDR/LEN   an address of the stack (IPv4 or IPv6) and its on-link prefix\n"
-	    "                    length; repeat for more (up to 8 of each family; at least one)\n"
+	    "                    length; repeat for more (up to 8 in all; at least one)\n"
 	    "  --gw ADDR         default gateway for destinations off the prefixes; once per\n"
 	    "                    family (an IPv6 gateway may be link-local, fe80::1)\n"
 	    "  --shared          use the kernel's addresses of DEV (no --addr, no --gw)\n"
@@ -601,14 +601,14 @@ int cmd_run(int argc, char **argv)
 	unsigned nv4 = 0, nv6 = 0;
 	for (int i = 0; i < n_addr; i++) {
 		int plen;
+		if (cfg.n_addrs == SL_MAX_ADDRS) /* before the slot is written: the array holds 8 */
+			return cli_usage_err("run", "at most %d addresses in all", SL_MAX_ADDRS);
 		struct sl_addr_cfg *ac = &cfg.addrs[cfg.n_addrs];
 		if (cli_parse_prefix(addr_v[i], ac->addr.b, &plen) < 0)
 			return cli_usage_err("run", "malformed address/prefix (want A.B.C.D/LEN or "
 						    "X:Y::Z/LEN): %s",
 					     addr_v[i]);
 		bool v4 = cli_addr_is_v4(ac->addr.b);
-		if ((v4 ? nv4 : nv6) == SL_MAX_ADDRS)
-			return cli_usage_err("run", "at most %d addresses per family", SL_MAX_ADDRS);
 		if (!v4 && (ac->addr.b[0] == 0xff || sl_ip_is_zero(&ac->addr)))
 			return cli_usage_err("run", "not a unicast IPv6 address: %s", addr_v[i]);
 		for (unsigned k = 0; k < cfg.n_addrs; k++)
@@ -618,12 +618,12 @@ int cmd_run(int argc, char **argv)
 		cfg.n_addrs++;
 		v4 ? nv4++ : nv6++;
 	}
-	if (cfg.n_addrs > SL_MAX_ADDRS)
-		return cli_usage_err("run", "at most %d addresses in all", SL_MAX_ADDRS);
 	for (int i = 0; i < n_gw; i++) {
 		sl_ip g;
-		if (cli_parse_addr(gw_v[i], g.b) < 0 || g.b[0] == 0xff)
+		if (cli_parse_addr(gw_v[i], g.b) < 0)
 			return cli_usage_err("run", "malformed gateway address: %s", gw_v[i]);
+		if (!cli_unicast_gw(g.b))
+			return cli_usage_err("run", "not a unicast gateway address: %s", gw_v[i]);
 		sl_ip *slot = cli_addr_is_v4(g.b) ? &cfg.gateway : &cfg.gateway6;
 		if (!sl_ip_is_zero(slot))
 			return cli_usage_err("run", "one --gw per family: %s", gw_v[i]);

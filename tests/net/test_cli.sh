@@ -32,6 +32,18 @@ expect 1 "gate not attached to $IF_SL" -- S stats "$IF_SL"
 expect 2 "" -- S run "$IF_SL" --addr 10.1.2.300/24
 expect 2 "" -- S run "$IF_SL" --addr 10.1.2.3
 expect 2 "" -- S run "$IF_SL"
+# The ninth address, of either family, is refused before it is stored (the array holds 8: a
+# ninth IPv6 one after eight IPv4 ones was written past it and reported as a duplicate).
+eight=()
+for i in 1 2 3 4 5 6 7 8; do eight+=(--addr "10.1.$i.3/24"); done
+expect 2 "at most 8 addresses in all" -- S run "$IF_SL" "${eight[@]}" --addr fd00::9/64
+expect 2 "at most 8 addresses in all" -- S run "$IF_SL" "${eight[@]}" --addr 10.1.9.3/24
+# A gateway is a unicast host (RFC 1122 §3.3.1.1): these ran before, routing through them.
+for gw in 224.0.0.1 255.255.255.255 127.0.0.1 0.1.2.3 ff02::1 :: ::1; do
+	expect 2 "not a unicast gateway address: $gw" -- S run "$IF_SL" --addr 10.1.2.3/24 --gw "$gw"
+	expect 2 "not a unicast gateway address: $gw" -- S exec "$IF_SL" --addr 10.1.2.3/24 \
+		--gw "$gw" -- true
+done
 for bad in "--max-conns 0" "--max-conns 16777217" "--backlog 0" "--msl 0" "--msl -1" "--msl 1s"; do
 	# shellcheck disable=SC2086 # the option and its value are two words
 	expect 2 "${bad%% *} wants" -- S run "$IF_SL" --addr 10.1.2.3/24 $bad

@@ -278,6 +278,11 @@ SET(icmp_rate_huge, c->icmp_rate = 1000000001)
 SET(n_addrs_9, c->n_addrs = 9)
 SET(gateway_multicast, sl_ip_parse("ff02::1", &c->gateway))
 SET(gateway6_v4, c->gateway6 = sl_ip_v4(PN_IP_B))
+/* An IPv4 next hop must be a unicast host (RFC 1122 §3.3.1.1), as sl_ip_set_gateway says. */
+SET(gateway4_multicast, c->gateway = sl_ip_v4(0xe0000001u))
+SET(gateway4_limited_bcast, c->gateway = sl_ip_v4(0xffffffffu))
+SET(gateway4_loopback, c->gateway = sl_ip_v4(0x7f000001u))
+SET(gateway4_this_net, c->gateway = sl_ip_v4(0x00000001u))
 
 /* Accepted edges. */
 SET(ok_arp_cache_max, c->arp_cache_size = 1u << 16)
@@ -377,6 +382,10 @@ static const struct cfg_case refused[] = {
     F(n_addrs_9, "n_addrs"),
     F(gateway_multicast, "gateway"),
     F(gateway6_v4, "gateway6"),
+    F(gateway4_multicast, "gateway"),
+    F(gateway4_limited_bcast, "gateway"),
+    F(gateway4_loopback, "gateway"),
+    F(gateway4_this_net, "gateway"),
 };
 
 static const struct cfg_case accepted[] = {

@@ -107,6 +107,12 @@ int sl_stack_config_check(const struct sl_stack_config *c, uint32_t dev_mtu, cha
 	if (!sl_ip_is_zero(&c->gateway) && !sl_ip_is_v4(&c->gateway) &&
 	    sl_ip6_is_multicast(&c->gateway))
 		return refuse(why, n, "gateway is a multicast address");
+	/* A next hop is a unicast host (RFC 1122 §3.3.1.1): not in 0.0.0.0/8 (0.0.0.0 itself
+	 * means none, as for sl_ip_set_gateway), loopback, multicast or class E (the limited
+	 * broadcast among them). */
+	uint32_t g4 = sl_ip_is_v4(&c->gateway) ? sl_ip_to_v4(&c->gateway) : 0;
+	if (g4 && (g4 >> 24 == 0 || g4 >> 24 == 127 || g4 >= 0xe0000000u))
+		return refuse(why, n, "gateway is not a unicast IPv4 address");
 	if (!sl_ip_is_zero(&c->gateway6) &&
 	    (sl_ip_is_v4(&c->gateway6) || sl_ip6_is_multicast(&c->gateway6)))
 		return refuse(why, n, "gateway6 is not a unicast IPv6 address");
