@@ -1,7 +1,7 @@
 /*
  * `sluice run DEV --addr ADDR/LEN ...`: attach the gate if needed, claim ADDR with
  * an owned-address rule, open an AF_XDP socket on one queue and run the stack in
- * the foreground until SIGINT/SIGTERM or --duration. On the way out: one summary
+ * the foreground until SIGINT/SIGTERM/SIGHUP or --duration. On the way out: one summary
  * line, the rule removed, the socket taken out of the XSKMAP, every frame counted.
  * It also stops, with exit status 1 and the same accounting, when DEV disappears (deleted or
  * moved out of the namespace) or the gate is detached or replaced by another process: each
@@ -61,14 +61,14 @@ void cmd_run_usage(FILE *f)
 	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack] [--no-tx-csum]\n"
 	    "                  [--no-timestamps] [--syncookies 0|1|2] [--frames N]\n"
 	    "                  [--tx-reserve N] [--max-conns N] [--backlog N] [--msl SEC]\n"
-	    "                  [--json]\n"
+	    "                  [--keepalive A:I:N] [--json]\n"
 	    "\n"
 	    "Run a sluice stack on queue Q (default 0) of DEV, owning each ADDR: it answers ARP,\n"
 	    "Neighbor Discovery and ICMP echo for them while the kernel keeps every other flow.\n"
 	    "IPv6 addresses pass Duplicate Address Detection first (about a second): one the\n"
 	    "kernel or another host holds is refused. Attaches the gate if it is not attached,\n"
 	    "installs an owned-address rule per ADDR, and publishes counters for\n"
-	    "`sluice stats DEV`. Stops on SIGINT/SIGTERM or after --duration seconds, prints a\n"
+	    "`sluice stats DEV`. Stops on SIGINT/SIGTERM/SIGHUP or after --duration seconds, prints a\n"
 	    "one-line summary (--json: a JSON object) and removes its rule. Stops the same way,\n"
 	    "with status 1, when DEV disappears or its gate is detached by another process\n"
 	    "(checked every 250 ms); a link that goes down is waited out.\n"
@@ -103,7 +103,7 @@ void cmd_run_usage(FILE *f)
 	    "  --mode M          XDP mode when attaching: native (default, falls back to generic)\n"
 	    "                    or generic\n"
 	    "  --busy-poll       never sleep: poll the rings continuously (lowest latency, one\n"
-	    "                    CPU per queue at 100%%); default: sleep in poll(2) until traffic\n"
+	    "                    CPU per queue at 100%%); default: sleep in ppoll(2) until traffic\n"
 	    "                    or the next timer\n"
 	    "  --spin-us N       after a batch that received frames, keep polling N microseconds\n"
 	    "                    before sleeping (default 50, or 0 when the process may run on\n"

@@ -71,7 +71,7 @@ static int help(int argc, char **argv)
 	}
 	if (argc > 2)
 		return cli_usage_err(NULL, "help takes one command name");
-	if (!strcmp(argv[1], "help")) {
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return CLI_EXIT_OK;
 	}

@@ -3,7 +3,8 @@
 #define SLUICE_ERRORS_H
 
 /* Text for a negative (or positive) errno value, with sluice's meanings where they differ:
- * -EMSGSIZE "exceeds the MTU", -ENETUNREACH "no route", -ETIMEDOUT "timed out". */
+ * -EMSGSIZE "message exceeds the MTU", -ENETUNREACH "no route to destination", -ETIMEDOUT
+ * "timed out" (sluice_errors(3)). */
 const char *sl_strerror(int err);
 
 #endif

@@ -49,7 +49,8 @@ struct sl_gate; /* an open handle on an attached gate */
 int sl_gate_attach(const char *ifname, enum sl_gate_mode mode, enum sl_gate_mode *mode_out);
 /* Detach the program and remove every pin of this interface. -ENOENT if not attached. */
 int sl_gate_detach(const char *ifname);
-/* Open the pinned maps of an attached gate. -ENOENT: gate not attached (or pins not visible). */
+/* Open the maps of the gate attached to ifname (found through the interface, not the pins).
+ * -ENOENT: no gate attached. */
 int sl_gate_open(const char *ifname, struct sl_gate **out);
 void sl_gate_close(struct sl_gate *g);
 /* Is the program this handle was opened on still the one attached to its interface? 0: yes.

@@ -220,7 +220,8 @@ int sl_stat_is_drop(unsigned i);
 
 /*
  * The published stats file: a header, then n names of SL_STATS_NAME_LEN bytes,
- * then n little-endian uint64 values, updated in place by the stack after each poll.
+ * then n little-endian uint64 values, updated in place by the stack (the live counters; the
+ * device's copied in every 50 ms).
  * Path: /run/sluice/<netns-inode>/<ifname>/q<queue>.stats (sl_stats_path).
  */
 #define SL_STATS_MAGIC 0x31535453434c53ULL /* "SLCSTS1" */
@@ -235,7 +236,8 @@ struct sl_stats_file {
 	char mode[16]; /* "native" or "generic" */
 	char addr[48]; /* the stack's address as text */
 	uint64_t frames_total;
-	uint64_t frames_free; /* frames currently in sluice's own free list */
+	uint64_t frames_free; /* frames neither held by the stack nor queued to send: the free list
+			      * and the frames the kernel holds to receive into */
 			      /* char names[n][SL_STATS_NAME_LEN]; uint64_t values[n]; */
 };
 
