@@ -224,8 +224,13 @@ int cli_rule_add_or_adopt(struct sl_gate *g, struct sl_rule *r)
 	int err = sl_gate_rule_add(g, r);
 	if (err != -EEXIST)
 		return err;
-	struct sl_rule rules[256];
-	int n = sl_gate_rule_list(g, rules, 256);
+	/* Every rule the gate can hold (ids 1..4095), not a first page of them: the leftover
+	 * rule to adopt may be any of them. */
+	enum { MAX_RULES = 4095 };
+	struct sl_rule *rules = calloc(MAX_RULES, sizeof(*rules));
+	if (!rules)
+		return -ENOMEM;
+	int n = sl_gate_rule_list(g, rules, MAX_RULES);
 	for (int i = 0; i < n; i++) {
 		const struct sl_rule *o = &rules[i];
 		bool same = o->kind == r->kind && !memcmp(o->addr, r->addr, 16) &&
@@ -233,9 +238,11 @@ int cli_rule_add_or_adopt(struct sl_gate *g, struct sl_rule *r)
 			     (o->proto == r->proto && o->port == r->port && o->has_addr == r->has_addr));
 		if (same) {
 			r->id = o->id;
+			free(rules);
 			return 0;
 		}
 	}
+	free(rules);
 	return -EEXIST;
 }
 

@@ -82,6 +82,16 @@ assert sum(g[k] for k in ('redirected','passed','no_socket','redirect_failed','p
 " || fail "stats --json: rx is not the sum of the verdicts"
 ok "flows: add, duplicate refused, list --json, del; stats --json consistent"
 
+# A run adopts the rule a killed run left for its address wherever it is in the gate's list:
+# with 260 other rules before it (ids 1..260, the leftover 261) the run used to look at the
+# first 256 only and stop with "flow already exists".
+expect 0 "" -- S flow del "$IF_SL" 1
+expect 0 "" -- S flow del "$IF_SL" 3
+for p in $(seq 2000 2259); do
+	S flow add "$IF_SL" proto udp port "$p" >/dev/null || fail "flow add udp port $p"
+done
+expect 0 "added flow 261" -- S flow add "$IF_SL" addr "$STACK_IP"
+
 # --pcap writes a capture a real tool reads: tcpdump sees our ARP announcement and the
 # peer's ping with its reply.
 start_sluice --pcap "$TMP/run.pcap" --json
