@@ -63,6 +63,8 @@
 	X(udp_bad_csum, 1, "UDP checksum wrong")                                                   \
 	X(udp_no_port, 1, "UDP to a port nobody listens on (answered port-unreachable)")           \
 	X(udp_rcvbuf_full, 1, "UDP datagram dropped: socket receive queue full")                   \
+	X(udp_no_socket, 1, "UDP datagram no socket of its port takes (another address, another peer)") \
+	X(udp_rcv_after_shutdown, 1, "UDP datagram for a socket shut down for reading: discarded") \
 	X(tcp_rx, 0, "TCP segments accepted")                                                      \
 	X(tcp_tx, 0, "TCP segments sent")                                                          \
 	X(tcp_short, 1, "TCP segment shorter than its header")                                     \

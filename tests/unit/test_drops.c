@@ -1,0 +1,172 @@
+/*
+ * Every drop is counted (shared/DESIGN.md): discard paths that used to lose a packet, a
+ * segment or a datagram without a counter, each driven through the public API and the wire
+ * and judged by the counter its RFC reason names. IPv6 and Neighbor Discovery ones are in
+ * test_drops6.c.
+ *
+ *   socket layer (include/sluice/socket.h), stack A's datagram sockets fed by stack B over
+ *   an in-memory pipe (tests/unit/pipenet.h):
+ *     - a datagram beyond SO_RCVBUF is dropped, as Linux drops it: udp_rcvbuf_full;
+ *     - one that no socket of its port takes (a connected socket, another source port):
+ *       udp_no_socket;
+ *     - one for a socket shut down for reading: udp_rcv_after_shutdown.
+ *
+ * Run: make -j1 build/tests/test_drops build/san/tests/test_drops, then either binary.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include "unit/pipenet.h"
+#include "sluice/socket.h"
+
+#define SA(n, name) (sl_stack_stats((n)->a)->c[SL_STAT_##name])
+
+/* --- the socket layer's datagram queues ------------------------------------------------------ */
+
+/* B sends len bytes from its port sport to A's port dport, and both stacks run 2 ms (the
+ * first datagram waits for ARP). */
+static void b_send(struct net *n, uint16_t sport, uint16_t dport, size_t len)
+{
+	static uint8_t buf[1400];
+	assert_true(len <= sizeof buf);
+	memset(buf, 0x5a, len);
+	struct sl_udp_write_opts o = {.src_port = sport};
+	sl_ip dst = sl_ip_v4(PN_IP_A);
+	assert_int_equal(sl_udp_write(n->b, &o, &dst, dport, buf, len), 0);
+	pn_run_for(n, 2 * PN_MS);
+}
+
+static struct sockaddr_in sin4(uint32_t addr, uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	a.sin_addr.s_addr = htonl(addr);
+	return a;
+}
+
+/* A non-blocking datagram socket of A's layer bound to port (any address). */
+static int udp_socket(struct sl_sockets *ss, uint16_t port)
+{
+	int s = sl_sock_socket(ss, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	assert_true(s >= 0);
+	struct sockaddr_in a = sin4(0, port);
+	assert_int_equal(sl_sock_bind(ss, s, (struct sockaddr *)&a, sizeof a), 0);
+	return s;
+}
+
+/* Datagrams waiting on s (read and discarded); the last read's source port in *sport. */
+static unsigned drain(struct sl_sockets *ss, int s, uint16_t *sport)
+{
+	unsigned got = 0;
+	for (;;) {
+		uint8_t buf[2048];
+		struct sockaddr_in from;
+		struct iovec v = {buf, sizeof buf};
+		struct msghdr m = {
+		    .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &v, .msg_iovlen = 1};
+		ssize_t r = sl_sock_recvmsg(ss, s, &m, MSG_DONTWAIT);
+		if (r < 0) {
+			assert_int_equal(r, -EAGAIN);
+			return got;
+		}
+		if (sport)
+			*sport = ntohs(from.sin_port);
+		got++;
+	}
+}
+
+/* SO_RCVBUF bounds the bytes of datagrams a socket queues; what does not fit is dropped, as
+ * Linux drops it (UDP RcvbufErrors), and counted: udp_rcvbuf_full. */
+static void test_sock_udp_rcvbuf_full_counted(void **state)
+{
+	struct net n;
+	pn_up(&n, NULL, NULL, tu_seed(61));
+	struct sl_sockets *ss;
+	assert_int_equal(sl_sockets_new(n.a, 8, &ss), 0);
+	int s = udp_socket(ss, 9000);
+	int want = 2048; /* doubled by the layer, as Linux does */
+	assert_int_equal(sl_sock_setsockopt(ss, s, SOL_SOCKET, SO_RCVBUF, &want, sizeof want), 0);
+	int rcvbuf = 0;
+	socklen_t l = sizeof rcvbuf;
+	assert_int_equal(sl_sock_getsockopt(ss, s, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &l), 0);
+	const unsigned sent = 12, size = 1000;
+	unsigned fit = (unsigned)rcvbuf / size;
+	assert_true(fit >= 1 && fit < sent);
+	for (unsigned i = 0; i < sent; i++)
+		b_send(&n, 7000, 9000, size);
+	assert_int_equal(SA(&n, udp_rx), sent); /* all of them reached the layer */
+	assert_int_equal(drain(ss, s, NULL), fit);
+	assert_int_equal(SA(&n, udp_rcvbuf_full), sent - fit);
+	sl_sockets_free(ss);
+	pn_down(&n);
+}
+
+/* A connected datagram socket takes only what its peer sends (connect(2)); a datagram from
+ * anywhere else that no other socket of the port takes is dropped and counted:
+ * udp_no_socket. */
+static void test_sock_udp_no_socket_counted(void **state)
+{
+	struct net n;
+	pn_up(&n, NULL, NULL, tu_seed(62));
+	struct sl_sockets *ss;
+	assert_int_equal(sl_sockets_new(n.a, 8, &ss), 0);
+	int s = udp_socket(ss, 9001);
+	struct sockaddr_in peer = sin4(PN_IP_B, 7000);
+	assert_int_equal(sl_sock_connect(ss, s, (struct sockaddr *)&peer, sizeof peer), 0);
+	b_send(&n, 7000, 9001, 100); /* from the peer: taken */
+	b_send(&n, 7001, 9001, 100); /* from another port of the peer's host: no socket */
+	b_send(&n, 7001, 9001, 100);
+	assert_int_equal(SA(&n, udp_no_port), 0); /* the stack had a receiver for the port */
+	uint16_t from = 0;
+	assert_int_equal(drain(ss, s, &from), 1);
+	assert_int_equal(from, 7000);
+	assert_int_equal(SA(&n, udp_no_socket), 2);
+	sl_sockets_free(ss);
+	pn_down(&n);
+}
+
+/* After shutdown(SHUT_RD) a datagram socket reads end of file; a datagram arriving then is
+ * discarded, and counted: udp_rcv_after_shutdown. */
+static void test_sock_udp_after_shut_rd_counted(void **state)
+{
+	struct net n;
+	pn_up(&n, NULL, NULL, tu_seed(63));
+	struct sl_sockets *ss;
+	assert_int_equal(sl_sockets_new(n.a, 8, &ss), 0);
+	int s = udp_socket(ss, 9002);
+	struct sockaddr_in peer = sin4(PN_IP_B, 7000);
+	assert_int_equal(sl_sock_connect(ss, s, (struct sockaddr *)&peer, sizeof peer), 0);
+	b_send(&n, 7000, 9002, 100); /* resolves ARP; read below */
+	assert_int_equal(drain(ss, s, NULL), 1);
+	assert_int_equal(sl_sock_shutdown(ss, s, SHUT_RD), 0);
+	b_send(&n, 7000, 9002, 100);
+	uint8_t buf[256];
+	struct iovec v = {buf, sizeof buf};
+	struct msghdr m = {.msg_iov = &v, .msg_iovlen = 1};
+	assert_int_equal(sl_sock_recvmsg(ss, s, &m, MSG_DONTWAIT), 0); /* end of file */
+	assert_int_equal(SA(&n, udp_rcv_after_shutdown), 1);
+	sl_sockets_free(ss);
+	pn_down(&n);
+}
+
+/* sl_stack_count_drop counts in drop counters only. */
+static void test_count_drop_only_drop_counters(void **state)
+{
+	struct net n;
+	pn_up(&n, NULL, NULL, tu_seed(64));
+	assert_int_equal(sl_stack_count_drop(n.a, SL_STAT_udp_rcvbuf_full), 0);
+	assert_int_equal(SA(&n, udp_rcvbuf_full), 1);
+	assert_int_equal(sl_stack_count_drop(n.a, SL_STAT_udp_rx), -EINVAL);
+	assert_int_equal(sl_stack_count_drop(n.a, SL_STAT_N), -EINVAL);
+	assert_int_equal(SA(&n, udp_rx), 0);
+	pn_down(&n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_sock_udp_rcvbuf_full_counted),
+	    cmocka_unit_test(test_sock_udp_no_socket_counted),
+	    cmocka_unit_test(test_sock_udp_after_shut_rd_counted),
+	    cmocka_unit_test(test_count_drop_only_drop_counters),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
