@@ -123,6 +123,7 @@
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \
 	X(icmp_echo_replies, 0, "ICMP echo replies sent")                                          \
+	X(icmp_echo_reply_unclaimed, 1, "ICMP echo reply dropped: no application receives them (sl_icmp_on_echo_reply)") \
 	X(icmp_errors_rx, 0, "ICMP error messages received")                                       \
 	X(icmp_errors_delivered, 0, "ICMP errors delivered to the socket they concern")            \
 	X(icmp_errors_unclaimed, 1, "ICMP error received that no transport claimed")               \
@@ -162,6 +163,7 @@
 	X(icmp6_short, 1, "ICMPv6 message shorter than its header")                          \
 	X(icmp6_bad_csum, 1, "ICMPv6 checksum wrong")                                        \
 	X(icmp6_echo_replies, 0, "ICMPv6 echo replies sent")                                 \
+	X(icmp6_echo_reply_unclaimed, 1, "ICMPv6 echo reply dropped: no application receives them (sl_icmp_on_echo_reply)") \
 	X(icmp6_mcast_request, 0, "ICMPv6 echo requests to a multicast group (answered)")    \
 	X(icmp6_errors_rx, 0, "ICMPv6 errors received")                                      \
 	X(icmp6_errors_delivered, 0, "ICMPv6 errors passed to UDP/TCP")                      \

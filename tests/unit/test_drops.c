@@ -9,7 +9,8 @@
  *     - a datagram beyond SO_RCVBUF is dropped, as Linux drops it: udp_rcvbuf_full;
  *     - one that no socket of its port takes (a connected socket, another source port):
  *       udp_no_socket;
- *     - one for a socket shut down for reading: udp_rcv_after_shutdown.
+ *     - one for a socket shut down for reading: udp_rcv_after_shutdown;
+ *   ICMP: an echo reply with no application taking echo replies: icmp_echo_reply_unclaimed.
  *
  * Run: make -j1 build/tests/test_drops build/san/tests/test_drops, then either binary.
  */
@@ -160,6 +161,44 @@ static void test_count_drop_only_drop_counters(void **state)
 	pn_down(&n);
 }
 
+/* --- ICMP (RFC 792, RFC 1122 §3.2.2.6) -------------------------------------------------------- */
+
+static unsigned echo_calls;
+static void on_echo(void *arg, const sl_ip *src, uint16_t id, uint16_t seq, const uint8_t *data,
+		    size_t len)
+{
+	echo_calls++;
+}
+
+/* B sends A an echo reply (id, seq, 4 data bytes) and both run 5 ms (ARP first). */
+static void b_echo_reply(struct net *n, uint16_t seq)
+{
+	uint8_t m[12] = {0 /* echo reply */, 0, 0, 0, 0x12, 0x34, (uint8_t)(seq >> 8), (uint8_t)seq,
+			 'p', 'i', 'n', 'g'};
+	sl_ip dst = sl_ip_v4(PN_IP_A);
+	assert_int_equal(sl_icmp_write(n->b, &dst, NULL, m, sizeof m), 0);
+	pn_run_for(n, 5 * PN_MS);
+}
+
+/* An echo reply is for the ICMP user that sent the request (RFC 1122 §3.2.2.6); with no
+ * application taking echo replies it is dropped, and counted: icmp_echo_reply_unclaimed.
+ * With one, it is delivered and nothing is dropped. */
+static void test_icmp_echo_reply_unclaimed_counted(void **state)
+{
+	struct net n;
+	pn_up(&n, NULL, NULL, tu_seed(65));
+	b_echo_reply(&n, 1);
+	assert_int_equal(SA(&n, icmp_rx), 1);
+	assert_int_equal(SA(&n, icmp_echo_reply_unclaimed), 1);
+	echo_calls = 0;
+	sl_icmp_on_echo_reply(n.a, on_echo, NULL);
+	b_echo_reply(&n, 2);
+	assert_int_equal(echo_calls, 1);
+	assert_int_equal(SA(&n, icmp_rx), 2);
+	assert_int_equal(SA(&n, icmp_echo_reply_unclaimed), 1);
+	pn_down(&n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +206,7 @@ int main(void)
 	    cmocka_unit_test(test_sock_udp_no_socket_counted),
 	    cmocka_unit_test(test_sock_udp_after_shut_rd_counted),
 	    cmocka_unit_test(test_count_drop_only_drop_counters),
+	    cmocka_unit_test(test_icmp_echo_reply_unclaimed_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

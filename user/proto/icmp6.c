@@ -184,9 +184,15 @@ enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		return echo_reply(st, pkt);
 	}
 	if (type == T_ECHO_REPLY) {
-		if (len >= ICMP6_HLEN && st->echo_cb)
+		/* RFC 4443 §4.2: an echo reply (8 bytes at least) goes to the process that sent
+		 * the request; without one, dropped. */
+		if (len < ICMP6_HLEN)
+			STAT_INC(st, icmp6_short);
+		else if (st->echo_cb)
 			st->echo_cb(st->echo_arg, &pkt->src, sl_get16(m + 4), sl_get16(m + 6),
 				    m + ICMP6_HLEN, len - ICMP6_HLEN);
+		else
+			STAT_INC(st, icmp6_echo_reply_unclaimed);
 		return SL_RX_RELEASE;
 	}
 	if (type < 128) {
