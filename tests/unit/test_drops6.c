@@ -5,7 +5,9 @@
  * socket-layer ones are in test_drops.c.
  *
  *   - an echo reply shorter than its 8-byte header (RFC 4443 §4.2): icmp6_short; a whole one
- *     with no application taking echo replies: icmp6_echo_reply_unclaimed.
+ *     with no application taking echo replies: icmp6_echo_reply_unclaimed;
+ *   - output the stack makes itself and cannot route: an echo reply built anew, an ICMPv6
+ *     error, a Neighbor Solicitation with no address left to send it from: ipv6_no_route.
  *
  * Run: make -j1 build/tests/test_drops6 build/san/tests/test_drops6, then either binary.
  */
@@ -47,10 +49,76 @@ static void test_icmp6_echo_reply_drops_counted(void **state)
 	p6_down();
 }
 
+/* --- output the stack refuses: no route back (RFC 4861 §5.2, no default router) ------------- */
+
+static const sl_ip OFFLINK6 = {{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5}};
+
+/* An echo request behind a destination options header (answered by a reply built anew, not
+ * in place) from a source off our prefixes, with no router configured: the reply has no
+ * route, the request goes unanswered, and that is counted: ipv6_no_route. */
+static void test_icmp6_echo_reply_no_route_counted(void **state)
+{
+	p6_up(NULL);
+	uint8_t ext[8] = {NH_ICMP6, 0, 1 /* PadN */, 4, 0, 0, 0, 0};
+	uint8_t m[64];
+	size_t len = mk_echo(m, ICMP6_ECHO_REQ, 9, 1, 8);
+	send_icmp6_ext(&OFFLINK6, &ST6, 64, NH_DST, ext, sizeof ext, m, len);
+	p6_run(5 * MS);
+	assert_int_equal(D(icmp6_rx), 1);
+	assert_int_equal(find_icmp6(0, ICMP6_ECHO_REPLY, -1), -1);
+	assert_int_equal(D(icmp6_echo_replies), 0);
+	assert_int_equal(D(ipv6_no_route), 1);
+	p6_down();
+}
+
+/* A datagram to a closed port from a source we have no route to: port unreachable cannot be
+ * sent (RFC 4443 §3.1), and the error that was not sent is counted: ipv6_no_route (as an
+ * IPv4 one is in ipv4_no_route). */
+static void test_icmp6_error_no_route_counted(void **state)
+{
+	p6_up(NULL);
+	uint8_t u[64];
+	size_t len = mk_udp6(u, &OFFLINK6, &ST6, 4000, 9, 1, 16);
+	send6(&OFFLINK6, &ST6, NH_UDP, 64, u, len);
+	p6_run(5 * MS);
+	assert_int_equal(D(udp_no_port), 1);
+	assert_int_equal(count_icmp6_errors(0), 0);
+	assert_int_equal(D(icmp6_errors_sent), 0);
+	assert_int_equal(D(ipv6_no_route), 1);
+	p6_down();
+}
+
+/* A neighbour being resolved when the only address is removed: the retries have no source
+ * to solicit from (RFC 4861 §7.2.2) and are not sent; each is counted, ipv6_no_route, and
+ * the datagram that waited is dropped in the end, arp_unresolved. */
+static void test_nd_ns_no_source_counted(void **state)
+{
+	struct sl_stack_config c;
+	p6_config(&c);
+	p6_up(&c);
+	X.auto_na = false;
+	unsigned ns0 = X.ns_seen; /* DAD's probe */
+	struct sl_udp_write_opts o = {.src_port = 4000};
+	assert_int_equal(sl_udp_write(X.st, &o, &PEER6, 9, "x", 1), 0);
+	p6_run(5 * MS);
+	assert_int_equal(X.ns_seen - ns0, 1);
+	assert_int_equal(D(nd_ns_sent), 1);
+	assert_int_equal(sl_ip_del_addr(X.st, &ST6), 0);
+	p6_run_fast(c.arp_retries * c.arp_retry_ns + SEC);
+	assert_int_equal(X.ns_seen - ns0, 1);
+	assert_int_equal(D(nd_ns_sent), 1); /* none sent after the first */
+	assert_int_equal(D(ipv6_no_route), c.arp_retries - 1);
+	assert_int_equal(D(arp_unresolved), 1);
+	p6_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_icmp6_echo_reply_drops_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_icmp6_echo_reply_no_route_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_icmp6_error_no_route_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_nd_ns_no_source_counted, p6_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -60,8 +60,10 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	h[0] = T_ECHO_REPLY;
 	sl_put16(h + 2, 0);
 	sl_ip src, nh;
-	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0)
+	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0) {
+		STAT_INC(st, ipv6_no_route); /* the request goes unanswered */
 		return SL_RX_RELEASE;
+	}
 	if (!pkt->bcast)
 		src = pkt->dst;
 	uint64_t acc = sl_csum_pseudo6(src.b, pkt->src.b, SL_IPPROTO_ICMPV6, (uint32_t)pkt->l4len);
@@ -261,8 +263,10 @@ void sl_icmp6_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8
 		return;
 	}
 	sl_ip src, nh;
-	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0)
+	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0) {
+		STAT_INC(st, ipv6_no_route); /* as sl_ipv6_output counts it */
 		return;
+	}
 	/* From the address the datagram was sent to when it is ours (§2.2). */
 	struct sl_addr6 *mine = sl_iface_find6(st, &pkt->dst);
 	if (mine && !mine->tentative)

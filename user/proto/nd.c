@@ -84,8 +84,10 @@ void sl_nd_send_ns(struct sl_stack *st, const sl_ip *target, const uint8_t *mac,
 	size_t len = 24;
 	sl_ip src = {{0}}, nh;
 	if (!dad) {
-		if (sl_iface_route6(st, target, &nh, &src) < 0)
+		if (sl_iface_route6(st, target, &nh, &src) < 0) {
+			STAT_INC(st, ipv6_no_route); /* no address to solicit from (any more) */
 			return;
+		}
 		/* §4.3: the source link-layer address, except from the unspecified address. */
 		m[24] = OPT_SLLA;
 		m[25] = 1;
@@ -93,6 +95,7 @@ void sl_nd_send_ns(struct sl_stack *st, const sl_ip *target, const uint8_t *mac,
 		len = 32;
 	}
 	sl_ip dst = mac ? *target : sl_ip6_solicited(target);
+	STAT_INC(st, nd_ns_sent);
 	send_nd(st, &src, &dst, mac, m, len);
 }
 
@@ -255,7 +258,6 @@ static void dad_timer(struct sl_timer *t, void *ctx, uint64_t now)
 		return;
 	if (a->dad_sent < DAD_TRANSMITS) {
 		a->dad_sent++;
-		STAT_INC(st, nd_ns_sent);
 		sl_nd_send_ns(st, &a->addr, NULL, true);
 		sl_timer_arm(&st->timers, &a->dad_timer, now + RETRANS_TIMER_NS);
 		return;
