@@ -172,18 +172,19 @@
 	X(icmp6_rate_limited, 1, "ICMPv6 errors not sent: rate limit")                       \
 	X(icmp6_ptb_rx, 0, "Packet Too Big received: path MTU lowered")                      \
 	X(icmp6_ptb_ignored, 1, "Packet Too Big below 1280 or malformed, ignored (RFC 8201)") \
-	X(icmp6_unhandled_type, 1, "ICMPv6 type we do not act on (MLD, ...)")                \
+	X(icmp6_unhandled_type, 1, "ICMPv6 type we do not act on (MLD, router solicitations, ...)") \
 	X(nd_rx, 0, "Neighbor Discovery messages received")                                  \
 	X(nd_bad, 1, "ND message failing RFC 4861 §7.1 validation (hop limit, code, options)") \
 	X(nd_ns_rx, 0, "Neighbor Solicitations for our addresses")                           \
 	X(nd_na_rx, 0, "Neighbor Advertisements received")                                   \
+	X(nd_na_ignored, 1, "NA that changes nothing: no entry for its target, no target address, or another without Override (RFC 4861 §7.2.5)") \
 	X(nd_ns_sent, 0, "Neighbor Solicitations sent")                                      \
 	X(nd_na_sent, 0, "Neighbor Advertisements sent")                                     \
 	X(neigh_resolve_asked, 0, "neighbour resolutions asked of the application (shared mode: of the kernel) instead of ARP or NS") \
 	X(neigh_set, 0, "neighbours set by the application (shared mode: from the kernel's table)") \
 	X(loopback, 0, "frames to our own addresses delivered to ourselves")                     \
 	X(loopback_full, 1, "frames to our own addresses dropped: the loopback queue was full")   \
-	X(nd_not_for_us, 1, "NS for a target we do not own")                                 \
+	X(nd_not_for_us, 1, "NS for a target we do not own, or own only tentatively (RFC 4862 §5.4.3)") \
 	X(nd_ra_ignored, 1, "router advertisements ignored (addresses are configured)")      \
 	X(nd_redirect_ignored, 1, "redirects ignored")                                       \
 	X(nd_dad_conflict, 1, "another node claims one of our IPv6 addresses")               \

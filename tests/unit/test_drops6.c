@@ -7,7 +7,10 @@
  *   - an echo reply shorter than its 8-byte header (RFC 4443 §4.2): icmp6_short; a whole one
  *     with no application taking echo replies: icmp6_echo_reply_unclaimed;
  *   - output the stack makes itself and cannot route: an echo reply built anew, an ICMPv6
- *     error, a Neighbor Solicitation with no address left to send it from: ipv6_no_route.
+ *     error, a Neighbor Solicitation with no address left to send it from: ipv6_no_route;
+ *   - Neighbor Discovery input ignored by rule: an NS for an address still in DAD
+ *     (nd_not_for_us), an NA that changes nothing (nd_na_ignored), a router solicitation
+ *     (icmp6_unhandled_type).
  *
  * Run: make -j1 build/tests/test_drops6 build/san/tests/test_drops6, then either binary.
  */
@@ -112,6 +115,103 @@ static void test_nd_ns_no_source_counted(void **state)
 	p6_down();
 }
 
+/* --- Neighbor Discovery input (RFC 4861, RFC 4862) ------------------------------------------ */
+
+static const sl_ip TENT6 = {{0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7}};
+
+/* An NS from a unicast source for an address still in DAD is someone resolving it: RFC 4862
+ * §5.4.3 ignores it (the address is not ours yet), no NA, no conflict; counted:
+ * nd_not_for_us. */
+static void test_nd_ns_for_tentative_counted(void **state)
+{
+	p6_up(NULL);
+	assert_int_equal(sl_ip_add_addr(X.st, &TENT6, 64), 0);
+	assert_int_equal(sl_ip_addr_state(X.st, &TENT6), -EINPROGRESS); /* in DAD */
+	sl_ip group = solicited(&TENT6);
+	send_ns(&PEER6, &group, &TENT6, X.peer->mac, 255);
+	p6_poll();
+	assert_int_equal(D(nd_rx), 1);
+	assert_int_equal(count_icmp6(0, ND_NA), 0);
+	assert_int_equal(D(nd_dad_conflict), 0);
+	assert_int_equal(D(nd_not_for_us), 1);
+	p6_run_fast(3 * SEC);
+	assert_int_equal(sl_ip_addr_state(X.st, &TENT6), 0); /* DAD passed all the same */
+	p6_down();
+}
+
+/* RFC 4861 §7.2.5: an NA for a target with no cache entry is silently discarded (it creates
+ * none), and one without a target link-layer address for an entry being resolved too;
+ * counted: nd_na_ignored. The resolution goes on: the solicited NA with an address, when it
+ * comes, completes it. */
+static void test_nd_na_no_entry_or_no_tlla_counted(void **state)
+{
+	p6_up(NULL);
+	X.auto_na = false;
+	static const uint8_t mac_b[6] = {0x02, 0xbb, 0, 0, 0, 3};
+	send_na(&PEER6_B, &ST6, NA_S | NA_O, &PEER6_B, mac_b, 255); /* nobody asked */
+	p6_poll();
+	assert_int_equal(D(nd_na_rx), 1);
+	assert_int_equal(D(nd_na_ignored), 1);
+	struct sl_udp_write_opts o = {.src_port = 4000};
+	assert_int_equal(sl_udp_write(X.st, &o, &PEER6, 9, "x", 1), 0); /* PEER6 INCOMPLETE */
+	p6_poll();
+	send_na(&PEER6, &ST6, NA_S | NA_O, &PEER6, NULL, 255); /* no TLLA */
+	p6_poll();
+	assert_int_equal(D(nd_na_ignored), 2);
+	assert_int_equal(count_non_nd(0), 0); /* the datagram still waits */
+	send_na(&PEER6, &ST6, NA_S | NA_O, &PEER6, X.peer->mac, 255);
+	p6_poll();
+	assert_int_equal(count_non_nd(0), 1);
+	assert_int_equal(D(nd_na_ignored), 2);
+	p6_down();
+}
+
+/* RFC 4861 §7.2.5: an NA with Override clear and another link-layer address turns a
+ * REACHABLE entry STALE (processed, not a drop); for an entry in any other state it is
+ * ignored and must not update the cache: counted, nd_na_ignored. */
+static void test_nd_na_no_override_ignored_counted(void **state)
+{
+	p6_up(NULL);
+	struct sl_udp_write_opts o = {.src_port = 4000};
+	assert_int_equal(sl_udp_write(X.st, &o, &PEER6, 9, "x", 1), 0);
+	p6_run(5 * MS); /* resolved by the peer's solicited NA: REACHABLE */
+	assert_int_equal(count_non_nd(0), 1);
+	static const uint8_t other[6] = {0x02, 0xcc, 0, 0, 0, 2};
+	send_na(&PEER6, &ST6, 0, &PEER6, other, 255); /* REACHABLE → STALE */
+	p6_poll();
+	assert_int_equal(D(nd_na_ignored), 0);
+	send_na(&PEER6, &ST6, 0, &PEER6, other, 255); /* STALE: ignored */
+	p6_poll();
+	assert_int_equal(D(nd_na_rx), 3);
+	assert_int_equal(D(nd_na_ignored), 1);
+	/* The cache kept the peer's address: the next datagram goes to it. */
+	p6_clear();
+	assert_int_equal(sl_udp_write(X.st, &o, &PEER6, 9, "y", 1), 0);
+	p6_run(5 * MS);
+	int i = -1;
+	for (unsigned k = 0; k < X.ncap; k++)
+		if (cap6(k).proto == NH_UDP)
+			i = (int)k;
+	assert_true(i >= 0);
+	assert_memory_equal(X.cap[i].b, X.peer->mac, 6);
+	p6_down();
+}
+
+/* RFC 4861 §6.2.6: a host silently discards router solicitations; counted:
+ * icmp6_unhandled_type. */
+static void test_nd_rs_counted(void **state)
+{
+	p6_up(NULL);
+	uint8_t m[8] = {ND_RS, 0};
+	send_icmp6(&PEER6_LL, &ALL_NODES, 255, m, sizeof m);
+	p6_poll();
+	assert_int_equal(D(nd_rx), 1);
+	assert_int_equal(D(nd_bad), 0);
+	assert_int_equal(D(icmp6_unhandled_type), 1);
+	assert_int_equal(X.ncap, 0);
+	p6_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -119,6 +219,10 @@ int main(void)
 	    cmocka_unit_test_teardown(test_icmp6_echo_reply_no_route_counted, p6_teardown),
 	    cmocka_unit_test_teardown(test_icmp6_error_no_route_counted, p6_teardown),
 	    cmocka_unit_test_teardown(test_nd_ns_no_source_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_nd_ns_for_tentative_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_nd_na_no_entry_or_no_tlla_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_nd_na_no_override_ignored_counted, p6_teardown),
+	    cmocka_unit_test_teardown(test_nd_rs_counted, p6_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
