@@ -71,14 +71,14 @@
 	X(tcp_bad_off, 1, "TCP data offset below 20 or beyond the segment")                        \
 	X(tcp_bad_csum, 1, "TCP checksum wrong")                                                   \
 	X(tcp_bad_opts, 1, "TCP options malformed (length past the header, bad length)")           \
-	X(tcp_bad_flags, 1, "TCP segment with no flags, or SYN with FIN/RST")                      \
+	X(tcp_bad_flags, 1, "TCP segment with no flags, SYN with FIN/RST, or without the SYN/ACK its state needs") \
 	X(tcp_no_conn, 1, "TCP segment for no connection (answered with RST unless RST)")          \
 	X(tcp_backlog_full, 0, "SYN backlog full: the oldest half-open connection was dropped")    \
 	X(tcp_tw_recycled, 0, "connection table full: the oldest TIME-WAIT connection recycled")   \
 	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                      \
 	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")         \
 	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                  \
-	X(tcp_rst_out_of_window, 1, "RST outside the window ignored (RFC 5961 §3)")                \
+	X(tcp_rst_out_of_window, 1, "RST ignored: outside the window (RFC 5961 §3), in TIME-WAIT, or in SYN-SENT without an ACK") \
 	X(tcp_challenge_acks, 0, "challenge ACKs sent (RFC 5961)")                                 \
 	X(tcp_challenge_limited, 1, "challenge ACK not sent: rate limit")                          \
 	X(tcp_ooo_dropped, 1, "out-of-order data dropped: out-of-order ranges full")               \

@@ -11,12 +11,17 @@
  *       udp_no_socket;
  *     - one for a socket shut down for reading: udp_rcv_after_shutdown;
  *   ICMP: an echo reply with no application taking echo replies: icmp_echo_reply_unclaimed.
+ *   TCP (RFC 9293 §3.10.7), against a scripted peer (tests/unit/fakepeer.h):
+ *     - SYN-SENT: a RST without an ACK (tcp_rst_out_of_window), a segment with neither SYN
+ *       nor RST (tcp_bad_flags);
+ *     - SYN-RECEIVED: an ACK that does not acknowledge our SYN, answered with a reset
+ *       (tcp_bad_ack).
  *
  * Run: make -j1 build/tests/test_drops build/san/tests/test_drops, then either binary.
  */
 #include <errno.h>
 #include <netinet/in.h>
-#include "unit/pipenet.h"
+#include "unit/fakepeer.h"
 #include "sluice/socket.h"
 
 #define SA(n, name) (sl_stack_stats((n)->a)->c[SL_STAT_##name])
@@ -199,6 +204,84 @@ static void test_icmp_echo_reply_unclaimed_counted(void **state)
 	pn_down(&n);
 }
 
+/* --- TCP (RFC 9293 §3.10.7) ------------------------------------------------------------------- */
+
+/* The stack connects to the peer's port pport; its SYN is checked and c set up from it. */
+static void active_syn(struct pc *c, uint16_t pport)
+{
+	sl_ip dst = sl_ip_v4(PEER_IP);
+	struct sl_tcp_flow *f;
+	assert_int_equal(sl_tcp_connect(T.st, &dst, pport, NULL, &app_cbs, &A, &f), 0);
+	tp_poll();
+	struct seg *syn = expect(F_SYN);
+	pc_init(c, syn->sport, pport);
+	c->f = f;
+	c->irs = syn->seq;
+	c->rcv_nxt = syn->seq + 1;
+	assert_state(f, "SYN-SENT");
+}
+
+/* SYN-SENT, second: "If the RST bit is set ... Otherwise (no ACK), drop the segment and
+ * return" (RFC 9293 §3.10.7.3; RFC 5961 §3.2: only a RST acknowledging our SYN is
+ * acceptable). Dropped, counted tcp_rst_out_of_window, and the open goes on. */
+static void test_tcp_syn_sent_rst_without_ack_counted(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	active_syn(&c, 5000);
+	pc_tx_seq(&c, F_RST, c.iss, NULL, 0);
+	tp_poll();
+	expect_none();
+	assert_state(c.f, "SYN-SENT");
+	assert_int_equal(STAT(tcp_resets_rx), 0);
+	assert_int_equal(STAT(tcp_rst_out_of_window), 1);
+	synack(&c, 1460, -1);
+	assert_state(c.f, "ESTABLISHED");
+	tp_down();
+}
+
+/* SYN-SENT, fifth: "If neither of the SYN or RST bits is set, then drop the segment and
+ * return" — even with an acceptable ACK (RFC 9293 §3.10.7.3). Counted tcp_bad_flags. */
+static void test_tcp_syn_sent_no_syn_counted(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	active_syn(&c, 5001);
+	pc_tx_seq(&c, F_ACK, c.iss, NULL, 0); /* acknowledges our SYN, is no SYN-ACK */
+	pc_tx_seq(&c, F_ACK | F_FIN, c.iss, NULL, 0);
+	tp_poll();
+	expect_none();
+	assert_state(c.f, "SYN-SENT");
+	assert_int_equal(STAT(tcp_bad_flags), 2);
+	synack(&c, 1460, -1);
+	assert_state(c.f, "ESTABLISHED");
+	tp_down();
+}
+
+/* SYN-RECEIVED, fifth: unless SND.UNA < SEG.ACK =< SND.NXT "the segment acknowledgment is not
+ * acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and send it" (RFC 9293 §3.10.7.4).
+ * The segment is dropped: counted tcp_bad_ack. The handshake still completes. */
+static void test_tcp_syn_received_bad_ack_counted(void **state)
+{
+	tp_up(NULL);
+	listen_on(80);
+	struct pc c;
+	pc_init(&c, 80, 40000);
+	pc_syn(&c, 1460, -1);
+	struct seg *sa = expect(F_SYN | F_ACK);
+	uint32_t iss = sa->seq;
+	c.rcv_nxt = iss; /* acknowledges nothing of ours: not our SYN */
+	pc_send(&c, F_ACK, NULL, 0);
+	struct seg *r = expect(F_RST);
+	assert_int_equal(r->seq, iss);
+	assert_int_equal(A.nacc, 0);
+	assert_int_equal(STAT(tcp_bad_ack), 1);
+	c.rcv_nxt = iss + 1;
+	pc_send(&c, F_ACK, NULL, 0);
+	assert_int_equal(A.nacc, 1);
+	tp_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +290,9 @@ int main(void)
 	    cmocka_unit_test(test_sock_udp_after_shut_rd_counted),
 	    cmocka_unit_test(test_count_drop_only_drop_counters),
 	    cmocka_unit_test(test_icmp_echo_reply_unclaimed_counted),
+	    cmocka_unit_test_teardown(test_tcp_syn_sent_rst_without_ack_counted, tp_teardown),
+	    cmocka_unit_test_teardown(test_tcp_syn_sent_no_syn_counted, tp_teardown),
+	    cmocka_unit_test_teardown(test_tcp_syn_received_bad_ack_counted, tp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

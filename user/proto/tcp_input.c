@@ -183,11 +183,18 @@ static void syn_sent_input(struct sl_tcb *t, const struct sl_ip_pkt *pkt, const 
 		if (ack_ok) {
 			STAT_INC(st, tcp_resets_rx);
 			sl_tcp_done(t, -ECONNREFUSED);
+		} else {
+			/* "Otherwise (no ACK), drop the segment": RFC 5961 §3.2 takes a RST in
+			 * SYN-SENT only when it acknowledges our SYN. */
+			STAT_INC(st, tcp_rst_out_of_window);
 		}
 		return;
 	}
-	if (!(s->flags & SL_TCP_SYN))
+	if (!(s->flags & SL_TCP_SYN)) {
+		/* Fifth: "if neither of the SYN or RST bits is set, then drop the segment". */
+		STAT_INC(st, tcp_bad_flags);
 		return;
+	}
 	apply_syn_options(t, s);
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;
@@ -644,6 +651,9 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	if (t->state == SL_TCP_SYN_RECEIVED) {
 		if (!seq_gt(s.ack, t->snd_una)) {
+			/* §3.10.7.4 fifth: an ACK that does not acknowledge our SYN is not
+			 * acceptable: answered with a reset, the segment dropped. */
+			STAT_INC(st, tcp_bad_ack);
 			sl_tcp_send_rst_for(st, pkt, s.th, s.len);
 			return SL_RX_RELEASE;
 		}
