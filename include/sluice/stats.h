@@ -83,6 +83,7 @@
 	X(tcp_challenge_limited, 1, "challenge ACK not sent: rate limit")                          \
 	X(tcp_ooo_dropped, 1, "out-of-order data dropped: out-of-order ranges full")               \
 	X(tcp_rcv_after_shutdown, 1, "data arriving after shutdown(read) discarded")               \
+	X(tcp_data_after_fin, 1, "segment text after the peer's FIN ignored (RFC 9293 §3.10.7.4)") \
 	X(tcp_retransmits, 0, "TCP segments retransmitted")                                        \
 	X(tcp_fast_retransmits, 0, "fast retransmits (three duplicate ACKs)")                      \
 	X(tcp_rto_expired, 0, "retransmission timeouts")                                           \

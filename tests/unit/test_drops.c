@@ -15,7 +15,8 @@
  *     - SYN-SENT: a RST without an ACK (tcp_rst_out_of_window), a segment with neither SYN
  *       nor RST (tcp_bad_flags);
  *     - SYN-RECEIVED: an ACK that does not acknowledge our SYN, answered with a reset
- *       (tcp_bad_ack).
+ *       (tcp_bad_ack);
+ *     - text after the peer's FIN, in CLOSE-WAIT and TIME-WAIT (tcp_data_after_fin).
  *
  * Run: make -j1 build/tests/test_drops build/san/tests/test_drops, then either binary.
  */
@@ -282,6 +283,46 @@ static void test_tcp_syn_received_bad_ack_counted(void **state)
 	tp_down();
 }
 
+/* Seventh, CLOSE-WAIT (and CLOSING, LAST-ACK, TIME-WAIT): "This should not occur since a FIN
+ * has been received from the remote side. Ignore the segment text." (RFC 9293 §3.10.7.4).
+ * Ignored, counted tcp_data_after_fin; the reader still sees end of file. */
+static void test_tcp_data_after_fin_close_wait_counted(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive_opts(&c, 80, 40000, 1460, -1);
+	tp_clear();
+	pc_send(&c, F_FIN | F_ACK, NULL, 0);
+	expect(F_ACK);
+	assert_state(c.f, "CLOSE-WAIT");
+	pc_send(&c, F_ACK, "late", 4); /* beyond the FIN: in the window, but after the end */
+	assert_state(c.f, "CLOSE-WAIT");
+	assert_int_equal(STAT(tcp_data_after_fin), 1);
+	uint8_t b[16];
+	assert_int_equal(sl_tcp_read(c.f, b, sizeof b), 0);
+	tp_down();
+}
+
+/* The same in TIME-WAIT, after the stack's active close. */
+static void test_tcp_data_after_fin_time_wait_counted(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive_opts(&c, 80, 40001, 1460, -1);
+	tp_clear();
+	sl_tcp_shutdown(c.f, SL_SHUT_WR);
+	tp_poll();
+	struct seg *fin = expect(F_FIN | F_ACK);
+	c.rcv_nxt = fin->seq + 1;
+	pc_send(&c, F_FIN | F_ACK, NULL, 0);
+	expect(F_ACK);
+	assert_state(c.f, "TIME-WAIT");
+	pc_send(&c, F_ACK, "late", 4);
+	assert_state(c.f, "TIME-WAIT");
+	assert_int_equal(STAT(tcp_data_after_fin), 1);
+	tp_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +334,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_tcp_syn_sent_rst_without_ack_counted, tp_teardown),
 	    cmocka_unit_test_teardown(test_tcp_syn_sent_no_syn_counted, tp_teardown),
 	    cmocka_unit_test_teardown(test_tcp_syn_received_bad_ack_counted, tp_teardown),
+	    cmocka_unit_test_teardown(test_tcp_data_after_fin_close_wait_counted, tp_teardown),
+	    cmocka_unit_test_teardown(test_tcp_data_after_fin_time_wait_counted, tp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

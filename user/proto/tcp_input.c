@@ -691,6 +691,11 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	bool space_freed = false;
 	process_ack(t, &s, &space_freed);
+	/* Seventh, in CLOSE-WAIT, CLOSING, LAST-ACK and TIME-WAIT (the states after the peer's
+	 * FIN): "This should not occur since a FIN has been received from the remote side.
+	 * Ignore the segment text." Counted. */
+	if (s.dlen && t->fin_rcvd)
+		STAT_INC(st, tcp_data_after_fin);
 	switch (t->state) {
 	case SL_TCP_FIN_WAIT_1:
 		if (fin_acked(t)) {
