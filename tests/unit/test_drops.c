@@ -16,7 +16,8 @@
  *       nor RST (tcp_bad_flags);
  *     - SYN-RECEIVED: an ACK that does not acknowledge our SYN, answered with a reset
  *       (tcp_bad_ack);
- *     - text after the peer's FIN, in CLOSE-WAIT and TIME-WAIT (tcp_data_after_fin).
+ *     - text after the peer's FIN, in CLOSE-WAIT and TIME-WAIT (tcp_data_after_fin);
+ *     - a FIN into a zero receive window, not taken (tcp_out_of_window).
  *
  * Run: make -j1 build/tests/test_drops build/san/tests/test_drops, then either binary.
  */
@@ -323,6 +324,38 @@ static void test_tcp_data_after_fin_time_wait_counted(void **state)
 	tp_down();
 }
 
+/* A zero receive window takes no segment text and no FIN, only the ACK (RFC 9293 §3.10.7.4:
+ * "special allowance should be made to accept valid ACKs, URGs, and RSTs"). A bare FIN at
+ * RCV.NXT is answered with the zero window and not taken: counted tcp_out_of_window, as data
+ * there is. */
+static void test_tcp_fin_into_zero_window_counted(void **state)
+{
+	struct sl_stack_config cfg = test_cfg();
+	cfg.tcp_rcvbuf = 4096;
+	tp_up(&cfg);
+	struct pc c;
+	open_passive_opts(&c, 80, 40002, 1460, -1);
+	tp_clear();
+	static uint8_t d[4096];
+	uint32_t base = c.snd_nxt;
+	pc_tx_seq(&c, F_ACK, base, d, 1460);
+	pc_tx_seq(&c, F_ACK, base + 1460, d, 1460);
+	pc_tx_seq(&c, F_ACK, base + 2920, d, 1176);
+	tp_poll();
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, base + 4096);
+	assert_int_equal(a->win, 0);
+	assert_int_equal(STAT(tcp_out_of_window), 0);
+	pc_tx_seq(&c, F_FIN | F_ACK, base + 4096, NULL, 0);
+	tp_poll();
+	a = expect(F_ACK);
+	assert_int_equal(a->ack, base + 4096); /* the FIN not acknowledged */
+	assert_int_equal(a->win, 0);
+	assert_state(c.f, "ESTABLISHED");
+	assert_int_equal(STAT(tcp_out_of_window), 1);
+	tp_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +369,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_tcp_syn_received_bad_ack_counted, tp_teardown),
 	    cmocka_unit_test_teardown(test_tcp_data_after_fin_close_wait_counted, tp_teardown),
 	    cmocka_unit_test_teardown(test_tcp_data_after_fin_time_wait_counted, tp_teardown),
+	    cmocka_unit_test_teardown(test_tcp_fin_into_zero_window_counted, tp_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -555,7 +555,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		 * processed without its text. */
 		ok = s.seq == t->rcv_nxt && !(s.flags & SL_TCP_SYN);
 		if (ok) {
-			if (s.dlen)
+			if (s.dlen || (s.flags & SL_TCP_FIN)) /* its text or FIN is not taken */
 				STAT_INC(st, tcp_out_of_window);
 			s.dlen = 0;
 			s.flags &= (uint8_t)~SL_TCP_FIN;
