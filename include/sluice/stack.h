@@ -154,6 +154,11 @@ uint64_t sl_stack_poll(struct sl_stack *st, uint64_t now_ns);
  * (dev_*) are refreshed by sl_stack_poll every 50 ms, or now by sl_stack_sync_stats. */
 const struct sl_stats *sl_stack_stats(const struct sl_stack *st);
 void sl_stack_sync_stats(struct sl_stack *st);
+/* A layer above the stack that discards what the stack delivered to it (the socket layer's
+ * datagram queues, an application's own) counts it in drop counter c of sluice/stats.h
+ * (SL_STAT_udp_rcvbuf_full, ...), so that the loss shows beside the stack's own. 0, or
+ * -EINVAL when c is not a drop counter. From the stack's thread only. */
+int sl_stack_count_drop(struct sl_stack *st, unsigned c);
 /* Publish counters to a file `sluice stats` can read (struct sl_stats_file); the counters then
  * live in that mapping. */
 int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *ifname,

@@ -63,24 +63,27 @@
 	X(udp_bad_csum, 1, "UDP checksum wrong")                                                   \
 	X(udp_no_port, 1, "UDP to a port nobody listens on (answered port-unreachable)")           \
 	X(udp_rcvbuf_full, 1, "UDP datagram dropped: socket receive queue full")                   \
+	X(udp_no_socket, 1, "UDP datagram no socket of its port takes (another address, another peer)") \
+	X(udp_rcv_after_shutdown, 1, "UDP datagram for a socket shut down for reading: discarded") \
 	X(tcp_rx, 0, "TCP segments accepted")                                                      \
 	X(tcp_tx, 0, "TCP segments sent")                                                          \
 	X(tcp_short, 1, "TCP segment shorter than its header")                                     \
 	X(tcp_bad_off, 1, "TCP data offset below 20 or beyond the segment")                        \
 	X(tcp_bad_csum, 1, "TCP checksum wrong")                                                   \
 	X(tcp_bad_opts, 1, "TCP options malformed (length past the header, bad length)")           \
-	X(tcp_bad_flags, 1, "TCP segment with no flags, or SYN with FIN/RST")                      \
+	X(tcp_bad_flags, 1, "TCP segment with no flags, SYN with FIN/RST, or without the SYN/ACK its state needs") \
 	X(tcp_no_conn, 1, "TCP segment for no connection (answered with RST unless RST)")          \
 	X(tcp_backlog_full, 0, "SYN backlog full: the oldest half-open connection was dropped")    \
 	X(tcp_tw_recycled, 0, "connection table full: the oldest TIME-WAIT connection recycled")   \
 	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                      \
 	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")         \
 	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                  \
-	X(tcp_rst_out_of_window, 1, "RST outside the window ignored (RFC 5961 §3)")                \
+	X(tcp_rst_out_of_window, 1, "RST ignored: outside the window (RFC 5961 §3), in TIME-WAIT, or in SYN-SENT without an ACK") \
 	X(tcp_challenge_acks, 0, "challenge ACKs sent (RFC 5961)")                                 \
 	X(tcp_challenge_limited, 1, "challenge ACK not sent: rate limit")                          \
 	X(tcp_ooo_dropped, 1, "out-of-order data dropped: out-of-order ranges full")               \
 	X(tcp_rcv_after_shutdown, 1, "data arriving after shutdown(read) discarded")               \
+	X(tcp_data_after_fin, 1, "segment text after the peer's FIN ignored (RFC 9293 §3.10.7.4)") \
 	X(tcp_retransmits, 0, "TCP segments retransmitted")                                        \
 	X(tcp_fast_retransmits, 0, "fast retransmits (three duplicate ACKs)")                      \
 	X(tcp_rto_expired, 0, "retransmission timeouts")                                           \
@@ -121,6 +124,7 @@
 	X(icmp_short, 1, "ICMP message shorter than 8 bytes")                                      \
 	X(icmp_bad_csum, 1, "ICMP checksum wrong")                                                 \
 	X(icmp_echo_replies, 0, "ICMP echo replies sent")                                          \
+	X(icmp_echo_reply_unclaimed, 1, "ICMP echo reply dropped: no application receives them (sl_icmp_on_echo_reply)") \
 	X(icmp_errors_rx, 0, "ICMP error messages received")                                       \
 	X(icmp_errors_delivered, 0, "ICMP errors delivered to the socket they concern")            \
 	X(icmp_errors_unclaimed, 1, "ICMP error received that no transport claimed")               \
@@ -160,6 +164,7 @@
 	X(icmp6_short, 1, "ICMPv6 message shorter than its header")                          \
 	X(icmp6_bad_csum, 1, "ICMPv6 checksum wrong")                                        \
 	X(icmp6_echo_replies, 0, "ICMPv6 echo replies sent")                                 \
+	X(icmp6_echo_reply_unclaimed, 1, "ICMPv6 echo reply dropped: no application receives them (sl_icmp_on_echo_reply)") \
 	X(icmp6_mcast_request, 0, "ICMPv6 echo requests to a multicast group (answered)")    \
 	X(icmp6_errors_rx, 0, "ICMPv6 errors received")                                      \
 	X(icmp6_errors_delivered, 0, "ICMPv6 errors passed to UDP/TCP")                      \
@@ -168,18 +173,19 @@
 	X(icmp6_rate_limited, 1, "ICMPv6 errors not sent: rate limit")                       \
 	X(icmp6_ptb_rx, 0, "Packet Too Big received: path MTU lowered")                      \
 	X(icmp6_ptb_ignored, 1, "Packet Too Big below 1280 or malformed, ignored (RFC 8201)") \
-	X(icmp6_unhandled_type, 1, "ICMPv6 type we do not act on (MLD, ...)")                \
+	X(icmp6_unhandled_type, 1, "ICMPv6 type we do not act on (MLD, router solicitations, ...)") \
 	X(nd_rx, 0, "Neighbor Discovery messages received")                                  \
 	X(nd_bad, 1, "ND message failing RFC 4861 §7.1 validation (hop limit, code, options)") \
 	X(nd_ns_rx, 0, "Neighbor Solicitations for our addresses")                           \
 	X(nd_na_rx, 0, "Neighbor Advertisements received")                                   \
+	X(nd_na_ignored, 1, "NA that changes nothing: no entry for its target, no target address, or another without Override (RFC 4861 §7.2.5)") \
 	X(nd_ns_sent, 0, "Neighbor Solicitations sent")                                      \
 	X(nd_na_sent, 0, "Neighbor Advertisements sent")                                     \
 	X(neigh_resolve_asked, 0, "neighbour resolutions asked of the application (shared mode: of the kernel) instead of ARP or NS") \
 	X(neigh_set, 0, "neighbours set by the application (shared mode: from the kernel's table)") \
 	X(loopback, 0, "frames to our own addresses delivered to ourselves")                     \
 	X(loopback_full, 1, "frames to our own addresses dropped: the loopback queue was full")   \
-	X(nd_not_for_us, 1, "NS for a target we do not own")                                 \
+	X(nd_not_for_us, 1, "NS for a target we do not own, or own only tentatively (RFC 4862 §5.4.3)") \
 	X(nd_ra_ignored, 1, "router advertisements ignored (addresses are configured)")      \
 	X(nd_redirect_ignored, 1, "redirects ignored")                                       \
 	X(nd_dad_conflict, 1, "another node claims one of our IPv6 addresses")               \

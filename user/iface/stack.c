@@ -134,6 +134,14 @@ void sl_stack_sync_stats(struct sl_stack *st)
 	st->dev->ops->stats(st->dev, st->stats);
 }
 
+int sl_stack_count_drop(struct sl_stack *st, unsigned c)
+{
+	if (!sl_stat_is_drop(c))
+		return -EINVAL;
+	st->stats->c[c]++;
+	return 0;
+}
+
 /* --- the poll loop --------------------------------------------------------------------- */
 
 static enum sl_rx_result eth_input(struct sl_stack *st, struct sl_frame *f)

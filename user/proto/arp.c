@@ -216,8 +216,7 @@ static void send_request(struct sl_stack *st, struct sl_arp_entry *e, bool unica
 		return;
 	}
 	if (!sl_ip_is_v4(&e->ip)) {
-		STAT_INC(st, nd_ns_sent);
-		sl_nd_send_ns(st, &e->ip, unicast ? e->mac : NULL, false);
+		sl_nd_send_ns(st, &e->ip, unicast ? e->mac : NULL, false); /* counts nd_ns_sent */
 		return;
 	}
 	uint32_t nexthop, src, ip = sl_ip_to_v4(&e->ip);

@@ -112,10 +112,12 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		return echo_reply(st, pkt);
 	}
 	if (type == SL_ICMP_ECHO_REPLY) {
-		if (st->echo_cb) {
+		/* RFC 1122 §3.2.2.6: echo replies go to the ICMP user; without one, dropped. */
+		if (st->echo_cb)
 			st->echo_cb(st->echo_arg, &pkt->src, sl_icmp_echo_id(m), sl_icmp_echo_seq(m),
 				    m + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
-		}
+		else
+			STAT_INC(st, icmp_echo_reply_unclaimed);
 		return SL_RX_RELEASE;
 	}
 	/* Source quench is deprecated (RFC 6633) and a host ignores redirects it cannot act

@@ -60,8 +60,10 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	h[0] = T_ECHO_REPLY;
 	sl_put16(h + 2, 0);
 	sl_ip src, nh;
-	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0)
+	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0) {
+		STAT_INC(st, ipv6_no_route); /* the request goes unanswered */
 		return SL_RX_RELEASE;
+	}
 	if (!pkt->bcast)
 		src = pkt->dst;
 	uint64_t acc = sl_csum_pseudo6(src.b, pkt->src.b, SL_IPPROTO_ICMPV6, (uint32_t)pkt->l4len);
@@ -184,9 +186,15 @@ enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		return echo_reply(st, pkt);
 	}
 	if (type == T_ECHO_REPLY) {
-		if (len >= ICMP6_HLEN && st->echo_cb)
+		/* RFC 4443 §4.2: an echo reply (8 bytes at least) goes to the process that sent
+		 * the request; without one, dropped. */
+		if (len < ICMP6_HLEN)
+			STAT_INC(st, icmp6_short);
+		else if (st->echo_cb)
 			st->echo_cb(st->echo_arg, &pkt->src, sl_get16(m + 4), sl_get16(m + 6),
 				    m + ICMP6_HLEN, len - ICMP6_HLEN);
+		else
+			STAT_INC(st, icmp6_echo_reply_unclaimed);
 		return SL_RX_RELEASE;
 	}
 	if (type < 128) {
@@ -255,8 +263,10 @@ void sl_icmp6_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8
 		return;
 	}
 	sl_ip src, nh;
-	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0)
+	if (sl_iface_route6(st, &pkt->src, &nh, &src) < 0) {
+		STAT_INC(st, ipv6_no_route); /* as sl_ipv6_output counts it */
 		return;
+	}
 	/* From the address the datagram was sent to when it is ours (§2.2). */
 	struct sl_addr6 *mine = sl_iface_find6(st, &pkt->dst);
 	if (mine && !mine->tentative)

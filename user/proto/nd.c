@@ -84,8 +84,10 @@ void sl_nd_send_ns(struct sl_stack *st, const sl_ip *target, const uint8_t *mac,
 	size_t len = 24;
 	sl_ip src = {{0}}, nh;
 	if (!dad) {
-		if (sl_iface_route6(st, target, &nh, &src) < 0)
+		if (sl_iface_route6(st, target, &nh, &src) < 0) {
+			STAT_INC(st, ipv6_no_route); /* no address to solicit from (any more) */
 			return;
+		}
 		/* §4.3: the source link-layer address, except from the unspecified address. */
 		m[24] = OPT_SLLA;
 		m[25] = 1;
@@ -93,6 +95,7 @@ void sl_nd_send_ns(struct sl_stack *st, const sl_ip *target, const uint8_t *mac,
 		len = 32;
 	}
 	sl_ip dst = mac ? *target : sl_ip6_solicited(target);
+	STAT_INC(st, nd_ns_sent);
 	send_nd(st, &src, &dst, mac, m, len);
 }
 
@@ -143,9 +146,11 @@ static void ns_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 	STAT_INC(st, nd_ns_rx);
 	if (a->tentative) {
 		/* RFC 4862 §5.4.3: another node's DAD probe for the same address is a conflict;
-		 * any other solicitation of a tentative address is ignored. */
+		 * any other solicitation of a tentative address is ignored (it is not ours yet). */
 		if (from_unspec)
 			dad_failed(st, a);
+		else
+			STAT_INC(st, nd_not_for_us);
 		return;
 	}
 	if (from_unspec) {
@@ -185,18 +190,24 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 	 * Override clear and another address, a REACHABLE entry becomes STALE and nothing else
 	 * changes (I.a: its reachability is now in doubt); in any other state it is ignored. */
 	struct sl_arp_entry *e = sl_neigh_lookup(st, &target);
-	if (!e && tlla && st->cfg.neigh_share) {
-		/* The answer to another queue's stack (NAs arrive on whichever queue the NIC
-		 * hashes them to): merged into the shared table if that stack wants it. */
-		sl_neigh_share_merge(st->cfg.neigh_share, &target, tlla, st->now);
+	/* The answer to another queue's stack (NAs arrive on whichever queue the NIC hashes them
+	 * to): merged into the shared table if that stack wants it. */
+	if (!e && tlla && st->cfg.neigh_share &&
+	    sl_neigh_share_merge(st->cfg.neigh_share, &target, tlla, st->now))
+		return;
+	/* No entry: "silently discarded" (§7.2.5); no target link-layer address: nothing this
+	 * cache takes from it (§7.2.5 discards it for an entry being resolved). Counted, as the
+	 * ARP side counts arp_unsolicited. */
+	if (!e || !tlla) {
+		STAT_INC(st, nd_na_ignored);
 		return;
 	}
-	if (!e || !tlla)
-		return;
 	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
 		sl_neigh_learn(st, &target, tlla, false, (m[4] & NA_SOLICITED) != 0);
 	else if (e->state == SL_ARP_REACHABLE)
 		sl_neigh_mark_stale(st, e);
+	else
+		STAT_INC(st, nd_na_ignored); /* "ignored and MUST NOT update the cache" */
 }
 
 void sl_nd_input(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_t type)
@@ -239,7 +250,9 @@ void sl_nd_input(struct sl_stack *st, struct sl_ip_pkt *pkt, uint8_t type)
 		return;
 	}
 	default:
-		return; /* router solicitations are for routers */
+		/* RFC 4861 §6.2.6: a host silently discards router solicitations (counted). */
+		STAT_INC(st, icmp6_unhandled_type);
+		return;
 	}
 }
 
@@ -255,7 +268,6 @@ static void dad_timer(struct sl_timer *t, void *ctx, uint64_t now)
 		return;
 	if (a->dad_sent < DAD_TRANSMITS) {
 		a->dad_sent++;
-		STAT_INC(st, nd_ns_sent);
 		sl_nd_send_ns(st, &a->addr, NULL, true);
 		sl_timer_arm(&st->timers, &a->dad_timer, now + RETRANS_TIMER_NS);
 		return;

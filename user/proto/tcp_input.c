@@ -183,11 +183,18 @@ static void syn_sent_input(struct sl_tcb *t, const struct sl_ip_pkt *pkt, const 
 		if (ack_ok) {
 			STAT_INC(st, tcp_resets_rx);
 			sl_tcp_done(t, -ECONNREFUSED);
+		} else {
+			/* "Otherwise (no ACK), drop the segment": RFC 5961 §3.2 takes a RST in
+			 * SYN-SENT only when it acknowledges our SYN. */
+			STAT_INC(st, tcp_rst_out_of_window);
 		}
 		return;
 	}
-	if (!(s->flags & SL_TCP_SYN))
+	if (!(s->flags & SL_TCP_SYN)) {
+		/* Fifth: "if neither of the SYN or RST bits is set, then drop the segment". */
+		STAT_INC(st, tcp_bad_flags);
 		return;
+	}
 	apply_syn_options(t, s);
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;
@@ -548,7 +555,7 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		 * processed without its text. */
 		ok = s.seq == t->rcv_nxt && !(s.flags & SL_TCP_SYN);
 		if (ok) {
-			if (s.dlen)
+			if (s.dlen || (s.flags & SL_TCP_FIN)) /* its text or FIN is not taken */
 				STAT_INC(st, tcp_out_of_window);
 			s.dlen = 0;
 			s.flags &= (uint8_t)~SL_TCP_FIN;
@@ -644,6 +651,9 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	if (t->state == SL_TCP_SYN_RECEIVED) {
 		if (!seq_gt(s.ack, t->snd_una)) {
+			/* §3.10.7.4 fifth: an ACK that does not acknowledge our SYN is not
+			 * acceptable: answered with a reset, the segment dropped. */
+			STAT_INC(st, tcp_bad_ack);
 			sl_tcp_send_rst_for(st, pkt, s.th, s.len);
 			return SL_RX_RELEASE;
 		}
@@ -681,6 +691,11 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	}
 	bool space_freed = false;
 	process_ack(t, &s, &space_freed);
+	/* Seventh, in CLOSE-WAIT, CLOSING, LAST-ACK and TIME-WAIT (the states after the peer's
+	 * FIN): "This should not occur since a FIN has been received from the remote side.
+	 * Ignore the segment text." Counted. */
+	if (s.dlen && t->fin_rcvd)
+		STAT_INC(st, tcp_data_after_fin);
 	switch (t->state) {
 	case SL_TCP_FIN_WAIT_1:
 		if (fin_acked(t)) {

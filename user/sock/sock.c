@@ -1140,13 +1140,27 @@ static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 {
 	struct sl_sockets *ss = arg;
 	struct sk *k = port_best(ss, ss->udp_port[m->dst_port], &m->dst, &m->src, m->src_port);
-	if (!k || k->rd_shut)
+	/* Every datagram dropped here is counted in the stack's counters (shared/DESIGN.md). */
+	if (!k) {
+		/* Sockets of the port, none of them for this one (bound to another address or
+		 * family, connected to another peer): Linux's __udp4_lib_rcv finds no socket. */
+		sl_stack_count_drop(st, SL_STAT_udp_no_socket);
 		return;
-	if (k->rx_bytes + len > (size_t)k->rcvbuf)
-		return; /* the receive buffer is full: dropped, as Linux drops (UDP RcvbufErrors) */
+	}
+	if (k->rd_shut) {
+		sl_stack_count_drop(st, SL_STAT_udp_rcv_after_shutdown);
+		return;
+	}
+	if (k->rx_bytes + len > (size_t)k->rcvbuf) {
+		/* The receive buffer is full: dropped, as Linux drops (UDP RcvbufErrors). */
+		sl_stack_count_drop(st, SL_STAT_udp_rcvbuf_full);
+		return;
+	}
 	struct dgram *d = malloc(sizeof(*d) + len);
-	if (!d)
+	if (!d) {
+		sl_stack_count_drop(st, SL_STAT_udp_rcvbuf_full); /* as udp.c counts its own */
 		return;
+	}
 	d->next = NULL;
 	d->src = m->src;
 	d->sport = m->src_port;
