@@ -555,6 +555,48 @@ static void test_nd_na_without_tlla_ignored_for_incomplete(void **state)
 	p6_down();
 }
 
+/* §7.2.5 II: an NA without a TLLA for a known entry "MUST update" it: with the Solicited flag
+ * the entry is REACHABLE again, at the address it had (§7.2.4: the answer to a unicast NS may
+ * omit the option). A neighbour in PROBE that answers the unicast probe so stays confirmed:
+ * no further probes for the next 20 s (ReachableTime is 60 s), datagrams to its address. */
+static void test_nd_na_without_tlla_confirms_known(void **state)
+{
+	p6_up(NULL);
+	unsigned idx[64];
+	write_three(&PEER6);
+	p6_run(3 * MS);
+	assert_int_equal(find_udp(0, idx, 8), 3);
+	X.auto_na = false;
+	p6_run_fast(61 * SEC); /* STALE */
+	unsigned from = X.ncap;
+	struct sl_udp_write_opts o = {.src_port = 3000};
+	uint8_t d[8] = {0};
+	int ns = -1;
+	for (unsigned s = 0; s < 20 && ns < 0; s++) { /* DELAY, then PROBE: a unicast NS */
+		sl_udp_write(X.st, &o, &PEER6, 3001, d, sizeof d);
+		p6_run_fast(1 * SEC);
+		ns = find_ns(from, &PEER6);
+	}
+	assert_true(ns >= 0);
+	struct v6 probe = cap6((unsigned)ns);
+	assert_true(ip_eq(&probe.dst, &PEER6));
+	send_na(&PEER6, &ST6, NA_S, &PEER6, NULL, 255); /* solicited, no TLLA */
+	p6_run(3 * MS);
+	unsigned after = X.ncap;
+	for (unsigned s = 0; s < 20; s++) {
+		sl_udp_write(X.st, &o, &PEER6, 3001, d, sizeof d);
+		p6_run_fast(1 * SEC);
+	}
+	if (find_ns(after, &PEER6) >= 0)
+		dump_caps(after);
+	assert_true(find_ns(after, &PEER6) < 0);
+	unsigned n = find_udp(after, idx, 64);
+	assert_int_equal(n, 20);
+	for (unsigned k = 0; k < n; k++)
+		assert_memory_equal(cap6(idx[k]).eth, X.peer->mac, 6);
+	p6_down();
+}
+
 /* §7.1.1: an option whose length runs past the end of the message makes the NS invalid. */
 static void test_nd_ns_option_overrun_ignored(void **state)
 {
@@ -961,6 +1003,7 @@ int main(void)
 	    T6(test_nd_ns_slla_updates_existing_entry),
 	    T6(test_nd_na_o_clear_completes_incomplete),
 	    T6(test_nd_na_without_tlla_ignored_for_incomplete),
+	    T6(test_nd_na_without_tlla_confirms_known),
 	    T6(test_nd_ns_option_overrun_ignored),
 	    T6(test_nd_ns_unknown_option_ignored),
 	    T6(test_dad_ns_from_unspecified),

@@ -195,11 +195,19 @@ static void na_input(struct sl_stack *st, struct sl_ip_pkt *pkt, const uint8_t *
 	if (!e && tlla && st->cfg.neigh_share &&
 	    sl_neigh_share_merge(st->cfg.neigh_share, &target, tlla, st->now))
 		return;
-	/* No entry: "silently discarded" (§7.2.5); no target link-layer address: nothing this
-	 * cache takes from it (§7.2.5 discards it for an entry being resolved). Counted, as the
-	 * ARP side counts arp_unsolicited. */
-	if (!e || !tlla) {
+	/* No entry: "silently discarded" (§7.2.5), counted as the ARP side counts
+	 * arp_unsolicited; nor does an entry being resolved take an NA without a target
+	 * link-layer address (§7.2.5: SHOULD be discarded on a link with addresses). */
+	if (!e || (!tlla && e->state == SL_ARP_INCOMPLETE)) {
 		STAT_INC(st, nd_na_ignored);
+		return;
+	}
+	/* §7.2.5 II: for a known entry, no option means the address it has. A solicited one
+	 * confirms it (REACHABLE: the answer to a unicast NUD probe, which may omit the option,
+	 * §7.2.4); an unsolicited one changes nothing. */
+	if (!tlla) {
+		if (m[4] & NA_SOLICITED)
+			sl_neigh_learn(st, &target, e->mac, false, true);
 		return;
 	}
 	if (e->state == SL_ARP_INCOMPLETE || (m[4] & NA_OVERRIDE) || !memcmp(e->mac, tlla, 6))
