@@ -178,7 +178,7 @@
 	X(nd_bad, 1, "ND message failing RFC 4861 §7.1 validation (hop limit, code, options)") \
 	X(nd_ns_rx, 0, "Neighbor Solicitations for our addresses")                           \
 	X(nd_na_rx, 0, "Neighbor Advertisements received")                                   \
-	X(nd_na_ignored, 1, "NA that changes nothing: no entry for its target, no target address, or another without Override (RFC 4861 §7.2.5)") \
+	X(nd_na_ignored, 1, "NA that changes nothing: no entry for its target, no target address for an entry being resolved, or another address without Override (RFC 4861 §7.2.5)") \
 	X(nd_ns_sent, 0, "Neighbor Solicitations sent")                                      \
 	X(nd_na_sent, 0, "Neighbor Advertisements sent")                                     \
 	X(neigh_resolve_asked, 0, "neighbour resolutions asked of the application (shared mode: of the kernel) instead of ARP or NS") \
