@@ -4167,6 +4167,25 @@ static void tcp_shutdown_listener(void)
 	EQ(err, ECONNREFUSED);
 }
 
+/* send(2): on a connected stream socket the address given to sendto is ignored; on an
+ * unconnected one sendto is EPIPE (no implicit connect without MSG_FASTOPEN). */
+static void tcp_sendto_connected(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage other = with_port(&peer4, PORT_NONE);
+	EQ(sendto(s, "to", 2, 0, (struct sockaddr *)&other, alen(&other)), 2);
+	char b[4] = {0};
+	EQ(read_n(s, b, 2), 2);
+	TRUE(!memcmp(b, "to", 2), "echo differs: '%s'", b);
+	int u = tsock(AF_INET, SOCK_STREAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage echo = with_port(&peer4, PORT_ECHO);
+	ERR(sendto(u, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&echo, alen(&echo)), EPIPE);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -4337,6 +4356,7 @@ static const struct check checks[] = {
 	ONE(sock_addrlen_truncation_accept)
 	ONE(sock_types_accepted)
 	ONE(tcp_shutdown_listener)
+	ONE(tcp_sendto_connected)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

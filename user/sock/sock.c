@@ -1348,7 +1348,9 @@ ssize_t sl_sock_sendmsg(struct sl_sockets *ss, int s, const struct msghdr *m, in
 	}
 	if (k->state == SK_LISTEN)
 		return epipe(flags);
-	if (m->msg_name && m->msg_namelen && k->state != SK_CONNECTED)
+	/* tcp_sendmsg ignores the address (send(2): "dest_addr and addrlen are ignored"), so an
+	 * unconnected socket's sendto is EPIPE as its send is; only MSG_FASTOPEN would use it. */
+	if ((flags & MSG_FASTOPEN) && k->state != SK_CONNECTED)
 		return -EOPNOTSUPP; /* no TCP Fast Open */
 	return tcp_send(ss, k, m, flags, lazy);
 }
