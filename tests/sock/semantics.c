@@ -4186,6 +4186,35 @@ static void tcp_sendto_connected(void)
 	ERR(sendto(u, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&echo, alen(&echo)), EPIPE);
 }
 
+/* tcp(7): MSG_TRUNC on a stream socket discards the bytes instead of copying them. */
+static void tcp_recv_trunc(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	unsigned char b[900];
+	memset(b, 0xee, sizeof b);
+	EQ(recv(s, b, 100, MSG_TRUNC), 100);
+	TRUE(b[0] == 0xee && b[99] == 0xee, "MSG_TRUNC copied bytes into the buffer");
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 900);
+	EQ(read_n(s, b, 900), 900);
+	TRUE(is_sendn_pattern(b, 900, 100), "the bytes after the discarded ones differ");
+}
+
+/* recv(2) MSG_OOB with no urgent data pending: EINVAL (tcp(7), Linux tcp_recv_urg). */
+static void tcp_oob_none(void)
+{
+	int s = echo_with_data(3);
+	if (s < 0)
+		return;
+	char b[4];
+	ERR(recv(s, b, 1, MSG_OOB), EINVAL);
+	EQ(read(s, b, 3), 3); /* the in-band data is untouched */
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -4357,6 +4386,8 @@ static const struct check checks[] = {
 	ONE(sock_types_accepted)
 	ONE(tcp_shutdown_listener)
 	ONE(tcp_sendto_connected)
+	ONE(tcp_recv_trunc)
+	ONE(tcp_oob_none)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

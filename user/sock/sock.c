@@ -1033,7 +1033,11 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 			}
 			part.msg_iov = iov;
 			part.msg_iovlen = ni;
-			size_t c = copy_out(&part, v, (size_t)n);
+			size_t c;
+			if (flags & MSG_TRUNC) /* tcp(7): the bytes are discarded, not copied */
+				c = (size_t)n < want - got ? (size_t)n : want - got;
+			else
+				c = copy_out(&part, v, (size_t)n);
 			if (!(flags & MSG_PEEK)) {
 				sl_tcp_consume(k->f, c);
 				if (lazy)
@@ -1366,6 +1370,10 @@ ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flag
 		return udp_recv(ss, k, m, flags);
 	if (k->state == SK_LISTEN)
 		return -ENOTCONN;
+	/* tcp_recv_urg: no urgent data is ever held out of band here, and with none to read
+	 * MSG_OOB is EINVAL ("Yes this is right !"). */
+	if (flags & MSG_OOB)
+		return -EINVAL;
 	m->msg_flags = 0;
 	m->msg_controllen = 0;
 	m->msg_namelen = 0; /* tcp_recvmsg names no source */
