@@ -4215,6 +4215,40 @@ static void tcp_oob_none(void)
 	EQ(read(s, b, 3), 3); /* the in-band data is untouched */
 }
 
+/* EPOLLEXCLUSIVE (epoll_ctl(2)): accepted by EPOLL_CTL_ADD with EPOLLIN, EPOLLOUT, EPOLLET,
+ * EPOLLERR, EPOLLHUP, EPOLLWAKEUP only (else EINVAL); EPOLL_CTL_MOD with it is EINVAL, and
+ * so is any EPOLL_CTL_MOD of an entry added with it. */
+static void epoll_exclusive(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 4}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ(out[0].data.u64, 4);
+	EQ_EV(out[0].events, EPOLLIN);
+	e.events = EPOLLIN;
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
+	e.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT;
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
+	e.events = EPOLLIN | EPOLLRDHUP | EPOLLEXCLUSIVE;
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
+	EQ(epoll_wait(ep, out, 2, 0), 0); /* neither was added */
+	e.events = EPOLLIN;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	e.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	e.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLEXCLUSIVE;
+	int t = tconnect(AF_INET, PORT_ECHO);
+	if (t < 0)
+		return;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, t, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -4388,6 +4422,7 @@ static const struct check checks[] = {
 	ONE(tcp_sendto_connected)
 	ONE(tcp_recv_trunc)
 	ONE(tcp_oob_none)
+	ONE(epoll_exclusive)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

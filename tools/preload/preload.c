@@ -1700,6 +1700,16 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	}
 	struct ep_item *it = ep_find(e, fd);
 	int rc = 0;
+	/* epoll_ctl(2): EPOLLEXCLUSIVE only with EPOLL_CTL_ADD and only beside EPOLLIN, EPOLLOUT,
+	 * EPOLLERR, EPOLLHUP, EPOLLWAKEUP and EPOLLET; an entry added with it cannot be modified.
+	 * Otherwise the flag changes nothing for a sluice socket. */
+	const uint32_t excl_ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
+				 EPOLLEXCLUSIVE;
+	if (ev && op != EPOLL_CTL_DEL && (ev->events & EPOLLEXCLUSIVE) &&
+	    (op == EPOLL_CTL_MOD || (ev->events & ~excl_ok))) {
+		UNLOCK();
+		return fail(-EINVAL);
+	}
 	switch (op) {
 	case EPOLL_CTL_ADD:
 		if (it) {
@@ -1734,6 +1744,10 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		}
 		if (!ev) {
 			rc = -EFAULT;
+			break;
+		}
+		if (it->ev.events & EPOLLEXCLUSIVE) {
+			rc = -EINVAL;
 			break;
 		}
 		it->ev = *ev;
