@@ -4249,6 +4249,48 @@ static void epoll_exclusive(void)
 	EQ(epoll_wait(ep, out, 2, 0), 2);
 }
 
+/* SO_RCVLOWAT (socket(7)): select, poll and epoll report a stream socket readable only when
+ * that many bytes are there; a blocking receive waits for that many (or the full request if
+ * smaller). 0 means 1. SO_SNDLOWAT is always 1 and cannot be changed (ENOPROTOOPT). */
+static void sock_rcvlowat(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
+	EQ(geti(s, SOL_SOCKET, SO_SNDLOWAT), 1);
+	ERR(seti(s, SOL_SOCKET, SO_SNDLOWAT, 10), ENOPROTOOPT);
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 0));
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 10));
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 10);
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(write(s, "12345", 5), 5);
+	EQ(wait_inq(s, 5), 5);
+	EQ(wait_fd(s, POLLIN, 0), 0);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	struct timeval tv = {0, 0};
+	EQ(select(s + 1, &r, NULL, NULL, &tv), 0);
+	EQ(write(s, "67890", 5), 5);
+	EQ(wait_inq(s, 10), 10);
+	EQ_EV(wait_fd(s, POLLIN, 0), POLLIN);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	char b[16];
+	EQ(read(s, b, sizeof b), 10);
+	/* A blocking read with 2 bytes there waits for more. (Linux wakes the reader when
+	 * SO_RCVLOWAT bytes arrived beyond those it already took, hence 4 more here.) */
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 4));
+	EQ(write(s, "ab", 2), 2);
+	EQ(wait_inq(s, 2), 2);
+	EQ(write(s, "cdef", 4), 4);
+	EQ(recv(s, b, sizeof b, 0), 6);
+	TRUE(!memcmp(b, "abcdef", 6), "read '%.6s'", b);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -4423,6 +4465,7 @@ static const struct check checks[] = {
 	ONE(tcp_recv_trunc)
 	ONE(tcp_oob_none)
 	ONE(epoll_exclusive)
+	ONE(sock_rcvlowat)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

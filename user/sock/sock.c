@@ -10,6 +10,7 @@
  */
 #include "sluice/socket.h"
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -34,6 +35,7 @@
 #define BUF_MIN_SND 4608	  /* SOCK_MIN_SNDBUF */
 #define BACKLOG_MAX 4096	  /* somaxconn */
 #define UDP_MAX 65507
+#define RCVLOWAT_MAX 3145728	  /* tcp_set_rcvlowat: tcp_rmem[2] / 2, SO_RCVBUF not set */
 
 enum sk_state { SK_FREE = 0, SK_OPEN, SK_LISTEN, SK_CONNECTING, SK_CONNECTED };
 
@@ -72,6 +74,8 @@ struct sk {
 	/* options */
 	bool reuseaddr, reuseport, keepalive, nodelay;
 	int rcvbuf, sndbuf;
+	bool rcvbuf_set; /* SO_RCVBUF given (SOCK_RCVBUF_LOCK) */
+	int rcvlowat;	 /* SO_RCVLOWAT, >= 1 */
 	struct linger linger;
 	int ka_idle, ka_intvl, ka_cnt;
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
@@ -443,6 +447,7 @@ int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
 		k->nonblock = (type & SOCK_NONBLOCK) != 0;
 		k->rcvbuf = base == SOCK_STREAM ? RCVBUF_DEFAULT_TCP : BUF_DEFAULT_UDP;
 		k->sndbuf = base == SOCK_STREAM ? SNDBUF_DEFAULT_TCP : BUF_DEFAULT_UDP;
+		k->rcvlowat = 1;
 		k->ka_idle = 7200; /* tcp_keepalive_time, _intvl, _probes */
 		k->ka_intvl = 75;
 		k->ka_cnt = 9;
@@ -801,6 +806,8 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->ka_cnt = l->ka_cnt;
 	k->rcvbuf = l->rcvbuf;
 	k->sndbuf = l->sndbuf;
+	k->rcvbuf_set = l->rcvbuf_set;
+	k->rcvlowat = l->rcvlowat;
 	memcpy(k->cc, l->cc, sizeof(k->cc));
 	if (k->cc[0])
 		sl_tcp_set_cc(f, k->cc); /* a child has its listener's algorithm (tcp_init_congestion_control) */
@@ -964,6 +971,19 @@ static size_t copy_out(const struct msghdr *m, const struct sl_iov v[2], size_t 
 	return done;
 }
 
+/* tcp_epollin_ready: n bytes unread are enough to report the socket readable when they reach
+ * SO_RCVLOWAT, or when the peer cannot send more (the receive window is down to a segment). */
+static bool lowat_met(const struct sk *k, ssize_t n)
+{
+	if (n >= k->rcvlowat)
+		return true;
+	if (n <= 0)
+		return false;
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	return ti.rcv_wnd <= ti.mss;
+}
+
 static bool tcp_readable(struct sk *k)
 {
 	if (k->state != SK_CONNECTED || k->rd_shut)
@@ -1007,6 +1027,11 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 	if (c > 0)
 		return k->was_connected ? 0 : -ENOTCONN;
 	size_t want = iov_total(m), got = 0;
+	/* sock_rcvlowat: a receive waits for SO_RCVLOWAT bytes, or what was asked if less (all
+	 * of it with MSG_WAITALL); a non-blocking one returns what is there. */
+	size_t target = (size_t)k->rcvlowat < want ? (size_t)k->rcvlowat : want;
+	if (flags & MSG_WAITALL)
+		target = want;
 	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
 	if (!lazy)
 		sl_sockets_poll(ss);
@@ -1044,7 +1069,7 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 					defer(ss); /* the window update it may owe */
 			}
 			got += c;
-			if (!(flags & MSG_WAITALL) || got >= want || (flags & MSG_PEEK))
+			if (got >= target || (flags & MSG_PEEK))
 				return (ssize_t)got;
 			continue;
 		}
@@ -1060,8 +1085,6 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 			k->err = 0;
 			return n;
 		}
-		if (got && !(flags & MSG_WAITALL))
-			return (ssize_t)got;
 		if (nb)
 			return got ? (ssize_t)got : -EAGAIN;
 		int err = block(ss, k, tcp_readable, k->rcvtimeo_ns);
@@ -1676,12 +1699,26 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			if (d < min)
 				d = min;
 			*(name == SO_RCVBUF ? &k->rcvbuf : &k->sndbuf) = (int)d;
+			if (name == SO_RCVBUF)
+				k->rcvbuf_set = true;
 			return 0;
 		}
+		case SO_RCVLOWAT:
+			/* sock_setsockopt, tcp_set_rcvlowat: negative is INT_MAX, 0 is 1, and TCP's is
+			 * at most half the receive buffer it may grow to; a lower mark may make the
+			 * socket readable now (tcp_data_ready). */
+			if (x < 0)
+				x = INT_MAX;
+			if (k->type == SOCK_STREAM) {
+				int cap = k->rcvbuf_set ? k->rcvbuf / 2 : RCVLOWAT_MAX;
+				x = x < cap ? x : cap;
+			}
+			k->rcvlowat = x ? x : 1;
+			bump(k);
+			return 0;
 		case SO_BROADCAST:
 		case SO_OOBINLINE:
 		case SO_PRIORITY:
-		case SO_RCVLOWAT:
 			return 0; /* accepted; they change nothing sluice does */
 		case SO_TYPE:
 		case SO_DOMAIN:
@@ -1790,7 +1827,8 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		case SO_BROADCAST:
 		case SO_OOBINLINE:
 		case SO_PRIORITY: x = 0; break;
-		case SO_RCVLOWAT: x = 1; break;
+		case SO_RCVLOWAT: x = k->rcvlowat; break;
+		case SO_SNDLOWAT: x = 1; break; /* socket(7): fixed at 1 (set: ENOPROTOOPT) */
 		default: return -ENOPROTOOPT;
 		}
 	} else if (level == IPPROTO_TCP && k->type != SOCK_STREAM) {
@@ -1925,7 +1963,7 @@ short sl_sock_events(struct sl_sockets *ss, int s)
 	ssize_t n = sl_tcp_peek(k->f, v);
 	bool rcv_shut = sl_tcp_eof(k->f) || k->rd_shut || k->closed;
 	bool snd_shut = k->wr_shut || k->closed;
-	if (n > 0 || rcv_shut || (n < 0 && n != -EAGAIN))
+	if (lowat_met(k, n) || rcv_shut || (n < 0 && n != -EAGAIN))
 		ev |= POLLIN | POLLRDNORM;
 	if (rcv_shut)
 		ev |= POLLRDHUP;
