@@ -3805,6 +3805,149 @@ static void v6_v6only_listener(void)
 	EQ(wait_fd(ls, POLLIN, 0), 0);
 }
 
+/* ---- descriptors: dup(2), dup2, dup3, fcntl F_DUPFD_CLOEXEC ---- */
+
+/* dup(2): the new descriptor refers to the same open socket: either may be used, the file
+ * status flags (O_NONBLOCK) are shared, the close-on-exec flag is the descriptor's own (off
+ * after dup and dup2, as asked by dup3 and F_DUPFD_CLOEXEC), and closing one leaves the
+ * socket to the others. */
+static void sock_dup(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	OK(fcntl(s, F_SETFD, FD_CLOEXEC));
+	int d = dup(s);
+	track(d);
+	TRUE(d >= 0 && d != s, "dup: %d (errno %s)", d, en(errno));
+	EQ(OK(fcntl(d, F_GETFD)) & FD_CLOEXEC, 0);
+	EQ(geti(d, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+	struct sockaddr_storage a = sockname(s), b = sockname(d);
+	SAME_ADDR(&b, &a, true);
+	EQ(write(d, "ab", 2), 2);
+	char buf[8] = {0};
+	EQ(read_n(s, buf, 2), 2);
+	TRUE(!memcmp(buf, "ab", 2), "echo differs: '%s'", buf);
+	OK(fcntl(s, F_SETFL, O_NONBLOCK)); /* one open file: its flags seen through both */
+	EQ(OK(fcntl(d, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+	ERR(read(d, buf, 1), EAGAIN);
+	OK(fcntl(d, F_SETFL, 0));
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+	int c = fcntl(s, F_DUPFD_CLOEXEC, 200);
+	track(c);
+	TRUE(c >= 200, "fcntl(F_DUPFD_CLOEXEC, 200): %d (errno %s)", c, en(errno));
+	EQ(OK(fcntl(c, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	int e = fcntl(s, F_DUPFD, 0);
+	track(e);
+	TRUE(e >= 0, "fcntl(F_DUPFD): %d (errno %s)", e, en(errno));
+	EQ(OK(fcntl(e, F_GETFD)) & FD_CLOEXEC, 0);
+	untrack(s);
+	OK(close(s)); /* the others keep the connection */
+	EQ(write(c, "cd", 2), 2);
+	EQ(read_n(e, buf, 2), 2);
+	TRUE(!memcmp(buf, "cd", 2), "echo differs: '%s'", buf);
+	untrack(e);
+	OK(close(e));
+	untrack(c);
+	OK(close(c));
+	EQ(write(d, "ef", 2), 2);
+	EQ(read_n(d, buf, 2), 2);
+	TRUE(!memcmp(buf, "ef", 2), "echo differs: '%s'", buf);
+}
+
+/* dup2 and dup3 onto a descriptor in use close it first (silently); onto the same number,
+ * dup2 does nothing and dup3 fails with EINVAL. */
+static void sock_dup2(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	EQ(dup2(s, p[0]), p[0]); /* the pipe's read end is closed, the number is the socket's */
+	EQ(OK(fcntl(p[0], F_GETFD)) & FD_CLOEXEC, 0);
+	EQ(geti(p[0], SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+	EQ(dup3(s, p[1], O_CLOEXEC), p[1]);
+	EQ(OK(fcntl(p[1], F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	EQ(dup2(s, s), s);
+	ERR(dup3(s, s, 0), EINVAL);
+	ERR(dup3(s, p[1], 0x4000 /* not O_CLOEXEC */), EINVAL);
+	EQ(write(p[0], "x", 1), 1);
+	char b[2];
+	EQ(read_n(p[1], b, 1), 1);
+	EQ(b[0], 'x');
+	/* A socket's number taken over by another descriptor: the socket is closed (when that
+	 * was its last descriptor), the number now the other's. */
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	int nul = open("/dev/null", O_RDONLY);
+	track(nul);
+	TRUE(nul >= 0, "open /dev/null: %s", en(errno));
+	EQ(dup2(nul, u), u);
+	int v;
+	socklen_t l = sizeof v;
+	ERR(getsockopt(u, SOL_SOCKET, SO_TYPE, &v, &l), ENOTSOCK);
+	EQ(read(u, b, 1), 0); /* /dev/null */
+}
+
+/* The peer sees the end of the stream only when the last descriptor is closed: data written
+ * through a duplicate after the original's close still arrives, then the FIN. */
+static void sock_dup_close_last(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	int d = dup(s);
+	track(d);
+	TRUE(d >= 0, "dup: %s", en(errno));
+	EQ(write(s, "ab", 2), 2);
+	untrack(s);
+	OK(close(s));
+	EQ(write(d, "cd", 2), 2);
+	untrack(d);
+	OK(close(d));
+	OBSERVED(port, "eof 4 %u", crc32((const unsigned char *)"abcd", 4));
+}
+
+/* epoll(7), Q1 and Q6: a socket and its duplicate are two entries of one set (two
+ * descriptors), and an entry stays while any descriptor of the socket is open, so closing
+ * the registered descriptor does not remove it when a duplicate remains. */
+static void epoll_dup(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	int d = dup(s);
+	track(d);
+	TRUE(d >= 0, "dup: %s", en(errno));
+	struct epoll_event e1 = {.events = EPOLLIN, .data.u64 = 1},
+			   e2 = {.events = EPOLLIN, .data.u64 = 2}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e1));
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, d, &e2));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, d, &e2), EEXIST);
+	EQ(epoll_wait(ep, out, 4, 0), 2);
+	TRUE((out[0].data.u64 | out[1].data.u64) == 3, "events for %llu and %llu",
+	     (unsigned long long)out[0].data.u64, (unsigned long long)out[1].data.u64);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, d, NULL));
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ(out[0].data.u64, 1);
+	untrack(s);
+	OK(close(s)); /* d still refers to the socket: s's entry stays, and reports */
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ(out[0].data.u64, 1);
+	ERR(epoll_ctl(ep, EPOLL_CTL_DEL, d, NULL), ENOENT); /* d was never the one registered */
+	char c;
+	EQ(read(d, &c, 1), 1);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	untrack(d);
+	OK(close(d)); /* the last descriptor: the entry goes with the socket */
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+}
+
 /* ---- receive flags ---- */
 
 /* MSG_WAITALL (recv(2)): the call waits for the full amount; the end of the stream ends the
@@ -3847,6 +3990,24 @@ static void tcp_peek_dontwait(void)
 	ERR(recv(s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT), EAGAIN);
 }
 
+/* tcp(7): MSG_TRUNC on a stream socket discards the bytes instead of copying them. */
+static void tcp_recv_trunc(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	unsigned char b[900];
+	memset(b, 0xee, sizeof b);
+	EQ(recv(s, b, 100, MSG_TRUNC), 100);
+	TRUE(b[0] == 0xee && b[99] == 0xee, "MSG_TRUNC copied bytes into the buffer");
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 900);
+	EQ(read_n(s, b, 900), 900);
+	TRUE(is_sendn_pattern(b, 900, 100), "the bytes after the discarded ones differ");
+}
+
 /* MSG_PEEK | MSG_TRUNC on UDP: the datagram's real length, and it stays queued. */
 static void udp_peek_trunc(void)
 {
@@ -3863,6 +4024,17 @@ static void udp_peek_trunc(void)
 	EQ(recv(u, b, sizeof b, 0), 1000);
 	TRUE(!memcmp(b, o, 1000), "datagram differs");
 	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
+/* recv(2) MSG_OOB with no urgent data pending: EINVAL (tcp(7), Linux tcp_recv_urg). */
+static void tcp_oob_none(void)
+{
+	int s = echo_with_data(3);
+	if (s < 0)
+		return;
+	char b[4];
+	ERR(recv(s, b, 1, MSG_OOB), EINVAL);
+	EQ(read(s, b, 3), 3); /* the in-band data is untouched */
 }
 
 /* ---- UDP errors ---- */
@@ -4012,7 +4184,85 @@ static void tcp_rst_poll_after_error(void)
 	EQ_EV(p.revents, POLLHUP);
 }
 
+/* ---- epoll flags ---- */
+
+/* EPOLLEXCLUSIVE (epoll_ctl(2)): accepted by EPOLL_CTL_ADD with EPOLLIN, EPOLLOUT, EPOLLET,
+ * EPOLLERR, EPOLLHUP, EPOLLWAKEUP only (else EINVAL); EPOLL_CTL_MOD with it is EINVAL, and
+ * so is any EPOLL_CTL_MOD of an entry added with it. */
+static void epoll_exclusive(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 4}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ(out[0].data.u64, 4);
+	EQ_EV(out[0].events, EPOLLIN);
+	e.events = EPOLLIN;
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
+	e.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT;
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
+	e.events = EPOLLIN | EPOLLRDHUP | EPOLLEXCLUSIVE;
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
+	EQ(epoll_wait(ep, out, 2, 0), 0); /* neither was added */
+	e.events = EPOLLIN;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	e.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	e.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLEXCLUSIVE;
+	int t = tconnect(AF_INET, PORT_ECHO);
+	if (t < 0)
+		return;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, t, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+}
+
 /* ---- socket options ---- */
+
+/* SO_RCVLOWAT (socket(7)): select, poll and epoll report a stream socket readable only when
+ * that many bytes are there; a blocking receive waits for that many (or the full request if
+ * smaller). 0 means 1. SO_SNDLOWAT is always 1 and cannot be changed (ENOPROTOOPT). */
+static void sock_rcvlowat(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
+	EQ(geti(s, SOL_SOCKET, SO_SNDLOWAT), 1);
+	ERR(seti(s, SOL_SOCKET, SO_SNDLOWAT, 10), ENOPROTOOPT);
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 0));
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 10));
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 10);
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(write(s, "12345", 5), 5);
+	EQ(wait_inq(s, 5), 5);
+	EQ(wait_fd(s, POLLIN, 0), 0);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	struct timeval tv = {0, 0};
+	EQ(select(s + 1, &r, NULL, NULL, &tv), 0);
+	EQ(write(s, "67890", 5), 5);
+	EQ(wait_inq(s, 10), 10);
+	EQ_EV(wait_fd(s, POLLIN, 0), POLLIN);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	char b[16];
+	EQ(read(s, b, sizeof b), 10);
+	/* A blocking read with 2 bytes there waits for more. (Linux wakes the reader when
+	 * SO_RCVLOWAT bytes arrived beyond those it already took, hence 4 more here.) */
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 4));
+	EQ(write(s, "ab", 2), 2);
+	EQ(wait_inq(s, 2), 2);
+	EQ(write(s, "cdef", 4), 4);
+	EQ(recv(s, b, sizeof b, 0), 6);
+	TRUE(!memcmp(b, "abcdef", 6), "read '%.6s'", b);
+}
 
 /* SO_RCVTIMEO (socket(7)): a blocking receive or accept that times out fails with EAGAIN;
  * the value reads back as set; a bad one is EINVAL (short) or EDOM (tv_usec out of range). */
@@ -4062,6 +4312,25 @@ static void sock_sndtimeo_connect(void)
 }
 
 /* ---- addresses ---- */
+
+/* send(2): on a connected stream socket the address given to sendto is ignored; on an
+ * unconnected one sendto is EPIPE (no implicit connect without MSG_FASTOPEN). */
+static void tcp_sendto_connected(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage other = with_port(&peer4, PORT_NONE);
+	EQ(sendto(s, "to", 2, 0, (struct sockaddr *)&other, alen(&other)), 2);
+	char b[4] = {0};
+	EQ(read_n(s, b, 2), 2);
+	TRUE(!memcmp(b, "to", 2), "echo differs: '%s'", b);
+	int u = tsock(AF_INET, SOCK_STREAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage echo = with_port(&peer4, PORT_ECHO);
+	ERR(sendto(u, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&echo, alen(&echo)), EPIPE);
+}
 
 /* connect(2) argument errors: a short address EINVAL, another family EAFNOSUPPORT; the socket
  * is still usable after them. Port 0 on the peer: nothing listens there (refused). */
@@ -4165,130 +4434,6 @@ static void tcp_shutdown_listener(void)
 		return;
 	track(c);
 	EQ(err, ECONNREFUSED);
-}
-
-/* send(2): on a connected stream socket the address given to sendto is ignored; on an
- * unconnected one sendto is EPIPE (no implicit connect without MSG_FASTOPEN). */
-static void tcp_sendto_connected(void)
-{
-	int s = tconnect(AF_INET, PORT_ECHO);
-	if (s < 0)
-		return;
-	struct sockaddr_storage other = with_port(&peer4, PORT_NONE);
-	EQ(sendto(s, "to", 2, 0, (struct sockaddr *)&other, alen(&other)), 2);
-	char b[4] = {0};
-	EQ(read_n(s, b, 2), 2);
-	TRUE(!memcmp(b, "to", 2), "echo differs: '%s'", b);
-	int u = tsock(AF_INET, SOCK_STREAM);
-	if (u < 0)
-		return;
-	struct sockaddr_storage echo = with_port(&peer4, PORT_ECHO);
-	ERR(sendto(u, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&echo, alen(&echo)), EPIPE);
-}
-
-/* tcp(7): MSG_TRUNC on a stream socket discards the bytes instead of copying them. */
-static void tcp_recv_trunc(void)
-{
-	int s = sendn(1000);
-	if (s < 0)
-		return;
-	EQ(wait_inq(s, 1000), 1000);
-	unsigned char b[900];
-	memset(b, 0xee, sizeof b);
-	EQ(recv(s, b, 100, MSG_TRUNC), 100);
-	TRUE(b[0] == 0xee && b[99] == 0xee, "MSG_TRUNC copied bytes into the buffer");
-	int q = -1;
-	OK(ioctl(s, FIONREAD, &q));
-	EQ(q, 900);
-	EQ(read_n(s, b, 900), 900);
-	TRUE(is_sendn_pattern(b, 900, 100), "the bytes after the discarded ones differ");
-}
-
-/* recv(2) MSG_OOB with no urgent data pending: EINVAL (tcp(7), Linux tcp_recv_urg). */
-static void tcp_oob_none(void)
-{
-	int s = echo_with_data(3);
-	if (s < 0)
-		return;
-	char b[4];
-	ERR(recv(s, b, 1, MSG_OOB), EINVAL);
-	EQ(read(s, b, 3), 3); /* the in-band data is untouched */
-}
-
-/* EPOLLEXCLUSIVE (epoll_ctl(2)): accepted by EPOLL_CTL_ADD with EPOLLIN, EPOLLOUT, EPOLLET,
- * EPOLLERR, EPOLLHUP, EPOLLWAKEUP only (else EINVAL); EPOLL_CTL_MOD with it is EINVAL, and
- * so is any EPOLL_CTL_MOD of an entry added with it. */
-static void epoll_exclusive(void)
-{
-	int s = echo_with_data(1), ep = tepoll();
-	if (s < 0 || ep < 0)
-		return;
-	struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 4}, out[2];
-	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
-	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
-	EQ(out[0].data.u64, 4);
-	EQ_EV(out[0].events, EPOLLIN);
-	e.events = EPOLLIN;
-	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
-	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
-	e.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT;
-	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
-	e.events = EPOLLIN | EPOLLRDHUP | EPOLLEXCLUSIVE;
-	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
-	EQ(epoll_wait(ep, out, 2, 0), 0); /* neither was added */
-	e.events = EPOLLIN;
-	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
-	e.events = EPOLLIN | EPOLLEXCLUSIVE;
-	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
-	EQ(epoll_wait(ep, out, 2, 0), 1);
-	e.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLEXCLUSIVE;
-	int t = tconnect(AF_INET, PORT_ECHO);
-	if (t < 0)
-		return;
-	OK(epoll_ctl(ep, EPOLL_CTL_ADD, t, &e));
-	EQ(epoll_wait(ep, out, 2, 0), 2);
-}
-
-/* SO_RCVLOWAT (socket(7)): select, poll and epoll report a stream socket readable only when
- * that many bytes are there; a blocking receive waits for that many (or the full request if
- * smaller). 0 means 1. SO_SNDLOWAT is always 1 and cannot be changed (ENOPROTOOPT). */
-static void sock_rcvlowat(void)
-{
-	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
-	if (s < 0 || ep < 0)
-		return;
-	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
-	EQ(geti(s, SOL_SOCKET, SO_SNDLOWAT), 1);
-	ERR(seti(s, SOL_SOCKET, SO_SNDLOWAT, 10), ENOPROTOOPT);
-	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 0));
-	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
-	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 10));
-	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 10);
-	struct epoll_event e = {.events = EPOLLIN}, out[2];
-	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
-	EQ(write(s, "12345", 5), 5);
-	EQ(wait_inq(s, 5), 5);
-	EQ(wait_fd(s, POLLIN, 0), 0);
-	EQ(epoll_wait(ep, out, 2, 0), 0);
-	fd_set r;
-	FD_ZERO(&r);
-	FD_SET(s, &r);
-	struct timeval tv = {0, 0};
-	EQ(select(s + 1, &r, NULL, NULL, &tv), 0);
-	EQ(write(s, "67890", 5), 5);
-	EQ(wait_inq(s, 10), 10);
-	EQ_EV(wait_fd(s, POLLIN, 0), POLLIN);
-	EQ(epoll_wait(ep, out, 2, 0), 1);
-	char b[16];
-	EQ(read(s, b, sizeof b), 10);
-	/* A blocking read with 2 bytes there waits for more. (Linux wakes the reader when
-	 * SO_RCVLOWAT bytes arrived beyond those it already took, hence 4 more here.) */
-	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 4));
-	EQ(write(s, "ab", 2), 2);
-	EQ(wait_inq(s, 2), 2);
-	EQ(write(s, "cdef", 4), 4);
-	EQ(recv(s, b, sizeof b, 0), 6);
-	TRUE(!memcmp(b, "abcdef", 6), "read '%.6s'", b);
 }
 
 /* ---- the table ---- */
@@ -4446,26 +4591,30 @@ static const struct check checks[] = {
 	ONE(udp_bind_reuseaddr)
 	ONE(udp_unconnected_errors)
 	ONE(udp_large)
+	ONE(sock_dup)
+	ONE(sock_dup2)
+	ONE(sock_dup_close_last)
+	ONE(epoll_dup)
 	ONE(tcp_waitall)
 	ONE(tcp_peek_dontwait)
+	ONE(tcp_recv_trunc)
 	ONE(udp_peek_trunc)
+	ONE(tcp_oob_none)
 	ONE(udp_refused_send)
 	ONE(udp_unconnected_no_error)
 	ONE(udp_sendto_errors)
 	ONE(udp_connected_sendto)
 	ONE(tcp_shut_wr_poll)
 	ONE(tcp_rst_poll_after_error)
+	ONE(epoll_exclusive)
+	ONE(sock_rcvlowat)
 	ONE(sock_rcvtimeo)
 	ONE(sock_sndtimeo_connect)
+	ONE(tcp_sendto_connected)
 	ONE(tcp_connect_bad_args)
 	ONE(sock_addrlen_truncation_accept)
 	ONE(sock_types_accepted)
 	ONE(tcp_shutdown_listener)
-	ONE(tcp_sendto_connected)
-	ONE(tcp_recv_trunc)
-	ONE(tcp_oob_none)
-	ONE(epoll_exclusive)
-	ONE(sock_rcvlowat)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)
