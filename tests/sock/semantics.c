@@ -4311,6 +4311,26 @@ static void sock_sndtimeo_connect(void)
 	EQ(wait_fd(s, POLLOUT, 0), 0);
 }
 
+/* socket(7) options that sluice does not act on still read back what was set: SO_BROADCAST,
+ * SO_OOBINLINE (as 1 for any non-zero), SO_PRIORITY. */
+static void sock_opt_roundtrip(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), s = tsock(AF_INET, SOCK_STREAM);
+	if (u < 0 || s < 0)
+		return;
+	EQ(geti(u, SOL_SOCKET, SO_BROADCAST), 0);
+	OK(seti(u, SOL_SOCKET, SO_BROADCAST, 1));
+	EQ(geti(u, SOL_SOCKET, SO_BROADCAST), 1);
+	OK(seti(u, SOL_SOCKET, SO_BROADCAST, 0));
+	EQ(geti(u, SOL_SOCKET, SO_BROADCAST), 0);
+	EQ(geti(s, SOL_SOCKET, SO_OOBINLINE), 0);
+	OK(seti(s, SOL_SOCKET, SO_OOBINLINE, 7));
+	EQ(geti(s, SOL_SOCKET, SO_OOBINLINE), 1);
+	EQ(geti(s, SOL_SOCKET, SO_PRIORITY), 0);
+	OK(seti(s, SOL_SOCKET, SO_PRIORITY, 6));
+	EQ(geti(s, SOL_SOCKET, SO_PRIORITY), 6);
+}
+
 /* ---- addresses ---- */
 
 /* send(2): on a connected stream socket the address given to sendto is ignored; on an
@@ -4434,6 +4454,25 @@ static void tcp_shutdown_listener(void)
 		return;
 	track(c);
 	EQ(err, ECONNREFUSED);
+}
+
+/* connect(2) on UDP: a short address EINVAL, another family EAFNOSUPPORT (ip4_datagram_connect);
+ * the socket is still unconnected and usable. */
+static void udp_connect_errors(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	ERR(connect(u, (struct sockaddr *)&d, sizeof(struct sockaddr_in) - 1), EINVAL);
+	struct sockaddr_in6 six = {.sin6_family = AF_INET6, .sin6_port = htons(PORT_UDPECHO)};
+	ERR(connect(u, (struct sockaddr *)&six, sizeof six), EAFNOSUPPORT);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(u, (struct sockaddr *)&ss, &l), ENOTCONN);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "c", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 }
 
 /* ---- the table ---- */
@@ -4615,6 +4654,8 @@ static const struct check checks[] = {
 	ONE(sock_addrlen_truncation_accept)
 	ONE(sock_types_accepted)
 	ONE(tcp_shutdown_listener)
+	ONE(sock_opt_roundtrip)
+	ONE(udp_connect_errors)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

@@ -73,6 +73,8 @@ struct sk {
 	size_t rx_bytes;
 	/* options */
 	bool reuseaddr, reuseport, keepalive, nodelay;
+	bool broadcast, oobinline; /* kept and read back, not acted on */
+	int priority;		   /* likewise */
 	int rcvbuf, sndbuf;
 	bool rcvbuf_set; /* SO_RCVBUF given (SOCK_RCVBUF_LOCK) */
 	int rcvlowat;	 /* SO_RCVLOWAT, >= 1 */
@@ -808,6 +810,9 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->sndbuf = l->sndbuf;
 	k->rcvbuf_set = l->rcvbuf_set;
 	k->rcvlowat = l->rcvlowat;
+	k->broadcast = l->broadcast; /* sk_clone_lock copies the flags and the priority */
+	k->oobinline = l->oobinline;
+	k->priority = l->priority;
 	memcpy(k->cc, l->cc, sizeof(k->cc));
 	if (k->cc[0])
 		sl_tcp_set_cc(f, k->cc); /* a child has its listener's algorithm (tcp_init_congestion_control) */
@@ -1717,9 +1722,14 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			bump(k);
 			return 0;
 		case SO_BROADCAST:
+			k->broadcast = x != 0; /* kept; they change nothing sluice does */
+			return 0;
 		case SO_OOBINLINE:
+			k->oobinline = x != 0;
+			return 0;
 		case SO_PRIORITY:
-			return 0; /* accepted; they change nothing sluice does */
+			k->priority = x;
+			return 0;
 		case SO_TYPE:
 		case SO_DOMAIN:
 		case SO_PROTOCOL:
@@ -1824,9 +1834,9 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 			if (x)
 				k->err_read = true; /* sock_error: read once, wherever */
 			break;
-		case SO_BROADCAST:
-		case SO_OOBINLINE:
-		case SO_PRIORITY: x = 0; break;
+		case SO_BROADCAST: x = k->broadcast; break;
+		case SO_OOBINLINE: x = k->oobinline; break;
+		case SO_PRIORITY: x = k->priority; break;
 		case SO_RCVLOWAT: x = k->rcvlowat; break;
 		case SO_SNDLOWAT: x = 1; break; /* socket(7): fixed at 1 (set: ENOPROTOOPT) */
 		default: return -ENOPROTOOPT;
