@@ -4456,6 +4456,59 @@ static void tcp_shutdown_listener(void)
 	EQ(err, ECONNREFUSED);
 }
 
+/* getpeername(2) is ENOTCONN once the connection is over (Linux inet_getname: a socket in
+ * CLOSE has no peer), after an RST or after both FINs; while only the peer's FIN came
+ * (CLOSE-WAIT) it still names the peer. getsockname keeps the local address. */
+static void tcp_getpeername_after_close(void)
+{
+	int s = tconnect(AF_INET, PORT_RST);
+	if (s < 0)
+		return;
+	struct sockaddr_storage before = sockname(s);
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	TRUE(ev & POLLERR, "no POLLERR after the peer's RST (revents %#x)", ev);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	struct sockaddr_storage after = sockname(s);
+	SAME_ADDR(&after, &before, true);
+	int c = tconnect(AF_INET, PORT_CLOSE);
+	if (c < 0)
+		return;
+	EQ_EV(wait_fd(c, POLLIN, WAIT_MS), POLLIN);
+	char b[4];
+	EQ(read(c, b, sizeof b), 0);
+	struct sockaddr_storage pn = peername(c), want = with_port(&peer4, PORT_CLOSE);
+	SAME_ADDR(&pn, &want, true);
+	OK(shutdown(c, SHUT_WR)); /* LAST-ACK, then CLOSED when the peer acknowledges */
+	for (int i = 0; i < 100; i++) {
+		l = sizeof ss;
+		if (getpeername(c, (struct sockaddr *)&ss, &l) < 0)
+			break;
+		wait_fd(c, POLLIN, 0); /* (a wait on the socket: under sluice exec it drives the
+					* stack, which a sleep elsewhere does not) */
+		poll(NULL, 0, 20);
+	}
+	l = sizeof ss;
+	ERR(getpeername(c, (struct sockaddr *)&ss, &l), ENOTCONN);
+	/* Our FIN first, then the echo's: TIME-WAIT, the socket's connection is over. */
+	int e = tconnect(AF_INET, PORT_ECHO);
+	if (e < 0)
+		return;
+	OK(shutdown(e, SHUT_WR));
+	EQ(read_n(e, b, 1), 0);
+	EQ(errno, 0);
+	for (int i = 0; i < 100; i++) {
+		l = sizeof ss;
+		if (getpeername(e, (struct sockaddr *)&ss, &l) < 0)
+			break;
+		wait_fd(e, POLLIN, 0);
+		poll(NULL, 0, 20);
+	}
+	l = sizeof ss;
+	ERR(getpeername(e, (struct sockaddr *)&ss, &l), ENOTCONN);
+}
+
 /* connect(2) on UDP: a short address EINVAL, another family EAFNOSUPPORT (ip4_datagram_connect);
  * the socket is still unconnected and usable. */
 static void udp_connect_errors(void)
@@ -4655,6 +4708,7 @@ static const struct check checks[] = {
 	ONE(sock_types_accepted)
 	ONE(tcp_shutdown_listener)
 	ONE(sock_opt_roundtrip)
+	ONE(tcp_getpeername_after_close)
 	ONE(udp_connect_errors)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)

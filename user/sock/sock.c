@@ -1506,6 +1506,17 @@ int sl_sock_getsockname(struct sl_sockets *ss, int s, struct sockaddr *a, sockle
 	return 0;
 }
 
+/* Is the connection over, as Linux's socket would be in CLOSE: reset, timed out, or done
+ * with both FINs (TIME-WAIT belongs to the protocol, not to the socket)? */
+static bool tcp_over(struct sk *k)
+{
+	if (k->closed)
+		return true;
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	return !strcmp(ti.state, "TIME-WAIT") || !strcmp(ti.state, "CLOSED");
+}
+
 int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len)
 {
 	struct sk *k = get(ss, s);
@@ -1513,7 +1524,7 @@ int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, sockle
 		return -EBADF;
 	if (!a || !len)
 		return -EFAULT;
-	if (k->type == SOCK_STREAM ? k->state != SK_CONNECTED : !k->has_peer)
+	if (k->type == SOCK_STREAM ? k->state != SK_CONNECTED || tcp_over(k) : !k->has_peer)
 		return -ENOTCONN;
 	to_sockaddr(k, &k->raddr, k->rport, a, len);
 	return 0;
