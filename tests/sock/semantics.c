@@ -4528,6 +4528,27 @@ static void udp_connect_errors(void)
 	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 }
 
+/* connect(2) with AF_UNSPEC on a connected TCP socket (Linux tcp_disconnect): the connection
+ * is aborted (the peer sees an RST), the socket is unconnected again and may connect anew. */
+static void tcp_connect_unspec(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	OK(connect(s, &un, sizeof un));
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	OBSERVED(port, "reset 0 %u", 0u);
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	EQ(write(s, "re", 2), 2);
+	char b[2];
+	EQ(read_n(s, b, 2), 2);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -4710,6 +4731,7 @@ static const struct check checks[] = {
 	ONE(sock_opt_roundtrip)
 	ONE(tcp_getpeername_after_close)
 	ONE(udp_connect_errors)
+	ONE(tcp_connect_unspec)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

@@ -53,6 +53,7 @@ struct sk {
 	int family, type;
 	bool nonblock, v6only;
 	bool bound, any; /* any: a wildcard address */
+	bool user_addr, user_port; /* bind named them (SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK) */
 	sl_ip laddr;
 	uint16_t lport;
 	bool has_peer; /* connected (TCP) or a default destination (UDP) */
@@ -663,6 +664,8 @@ int sl_sock_bind(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen
 	k->laddr = any ? wildcard(k) : ip;
 	if (port && port_taken(ss, k, port, false))
 		return -EADDRINUSE;
+	k->user_addr = !any;
+	k->user_port = port != 0;
 	if (!port) {
 		int p = pick_port(ss, k);
 		if (p < 0)
@@ -834,6 +837,36 @@ static bool connect_done(struct sk *k)
 	return k->state != SK_CONNECTING;
 }
 
+/* __inet_stream_connect with AF_UNSPEC, tcp_disconnect: a listener stops, a connection or a
+ * handshake is aborted (an RST where one is due, ECONNRESET pending), and the socket is
+ * unconnected, free to connect or listen again; what bind named stays bound. */
+static int tcp_disconnect(struct sl_sockets *ss, struct sk *k)
+{
+	if (k->state == SK_LISTEN) {
+		unlisten(ss, k);
+	} else if (k->f) {
+		if (k->state == SK_CONNECTING || !k->closed)
+			k->err = ECONNRESET;
+		sl_tcp_abort(k->f);
+		k->f = NULL;
+	}
+	k->state = SK_OPEN;
+	k->closed = k->eof_seen = k->rd_shut = k->wr_shut = false;
+	k->was_connected = k->has_peer = k->connect_pending = k->err_read = false;
+	k->raddr = wildcard(k);
+	k->rport = 0;
+	if (!k->user_port) {
+		k->bound = false;
+		k->lport = 0;
+	}
+	if (!k->user_addr) {
+		k->laddr = wildcard(k);
+		k->any = k->bound;
+	}
+	bump(k);
+	return 0;
+}
+
 int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len)
 {
 	struct sk *k = get(ss, s);
@@ -841,6 +874,10 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 		return -EBADF;
 	if (k->type == SOCK_DGRAM)
 		return udp_connect(k, a, len);
+	if (a && len < (socklen_t)sizeof(a->sa_family))
+		return -EINVAL;
+	if (a && a->sa_family == AF_UNSPEC)
+		return tcp_disconnect(ss, k);
 	/* __inet_stream_connect after a non-blocking start: the outcome once (0, or the error
 	 * that ended it), then EISCONN, or a new attempt. */
 	if (k->state == SK_CONNECTED) {
