@@ -864,6 +864,7 @@ static int tcp_disconnect(struct sl_sockets *ss, struct sk *k)
 		k->any = k->bound;
 	}
 	bump(k);
+	poll_or_defer(ss, lazy_call(ss, k, 0)); /* the reset */
 	return 0;
 }
 
