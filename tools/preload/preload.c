@@ -678,6 +678,11 @@ static int share(int fd, int nfd)
 	int h = handle(fd);
 	fdmap[nfd] = h + 1;
 	hrefs[h]++;
+	/* The number back on the same socket: an entry it added is its own again (the kernel's
+	 * key, file and descriptor, matches once more). */
+	for (struct ep_item *it = h_items[h]; it; it = it->fnext)
+		if (it->fd == nfd)
+			it->orphan = false;
 	return nfd;
 }
 
