@@ -40,7 +40,8 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog);
 int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len, int flags);
 int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len);
 /* send/recv family: flags MSG_DONTWAIT, MSG_NOSIGNAL (without it, EPIPE also raises SIGPIPE,
- * as Linux does), MSG_PEEK, MSG_WAITALL, MSG_TRUNC (datagram receive). */
+ * as Linux does), MSG_PEEK, MSG_WAITALL, MSG_TRUNC (datagram receive: the full length; stream
+ * receive: the bytes discarded, not copied); MSG_OOB on a stream receive is -EINVAL. */
 ssize_t sl_sock_sendmsg(struct sl_sockets *ss, int s, const struct msghdr *m, int flags);
 ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flags);
 int sl_sock_shutdown(struct sl_sockets *ss, int s, int how);

@@ -3805,6 +3805,750 @@ static void v6_v6only_listener(void)
 	EQ(wait_fd(ls, POLLIN, 0), 0);
 }
 
+/* ---- descriptors: dup(2), dup2, dup3, fcntl F_DUPFD_CLOEXEC ---- */
+
+/* dup(2): the new descriptor refers to the same open socket: either may be used, the file
+ * status flags (O_NONBLOCK) are shared, the close-on-exec flag is the descriptor's own (off
+ * after dup and dup2, as asked by dup3 and F_DUPFD_CLOEXEC), and closing one leaves the
+ * socket to the others. */
+static void sock_dup(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	OK(fcntl(s, F_SETFD, FD_CLOEXEC));
+	int d = dup(s);
+	track(d);
+	TRUE(d >= 0 && d != s, "dup: %d (errno %s)", d, en(errno));
+	EQ(OK(fcntl(d, F_GETFD)) & FD_CLOEXEC, 0);
+	EQ(geti(d, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+	struct sockaddr_storage a = sockname(s), b = sockname(d);
+	SAME_ADDR(&b, &a, true);
+	EQ(write(d, "ab", 2), 2);
+	char buf[8] = {0};
+	EQ(read_n(s, buf, 2), 2);
+	TRUE(!memcmp(buf, "ab", 2), "echo differs: '%s'", buf);
+	OK(fcntl(s, F_SETFL, O_NONBLOCK)); /* one open file: its flags seen through both */
+	EQ(OK(fcntl(d, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+	ERR(read(d, buf, 1), EAGAIN);
+	OK(fcntl(d, F_SETFL, 0));
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+	int c = fcntl(s, F_DUPFD_CLOEXEC, 200);
+	track(c);
+	TRUE(c >= 200, "fcntl(F_DUPFD_CLOEXEC, 200): %d (errno %s)", c, en(errno));
+	EQ(OK(fcntl(c, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	int e = fcntl(s, F_DUPFD, 0);
+	track(e);
+	TRUE(e >= 0, "fcntl(F_DUPFD): %d (errno %s)", e, en(errno));
+	EQ(OK(fcntl(e, F_GETFD)) & FD_CLOEXEC, 0);
+	untrack(s);
+	OK(close(s)); /* the others keep the connection */
+	EQ(write(c, "cd", 2), 2);
+	EQ(read_n(e, buf, 2), 2);
+	TRUE(!memcmp(buf, "cd", 2), "echo differs: '%s'", buf);
+	untrack(e);
+	OK(close(e));
+	untrack(c);
+	OK(close(c));
+	EQ(write(d, "ef", 2), 2);
+	EQ(read_n(d, buf, 2), 2);
+	TRUE(!memcmp(buf, "ef", 2), "echo differs: '%s'", buf);
+}
+
+/* dup2 and dup3 onto a descriptor in use close it first (silently); onto the same number,
+ * dup2 does nothing and dup3 fails with EINVAL. */
+static void sock_dup2(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	int p[2];
+	OK(pipe(p));
+	track(p[0]);
+	track(p[1]);
+	EQ(dup2(s, p[0]), p[0]); /* the pipe's read end is closed, the number is the socket's */
+	EQ(OK(fcntl(p[0], F_GETFD)) & FD_CLOEXEC, 0);
+	EQ(geti(p[0], SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+	EQ(dup3(s, p[1], O_CLOEXEC), p[1]);
+	EQ(OK(fcntl(p[1], F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	EQ(dup2(s, s), s);
+	ERR(dup3(s, s, 0), EINVAL);
+	ERR(dup3(s, p[1], 0x4000 /* not O_CLOEXEC */), EINVAL);
+	EQ(write(p[0], "x", 1), 1);
+	char b[2];
+	EQ(read_n(p[1], b, 1), 1);
+	EQ(b[0], 'x');
+	/* A socket's number taken over by another descriptor: the socket is closed (when that
+	 * was its last descriptor), the number now the other's. */
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	int nul = open("/dev/null", O_RDONLY);
+	track(nul);
+	TRUE(nul >= 0, "open /dev/null: %s", en(errno));
+	EQ(dup2(nul, u), u);
+	int v;
+	socklen_t l = sizeof v;
+	ERR(getsockopt(u, SOL_SOCKET, SO_TYPE, &v, &l), ENOTSOCK);
+	EQ(read(u, b, 1), 0); /* /dev/null */
+}
+
+/* The peer sees the end of the stream only when the last descriptor is closed: data written
+ * through a duplicate after the original's close still arrives, then the FIN. */
+static void sock_dup_close_last(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	int d = dup(s);
+	track(d);
+	TRUE(d >= 0, "dup: %s", en(errno));
+	EQ(write(s, "ab", 2), 2);
+	untrack(s);
+	OK(close(s));
+	EQ(write(d, "cd", 2), 2);
+	untrack(d);
+	OK(close(d));
+	OBSERVED(port, "eof 4 %u", crc32((const unsigned char *)"abcd", 4));
+}
+
+/* epoll(7), Q1 and Q6: a socket and its duplicate are two entries of one set (two
+ * descriptors), and an entry stays while any descriptor of the socket is open, so closing
+ * the registered descriptor does not remove it when a duplicate remains. */
+static void epoll_dup(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	int d = dup(s);
+	track(d);
+	TRUE(d >= 0, "dup: %s", en(errno));
+	struct epoll_event e1 = {.events = EPOLLIN, .data.u64 = 1},
+			   e2 = {.events = EPOLLIN, .data.u64 = 2}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e1));
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, d, &e2));
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, d, &e2), EEXIST);
+	EQ(epoll_wait(ep, out, 4, 0), 2);
+	TRUE((out[0].data.u64 | out[1].data.u64) == 3, "events for %llu and %llu",
+	     (unsigned long long)out[0].data.u64, (unsigned long long)out[1].data.u64);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, d, NULL));
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ(out[0].data.u64, 1);
+	untrack(s);
+	OK(close(s)); /* d still refers to the socket: s's entry stays, and reports */
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ(out[0].data.u64, 1);
+	ERR(epoll_ctl(ep, EPOLL_CTL_DEL, d, NULL), ENOENT); /* d was never the one registered */
+	char c;
+	EQ(read(d, &c, 1), 1);
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+	untrack(d);
+	OK(close(d)); /* the last descriptor: the entry goes with the socket */
+	EQ(epoll_wait(ep, out, 4, 0), 0);
+}
+
+/* ---- receive flags ---- */
+
+/* MSG_WAITALL (recv(2)): the call waits for the full amount; the end of the stream ends the
+ * wait early, with what came. On a non-blocking call it returns what is there. */
+static void tcp_waitall(void)
+{
+	enum { N = 200000 };
+	static unsigned char b[N + 100];
+	int s = sendn_after(N, 200);
+	if (s < 0)
+		return;
+	EQ(recv(s, b, N / 2, MSG_WAITALL), N / 2);
+	TRUE(is_sendn_pattern(b, N / 2, 0), "the first half differs");
+	EQ(recv(s, b, N, MSG_WAITALL), N / 2); /* the FIN follows the last byte */
+	TRUE(is_sendn_pattern(b, N / 2, N / 2), "the second half differs");
+	EQ(recv(s, b, 10, MSG_WAITALL), 0);
+	int t = echo_with_data(10);
+	if (t < 0)
+		return;
+	EQ(recv(t, b, 100, MSG_WAITALL | MSG_DONTWAIT), 10);
+}
+
+/* MSG_PEEK | MSG_DONTWAIT on a blocking socket: EAGAIN when empty, else the bytes stay. */
+static void tcp_peek_dontwait(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	char b[16];
+	ERR(recv(s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT), EAGAIN);
+	EQ(write(s, "peekaboo", 8), 8);
+	EQ(wait_inq(s, 8), 8);
+	EQ(recv(s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT), 8);
+	EQ(recv(s, b, 4, MSG_PEEK | MSG_DONTWAIT), 4);
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 8);
+	EQ(recv(s, b, sizeof b, MSG_DONTWAIT), 8);
+	TRUE(!memcmp(b, "peekaboo", 8), "read '%.8s'", b);
+	ERR(recv(s, b, sizeof b, MSG_PEEK | MSG_DONTWAIT), EAGAIN);
+}
+
+/* tcp(7): MSG_TRUNC on a stream socket discards the bytes instead of copying them. */
+static void tcp_recv_trunc(void)
+{
+	int s = sendn(1000);
+	if (s < 0)
+		return;
+	EQ(wait_inq(s, 1000), 1000);
+	unsigned char b[900];
+	memset(b, 0xee, sizeof b);
+	EQ(recv(s, b, 100, MSG_TRUNC), 100);
+	TRUE(b[0] == 0xee && b[99] == 0xee, "MSG_TRUNC copied bytes into the buffer");
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 900);
+	EQ(read_n(s, b, 900), 900);
+	TRUE(is_sendn_pattern(b, 900, 100), "the bytes after the discarded ones differ");
+}
+
+/* MSG_PEEK | MSG_TRUNC on UDP: the datagram's real length, and it stays queued. */
+static void udp_peek_trunc(void)
+{
+	int u = udp_echo_pending(1000);
+	if (u < 0)
+		return;
+	unsigned char b[1000], o[1000];
+	pattern(o, sizeof o, 9);
+	EQ(recv(u, b, 10, MSG_PEEK | MSG_TRUNC), 1000);
+	TRUE(!memcmp(b, o, 10), "peeked bytes differ");
+	struct msghdr m = {.msg_iov = (struct iovec[]){{b, 10}}, .msg_iovlen = 1};
+	EQ(recvmsg(u, &m, MSG_PEEK), 10);
+	TRUE(m.msg_flags & MSG_TRUNC, "msg_flags %#x lacks MSG_TRUNC", m.msg_flags);
+	EQ(recv(u, b, sizeof b, 0), 1000);
+	TRUE(!memcmp(b, o, 1000), "datagram differs");
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
+/* recv(2) MSG_OOB with no urgent data pending: EINVAL (tcp(7), Linux tcp_recv_urg). */
+static void tcp_oob_none(void)
+{
+	int s = echo_with_data(3);
+	if (s < 0)
+		return;
+	char b[4];
+	ERR(recv(s, b, 1, MSG_OOB), EINVAL);
+	EQ(read(s, b, 3), 3); /* the in-band data is untouched */
+}
+
+/* ---- UDP errors ---- */
+
+/* The ICMP port unreachable on a connected UDP socket is a pending error (udp(7), ip(7)):
+ * the next send reports it (once), or SO_ERROR does (and clears it). */
+static void udp_refused_send(void)
+{
+	struct sockaddr_storage d = with_port(&peer4, PORT_NONE);
+	int u = tsock(AF_INET, SOCK_DGRAM), v = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0 || v < 0)
+		return;
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	OK(connect(v, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "x", 1, 0), 1);
+	EQ(send(v, "x", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLOUT, WAIT_MS), POLLOUT | POLLERR);
+	ERR(send(u, "y", 1, 0), ECONNREFUSED);
+	EQ(geti(u, SOL_SOCKET, SO_ERROR), 0);
+	int ep = tepoll();
+	if (ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, v, &e));
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLERR);
+	EQ(geti(v, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+	EQ(geti(v, SOL_SOCKET, SO_ERROR), 0);
+	char b[4];
+	ERR(recv(v, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+}
+
+/* An unconnected UDP socket is not told of ICMP errors (ip(7) IP_RECVERR off: only connected
+ * sockets get them): a datagram to a closed port, then one to the echo; the echo comes, no
+ * error. */
+static void udp_unconnected_no_error(void)
+{
+	int u = ubind(AF_INET);
+	if (u < 0)
+		return;
+	struct sockaddr_storage none = with_port(&peer4, PORT_NONE),
+				echo = with_port(&peer4, PORT_UDPECHO);
+	EQ(sendto(u, "x", 1, 0, (struct sockaddr *)&none, alen(&none)), 1);
+	EQ(sendto(u, "y", 1, 0, (struct sockaddr *)&echo, alen(&echo)), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(geti(u, SOL_SOCKET, SO_ERROR), 0);
+	char b[4];
+	EQ(recv(u, b, sizeof b, 0), 1);
+	EQ(b[0], 'y');
+	EQ(sendto(u, "z", 1, 0, (struct sockaddr *)&none, alen(&none)), 1);
+}
+
+/* sendto(2) on UDP: port 0 is EINVAL, a short address EINVAL, another family EAFNOSUPPORT
+ * (Linux udp_sendmsg). */
+static void udp_sendto_errors(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, 0);
+	ERR(sendto(u, "x", 1, 0, (struct sockaddr *)&d, alen(&d)), EINVAL);
+	d = with_port(&peer4, PORT_UDPECHO);
+	ERR(sendto(u, "x", 1, 0, (struct sockaddr *)&d, sizeof(struct sockaddr_in) - 1), EINVAL);
+	struct sockaddr_in6 six = {.sin6_family = AF_INET6, .sin6_port = htons(PORT_UDPECHO)};
+	ERR(sendto(u, "x", 1, 0, (struct sockaddr *)&six, sizeof six), EAFNOSUPPORT);
+	EQ(sendto(u, "x", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+}
+
+/* A connected UDP socket may still send to another address with sendto (udp(7)); the
+ * datagram comes from the connected socket's address. */
+static void udp_connected_sendto(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), v = ubind(AF_INET);
+	if (u < 0 || v < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO), va = sockname(v);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(sendto(u, "o", 1, 0, (struct sockaddr *)&va, alen(&va)), 1);
+	EQ_EV(wait_fd(v, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from, ua = sockname(u);
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(v, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+	SAME_ADDR(&from, &ua, true);
+	EQ(send(u, "p", 1, 0), 1); /* still connected to the echo */
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, b, sizeof b, 0), 1);
+	EQ(b[0], 'p');
+}
+
+/* ---- poll after shutdown and reset ---- */
+
+/* shutdown(SHUT_WR) here, the peer still open and silent: writable (a write would not block:
+ * it fails with EPIPE), not readable, no hang-up (tcp_poll); the peer's FIN later makes it
+ * readable and hung up. */
+static void tcp_shut_wr_poll(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	int c = connect_back(ls);
+	if (c < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	char b[8];
+	EQ(read_n(a, b, 6), 6);
+	OK(shutdown(a, SHUT_WR));
+	EQ_EV(wait_fd(a, POLLIN | POLLOUT | POLLRDHUP, 0), POLLOUT);
+	EQ(wait_fd(a, POLLIN | POLLRDHUP, 200), 0);
+	int ep = tepoll();
+	if (ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, a, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	ERR(send(a, "x", 1, MSG_NOSIGNAL), EPIPE);
+	untrack(c);
+	OK(close(c)); /* the peer closes the connect-back connection: its FIN */
+	EQ_EV(wait_fd(a, POLLIN | POLLRDHUP, WAIT_MS), POLLIN | POLLRDHUP | POLLHUP);
+	EQ_EV(wait_fd(a, POLLIN | POLLOUT | POLLRDHUP, 0), POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+	EQ(read(a, b, 1), 0);
+}
+
+/* After the peer's RST: POLLERR and POLLHUP whatever was asked (events 0 included); once the
+ * error is read, both directions are shut: readable, writable (each fails at once), hung up. */
+static void tcp_rst_poll_after_error(void)
+{
+	int s = tconnect(AF_INET, PORT_RST);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	TRUE(ev & POLLERR, "no POLLERR after the peer's RST (revents %#x)", ev);
+	struct pollfd p = {.fd = s, .events = 0};
+	EQ(poll(&p, 1, 0), 1);
+	EQ_EV(p.revents, POLLERR | POLLHUP);
+	char b[4];
+	ERR(recv(s, b, sizeof b, 0), ECONNRESET);
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, 0), POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+	p.revents = 0;
+	EQ(poll(&p, 1, 0), 1);
+	EQ_EV(p.revents, POLLHUP);
+}
+
+/* ---- epoll flags ---- */
+
+/* EPOLLEXCLUSIVE (epoll_ctl(2)): accepted by EPOLL_CTL_ADD with EPOLLIN, EPOLLOUT, EPOLLET,
+ * EPOLLERR, EPOLLHUP, EPOLLWAKEUP only (else EINVAL); EPOLL_CTL_MOD with it is EINVAL, and
+ * so is any EPOLL_CTL_MOD of an entry added with it. */
+static void epoll_exclusive(void)
+{
+	int s = echo_with_data(1), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = 4}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ(out[0].data.u64, 4);
+	EQ_EV(out[0].events, EPOLLIN);
+	e.events = EPOLLIN;
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
+	OK(epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL));
+	e.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT;
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
+	e.events = EPOLLIN | EPOLLRDHUP | EPOLLEXCLUSIVE;
+	ERR(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e), EINVAL);
+	EQ(epoll_wait(ep, out, 2, 0), 0); /* neither was added */
+	e.events = EPOLLIN;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	e.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ERR(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e), EINVAL);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	e.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLEXCLUSIVE;
+	int t = tconnect(AF_INET, PORT_ECHO);
+	if (t < 0)
+		return;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, t, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 2);
+}
+
+/* ---- socket options ---- */
+
+/* SO_RCVLOWAT (socket(7)): select, poll and epoll report a stream socket readable only when
+ * that many bytes are there; a blocking receive waits for that many (or the full request if
+ * smaller). 0 means 1. SO_SNDLOWAT is always 1 and cannot be changed (ENOPROTOOPT). */
+static void sock_rcvlowat(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
+	EQ(geti(s, SOL_SOCKET, SO_SNDLOWAT), 1);
+	ERR(seti(s, SOL_SOCKET, SO_SNDLOWAT, 10), ENOPROTOOPT);
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 0));
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 1);
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 10));
+	EQ(geti(s, SOL_SOCKET, SO_RCVLOWAT), 10);
+	struct epoll_event e = {.events = EPOLLIN}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(write(s, "12345", 5), 5);
+	EQ(wait_inq(s, 5), 5);
+	EQ(wait_fd(s, POLLIN, 0), 0);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	fd_set r;
+	FD_ZERO(&r);
+	FD_SET(s, &r);
+	struct timeval tv = {0, 0};
+	EQ(select(s + 1, &r, NULL, NULL, &tv), 0);
+	EQ(write(s, "67890", 5), 5);
+	EQ(wait_inq(s, 10), 10);
+	EQ_EV(wait_fd(s, POLLIN, 0), POLLIN);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	char b[16];
+	EQ(read(s, b, sizeof b), 10);
+	/* A blocking read with 2 bytes there waits for more. (Linux wakes the reader when
+	 * SO_RCVLOWAT bytes arrived beyond those it already took, hence 4 more here.) */
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 4));
+	EQ(write(s, "ab", 2), 2);
+	EQ(wait_inq(s, 2), 2);
+	EQ(write(s, "cdef", 4), 4);
+	EQ(recv(s, b, sizeof b, 0), 6);
+	TRUE(!memcmp(b, "abcdef", 6), "read '%.6s'", b);
+}
+
+/* SO_RCVTIMEO (socket(7)): a blocking receive or accept that times out fails with EAGAIN;
+ * the value reads back as set; a bad one is EINVAL (short) or EDOM (tv_usec out of range). */
+static void sock_rcvtimeo(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ls = tlisten(AF_INET, 0);
+	if (s < 0 || ls < 0)
+		return;
+	struct timeval tv = {1, 0}, got = {-1, -1};
+	socklen_t l = sizeof got;
+	OK(getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &got, &l));
+	EQ(l, sizeof got);
+	TRUE(got.tv_sec == 0 && got.tv_usec == 0, "default SO_RCVTIMEO {%ld, %ld}",
+	     (long)got.tv_sec, (long)got.tv_usec);
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	l = sizeof got;
+	OK(getsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &got, &l));
+	TRUE(got.tv_sec == 1 && got.tv_usec == 0, "SO_RCVTIMEO read back {%ld, %ld}",
+	     (long)got.tv_sec, (long)got.tv_usec);
+	ERR(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv - 1), EINVAL);
+	struct timeval bad = {0, 1000000};
+	ERR(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &bad, sizeof bad), EDOM);
+	tv = (struct timeval){0, 200000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	OK(setsockopt(ls, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[4];
+	ERR(recv(s, b, sizeof b, 0), EAGAIN);
+	ERR(read(s, b, sizeof b), EAGAIN);
+	ERR(accept(ls, NULL, NULL), EAGAIN);
+	EQ(write(s, "t", 1), 1); /* data within the timeout: returned as usual */
+	EQ(recv(s, b, sizeof b, 0), 1);
+}
+
+/* SO_SNDTIMEO (socket(7)): a blocking connect that times out fails with EINPROGRESS, the
+ * attempt going on (a second connect: EALREADY). */
+static void sock_sndtimeo_connect(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct timeval tv = {0, 200000};
+	OK(setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv));
+	struct sockaddr_storage d = with_port(&peer4, PORT_HOLE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EALREADY);
+	EQ(wait_fd(s, POLLOUT, 0), 0);
+}
+
+/* socket(7) options that sluice does not act on still read back what was set: SO_BROADCAST,
+ * SO_OOBINLINE (as 1 for any non-zero), SO_PRIORITY. */
+static void sock_opt_roundtrip(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), s = tsock(AF_INET, SOCK_STREAM);
+	if (u < 0 || s < 0)
+		return;
+	EQ(geti(u, SOL_SOCKET, SO_BROADCAST), 0);
+	OK(seti(u, SOL_SOCKET, SO_BROADCAST, 1));
+	EQ(geti(u, SOL_SOCKET, SO_BROADCAST), 1);
+	OK(seti(u, SOL_SOCKET, SO_BROADCAST, 0));
+	EQ(geti(u, SOL_SOCKET, SO_BROADCAST), 0);
+	EQ(geti(s, SOL_SOCKET, SO_OOBINLINE), 0);
+	OK(seti(s, SOL_SOCKET, SO_OOBINLINE, 7));
+	EQ(geti(s, SOL_SOCKET, SO_OOBINLINE), 1);
+	EQ(geti(s, SOL_SOCKET, SO_PRIORITY), 0);
+	OK(seti(s, SOL_SOCKET, SO_PRIORITY, 6));
+	EQ(geti(s, SOL_SOCKET, SO_PRIORITY), 6);
+}
+
+/* ---- addresses ---- */
+
+/* send(2): on a connected stream socket the address given to sendto is ignored; on an
+ * unconnected one sendto is EPIPE (no implicit connect without MSG_FASTOPEN). */
+static void tcp_sendto_connected(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage other = with_port(&peer4, PORT_NONE);
+	EQ(sendto(s, "to", 2, 0, (struct sockaddr *)&other, alen(&other)), 2);
+	char b[4] = {0};
+	EQ(read_n(s, b, 2), 2);
+	TRUE(!memcmp(b, "to", 2), "echo differs: '%s'", b);
+	int u = tsock(AF_INET, SOCK_STREAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage echo = with_port(&peer4, PORT_ECHO);
+	ERR(sendto(u, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&echo, alen(&echo)), EPIPE);
+}
+
+/* connect(2) argument errors: a short address EINVAL, another family EAFNOSUPPORT; the socket
+ * is still usable after them. Port 0 on the peer: nothing listens there (refused). */
+static void tcp_connect_bad_args(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&d, sizeof(struct sockaddr_in) - 1), EINVAL);
+	ERR(connect(s, (struct sockaddr *)&d, 1), EINVAL);
+	struct sockaddr_in6 six = {.sin6_family = AF_INET6, .sin6_port = htons(PORT_ECHO)};
+	ERR(connect(s, (struct sockaddr *)&six, sizeof six), EAFNOSUPPORT);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	EQ(write(s, "ok", 2), 2);
+	char b[2];
+	EQ(read_n(s, b, 2), 2);
+	int z = tsock(AF_INET, SOCK_STREAM);
+	if (z < 0)
+		return;
+	struct sockaddr_storage zero = with_port(&peer4, 0);
+	ERR(connect(z, (struct sockaddr *)&zero, alen(&zero)), ECONNREFUSED);
+}
+
+/* accept(2) and recvfrom(2) with a short address buffer: the address is truncated to it and
+ * the length says the full size. */
+static void sock_addrlen_truncation_accept(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	unsigned char b[sizeof(struct sockaddr_in)];
+	memset(b, 0xab, sizeof b);
+	socklen_t l = 4;
+	int a = accept(ls, (struct sockaddr *)b, &l);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	EQ(l, sizeof(struct sockaddr_in));
+	struct sockaddr_storage pn = peername(a);
+	TRUE(!memcmp(b, &pn, 4) && b[4] == 0xab, "truncated address written wrongly");
+	int u = udp_echo_pending(3);
+	if (u < 0)
+		return;
+	memset(b, 0xab, sizeof b);
+	l = 4;
+	char d[8];
+	EQ(recvfrom(u, d, sizeof d, 0, (struct sockaddr *)b, &l), 3);
+	EQ(l, sizeof(struct sockaddr_in));
+	struct sockaddr_storage want = with_port(&peer4, PORT_UDPECHO);
+	TRUE(!memcmp(b, &want, 4) && b[4] == 0xab, "truncated source address written wrongly");
+}
+
+/* socket(2) with a protocol that does not match the type: EPROTONOSUPPORT; an accepted
+ * socket's SO_TYPE, SO_DOMAIN, SO_PROTOCOL are its listener's, SO_ACCEPTCONN 0. */
+static void sock_types_accepted(void)
+{
+	ERR(socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);
+	ERR(socket(AF_INET, SOCK_DGRAM, IPPROTO_TCP), EPROTONOSUPPORT);
+	int t = tsock(AF_INET, SOCK_STREAM), u = tsock(AF_INET, SOCK_DGRAM);
+	if (t < 0 || u < 0)
+		return;
+	int ls = socket(AF_INET, SOCK_STREAM, IPPROTO_TCP);
+	track(ls);
+	TRUE(ls >= 0, "socket(IPPROTO_TCP): %s", en(errno));
+	EQ(geti(ls, SOL_SOCKET, SO_PROTOCOL), IPPROTO_TCP);
+	struct sockaddr_storage a = with_port(&local4, 0);
+	OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+	OK(listen(ls, 4));
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	EQ(geti(s, SOL_SOCKET, SO_TYPE), SOCK_STREAM);
+	EQ(geti(s, SOL_SOCKET, SO_DOMAIN), AF_INET);
+	EQ(geti(s, SOL_SOCKET, SO_PROTOCOL), IPPROTO_TCP);
+	EQ(geti(s, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+}
+
+/* shutdown(2) on a listening socket (Linux inet_shutdown): SHUT_WR does nothing, it still
+ * listens; SHUT_RD stops it listening: accept fails with EINVAL, SO_ACCEPTCONN is 0, and
+ * connections to its port are refused. */
+static void tcp_shutdown_listener(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(ls)});
+	OK(shutdown(ls, SHUT_WR));
+	EQ(geti(ls, SOL_SOCKET, SO_ACCEPTCONN), 1);
+	ERR(accept(ls, NULL, NULL), EAGAIN);
+	OK(shutdown(ls, SHUT_RD));
+	EQ(geti(ls, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	ERR(accept(ls, NULL, NULL), EINVAL);
+	int err = -1;
+	int c = connect_back_ex(local4_s, port, AF_INET, &err);
+	if (c < 0)
+		return;
+	track(c);
+	EQ(err, ECONNREFUSED);
+}
+
+/* getpeername(2) is ENOTCONN once the connection is over (Linux inet_getname: a socket in
+ * CLOSE has no peer), after an RST or after both FINs; while only the peer's FIN came
+ * (CLOSE-WAIT) it still names the peer. getsockname keeps the local address. */
+static void tcp_getpeername_after_close(void)
+{
+	int s = tconnect(AF_INET, PORT_RST);
+	if (s < 0)
+		return;
+	struct sockaddr_storage before = sockname(s);
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	TRUE(ev & POLLERR, "no POLLERR after the peer's RST (revents %#x)", ev);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	struct sockaddr_storage after = sockname(s);
+	SAME_ADDR(&after, &before, true);
+	int c = tconnect(AF_INET, PORT_CLOSE);
+	if (c < 0)
+		return;
+	EQ_EV(wait_fd(c, POLLIN, WAIT_MS), POLLIN);
+	char b[4];
+	EQ(read(c, b, sizeof b), 0);
+	struct sockaddr_storage pn = peername(c), want = with_port(&peer4, PORT_CLOSE);
+	SAME_ADDR(&pn, &want, true);
+	OK(shutdown(c, SHUT_WR)); /* LAST-ACK, then CLOSED when the peer acknowledges */
+	for (int i = 0; i < 100; i++) {
+		l = sizeof ss;
+		if (getpeername(c, (struct sockaddr *)&ss, &l) < 0)
+			break;
+		wait_fd(c, POLLIN, 0); /* (a wait on the socket: under sluice exec it drives the
+					* stack, which a sleep elsewhere does not) */
+		poll(NULL, 0, 20);
+	}
+	l = sizeof ss;
+	ERR(getpeername(c, (struct sockaddr *)&ss, &l), ENOTCONN);
+	/* Our FIN first, then the echo's: TIME-WAIT, the socket's connection is over. */
+	int e = tconnect(AF_INET, PORT_ECHO);
+	if (e < 0)
+		return;
+	OK(shutdown(e, SHUT_WR));
+	EQ(read_n(e, b, 1), 0);
+	EQ(errno, 0);
+	for (int i = 0; i < 100; i++) {
+		l = sizeof ss;
+		if (getpeername(e, (struct sockaddr *)&ss, &l) < 0)
+			break;
+		wait_fd(e, POLLIN, 0);
+		poll(NULL, 0, 20);
+	}
+	l = sizeof ss;
+	ERR(getpeername(e, (struct sockaddr *)&ss, &l), ENOTCONN);
+}
+
+/* connect(2) on UDP: a short address EINVAL, another family EAFNOSUPPORT (ip4_datagram_connect);
+ * the socket is still unconnected and usable. */
+static void udp_connect_errors(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	ERR(connect(u, (struct sockaddr *)&d, sizeof(struct sockaddr_in) - 1), EINVAL);
+	struct sockaddr_in6 six = {.sin6_family = AF_INET6, .sin6_port = htons(PORT_UDPECHO)};
+	ERR(connect(u, (struct sockaddr *)&six, sizeof six), EAFNOSUPPORT);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(u, (struct sockaddr *)&ss, &l), ENOTCONN);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "c", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+}
+
+/* connect(2) with AF_UNSPEC on a connected TCP socket (Linux tcp_disconnect): the connection
+ * is aborted (the peer sees an RST), the socket is unconnected again and may connect anew. */
+static void tcp_connect_unspec(void)
+{
+	int s = observed(true);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	OK(connect(s, &un, sizeof un));
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	OBSERVED(port, "reset 0 %u", 0u);
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	EQ(write(s, "re", 2), 2);
+	char b[2];
+	EQ(read_n(s, b, 2), 2);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -3960,6 +4704,34 @@ static const struct check checks[] = {
 	ONE(udp_bind_reuseaddr)
 	ONE(udp_unconnected_errors)
 	ONE(udp_large)
+	ONE(sock_dup)
+	ONE(sock_dup2)
+	ONE(sock_dup_close_last)
+	ONE(epoll_dup)
+	ONE(tcp_waitall)
+	ONE(tcp_peek_dontwait)
+	ONE(tcp_recv_trunc)
+	ONE(udp_peek_trunc)
+	ONE(tcp_oob_none)
+	ONE(udp_refused_send)
+	ONE(udp_unconnected_no_error)
+	ONE(udp_sendto_errors)
+	ONE(udp_connected_sendto)
+	ONE(tcp_shut_wr_poll)
+	ONE(tcp_rst_poll_after_error)
+	ONE(epoll_exclusive)
+	ONE(sock_rcvlowat)
+	ONE(sock_rcvtimeo)
+	ONE(sock_sndtimeo_connect)
+	ONE(tcp_sendto_connected)
+	ONE(tcp_connect_bad_args)
+	ONE(sock_addrlen_truncation_accept)
+	ONE(sock_types_accepted)
+	ONE(tcp_shutdown_listener)
+	ONE(sock_opt_roundtrip)
+	ONE(tcp_getpeername_after_close)
+	ONE(udp_connect_errors)
+	ONE(tcp_connect_unspec)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

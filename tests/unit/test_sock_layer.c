@@ -16,7 +16,10 @@
  *   - an accept with a connection already queued does not poll; with none, it polls first;
  *   - sl_sockets_changed returns a socket once after its edge count moved (data came), then
  *     not again until it moves again, and a handle closed meanwhile at most once;
- *   - handles: the lowest free one first, whatever order sockets were closed in.
+ *   - handles: the lowest free one first, whatever order sockets were closed in;
+ *   - SO_RCVLOWAT: readable only from that many bytes on, and a receive returns them all;
+ *   - connect with AF_UNSPEC resets the connection (B's flow is closed) and the socket
+ *     connects again.
  *
  * Run: make -j1 build/tests/test_sock_layer build/san/tests/test_sock_layer, then either
  * binary.
@@ -366,6 +369,56 @@ static void test_handles_lowest_first(void **state)
 	assert_int_equal(sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0), more[3]);
 }
 
+/* B sends n bytes; A polls until they are in (FIONREAD). */
+static void b_sends(struct fix *x, size_t n, int total)
+{
+	static const uint8_t buf[64];
+	assert_int_equal(sl_tcp_write_nodelay(x->b.f, buf, n), (ssize_t)n);
+	for (int i = 0; i < 100 && sl_sock_nread(x->ss, x->s) < total; i++)
+		poll_b(x, 1);
+	assert_int_equal(sl_sock_nread(x->ss, x->s), total);
+}
+
+static void test_rcvlowat(void **state)
+{
+	struct fix *x = *state;
+	int ten = 10;
+	assert_int_equal(sl_sock_setsockopt(x->ss, x->s, SOL_SOCKET, SO_RCVLOWAT, &ten, sizeof ten),
+			 0);
+	b_sends(x, 5, 5);
+	assert_false(sl_sock_events(x->ss, x->s) & POLLIN);
+	b_sends(x, 5, 10);
+	assert_true(sl_sock_events(x->ss, x->s) & POLLIN);
+	assert_int_equal(recv_n(x, 64, 0), 10);
+	assert_false(sl_sock_events(x->ss, x->s) & POLLIN);
+}
+
+static void test_disconnect_unspec(void **state)
+{
+	struct fix *x = *state;
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	assert_int_equal(sl_sock_connect(x->ss, x->s, &un, sizeof un), 0);
+	for (int i = 0; i < 100 && !x->b.closed; i++)
+		poll_b(x, 1);
+	assert_true(x->b.closed); /* the RST */
+	struct sockaddr_in p;
+	socklen_t l = sizeof p;
+	assert_int_equal(sl_sock_getpeername(x->ss, x->s, (struct sockaddr *)&p, &l), -ENOTCONN);
+	x->b = (struct bend){0};
+	struct sockaddr_in a = addr_b();
+	assert_int_equal(sl_sock_connect(x->ss, x->s, (struct sockaddr *)&a, sizeof a),
+			 -EINPROGRESS);
+	for (int i = 0; i < 1000 && !(sl_sock_events(x->ss, x->s) & POLLOUT); i++) {
+		poll_b(x, 1);
+		sl_sockets_poll(x->ss);
+	}
+	assert_int_equal(sl_sock_connect(x->ss, x->s, (struct sockaddr *)&a, sizeof a), 0);
+	assert_int_equal(send_n(x, 7, 0), 7);
+	for (int i = 0; i < 100 && x->b.got < 7; i++)
+		poll_b(x, 1);
+	assert_int_equal(x->b.got, 7);
+}
+
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -380,6 +433,8 @@ int main(void)
 	    T(test_accept_lazy),
 	    T(test_changed_queue),
 	    T(test_handles_lowest_first),
+	    T(test_rcvlowat),
+	    T(test_disconnect_unspec),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

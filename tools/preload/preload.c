@@ -6,7 +6,9 @@
  *
  * Descriptors: a sluice socket is given a real descriptor number (an eventfd nobody writes),
  * so its number cannot collide with a kernel descriptor's and close/dup bookkeeping in the
- * program stays sane. The map from descriptor to socket handle is an array.
+ * program stays sane. The map from descriptor to socket handle is an array; dup and its
+ * kind duplicate the placeholder and map the new number to the same handle, and the socket
+ * is closed with its last descriptor (a count per handle), as the kernel's file is.
  *
  * Waiting: poll, select and epoll on a mix of sluice sockets and kernel descriptors compute
  * the sluice side from the socket layer and hand the kernel side to the real call, with the
@@ -72,8 +74,8 @@ static struct {
 	int open_socks;
 } G = {.mu = PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP};
 
-static int *fdmap; /* descriptor → handle + 1 (0: not ours) */
-static int *hfd;   /* handle → descriptor, -1 */
+static int *fdmap; /* descriptor → handle + 1 (0: not ours); dup gives a handle several */
+static int *hrefs; /* handle → how many descriptors refer to it (0: not open) */
 
 /* epoll sets that hold sluice sockets. Each item is on its set's list and on its descriptor's
  * (the sets that hold that socket); those that may be ready are also on the set's candidate
@@ -82,10 +84,15 @@ static int *hfd;   /* handle → descriptor, -1 */
  * (sl_sockets_changed), and leaves them when a wait finds it not ready, or reports it
  * edge-triggered or one-shot; a level-triggered item reported goes to the end (round robin,
  * so a small maxevents starves nobody). A socket becomes ready only with an edge (socket.h),
- * so no readiness is missed. */
+ * so no readiness is missed. An item is the kernel's (file, descriptor) pair: it belongs to
+ * the socket and names the descriptor it was added by; when that descriptor is closed while
+ * a duplicate keeps the socket open, the item stays and reports (epoll(7), Q6) but can no
+ * longer be found by its number, and it goes with the socket's last descriptor. */
 struct ep;
 struct ep_item {
-	int fd;
+	int fd;	      /* the descriptor it was added by */
+	int h;	      /* the socket */
+	bool orphan;  /* that descriptor was closed; a duplicate keeps the socket */
 	struct ep *ep;
 	struct epoll_event ev;
 	uint64_t edge_seen;
@@ -93,7 +100,7 @@ struct ep_item {
 	bool cand;
 	struct ep_item *prev, *next;   /* the set's items */
 	struct ep_item *cprev, *cnext; /* the set's candidates */
-	struct ep_item *fnext;	       /* the descriptor's items */
+	struct ep_item *fnext;	       /* the socket's items */
 };
 struct ep {
 	struct ep_item *items;
@@ -103,7 +110,7 @@ struct ep {
 	int wake_fd; /* -1, or an eventfd in the kernel set that another thread writes */
 };
 static struct ep **eps;		 /* by epoll descriptor */
-static struct ep_item **fd_items; /* by socket descriptor */
+static struct ep_item **h_items; /* by socket handle */
 
 /* The real functions. */
 static int (*r_socket)(int, int, int);
@@ -405,12 +412,10 @@ static void start(void)
 
 	fdmap = calloc(MAX_FD, sizeof(*fdmap));
 	eps = calloc(MAX_FD, sizeof(*eps));
-	fd_items = calloc(MAX_FD, sizeof(*fd_items));
-	hfd = malloc(MAX_SOCKS * sizeof(*hfd));
-	if (!fdmap || !eps || !fd_items || !hfd)
+	h_items = calloc(MAX_SOCKS, sizeof(*h_items));
+	hrefs = calloc(MAX_SOCKS, sizeof(*hrefs));
+	if (!fdmap || !eps || !h_items || !hrefs)
 		die("out of memory");
-	for (int h = 0; h < MAX_SOCKS; h++)
-		hfd[h] = -1;
 	struct sl_xsk_config xc = {.ifname = dev, .queue = G.queue, .generic = generic};
 	int err = sl_dev_xsk_open(&xc, &G.dev);
 	if (err)
@@ -512,11 +517,14 @@ __attribute__((destructor)) static void shim_fini(void)
 	 * memory is not freed: another thread may be reading its unflushed hint without the lock
 	 * (settle(), having seen G.on still set), and the process is ending anyway. */
 	sl_sockets_set_lazy(G.ss, false); /* each close sends what it can at once */
-	for (int h = 0; h < MAX_SOCKS; h++)
-		if (hfd[h] >= 0) {
-			sl_sock_close(G.ss, h);
-			fdmap[hfd[h]] = 0;
-			hfd[h] = -1;
+	for (int fd = 0; fd < MAX_FD; fd++)
+		if (fdmap[fd]) {
+			int h = fdmap[fd] - 1;
+			if (hrefs[h]) {
+				sl_sock_close(G.ss, h);
+				hrefs[h] = 0;
+			}
+			fdmap[fd] = 0;
 		}
 	uint64_t until = sl_now_ns() + 200000000ULL;
 	while (sl_now_ns() < until) {
@@ -629,9 +637,53 @@ static int adopt(int h, bool cloexec)
 		return fail(-e);
 	}
 	fdmap[fd] = h + 1;
-	hfd[h] = fd;
+	hrefs[h] = 1;
 	G.open_socks++;
 	return fd;
+}
+
+static void ep_drop_fd(int fd, int h);
+static void ep_forget(int h);
+static void ep_free(int epfd);
+
+/* The shim's side of closing descriptor fd (the kernel's is the caller's): a sluice socket's
+ * descriptor goes, and the socket with its last one; an epoll set's bookkeeping goes with it.
+ * Called with the lock held. */
+static void forget_fd(int fd)
+{
+	int h = handle(fd);
+	if (h >= 0) {
+		fdmap[fd] = 0;
+		if (--hrefs[h] > 0) {
+			ep_drop_fd(fd, h); /* its items stay, reported for the duplicates */
+			return;
+		}
+		ep_forget(h);
+		sl_sock_close(G.ss, h);
+		G.open_socks--;
+	} else if (G.on && fd >= 0 && fd < MAX_FD && eps[fd]) {
+		ep_free(fd);
+	}
+}
+
+/* A new descriptor nfd (just made by the kernel from fd) for fd's socket. */
+static int share(int fd, int nfd)
+{
+	if (nfd < 0)
+		return nfd;
+	if (nfd >= MAX_FD) {
+		r_close(nfd);
+		return fail(-EMFILE);
+	}
+	int h = handle(fd);
+	fdmap[nfd] = h + 1;
+	hrefs[h]++;
+	/* The number back on the same socket: an entry it added is its own again (the kernel's
+	 * key, file and descriptor, matches once more). */
+	for (struct ep_item *it = h_items[h]; it; it = it->fnext)
+		if (it->fd == nfd)
+			it->orphan = false;
+	return nfd;
 }
 
 EXPORT int socket(int domain, int type, int protocol)
@@ -655,28 +707,13 @@ EXPORT int socket(int domain, int type, int protocol)
 	return r;
 }
 
-static void ep_forget(int fd);
-static void ep_free(int epfd);
-
 EXPORT int close(int fd)
 {
 	ensure();
-	int h = handle(fd);
-	if (h < 0) {
-		if (!(G.on && fd >= 0 && fd < MAX_FD && eps[fd]))
-			return r_close(fd);
-		LOCK();
-		if (eps[fd])
-			ep_free(fd); /* an epoll set going away: its bookkeeping with it */
-		UNLOCK();
+	if (handle(fd) < 0 && !(G.on && fd >= 0 && fd < MAX_FD && eps[fd]))
 		return r_close(fd);
-	}
 	LOCK();
-	ep_forget(fd);
-	sl_sock_close(G.ss, h);
-	fdmap[fd] = 0;
-	hfd[h] = -1;
-	G.open_socks--;
+	forget_fd(fd); /* a socket's descriptor, or an epoll set going away */
 	UNLOCK();
 	return r_close(fd);
 }
@@ -999,8 +1036,12 @@ EXPORT int fcntl(int fd, int cmd, ...)
 	case F_SETFD:
 		return r_fcntl(fd, cmd, arg); /* close-on-exec lives on the placeholder */
 	case F_DUPFD:
-	case F_DUPFD_CLOEXEC:
-		return fail(-EOPNOTSUPP); /* duplicates of sluice sockets: not supported */
+	case F_DUPFD_CLOEXEC: {
+		LOCK();
+		int r = share(fd, r_fcntl(fd, cmd, arg)); /* the placeholder's duplicate */
+		UNLOCK();
+		return r;
+	}
 	default:
 		return fail(-EINVAL);
 	}
@@ -1040,28 +1081,50 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	return fail(-ENOTTY);
 }
 
+/* dup(2) and its kind on a sluice socket duplicate the placeholder (the kernel keeps the
+ * close-on-exec flag per descriptor) and map the new number to the same socket. Onto a
+ * descriptor in use, the kernel closes it silently: the shim forgets it as close would. */
+static bool ours(int fd)
+{
+	return handle(fd) >= 0 || (G.on && fd >= 0 && fd < MAX_FD && eps[fd]);
+}
+
 EXPORT int dup(int fd)
 {
 	ensure();
-	if (handle(fd) >= 0)
-		return fail(-EOPNOTSUPP);
-	return r_dup(fd);
+	if (handle(fd) < 0)
+		return r_dup(fd);
+	LOCK();
+	int r = share(fd, r_dup(fd));
+	UNLOCK();
+	return r;
+}
+
+static int dup_onto(int fd, int to, int flags, bool three)
+{
+	if (!ours(fd) && !ours(to))
+		return three ? r_dup3(fd, to, flags) : r_dup2(fd, to);
+	LOCK();
+	int r = three ? r_dup3(fd, to, flags) : r_dup2(fd, to);
+	if (r >= 0 && fd != to) {
+		forget_fd(to);
+		if (handle(fd) >= 0)
+			share(fd, to);
+	}
+	UNLOCK();
+	return r;
 }
 
 EXPORT int dup2(int fd, int to)
 {
 	ensure();
-	if (handle(fd) >= 0 || handle(to) >= 0)
-		return fail(-EOPNOTSUPP);
-	return r_dup2(fd, to);
+	return dup_onto(fd, to, 0, false);
 }
 
 EXPORT int dup3(int fd, int to, int flags)
 {
 	ensure();
-	if (handle(fd) >= 0 || handle(to) >= 0)
-		return fail(-EOPNOTSUPP);
-	return r_dup3(fd, to, flags);
+	return dup_onto(fd, to, flags, true);
 }
 
 /* sendfile to a sluice socket: read the file, send it (no zero-copy path into the stack). */
@@ -1581,8 +1644,8 @@ static void cand_del(struct ep_item *it)
 
 static struct ep_item *ep_find(struct ep *e, int fd)
 {
-	for (struct ep_item *i = fd_items[fd]; i; i = i->fnext)
-		if (i->ep == e)
+	for (struct ep_item *i = h_items[handle(fd)]; i; i = i->fnext)
+		if (i->ep == e && i->fd == fd && !i->orphan)
 			return i;
 	return NULL;
 }
@@ -1597,7 +1660,7 @@ static void item_free(struct ep_item *it)
 		e->items = it->next;
 	if (it->next)
 		it->next->prev = it->prev;
-	for (struct ep_item **pp = &fd_items[it->fd]; *pp; pp = &(*pp)->fnext)
+	for (struct ep_item **pp = &h_items[it->h]; *pp; pp = &(*pp)->fnext)
 		if (*pp == it) {
 			*pp = it->fnext;
 			break;
@@ -1611,19 +1674,18 @@ static void ep_changes(void)
 	int hs[256];
 	unsigned n;
 	while ((n = sl_sockets_changed(G.ss, hs, 256)) > 0)
-		for (unsigned i = 0; i < n; i++) {
-			int fd = hs[i] >= 0 && hs[i] < MAX_SOCKS ? hfd[hs[i]] : -1;
-			for (struct ep_item *it = fd >= 0 ? fd_items[fd] : NULL; it; it = it->fnext)
+		for (unsigned i = 0; i < n; i++)
+			for (struct ep_item *it = hs[i] >= 0 && hs[i] < MAX_SOCKS ? h_items[hs[i]] : NULL;
+			     it; it = it->fnext)
 				cand_add(it);
-		}
 }
 
 /* What epoll_wait would report for it now (0: nothing; then it is no longer a candidate).
  * Nothing is consumed. */
 static uint32_t item_ready(struct ep_item *it)
 {
-	int h = handle(it->fd);
-	if (h < 0 || it->disabled)
+	int h = it->h;
+	if (it->disabled)
 		return 0;
 	uint32_t want = it->ev.events | EPOLLERR | EPOLLHUP;
 	uint32_t ready = (uint32_t)(unsigned short)sl_sock_events(G.ss, h) & want;
@@ -1646,10 +1708,19 @@ static bool ep_ready(struct ep *e)
 	return false;
 }
 
-static void ep_forget(int fd)
+/* The socket's last descriptor is closed: its items go. */
+static void ep_forget(int h)
 {
-	while (fd_items[fd])
-		item_free(fd_items[fd]);
+	while (h_items[h])
+		item_free(h_items[h]);
+}
+
+/* Descriptor fd of socket h is closed, another remains: the items fd added stay. */
+static void ep_drop_fd(int fd, int h)
+{
+	for (struct ep_item *it = h_items[h]; it; it = it->fnext)
+		if (it->fd == fd)
+			it->orphan = true;
 }
 
 static void ep_free(int epfd)
@@ -1700,6 +1771,16 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	}
 	struct ep_item *it = ep_find(e, fd);
 	int rc = 0;
+	/* epoll_ctl(2): EPOLLEXCLUSIVE only with EPOLL_CTL_ADD and only beside EPOLLIN, EPOLLOUT,
+	 * EPOLLERR, EPOLLHUP, EPOLLWAKEUP and EPOLLET; an entry added with it cannot be modified.
+	 * Otherwise the flag changes nothing for a sluice socket. */
+	const uint32_t excl_ok = EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET |
+				 EPOLLEXCLUSIVE;
+	if (ev && op != EPOLL_CTL_DEL && (ev->events & EPOLLEXCLUSIVE) &&
+	    (op == EPOLL_CTL_MOD || (ev->events & ~excl_ok))) {
+		UNLOCK();
+		return fail(-EINVAL);
+	}
 	switch (op) {
 	case EPOLL_CTL_ADD:
 		if (it) {
@@ -1716,6 +1797,7 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 			break;
 		}
 		it->fd = fd;
+		it->h = h;
 		it->ep = e;
 		it->ev = *ev;
 		it->edge_seen = sl_sock_edge(G.ss, h) - 1; /* report the state as it is now, once */
@@ -1723,8 +1805,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		if (e->items)
 			e->items->prev = it;
 		e->items = it;
-		it->fnext = fd_items[fd];
-		fd_items[fd] = it;
+		it->fnext = h_items[h];
+		h_items[h] = it;
 		cand_add(it);
 		break;
 	case EPOLL_CTL_MOD:
@@ -1734,6 +1816,10 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		}
 		if (!ev) {
 			rc = -EFAULT;
+			break;
+		}
+		if (it->ev.events & EPOLLEXCLUSIVE) {
+			rc = -EINVAL;
 			break;
 		}
 		it->ev = *ev;
@@ -1782,7 +1868,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 				continue;
 			}
 			if (it->ev.events & EPOLLET)
-				it->edge_seen = sl_sock_edge(G.ss, handle(it->fd));
+				it->edge_seen = sl_sock_edge(G.ss, it->h);
 			out[n].events = ready;
 			out[n].data = it->ev.data;
 			n++;

@@ -10,6 +10,7 @@
  */
 #include "sluice/socket.h"
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -34,6 +35,7 @@
 #define BUF_MIN_SND 4608	  /* SOCK_MIN_SNDBUF */
 #define BACKLOG_MAX 4096	  /* somaxconn */
 #define UDP_MAX 65507
+#define RCVLOWAT_MAX 3145728	  /* tcp_set_rcvlowat: tcp_rmem[2] / 2, SO_RCVBUF not set */
 
 enum sk_state { SK_FREE = 0, SK_OPEN, SK_LISTEN, SK_CONNECTING, SK_CONNECTED };
 
@@ -51,6 +53,7 @@ struct sk {
 	int family, type;
 	bool nonblock, v6only;
 	bool bound, any; /* any: a wildcard address */
+	bool user_addr, user_port; /* bind named them (SOCK_BINDADDR_LOCK, SOCK_BINDPORT_LOCK) */
 	sl_ip laddr;
 	uint16_t lport;
 	bool has_peer; /* connected (TCP) or a default destination (UDP) */
@@ -71,7 +74,11 @@ struct sk {
 	size_t rx_bytes;
 	/* options */
 	bool reuseaddr, reuseport, keepalive, nodelay;
+	bool broadcast, oobinline; /* kept and read back, not acted on */
+	int priority;		   /* likewise */
 	int rcvbuf, sndbuf;
+	bool rcvbuf_set; /* SO_RCVBUF given (SOCK_RCVBUF_LOCK) */
+	int rcvlowat;	 /* SO_RCVLOWAT, >= 1 */
 	struct linger linger;
 	int ka_idle, ka_intvl, ka_cnt;
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
@@ -443,6 +450,7 @@ int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
 		k->nonblock = (type & SOCK_NONBLOCK) != 0;
 		k->rcvbuf = base == SOCK_STREAM ? RCVBUF_DEFAULT_TCP : BUF_DEFAULT_UDP;
 		k->sndbuf = base == SOCK_STREAM ? SNDBUF_DEFAULT_TCP : BUF_DEFAULT_UDP;
+		k->rcvlowat = 1;
 		k->ka_idle = 7200; /* tcp_keepalive_time, _intvl, _probes */
 		k->ka_intvl = 75;
 		k->ka_cnt = 9;
@@ -656,6 +664,8 @@ int sl_sock_bind(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen
 	k->laddr = any ? wildcard(k) : ip;
 	if (port && port_taken(ss, k, port, false))
 		return -EADDRINUSE;
+	k->user_addr = !any;
+	k->user_port = port != 0;
 	if (!port) {
 		int p = pick_port(ss, k);
 		if (p < 0)
@@ -801,6 +811,11 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->ka_cnt = l->ka_cnt;
 	k->rcvbuf = l->rcvbuf;
 	k->sndbuf = l->sndbuf;
+	k->rcvbuf_set = l->rcvbuf_set;
+	k->rcvlowat = l->rcvlowat;
+	k->broadcast = l->broadcast; /* sk_clone_lock copies the flags and the priority */
+	k->oobinline = l->oobinline;
+	k->priority = l->priority;
 	memcpy(k->cc, l->cc, sizeof(k->cc));
 	if (k->cc[0])
 		sl_tcp_set_cc(f, k->cc); /* a child has its listener's algorithm (tcp_init_congestion_control) */
@@ -822,6 +837,37 @@ static bool connect_done(struct sk *k)
 	return k->state != SK_CONNECTING;
 }
 
+/* __inet_stream_connect with AF_UNSPEC, tcp_disconnect: a listener stops, a connection or a
+ * handshake is aborted (an RST where one is due, ECONNRESET pending), and the socket is
+ * unconnected, free to connect or listen again; what bind named stays bound. */
+static int tcp_disconnect(struct sl_sockets *ss, struct sk *k)
+{
+	if (k->state == SK_LISTEN) {
+		unlisten(ss, k);
+	} else if (k->f) {
+		if (k->state == SK_CONNECTING || !k->closed)
+			k->err = ECONNRESET;
+		sl_tcp_abort(k->f);
+		k->f = NULL;
+	}
+	k->state = SK_OPEN;
+	k->closed = k->eof_seen = k->rd_shut = k->wr_shut = false;
+	k->was_connected = k->has_peer = k->connect_pending = k->err_read = false;
+	k->raddr = wildcard(k);
+	k->rport = 0;
+	if (!k->user_port) {
+		k->bound = false;
+		k->lport = 0;
+	}
+	if (!k->user_addr) {
+		k->laddr = wildcard(k);
+		k->any = k->bound;
+	}
+	bump(k);
+	poll_or_defer(ss, lazy_call(ss, k, 0)); /* the reset */
+	return 0;
+}
+
 int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen_t len)
 {
 	struct sk *k = get(ss, s);
@@ -829,6 +875,10 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 		return -EBADF;
 	if (k->type == SOCK_DGRAM)
 		return udp_connect(k, a, len);
+	if (a && len < (socklen_t)sizeof(a->sa_family))
+		return -EINVAL;
+	if (a && a->sa_family == AF_UNSPEC)
+		return tcp_disconnect(ss, k);
 	/* __inet_stream_connect after a non-blocking start: the outcome once (0, or the error
 	 * that ended it), then EISCONN, or a new attempt. */
 	if (k->state == SK_CONNECTED) {
@@ -964,6 +1014,19 @@ static size_t copy_out(const struct msghdr *m, const struct sl_iov v[2], size_t 
 	return done;
 }
 
+/* tcp_epollin_ready: n bytes unread are enough to report the socket readable when they reach
+ * SO_RCVLOWAT, or when the peer cannot send more (the receive window is down to a segment). */
+static bool lowat_met(const struct sk *k, ssize_t n)
+{
+	if (n >= k->rcvlowat)
+		return true;
+	if (n <= 0)
+		return false;
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	return ti.rcv_wnd <= ti.mss;
+}
+
 static bool tcp_readable(struct sk *k)
 {
 	if (k->state != SK_CONNECTED || k->rd_shut)
@@ -1007,6 +1070,11 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 	if (c > 0)
 		return k->was_connected ? 0 : -ENOTCONN;
 	size_t want = iov_total(m), got = 0;
+	/* sock_rcvlowat: a receive waits for SO_RCVLOWAT bytes, or what was asked if less (all
+	 * of it with MSG_WAITALL); a non-blocking one returns what is there. */
+	size_t target = (size_t)k->rcvlowat < want ? (size_t)k->rcvlowat : want;
+	if (flags & MSG_WAITALL)
+		target = want;
 	bool nb = k->nonblock || (flags & MSG_DONTWAIT);
 	if (!lazy)
 		sl_sockets_poll(ss);
@@ -1033,14 +1101,18 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 			}
 			part.msg_iov = iov;
 			part.msg_iovlen = ni;
-			size_t c = copy_out(&part, v, (size_t)n);
+			size_t c;
+			if (flags & MSG_TRUNC) /* tcp(7): the bytes are discarded, not copied */
+				c = (size_t)n < want - got ? (size_t)n : want - got;
+			else
+				c = copy_out(&part, v, (size_t)n);
 			if (!(flags & MSG_PEEK)) {
 				sl_tcp_consume(k->f, c);
 				if (lazy)
 					defer(ss); /* the window update it may owe */
 			}
 			got += c;
-			if (!(flags & MSG_WAITALL) || got >= want || (flags & MSG_PEEK))
+			if (got >= target || (flags & MSG_PEEK))
 				return (ssize_t)got;
 			continue;
 		}
@@ -1056,8 +1128,6 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 			k->err = 0;
 			return n;
 		}
-		if (got && !(flags & MSG_WAITALL))
-			return (ssize_t)got;
 		if (nb)
 			return got ? (ssize_t)got : -EAGAIN;
 		int err = block(ss, k, tcp_readable, k->rcvtimeo_ns);
@@ -1362,7 +1432,9 @@ ssize_t sl_sock_sendmsg(struct sl_sockets *ss, int s, const struct msghdr *m, in
 	}
 	if (k->state == SK_LISTEN)
 		return epipe(flags);
-	if (m->msg_name && m->msg_namelen && k->state != SK_CONNECTED)
+	/* tcp_sendmsg ignores the address (send(2): "dest_addr and addrlen are ignored"), so an
+	 * unconnected socket's sendto is EPIPE as its send is; only MSG_FASTOPEN would use it. */
+	if ((flags & MSG_FASTOPEN) && k->state != SK_CONNECTED)
 		return -EOPNOTSUPP; /* no TCP Fast Open */
 	return tcp_send(ss, k, m, flags, lazy);
 }
@@ -1378,6 +1450,10 @@ ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flag
 		return udp_recv(ss, k, m, flags);
 	if (k->state == SK_LISTEN)
 		return -ENOTCONN;
+	/* tcp_recv_urg: no urgent data is ever held out of band here, and with none to read
+	 * MSG_OOB is EINVAL ("Yes this is right !"). */
+	if (flags & MSG_OOB)
+		return -EINVAL;
 	m->msg_flags = 0;
 	m->msg_controllen = 0;
 	m->msg_namelen = 0; /* tcp_recvmsg names no source */
@@ -1482,6 +1558,17 @@ int sl_sock_getsockname(struct sl_sockets *ss, int s, struct sockaddr *a, sockle
 	return 0;
 }
 
+/* Is the connection over, as Linux's socket would be in CLOSE: reset, timed out, or done
+ * with both FINs (TIME-WAIT belongs to the protocol, not to the socket)? */
+static bool tcp_over(struct sk *k)
+{
+	if (k->closed)
+		return true;
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	return !strcmp(ti.state, "TIME-WAIT") || !strcmp(ti.state, "CLOSED");
+}
+
 int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *len)
 {
 	struct sk *k = get(ss, s);
@@ -1489,7 +1576,7 @@ int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, sockle
 		return -EBADF;
 	if (!a || !len)
 		return -EFAULT;
-	if (k->type == SOCK_STREAM ? k->state != SK_CONNECTED : !k->has_peer)
+	if (k->type == SOCK_STREAM ? k->state != SK_CONNECTED || tcp_over(k) : !k->has_peer)
 		return -ENOTCONN;
 	to_sockaddr(k, &k->raddr, k->rport, a, len);
 	return 0;
@@ -1680,13 +1767,32 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			if (d < min)
 				d = min;
 			*(name == SO_RCVBUF ? &k->rcvbuf : &k->sndbuf) = (int)d;
+			if (name == SO_RCVBUF)
+				k->rcvbuf_set = true;
 			return 0;
 		}
-		case SO_BROADCAST:
-		case SO_OOBINLINE:
-		case SO_PRIORITY:
 		case SO_RCVLOWAT:
-			return 0; /* accepted; they change nothing sluice does */
+			/* sock_setsockopt, tcp_set_rcvlowat: negative is INT_MAX, 0 is 1, and TCP's is
+			 * at most half the receive buffer it may grow to; a lower mark may make the
+			 * socket readable now (tcp_data_ready). */
+			if (x < 0)
+				x = INT_MAX;
+			if (k->type == SOCK_STREAM) {
+				int cap = k->rcvbuf_set ? k->rcvbuf / 2 : RCVLOWAT_MAX;
+				x = x < cap ? x : cap;
+			}
+			k->rcvlowat = x ? x : 1;
+			bump(k);
+			return 0;
+		case SO_BROADCAST:
+			k->broadcast = x != 0; /* kept; they change nothing sluice does */
+			return 0;
+		case SO_OOBINLINE:
+			k->oobinline = x != 0;
+			return 0;
+		case SO_PRIORITY:
+			k->priority = x;
+			return 0;
 		case SO_TYPE:
 		case SO_DOMAIN:
 		case SO_PROTOCOL:
@@ -1791,10 +1897,11 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 			if (x)
 				k->err_read = true; /* sock_error: read once, wherever */
 			break;
-		case SO_BROADCAST:
-		case SO_OOBINLINE:
-		case SO_PRIORITY: x = 0; break;
-		case SO_RCVLOWAT: x = 1; break;
+		case SO_BROADCAST: x = k->broadcast; break;
+		case SO_OOBINLINE: x = k->oobinline; break;
+		case SO_PRIORITY: x = k->priority; break;
+		case SO_RCVLOWAT: x = k->rcvlowat; break;
+		case SO_SNDLOWAT: x = 1; break; /* socket(7): fixed at 1 (set: ENOPROTOOPT) */
 		default: return -ENOPROTOOPT;
 		}
 	} else if (level == IPPROTO_TCP && k->type != SOCK_STREAM) {
@@ -1929,7 +2036,7 @@ short sl_sock_events(struct sl_sockets *ss, int s)
 	ssize_t n = sl_tcp_peek(k->f, v);
 	bool rcv_shut = sl_tcp_eof(k->f) || k->rd_shut || k->closed;
 	bool snd_shut = k->wr_shut || k->closed;
-	if (n > 0 || rcv_shut || (n < 0 && n != -EAGAIN))
+	if (lowat_met(k, n) || rcv_shut || (n < 0 && n != -EAGAIN))
 		ev |= POLLIN | POLLRDNORM;
 	if (rcv_shut)
 		ev |= POLLRDHUP;
