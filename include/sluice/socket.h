@@ -57,6 +57,10 @@ int sl_sock_set_nonblock(struct sl_sockets *ss, int s, bool on);
 int sl_sock_get_nonblock(struct sl_sockets *ss, int s);
 /* FIONREAD: bytes readable (stream) or the size of the next datagram (datagram). */
 int sl_sock_nread(struct sl_sockets *ss, int s);
+/* SIOCOUTQ (unsent false): bytes written and not yet acknowledged (stream; 0 for a datagram
+ * socket: nothing waits in it); SIOCOUTQNSD (unsent true): of those, not yet sent (stream
+ * only: -EOPNOTSUPP for a datagram socket). -EINVAL on a listener, as tcp_ioctl. */
+int sl_sock_outq(struct sl_sockets *ss, int s, bool unsent);
 /* Is s a live handle of this layer? */
 bool sl_sock_valid(struct sl_sockets *ss, int s);
 

@@ -150,6 +150,9 @@ struct sl_tcp_info {
 	uint32_t sacked; /* bytes above SND.UNA the peer has SACKed */
 	uint32_t lost;	 /* bytes marked lost, not yet retransmitted */
 	uint64_t recoveries, rto_count, tlp_probes, spurious_undone, dsacks_rx, dsacks_tx;
+	/* The send buffer: bytes written and not yet acknowledged (SND.UNA up to what the
+	 * application wrote: Linux's SIOCOUTQ), and those of them not sent yet (SIOCOUTQNSD). */
+	uint32_t snd_queued, snd_unsent;
 };
 void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *out);
 

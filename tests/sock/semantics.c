@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -4528,6 +4529,56 @@ static void udp_connect_errors(void)
 	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 }
 
+/* tcp(7) SIOCOUTQ (TIOCOUTQ) and SIOCOUTQNSD: bytes written and not yet acknowledged, and
+ * of those not yet sent; SIOCINQ the bytes unread; EINVAL on a listening socket; 0 on a fresh
+ * one. UDP: SIOCOUTQ is what waits in the send queue (0 here), SIOCOUTQNSD is not a UDP
+ * request (ENOTTY). */
+static void tcp_ioctl_queues(void)
+{
+	int q = -1;
+	int f = tsock(AF_INET, SOCK_STREAM);
+	if (f < 0)
+		return;
+	OK(ioctl(f, SIOCOUTQ, &q));
+	EQ(q, 0);
+	OK(ioctl(f, SIOCOUTQNSD, &q));
+	EQ(q, 0);
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	OK(ioctl(s, SIOCOUTQ, &q));
+	EQ(q, 0);
+	unsigned char o[1000], in[1000];
+	pattern(o, sizeof o, 5);
+	EQ(write(s, o, sizeof o), sizeof o);
+	EQ(wait_inq(s, 1000), 1000);
+	OK(ioctl(s, SIOCINQ, &q));
+	EQ(q, 1000);
+	for (int i = 0; i < 100; i++) { /* the acknowledgment may trail the echo */
+		OK(ioctl(s, SIOCOUTQ, &q));
+		if (q == 0)
+			break;
+		poll(NULL, 0, 20);
+	}
+	EQ(q, 0);
+	OK(ioctl(s, SIOCOUTQNSD, &q));
+	EQ(q, 0);
+	EQ(read_n(s, in, sizeof in), sizeof in);
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	ERR(ioctl(ls, SIOCOUTQ, &q), EINVAL);
+	ERR(ioctl(ls, SIOCOUTQNSD, &q), EINVAL);
+	ERR(ioctl(ls, SIOCINQ, &q), EINVAL);
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	q = -1;
+	OK(ioctl(u, SIOCOUTQ, &q));
+	EQ(q, 0);
+	ERR(ioctl(u, SIOCOUTQNSD, &q), ENOTTY);
+}
+
 /* connect(2) with AF_UNSPEC on a connected TCP socket (Linux tcp_disconnect): the connection
  * is aborted (the peer sees an RST), the socket is unconnected again and may connect anew. */
 static void tcp_connect_unspec(void)
@@ -4732,6 +4783,7 @@ static const struct check checks[] = {
 	ONE(tcp_getpeername_after_close)
 	ONE(udp_connect_errors)
 	ONE(tcp_connect_unspec)
+	ONE(tcp_ioctl_queues)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)

@@ -19,7 +19,10 @@
  *   - handles: the lowest free one first, whatever order sockets were closed in;
  *   - SO_RCVLOWAT: readable only from that many bytes on, and a receive returns them all;
  *   - connect with AF_UNSPEC resets the connection (B's flow is closed) and the socket
- *     connects again.
+ *     connects again;
+ *   - SIOCOUTQ / SIOCOUTQNSD (sl_sock_outq): what B has not acknowledged, and what A has not
+ *     sent of it (beyond the initial window while B does not answer), both 0 once B read it
+ *     all; a datagram socket has nothing queued and no SIOCOUTQNSD.
  *
  * Run: make -j1 build/tests/test_sock_layer build/san/tests/test_sock_layer, then either
  * binary.
@@ -421,6 +424,39 @@ static void test_disconnect_unspec(void **state)
 
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
+static void test_outq(void **state)
+{
+	struct fix *x = *state;
+	assert_int_equal(sl_sock_outq(x->ss, x->s, false), 0);
+	assert_int_equal(sl_sock_outq(x->ss, x->s, true), 0);
+	/* 40000 bytes with B silent: the initial window (RFC 6928: 10 segments) leaves, the
+	 * rest waits. */
+	size_t total = 0;
+	while (total < 40000) {
+		ssize_t n = send_n(x, 4000, MSG_DONTWAIT);
+		assert_int_equal(n, 4000);
+		total += (size_t)n;
+	}
+	int queued = sl_sock_outq(x->ss, x->s, false), unsent = sl_sock_outq(x->ss, x->s, true);
+	assert_int_equal(queued, 40000);
+	assert_true(unsent > 0 && unsent <= 40000 - 10 * 1000);
+	/* Until B has it all and its last (delayed, real-clock) ACK is in: at most ~2 s. */
+	for (int i = 0; i < 2000 && (x->b.got < 40000 || sl_sock_outq(x->ss, x->s, false)); i++) {
+		poll_b(x, 1);
+		sl_sockets_poll(x->ss);
+		if (x->b.got == 40000)
+			poll(NULL, 0, 1);
+	}
+	assert_int_equal(x->b.got, 40000);
+	assert_int_equal(sl_sock_outq(x->ss, x->s, false), 0);
+	assert_int_equal(sl_sock_outq(x->ss, x->s, true), 0);
+	int u = sl_sock_socket(x->ss, AF_INET, SOCK_DGRAM, 0);
+	assert_true(u >= 0);
+	assert_int_equal(sl_sock_outq(x->ss, u, false), 0);
+	assert_int_equal(sl_sock_outq(x->ss, u, true), -EOPNOTSUPP);
+	assert_int_equal(sl_sock_outq(x->ss, 12345, false), -EBADF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +471,7 @@ int main(void)
 	    T(test_handles_lowest_first),
 	    T(test_rcvlowat),
 	    T(test_disconnect_unspec),
+	    T(test_outq),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/random.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
@@ -1069,10 +1070,13 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 		UNLOCK();
 		return 0;
 	}
-	if (req == FIONREAD) {
+	if (req == FIONREAD || req == SIOCOUTQ || req == SIOCOUTQNSD) { /* SIOCINQ is FIONREAD */
 		LOCK();
-		int n = sl_sock_nread(G.ss, h);
+		int n = req == FIONREAD ? sl_sock_nread(G.ss, h)
+					: sl_sock_outq(G.ss, h, req == SIOCOUTQNSD);
 		UNLOCK();
+		if (n == -EOPNOTSUPP)
+			n = -ENOTTY; /* as the kernel answers a request the protocol has no use for */
 		if (n < 0)
 			return fail(n);
 		memcpy(arg, &n, sizeof(n));

@@ -955,6 +955,11 @@ void sl_tcp_info(const struct sl_tcp_flow *f, struct sl_tcp_info *o)
 	o->spurious_undone = t->spurious_undone;
 	o->dsacks_rx = t->dsacks_rx;
 	o->dsacks_tx = t->dsacks_tx;
+	o->snd_queued = t->sndbuf.len;
+	/* Sent: SND.NXT − SND.UNA, of which a SYN or FIN is no byte of the buffer (the buffer
+	 * begins at SND.UNA and a FIN follows its last byte). */
+	uint32_t sent = t->snd_nxt - t->snd_una;
+	o->snd_unsent = sent < t->sndbuf.len ? t->sndbuf.len - sent : 0;
 }
 
 int sl_tcp_set_cc(struct sl_tcp_flow *f, const char *name)

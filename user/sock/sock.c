@@ -1991,6 +1991,23 @@ int sl_sock_nread(struct sl_sockets *ss, int s)
 	return n > 0 ? (int)n : 0;
 }
 
+int sl_sock_outq(struct sl_sockets *ss, int s, bool unsent)
+{
+	struct sk *k = get(ss, s);
+	if (!k)
+		return -EBADF;
+	sl_sockets_poll(ss);
+	if (k->type == SOCK_DGRAM)
+		return unsent ? -EOPNOTSUPP : 0; /* datagrams leave at once: nothing queued */
+	if (k->state == SK_LISTEN)
+		return -EINVAL; /* tcp_ioctl */
+	if (k->state != SK_CONNECTED || !k->f)
+		return 0; /* connecting (SYN-SENT, SYN-RECEIVED), or never connected */
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	return (int)(unsent ? ti.snd_unsent : ti.snd_queued);
+}
+
 /* --- readiness -------------------------------------------------------------------------- */
 
 short sl_sock_events(struct sl_sockets *ss, int s)
