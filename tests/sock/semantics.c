@@ -1895,6 +1895,45 @@ static void sa_restart_read(void)
 	EQ(sigusr1s, 1);
 }
 
+/* A blocking connect is restarted too (signal(7) lists connect(2) among the calls SA_RESTART
+ * restarts when the socket has no timeout): the handshake to a port whose SYNs are dropped
+ * goes on after the SIGUSR1 handler (SA_RESTART) at 100 ms and is ended by a SIGUSR2 one
+ * without SA_RESTART at 600 ms, so connect fails EINTR with both handlers run. */
+static volatile sig_atomic_t sigusr2s;
+static void on_sigusr2(int sig)
+{
+	(void)sig;
+	sigusr2s++;
+}
+
+static void sa_restart_connect(void)
+{
+	int c = tsock(AF_INET, SOCK_STREAM);
+	if (c < 0)
+		return;
+	struct sigaction sa = {.sa_handler = on_sigusr2}, old;
+	sigemptyset(&sa.sa_mask);
+	timer_t t2;
+	struct sigevent ev = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+	struct itimerspec its = {.it_value = {0, 600000000L}};
+	if (sigaction(SIGUSR2, &sa, &old) < 0 || timer_create(CLOCK_MONOTONIC, &ev, &t2) < 0) {
+		failf("cannot arm a SIGUSR2 timer: %s", en(errno));
+		return;
+	}
+	sigusr2s = 0;
+	timer_t *t = usr1_in(100, true);
+	if (t && timer_settime(t2, 0, &its, NULL) == 0) {
+		struct sockaddr_storage d = with_port(&peer4, PORT_HOLE);
+		ERR(connect(c, (struct sockaddr *)&d, alen(&d)), EINTR);
+		EQ(sigusr1s, 1);
+		EQ(sigusr2s, 1);
+	}
+	if (t)
+		timer_delete(*t);
+	timer_delete(t2);
+	sigaction(SIGUSR2, &old, NULL);
+}
+
 /* ---- sockets to ourselves, Unix sockets, kernel descriptors ---- */
 
 /* A connection from this process to its own listener, on its own address. */
@@ -4685,6 +4724,7 @@ static const struct check checks[] = {
 	ONE(eintr_blocking_calls)
 	ONE(sa_restart_accept)
 	ONE(sa_restart_read)
+	ONE(sa_restart_connect)
 	ONE(tcp_self_connect_4)
 	ONE(udp_self)
 	ONE(unix_untouched)

@@ -549,7 +549,7 @@ __attribute__((destructor)) static void shim_fini(void)
 
 /* --- signals: SA_RESTART ---------------------------------------------------------------
  * The socket layer ends a blocking call with -EINTR when a handler ran. Linux restarts
- * accept, recv* and send* instead when that handler was installed with SA_RESTART and the
+ * accept, connect, recv* and send* instead when that handler was installed with SA_RESTART and the
  * socket has no timeout (signal(7)); to know which handler ran, the program's handlers are
  * called through a trampoline that notes the signal. sigaction() reports the program's own
  * handler back, never the trampoline. */
@@ -781,9 +781,14 @@ EXPORT int connect(int fd, const struct sockaddr *a, socklen_t len)
 		settle();
 		return r_connect(fd, a, len);
 	}
-	LOCK();
-	int r = sl_sock_connect(G.ss, h, a, len);
-	UNLOCK();
+	int r;
+	do { /* restarted after an SA_RESTART handler: the socket layer waits for the same
+	      * handshake again (signal(7) lists connect) */
+		last_sig = 0;
+		LOCK();
+		r = sl_sock_connect(G.ss, h, a, len);
+		UNLOCK();
+	} while (r == -EINTR && restart(h, SO_SNDTIMEO));
 	return r < 0 ? fail(r) : 0;
 }
 
