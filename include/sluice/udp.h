@@ -68,4 +68,10 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 uint8_t *sl_udp_reply_buf(struct sl_stack *st, const struct sl_udp_meta *m, size_t *cap);
 int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, bool unchanged);
 
+/* From inside a receive callback: the datagram being delivered (m) is for nobody after all
+ * (a layer above found no socket for it): answered as a port nobody listens on is, with an
+ * ICMP port unreachable (RFC 1122 §4.1.3.1; RFC 4443 §3.1), under ICMP's rate limit and
+ * never for a broadcast. -EINVAL when m is not the datagram being delivered. */
+int sl_udp_unreachable(struct sl_stack *st, const struct sl_udp_meta *m);
+
 #endif

@@ -4108,6 +4108,28 @@ static void udp_refused_send(void)
 	EQ(epoll_wait(ep, out, 2, 0), 0);
 }
 
+/* A datagram to a port whose only socket is connected to another peer finds no socket
+ * (Linux's __udp4_lib_rcv): it is answered with a port unreachable (RFC 1122 §4.1.3.1), as
+ * for a port nobody has, and a connected sender learns ECONNREFUSED. Here both ends are this
+ * process: u bound to our address and connected to the peer's echo, v connected to u. */
+static void udp_no_socket_refused(void)
+{
+	int u = ubind(AF_INET), v = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0 || v < 0)
+		return;
+	struct sockaddr_storage echo = with_port(&peer4, PORT_UDPECHO), au = sockname(u);
+	OK(connect(u, (struct sockaddr *)&echo, alen(&echo)));
+	OK(connect(v, (struct sockaddr *)&au, alen(&au)));
+	EQ(send(v, "x", 1, 0), 1);
+	EQ_EV(wait_fd(v, POLLOUT, WAIT_MS), POLLOUT | POLLERR);
+	ERR(send(v, "y", 1, 0), ECONNREFUSED);
+	char b[4];
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN); /* u took nothing */
+	EQ(send(u, "z", 1, 0), 1); /* and still talks to its own peer */
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, b, sizeof b, 0), 1);
+}
+
 /* An unconnected UDP socket is not told of ICMP errors (ip(7) IP_RECVERR off: only connected
  * sockets get them): a datagram to a closed port, then one to the echo; the echo comes, no
  * error. */
@@ -4806,6 +4828,7 @@ static const struct check checks[] = {
 	ONE(tcp_oob_none)
 	ONE(udp_refused_send)
 	ONE(udp_unconnected_no_error)
+	ONE(udp_no_socket_refused)
 	ONE(udp_sendto_errors)
 	ONE(udp_connected_sendto)
 	ONE(tcp_shut_wr_poll)

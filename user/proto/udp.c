@@ -453,3 +453,17 @@ int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, b
 	STAT_INC(st, udp_tx);
 	return 0;
 }
+
+int sl_udp_unreachable(struct sl_stack *st, const struct sl_udp_meta *m)
+{
+	struct sl_udp *u = &st->udp;
+	if (!m || m != u->cur_meta || !u->cur_pkt)
+		return -EINVAL;
+	/* As sl_udp_input answers a port without a socket. */
+	struct sl_ip_pkt *pkt = u->cur_pkt;
+	if (pkt->v6)
+		sl_icmp6_send_error(st, pkt, 1, 4, 0); /* RFC 4443 §3.1: port unreachable */
+	else if (!pkt->bcast)
+		sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PORT_UNREACH, 0);
+	return 0;
+}

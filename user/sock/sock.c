@@ -1215,6 +1215,7 @@ static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 		/* Sockets of the port, none of them for this one (bound to another address or
 		 * family, connected to another peer): Linux's __udp4_lib_rcv finds no socket. */
 		sl_stack_count_drop(st, SL_STAT_udp_no_socket);
+		sl_udp_unreachable(st, m); /* as Linux answers it: port unreachable */
 		return;
 	}
 	if (k->rd_shut) {
