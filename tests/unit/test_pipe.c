@@ -543,6 +543,12 @@ static void test_pipe_owner_errors_counted(void **state)
 	sl_dev_counts(a, &c);
 	assert_int_equal(c.owner_errors, 2);
 	assert_int_equal(c.owner[SL_OWN_FREE], c.total);
+	/* And in the device's counters, as an AF_XDP device reports them. */
+	struct sl_stats *stv = calloc(1, sizeof(*stv));
+	assert_non_null(stv);
+	a->ops->stats(a, stv);
+	assert_int_equal(stv->c[SL_STAT_dev_frame_owner_error], 2);
+	free(stv);
 	a->ops->flush(a, 0);
 	assert_int_equal(recv_all(b, 0, NULL), 0);
 	sl_dev_close_counted(a, &c);

@@ -281,6 +281,7 @@ static void pipe_stats(struct sl_dev *d, struct sl_stats *st)
 	st->c[SL_STAT_dev_rx_dropped] = end_of(d)->rx_nobuf;
 	st->c[SL_STAT_dev_tx_batch_flush] = end_of(d)->batch_flushes;
 	st->c[SL_STAT_dev_tx_csum_offload] = end_of(d)->csum_done;
+	st->c[SL_STAT_dev_frame_owner_error] = end_of(d)->pool.errors; /* as xsk.c reports it */
 }
 
 static void pipe_counts(struct sl_dev *d, struct sl_dev_counts *c)
