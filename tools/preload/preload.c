@@ -677,6 +677,8 @@ static int share(int fd, int nfd)
 		return fail(-EMFILE);
 	}
 	int h = handle(fd);
+	if (h < 0)
+		return nfd; /* fd was closed (and its number reused) by another thread meanwhile */
 	fdmap[nfd] = h + 1;
 	hrefs[h]++;
 	/* The number back on the same socket: an entry it added is its own again (the kernel's
