@@ -6,6 +6,9 @@
 # A test that sets PLEN before sourcing this file gets that prefix length instead of 24 on
 # all three addresses.
 set -uo pipefail
+# Under pipefail `producer | grep -q PAT` can fail although PAT was there: grep -q exits at its
+# first match and a producer still writing dies of SIGPIPE. Write `producer | grep PAT >/dev/null`
+# (GNU grep then reads all of its input) or `grep -q PAT <<<"$var"`.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICE=${SLUICE_BIN:-$ROOT/build/sluice} # SLUICE_BIN: another build (the sanitizer one)
 PY=/usr/bin/python3 # Debian's python3 sees python3-scapy; a pyenv python3 on PATH does not
@@ -74,7 +77,7 @@ setup_net() {
 	in_peer ethtool -K "$IF_PEER" tx off >/dev/null 2>&1
 	in_sl ethtool -K "$IF_SL" tx off >/dev/null 2>&1
 	for _ in $(seq 50); do
-		in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
+		in_peer ip link show "$IF_PEER" | grep 'state UP' >/dev/null && break
 		sleep 0.1
 	done
 }

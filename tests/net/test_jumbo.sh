@@ -169,7 +169,7 @@ syn_stop send
 read -r size got <"$TMP/sink.out"
 [[ $size -eq $N ]] || fail "--send: nc received $size bytes, expected $N"
 [[ $got == "$want" ]] || fail "--send: SHA-256 $got, expected $want"
-grep "$STACK_IP\.[0-9]* > $PEER_IP\.5001: Flags \[S\]," "$TMP/send.txt" | grep -q 'mss 8960' ||
+grep "$STACK_IP\.[0-9]* > $PEER_IP\.5001: Flags \[S\]," "$TMP/send.txt" | grep 'mss 8960' >/dev/null ||
 	{ cat "$TMP/send.txt" >&2; cat "$TMP/send.tcpdump" >&2; fail "sluice's SYN does not carry MSS 8960"; }
 last=$(tail -1 "$TMP/send.err")
 grep -q "drops 0; frames $FRAMES/$FRAMES returned" <<<"$last" ||
@@ -194,9 +194,9 @@ syn_stop echo
 read -r size got <"$TMP/echo.out"
 [[ $size -eq $N ]] || fail "echo: $size bytes back, expected $N"
 [[ $got == "$want" ]] || fail "echo: SHA-256 $got, expected $want"
-grep "$STACK_IP\.7 > $PEER_IP\.[0-9]*: Flags \[S\.\]," "$TMP/echo.txt" | grep -q 'mss 8960' ||
+grep "$STACK_IP\.7 > $PEER_IP\.[0-9]*: Flags \[S\.\]," "$TMP/echo.txt" | grep 'mss 8960' >/dev/null ||
 	{ cat "$TMP/echo.txt" >&2; fail "sluice's SYN-ACK does not carry MSS 8960"; }
-grep "$PEER_IP\.[0-9]* > $STACK_IP\.7: Flags \[S\]," "$TMP/echo.txt" | grep -q 'mss 8960' ||
+grep "$PEER_IP\.[0-9]* > $STACK_IP\.7: Flags \[S\]," "$TMP/echo.txt" | grep 'mss 8960' >/dev/null ||
 	{ cat "$TMP/echo.txt" >&2; fail "the kernel's SYN does not carry MSS 8960 (peer MTU not 9000?)"; }
 ok "$N bytes kernel -> sluice echo -> kernel at MTU $MTU: SHA-256 matches, SYN-ACK with MSS 8960 ($dt s)"
 sleep 0.06
