@@ -24,9 +24,12 @@ KERNEL_IP=10.$NET.0.2
 STACK_IP=10.$NET.0.3
 TMP=$(mktemp -d /tmp/sluice-test.XXXXXX)
 SLUICE_PID=
+# SLUICE_KEEP_TMP=1: a test that fails keeps $TMP (sluice's output, captures) and says where.
+TEST_FAILED=
 
 fail() {
 	echo "FAIL: $*" >&2
+	TEST_FAILED=1
 	exit 1
 }
 ok() { echo "ok: $*"; }
@@ -43,7 +46,11 @@ cleanup() {
 	in_sl "$SLUICE" detach "$IF_SL" >/dev/null 2>&1
 	ip netns del "$NS_PEER" 2>/dev/null
 	ip netns del "$NS_SL" 2>/dev/null
-	rm -rf "$TMP"
+	if [[ -n ${SLUICE_KEEP_TMP:-} && -n $TEST_FAILED ]]; then
+		echo "kept $TMP (SLUICE_KEEP_TMP)" >&2
+	else
+		rm -rf "$TMP"
+	fi
 }
 trap cleanup EXIT
 
