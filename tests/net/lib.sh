@@ -6,6 +6,9 @@
 # A test that sets PLEN before sourcing this file gets that prefix length instead of 24 on
 # all three addresses.
 set -uo pipefail
+# Under pipefail `producer | grep -q PAT` can fail although PAT was there: grep -q exits at its
+# first match and a producer still writing dies of SIGPIPE. Write `producer | grep PAT >/dev/null`
+# (GNU grep then reads all of its input) or `grep -q PAT <<<"$var"`.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SLUICE=${SLUICE_BIN:-$ROOT/build/sluice} # SLUICE_BIN: another build (the sanitizer one)
 PY=/usr/bin/python3 # Debian's python3 sees python3-scapy; a pyenv python3 on PATH does not
@@ -21,9 +24,12 @@ KERNEL_IP=10.$NET.0.2
 STACK_IP=10.$NET.0.3
 TMP=$(mktemp -d /tmp/sluice-test.XXXXXX)
 SLUICE_PID=
+# SLUICE_KEEP_TMP=1: a test that fails keeps $TMP (sluice's output, captures) and says where.
+TEST_FAILED=
 
 fail() {
 	echo "FAIL: $*" >&2
+	TEST_FAILED=1
 	exit 1
 }
 ok() { echo "ok: $*"; }
@@ -40,7 +46,11 @@ cleanup() {
 	in_sl "$SLUICE" detach "$IF_SL" >/dev/null 2>&1
 	ip netns del "$NS_PEER" 2>/dev/null
 	ip netns del "$NS_SL" 2>/dev/null
-	rm -rf "$TMP"
+	if [[ -n ${SLUICE_KEEP_TMP:-} && -n $TEST_FAILED ]]; then
+		echo "kept $TMP (SLUICE_KEEP_TMP)" >&2
+	else
+		rm -rf "$TMP"
+	fi
 }
 trap cleanup EXIT
 
@@ -74,7 +84,7 @@ setup_net() {
 	in_peer ethtool -K "$IF_PEER" tx off >/dev/null 2>&1
 	in_sl ethtool -K "$IF_SL" tx off >/dev/null 2>&1
 	for _ in $(seq 50); do
-		in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
+		in_peer ip link show "$IF_PEER" | grep 'state UP' >/dev/null && break
 		sleep 0.1
 	done
 }

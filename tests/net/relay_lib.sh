@@ -102,8 +102,8 @@ relay_setup() {
 		ip -n "${pair%%:*}" link set "${pair#*:}" up
 	done
 	for _ in $(seq 50); do
-		ip -n "$NS_A" link show "$IF_A" | grep -q 'state UP' &&
-			ip -n "$NS_B" link show "$IF_B" | grep -q 'state UP' && return 0
+		ip -n "$NS_A" link show "$IF_A" | grep 'state UP' >/dev/null &&
+			ip -n "$NS_B" link show "$IF_B" | grep 'state UP' >/dev/null && return 0
 		sleep 0.1
 	done
 	fail "links did not come up"

@@ -28,7 +28,7 @@ fcmp() { $PY -c "import sys; sys.exit(0 if eval(sys.argv[1] + sys.argv[2] + sys.
 # wait_listen NS_CMD PORT: wait (up to 5 s) until a kernel listener on PORT exists.
 wait_peer_listen() {
 	for _ in $(seq 50); do
-		in_peer ss -Hltn "sport = :$1" | grep -q LISTEN && return 0
+		in_peer ss -Hltn "sport = :$1" | grep LISTEN >/dev/null && return 0
 		sleep 0.1
 	done
 	fail "no kernel listener on port $1 in the peer namespace"

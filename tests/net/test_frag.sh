@@ -19,7 +19,7 @@ nsenter --net=/run/netns/"$NS_PEER" timeout 120 $PY "$ROOT/tests/net/frag_hostil
 reasm0=$(stat_of ipv4_reasm_ok)
 for size in 4000 20000; do
 	out=$(in_peer ping -c 5 -i 0.1 -W 2 -s $size "$STACK_IP") || { echo "$out"; fail "ping -s $size after the hostile fragments"; }
-	echo "$out" | grep -q ' 0% packet loss' || fail "ping -s $size: $out"
+	grep -q ' 0% packet loss' <<<"$out" || fail "ping -s $size: $out"
 done
 [[ $(($(stat_of ipv4_reasm_ok) - reasm0)) -eq 10 ]] || fail "expected 10 more reassembled datagrams"
 ok "ping -s 4000 and -s 20000 still reassembled and answered"

@@ -249,7 +249,7 @@ if want down; then
 	ok "$CASE: link down ${wall_ms} ms: sluice keeps running, CPU $pct % of the time"
 	in_sl ip link set "$IF_SL" up || fail "$CASE: ip link set up"
 	for _ in $(seq 50); do
-		in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
+		in_peer ip link show "$IF_PEER" | grep 'state UP' >/dev/null && break
 		sleep 0.1
 	done
 	udp_echo_from_peer "$NS_PEER" 5 || fail "$CASE: no UDP echo after the link came back"

@@ -100,7 +100,7 @@ sluice_refuses() {
 	grep -qF "$a" <<<"$errs" || fail "$what: the error does not name $a: $errs"
 	grep -qiE 'duplicate|in use|already|held|conflict|dad' <<<"$errs" ||
 		fail "$what: the error does not say the address is taken: $errs"
-	! in_sl "$SLUICE" flow list "$IF_SL" | grep -qwF "$a" ||
+	! in_sl "$SLUICE" flow list "$IF_SL" | grep -wF "$a" >/dev/null ||
 		fail "$what: an owned rule for $a is left behind: $(in_sl "$SLUICE" flow list "$IF_SL")"
 	ok "$what: refused in $dt s, exit 1: $errs"
 }
@@ -213,7 +213,7 @@ sec_dual() {
 	local ks=$!
 	BG+=("$ks")
 	for _ in $(seq 50); do
-		in_sl ss -Hltn 'sport = :7' | grep -q LISTEN && break
+		in_sl ss -Hltn 'sport = :7' | grep LISTEN >/dev/null && break
 		sleep 0.1
 	done
 	kill -0 "$ks" 2>/dev/null || fail "the kernel's TCP listener on port 7 did not start: $(cat "$TMP/socat.err")"

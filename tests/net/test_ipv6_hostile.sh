@@ -48,7 +48,7 @@ done
 nsenter --net=/run/netns/"$NS_SL" timeout 20 socat TCP6-LISTEN:7,reuseaddr,fork SYSTEM:'cat; echo kernel' 2>/dev/null &
 kpid=$!
 for _ in $(seq 50); do
-	in_sl ss -Hltn 'sport = :7' | grep -q LISTEN && break
+	in_sl ss -Hltn 'sport = :7' | grep LISTEN >/dev/null && break
 	sleep 0.1
 done
 kill -0 "$kpid" 2>/dev/null || fail "the kernel's TCP listener on port 7 did not start"

@@ -57,7 +57,7 @@ drop_attach "$OBJ"
 nsenter --net=/run/netns/"$NS_SL" timeout 60 $PY "$V6_UTIL" sink 6000 0 >"$TMP/k.out" 2>"$TMP/k.err" &
 ksink=$!
 for _ in $(seq 50); do
-	in_sl ss -Hltn 'sport = :6000' | grep -q LISTEN && break
+	in_sl ss -Hltn 'sport = :6000' | grep LISTEN >/dev/null && break
 	sleep 0.1
 done
 d0=$(drop_counts)

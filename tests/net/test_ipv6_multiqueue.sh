@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib6.sh"
 NQ=4
 
 setup_net6 $NQ
-in_sl ip -d link show "$IF_SL" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
+in_sl ip -d link show "$IF_SL" | grep "numtxqueues $NQ numrxqueues $NQ" >/dev/null ||
 	fail "stack veth does not have $NQ queues"
 start_sluice_args --addr "$STACK6/64" --udp-echo 7 --queues $NQ
 

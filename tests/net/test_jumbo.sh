@@ -9,8 +9,9 @@
 #     8960 (MTU 9000 − 40); 64 MiB sluice → kernel (--send to nc -l) and 64 MiB kernel →
 #     sluice → kernel (echo), SHA-256 compared;
 #   - the counters show packets gathered from several buffers and frames sent in several
-#     descriptors, and no drops; every stop returns every frame of both pools (4096 UMEM frames
-#     plus 512 large buffers);
+#     descriptors, and no drops (but segments the kernel sent again that sluice held
+#     already, and, in the echo, segments into its closed window); every stop returns every
+#     frame of both pools (4096 UMEM frames plus 512 large buffers);
 #   - the gate in generic (SKB) mode does the same (ping, 16 MiB through the echo);
 #   - at MTU 16370 (the largest a 16 KiB large buffer holds: 5 RX and 4 TX descriptors per
 #     frame) ping -s 16342 -M do is answered; at 16371 sluice run refuses to start.
@@ -41,6 +42,12 @@ jumbo_stop() {
 		done
 	fi
 	ok "clean stop: $last"
+}
+
+# peer_retrans: TCP segments the kernel peer has retransmitted (RetransSegs in its namespace's
+# /proc/net/snmp; the namespace is this test's, so the count starts at 0).
+peer_retrans() {
+	in_peer awk '$1 == "Tcp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") c = i } else print $c }' /proc/net/snmp
 }
 
 # dev_stat NAME: a device counter, fresh. The stack copies the device's counters into its own
@@ -169,7 +176,7 @@ syn_stop send
 read -r size got <"$TMP/sink.out"
 [[ $size -eq $N ]] || fail "--send: nc received $size bytes, expected $N"
 [[ $got == "$want" ]] || fail "--send: SHA-256 $got, expected $want"
-grep "$STACK_IP\.[0-9]* > $PEER_IP\.5001: Flags \[S\]," "$TMP/send.txt" | grep -q 'mss 8960' ||
+grep "$STACK_IP\.[0-9]* > $PEER_IP\.5001: Flags \[S\]," "$TMP/send.txt" | grep 'mss 8960' >/dev/null ||
 	{ cat "$TMP/send.txt" >&2; cat "$TMP/send.tcpdump" >&2; fail "sluice's SYN does not carry MSS 8960"; }
 last=$(tail -1 "$TMP/send.err")
 grep -q "drops 0; frames $FRAMES/$FRAMES returned" <<<"$last" ||
@@ -180,11 +187,26 @@ ok "--send stop: $last"
 # --- TCP: kernel -> sluice (discard); kernel -> sluice -> kernel (echo), the SYN-ACK's MSS -----
 start_sluice --tcp-echo 7 --discard 9
 in_peer ping -c 1 -W 2 "$STACK_IP" >/dev/null || fail "stack not answering ping"
+rtx0=$(peer_retrans)
 t0=$EPOCHREALTIME
 in_peer bash -c "timeout 60 $PY '$TCP_UTIL' gen $N | timeout 60 nc -N '$STACK_IP' 9" ||
 	fail "64 MiB to the discard service failed"
 ok "$N bytes kernel -> sluice discard at MTU $MTU ($(elapsed_since $t0) s)"
-no_drops "TCP discard"
+# The kernel may send a segment again that sluice holds already, and sluice then counts it as
+# tcp_out_of_window (RFC 9293 §3.10.7.4: wholly below RCV.NXT, not acceptable; answered with an
+# ACK and a D-SACK, RFC 2883). The kernel fills sluice's 256 KiB window in well under a
+# millisecond; when sluice then runs a few ms later than that (its CPU shared with the
+# generator, nc and, in CI, other jobs), the kernel's tail loss probe (RFC 8985 §7: 2·SRTT plus
+# a tick or two, about 4 ms here) sends the last segment again. Seen in 3 of 39 runs on an idle
+# machine and 9 of 26 with two CPU burners: tcp_out_of_window 1 to 3, each time equal to
+# tcp_dsack_tx and to the kernel's TcpRetransSegs (its TcpExtTCPLossProbes at least 1). Allowed,
+# so, but never more of them than the kernel retransmitted: anything beyond is a window error.
+no_drops "TCP discard" tcp_out_of_window
+oow=$(stat_of tcp_out_of_window)
+rtx=$(($(peer_retrans) - rtx0))
+[[ $oow -le $rtx ]] ||
+	fail "TCP discard: $oow segments outside the window, the kernel retransmitted $rtx: not all were duplicates"
+ok "TCP discard: tcp_out_of_window $oow, kernel retransmissions $rtx"
 syn_capture echo
 t0=$EPOCHREALTIME
 in_peer bash -c "timeout 60 $PY '$TCP_UTIL' gen $N | timeout 60 nc -N '$STACK_IP' 7 | $PY '$TCP_UTIL' sink" \
@@ -194,9 +216,9 @@ syn_stop echo
 read -r size got <"$TMP/echo.out"
 [[ $size -eq $N ]] || fail "echo: $size bytes back, expected $N"
 [[ $got == "$want" ]] || fail "echo: SHA-256 $got, expected $want"
-grep "$STACK_IP\.7 > $PEER_IP\.[0-9]*: Flags \[S\.\]," "$TMP/echo.txt" | grep -q 'mss 8960' ||
+grep "$STACK_IP\.7 > $PEER_IP\.[0-9]*: Flags \[S\.\]," "$TMP/echo.txt" | grep 'mss 8960' >/dev/null ||
 	{ cat "$TMP/echo.txt" >&2; fail "sluice's SYN-ACK does not carry MSS 8960"; }
-grep "$PEER_IP\.[0-9]* > $STACK_IP\.7: Flags \[S\]," "$TMP/echo.txt" | grep -q 'mss 8960' ||
+grep "$PEER_IP\.[0-9]* > $STACK_IP\.7: Flags \[S\]," "$TMP/echo.txt" | grep 'mss 8960' >/dev/null ||
 	{ cat "$TMP/echo.txt" >&2; fail "the kernel's SYN does not carry MSS 8960 (peer MTU not 9000?)"; }
 ok "$N bytes kernel -> sluice echo -> kernel at MTU $MTU: SHA-256 matches, SYN-ACK with MSS 8960 ($dt s)"
 sleep 0.06

@@ -21,7 +21,7 @@ grep -q "still here" "$TMP/nc.out" || fail "kernel TCP data lost after SIGKILL"
 ok "kernel ping and TCP still flow with the gate attached and no stack"
 
 # The killed run's owned rule is still there; frames for it find no socket and pass.
-in_sl "$SLUICE" flow list "$IF_SL" | grep -q "$STACK_IP" || fail "expected the killed run's rule to remain"
+in_sl "$SLUICE" flow list "$IF_SL" | grep "$STACK_IP" >/dev/null || fail "expected the killed run's rule to remain"
 before=$(in_sl "$SLUICE" stats "$IF_SL" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["gate"]["no_socket"])')
 in_peer ping -c 2 -i 0.1 -W 1 "$STACK_IP" >/dev/null 2>&1
 after=$(in_sl "$SLUICE" stats "$IF_SL" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["gate"]["no_socket"])')
@@ -31,11 +31,11 @@ ok "orphaned rule: frames pass to the kernel, counted as no_socket"
 start_sluice
 in_peer ping -c 3 -i 0.1 -W 2 "$STACK_IP" >/dev/null || fail "a new run did not take over"
 stop_sluice || fail "second run did not stop cleanly"
-in_sl "$SLUICE" flow list "$IF_SL" | grep -q "$STACK_IP" && fail "adopted rule not removed on stop"
+in_sl "$SLUICE" flow list "$IF_SL" | grep "$STACK_IP" >/dev/null && fail "adopted rule not removed on stop"
 ok "a new run adopts the leftover rule and removes it on stop"
 
 in_sl "$SLUICE" detach "$IF_SL" || fail "detach failed"
-in_sl ip -d link show "$IF_SL" | grep -q 'prog/xdp' && fail "XDP program left on $IF_SL"
+in_sl ip -d link show "$IF_SL" | grep 'prog/xdp' >/dev/null && fail "XDP program left on $IF_SL"
 netns_ino=$(in_sl stat -L -c %i /proc/self/ns/net)
 pins=${SLUICE_BPFFS:-/sys/fs/bpf}/sluice/$netns_ino/$IF_SL
 [[ -e $pins ]] && fail "pins left in $pins"

@@ -9,9 +9,9 @@ source "$(dirname "$0")/lib.sh"
 NQ=4
 
 setup_net $NQ
-in_peer ip -d link show "$IF_PEER" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
+in_peer ip -d link show "$IF_PEER" | grep "numtxqueues $NQ numrxqueues $NQ" >/dev/null ||
 	fail "peer veth does not have $NQ queues: $(in_peer ip -d link show "$IF_PEER")"
-in_sl ip -d link show "$IF_SL" | grep -q "numtxqueues $NQ numrxqueues $NQ" ||
+in_sl ip -d link show "$IF_SL" | grep "numtxqueues $NQ numrxqueues $NQ" >/dev/null ||
 	fail "stack veth does not have $NQ queues: $(in_sl ip -d link show "$IF_SL")"
 start_sluice --udp-echo 7 --queues $NQ
 grep -q "queues 0..$((NQ - 1))" "$TMP/run.err" || fail "sluice run does not say it serves $NQ queues: $(cat "$TMP/run.err")"

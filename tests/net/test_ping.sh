@@ -9,12 +9,12 @@ start_sluice
 MAC=$(in_sl cat /sys/class/net/"$IF_SL"/address 2>/dev/null || in_sl ip -o link show "$IF_SL" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 
 out=$(in_peer ping -c 20 -i 0.05 -W 2 "$STACK_IP") || { echo "$out"; fail "ping to the stack lost packets"; }
-echo "$out" | grep -q ' 0% packet loss' || fail "ping to the stack: $out"
+grep -q ' 0% packet loss' <<<"$out" || fail "ping to the stack: $out"
 ok "20/20 pings to the stack ($STACK_IP)"
 
 for size in 0 1 56 1000 1472; do
 	out=$(in_peer ping -c 5 -i 0.05 -W 2 -s $size "$STACK_IP") || { echo "$out"; fail "ping -s $size lost packets"; }
-	echo "$out" | grep -q ' 0% packet loss' || fail "ping -s $size: $out"
+	grep -q ' 0% packet loss' <<<"$out" || fail "ping -s $size: $out"
 done
 ok "payloads 0..1472 bytes, no loss"
 
@@ -28,7 +28,7 @@ done
 ok "ping -s 1473/4000/8000: reassembled and answered in fragments"
 
 out=$(in_peer arping -c 3 -w 5 -I "$IF_PEER" "$STACK_IP") || { echo "$out"; fail "arping got no answer"; }
-echo "$out" | grep -qi "$MAC" || fail "arping answered with the wrong MAC (want $MAC): $out"
+grep -qi "$MAC" <<<"$out" || fail "arping answered with the wrong MAC (want $MAC): $out"
 ok "arping sees $MAC"
 
 # Coexistence: the kernel's address on the same interface, at the same time.
@@ -42,13 +42,13 @@ grep -q "hello kernel" "$TMP/nc.out" || fail "kernel TCP server got: $(cat "$TMP
 ok "kernel address $KERNEL_IP answers ping and TCP beside the stack"
 
 [[ $(stat_of icmp_echo_replies) -ge 54 ]] || fail "echo replies not counted"
-in_sl "$SLUICE" stats "$IF_SL" | grep -q redirected || fail "sluice stats shows no gate counters"
+in_sl "$SLUICE" stats "$IF_SL" | grep redirected >/dev/null || fail "sluice stats shows no gate counters"
 
 stop_sluice || { cat "$TMP/run.err"; fail "sluice run exited non-zero on SIGTERM"; }
 grep -q 'frames 4096/4096 returned' "$TMP/run.err" || { cat "$TMP/run.err"; fail "frames not all returned"; }
 ok "clean stop: $(tail -1 "$TMP/run.err")"
 
 # The rule is gone: the stack's address no longer answers, the kernel's still does.
-in_sl "$SLUICE" flow list "$IF_SL" | grep -q "$STACK_IP" && fail "owned rule left behind"
+in_sl "$SLUICE" flow list "$IF_SL" | grep "$STACK_IP" >/dev/null && fail "owned rule left behind"
 in_peer ping -c 2 -i 0.1 -W 1 "$KERNEL_IP" >/dev/null || fail "kernel traffic broken after stop"
 ok "rule removed on stop; kernel traffic unaffected"

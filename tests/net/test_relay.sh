@@ -83,7 +83,7 @@ udp_run() {
 	ip netns exec "$to" timeout 20 "$RELAY_PY" "$UDP" recv $PORT "$count" 15 >"$RELAY_TMP/seqs.json" &
 	rpid=$!
 	for _ in $(seq 50); do
-		ip netns exec "$to" ss -Hlun "sport = :$PORT" | grep -q . && break
+		ip netns exec "$to" ss -Hlun "sport = :$PORT" | grep . >/dev/null && break
 		sleep 0.05
 	done
 	ip netns exec "$from" timeout 20 "$RELAY_PY" "$UDP" send "$ip" $PORT "$count" "$size" "$gap" ||
@@ -244,7 +244,7 @@ wait $tpid
 stop_check
 grep -q 'vlan 10, p 0, ethertype IPv4' "$RELAY_TMP/td" &&
 	grep -q '802.1Q-QinQ (0x88a8).*vlan 20, p 0, ethertype 802.1Q (0x8100), vlan 10, p 0, ethertype IPv4' "$RELAY_TMP/td" &&
-	head -1 "$RELAY_TMP/td" | grep -q 'vlan 10, p 0, ethertype ARP' ||
+	head -1 "$RELAY_TMP/td" | grep 'vlan 10, p 0, ethertype ARP' >/dev/null ||
 	fail "VLAN frames did not cross intact: $(cat "$RELAY_TMP/td")"
 [[ $(st ab passed) -ge 1 && $(($(st ab forwarded) - $(st ab passed))) -eq 2 ]] || fail "VLAN frames misclassified: $(head -1 "$RELAY_OUT")"
 ok "802.1Q and 802.1ad+802.1Q tags cross intact; tagged IP is impaired, tagged ARP passes"
@@ -256,7 +256,7 @@ relay_start --delay 2 --jitter 1 --loss 1 --reorder 2 --dup 1 --seed "$SEED"
 in_b timeout 40 socat -u TCP-LISTEN:5001,reuseaddr STDOUT >"$RELAY_TMP/got" &
 spid=$!
 for _ in $(seq 50); do
-	in_b ss -Hltn "sport = :5001" | grep -q LISTEN && break
+	in_b ss -Hltn "sport = :5001" | grep LISTEN >/dev/null && break
 	sleep 0.05
 done
 t0=$EPOCHREALTIME

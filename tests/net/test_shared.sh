@@ -397,7 +397,7 @@ grep -q listening "$TMP/sink.out" || fail "the peer's sink did not start: $(cat 
 # kernel resolve it (it sends no ARP of its own).
 in_peer ip addr add "$PEER_IP2/24" dev "$IF_PEER" || fail "cannot add $PEER_IP2 to the peer"
 in_sl ip neigh flush dev "$IF_SL"
-in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr && fail "harness: the kernel already knows $PEER_IP2"
+in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep lladdr >/dev/null && fail "harness: the kernel already knows $PEER_IP2"
 # An ICMP error quoting the active open's first data segment, sent while the sink holds the
 # transfer: it must reach sluice (its 5-tuple is sluice's), not the kernel.
 nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER_IP2" "$KERNEL_IP" "to:$P5" frag 20 \
@@ -489,7 +489,7 @@ if d["frames_returned"] != d["frames_total"]:
 [[ $(flows_json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))') -eq 0 ]] ||
 	fail "--shared --send left rules behind: $(flows_json)"
 expect_bind "$lport" free "after the active open from :$lport ended"
-in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER_IP2: the kernel has no neighbour entry for it, so who resolved it?"
+in_sl ip neigh show "$PEER_IP2" dev "$IF_SL" | grep lladdr >/dev/null || fail "--shared --send to $PEER_IP2: the kernel has no neighbour entry for it, so who resolved it?"
 ok "--shared --send: the peer received exactly $SZ bytes from $KERNEL_IP:$lport (port reserved meanwhile: kernel bind() EADDRINUSE, kernel connect() with only that port EADDRNOTAVAIL; its tuple rule removed after; a frag-needed quoting it reached its connection, not the kernel), $(sed 's/ok/all/' "$TMP/clients.out") kernel connections to the peer and 20 pings to $KERNEL_IP (0% loss) meanwhile ok; $PEER_IP2 resolved by the kernel, no ARP from sluice"
 
 # --- kill -9 during an active open ------------------------------------------------------------
@@ -544,7 +544,7 @@ in_sl timeout 30 "$SLUICE" run "$IF_SL" --shared --send "$OFF_IP:$P8:1000000" --
 wait "$sinkpid" || fail "the sink at $OFF_IP: $(cat "$TMP/sink.out")"
 grep -q '^received 1000000$' "$TMP/sink.out" || fail "--shared --send to $OFF_IP: $(cat "$TMP/sink.out")"
 grep -q "^from $KERNEL_IP " "$TMP/sink.out" || fail "--shared --send to $OFF_IP: not from $KERNEL_IP: $(cat "$TMP/sink.out")"
-in_sl ip neigh show "$PEER_IP3" dev "$IF_SL" | grep -q lladdr || fail "the gateway $PEER_IP3 has no kernel neighbour entry after the run"
+in_sl ip neigh show "$PEER_IP3" dev "$IF_SL" | grep lladdr >/dev/null || fail "the gateway $PEER_IP3 has no kernel neighbour entry after the run"
 in_sl ip route del default via "$PEER_IP3" dev "$IF_SL"
 [[ $(rules_mention "$lport") -eq 0 ]] || fail "the tuple rule of the killed active open from :$lport survived the next shared run: $(flows_json)"
 ok "--shared --send 1000000 to off-link $OFF_IP through the kernel's default route via $PEER_IP3 (resolved by the kernel): all bytes arrived from $KERNEL_IP; the killed run's tuple rule is gone"

@@ -243,7 +243,7 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 [[ -n $served ]] || fail "$TENT6 finished DAD but [$TENT6]:$P1 is not served by sluice within about 3 s"
-in_sl ip -6 -o addr show dev "$IF_SL" to "$DUP6/128" | grep -q dadfailed ||
+in_sl ip -6 -o addr show dev "$IF_SL" to "$DUP6/128" | grep dadfailed >/dev/null ||
 	fail "harness: DAD of $DUP6 (held by the peer) did not fail: $(in_sl ip -6 -o addr show dev "$IF_SL" to "$DUP6/128")"
 [[ $(rules_mention "$DUP6") -eq 0 ]] || fail "a rule for $DUP6, whose DAD failed: $(flows_json)"
 in_sl ip -6 addr del "$TENT6/64" dev "$IF_SL"
@@ -286,7 +286,7 @@ done
 grep -q listening "$TMP/sink.out" || fail "the peer's sink did not start: $(cat "$TMP/sink.out")"
 in_peer ip -6 addr add "$PEER6B/64" dev "$IF_PEER" nodad || fail "cannot add $PEER6B to the peer"
 in_sl ip -6 neigh flush dev "$IF_SL"
-in_sl ip -6 neigh show "$PEER6B" dev "$IF_SL" | grep -q lladdr && fail "harness: the kernel already knows $PEER6B"
+in_sl ip -6 neigh show "$PEER6B" dev "$IF_SL" | grep lladdr >/dev/null && fail "harness: the kernel already knows $PEER6B"
 nsenter --net=/run/netns/"$NS_PEER" $PY "$SHARED_UTIL" icmp-err "$IF_PEER" "$PEER6B" "$KERNEL6" "to:$P5" ptb 20 \
 	>"$TMP/icmp-open.out" 2>&1 &
 icmppid=$!
@@ -346,7 +346,7 @@ if c.get("icmp6_ptb_rx", 0) < 1 or c.get("icmp6_errors_delivered", 0) < 1:
 [[ $(flows_json | $PY -c 'import json,sys; print(len(json.load(sys.stdin)["flows"]))') -eq 0 ]] ||
 	fail "--shared --send left rules behind: $(flows_json)"
 expect_bind "$lport" free "after the active open from :$lport ended"
-in_sl ip -6 neigh show "$PEER6B" dev "$IF_SL" | grep -q lladdr || fail "--shared --send to $PEER6B: the kernel has no neighbour entry for it, so who resolved it?"
+in_sl ip -6 neigh show "$PEER6B" dev "$IF_SL" | grep lladdr >/dev/null || fail "--shared --send to $PEER6B: the kernel has no neighbour entry for it, so who resolved it?"
 ok "--shared --send over IPv6: exactly $SZ bytes from [$KERNEL6]:$lport (reserved meanwhile; a Packet Too Big quoting it reached sluice, not the kernel), no rule left, $PEER6B resolved by the kernel, no NS from sluice, $(sed 's/ok/all/' "$TMP/clients.out") kernel connections meanwhile ok"
 
 in_sl "$SLUICE" detach "$IF_SL" || fail "sluice detach failed"

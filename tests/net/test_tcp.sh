@@ -189,7 +189,7 @@ ok "peer link down: 3 keepalive probes, then tcp_timeouts +1 after $dt s (bound 
 # The stack forgot the connection: with the link back, the client's next data draws a RST.
 in_peer ip link set "$IF_PEER" up
 for _ in $(seq 50); do
-	in_peer ip link show "$IF_PEER" | grep -q 'state UP' && break
+	in_peer ip link show "$IF_PEER" | grep 'state UP' >/dev/null && break
 	sleep 0.1
 done
 nc0=$(stat_of tcp_no_conn)

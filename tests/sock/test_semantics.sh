@@ -41,7 +41,7 @@ ok "peer helper serving on $PEER_IP and $PEER6 (pid $PEER_PID)"
 NCHECKS=$("$BIN" --list | wc -l)
 ONLY=()
 if [[ -n ${SEMANTICS_ONLY:-} ]]; then
-	"$BIN" --list | grep -qx -- "$SEMANTICS_ONLY" || fail "no check named '$SEMANTICS_ONLY'"
+	"$BIN" --list | grep -x -- "$SEMANTICS_ONLY" >/dev/null || fail "no check named '$SEMANTICS_ONLY'"
 	ONLY=(--only "$SEMANTICS_ONLY")
 	NCHECKS=1
 fi

@@ -1488,6 +1488,47 @@ static void test_established_zero_window_opens_after_probe(void **state)
 	tp_down();
 }
 
+/* RFC 9293 §3.8.6.2.1 (RFC 1122 §4.2.3.4): the sender's silly-window avoidance holds data
+ * back from a window that is open but smaller than a segment and than half the largest window
+ * offered; its override timeout sends into that window anyway. With nothing in flight there is
+ * no retransmission timer, and the window is not zero, so no persist probe: when the update
+ * that opens the window never comes (lost, or discarded as out of the window), only this timer
+ * moves the data. Seen at MTU 9000 (tests/net/test_jumbo.sh, generic XDP): the kernel's window
+ * stuck at 1024 bytes in sluice, sluice's own window shut behind the echo's full buffers, the
+ * kernel probing that zero window for ever, nothing else sent either way. */
+static void test_established_small_window_override(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive(&c, 40000); /* MSS 1460; the peer's window 65535 */
+	T.rc = &c;
+	T.responder = absorb;
+	c.win = 1000; /* the peer acknowledges the first segment with a 1000-byte window */
+	app_write(c.f, 0, 1460, false);
+	tp_run(10 * MS);
+	assert_int_equal(c.rxlen, 1460);
+	assert_int_equal(info_of(c.f).snd_wnd, 1000);
+	tp_clear();
+	/* Its window opens again, but the update is lost: its next ACK says so. */
+	c.win = 65535;
+	uint64_t t0 = T.now;
+	app_write(c.f, 1460, 20000, false);
+	tp_poll();
+	expect_none(); /* 1000 bytes: less than a segment and than 65535 / 2 */
+	tp_run(3 * SEC);
+	struct seg *s = tp_pop();
+	if (!s)
+		print_message("3 s with 20000 bytes queued and a 1000-byte window: nothing sent\n");
+	assert_non_null(s);
+	/* The override: what the window takes, after a timeout in RFC 9293's 0.1 to 1 s. */
+	assert_int_equal(s->seq, c.irs + 1 + 1460);
+	assert_int_equal(s->dlen, 1000);
+	assert_true(s->t - t0 >= 100 * MS && s->t - t0 <= 1 * SEC);
+	check_rx_pattern(&c, 1460 + 20000);
+	pc_free(&c);
+	tp_down();
+}
+
 /* RFC 5961 §3.2: a RST with exactly RCV.NXT resets the connection. */
 static void test_established_rst_exact(void **state)
 {
@@ -2515,6 +2556,7 @@ int main(void)
 	    T_(test_established_zero_receive_window),
 	    T_(test_established_zero_window_persist),
 	    T_(test_established_zero_window_opens_after_probe),
+	    T_(test_established_small_window_override),
 	    T_(test_established_rst_exact),
 	    T_(test_established_rst_in_window),
 	    T_(test_established_rst_out_of_window),

@@ -420,6 +420,12 @@ void sl_tcp_send_ack(struct sl_tcb *t);
 void sl_tcp_send_syn(struct sl_tcb *t);
 void sl_tcp_send_ka_probe(struct sl_tcb *t);
 void sl_tcp_send_probe(struct sl_tcb *t);
+/* The sender's SWS override timeout (RFC 9293 §3.8.6.2.1, RFC 1122 §4.2.3.4): data waits,
+ * nothing is in flight, the window is open but too small for a segment that silly-window
+ * avoidance lets go: send what it takes. Without it, one window update that never arrives
+ * stops the connection for good: no retransmission timer (nothing in flight), no persist
+ * probe (the window is not zero). */
+void sl_tcp_send_override(struct sl_tcb *t);
 /* A tail loss probe (RFC 8985 §7.3): new data if it may go, else the last segment again. */
 void sl_tcp_send_tlp(struct sl_tcb *t);
 /* RST in reply to a segment (RFC 9293 §3.10.7.1 rules). */

@@ -249,8 +249,11 @@ static inline void window_update(struct sl_tcb *t, const struct seg *s)
 		if (w > t->max_snd_wnd)
 			t->max_snd_wnd = w;
 		if (w) {
-			if (sl_timer_armed(&t->persist_timer))
+			/* Output arms it again (at the unbacked-off delay) if data still waits. */
+			if (sl_timer_armed(&t->persist_timer)) {
 				sl_timer_cancel(&t->st->timers, &t->persist_timer);
+				sl_tcp_want_output(t);
+			}
 			t->persist_backoff = 0;
 		}
 	}

@@ -260,8 +260,9 @@ static bool retransmit(struct sl_tcb *t, uint32_t i)
 	return true;
 }
 
-/* One new segment of at most max bytes; false when none may go now. */
-static bool send_new(struct sl_tcb *t, uint32_t max)
+/* One new segment of at most max bytes; false when none may go now. force: the SWS override
+ * timeout (sl_tcp_send_override), a short segment goes whatever the rules below say. */
+static bool send_new(struct sl_tcb *t, uint32_t max, bool force)
 {
 	struct sl_stack *st = t->st;
 	uint32_t mss = data_room(t);
@@ -280,7 +281,7 @@ static bool send_new(struct sl_tcb *t, uint32_t max)
 	bool fin = can_send_fin(t) && len == unsent;
 	if (!len && !fin)
 		return false;
-	if (len && !fin && len < mss) {
+	if (len && !fin && len < mss && !force) {
 		/* RFC 9293 §3.8.6.2.1 (sender SWS) with Nagle: a short segment goes only when it
 		 * empties the queue and nothing is in flight (or nodelay), or it fills half the
 		 * largest window the peer offered. */
@@ -392,7 +393,7 @@ void sl_tcp_output(struct sl_tcb *t)
 		/* Rule 2: new data. */
 		uint32_t end = data_end(t);
 		bool more = seq_gt(end, t->snd_nxt) || can_send_fin(t);
-		if (!send_new(t, room)) {
+		if (!send_new(t, room, false)) {
 			if (more && room < t->mss)
 				t->cwnd_limited = true;
 			break;
@@ -405,8 +406,22 @@ void sl_tcp_output(struct sl_tcb *t)
 		sl_tcp_send_ack(t);
 	if (sent)
 		sl_tcp_rearm_rtx(t, !t->rto_at); /* RFC 6298 (5.1); a probe timer after new data */
-	/* Data waiting, nothing in flight, no window: probe (RFC 9293 §3.8.6.1). */
-	if (t->snd_wnd == 0 && seq_gt(data_end(t), t->snd_nxt) && t->snd_nxt == t->snd_una &&
+	/* Data waiting, nothing in flight: a zero window is probed (RFC 9293 §3.8.6.1), one too
+	 * small for send_new is sent into at the SWS override timeout (§3.8.6.2.1), both on the
+	 * persist timer. */
+	if (seq_gt(data_end(t), t->snd_nxt) && t->snd_nxt == t->snd_una &&
 	    !sl_timer_armed(&t->rtx_timer))
 		sl_tcp_arm_persist(t);
+}
+
+void sl_tcp_send_override(struct sl_tcb *t)
+{
+	if (t->dead || t->state < SL_TCP_ESTABLISHED || !t->sndbuf.buf)
+		return;
+	if (t->snd_nxt != t->snd_una || !seq_gt(data_end(t), t->snd_nxt))
+		return; /* data in flight (its ACK or the RTO comes), or nothing to send */
+	if (send_new(t, t->cwnd, true))
+		sl_tcp_rearm_rtx(t, true);
+	else
+		sl_tcp_arm_persist(t); /* no frame now: try again later */
 }

@@ -141,8 +141,12 @@ void sl_tcp_arm_persist(struct sl_tcb *t)
 static void persist_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 {
 	struct sl_tcb *t = TCB_OF(tm, persist_timer);
-	if (t->snd_wnd != 0 || t->sndbuf.len == 0 || t->state == SL_TCP_CLOSED)
+	if (t->sndbuf.len == 0 || t->state == SL_TCP_CLOSED)
 		return;
+	if (t->snd_wnd != 0) {
+		sl_tcp_send_override(t); /* open but too small to use (sl_tcp_output) */
+		return;
+	}
 	/* RFC 9293 §3.8.6.1: probe a zero window with one byte of new data, backing off up to
 	 * the max RTO. A peer that answers probes is alive, however long its window stays shut;
 	 * one that answers nothing is given up on like an unanswered retransmission. */
