@@ -236,7 +236,8 @@ static bool is_dupack(const struct sl_tcb *t, const struct seg *s)
 
 /* Window update (RFC 9293 §3.10.7.4, fifth, "If SND.UNA =< SEG.ACK =< SND.NXT"): an older
  * ACK offers its window from SEG.ACK, not from SND.UNA, and is ignored. */
-static inline void window_update(struct sl_tcb *t, const struct seg *s)
+static inline __attribute__((always_inline)) void window_update(struct sl_tcb *t,
+								 const struct seg *s)
 {
 	if (seq_geq(s->ack, t->snd_una) &&
 	    (seq_lt(t->snd_wl1, s->seq) || (t->snd_wl1 == s->seq && seq_leq(t->snd_wl2, s->ack)))) {

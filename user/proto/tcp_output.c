@@ -262,7 +262,8 @@ static bool retransmit(struct sl_tcb *t, uint32_t i)
 
 /* One new segment of at most max bytes; false when none may go now. force: the SWS override
  * timeout (sl_tcp_send_override), a short segment goes whatever the rules below say. */
-static bool send_new(struct sl_tcb *t, uint32_t max, bool force)
+static inline __attribute__((always_inline)) bool send_new(struct sl_tcb *t, uint32_t max,
+							 bool force)
 {
 	struct sl_stack *st = t->st;
 	uint32_t mss = data_room(t);
@@ -409,7 +410,7 @@ void sl_tcp_output(struct sl_tcb *t)
 	/* Data waiting, nothing in flight: a zero window is probed (RFC 9293 §3.8.6.1), one too
 	 * small for send_new is sent into at the SWS override timeout (§3.8.6.2.1), both on the
 	 * persist timer. */
-	if (seq_gt(data_end(t), t->snd_nxt) && t->snd_nxt == t->snd_una &&
+	if (t->snd_nxt == t->snd_una && seq_gt(data_end(t), t->snd_nxt) &&
 	    !sl_timer_armed(&t->rtx_timer))
 		sl_tcp_arm_persist(t);
 }
