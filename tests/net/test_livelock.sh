@@ -10,7 +10,8 @@
 # echo port as raw Ethernet frames on the kernel peer's veth (AF_PACKET, PACKET_QDISC_BYPASS),
 # as fast as the socket takes them: several times what `sluice run --udp-echo 7` can echo on
 # this machine, so the kernel drops at the AF_XDP rings (dev_rx_dropped, dev_rx_ring_full:
-# checked, or the run showed nothing). The flood's source is the peer's own address, port 9
+# checked for the small UMEM, or the run showed nothing; the default one may keep up when the
+# VM's per-packet costs rise, and then says so). The flood's source is the peer's own address, port 9
 # (discard, nothing listens: the peer drops the echoes). Meanwhile tests/net/probe.py in the
 # peer sends one probe every 10 ms from its own socket and counts the intact echoes.
 # For the default UMEM (4096 frames) and a small one (--frames 256):
@@ -60,7 +61,9 @@ bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 # answered OUT: the M of "sent N answered M".
 answered() { sed -n 's/^sent [0-9]* answered \([0-9]*\)$/\1/p' <<<"$1"; }
 
-# flood_run LABEL [sluice args]: one sluice, one flood; sets NO_FRAME to its tx_no_frame.
+# flood_run LABEL [sluice args]: one sluice, one flood; sets NO_FRAME to its tx_no_frame and
+# KDROP to the frames the kernel dropped at the rings. With OVERLOAD_OPTIONAL=1 a run the flood
+# did not overload is reported, not failed (see the default UMEM's run below).
 flood_run() {
 	local label=$1 out n kdrop
 	shift
@@ -94,7 +97,9 @@ flood_run() {
 	echo "$label: udp_rx $(stat_of udp_rx) tx_frames $(stat_of tx_frames) tx_no_frame $NO_FRAME" \
 		"tx_ring_full $(stat_of tx_ring_full) dev_tx_ring_full $(stat_of dev_tx_ring_full)" \
 		"dev_fill_reserved $(stat_of dev_fill_reserved) kernel drops $kdrop"
-	[[ $kdrop -gt 0 ]] || bad "$label: the kernel dropped nothing: the flood did not overload the stack"
+	KDROP=$kdrop
+	[[ $kdrop -gt 0 || ${OVERLOAD_OPTIONAL:-0} -eq 1 ]] ||
+		bad "$label: the kernel dropped nothing: the flood did not overload the stack"
 	stop_sluice || bad "$label: sluice exited non-zero"
 	grep -Eq 'frames ([0-9]+)/\1 returned' "$TMP/run.err" ||
 		bad "$label: frames not all returned: $(tail -1 "$TMP/run.err")"
@@ -131,7 +136,11 @@ echo "1000 frames in one poll: $out; peer: $(cat "$TMP/burst.rx")"
 [[ $(cat "$TMP/burst.rx") == "received 1000" ]] || bad "the peer got $(cat "$TMP/burst.rx") of 1000 frames"
 
 # --- the flood -----------------------------------------------------------------------------
-flood_run "4096 frames"
+# The default UMEM outruns the flood on a slow day of this VM (seen once: the flood reached
+# 184 k frames/s and the stack echoed all of them): then its run checks answers and recovery
+# under load, not overload, and says so; the 256-frame runs below must overload either way.
+OVERLOAD_OPTIONAL=1 flood_run "4096 frames"
+[[ $KDROP -gt 0 ]] || echo "4096 frames: the flood did not overload the default UMEM on this run"
 [[ $NO_FRAME -eq 0 ]] || bad "4096 frames: $NO_FRAME replies found no frame (tx_no_frame)"
 flood_run "256 frames" --frames 256
 [[ $NO_FRAME -eq 0 ]] || bad "256 frames: $NO_FRAME replies found no frame (tx_no_frame)"
