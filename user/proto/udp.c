@@ -134,6 +134,16 @@ int sl_udp_recv(struct sl_stack *st, int port, void *buf, size_t cap, struct sl_
 	return (int)n;
 }
 
+/* A datagram for nobody: ICMP port unreachable (RFC 1122 §4.1.3.1, RFC 4443 §3.1), never for
+ * an IPv4 broadcast (the ICMP senders apply the other rules and the rate limit). */
+static void port_unreachable(struct sl_stack *st, const struct sl_ip_pkt *pkt)
+{
+	if (pkt->v6)
+		sl_icmp6_send_error(st, pkt, 1, 4, 0);
+	else if (!pkt->bcast)
+		sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PORT_UNREACH, 0);
+}
+
 enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
 	const uint8_t *h = pkt->l4;
@@ -171,10 +181,7 @@ enum sl_rx_result sl_udp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	struct sl_udp_sock *s = find(st, dport);
 	if (!s) {
 		STAT_INC(st, udp_no_port);
-		if (pkt->v6)
-			sl_icmp6_send_error(st, pkt, 1, 4, 0); /* RFC 4443 §3.1: port unreachable */
-		else if (!pkt->bcast)
-			sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PORT_UNREACH, 0);
+		port_unreachable(st, pkt);
 		return SL_RX_RELEASE;
 	}
 	struct sl_udp_meta m = {
@@ -459,11 +466,6 @@ int sl_udp_unreachable(struct sl_stack *st, const struct sl_udp_meta *m)
 	struct sl_udp *u = &st->udp;
 	if (!m || m != u->cur_meta || !u->cur_pkt)
 		return -EINVAL;
-	/* As sl_udp_input answers a port without a socket. */
-	struct sl_ip_pkt *pkt = u->cur_pkt;
-	if (pkt->v6)
-		sl_icmp6_send_error(st, pkt, 1, 4, 0); /* RFC 4443 §3.1: port unreachable */
-	else if (!pkt->bcast)
-		sl_icmp_send_error(st, pkt, SL_ICMP_DEST_UNREACH, SL_ICMP_PORT_UNREACH, 0);
+	port_unreachable(st, u->cur_pkt); /* as sl_udp_input answers a port without a socket */
 	return 0;
 }
