@@ -1,6 +1,6 @@
 """Reads a capture taken on the kernel peer's veth (tcpdump -w) and checks SACK (RFC 2018),
 D-SACK (RFC 2883) and timestamps (RFC 7323) on every TCP connection between the stack and
-the kernel peer. Run with /usr/bin/python3 (scapy).
+the kernel peer. Run with /usr/bin/python3 (scapy, for the selftest only).
 
     tcp_sack.py check PCAP STACK_IP [--json OUT]   check a capture, summary to OUT
     tcp_sack.py selftest                           the checks against hand-made captures
@@ -52,9 +52,8 @@ Checks, per connection:
 Prints one line per finding and a summary; exits 1 when a check fails.
 """
 import json
+import struct
 import sys
-
-from scapy.all import IP, TCP, PcapReader
 
 M32 = 0xFFFFFFFF
 
@@ -102,12 +101,89 @@ class Ranges:
         return sum(y - x for x, y in self.iv)
 
 
-def opts_of(t):
+TCP_FLAGS = "FSRPAUECN"  # bit 0 first, as scapy spells them
+
+
+def tcp_options(b):
+    """The options field of a TCP header as {kind name: value}, with scapy's names and value
+    shapes: MSS and WScale ints, SAckOK b"", Timestamp (TSval, TSecr), SAck the flat tuple of
+    block edges. A malformed length ends the walk (what follows is not options)."""
     d = {}
-    for o in t.options:
-        if isinstance(o, tuple) and o[0] not in ("NOP", "EOL"):
-            d[o[0]] = o[1]
+    i = 0
+    while i < len(b):
+        kind = b[i]
+        if kind == 0:
+            break
+        if kind == 1:
+            i += 1
+            continue
+        if i + 1 >= len(b) or b[i + 1] < 2 or i + b[i + 1] > len(b):
+            break
+        ln = b[i + 1]
+        v = b[i + 2:i + ln]
+        if kind == 2 and ln == 4:
+            d["MSS"] = int.from_bytes(v, "big")
+        elif kind == 3 and ln == 3:
+            d["WScale"] = v[0]
+        elif kind == 4 and ln == 2:
+            d["SAckOK"] = b""
+        elif kind == 5 and (ln - 2) % 8 == 0:
+            d["SAck"] = struct.unpack("!%dI" % ((ln - 2) // 4), v)
+        elif kind == 8 and ln == 10:
+            d["Timestamp"] = struct.unpack("!II", v)
+        i += ln
     return d
+
+
+class Seg:
+    """The fields of a captured TCP header the checks read (scapy's TCP attribute names)."""
+    __slots__ = ("sport", "dport", "seq", "ack", "dataofs", "flags")
+
+    def __init__(self, sport, dport, seq, ack, dataofs, bits):
+        self.sport, self.dport, self.seq, self.ack, self.dataofs = sport, dport, seq, ack, dataofs
+        self.flags = "".join(c for k, c in enumerate(TCP_FLAGS) if bits >> k & 1)
+
+    def sprintf(self, fmt):
+        return fmt.replace("%TCP.flags%", self.flags)
+
+
+def pcap_tcp4(path):
+    """Yields (time, src, dst, ip total length, ihl bytes, Seg, options) for every IPv4 TCP
+    frame of a classic pcap file on Ethernet (what tcpdump -w writes). A struct reader: scapy's
+    dissection took most of this test's time (about 30 s of 57 for 57 000 frames)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif magic in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        raise ValueError("%s: not a pcap file" % path)
+    div = 1e9 if magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d") else 1e6
+    if struct.unpack(e + "I", data[20:24])[0] != 1:
+        raise ValueError("%s: link type is not Ethernet" % path)
+    rec = struct.Struct(e + "IIII")
+    off = 24
+    while off + 16 <= len(data):
+        sec, frac, caplen, _ = rec.unpack_from(data, off)
+        off += 16
+        fr = data[off:off + caplen]
+        off += caplen
+        if len(fr) < 34 or fr[12:14] != b"\x08\x00" or fr[14] >> 4 != 4:
+            continue
+        ihl = (fr[14] & 15) * 4
+        if fr[23] != 6 or len(fr) < 14 + ihl + 20:
+            continue
+        tot = int.from_bytes(fr[16:18], "big")
+        src = "%d.%d.%d.%d" % tuple(fr[26:30])
+        dst = "%d.%d.%d.%d" % tuple(fr[30:34])
+        t0 = 14 + ihl
+        sp, dp, seq, ack, do, bits = struct.unpack_from("!HHIIBB", fr, t0)
+        hl = (do >> 4) * 4
+        bits |= (do & 1) << 8
+        seg = Seg(sp, dp, seq, ack, do >> 4, bits)
+        yield sec + frac / div, src, dst, tot, ihl, seg, tcp_options(fr[t0 + 20:t0 + hl])
 
 
 class Conn:
@@ -124,34 +200,29 @@ def load(path, stack_ip):
     conns = {}
     order = []
     n = 0
-    with PcapReader(path) as r:
-        for p in r:
-            if IP not in p or TCP not in p:
-                continue
-            ip, t = p[IP], p[TCP]
-            if ip.src == stack_ip:
-                side, key = "stack", (t.sport, ip.dst, t.dport)
-            elif ip.dst == stack_ip:
-                side, key = "kernel", (t.dport, ip.src, t.sport)
-            else:
-                continue
-            c = conns.get(key)
-            fl = str(t.flags)
-            if c is None or ("S" in fl and "A" not in fl and side in c.isn
-                             and t.seq != c.isn[side]):
-                # The first segment of a tuple, or a new SYN on one that was used before.
-                c = Conn(key)
-                conns[key] = c
-                order.append(c)
-            plen = ip.len - ip.ihl * 4 - t.dataofs * 4
-            o = opts_of(t)
-            if "S" in str(t.flags) and side not in c.isn:
-                c.first = c.first or side
-                c.isn[side] = t.seq
-                c.syn[side] = o
-            c.pkts.append((n, side, t, o, plen))
-            c.time[n] = float(p.time)
-            n += 1
+    for when, src, dst, tot, ihl, t, o in pcap_tcp4(path):
+        if src == stack_ip:
+            side, key = "stack", (t.sport, dst, t.dport)
+        elif dst == stack_ip:
+            side, key = "kernel", (t.dport, src, t.sport)
+        else:
+            continue
+        c = conns.get(key)
+        fl = t.flags
+        if c is None or ("S" in fl and "A" not in fl and side in c.isn
+                         and t.seq != c.isn[side]):
+            # The first segment of a tuple, or a new SYN on one that was used before.
+            c = Conn(key)
+            conns[key] = c
+            order.append(c)
+        plen = tot - ihl - t.dataofs * 4
+        if "S" in fl and side not in c.isn:
+            c.first = c.first or side
+            c.isn[side] = t.seq
+            c.syn[side] = o
+        c.pkts.append((n, side, t, o, plen))
+        c.time[n] = when
+        n += 1
     return order, n
 
 
@@ -522,7 +593,7 @@ def selftest():
     proves nothing."""
     import os
     import tempfile
-    from scapy.all import Ether, Raw, wrpcap
+    from scapy.all import IP, TCP, Ether, Raw, wrpcap
 
     K, S = "10.9.0.1", "10.9.0.3"
     KI, SI = 1000, 5000  # ISNs

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SACK (RFC 2018, D-SACK RFC 2883) and timestamps (RFC 7323) negotiated and used in both
 # directions against the Linux kernel (SACK and timestamps on: the kernel defaults). tcpdump
-# captures headers on the peer's veth; tests/net/tcp_sack.py reads the captures with scapy
+# captures headers on the peer's veth; tests/net/tcp_sack.py reads the captures with a struct reader of its own
 # (and first proves on hand-made captures that each of its checks catches what it claims).
 #   1. no loss, sluice as server (a Linux nc into --discard) and as client (--send to a
 #      Linux receiver that reads late): both SYNs carry SACK-permitted, timestamps and
