@@ -61,7 +61,7 @@ void cmd_run_usage(FILE *f)
 	    "                  [--cc cubic|newreno] [--tcp-buf BYTES] [--no-sack] [--no-tx-csum]\n"
 	    "                  [--no-timestamps] [--syncookies 0|1|2] [--frames N]\n"
 	    "                  [--tx-reserve N] [--max-conns N] [--backlog N] [--msl SEC]\n"
-	    "                  [--keepalive A:I:N] [--json]\n"
+	    "                  [--reasm-timeout SEC] [--keepalive A:I:N] [--json]\n"
 	    "\n"
 	    "Run a sluice stack on queue Q (default 0) of DEV, owning each ADDR: it answers ARP,\n"
 	    "Neighbor Discovery and ICMP echo for them while the kernel keeps every other flow.\n"
@@ -148,6 +148,9 @@ void cmd_run_usage(FILE *f)
 	    "                    256; beyond it SYN cookies, see --syncookies)\n"
 	    "  --msl SEC         TCP maximum segment lifetime; TIME-WAIT lasts 2*SEC (default 30,\n"
 	    "                    decimals allowed, above 0, at most 30 days)\n"
+	    "  --reasm-timeout SEC  how long an incomplete IPv4 or IPv6 datagram is held for\n"
+	    "                    reassembly (default 30, decimals allowed, above 0, at most\n"
+	    "                    30 days)\n"
 	    "  --json            print the summary as JSON\n");
 }
 
@@ -199,6 +202,17 @@ static pthread_mutex_t rules_mutex = PTHREAD_MUTEX_INITIALIZER;
 /* An active open on a stack of several queues: its replies come on whatever queue the peer's
  * hash picks, so before the SYN leaves, a tuple rule in the gate names this stack's queue as
  * the flow's home; frames of it that arrive elsewhere are handed over (sl_xsk_group). */
+/* Seconds with decimals, above 0 and at most 30 days, as nanoseconds (--msl, --reasm-timeout). */
+static int parse_secs(const char *s, uint64_t *ns)
+{
+	char *e;
+	double v = strtod(s, &e);
+	if (*e || e == s || !(v > 0) || v > 30.0 * 86400 || (uint64_t)(v * 1e9) == 0)
+		return -1;
+	*ns = (uint64_t)(v * 1e9);
+	return 0;
+}
+
 static int home_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
 		     const sl_ip *remote, uint16_t rport)
 {
@@ -534,7 +548,7 @@ int cmd_run(int argc, char **argv)
 		   *echo_s = NULL, *tcpecho_s = NULL, *discard_s = NULL, *http_s = NULL,
 		   *send_s = NULL, *ka_s = NULL, *spin_s = NULL, *cc_s = NULL, *buf_s = NULL,
 		   *cookies_s = NULL, *frames_s = NULL, *reserve_s = NULL, *maxconns_s = NULL,
-		   *backlog_s = NULL, *msl_s = NULL, *napi_bp_s = NULL, *bp_budget_s = NULL,
+		   *backlog_s = NULL, *msl_s = NULL, *reasm_s = NULL, *napi_bp_s = NULL, *bp_budget_s = NULL,
 		   *defer_s = NULL, *gro_s = NULL;
 	bool json = false, busy = false, no_sack = false, no_ts = false, shared = false;
 	bool no_tx_csum = false;
@@ -564,6 +578,7 @@ int cmd_run(int argc, char **argv)
 	    {"--max-conns", &maxconns_s, NULL},
 	    {"--backlog", &backlog_s, NULL},
 	    {"--msl", &msl_s, NULL},
+	    {"--reasm-timeout", &reasm_s, NULL},
 	    {"--json", NULL, &json},
 	    {"--napi-busy-poll", &napi_bp_s, NULL},
 	    {"--busy-poll-budget", &bp_budget_s, NULL},
@@ -760,14 +775,13 @@ int cmd_run(int argc, char **argv)
 	if (backlog_s && (cli_parse_u32(backlog_s, 1u << 24, &cfg.tcp_backlog) < 0 ||
 			  !cfg.tcp_backlog))
 		return cli_usage_err("run", "--backlog wants 1..16777216: %s", backlog_s);
-	if (msl_s) {
-		char *e;
-		double m = strtod(msl_s, &e);
-		if (*e || e == msl_s || !(m > 0) || m > 30.0 * 86400 || (uint64_t)(m * 1e9) == 0)
-			return cli_usage_err("run", "--msl wants seconds above 0, at most 30 days: %s",
-					     msl_s);
-		cfg.tcp_msl_ns = (uint64_t)(m * 1e9);
-	}
+	if (msl_s && parse_secs(msl_s, &cfg.tcp_msl_ns) < 0)
+		return cli_usage_err("run", "--msl wants seconds above 0, at most 30 days: %s",
+				     msl_s);
+	if (reasm_s && parse_secs(reasm_s, &cfg.reasm_timeout_ns) < 0)
+		return cli_usage_err("run",
+				     "--reasm-timeout wants seconds above 0, at most 30 days: %s",
+				     reasm_s);
 	enum sl_gate_mode mode = SL_GATE_MODE_AUTO;
 	if (mode_s && !strcmp(mode_s, "native"))
 		mode = SL_GATE_MODE_AUTO; /* native first, generic only if native is refused */

@@ -5,10 +5,12 @@ namespace:
     frag_hostile.py IFACE STACK_IP STACK_MAC PEER_IP STATS_CMD...
 
 STATS_CMD prints `sluice stats DEV --json` for the stack's interface. The stack runs with
-the default limits (64 datagrams in reassembly, 30 s timeout). Every wait is bounded; the
+the default limits (64 datagrams in reassembly, 16 per source) and the reassembly timeout in
+seconds the environment's REASM_TIMEOUT gives (default 30, sluice's default). Every wait is bounded; the
 script exits non-zero listing the cases that failed.
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,7 +22,7 @@ conf.verb = 0
 iface, stack_ip, stack_mac, peer_ip = sys.argv[1:5]
 stats_cmd = sys.argv[5:]
 peer_mac = get_if_hwaddr(iface)
-REASM_TIMEOUT = 30  # the stack's default reasm_timeout
+REASM_TIMEOUT = float(os.environ.get("REASM_TIMEOUT", "30"))  # sluice run --reasm-timeout
 MAX_DATAGRAMS = 64  # the stack's default reasm_max_datagrams
 MAX_PER_SRC = 16  # the stack's default reasm_max_per_src: one source holds at most this many
 

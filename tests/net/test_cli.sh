@@ -44,7 +44,8 @@ for gw in 224.0.0.1 255.255.255.255 127.0.0.1 0.1.2.3 ff02::1 :: ::1; do
 	expect 2 "not a unicast gateway address: $gw" -- S exec "$IF_SL" --addr 10.1.2.3/24 \
 		--gw "$gw" -- true
 done
-for bad in "--max-conns 0" "--max-conns 16777217" "--backlog 0" "--msl 0" "--msl -1" "--msl 1s"; do
+for bad in "--max-conns 0" "--max-conns 16777217" "--backlog 0" "--msl 0" "--msl -1" "--msl 1s" \
+	"--reasm-timeout 0" "--reasm-timeout 2592001" "--reasm-timeout x"; do
 	# shellcheck disable=SC2086 # the option and its value are two words
 	expect 2 "${bad%% *} wants" -- S run "$IF_SL" --addr 10.1.2.3/24 $bad
 done
