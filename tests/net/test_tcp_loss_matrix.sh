@@ -70,8 +70,10 @@ pass() {
 }
 
 # cc_check CC: a connection to the running stack reports congestion control CC.
+# nc -N sends its FIN when the 1.5 s of silence on its stdin end; the echo service closes back,
+# so nc exits then (without -N it waited for its 5 s timeout).
 cc_check() {
-	(sleep 1.5 | in_peer timeout 5 nc "$STACK_IP" 7 >/dev/null) &
+	(sleep 1.5 | in_peer timeout 5 nc -N "$STACK_IP" 7 >/dev/null) &
 	local pid=$! got=
 	for _ in $(seq 10); do
 		sleep 0.1
