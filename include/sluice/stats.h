@@ -76,6 +76,7 @@
 	X(tcp_backlog_full, 0, "SYN backlog full: the oldest half-open connection was dropped")    \
 	X(tcp_tw_recycled, 0, "connection table full: the oldest TIME-WAIT connection recycled")   \
 	X(tcp_conn_limit, 1, "SYN or connect refused: connection table full")                      \
+	X(tcp_no_mem, 1, "SYN, cookie ACK or connect refused: no memory for a control block")      \
 	X(tcp_out_of_window, 1, "TCP segment outside the receive window (ACKed, dropped)")         \
 	X(tcp_bad_ack, 1, "TCP ACK for data never sent or too old (RFC 5961 §5)")                  \
 	X(tcp_rst_out_of_window, 1, "RST ignored: outside the window (RFC 5961 §3), in TIME-WAIT, or in SYN-SENT without an ACK") \

@@ -1508,10 +1508,40 @@ static void test_listen_syncookie_bad_ack_reset(void **state)
 	assert_int_equal(A.nacc, 0);
 	assert_int_equal(STAT(tcp_syncookies_bad), 1);
 	assert_int_equal(STAT(tcp_syncookies_ok), 0);
+	/* One dropped segment, one counter (include/sluice/stats.h): not tcp_no_conn as well. */
+	assert_int_equal(STAT(tcp_no_conn), 0);
 	/* The right one still works. */
 	c.rcv_nxt = sa->seq + 1;
 	pc_send(&c, F_ACK, NULL, 0);
 	assert_int_equal(A.nacc, 1);
+	tp_down();
+}
+
+/* A valid cookie's ACK when the connection table is full (tcp_max_conns): no control block, so
+ * the segment is dropped and counted once (tcp_conn_limit), as a SYN is at a full table; it is
+ * not reset, since the cookie was good and the client's next segment can still open it. */
+static void test_listen_syncookie_table_full(void **state)
+{
+	struct sl_stack_config cfg = cookie_cfg(2, 256);
+	cfg.tcp_max_conns = 1;
+	tp_up(&cfg);
+	listen_on(80);
+	struct pc a, b;
+	pc_init(&a, 80, 40001);
+	pc_syn(&a, 1460, -1);
+	a.rcv_nxt = expect(F_SYN | F_ACK)->seq + 1;
+	pc_send(&a, F_ACK, NULL, 0);
+	assert_int_equal(A.nacc, 1);
+	pc_init(&b, 80, 40002);
+	pc_syn(&b, 1460, -1);
+	b.rcv_nxt = expect(F_SYN | F_ACK)->seq + 1; /* a cookie keeps no state: always answered */
+	pc_send(&b, F_ACK, NULL, 0);
+	expect_none();
+	assert_int_equal(A.nacc, 1);
+	assert_int_equal(STAT(tcp_syncookies_ok), 1);
+	assert_int_equal(STAT(tcp_syncookies_bad), 0);
+	assert_int_equal(STAT(tcp_conn_limit), 1);
+	assert_int_equal(STAT(tcp_no_conn), 0);
 	tp_down();
 }
 
@@ -1595,6 +1625,7 @@ int main(void)
 	    T_(test_listen_syncookie_keeps_ws_sack_with_ts),
 	    T_(test_listen_syncookie_without_ts_no_ws_no_sack),
 	    T_(test_listen_syncookie_bad_ack_reset),
+	    T_(test_listen_syncookie_table_full),
 	    T_(test_listen_syncookies_always),
 	    T_(test_listen_syncookies_off),
 	};

@@ -216,6 +216,8 @@ static void test_listen_ack(void **state)
 	assert_int_equal(s->dport, 40000);
 	expect_none();
 	assert_int_equal(STAT(tcp_no_conn), 1);
+	/* SYN cookies are on (the default, 1) but none was sent: no cookie is looked for. */
+	assert_int_equal(STAT(tcp_syncookies_bad), 0);
 	assert_int_equal(A.nacc, 0);
 	tp_down();
 }

@@ -264,8 +264,10 @@ struct sl_tcb *sl_tcb_new(struct sl_stack *st, const sl_ip *laddr, uint16_t lpor
 		return NULL;
 	}
 	struct sl_tcb *t = calloc(1, sizeof(*t));
-	if (!t)
+	if (!t) {
+		STAT_INC(st, tcp_no_mem);
 		return NULL;
+	}
 	sl_tcp_mem(st, (int64_t)sizeof(*t));
 	t->sm.free = t->sm.thead = t->sm.ttail = SL_SEG_NIL;
 	t->st = st;

@@ -326,6 +326,8 @@ struct sl_tcp {
 	uint8_t port_key[16];	  /* RFC 6056 F() and G() */
 	uint8_t ts_key[16];	  /* per-connection timestamp offsets */
 	uint8_t cookie_key[16];	  /* SYN cookies */
+	uint64_t cookie_sent_ns;  /* when the last cookie SYN-ACK went out (valid if cookie_sent) */
+	bool cookie_sent;
 	uint8_t hash_key[16];	  /* the table's bucket hash */
 	uint16_t port_table[256]; /* RFC 6056 algorithm 4: table[G(...)] */
 	struct sl_tcb *last;	  /* the last lookup's hit (in the table), tried first */
@@ -520,9 +522,15 @@ struct seg_view {
 /* Answer a SYN for listener port with a cookie SYN-ACK (no state kept). */
 void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
 			  const struct seg_view *s);
-/* An ACK for a listener with no connection: a connection if it carries a valid cookie (it is
- * ESTABLISHED with buffers, not yet announced to the listener), else NULL. */
-struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip *laddr,
-				   const sl_ip *raddr, const struct seg_view *s);
+/* An ACK for a listener with no connection. 0 and *out a connection in SYN-RECEIVED when it
+ * carries a valid cookie (the ACK that carried it then completes the handshake); -EINVAL when
+ * it carries none (counted: tcp_syncookies_bad); -ENOBUFS when no control block could be had
+ * (counted by sl_tcb_new: tcp_conn_limit or tcp_no_mem). *out is NULL on error. */
+int sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip *laddr,
+			const sl_ip *raddr, const struct seg_view *s, struct sl_tcb **out);
+/* Whether a cookie sent earlier could still be answered: one went out less than its validity
+ * (two 64 s counter steps) ago. Otherwise an ACK for a listener is simply for no connection and
+ * no cookie is looked for, as Linux does when its SYN queue has not overflowed lately. */
+bool sl_tcp_cookies_outstanding(const struct sl_stack *st);
 
 #endif

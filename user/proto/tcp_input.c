@@ -113,7 +113,7 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	struct sl_tcb *t =
 	    sl_tcb_new(st, &pkt->dst, sl_tcp_dport(s->th), &pkt->src, sl_tcp_sport(s->th));
 	if (!t)
-		return;
+		return; /* counted there: tcp_conn_limit or tcp_no_mem */
 	apply_syn_options(t, s);
 	t->listener = l;
 	t->irs = s->seq;
@@ -502,19 +502,26 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		/* A listener that takes one family only answers the other as a closed port. */
 		if (l && (sl_ip_is_v4(&pkt->dst) ? l->no_v4 : l->no_v6))
 			l = NULL;
-		if (l && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
-		    !(s.flags & (SL_TCP_SYN | SL_TCP_RST)) && sl_listener_no_room(l, &pkt->dst)) {
+		bool cookie_ack = l && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
+				  !(s.flags & (SL_TCP_SYN | SL_TCP_RST)) &&
+				  sl_tcp_cookies_outstanding(st);
+		if (cookie_ack && sl_listener_no_room(l, &pkt->dst)) {
 			/* Perhaps a cookie's answer, with no room to accept it: ignored, so the
 			 * client's next segment (it retransmits) tries again. */
 			STAT_INC(st, tcp_listen_overflow);
 			return SL_RX_RELEASE;
 		}
-		if (l && st->cfg.tcp_syncookies && (s.flags & SL_TCP_ACK) &&
-		    !(s.flags & (SL_TCP_SYN | SL_TCP_RST))) {
+		if (cookie_ack) {
 			/* An ACK for a listener without a half-open connection: the answer to a
-			 * cookie, or nothing we know (then it is reset). */
+			 * cookie, or nothing we know, which is reset (RFC 9293 §3.10.7.2). Either
+			 * failure is counted once, there: not as tcp_no_conn too. A good cookie with
+			 * no control block to be had is dropped, as a SYN is then: not reset. */
 			struct seg_view v = {s.th, s.seq, s.ack, s.win, s.flags, &s.o};
-			t = sl_tcp_cookie_check(st, l, &pkt->dst, &pkt->src, &v);
+			int err = sl_tcp_cookie_check(st, l, &pkt->dst, &pkt->src, &v, &t);
+			if (err == -EINVAL)
+				sl_tcp_send_rst_for(st, pkt, s.th, s.len);
+			if (err)
+				return SL_RX_RELEASE;
 		}
 		if (!t && l) {
 			listen_input(st, l, pkt, &s, 0);

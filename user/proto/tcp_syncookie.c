@@ -88,6 +88,8 @@ void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *
 		if (mss_table[i] <= peer_mss)
 			idx = i;
 	uint32_t iss = cookie_make(st, laddr, lport, raddr, rport, s->seq, idx);
+	st->tcp.cookie_sent = true;
+	st->tcp.cookie_sent_ns = st->now;
 	uint32_t win = st->cfg.tcp_rcvbuf < 65535 ? st->cfg.tcp_rcvbuf : 65535;
 	struct sl_tcp_hdr h = {
 	    .sport = lport,
@@ -121,21 +123,27 @@ void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *
 	sl_tcp_send_raw(st, laddr, raddr, &h);
 }
 
-struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip *laddr,
-				   const sl_ip *raddr, const struct seg_view *s)
+bool sl_tcp_cookies_outstanding(const struct sl_stack *st)
+{
+	return st->tcp.cookie_sent && st->now - st->tcp.cookie_sent_ns < 2 * COUNTER_SHIFT_NS;
+}
+
+int sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip *laddr,
+			const sl_ip *raddr, const struct seg_view *s, struct sl_tcb **out)
 {
 	uint16_t lport = sl_tcp_dport(s->th), rport = sl_tcp_sport(s->th);
+	*out = NULL;
 	if (!(s->flags & SL_TCP_ACK) || (s->flags & (SL_TCP_SYN | SL_TCP_RST)))
-		return NULL;
+		return -EINVAL;
 	uint32_t irs = s->seq - 1, iss = s->ack - 1;
 	int idx = cookie_check(st, laddr, lport, raddr, rport, irs, iss);
 	if (idx < 0) {
 		STAT_INC(st, tcp_syncookies_bad);
-		return NULL;
+		return -EINVAL;
 	}
 	struct sl_tcb *t = sl_tcb_new(st, laddr, lport, raddr, rport);
 	if (!t)
-		return NULL;
+		return -ENOBUFS; /* counted there: tcp_conn_limit or tcp_no_mem */
 	t->irs = irs;
 	t->rcv_nxt = irs + 1;
 	uint32_t win = st->cfg.tcp_rcvbuf < 65535 ? st->cfg.tcp_rcvbuf : 65535;
@@ -173,5 +181,6 @@ struct sl_tcb *sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, c
 	t->state = SL_TCP_CLOSED;
 	sl_tcp_set_state(t, SL_TCP_SYN_RECEIVED);
 	STAT_INC(st, tcp_syncookies_ok);
-	return t;
+	*out = t;
+	return 0;
 }
