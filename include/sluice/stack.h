@@ -169,6 +169,9 @@ int sl_stack_publish_stats(struct sl_stack *st, const char *path, const char *if
 int sl_stack_publish_conns(struct sl_stack *st, const char *path, unsigned max);
 
 struct sl_dev *sl_stack_dev(struct sl_stack *st);
+/* The configuration the stack runs with: what sl_stack_open was given, with its zero defaults
+ * filled in (ttl 0 reads 64). The pointer stays valid while the stack lives. */
+const struct sl_stack_config *sl_stack_get_config(const struct sl_stack *st);
 
 /* Change the stack's IP MTU while it runs (its interface's MTU changed: `sluice run --shared`
  * follows the kernel's). Accepted: 68 (RFC 791 §3.2) up to what the device's frames carry

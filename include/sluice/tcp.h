@@ -72,6 +72,8 @@ struct sl_tcp_connect_opts {
 	uint16_t src_port;	       /* 0: an ephemeral port (RFC 6056); else this one (bind
 					* before connect): -EADDRINUSE when the 4-tuple is taken
 					* or the port is a listener's */
+	uint8_t ttl;		       /* TTL / hop limit of every segment, the SYN included;
+					* 0: the stack's (sl_stack_config.ttl) */
 };
 /* Active open. The flow exists at once; on_connected reports the outcome. */
 int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
@@ -162,6 +164,11 @@ bool sl_tcp_eof(const struct sl_tcp_flow *f);
 /* Turn keepalive on (ka) or off (NULL) for a connection: the probes count from the last
  * segment received (Keepalive above). */
 void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka);
+
+/* The TTL (IPv4) or hop limit (IPv6) of a connection's segments from now on; 0: the stack's
+ * default (sl_stack_config.ttl). An active open sets it for its SYN with
+ * sl_tcp_connect_opts.ttl; an accepted connection's SYN-ACK carries the default. */
+void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl);
 
 /* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
  * The window and threshold carry over; the algorithm's own state starts afresh. */

@@ -37,6 +37,8 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           echo, eof): "reset-STAGE" (ECONNRESET), "epipe-STAGE" (EPIPE), "refused-STAGE",
           "timeout-STAGE", "eof-STAGE" (the stream ended early), "mismatch" (the echo
           differs), "extra" (bytes after the echo), "error-ERRNO-STAGE", "hung"
+  BASE+13 UDP TTL: answers each datagram with "ttl N", the TTL (IPv4) or hop limit (IPv6)
+          it arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT)
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -339,6 +341,29 @@ def udp_echo(u):
             pass
 
 
+def udp_ttl(u):
+    """Answers each datagram with "ttl N": the TTL (IPv4, v4-mapped on this dual-stack socket)
+    or hop limit (IPv6) it arrived with."""
+    ip_recvttl = getattr(socket, "IP_RECVTTL", 12)
+    ip_ttl = getattr(socket, "IP_TTL", 2)
+    v6_recvhops = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
+    v6_hops = getattr(socket, "IPV6_HOPLIMIT", 52)
+    u.setsockopt(socket.IPPROTO_IP, ip_recvttl, 1)
+    if u.family == socket.AF_INET6:
+        u.setsockopt(socket.IPPROTO_IPV6, v6_recvhops, 1)
+    while True:
+        try:
+            _, anc, _, addr = u.recvmsg(2048, socket.CMSG_SPACE(4) * 2)
+            ttl = -1
+            for level, typ, data in anc:
+                if (level, typ) in ((socket.IPPROTO_IP, ip_ttl),
+                                    (socket.IPPROTO_IPV6, v6_hops)):
+                    ttl = int.from_bytes(data[:4], sys.byteorder)
+            u.sendto(b"ttl %d" % ttl, addr)
+        except OSError:
+            pass
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", type=int, default=7000)
@@ -355,6 +380,8 @@ def main():
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = udp_socket(fam, a.base + 4)
     threading.Thread(target=udp_echo, args=(u,), daemon=True).start()
+    t = udp_socket(fam, a.base + 13)
+    threading.Thread(target=udp_ttl, args=(t,), daemon=True).start()
     r, r2 = udp_socket(fam, a.base + 10), udp_socket(fam, a.base + 11)
     threading.Thread(target=udp_reflector, args=(r, r2), daemon=True).start()
     print("ready", flush=True)

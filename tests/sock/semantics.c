@@ -53,6 +53,7 @@ enum {
 	PORT_REFLECT2 = 7011,
 	PORT_BACKLOG = 7012, /* TCP: "ADDR PORT N\n" -> N connections there at once, each sends a
 				message, reads its echo, then the FIN (peer.py reports each) */
+	PORT_TTL = 7013,     /* UDP: answers "ttl N", the TTL / hop limit the datagram arrived with */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -4395,6 +4396,62 @@ static void sock_opt_roundtrip(void)
 
 /* ---- addresses ---- */
 
+/* ip(7) IP_TTL, ipv6(7) IPV6_UNICAST_HOPS: unset they read the default the packets get (64:
+ * ip_default_ttl, the hop limit of the interface); a value set reads back; -1 is the default
+ * again; IP_TTL takes 1..255 (0 and 256 EINVAL), IPV6_UNICAST_HOPS -1..255. */
+static void ip_ttl_option(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), u = tsock(AF_INET, SOCK_DGRAM);
+	if (s < 0 || u < 0)
+		return;
+	EQ(geti(s, IPPROTO_IP, IP_TTL), 64);
+	OK(seti(s, IPPROTO_IP, IP_TTL, 17));
+	EQ(geti(s, IPPROTO_IP, IP_TTL), 17);
+	OK(seti(s, IPPROTO_IP, IP_TTL, -1));
+	EQ(geti(s, IPPROTO_IP, IP_TTL), 64);
+	ERR(seti(s, IPPROTO_IP, IP_TTL, 0), EINVAL);
+	ERR(seti(s, IPPROTO_IP, IP_TTL, 256), EINVAL);
+	ERR(seti(u, IPPROTO_IP, IP_TTL, -2), EINVAL);
+	EQ(geti(u, IPPROTO_IP, IP_TTL), 64);
+	OK(seti(u, IPPROTO_IP, IP_TTL, 255));
+	EQ(geti(u, IPPROTO_IP, IP_TTL), 255);
+	if (!have6)
+		return;
+	int s6 = tsock(AF_INET6, SOCK_STREAM);
+	if (s6 < 0)
+		return;
+	EQ(geti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS), 64);
+	OK(seti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 5));
+	EQ(geti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS), 5);
+	OK(seti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -1));
+	EQ(geti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS), 64);
+	ERR(seti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, -2), EINVAL);
+	ERR(seti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 256), EINVAL);
+}
+
+/* The TTL (IPv4) or hop limit (IPv6) set on a datagram socket is the one its datagrams arrive
+ * with (the peer reads it with IP_RECVTTL / IPV6_RECVHOPLIMIT); unset, the default 64. */
+static void udp_ttl_sent(int fam)
+{
+	int u = ubind(fam);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_TTL);
+	int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	int name = fam == AF_INET ? IP_TTL : IPV6_UNICAST_HOPS;
+	const int want[] = {64, 7, 200};
+	for (int i = 0; i < 3; i++) {
+		if (i)
+			OK(seti(u, level, name, want[i]));
+		EQ(sendto(u, "t", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+		char b[32] = {0}, w[32];
+		EQ(recv(u, b, sizeof b - 1, 0) > 0, 1);
+		snprintf(w, sizeof w, "ttl %d", want[i]);
+		TRUE(!strcmp(b, w), "the peer saw '%s', expected '%s'", b, w);
+	}
+}
+
 /* send(2): on a connected stream socket the address given to sendto is ignored; on an
  * unconnected one sendto is EPIPE (no implicit connect without MSG_FASTOPEN). */
 static void tcp_sendto_connected(void)
@@ -4671,7 +4728,7 @@ static void tcp_connect_unspec(void)
 	X(tcp_nb_connect) X(tcp_nb_connect_refused) X(tcp_accept_connect_back) \
 	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind) X(tcp_peer_rst_read) \
 	X(tcp_peer_close_poll) X(udp_refused) X(tcp_bind_before_connect) X(tcp_info_connected) \
-	X(udp_tcp_level_opts)
+	X(udp_tcp_level_opts) X(udp_ttl_sent)
 
 #define BOTH(f) \
 	static void f##_4(void) { f(AF_INET); } \
@@ -4843,6 +4900,7 @@ static const struct check checks[] = {
 	ONE(sock_types_accepted)
 	ONE(tcp_shutdown_listener)
 	ONE(sock_opt_roundtrip)
+	ONE(ip_ttl_option)
 	ONE(tcp_getpeername_after_close)
 	ONE(udp_connect_errors)
 	ONE(tcp_connect_unspec)

@@ -47,6 +47,7 @@ struct seg {
 	uint16_t sport, dport;
 	uint32_t seq, ack;
 	uint8_t flags;
+	uint8_t ttl; /* the IPv4 header's */
 	uint16_t win;
 	struct sl_tcp_opts o;
 	uint32_t dlen;
@@ -298,6 +299,7 @@ static inline void collect(void)
 					s->ack = sl_tcp_ack(th);
 					s->flags = sl_tcp_flags(th);
 					s->win = sl_tcp_win(th);
+					s->ttl = ip[8];
 					s->dlen = (uint32_t)(tl - sl_tcp_hlen(th));
 					assert_true(s->dlen <= sizeof s->data);
 					memcpy(s->data, th + sl_tcp_hlen(th), s->dlen);

@@ -579,6 +579,41 @@ static void test_syn_sent_write_before_established(void **state)
 	tp_down();
 }
 
+/* RFC 791 / RFC 1122 §3.2.1.7: a connection's TTL. sl_tcp_connect_opts.ttl is the SYN's and
+ * every later segment's; sl_tcp_set_ttl changes it from the next segment on, and 0 goes back
+ * to the stack's default (sl_stack_config.ttl, 64). */
+static void test_connection_ttl(void **state)
+{
+	tp_up(NULL);
+	sl_ip dst = sl_ip_v4(PEER_IP);
+	struct sl_tcp_connect_opts o = {.ttl = 9};
+	struct sl_tcp_flow *f;
+	assert_int_equal(sl_tcp_connect(T.st, &dst, 9000, &o, &app_cbs, &A, &f), 0);
+	tp_poll();
+	struct seg *syn = expect(F_SYN);
+	assert_int_equal(syn->ttl, 9);
+	struct pc c;
+	pc_init(&c, syn->sport, 9000);
+	c.f = f;
+	c.irs = syn->seq;
+	c.rcv_nxt = syn->seq + 1;
+	synack(&c, 1460, -1);
+	assert_int_equal(expect(F_ACK)->ttl, 9);
+	app_write(f, 0, 100, true);
+	tp_poll();
+	assert_int_equal(expect(F_ACK)->ttl, 9);
+	sl_tcp_set_ttl(f, 200);
+	app_write(f, 100, 100, true);
+	tp_poll();
+	assert_int_equal(expect(F_ACK)->ttl, 200);
+	sl_tcp_set_ttl(f, 0);
+	app_write(f, 200, 100, true);
+	tp_poll();
+	assert_int_equal(expect(F_ACK)->ttl, 64);
+	sl_tcp_abort(f);
+	tp_down();
+}
+
 /* sl_tcp_connect_opts.timeout_ns bounds the attempt. */
 static void test_syn_sent_connect_timeout(void **state)
 {
@@ -2524,6 +2559,7 @@ int main(void)
 	    T_(test_syn_sent_bad_ack),
 	    T_(test_syn_sent_write_before_established),
 	    T_(test_syn_sent_connect_timeout),
+	    T_(test_connection_ttl),
 	    T_(test_syn_sent_syn),
 	    T_(test_syn_sent_rto_after_syn_loss_is_3s),
 	    T_(test_syn_sent_rto_backoff_and_timeout),

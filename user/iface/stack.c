@@ -111,6 +111,11 @@ struct sl_dev *sl_stack_dev(struct sl_stack *st)
 	return st->dev;
 }
 
+const struct sl_stack_config *sl_stack_get_config(const struct sl_stack *st)
+{
+	return &st->cfg;
+}
+
 int sl_stack_set_mtu(struct sl_stack *st, uint32_t mtu)
 {
 	uint32_t max = st->dev->max_mtu > st->dev->mtu ? st->dev->max_mtu : st->dev->mtu;

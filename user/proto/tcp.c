@@ -673,6 +673,8 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 		t->ka = *o->ka;
 		t->ka_on = true;
 	}
+	if (o)
+		t->ttl = o->ttl;
 	t->iss = sl_tcp_isn(st, &laddr, lport, raddr, (uint16_t)port);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	sl_tcp_set_state(t, SL_TCP_SYN_SENT);
@@ -711,6 +713,11 @@ void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka)
 	t->ka_on = true;
 	sl_timer_cancel(&t->st->timers, &t->ka_timer);
 	sl_tcp_ka_reset(t); /* counts from now, as if a segment had just come */
+}
+
+void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl)
+{
+	((struct sl_tcb *)f)->ttl = ttl;
 }
 
 void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg)

@@ -160,6 +160,7 @@ struct sl_tcb {
 	sl_ip laddr, raddr; /* IPv4-mapped for IPv4 */
 	bool v6;
 	uint8_t iphlen; /* 20 or 40: the IP header in front of each segment */
+	uint8_t ttl;	/* TTL / hop limit of its segments; 0: sl_stack_config.ttl */
 	uint16_t lport, rport;
 	struct sl_tcb *hnext; /* connection table chain */
 	struct sl_tcb *pnext; /* pending-output list */

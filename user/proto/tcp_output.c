@@ -133,7 +133,7 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 		t->last_ack_sent = t->rcv_nxt;
 		sl_timer_cancel(&st->timers, &t->delack_timer);
 	}
-	sl_ip_output(st, &f, hlen + len, &t->laddr, &t->raddr, SL_IPPROTO_TCP, 0, false);
+	sl_ip_output(st, &f, hlen + len, &t->laddr, &t->raddr, SL_IPPROTO_TCP, t->ttl, false);
 	return true;
 }
 

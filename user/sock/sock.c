@@ -76,6 +76,7 @@ struct sk {
 	bool reuseaddr, reuseport, keepalive, nodelay;
 	bool broadcast, oobinline; /* kept and read back, not acted on */
 	int priority;		   /* likewise */
+	int ttl, hops; /* IP_TTL, IPV6_UNICAST_HOPS; -1: the stack's default (sl_stack_config.ttl) */
 	int rcvbuf, sndbuf;
 	bool rcvbuf_set; /* SO_RCVBUF given (SOCK_RCVBUF_LOCK) */
 	int rcvlowat;	 /* SO_RCVLOWAT, >= 1 */
@@ -115,6 +116,26 @@ struct sl_sockets {
 
 static int udp_attach(struct sk *k);
 static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len);
+
+/* The TTL or hop limit for a packet to dst: IP_TTL for IPv4 (an AF_INET6 socket's v4-mapped
+ * peers included, as Linux does), IPV6_UNICAST_HOPS for IPv6; 0 lets the stack use its default.
+ * A hop limit of 0 set with IPV6_UNICAST_HOPS is read back but sent as the default. */
+static uint8_t ttl_for(const struct sk *k, const sl_ip *dst)
+{
+	int v = sl_ip_is_v4(dst) ? k->ttl : k->hops;
+	return v > 0 ? (uint8_t)v : 0;
+}
+
+/* A connection's segments follow the socket's IP_TTL / IPV6_UNICAST_HOPS. */
+static void apply_ttl(const struct sk *k, struct sl_tcp_flow *f)
+{
+	if (!f)
+		return;
+	sl_ip l, r;
+	uint16_t lp, rp;
+	sl_tcp_endpoints(f, &l, &lp, &r, &rp);
+	sl_tcp_set_ttl(f, ttl_for(k, &r));
+}
 
 /* k may have become ready for something: its edge count moves, and it joins the queue of
  * sockets sl_sockets_changed returns. */
@@ -454,6 +475,7 @@ int sl_sock_socket(struct sl_sockets *ss, int domain, int type, int protocol)
 		k->ka_idle = 7200; /* tcp_keepalive_time, _intvl, _probes */
 		k->ka_intvl = 75;
 		k->ka_cnt = 9;
+		k->ttl = k->hops = -1;
 		k->laddr = wildcard(k);
 		k->raddr = wildcard(k);
 		return (int)i;
@@ -816,6 +838,9 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->broadcast = l->broadcast; /* sk_clone_lock copies the flags and the priority */
 	k->oobinline = l->oobinline;
 	k->priority = l->priority;
+	k->ttl = l->ttl; /* inet_sk's uc_ttl and ipv6_pinfo's hop_limit are cloned too */
+	k->hops = l->hops;
+	apply_ttl(k, f);
 	memcpy(k->cc, l->cc, sizeof(k->cc));
 	if (k->cc[0])
 		sl_tcp_set_cc(f, k->cc); /* a child has its listener's algorithm (tcp_init_congestion_control) */
@@ -936,6 +961,7 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 	}
 	if (k->cc[0])
 		o.cc = k->cc;
+	o.ttl = ttl_for(k, &dst);
 	k->err = 0;
 	err = sl_tcp_connect(ss->st, &dst, port, &o, &tcp_cbs, k, &k->f);
 	if (err) {
@@ -1355,7 +1381,8 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 		}
 		data = buf;
 	}
-	struct sl_udp_write_opts o = {.src = k->any ? NULL : &k->laddr, .src_port = k->lport};
+	struct sl_udp_write_opts o = {
+	    .src = k->any ? NULL : &k->laddr, .src_port = k->lport, .ttl = ttl_for(k, &dst)};
 	err = sl_udp_write(ss->st, &o, &dst, port, data, total);
 	if (err < 0)
 		return err;
@@ -1845,13 +1872,33 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			k->v6only = x != 0;
 			return 0;
 		}
-		if (name == IPV6_TCLASS || name == IPV6_UNICAST_HOPS)
+		if (name == IPV6_UNICAST_HOPS) {
+			/* do_ipv6_setsockopt: -1 (the default) to 255. */
+			if (x < -1 || x > 255)
+				return -EINVAL;
+			k->hops = x;
+			if (k->type == SOCK_STREAM)
+				apply_ttl(k, k->f);
 			return 0;
+		}
+		if (name == IPV6_TCLASS)
+			return 0; /* accepted, not acted on (documented) */
 		return -ENOPROTOOPT;
 	}
 	if (level == IPPROTO_IP) {
-		if (name == IP_TOS || name == IP_TTL)
+		if (name == IP_TTL) {
+			if ((err = int_opt(v, len, &x)))
+				return err;
+			/* do_ip_setsockopt: 1 to 255, or -1 for the default. */
+			if (x != -1 && (x < 1 || x > 255))
+				return -EINVAL;
+			k->ttl = x;
+			if (k->type == SOCK_STREAM)
+				apply_ttl(k, k->f);
 			return 0;
+		}
+		if (name == IP_TOS)
+			return 0; /* accepted, not acted on (documented) */
 		return -ENOPROTOOPT;
 	}
 	return -ENOPROTOOPT;
@@ -1949,6 +1996,12 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		return -EOPNOTSUPP;
 	} else if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY) {
 		x = k->v6only;
+	} else if ((level == IPPROTO_IP && name == IP_TTL) ||
+		   (level == IPPROTO_IPV6 && name == IPV6_UNICAST_HOPS)) {
+		/* The value set, or the default the packets get (Linux: ip_default_ttl, or the
+		 * route's hop limit, 64 unless configured). */
+		int v = level == IPPROTO_IP ? k->ttl : k->hops;
+		x = v >= 0 ? v : sl_stack_get_config(ss->st)->ttl;
 	} else {
 		return -ENOPROTOOPT;
 	}
