@@ -37,6 +37,7 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           echo, eof): "reset-STAGE" (ECONNRESET), "epipe-STAGE" (EPIPE), "refused-STAGE",
           "timeout-STAGE", "eof-STAGE" (the stream ended early), "mismatch" (the echo
           differs), "extra" (bytes after the echo), "error-ERRNO-STAGE", "hung"
+  BASE+14 TCP drip: sends "ab", 0.3 s later "cdefg", then reads until the client's FIN
   BASE+13 UDP TTL: answers each datagram with "ttl N", the TTL (IPv4) or hop limit (IPv6)
           it arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT)
 
@@ -99,6 +100,14 @@ def echo(c):
             c.shutdown(socket.SHUT_WR)
             return
         c.sendall(b)
+
+
+def drip(c):
+    c.sendall(b"ab")
+    time.sleep(0.3)
+    c.sendall(b"cdefg")
+    while c.recv(65536):
+        pass
 
 
 def close_at_once(c):
@@ -375,7 +384,7 @@ def main():
     except OSError:
         fam = socket.AF_INET
     for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
-                   (7, observe), (8, query), (12, backlog_clients)):
+                   (7, observe), (8, query), (12, backlog_clients), (14, drip)):
         serve(listener(a.base + off, fam), h)
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = udp_socket(fam, a.base + 4)

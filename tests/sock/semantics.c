@@ -54,6 +54,7 @@ enum {
 	PORT_BACKLOG = 7012, /* TCP: "ADDR PORT N\n" -> N connections there at once, each sends a
 				message, reads its echo, then the FIN (peer.py reports each) */
 	PORT_TTL = 7013,     /* UDP: answers "ttl N", the TTL / hop limit the datagram arrived with */
+	PORT_DRIP = 7014,    /* TCP: sends "ab", 0.3 s later "cdefg", then reads to the FIN */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -4396,6 +4397,25 @@ static void sock_opt_roundtrip(void)
 
 /* ---- addresses ---- */
 
+/* socket(7) SO_RCVLOWAT, recv(2) MSG_PEEK: a blocking peek waits, as a read does, for
+ * SO_RCVLOWAT bytes (tcp_recvmsg keeps its target with MSG_PEEK). The peer sends 2 bytes and 5
+ * more 0.3 s later: the peek returns all 7, and all 7 are still there to read. */
+static void tcp_peek_rcvlowat(void)
+{
+	int s = tconnect(AF_INET, PORT_DRIP);
+	if (s < 0)
+		return;
+	OK(seti(s, SOL_SOCKET, SO_RCVLOWAT, 5));
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[16] = {0};
+	EQ(recv(s, b, sizeof b, MSG_PEEK), 7);
+	TRUE(!memcmp(b, "abcdefg", 7), "peeked '%s'", b);
+	memset(b, 0, sizeof b);
+	EQ(recv(s, b, sizeof b, 0), 7);
+	TRUE(!memcmp(b, "abcdefg", 7), "read '%s'", b);
+}
+
 /* ip(7) IP_TTL, ipv6(7) IPV6_UNICAST_HOPS: unset they read the default the packets get (64:
  * ip_default_ttl, the hop limit of the interface); a value set reads back; -1 is the default
  * again; IP_TTL takes 1..255 (0 and 256 EINVAL), IPV6_UNICAST_HOPS -1..255. */
@@ -4901,6 +4921,7 @@ static const struct check checks[] = {
 	ONE(tcp_shutdown_listener)
 	ONE(sock_opt_roundtrip)
 	ONE(ip_ttl_option)
+	ONE(tcp_peek_rcvlowat)
 	ONE(tcp_getpeername_after_close)
 	ONE(udp_connect_errors)
 	ONE(tcp_connect_unspec)

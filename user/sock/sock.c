@@ -80,6 +80,7 @@ struct sk {
 	int rcvbuf, sndbuf;
 	bool rcvbuf_set; /* SO_RCVBUF given (SOCK_RCVBUF_LOCK) */
 	int rcvlowat;	 /* SO_RCVLOWAT, >= 1 */
+	size_t peek_need; /* a blocking MSG_PEEK waits for this many readable bytes */
 	struct linger linger;
 	int ka_idle, ka_intvl, ka_cnt;
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
@@ -1062,6 +1063,17 @@ static bool tcp_readable(struct sk *k)
 	return n != -EAGAIN;
 }
 
+/* A peek that has seen peek_need - 1 bytes may go on: more arrived, or the stream ended or
+ * failed. */
+static bool tcp_peek_more(struct sk *k)
+{
+	if (k->state != SK_CONNECTED || k->rd_shut || k->closed || sl_tcp_eof(k->f))
+		return true;
+	struct sl_iov v[2];
+	ssize_t n = sl_tcp_peek(k->f, v);
+	return n != -EAGAIN && (n <= 0 || (size_t)n >= k->peek_need);
+}
+
 /* For a call that needs the connection: a handshake in progress is waited out (-EAGAIN when
  * non-blocking). 0 when connected; a pending error, returned once; else 1 (not connected:
  * the caller's own answer). */
@@ -1112,8 +1124,8 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 		if (n > 0) {
 			struct msghdr part = *m;
 			struct iovec iov[64];
-			/* Skip what a MSG_WAITALL pass already filled. */
-			size_t skip = got, ni = 0;
+			/* Skip what a MSG_WAITALL pass already filled (a peek starts over). */
+			size_t skip = flags & MSG_PEEK ? 0 : got, ni = 0;
 			for (size_t i = 0; i < m->msg_iovlen && ni < 64; i++) {
 				size_t l = m->msg_iov[i].iov_len;
 				if (skip >= l) {
@@ -1132,13 +1144,24 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 				c = (size_t)n < want - got ? (size_t)n : want - got;
 			else
 				c = copy_out(&part, v, (size_t)n);
-			if (!(flags & MSG_PEEK)) {
-				sl_tcp_consume(k->f, c);
-				if (lazy)
-					defer(ss); /* the window update it may owe */
+			if (flags & MSG_PEEK) {
+				/* tcp_recvmsg: a peek waits for its target too, and then returns
+				 * everything it saw; it ends early, as a read does, at the end of
+				 * the stream, an error or the timeout. */
+				got = c;
+				if (got >= target || nb || sl_tcp_eof(k->f) || k->closed)
+					return (ssize_t)got;
+				k->peek_need = got + 1;
+				int err = block(ss, k, tcp_peek_more, k->rcvtimeo_ns);
+				if (err)
+					return (ssize_t)got;
+				continue;
 			}
+			sl_tcp_consume(k->f, c);
+			if (lazy)
+				defer(ss); /* the window update it may owe */
 			got += c;
-			if (got >= target || (flags & MSG_PEEK))
+			if (got >= target)
 				return (ssize_t)got;
 			continue;
 		}
