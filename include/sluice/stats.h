@@ -208,7 +208,8 @@
 	X(dev_handoff_out, 0, "frames of another queue's flow (gate-marked) passed to its stack")  \
 	X(dev_handoff_in, 0, "frames of this stack's flows that came on another queue, taken")     \
 	X(dev_handoff_full, 1, "frame for another queue's stack dropped: its mailbox was full")    \
-	X(dev_handoff_no_home, 0, "frame marked for a queue no stack of this process serves: kept")
+	X(dev_handoff_no_home, 0, "frame marked for a queue no stack of this process serves: kept")  \
+	X(dev_handoff_waiting, 0, "frames in this stack's handoff mailbox now; in a final summary, handed over after the stack stopped, discarded")
 
 enum sl_stat {
 #define SL_STAT_ENUM(name, drop, desc) SL_STAT_##name,

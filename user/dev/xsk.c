@@ -774,6 +774,8 @@ static void xsk_stats(struct sl_dev *d, struct sl_stats *st)
 	st->c[SL_STAT_dev_handoff_full] =
 	    atomic_load_explicit(&x->handoff_full, memory_order_relaxed);
 	st->c[SL_STAT_dev_handoff_no_home] = x->handoff_no_home;
+	st->c[SL_STAT_dev_handoff_waiting] =
+	    atomic_load_explicit(&x->mbox.pending, memory_order_acquire);
 }
 
 /* Both pools in one count: total is UMEM frames plus large buffers (none below a jumbo MTU). */
