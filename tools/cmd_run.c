@@ -1098,9 +1098,14 @@ int cmd_run(int argc, char **argv)
 			pending = false;
 			for (unsigned i = 0; i < nq; i++)
 				sl_stack_poll(ws[i].st, sl_now_ns());
-			for (unsigned k = 0; k < cfg.n_addrs; k++)
-				if (sl_ip_addr_state(ws[0].st, &cfg.addrs[k].addr) == -EINPROGRESS)
-					pending = true;
+			/* Every queue's stack runs DAD on its own: wait for all of them (the first
+			 * poll's probes leave microseconds apart, so queue 1 may finish a loop after
+			 * queue 0; waiting for queue 0 alone failed such a run now and then). */
+			for (unsigned i = 0; i < nq; i++)
+				for (unsigned k = 0; k < cfg.n_addrs; k++)
+					if (sl_ip_addr_state(ws[i].st, &cfg.addrs[k].addr) ==
+					    -EINPROGRESS)
+						pending = true;
 			if (pending)
 				usleep(2000);
 		}
