@@ -199,9 +199,6 @@ struct home_rule {
  * the threads share, which does not exclude them from each other. */
 static pthread_mutex_t rules_mutex = PTHREAD_MUTEX_INITIALIZER;
 
-/* An active open on a stack of several queues: its replies come on whatever queue the peer's
- * hash picks, so before the SYN leaves, a tuple rule in the gate names this stack's queue as
- * the flow's home; frames of it that arrive elsewhere are handed over (sl_xsk_group). */
 /* Seconds with decimals, above 0 and at most 30 days, as nanoseconds (--msl, --reasm-timeout). */
 static int parse_secs(const char *s, uint64_t *ns)
 {
@@ -213,6 +210,9 @@ static int parse_secs(const char *s, uint64_t *ns)
 	return 0;
 }
 
+/* An active open on a stack of several queues: its replies come on whatever queue the peer's
+ * hash picks, so before the SYN leaves, a tuple rule in the gate names this stack's queue as
+ * the flow's home; frames of it that arrive elsewhere are handed over (sl_xsk_group). */
 static int home_open(void *arg, struct sl_stack *st, const sl_ip *local, uint16_t lport,
 		     const sl_ip *remote, uint16_t rport)
 {
@@ -548,8 +548,8 @@ int cmd_run(int argc, char **argv)
 		   *echo_s = NULL, *tcpecho_s = NULL, *discard_s = NULL, *http_s = NULL,
 		   *send_s = NULL, *ka_s = NULL, *spin_s = NULL, *cc_s = NULL, *buf_s = NULL,
 		   *cookies_s = NULL, *frames_s = NULL, *reserve_s = NULL, *maxconns_s = NULL,
-		   *backlog_s = NULL, *msl_s = NULL, *reasm_s = NULL, *napi_bp_s = NULL, *bp_budget_s = NULL,
-		   *defer_s = NULL, *gro_s = NULL;
+		   *backlog_s = NULL, *msl_s = NULL, *reasm_s = NULL, *napi_bp_s = NULL,
+		   *bp_budget_s = NULL, *defer_s = NULL, *gro_s = NULL;
 	bool json = false, busy = false, no_sack = false, no_ts = false, shared = false;
 	bool no_tx_csum = false;
 	const struct cli_opt opts[] = {
