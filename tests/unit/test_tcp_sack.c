@@ -417,6 +417,53 @@ static void test_established_dsack_inside_ooo_block(void **state)
 	tp_down();
 }
 
+/* RFC 2883 §4: a segment only partly over an out-of-order block (a retransmission cut
+ * differently from the first transmission) duplicates the overlap: the first block names those
+ * bytes, the second the block that now holds them; the new bytes are kept. */
+static void test_established_dsack_partial_overlap_ooo_block(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive_with(&c, 40000, true, false);
+	uint32_t b = c.snd_nxt;
+	pc_tx_seq(&c, F_ACK, b + 2000, pbytes(2000, 1000), 1000);
+	tp_poll();
+	tp_clear();
+	pc_tx_seq(&c, F_ACK, b + 1500, pbytes(1500, 1000), 1000); /* 2000..2500 again */
+	tp_poll();
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, b);
+	expect_sack(a, 0, b + 2000, b + 2500);
+	expect_sack(a, 1, b + 1500, b + 3000);
+	assert_int_equal(STAT(tcp_dsack_tx), 1);
+	pc_tx_seq(&c, F_ACK, b, pbytes(0, 1500), 1500);
+	tp_poll();
+	assert_int_equal(app_read_check(c.f, 0), 3000);
+	tp_down();
+}
+
+/* RFC 2883 §4: a segment that fills the hole and runs on into held data: the ACK covers it all
+ * and its first block is the duplicated part, below the cumulative ACK (§4.1.1's form). */
+static void test_established_dsack_hole_fill_runs_into_ooo_block(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive_with(&c, 40000, true, false);
+	uint32_t b = c.snd_nxt;
+	pc_tx_seq(&c, F_ACK, b + 1000, pbytes(1000, 1000), 1000);
+	tp_poll();
+	tp_clear();
+	pc_tx_seq(&c, F_ACK, b, pbytes(0, 1500), 1500); /* 1000..1500 again */
+	tp_poll();
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, b + 2000);
+	assert_int_equal(a->o.nsack, 1);
+	expect_sack(a, 0, b + 1000, b + 1500);
+	assert_int_equal(STAT(tcp_dsack_tx), 1);
+	assert_int_equal(app_read_check(c.f, 0), 2000);
+	tp_down();
+}
+
 /* ======================================================================================== */
 /* Sender: scoreboard, RACK, TLP, PRR (RFC 6675, RFC 8985, RFC 6937)                        */
 /* ======================================================================================== */
@@ -1600,6 +1647,8 @@ int main(void)
 	    T_(test_established_sack_gone_when_holes_filled),
 	    T_(test_established_dsack_below_rcv_nxt),
 	    T_(test_established_dsack_inside_ooo_block),
+	    T_(test_established_dsack_partial_overlap_ooo_block),
+	    T_(test_established_dsack_hole_fill_runs_into_ooo_block),
 	    T_(test_established_sack_retransmits_only_holes),
 	    T_(test_established_rack_one_sacked_waits_reo_wnd),
 	    T_(test_established_rack_three_sacked_retransmits_at_once),

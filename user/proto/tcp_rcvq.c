@@ -144,6 +144,18 @@ bool sl_tcp_rcv_data(struct sl_tcb *t, uint32_t seq, const uint8_t *d, uint32_t 
 			return false;
 		}
 	}
+	/* Partly over a range we hold (a retransmission cut differently from the first
+	 * transmission, one that fills a hole and runs on into held data): the overlap is
+	 * duplicated, and reported as such (RFC 2883 §4: the first block names the duplicate
+	 * bytes of the segment that triggered the ACK), the rest is kept as new. */
+	for (unsigned i = 0; i < t->nooo; i++) {
+		uint32_t l = seq_gt(t->ooo[i].l, seq) ? t->ooo[i].l : seq;
+		uint32_t r = seq_lt(t->ooo[i].r, seq + n) ? t->ooo[i].r : seq + n;
+		if (seq_lt(l, r)) {
+			sl_tcp_rcv_duplicate(t, l, r - l);
+			break;
+		}
+	}
 	sl_ring_put(&t->rcvbuf, t->rcvbuf.len + off, d, n);
 	t->bytes_received += n;
 	if (fin && !t->fin_rcvd) {
