@@ -82,6 +82,7 @@ struct sl_ip_opts {
 	const sl_ip *src;   /* NULL: source selection */
 	uint8_t ttl;	    /* 0: the stack's default */
 	bool dont_fragment; /* set DF; an oversize packet then fails with -EMSGSIZE */
+	uint8_t tos;	    /* the IPv4 TOS byte / IPv6 traffic class, DSCP and ECN bits */
 };
 
 /* Fill callback: write hdr_size bytes of L4 header at buf; return bytes written or -errno. */

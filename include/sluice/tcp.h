@@ -62,6 +62,12 @@ int sl_tcp_listen_full(struct sl_stack *st, int port, bool full);
  * only. NULL stops asking. -ENOENT without a listener. */
 typedef bool (*sl_tcp_room_cb)(void *arg, const sl_ip *local, int port);
 int sl_tcp_listen_room(struct sl_stack *st, int port, sl_tcp_room_cb room);
+/* The TTL (v6 false) or hop limit (v6 true), 0 for the stack's default, and the TOS byte or
+ * traffic class (its ECN bits are the stack's: sent as 0) of the SYN-ACKs the listener on port
+ * sends to that family, cookie SYN-ACKs included, and of the connections it accepts, which
+ * start with them (sl_tcp_set_ttl and sl_tcp_set_tos change them later). -ENOENT without a
+ * listener. */
+int sl_tcp_listen_iptx(struct sl_stack *st, int port, bool v6, uint8_t ttl, uint8_t tos);
 
 struct sl_tcp_connect_opts {
 	const sl_ip *src;	       /* NULL: source selection */
@@ -74,6 +80,8 @@ struct sl_tcp_connect_opts {
 					* or the port is a listener's */
 	uint8_t ttl;		       /* TTL / hop limit of every segment, the SYN included;
 					* 0: the stack's (sl_stack_config.ttl) */
+	uint8_t tos;		       /* TOS / traffic class of every segment (DSCP, RFC 2474);
+					* its ECN bits are the stack's, sent as 0 */
 };
 /* Active open. The flow exists at once; on_connected reports the outcome. */
 int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
@@ -167,8 +175,14 @@ void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka);
 
 /* The TTL (IPv4) or hop limit (IPv6) of a connection's segments from now on; 0: the stack's
  * default (sl_stack_config.ttl). An active open sets it for its SYN with
- * sl_tcp_connect_opts.ttl; an accepted connection's SYN-ACK carries the default. */
+ * sl_tcp_connect_opts.ttl; an accepted connection's SYN-ACK carries its listener's
+ * (sl_tcp_listen_iptx). */
 void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl);
+/* The TOS byte (IPv4) or traffic class (IPv6) of a connection's segments from now on: the DSCP
+ * bits as given (RFC 2474), the ECN bits 0 (RFC 3168 §6.1.1: sluice does not negotiate ECN).
+ * sl_tcp_connect_opts.tos sets it for an active open's SYN; sl_tcp_listen_iptx for accepted
+ * connections. */
+void sl_tcp_set_tos(struct sl_tcp_flow *f, uint8_t tos);
 
 /* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
  * The window and threshold carry over; the algorithm's own state starts afresh. */

@@ -43,6 +43,7 @@ struct sl_udp_write_opts {
 	int src_port;	  /* 0: the stack picks an ephemeral port (49152..65535) */
 	uint8_t ttl;	  /* 0: default */
 	bool dont_fragment;
+	uint8_t tos; /* the IPv4 TOS byte / IPv6 traffic class (DSCP and ECN bits); default 0 */
 };
 
 /* Send one datagram. Larger than the path MTU: fragmented, unless dont_fragment

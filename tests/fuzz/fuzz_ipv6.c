@@ -25,8 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t len)
 	    memcmp(d.b, p + 24, 16))
 		ORA_FAIL("IPv6 accessors");
 	uint8_t b[40];
-	sl_ipv6_emit(b, sl_ipv6_plen(p), sl_ipv6_next(p), sl_ipv6_hlim(p), &s, &d);
-	if (b[0] != 0x60 || b[1] || b[2] || b[3] || memcmp(b + 4, p + 4, 36))
+	/* The input's traffic class (bits 4-11 of the first word, RFC 8200 §3), flow label 0. */
+	uint8_t tc = (uint8_t)((p[0] & 0x0f) << 4 | p[1] >> 4);
+	sl_ipv6_emit(b, sl_ipv6_plen(p), sl_ipv6_next(p), sl_ipv6_hlim(p), tc, &s, &d);
+	if (b[0] != (0x60 | tc >> 4) || b[1] != (uint8_t)(tc << 4) || b[2] || b[3] ||
+	    memcmp(b + 4, p + 4, 36))
 		ORA_FAIL("sl_ipv6_emit does not reproduce the header");
 	/* Address classes of a third address taken from the input's tail. */
 	sl_ip a;

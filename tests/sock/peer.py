@@ -38,8 +38,13 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           "timeout-STAGE", "eof-STAGE" (the stream ended early), "mismatch" (the echo
           differs), "extra" (bytes after the echo), "error-ERRNO-STAGE", "hung"
   BASE+14 TCP drip: sends "ab", 0.3 s later "cdefg", then reads until the client's FIN
-  BASE+13 UDP TTL: answers each datagram with "ttl N", the TTL (IPv4) or hop limit (IPv6)
-          it arrived with (IP_RECVTTL, IPV6_RECVHOPLIMIT)
+  BASE+13 UDP TTL: answers each datagram with "ttl N tos M", the TTL (IPv4) or hop limit
+          (IPv6) and the TOS byte or traffic class it arrived with (IP_RECVTTL,
+          IPV6_RECVHOPLIMIT, IP_RECVTOS, IPV6_RECVTCLASS)
+  BASE+15 TCP IP-header watch: reads one line "ADDR PORT KIND\n" (KIND "data": a segment
+          carrying data; "synack": a SYN-ACK), opens a packet socket, answers "watching\n",
+          then waits (at most 5 s) for the first such TCP segment arriving from ADDR:PORT and
+          answers "ttl N tos M" (its TTL / hop limit and TOS byte / traffic class) or "none"
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -351,26 +356,91 @@ def udp_echo(u):
 
 
 def udp_ttl(u):
-    """Answers each datagram with "ttl N": the TTL (IPv4, v4-mapped on this dual-stack socket)
-    or hop limit (IPv6) it arrived with."""
+    """Answers each datagram with "ttl N tos M": the TTL (IPv4, v4-mapped on this dual-stack
+    socket) or hop limit (IPv6), and the TOS byte or traffic class, it arrived with."""
     ip_recvttl = getattr(socket, "IP_RECVTTL", 12)
     ip_ttl = getattr(socket, "IP_TTL", 2)
+    ip_recvtos = getattr(socket, "IP_RECVTOS", 13)
+    ip_tos = getattr(socket, "IP_TOS", 1)
     v6_recvhops = getattr(socket, "IPV6_RECVHOPLIMIT", 51)
     v6_hops = getattr(socket, "IPV6_HOPLIMIT", 52)
+    v6_recvtclass = getattr(socket, "IPV6_RECVTCLASS", 66)
+    v6_tclass = getattr(socket, "IPV6_TCLASS", 67)
     u.setsockopt(socket.IPPROTO_IP, ip_recvttl, 1)
+    u.setsockopt(socket.IPPROTO_IP, ip_recvtos, 1)
     if u.family == socket.AF_INET6:
         u.setsockopt(socket.IPPROTO_IPV6, v6_recvhops, 1)
+        u.setsockopt(socket.IPPROTO_IPV6, v6_recvtclass, 1)
     while True:
         try:
-            _, anc, _, addr = u.recvmsg(2048, socket.CMSG_SPACE(4) * 2)
-            ttl = -1
+            _, anc, _, addr = u.recvmsg(2048, socket.CMSG_SPACE(4) * 4)
+            ttl = tos = -1
             for level, typ, data in anc:
+                # IP_TOS comes as one byte, the others as an int.
+                v = data[0] if len(data) == 1 else int.from_bytes(data[:4], sys.byteorder)
                 if (level, typ) in ((socket.IPPROTO_IP, ip_ttl),
                                     (socket.IPPROTO_IPV6, v6_hops)):
-                    ttl = int.from_bytes(data[:4], sys.byteorder)
-            u.sendto(b"ttl %d" % ttl, addr)
+                    ttl = v
+                elif (level, typ) in ((socket.IPPROTO_IP, ip_tos),
+                                      (socket.IPPROTO_IPV6, v6_tclass)):
+                    tos = v
+            u.sendto(b"ttl %d tos %d" % (ttl, tos), addr)
         except OSError:
             pass
+
+
+def iphdr_watch(c):
+    """BASE+15: the TTL and TOS of the first TCP segment of a kind from ADDR:PORT, read off
+    the wire with a packet socket (TCP gives a receiver no ancillary data for them)."""
+    parts = readline(c).split()
+    try:
+        addr, port, kind = parts[0], int(parts[1]), parts[2]
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        want = socket.inet_pton(fam, addr)
+        ps = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+    except (OSError, ValueError, IndexError) as e:
+        c.sendall(("err %s\n" % e).encode())
+        return
+    answer = "none"
+    try:
+        c.sendall(b"watching\n")
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            ps.settimeout(max(0.01, deadline - time.time()))
+            try:
+                f, meta = ps.recvfrom(65536)
+            except socket.timeout:
+                break
+            if meta[2] == socket.PACKET_OUTGOING or len(f) < 14:
+                continue
+            etype, ip = struct.unpack("!H", f[12:14])[0], f[14:]
+            if etype == 0x0800 and fam == socket.AF_INET and len(ip) >= 20:
+                ihl = (ip[0] & 15) * 4
+                if ip[9] != 6 or ip[12:16] != want:
+                    continue
+                ttl, tos, l4, l4len = ip[8], ip[1], ip[ihl:], struct.unpack("!H", ip[2:4])[0] - ihl
+            elif etype == 0x86DD and fam == socket.AF_INET6 and len(ip) >= 40:
+                if ip[6] != 6 or ip[8:24] != want:  # no extension headers from our stacks
+                    continue
+                ttl, tos = ip[7], (ip[0] & 15) << 4 | ip[1] >> 4
+                l4, l4len = ip[40:], struct.unpack("!H", ip[4:6])[0]
+            else:
+                continue
+            if len(l4) < 20 or struct.unpack("!H", l4[0:2])[0] != port:
+                continue
+            flags, doff = l4[13], (l4[12] >> 4) * 4
+            synack = flags & 0x12 == 0x12
+            if (kind == "synack" and synack) or (kind == "data" and l4len > doff and not synack):
+                answer = "ttl %d tos %d" % (ttl, tos)
+                break
+    except OSError as e:
+        answer = "err %s" % e
+    finally:
+        ps.close()
+    try:
+        c.sendall((answer + "\n").encode())
+    except OSError:
+        pass
 
 
 def main():
@@ -384,7 +454,8 @@ def main():
     except OSError:
         fam = socket.AF_INET
     for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
-                   (7, observe), (8, query), (12, backlog_clients), (14, drip)):
+                   (7, observe), (8, query), (12, backlog_clients), (14, drip),
+                   (15, iphdr_watch)):
         serve(listener(a.base + off, fam), h)
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = udp_socket(fam, a.base + 4)

@@ -53,8 +53,11 @@ enum {
 	PORT_REFLECT2 = 7011,
 	PORT_BACKLOG = 7012, /* TCP: "ADDR PORT N\n" -> N connections there at once, each sends a
 				message, reads its echo, then the FIN (peer.py reports each) */
-	PORT_TTL = 7013,     /* UDP: answers "ttl N", the TTL / hop limit the datagram arrived with */
+	PORT_TTL = 7013,     /* UDP: answers "ttl N tos M", the TTL / hop limit and TOS / traffic
+				class the datagram arrived with */
 	PORT_DRIP = 7014,    /* TCP: sends "ab", 0.3 s later "cdefg", then reads to the FIN */
+	PORT_IPHDR = 7015,   /* TCP: "ADDR PORT KIND\n" -> "watching", then the TTL and TOS of
+				the first segment of KIND (data, synack) from ADDR:PORT */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -4467,9 +4470,161 @@ static void udp_ttl_sent(int fam)
 		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 		char b[32] = {0}, w[32];
 		EQ(recv(u, b, sizeof b - 1, 0) > 0, 1);
-		snprintf(w, sizeof w, "ttl %d", want[i]);
+		snprintf(w, sizeof w, "ttl %d tos 0", want[i]);
 		TRUE(!strcmp(b, w), "the peer saw '%s', expected '%s'", b, w);
 	}
+}
+
+/* ip(7) IP_TOS, ipv6(7) IPV6_TCLASS: 0 unset; a value set reads back, but on a stream socket
+ * without its ECN bits (the low two: TCP keeps them, RFC 3168 §6.1.1); IP_TOS takes an int or
+ * a single byte; IPV6_TCLASS takes -1 (the default, 0) to 255. */
+static void ip_tos_option(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), u = tsock(AF_INET, SOCK_DGRAM);
+	if (s < 0 || u < 0)
+		return;
+	EQ(geti(s, IPPROTO_IP, IP_TOS), 0);
+	EQ(geti(u, IPPROTO_IP, IP_TOS), 0);
+	OK(seti(s, IPPROTO_IP, IP_TOS, 0x2b));
+	EQ(geti(s, IPPROTO_IP, IP_TOS), 0x28);
+	OK(seti(u, IPPROTO_IP, IP_TOS, 0x2b));
+	EQ(geti(u, IPPROTO_IP, IP_TOS), 0x2b);
+	unsigned char one = 0xb8;
+	OK(setsockopt(u, IPPROTO_IP, IP_TOS, &one, 1));
+	EQ(geti(u, IPPROTO_IP, IP_TOS), 0xb8);
+	OK(seti(s, IPPROTO_IP, IP_TOS, 0));
+	EQ(geti(s, IPPROTO_IP, IP_TOS), 0);
+	if (!have6)
+		return;
+	int s6 = tsock(AF_INET6, SOCK_STREAM), u6 = tsock(AF_INET6, SOCK_DGRAM);
+	if (s6 < 0 || u6 < 0)
+		return;
+	EQ(geti(s6, IPPROTO_IPV6, IPV6_TCLASS), 0);
+	OK(seti(s6, IPPROTO_IPV6, IPV6_TCLASS, 0x2b));
+	EQ(geti(s6, IPPROTO_IPV6, IPV6_TCLASS), 0x28);
+	OK(seti(u6, IPPROTO_IPV6, IPV6_TCLASS, 0x2b));
+	EQ(geti(u6, IPPROTO_IPV6, IPV6_TCLASS), 0x2b);
+	OK(seti(u6, IPPROTO_IPV6, IPV6_TCLASS, -1));
+	EQ(geti(u6, IPPROTO_IPV6, IPV6_TCLASS), 0);
+	ERR(seti(u6, IPPROTO_IPV6, IPV6_TCLASS, -2), EINVAL);
+	ERR(seti(u6, IPPROTO_IPV6, IPV6_TCLASS, 256), EINVAL);
+	/* An AF_INET6 socket keeps IP_TOS (for its v4-mapped peers) apart from IPV6_TCLASS. */
+	OK(seti(u6, IPPROTO_IP, IP_TOS, 0x10));
+	EQ(geti(u6, IPPROTO_IP, IP_TOS), 0x10);
+	EQ(geti(u6, IPPROTO_IPV6, IPV6_TCLASS), 0);
+}
+
+/* The IP_TOS (IPv4) or IPV6_TCLASS (IPv6) of a datagram socket is the byte its datagrams
+ * arrive with, ECN bits included (the peer reads it with IP_RECVTOS / IPV6_RECVTCLASS). */
+static void udp_tos_sent(int fam)
+{
+	int u = ubind(fam);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(P(fam), PORT_TTL);
+	int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	int name = fam == AF_INET ? IP_TOS : IPV6_TCLASS;
+	const int want[] = {0, 0x2b, 0xb8};
+	for (int i = 0; i < 3; i++) {
+		if (i)
+			OK(seti(u, level, name, want[i]));
+		EQ(sendto(u, "t", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+		char b[32] = {0}, w[32];
+		EQ(recv(u, b, sizeof b - 1, 0) > 0, 1);
+		snprintf(w, sizeof w, "ttl 64 tos %d", want[i]);
+		TRUE(!strcmp(b, w), "the peer saw '%s', expected '%s'", b, w);
+	}
+}
+
+/* Asks peer.py's IP-header watch for the first TCP segment of kind ("data", "synack") from
+ * fd's local address and port. Returns the watch's connection once it says "watching" (the
+ * segment may be sent then), -1 (failf) otherwise. */
+static int iphdr_watch(int fd, const char *kind)
+{
+	struct sockaddr_storage a = sockname(fd);
+	char ip[INET6_ADDRSTRLEN] = "?", line[128], r[64];
+	const void *in = a.ss_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)&a)->sin6_addr
+						 : (const void *)&((struct sockaddr_in *)&a)->sin_addr;
+	inet_ntop(a.ss_family, in, ip, sizeof ip);
+	int w = tconnect(a.ss_family == AF_INET6 ? AF_INET6 : AF_INET, PORT_IPHDR);
+	if (w < 0)
+		return -1;
+	int n = snprintf(line, sizeof line, "%s %d %s\n", ip, port_of(&a), kind);
+	if (write(w, line, n) != n || read_line(w, r, sizeof r, WAIT_MS) < 0 ||
+	    strcmp(r, "watching")) {
+		failf("the IP-header watch for %s %s: '%s'", astr(&a), kind, r);
+		return -1;
+	}
+	return w;
+}
+
+/* What the watch saw: "ttl N tos M" (or "none" when no such segment came in 5 s). */
+static void iphdr_expect(int w, int ttl, int tos)
+{
+	char r[64], want[64];
+	if (read_line(w, r, sizeof r, 2 * WAIT_MS) < 0)
+		snprintf(r, sizeof r, "(no answer)");
+	snprintf(want, sizeof want, "ttl %d tos %d", ttl, tos);
+	TRUE(!strcmp(r, want), "the peer saw '%s' on the wire, expected '%s'", r, want);
+}
+
+/* A stream socket's segments carry its IP_TOS / IPV6_TCLASS (without the ECN bits) and
+ * IP_TTL / IPV6_UNICAST_HOPS, set before connect and changed after it; read off the wire in
+ * the peer's namespace. */
+static void tcp_tos_sent(int fam)
+{
+	int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	int tos = fam == AF_INET ? IP_TOS : IPV6_TCLASS;
+	int ttl = fam == AF_INET ? IP_TTL : IPV6_UNICAST_HOPS;
+	int s = tsock(fam, SOCK_STREAM);
+	if (s < 0)
+		return;
+	OK(seti(s, level, tos, 0x4a));
+	OK(seti(s, level, ttl, 33));
+	struct sockaddr_storage d = with_port(P(fam), PORT_ECHO);
+	if (connect(s, (struct sockaddr *)&d, alen(&d)) < 0) {
+		failf("connect to %s: %s", astr(&d), en(errno));
+		return;
+	}
+	const int tos2[] = {0x48, 0x20};
+	char b[2];
+	for (int i = 0; i < 2; i++) {
+		if (i)
+			OK(seti(s, level, tos, tos2[i]));
+		int w = iphdr_watch(s, "data");
+		if (w < 0)
+			return;
+		EQ(write(s, "x", 1), 1);
+		EQ(read_n(s, b, 1), 1);
+		iphdr_expect(w, 33, tos2[i]);
+	}
+}
+
+/* A listener's SYN-ACKs carry its IP_TOS / IPV6_TCLASS and IP_TTL / IPV6_UNICAST_HOPS (Linux
+ * sends them from the listening socket), and the connection it accepts starts with them. */
+static void tcp_synack_tos(int fam)
+{
+	int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+	int tos = fam == AF_INET ? IP_TOS : IPV6_TCLASS;
+	int ttl = fam == AF_INET ? IP_TTL : IPV6_UNICAST_HOPS;
+	int l = tlisten(fam, 0);
+	if (l < 0)
+		return;
+	OK(seti(l, level, tos, 0x60));
+	OK(seti(l, level, ttl, 44));
+	int w = iphdr_watch(l, "synack");
+	if (w < 0 || connect_back(l) < 0)
+		return;
+	iphdr_expect(w, 44, 0x60);
+	int a = accept(l, NULL, NULL);
+	if (a < 0) {
+		failf("accept: %s", en(errno));
+		return;
+	}
+	track(a);
+	EQ(geti(a, level, tos), 0x60);
+	EQ(geti(a, level, ttl), 44);
 }
 
 /* send(2): on a connected stream socket the address given to sendto is ignored; on an
@@ -4748,7 +4903,7 @@ static void tcp_connect_unspec(void)
 	X(tcp_nb_connect) X(tcp_nb_connect_refused) X(tcp_accept_connect_back) \
 	X(udp_sendto_recvfrom) X(udp_connected) X(udp_autobind) X(tcp_peer_rst_read) \
 	X(tcp_peer_close_poll) X(udp_refused) X(tcp_bind_before_connect) X(tcp_info_connected) \
-	X(udp_tcp_level_opts) X(udp_ttl_sent)
+	X(udp_tcp_level_opts) X(udp_ttl_sent) X(udp_tos_sent) X(tcp_tos_sent) X(tcp_synack_tos)
 
 #define BOTH(f) \
 	static void f##_4(void) { f(AF_INET); } \
@@ -4921,6 +5076,7 @@ static const struct check checks[] = {
 	ONE(tcp_shutdown_listener)
 	ONE(sock_opt_roundtrip)
 	ONE(ip_ttl_option)
+	ONE(ip_tos_option)
 	ONE(tcp_peek_rcvlowat)
 	ONE(tcp_getpeername_after_close)
 	ONE(udp_connect_errors)

@@ -48,6 +48,7 @@ struct seg {
 	uint32_t seq, ack;
 	uint8_t flags;
 	uint8_t ttl; /* the IPv4 header's */
+	uint8_t tos; /* likewise */
 	uint16_t win;
 	struct sl_tcp_opts o;
 	uint32_t dlen;
@@ -99,6 +100,7 @@ struct tp {
 	} tsv[64];
 	unsigned ntsv;
 	unsigned icmp_frames; /* ICMP messages the stack sent */
+	uint8_t icmp_tos, icmp_type; /* the last one's IPv4 TOS byte and ICMP type */
 };
 static struct tp T;
 
@@ -282,8 +284,11 @@ static inline void collect(void)
 				assert_memory_equal(sl_eth_dst(p), T.pd->mac, 6);
 				assert_int_equal(sl_ipv4_src(ip), ST_IP);
 				assert_int_equal(sl_ipv4_dst(ip), PEER_IP);
-				if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP)
+				if (sl_ipv4_proto(ip) == SL_IPPROTO_ICMP) {
 					T.icmp_frames++;
+					T.icmp_tos = sl_ipv4_tos(ip);
+					T.icmp_type = ip[sl_ipv4_hlen(ip)];
+				}
 				if (sl_ipv4_proto(ip) == SL_IPPROTO_TCP) {
 					const uint8_t *th = ip + sl_ipv4_hlen(ip);
 					size_t tl = sl_ipv4_tot_len(ip) - sl_ipv4_hlen(ip);
@@ -300,6 +305,7 @@ static inline void collect(void)
 					s->flags = sl_tcp_flags(th);
 					s->win = sl_tcp_win(th);
 					s->ttl = ip[8];
+					s->tos = ip[1];
 					s->dlen = (uint32_t)(tl - sl_tcp_hlen(th));
 					assert_true(s->dlen <= sizeof s->data);
 					memcpy(s->data, th + sl_tcp_hlen(th), s->dlen);
@@ -655,6 +661,27 @@ static inline bool pc_rx_data(struct pc *c, uint32_t seq, uint32_t n)
 		for (unsigned i = 0; i < c->nooo && c->nsack < 3; i++)
 			c->sack[c->nsack++] = c->ooo[i];
 	return fresh;
+}
+
+/* An IPv4 packet from the peer to the stack: TOS byte tos, protocol proto, l4 as given. */
+static inline void peer_ip_raw(uint8_t tos, uint8_t proto, const uint8_t *l4, size_t len)
+{
+	struct sl_frame f;
+	assert_int_equal(T.pd->ops->alloc(T.pd, &f), 0);
+	struct sl_ipv4_hdr ih = {.tos = tos,
+				 .tot_len = (uint16_t)(SL_IPV4_HLEN + len),
+				 .id = ++T.ip_id,
+				 .ttl = 64,
+				 .proto = proto,
+				 .src = PEER_IP,
+				 .dst = ST_IP};
+	sl_ipv4_emit(f.data + SL_ETH_HLEN, &ih);
+	memcpy(f.data + SL_ETH_HLEN + SL_IPV4_HLEN, l4, len);
+	sl_eth_emit(f.data, T.sd->mac, T.pd->mac, SL_ETH_P_IPV4);
+	f.len = (uint32_t)(SL_ETH_HLEN + ih.tot_len);
+	assert_int_equal(T.pd->ops->tx(T.pd, &f), 0);
+	T.pd->ops->flush(T.pd, T.now);
+	T.peer_sent = true;
 }
 
 /* --- ICMP errors from the peer (RFC 792) -------------------------------------------------- */

@@ -925,6 +925,43 @@ static void test_icmp6_echo_reply(void **state)
 	p6_down();
 }
 
+/* The reply carries the request's traffic class (Linux's icmpv6_echo_reply does: ping -Q
+ * measures a DSCP's path both ways), in place and when the reply is built anew (a request to
+ * a group); other replies' classes stay 0. */
+static void test_icmp6_echo_reply_traffic_class(void **state)
+{
+	up();
+	static const sl_ip *dsts[2] = {&ST6, &ALL_NODES};
+	for (int k = 0; k < 2; k++) {
+		unsigned from = X.ncap;
+		uint8_t m[64], fr[P6_FRAME];
+		size_t len = mk_echo(m, ICMP6_ECHO_REQ, 7, (uint16_t)(70 + k), 16);
+		put16(m + 2, 0);
+		put16(m + 2, l4_csum6(&PEER6, dsts[k], NH_ICMP6, m, len));
+		hdr6(fr, &PEER6, dsts[k], NH_ICMP6, 64, len);
+		fr[14] = (uint8_t)(0x60 | 0xb8 >> 4); /* traffic class 0xb8 (EF) */
+		fr[15] = (uint8_t)(0xb8 << 4);
+		memcpy(fr + 54, m, len);
+		peer_send_raw(fr, 54 + len);
+		p6_run(5 * MS);
+		int i = find_reply(from, (uint16_t)(70 + k));
+		assert_true(i >= 0);
+		struct v6 v = cap6((unsigned)i);
+		assert_int_equal(v.ip[0], 0x6b);
+		assert_int_equal(v.ip[1], 0x80);
+		assert_int_equal(v.ip[2] | v.ip[3], 0);
+	}
+	unsigned from = X.ncap;
+	send_echo(&PEER6, &ST6, 7, 72, 16);
+	p6_run(5 * MS);
+	int i = find_reply(from, 72);
+	assert_true(i >= 0);
+	struct v6 v = cap6((unsigned)i);
+	assert_int_equal(v.ip[0], 0x60);
+	assert_int_equal(v.ip[1], 0);
+	p6_down();
+}
+
 /* §4.2: an echo request to a multicast address is answered from a unicast address of the
  * node. */
 static void test_icmp6_echo_all_nodes_answered_from_unicast(void **state)
@@ -1863,6 +1900,7 @@ int main(void)
 	    T6(test_ipv6_frag_ids_differ),
 	    T6(test_ipv6_udp_dont_fragment),
 	    T6(test_icmp6_echo_reply),
+	    T6(test_icmp6_echo_reply_traffic_class),
 	    T6(test_icmp6_echo_all_nodes_answered_from_unicast),
 	    T6(test_icmp6_bad_csum_dropped),
 	    T6(test_icmp6_port_unreachable),

@@ -1610,6 +1610,35 @@ static void test_listen_syncookies_always(void **state)
 	tp_down();
 }
 
+/* A cookie SYN-ACK is the listener's too (sl_tcp_listen_iptx): its TTL and TOS byte, and the
+ * connection the cookie brings back starts with them. */
+static void test_listen_syncookie_iptx(void **state)
+{
+	struct sl_stack_config cfg = cookie_cfg(2, 256);
+	tp_up(&cfg);
+	listen_on(80);
+	assert_int_equal(sl_tcp_listen_iptx(T.st, 80, false, 21, 0x88), 0);
+	struct pc c;
+	pc_init(&c, 80, 2000);
+	pc_syn(&c, 1460, -1);
+	struct seg *sa = expect(F_SYN | F_ACK);
+	assert_int_equal(STAT(tcp_syncookies_sent), 1);
+	assert_int_equal(sa->ttl, 21);
+	assert_int_equal(sa->tos, 0x88);
+	c.irs = sa->seq;
+	c.rcv_nxt = sa->seq + 1;
+	unsigned before = A.nacc;
+	pc_send(&c, F_ACK, NULL, 0);
+	assert_int_equal(STAT(tcp_syncookies_ok), 1);
+	assert_int_equal(A.nacc, before + 1);
+	app_write(A.acc[before], 0, 100, true);
+	tp_poll();
+	struct seg *d = expect(F_ACK);
+	assert_int_equal(d->ttl, 21);
+	assert_int_equal(d->tos, 0x88);
+	tp_down();
+}
+
 /* tcp_syncookies = 0: the old behaviour, the oldest half-open connection is dropped
  * (RFC 4987 §3.4), no cookie is ever sent. */
 static void test_listen_syncookies_off(void **state)
@@ -1676,6 +1705,7 @@ int main(void)
 	    T_(test_listen_syncookie_bad_ack_reset),
 	    T_(test_listen_syncookie_table_full),
 	    T_(test_listen_syncookies_always),
+	    T_(test_listen_syncookie_iptx),
 	    T_(test_listen_syncookies_off),
 	};
 	return cmocka_run_group_tests_name("tcp_sack", tests, NULL, NULL);

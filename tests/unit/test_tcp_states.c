@@ -614,6 +614,70 @@ static void test_connection_ttl(void **state)
 	tp_down();
 }
 
+/* sl_tcp_connect_opts.tos and sl_tcp_set_tos: the TOS byte of every segment, the SYN included,
+ * its DSCP bits as given and its ECN field Not-ECT (RFC 3168 §6.1.1: sluice negotiates no ECN,
+ * so it may not mark ECT); each header's checksum covers it (fakepeer checks every one). */
+static void test_connection_tos(void **state)
+{
+	tp_up(NULL);
+	sl_ip dst = sl_ip_v4(PEER_IP);
+	struct sl_tcp_connect_opts o = {.tos = 0x2b};
+	struct sl_tcp_flow *f;
+	assert_int_equal(sl_tcp_connect(T.st, &dst, 9000, &o, &app_cbs, &A, &f), 0);
+	tp_poll();
+	struct seg *syn = expect(F_SYN);
+	assert_int_equal(syn->tos, 0x28);
+	struct pc c;
+	pc_init(&c, syn->sport, 9000);
+	c.f = f;
+	c.irs = syn->seq;
+	c.rcv_nxt = syn->seq + 1;
+	synack(&c, 1460, -1);
+	assert_int_equal(expect(F_ACK)->tos, 0x28);
+	sl_tcp_set_tos(f, 0xb8);
+	app_write(f, 0, 100, true);
+	tp_poll();
+	struct seg *d = expect(F_ACK);
+	assert_int_equal(d->tos, 0xb8);
+	assert_int_equal(d->ttl, 64);
+	sl_tcp_set_tos(f, 0x03);
+	app_write(f, 100, 100, true);
+	tp_poll();
+	assert_int_equal(expect(F_ACK)->tos, 0);
+	sl_tcp_abort(f);
+	tp_down();
+}
+
+/* sl_tcp_listen_iptx: the listener's SYN-ACK carries its TTL and TOS byte (ECN bits clear), and
+ * the connection it accepts starts with them; another family's values are apart. */
+static void test_listen_iptx(void **state)
+{
+	tp_up(NULL);
+	listen_on(80);
+	assert_int_equal(sl_tcp_listen_iptx(T.st, 80, false, 33, 0x4b), 0);
+	assert_int_equal(sl_tcp_listen_iptx(T.st, 80, true, 7, 0x20), 0);
+	assert_int_equal(sl_tcp_listen_iptx(T.st, 81, false, 33, 0), -ENOENT);
+	struct pc c;
+	pc_init(&c, 80, 40000);
+	pc_syn(&c, 1460, -1);
+	struct seg *sa = expect(F_SYN | F_ACK);
+	assert_int_equal(sa->ttl, 33);
+	assert_int_equal(sa->tos, 0x48);
+	c.irs = sa->seq;
+	c.rcv_nxt = sa->seq + 1;
+	unsigned before = A.nacc;
+	pc_send(&c, F_ACK, NULL, 0);
+	assert_int_equal(A.nacc, before + 1);
+	c.f = A.acc[before];
+	app_write(c.f, 0, 100, true);
+	tp_poll();
+	struct seg *d = expect(F_ACK);
+	assert_int_equal(d->ttl, 33);
+	assert_int_equal(d->tos, 0x48);
+	sl_tcp_abort(c.f);
+	tp_down();
+}
+
 /* sl_tcp_connect_opts.timeout_ns bounds the attempt. */
 static void test_syn_sent_connect_timeout(void **state)
 {
@@ -2560,6 +2624,8 @@ int main(void)
 	    T_(test_syn_sent_write_before_established),
 	    T_(test_syn_sent_connect_timeout),
 	    T_(test_connection_ttl),
+	    T_(test_connection_tos),
+	    T_(test_listen_iptx),
 	    T_(test_syn_sent_syn),
 	    T_(test_syn_sent_rto_after_syn_loss_is_3s),
 	    T_(test_syn_sent_rto_backoff_and_timeout),

@@ -357,6 +357,7 @@ struct ipf {
 	sl_ip src, dst;
 	uint8_t proto; /* after a fragment header: what the fragments carry */
 	uint8_t ttl;
+	uint8_t tos; /* IPv4 TOS byte, IPv6 traffic class */
 	bool frag, mf, df;
 	uint32_t off; /* fragment offset, bytes */
 	uint32_t id;
@@ -414,6 +415,7 @@ static bool ipf_parse(const uint8_t *fr, size_t flen, struct ipf *f)
 			assert_false(f->frag);
 		f->ttl = ip[8];
 		assert_true(f->ttl > 0);
+		f->tos = ip[1];
 		f->proto = ip[9];
 		f->id = get16(ip + 4);
 		f->src = ip4(get32(ip + 12));
@@ -437,6 +439,9 @@ static bool ipf_parse(const uint8_t *fr, size_t flen, struct ipf *f)
 	f->iplen = 40 + plen;
 	f->ttl = ip[7];
 	assert_true(f->ttl > 0);
+	f->tos = (uint8_t)((ip[0] & 15) << 4 | ip[1] >> 4); /* RFC 8200 §3 */
+	assert_int_equal(ip[1] & 15, 0); /* flow label 0 */
+	assert_int_equal(get16(ip + 2), 0);
 	memcpy(f->src.b, ip + 8, 16);
 	memcpy(f->dst.b, ip + 24, 16);
 	assert_true(ip[8] != 0xff); /* never a multicast source */
@@ -661,7 +666,7 @@ struct dg {
 	bool v6;
 	sl_ip src, dst;
 	uint8_t dmac[6];
-	uint8_t ttl;
+	uint8_t ttl, tos;
 	bool df;
 	uint32_t id;
 	unsigned nfrags, first, last; /* capture indices of its first and last frame */
@@ -681,7 +686,7 @@ struct partial {
 	bool used, v6, have_last;
 	sl_ip src, dst;
 	uint32_t id;
-	uint8_t proto, ttl, dmac[6];
+	uint8_t proto, ttl, tos, dmac[6];
 	size_t total, got;
 	unsigned nfr, first;
 	size_t iplen0;
@@ -695,7 +700,8 @@ static struct partial PART[4];
 static uint8_t dg_proto = 17;
 
 static void dg_emit(unsigned *n, bool v6, const sl_ip *src, const sl_ip *dst, const uint8_t *dmac,
-		    uint8_t ttl, bool df, uint32_t id, unsigned nfr, unsigned first, unsigned last,
+		    uint8_t ttl, uint8_t tos, bool df, uint32_t id, unsigned nfr, unsigned first,
+		    unsigned last,
 		    size_t iplen0, const uint8_t *u, size_t ulen)
 {
 	size_t hl = 0;
@@ -712,6 +718,7 @@ static void dg_emit(unsigned *n, bool v6, const sl_ip *src, const sl_ip *dst, co
 	d->dst = *dst;
 	memcpy(d->dmac, dmac, 6);
 	d->ttl = ttl;
+	d->tos = tos;
 	d->df = df;
 	d->id = id;
 	d->nfrags = nfr;
@@ -743,7 +750,8 @@ static unsigned dgrams(unsigned from)
 		if (!ipf_parse(H.cap[i].b, H.cap[i].len, &f) || f.proto != dg_proto)
 			continue;
 		if (!f.frag) {
-			dg_emit(&n, f.v6, &f.src, &f.dst, f.fr, f.ttl, f.df, f.id, 1, i, i, f.iplen,
+			dg_emit(&n, f.v6, &f.src, &f.dst, f.fr, f.ttl, f.tos, f.df, f.id, 1, i, i,
+				f.iplen,
 				f.data, f.dlen);
 			continue;
 		}
@@ -763,6 +771,7 @@ static unsigned dgrams(unsigned from)
 				p->dst = f.dst;
 				p->proto = f.proto;
 				p->ttl = f.ttl;
+				p->tos = f.tos;
 				memcpy(p->dmac, f.fr, 6);
 				p->first = i;
 			}
@@ -770,6 +779,7 @@ static unsigned dgrams(unsigned from)
 		/* The same header in every fragment but length, offset and flags. */
 		assert_int_equal(f.proto, p->proto);
 		assert_int_equal(f.ttl, p->ttl);
+		assert_int_equal(f.tos, p->tos);
 		assert_memory_equal(f.fr, p->dmac, 6);
 		if (f.mf)
 			assert_int_equal(f.dlen % 8, 0); /* all but the last: multiples of 8 */
@@ -793,7 +803,8 @@ static unsigned dgrams(unsigned from)
 			p->total = f.off + f.dlen;
 		}
 		if (p->have_last && p->got == p->total) {
-			dg_emit(&n, p->v6, &p->src, &p->dst, p->dmac, p->ttl, false, p->id, p->nfr,
+			dg_emit(&n, p->v6, &p->src, &p->dst, p->dmac, p->ttl, p->tos, false, p->id,
+				p->nfr,
 				p->first, i, p->iplen0, p->buf, p->total);
 			p->used = false;
 		}
@@ -866,6 +877,7 @@ static void check_dg(const struct dg *d, const sl_ip *dst, const uint8_t *mac,
 	if (len)
 		assert_memory_equal(d->p, data, len);
 	assert_int_equal(d->ttl, want_ttl(o));
+	assert_int_equal(d->tos, o ? o->tos : 0);
 	if (!d->v6)
 		assert_int_equal(d->df, o && o->dont_fragment);
 	if (d->nfrags == 1) /* IP total / payload length: header, UDP header, data */
@@ -1266,6 +1278,29 @@ static void test_ttl_default_and_per_write(void **state)
 			xfer(&peer4(0)->ip, peer4(0)->mac, &o, 2000, big, sizeof big);
 			xfer(&peer6(0)->ip, peer6(0)->mac, &o, 2000, big, sizeof big);
 		}
+	h_down();
+}
+
+/* sl_udp_write_opts.tos: the TOS byte (IPv4) or traffic class (IPv6) of the datagram, every bit
+ * as given (ECN bits too: a UDP application may mark ECT, RFC 3168 §5), in every fragment;
+ * 0 by default (check_dg compares every datagram of every test with its write's). */
+static void test_tos_per_write(void **state)
+{
+	h_up(NULL);
+	static const uint8_t toss[] = {0, 0x2b, 0, 0xb8, 0xff, 0x01, 0, 0xe0};
+	uint8_t d[100];
+	fill_random(d, sizeof d);
+	static uint8_t big[3000];
+	for (size_t k = 0; k < sizeof toss; k++) {
+		struct sl_udp_write_opts o = {.tos = toss[k], .src_port = 1000 + (int)k};
+		xfer(&peer4(0)->ip, peer4(0)->mac, &o, 2000, d, k * 7);
+		xfer(&peer6(0)->ip, peer6(0)->mac, &o, 2000, d, k * 7);
+		xfer(&peer4(0)->ip, peer4(0)->mac, &o, 2000, big, sizeof big);
+		xfer(&peer6(0)->ip, peer6(0)->mac, &o, 2000, big, sizeof big);
+		o.src_port = 0; /* the general path: an ephemeral port */
+		xfer(&peer4(1)->ip, peer4(1)->mac, &o, 2000, d, 10);
+		xfer(&peer6(1)->ip, peer6(1)->mac, &o, 2000, d, 10);
+	}
 	h_down();
 }
 
@@ -2635,6 +2670,7 @@ int main(void)
 	    T(test_tx_csum_offload),
 	    T(test_zero_checksum_sent_as_ffff),
 	    T(test_ttl_default_and_per_write),
+	    T(test_tos_per_write),
 	    T(test_ttl_configured_default),
 	    T(test_dont_fragment),
 	    T(test_v4_identification_changes),

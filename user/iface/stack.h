@@ -265,11 +265,22 @@ struct sl_ip_quote {
 bool sl_tcp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q);
 bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q);
 
+/* What a sender sets in the IP header of each packet it sends: ttl, the TTL (IPv4) or hop limit
+ * (IPv6), 0 for the stack's default (sl_stack_config.ttl); tos, the IPv4 TOS byte or the IPv6
+ * traffic class, DSCP and ECN bits as given (RFC 2474 §3, RFC 3168 §5); df, IPv4's Don't
+ * Fragment bit, and for either family: fail with -EMSGSIZE rather than fragment. {0}: the
+ * defaults. Passed by value (three bytes). */
+struct sl_iptx {
+	uint8_t ttl;
+	uint8_t tos;
+	bool df;
+};
+
 /* Send an IPv4 packet whose L4 bytes (l4len of them) already sit at f->data + SL_L4_OFF. Takes
  * the frame in every case. src 0 = source selection. Fragments when larger than the MTU
- * (unless df: -EMSGSIZE). */
+ * (unless tx.df: -EMSGSIZE). */
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
-		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df);
+		   uint32_t dst, uint8_t proto, struct sl_iptx tx);
 /* Send f to next hop ip: while the entry *hint names still holds ip in a state that sends at
  * once and is the most recently used one, straight here; otherwise sl_neigh_output_hint
  * (lookup, resolution, the use order). */
@@ -298,18 +309,18 @@ static inline void sl_neigh_tx(struct sl_stack *st, struct sl_frame *f, const sl
  * order). Takes the frame. Always inlined: it is the tail of every fast output path. */
 __attribute__((always_inline)) static inline void
 sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
-	     uint32_t src, uint8_t proto, uint8_t ttl, bool df)
+	     uint32_t src, uint8_t proto, struct sl_iptx tx)
 {
 	uint8_t *ip = f->data + SL_L3_OFF;
 	uint16_t tot = (uint16_t)(SL_IPV4_HLEN + l4len);
 	uint16_t id = st->ip_id++;
-	uint16_t frag = df ? SL_IPV4_DF : 0;
-	uint8_t t = ttl ? ttl : st->cfg.ttl; /* RFC 1122 §3.2.1.7: never send TTL 0 */
+	uint16_t frag = tx.df ? SL_IPV4_DF : 0;
+	uint8_t t = tx.ttl ? tx.ttl : st->cfg.ttl; /* RFC 1122 §3.2.1.7: never send TTL 0 */
 	/* The header's checksum from its fields' values (RFC 1071): no pass over the bytes. */
-	uint64_t sum = 0x4500u + (uint64_t)tot + id + frag + ((uint32_t)t << 8 | proto) + src +
-		       p->dst4;
+	uint64_t sum = 0x4500u + tx.tos + (uint64_t)tot + id + frag +
+		       ((uint32_t)t << 8 | proto) + src + p->dst4;
 	ip[0] = 0x45;
-	ip[1] = 0;
+	ip[1] = tx.tos;
 	sl_put16(ip + 2, tot);
 	sl_put16(ip + 4, id);
 	sl_put16(ip + 6, frag);
@@ -331,10 +342,10 @@ sl_ipv4_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t 
 /* IPv6: the same at SL_L4_OFF6 (40 + l4len within the path MTU). */
 __attribute__((always_inline)) static inline void
 sl_ipv6_xmit(struct sl_stack *st, struct sl_path *p, struct sl_frame *f, size_t l4len,
-	     const sl_ip *src, uint8_t proto, uint8_t hlim)
+	     const sl_ip *src, uint8_t proto, struct sl_iptx tx)
 {
-	sl_ipv6_emit(f->data + SL_L3_OFF, (uint16_t)l4len, proto, hlim ? hlim : st->cfg.ttl, src,
-		     &p->dst);
+	sl_ipv6_emit(f->data + SL_L3_OFF, (uint16_t)l4len, proto, tx.ttl ? tx.ttl : st->cfg.ttl,
+		     tx.tos, src, &p->dst);
 	f->len = (uint32_t)(SL_ETH_HLEN + SL_IPV6_HLEN + l4len);
 	STAT_INC(st, ipv6_tx);
 	memcpy(f->data + 6, st->mac, 6);
@@ -355,12 +366,12 @@ struct sl_piece {
 /* Copy len bytes starting at byte off of the concatenated pieces into out (fragmentation of
  * either family). */
 void sl_pieces_gather(const struct sl_piece *pc, int n, size_t off, uint8_t *out, size_t len);
-int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
-		 bool df, const struct sl_piece *pieces, int n);
+int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
+		 struct sl_iptx tx, const struct sl_piece *pieces, int n);
 /* The same, for a caller that already routed (src and nexthop from sl_iface_route4): one
  * route lookup per packet, not two. */
 int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t nexthop,
-		     uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
+		     uint8_t proto, struct sl_iptx tx, const struct sl_piece *pieces, int n);
 
 /* The ICMP error rate limit (one token bucket for ICMPv4 and ICMPv6): true when one may go. */
 bool sl_icmp_rate_ok(struct sl_stack *st);
@@ -376,13 +387,13 @@ void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_
 /* Send a packet whose L4 bytes (l4len) sit at f->data + sl_l4_off(v6 of dst). Takes the frame.
  * src NULL or all-zero: source selection. */
 int sl_ip_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
-		 const sl_ip *dst, uint8_t proto, uint8_t ttl, bool df);
+		 const sl_ip *dst, uint8_t proto, struct sl_iptx tx);
 /* Send a datagram made of n pieces, already routed (src and nexthop from sl_iface_route). */
 int sl_ip_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, const sl_ip *nexthop,
-		   uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
+		   uint8_t proto, struct sl_iptx tx, const struct sl_piece *pieces, int n);
 /* The same, routing first. src NULL: source selection. */
 int sl_ip_send(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, uint8_t proto,
-	       uint8_t ttl, bool df, const struct sl_piece *pieces, int n);
+	       struct sl_iptx tx, const struct sl_piece *pieces, int n);
 /* Pseudo-header sum for a transport checksum, either family (RFC 768 / RFC 8200 §8.1). */
 uint64_t sl_ip_pseudo_sum(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint32_t len);
 /* Largest transport payload (header included) of one unfragmented packet to dst: the path
@@ -394,9 +405,9 @@ uint32_t sl_ip_path_mtu(struct sl_stack *st, const sl_ip *dst);
 enum sl_rx_result sl_ipv6_input(struct sl_stack *st, struct sl_frame *f, bool l2_mcast);
 enum sl_rx_result sl_ipv6_deliver(struct sl_stack *st, struct sl_ip_pkt *pkt);
 int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
-		   const sl_ip *dst, uint8_t proto, uint8_t hlim);
+		   const sl_ip *dst, uint8_t proto, struct sl_iptx tx);
 int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
-		     const sl_ip *nexthop, uint8_t proto, uint8_t hlim, bool df,
+		     const sl_ip *nexthop, uint8_t proto, struct sl_iptx tx,
 		     const struct sl_piece *pieces, int n);
 enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt);
 /* ICMPv6 error about a received datagram (RFC 4443 §2.4 rules applied here). param is the

@@ -16,6 +16,8 @@
 
 static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
+	/* The reply carries the request's TOS byte, as Linux's icmp_reply does. */
+	uint8_t tos = sl_ipv4_tos(pkt->ip);
 	if (!pkt->frame) {
 		/* A reassembled request: the reply is built anew (and fragmented) from it. */
 		uint8_t h[SL_ICMP_HLEN];
@@ -25,7 +27,8 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 						 SL_ICMP_ECHO_REPLY << 8));
 		struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN},
 					     {pkt->l4 + SL_ICMP_HLEN, pkt->l4len - SL_ICMP_HLEN}};
-		if (sl_ipv4_send(st, pkt->dst4, pkt->src4, SL_IPPROTO_ICMP, 0, false, pieces, 2) == 0)
+		struct sl_iptx tx = {.tos = tos};
+		if (sl_ipv4_send(st, pkt->dst4, pkt->src4, SL_IPPROTO_ICMP, tx, pieces, 2) == 0)
 			STAT_INC(st, icmp_echo_replies);
 		return SL_RX_RELEASE;
 	}
@@ -49,7 +52,7 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	f->cap -= shift;
 	ip = f->data + ip_off;
 	struct sl_ipv4_hdr h = {
-	    .tos = 0,
+	    .tos = tos,
 	    .tot_len = (uint16_t)(tot - shift),
 	    .id = st->ip_id++,
 	    .frag = 0,
@@ -195,9 +198,12 @@ void sl_icmp_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8_
 	memcpy(m + SL_ICMP_HLEN, ip, quote);
 	sl_icmp_emit(m, type, code, rest, quote);
 	STAT_INC(st, icmp_errors_sent);
-	/* Reply from the address the offending datagram was sent to (RFC 1122 §3.2.2). */
+	/* Reply from the address the offending datagram was sent to (RFC 1122 §3.2.2), with its
+	 * TOS bits under precedence 6, internetwork control (RFC 1812 §4.3.2.5, as Linux's
+	 * icmp_send does). */
+	struct sl_iptx tx = {.tos = (uint8_t)((sl_ipv4_tos(ip) & 0x1e) | 0xc0)};
 	sl_ipv4_output(st, &out, SL_ICMP_HLEN + quote, sl_iface_owns4(st, pkt->dst4) ? pkt->dst4 : 0,
-		       pkt->src4, SL_IPPROTO_ICMP, 0, false);
+		       pkt->src4, SL_IPPROTO_ICMP, tx);
 }
 
 int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts *o,
@@ -222,8 +228,10 @@ int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts
 	    sl_csum_add(sl_csum_add(0, h, SL_ICMP_HLEN), msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
 	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
 	struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN}, {msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN}};
-	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, o ? o->ttl : 0,
-			    o ? o->dont_fragment : false, pieces, 2);
+	struct sl_iptx tx = {0};
+	if (o)
+		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
+	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, tx, pieces, 2);
 }
 
 void sl_icmp_on_echo_reply(struct sl_stack *st, sl_icmp_echo_cb cb, void *arg)

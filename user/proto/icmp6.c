@@ -32,6 +32,8 @@ static uint16_t csum6(const sl_ip *src, const sl_ip *dst, const uint8_t *m, size
 
 static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 {
+	/* The reply carries the request's traffic class, as Linux's icmpv6_echo_reply does. */
+	uint8_t tclass = sl_ipv6_tclass(pkt->ip);
 	struct sl_frame *f = pkt->frame;
 	if (f && !pkt->bcast && pkt->l4 == pkt->ip + SL_IPV6_HLEN &&
 	    pkt->iplen <= sl_pmtu_get(st, &pkt->src)) {
@@ -41,8 +43,8 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 		uint8_t *m = ip + SL_IPV6_HLEN;
 		uint8_t peer_mac[6];
 		memcpy(peer_mac, sl_eth_src(f->data), 6);
-		sl_ipv6_emit(ip, sl_ipv6_plen(ip), SL_IPPROTO_ICMPV6, st->cfg.ttl, &pkt->dst,
-			     &pkt->src);
+		sl_ipv6_emit(ip, sl_ipv6_plen(ip), SL_IPPROTO_ICMPV6, st->cfg.ttl, tclass,
+			     &pkt->dst, &pkt->src);
 		m[0] = T_ECHO_REPLY;
 		sl_put16(m + 2, sl_csum_update16(sl_get16(m + 2), T_ECHO_REQUEST << 8,
 						 T_ECHO_REPLY << 8));
@@ -72,8 +74,8 @@ static enum sl_rx_result echo_reply(struct sl_stack *st, struct sl_ip_pkt *pkt)
 	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
 	struct sl_piece pieces[2] = {{h, ICMP6_HLEN},
 				     {pkt->l4 + ICMP6_HLEN, pkt->l4len - ICMP6_HLEN}};
-	if (sl_ipv6_send_via(st, &src, &pkt->src, &nh, SL_IPPROTO_ICMPV6, 0, false, pieces, 2) ==
-	    0)
+	struct sl_iptx tx = {.tos = tclass};
+	if (sl_ipv6_send_via(st, &src, &pkt->src, &nh, SL_IPPROTO_ICMPV6, tx, pieces, 2) == 0)
 		STAT_INC(st, icmp6_echo_replies);
 	return SL_RX_RELEASE;
 }
@@ -283,7 +285,8 @@ void sl_icmp6_send_error(struct sl_stack *st, const struct sl_ip_pkt *pkt, uint8
 	memcpy(m + ICMP6_HLEN, pkt->ip, quote);
 	sl_put16(m + 2, csum6(&src, &pkt->src, m, ICMP6_HLEN + quote));
 	STAT_INC(st, icmp6_errors_sent);
-	sl_ipv6_output(st, &out, ICMP6_HLEN + quote, &src, &pkt->src, SL_IPPROTO_ICMPV6, 0);
+	sl_ipv6_output(st, &out, ICMP6_HLEN + quote, &src, &pkt->src, SL_IPPROTO_ICMPV6,
+		       (struct sl_iptx){0});
 }
 
 int sl_icmp6_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts *o,
@@ -306,6 +309,8 @@ int sl_icmp6_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opt
 	acc = sl_csum_add(sl_csum_add(acc, h, 4), msg + 4, len - 4);
 	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
 	struct sl_piece pieces[2] = {{h, 4}, {msg + 4, len - 4}};
-	return sl_ipv6_send_via(st, &src, dst, &nh, SL_IPPROTO_ICMPV6, o ? o->ttl : 0,
-				o ? o->dont_fragment : false, pieces, 2);
+	struct sl_iptx tx = {0};
+	if (o)
+		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
+	return sl_ipv6_send_via(st, &src, dst, &nh, SL_IPPROTO_ICMPV6, tx, pieces, 2);
 }

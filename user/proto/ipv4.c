@@ -102,7 +102,7 @@ static void finish(struct sl_stack *st, struct sl_frame *f, const struct sl_ipv4
 }
 
 int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32_t src,
-		   uint32_t dst, uint8_t proto, uint8_t ttl, bool df)
+		   uint32_t dst, uint8_t proto, struct sl_iptx tx)
 {
 	if (SL_IPV4_HLEN + l4len > st->mtu) {
 		/* Too big for one packet: the fragmenting path copies it out of this frame (with
@@ -110,7 +110,7 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 		if (f->csum_off)
 			sl_csum_finish(f->data, SL_L4_OFF + l4len, f->csum_start, f->csum_off);
 		struct sl_piece piece = {f->data + SL_L4_OFF, l4len};
-		int err = sl_ipv4_send(st, src, dst, proto, ttl, df, &piece, 1);
+		int err = sl_ipv4_send(st, src, dst, proto, tx, &piece, 1);
 		sl_iface_release(st, f);
 		return err;
 	}
@@ -122,12 +122,12 @@ int sl_ipv4_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, uint32
 		sl_iface_release(st, f);
 		return err;
 	}
-	sl_ipv4_xmit(st, p, f, l4len, src ? src : p->src4, proto, ttl, df);
+	sl_ipv4_xmit(st, p, f, l4len, src ? src : p->src4, proto, tx);
 	return 0;
 }
 
-int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto, uint8_t ttl,
-		 bool df, const struct sl_piece *pieces, int n)
+int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
+		 struct sl_iptx tx, const struct sl_piece *pieces, int n)
 {
 	uint32_t nexthop, rsrc;
 	int err = sl_iface_route4(st, dst, &nexthop, &rsrc);
@@ -135,24 +135,25 @@ int sl_ipv4_send(struct sl_stack *st, uint32_t src, uint32_t dst, uint8_t proto,
 		STAT_INC(st, ipv4_no_route);
 		return err;
 	}
-	return sl_ipv4_send_via(st, src ? src : rsrc, dst, nexthop, proto, ttl, df, pieces, n);
+	return sl_ipv4_send_via(st, src ? src : rsrc, dst, nexthop, proto, tx, pieces, n);
 }
 
 int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t nexthop,
-		     uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n)
+		     uint8_t proto, struct sl_iptx tx, const struct sl_piece *pieces, int n)
 {
 	size_t total = 0;
 	for (int i = 0; i < n; i++)
 		total += pieces[i].len;
 	if (SL_IPV4_HLEN + total > 65535)
 		return -EMSGSIZE;
-	if (SL_IPV4_HLEN + total > st->mtu && df) {
+	if (SL_IPV4_HLEN + total > st->mtu && tx.df) {
 		STAT_INC(st, ipv4_too_big);
 		return -EMSGSIZE;
 	}
 	struct sl_ipv4_hdr h = {
+	    .tos = tx.tos,
 	    .id = st->ip_id++,
-	    .ttl = ttl ? ttl : st->cfg.ttl,
+	    .ttl = tx.ttl ? tx.ttl : st->cfg.ttl,
 	    .proto = proto,
 	    .src = src,
 	    .dst = dst,
@@ -168,7 +169,7 @@ int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t n
 		sl_pieces_gather(pieces, n, off, f.data + SL_L4_OFF, len);
 		bool more = off + len < total;
 		h.tot_len = (uint16_t)(SL_IPV4_HLEN + len);
-		h.frag = (uint16_t)((df ? SL_IPV4_DF : 0) | (more ? SL_IPV4_MF : 0) | (off / 8));
+		h.frag = (uint16_t)((tx.df ? SL_IPV4_DF : 0) | (more ? SL_IPV4_MF : 0) | (off / 8));
 		if (per < total)
 			STAT_INC(st, ipv4_frags_sent);
 		finish(st, &f, &h, nexthop);
@@ -180,25 +181,25 @@ int sl_ipv4_send_via(struct sl_stack *st, uint32_t src, uint32_t dst, uint32_t n
 /* --- either family --------------------------------------------------------------------- */
 
 int sl_ip_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
-		 const sl_ip *dst, uint8_t proto, uint8_t ttl, bool df)
+		 const sl_ip *dst, uint8_t proto, struct sl_iptx tx)
 {
 	if (sl_ip_is_v4(dst))
 		return sl_ipv4_output(st, f, l4len, src ? sl_ip_to_v4(src) : 0, sl_ip_to_v4(dst),
-				      proto, ttl, df);
-	return sl_ipv6_output(st, f, l4len, src, dst, proto, ttl);
+				      proto, tx);
+	return sl_ipv6_output(st, f, l4len, src, dst, proto, tx);
 }
 
 int sl_ip_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, const sl_ip *nexthop,
-		   uint8_t proto, uint8_t ttl, bool df, const struct sl_piece *pieces, int n)
+		   uint8_t proto, struct sl_iptx tx, const struct sl_piece *pieces, int n)
 {
 	if (sl_ip_is_v4(dst))
 		return sl_ipv4_send_via(st, sl_ip_to_v4(src), sl_ip_to_v4(dst),
-					sl_ip_to_v4(nexthop), proto, ttl, df, pieces, n);
-	return sl_ipv6_send_via(st, src, dst, nexthop, proto, ttl, df, pieces, n);
+					sl_ip_to_v4(nexthop), proto, tx, pieces, n);
+	return sl_ipv6_send_via(st, src, dst, nexthop, proto, tx, pieces, n);
 }
 
 int sl_ip_send(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, uint8_t proto,
-	       uint8_t ttl, bool df, const struct sl_piece *pieces, int n)
+	       struct sl_iptx tx, const struct sl_piece *pieces, int n)
 {
 	sl_ip nh, rsrc;
 	int err = sl_iface_route(st, dst, &nh, &rsrc);
@@ -209,8 +210,8 @@ int sl_ip_send(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, uint8_t 
 			STAT_INC(st, ipv6_no_route);
 		return err;
 	}
-	return sl_ip_send_via(st, src && !sl_ip_is_zero(src) ? src : &rsrc, dst, &nh, proto, ttl,
-			      df, pieces, n);
+	return sl_ip_send_via(st, src && !sl_ip_is_zero(src) ? src : &rsrc, dst, &nh, proto, tx,
+			      pieces, n);
 }
 
 uint64_t sl_ip_pseudo_sum(const sl_ip *src, const sl_ip *dst, uint8_t proto, uint32_t len)
@@ -248,8 +249,10 @@ int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const stru
 			return w < 0 ? w : -EINVAL;
 	}
 	struct sl_piece pieces[2] = {{hdr, (size_t)w}, {payload, len}};
-	return sl_ip_send(st, src, dst, proto, o ? o->ttl : 0, o ? o->dont_fragment : false,
-			  pieces, 2);
+	struct sl_iptx tx = {0};
+	if (o)
+		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
+	return sl_ip_send(st, src, dst, proto, tx, pieces, 2);
 }
 
 int sl_ip_src(struct sl_stack *st, const sl_ip *dst, sl_ip *src)

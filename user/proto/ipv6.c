@@ -157,7 +157,7 @@ static void finish6(struct sl_stack *st, struct sl_frame *f, const sl_ip *dst,
 }
 
 int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const sl_ip *src,
-		   const sl_ip *dst, uint8_t proto, uint8_t hlim)
+		   const sl_ip *dst, uint8_t proto, struct sl_iptx tx)
 {
 	int err;
 	struct sl_path *p = sl_path_get(st, dst, &err);
@@ -173,16 +173,16 @@ int sl_ipv6_output(struct sl_stack *st, struct sl_frame *f, size_t l4len, const 
 			sl_csum_finish(f->data, SL_L4_OFF6 + l4len, f->csum_start, f->csum_off);
 		struct sl_piece piece = {f->data + SL_L4_OFF6, l4len};
 		sl_ip nh = p->nh, sv = *s;
-		err = sl_ipv6_send_via(st, &sv, dst, &nh, proto, hlim, false, &piece, 1);
+		err = sl_ipv6_send_via(st, &sv, dst, &nh, proto, tx, &piece, 1);
 		sl_iface_release(st, f);
 		return err;
 	}
-	sl_ipv6_xmit(st, p, f, l4len, s, proto, hlim);
+	sl_ipv6_xmit(st, p, f, l4len, s, proto, tx);
 	return 0;
 }
 
 int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
-		     const sl_ip *nexthop, uint8_t proto, uint8_t hlim, bool df,
+		     const sl_ip *nexthop, uint8_t proto, struct sl_iptx tx,
 		     const struct sl_piece *pieces, int n)
 {
 	size_t total = 0;
@@ -192,11 +192,11 @@ int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
 		return -EMSGSIZE;
 	uint32_t mtu = sl_pmtu_get(st, dst);
 	bool frag = SL_IPV6_HLEN + total > mtu;
-	if (frag && df) {
+	if (frag && tx.df) {
 		STAT_INC(st, ipv6_too_big);
 		return -EMSGSIZE;
 	}
-	uint8_t h = hlim ? hlim : st->cfg.ttl;
+	uint8_t h = tx.ttl ? tx.ttl : st->cfg.ttl;
 	/* RFC 8200 §4.5: fragments carry multiples of 8 bytes but the last; RFC 7739: the
 	 * identification is unpredictable (the stack's random generator, per datagram). */
 	size_t per = frag ? (mtu - SL_IPV6_HLEN - SL_IPV6_FRAG_HLEN) & ~7u : total;
@@ -212,7 +212,7 @@ int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
 		if (frag) {
 			bool more = off + len < total;
 			sl_ipv6_emit(ip, (uint16_t)(SL_IPV6_FRAG_HLEN + len), SL_IPPROTO_FRAGMENT, h,
-				     src, dst);
+				     tx.tos, src, dst);
 			p[0] = proto;
 			p[1] = 0;
 			sl_put16(p + 2, (uint16_t)(off | (more ? 1 : 0)));
@@ -220,7 +220,7 @@ int sl_ipv6_send_via(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
 			p += SL_IPV6_FRAG_HLEN;
 			STAT_INC(st, ipv6_frags_sent);
 		} else {
-			sl_ipv6_emit(ip, (uint16_t)len, proto, h, src, dst);
+			sl_ipv6_emit(ip, (uint16_t)len, proto, h, tx.tos, src, dst);
 		}
 		sl_pieces_gather(pieces, n, off, p, len);
 		f.len = (uint32_t)(p + len - f.data);

@@ -60,7 +60,7 @@ static void send_nd(struct sl_stack *st, const sl_ip *src, const sl_ip *dst, con
 	uint64_t acc = sl_csum_pseudo6(src->b, dst->b, SL_IPPROTO_ICMPV6, (uint32_t)len);
 	sl_put16(mm + 2, (uint16_t)~sl_csum_fold(sl_csum_add(acc, mm, len)));
 	/* §7.1: ND is sent with hop limit 255 so a receiver knows it was not forwarded. */
-	sl_ipv6_emit(ip, (uint16_t)len, SL_IPPROTO_ICMPV6, 255, src, dst);
+	sl_ipv6_emit(ip, (uint16_t)len, SL_IPPROTO_ICMPV6, 255, 0, src, dst);
 	STAT_INC(st, ipv6_tx);
 	f.len = (uint32_t)(SL_ETH_HLEN + SL_IPV6_HLEN + len);
 	uint8_t dmac[6];

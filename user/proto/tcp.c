@@ -673,8 +673,10 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 		t->ka = *o->ka;
 		t->ka_on = true;
 	}
-	if (o)
+	if (o) {
 		t->ttl = o->ttl;
+		t->tos = o->tos & (uint8_t)~SL_ECN_MASK;
+	}
 	t->iss = sl_tcp_isn(st, &laddr, lport, raddr, (uint16_t)port);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
 	sl_tcp_set_state(t, SL_TCP_SYN_SENT);
@@ -718,6 +720,22 @@ void sl_tcp_set_keepalive(struct sl_tcp_flow *f, const struct sl_keepalive *ka)
 void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl)
 {
 	((struct sl_tcb *)f)->ttl = ttl;
+}
+
+void sl_tcp_set_tos(struct sl_tcp_flow *f, uint8_t tos)
+{
+	((struct sl_tcb *)f)->tos = tos & (uint8_t)~SL_ECN_MASK;
+}
+
+int sl_tcp_listen_iptx(struct sl_stack *st, int port, bool v6, uint8_t ttl, uint8_t tos)
+{
+	struct sl_listener *l = port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port)
+							  : NULL;
+	if (!l)
+		return -ENOENT;
+	l->ttl[v6] = ttl;
+	l->tos[v6] = tos & (uint8_t)~SL_ECN_MASK;
+	return 0;
 }
 
 void sl_tcp_set_callbacks(struct sl_tcp_flow *f, const struct sl_tcp_callbacks *cb, void *arg)

@@ -154,6 +154,11 @@ struct sl_tcbq {
 /* The retransmission timer serves three purposes (only one is armed at a time). */
 enum sl_rtx_kind { SL_RTX_RTO, SL_RTX_TLP, SL_RTX_REO };
 
+/* RFC 3168 §5: the ECN field, the low two bits of the TOS byte / traffic class. sluice does not
+ * negotiate ECN, so its segments carry Not-ECT there (00) whatever the application asks for, as
+ * Linux keeps them under the stack's control on a TCP socket. */
+#define SL_ECN_MASK 0x03
+
 struct sl_tcb {
 	struct sl_stack *st;
 	enum sl_tcp_state state;
@@ -161,6 +166,7 @@ struct sl_tcb {
 	bool v6;
 	uint8_t iphlen; /* 20 or 40: the IP header in front of each segment */
 	uint8_t ttl;	/* TTL / hop limit of its segments; 0: sl_stack_config.ttl */
+	uint8_t tos;	/* TOS / traffic class of its segments, the ECN bits clear */
 	uint16_t lport, rport;
 	struct sl_tcb *hnext; /* connection table chain */
 	struct sl_tcb *pnext; /* pending-output list */
@@ -309,7 +315,17 @@ struct sl_listener {
 	bool no_v4, no_v6;   /* sl_tcp_listen_families: SYNs of that family are reset */
 	bool full;	     /* sl_tcp_listen_full: the application has no room to accept */
 	sl_tcp_room_cb room; /* sl_tcp_listen_room: asked per connection (NULL: not asked) */
+	uint8_t ttl[2], tos[2]; /* sl_tcp_listen_iptx, [0] IPv4, [1] IPv6: the SYN-ACKs' and
+				 * the accepted connections' (0: the defaults) */
 };
+
+/* A connection from listener l takes its TTL / hop limit and TOS / traffic class (Linux clones
+ * them from the listening socket). */
+static inline void sl_listener_iptx_to(const struct sl_listener *l, struct sl_tcb *t)
+{
+	t->ttl = l->ttl[t->v6];
+	t->tos = l->tos[t->v6];
+}
 
 /* No room to accept a connection to local on l: the port's flag, or the application's answer. */
 static inline bool sl_listener_no_room(const struct sl_listener *l, const sl_ip *local)
@@ -438,8 +454,9 @@ void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip_pkt *pkt, const
 void sl_tcp_send_rst(struct sl_tcb *t);
 /* A SYN-ACK without a connection (SYN cookie): everything comes from the arguments. */
 struct sl_tcp_hdr;
+struct sl_iptx; /* iface/stack.h */
 void sl_tcp_send_raw(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
-		     const struct sl_tcp_hdr *h);
+		     const struct sl_tcp_hdr *h, struct sl_iptx tx);
 
 /* tcp_sendmap.c */
 int sl_sendmap_init(struct sl_tcp_sendmap *m, uint32_t max);
@@ -520,9 +537,9 @@ struct seg_view {
 	uint8_t flags;
 	const struct sl_tcp_opts *o;
 };
-/* Answer a SYN for listener port with a cookie SYN-ACK (no state kept). */
-void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
-			  const struct seg_view *s);
+/* Answer a SYN for listener l with a cookie SYN-ACK (no state kept). */
+void sl_tcp_cookie_synack(struct sl_stack *st, const struct sl_listener *l, const sl_ip *laddr,
+			  const sl_ip *raddr, const struct seg_view *s);
 /* An ACK for a listener with no connection. 0 and *out a connection in SYN-RECEIVED when it
  * carries a valid cookie (the ACK that carried it then completes the handshake); -EINVAL when
  * it carries none (counted: tcp_syncookies_bad); -ENOBUFS when no control block could be had

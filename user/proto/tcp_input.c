@@ -101,7 +101,7 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	}
 	if (!min_iss && syncookie_wanted(st, l)) {
 		struct seg_view v = {s->th, s->seq, s->ack, s->win, s->flags, &s->o};
-		sl_tcp_cookie_synack(st, &pkt->dst, &pkt->src, &v);
+		sl_tcp_cookie_synack(st, l, &pkt->dst, &pkt->src, &v);
 		return;
 	}
 	if (l->synq.n >= st->cfg.tcp_backlog) {
@@ -115,6 +115,7 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	if (!t)
 		return; /* counted there: tcp_conn_limit or tcp_no_mem */
 	apply_syn_options(t, s);
+	sl_listener_iptx_to(l, t);
 	t->listener = l;
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;

@@ -133,12 +133,13 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 		t->last_ack_sent = t->rcv_nxt;
 		sl_timer_cancel(&st->timers, &t->delack_timer);
 	}
-	sl_ip_output(st, &f, hlen + len, &t->laddr, &t->raddr, SL_IPPROTO_TCP, t->ttl, false);
+	sl_ip_output(st, &f, hlen + len, &t->laddr, &t->raddr, SL_IPPROTO_TCP,
+		     (struct sl_iptx){t->ttl, t->tos, false});
 	return true;
 }
 
 void sl_tcp_send_raw(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
-		     const struct sl_tcp_hdr *h)
+		     const struct sl_tcp_hdr *h, struct sl_iptx tx)
 {
 	struct sl_frame f;
 	if (sl_iface_alloc(st, &f) < 0)
@@ -147,7 +148,7 @@ void sl_tcp_send_raw(struct sl_stack *st, const sl_ip *src, const sl_ip *dst,
 	unsigned hlen = sl_tcp_emit(th, h);
 	sl_tcp_set_csum_ps(th, hlen, sl_ip_pseudo_sum(src, dst, 6, hlen));
 	STAT_INC(st, tcp_tx);
-	sl_ip_output(st, &f, hlen, src, dst, SL_IPPROTO_TCP, 0, false);
+	sl_ip_output(st, &f, hlen, src, dst, SL_IPPROTO_TCP, tx);
 }
 
 void sl_tcp_send_syn(struct sl_tcb *t)
@@ -214,7 +215,7 @@ void sl_tcp_send_rst_for(struct sl_stack *st, const struct sl_ip_pkt *pkt, const
 		h.flags = SL_TCP_RST | SL_TCP_ACK;
 	}
 	STAT_INC(st, tcp_resets_tx);
-	sl_tcp_send_raw(st, &pkt->dst, &pkt->src, &h);
+	sl_tcp_send_raw(st, &pkt->dst, &pkt->src, &h, (struct sl_iptx){0});
 }
 
 /* Sequence number just past the queued data: where the FIN goes. */

@@ -78,8 +78,8 @@ static uint8_t our_wscale(const struct sl_stack *st)
 	return ws;
 }
 
-void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *raddr,
-			  const struct seg_view *s)
+void sl_tcp_cookie_synack(struct sl_stack *st, const struct sl_listener *l, const sl_ip *laddr,
+			  const sl_ip *raddr, const struct seg_view *s)
 {
 	uint16_t lport = sl_tcp_dport(s->th), rport = sl_tcp_sport(s->th);
 	uint16_t peer_mss = s->o->mss ? s->o->mss : 536;
@@ -120,7 +120,8 @@ void sl_tcp_cookie_synack(struct sl_stack *st, const sl_ip *laddr, const sl_ip *
 			h.wscale = (int8_t)our_wscale(st);
 	}
 	STAT_INC(st, tcp_syncookies_sent);
-	sl_tcp_send_raw(st, laddr, raddr, &h);
+	bool v6 = !sl_ip_is_v4(raddr);
+	sl_tcp_send_raw(st, laddr, raddr, &h, (struct sl_iptx){l->ttl[v6], l->tos[v6], false});
 }
 
 bool sl_tcp_cookies_outstanding(const struct sl_stack *st)
@@ -177,6 +178,7 @@ int sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip 
 		t->ka = l->ka;
 		t->ka_on = true;
 	}
+	sl_listener_iptx_to(l, t);
 	t->listener = l;
 	t->state = SL_TCP_CLOSED;
 	sl_tcp_set_state(t, SL_TCP_SYN_RECEIVED);

@@ -282,7 +282,7 @@ static inline void send_sum(struct sl_stack *st, uint8_t *h, uint64_t acc, uint1
  * inlined: once per family in the short path, so each copy knows its header sizes. */
 __attribute__((always_inline)) static inline int
 send_one(struct sl_stack *st, struct sl_path *p, bool v6, const sl_ip *src, uint64_t acc,
-	 uint16_t sport, uint16_t dport, uint8_t ttl, bool df, const void *data, size_t len)
+	 uint16_t sport, uint16_t dport, struct sl_iptx tx, const void *data, size_t len)
 {
 	struct sl_frame f;
 	if (sl_iface_alloc(st, &f) < 0)
@@ -302,9 +302,9 @@ send_one(struct sl_stack *st, struct sl_path *p, bool v6, const sl_ip *src, uint
 		send_sum(st, h, acc, sport, dport, ulen, data, len);
 	}
 	if (v6)
-		sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, ttl);
+		sl_ipv6_xmit(st, p, &f, ulen, src, SL_IPPROTO_UDP, tx);
 	else
-		sl_ipv4_xmit(st, p, &f, ulen, sl_ip_to_v4(src), SL_IPPROTO_UDP, ttl, df);
+		sl_ipv4_xmit(st, p, &f, ulen, sl_ip_to_v4(src), SL_IPPROTO_UDP, tx);
 	STAT_INC(st, udp_tx);
 	return 0;
 }
@@ -340,11 +340,12 @@ static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 		st->udp.next_ephemeral = sport == 65535 ? 49152 : sport + 1;
 	}
 	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
-	uint8_t ttl = o ? o->ttl : 0;
-	bool df = o ? o->dont_fragment : false;
+	struct sl_iptx tx = {0};
+	if (o)
+		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
 	size_t mtu = v6 ? sl_pmtu_get(st, dst) : st->mtu;
 	if (sl_ip_hlen(v6) + ulen <= mtu)
-		return send_one(st, p, v6, src, acc, sport, (uint16_t)dst_port, ttl, df, data, len);
+		return send_one(st, p, v6, src, acc, sport, (uint16_t)dst_port, tx, data, len);
 	/* Fragmented (or refused with DF): from pieces. */
 	acc += SL_IPPROTO_UDP + 2u * ulen + sport + (uint32_t)dst_port;
 	acc = sl_csum_add(acc, data, len);
@@ -352,7 +353,7 @@ static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 	put_header(h, sport, (uint16_t)dst_port, ulen, acc);
 	struct sl_piece pieces[2] = {{h, UDP_HLEN}, {data, len}};
 	sl_ip s = *src, d = *dst, nh = p->nh;
-	err = sl_ip_send_via(st, &s, &d, &nh, SL_IPPROTO_UDP, ttl, df, pieces, 2);
+	err = sl_ip_send_via(st, &s, &d, &nh, SL_IPPROTO_UDP, tx, pieces, 2);
 	if (err == 0)
 		STAT_INC(st, udp_tx);
 	return err;
@@ -363,8 +364,9 @@ static __attribute__((noinline)) int send_one6(struct sl_stack *st,
 					       struct sl_path *p, int dst_port, const void *data,
 					       size_t len)
 {
+	struct sl_iptx tx = {o->ttl, o->tos, false};
 	return send_one(st, p, true, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
-			o->ttl, false, data, len);
+			tx, data, len);
 }
 
 int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
@@ -384,8 +386,9 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	}
 	if (SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
 		return udp_write(st, o, dst, dst_port, data, len);
+	struct sl_iptx tx = {o->ttl, o->tos, o->dont_fragment};
 	return send_one(st, p, false, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
-			o->ttl, o->dont_fragment, data, len);
+			tx, data, len);
 }
 
 /* --- the reply in place --------------------------------------------------------------------- */
@@ -454,9 +457,10 @@ int sl_udp_reply(struct sl_stack *st, const struct sl_udp_meta *m, size_t len, b
 	}
 	st->udp.cur_taken = true;
 	if (pkt->v6)
-		sl_ipv6_xmit(st, p, f, ulen, &m->dst, SL_IPPROTO_UDP, 0);
+		sl_ipv6_xmit(st, p, f, ulen, &m->dst, SL_IPPROTO_UDP, (struct sl_iptx){0});
 	else
-		sl_ipv4_xmit(st, p, f, ulen, sl_ip_to_v4(&m->dst), SL_IPPROTO_UDP, 0, false);
+		sl_ipv4_xmit(st, p, f, ulen, sl_ip_to_v4(&m->dst), SL_IPPROTO_UDP,
+			     (struct sl_iptx){0});
 	STAT_INC(st, udp_tx);
 	return 0;
 }

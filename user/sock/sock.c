@@ -77,6 +77,7 @@ struct sk {
 	bool broadcast, oobinline; /* kept and read back, not acted on */
 	int priority;		   /* likewise */
 	int ttl, hops; /* IP_TTL, IPV6_UNICAST_HOPS; -1: the stack's default (sl_stack_config.ttl) */
+	uint8_t tos, tclass; /* IP_TOS, IPV6_TCLASS (a stream socket's ECN bits clear); 0 default */
 	int rcvbuf, sndbuf;
 	bool rcvbuf_set; /* SO_RCVBUF given (SOCK_RCVBUF_LOCK) */
 	int rcvlowat;	 /* SO_RCVLOWAT, >= 1 */
@@ -127,8 +128,16 @@ static uint8_t ttl_for(const struct sk *k, const sl_ip *dst)
 	return v > 0 ? (uint8_t)v : 0;
 }
 
-/* A connection's segments follow the socket's IP_TTL / IPV6_UNICAST_HOPS. */
-static void apply_ttl(const struct sk *k, struct sl_tcp_flow *f)
+/* The TOS byte or traffic class for a packet to dst: IP_TOS for IPv4 (v4-mapped peers of an
+ * AF_INET6 socket included), IPV6_TCLASS for IPv6, as for the TTL. */
+static uint8_t tos_for(const struct sk *k, const sl_ip *dst)
+{
+	return sl_ip_is_v4(dst) ? k->tos : k->tclass;
+}
+
+/* A connection's segments follow the socket's IP_TTL / IPV6_UNICAST_HOPS and IP_TOS /
+ * IPV6_TCLASS. */
+static void apply_iphdr(const struct sk *k, struct sl_tcp_flow *f)
 {
 	if (!f)
 		return;
@@ -136,6 +145,27 @@ static void apply_ttl(const struct sk *k, struct sl_tcp_flow *f)
 	uint16_t lp, rp;
 	sl_tcp_endpoints(f, &l, &lp, &r, &rp);
 	sl_tcp_set_ttl(f, ttl_for(k, &r));
+	sl_tcp_set_tos(f, tos_for(k, &r));
+}
+
+/* A listening socket's SYN-ACKs carry its IP_TTL / IPV6_UNICAST_HOPS and IP_TOS / IPV6_TCLASS
+ * (Linux sends them from the listener: ip_build_and_send_pkt, ip6_xmit). Sockets sharing a port
+ * (SO_REUSEPORT) share the stack's listener: the last one to listen or set an option decides. */
+static void listener_iphdr(struct sl_sockets *ss, const struct sk *k)
+{
+	sl_tcp_listen_iptx(ss->st, k->lport, false, k->ttl > 0 ? (uint8_t)k->ttl : 0, k->tos);
+	sl_tcp_listen_iptx(ss->st, k->lport, true, k->hops > 0 ? (uint8_t)k->hops : 0, k->tclass);
+}
+
+/* A socket's IP header options changed: its connection, or its listener's SYN-ACKs, follow. */
+static void iphdr_changed(struct sl_sockets *ss, const struct sk *k)
+{
+	if (k->type != SOCK_STREAM)
+		return;
+	if (k->state == SK_LISTEN)
+		listener_iphdr(ss, k);
+	else
+		apply_iphdr(k, k->f);
 }
 
 /* k may have become ready for something: its edge count moves, and it joins the queue of
@@ -768,6 +798,7 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 	port_link(ss, ss->tcp_port, k);
 	listen_families(ss, k->lport);
 	k->state = SK_LISTEN;
+	listener_iphdr(ss, k);
 	return 0;
 }
 
@@ -839,9 +870,11 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->broadcast = l->broadcast; /* sk_clone_lock copies the flags and the priority */
 	k->oobinline = l->oobinline;
 	k->priority = l->priority;
-	k->ttl = l->ttl; /* inet_sk's uc_ttl and ipv6_pinfo's hop_limit are cloned too */
-	k->hops = l->hops;
-	apply_ttl(k, f);
+	k->ttl = l->ttl; /* inet_sk's uc_ttl and tos, ipv6_pinfo's hop_limit and tclass, are */
+	k->hops = l->hops; /* cloned too */
+	k->tos = l->tos;
+	k->tclass = l->tclass;
+	apply_iphdr(k, f);
 	memcpy(k->cc, l->cc, sizeof(k->cc));
 	if (k->cc[0])
 		sl_tcp_set_cc(f, k->cc); /* a child has its listener's algorithm (tcp_init_congestion_control) */
@@ -963,6 +996,7 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 	if (k->cc[0])
 		o.cc = k->cc;
 	o.ttl = ttl_for(k, &dst);
+	o.tos = tos_for(k, &dst);
 	k->err = 0;
 	err = sl_tcp_connect(ss->st, &dst, port, &o, &tcp_cbs, k, &k->f);
 	if (err) {
@@ -1405,7 +1439,11 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 		data = buf;
 	}
 	struct sl_udp_write_opts o = {
-	    .src = k->any ? NULL : &k->laddr, .src_port = k->lport, .ttl = ttl_for(k, &dst)};
+	    .src = k->any ? NULL : &k->laddr,
+	    .src_port = k->lport,
+	    .ttl = ttl_for(k, &dst),
+	    .tos = tos_for(k, &dst),
+	};
 	err = sl_udp_write(ss->st, &o, &dst, port, data, total);
 	if (err < 0)
 		return err;
@@ -1643,6 +1681,25 @@ static int int_opt(const void *v, socklen_t len, int *out)
 		return -EINVAL;
 	memcpy(out, v, sizeof(int));
 	return 0;
+}
+
+/* The IPPROTO_IP options' argument: an int, or one unsigned byte when shorter
+ * (do_ip_setsockopt). */
+static int ip_int_opt(const void *v, socklen_t len, int *out)
+{
+	if (len >= (socklen_t)sizeof(int) || len < 1)
+		return int_opt(v, len, out);
+	if (!v)
+		return -EFAULT;
+	*out = *(const unsigned char *)v;
+	return 0;
+}
+
+/* The TOS byte as Linux keeps it (__ip_sock_set_tos, IPV6_TCLASS): on a stream socket the
+ * ECN bits are the stack's, and stay as they were (0: sluice does not negotiate ECN). */
+static uint8_t tos_value(const struct sk *k, int x)
+{
+	return k->type == SOCK_STREAM ? (uint8_t)(x & ~3) : (uint8_t)x;
 }
 
 static void apply_keepalive(struct sk *k)
@@ -1900,28 +1957,37 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			if (x < -1 || x > 255)
 				return -EINVAL;
 			k->hops = x;
-			if (k->type == SOCK_STREAM)
-				apply_ttl(k, k->f);
+			iphdr_changed(ss, k);
 			return 0;
 		}
-		if (name == IPV6_TCLASS)
-			return 0; /* accepted, not acted on (documented) */
+		if (name == IPV6_TCLASS) {
+			/* do_ipv6_setsockopt: -1 (the default, 0) to 255. */
+			if (x < -1 || x > 255)
+				return -EINVAL;
+			k->tclass = tos_value(k, x < 0 ? 0 : x);
+			iphdr_changed(ss, k);
+			return 0;
+		}
 		return -ENOPROTOOPT;
 	}
 	if (level == IPPROTO_IP) {
-		if (name == IP_TTL) {
-			if ((err = int_opt(v, len, &x)))
+		if (name == IP_TTL || name == IP_TOS) {
+			if ((err = ip_int_opt(v, len, &x)))
 				return err;
+		}
+		if (name == IP_TTL) {
 			/* do_ip_setsockopt: 1 to 255, or -1 for the default. */
 			if (x != -1 && (x < 1 || x > 255))
 				return -EINVAL;
 			k->ttl = x;
-			if (k->type == SOCK_STREAM)
-				apply_ttl(k, k->f);
+			iphdr_changed(ss, k);
 			return 0;
 		}
-		if (name == IP_TOS)
-			return 0; /* accepted, not acted on (documented) */
+		if (name == IP_TOS) {
+			k->tos = tos_value(k, x); /* any value: the low byte is kept */
+			iphdr_changed(ss, k);
+			return 0;
+		}
 		return -ENOPROTOOPT;
 	}
 	return -ENOPROTOOPT;
@@ -2025,6 +2091,10 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		 * route's hop limit, 64 unless configured). */
 		int v = level == IPPROTO_IP ? k->ttl : k->hops;
 		x = v >= 0 ? v : sl_stack_get_config(ss->st)->ttl;
+	} else if (level == IPPROTO_IP && name == IP_TOS) {
+		x = k->tos;
+	} else if (level == IPPROTO_IPV6 && name == IPV6_TCLASS) {
+		x = k->tclass;
 	} else {
 		return -ENOPROTOOPT;
 	}

@@ -31,6 +31,11 @@ static inline uint8_t sl_ipv6_next(const uint8_t *p)
 {
 	return p[6];
 }
+/* The traffic class: bits 4-11 of the first word (RFC 8200 §3). */
+static inline uint8_t sl_ipv6_tclass(const uint8_t *p)
+{
+	return (uint8_t)((p[0] & 0x0f) << 4 | p[1] >> 4);
+}
 static inline uint8_t sl_ipv6_hlim(const uint8_t *p)
 {
 	return p[7];
@@ -48,11 +53,11 @@ static inline sl_ip sl_ipv6_dst(const uint8_t *p)
 	return a;
 }
 
-/* Write a fixed header (traffic class and flow label 0). */
+/* Write a fixed header: traffic class tclass (RFC 8200 §7), flow label 0. */
 static inline void sl_ipv6_emit(uint8_t *p, uint16_t plen, uint8_t next, uint8_t hlim,
-				const sl_ip *src, const sl_ip *dst)
+				uint8_t tclass, const sl_ip *src, const sl_ip *dst)
 {
-	sl_put32(p, 6u << 28);
+	sl_put32(p, 6u << 28 | (uint32_t)tclass << 20);
 	sl_put16(p + 4, plen);
 	p[6] = next;
 	p[7] = hlim;
