@@ -4452,17 +4452,15 @@ static void ip_ttl_option(void)
 	ERR(seti(s6, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 256), EINVAL);
 }
 
-/* The TTL (IPv4) or hop limit (IPv6) set on a datagram socket is the one its datagrams arrive
- * with (the peer reads it with IP_RECVTTL / IPV6_RECVHOPLIMIT); unset, the default 64. */
-static void udp_ttl_sent(int fam)
+/* A datagram socket's IP option (level, name) set to want[1], then want[2] (want[0]: unset) is
+ * what its datagrams arrive with: the peer's PORT_TTL service answers "ttl N tos M" (IP_RECVTTL,
+ * IPV6_RECVHOPLIMIT, IP_RECVTOS, IPV6_RECVTCLASS), compared with fmt printed with the value. */
+static void udp_option_arrives(int fam, int level, int name, const int want[3], const char *fmt)
 {
 	int u = ubind(fam);
 	if (u < 0)
 		return;
 	struct sockaddr_storage d = with_port(P(fam), PORT_TTL);
-	int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-	int name = fam == AF_INET ? IP_TTL : IPV6_UNICAST_HOPS;
-	const int want[] = {64, 7, 200};
 	for (int i = 0; i < 3; i++) {
 		if (i)
 			OK(seti(u, level, name, want[i]));
@@ -4470,9 +4468,18 @@ static void udp_ttl_sent(int fam)
 		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 		char b[32] = {0}, w[32];
 		EQ(recv(u, b, sizeof b - 1, 0) > 0, 1);
-		snprintf(w, sizeof w, "ttl %d tos 0", want[i]);
+		snprintf(w, sizeof w, fmt, want[i]);
 		TRUE(!strcmp(b, w), "the peer saw '%s', expected '%s'", b, w);
 	}
+}
+
+/* The TTL (IPv4) or hop limit (IPv6) set on a datagram socket is the one its datagrams arrive
+ * with; unset, the default 64. */
+static void udp_ttl_sent(int fam)
+{
+	const int want[] = {64, 7, 200};
+	udp_option_arrives(fam, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+			   fam == AF_INET ? IP_TTL : IPV6_UNICAST_HOPS, want, "ttl %d tos 0");
 }
 
 /* ip(7) IP_TOS, ipv6(7) IPV6_TCLASS: 0 unset; a value set reads back, but on a stream socket
@@ -4515,26 +4522,12 @@ static void ip_tos_option(void)
 }
 
 /* The IP_TOS (IPv4) or IPV6_TCLASS (IPv6) of a datagram socket is the byte its datagrams
- * arrive with, ECN bits included (the peer reads it with IP_RECVTOS / IPV6_RECVTCLASS). */
+ * arrive with, ECN bits included; unset, 0. */
 static void udp_tos_sent(int fam)
 {
-	int u = ubind(fam);
-	if (u < 0)
-		return;
-	struct sockaddr_storage d = with_port(P(fam), PORT_TTL);
-	int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-	int name = fam == AF_INET ? IP_TOS : IPV6_TCLASS;
 	const int want[] = {0, 0x2b, 0xb8};
-	for (int i = 0; i < 3; i++) {
-		if (i)
-			OK(seti(u, level, name, want[i]));
-		EQ(sendto(u, "t", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
-		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
-		char b[32] = {0}, w[32];
-		EQ(recv(u, b, sizeof b - 1, 0) > 0, 1);
-		snprintf(w, sizeof w, "ttl 64 tos %d", want[i]);
-		TRUE(!strcmp(b, w), "the peer saw '%s', expected '%s'", b, w);
-	}
+	udp_option_arrives(fam, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+			   fam == AF_INET ? IP_TOS : IPV6_TCLASS, want, "ttl 64 tos %d");
 }
 
 /* Asks peer.py's IP-header watch for the first TCP segment of kind ("data", "synack") from

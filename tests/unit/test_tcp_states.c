@@ -582,23 +582,35 @@ static void test_syn_sent_write_before_established(void **state)
 /* RFC 791 / RFC 1122 §3.2.1.7: a connection's TTL. sl_tcp_connect_opts.ttl is the SYN's and
  * every later segment's; sl_tcp_set_ttl changes it from the next segment on, and 0 goes back
  * to the stack's default (sl_stack_config.ttl, 64). */
+/* An active open to the peer's port 9000 with options o, through the handshake: c is the
+ * peer's side of it (c->f the flow); returns the SYN as the peer saw it, and the ACK that
+ * completed the handshake in *ack. */
+static struct seg active_open_with(const struct sl_tcp_connect_opts *o, struct pc *c,
+				   struct seg *ack)
+{
+	sl_ip dst = sl_ip_v4(PEER_IP);
+	struct sl_tcp_flow *f;
+	assert_int_equal(sl_tcp_connect(T.st, &dst, 9000, o, &app_cbs, &A, &f), 0);
+	tp_poll();
+	struct seg syn = *expect(F_SYN);
+	pc_init(c, syn.sport, 9000);
+	c->f = f;
+	c->irs = syn.seq;
+	c->rcv_nxt = syn.seq + 1;
+	synack(c, 1460, -1);
+	*ack = *expect(F_ACK);
+	return syn;
+}
+
 static void test_connection_ttl(void **state)
 {
 	tp_up(NULL);
-	sl_ip dst = sl_ip_v4(PEER_IP);
 	struct sl_tcp_connect_opts o = {.ttl = 9};
-	struct sl_tcp_flow *f;
-	assert_int_equal(sl_tcp_connect(T.st, &dst, 9000, &o, &app_cbs, &A, &f), 0);
-	tp_poll();
-	struct seg *syn = expect(F_SYN);
-	assert_int_equal(syn->ttl, 9);
 	struct pc c;
-	pc_init(&c, syn->sport, 9000);
-	c.f = f;
-	c.irs = syn->seq;
-	c.rcv_nxt = syn->seq + 1;
-	synack(&c, 1460, -1);
-	assert_int_equal(expect(F_ACK)->ttl, 9);
+	struct seg ack, syn = active_open_with(&o, &c, &ack);
+	struct sl_tcp_flow *f = c.f;
+	assert_int_equal(syn.ttl, 9);
+	assert_int_equal(ack.ttl, 9);
 	app_write(f, 0, 100, true);
 	tp_poll();
 	assert_int_equal(expect(F_ACK)->ttl, 9);
@@ -620,20 +632,12 @@ static void test_connection_ttl(void **state)
 static void test_connection_tos(void **state)
 {
 	tp_up(NULL);
-	sl_ip dst = sl_ip_v4(PEER_IP);
 	struct sl_tcp_connect_opts o = {.tos = 0x2b};
-	struct sl_tcp_flow *f;
-	assert_int_equal(sl_tcp_connect(T.st, &dst, 9000, &o, &app_cbs, &A, &f), 0);
-	tp_poll();
-	struct seg *syn = expect(F_SYN);
-	assert_int_equal(syn->tos, 0x28);
 	struct pc c;
-	pc_init(&c, syn->sport, 9000);
-	c.f = f;
-	c.irs = syn->seq;
-	c.rcv_nxt = syn->seq + 1;
-	synack(&c, 1460, -1);
-	assert_int_equal(expect(F_ACK)->tos, 0x28);
+	struct seg ack, syn = active_open_with(&o, &c, &ack);
+	struct sl_tcp_flow *f = c.f;
+	assert_int_equal(syn.tos, 0x28);
+	assert_int_equal(ack.tos, 0x28);
 	sl_tcp_set_tos(f, 0xb8);
 	app_write(f, 0, 100, true);
 	tp_poll();
