@@ -45,6 +45,8 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           carrying data; "synack": a SYN-ACK), opens a packet socket, answers "watching\n",
           then waits (at most 5 s) for the first such TCP segment arriving from ADDR:PORT and
           answers "ttl N tos M" (its TTL / hop limit and TOS byte / traffic class) or "none"
+  BASE+16 TCP data then reset: sends "data\n", 0.2 s later closes with SO_LINGER {1, 0} (an
+          RST behind the data), reading nothing
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -144,6 +146,12 @@ def send_n(c):
 def reset(c):
     # struct linger {int l_onoff; int l_linger;} = {1, 0}: close sends an RST (socket(7)).
     c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+def data_reset(c):
+    c.sendall(b"data\n")
+    time.sleep(0.2)
+    reset(c)  # guard closes it: the RST
 
 
 def connect_back(c):
@@ -455,7 +463,7 @@ def main():
         fam = socket.AF_INET
     for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
                    (7, observe), (8, query), (12, backlog_clients), (14, drip),
-                   (15, iphdr_watch)):
+                   (15, iphdr_watch), (16, data_reset)):
         serve(listener(a.base + off, fam), h)
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = udp_socket(fam, a.base + 4)

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -58,6 +59,7 @@ enum {
 	PORT_DRIP = 7014,    /* TCP: sends "ab", 0.3 s later "cdefg", then reads to the FIN */
 	PORT_IPHDR = 7015,   /* TCP: "ADDR PORT KIND\n" -> "watching", then the TTL and TOS of
 				the first segment of KIND (data, synack) from ADDR:PORT */
+	PORT_DATARST = 7016, /* TCP: sends "data\n", 0.2 s later an RST (SO_LINGER 0) */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -4886,6 +4888,834 @@ static void tcp_connect_unspec(void)
 	EQ(read_n(s, b, 2), 2);
 }
 
+/* ---- more checks from the man pages (socket(7), tcp(7), udp(7), ip(7), ipv6(7), epoll(7),
+ * poll(2), accept(2), connect(2), send(2), recv(2), readv(2), getsockopt(2), listen(2)) ---- */
+
+/* socket(7) SO_TYPE, SO_DOMAIN, SO_PROTOCOL, SO_ACCEPTCONN on an AF_INET6 datagram socket
+ * (udp_types covers AF_INET), bound or not; listen(2) and accept(2) on it: EOPNOTSUPP. */
+static void udp6_types(void)
+{
+	int u = tsock(AF_INET6, SOCK_DGRAM), b = ubind(AF_INET6);
+	if (u < 0 || b < 0)
+		return;
+	EQ(geti(u, SOL_SOCKET, SO_TYPE), SOCK_DGRAM);
+	EQ(geti(u, SOL_SOCKET, SO_DOMAIN), AF_INET6);
+	EQ(geti(u, SOL_SOCKET, SO_PROTOCOL), IPPROTO_UDP);
+	EQ(geti(u, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	EQ(geti(b, SOL_SOCKET, SO_ACCEPTCONN), 0);
+	EQ(geti(b, SOL_SOCKET, SO_DOMAIN), AF_INET6);
+	ERR(listen(b, 4), EOPNOTSUPP);
+	ERR(accept(b, NULL, NULL), EOPNOTSUPP);
+}
+
+/* accept4(2): flags other than SOCK_NONBLOCK and SOCK_CLOEXEC are EINVAL, and the pending
+ * connection stays queued for the next accept; both flags at once set both O_NONBLOCK and
+ * FD_CLOEXEC on the new descriptor. */
+static void tcp_accept4_flags(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	ERR(accept4(ls, NULL, NULL, SOCK_NONBLOCK | 1), EINVAL);
+	EQ_EV(wait_fd(ls, POLLIN, 0), POLLIN); /* still queued */
+	struct sockaddr_storage from;
+	socklen_t fl = sizeof from;
+	int a = accept4(ls, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	track(a);
+	TRUE(a >= 0, "accept4(SOCK_NONBLOCK | SOCK_CLOEXEC): %s", en(errno));
+	SAME_ADDR(&from, &peer4, false);
+	EQ(OK(fcntl(a, F_GETFL)) & O_NONBLOCK, O_NONBLOCK);
+	EQ(OK(fcntl(a, F_GETFD)) & FD_CLOEXEC, FD_CLOEXEC);
+	char b[8];
+	EQ(read_n(a, b, 6), 6);
+	ERR(read(a, b, 1), EAGAIN);
+}
+
+/* sendmmsg(2) / recvmmsg(2) on UDP: several datagrams in one call, each message's msg_len its
+ * datagram's length, msg_name the sender; none pending: EAGAIN; sendmmsg of an unconnected
+ * socket without addresses fails as send would (EDESTADDRREQ). */
+static void udp_sendmmsg_recvmmsg(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), n = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0 || n < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	static const char *msg[3] = {"a", "bb", "ccc"};
+	struct iovec sv[3];
+	struct mmsghdr sm[3];
+	memset(sm, 0, sizeof sm);
+	for (int i = 0; i < 3; i++) {
+		sv[i] = (struct iovec){(void *)msg[i], strlen(msg[i])};
+		sm[i].msg_hdr.msg_iov = &sv[i];
+		sm[i].msg_hdr.msg_iovlen = 1;
+	}
+	EQ(sendmmsg(u, sm, 3, 0), 3);
+	for (int i = 0; i < 3; i++)
+		EQ(sm[i].msg_len, strlen(msg[i]));
+	char rb[4][16];
+	struct iovec rv[4];
+	struct mmsghdr rm[4];
+	struct sockaddr_storage from[4];
+	int got = 0;
+	for (int iter = 0; got < 3 && iter < 50; iter++) {
+		if (wait_fd(u, POLLIN, WAIT_MS) <= 0)
+			break;
+		memset(rm, 0, sizeof rm);
+		for (int i = 0; i < 4; i++) {
+			rv[i] = (struct iovec){rb[i], sizeof rb[i]};
+			rm[i].msg_hdr.msg_iov = &rv[i];
+			rm[i].msg_hdr.msg_iovlen = 1;
+			rm[i].msg_hdr.msg_name = &from[i];
+			rm[i].msg_hdr.msg_namelen = sizeof from[i];
+		}
+		int r = recvmmsg(u, rm, 4, MSG_DONTWAIT, NULL);
+		TRUE(r > 0, "recvmmsg: %d (errno %s) after %d datagrams", r, en(errno), got);
+		TRUE(got + r <= 3, "recvmmsg: %d datagrams after %d, 3 were sent", r, got);
+		for (int i = 0; i < r; i++, got++) {
+			EQ(rm[i].msg_len, strlen(msg[got]));
+			TRUE(!memcmp(rb[i], msg[got], rm[i].msg_len), "datagram %d differs", got);
+			EQ(rm[i].msg_hdr.msg_flags, 0);
+			EQ(rm[i].msg_hdr.msg_namelen, sizeof(struct sockaddr_in));
+			SAME_ADDR(&from[i], &d, true);
+		}
+	}
+	EQ(got, 3);
+	ERR(recvmmsg(u, rm, 4, MSG_DONTWAIT, NULL), EAGAIN);
+	ERR(sendmmsg(n, sm, 3, 0), EDESTADDRREQ);
+}
+
+/* send(2) MSG_MORE on TCP: the data is held for more, and the next send without the flag
+ * sends it all: the echo brings back both, in order. */
+static void tcp_msg_more(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	EQ(send(s, "ab", 2, MSG_MORE), 2);
+	EQ(send(s, "cd", 2, 0), 2);
+	char b[8] = {0};
+	EQ(read_n(s, b, 4), 4);
+	TRUE(!memcmp(b, "abcd", 4), "echo '%s'", b);
+}
+
+/* tcp(7) TCP_CORK: reads back what was set (0 or 1); clearing it sends what was held. */
+static void tcp_cork(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	EQ(geti(s, IPPROTO_TCP, TCP_CORK), 0);
+	OK(seti(s, IPPROTO_TCP, TCP_CORK, 1));
+	EQ(geti(s, IPPROTO_TCP, TCP_CORK), 1);
+	EQ(write(s, "xy", 2), 2);
+	EQ(write(s, "z", 1), 1);
+	OK(seti(s, IPPROTO_TCP, TCP_CORK, 0));
+	EQ(geti(s, IPPROTO_TCP, TCP_CORK), 0);
+	char b[4] = {0};
+	EQ(read_n(s, b, 3), 3);
+	TRUE(!memcmp(b, "xyz", 3), "echo '%s'", b);
+}
+
+/* udp(7) MSG_MORE: "the data ... will be appended to a single datagram" until a send without
+ * it: three sends, one datagram of 6 bytes. */
+static void udp_msg_more(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "ab", 2, MSG_MORE), 2);
+	EQ(send(u, "cd", 2, MSG_MORE), 2);
+	EQ(send(u, "ef", 2, 0), 2);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[16] = {0};
+	EQ(recv(u, b, sizeof b, 0), 6);
+	TRUE(!memcmp(b, "abcdef", 6), "datagram '%s'", b);
+}
+
+/* udp(7) UDP_CORK: while set, the output is accumulated into one datagram, sent when it is
+ * cleared; it reads back as set. */
+static void udp_cork(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(geti(u, IPPROTO_UDP, UDP_CORK), 0);
+	OK(seti(u, IPPROTO_UDP, UDP_CORK, 1));
+	EQ(geti(u, IPPROTO_UDP, UDP_CORK), 1);
+	EQ(send(u, "gh", 2, 0), 2);
+	EQ(send(u, "ij", 2, 0), 2);
+	EQ(wait_fd(u, POLLIN, 200), 0); /* nothing sent yet */
+	OK(seti(u, IPPROTO_UDP, UDP_CORK, 0));
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[16] = {0};
+	EQ(recv(u, b, sizeof b, 0), 4);
+	TRUE(!memcmp(b, "ghij", 4), "datagram '%s'", b);
+}
+
+/* tcp(7) TCP_USER_TIMEOUT: 0 by default (the system's), the milliseconds set read back, a
+ * negative value EINVAL (and the old value kept); on a connected socket as well. */
+static void tcp_user_timeout(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
+	OK(seti(s, IPPROTO_TCP, TCP_USER_TIMEOUT, 30000));
+	EQ(geti(s, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
+	ERR(seti(s, IPPROTO_TCP, TCP_USER_TIMEOUT, -1), EINVAL);
+	EQ(geti(s, IPPROTO_TCP, TCP_USER_TIMEOUT), 30000);
+	OK(seti(s, IPPROTO_TCP, TCP_USER_TIMEOUT, 0));
+	EQ(geti(s, IPPROTO_TCP, TCP_USER_TIMEOUT), 0);
+	int c = tconnect(AF_INET, PORT_ECHO);
+	if (c < 0)
+		return;
+	OK(seti(c, IPPROTO_TCP, TCP_USER_TIMEOUT, 5000));
+	EQ(geti(c, IPPROTO_TCP, TCP_USER_TIMEOUT), 5000);
+}
+
+/* tcp(7): unset, TCP_KEEPIDLE, TCP_KEEPINTVL and TCP_KEEPCNT read the system defaults
+ * (tcp_keepalive_time 7200 s, tcp_keepalive_intvl 75 s, tcp_keepalive_probes 9). */
+static void tcp_keepalive_defaults(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPIDLE), 7200);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPINTVL), 75);
+	EQ(geti(s, IPPROTO_TCP, TCP_KEEPCNT), 9);
+	int c = tconnect(AF_INET, PORT_ECHO);
+	if (c < 0)
+		return;
+	EQ(geti(c, IPPROTO_TCP, TCP_KEEPIDLE), 7200);
+}
+
+/* tcp(7) TCP_DEFER_ACCEPT (nginx "deferred"): the seconds are kept as a count of SYN-ACK
+ * retransmissions, so getsockopt reads the value rounded up to the next total of the backoff
+ * series (1, 3, 7, 15, 31...: 1 -> 1, 30 -> 31); 0 or negative is off. A connection that
+ * sends data at once is accepted as usual. */
+static void tcp_defer_accept(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	EQ(geti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT), 0);
+	OK(seti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT, 1));
+	EQ(geti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT), 1);
+	OK(seti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT, -5));
+	EQ(geti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT), 0);
+	OK(seti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT, 30));
+	EQ(geti(ls, IPPROTO_TCP, TCP_DEFER_ACCEPT), 31);
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	char b[8];
+	EQ(read_n(a, b, 6), 6);
+	TRUE(!memcmp(b, "hello\n", 6), "read '%.6s'", b);
+}
+
+/* tcp(7) TCP_MAXSEG: unconnected it reads 536 (the default MSS) or the value set; the value
+ * must be 88..32767 (else EINVAL); connected, it reads the MSS in use, at most the one set. */
+static void tcp_maxseg(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	EQ(geti(s, IPPROTO_TCP, TCP_MAXSEG), 536);
+	OK(seti(s, IPPROTO_TCP, TCP_MAXSEG, 1000));
+	EQ(geti(s, IPPROTO_TCP, TCP_MAXSEG), 1000);
+	ERR(seti(s, IPPROTO_TCP, TCP_MAXSEG, 87), EINVAL);
+	ERR(seti(s, IPPROTO_TCP, TCP_MAXSEG, 32768), EINVAL);
+	EQ(geti(s, IPPROTO_TCP, TCP_MAXSEG), 1000);
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	int m = geti(s, IPPROTO_TCP, TCP_MAXSEG);
+	TRUE(m >= 88 && m <= 1000, "TCP_MAXSEG connected with 1000 set: %d", m);
+	static char b[3000], in[3000];
+	memset(b, 'm', sizeof b);
+	EQ(write(s, b, sizeof b), sizeof b);
+	EQ(read_n(s, in, sizeof in), sizeof in);
+}
+
+/* SO_RCVLOWAT (socket(7)) is a stream-socket watermark: a UDP socket takes it (it reads back)
+ * but poll and recv ignore it (Linux datagram_poll, udp_recvmsg): a 5-byte datagram is
+ * readable and returned with SO_RCVLOWAT 100. */
+static void udp_rcvlowat_ignored(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	OK(seti(u, SOL_SOCKET, SO_RCVLOWAT, 100));
+	EQ(geti(u, SOL_SOCKET, SO_RCVLOWAT), 100);
+	EQ(send(u, "lowat", 5, 0), 5);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[16];
+	EQ(recv(u, b, sizeof b, 0), 5);
+}
+
+/* poll(2) / tcp_poll: shutdown(SHUT_RD) alone makes the socket readable (EOF) and RDHUP, still
+ * writable, no hang-up; shutdown(SHUT_WR) after it closes both directions: POLLHUP as well,
+ * with the peer still open. epoll reports the same; poll with events 0 POLLHUP alone. */
+static void tcp_shut_rdwr_poll(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	OK(shutdown(s, SHUT_RD));
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, 0), POLLIN | POLLOUT | POLLRDHUP);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+	OK(shutdown(s, SHUT_WR));
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, 0), POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLHUP);
+	struct pollfd p = {.fd = s, .events = 0};
+	EQ(poll(&p, 1, 0), 1);
+	EQ_EV(p.revents, POLLHUP);
+}
+
+/* The peer's FIN alone (CLOSE-WAIT): readable, RDHUP, and still writable (our direction is
+ * open); no POLLHUP, which needs both directions closed (poll(2), tcp_poll); epoll alike. */
+static void tcp_peer_fin_poll_out(void)
+{
+	int s = tconnect(AF_INET, PORT_CLOSE), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	EQ_EV(wait_fd(s, POLLIN, WAIT_MS), POLLIN);
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, 0), POLLIN | POLLOUT | POLLRDHUP);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+	char b[4];
+	EQ(read(s, b, sizeof b), 0);
+	EQ_EV(wait_fd(s, POLLIN | POLLOUT | POLLRDHUP, 0), POLLIN | POLLOUT | POLLRDHUP);
+}
+
+/* epoll(7) edge-triggered: a partial read does not re-arm (no event while the rest waits
+ * unread); the peer's FIN is a new edge, reported as EPOLLIN | EPOLLRDHUP, once. (The peer
+ * connects to us, sends "hello\n" and closes when the control connection ends; our side does
+ * nothing in between, so no state change of ours makes an edge.) */
+static void epoll_edge_fin(void)
+{
+	int ls = tlisten(AF_INET, 0), ep = tepoll();
+	if (ls < 0 || ep < 0)
+		return;
+	int c = connect_back(ls);
+	if (c < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int a = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	track(a);
+	TRUE(a >= 0, "accept4: %s", en(errno));
+	EQ(wait_inq(a, 6), 6);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP | EPOLLET}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, a, &e));
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN);
+	char b[16];
+	EQ(read(a, b, 3), 3);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	EQ(epoll_wait(ep, out, 2, 100), 0);
+	untrack(c);
+	OK(close(c)); /* the peer closes the connect-back connection: its FIN */
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLIN | EPOLLRDHUP);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	EQ(read(a, b, sizeof b), 3);
+	EQ(read(a, b, sizeof b), 0);
+}
+
+/* epoll(7) edge-triggered EPOLLOUT: a socket whose send buffer is full is not reported; once
+ * the receiver drains it, EPOLLOUT comes, once. Both ends are this process (a connection to
+ * our own listener), the receiving end read only when the check says so. */
+static void epoll_edge_out_drain(void)
+{
+	int ls = tlisten(AF_INET, 0), ep = tepoll();
+	int c = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (ls < 0 || ep < 0 || c < 0)
+		return;
+	OK(seti(c, SOL_SOCKET, SO_SNDBUF, 16384));
+	OK(seti(ls, SOL_SOCKET, SO_RCVBUF, 16384));
+	struct sockaddr_storage la = sockname(ls);
+	int r = connect(c, (struct sockaddr *)&la, alen(&la));
+	TRUE(r == 0 || errno == EINPROGRESS, "connect to ourselves: %s", en(errno));
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int a = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	track(a);
+	TRUE(a >= 0, "accept4: %s", en(errno));
+	EQ_EV(wait_fd(c, POLLOUT, WAIT_MS), POLLOUT);
+	static unsigned char b[65536];
+	memset(b, 'd', sizeof b);
+	size_t sent = 0;
+	/* Fill until it stays unwritable for 200 ms (acknowledgments may trail a write). */
+	int i;
+	for (i = 0; i < 2000; i++) {
+		ssize_t w = write(c, b, sizeof b);
+		if (w > 0) {
+			sent += w;
+			continue;
+		}
+		TRUE(errno == EAGAIN, "write after %zu bytes: %s", sent, en(errno));
+		if (wait_fd(c, POLLOUT, 200) == 0)
+			break;
+	}
+	TRUE(i < 2000, "the send buffer never filled (%zu bytes written)", sent);
+	struct epoll_event e = {.events = EPOLLOUT | EPOLLET}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, c, &e));
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+	size_t got = 0;
+	for (i = 0; got < sent && i < 20000; i++) {
+		ssize_t n = read(a, b, sizeof b);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		TRUE(n < 0 && errno == EAGAIN, "read after %zu of %zu bytes: %zd (errno %s)", got,
+		     sent, n, en(n < 0 ? errno : 0));
+		TRUE(wait_fd(a, POLLIN, WAIT_MS) > 0, "no more data after %zu of %zu bytes", got,
+		     sent);
+	}
+	EQ(got, sent);
+	int q = -1;
+	for (i = 0; i < 100; i++) { /* the last acknowledgment */
+		OK(ioctl(c, SIOCOUTQ, &q));
+		if (q == 0)
+			break;
+		wait_fd(c, POLLIN, 20);
+	}
+	EQ(q, 0);
+	EQ(epoll_wait(ep, out, 2, WAIT_MS), 1);
+	EQ_EV(out[0].events, EPOLLOUT);
+	EQ(epoll_wait(ep, out, 2, 0), 0);
+}
+
+/* connect(2) AF_UNSPEC on UDP (Linux udp_disconnect): the association goes, and with it the
+ * local address and port that connect chose for an unbound socket (getsockname 0.0.0.0:0
+ * again); a socket bound to an address and port before keeps both. */
+static void udp_disconnect_sockname(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), t = ubind(AF_INET), w = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0 || t < 0 || w < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO), any = any_addr(AF_INET, 0);
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr_storage sn = sockname(u);
+	TRUE(port_of(&sn) != 0, "connected UDP socket has port 0");
+	OK(connect(u, &un, sizeof un));
+	sn = sockname(u);
+	SAME_ADDR(&sn, &any, true);
+	/* w bound to a port of its own (t's, taken over once t is closed) */
+	struct sockaddr_storage ta = sockname(t);
+	untrack(t);
+	OK(close(t));
+	OK(bind(w, (struct sockaddr *)&ta, alen(&ta)));
+	OK(connect(w, (struct sockaddr *)&d, alen(&d)));
+	OK(connect(w, &un, sizeof un));
+	sn = sockname(w);
+	SAME_ADDR(&sn, &ta, true);
+	EQ(sendto(w, "k", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	EQ_EV(wait_fd(w, POLLIN, WAIT_MS), POLLIN);
+}
+
+/* connect(2) AF_UNSPEC: an address of just the family (sizeof(sa_family_t)) is enough; a
+ * shorter one is EINVAL. On a TCP socket never connected it succeeds and changes nothing: the
+ * socket connects afterwards as usual. */
+static void sock_connect_unspec_short(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), u = tsock(AF_INET, SOCK_DGRAM);
+	if (s < 0 || u < 0)
+		return;
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	ERR(connect(s, &un, 1), EINVAL);
+	OK(connect(s, &un, sizeof(sa_family_t)));
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	EQ(write(s, "un", 2), 2);
+	char b[2];
+	EQ(read_n(s, b, 2), 2);
+	struct sockaddr_storage e = with_port(&peer4, PORT_UDPECHO), ss;
+	OK(connect(u, (struct sockaddr *)&e, alen(&e)));
+	ERR(connect(u, &un, 1), EINVAL);
+	OK(connect(u, &un, sizeof(sa_family_t)));
+	socklen_t l = sizeof ss;
+	ERR(getpeername(u, (struct sockaddr *)&ss, &l), ENOTCONN);
+}
+
+/* A zero-length UDP datagram (udp(7), recvmsg(2)): readable, FIONREAD 0 (the next datagram's
+ * size), recvmsg returns 0 with no MSG_TRUNC and the sender's address, and it is consumed. A
+ * non-empty datagram into a zero-length buffer: 0 returned, MSG_TRUNC set, consumed; recv
+ * with MSG_TRUNC and no buffer returns its real length. */
+static void udp_zero_length_recvmsg(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO), from;
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "", 0, 0), 0);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	int q = -1;
+	OK(ioctl(u, FIONREAD, &q));
+	EQ(q, 0);
+	char b[16];
+	struct iovec v = {b, sizeof b};
+	memset(&from, 0, sizeof from);
+	struct msghdr m = {.msg_name = &from,
+			   .msg_namelen = sizeof from,
+			   .msg_iov = &v,
+			   .msg_iovlen = 1,
+			   .msg_flags = -1};
+	EQ(recvmsg(u, &m, 0), 0);
+	EQ(m.msg_flags, 0);
+	EQ(m.msg_namelen, sizeof(struct sockaddr_in));
+	SAME_ADDR(&from, &d, true);
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	EQ(send(u, "fives", 5, 0), 5);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	v.iov_len = 0;
+	m = (struct msghdr){.msg_iov = &v, .msg_iovlen = 1};
+	EQ(recvmsg(u, &m, 0), 0);
+	TRUE(m.msg_flags & MSG_TRUNC, "msg_flags %#x lacks MSG_TRUNC", m.msg_flags);
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	EQ(send(u, "fives", 5, 0), 5);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, NULL, 0, MSG_TRUNC), 5);
+	ERR(recv(u, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
+/* The peer sends data, then an RST: the data received before the RST is still read first
+ * (FIONREAD counts it), then recv fails ECONNRESET once, then end of stream. poll: readable,
+ * error, hang-up. */
+static void tcp_peer_rst_after_data(void)
+{
+	int s = tconnect(AF_INET, PORT_DATARST);
+	if (s < 0)
+		return;
+	int ev = 0;
+	for (int i = 0; i < 100 && !(ev & POLLERR); i++) { /* the RST comes 0.2 s after the data */
+		ev = wait_fd(s, POLLIN, WAIT_MS);
+		if (!(ev & POLLERR))
+			poll(NULL, 0, 20);
+	}
+	EQ_EV(ev, POLLIN | POLLERR | POLLHUP);
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 5);
+	char b[16] = {0};
+	EQ(recv(s, b, sizeof b, 0), 5);
+	TRUE(!memcmp(b, "data\n", 5), "read '%.5s'", b);
+	ERR(recv(s, b, sizeof b, 0), ECONNRESET);
+	EQ(recv(s, b, sizeof b, 0), 0);
+}
+
+/* send(2) EPIPE: "the local end has been shut down ... the process also receives a SIGPIPE
+ * unless MSG_NOSIGNAL is set". After the peer's RST the first write reports the reset
+ * (ECONNRESET, no signal); the next is EPIPE with SIGPIPE; with MSG_NOSIGNAL EPIPE alone. */
+static void tcp_peer_rst_sigpipe(void)
+{
+	int s = tconnect(AF_INET, PORT_RST);
+	if (s < 0)
+		return;
+	int ev = wait_fd(s, POLLIN, WAIT_MS);
+	TRUE(ev & POLLERR, "no POLLERR after the peer's RST (revents %#x)", ev);
+	int before = sigpipes;
+	ERR(write(s, "x", 1), ECONNRESET);
+	EQ(sigpipes - before, 0);
+	ERR(write(s, "x", 1), EPIPE);
+	EQ(sigpipes - before, 1);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	EQ(sigpipes - before, 1);
+}
+
+/* listen(2): backlog 0 still lets a connection wait to be accepted (Linux queues backlog + 1);
+ * a negative backlog is no error (the argument is taken as unsigned, capped at somaxconn). */
+static void tcp_listen_backlog_zero(void)
+{
+	const int backlogs[] = {0, -1};
+	for (int k = 0; k < 2; k++) {
+		int ls = tsock(AF_INET, SOCK_STREAM);
+		if (ls < 0)
+			return;
+		struct sockaddr_storage a = with_port(&local4, 0);
+		OK(bind(ls, (struct sockaddr *)&a, alen(&a)));
+		OK(listen(ls, backlogs[k]));
+		EQ(geti(ls, SOL_SOCKET, SO_ACCEPTCONN), 1);
+		if (connect_back(ls) < 0)
+			return;
+		EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+		int s = accept(ls, NULL, NULL);
+		track(s);
+		TRUE(s >= 0, "accept (backlog %d): %s", backlogs[k], en(errno));
+		char b[8];
+		EQ(read_n(s, b, 6), 6);
+	}
+}
+
+/* readv(2) / writev(2): zero-length iovecs are skipped; a vector of only those, or none
+ * (iovcnt 0), transfers nothing and returns 0 at once; a negative iovcnt is EINVAL. */
+static void tcp_iov_zero(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	/* a bound on each call: a read that waits fails EAGAIN within 1 s instead of hanging */
+	struct timeval tv = {1, 0};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char x[4], y[8] = {0};
+	struct iovec z[2] = {{x, 0}, {NULL, 0}};
+	EQ(writev(s, z, 2), 0);
+	EQ(writev(s, z, 0), 0);
+	ERR(writev(s, z, -1), EINVAL);
+	EQ(readv(s, z, 2), 0); /* nothing there: still 0 at once */
+	EQ(readv(s, z, 0), 0);
+	ERR(readv(s, z, -1), EINVAL);
+	struct msghdr m = {.msg_iov = z, .msg_iovlen = 0};
+	EQ(sendmsg(s, &m, MSG_NOSIGNAL), 0);
+	EQ(write(s, "abc", 3), 3);
+	EQ(wait_inq(s, 3), 3);
+	struct iovec r[3] = {{x, 0}, {y, 3}, {x, 4}};
+	EQ(readv(s, r, 3), 3);
+	TRUE(!memcmp(y, "abc", 3), "readv put '%.3s' in the second iovec", y);
+}
+
+/* udp(7) FIONREAD: "the size of the next pending datagram", not the sum of those queued:
+ * with 100-, 200- and 300-byte datagrams waiting it says 100, then 200, then 300. */
+static void udp_fionread_several(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	static char b[300];
+	memset(b, 'f', sizeof b);
+	const int len[3] = {100, 200, 300};
+	for (int i = 0; i < 3; i++)
+		EQ(send(u, b, len[i], 0), len[i]);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	poll(NULL, 0, 300); /* the other two echoes come in meanwhile */
+	for (int i = 0; i < 3; i++) {
+		EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+		int q = -1;
+		OK(ioctl(u, FIONREAD, &q));
+		EQ(q, len[i]);
+		EQ(recv(u, b, sizeof b, 0), len[i]);
+	}
+}
+
+/* getsockopt(2): optlen is value-result. Linux copies min(optlen, sizeof(int)) bytes of an
+ * int option and sets optlen to that (sock_getsockopt, do_tcp_getsockopt); an IP-level one
+ * asked with a shorter buffer comes as one byte, optlen 1 (do_ip_getsockopt); optlen 0
+ * copies nothing. */
+static void sock_getsockopt_short(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	unsigned char b[4];
+	socklen_t l;
+#define SHORT_GET(level, opt, len, wantlen, want)                                                  \
+	do {                                                                                       \
+		memset(b, 0xee, sizeof b);                                                         \
+		l = len;                                                                           \
+		OK(getsockopt(s, level, opt, b, &l));                                              \
+		TRUE(l == wantlen, "getsockopt(%s, optlen %d): optlen %u back, expected %d", #opt, \
+		     len, (unsigned)l, wantlen);                                                   \
+		TRUE(!wantlen || b[0] == want,                                                     \
+		     "getsockopt(%s, optlen %d): first byte %d, "                                  \
+		     "expected %d",                                                                \
+		     #opt, len, b[0], want);                                                       \
+		TRUE(b[wantlen] == 0xee, "getsockopt(%s, optlen %d) wrote past %d bytes", #opt,    \
+		     len, wantlen);                                                                \
+	} while (0)
+	SHORT_GET(SOL_SOCKET, SO_TYPE, 1, 1, SOCK_STREAM);
+	SHORT_GET(SOL_SOCKET, SO_TYPE, 0, 0, 0);
+	SHORT_GET(SOL_SOCKET, SO_TYPE, 2, 2, SOCK_STREAM);
+	OK(seti(s, IPPROTO_TCP, TCP_NODELAY, 1));
+	SHORT_GET(IPPROTO_TCP, TCP_NODELAY, 1, 1, 1);
+	SHORT_GET(IPPROTO_IP, IP_TTL, 1, 1, 64);
+	SHORT_GET(IPPROTO_IP, IP_TTL, 2, 1, 64);
+#undef SHORT_GET
+}
+
+/* getsockopt(2) EINVAL "optlen invalid": an optlen that is negative as an int (Linux reads
+ * it as int and refuses len < 0) at the socket and IP levels. */
+static void sock_getsockopt_negative_len(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM);
+	if (s < 0)
+		return;
+	int v;
+	socklen_t l = (socklen_t)-1;
+	ERR(getsockopt(s, SOL_SOCKET, SO_TYPE, &v, &l), EINVAL);
+	l = (socklen_t)-1;
+	ERR(getsockopt(s, IPPROTO_IP, IP_TTL, &v, &l), EINVAL);
+}
+
+/* ip(7) IP_PKTINFO: set on a UDP socket bound to the wildcard, recvmsg gets an IP_PKTINFO
+ * control message whose ipi_addr is the datagram's destination (our address) and ipi_ifindex
+ * its interface (what a DNS server answers from); the option reads back. */
+static void udp_pktinfo(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET, 0), d = with_port(&peer4, PORT_UDPECHO);
+	OK(bind(u, (struct sockaddr *)&a, alen(&a)));
+	EQ(geti(u, IPPROTO_IP, IP_PKTINFO), 0);
+	OK(seti(u, IPPROTO_IP, IP_PKTINFO, 1));
+	EQ(geti(u, IPPROTO_IP, IP_PKTINFO), 1);
+	EQ(sendto(u, "pk", 2, 0, (struct sockaddr *)&d, alen(&d)), 2);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[8];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + 64];
+		struct cmsghdr align;
+	} cm;
+	struct iovec v = {b, sizeof b};
+	struct msghdr m = {
+	    .msg_iov = &v, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+	EQ(recvmsg(u, &m, 0), 2);
+	EQ(m.msg_flags & MSG_CTRUNC, 0);
+	struct in_pktinfo *pi = NULL;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
+			pi = (struct in_pktinfo *)CMSG_DATA(c);
+	TRUE(pi, "no IP_PKTINFO control message (msg_controllen %zu)", (size_t)m.msg_controllen);
+	struct sockaddr_storage got = any_addr(AF_INET, 0);
+	((struct sockaddr_in *)&got)->sin_addr = pi->ipi_addr;
+	SAME_ADDR(&got, &local4, false);
+	TRUE(pi->ipi_ifindex > 0, "ipi_ifindex %d", pi->ipi_ifindex);
+}
+
+/* ipv6(7) IPV6_RECVPKTINFO: recvmsg gets an IPV6_PKTINFO message whose ipi6_addr is the
+ * datagram's destination (our address) and ipi6_ifindex its interface. */
+static void udp6_recvpktinfo(void)
+{
+	int u = tsock(AF_INET6, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage a = any_addr(AF_INET6, 0), d = with_port(&peer6, PORT_UDPECHO);
+	OK(bind(u, (struct sockaddr *)&a, alen(&a)));
+	EQ(geti(u, IPPROTO_IPV6, IPV6_RECVPKTINFO), 0);
+	OK(seti(u, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1));
+	EQ(geti(u, IPPROTO_IPV6, IPV6_RECVPKTINFO), 1);
+	EQ(sendto(u, "pk", 2, 0, (struct sockaddr *)&d, alen(&d)), 2);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[8];
+	union {
+		char buf[CMSG_SPACE(sizeof(struct in6_pktinfo)) + 64];
+		struct cmsghdr align;
+	} cm;
+	struct iovec v = {b, sizeof b};
+	struct msghdr m = {
+	    .msg_iov = &v, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
+	EQ(recvmsg(u, &m, 0), 2);
+	struct in6_pktinfo *pi = NULL;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
+			pi = (struct in6_pktinfo *)CMSG_DATA(c);
+	TRUE(pi, "no IPV6_PKTINFO control message (msg_controllen %zu)", (size_t)m.msg_controllen);
+	struct sockaddr_storage got = any_addr(AF_INET6, 0);
+	((struct sockaddr_in6 *)&got)->sin6_addr = pi->ipi6_addr;
+	SAME_ADDR(&got, &local6, false);
+	TRUE(pi->ipi6_ifindex > 0, "ipi6_ifindex %u", pi->ipi6_ifindex);
+}
+
+/* ipv6(7) IPV6_V6ONLY: a v6-only UDP socket cannot send to a v4-mapped address (ENETUNREACH,
+ * udpv6_sendmsg) nor bind to one (EINVAL, inet6_bind); the option cannot change once the
+ * socket is bound (EINVAL). */
+static void v6_v6only_errors(void)
+{
+	int u = tsock(AF_INET6, SOCK_DGRAM), t = tsock(AF_INET6, SOCK_STREAM);
+	int b = tsock(AF_INET6, SOCK_STREAM);
+	if (u < 0 || t < 0 || b < 0)
+		return;
+	OK(seti(u, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	struct sockaddr_storage d = with_port(&peer4mapped, PORT_UDPECHO);
+	ERR(sendto(u, "x", 1, 0, (struct sockaddr *)&d, alen(&d)), ENETUNREACH);
+	OK(seti(t, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	struct sockaddr_storage m = with_port(&local4mapped, 0);
+	ERR(bind(t, (struct sockaddr *)&m, alen(&m)), EINVAL);
+	struct sockaddr_storage any = any_addr(AF_INET6, 0);
+	OK(bind(b, (struct sockaddr *)&any, alen(&any)));
+	ERR(seti(b, IPPROTO_IPV6, IPV6_V6ONLY, 1), EINVAL);
+	EQ(geti(b, IPPROTO_IPV6, IPV6_V6ONLY), 0);
+}
+
+/* connect(2): after a failed attempt (ECONNREFUSED) the socket is unconnected and may connect
+ * again, blocking or not. */
+static void tcp_connect_after_refused(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM), n = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0 || n < 0)
+		return;
+	struct sockaddr_storage none = with_port(&peer4, PORT_NONE),
+				echo = with_port(&peer4, PORT_ECHO);
+	ERR(connect(s, (struct sockaddr *)&none, alen(&none)), ECONNREFUSED);
+	OK(connect(s, (struct sockaddr *)&echo, alen(&echo)));
+	EQ(write(s, "again", 5), 5);
+	char b[8];
+	EQ(read_n(s, b, 5), 5);
+	ERR(connect(n, (struct sockaddr *)&none, alen(&none)), EINPROGRESS);
+	int ev = wait_fd(n, POLLOUT, WAIT_MS);
+	TRUE(ev & POLLERR, "poll: no POLLERR (revents %#x)", ev);
+	ERR(connect(n, (struct sockaddr *)&none, alen(&none)), ECONNREFUSED);
+	ERR(connect(n, (struct sockaddr *)&echo, alen(&echo)), EINPROGRESS);
+	EQ_EV(wait_fd(n, POLLOUT, WAIT_MS), POLLOUT);
+	EQ(geti(n, SOL_SOCKET, SO_ERROR), 0);
+	EQ(write(n, "again", 5), 5);
+	EQ(read_n(n, b, 5), 5);
+}
+
+/* socket(7) SO_REUSEPORT on UDP: sockets that all set it bind the same address and port; one
+ * without it is refused (EADDRINUSE). */
+static void udp_reuseport(void)
+{
+	int a = tsock(AF_INET, SOCK_DGRAM), b = tsock(AF_INET, SOCK_DGRAM);
+	int c = tsock(AF_INET, SOCK_DGRAM);
+	if (a < 0 || b < 0 || c < 0)
+		return;
+	OK(seti(a, SOL_SOCKET, SO_REUSEPORT, 1));
+	OK(seti(b, SOL_SOCKET, SO_REUSEPORT, 1));
+	struct sockaddr_storage z = with_port(&local4, 0);
+	OK(bind(a, (struct sockaddr *)&z, alen(&z)));
+	z = sockname(a);
+	OK(bind(b, (struct sockaddr *)&z, alen(&z)));
+	ERR(bind(c, (struct sockaddr *)&z, alen(&z)), EADDRINUSE);
+}
+
+/* recvfrom(2) with an address buffer on a connected TCP socket: the data, and *addrlen set to
+ * 0 (a stream socket gives no source address). */
+static void tcp_recvfrom_addr(void)
+{
+	int s = echo_with_data(3);
+	if (s < 0)
+		return;
+	struct sockaddr_storage from;
+	memset(&from, 0xee, sizeof from);
+	socklen_t fl = sizeof from;
+	char b[8];
+	EQ(recvfrom(s, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 3);
+	EQ(fl, 0);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -5075,6 +5905,35 @@ static const struct check checks[] = {
 	ONE(udp_connect_errors)
 	ONE(tcp_connect_unspec)
 	ONE(tcp_ioctl_queues)
+	ONE(udp_sendmmsg_recvmmsg)
+	ONE(tcp_accept4_flags)
+	ONE(tcp_msg_more)
+	ONE(tcp_cork)
+	ONE(udp_msg_more)
+	ONE(udp_cork)
+	ONE(tcp_user_timeout)
+	ONE(tcp_keepalive_defaults)
+	ONE(tcp_defer_accept)
+	ONE(tcp_maxseg)
+	ONE(udp_rcvlowat_ignored)
+	ONE(tcp_shut_rdwr_poll)
+	ONE(tcp_peer_fin_poll_out)
+	ONE(epoll_edge_fin)
+	ONE(epoll_edge_out_drain)
+	ONE(udp_disconnect_sockname)
+	ONE(sock_connect_unspec_short)
+	ONE(udp_zero_length_recvmsg)
+	ONE(tcp_peer_rst_after_data)
+	ONE(tcp_peer_rst_sigpipe)
+	ONE(tcp_listen_backlog_zero)
+	ONE(tcp_iov_zero)
+	ONE(udp_fionread_several)
+	ONE(sock_getsockopt_short)
+	ONE(sock_getsockopt_negative_len)
+	ONE(udp_pktinfo)
+	ONE(tcp_connect_after_refused)
+	ONE(udp_reuseport)
+	ONE(tcp_recvfrom_addr)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)
@@ -5086,6 +5945,9 @@ static const struct check checks[] = {
 	ONE6(v6_v6only_beside_v4)
 	ONE6(v6_to_v4_listener)
 	ONE6(v6_dual_holds_v4_port)
+	ONE6(udp6_types)
+	ONE6(udp6_recvpktinfo)
+	ONE6(v6_v6only_errors)
 };
 /* clang-format on */
 
