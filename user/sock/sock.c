@@ -710,7 +710,7 @@ int sl_sock_bind(struct sl_sockets *ss, int s, const struct sockaddr *a, socklen
 		return -EINVAL;
 	bool any = is_any(&ip);
 	if (k->family == AF_INET6 && sl_ip_is_v4(&ip) && k->v6only)
-		return -EADDRNOTAVAIL;
+		return -EINVAL; /* inet6_bind: a v4-mapped address on a v6-only socket */
 	if (!any && !ours(ss, &ip))
 		return -EADDRNOTAVAIL;
 	k->any = any;
@@ -1142,6 +1142,8 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 	if (c > 0)
 		return k->was_connected ? 0 : -ENOTCONN;
 	size_t want = iov_total(m), got = 0;
+	if (!want)
+		return 0; /* tcp_recvmsg's loop runs while len > 0: nothing asked, nothing waited for */
 	/* sock_rcvlowat: a receive waits for SO_RCVLOWAT bytes, or what was asked if less (all
 	 * of it with MSG_WAITALL); a non-blocking one returns what is there. */
 	size_t target = (size_t)k->rcvlowat < want ? (size_t)k->rcvlowat : want;
@@ -1374,7 +1376,19 @@ static int udp_autobind(struct sk *k)
 static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
 {
 	if (a && len >= (socklen_t)sizeof(sa_family_t) && a->sa_family == AF_UNSPEC) {
-		k->has_peer = false; /* dissolve the association (connect(2)) */
+		/* Dissolve the association (connect(2)); as Linux's __udp_disconnect, a port or
+		 * address that bind did not name goes with it (getsockname 0.0.0.0:0 again). */
+		k->has_peer = false;
+		if (k->bound && !k->user_port) {
+			if (k->on_port && port_unlink(k->ss, k->ss->udp_port, k))
+				sl_udp_unlisten(k->ss->st, k->lport);
+			k->bound = false;
+			k->lport = 0;
+		}
+		if (!k->user_addr) {
+			k->laddr = wildcard(k);
+			k->any = k->bound;
+		}
 		return 0;
 	}
 	sl_ip dst;
@@ -2001,6 +2015,8 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		return -EBADF;
 	if (!v || !len)
 		return -EFAULT;
+	if ((int)*len < 0)
+		return -EINVAL; /* every level reads optlen as an int and refuses a negative one */
 	int x;
 	if (level == SOL_SOCKET && name == SO_LINGER) {
 		socklen_t n = *len < (socklen_t)sizeof(k->linger) ? *len : sizeof(k->linger);
@@ -2097,6 +2113,11 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		x = k->tclass;
 	} else {
 		return -ENOPROTOOPT;
+	}
+	if (level == IPPROTO_IP && *len > 0 && *len < (socklen_t)sizeof(x) && x >= 0 && x <= 255) {
+		*(unsigned char *)v = (unsigned char)x; /* do_ip_getsockopt: one byte, optlen 1 */
+		*len = 1;
+		return 0;
 	}
 	socklen_t n = *len < (socklen_t)sizeof(x) ? *len : sizeof(x);
 	memcpy(v, &x, n);
