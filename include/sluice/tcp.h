@@ -68,6 +68,10 @@ int sl_tcp_listen_room(struct sl_stack *st, int port, sl_tcp_room_cb room);
  * start with them (sl_tcp_set_ttl and sl_tcp_set_tos change them later). -ENOENT without a
  * listener. */
 int sl_tcp_listen_iptx(struct sl_stack *st, int port, bool v6, uint8_t ttl, uint8_t tos);
+/* The largest MSS the listener on port announces in its SYN-ACKs (cookie ones included) and
+ * its connections send with, as sl_tcp_connect_opts.mss for an active open; 0: the link's.
+ * -ENOENT without a listener. */
+int sl_tcp_listen_mss(struct sl_stack *st, int port, uint16_t mss);
 
 struct sl_tcp_connect_opts {
 	const sl_ip *src;	       /* NULL: source selection */
@@ -82,6 +86,8 @@ struct sl_tcp_connect_opts {
 					* 0: the stack's (sl_stack_config.ttl) */
 	uint8_t tos;		       /* TOS / traffic class of every segment (DSCP, RFC 2474);
 					* its ECN bits are the stack's, sent as 0 */
+	uint16_t mss;		       /* at most this MSS, announced in the SYN and sent with
+					* (Linux's TCP_MAXSEG); 0: the link's */
 };
 /* Active open. The flow exists at once; on_connected reports the outcome. */
 int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
@@ -183,6 +189,12 @@ void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl);
  * sl_tcp_connect_opts.tos sets it for an active open's SYN; sl_tcp_listen_iptx for accepted
  * connections. */
 void sl_tcp_set_tos(struct sl_tcp_flow *f, uint8_t tos);
+/* RFC 5482's user timeout (Linux's TCP_USER_TIMEOUT), in milliseconds; 0 (the default) for
+ * none. With one, a connection whose sent data (or SYN) has waited that long for an ACK is
+ * reset and ends with -ETIMEDOUT at the retransmission timeout that reaches it (the timeout
+ * is cut short to end there), whatever the retry count; with keepalive on, so is one silent
+ * that long once a probe has gone unanswered. A zero-window probe still counts its retries. */
+void sl_tcp_set_user_timeout(struct sl_tcp_flow *f, uint32_t ms);
 
 /* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
  * The window and threshold carry over; the algorithm's own state starts afresh. */

@@ -652,6 +652,42 @@ static void test_connection_tos(void **state)
 	tp_down();
 }
 
+/* sl_tcp_connect_opts.mss and sl_tcp_listen_mss (TCP_MAXSEG): the SYN or SYN-ACK announces at
+ * most that MSS, and the connection's segments are no larger, whatever the peer announced. */
+static void test_user_mss(void **state)
+{
+	tp_up(NULL);
+	struct sl_tcp_connect_opts o = {.mss = 1000};
+	struct pc c;
+	struct seg ack, syn = active_open_with(&o, &c, &ack);
+	assert_int_equal(syn.o.mss, 1000);
+	app_write(c.f, 0, 3000, true);
+	tp_poll();
+	for (int k = 0; k < 3; k++)
+		assert_int_equal(expect(F_ACK)->dlen, 1000);
+	sl_tcp_abort(c.f);
+	tp_poll();
+	expect(F_RST | F_ACK);
+	listen_on(80);
+	assert_int_equal(sl_tcp_listen_mss(T.st, 80, 700), 0);
+	assert_int_equal(sl_tcp_listen_mss(T.st, 81, 700), -ENOENT);
+	struct pc d;
+	pc_init(&d, 80, 40001);
+	pc_syn(&d, 1460, -1);
+	struct seg *sa = expect(F_SYN | F_ACK);
+	assert_int_equal(sa->o.mss, 700);
+	d.irs = sa->seq;
+	d.rcv_nxt = sa->seq + 1;
+	unsigned before = A.nacc;
+	pc_send(&d, F_ACK, NULL, 0);
+	assert_int_equal(A.nacc, before + 1);
+	app_write(A.acc[before], 0, 1400, true);
+	tp_poll();
+	assert_int_equal(expect(F_ACK)->dlen, 700);
+	assert_int_equal(expect(F_ACK)->dlen, 700);
+	tp_down();
+}
+
 /* sl_tcp_listen_iptx: the listener's SYN-ACK carries its TTL and TOS byte (ECN bits clear), and
  * the connection it accepts starts with them; another family's values are apart. */
 static void test_listen_iptx(void **state)
@@ -1885,6 +1921,65 @@ static void test_established_challenge_ack_rate_limit(void **state)
 	tp_down();
 }
 
+/* RFC 5482 user timeout (TCP_USER_TIMEOUT), 2 s: data unacknowledged that long ends the
+ * connection (RST, -ETIMEDOUT) at 2 s exactly, the backed-off timeout (3 s) cut short to end
+ * there, long before tcp_max_retries (15) would. */
+static void test_established_user_timeout(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive(&c, 40000);
+	sl_tcp_set_user_timeout(c.f, 2000);
+	uint64_t t0 = T.now;
+	app_write(c.f, 0, 100, false);
+	tp_poll();
+	tp_run(10 * SEC);
+	const uint64_t at[] = {0, 200, 600, 1400};
+	for (int k = 0; k < 4; k++) {
+		struct seg *s = expect(F_ACK);
+		assert_int_equal(s->dlen, 100);
+		assert_int_equal(s->t - t0, at[k] * MS);
+	}
+	struct seg *s = expect(F_RST | F_ACK);
+	assert_int_equal(s->t - t0, 2000 * MS);
+	expect_none();
+	assert_int_equal(closed_reason(c.f), -ETIMEDOUT);
+	assert_int_equal(STAT(tcp_timeouts), 1);
+	sl_tcp_close(c.f);
+	tp_down();
+}
+
+/* The user timeout counts from the last progress: an ACK of new data 1.5 s in (of a segment
+ * retransmitted, so no RTT sample) restarts it for what is still unacknowledged, which ends the
+ * connection 2 s after that ACK, not 2 s after the first write. */
+static void test_established_user_timeout_restarts_on_progress(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive(&c, 40000);
+	sl_tcp_set_user_timeout(c.f, 2000);
+	uint64_t t0 = T.now;
+	app_write(c.f, 0, 100, false);
+	tp_poll();
+	tp_run(1450 * MS); /* sent at 0, again at 200, 600, 1400 ms */
+	app_write(c.f, 100, 100, false);
+	tp_poll();
+	tp_run(50 * MS);
+	c.rcv_nxt += 100;
+	pc_send(&c, F_ACK, NULL, 0); /* at 1500 ms: the first 100 bytes */
+	tp_run(10 * SEC);
+	struct seg *s, *last = NULL;
+	while ((s = tp_pop()) && !(s->flags & F_RST))
+		last = s;
+	assert_non_null(s);
+	assert_non_null(last);
+	assert_int_equal(last->seq, c.rcv_nxt); /* the second 100 bytes were being retransmitted */
+	assert_int_equal(s->t - t0, 3500 * MS);
+	assert_int_equal(closed_reason(c.f), -ETIMEDOUT);
+	sl_tcp_close(c.f);
+	tp_down();
+}
+
 /* RFC 6298: RTO at 200 ms (the minimum, RTT ≈ 0), doubling; after tcp_max_retries the
  * connection is reset and the application told -ETIMEDOUT. */
 static void test_established_rto_backoff_and_abort(void **state)
@@ -2630,6 +2725,7 @@ int main(void)
 	    T_(test_connection_ttl),
 	    T_(test_connection_tos),
 	    T_(test_listen_iptx),
+	    T_(test_user_mss),
 	    T_(test_syn_sent_syn),
 	    T_(test_syn_sent_rto_after_syn_loss_is_3s),
 	    T_(test_syn_sent_rto_backoff_and_timeout),
@@ -2676,6 +2772,8 @@ int main(void)
 	    T_(test_established_mem_accounted),
 	    T_(test_established_challenge_ack_rate_limit),
 	    T_(test_established_rto_backoff_and_abort),
+	    T_(test_established_user_timeout),
+	    T_(test_established_user_timeout_restarts_on_progress),
 	    T_(test_established_ack_seq_after_rto),
 	    T_(test_established_poll_deadline_includes_rto),
 	    T_(test_established_karn),

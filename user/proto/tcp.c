@@ -676,6 +676,7 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 	if (o) {
 		t->ttl = o->ttl;
 		t->tos = o->tos & (uint8_t)~SL_ECN_MASK;
+		t->user_mss = o->mss;
 	}
 	t->iss = sl_tcp_isn(st, &laddr, lport, raddr, (uint16_t)port);
 	t->snd_una = t->snd_nxt = t->snd_max = t->iss;
@@ -722,9 +723,27 @@ void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl)
 	((struct sl_tcb *)f)->ttl = ttl;
 }
 
+void sl_tcp_set_user_timeout(struct sl_tcp_flow *f, uint32_t ms)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	t->user_timeout_ns = (uint64_t)ms * 1000000ULL;
+	if (sl_timer_armed(&t->rtx_timer))
+		sl_tcp_rearm_rtx(t, false); /* a shorter timeout may end sooner than the RTO */
+}
+
 void sl_tcp_set_tos(struct sl_tcp_flow *f, uint8_t tos)
 {
 	((struct sl_tcb *)f)->tos = tos & (uint8_t)~SL_ECN_MASK;
+}
+
+int sl_tcp_listen_mss(struct sl_stack *st, int port, uint16_t mss)
+{
+	struct sl_listener *l = port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port)
+							  : NULL;
+	if (!l)
+		return -ENOENT;
+	l->user_mss = mss;
+	return 0;
 }
 
 int sl_tcp_listen_iptx(struct sl_stack *st, int port, bool v6, uint8_t ttl, uint8_t tos)

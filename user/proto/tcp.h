@@ -167,6 +167,9 @@ struct sl_tcb {
 	uint8_t iphlen; /* 20 or 40: the IP header in front of each segment */
 	uint8_t ttl;	/* TTL / hop limit of its segments; 0: sl_stack_config.ttl */
 	uint8_t tos;	/* TOS / traffic class of its segments, the ECN bits clear */
+	uint64_t user_timeout_ns; /* RFC 5482 (TCP_USER_TIMEOUT): 0, none: the retry counts */
+	uint16_t user_mss;	  /* TCP_MAXSEG: at most this MSS, announced and sent; 0 none */
+	uint64_t una_since_ns;	  /* since when SND.UNA's data (or SYN) has waited for an ACK */
 	uint16_t lport, rport;
 	struct sl_tcb *hnext; /* connection table chain */
 	struct sl_tcb *pnext; /* pending-output list */
@@ -317,6 +320,7 @@ struct sl_listener {
 	sl_tcp_room_cb room; /* sl_tcp_listen_room: asked per connection (NULL: not asked) */
 	uint8_t ttl[2], tos[2]; /* sl_tcp_listen_iptx, [0] IPv4, [1] IPv6: the SYN-ACKs' and
 				 * the accepted connections' (0: the defaults) */
+	uint16_t user_mss;	/* sl_tcp_listen_mss: its connections' user_mss */
 };
 
 /* A connection from listener l takes its TTL / hop limit and TOS / traffic class (Linux clones
@@ -325,6 +329,7 @@ static inline void sl_listener_iptx_to(const struct sl_listener *l, struct sl_tc
 {
 	t->ttl = l->ttl[t->v6];
 	t->tos = l->tos[t->v6];
+	t->user_mss = l->user_mss;
 }
 
 /* No room to accept a connection to local on l: the port's flag, or the application's answer. */
@@ -364,6 +369,13 @@ struct sl_tcp {
 /* RFC 9293 §3.7.1 / RFC 6691 (RFC 8200 §8.3 for IPv6): the MSS we offer and the largest segment
  * we send: the MTU less the IP and TCP headers without options. */
 uint32_t sl_tcp_base_mss(const struct sl_stack *st, bool v6);
+/* The MSS we announce and send with: the base, or a smaller one the application set
+ * (TCP_MAXSEG: sl_tcp_connect_opts.mss, sl_tcp_listen_mss; 0 none). */
+static inline uint32_t sl_tcp_our_mss(const struct sl_stack *st, bool v6, uint16_t user_mss)
+{
+	uint32_t b = sl_tcp_base_mss(st, v6);
+	return user_mss && user_mss < b ? user_mss : b;
+}
 /* The stack's MTU went down (sl_stack_set_mtu): connections whose segments no longer fit send
  * smaller ones from now on, as for a smaller path MTU (RFC 1191 §6.3); what is in flight is
  * fragmented by IP if it must be sent again (TCP segments leave without DF). */

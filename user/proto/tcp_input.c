@@ -31,7 +31,7 @@ struct seg {
 
 static void update_mss(struct sl_tcb *t)
 {
-	uint32_t our = sl_tcp_base_mss(t->st, t->v6);
+	uint32_t our = sl_tcp_our_mss(t->st, t->v6, t->user_mss);
 	uint32_t base = t->peer_mss < our ? t->peer_mss : our;
 	/* RFC 6691: the MSS counts no options; the timestamps every segment carries do (an
 	 * announced MSS below their 12 bytes leaves 0, then the floor, not a wrapped value). */
@@ -114,8 +114,8 @@ static void listen_input(struct sl_stack *st, struct sl_listener *l, const struc
 	    sl_tcb_new(st, &pkt->dst, sl_tcp_dport(s->th), &pkt->src, sl_tcp_sport(s->th));
 	if (!t)
 		return; /* counted there: tcp_conn_limit or tcp_no_mem */
-	apply_syn_options(t, s);
 	sl_listener_iptx_to(l, t);
+	apply_syn_options(t, s);
 	t->listener = l;
 	t->irs = s->seq;
 	t->rcv_nxt = s->seq + 1;

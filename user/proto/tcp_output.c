@@ -80,7 +80,7 @@ static bool send_segment(struct sl_tcb *t, uint32_t seq, uint32_t len, uint8_t f
 	bool offer = t->state == SL_TCP_SYN_SENT;
 	if (syn) {
 		/* RFC 9293 §3.7.1 / RFC 6691: MSS = MTU − IP and TCP headers without options. */
-		h.mss = (uint16_t)sl_tcp_base_mss(st, t->v6);
+		h.mss = (uint16_t)sl_tcp_our_mss(st, t->v6, t->user_mss);
 		/* RFC 7323 §2.2, RFC 2018 §2: offer in our SYN; in a SYN-ACK only what the peer
 		 * offered. */
 		if (offer || t->wscale_ok)
@@ -161,6 +161,8 @@ void sl_tcp_send_syn(struct sl_tcb *t)
 		t->syn_timing = true;
 		t->syn_sent_ns = t->st->now;
 	}
+	if (!t->backoff)
+		t->una_since_ns = t->st->now;
 	send_segment(t, t->iss, 0, flags);
 	t->rto_at = t->st->now + t->rto_ns;
 	t->rtx_kind = SL_RTX_RTO;
@@ -308,6 +310,8 @@ static inline __attribute__((always_inline)) bool send_new(struct sl_tcb *t, uin
 		STAT_INC(st, tcp_sendmap_full); /* (growth failed: the segment is untracked) */
 	t->bytes_sent += len;
 	sl_tcp_prr_sent(t, len + (fin ? 1 : 0));
+	if (t->snd_una == t->snd_max)
+		t->una_since_ns = st->now; /* the first byte outstanding starts the user timeout */
 	t->snd_nxt += len + (fin ? 1 : 0);
 	if (seq_gt(t->snd_nxt, t->snd_max))
 		t->snd_max = t->snd_nxt;

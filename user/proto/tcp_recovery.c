@@ -491,6 +491,7 @@ bool sl_tcp_ack_recovery(struct sl_tcb *t, uint32_t ack, const struct sl_tcp_opt
 		}
 		ai->acked = ack - t->snd_una;
 		t->snd_una = ack;
+		t->una_since_ns = now; /* progress: the user timeout counts again from here */
 		if (seq_lt(t->snd_nxt, t->snd_una))
 			t->snd_nxt = t->snd_una;
 		if (seq_lt(t->snd_max, t->snd_nxt))
@@ -595,6 +596,13 @@ void sl_tcp_rearm_rtx(struct sl_tcb *t, bool restart)
 	}
 	if (restart || !t->rto_at)
 		t->rto_at = now + t->rto_ns;
+	if (t->user_timeout_ns) {
+		/* The timeout ends at the user timeout at the latest, which then aborts
+		 * (Linux's tcp_clamp_rto_to_user_timeout). */
+		uint64_t dl = t->una_since_ns + t->user_timeout_ns;
+		if (t->rto_at > dl)
+			t->rto_at = dl > now ? dl : now;
+	}
 	uint64_t at = t->rto_at;
 	enum sl_rtx_kind kind = SL_RTX_RTO;
 	if (t->rack.reo_at && t->rack.reo_at < at) {

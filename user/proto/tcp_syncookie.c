@@ -98,7 +98,7 @@ void sl_tcp_cookie_synack(struct sl_stack *st, const struct sl_listener *l, cons
 	    .ack = s->seq + 1,
 	    .flags = SL_TCP_SYN | SL_TCP_ACK,
 	    .win = (uint16_t)win,
-	    .mss = (uint16_t)sl_tcp_base_mss(st, !sl_ip_is_v4(raddr)),
+	    .mss = (uint16_t)sl_tcp_our_mss(st, !sl_ip_is_v4(raddr), l->user_mss),
 	    .wscale = -1,
 	};
 	if (s->o->has_ts && st->cfg.tcp_timestamps) {
@@ -171,7 +171,7 @@ int sl_tcp_cookie_check(struct sl_stack *st, struct sl_listener *l, const sl_ip 
 		}
 		t->sack_ok = (opts & 0x10) && st->cfg.tcp_sack;
 	}
-	uint32_t ours = sl_tcp_base_mss(st, t->v6);
+	uint32_t ours = sl_tcp_our_mss(st, t->v6, l->user_mss);
 	uint32_t base = t->peer_mss < ours ? t->peer_mss : ours;
 	t->mss = (uint16_t)(base - (t->ts_ok ? 12 : 0));
 	if (l->ka_on) {

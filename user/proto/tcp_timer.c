@@ -75,7 +75,11 @@ static void rto_fire(struct sl_tcb *t)
 	}
 	bool syn = t->state == SL_TCP_SYN_SENT || t->state == SL_TCP_SYN_RECEIVED;
 	unsigned limit = syn ? c->tcp_syn_retries : c->tcp_max_retries;
-	if (t->backoff >= limit) {
+	/* RFC 5482: with a user timeout, how long the data has gone unacknowledged decides, not
+	 * the retry count (as Linux's retransmits_timed_out). */
+	bool over = t->user_timeout_ns ? st->now - t->una_since_ns >= t->user_timeout_ns
+				       : t->backoff >= limit;
+	if (over) {
 		STAT_INC(st, tcp_timeouts);
 		if (t->state == SL_TCP_SYN_RECEIVED && t->listener) {
 			/* A half-open connection the peer never completed: just forget it. */
@@ -208,7 +212,11 @@ static void ka_fire(struct sl_timer *tm, void *ctx, uint64_t now)
 	uint64_t iv = t->ka.interval_ns ? t->ka.interval_ns : 1;
 	/* Probe k is due at after + k·interval; a late wake-up skips missed probes. */
 	uint64_t k = idle > t->ka.after_ns ? (idle - t->ka.after_ns) / iv : 0;
-	if (k > t->ka.probes) {
+	/* With a user timeout, the connection goes once a probe is unanswered and it has been
+	 * silent that long (Linux's tcp_keepalive_timer); else after the probe count. */
+	bool over = t->user_timeout_ns ? k >= 1 && t->ka_sent >= 1 && idle >= t->user_timeout_ns
+				       : k > t->ka.probes;
+	if (over) {
 		STAT_INC(st, tcp_timeouts);
 		sl_tcp_send_rst(t);
 		sl_tcp_done(t, -ETIMEDOUT);

@@ -84,6 +84,9 @@ struct sk {
 	size_t peek_need; /* a blocking MSG_PEEK waits for this many readable bytes */
 	struct linger linger;
 	int ka_idle, ka_intvl, ka_cnt;
+	int user_timeout_ms; /* TCP_USER_TIMEOUT, 0: none (RFC 5482) */
+	int maxseg;	     /* TCP_MAXSEG set, 0: none */
+	int defer_accept;    /* TCP_DEFER_ACCEPT as Linux keeps it: SYN-ACK retransmissions */
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
 	uint64_t rcvtimeo_ns, sndtimeo_ns;
 	uint64_t edge;
@@ -799,6 +802,7 @@ int sl_sock_listen(struct sl_sockets *ss, int s, int backlog)
 	listen_families(ss, k->lport);
 	k->state = SK_LISTEN;
 	listener_iphdr(ss, k);
+	sl_tcp_listen_mss(ss->st, k->lport, (uint16_t)k->maxseg);
 	return 0;
 }
 
@@ -863,6 +867,10 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->ka_idle = l->ka_idle;
 	k->ka_intvl = l->ka_intvl;
 	k->ka_cnt = l->ka_cnt;
+	k->user_timeout_ms = l->user_timeout_ms; /* icsk_user_timeout is cloned */
+	k->maxseg = l->maxseg;
+	if (k->user_timeout_ms)
+		sl_tcp_set_user_timeout(f, (uint32_t)k->user_timeout_ms);
 	k->rcvbuf = l->rcvbuf;
 	k->sndbuf = l->sndbuf;
 	k->rcvbuf_set = l->rcvbuf_set;
@@ -997,12 +1005,15 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 		o.cc = k->cc;
 	o.ttl = ttl_for(k, &dst);
 	o.tos = tos_for(k, &dst);
+	o.mss = (uint16_t)k->maxseg;
 	k->err = 0;
 	err = sl_tcp_connect(ss->st, &dst, port, &o, &tcp_cbs, k, &k->f);
 	if (err) {
 		k->f = NULL;
 		return err;
 	}
+	if (k->user_timeout_ms)
+		sl_tcp_set_user_timeout(k->f, (uint32_t)k->user_timeout_ms); /* the SYN's too */
 	k->state = SK_CONNECTING;
 	k->raddr = dst;
 	k->rport = port;
@@ -1948,7 +1959,38 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			k->ka_cnt = x;
 			apply_keepalive(k);
 			return 0;
-		case TCP_DEFER_ACCEPT:
+		case TCP_MAXSEG:
+			/* do_tcp_setsockopt: 0, or TCP_MIN_MSS (88) to MAX_TCP_WINDOW; it takes effect
+			 * at the next SYN or SYN-ACK (Linux also lowers a connected socket's MSS). */
+			if (x && (x < 88 || x > 32767))
+				return -EINVAL;
+			k->maxseg = x;
+			if (k->state == SK_LISTEN)
+				sl_tcp_listen_mss(ss->st, k->lport, (uint16_t)x);
+			return 0;
+		case TCP_DEFER_ACCEPT: {
+			/* Kept as Linux keeps it, a count of SYN-ACK retransmissions (secs_to_retrans:
+			 * 1 s doubling up to 120 s), and read back as their total; not acted on. */
+			int r = 0;
+			if (x > 0) {
+				int timeout = 1, period = 1;
+				r = 1;
+				while (x > period && r < 255) {
+					r++;
+					timeout = timeout * 2 > 120 ? 120 : timeout * 2;
+					period += timeout;
+				}
+			}
+			k->defer_accept = r;
+			return 0;
+		}
+		case TCP_USER_TIMEOUT:
+			if (x < 0)
+				return -EINVAL; /* do_tcp_setsockopt */
+			k->user_timeout_ms = x;
+			if (k->f)
+				sl_tcp_set_user_timeout(k->f, (uint32_t)x);
+			return 0;
 		case TCP_QUICKACK:
 		case TCP_CORK:
 			return 0; /* accepted, not acted on (documented) */
@@ -2085,13 +2127,23 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		case TCP_KEEPIDLE: x = k->ka_idle; break;
 		case TCP_KEEPINTVL: x = k->ka_intvl; break;
 		case TCP_KEEPCNT: x = k->ka_cnt; break;
+		case TCP_USER_TIMEOUT: x = k->user_timeout_ms; break;
+		case TCP_DEFER_ACCEPT: { /* retrans_to_secs */
+			int timeout = 1, period = k->defer_accept ? 1 : 0;
+			for (int r = k->defer_accept; r > 1; r--) {
+				timeout = timeout * 2 > 120 ? 120 : timeout * 2;
+				period += timeout;
+			}
+			x = period;
+			break;
+		}
 		case TCP_MAXSEG: {
 			struct sl_tcp_info ti;
 			if (k->f && k->state == SK_CONNECTED) {
 				sl_tcp_info(k->f, &ti);
 				x = (int)ti.mss;
 			} else {
-				x = 536; /* RFC 9293 §3.7.1 default */
+				x = k->maxseg ? k->maxseg : 536; /* RFC 9293 §3.7.1 default */
 			}
 			break;
 		}
