@@ -11,6 +11,7 @@
 #include "sluice/socket.h"
 #include <errno.h>
 #include <limits.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -41,7 +42,7 @@ enum sk_state { SK_FREE = 0, SK_OPEN, SK_LISTEN, SK_CONNECTING, SK_CONNECTED };
 
 struct dgram {
 	struct dgram *next;
-	sl_ip src;
+	sl_ip src, dst; /* dst: the address it was sent to (IP_PKTINFO) */
 	uint16_t sport;
 	size_t len;
 	uint8_t data[];
@@ -85,6 +86,7 @@ struct sk {
 	struct linger linger;
 	int ka_idle, ka_intvl, ka_cnt;
 	int user_timeout_ms; /* TCP_USER_TIMEOUT, 0: none (RFC 5482) */
+	bool pktinfo, pktinfo6; /* IP_PKTINFO, IPV6_RECVPKTINFO: recvmsg says where it came in */
 	int maxseg;	     /* TCP_MAXSEG set, 0: none */
 	int defer_accept;    /* TCP_DEFER_ACCEPT as Linux keeps it: SYN-ACK retransmissions */
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
@@ -97,6 +99,7 @@ struct sk {
 
 struct sl_sockets {
 	struct sl_stack *st;
+	unsigned ifindex; /* the stack's interface in this namespace (IP_PKTINFO); 0: none */
 	struct sk *sk;
 	unsigned cap;
 	/* The stack has one listener per TCP port and one receiver per UDP port; several
@@ -453,6 +456,7 @@ int sl_sockets_new(struct sl_stack *st, unsigned max, struct sl_sockets **out)
 	for (unsigned p = 0; p < 65536; p++)
 		ss->tcp_port[p] = ss->udp_port[p] = -1;
 	ss->st = st;
+	ss->ifindex = if_nametoindex(sl_stack_dev(st)->name); /* 0 for a device of no name */
 	ss->cap = max;
 	ss->next_eph = (uint16_t)(now_ns() % (EPH_HI - EPH_LO + 1));
 	ss->next_due = 0;
@@ -1330,6 +1334,7 @@ static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 	}
 	d->next = NULL;
 	d->src = m->src;
+	d->dst = m->dst;
 	d->sport = m->src_port;
 	d->len = len;
 	memcpy(d->data, data, len);
@@ -1481,6 +1486,50 @@ static bool udp_readable(struct sk *k)
 	return k->rx_head != NULL || k->err || k->rd_shut;
 }
 
+/* One control message into m's buffer (after used bytes); MSG_CTRUNC when it does not fit
+ * (put_cmsg). */
+static void put_cmsg(struct msghdr *m, size_t *used, int level, int type, const void *data,
+		     size_t len)
+{
+	if (!m->msg_control || *used + CMSG_SPACE(len) > m->msg_controllen) {
+		m->msg_flags |= MSG_CTRUNC;
+		return;
+	}
+	struct cmsghdr *c = (struct cmsghdr *)((uint8_t *)m->msg_control + *used);
+	c->cmsg_level = level;
+	c->cmsg_type = type;
+	c->cmsg_len = CMSG_LEN(len);
+	memcpy(CMSG_DATA(c), data, len);
+	*used += CMSG_SPACE(len);
+}
+
+/* The control messages a datagram socket asked for (ip_cmsg_recv, ip6_datagram_recv_ctl):
+ * IP_PKTINFO for an IPv4 datagram (its destination, the interface), IPV6_PKTINFO on an AF_INET6
+ * socket (an IPv4 destination v4-mapped). */
+static void udp_cmsgs(struct sl_sockets *ss, const struct sk *k, const struct dgram *d,
+		      struct msghdr *m)
+{
+	size_t used = 0;
+	if (k->pktinfo && sl_ip_is_v4(&d->dst)) {
+		struct in_pktinfo pi = {.ipi_ifindex = (int)ss->ifindex};
+		memcpy(&pi.ipi_addr, d->dst.b + 12, 4);
+		pi.ipi_spec_dst = pi.ipi_addr; /* a unicast one: the address it came to */
+		if (d->dst.b[12] == 0xff || !ours(ss, &d->dst)) {
+			/* a broadcast: the interface's address answers it */
+			sl_ip src;
+			if (sl_ip_src(ss->st, &d->src, &src) == 0)
+				memcpy(&pi.ipi_spec_dst, src.b + 12, 4);
+		}
+		put_cmsg(m, &used, IPPROTO_IP, IP_PKTINFO, &pi, sizeof pi);
+	}
+	if (k->pktinfo6 && k->family == AF_INET6) {
+		struct in6_pktinfo pi = {.ipi6_ifindex = ss->ifindex};
+		memcpy(&pi.ipi6_addr, d->dst.b, 16);
+		put_cmsg(m, &used, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof pi);
+	}
+	m->msg_controllen = used;
+}
+
 static ssize_t udp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, int flags)
 {
 	if (!lazy_call(ss, k, flags) || !k->rx_head)
@@ -1513,7 +1562,7 @@ static ssize_t udp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 		to_sockaddr(k, &d->src, d->sport, m->msg_name, &l);
 		m->msg_namelen = l;
 	}
-	m->msg_controllen = 0;
+	udp_cmsgs(ss, k, d, m);
 	size_t full = d->len;
 	if (!(flags & MSG_PEEK)) {
 		k->rx_head = d->next;
@@ -2016,6 +2065,10 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			iphdr_changed(ss, k);
 			return 0;
 		}
+		if (name == IPV6_RECVPKTINFO) {
+			k->pktinfo6 = x != 0;
+			return 0;
+		}
 		if (name == IPV6_TCLASS) {
 			/* do_ipv6_setsockopt: -1 (the default, 0) to 255. */
 			if (x < -1 || x > 255)
@@ -2027,9 +2080,13 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 		return -ENOPROTOOPT;
 	}
 	if (level == IPPROTO_IP) {
-		if (name == IP_TTL || name == IP_TOS) {
+		if (name == IP_TTL || name == IP_TOS || name == IP_PKTINFO) {
 			if ((err = ip_int_opt(v, len, &x)))
 				return err;
+		}
+		if (name == IP_PKTINFO) {
+			k->pktinfo = x != 0;
+			return 0;
 		}
 		if (name == IP_TTL) {
 			/* do_ip_setsockopt: 1 to 255, or -1 for the default. */
@@ -2161,6 +2218,10 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		x = v >= 0 ? v : sl_stack_get_config(ss->st)->ttl;
 	} else if (level == IPPROTO_IP && name == IP_TOS) {
 		x = k->tos;
+	} else if (level == IPPROTO_IP && name == IP_PKTINFO) {
+		x = k->pktinfo;
+	} else if (level == IPPROTO_IPV6 && name == IPV6_RECVPKTINFO) {
+		x = k->pktinfo6;
 	} else if (level == IPPROTO_IPV6 && name == IPV6_TCLASS) {
 		x = k->tclass;
 	} else {
