@@ -195,6 +195,10 @@ void sl_tcp_set_tos(struct sl_tcp_flow *f, uint8_t tos);
  * is cut short to end there), whatever the retry count; with keepalive on, so is one silent
  * that long once a probe has gone unanswered. A zero-window probe still counts its retries. */
 void sl_tcp_set_user_timeout(struct sl_tcp_flow *f, uint32_t ms);
+/* Cork (Linux's TCP_CORK): while on, no partial segment is sent, even by the _nodelay writes,
+ * until the data fills one, the cork is taken off (what is held then goes at once) or 200 ms
+ * have passed since the first byte was held (tcp(7)'s ceiling). A FIN still goes. */
+void sl_tcp_set_cork(struct sl_tcp_flow *f, bool on);
 
 /* Change a connection's congestion control ("cubic", "newreno"): -EINVAL for another name.
  * The window and threshold carry over; the algorithm's own state starts afresh. */

@@ -652,6 +652,40 @@ static void test_connection_tos(void **state)
 	tp_down();
 }
 
+/* tcp(7) TCP_CORK: corked, a partial segment waits (even a _nodelay write's) until the 200 ms
+ * ceiling or the uncork, which sends it at once; full segments go as they fill. */
+static void test_established_cork(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive(&c, 40000);
+	sl_tcp_set_cork(c.f, true);
+	uint64_t t0 = T.now;
+	app_write(c.f, 0, 100, true);
+	tp_poll();
+	expect_none();
+	tp_run(300 * MS);
+	struct seg *s = expect(F_ACK);
+	assert_int_equal(s->dlen, 100);
+	assert_int_equal(s->t - t0, 200 * MS); /* the ceiling */
+	c.rcv_nxt += 100;
+	pc_send(&c, F_ACK, NULL, 0);
+	app_write(c.f, 100, 3000, true); /* two full segments and 80 bytes */
+	tp_poll();
+	assert_int_equal(expect(F_ACK)->dlen, 1460);
+	assert_int_equal(expect(F_ACK)->dlen, 1460);
+	expect_none();
+	tp_run(50 * MS);
+	expect_none();
+	sl_tcp_set_cork(c.f, false);
+	tp_poll();
+	s = expect(F_ACK);
+	assert_int_equal(s->dlen, 80);
+	assert_int_equal(s->seq, c.rcv_nxt + 2920);
+	sl_tcp_abort(c.f);
+	tp_down();
+}
+
 /* sl_tcp_connect_opts.mss and sl_tcp_listen_mss (TCP_MAXSEG): the SYN or SYN-ACK announces at
  * most that MSS, and the connection's segments are no larger, whatever the peer announced. */
 static void test_user_mss(void **state)
@@ -2726,6 +2760,7 @@ int main(void)
 	    T_(test_connection_tos),
 	    T_(test_listen_iptx),
 	    T_(test_user_mss),
+	    T_(test_established_cork),
 	    T_(test_syn_sent_syn),
 	    T_(test_syn_sent_rto_after_syn_loss_is_3s),
 	    T_(test_syn_sent_rto_backoff_and_timeout),

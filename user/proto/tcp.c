@@ -723,6 +723,21 @@ void sl_tcp_set_ttl(struct sl_tcp_flow *f, uint8_t ttl)
 	((struct sl_tcb *)f)->ttl = ttl;
 }
 
+void sl_tcp_set_cork(struct sl_tcp_flow *f, bool on)
+{
+	struct sl_tcb *t = (struct sl_tcb *)f;
+	if (t->corked == on)
+		return;
+	t->corked = on;
+	if (!on) {
+		/* Uncorked: what was held goes at once, partial segment and all
+		 * (tcp_push_pending_frames). */
+		sl_timer_cancel(&t->st->timers, &t->cork_timer);
+		t->nodelay_push = true;
+		sl_tcp_want_output(t);
+	}
+}
+
 void sl_tcp_set_user_timeout(struct sl_tcp_flow *f, uint32_t ms)
 {
 	struct sl_tcb *t = (struct sl_tcb *)f;

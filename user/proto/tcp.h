@@ -276,6 +276,8 @@ struct sl_tcb {
 	bool rd_shut;
 	bool app_closed;   /* the application let go: free at CLOSED */
 	bool nodelay_push; /* a _nodelay write wants its bytes out now */
+	bool corked;	   /* sl_tcp_set_cork: no partial segment goes (but at the ceiling) */
+	bool cork_push;	   /* the ceiling passed: what is held goes (until the queue empties) */
 	bool ack_now;
 	bool want_writable;
 	unsigned delack_segs;
@@ -291,6 +293,7 @@ struct sl_tcb {
 
 	/* Timers */
 	struct sl_timer rtx_timer, persist_timer, delack_timer, ka_timer, tw_timer, conn_timer;
+	struct sl_timer cork_timer; /* sl_tcp_set_cork: the 200 ms ceiling on held data */
 	unsigned persist_backoff;
 	unsigned persist_unanswered; /* probes sent since the last segment received */
 	struct sl_keepalive ka;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #define TX_BUDGET 192 /* segments per poll, below the device's TX batch of 256 */
+#define CORK_CEILING_NS 200000000ULL /* tcp(7): TCP_CORK holds output 200 ms at most */
 
 static uint16_t win_field(struct sl_tcb *t, bool syn)
 {
@@ -285,12 +286,18 @@ static inline __attribute__((always_inline)) bool send_new(struct sl_tcb *t, uin
 	bool fin = can_send_fin(t) && len == unsent;
 	if (!len && !fin)
 		return false;
+	if (len && !fin && len < mss && !force && t->corked && !t->cork_push) {
+		/* Corked: a partial segment waits for more data, the uncork or the ceiling. */
+		if (!sl_timer_armed(&t->cork_timer))
+			sl_timer_arm(&st->timers, &t->cork_timer, st->now + CORK_CEILING_NS);
+		return false;
+	}
 	if (len && !fin && len < mss && !force) {
 		/* RFC 9293 §3.8.6.2.1 (sender SWS) with Nagle: a short segment goes only when it
-		 * empties the queue and nothing is in flight (or nodelay), or it fills half the
-		 * largest window the peer offered. */
+		 * empties the queue and nothing is in flight (or nodelay, or the cork's ceiling
+		 * passed), or it fills half the largest window the peer offered. */
 		bool all = len == unsent;
-		bool idle = in_flight == 0 || t->nodelay_push;
+		bool idle = in_flight == 0 || t->nodelay_push || t->cork_push;
 		if (!(all && idle) && len < t->max_snd_wnd / 2)
 			return false;
 	}
@@ -407,7 +414,7 @@ void sl_tcp_output(struct sl_tcb *t)
 		sent = true;
 	}
 	if (!seq_gt(data_end(t), t->snd_nxt))
-		t->nodelay_push = false;
+		t->nodelay_push = t->cork_push = false;
 	if ((!sent && t->ack_now) || t->sack_owed)
 		sl_tcp_send_ack(t);
 	if (sent)

@@ -20,6 +20,14 @@ static void ka_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 static void tw_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 static void conn_fire(struct sl_timer *tm, void *ctx, uint64_t now);
 
+/* The cork's ceiling (tcp(7): output is corked for at most 200 ms): what is held goes out. */
+static void cork_fire(struct sl_timer *tm, void *ctx, uint64_t now)
+{
+	struct sl_tcb *t = TCB_OF(tm, cork_timer);
+	t->cork_push = true;
+	sl_tcp_want_output(t);
+}
+
 void sl_tcp_timers_init(struct sl_tcb *t)
 {
 	sl_timer_init(&t->rtx_timer, rtx_fire);
@@ -28,6 +36,7 @@ void sl_tcp_timers_init(struct sl_tcb *t)
 	sl_timer_init(&t->ka_timer, ka_fire);
 	sl_timer_init(&t->tw_timer, tw_fire);
 	sl_timer_init(&t->conn_timer, conn_fire);
+	sl_timer_init(&t->cork_timer, cork_fire);
 }
 
 void sl_tcp_timers_stop(struct sl_tcb *t)
@@ -40,6 +49,7 @@ void sl_tcp_timers_stop(struct sl_tcb *t)
 	sl_timer_cancel(ts, &t->ka_timer);
 	sl_timer_cancel(ts, &t->tw_timer);
 	sl_timer_cancel(ts, &t->conn_timer);
+	sl_timer_cancel(ts, &t->cork_timer);
 }
 
 void sl_tcp_rtt_sample(struct sl_tcb *t, uint64_t r)

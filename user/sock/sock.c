@@ -74,7 +74,7 @@ struct sk {
 	struct dgram *rx_head, *rx_tail;
 	size_t rx_bytes;
 	/* options */
-	bool reuseaddr, reuseport, keepalive, nodelay;
+	bool reuseaddr, reuseport, keepalive, nodelay, cork;
 	bool broadcast, oobinline; /* kept and read back, not acted on */
 	int priority;		   /* likewise */
 	int ttl, hops; /* IP_TTL, IPV6_UNICAST_HOPS; -1: the stack's default (sl_stack_config.ttl) */
@@ -867,6 +867,9 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->was_connected = true;
 	k->v6only = l->v6only;
 	k->nodelay = l->nodelay;
+	k->cork = l->cork;
+	if (k->cork)
+		sl_tcp_set_cork(f, true);
 	k->keepalive = l->keepalive;
 	k->ka_idle = l->ka_idle;
 	k->ka_intvl = l->ka_intvl;
@@ -1018,6 +1021,8 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 	}
 	if (k->user_timeout_ms)
 		sl_tcp_set_user_timeout(k->f, (uint32_t)k->user_timeout_ms); /* the SYN's too */
+	if (k->cork)
+		sl_tcp_set_cork(k->f, true);
 	k->state = SK_CONNECTING;
 	k->raddr = dst;
 	k->rport = port;
@@ -1995,6 +2000,11 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 		case TCP_NODELAY:
 			k->nodelay = x != 0;
 			return 0;
+		case TCP_CORK:
+			k->cork = x != 0;
+			if (k->f)
+				sl_tcp_set_cork(k->f, k->cork);
+			return 0;
 		case TCP_KEEPIDLE:
 		case TCP_KEEPINTVL:
 			if (x < 1 || x > 32767)
@@ -2041,7 +2051,6 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 				sl_tcp_set_user_timeout(k->f, (uint32_t)x);
 			return 0;
 		case TCP_QUICKACK:
-		case TCP_CORK:
 			return 0; /* accepted, not acted on (documented) */
 		}
 		return -ENOPROTOOPT;
@@ -2181,6 +2190,7 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 	} else if (level == IPPROTO_TCP) {
 		switch (name) {
 		case TCP_NODELAY: x = k->nodelay; break;
+		case TCP_CORK: x = k->cork; break;
 		case TCP_KEEPIDLE: x = k->ka_idle; break;
 		case TCP_KEEPINTVL: x = k->ka_intvl; break;
 		case TCP_KEEPCNT: x = k->ka_cnt; break;
