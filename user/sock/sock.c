@@ -14,6 +14,7 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -87,6 +88,12 @@ struct sk {
 	int ka_idle, ka_intvl, ka_cnt;
 	int user_timeout_ms; /* TCP_USER_TIMEOUT, 0: none (RFC 5482) */
 	bool pktinfo, pktinfo6; /* IP_PKTINFO, IPV6_RECVPKTINFO: recvmsg says where it came in */
+	/* UDP_CORK / MSG_MORE: the datagram being added to (uc_buf: UDP_MAX bytes once used) */
+	bool udp_cork, uc_pending;
+	uint8_t *uc_buf;
+	size_t uc_len;
+	sl_ip uc_dst;
+	uint16_t uc_port;
 	int maxseg;	     /* TCP_MAXSEG set, 0: none */
 	int defer_accept;    /* TCP_DEFER_ACCEPT as Linux keeps it: SYN-ACK retransmissions */
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
@@ -1430,14 +1437,38 @@ static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
 	return 0;
 }
 
+/* The datagram a socket has been adding to (UDP_CORK, MSG_MORE) goes out as one, to the address
+ * its first part named (udp_push_pending_frames); the socket has nothing pending after. */
+static int udp_cork_flush(struct sl_sockets *ss, struct sk *k)
+{
+	if (!k->uc_pending)
+		return 0;
+	k->uc_pending = false;
+	struct sl_udp_write_opts o = {
+	    .src = k->any ? NULL : &k->laddr,
+	    .src_port = k->lport,
+	    .ttl = ttl_for(k, &k->uc_dst),
+	    .tos = tos_for(k, &k->uc_dst),
+	};
+	return sl_udp_write(ss->st, &o, &k->uc_dst, k->uc_port, k->uc_buf, k->uc_len);
+}
+
 static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr *m, int flags,
 			bool lazy)
 {
 	if (k->wr_shut)
 		return epipe(flags);
+	size_t total = iov_total(m);
+	/* udp(7): with UDP_CORK or MSG_MORE the data is added to one datagram, sent by the first
+	 * send without either (or when UDP_CORK is cleared); while one is pending, the address
+	 * of a later send is not looked at (udp_sendmsg). */
+	bool corkreq = k->udp_cork || (flags & MSG_MORE);
 	sl_ip dst;
 	uint16_t port;
-	if (m->msg_name && m->msg_namelen) {
+	if (k->uc_pending) {
+		dst = k->uc_dst;
+		port = k->uc_port;
+	} else if (m->msg_name && m->msg_namelen) {
 		int err = from_sockaddr(k, m->msg_name, m->msg_namelen, &dst, &port);
 		if (err)
 			return err;
@@ -1451,17 +1482,39 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 	} else {
 		return -EDESTADDRREQ;
 	}
-	if (k->err) { /* a pending ICMP error is reported first (sock_error) */
+	if (!k->uc_pending && k->err) { /* a pending ICMP error is reported first (sock_error) */
 		int e = k->err;
 		k->err = 0;
 		return -e;
 	}
-	size_t total = iov_total(m);
-	if (total > UDP_MAX)
+	if (total > UDP_MAX || (k->uc_pending && k->uc_len + total > UDP_MAX)) {
+		k->uc_pending = false; /* ip_append_data failed: the pending datagram is dropped */
 		return -EMSGSIZE;
+	}
 	int err = udp_autobind(k);
 	if (err)
 		return err;
+	if (corkreq || k->uc_pending) {
+		if (!k->uc_buf && !(k->uc_buf = malloc(UDP_MAX)))
+			return -ENOBUFS;
+		if (!k->uc_pending) {
+			k->uc_pending = true;
+			k->uc_dst = dst;
+			k->uc_port = port;
+			k->uc_len = 0;
+		}
+		for (size_t i = 0; i < m->msg_iovlen; i++) {
+			memcpy(k->uc_buf + k->uc_len, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+			k->uc_len += m->msg_iov[i].iov_len;
+		}
+		if (!corkreq) {
+			err = udp_cork_flush(ss, k);
+			if (err < 0)
+				return err;
+			poll_or_defer(ss, lazy);
+		}
+		return (ssize_t)total;
+	}
 	/* sl_udp_write takes one buffer: one iovec goes as it is, several are gathered. */
 	const void *data = m->msg_iovlen ? m->msg_iov[0].iov_base : "";
 	if (m->msg_iovlen > 1) {
@@ -1697,6 +1750,7 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 	} else {
 		if (k->on_port && port_unlink(ss, ss->udp_port, k))
 			sl_udp_unlisten(ss->st, k->lport);
+		free(k->uc_buf); /* a pending corked datagram is dropped (udp_destroy_sock) */
 		for (struct dgram *d = k->rx_head, *n; d; d = n) {
 			n = d->next;
 			free(d);
@@ -1989,6 +2043,19 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 		}
 		return -ENOPROTOOPT;
 	}
+	if (level == IPPROTO_UDP && k->type == SOCK_DGRAM) {
+		if (name != UDP_CORK)
+			return -ENOPROTOOPT;
+		if ((err = int_opt(v, len, &x)))
+			return err;
+		k->udp_cork = x != 0;
+		if (!k->udp_cork) { /* udp_lib_setsockopt: uncorking sends what is pending */
+			err = udp_cork_flush(ss, k);
+			poll_or_defer(ss, lazy_call(ss, k, 0));
+			return err < 0 ? err : 0;
+		}
+		return 0;
+	}
 	if (level == IPPROTO_TCP) {
 		if (k->type != SOCK_STREAM)
 			return -ENOPROTOOPT;
@@ -2165,6 +2232,10 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		case SO_SNDLOWAT: x = 1; break; /* socket(7): fixed at 1 (set: ENOPROTOOPT) */
 		default: return -ENOPROTOOPT;
 		}
+	} else if (level == IPPROTO_UDP && k->type == SOCK_DGRAM) {
+		if (name != UDP_CORK)
+			return -ENOPROTOOPT;
+		x = k->udp_cork;
 	} else if (level == IPPROTO_TCP && k->type != SOCK_STREAM) {
 		/* udp_getsockopt hands other levels to ip_getsockopt (EOPNOTSUPP) or, for
 		 * AF_INET6, to ipv6_getsockopt (ENOPROTOOPT). */
