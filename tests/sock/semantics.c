@@ -5568,54 +5568,23 @@ static void sock_getsockopt_negative_len(void)
 	ERR(getsockopt(s, IPPROTO_IP, IP_TTL, &v, &l), EINVAL);
 }
 
-/* ip(7) IP_PKTINFO: set on a UDP socket bound to the wildcard, recvmsg gets an IP_PKTINFO
- * control message whose ipi_addr is the datagram's destination (our address) and ipi_ifindex
- * its interface (what a DNS server answers from); the option reads back. */
-static void udp_pktinfo(void)
+/* ip(7) IP_PKTINFO, ipv6(7) IPV6_RECVPKTINFO: set on a UDP socket bound to the wildcard,
+ * recvmsg gets an IP_PKTINFO (IPV6_PKTINFO) control message whose address is the datagram's
+ * destination (our address) and whose index is its interface (what a DNS server answers
+ * from); the option reads back. */
+static void pktinfo_arrives(int fam)
 {
-	int u = tsock(AF_INET, SOCK_DGRAM);
+	bool v4 = fam == AF_INET;
+	int level = v4 ? IPPROTO_IP : IPPROTO_IPV6, opt = v4 ? IP_PKTINFO : IPV6_RECVPKTINFO;
+	int type = v4 ? IP_PKTINFO : IPV6_PKTINFO;
+	int u = tsock(fam, SOCK_DGRAM);
 	if (u < 0)
 		return;
-	struct sockaddr_storage a = any_addr(AF_INET, 0), d = with_port(&peer4, PORT_UDPECHO);
+	struct sockaddr_storage a = any_addr(fam, 0), d = with_port(P(fam), PORT_UDPECHO);
 	OK(bind(u, (struct sockaddr *)&a, alen(&a)));
-	EQ(geti(u, IPPROTO_IP, IP_PKTINFO), 0);
-	OK(seti(u, IPPROTO_IP, IP_PKTINFO, 1));
-	EQ(geti(u, IPPROTO_IP, IP_PKTINFO), 1);
-	EQ(sendto(u, "pk", 2, 0, (struct sockaddr *)&d, alen(&d)), 2);
-	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
-	char b[8];
-	union {
-		char buf[CMSG_SPACE(sizeof(struct in_pktinfo)) + 64];
-		struct cmsghdr align;
-	} cm;
-	struct iovec v = {b, sizeof b};
-	struct msghdr m = {
-	    .msg_iov = &v, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
-	EQ(recvmsg(u, &m, 0), 2);
-	EQ(m.msg_flags & MSG_CTRUNC, 0);
-	struct in_pktinfo *pi = NULL;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO)
-			pi = (struct in_pktinfo *)CMSG_DATA(c);
-	TRUE(pi, "no IP_PKTINFO control message (msg_controllen %zu)", (size_t)m.msg_controllen);
-	struct sockaddr_storage got = any_addr(AF_INET, 0);
-	((struct sockaddr_in *)&got)->sin_addr = pi->ipi_addr;
-	SAME_ADDR(&got, &local4, false);
-	TRUE(pi->ipi_ifindex > 0, "ipi_ifindex %d", pi->ipi_ifindex);
-}
-
-/* ipv6(7) IPV6_RECVPKTINFO: recvmsg gets an IPV6_PKTINFO message whose ipi6_addr is the
- * datagram's destination (our address) and ipi6_ifindex its interface. */
-static void udp6_recvpktinfo(void)
-{
-	int u = tsock(AF_INET6, SOCK_DGRAM);
-	if (u < 0)
-		return;
-	struct sockaddr_storage a = any_addr(AF_INET6, 0), d = with_port(&peer6, PORT_UDPECHO);
-	OK(bind(u, (struct sockaddr *)&a, alen(&a)));
-	EQ(geti(u, IPPROTO_IPV6, IPV6_RECVPKTINFO), 0);
-	OK(seti(u, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1));
-	EQ(geti(u, IPPROTO_IPV6, IPV6_RECVPKTINFO), 1);
+	EQ(geti(u, level, opt), 0);
+	OK(seti(u, level, opt, 1));
+	EQ(geti(u, level, opt), 1);
 	EQ(sendto(u, "pk", 2, 0, (struct sockaddr *)&d, alen(&d)), 2);
 	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
 	char b[8];
@@ -5627,15 +5596,37 @@ static void udp6_recvpktinfo(void)
 	struct msghdr m = {
 	    .msg_iov = &v, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof cm.buf};
 	EQ(recvmsg(u, &m, 0), 2);
-	struct in6_pktinfo *pi = NULL;
+	EQ(m.msg_flags & MSG_CTRUNC, 0);
+	const unsigned char *pi = NULL;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-		if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO)
-			pi = (struct in6_pktinfo *)CMSG_DATA(c);
-	TRUE(pi, "no IPV6_PKTINFO control message (msg_controllen %zu)", (size_t)m.msg_controllen);
-	struct sockaddr_storage got = any_addr(AF_INET6, 0);
-	((struct sockaddr_in6 *)&got)->sin6_addr = pi->ipi6_addr;
-	SAME_ADDR(&got, &local6, false);
-	TRUE(pi->ipi6_ifindex > 0, "ipi6_ifindex %u", pi->ipi6_ifindex);
+		if (c->cmsg_level == level && c->cmsg_type == type)
+			pi = CMSG_DATA(c);
+	TRUE(pi, "no PKTINFO control message (msg_controllen %zu)", (size_t)m.msg_controllen);
+	struct sockaddr_storage got = any_addr(fam, 0);
+	int ifindex;
+	if (v4) {
+		struct in_pktinfo p4;
+		memcpy(&p4, pi, sizeof p4);
+		((struct sockaddr_in *)&got)->sin_addr = p4.ipi_addr;
+		ifindex = p4.ipi_ifindex;
+	} else {
+		struct in6_pktinfo p6;
+		memcpy(&p6, pi, sizeof p6);
+		((struct sockaddr_in6 *)&got)->sin6_addr = p6.ipi6_addr;
+		ifindex = (int)p6.ipi6_ifindex;
+	}
+	SAME_ADDR(&got, L(fam), false);
+	TRUE(ifindex > 0, "interface index %d", ifindex);
+}
+
+static void udp_pktinfo(void)
+{
+	pktinfo_arrives(AF_INET);
+}
+
+static void udp6_recvpktinfo(void)
+{
+	pktinfo_arrives(AF_INET6);
 }
 
 /* ipv6(7) IPV6_V6ONLY: a v6-only UDP socket cannot send to a v4-mapped address (ENETUNREACH,
