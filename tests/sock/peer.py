@@ -47,6 +47,9 @@ host has IPv6, else IPv4 only); the UDP echo likewise. Ports, from BASE (default
           answers "ttl N tos M" (its TTL / hop limit and TOS byte / traffic class) or "none"
   BASE+16 TCP data then reset: sends "data\n", 0.2 s later closes with SO_LINGER {1, 0} (an
           RST behind the data), reading nothing
+  BASE+17 TCP half-closed observer: sends "hi\n" and at once shuts down its sending side
+          (shutdown SHUT_WR: the client reads the end of the stream), then reads on and
+          records how the client's stream ended, as BASE+7 does (BASE+8 answers the record)
 
 Runs for at most --lifetime seconds (default 600), then exits by itself. Prints "ready" on
 stdout once every socket is bound and listening.
@@ -276,11 +279,13 @@ def client_key(addr, port):
     return "%s %d" % (addr, port)
 
 
-def observe(c):
+def observe(c, half_close=False):
     key = client_key(*c.getpeername()[:2])
     n, crc, how = 0, 0, "eof"
     try:
         c.sendall(b"hi\n")
+        if half_close:
+            c.shutdown(socket.SHUT_WR)
         while True:
             b = c.recv(65536)
             if not b:
@@ -293,6 +298,10 @@ def observe(c):
         how = "error-%s" % e.errno
     with OBS_LOCK:
         OBS[key] = "%s %d %d" % (how, n, crc)
+
+
+def observe_half_closed(c):
+    observe(c, half_close=True)
 
 
 def query(c):
@@ -463,7 +472,7 @@ def main():
         fam = socket.AF_INET
     for off, h in ((0, echo), (1, close_at_once), (2, send_n), (3, reset), (6, connect_back),
                    (7, observe), (8, query), (12, backlog_clients), (14, drip),
-                   (15, iphdr_watch), (16, data_reset)):
+                   (15, iphdr_watch), (16, data_reset), (17, observe_half_closed)):
         serve(listener(a.base + off, fam), h)
     hole = black_hole(a.base + 9, fam)  # noqa: F841 (kept open for the lifetime)
     u = udp_socket(fam, a.base + 4)

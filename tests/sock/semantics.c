@@ -32,6 +32,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <linux/errqueue.h>
 #include <linux/sockios.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -60,6 +61,8 @@ enum {
 	PORT_IPHDR = 7015,   /* TCP: "ADDR PORT KIND\n" -> "watching", then the TTL and TOS of
 				the first segment of KIND (data, synack) from ADDR:PORT */
 	PORT_DATARST = 7016, /* TCP: sends "data\n", 0.2 s later an RST (SO_LINGER 0) */
+	PORT_HALF = 7017,    /* TCP: sends "hi\n" and its FIN (SHUT_WR), then records how our
+				stream ended, as PORT_OBSERVE does (PORT_QUERY answers) */
 };
 
 #define WAIT_MS 5000 /* the longest any single wait for the network may take */
@@ -5707,6 +5710,761 @@ static void tcp_recvfrom_addr(void)
 	EQ(fl, 0);
 }
 
+/* ---- half-close, linger, waits that end early, queues, datagram corners ---- */
+
+/* RFC 9293 3.6 (a half-open direction), shutdown(2): the peer shut down its sending side (its
+ * FIN): we read the end of the stream, and our direction stays open: all we write afterwards
+ * reaches the peer, then our FIN ends its stream in order. (PORT_HALF: "hi\n", then its
+ * FIN, then it reads and records what came.) */
+static void tcp_peer_half_close(void)
+{
+	int s = tconnect(AF_INET, PORT_HALF);
+	if (s < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(s)});
+	char h[4] = {0};
+	EQ(read_n(s, h, 3), 3);
+	TRUE(!memcmp(h, "hi\n", 3), "greeting '%s'", h);
+	EQ(read_n(s, h, 1), 0);
+	EQ(errno, 0); /* EOF, not a timeout */
+	EQ(read(s, h, 1), 0);
+	static unsigned char b[300000];
+	pattern(b, sizeof b, 31);
+	EQ(write(s, b, 1000), 1000);
+	EQ(write(s, b + 1000, sizeof b - 1000), sizeof b - 1000);
+	OK(shutdown(s, SHUT_WR));
+	OBSERVED(port, "eof %zu %u", sizeof b, crc32(b, sizeof b));
+}
+
+/* shutdown(2) SHUT_WR: "further transmissions will be disallowed", receptions go on: the
+ * request, then our FIN at once, then 3 MB from the peer, every byte in order, then its FIN. */
+static void tcp_shut_wr_then_read(void)
+{
+	enum { N = 3000000 };
+	static unsigned char b[N + 16];
+	int s = tconnect(AF_INET, PORT_SENDN);
+	if (s < 0)
+		return;
+	EQ(write(s, "3000000\n", 8), 8);
+	OK(shutdown(s, SHUT_WR));
+	EQ(read_n(s, b, N + 16), N);
+	EQ(errno, 0); /* the peer's FIN after the last byte, not a timeout */
+	TRUE(is_sendn_pattern(b, N, 0), "the 3 MB differ from what the peer sent");
+	EQ(read(s, b, 1), 0);
+}
+
+/* socket(7) SO_LINGER: "a close(2) or shutdown(2) will not return until all queued messages
+ * for the socket have been successfully sent or the linger timeout has been reached". A peer
+ * that never reads (the connect-back connection): close with {1, 1} and megabytes unsent waits
+ * the second out (a lower bound only), then returns 0 (Linux leaves the rest to the
+ * background). A peer that reads (the observer): close with {1, 5} returns before the timeout,
+ * everything delivered, then the FIN (no RST). */
+static void tcp_linger_close(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	track(s);
+	TRUE(s >= 0, "accept4: %s", en(errno));
+	char h[8];
+	EQ(read_n(s, h, 6), 6); /* "hello\n": unread, the close would be an RST (RFC 2525 2.17) */
+	static unsigned char b[1 << 20];
+	memset(b, 'l', sizeof b);
+	ssize_t w = 0;
+	for (int i = 0; i < 64 && (w = write(s, b, sizeof b)) > 0; i++)
+		;
+	TRUE(w < 0 && errno == EAGAIN, "the send buffer did not fill (write %zd, errno %s)", w,
+	     en(errno));
+	OK(fcntl(s, F_SETFL, 0));
+	struct linger l = {1, 1};
+	OK(setsockopt(s, SOL_SOCKET, SO_LINGER, &l, sizeof l));
+	double t0 = now_s();
+	untrack(s);
+	OK(close(s));
+	double dt = now_s() - t0;
+	TRUE(dt >= 0.8, "close with SO_LINGER {1, 1} and data unsent returned after %.3f s", dt);
+	int o = observed(true);
+	if (o < 0)
+		return;
+	int port = port_of((struct sockaddr_storage[]){sockname(o)});
+	static unsigned char d[256 * 1024];
+	pattern(d, sizeof d, 41);
+	EQ(write(o, d, sizeof d), sizeof d);
+	l = (struct linger){1, 5};
+	OK(setsockopt(o, SOL_SOCKET, SO_LINGER, &l, sizeof l));
+	t0 = now_s();
+	untrack(o);
+	OK(close(o));
+	dt = now_s() - t0;
+	TRUE(dt < 4.5, "close with SO_LINGER {1, 5}, the peer reading, took %.3f s", dt);
+	OBSERVED(port, "eof %zu %u", sizeof d, crc32(d, sizeof d));
+}
+
+/* socket(7) SO_SNDBUF / SO_RCVBUF set small before connect (4 KiB asked, 8 KiB as the kernel
+ * doubles it): 4 MiB through the echo both ways, a window of a few KiB, with a non-blocking socket
+ * and a level-triggered epoll loop; every byte comes back in order, then the echo's FIN. */
+static void tcp_echo_small_bufs(void)
+{
+	enum { N = 4 << 20 };
+	static unsigned char o[N], in[N];
+	int s = tsock(AF_INET, SOCK_STREAM), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	OK(seti(s, SOL_SOCKET, SO_SNDBUF, 4096));
+	OK(seti(s, SOL_SOCKET, SO_RCVBUF, 4096));
+	struct sockaddr_storage d = with_port(&peer4, PORT_ECHO);
+	OK(connect(s, (struct sockaddr *)&d, alen(&d)));
+	OK(fcntl(s, F_SETFL, O_NONBLOCK));
+	pattern(o, N, 51);
+	memset(in, 0, N);
+	struct epoll_event e = {.events = EPOLLIN | EPOLLOUT}, out[2];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	size_t sent = 0, got = 0;
+	bool eof = false;
+	for (int i = 0; !eof && i < 1000000; i++) {
+		int n = epoll_wait(ep, out, 2, WAIT_MS);
+		TRUE(n == 1, "epoll_wait: %d after %zu sent, %zu echoed (errno %s)", n, sent, got,
+		     en(errno));
+		/* EPOLLHUP only once both directions are shut: ours, and the echo's FIN */
+		TRUE(!(out[0].events & EPOLLERR) && (sent == N || !(out[0].events & EPOLLHUP)),
+		     "events %#x (sent %zu, got %zu)", out[0].events, sent, got);
+		if ((out[0].events & EPOLLOUT) && sent < N) {
+			size_t k = N - sent < 65536 ? N - sent : 65536;
+			ssize_t w = write(s, o + sent, k);
+			TRUE(w > 0 || errno == EAGAIN, "write: %zd (errno %s)", w, en(errno));
+			if (w > 0)
+				sent += w;
+			if (sent == N) {
+				OK(shutdown(s, SHUT_WR));
+				e.events = EPOLLIN;
+				OK(epoll_ctl(ep, EPOLL_CTL_MOD, s, &e));
+			}
+		}
+		if (out[0].events & EPOLLIN) {
+			unsigned char extra[16];
+			size_t k = N - got < 65536 ? N - got : 65536;
+			ssize_t r = k ? read(s, in + got, k) : read(s, extra, sizeof extra);
+			TRUE(r >= 0 || errno == EAGAIN, "read: %zd (errno %s)", r, en(errno));
+			TRUE(k || r <= 0, "%zd bytes more than were sent", r);
+			if (r == 0)
+				eof = true;
+			else if (r > 0)
+				got += r;
+		}
+	}
+	TRUE(eof, "no end of stream (sent %zu, echoed %zu)", sent, got);
+	EQ(got, N);
+	TRUE(!memcmp(o, in, N), "the echoed 4 MiB differ (hash %016llx, sent %016llx)",
+	     (unsigned long long)fnv1a(in, N), (unsigned long long)fnv1a(o, N));
+}
+
+/* recv(2) MSG_PEEK | MSG_WAITALL: the peek waits, as a read would, for the whole amount (Linux
+ * tcp_recvmsg keeps its target with MSG_PEEK), and consumes nothing; the bytes peeked before
+ * count, and a read then returns them all. The drip peer: "ab", 0.3 s later "cdefg". */
+static void tcp_peek_waitall(void)
+{
+	int s = tconnect(AF_INET, PORT_DRIP);
+	if (s < 0)
+		return;
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[16] = {0};
+	EQ_EV(wait_fd(s, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(s, b, sizeof b, MSG_PEEK), 2);
+	EQ(recv(s, b, 7, MSG_PEEK | MSG_WAITALL), 7);
+	TRUE(!memcmp(b, "abcdefg", 7), "peeked '%s'", b);
+	int q = -1;
+	OK(ioctl(s, FIONREAD, &q));
+	EQ(q, 7);
+	memset(b, 0, sizeof b);
+	EQ(recv(s, b, sizeof b, 0), 7);
+	TRUE(!memcmp(b, "abcdefg", 7), "read '%s'", b);
+}
+
+/* recv(2) MSG_DONTWAIT on a blocking socket while the peer drips: what has come, at once; then
+ * EAGAIN without waiting for the rest; the socket stays blocking, and a plain recv waits for
+ * the rest. The drip peer: "ab", 0.3 s later "cdefg". */
+static void tcp_dontwait_drip(void)
+{
+	int s = tconnect(AF_INET, PORT_DRIP);
+	if (s < 0)
+		return;
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[16] = {0};
+	EQ_EV(wait_fd(s, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(s, b, sizeof b, MSG_DONTWAIT), 2);
+	ERR(recv(s, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+	EQ(recv(s, b + 2, sizeof b - 2, 0), 5);
+	TRUE(!memcmp(b, "abcdefg", 7), "read '%s'", b);
+	ERR(recv(s, b, sizeof b, MSG_DONTWAIT), EAGAIN);
+}
+
+/* recv(2) MSG_WAITALL "may still return less data than requested if ... an error or
+ * disconnect occurs": the peer's RST ends the wait with the bytes that came before it; the next
+ * recv reports the reset (ECONNRESET), then the end of the stream. (PORT_DATARST: "data\n",
+ * 0.2 s later the RST.) */
+static void tcp_waitall_rst(void)
+{
+	int s = tconnect(AF_INET, PORT_DATARST);
+	if (s < 0)
+		return;
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[128] = {0};
+	EQ(recv(s, b, 100, MSG_WAITALL), 5);
+	TRUE(!memcmp(b, "data\n", 5), "read '%s'", b);
+	ERR(recv(s, b, 100, 0), ECONNRESET);
+	EQ(recv(s, b, 100, 0), 0);
+}
+
+/* socket(7) SO_RCVTIMEO: "If the timeout expires ... the partial count is returned" when some
+ * data was transferred: a MSG_WAITALL recv of 7 bytes with a 150 ms timeout returns the 2 that
+ * came, after the timeout; a later one gets the rest. The drip peer: "ab", 0.3 s later "cdefg". */
+static void tcp_waitall_rcvtimeo(void)
+{
+	int s = tconnect(AF_INET, PORT_DRIP);
+	if (s < 0)
+		return;
+	struct timeval tv = {.tv_usec = 150000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[16] = {0};
+	EQ(recv(s, b, 7, MSG_WAITALL), 2);
+	tv = (struct timeval){.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	EQ(recv(s, b + 2, 5, MSG_WAITALL), 5);
+	TRUE(!memcmp(b, "abcdefg", 7), "read '%s'", b);
+}
+
+/* accept(2) "extracts the first connection request on the queue of pending connections": three
+ * connections completed one after the other are accepted in that order (each accepted socket's
+ * peer is the next client, and carries that client's byte), then EAGAIN on the non-blocking
+ * listener. Both ends are this process. */
+static void tcp_accept_order(void)
+{
+	int ls = tlisten(AF_INET, SOCK_NONBLOCK);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage la = sockname(ls), cn[3];
+	for (int i = 0; i < 3; i++) {
+		int c = connect_to(&la, SOCK_STREAM);
+		if (c < 0)
+			return;
+		cn[i] = sockname(c);
+		char x = 'A' + i;
+		EQ(write(c, &x, 1), 1);
+	}
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	for (int i = 0; i < 3; i++) {
+		struct sockaddr_storage from;
+		memset(&from, 0, sizeof from);
+		socklen_t fl = sizeof from;
+		int a = accept(ls, (struct sockaddr *)&from, &fl);
+		track(a);
+		TRUE(a >= 0, "accept %d: %s", i, en(errno));
+		SAME_ADDR(&from, &cn[i], true);
+		char x = 0;
+		EQ(read_n(a, &x, 1), 1);
+		EQ(x, 'A' + i);
+	}
+	ERR(accept(ls, NULL, NULL), EAGAIN);
+}
+
+/* After a connect refused (tcp(7), connect(2)): the first call on the socket reports the error
+ * (a send or a recv, once: it is the pending SO_ERROR); then the socket is closed both ways: recv
+ * returns 0 (end of stream), send is EPIPE (SIGPIPE without MSG_NOSIGNAL), getpeername ENOTCONN. */
+static void tcp_io_after_refused(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK),
+	    t = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0 || t < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_NONE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	ERR(connect(t, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	TRUE(wait_fd(s, POLLOUT, WAIT_MS) & POLLERR, "no POLLERR on the refused connect");
+	TRUE(wait_fd(t, POLLOUT, WAIT_MS) & POLLERR, "no POLLERR on the refused connect");
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), ECONNREFUSED);
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), 0);
+	ERR(send(s, "x", 1, MSG_NOSIGNAL), EPIPE);
+	char b[4];
+	EQ(recv(s, b, sizeof b, 0), 0);
+	int before = sigpipes;
+	ERR(write(s, "x", 1), EPIPE);
+	EQ(sigpipes - before, 1);
+	struct sockaddr_storage ss;
+	socklen_t l = sizeof ss;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), ENOTCONN);
+	ERR(recv(t, b, sizeof b, 0), ECONNREFUSED);
+	EQ(geti(t, SOL_SOCKET, SO_ERROR), 0);
+	EQ(recv(t, b, sizeof b, 0), 0);
+	ERR(send(t, "x", 1, MSG_NOSIGNAL), EPIPE);
+}
+
+/* epoll_ctl(2): EPOLLERR and EPOLLHUP are always reported, "it is not necessary to set [them]
+ * in events": an entry with events 0 reports nothing for a socket with data to read and room to
+ * write, and EPOLLERR | EPOLLHUP once the peer's RST has come (level-triggered: again). poll(2)
+ * with events 0 on the ready socket: nothing either. */
+static void epoll_events_zero(void)
+{
+	int s = echo_with_data(4), ep = tepoll();
+	if (s < 0 || ep < 0)
+		return;
+	struct epoll_event e = {.events = 0, .data.u64 = 8}, out[4];
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, s, &e));
+	EQ(epoll_wait(ep, out, 4, 100), 0);
+	struct pollfd p = {.fd = s, .events = 0};
+	EQ(poll(&p, 1, 0), 0);
+	EQ_EV(p.revents, 0);
+	int r = tconnect(AF_INET, PORT_RST);
+	if (r < 0)
+		return;
+	TRUE(wait_fd(r, POLLIN, WAIT_MS) & POLLERR, "no POLLERR after the peer's RST");
+	e.data.u64 = 9;
+	OK(epoll_ctl(ep, EPOLL_CTL_ADD, r, &e));
+	EQ(epoll_wait(ep, out, 4, WAIT_MS), 1);
+	EQ(out[0].data.u64, 9);
+	EQ_EV(out[0].events, EPOLLERR | EPOLLHUP);
+	EQ(epoll_wait(ep, out, 4, 0), 1);
+	EQ_EV(out[0].events, EPOLLERR | EPOLLHUP);
+}
+
+/* select(2): a non-blocking connect that is refused makes the socket readable and writable (an
+ * error is ready for both: Linux's POLLIN_SET and POLLOUT_SET hold POLLERR), not exceptional
+ * (exceptfds is for urgent data); SO_ERROR then says why. */
+static void select_refused_connect(void)
+{
+	int s = tsock(AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+	if (s < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_NONE);
+	ERR(connect(s, (struct sockaddr *)&d, alen(&d)), EINPROGRESS);
+	fd_set r, w, x;
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_ZERO(&x);
+	FD_SET(s, &w);
+	FD_SET(s, &x);
+	struct timeval tv = {WAIT_MS / 1000, 0};
+	EQ(select(s + 1, NULL, &w, &x, &tv), 1);
+	TRUE(FD_ISSET(s, &w) && !FD_ISSET(s, &x), "write set %d, except set %d", FD_ISSET(s, &w),
+	     FD_ISSET(s, &x));
+	FD_ZERO(&w);
+	FD_SET(s, &r);
+	FD_SET(s, &w);
+	FD_SET(s, &x);
+	tv = (struct timeval){0, 0};
+	EQ(select(s + 1, &r, &w, &x, &tv), 2);
+	TRUE(FD_ISSET(s, &r) && FD_ISSET(s, &w) && !FD_ISSET(s, &x),
+	     "sets: read %d write %d except %d", FD_ISSET(s, &r), FD_ISSET(s, &w), FD_ISSET(s, &x));
+	EQ(geti(s, SOL_SOCKET, SO_ERROR), ECONNREFUSED);
+}
+
+/* select(2) over a listener and connected sockets together: the listener is in the read set
+ * when a connection is pending, a socket when it has data; a listener is never writable (poll:
+ * POLLIN alone even with POLLOUT asked, nothing when idle: Linux inet_csk_listen_poll). */
+static void select_listener_and_conn(void)
+{
+	int ls = tlisten(AF_INET, 0), s = echo_with_data(3);
+	if (ls < 0 || s < 0)
+		return;
+	EQ(wait_fd(ls, POLLIN | POLLOUT, 0), 0);
+	if (connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN | POLLOUT, WAIT_MS), POLLIN);
+	int nfds = (ls > s ? ls : s) + 1;
+	fd_set r, w;
+	FD_ZERO(&r);
+	FD_ZERO(&w);
+	FD_SET(ls, &r);
+	FD_SET(s, &r);
+	FD_SET(ls, &w);
+	FD_SET(s, &w);
+	struct timeval tv = {WAIT_MS / 1000, 0};
+	EQ(select(nfds, &r, &w, NULL, &tv), 3);
+	TRUE(FD_ISSET(ls, &r) && FD_ISSET(s, &r) && FD_ISSET(s, &w) && !FD_ISSET(ls, &w),
+	     "read set: listener %d socket %d; write set: listener %d socket %d", FD_ISSET(ls, &r),
+	     FD_ISSET(s, &r), FD_ISSET(ls, &w), FD_ISSET(s, &w));
+	int a = accept(ls, NULL, NULL);
+	track(a);
+	TRUE(a >= 0, "accept: %s", en(errno));
+	char b[4];
+	EQ(read(s, b, 3), 3);
+	EQ_EV(wait_fd(a, POLLIN, WAIT_MS), POLLIN); /* "hello\n" */
+	nfds = (nfds > a ? nfds : a + 1);
+	FD_ZERO(&r);
+	FD_SET(ls, &r);
+	FD_SET(s, &r);
+	FD_SET(a, &r);
+	tv = (struct timeval){0, 100000};
+	EQ(select(nfds, &r, NULL, NULL, &tv), 1);
+	TRUE(FD_ISSET(a, &r) && !FD_ISSET(ls, &r) && !FD_ISSET(s, &r),
+	     "read set: listener %d socket %d accepted %d", FD_ISSET(ls, &r), FD_ISSET(s, &r),
+	     FD_ISSET(a, &r));
+}
+
+/* socket(7) SO_RCVBUF bounds the datagrams queued (RFC 768: no delivery guarantee; a datagram
+ * that does not fit is dropped). With the smallest buffer, of two 8000-byte datagrams the echo
+ * sends back at once the first is queued (Linux takes a datagram into an empty queue whatever
+ * its size: __udp_enqueue_schedule_skb) and the second is dropped; once the queue is read, the
+ * next datagram is queued again. */
+static void udp_rcvbuf_drop(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	OK(seti(u, SOL_SOCKET, SO_RCVBUF, 1));
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	static unsigned char a[8000], b[8000], in[9000];
+	pattern(a, sizeof a, 61);
+	pattern(b, sizeof b, 62);
+	EQ(send(u, a, sizeof a, 0), sizeof a);
+	EQ(send(u, b, sizeof b, 0), sizeof b);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	poll(NULL, 0, 300); /* the second datagram's time to come, if it were queued */
+	EQ(recv(u, in, sizeof in, MSG_DONTWAIT), sizeof a);
+	TRUE(!memcmp(in, a, sizeof a), "the datagram queued is not the first");
+	ERR(recv(u, in, sizeof in, MSG_DONTWAIT), EAGAIN);
+	EQ(send(u, "c", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(u, in, sizeof in, MSG_DONTWAIT), 1);
+}
+
+/* recvfrom(2) with src_addr NULL: no address is written and the kernel leaves a non-NULL
+ * addrlen untouched (Linux __sys_recvfrom writes it only with a buffer); recvmsg with msg_name
+ * NULL leaves msg_namelen alone likewise. */
+static void udp_recv_null_addr(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	EQ(sendto(u, "one", 3, 0, (struct sockaddr *)&d, alen(&d)), 3);
+	EQ(sendto(u, "two", 3, 0, (struct sockaddr *)&d, alen(&d)), 3);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[8] = {0};
+	socklen_t l = 77;
+	EQ(recvfrom(u, b, sizeof b, 0, NULL, &l), 3);
+	EQ(l, 77);
+	TRUE(!memcmp(b, "one", 3), "got '%s'", b);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct iovec v = {b, sizeof b};
+	struct msghdr m = {.msg_name = NULL, .msg_namelen = 55, .msg_iov = &v, .msg_iovlen = 1};
+	EQ(recvmsg(u, &m, 0), 3);
+	EQ(m.msg_namelen, 55);
+	TRUE(!memcmp(b, "two", 3), "got '%s'", b);
+}
+
+/* ipv6(7): an AF_INET6 datagram socket takes an AF_INET address too (Linux udpv6_sendmsg and
+ * __ip6_datagram_connect hand it to IPv4): sendto a sockaddr_in reaches the IPv4 peer, whose
+ * answer comes from ::ffff:a.b.c.d, and connect to one connects (getpeername: the mapped
+ * address). With IPV6_V6ONLY: ENETUNREACH and EAFNOSUPPORT. A stream socket refuses one
+ * (tcp_v6_connect: EINVAL, shorter than a sockaddr_in6; EAFNOSUPPORT at that length). */
+static void v6_inet_addr(void)
+{
+	int u = tsock(AF_INET6, SOCK_DGRAM), c = tsock(AF_INET6, SOCK_DGRAM),
+	    v = tsock(AF_INET6, SOCK_DGRAM), t = tsock(AF_INET6, SOCK_STREAM);
+	if (u < 0 || c < 0 || v < 0 || t < 0)
+		return;
+	struct sockaddr_storage d4 = with_port(&peer4, PORT_UDPECHO),
+				m4 = with_port(&peer4mapped, PORT_UDPECHO);
+	EQ(sendto(u, "4", 1, 0, (struct sockaddr *)&d4, sizeof(struct sockaddr_in)), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	struct sockaddr_storage from;
+	memset(&from, 0, sizeof from);
+	socklen_t fl = sizeof from;
+	char b[4];
+	EQ(recvfrom(u, b, sizeof b, 0, (struct sockaddr *)&from, &fl), 1);
+	EQ(fl, sizeof(struct sockaddr_in6));
+	SAME_ADDR(&from, &m4, true);
+	OK(connect(c, (struct sockaddr *)&d4, sizeof(struct sockaddr_in)));
+	struct sockaddr_storage pn = peername(c);
+	SAME_ADDR(&pn, &m4, true);
+	EQ(send(c, "c", 1, 0), 1);
+	EQ_EV(wait_fd(c, POLLIN, WAIT_MS), POLLIN);
+	EQ(recv(c, b, sizeof b, 0), 1);
+	OK(seti(v, IPPROTO_IPV6, IPV6_V6ONLY, 1));
+	ERR(sendto(v, "v", 1, 0, (struct sockaddr *)&d4, sizeof(struct sockaddr_in)), ENETUNREACH);
+	ERR(connect(v, (struct sockaddr *)&d4, sizeof(struct sockaddr_in)), EAFNOSUPPORT);
+	struct sockaddr_storage e4 = with_port(&peer4, PORT_ECHO);
+	ERR(connect(t, (struct sockaddr *)&e4, sizeof(struct sockaddr_in)), EINVAL);
+	ERR(connect(t, (struct sockaddr *)&e4, sizeof(struct sockaddr_in6)), EAFNOSUPPORT);
+}
+
+/* ip(7), connect(2) on UDP: a socket bound to 0.0.0.0 gets the concrete source address when it
+ * connects (getsockname: our address, the bound port), and its datagrams come from there; the
+ * association dissolved (AF_UNSPEC), the address is the wildcard again and, the port having
+ * been left to bind (port 0), so is the port (Linux udp_disconnect: SOCK_BINDPORT_LOCK unset). */
+static void udp_wildcard_connect_sockname(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage any = any_addr(AF_INET, 0);
+	OK(bind(u, (struct sockaddr *)&any, alen(&any)));
+	int port = port_of((struct sockaddr_storage[]){sockname(u)});
+	TRUE(port != 0, "bind to port 0 left port 0");
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	struct sockaddr_storage sn = sockname(u), want = with_port(&local4, port);
+	SAME_ADDR(&sn, &want, true);
+	EQ(send(u, "w", 1, 0), 1);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLIN);
+	char b[4];
+	EQ(recv(u, b, sizeof b, 0), 1);
+	struct sockaddr un = {.sa_family = AF_UNSPEC};
+	OK(connect(u, &un, sizeof un));
+	sn = sockname(u);
+	SAME_ADDR(&sn, &any, true);
+}
+
+/* socket(7) SO_REUSEADDR on UDP: two sockets share one port, and a unicast datagram to it goes
+ * to one of them, never to both; one connected to the sender is the one that gets it (Linux's
+ * best match, compute_score, prefers the connected socket). The echo answers to the port. */
+static void udp_reuseaddr_unicast(void)
+{
+	int a = tsock(AF_INET, SOCK_DGRAM), b = tsock(AF_INET, SOCK_DGRAM);
+	if (a < 0 || b < 0)
+		return;
+	OK(seti(a, SOL_SOCKET, SO_REUSEADDR, 1));
+	OK(seti(b, SOL_SOCKET, SO_REUSEADDR, 1));
+	struct sockaddr_storage z = with_port(&local4, 0);
+	OK(bind(a, (struct sockaddr *)&z, alen(&z)));
+	z = sockname(a);
+	OK(bind(b, (struct sockaddr *)&z, alen(&z)));
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	EQ(sendto(a, "1", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	struct pollfd p[2] = {{.fd = a, .events = POLLIN}, {.fd = b, .events = POLLIN}};
+	TRUE(poll(p, 2, WAIT_MS) >= 1, "the echo did not come to either socket");
+	poll(NULL, 0, 200);
+	char x[4];
+	int got = 0;
+	while (recv(a, x, sizeof x, MSG_DONTWAIT) == 1)
+		got++;
+	while (recv(b, x, sizeof x, MSG_DONTWAIT) == 1)
+		got++;
+	EQ(got, 1);
+	OK(connect(b, (struct sockaddr *)&d, alen(&d)));
+	for (int i = 0; i < 3; i++)
+		EQ(sendto(a, "x", 1, 0, (struct sockaddr *)&d, alen(&d)), 1);
+	int to_b = 0;
+	for (int i = 0; i < 50 && to_b < 3; i++) {
+		if (wait_fd(b, POLLIN, 100) & POLLIN)
+			while (recv(b, x, sizeof x, MSG_DONTWAIT) == 1)
+				to_b++;
+	}
+	poll(NULL, 0, 100);
+	int to_a = 0;
+	while (recv(a, x, sizeof x, MSG_DONTWAIT) == 1)
+		to_a++;
+	TRUE(to_b == 3 && to_a == 0,
+	     "of 3 echoes, %d came to the connected socket, %d to the other", to_b, to_a);
+}
+
+/* close(2) of a listener: connections still waiting in its queue are aborted (Linux
+ * inet_csk_listen_stop; RFC 9293 3.10.5 ABORT: no process holds them): the client, connected
+ * and having sent data, gets the RST as ECONNRESET. Both ends are this process. */
+static void tcp_close_listener_pending(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0)
+		return;
+	struct sockaddr_storage la = sockname(ls);
+	int c = connect_to(&la, SOCK_STREAM);
+	if (c < 0)
+		return;
+	EQ(write(c, "q", 1), 1);
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	untrack(ls);
+	OK(close(ls));
+	TRUE(wait_fd(c, POLLIN, WAIT_MS) & POLLERR, "no POLLERR on the client after the close");
+	char b[4];
+	ERR(recv(c, b, sizeof b, 0), ECONNRESET);
+	EQ(recv(c, b, sizeof b, 0), 0);
+}
+
+/* recvmsg(2) MSG_ERRQUEUE with nothing queued: EAGAIN at once, also on a blocking socket (ip(7):
+ * the error queue is read without waiting; Linux ip_recv_error), on TCP and UDP alike. */
+static void sock_errqueue_empty(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO), u = ubind(AF_INET);
+	if (s < 0 || u < 0)
+		return;
+	/* a bound on a call that would wait: its EAGAIN must come at once, not after this */
+	struct timeval tv = {.tv_sec = 1};
+	OK(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	OK(setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[64], ctl[256];
+	struct iovec v = {b, sizeof b};
+	struct msghdr m = {
+	    .msg_iov = &v, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+	double t0 = now_s();
+	ERR(recvmsg(s, &m, MSG_ERRQUEUE), EAGAIN);
+	double dt = now_s() - t0;
+	TRUE(dt < 0.5, "TCP: recvmsg(MSG_ERRQUEUE) waited %.3f s for its EAGAIN", dt);
+	m.msg_controllen = sizeof ctl;
+	t0 = now_s();
+	ERR(recvmsg(u, &m, MSG_ERRQUEUE), EAGAIN);
+	dt = now_s() - t0;
+	TRUE(dt < 0.5, "UDP: recvmsg(MSG_ERRQUEUE) waited %.3f s for its EAGAIN", dt);
+	EQ(wait_fd(u, POLLIN, 0), 0);
+}
+
+/* ip(7) IP_RECVERR: on an unconnected UDP socket the ICMP port unreachable is queued: poll
+ * reports POLLERR; recvmsg(MSG_ERRQUEUE) returns the datagram that caused it (its payload, its
+ * destination in msg_name, MSG_ERRQUEUE in msg_flags) with an IP_RECVERR message: a
+ * sock_extended_err with ee_errno ECONNREFUSED, ee_origin SO_EE_ORIGIN_ICMP, type 3 code 3, the
+ * peer as the offender; then the queue is empty and SO_ERROR 0. The option reads back. */
+static void udp_recverr(void)
+{
+	int u = ubind(AF_INET);
+	if (u < 0)
+		return;
+	EQ(geti(u, IPPROTO_IP, IP_RECVERR), 0);
+	OK(seti(u, IPPROTO_IP, IP_RECVERR, 1));
+	EQ(geti(u, IPPROTO_IP, IP_RECVERR), 1);
+	struct sockaddr_storage d = with_port(&peer4, PORT_NONE);
+	EQ(sendto(u, "oops", 4, 0, (struct sockaddr *)&d, alen(&d)), 4);
+	EQ_EV(wait_fd(u, POLLIN, WAIT_MS), POLLERR);
+	char b[16] = {0};
+	union {
+		char buf[512];
+		struct cmsghdr align;
+	} ctl;
+	struct sockaddr_storage from;
+	memset(&from, 0, sizeof from);
+	struct iovec v = {b, sizeof b};
+	struct msghdr m = {.msg_name = &from,
+			   .msg_namelen = sizeof from,
+			   .msg_iov = &v,
+			   .msg_iovlen = 1,
+			   .msg_control = ctl.buf,
+			   .msg_controllen = sizeof ctl.buf};
+	EQ(recvmsg(u, &m, MSG_ERRQUEUE), 4);
+	TRUE(!memcmp(b, "oops", 4), "the queued datagram is '%s'", b);
+	TRUE(m.msg_flags & MSG_ERRQUEUE, "msg_flags %#x without MSG_ERRQUEUE", m.msg_flags);
+	SAME_ADDR(&from, &d, true);
+	struct sock_extended_err *ee = NULL;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR)
+			ee = (struct sock_extended_err *)CMSG_DATA(c);
+	TRUE(ee, "no IP_RECVERR control message (msg_controllen %zu)", (size_t)m.msg_controllen);
+	EQ(ee->ee_errno, ECONNREFUSED);
+	EQ(ee->ee_origin, SO_EE_ORIGIN_ICMP);
+	EQ(ee->ee_type, 3);
+	EQ(ee->ee_code, 3);
+	struct sockaddr_storage off;
+	memset(&off, 0, sizeof off);
+	memcpy(&off, SO_EE_OFFENDER(ee), sizeof(struct sockaddr_in));
+	SAME_ADDR(&off, &peer4, false);
+	EQ(geti(u, SOL_SOCKET, SO_ERROR), 0);
+	EQ(wait_fd(u, POLLIN, 0), 0);
+	m.msg_controllen = sizeof ctl.buf;
+	ERR(recvmsg(u, &m, MSG_ERRQUEUE), EAGAIN);
+}
+
+/* ip(7) IP_MTU: "the current known path MTU of the current socket. Valid only when the socket
+ * has been connected" (ENOTCONN before); not settable (ENOPROTOOPT). Here the link's 1500 for
+ * a connected UDP and TCP socket; ipv6(7) IPV6_MTU reads the same on AF_INET6. */
+static void ip_mtu_option(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM), s = tconnect(AF_INET, PORT_ECHO);
+	if (u < 0 || s < 0)
+		return;
+	EQ(geti(u, IPPROTO_IP, IP_MTU), -100000 - ENOTCONN);
+	ERR(seti(u, IPPROTO_IP, IP_MTU, 1400), ENOPROTOOPT);
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(geti(u, IPPROTO_IP, IP_MTU), 1500);
+	EQ(geti(s, IPPROTO_IP, IP_MTU), 1500);
+	if (!have6)
+		return;
+	int v = tsock(AF_INET6, SOCK_DGRAM);
+	if (v < 0)
+		return;
+	EQ(geti(v, IPPROTO_IPV6, IPV6_MTU), -100000 - ENOTCONN);
+	struct sockaddr_storage d6 = with_port(&peer6, PORT_UDPECHO);
+	OK(connect(v, (struct sockaddr *)&d6, alen(&d6)));
+	EQ(geti(v, IPPROTO_IPV6, IPV6_MTU), 1500);
+}
+
+/* recv(2) on a datagram socket returns one message per call: MSG_WAITALL waits for a full
+ * request on stream sockets only (Linux udp_recvmsg ignores it): with two 3-byte datagrams
+ * queued, a 100-byte recv with it returns the first alone, at once. */
+static void udp_waitall_ignored(void)
+{
+	int u = tsock(AF_INET, SOCK_DGRAM);
+	if (u < 0)
+		return;
+	struct sockaddr_storage d = with_port(&peer4, PORT_UDPECHO);
+	OK(connect(u, (struct sockaddr *)&d, alen(&d)));
+	EQ(send(u, "abc", 3, 0), 3);
+	EQ(send(u, "def", 3, 0), 3);
+	EQ(wait_inq(u, 3), 3);
+	poll(NULL, 0, 100);
+	struct timeval tv = {.tv_sec = WAIT_MS / 1000};
+	OK(setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
+	char b[100] = {0};
+	EQ(recv(u, b, sizeof b, MSG_WAITALL), 3);
+	TRUE(!memcmp(b, "abc", 3), "got '%s'", b);
+	EQ(recv(u, b, sizeof b, MSG_WAITALL), 3);
+	TRUE(!memcmp(b, "def", 3), "got '%s'", b);
+}
+
+/* getsockname(2) / getpeername(2): an addrlen that is negative as an int is EINVAL (Linux
+ * move_addr_to_user), nothing written. */
+static void sock_getname_negative_len(void)
+{
+	int s = tconnect(AF_INET, PORT_ECHO);
+	if (s < 0)
+		return;
+	struct sockaddr_storage ss;
+	memset(&ss, 0xee, sizeof ss);
+	socklen_t l = (socklen_t)-1;
+	ERR(getsockname(s, (struct sockaddr *)&ss, &l), EINVAL);
+	l = (socklen_t)-1;
+	ERR(getpeername(s, (struct sockaddr *)&ss, &l), EINVAL);
+	EQ(ss.ss_family, 0xeeee);
+	l = sizeof ss;
+	OK(getpeername(s, (struct sockaddr *)&ss, &l));
+	EQ(l, sizeof(struct sockaddr_in));
+}
+
+/* send(2) MSG_DONTWAIT on a blocking socket whose send buffer is full: "the call fails with
+ * EAGAIN" instead of blocking (after a partial count for what fit); the socket stays blocking
+ * and not writable. The peer never reads (the connect-back connection). */
+static void tcp_send_dontwait_full(void)
+{
+	int ls = tlisten(AF_INET, 0);
+	if (ls < 0 || connect_back(ls) < 0)
+		return;
+	EQ_EV(wait_fd(ls, POLLIN, WAIT_MS), POLLIN);
+	int s = accept(ls, NULL, NULL);
+	track(s);
+	TRUE(s >= 0, "accept: %s", en(errno));
+	static unsigned char b[1 << 20];
+	memset(b, 'd', sizeof b);
+	ssize_t w = 0;
+	size_t total = 0;
+	int partial = 0;
+	for (int i = 0; i < 64; i++) {
+		w = send(s, b, sizeof b, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0)
+			break;
+		total += w;
+		partial += (size_t)w < sizeof b;
+	}
+	TRUE(w < 0 && errno == EAGAIN, "after %zu bytes, send gave %zd (errno %s), not EAGAIN",
+	     total, w, en(w < 0 ? errno : 0));
+	TRUE(partial >= 1, "no partial send before EAGAIN (%zu bytes)", total);
+	EQ(OK(fcntl(s, F_GETFL)) & O_NONBLOCK, 0);
+	EQ_EV(wait_fd(s, POLLOUT, 0), 0);
+}
+
 /* ---- the table ---- */
 
 /* clang-format off */
@@ -5925,6 +6683,30 @@ static const struct check checks[] = {
 	ONE(tcp_connect_after_refused)
 	ONE(udp_reuseport)
 	ONE(tcp_recvfrom_addr)
+	ONE(tcp_peer_half_close)
+	ONE(tcp_shut_wr_then_read)
+	ONE(tcp_linger_close)
+	ONE(tcp_echo_small_bufs)
+	ONE(tcp_peek_waitall)
+	ONE(tcp_dontwait_drip)
+	ONE(tcp_waitall_rst)
+	ONE(tcp_waitall_rcvtimeo)
+	ONE(tcp_accept_order)
+	ONE(tcp_io_after_refused)
+	ONE(epoll_events_zero)
+	ONE(select_refused_connect)
+	ONE(select_listener_and_conn)
+	ONE(udp_rcvbuf_drop)
+	ONE(udp_recv_null_addr)
+	ONE(udp_wildcard_connect_sockname)
+	ONE(udp_reuseaddr_unicast)
+	ONE(tcp_close_listener_pending)
+	ONE(sock_errqueue_empty)
+	ONE(udp_recverr)
+	ONE(ip_mtu_option)
+	ONE(udp_waitall_ignored)
+	ONE(sock_getname_negative_len)
+	ONE(tcp_send_dontwait_full)
 	FAM_CHECKS(ENTRY6)
 	ONE6(tcp_self_connect_6)
 	ONE6(v6_mapped_tcp)
@@ -5939,6 +6721,7 @@ static const struct check checks[] = {
 	ONE6(udp6_types)
 	ONE6(udp6_recvpktinfo)
 	ONE6(v6_v6only_errors)
+	ONE6(v6_inet_addr)
 };
 /* clang-format on */
 
