@@ -33,6 +33,17 @@ typedef void (*sl_udp_err_cb)(void *arg, struct sl_stack *st, int err, const str
 int sl_udp_listen(struct sl_stack *st, int port, sl_udp_recv_cb cb, void *arg);
 int sl_udp_unlisten(struct sl_stack *st, int port); /* -ENOENT if not listening */
 int sl_udp_on_error(struct sl_stack *st, int port, sl_udp_err_cb cb, void *arg);
+/* The ICMP or ICMPv6 error being reported, inside an error callback (NULL elsewhere): its
+ * type and code, who sent it, the path MTU a Packet Too Big gives (else 0), and the part of
+ * our datagram's payload it quotes (after the UDP header; valid during the callback). */
+struct sl_udp_icmp {
+	uint8_t type, code;
+	sl_ip from;
+	uint32_t info;
+	const uint8_t *payload;
+	size_t payload_len;
+};
+const struct sl_udp_icmp *sl_udp_icmp_detail(struct sl_stack *st);
 
 /* Take the oldest queued datagram of a callback-less listener: bytes copied (truncated to
  * cap), -EAGAIN when empty. m may be NULL. */

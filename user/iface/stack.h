@@ -259,6 +259,8 @@ struct sl_ip_quote {
 	const uint8_t *l4;
 	size_t l4len;
 	uint32_t mtu; /* Packet Too Big (IPv6): the path MTU it reports; else 0 */
+	uint8_t type, code; /* the ICMP or ICMPv6 message's */
+	sl_ip from;	    /* who sent the message */
 };
 /* An ICMP error about a datagram we sent, delivered to the transport it concerns. Returns
  * true when someone took it. */

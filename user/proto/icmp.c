@@ -141,6 +141,9 @@ enum sl_rx_result sl_icmp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 			quote.proto = sl_ipv4_proto(q);
 			quote.l4 = q + qh;
 			quote.l4len = qlen - qh;
+			quote.type = type;
+			quote.code = sl_icmp_code(m);
+			quote.from = pkt->src;
 		}
 		if (ok && (sl_udp_icmp_error(st, err, &quote) || sl_tcp_icmp_error(st, err, &quote)))
 			STAT_INC(st, icmp_errors_delivered);

@@ -220,6 +220,9 @@ enum sl_rx_result sl_icmp6_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 			q.mtu = mtu;
 		}
 		int err = icmp6_errno(type, m[1]);
+		q.type = type;
+		q.code = m[1];
+		q.from = pkt->src;
 		if (sl_udp_icmp_error(st, err, &q) || sl_tcp_icmp_error(st, err, &q))
 			STAT_INC(st, icmp6_errors_delivered);
 		else if (type != T_PACKET_TOO_BIG)

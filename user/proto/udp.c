@@ -247,8 +247,23 @@ bool sl_udp_icmp_error(struct sl_stack *st, int err, const struct sl_ip_quote *q
 	    .src_port = sl_get16(u),
 	    .dst_port = sl_get16(u + 2),
 	};
+	struct sl_udp_icmp d = {
+	    .type = q->type,
+	    .code = q->code,
+	    .from = q->from,
+	    .info = q->mtu,
+	    .payload = u + UDP_HLEN,
+	    .payload_len = q->l4len - UDP_HLEN,
+	};
+	st->udp.cur_icmp = &d;
 	s->err_cb(s->err_arg, st, err, &m);
+	st->udp.cur_icmp = NULL;
 	return true;
+}
+
+const struct sl_udp_icmp *sl_udp_icmp_detail(struct sl_stack *st)
+{
+	return st->udp.cur_icmp;
 }
 
 /* The header, its checksum from acc (pseudo-header, header fields and payload summed). */

@@ -27,6 +27,7 @@ struct sl_udp {
 	/* The datagram a receive callback is being given (sl_udp_reply turns it into the
 	 * reply): NULL outside a callback. */
 	const struct sl_udp_meta *cur_meta;
+	const struct sl_udp_icmp *cur_icmp; /* the error being reported (sl_udp_icmp_detail) */
 	struct sl_ip_pkt *cur_pkt;
 	bool cur_taken; /* its frame became the reply */
 	/* Its payload and the payload's verified sum (RFC 1071, folded): a reply that sends

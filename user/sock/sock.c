@@ -11,6 +11,7 @@
 #include "sluice/socket.h"
 #include <errno.h>
 #include <limits.h>
+#include <linux/errqueue.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -48,6 +49,20 @@ struct dgram {
 	size_t len;
 	uint8_t data[];
 };
+
+/* An ICMP error queued on a datagram socket with IP_RECVERR / IPV6_RECVERR (ip(7)): what
+ * recvmsg(MSG_ERRQUEUE) returns, the quoted payload of the datagram it concerns first. */
+struct errq {
+	struct errq *next;
+	int err;
+	uint8_t type, code;
+	uint32_t info;
+	sl_ip offender, dst;
+	uint16_t dport;
+	size_t len;
+	uint8_t data[];
+};
+#define ERRQ_MAX 64 /* queued errors per socket; more are dropped (Linux bounds by rcvbuf) */
 
 struct sk {
 	struct sl_sockets *ss;
@@ -88,6 +103,10 @@ struct sk {
 	int ka_idle, ka_intvl, ka_cnt;
 	int user_timeout_ms; /* TCP_USER_TIMEOUT, 0: none (RFC 5482) */
 	bool pktinfo, pktinfo6; /* IP_PKTINFO, IPV6_RECVPKTINFO: recvmsg says where it came in */
+	bool conn_failed; /* the last connect failed: Linux shuts such a socket both ways (tcp_done) */
+	bool recverr, recverr6; /* IP_RECVERR, IPV6_RECVERR */
+	struct errq *eq_head, *eq_tail;
+	unsigned eq_n;
 	/* UDP_CORK / MSG_MORE: the datagram being added to (uc_buf: UDP_MAX bytes once used) */
 	bool udp_cork, uc_pending;
 	uint8_t *uc_buf;
@@ -237,6 +256,23 @@ static int from_sockaddr(const struct sk *k, const struct sockaddr *a, socklen_t
 	memcpy(ip->b, &s6->sin6_addr, 16);
 	*port = ntohs(s6->sin6_port);
 	return 0;
+}
+
+/* A datagram socket of AF_INET6 also takes a plain sockaddr_in (udpv6_sendmsg,
+ * __ip6_datagram_connect): its address, v4-mapped. */
+static int udp_from_sockaddr(const struct sk *k, const struct sockaddr *a, socklen_t len,
+			     sl_ip *ip, uint16_t *port)
+{
+	if (a && k->family == AF_INET6 && len >= (socklen_t)sizeof(sa_family_t) &&
+	    a->sa_family == AF_INET) {
+		if (len < (socklen_t)sizeof(struct sockaddr_in))
+			return -EINVAL;
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)a;
+		*ip = sl_ip_v4(ntohl(s4->sin_addr.s_addr));
+		*port = ntohs(s4->sin_port);
+		return 0;
+	}
+	return from_sockaddr(k, a, len, ip, port);
 }
 
 static void to_sockaddr(const struct sk *k, const sl_ip *ip, uint16_t port, struct sockaddr *a,
@@ -550,6 +586,7 @@ static void t_connected(void *arg, struct sl_tcp_flow *f, int err)
 	if (err) {
 		k->err = -err;
 		k->state = SK_OPEN; /* may connect again (Linux: back to CLOSE) */
+		k->conn_failed = true;
 	} else {
 		k->state = SK_CONNECTED;
 		k->was_connected = true;
@@ -934,6 +971,7 @@ static int tcp_disconnect(struct sl_sockets *ss, struct sk *k)
 	k->state = SK_OPEN;
 	k->closed = k->eof_seen = k->rd_shut = k->wr_shut = false;
 	k->was_connected = k->has_peer = k->connect_pending = k->err_read = false;
+	k->conn_failed = false;
 	k->raddr = wildcard(k);
 	k->rport = 0;
 	if (!k->user_port) {
@@ -1021,6 +1059,7 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 	o.tos = tos_for(k, &dst);
 	o.mss = (uint16_t)k->maxseg;
 	k->err = 0;
+	k->conn_failed = false;
 	err = sl_tcp_connect(ss->st, &dst, port, &o, &tcp_cbs, k, &k->f);
 	if (err) {
 		k->f = NULL;
@@ -1166,8 +1205,8 @@ static ssize_t tcp_recv(struct sl_sockets *ss, struct sk *k, struct msghdr *m, i
 	int c = need_connected(ss, k, k->nonblock || (flags & MSG_DONTWAIT), k->rcvtimeo_ns);
 	if (c < 0)
 		return c;
-	if (c > 0)
-		return k->was_connected ? 0 : -ENOTCONN;
+	if (c > 0) /* once its error is read, a refused socket reads end of file (tcp_done) */
+		return k->was_connected || k->conn_failed ? 0 : -ENOTCONN;
 	size_t want = iov_total(m), got = 0;
 	if (!want)
 		return 0; /* tcp_recvmsg's loop runs while len > 0: nothing asked, nothing waited for */
@@ -1334,8 +1373,10 @@ static void u_recv(void *arg, struct sl_stack *st, const struct sl_udp_meta *m,
 		sl_stack_count_drop(st, SL_STAT_udp_rcv_after_shutdown);
 		return;
 	}
-	if (k->rx_bytes + len > (size_t)k->rcvbuf) {
-		/* The receive buffer is full: dropped, as Linux drops (UDP RcvbufErrors). */
+	if (k->rx_bytes && k->rx_bytes + len > (size_t)k->rcvbuf) {
+		/* The receive buffer is full: dropped, as Linux drops (UDP RcvbufErrors). An
+		 * empty queue takes one datagram whatever its size, as Linux's test of the memory
+		 * already queued lets it (__udp_enqueue_schedule_skb). */
 		sl_stack_count_drop(st, SL_STAT_udp_rcvbuf_full);
 		return;
 	}
@@ -1365,10 +1406,95 @@ static void u_err(void *arg, struct sl_stack *st, int err, const struct sl_udp_m
 	/* m is the datagram we sent. Linux reports ICMP errors on connected UDP sockets only
 	 * (IP_RECVERR off). */
 	struct sk *k = port_best(ss, ss->udp_port[m->src_port], &m->src, &m->dst, m->dst_port);
-	if (k && k->has_peer && sl_ip_eq(&m->dst, &k->raddr) && m->dst_port == k->rport) {
+	if (!k)
+		return;
+	bool v4 = sl_ip_is_v4(&m->dst);
+	const struct sl_udp_icmp *d = sl_udp_icmp_detail(st);
+	if (d && (v4 ? k->recverr : k->recverr6) && k->eq_n < ERRQ_MAX) {
+		/* __udp4_lib_err with recverr: queued (ip_icmp_error), and the socket's error set
+		 * whether it is connected or not. */
+		struct errq *e = malloc(sizeof(*e) + d->payload_len);
+		if (e) {
+			e->next = NULL;
+			e->err = -err;
+			e->type = d->type;
+			e->code = d->code;
+			e->info = d->info;
+			e->offender = d->from;
+			e->dst = m->dst;
+			e->dport = m->dst_port;
+			e->len = d->payload_len;
+			memcpy(e->data, d->payload, d->payload_len);
+			if (k->eq_tail)
+				k->eq_tail->next = e;
+			else
+				k->eq_head = e;
+			k->eq_tail = e;
+			k->eq_n++;
+			k->err = -err;
+			bump(k);
+		}
+		return;
+	}
+	if (k->has_peer && sl_ip_eq(&m->dst, &k->raddr) && m->dst_port == k->rport) {
 		k->err = -err;
 		bump(k);
 	}
+}
+
+static void put_cmsg(struct msghdr *m, size_t *used, int level, int type, const void *data,
+		     size_t len);
+
+/* recvmsg(MSG_ERRQUEUE) (ip_recv_error, ipv6_recv_error): the oldest queued error's quoted
+ * payload, the address it was sent to, and an IP_RECVERR / IPV6_RECVERR control message (a
+ * struct sock_extended_err, the offender's address after it); the socket's error becomes the
+ * next one's, or none. EAGAIN when nothing is queued, at once. */
+static ssize_t recv_errqueue(struct sk *k, struct msghdr *m)
+{
+	struct errq *e = k->eq_head;
+	if (!e)
+		return -EAGAIN;
+	struct sl_iov v[2] = {{e->data, e->len}, {NULL, 0}};
+	size_t c = copy_out(m, v, e->len);
+	m->msg_flags = MSG_ERRQUEUE | (c < e->len ? MSG_TRUNC : 0);
+	if (m->msg_name) {
+		socklen_t l = m->msg_namelen;
+		to_sockaddr(k, &e->dst, e->dport, m->msg_name, &l);
+		m->msg_namelen = l;
+	}
+	bool v4 = sl_ip_is_v4(&e->dst);
+	struct {
+		struct sock_extended_err ee;
+		struct sockaddr_in6 off; /* room for either family's sockaddr */
+	} x;
+	memset(&x, 0, sizeof x);
+	x.ee.ee_errno = (uint32_t)e->err;
+	x.ee.ee_origin = v4 ? SO_EE_ORIGIN_ICMP : SO_EE_ORIGIN_ICMP6;
+	x.ee.ee_type = e->type;
+	x.ee.ee_code = e->code;
+	x.ee.ee_info = e->info;
+	size_t olen;
+	if (v4) {
+		struct sockaddr_in o = {.sin_family = AF_INET};
+		o.sin_addr.s_addr = htonl(sl_ip_to_v4(&e->offender));
+		memcpy(&x.off, &o, sizeof o);
+		olen = sizeof o;
+	} else {
+		x.off.sin6_family = AF_INET6;
+		memcpy(&x.off.sin6_addr, e->offender.b, 16);
+		olen = sizeof x.off;
+	}
+	size_t used = 0;
+	put_cmsg(m, &used, v4 ? IPPROTO_IP : IPPROTO_IPV6, v4 ? IP_RECVERR : IPV6_RECVERR, &x,
+		 sizeof x.ee + olen);
+	m->msg_controllen = used;
+	k->eq_head = e->next;
+	if (!k->eq_head)
+		k->eq_tail = NULL;
+	k->eq_n--;
+	k->err = k->eq_head ? k->eq_head->err : 0;
+	free(e);
+	return (ssize_t)c;
 }
 
 static int udp_attach(struct sk *k)
@@ -1421,7 +1547,10 @@ static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
 	}
 	sl_ip dst;
 	uint16_t port;
-	int err = from_sockaddr(k, a, len, &dst, &port);
+	if (a && k->family == AF_INET6 && k->v6only && len >= (socklen_t)sizeof(sa_family_t) &&
+	    a->sa_family == AF_INET)
+		return -EAFNOSUPPORT; /* __ip6_datagram_connect */
+	int err = udp_from_sockaddr(k, a, len, &dst, &port);
 	if (err)
 		return err;
 	if (k->family == AF_INET6 && sl_ip_is_v4(&dst) && k->v6only)
@@ -1469,7 +1598,7 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 		dst = k->uc_dst;
 		port = k->uc_port;
 	} else if (m->msg_name && m->msg_namelen) {
-		int err = from_sockaddr(k, m->msg_name, m->msg_namelen, &dst, &port);
+		int err = udp_from_sockaddr(k, m->msg_name, m->msg_namelen, &dst, &port);
 		if (err)
 			return err;
 		if (k->family == AF_INET6 && sl_ip_is_v4(&dst) && k->v6only)
@@ -1667,6 +1796,10 @@ ssize_t sl_sock_recvmsg(struct sl_sockets *ss, int s, struct msghdr *m, int flag
 		return -EBADF;
 	if (!m || (m->msg_iovlen && !m->msg_iov))
 		return -EFAULT;
+	/* ip(7): reading the error queue never waits: EAGAIN at once when it is empty, whatever
+	 * the socket, its data untouched. */
+	if (flags & MSG_ERRQUEUE)
+		return k->type == SOCK_DGRAM ? recv_errqueue(k, m) : -EAGAIN;
 	if (k->type == SOCK_DGRAM)
 		return udp_recv(ss, k, m, flags);
 	if (k->state == SK_LISTEN)
@@ -1731,6 +1864,17 @@ int sl_sock_shutdown(struct sl_sockets *ss, int s, int how)
 	return 0;
 }
 
+/* Everything written has been acknowledged, or the connection is over: a lingering close may
+ * return. */
+static bool all_acked(struct sk *k)
+{
+	if (!k->f || k->closed || k->state != SK_CONNECTED)
+		return true;
+	struct sl_tcp_info ti;
+	sl_tcp_info(k->f, &ti);
+	return ti.snd_queued == 0;
+}
+
 int sl_sock_close(struct sl_sockets *ss, int s)
 {
 	struct sk *k = get(ss, s);
@@ -1740,6 +1884,14 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 	if (k->type == SOCK_STREAM) {
 		if (k->state == SK_LISTEN)
 			unlisten(ss, k);
+		/* socket(7) SO_LINGER with a timeout: a blocking close waits, at most that long, for
+		 * what was written to be sent and acknowledged (sk_stream_wait_close), then closes
+		 * as usual: the rest still goes after it, nothing is reset. Unread data resets
+		 * at once instead (below), so it does not wait for that. */
+		struct sl_iov unread[2];
+		if (k->f && k->linger.l_onoff && k->linger.l_linger > 0 && !k->nonblock &&
+		    k->state == SK_CONNECTED && sl_tcp_peek(k->f, unread) <= 0)
+			(void)block(ss, k, all_acked, (uint64_t)k->linger.l_linger * 1000000000ULL);
 		if (k->f) {
 			if (k->linger.l_onoff && !k->linger.l_linger)
 				sl_tcp_abort(k->f); /* SO_LINGER 0: reset (tcp_close) */
@@ -1751,6 +1903,10 @@ int sl_sock_close(struct sl_sockets *ss, int s)
 		if (k->on_port && port_unlink(ss, ss->udp_port, k))
 			sl_udp_unlisten(ss->st, k->lport);
 		free(k->uc_buf); /* a pending corked datagram is dropped (udp_destroy_sock) */
+		for (struct errq *e = k->eq_head, *n; e; e = n) {
+			n = e->next;
+			free(e);
+		}
 		for (struct dgram *d = k->rx_head, *n; d; d = n) {
 			n = d->next;
 			free(d);
@@ -1773,6 +1929,8 @@ int sl_sock_getsockname(struct sl_sockets *ss, int s, struct sockaddr *a, sockle
 		return -EBADF;
 	if (!a || !len)
 		return -EFAULT;
+	if ((int)*len < 0)
+		return -EINVAL; /* move_addr_to_user */
 	sl_ip ip = k->laddr;
 	if (k->type == SOCK_DGRAM && k->has_peer && k->any)
 		sl_ip_src(ss->st, &k->raddr, &ip); /* a connected UDP socket names its source */
@@ -1798,6 +1956,8 @@ int sl_sock_getpeername(struct sl_sockets *ss, int s, struct sockaddr *a, sockle
 		return -EBADF;
 	if (!a || !len)
 		return -EFAULT;
+	if ((int)*len < 0)
+		return -EINVAL; /* move_addr_to_user */
 	if (k->type == SOCK_STREAM ? k->state != SK_CONNECTED || tcp_over(k) : !k->has_peer)
 		return -ENOTCONN;
 	to_sockaddr(k, &k->raddr, k->rport, a, len);
@@ -2145,6 +2305,10 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			k->pktinfo6 = x != 0;
 			return 0;
 		}
+		if (name == IPV6_RECVERR) {
+			k->recverr6 = x != 0;
+			return 0;
+		}
 		if (name == IPV6_TCLASS) {
 			/* do_ipv6_setsockopt: -1 (the default, 0) to 255. */
 			if (x < -1 || x > 255)
@@ -2162,6 +2326,12 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 		}
 		if (name == IP_PKTINFO) {
 			k->pktinfo = x != 0;
+			return 0;
+		}
+		if (name == IP_RECVERR) {
+			if ((err = ip_int_opt(v, len, &x)))
+				return err;
+			k->recverr = x != 0; /* turned off, the queue stays until read (Linux drops it) */
 			return 0;
 		}
 		if (name == IP_TTL) {
@@ -2299,8 +2469,21 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		x = v >= 0 ? v : sl_stack_get_config(ss->st)->ttl;
 	} else if (level == IPPROTO_IP && name == IP_TOS) {
 		x = k->tos;
+	} else if ((level == IPPROTO_IP && name == IP_MTU) ||
+		   (level == IPPROTO_IPV6 && name == IPV6_MTU)) {
+		/* ip(7), ipv6(7): the path MTU of a connected socket's route, else ENOTCONN. */
+		bool peer = k->type == SOCK_STREAM ? k->state == SK_CONNECTED && !tcp_over(k)
+						   : k->has_peer;
+		int p = peer ? sl_ip_mtu(ss->st, &k->raddr) : -1;
+		if (p <= 0)
+			return -ENOTCONN;
+		x = p + (sl_ip_is_v4(&k->raddr) ? 20 : 40);
 	} else if (level == IPPROTO_IP && name == IP_PKTINFO) {
 		x = k->pktinfo;
+	} else if (level == IPPROTO_IP && name == IP_RECVERR) {
+		x = k->recverr;
+	} else if (level == IPPROTO_IPV6 && name == IPV6_RECVERR) {
+		x = k->recverr6;
 	} else if (level == IPPROTO_IPV6 && name == IPV6_RECVPKTINFO) {
 		x = k->pktinfo6;
 	} else if (level == IPPROTO_IPV6 && name == IPV6_TCLASS) {
