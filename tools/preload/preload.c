@@ -556,10 +556,26 @@ __attribute__((destructor)) static void shim_fini(void)
 static struct sigaction user_act[NSIG];
 static bool wrapped[NSIG];
 static volatile sig_atomic_t last_sig;
+/* Handlers the trampoline has run: a wait that sees this move ends with EINTR, as the kernel's
+ * poll or epoll_wait does when a handler runs during it (signal(7): never restarted). Without
+ * it, a handler that ran while the wait was in user space (polling the stack) let the wait
+ * sleep on: nginx's SIGTERM flag went unseen behind an epoll_wait with no timeout. */
+static volatile sig_atomic_t sig_count;
+/* The wake descriptor of the wait this thread is in (-1: none): a handler that runs just as the
+ * wait goes to sleep writes it, so the wait wakes, sees sig_count moved and ends. */
+static __thread int t_wake_fd __attribute__((tls_model("initial-exec"))) = -1;
 
 static void tramp(int sig, siginfo_t *si, void *uc)
 {
 	last_sig = sig;
+	sig_count++;
+	if (t_wake_fd >= 0) {
+		int saved = errno;
+		uint64_t one = 1;
+		ssize_t w = write(t_wake_fd, &one, sizeof one);
+		(void)w;
+		errno = saved;
+	}
 	const struct sigaction *a = &user_act[sig];
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, si, uc);
@@ -1378,6 +1394,20 @@ static void sleeper_del(struct sleeper *s)
 	}
 }
 
+/* After a sleep during which a handler ran (sig_count is no longer sigs): the write the
+ * trampoline may have made to efd is taken back, so the next sleep does not wake for it. */
+static void wake_fd_drain(int efd, sig_atomic_t sigs)
+{
+	if (efd < 0 || sig_count == sigs)
+		return;
+	int saved = errno;
+	uint64_t v;
+	if (r_read(efd, &v, sizeof(v)) < 0) {
+		/* nothing written: the handler ran before the sleep began */
+	}
+	errno = saved;
+}
+
 /* After the kernel sleep of a sleeper that sleeper_add listed (efd ≥ 0); errno is kept. */
 static void sleeper_end(struct sleeper *s)
 {
@@ -1454,6 +1484,7 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 	if (!k)
 		return fail(-ENOMEM);
 	uint64_t deadline = timeout_ms >= 0 ? now_ns() + (uint64_t)timeout_ms * 1000000ULL : 0;
+	sig_atomic_t sigs = sig_count;
 	int result;
 	for (;;) {
 		int ready = 0;
@@ -1480,6 +1511,11 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 				ready++;
 		}
 		int ms = ready ? 0 : sleep_ms(timeout_ms, deadline);
+		if (!ready && sig_count != sigs) {
+			UNLOCK();
+			result = fail(-EINTR); /* a handler ran during the call */
+			break;
+		}
 		int xfd = sl_sockets_fd(G.ss);
 		struct sleeper me = {.fds = fds, .n = n, .efd = ms ? thread_wake() : -1};
 		if (me.efd >= 0)
@@ -1498,7 +1534,10 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms, const sigset_t 
 		k[m].revents = 0;
 		k[m + 1] = (struct pollfd){.fd = me.efd, .events = POLLIN};
 		struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+		t_wake_fd = me.efd;
 		int r = r_ppoll(k, m + 1 + (me.efd >= 0), ms < 0 ? NULL : &ts, mask);
+		t_wake_fd = -1;
+		wake_fd_drain(me.efd, sigs);
 		sleeper_end(&me);
 		if (r < 0) {
 			result = ready ? ready : -1;
@@ -1864,6 +1903,7 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 		return fail(-EINVAL);
 	t_loop = !G.eager;
 	uint64_t deadline = timeout >= 0 ? now_ns() + (uint64_t)timeout * 1000000ULL : 0;
+	sig_atomic_t sigs = sig_count;
 	for (;;) {
 		int n = 0;
 		LOCK();
@@ -1890,13 +1930,20 @@ static int do_epoll_wait(int epfd, struct epoll_event *out, int max, int timeout
 				cand_add(it);
 		}
 		int ms = n ? 0 : sleep_ms(timeout, deadline);
+		if (!n && sig_count != sigs) {
+			UNLOCK();
+			return fail(-EINTR); /* a handler ran during the call */
+		}
 		struct sleeper me = {.ep = e, .efd = ms ? ep_wake(epfd, e) : -1};
 		if (me.efd >= 0)
 			sleeper_add(&me);
 		UNLOCK();
 		if (n == max)
 			return n;
+		t_wake_fd = me.efd;
 		int r = r_epoll_pwait(epfd, out + n, max - n, ms, mask);
+		t_wake_fd = -1;
+		wake_fd_drain(me.efd, sigs);
 		sleeper_end(&me);
 		if (r < 0)
 			return n ? n : -1;
