@@ -277,6 +277,11 @@ struct sl_iptx {
 	uint8_t tos;
 	bool df;
 };
+/* The header choices of a public sl_ip_opts (NULL: the defaults). */
+static inline struct sl_iptx sl_iptx_of(const struct sl_ip_opts *o)
+{
+	return o ? (struct sl_iptx){o->ttl, o->tos, o->dont_fragment} : (struct sl_iptx){0};
+}
 
 /* Send an IPv4 packet whose L4 bytes (l4len of them) already sit at f->data + SL_L4_OFF. Takes
  * the frame in every case. src 0 = source selection. Fragments when larger than the MTU

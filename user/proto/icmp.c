@@ -231,10 +231,8 @@ int sl_icmp_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opts
 	    sl_csum_add(sl_csum_add(0, h, SL_ICMP_HLEN), msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN);
 	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
 	struct sl_piece pieces[2] = {{h, SL_ICMP_HLEN}, {msg + SL_ICMP_HLEN, len - SL_ICMP_HLEN}};
-	struct sl_iptx tx = {0};
-	if (o)
-		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
-	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, tx, pieces, 2);
+	return sl_ipv4_send(st, src, sl_ip_to_v4(dst), SL_IPPROTO_ICMP, sl_iptx_of(o), pieces,
+			    2);
 }
 
 void sl_icmp_on_echo_reply(struct sl_stack *st, sl_icmp_echo_cb cb, void *arg)

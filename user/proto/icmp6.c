@@ -312,8 +312,5 @@ int sl_icmp6_write(struct sl_stack *st, const sl_ip *dst, const struct sl_ip_opt
 	acc = sl_csum_add(sl_csum_add(acc, h, 4), msg + 4, len - 4);
 	sl_put16(h + 2, (uint16_t)~sl_csum_fold(acc));
 	struct sl_piece pieces[2] = {{h, 4}, {msg + 4, len - 4}};
-	struct sl_iptx tx = {0};
-	if (o)
-		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
-	return sl_ipv6_send_via(st, &src, dst, &nh, SL_IPPROTO_ICMPV6, tx, pieces, 2);
+	return sl_ipv6_send_via(st, &src, dst, &nh, SL_IPPROTO_ICMPV6, sl_iptx_of(o), pieces, 2);
 }

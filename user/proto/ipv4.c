@@ -249,10 +249,7 @@ int sl_ip_write(struct sl_stack *st, const sl_ip *dst, uint8_t proto, const stru
 			return w < 0 ? w : -EINVAL;
 	}
 	struct sl_piece pieces[2] = {{hdr, (size_t)w}, {payload, len}};
-	struct sl_iptx tx = {0};
-	if (o)
-		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
-	return sl_ip_send(st, src, dst, proto, tx, pieces, 2);
+	return sl_ip_send(st, src, dst, proto, sl_iptx_of(o), pieces, 2);
 }
 
 int sl_ip_src(struct sl_stack *st, const sl_ip *dst, sl_ip *src)

@@ -549,6 +549,12 @@ void sl_tcp_flush(struct sl_stack *st)
 
 /* --- API -------------------------------------------------------------------------------- */
 
+/* The listener on port, NULL for none or a port out of 1..65535 (the setters' -ENOENT). */
+static struct sl_listener *listener_at(struct sl_stack *st, int port)
+{
+	return port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port) : NULL;
+}
+
 int sl_tcp_listen(struct sl_stack *st, int port, const struct sl_keepalive *ka,
 		  sl_tcp_accept_cb on_accept, void *arg)
 {
@@ -576,8 +582,7 @@ int sl_tcp_listen(struct sl_stack *st, int port, const struct sl_keepalive *ka,
 
 int sl_tcp_listen_full(struct sl_stack *st, int port, bool full)
 {
-	struct sl_listener *l = port < 1 || port > 65535 ? NULL
-				: sl_tcp_find_listener(st, (uint16_t)port);
+	struct sl_listener *l = listener_at(st, port);
 	if (!l)
 		return -ENOENT;
 	l->full = full;
@@ -586,8 +591,7 @@ int sl_tcp_listen_full(struct sl_stack *st, int port, bool full)
 
 int sl_tcp_listen_room(struct sl_stack *st, int port, sl_tcp_room_cb room)
 {
-	struct sl_listener *l = port < 1 || port > 65535 ? NULL
-				: sl_tcp_find_listener(st, (uint16_t)port);
+	struct sl_listener *l = listener_at(st, port);
 	if (!l)
 		return -ENOENT;
 	l->room = room;
@@ -690,8 +694,7 @@ int sl_tcp_connect(struct sl_stack *st, const sl_ip *dst, int port,
 
 int sl_tcp_listen_families(struct sl_stack *st, int port, bool v4, bool v6)
 {
-	struct sl_listener *l = port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port)
-							  : NULL;
+	struct sl_listener *l = listener_at(st, port);
 	if (!l)
 		return -ENOENT;
 	l->no_v4 = !v4;
@@ -753,8 +756,7 @@ void sl_tcp_set_tos(struct sl_tcp_flow *f, uint8_t tos)
 
 int sl_tcp_listen_mss(struct sl_stack *st, int port, uint16_t mss)
 {
-	struct sl_listener *l = port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port)
-							  : NULL;
+	struct sl_listener *l = listener_at(st, port);
 	if (!l)
 		return -ENOENT;
 	l->user_mss = mss;
@@ -763,8 +765,7 @@ int sl_tcp_listen_mss(struct sl_stack *st, int port, uint16_t mss)
 
 int sl_tcp_listen_iptx(struct sl_stack *st, int port, bool v6, uint8_t ttl, uint8_t tos)
 {
-	struct sl_listener *l = port > 0 && port < 65536 ? sl_tcp_find_listener(st, (uint16_t)port)
-							  : NULL;
+	struct sl_listener *l = listener_at(st, port);
 	if (!l)
 		return -ENOENT;
 	l->ttl[v6] = ttl;

@@ -286,13 +286,13 @@ static inline __attribute__((always_inline)) bool send_new(struct sl_tcb *t, uin
 	bool fin = can_send_fin(t) && len == unsent;
 	if (!len && !fin)
 		return false;
-	if (len && !fin && len < mss && !force && t->corked && !t->cork_push) {
-		/* Corked: a partial segment waits for more data, the uncork or the ceiling. */
-		if (!sl_timer_armed(&t->cork_timer))
-			sl_timer_arm(&st->timers, &t->cork_timer, st->now + CORK_CEILING_NS);
-		return false;
-	}
 	if (len && !fin && len < mss && !force) {
+		if (t->corked && !t->cork_push) {
+			/* Corked: a partial segment waits for more data, the uncork or the ceiling. */
+			if (!sl_timer_armed(&t->cork_timer))
+				sl_timer_arm(&st->timers, &t->cork_timer, st->now + CORK_CEILING_NS);
+			return false;
+		}
 		/* RFC 9293 §3.8.6.2.1 (sender SWS) with Nagle: a short segment goes only when it
 		 * empties the queue and nothing is in flight (or nodelay, or the cork's ceiling
 		 * passed), or it fills half the largest window the peer offered. */

@@ -324,6 +324,13 @@ send_one(struct sl_stack *st, struct sl_path *p, bool v6, const sl_ip *src, uint
 	return 0;
 }
 
+/* The IP header choices of a write's options (NULL: the defaults; IPv6 ignores df's bit and
+ * refuses to fragment with it). */
+static inline struct sl_iptx udp_iptx(const struct sl_udp_write_opts *o)
+{
+	return o ? (struct sl_iptx){o->ttl, o->tos, o->dont_fragment} : (struct sl_iptx){0};
+}
+
 /* Every case: either family, any source, fragmentation, routing on a cache miss. */
 static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 					       const struct sl_udp_write_opts *o, const sl_ip *dst,
@@ -355,9 +362,7 @@ static __attribute__((noinline)) int udp_write(struct sl_stack *st,
 		st->udp.next_ephemeral = sport == 65535 ? 49152 : sport + 1;
 	}
 	uint16_t ulen = (uint16_t)(UDP_HLEN + len);
-	struct sl_iptx tx = {0};
-	if (o)
-		tx = (struct sl_iptx){o->ttl, o->tos, o->dont_fragment};
+	struct sl_iptx tx = udp_iptx(o);
 	size_t mtu = v6 ? sl_pmtu_get(st, dst) : st->mtu;
 	if (sl_ip_hlen(v6) + ulen <= mtu)
 		return send_one(st, p, v6, src, acc, sport, (uint16_t)dst_port, tx, data, len);
@@ -379,9 +384,8 @@ static __attribute__((noinline)) int send_one6(struct sl_stack *st,
 					       struct sl_path *p, int dst_port, const void *data,
 					       size_t len)
 {
-	struct sl_iptx tx = {o->ttl, o->tos, false};
 	return send_one(st, p, true, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
-			tx, data, len);
+			udp_iptx(o), data, len);
 }
 
 int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const sl_ip *dst,
@@ -401,9 +405,8 @@ int sl_udp_write(struct sl_stack *st, const struct sl_udp_write_opts *o, const s
 	}
 	if (SL_IPV4_HLEN + UDP_HLEN + len > st->mtu)
 		return udp_write(st, o, dst, dst_port, data, len);
-	struct sl_iptx tx = {o->ttl, o->tos, o->dont_fragment};
 	return send_one(st, p, false, &p->src, p->psum, (uint16_t)o->src_port, (uint16_t)dst_port,
-			tx, data, len);
+			udp_iptx(o), data, len);
 }
 
 /* --- the reply in place --------------------------------------------------------------------- */

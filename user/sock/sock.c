@@ -114,7 +114,7 @@ struct sk {
 	sl_ip uc_dst;
 	uint16_t uc_port;
 	int maxseg;	     /* TCP_MAXSEG set, 0: none */
-	int defer_accept;    /* TCP_DEFER_ACCEPT as Linux keeps it: SYN-ACK retransmissions */
+	int defer_accept;    /* TCP_DEFER_ACCEPT as Linux reads it back (seconds, rounded) */
 	char cc[16]; /* TCP_CONGESTION set on the socket (the stack's name); "": the stack's */
 	uint64_t rcvtimeo_ns, sndtimeo_ns;
 	uint64_t edge;
@@ -178,6 +178,16 @@ static void apply_iphdr(const struct sk *k, struct sl_tcp_flow *f)
 	sl_tcp_endpoints(f, &l, &lp, &r, &rp);
 	sl_tcp_set_ttl(f, ttl_for(k, &r));
 	sl_tcp_set_tos(f, tos_for(k, &r));
+}
+
+/* A new connection (connected or accepted) takes the socket's TCP_CORK and TCP_USER_TIMEOUT
+ * (its TTL and TOS: apply_iphdr, or the connect options of its SYN). */
+static void apply_flow_opts(const struct sk *k, struct sl_tcp_flow *f)
+{
+	if (k->cork)
+		sl_tcp_set_cork(f, true);
+	if (k->user_timeout_ms)
+		sl_tcp_set_user_timeout(f, (uint32_t)k->user_timeout_ms);
 }
 
 /* A listening socket's SYN-ACKs carry its IP_TTL / IPV6_UNICAST_HOPS and IP_TOS / IPV6_TCLASS
@@ -912,16 +922,13 @@ int sl_sock_accept(struct sl_sockets *ss, int s, struct sockaddr *a, socklen_t *
 	k->v6only = l->v6only;
 	k->nodelay = l->nodelay;
 	k->cork = l->cork;
-	if (k->cork)
-		sl_tcp_set_cork(f, true);
 	k->keepalive = l->keepalive;
 	k->ka_idle = l->ka_idle;
 	k->ka_intvl = l->ka_intvl;
 	k->ka_cnt = l->ka_cnt;
 	k->user_timeout_ms = l->user_timeout_ms; /* icsk_user_timeout is cloned */
 	k->maxseg = l->maxseg;
-	if (k->user_timeout_ms)
-		sl_tcp_set_user_timeout(f, (uint32_t)k->user_timeout_ms);
+	apply_flow_opts(k, f);
 	k->rcvbuf = l->rcvbuf;
 	k->sndbuf = l->sndbuf;
 	k->rcvbuf_set = l->rcvbuf_set;
@@ -1065,10 +1072,7 @@ int sl_sock_connect(struct sl_sockets *ss, int s, const struct sockaddr *a, sock
 		k->f = NULL;
 		return err;
 	}
-	if (k->user_timeout_ms)
-		sl_tcp_set_user_timeout(k->f, (uint32_t)k->user_timeout_ms); /* the SYN's too */
-	if (k->cork)
-		sl_tcp_set_cork(k->f, true);
+	apply_flow_opts(k, k->f); /* the SYN's retransmissions keep the user timeout too */
 	k->state = SK_CONNECTING;
 	k->raddr = dst;
 	k->rport = port;
@@ -1566,6 +1570,17 @@ static int udp_connect(struct sk *k, const struct sockaddr *a, socklen_t len)
 	return 0;
 }
 
+/* m's iovecs one after another into out (room for iov_total(m) bytes); returns the count. */
+static size_t gather(const struct msghdr *m, uint8_t *out)
+{
+	size_t off = 0;
+	for (size_t i = 0; i < m->msg_iovlen; i++) {
+		memcpy(out + off, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
+		off += m->msg_iov[i].iov_len;
+	}
+	return off;
+}
+
 /* The datagram a socket has been adding to (UDP_CORK, MSG_MORE) goes out as one, to the address
  * its first part named (udp_push_pending_frames); the socket has nothing pending after. */
 static int udp_cork_flush(struct sl_sockets *ss, struct sk *k)
@@ -1632,10 +1647,7 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 			k->uc_port = port;
 			k->uc_len = 0;
 		}
-		for (size_t i = 0; i < m->msg_iovlen; i++) {
-			memcpy(k->uc_buf + k->uc_len, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
-			k->uc_len += m->msg_iov[i].iov_len;
-		}
+		k->uc_len += gather(m, k->uc_buf + k->uc_len);
 		if (!corkreq) {
 			err = udp_cork_flush(ss, k);
 			if (err < 0)
@@ -1648,11 +1660,7 @@ static ssize_t udp_send(struct sl_sockets *ss, struct sk *k, const struct msghdr
 	const void *data = m->msg_iovlen ? m->msg_iov[0].iov_base : "";
 	if (m->msg_iovlen > 1) {
 		static uint8_t buf[UDP_MAX];
-		size_t off = 0;
-		for (size_t i = 0; i < m->msg_iovlen; i++) {
-			memcpy(buf + off, m->msg_iov[i].iov_base, m->msg_iov[i].iov_len);
-			off += m->msg_iov[i].iov_len;
-		}
+		gather(m, buf);
 		data = buf;
 	}
 	struct sl_udp_write_opts o = {
@@ -2255,19 +2263,16 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 				sl_tcp_listen_mss(ss->st, k->lport, (uint16_t)x);
 			return 0;
 		case TCP_DEFER_ACCEPT: {
-			/* Kept as Linux keeps it, a count of SYN-ACK retransmissions (secs_to_retrans:
-			 * 1 s doubling up to 120 s), and read back as their total; not acted on. */
-			int r = 0;
-			if (x > 0) {
-				int timeout = 1, period = 1;
-				r = 1;
-				while (x > period && r < 255) {
-					r++;
+			/* Linux keeps a count of SYN-ACK retransmissions (secs_to_retrans: 1 s doubling
+			 * up to 120 s, at most 255) and reads back their total (retrans_to_secs): the
+			 * total is what is kept here. Not acted on. */
+			int r = 0, timeout = 1, period = 0;
+			while (x > period && r < 255) {
+				if (r++)
 					timeout = timeout * 2 > 120 ? 120 : timeout * 2;
-					period += timeout;
-				}
+				period += timeout;
 			}
-			k->defer_accept = r;
+			k->defer_accept = period;
 			return 0;
 		}
 		case TCP_USER_TIMEOUT:
@@ -2320,7 +2325,7 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 		return -ENOPROTOOPT;
 	}
 	if (level == IPPROTO_IP) {
-		if (name == IP_TTL || name == IP_TOS || name == IP_PKTINFO) {
+		if (name == IP_TTL || name == IP_TOS || name == IP_PKTINFO || name == IP_RECVERR) {
 			if ((err = ip_int_opt(v, len, &x)))
 				return err;
 		}
@@ -2329,8 +2334,6 @@ int sl_sock_setsockopt(struct sl_sockets *ss, int s, int level, int name, const 
 			return 0;
 		}
 		if (name == IP_RECVERR) {
-			if ((err = ip_int_opt(v, len, &x)))
-				return err;
 			k->recverr = x != 0; /* turned off, the queue stays until read (Linux drops it) */
 			return 0;
 		}
@@ -2436,15 +2439,7 @@ int sl_sock_getsockopt(struct sl_sockets *ss, int s, int level, int name, void *
 		case TCP_KEEPINTVL: x = k->ka_intvl; break;
 		case TCP_KEEPCNT: x = k->ka_cnt; break;
 		case TCP_USER_TIMEOUT: x = k->user_timeout_ms; break;
-		case TCP_DEFER_ACCEPT: { /* retrans_to_secs */
-			int timeout = 1, period = k->defer_accept ? 1 : 0;
-			for (int r = k->defer_accept; r > 1; r--) {
-				timeout = timeout * 2 > 120 ? 120 : timeout * 2;
-				period += timeout;
-			}
-			x = period;
-			break;
-		}
+		case TCP_DEFER_ACCEPT: x = k->defer_accept; break;
 		case TCP_MAXSEG: {
 			struct sl_tcp_info ti;
 			if (k->f && k->state == SK_CONNECTED) {
