@@ -464,6 +464,50 @@ static void test_established_dsack_hole_fill_runs_into_ooo_block(void **state)
 	tp_down();
 }
 
+/* RFC 2883 §4 (1) with RFC 793's sequence space: a retransmitted FIN, the FIN already taken
+ * (its ACK lost), is a duplicate of one sequence number: the ACK that answers it D-SACKs
+ * [FIN, FIN + 1), as Linux does (the FIN counted in end_seq). */
+static void test_established_dsack_duplicate_fin(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive_with(&c, 40000, true, false);
+	uint32_t b = c.snd_nxt;
+	pc_send(&c, F_ACK, pbytes(0, 1000), 1000);
+	pc_send(&c, F_ACK | F_FIN, NULL, 0);
+	tp_run(50 * MS);
+	tp_clear();
+	pc_tx_seq(&c, F_ACK | F_FIN, b + 1000, NULL, 0); /* the FIN again */
+	tp_poll();
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, b + 1001);
+	assert_true(a->o.nsack >= 1);
+	expect_sack(a, 0, b + 1000, b + 1001);
+	assert_int_equal(STAT(tcp_dsack_tx), 1);
+	tp_down();
+}
+
+/* The same for a retransmission of the last data and the FIN together: the block covers both. */
+static void test_established_dsack_duplicate_data_and_fin(void **state)
+{
+	tp_up(NULL);
+	struct pc c;
+	open_passive_with(&c, 40000, true, false);
+	uint32_t b = c.snd_nxt;
+	pc_send(&c, F_ACK, pbytes(0, 1000), 1000);
+	pc_send(&c, F_ACK | F_FIN, pbytes(1000, 500), 500);
+	tp_run(50 * MS);
+	tp_clear();
+	pc_tx_seq(&c, F_ACK | F_FIN, b + 1000, pbytes(1000, 500), 500); /* again */
+	tp_poll();
+	struct seg *a = expect(F_ACK);
+	assert_int_equal(a->ack, b + 1501);
+	expect_sack(a, 0, b + 1000, b + 1501);
+	assert_int_equal(STAT(tcp_dsack_tx), 1);
+	assert_int_equal(app_read_check(c.f, 0), 1500);
+	tp_down();
+}
+
 /* ======================================================================================== */
 /* Sender: scoreboard, RACK, TLP, PRR (RFC 6675, RFC 8985, RFC 6937)                        */
 /* ======================================================================================== */
@@ -1678,6 +1722,8 @@ int main(void)
 	    T_(test_established_dsack_inside_ooo_block),
 	    T_(test_established_dsack_partial_overlap_ooo_block),
 	    T_(test_established_dsack_hole_fill_runs_into_ooo_block),
+	    T_(test_established_dsack_duplicate_fin),
+	    T_(test_established_dsack_duplicate_data_and_fin),
 	    T_(test_established_sack_retransmits_only_holes),
 	    T_(test_established_rack_one_sacked_waits_reo_wnd),
 	    T_(test_established_rack_three_sacked_retransmits_at_once),

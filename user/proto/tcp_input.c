@@ -598,9 +598,11 @@ enum sl_rx_result sl_tcp_input(struct sl_stack *st, struct sl_ip_pkt *pkt)
 			sl_tcp_enter_time_wait(t);
 		if (!(s.flags & SL_TCP_RST)) {
 			STAT_INC(st, tcp_out_of_window);
-			/* Data we hold already: a duplicate to report (RFC 2883). */
-			if (s.dlen && seq_leq(s.seq + s.dlen, t->rcv_nxt))
-				sl_tcp_rcv_duplicate(t, s.seq, s.dlen);
+			/* Data (or a FIN) we hold already: a duplicate to report (RFC 2883),
+			 * the FIN counted as the sequence number it occupies. */
+			uint32_t dl = s.dlen + !!(s.flags & SL_TCP_FIN);
+			if (dl && seq_leq(s.seq + dl, t->rcv_nxt))
+				sl_tcp_rcv_duplicate(t, s.seq, dl);
 			answer_unacceptable(t, &s);
 		} else {
 			STAT_INC(st, tcp_rst_out_of_window);
