@@ -119,7 +119,12 @@ wave() {
 		[[ $conns -gt $peak ]] && peak=$conns
 		[[ $rss -gt $rss_max ]] && rss_max=$rss
 		[[ $held -gt $held_max ]] && held_max=$held
-		if grep -q holding "$TMP/soak.status" && ! grep -q closing "$TMP/soak.status"; then
+		# The hold, from the first sample in which the stack itself holds all N: the
+		# client says "holding" once its connects returned, which can be before the stack
+		# has taken the last handshakes' ACKs and allocated those connections' rings (a
+		# fresh-clone run once sampled 16 MiB below the plateau there).
+		if grep -q holding "$TMP/soak.status" && ! grep -q closing "$TMP/soak.status" &&
+			[[ -n $rss_hold0 || $conns -ge $N ]]; then
 			[[ -z $rss_hold0 ]] && rss_hold0=$rss
 			rss_hold1=$rss
 			nsamples=$((nsamples + 1))
